@@ -1,0 +1,50 @@
+"""``ownercomm``: a thin command line over the kit's functions (notebooks call the same ones).
+
+Each command parses its options, calls one function of the package and turns the kit's
+own exceptions (data, parameter and input problems) into a clear message and exit code 1,
+never a traceback.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .data import DataError
+from .params import ParamsError
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+class KitGroup(click.Group):
+    """Turn the kit's known problems into messages, not tracebacks."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DataError as e:
+            _fail(str(e))
+        except ParamsError as e:
+            _fail("Parameter problem(s):\n" + "\n".join(f"  {p}" for p in e.problems))
+
+
+@click.group(cls=KitGroup)
+@click.version_option(__version__, prog_name="ownercomm")
+def main() -> None:
+    """Audit how a car dealer's customers are messaged, and report on retention and referrals.
+
+    Typical flow: `ownercomm onboard` a dealer's exports, `ownercomm validate` them,
+    `ownercomm run` one dealer or `ownercomm batch` a whole group.
+    """
+
+
+# Commands are registered by their modules' CLI sections below; each is a thin wrapper.
+from . import commands  # noqa: E402,F401  (registers the subcommands on ``main``)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,2 @@
+"""One module per subcommand, each a thin layer over a package function."""
+from . import audit, batch, onboard, run, synth, validate  # noqa: F401

@@ -1,0 +1,221 @@
+"""Parameters (SPEC §3): defaults < group file < dealer file, later layers win.
+
+Every threshold lives in ``params/defaults.yaml``; group and dealer files may only
+override keys that exist there (a typo is an error naming the key and the file).
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from . import paths, schema
+
+# Sections of defaults.yaml that a group or dealer file may override.
+SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report")
+DEALER_KEYS = ("dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values")
+GROUP_KEYS = ("group_id", "group_name", "dealers")
+
+
+class ParamsError(Exception):
+    """One or more problems in parameter files; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError([f"{path}: file not found"])
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ParamsError([f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})"]) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ParamsError([f"{path}: expected a mapping of keys to values, got {type(doc).__name__}"])
+    return doc
+
+
+def load_defaults(root: Path | None = None) -> dict:
+    return read_yaml(paths.defaults_file(root))
+
+
+def _check_keys(layer: Mapping, reference: Mapping, where: str, prefix: str, problems: list[str]) -> None:
+    """Keys of ``layer`` must exist in ``reference`` (recursively), except free-form maps."""
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if key not in reference:
+            close = [k for k in reference if _similar(str(key), str(k))]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{where}: unknown key {dotted!r}{hint}")
+            continue
+        ref = reference[key]
+        free = _FREE_FORM.get(dotted)
+        if free is not None:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                problems.append(f"{where}: {dotted!r} must be a mapping")
+                continue
+            for k in value:
+                if k not in free:
+                    problems.append(f"{where}: unknown key {dotted + '.' + str(k)!r} (allowed: {', '.join(free)})")
+            continue
+        if isinstance(ref, dict) and isinstance(value, dict):
+            _check_keys(value, ref, where, dotted + ".", problems)
+        elif isinstance(ref, dict) and value is not None:
+            problems.append(f"{where}: {dotted!r} must be a mapping, got {value!r}")
+
+
+def _similar(a: str, b: str) -> bool:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= 0.75
+
+
+# Maps whose keys are data names rather than fixed parameter names.
+_FREE_FORM: dict[str, tuple[str, ...]] = {
+    "rules.cap_channel.windows": schema.CHANNELS,
+    "rules.min_gap.gap_days": schema.CATEGORIES,
+}
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict) and k not in ("mapping", "values", "files"):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> list[str]:
+    """Problems in one layer (``kind``: dealer or group)."""
+    problems: list[str] = []
+    own = DEALER_KEYS if kind == "dealer" else GROUP_KEYS
+    reference = {k: defaults.get(k) for k in SECTIONS}
+    for key in layer:
+        if key in own:
+            continue
+        if key not in SECTIONS:
+            allowed = [*own, *SECTIONS]
+            close = [k for k in allowed if _similar(str(key), k)]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{where}: unknown key {key!r}{hint}")
+    _check_keys({k: v for k, v in layer.items() if k in SECTIONS}, reference, where, "", problems)
+    if kind == "dealer":
+        for table in (layer.get("files") or {}):
+            if table not in schema.TABLES:
+                problems.append(f"{where}: files: unknown table {table!r} (tables: {', '.join(schema.TABLES)})")
+        for table, cols in (layer.get("mapping") or {}).items():
+            if table not in schema.TABLES:
+                problems.append(f"{where}: mapping: unknown table {table!r} (tables: {', '.join(schema.TABLES)})")
+                continue
+            for theirs, ours in (cols or {}).items():
+                if ours not in schema.TABLES[table].column_names:
+                    problems.append(
+                        f"{where}: mapping.{table}: {theirs!r} maps to {ours!r}, which is not a column of {table}"
+                    )
+        enum_cols = {c.name for t in schema.TABLES.values() for c in t.columns if c.kind in ("enum", "bool")}
+        for col in (layer.get("values") or {}):
+            if col not in enum_cols:
+                problems.append(f"{where}: values: {col!r} is not a column with a fixed set of values")
+    if layer.get("as_of") not in (None, ""):
+        try:
+            parse_as_of(layer["as_of"])
+        except ValueError:
+            problems.append(f"{where}: as_of {layer['as_of']!r} is not a date (YYYY-MM-DD)")
+    return problems
+
+
+def parse_as_of(value: Any) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip()[:10])
+
+
+def resolve(
+    dealer: Mapping | None = None,
+    *,
+    dealer_file: str | Path | None = None,
+    group: Mapping | None = None,
+    group_file: str | Path | None = None,
+    root: Path | None = None,
+    overrides: Mapping | None = None,
+) -> dict:
+    """Merged parameters of one dealer.
+
+    ``dealer`` is a dealer file's content (or ``dealer_file`` its path); ``group`` likewise.
+    ``overrides`` (e.g. ``as_of`` from the command line) win over everything. ``data_dir``
+    comes back absolute: relative paths are taken from the kit root (where params/ lives).
+    """
+    problems: list[str] = []
+    if dealer_file is not None:
+        dealer = read_yaml(dealer_file)
+        root = root or paths.root_of_params_file(Path(dealer_file))
+    if group_file is not None:
+        group = read_yaml(group_file)
+        root = root or paths.root_of_params_file(Path(group_file))
+    root = Path(root) if root else paths.kit_root()
+    defaults = load_defaults(paths.kit_root() if not paths.defaults_file(root).is_file() else root)
+    merged = copy.deepcopy(defaults)
+    if group:
+        problems += check_layer(group, str(group_file or "group parameters"), "group", defaults)
+        merged = _merge(merged, {k: v for k, v in group.items() if k in SECTIONS})
+        merged["group_id"] = group.get("group_id")
+        merged["group_name"] = group.get("group_name")
+    if dealer:
+        problems += check_layer(dealer, str(dealer_file or "dealer parameters"), "dealer", defaults)
+        merged = _merge(merged, {k: v for k, v in dealer.items() if v is not None or k not in merged})
+    if overrides:
+        merged = _merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    for key in ("dealer_id", "data_dir"):
+        if not merged.get(key):
+            problems.append(f"{dealer_file or 'dealer parameters'}: {key} is required")
+    if problems:
+        raise ParamsError(problems)
+    merged["dealer_id"] = str(merged["dealer_id"])
+    merged.setdefault("dealer_name", None)
+    merged["dealer_name"] = merged.get("dealer_name") or merged["dealer_id"]
+    data_dir = Path(str(merged["data_dir"])).expanduser()
+    merged["data_dir"] = str(data_dir if data_dir.is_absolute() else (root / data_dir).resolve())
+    for key in ("files", "mapping", "values"):
+        merged[key] = merged.get(key) or {}
+    merged["as_of"] = parse_as_of(merged.get("as_of"))
+    merged["kit_root"] = str(root)
+    return merged
+
+
+def for_notebook(**given: Any) -> dict:
+    """Parameters of a notebook's parameters cell (papermill ``-f DEALER_FILE`` fills them).
+
+    With no dealer given, the shipped sample dealer, so every notebook runs top to bottom
+    in JupyterLab with no parameters at all.
+    """
+    group_file = given.pop("group_file", None)
+    dealer_file = given.pop("dealer_file", None)
+    overrides = {k: given.pop(k) for k in list(given) if k in ("as_of",)}
+    dealer = {k: v for k, v in given.items() if v is not None and k in (*DEALER_KEYS, *SECTIONS)}
+    if not dealer.get("dealer_id") and dealer_file is None:
+        dealer_file = paths.sample_dealer_file()
+    if dealer_file is not None:
+        on_file = read_yaml(dealer_file)
+        dealer = _merge(on_file, dealer)
+        root = paths.root_of_params_file(Path(dealer_file))
+    else:
+        root = None
+    return resolve(dealer, group_file=group_file, root=root, overrides=overrides)

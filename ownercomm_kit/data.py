@@ -100,3 +100,105 @@ def dtype_of(column: schema.Column, timezone: str):
     if column.kind == "timestamp":
         return pd.DatetimeTZDtype("ns", timezone)
     return schema.PANDAS_DTYPE[column.kind]
+
+
+def coerce_column(values, column: schema.Column, timezone: str) -> pd.Series:
+    """Python or pandas values (already clean) to a column's canonical dtype.
+
+    For frames built in code (tests, synth, benchmarks); raw exports go through the loader,
+    which also reports what it cannot parse.
+    """
+    s = pd.Series(values)
+    if column.kind == "date":
+        out = pd.to_datetime(s)
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_convert(timezone).dt.tz_localize(None)
+        return out.dt.normalize().astype("datetime64[ns]")
+    if column.kind == "timestamp":
+        out = pd.to_datetime(s, utc=False) if not s.empty else pd.Series(dtype="datetime64[ns]")
+        if getattr(out.dt, "tz", None) is None:
+            out = out.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        else:
+            out = out.dt.tz_convert(timezone)
+        return out.astype(pd.DatetimeTZDtype("ns", timezone))
+    if column.kind == "bool":
+        return s.astype("boolean")
+    if column.kind in ("int",):
+        return pd.to_numeric(s).astype("Int64")
+    if column.kind == "float":
+        return pd.to_numeric(s).astype("float64")
+    out = s.astype("string")
+    if column.kind == "enum":
+        out = out.str.lower()
+    return out
+
+
+def from_frames(
+    frames: dict[str, pd.DataFrame | list[dict]],
+    *,
+    timezone: str = "America/New_York",
+    as_of=None,
+    dealer_id: str = "TEST",
+    dealer_name: str | None = None,
+) -> DealerData:
+    """A DealerData from clean in-code tables (lists of dicts or DataFrames).
+
+    Columns not given are filled as missing (all-NA) and tables not given as empty, exactly
+    as the loader records them, so a test can say "this optional column is absent".
+    ``as_of`` empty: the last event date in the data.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    missing_tables: list[str] = []
+    missing_columns: dict[str, list[str]] = {}
+    for name, table in schema.TABLES.items():
+        given = frames.get(name)
+        if given is None:
+            tables[name] = empty_table(name, timezone)
+            missing_tables.append(name)
+            missing_columns[name] = table.column_names
+            continue
+        df = pd.DataFrame(given) if not isinstance(given, pd.DataFrame) else given
+        n = len(df)
+        out = {}
+        absent = []
+        for col in table.columns:
+            if col.name in df.columns:
+                out[col.name] = coerce_column(df[col.name].reset_index(drop=True), col, timezone)
+            else:
+                absent.append(col.name)
+                out[col.name] = na_column(n, col, timezone)
+        tables[name] = pd.DataFrame(out)
+        missing_columns[name] = absent
+    if as_of is None:
+        as_of = last_event_date(tables, timezone)
+    elif not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
+        as_of = pd.Timestamp(as_of).date()
+    return DealerData(
+        dealer_id=dealer_id,
+        dealer_name=dealer_name or dealer_id,
+        timezone=timezone,
+        as_of=as_of,
+        tables=tables,
+        missing_tables=missing_tables,
+        missing_columns=missing_columns,
+    )
+
+
+def na_column(n: int, column: schema.Column, timezone: str) -> pd.Series:
+    """An all-missing column of the canonical dtype (an optional column absent from the data)."""
+    return pd.Series([None] * n, dtype="object").astype(dtype_of(column, timezone))
+
+
+def last_event_date(tables: dict[str, pd.DataFrame], timezone: str) -> dt.date:
+    """The last date seen in the data's event columns (SPEC §3: as_of left empty)."""
+    last = None
+    for name, col in schema.EVENT_DATE_COLUMN.items():
+        df = tables.get(name)
+        if df is None or df.empty or col not in df:
+            continue
+        m = df[col].max()
+        if m is pd.NaT or pd.isna(m):
+            continue
+        d = m.tz_convert(timezone).date() if getattr(m, "tzinfo", None) else m.date()
+        last = d if last is None or d > last else last
+    return last or dt.date.today()

@@ -1,0 +1,583 @@
+"""Retention analytics (SPEC §5): KPIs, trends and call lists of one dealer.
+
+Reading of the definitions (shown to the dealer through ``DEFINITIONS``):
+- A = ``data.as_of``, a calendar date. A window (x, y] excludes x and includes y.
+- A timestamp is compared by its calendar date in the dealer's timezone, unless a
+  definition speaks of hours or is measured from another timestamp (the reminder's
+  14-day booking window runs from the exact ``sent_at``).
+- Months are calendar months: ``A - 12m`` is ``A - pd.DateOffset(months=12)``. A day that
+  does not exist in the target month is clipped to its last day: 2026-03-31 minus one month
+  is 2026-02-28, and 2028-02-29 minus 12 months is 2027-02-28.
+- A ratio whose denominator is empty is ``None`` (JSON null), never 0 or NaN. A KPI that
+  needs a missing table or column is ``None`` too, and ``skipped`` says why.
+
+Everything here is a pure function of the loaded ``DealerData`` and the parameters.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .data import DealerData
+
+KPI_KEYS = (
+    "first_year_service_retention",
+    "service_customer_retention_12m",
+    "appointment_show_rate_90d",
+    "reminder_booking_rate_90d",
+    "response_rate_90d",
+    "repurchase_rate",
+)
+
+DEFINITIONS: dict[str, str] = {
+    "first_year_service_retention": (
+        "Of the vehicles (counted once per VIN) sold between 24 and 12 months before the report date, "
+        "the share that came back for at least one service visit within 12 months after their sale."
+    ),
+    "service_customer_retention_12m": (
+        "Of the customers who had a service visit between 24 and 12 months ago, the share who visited "
+        "again in the last 12 months."
+    ),
+    "appointment_show_rate_90d": (
+        "Of the service appointments scheduled in the last 90 days that were kept or missed, the share "
+        "that were kept (cancelled and still-open appointments are not counted)."
+    ),
+    "reminder_booking_rate_90d": (
+        "Of the service reminders sent between 90 and 14 days ago, the share after which the customer "
+        "booked an appointment within 14 days of the reminder (any appointment, even one cancelled later)."
+    ),
+    "response_rate_90d": (
+        "Of the messages sent in the last 90 days that were delivered (or whose delivery status is "
+        "unknown), the share the customer responded to. Also shown per channel."
+    ),
+    "repurchase_rate": (
+        "Of the customers whose first purchase was at least 36 months ago, the share who bought again "
+        "on a later day, up to the report date."
+    ),
+    "weekly_appointments": "Service appointments per week (weeks start on Monday): kept, no-show, cancelled, still open.",
+    "cohort": (
+        "Vehicles grouped by the quarter they were sold in; each cell is the share of those vehicles "
+        "with a service visit in the n-th three-month period after their own sale date. Only periods "
+        "that had fully ended by the report date are shown."
+    ),
+    "lapsed": "Customers whose last service visit was between 24 and 12 months ago: they have stopped coming in.",
+    "response_by_channel": "Response rate of the last 90 days per channel (same definition as the headline rate).",
+    "reminder_attribution": (
+        "Service reminders sent between 90 and 14 days ago per sender and channel, and how many were "
+        "followed by a booking within 14 days."
+    ),
+    "due_for_service": (
+        "Customers whose last visit plus the service interval (180 days) falls before 30 days from the "
+        "report date, who have no appointment booked from the report date on, and who can be reached."
+    ),
+    "warranty_expiring": "Vehicles whose warranty ends between the report date and 90 days later, with an owner who can be reached.",
+    "milestones": (
+        "Birthdays and purchase anniversaries from the report date to 30 days later, for customers who "
+        "can be reached on at least one channel they consent to. A February 29 date is celebrated on "
+        "February 28 in other years."
+    ),
+    "consenting": (
+        "A customer can be reached when at least one channel is open: email (an address and email_opt_in "
+        "not false), text (a phone and sms_consent true), phone (a phone and not on the do-not-call list) "
+        "or mail (a postal code and no mail opt-out)."
+    ),
+}
+
+CHANNELS_ORDER = ("email", "sms", "phone", "mail")
+
+
+@dataclass
+class RetentionResult:
+    as_of: dt.date
+    kpis: dict[str, float | int | None]
+    weekly_appointments: pd.DataFrame
+    cohort: pd.DataFrame
+    lapsed: pd.DataFrame
+    response_by_channel: pd.DataFrame
+    reminder_attribution: pd.DataFrame
+    due_for_service: pd.DataFrame
+    warranty_expiring: pd.DataFrame
+    milestones: pd.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)  # section -> why it was not computed
+    excluded: dict[str, int] = field(default_factory=dict)  # call list -> rows left off (no consenting channel)
+    definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers (also used by referrals.py)
+# ---------------------------------------------------------------------------------------------
+
+def months_before(a: pd.Timestamp, months: int) -> pd.Timestamp:
+    """Calendar months back; a day missing in the target month clips to its last day."""
+    return a - pd.DateOffset(months=int(months))
+
+
+def local_date(s: pd.Series, timezone: str) -> pd.Series:
+    """A timestamp column as naive midnight dates in the dealer's timezone."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert(timezone).dt.tz_localize(None)
+    return s.dt.normalize()
+
+
+def in_window(dates: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
+    """dates in (lo, hi]; missing dates are outside."""
+    return ((dates > lo) & (dates <= hi)).fillna(False).astype(bool)
+
+
+def ratio(num: int | float, den: int | float) -> float | None:
+    return None if not den else float(num) / float(den)
+
+
+def text(s: pd.Series) -> pd.Series:
+    """Strings with blanks for missing values, stripped."""
+    return s.astype("string").fillna("").str.strip()
+
+
+def missing(data: DealerData, table: str, columns: tuple[str, ...] = ()) -> str | None:
+    """Why ``table``/``columns`` cannot be used, or None when they all came with the data."""
+    if not data.has(table):
+        return f"no {table} table in the data"
+    absent = [c for c in columns if not data.has(table, c)]
+    if absent:
+        return f"{table} has no {', '.join(absent)} column" + ("s" if len(absent) > 1 else "")
+    return None
+
+
+def reachable_channels(customers: pd.DataFrame) -> pd.DataFrame:
+    """Per customer (index aligned), whether each channel is open for contact (DEFINITIONS['consenting'])."""
+    email, phone, postal = text(customers["email"]), text(customers["phone"]), text(customers["postal_code"])
+    return pd.DataFrame(
+        {
+            "email": email.ne("") & customers["email_opt_in"].fillna(True).astype(bool),
+            "sms": phone.ne("") & customers["sms_consent"].fillna(False).astype(bool),
+            "phone": phone.ne("") & ~customers["phone_dnc"].fillna(False).astype(bool),
+            "mail": postal.ne("") & ~customers["mail_opt_out"].fillna(False).astype(bool),
+        },
+        index=customers.index,
+    )
+
+
+def customer_contacts(customers: pd.DataFrame, fallback: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """customer_id, name, channel, contact, reachable: how staff should reach each customer.
+
+    The customer's preferred channel when it is open, else the first open one of ``fallback``;
+    the contact is the email (email), the phone (sms, phone) or the postal code (mail).
+    """
+    open_ = reachable_channels(customers)
+    pref = text(customers["preferred_channel"]).str.lower()
+    channel = pd.Series(pd.NA, index=customers.index, dtype="string")
+    for ch in reversed([c for c in fallback if c in open_]):
+        channel = channel.mask(open_[ch], ch)
+    for ch in CHANNELS_ORDER:
+        channel = channel.mask(pref.eq(ch) & open_[ch], ch)
+    contact_by = {"email": text(customers["email"]), "sms": text(customers["phone"]),
+                  "phone": text(customers["phone"]), "mail": text(customers["postal_code"])}
+    contact = pd.Series(pd.NA, index=customers.index, dtype="string")
+    for ch, values in contact_by.items():
+        contact = contact.mask(channel.eq(ch).fillna(False), values)
+    name = (text(customers["first_name"]) + " " + text(customers["last_name"])).str.strip()
+    return pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].astype("string"),
+            "name": name,
+            "channel": channel,
+            "contact": contact,
+            "reachable": open_.any(axis=1),
+        }
+    ).drop_duplicates("customer_id")
+
+
+def vehicle_labels(vehicles: pd.DataFrame) -> pd.DataFrame:
+    """vin -> 'YEAR MAKE MODEL' label from the vehicles table."""
+    year = vehicles["model_year"].astype("string").fillna("")
+    label = (year + " " + text(vehicles["make"]) + " " + text(vehicles["model"])).str.split().str.join(" ")
+    return pd.DataFrame({"vin": vehicles["vin"].astype("string"), "vehicle": label}).drop_duplicates("vin")
+
+
+def attach_vehicle(frame: pd.DataFrame, vehicles: pd.DataFrame, fallback_model: pd.Series | None = None) -> pd.DataFrame:
+    """Add a ``vehicle`` column ('2023 Toyota Camry (VIN ...)') to a frame holding ``vin``."""
+    out = frame.merge(vehicle_labels(vehicles), on="vin", how="left")
+    label = text(out["vehicle"])
+    if fallback_model is not None:
+        label = label.mask(label.eq(""), text(pd.Series(fallback_model.to_numpy(), index=out.index)))
+    vin = text(out["vin"])
+    with_vin = (label + " (VIN " + vin + ")").str.strip()
+    out["vehicle"] = with_vin.where(vin.ne(""), label).where(vin.ne("") | label.ne(""), "")
+    out["vehicle"] = out["vehicle"].str.replace(r"^\(VIN ", "VIN ", regex=True).str.replace(r"^VIN (.*)\)$", r"VIN \1", regex=True)
+    return out
+
+
+def fmt_date(d: pd.Series) -> pd.Series:
+    return d.dt.strftime("%Y-%m-%d").astype("string")
+
+
+# ---------------------------------------------------------------------------------------------
+# KPIs
+# ---------------------------------------------------------------------------------------------
+
+def first_year_service_retention(data: DealerData, p: dict) -> tuple[float | None, str | None]:
+    why = missing(data, "sales", ("vin",)) or missing(data, "service_visits", ("vin",))
+    if why:
+        return None, why
+    a = data.as_of_ts
+    months = p["retention_window_months"]
+    sales = data["sales"]
+    sold = sales[in_window(sales["sale_date"], months_before(a, 2 * months), months_before(a, months))]
+    sold = sold[text(sold["vin"]).ne("")][["vin", "sale_date"]]
+    n = sold["vin"].nunique()
+    if n == 0:
+        return None, None
+    visits = data["service_visits"][["vin", "visit_date"]].dropna()
+    pairs = sold.merge(visits, on="vin")
+    end = pairs["sale_date"] + pd.DateOffset(months=int(months))
+    back = pairs.loc[(pairs["visit_date"] > pairs["sale_date"]) & (pairs["visit_date"] <= end), "vin"].nunique()
+    return ratio(back, n), None
+
+
+def service_customer_retention_12m(data: DealerData, p: dict) -> tuple[float | None, str | None]:
+    why = missing(data, "service_visits")
+    if why:
+        return None, why
+    a, months = data.as_of_ts, p["retention_window_months"]
+    v = data["service_visits"]
+    before = set(v.loc[in_window(v["visit_date"], months_before(a, 2 * months), months_before(a, months)), "customer_id"])
+    recent = set(v.loc[in_window(v["visit_date"], months_before(a, months), a), "customer_id"])
+    return ratio(len(before & recent), len(before)), None
+
+
+def appointment_show_rate_90d(data: DealerData, p: dict) -> tuple[float | None, str | None]:
+    why = missing(data, "appointments")
+    if why:
+        return None, why
+    a = data.as_of_ts
+    ap = data["appointments"]
+    day = local_date(ap["scheduled_for"], data.timezone)
+    status = ap.loc[in_window(day, a - pd.Timedelta(days=p["show_rate_days"]), a), "status"]
+    kept, no_show = int(status.eq("kept").sum()), int(status.eq("no_show").sum())
+    return ratio(kept, kept + no_show), None
+
+
+def reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
+    """One row per service reminder sent in (A - lookback, A - booking_days]: booked or not.
+
+    A reminder counts as booked when the same customer has an appointment with booked_at in
+    (sent_at, sent_at + booking_days], compared as exact timestamps.
+    """
+    a = data.as_of_ts
+    msgs = data["communications"]
+    day = local_date(msgs["sent_at"], data.timezone)
+    lo = a - pd.Timedelta(days=p["reminder_lookback_days"])
+    hi = a - pd.Timedelta(days=p["reminder_booking_days"])
+    rem = msgs.loc[msgs["category"].eq("service_reminder").fillna(False) & in_window(day, lo, hi),
+                   ["message_id", "customer_id", "sent_at", "sender", "channel"]]
+    booked_ids: set = set()
+    ap = data["appointments"]
+    if not rem.empty and not ap.empty:
+        pairs = rem[["message_id", "customer_id", "sent_at"]].merge(ap[["customer_id", "booked_at"]], on="customer_id")
+        limit = pairs["sent_at"] + pd.Timedelta(days=p["reminder_booking_days"])
+        hit = (pairs["booked_at"] > pairs["sent_at"]) & (pairs["booked_at"] <= limit)
+        booked_ids = set(pairs.loc[hit.fillna(False), "message_id"])
+    return rem.assign(booked=rem["message_id"].isin(booked_ids))
+
+
+def reminder_booking_rate_90d(data: DealerData, p: dict) -> tuple[float | None, str | None]:
+    why = missing(data, "appointments")
+    if why:
+        return None, why
+    rem = reminder_bookings(data, p)
+    return ratio(int(rem["booked"].sum()), len(rem)), None
+
+
+def _responses(data: DealerData, p: dict) -> pd.DataFrame:
+    """Messages sent in (A - response_days, A], delivered or of unknown status, with ``responded``."""
+    a = data.as_of_ts
+    msgs = data["communications"]
+    day = local_date(msgs["sent_at"], data.timezone)
+    delivered = msgs["status"].isna() | msgs["status"].eq("delivered").fillna(False)
+    keep = in_window(day, a - pd.Timedelta(days=p["response_days"]), a) & delivered.astype(bool)
+    out = msgs.loc[keep, ["message_id", "channel"]].copy()
+    out["responded"] = msgs.loc[keep, "responded_at"].notna().to_numpy()
+    return out
+
+
+def response_rate_90d(data: DealerData, p: dict) -> tuple[float | None, str | None]:
+    why = missing(data, "communications", ("responded_at",))
+    if why:
+        return None, why
+    r = _responses(data, p)
+    return ratio(int(r["responded"].sum()), len(r)), None
+
+
+def repurchase_rate(data: DealerData, p: dict) -> tuple[float | None, str | None]:
+    why = missing(data, "sales")
+    if why:
+        return None, why
+    a = data.as_of_ts
+    s = data["sales"][["customer_id", "sale_date"]].dropna()
+    s = s[s["sale_date"] <= a]
+    first = s.groupby("customer_id")["sale_date"].min().rename("first")
+    cohort = first[first <= months_before(a, p["repurchase_months"])]
+    if cohort.empty:
+        return None, None
+    later = s.merge(cohort, left_on="customer_id", right_index=True)
+    again = later.loc[later["sale_date"] > later["first"], "customer_id"].nunique()
+    return ratio(again, len(cohort)), None
+
+
+KPI_FUNCTIONS = {
+    "first_year_service_retention": first_year_service_retention,
+    "service_customer_retention_12m": service_customer_retention_12m,
+    "appointment_show_rate_90d": appointment_show_rate_90d,
+    "reminder_booking_rate_90d": reminder_booking_rate_90d,
+    "response_rate_90d": response_rate_90d,
+    "repurchase_rate": repurchase_rate,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Trends
+# ---------------------------------------------------------------------------------------------
+
+def response_by_channel(data: DealerData, p: dict) -> pd.DataFrame:
+    r = _responses(data, p)
+    g = r.groupby("channel", observed=True)["responded"].agg(messages="size", responded="sum").reset_index()
+    g["responded"] = g["responded"].astype(int)
+    g["response_rate"] = g["responded"] / g["messages"]
+    return g.sort_values("channel", ignore_index=True)
+
+
+def weekly_appointments(data: DealerData, p: dict) -> pd.DataFrame:
+    """Appointments per week (Monday start) over the last ``weekly_weeks`` weeks up to A."""
+    a = data.as_of_ts
+    ap = data["appointments"]
+    day = local_date(ap["scheduled_for"], data.timezone)
+    first_week = a - pd.Timedelta(days=a.weekday()) - pd.Timedelta(weeks=int(p["weekly_weeks"]) - 1)
+    keep = ((day >= first_week) & (day <= a)).fillna(False).astype(bool)
+    week = day[keep] - pd.to_timedelta(day[keep].dt.weekday, unit="D")
+    counts = pd.crosstab(week.rename("week"), ap.loc[keep, "status"].astype("string").rename("status"))
+    weeks = pd.date_range(first_week, a, freq="7D", name="week")
+    counts = counts.reindex(index=weeks, columns=["kept", "no_show", "cancelled", "scheduled"], fill_value=0)
+    out = counts.astype(int).reset_index()
+    out.columns.name = None
+    seen = out["kept"] + out["no_show"]
+    out["show_rate"] = (out["kept"] / seen.where(seen > 0)).astype("float64")
+    return out
+
+
+def cohort(data: DealerData, p: dict) -> pd.DataFrame:
+    """Long frame: sale_quarter, quarters_since_sale, vehicles, with_visit, share (observed cells only).
+
+    Quarter n after a sale is (sale_date + 3(n-1) months, sale_date + 3n months]; a cell is
+    shown when that period has ended for every vehicle of the cohort (quarter end + 3n months <= A).
+    """
+    cols = ["sale_quarter", "quarters_since_sale", "vehicles", "with_visit", "share"]
+    a = data.as_of_ts
+    sales = data["sales"]
+    s = sales.loc[text(sales["vin"]).ne("") & (sales["sale_date"] <= a), ["vin", "sale_date"]].dropna()
+    if s.empty:
+        return pd.DataFrame(columns=cols)
+    s = s.assign(q=s["sale_date"].dt.to_period("Q"))
+    s = s.sort_values("sale_date").drop_duplicates(["q", "vin"])  # one vehicle once per cohort
+    q_end = s["q"].dt.end_time.dt.normalize()
+    max_n = int(p["cohort_max_quarters"])
+    observed_n = pd.Series(0, index=s.index)
+    for n in range(1, max_n + 1):
+        observed_n = observed_n.mask(q_end + pd.DateOffset(months=3 * n) <= a, n)
+    s = s.assign(observed=observed_n)
+    s = s[s["observed"] > 0]
+    quarters = sorted(s["q"].unique())[-int(p["cohort_quarters"]):]
+    s = s[s["q"].isin(quarters)]
+    if s.empty:
+        return pd.DataFrame(columns=cols)
+    visits = data["service_visits"][["vin", "visit_date"]].dropna()
+    pairs = s.reset_index(names="row").merge(visits, on="vin")
+    rows = []
+    for n in range(1, max_n + 1):
+        lo = pairs["sale_date"] + pd.DateOffset(months=3 * (n - 1))
+        hi = pairs["sale_date"] + pd.DateOffset(months=3 * n)
+        hit = set(pairs.loc[(pairs["visit_date"] > lo) & (pairs["visit_date"] <= hi), "row"])
+        cell = s[s["observed"] >= n]
+        for q, grp in cell.groupby("q"):
+            k = int(grp.index.isin(list(hit)).sum())
+            rows.append((str(q), n, len(grp), k, k / len(grp)))
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["sale_quarter", "quarters_since_sale"], ignore_index=True)
+
+
+def reminder_attribution(data: DealerData, p: dict) -> pd.DataFrame:
+    rem = reminder_bookings(data, p)
+    g = rem.groupby(["sender", "channel"], observed=True)["booked"].agg(reminders="size", booked="sum").reset_index()
+    g["booked"] = g["booked"].astype(int)
+    g["booking_rate"] = g["booked"] / g["reminders"]
+    return g.sort_values(["sender", "channel"], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists
+# ---------------------------------------------------------------------------------------------
+
+LIST_COLUMNS = ["customer_id", "name", "vehicle", "vin", "channel", "contact"]
+
+
+def _last_visits(data: DealerData) -> pd.DataFrame:
+    """Per customer: last visit date on or before A, its vin, number of visits."""
+    a = data.as_of_ts
+    v = data["service_visits"]
+    v = v[(v["visit_date"] <= a).fillna(False)].sort_values(["visit_date", "ro_id"])
+    last = v.groupby("customer_id").agg(last_visit=("visit_date", "max"), visits=("ro_id", "size"), vin=("vin", "last"))
+    return last.reset_index()
+
+
+def _months_between(earlier: pd.Series, later: pd.Timestamp) -> pd.Series:
+    """Whole calendar months from each date to ``later``."""
+    m = (later.year - earlier.dt.year) * 12 + (later.month - earlier.dt.month)
+    return (m - (earlier.dt.day > later.day).astype(int)).astype("Int64")
+
+
+def _with_contacts(frame: pd.DataFrame, data: DealerData, p: dict, name: str, excluded: dict) -> pd.DataFrame:
+    contacts = customer_contacts(data["customers"], p["contact_fallback"])
+    out = frame.merge(contacts, on="customer_id", how="left")
+    ok = out["reachable"].fillna(False).astype(bool)
+    excluded[name] = int((~ok).sum())
+    return out[ok].drop(columns="reachable")
+
+
+def lapsed(data: DealerData, p: dict) -> pd.DataFrame:
+    a = data.as_of_ts
+    last = _last_visits(data)
+    keep = in_window(last["last_visit"], months_before(a, p["lapsed_max_months"]), months_before(a, p["lapsed_min_months"]))
+    last = last[keep]
+    contacts = customer_contacts(data["customers"], p["contact_fallback"]).drop(columns="reachable")
+    out = attach_vehicle(last.merge(contacts, on="customer_id", how="left"), data["vehicles"])
+    out["months_since_visit"] = _months_between(out["last_visit"], a)
+    out["reason"] = ("Last service visit on " + fmt_date(out["last_visit"]) + ", "
+                     + out["months_since_visit"].astype("string") + " months ago")
+    return out[[*LIST_COLUMNS, "last_visit", "visits", "months_since_visit", "reason"]].sort_values(
+        ["last_visit", "customer_id"], ascending=[False, True], ignore_index=True)
+
+
+def due_for_service(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
+    """Customers due: last visit + interval < A + horizon, and no appointment booked from A on.
+
+    "Booked" means an appointment of the customer scheduled on A or later (local date) whose
+    status is neither cancelled nor no_show: someone coming in later today is not called.
+    """
+    a = data.as_of_ts
+    last = _last_visits(data)
+    last["due_date"] = last["last_visit"] + pd.Timedelta(days=p["service_interval_days"])
+    last = last[last["due_date"] < a + pd.Timedelta(days=p["due_horizon_days"])]
+    ap = data["appointments"]
+    upcoming = (local_date(ap["scheduled_for"], data.timezone) >= a) & ~ap["status"].isin(["cancelled", "no_show"])
+    last = last[~last["customer_id"].isin(set(ap.loc[upcoming.fillna(False).astype(bool), "customer_id"]))]
+    out = attach_vehicle(_with_contacts(last, data, p, "due_for_service", excluded), data["vehicles"])
+    overdue = (a - out["due_date"]).dt.days
+    when = np.where(overdue > 0, "overdue by " + overdue.astype(str) + " days",
+                    np.where(overdue == 0, "due today", "due in " + (-overdue).astype(str) + " days"))
+    out["reason"] = ("Last service on " + fmt_date(out["last_visit"]) + "; next service " + pd.Series(when, index=out.index)
+                     + " and nothing booked").astype("string")
+    return out[[*LIST_COLUMNS, "last_visit", "due_date", "reason"]].sort_values(
+        ["due_date", "customer_id"], ascending=[False, True], ignore_index=True)
+
+
+def warranty_expiring(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
+    a = data.as_of_ts
+    v = data["vehicles"]
+    end = v["warranty_end"]
+    keep = ((end >= a) & (end <= a + pd.Timedelta(days=p["warranty_horizon_days"]))).fillna(False).astype(bool)
+    v = v.loc[keep, ["vin", "customer_id", "warranty_end"]]
+    out = attach_vehicle(_with_contacts(v, data, p, "warranty_expiring", excluded), data["vehicles"])
+    days = (out["warranty_end"] - a).dt.days.astype(str)
+    out["reason"] = ("Warranty of the " + out["vehicle"] + " ends on " + fmt_date(out["warranty_end"])
+                     + " (in " + days + " days)").astype("string")
+    return out[[*LIST_COLUMNS, "warranty_end", "reason"]].sort_values(["warranty_end", "customer_id"], ignore_index=True)
+
+
+def next_anniversary(dates: pd.Series, a: pd.Timestamp) -> pd.Series:
+    """The next date on or after A with the month and day of ``dates`` (Feb 29 -> Feb 28 in common years)."""
+    def on_year(year: pd.Series) -> pd.Series:
+        month, day = dates.dt.month, dates.dt.day
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        day = day.where(~((month == 2) & (day == 29) & ~leap), 28)
+        return pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
+
+    this = on_year(pd.Series(a.year, index=dates.index))
+    nxt = on_year(pd.Series(a.year + 1, index=dates.index))
+    return this.where(this >= a, nxt)
+
+
+def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
+    """Birthdays and purchase anniversaries in [A, A + horizon], consenting customers only."""
+    a = data.as_of_ts
+    horizon = a + pd.Timedelta(days=p["milestone_horizon_days"])
+    cols = [*LIST_COLUMNS, "milestone", "milestone_date", "reason"]
+    parts = []
+    c = data["customers"][["customer_id", "birth_date"]].dropna()
+    c = c[c["birth_date"] <= a]
+    if not c.empty:
+        when = next_anniversary(c["birth_date"], a)
+        c = c.assign(milestone="birthday", milestone_date=when, vin=pd.NA, model=pd.NA,
+                     years=(when.dt.year - c["birth_date"].dt.year))
+        parts.append(c[(c["milestone_date"] <= horizon).fillna(False)])
+    s = data["sales"][["customer_id", "sale_date", "vin", "model"]].dropna(subset=["sale_date"])
+    s = s[s["sale_date"] < a]
+    if not s.empty:
+        when = next_anniversary(s["sale_date"], a)
+        s = s.assign(milestone="purchase_anniversary", milestone_date=when, years=(when.dt.year - s["sale_date"].dt.year))
+        parts.append(s[(s["milestone_date"] <= horizon).fillna(False) & (s["milestone_date"] > s["sale_date"])])
+    if not parts:
+        excluded["milestones"] = 0
+        return pd.DataFrame(columns=cols)
+    m = pd.concat([x.drop(columns=[k for k in ("birth_date", "sale_date") if k in x]) for x in parts], ignore_index=True)
+    m["vin"] = m["vin"].astype("string")
+    m = _with_contacts(m, data, p, "milestones", excluded)
+    out = attach_vehicle(m.reset_index(drop=True), data["vehicles"], fallback_model=m["model"])
+    years = out["years"].astype(int).astype(str)
+    date = out["milestone_date"].dt.strftime("%B %-d")
+    bday = "Birthday on " + date + " (turns " + years + ")"
+    anniv = years + " year(s) since buying the " + out["vehicle"] + " (" + date + ")"
+    out["reason"] = bday.where(out["milestone"].eq("birthday"), anniv).astype("string")
+    out["milestone"] = out["milestone"].astype("string")
+    return out[cols].sort_values(["milestone_date", "customer_id", "milestone"], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def compute(data: DealerData, params: dict) -> RetentionResult:
+    """Every retention KPI, trend and call list of SPEC §5 for one dealer."""
+    p = params["retention"]
+    kpis: dict[str, float | int | None] = {}
+    skipped: dict[str, str] = {}
+    for key, fn in KPI_FUNCTIONS.items():
+        kpis[key], why = fn(data, p)
+        if why:
+            skipped[key] = why
+    excluded: dict[str, int] = {}
+    needs = {
+        "weekly_appointments": missing(data, "appointments"),
+        "cohort": missing(data, "sales", ("vin",)) or missing(data, "service_visits", ("vin",)),
+        "lapsed": missing(data, "service_visits"),
+        "response_by_channel": skipped.get("response_rate_90d"),
+        "reminder_attribution": missing(data, "appointments"),
+        "due_for_service": missing(data, "service_visits"),
+        "warranty_expiring": missing(data, "vehicles", ("warranty_end",)),
+        "milestones": (None if data.has("customers", "birth_date") or data.has("sales") else
+                       "neither customers.birth_date nor a sales table in the data"),
+    }
+    skipped.update({k: v for k, v in needs.items() if v})
+    return RetentionResult(
+        as_of=data.as_of,
+        kpis=kpis,
+        weekly_appointments=weekly_appointments(data, p),
+        cohort=cohort(data, p),
+        lapsed=lapsed(data, p),
+        response_by_channel=response_by_channel(data, p),
+        reminder_attribution=reminder_attribution(data, p),
+        due_for_service=due_for_service(data, p, excluded),
+        warranty_expiring=warranty_expiring(data, p, excluded),
+        milestones=milestones(data, p, excluded),
+        skipped=skipped,
+        excluded=excluded,
+    )

@@ -1,0 +1,222 @@
+"""Plotly charts for the reports, and :func:`show`, which makes them survive nbconvert.
+
+Since plotly 6 a figure's notebook output carries only ``application/vnd.plotly.v1+json``,
+which nbconvert's HTMLExporter does not know and drops: the chart vanishes from the HTML.
+:func:`show` displays a bundle with that mimetype (JupyterLab draws it) *and* ``text/html``
+(a ``<div class="oc-chart">`` and a script that draws it with the page's one copy of
+plotly.js, which the ownercomm template puts in the head).
+
+Labels that come from the data go through :func:`label`: plotly.js reads a small HTML
+subset in text (``<b>``, ``<a href>``), so a model called ``<b>X</b>`` would otherwise
+render as markup. The figure JSON itself is made script-safe by plotly (``<``, ``>`` and
+``/`` become ``\\u003c``...), which the tests pin.
+"""
+from __future__ import annotations
+
+import html
+import itertools
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from . import theme
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+DEFAULT_HEIGHT = 380
+
+_ids = itertools.count(1)
+
+
+def label(value: Any) -> str:
+    """A data value as plotly text: escaped so it shows literally."""
+    if value is None or value is pd.NA:
+        return ""
+    return html.escape(str(value), quote=False)
+
+
+def labels(values: Iterable[Any]) -> list[str]:
+    return [label(v) for v in values]
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as JSON safe inside ``<script>`` (plotly escapes ``< > /``)."""
+    return pio.to_json(fig, validate=False, pretty=False)
+
+
+def figure_html(fig: go.Figure, div_id: str | None = None) -> str:
+    """``<div class="oc-chart">`` + a script drawing it with the page's ``window.Plotly``.
+
+    Without plotly.js on the page (a viewer that shows ``text/html`` only) the script does
+    nothing rather than raising, and the div keeps the chart's title as text.
+    """
+    div_id = div_id or f"oc-chart-{next(_ids)}"
+    height = fig.layout.height or DEFAULT_HEIGHT
+    title = fig.layout.title.text or "chart"
+    payload = figure_json(fig)
+    config = json.dumps(CONFIG)
+    return (
+        f'<div class="oc-chart" role="img" aria-label="{html.escape(html.unescape(str(title)), quote=True)}">'
+        f'<div id="{div_id}" class="oc-plot" style="height:{int(height)}px;width:100%"></div>'
+        "<script>(function(){"
+        f'var el=document.getElementById("{div_id}");'
+        "if(!el||!window.Plotly){return;}"
+        f"var fig={payload};"
+        f"window.Plotly.newPlot(el,fig.data,fig.layout,{config});"
+        "})();</script></div>"
+    )
+
+
+def mimebundle(fig: go.Figure) -> dict[str, Any]:
+    data = json.loads(figure_json(fig))
+    data["config"] = dict(CONFIG)
+    title = fig.layout.title.text or "chart"
+    return {PLOTLY_MIME: data, "text/html": figure_html(fig), "text/plain": f"[chart] {title}"}
+
+
+def show(fig: go.Figure) -> None:
+    """Display ``fig`` so that both JupyterLab and the HTML export draw it."""
+    from .html import emit
+
+    emit(mimebundle(fig), {"role": "chart"})
+
+
+# --- chart builders (the theme's colours; plain-word axis titles) ----------------------
+
+
+def _layout(fig: go.Figure, title: str, x_title: str = "", y_title: str = "", height: int | None = None) -> go.Figure:
+    theme.apply()
+    fig.update_layout(
+        template=theme.TEMPLATE_NAME,
+        title=dict(text=label(title)),
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height or DEFAULT_HEIGHT,
+    )
+    return fig
+
+
+def bar(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    color: str | None = None,
+    color_kind: str | None = None,
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    horizontal: bool = False,
+    stacked: bool = True,
+    names: Mapping[str, str] | None = None,
+    hover_format: str = ",",
+    order: Sequence[Any] | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """Bars of ``y`` by ``x``, one series per value of ``color`` (coloured by ``color_kind``)."""
+    fig = go.Figure()
+    colors = theme.color_map(color_kind) if color_kind else {}
+    names = names or {}
+    groups = [(None, df)] if color is None else list(df.groupby(color, sort=False, observed=True))
+    if color is not None and order is not None:
+        rank = {v: i for i, v in enumerate(order)}
+        groups.sort(key=lambda g: rank.get(g[0], len(rank)))
+    for key, part in groups:
+        xs, ys = labels(part[x]) if not pd.api.types.is_datetime64_any_dtype(part[x]) else list(part[x]), list(part[y])
+        name = names.get(key, label(key)) if key is not None else label(y_title or y)
+        kw = dict(x=ys, y=xs, orientation="h") if horizontal else dict(x=xs, y=ys)
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                marker_color=colors.get(key) if key is not None else theme.ACCENT,
+                hovertemplate=f"%{{{'y' if horizontal else 'x'}}}<br>{label(name)}: %{{{'x' if horizontal else 'y'}:{hover_format}}}<extra></extra>",
+                **kw,
+            )
+        )
+    fig.update_layout(barmode="stack" if stacked else "group", showlegend=color is not None)
+    if horizontal:
+        fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, x_title, y_title, height)
+
+
+def lines(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    color: str | None = None,
+    color_kind: str | None = None,
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    names: Mapping[str, str] | None = None,
+    percent: bool = False,
+    height: int | None = None,
+) -> go.Figure:
+    fig = go.Figure()
+    colors = theme.color_map(color_kind) if color_kind else {}
+    names = names or {}
+    groups = [(None, df)] if color is None else list(df.groupby(color, sort=False, observed=True))
+    fmt = ".1%" if percent else ","
+    for key, part in groups:
+        name = names.get(key, label(key)) if key is not None else label(y_title or y)
+        fig.add_trace(
+            go.Scatter(
+                x=list(part[x]),
+                y=list(part[y]),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=colors.get(key) if key is not None else theme.ACCENT),
+                hovertemplate=f"%{{x}}<br>{label(name)}: %{{y:{fmt}}}<extra></extra>",
+            )
+        )
+    if percent:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_layout(showlegend=color is not None)
+    return _layout(fig, title, x_title, y_title, height)
+
+
+def heatmap(
+    matrix: pd.DataFrame,
+    *,
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    value_name: str = "value",
+    percent: bool = False,
+    height: int | None = None,
+) -> go.Figure:
+    """A heat map of a frame (rows on y, columns on x), values written in the cells."""
+    z = matrix.astype("float64").to_numpy()
+    fmt = ".0%" if percent else ","
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=labels(matrix.columns),
+            y=labels(matrix.index),
+            colorscale=theme.SEQUENTIAL,
+            colorbar=dict(title=dict(text=label(value_name)), tickformat=".0%" if percent else None),
+            hovertemplate=f"%{{y}} · %{{x}}<br>{label(value_name)}: %{{z:{fmt}}}<extra></extra>",
+            texttemplate=f"%{{z:{fmt}}}" if z.size <= 400 else None,
+            hoverongaps=False,
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, x_title, y_title, height)
+
+
+def funnel(stages: Sequence[str], counts: Sequence[int], *, title: str, height: int | None = None) -> go.Figure:
+    fig = go.Figure(
+        go.Funnel(
+            y=labels(stages),
+            x=list(counts),
+            textinfo="value+percent initial",
+            marker=dict(color=theme.ACCENT),
+            hovertemplate="%{y}: %{x:,}<extra></extra>",
+        )
+    )
+    return _layout(fig, title, height=height)

@@ -1,0 +1,790 @@
+"""Consultant onboarding (SPEC §3, issue 7): recognise a dealer's own exports and write
+the dealer file's ``files``, ``mapping`` and ``values`` blocks.
+
+Recognition works on the raw exports read as text, in three passes, and says how sure
+each guess is:
+- tables by file (or sheet) name, then by which canonical columns their headers match;
+- columns by header: the canonical name, then a synonym of ``assets/synonyms.yaml``
+  (case, spaces and punctuation ignored), then a close spelling (fuzzy), then by content
+  (emails, VINs, IANA time zones, enum values);
+- enum values by the same synonym table, written into ``values:`` only where they differ
+  from the canonical ones.
+
+Columns meaning the opposite of a consent ("Do Not Email" for email_opt_in) are never
+mapped: they are reported as a manual decision with the exact edit to make.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+
+from . import paths, schema
+
+SYNONYMS_FILE = Path(__file__).resolve().parent / "assets" / "synonyms.yaml"
+Sureness = Literal["yours", "exact", "synonym", "fuzzy", "content", "not found"]
+
+# How sure each way of finding a column is, for sorting and for the printed table.
+RANK = {"yours": 0, "exact": 1, "synonym": 2, "fuzzy": 3, "content": 4}
+FUZZY_MIN = 0.86      # difflib ratio of normalised headers; below it a header is no match
+CONTENT_MIN = 0.9     # share of non-empty values that must look right for a content match
+SAMPLE_ROWS = 2000    # values inspected per column for content matches
+
+
+# --------------------------------------------------------------------------- names
+
+
+def name_key(name: object) -> str:
+    """A header, file name or value compared ignoring case, spaces, accents and punctuation.
+
+    "#" reads as "no" and "&" as "and" so that "Cust #" = "Cust No" and "F&I" = "F and I".
+    """
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    text = text.lower().replace("#", " no ").replace("&", " and ")
+    return re.sub(r"[^a-z0-9]+", "", text)
+
+
+@functools.cache
+def synonyms() -> dict:
+    """The synonym tables, keys normalised with :func:`name_key`, order kept (earlier wins)."""
+    doc = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8"))
+    common = doc.get("common", {})
+    columns: dict[str, dict[str, list[str]]] = {}
+    for tname, table in schema.TABLES.items():
+        own = doc["columns"].get(tname, {})
+        columns[tname] = {}
+        for col in table.column_names:
+            names = [col, *own.get(col, []), *common.get(col, [])]
+            columns[tname][col] = _unique(name_key(n) for n in names)
+    negated = {
+        t: {c: _unique(name_key(n) for n in names) for c, names in cols.items()}
+        for t, cols in (doc.get("negated") or {}).items()
+    }
+    values = {}
+    for ref, canon in doc["values"].items():
+        values[ref] = {c: _unique(name_key(v) for v in [c, *names]) for c, names in canon.items()}
+    tables = {t: _unique(name_key(n) for n in [t, *names]) for t, names in doc["tables"].items()}
+    return {"tables": tables, "columns": columns, "negated": negated, "values": values}
+
+
+def _unique(keys) -> list[str]:
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass
+class Source:
+    """One table-shaped export: a file, or one sheet of a workbook."""
+
+    ref: str            # as written in the dealer file's files block: "x.csv" or "x.xlsx#Sheet"
+    frame: pd.DataFrame  # every value as text, headers as in the file
+
+    @property
+    def stem(self) -> str:
+        file, _, sheet = self.ref.partition("#")
+        return sheet or Path(file).stem
+
+
+def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
+    """Every readable export of a data folder, sorted by name (so a re-run is identical),
+    and a message for each file that could not be read (onboarding goes on without it)."""
+    from . import formats
+
+    data_dir = Path(data_dir)
+    out: list[Source] = []
+    unreadable: list[str] = []
+    for path in sorted(p for p in data_dir.iterdir() if p.is_file() and p.suffix.lower() in formats.SUFFIXES):
+        if path.name.startswith(("~$", ".")):  # Excel lock files, hidden files
+            continue
+        try:
+            sheets = formats.sheet_names(path) or [None]
+            for sheet in sheets:
+                raw = formats.read_raw(path, sheet)
+                ref = f"{path.name}#{sheet}" if len(sheets) > 1 else path.name
+                if len(raw.frame.columns):
+                    out.append(Source(ref, raw.frame))
+        except formats.FormatError as e:
+            if not str(e).endswith("the sheet is empty"):  # a blank extra sheet is no problem
+                unreadable.append(str(e))
+    return out, unreadable
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class TableMatch:
+    table: str
+    source: str         # Source.ref
+    how: str            # "file name", "file name and content" or "content"
+    score: float
+
+
+def _name_score(stem: str, table: str) -> float:
+    """How well a file or sheet name names a table: the longest table synonym it contains."""
+    key = name_key(stem)
+    best = 0
+    for syn in synonyms()["tables"][table]:
+        if key == syn:
+            return 2.0
+        if syn in key:
+            best = max(best, len(syn))
+    return 1.0 + best / 100 if best >= 3 else 0.0
+
+
+def _header_hits(headers: list[str], table: str) -> tuple[int, int]:
+    """(required columns found, columns found) among a file's headers, by exact synonym."""
+    keys = {name_key(h) for h in headers}
+    found = [c for c, syns in synonyms()["columns"][table].items() if keys.intersection(syns)]
+    required = schema.TABLES[table].required_columns
+    return sum(c in found for c in required), len(found)
+
+
+def recognise_tables(sources: list[Source]) -> list[TableMatch]:
+    """Each canonical table to at most one source: name first, content to decide and confirm.
+
+    A source qualifies for a table by its name, or by its headers holding every required
+    column of the table; the best scores are assigned first, one table per source.
+    """
+    candidates = []
+    for src in sources:
+        headers = [str(h) for h in src.frame.columns]
+        for table, spec in schema.TABLES.items():
+            by_name = _name_score(src.stem, table)
+            req, found = _header_hits(headers, table)
+            n_req = len(spec.required_columns)
+            by_content = req / n_req * 2 + found / len(spec.columns)
+            if not by_name and req < n_req:
+                continue
+            how = "file name and content" if by_name and req == n_req else "file name" if by_name else "content"
+            # a name alone is weaker than full required columns; both together win
+            score = by_name + by_content
+            candidates.append((score, -sources.index(src), table, src.ref, how))
+    chosen: dict[str, TableMatch] = {}
+    used: set[str] = set()
+    for score, _, table, ref, how in sorted(candidates, key=lambda c: (-c[0], -c[1], c[2])):
+        if table in chosen or ref in used:
+            continue
+        chosen[table] = TableMatch(table, ref, how, round(score, 3))
+        used.add(ref)
+    return [chosen[t] for t in schema.TABLES if t in chosen]
+
+
+# --------------------------------------------------------------------------- columns
+
+
+@dataclass(frozen=True)
+class ColumnMatch:
+    table: str
+    column: str                 # canonical column
+    source: str | None          # their header, None when not found
+    how: Sureness
+    note: str = ""              # what to check or edit
+
+
+def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | None = None) -> list[ColumnMatch]:
+    """Canonical columns of ``table`` found among ``frame``'s headers (and values).
+
+    ``manual`` is the consultant's own mapping for the table ({their column: canonical}):
+    it wins over every guess.
+    """
+    spec = schema.TABLES[table]
+    headers = [str(h) for h in frame.columns]
+    found: dict[str, tuple[str, Sureness]] = {}
+    used: set[str] = set()
+    for theirs, ours in (manual or {}).items():
+        if ours in spec.column_names and ours not in found:
+            found[ours] = (str(theirs), "yours")
+            used.add(str(theirs))
+
+    syns = synonyms()["columns"][table]
+    negated = synonyms()["negated"].get(table, {})
+    # a header naming the opposite of a consent is kept for the manual decision, never guessed
+    opposites = {h for h in headers if any(name_key(h) in keys for keys in negated.values())}
+    used |= opposites - {t for t, _ in found.values()}
+    # 1. canonical name and synonyms: best rank first, then table column order
+    ranked = []
+    for ci, (col, keys) in enumerate(syns.items()):
+        for h in headers:
+            k = name_key(h)
+            if k in keys:
+                rank = keys.index(k)
+                ranked.append((rank, ci, headers.index(h), col, h, "exact" if rank == 0 and h == col else "synonym"))
+    _assign(sorted(ranked), found, used)
+    # 2. close spellings ("Custmer Number"), only well above chance
+    fuzzy = []
+    for ci, (col, keys) in enumerate(syns.items()):
+        if col in found:
+            continue
+        for h in headers:
+            if h in used or len(name_key(h)) < 4:
+                continue
+            ratio = max(difflib.SequenceMatcher(None, name_key(h), k).ratio() for k in keys)
+            if ratio >= FUZZY_MIN:
+                fuzzy.append((-ratio, ci, headers.index(h), col, h, "fuzzy"))
+    _assign(sorted(fuzzy), found, used)
+    # 3. by content, for what is still missing
+    for col in spec.columns:
+        if col.name in found:
+            continue
+        for h in headers:
+            if h not in used and _looks_like(frame[h], table, col):
+                found[col.name] = (h, "content")
+                used.add(h)
+                break
+
+    used -= opposites - {theirs for theirs, how in found.values() if how == "yours"}
+    out = []
+    for col in spec.column_names:
+        if col in found:
+            theirs, how = found[col]
+            out.append(ColumnMatch(table, col, theirs, how, _note(table, col, theirs, how)))
+            continue
+        opposite = [h for h in headers if h not in used and name_key(h) in negated.get(col, [])]
+        if opposite:
+            out.append(ColumnMatch(table, col, None, "not found", _negated_note(table, col, opposite[0])))
+        else:
+            out.append(ColumnMatch(table, col, None, "not found", _missing_note(table, col)))
+    return out
+
+
+def _assign(ranked, found: dict, used: set) -> None:
+    for *_, col, header, how in ranked:
+        if col not in found and header not in used:
+            found[col] = (header, how)
+            used.add(header)
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$", re.I)
+PHONE = re.compile(r"^\+?1?[\s.\-]*\(?\d{3}\)?[\s.\-]*\d{3}[\s.\-]*\d{4}$")
+
+
+def _looks_like(values: pd.Series, table: str, col: schema.Column) -> bool:
+    """True when a column's values unmistakably hold ``col`` (used when no header matched)."""
+    sample = values.dropna().astype(str).str.strip()
+    sample = sample[sample != ""].head(SAMPLE_ROWS)
+    if sample.empty:
+        return False
+    name = col.name
+    if name in ("email", "referred_email"):
+        test = sample.str.match(EMAIL)
+    elif name == "vin":
+        test = sample.str.match(VIN)
+    elif name in ("phone", "referred_phone"):
+        test = sample.str.match(PHONE)
+    elif col.kind == "tz":
+        zones = zoneinfo.available_timezones()
+        test = sample.isin(zones)
+    elif col.kind == "enum":
+        known = _value_lookup(table, name)
+        distinct = sample.drop_duplicates()
+        # a two-value column of "Y"/"N" is no enum; ask for real enum words
+        if distinct.size < 2 or not known:
+            return False
+        test = distinct.map(lambda v: name_key(v) in known)
+    else:
+        return False
+    return bool(test.mean() >= CONTENT_MIN)
+
+
+def _note(table: str, col: str, theirs: str, how: Sureness) -> str:
+    if how == "yours":
+        return "your mapping, kept on a re-run"
+    if how == "exact":
+        return ""
+    where = f"mapping.{table}"
+    if how == "content":
+        return f"guessed from the values; if wrong, remove {theirs!r} from {where}"
+    if how == "fuzzy":
+        return f"close spelling; if wrong, remove {theirs!r} from {where}"
+    return f"if wrong, edit {theirs!r} in {where}"
+
+
+def _missing_note(table: str, col: str) -> str:
+    spec = schema.TABLES[table].column(col)
+    need = "REQUIRED: " if spec.required else ""
+    return f'{need}add {{"<their column>": {col}}} to mapping.{table}'
+
+
+def _negated_note(table: str, col: str, header: str) -> str:
+    return (
+        f"NEEDS A MANUAL DECISION: {header!r} looks like the opposite of {col}; not mapped. "
+        f'If so, map {{{header!r}: {col}}} in mapping.{table} and invert its values in values.{col} '
+        f"(e.g. {{Y: false, N: true}})"
+    )
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _value_lookup(table: str, column: str) -> dict[str, str]:
+    """Normalised vendor value -> canonical value for one enum column."""
+    canon = synonyms()["values"].get(f"{table}.{column}", {})
+    lookup: dict[str, str] = {}
+    for value, keys in canon.items():
+        for k in keys:
+            lookup.setdefault(k, value)
+    return lookup
+
+
+@dataclass(frozen=True)
+class ValueMatch:
+    table: str
+    column: str
+    theirs: str
+    ours: str | None    # None: not recognised, a manual decision
+
+
+def recognise_values(table: str, column: str, values: pd.Series) -> list[ValueMatch]:
+    """Distinct values of one enum column that differ from the canonical ones, recognised or not."""
+    allowed = schema.TABLES[table].column(column).allowed
+    lookup = _value_lookup(table, column)
+    distinct = sorted(set(values.dropna().astype(str).str.strip()) - {""})
+    out = []
+    for v in distinct:
+        if _loader_accepts(v, allowed):
+            continue
+        out.append(ValueMatch(table, column, v, lookup.get(name_key(v))))
+    return out
+
+
+def _loader_accepts(value: str, allowed: tuple[str, ...]) -> bool:
+    """True when the loader takes the value as it is (it compares case-insensitively)."""
+    return value.strip().lower() in allowed
+
+
+# --------------------------------------------------------------------------- the whole folder
+
+
+@dataclass
+class Onboarding:
+    """What onboarding recognised in a data folder."""
+
+    tables: list[TableMatch]
+    columns: list[ColumnMatch]
+    values: list[ValueMatch]
+    unused_sources: list[str] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)  # manual decisions, in plain words
+
+    def files_block(self) -> dict[str, str]:
+        """table -> source, only where the loader would not find it by its own name."""
+        return {m.table: m.source for m in self.tables if not _is_default_file(m.table, m.source)}
+
+    def mapping_block(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for c in self.columns:
+            if c.source is not None and c.source != c.column:
+                out.setdefault(c.table, {})[c.source] = c.column
+        return out
+
+    def values_block(self) -> dict[str, dict[str, str]]:
+        """canonical column -> {their value: canonical value} (the dealer file's ``values:``)."""
+        out: dict[str, dict[str, str]] = {}
+        for v in self.values:
+            if v.ours is not None:
+                out.setdefault(v.column, {})[v.theirs] = v.ours
+        return out
+
+
+def _is_default_file(table: str, ref: str) -> bool:
+    file, _, sheet = ref.partition("#")
+    return not sheet and Path(file).stem == table and Path(file).suffix.lower() in (".csv", ".xlsx", ".parquet")
+
+
+def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
+    """Tables, columns and values of a folder's exports. ``manual``: an existing dealer file's
+    ``files``/``mapping``/``values`` blocks, which win over guesses."""
+    manual = manual or {}
+    by_ref = {s.ref: s for s in sources}
+    tables = _tables_with_manual(recognise_tables(sources), manual.get("files") or {}, by_ref)
+    columns: list[ColumnMatch] = []
+    values: list[ValueMatch] = []
+    manual_values = manual.get("values") or {}
+    for tm in tables:
+        frame = by_ref[tm.source].frame
+        found = recognise_columns(tm.table, frame, (manual.get("mapping") or {}).get(tm.table))
+        columns += found
+        for cm in found:
+            col = schema.TABLES[tm.table].column(cm.column)
+            if col.kind != "enum" or cm.source is None or cm.source not in frame.columns:
+                continue
+            for vm in recognise_values(tm.table, cm.column, frame[cm.source]):
+                given = (manual_values.get(cm.column) or {})
+                if vm.theirs in given:
+                    vm = ValueMatch(vm.table, vm.column, vm.theirs, str(given[vm.theirs]))
+                values.append(vm)
+    used = {t.source for t in tables}
+    onb = Onboarding(tables, columns, values, [s.ref for s in sources if s.ref not in used])
+    onb.decisions = _decisions(onb)
+    return onb
+
+
+def _tables_with_manual(guessed: list[TableMatch], files: dict, by_ref: dict) -> list[TableMatch]:
+    """The consultant's files block wins; a source they assigned is not guessed for another table."""
+    mine = {t: TableMatch(t, str(ref), "yours", 0.0) for t, ref in files.items() if str(ref) in by_ref}
+    taken = {m.source for m in mine.values()}
+    out = dict(mine)
+    for m in guessed:
+        if m.table not in out and m.source not in taken:
+            out[m.table] = m
+    return [out[t] for t in schema.TABLES if t in out]
+
+
+def _decisions(onb: Onboarding) -> list[str]:
+    out = []
+    found = {m.table for m in onb.tables}
+    for t in schema.REQUIRED_TABLES:
+        if t not in found:
+            out.append(f"Required table {t} not found: name its file in files.{t}")
+    for c in onb.columns:
+        if c.how == "not found" and (c.note.startswith("NEEDS") or schema.TABLES[c.table].column(c.column).required):
+            out.append(f"{c.table}.{c.column}: {c.note}")
+    conflicts: dict[tuple[str, str], set[str]] = {}
+    for v in onb.values:
+        if v.ours is None:
+            out.append(
+                f"{v.table}.{v.column}: value {v.theirs!r} not recognised; add it to values.{v.column} "
+                f"as one of {', '.join(schema.TABLES[v.table].column(v.column).allowed)}"
+            )
+        else:
+            conflicts.setdefault((v.column, v.theirs), set()).add(v.ours)
+    for (col, theirs), ours in sorted(conflicts.items()):
+        if len(ours) > 1:
+            out.append(f"values.{col}: {theirs!r} means {' or '.join(sorted(ours))} in different tables; pick one")
+    for ref in onb.unused_sources:
+        out.append(f"{ref}: not recognised as any table; name it in files: if it is one")
+    return out
+
+
+def recognise_folder(sources: list[Source], existing: dict | None = None) -> Onboarding:
+    """:func:`recognise` with an existing dealer file's blocks winning, each entry labelled
+    with how sure the guess is when the entry is just what onboarding would guess anyway."""
+    guessed = recognise(sources)
+    if not existing:
+        return guessed
+    onb = recognise(sources, existing)
+    guess_of = {(c.table, c.column): c for c in guessed.columns}
+    table_guess = {t.table: t for t in guessed.tables}
+    onb.columns = [
+        guess_of[(c.table, c.column)]
+        if c.how == "yours" and guess_of.get((c.table, c.column), c).source == c.source
+        else c
+        for c in onb.columns
+    ]
+    onb.tables = [
+        table_guess[t.table] if t.how == "yours" and table_guess.get(t.table, t).source == t.source else t
+        for t in onb.tables
+    ]
+    return onb
+
+
+# --------------------------------------------------------------------------- the dealer file
+
+HEADER = (
+    "# Dealer file written by `ownercomm onboard` (SPEC §3). Check every entry marked\n"
+    "# 'fuzzy' or 'content'. Re-running onboard keeps your own entries in files, mapping\n"
+    "# and values (they win over its guesses) and the comments you put on them.\n"
+)
+OWN_COMMENT = "# onboard:"   # comments onboard writes itself, rewritten on each run
+BLOCKS = ("files", "mapping", "values")
+
+
+def _scalar(value) -> str:
+    """One YAML scalar, quoted where YAML would misread it ("Y", "RO #", "06/18")."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip()
+    return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").strip()
+
+
+def _line(indent: int, key, value, comment: str | None) -> str:
+    body = " " * indent + f"{_scalar(key)}:" + (f" {_scalar(value)}" if value is not None else "")
+    if comment:
+        body = body.ljust(48) + "  " + comment
+    return body + "\n"
+
+
+def render_dealer_file(doc: dict, comments: dict[tuple, str] | None = None) -> str:
+    """The dealer file's text, the same bytes for the same content.
+
+    ``comments`` maps an entry's path (``("mapping", "customers", "Cust No")``) to the
+    trailing comment of its line.
+    """
+    comments = comments or {}
+    out = [HEADER]
+    for key, value in doc.items():
+        if key in BLOCKS:
+            if not value:
+                continue
+            out.append(f"{key}:\n")
+            for k1, v1 in value.items():
+                if isinstance(v1, dict):
+                    out.append(_line(2, k1, None, comments.get((key, k1))))
+                    for k2, v2 in v1.items():
+                        out.append(_line(4, k2, v2, comments.get((key, k1, k2))))
+                else:
+                    out.append(_line(2, k1, v1, comments.get((key, k1))))
+        elif isinstance(value, (dict, list)):
+            dumped = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, default_flow_style=False)
+            out.append(dumped)
+        else:
+            out.append(_line(0, key, value, comments.get((key,))))
+    return "".join(out)
+
+
+def read_comments(text: str) -> dict[tuple, str]:
+    """Trailing comments of a dealer file's entries, by path, except onboard's own.
+
+    Enough of YAML for the block style :func:`render_dealer_file` writes: a consultant's
+    comment on an entry line survives a re-run; flow-style maps and whole-line comments
+    are not tracked (the values themselves always are, through YAML).
+    """
+    found: dict[tuple, str] = {}
+    stack: list[tuple[int, str]] = []
+    for raw in text.splitlines():
+        body, comment = _split_comment(raw)
+        if not body.strip():
+            continue
+        indent = len(body) - len(body.lstrip())
+        try:
+            parsed = yaml.safe_load(body.strip() if body.rstrip().endswith(":") else body.strip())
+        except yaml.YAMLError:
+            continue
+        if not isinstance(parsed, dict) or len(parsed) != 1:
+            continue
+        key = next(iter(parsed))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, key))
+        if comment and not comment.startswith(OWN_COMMENT):
+            found[tuple(k for _, k in stack)] = comment
+    return found
+
+
+def _split_comment(line: str) -> tuple[str, str | None]:
+    """(content, comment) of one YAML line; a '#' inside quotes is content."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[:i].rstrip(), line[i:].strip()
+    return line, None
+
+
+def _own_comment(how: str) -> str | None:
+    return {
+        "synonym": f"{OWN_COMMENT} synonym",
+        "fuzzy": f"{OWN_COMMENT} fuzzy, check",
+        "content": f"{OWN_COMMENT} by content, check",
+        "file name": f"{OWN_COMMENT} by file name",
+        "file name and content": f"{OWN_COMMENT} by file name and content",
+        "content table": f"{OWN_COMMENT} by content, check",
+    }.get(how)
+
+
+def dealer_document(
+    onb: Onboarding, *, dealer_id: str, timezone: str, data_dir: str, existing: dict | None = None
+) -> tuple[dict, dict[tuple, str]]:
+    """The dealer file's content and onboard's own line comments.
+
+    An existing file's other keys (dealer_name, rule overrides, ...) are kept as they are;
+    its files, mapping and values entries win over guesses and are all kept, even those
+    the data no longer shows (a consultant may be preparing the next export).
+    """
+    existing = dict(existing or {})
+    doc = {
+        "dealer_id": dealer_id,
+        "dealer_name": existing.pop("dealer_name", None) or dealer_id,
+        "data_dir": data_dir,
+        "timezone": timezone,
+    }
+    comments: dict[tuple, str] = {}
+    files = onb.files_block()
+    for t in onb.tables:
+        if t.table in files and _own_comment("content table" if t.how == "content" else t.how):
+            comments[("files", t.table)] = _own_comment("content table" if t.how == "content" else t.how)
+    mapping = onb.mapping_block()
+    for c in onb.columns:
+        if c.source is not None and c.source != c.column and _own_comment(c.how):
+            comments[("mapping", c.table, c.source)] = _own_comment(c.how)
+    blocks = {"files": files, "mapping": mapping, "values": onb.values_block()}
+    for name in BLOCKS:
+        blocks[name] = _merge_block(blocks[name], existing.pop(name, None) or {})
+    for k in ("dealer_id", "data_dir", "timezone"):
+        existing.pop(k, None)
+    doc.update({k: blocks[k] for k in BLOCKS})
+    doc.update(existing)  # the consultant's other keys, in their order
+    return doc, comments
+
+
+def _merge_block(guess: dict, mine: dict) -> dict:
+    """Entries of ``mine`` win; nested maps are merged one level down, sorted for stable output.
+
+    (Guesses aimed at a column the consultant mapped elsewhere were already dropped by
+    :func:`recognise_columns`.)"""
+    out: dict = {}
+    for key in sorted({*guess, *mine}, key=str):
+        g, m = guess.get(key), mine.get(key)
+        if isinstance(g, dict) or isinstance(m, dict):
+            merged = {**(g or {}), **(m if isinstance(m, dict) else {})}
+            out[key] = dict(sorted(merged.items(), key=lambda kv: str(kv[0])))
+        else:
+            out[key] = m if key in mine else g
+    return out
+
+
+# --------------------------------------------------------------------------- one call
+
+
+class OnboardError(Exception):
+    """A problem with the command's own input (folder, time zone): a message, no traceback."""
+
+
+@dataclass
+class Result:
+    onboarding: Onboarding
+    out: Path
+    text: str           # the dealer file written
+    timezone_guessed: bool
+    unreadable: list[str]
+
+
+def onboard(
+    data_dir: str | Path,
+    dealer_id: str,
+    *,
+    timezone: str | None = None,
+    out: str | Path | None = None,
+    root: str | Path | None = None,
+) -> Result:
+    """Recognise ``data_dir``'s exports and write the dealer file ``out``
+    (default ``<root>/params/dealers/<dealer_id>.yaml``); an existing file's own entries win.
+
+    The file is written whole or not at all (temporary name, then renamed).
+    """
+    from .params import ParamsError, read_yaml
+
+    data_dir = Path(data_dir).expanduser().resolve()
+    if not data_dir.is_dir():
+        raise OnboardError(f"{data_dir}: no such folder")
+    root = Path(root) if root else None
+    out = Path(out) if out else (root or paths.kit_root()) / "params" / "dealers" / f"{dealer_id}.yaml"
+    root = root or paths.root_of_params_file(out) or paths.kit_root()
+    existing, old_text = {}, ""
+    if out.is_file():
+        try:
+            existing = read_yaml(out)
+        except ParamsError as e:
+            raise OnboardError("\n".join(e.problems)) from None
+        old_text = out.read_text(encoding="utf-8-sig")
+    sources, unreadable = read_sources(data_dir)
+    if not sources:
+        raise OnboardError(f"{data_dir}: no readable export (.csv, .txt, .tsv, .xlsx or .parquet)" +
+                           "".join(f"\n  {m}" for m in unreadable))
+    onb = recognise_folder(sources, {k: existing.get(k) for k in BLOCKS})
+    tz, guessed = _timezone(timezone, existing, onb, sources)
+    doc, comments = dealer_document(
+        onb, dealer_id=str(dealer_id), timezone=tz, data_dir=_data_dir_text(data_dir, root), existing=existing
+    )
+    if guessed:
+        comments[("timezone",)] = f"{OWN_COMMENT} guessed, check"
+    comments = {**comments, **read_comments(old_text)}
+    text = render_dealer_file(doc, comments)
+    _write_atomic(out, text)
+    return Result(onb, out, text, guessed, unreadable)
+
+
+def _timezone(given: str | None, existing: dict, onb: Onboarding, sources: list[Source]) -> tuple[str, bool]:
+    """The dealer's zone: given, else the existing file's, else the customers' most common."""
+    if given:
+        if given not in zoneinfo.available_timezones():
+            raise OnboardError(f"--timezone {given!r} is not an IANA time zone (e.g. America/Chicago)")
+        return given, False
+    if existing.get("timezone"):
+        return str(existing["timezone"]), False
+    col = next((c for c in onb.columns if c.table == "customers" and c.column == "timezone" and c.source), None)
+    if col is not None:
+        src = next(s for s in sources if s.ref == next(t.source for t in onb.tables if t.table == "customers"))
+        if col.source in src.frame.columns:
+            zones = src.frame[col.source].dropna().astype(str).str.strip()
+            zones = zones[zones.isin(zoneinfo.available_timezones())]
+            if not zones.empty:
+                return str(zones.value_counts().sort_index().idxmax()), True
+    return "America/New_York", True
+
+
+def _data_dir_text(data_dir: Path, root: Path) -> str:
+    """Relative to the kit root when inside it (the dealer file then travels with the kit)."""
+    try:
+        return data_dir.relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(data_dir)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- the printed table
+
+
+def summary(result: Result) -> str:
+    """The table the command prints: each canonical column, what was found, how sure, what to edit."""
+    onb = result.onboarding
+    lines = [f"Wrote {result.out}", ""]
+    width = (15, 22, 28, 10)
+    head = ("table", "column", "found as", "how sure")
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, width)) + "  if it guessed wrong")
+    lines.append("  ".join("-" * w for w in width) + "  " + "-" * 20)
+    found = {t.table: t for t in onb.tables}
+    for table in schema.TABLES:
+        if table not in found:
+            need = "REQUIRED: " if table in schema.REQUIRED_TABLES else ""
+            lines.append(f"{table.ljust(width[0])}  (no file found){' ' * 30}{need}name its file in files.{table}")
+            continue
+        tm = found[table]
+        lines.append(f"{table.ljust(width[0])}  <- {tm.source}  ({tm.how})")
+        for c in onb.columns:
+            if c.table != table:
+                continue
+            cells = ("", c.column, c.source if c.source is not None else "not found", c.how)
+            cells = tuple(_cut(str(v), w) for v, w in zip(cells, width))
+            lines.append("  ".join(v.ljust(w) for v, w in zip(cells, width)) + "  " + c.note)
+    if onb.values:
+        lines += ["", "Values (written into values: where they differ from the canonical ones):"]
+        for v in onb.values:
+            lines.append(f"  {v.table}.{v.column}: {v.theirs!r} -> {v.ours or 'NOT RECOGNISED'}")
+    notes = list(onb.decisions) + result.unreadable
+    if result.timezone_guessed:
+        notes.append(f"timezone: guessed {yaml.safe_load(result.text).get('timezone')}; give --timezone or edit it")
+    if notes:
+        lines += ["", "Needs a manual decision:"] + [f"  - {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

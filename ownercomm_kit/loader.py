@@ -1,0 +1,443 @@
+"""Load a dealer's data folder into a typed DealerData (SPEC §2-3).
+
+Steps, per table: find its file (the ``files`` block, else ``<table>.csv|.xlsx|.parquet`` in
+any case, else a sheet named like the table in a workbook), read it as text
+(formats.read_raw), rename their columns (``mapping``, then headers equal to a canonical
+name once case, spacing and punctuation are ignored), translate values (``values``), coerce
+each column to its canonical dtype, and collect every problem (validation.py).
+
+``strict=True`` raises DataError when anything blocks; ``strict=False`` returns the data with
+``data.problems`` and without the blocking rows (their number is said), so ``ownercomm
+validate`` and the reports' data-quality sections can still show the rest.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import formats, schema, validation
+from .data import DataError, DealerData, Problem, dtype_of, empty_table, last_event_date, na_column
+from .formats import FormatError, RawTable, normalize_header
+
+
+@dataclass
+class TableInfo:
+    """How one table was read, for ``ownercomm validate`` and the onboarding notebook."""
+
+    table: str
+    file: str | None = None  # display name: "customers.csv" or "export.xlsx[Customers]"
+    encoding: str | None = None
+    separator: str | None = None
+    rows_read: int = 0
+    rows_kept: int = 0
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> their header
+    ignored_columns: list[str] = field(default_factory=list)  # their headers not used
+
+
+@dataclass
+class Source:
+    path: Path
+    sheet: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.name}[{self.sheet}]" if self.sheet else self.path.name
+
+
+def load_dealer(params: Mapping, *, strict: bool = True) -> DealerData:
+    """The dealer of a resolved params dict (params.resolve); see the module docstring."""
+    return load_with_info(params, strict=strict)[0]
+
+
+def load_data_dir(
+    data_dir,
+    *,
+    timezone: str,
+    dealer_id: str | None = None,
+    dealer_name: str | None = None,
+    files: Mapping | None = None,
+    mapping: Mapping | None = None,
+    values: Mapping | None = None,
+    as_of=None,
+    strict: bool = True,
+) -> DealerData:
+    """A data folder without a dealer file (the dealer id defaults to the folder's name)."""
+    params = {
+        "dealer_id": dealer_id or Path(data_dir).name,
+        "dealer_name": dealer_name,
+        "data_dir": str(data_dir),
+        "timezone": timezone,
+        "files": files or {},
+        "mapping": mapping or {},
+        "values": values or {},
+        "as_of": as_of,
+    }
+    return load_dealer(params, strict=strict)
+
+
+def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData, list[TableInfo]]:
+    """Like load_dealer, also returning how each table was read."""
+    problems: list[Problem] = []
+    dealer_id = str(params.get("dealer_id") or "dealer")
+    tz = params.get("timezone")
+    if not tz or not _valid_timezone(str(tz)):
+        problems.append(Problem("error", None, None, None, None, None if not tz else str(tz),
+                                "timezone is not an IANA time zone name (e.g. America/Los_Angeles); "
+                                "set `timezone:` in the dealer file or pass --timezone"))
+        tz = "UTC"  # go on, so every other problem is found too
+    tz = str(tz)
+    data_dir = Path(str(params.get("data_dir") or ""))
+    as_of = _as_of(params.get("as_of"), problems)
+    tables: dict[str, pd.DataFrame] = {}
+    rows: dict[str, np.ndarray] = {}
+    infos: list[TableInfo] = []
+    missing_tables: list[str] = []
+    missing_columns: dict[str, list[str]] = {}
+    sources_seen: dict[str, str] = {}
+
+    if not data_dir.is_dir():
+        problems.append(Problem("error", None, str(data_dir), None, None, None,
+                                "data folder not found (check `data_dir:` in the dealer file)"))
+        sources: dict[str, Source] = {}
+        listing: list[str] = []
+    else:
+        sources, listing, found_problems = find_sources(data_dir, params.get("files") or {})
+        problems += found_problems
+    for name, table in schema.TABLES.items():
+        src = sources.get(name)
+        info = TableInfo(name, src.name if src else None)
+        infos.append(info)
+        df = None
+        if src is not None:
+            try:
+                raw = formats.read_raw(src.path, src.sheet)
+            except FormatError as e:
+                problems.append(Problem("error", name, src.name, None, None, None, f"unreadable file: {e}"))
+                raw = None
+            if raw is not None:
+                df, kept_rows, absent, table_problems = load_table(
+                    name, raw, tz, (params.get("mapping") or {}).get(name) or {}, params.get("values") or {}, info
+                )
+                problems += table_problems
+                sources_seen[name] = src.name
+        if df is None:
+            if table.required and src is None and data_dir.is_dir():
+                problems.append(validation.missing_table(name, str(data_dir), listing))
+            df, kept_rows, absent = empty_table(name, tz), np.zeros(0, dtype=np.int64), table.column_names
+            missing_tables.append(name)
+        tables[name] = df
+        rows[name] = kept_rows
+        missing_columns[name] = absent
+    data = DealerData(
+        dealer_id=dealer_id,
+        dealer_name=str(params.get("dealer_name") or dealer_id),
+        timezone=tz,
+        as_of=as_of or last_event_date(tables, tz),
+        tables=tables,
+        missing_tables=missing_tables,
+        missing_columns=missing_columns,
+        sources=sources_seen,
+    )
+    problems += validation.check_relations(data, rows, sources_seen)
+    data.problems = problems
+    if strict and data.errors:
+        raise DataError(problems)
+    return data, infos
+
+
+def _valid_timezone(tz: str) -> bool:
+    return tz in _zones()
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def _as_of(value, problems: list[Problem]) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        problems.append(Problem("error", None, None, None, "as_of", str(value), "as_of is not a date (YYYY-MM-DD)"))
+        return None
+
+
+# --- finding the files ---------------------------------------------------------------------
+
+
+def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], list[str], list[Problem]]:
+    """table -> Source, the folder's file names, and problems (unknown or ambiguous files)."""
+    problems: list[Problem] = []
+    listing = sorted(
+        p for p in data_dir.iterdir()
+        if p.is_file() and not p.name.startswith((".", "~$"))
+    )
+    names = [p.name for p in listing]
+    by_lower = {p.name.lower(): p for p in listing}
+    out: dict[str, Source] = {}
+    used: set[Path] = set()
+    for table, spec in files.items():
+        file, sheet = _file_spec(spec)
+        path = Path(file) if Path(file).is_absolute() else data_dir / file
+        if not path.is_file():
+            path = by_lower.get(str(file).lower(), path)
+        if not path.is_file():
+            problems.append(Problem("error", table, str(file), None, None, None,
+                                    f"`files:` names {file!r} for {table}, which is not in {data_dir}"))
+            continue
+        out[table] = Source(path, sheet)
+        used.add(path)
+    data_files = [p for p in listing if p.suffix.lower() in formats.SUFFIXES and p not in used]
+    for table in schema.TABLES:
+        if table in out:
+            continue
+        key = normalize_header(table)
+        matches = [p for p in data_files if normalize_header(p.stem) == key]
+        if len(matches) > 1:
+            problems.append(Problem("error", table, None, None, None, None,
+                                    f"several files could hold {table}: {', '.join(p.name for p in matches)}; "
+                                    f"keep one, or name it with `files: {{{table}: <file name>}}`"))
+            used.update(matches)
+            continue
+        if matches:
+            path = matches[0]
+            sheets = _sheets(path, problems)
+            named = [s for s in sheets if normalize_header(s) == key]
+            out[table] = Source(path, named[0] if named else None)
+            used.add(path)
+    # Workbooks holding several tables, one sheet each.
+    for path in data_files:
+        if path in used or path.suffix.lower() not in formats.EXCEL_SUFFIXES:
+            continue
+        for sheet in _sheets(path, problems):
+            table = next((t for t in schema.TABLES if normalize_header(t) == normalize_header(sheet)), None)
+            if table and table not in out:
+                out[table] = Source(path, sheet)
+                used.add(path)
+    ignored = [p.name for p in listing if p not in used]
+    if ignored:
+        problems.append(Problem(
+            "warning", None, None, None, None, None,
+            f"files not recognised as a table, ignored: {', '.join(ignored)} (tables are named "
+            f"{', '.join(schema.TABLES)}; name another file in `files:` of the dealer file)",
+            count=len(ignored),
+        ))
+    return out, names, problems
+
+
+def _file_spec(spec) -> tuple[str, str | None]:
+    """``"x.csv"``, ``"book.xlsx#Sheet"`` or ``{file: book.xlsx, sheet: Sheet}``."""
+    if isinstance(spec, Mapping):
+        return str(spec.get("file")), spec.get("sheet")
+    file, _, sheet = str(spec).partition("#")
+    return file, sheet or None
+
+
+def _sheets(path: Path, problems: list[Problem]) -> list[str]:
+    try:
+        return formats.sheet_names(path)
+    except FormatError as e:
+        problems.append(Problem("error", None, path.name, None, None, None, f"unreadable file: {e}"))
+        return []
+
+
+# --- one table -----------------------------------------------------------------------------
+
+
+def resolve_columns(table: str, headers: list[str], mapping: Mapping) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """canonical -> their headers (several = a conflict), unused headers, mapping entries not found."""
+    t = schema.TABLES[table]
+    canonical_by_norm = {normalize_header(c): c for c in t.column_names}
+    mapping_by_norm = {normalize_header(k): v for k, v in mapping.items()}
+    found: dict[str, list[str]] = {}
+    unused = []
+    hits = set()
+    for h in headers:
+        target = mapping.get(h)
+        if target is None and normalize_header(h) in mapping_by_norm:
+            target = mapping_by_norm[normalize_header(h)]
+        if target is not None:
+            hits.add(normalize_header(h))
+        else:
+            target = canonical_by_norm.get(normalize_header(h))
+        if target is None:
+            unused.append(h)
+        else:
+            found.setdefault(target, []).append(h)
+    not_found = [k for k in mapping if normalize_header(k) not in hits]
+    return found, unused, not_found
+
+
+def load_table(
+    name: str,
+    raw: RawTable,
+    tz: str,
+    mapping: Mapping,
+    values: Mapping,
+    info: TableInfo | None = None,
+) -> tuple[pd.DataFrame | None, np.ndarray, list[str], list[Problem]]:
+    """One raw table to canonical columns: (frame or None when unusable, row numbers, absent columns, problems)."""
+    table = schema.TABLES[name]
+    file = raw.name
+    headers = [str(c) for c in raw.frame.columns]
+    found, unused, not_found = resolve_columns(name, headers, mapping)
+    problems: list[Problem] = []
+    problems += validation.check_duplicate_columns(name, file, found)
+    for k in not_found:
+        problems.append(Problem("warning", name, file, 1, None, k,
+                                f"`mapping:` names column {k!r}, which is not in the file"))
+    missing_required = [c for c in table.required_columns if c not in found]
+    problems += validation.check_required_columns(name, file, headers, missing_required, unused)
+    n = len(raw.frame)
+    rows = raw.rows
+    blocking = np.zeros(n, dtype=bool)
+    out: dict[str, pd.Series] = {}
+    absent = []
+    positions = {h: i for i, h in reversed(list(enumerate(headers)))}
+    for col in table.columns:
+        theirs = found.get(col.name)
+        if not theirs:
+            absent.append(col.name)
+            out[col.name] = na_column(n, col, tz)
+            continue
+        cell = raw.frame.iloc[:, positions[theirs[0]]].reset_index(drop=True)
+        series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
+        problems += col_problems
+        blocking |= bad_block
+        out[col.name] = series
+    if info is not None:
+        info.encoding, info.separator = raw.encoding, raw.separator
+        info.rows_read = n
+        info.columns = {c: h[0] for c, h in found.items()}
+        info.ignored_columns = unused
+    if missing_required or any(len(h) > 1 for h in found.values()):
+        problems.append(Problem("error", name, file, None, None, None,
+                                f"{name} cannot be used until the problems above are fixed; its {n} rows are left out"))
+        return None, np.zeros(0, dtype=np.int64), table.column_names, problems
+    df = pd.DataFrame(out)
+    if table.key:
+        problems += validation.check_duplicates(name, file, table.key, df[table.key], rows)
+        blocking |= (df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
+    if blocking.any():
+        problems.append(Problem("warning", name, file, None, None, None,
+                                f"{int(blocking.sum())} of {n} rows with blocking problems are left out of the reports",
+                                count=int(blocking.sum())))
+        df = df[~blocking].reset_index(drop=True)
+        rows = rows[~blocking]
+    if info is not None:
+        info.rows_kept = len(df)
+    return df, rows, absent, problems
+
+
+def coerce(
+    name: str, file: str, col: schema.Column, cell: pd.Series, rows: np.ndarray, tz: str, values: Mapping
+) -> tuple[pd.Series, np.ndarray, list[Problem]]:
+    """One column to its canonical dtype: (series, rows that block, problems)."""
+    n = len(cell)
+    level = "error" if col.required else "warning"
+    problems: list[Problem] = []
+    bad = np.zeros(n, dtype=bool)
+    if col.kind in ("date", "timestamp"):
+        parse = formats.parse_timestamps if col.kind == "timestamp" else formats.parse_dates
+        series, bad_s = parse(cell, tz)
+        what = "time stamp" if col.kind == "timestamp" else "date"
+        bad = bad_s.to_numpy(bool)
+        problems += validation.cell_problems(
+            level, name, file, col.name, cell, rows, bad,
+            f"unparseable {what} (expected e.g. 2026-06-18{' 10:30' if col.kind == 'timestamp' else ''}, "
+            f"06/18/2026{' 10:30 PM' if col.kind == 'timestamp' else ''} or an Excel date)"
+            + ("" if col.required else "; the cell is left empty"),
+        )
+    elif col.kind == "bool":
+        series, bad_s = formats.parse_bools(_apply_values(cell, values.get(col.name)))
+        bad = bad_s.to_numpy(bool)
+        problems += validation.cell_problems(
+            level, name, file, col.name, cell, rows, bad,
+            "not a yes/no value (expected Y/N, Yes/No, 1/0, TRUE/FALSE, T/F); the cell is left empty",
+        )
+    elif col.kind in ("int", "float"):
+        series, bad_s = (formats.parse_ints if col.kind == "int" else formats.parse_numbers)(cell)
+        bad = bad_s.to_numpy(bool)
+        what = "whole number" if col.kind == "int" else "number"
+        problems += validation.cell_problems(
+            level, name, file, col.name, cell, rows, bad,
+            f"not a {what}" + ("" if col.required else "; the cell is left empty"),
+        )
+    elif col.kind == "enum":
+        series, bad_s = canonical_values(_apply_values(_as_text(cell), values.get(col.name)), col.allowed)
+        bad = bad_s.to_numpy(bool)
+        problems += validation.check_enum(name, file, col.name, cell, rows, bad, col.allowed, col.required)
+    else:
+        series = _as_text(cell)
+        if col.kind == "tz":
+            unknown = series.notna() & ~series.isin(list(_zones()))
+            bad = unknown.to_numpy(bool)
+            problems += validation.cell_problems(
+                "warning", name, file, col.name, cell, rows, bad,
+                "not an IANA time zone name (e.g. America/Chicago); the dealer's time zone is used",
+            )
+            series = series.mask(unknown)
+    series = series.astype(dtype_of(col, tz))
+    if not col.required:
+        if n and bad.sum() < n and series.isna().all():
+            problems += validation.check_empty_column(name, file, col.name, n)
+        return series.mask(bad) if bad.any() else series, np.zeros(n, dtype=bool), problems
+    empty = (series.isna().to_numpy(bool)) & ~bad
+    problems += validation.cell_problems("error", name, file, col.name, cell, rows, empty,
+                                         f"required value is empty ({col.name} is needed on every row)")
+    return series, bad | empty, problems
+
+
+def _as_text(cell: pd.Series) -> pd.Series:
+    """Ids and text: trimmed strings, blank = NA; whole numbers from typed files without '.0'."""
+    if pd.api.types.is_float_dtype(cell.dtype):
+        whole = cell.isna() | (cell == np.floor(cell))
+        if whole.all():
+            cell = cell.astype("Int64")
+    if pd.api.types.is_bool_dtype(cell.dtype) or pd.api.types.is_numeric_dtype(cell.dtype) or cell.dtype == object:
+        cell = cell.astype("string")
+    return formats._text(cell)
+
+
+def _apply_values(cell: pd.Series, table: Mapping | None) -> pd.Series:
+    """The dealer file's ``values:`` for one column: their value (trimmed, any case) -> canonical."""
+    if not table:
+        return cell
+    lookup = {str(k).strip().casefold(): _value_text(v) for k, v in table.items()}
+    text = _as_text(cell)
+    codes, uniques = pd.factorize(text)
+    mapped = np.array([lookup.get(str(u).casefold(), u) for u in uniques], dtype=object)
+    out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else None, None)
+    return pd.Series(out, index=cell.index, dtype="string")
+
+
+def _value_text(v) -> str:
+    if isinstance(v, bool):  # YAML `Y: true` for a yes/no column
+        return "true" if v else "false"
+    return str(v)
+
+
+def canonical_values(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    """Their values to canonical ones, case, spacing and punctuation ignored ("No Show" -> no_show)."""
+    text = _as_text(text)
+    codes, uniques = pd.factorize(text)
+    if set(uniques) <= set(allowed):  # the common case: already canonical, nothing to map
+        return text, pd.Series(False, index=text.index)
+    by_norm = {normalize_header(a): a for a in allowed}
+    mapped = np.array([by_norm.get(normalize_header(u)) for u in uniques], dtype=object)
+    out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else None, None)
+    series = pd.Series(out, index=text.index, dtype="string")
+    return series, (text.notna() & series.isna())

@@ -356,7 +356,7 @@ def weekly_appointments(data: DealerData, p: dict) -> pd.DataFrame:
     day = local_date(ap["scheduled_for"], data.timezone)
     first_week = a - pd.Timedelta(days=a.weekday()) - pd.Timedelta(weeks=int(p["weekly_weeks"]) - 1)
     keep = ((day >= first_week) & (day <= a)).fillna(False).astype(bool)
-    week = day[keep] - pd.to_timedelta(day[keep].dt.weekday, unit="D")
+    week = day[keep] - pd.to_timedelta(day[keep].dt.day_of_week, unit="D")
     counts = pd.crosstab(week.rename("week"), ap.loc[keep, "status"].astype("string").rename("status"))
     weeks = pd.date_range(first_week, a, freq="7D", name="week")
     counts = counts.reindex(index=weeks, columns=["kept", "no_show", "cancelled", "scheduled"], fill_value=0)

@@ -1,0 +1,684 @@
+"""`ownercomm run`: execute one dealer's notebooks with papermill, atomically, with resume.
+
+Where a plain loop (papermill CLI, then nbconvert CLI, per notebook) spends its time, and what
+this module does instead (see benchmarks/bench_batch.py for the figures):
+
+- CLI start-up (Python, papermill and nbconvert imports, ~1-2 s per call): the papermill API is
+  called from a long-lived process (the batch workers import it once).
+- One kernel per notebook: each store gets ONE fresh kernel shared by its notebooks in sequence;
+  between notebooks the user namespace is reset (``InteractiveShell.reset(new_session=True)``),
+  so imported modules stay loaded but no variable leaks from one notebook to the next.
+- Kernel start and the notebooks' imports: a spare kernel is started and warmed with the
+  notebooks' own import statements while the current store runs (``prestart=True``).
+- papermill's save after every cell: ``request_save_on_cell_execute=False``; the executed
+  notebook is written once at the end (papermill still writes it on a failure).
+- nbconvert CLI per notebook: the HTML is exported in-process (``report.export``).
+
+papermill's own parameter injection is used unchanged (engine ``ownercomm`` only passes a
+kernel manager and a deadline), so an executed notebook equals one from plain papermill.
+"""
+from __future__ import annotations
+
+import ast
+import atexit
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import __version__, params, paths
+
+log = logging.getLogger(__name__)
+
+# The notebooks of a dealer, in the order they run: (notebook stem, HTML name, HTML title).
+# SPEC §7 names. The onboarding notebook is optional: it runs when it exists.
+NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
+    ("audit", "audit.html", "Communication audit"),
+    ("retention", "retention.html", "Retention"),
+    ("referrals", "referrals.html", "Referrals"),
+    ("onboarding", "data_quality.html", "Data quality"),
+)
+REQUIRED_NOTEBOOKS = ("audit", "retention", "referrals")
+
+# Keys of a notebook's parameters cell (the contract shared with the report notebooks).
+NOTEBOOK_PARAMETERS = (
+    "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
+    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir",
+)
+
+RUN_RECORD = ".ownercomm-run.json"  # fingerprint and outputs of the last good run, in the store folder
+FAILED_DIR = "_failed"               # executed notebooks of the last failed run, for diagnosis
+KERNEL_NAME = "python3"
+
+
+class StoreFailure(Exception):
+    """A store could not be run; ``str()`` is the one-line reason."""
+
+    def __init__(self, reason: str, notebook_path: str | None = None):
+        super().__init__(reason)
+        self.notebook_path = notebook_path
+
+
+class KernelStartError(StoreFailure):
+    """The kernel did not come up (after the bounded retries)."""
+
+
+@dataclass
+class RunResult:
+    dealer_id: str
+    status: str                      # ok | failed | skipped
+    seconds: float = 0.0
+    error: str | None = None         # one line
+    out_dir: str | None = None
+    outputs: list[str] = field(default_factory=list)   # file names inside out_dir
+    failed_notebook: str | None = None                 # path of the executed notebook that failed
+    dealer_name: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # kernel, execute, export, write
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- notebooks
+
+def notebook_specs(notebooks_dir: str | os.PathLike | None = None) -> list[tuple[Path, str, str]]:
+    """(notebook path, HTML name, title) of the notebooks that run, in order.
+
+    A missing required notebook is an error (the run would silently lose a report).
+    """
+    folder = Path(notebooks_dir) if notebooks_dir else paths.notebooks_dir()
+    specs, missing = [], []
+    for stem, html, title in NOTEBOOKS:
+        path = folder / f"{stem}.ipynb"
+        if path.is_file():
+            specs.append((path, html, title))
+        elif stem in REQUIRED_NOTEBOOKS:
+            missing.append(str(path))
+    if missing:
+        raise StoreFailure(f"notebook(s) not found: {', '.join(missing)}")
+    return specs
+
+
+def notebook_imports(notebook_paths: Iterable[Path]) -> list[str]:
+    """Top-level modules the notebooks import: a spare kernel imports them ahead of time."""
+    import nbformat
+
+    modules: list[str] = []
+    for path in notebook_paths:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # magics: the notebook itself will say so
+                continue
+            for node in tree.body:
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names = [node.module]
+                modules += [n for n in names if n not in modules]
+    return modules
+
+
+# --------------------------------------------------------------------------- parameters
+
+def notebook_parameters(dealer_file: Path, group_file: Path | None, as_of: dt.date | None,
+                        out_dir: Path, resolved: dict) -> dict:
+    """The parameters papermill injects: the dealer file's content, data_dir absolute, + run keys."""
+    raw = params.read_yaml(dealer_file)
+    chosen = {k: raw.get(k) for k in NOTEBOOK_PARAMETERS if k in raw}
+    chosen["data_dir"] = resolved["data_dir"]
+    run_as_of = as_of if as_of is not None else params.parse_as_of(raw.get("as_of"))
+    chosen["as_of"] = run_as_of.isoformat() if run_as_of else None
+    chosen["group_file"] = str(group_file) if group_file else None
+    chosen["out_dir"] = str(out_dir)
+    return _plain(chosen)
+
+
+def _plain(value: Any) -> Any:
+    """YAML dates and the like as strings: papermill writes parameters as Python literals."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha(path: Path | None) -> str | None:
+    return _sha(path.read_bytes()) if path and path.is_file() else None
+
+
+def fingerprint(*, dealer_file: Path, group_file: Path | None, data_dir: Path, root: Path,
+                notebooks: Iterable[Path], as_of: dt.date | None) -> str:
+    """Hash of everything a store's reports depend on (SPEC §7 resume).
+
+    Data files by name, size and modification time (hashing gigabytes of exports on every
+    run would cost more than it saves); parameter files and notebooks by content.
+    """
+    data = []
+    if data_dir.is_dir():
+        for p in sorted(data_dir.rglob("*")):
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data_dir).parts):
+                st = p.stat()
+                data.append([str(p.relative_to(data_dir)), st.st_size, st.st_mtime_ns])
+    doc = {
+        "kit_version": __version__,
+        "as_of": as_of.isoformat() if as_of else None,
+        "dealer_file": _file_sha(dealer_file),
+        "group_file": _file_sha(group_file),
+        "defaults": _file_sha(paths.defaults_file(root)),
+        "notebooks": {p.name: _file_sha(p) for p in notebooks},
+        "data": data,
+    }
+    return _sha(json.dumps(doc, sort_keys=True).encode())
+
+
+def read_run_record(store_dir: Path) -> dict | None:
+    try:
+        return json.loads((store_dir / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_up_to_date(store_dir: Path, fp: str) -> bool:
+    record = read_run_record(store_dir)
+    if not record or record.get("fingerprint") != fp:
+        return False
+    return all((store_dir / name).is_file() for name in record.get("outputs", []))
+
+
+# --------------------------------------------------------------------------- kernels
+
+class StoreKernel:
+    """One fresh kernel for one store; its notebooks run in it one after the other."""
+
+    def __init__(self, km, client):
+        self.km = km
+        self.client = client          # blocking client: warm-up, set-up and resets
+        self._nb_client = None        # asynchronous client for nbclient, made in the store's thread
+        self.thread = threading.get_ident()
+
+    @classmethod
+    def start(cls, *, startup_timeout: float = 60, retries: int = 2,
+              warm_imports: Iterable[str] = (), wait: bool = True) -> "StoreKernel":
+        """Start a kernel; start-up flakiness (port taken, kernel dying early, timeouts) is retried."""
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        last: Exception | None = None
+        for attempt in range(retries + 1):
+            # IPC sockets: no TCP port to collide with another kernel ("address in use").
+            km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc")
+            try:
+                run_sync(km.start_kernel)()
+                kernel = cls(km, km.blocking_client())
+                kernel.client.start_channels()
+                if warm_imports:
+                    # Queued now, run by the kernel as soon as it is up, while we do other work.
+                    kernel.client.execute(_warm_code(warm_imports), silent=True, store_history=False)
+                if wait:
+                    kernel.wait_ready(startup_timeout)
+                return kernel
+            except Exception as e:  # noqa: BLE001 - zmq/jupyter raise several types for the same flake
+                last = e
+                log.warning("kernel start attempt %d failed: %s", attempt + 1, e)
+                _shutdown_km(km)
+        raise KernelStartError(f"kernel did not start after {retries + 1} attempts: {_one_line(last)}")
+
+    def wait_ready(self, timeout: float) -> None:
+        self.client.wait_for_ready(timeout=timeout)
+
+    def notebook_client(self, timeout: float):
+        """The asynchronous client nbclient executes with, shared by the store's notebooks.
+
+        nbclient would otherwise connect (and wait for the kernel's iopub) once per notebook.
+        """
+        if self._nb_client is None:
+            from jupyter_core.utils import run_sync
+
+            kc = self.km.client()
+            kc.start_channels()
+            run_sync(kc.wait_for_ready)(timeout=timeout)
+            kc.allow_stdin = False
+            self._nb_client = kc
+        return self._nb_client
+
+    def is_alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        try:
+            return bool(run_sync(self.km.is_alive)())
+        except Exception:  # noqa: BLE001
+            return False
+
+    def run_silently(self, code: str, timeout: float = 60) -> None:
+        """Run set-up code: no output, no execution count; an error is raised here."""
+        reply = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout,
+                                                output_hook=lambda msg: None)
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise StoreFailure(f"kernel set-up failed: {content.get('ename')}: {content.get('evalue')}")
+
+    def reset(self) -> None:
+        """Forget the previous notebook's variables; keep imported modules (the speed-up)."""
+        self.run_silently("get_ipython().reset(new_session=True, aggressive=False)")
+
+    def shutdown(self) -> None:
+        for client in (self.client, self._nb_client):
+            try:
+                if client is not None:
+                    client.stop_channels()
+            except Exception:  # noqa: BLE001
+                pass
+        _shutdown_km(self.km)
+
+
+def _warm_code(modules: Iterable[str]) -> str:
+    # Each import on its own: a module that fails to import is the notebook's business.
+    lines = ["import importlib as _il"]
+    lines += [f"try:\n    _il.import_module({m!r})\nexcept Exception:\n    pass" for m in modules]
+    lines.append("del _il")
+    if any(m == "plotly" or m.startswith("plotly.") for m in modules):
+        # plotly picks its renderer on first use (~1.3 s of environment probing): do it now.
+        lines.append("import plotly.io as _pio\n_pio.renderers.default\ndel _pio")
+    return "\n".join(lines)
+
+
+def _shutdown_km(km) -> None:
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)  # also removes the connection file and sockets
+            return
+    except Exception as e:  # noqa: BLE001 - best effort: the kernel also exits with its parent
+        log.debug("kernel shutdown: %s", e)
+    try:
+        run_sync(km.cleanup_resources)()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+class KernelPool:
+    """At most one spare kernel per process, started (and warmed) while a store runs."""
+
+    def __init__(self):
+        self._spare: StoreKernel | None = None
+        atexit.register(self.close)
+
+    def take(self, *, startup_timeout: float, retries: int) -> StoreKernel:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            if spare.thread == threading.get_ident() and spare.is_alive():
+                try:
+                    spare.wait_ready(startup_timeout)
+                    return spare
+                except Exception as e:  # noqa: BLE001
+                    log.warning("spare kernel not usable: %s", e)
+            spare.shutdown()
+        return StoreKernel.start(startup_timeout=startup_timeout, retries=retries)
+
+    def prestart(self, warm_imports: Iterable[str]) -> None:
+        if self._spare is not None:
+            return
+        try:
+            self._spare = StoreKernel.start(retries=0, warm_imports=warm_imports, wait=False)
+        except KernelStartError as e:  # the next store starts its own
+            log.warning("could not prestart a kernel: %s", e)
+
+    def close(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.shutdown()
+
+
+KERNELS = KernelPool()
+
+
+# --------------------------------------------------------------------------- papermill engine
+
+def _register_engine() -> None:
+    """papermill engine ``ownercomm``: nbclient on a given kernel, with a store deadline."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    if "ownercomm" in papermill_engines._engines:
+        return
+
+    class StoreEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None,
+                                     deadline=None, kc=None, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            if deadline is not None:
+                # nbclient asks per cell: the time left of the store's budget.
+                kwargs["timeout_func"] = lambda cell: max(1, int(deadline - time.monotonic()) + 1)
+            final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                                 kernel_name=kernel_name, log=logger, log_output=log_output,
+                                 stdout_file=stdout_file, stderr_file=stderr_file)
+            client = PapermillNotebookClient(nb_man, **final)
+            client.kc = kc  # connected and ready: nbclient then skips its own connection
+            try:
+                return client.execute()
+            except (CellTimeoutError, DeadKernelError) as e:
+                # Recorded as the running cell's error, so papermill writes the notebook and
+                # raises its usual PapermillExecutionError naming the cell.
+                _mark_running_cell(nb_man, e)
+                return nb_man.nb
+            finally:
+                if kc is None and client.kc is not None:  # the kernel outlives this notebook
+                    try:
+                        client.kc.stop_channels()
+                    except Exception:  # noqa: BLE001
+                        pass
+
+    papermill_engines.register("ownercomm", StoreEngine)
+
+
+def _mark_running_cell(nb_man, error: Exception) -> None:
+    import nbformat
+
+    ename = "TimeoutError" if isinstance(error, TimeoutError) else "DeadKernelError"
+    evalue = ("the store's time limit was reached while this cell ran" if ename == "TimeoutError"
+              else "the kernel died while this cell ran (out of memory?)")
+    for cell in nb_man.nb.cells:
+        meta = cell.get("metadata", {}).get("papermill", {})
+        if cell.get("cell_type") == "code" and meta.get("status") == nb_man.RUNNING:
+            cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+            nb_man.cell_exception(cell)
+            return
+    nb_man.nb.metadata.papermill["exception"] = True
+
+
+# --------------------------------------------------------------------------- one store
+
+def _failure_line(notebook: str, error) -> str:
+    """`audit.ipynb, cell 5: DataError: 2 blocking data problem(s): ERROR ...; ERROR ...`."""
+    ename = getattr(error, "ename", type(error).__name__)
+    evalue = str(getattr(error, "evalue", error) or "")
+    lines = [ln.strip() for ln in evalue.splitlines() if ln.strip()]
+    if ename == "DataError" and lines:
+        shown = lines[1:4]
+        more = f"; and {len(lines) - 4} more" if len(lines) > 4 else ""
+        message = f"{lines[0]}: {'; '.join(shown)}{more}"
+    else:  # the headline: pandas and others put hints on the following lines
+        message = lines[0] if lines else ""
+    count = getattr(error, "exec_count", None)
+    cell = f", cell {count}" if count is not None else ""
+    return f"{notebook}{cell}: {ename}: {message}"[:500]
+
+
+def _one_line(e: Exception | None) -> str:
+    text = str(e or "").strip().splitlines()
+    return f"{type(e).__name__}: {text[-1] if text else ''}"
+
+
+def execute_store(kernel: StoreKernel, specs, parameters: dict, staging: Path, *, root: Path,
+                  plotlyjs: str, dealer_name: str, deadline: float | None,
+                  startup_timeout: float, timings: dict) -> None:
+    """Run the store's notebooks in ``kernel``, writing everything into ``staging``."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    _register_engine()
+    t = time.perf_counter()
+    # The kernel works in the store's own output folder and finds the kit like the CLI does.
+    kernel.run_silently(
+        "import os as _os\n"
+        f"_os.chdir({str(staging)!r})\n"
+        f"_os.environ['OWNERCOMM_ROOT'] = {str(root)!r}\n"
+        "del _os"
+    )
+    timings["kernel"] = timings.get("kernel", 0.0) + time.perf_counter() - t
+    for i, (nb_path, html_name, title) in enumerate(specs):
+        out_nb = staging / nb_path.name
+        t = time.perf_counter()
+        if i:
+            kernel.reset()
+        try:
+            nb = papermill.execute_notebook(
+                str(nb_path), str(out_nb), parameters=parameters, engine_name="ownercomm",
+                km=kernel.km, kernel_name=KERNEL_NAME, request_save_on_cell_execute=False,
+                autosave_cell_every=0, progress_bar=False, start_timeout=startup_timeout,
+                deadline=deadline, kc=kernel.notebook_client(startup_timeout),
+            )
+        except PapermillExecutionError as e:
+            raise StoreFailure(_failure_line(nb_path.name, e), str(out_nb)) from None
+        timings["execute"] = timings.get("execute", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
+        html = export_html(nb, title=f"{dealer_name}: {title}", plotlyjs=plotlyjs)
+        (staging / html_name).write_text(html, encoding="utf-8")
+        timings["export"] = timings.get("export", 0.0) + time.perf_counter() - t
+    if plotlyjs == "shared":
+        from .report import export
+
+        export.write_shared_plotlyjs(staging)
+
+
+_EXPORTER = None
+
+
+def export_html(nb, *, title: str, plotlyjs: str = "inline") -> str:
+    """The report helper's export (``report.export.notebook_to_html``)."""
+    try:
+        from .report.export import notebook_to_html
+    except ImportError:  # the report package is not there yet: a plain code-free export
+        return _plain_export(nb, title)
+    return notebook_to_html(nb, title=title, plotlyjs=plotlyjs)
+
+
+def _plain_export(nb, title: str) -> str:
+    global _EXPORTER
+    from nbconvert import HTMLExporter
+
+    if _EXPORTER is None:  # building an exporter loads its templates: once per process
+        _EXPORTER = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    nb = nb.copy()
+    nb.metadata["title"] = title
+    body, _ = _EXPORTER.from_notebook_node(nb)
+    return body
+
+
+# --------------------------------------------------------------------------- publishing
+
+def _publish(staging: Path, target: Path) -> None:
+    """Swap the staging folder in as the store folder; the old one goes only after."""
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_failed(staging: Path, target: Path) -> str | None:
+    """Move the failed run's executed notebooks to ``<target>/_failed/``; the reports stay."""
+    notebooks = sorted(staging.glob("*.ipynb"))
+    if not notebooks:
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    failed = target / FAILED_DIR
+    fresh = target / f".{FAILED_DIR}.new-{uuid.uuid4().hex[:8]}"
+    fresh.mkdir()
+    for nb in notebooks:
+        os.replace(nb, fresh / nb.name)
+    if failed.exists():
+        shutil.rmtree(failed)
+    os.replace(fresh, failed)
+    return str(failed)
+
+
+def _recover(target: Path) -> None:
+    """Undo what an interrupted run left beside ``target`` (a killed process runs no cleanup)."""
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    olds = sorted(parent.glob(f".{target.name}.old-*"))
+    if olds and not target.exists():  # killed between the two renames of _publish
+        os.replace(olds.pop(), target)
+    for leftover in [*olds, *parent.glob(f".{target.name}.partial-*")]:
+        if leftover.name.startswith(f".{target.name}.partial-") and _pid_alive(leftover.name):
+            continue
+        shutil.rmtree(leftover, ignore_errors=True)
+    for tmp in target.glob(f".{FAILED_DIR}.new-*") if target.is_dir() else []:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pid_alive(name: str) -> bool:
+    try:
+        pid = int(name.rsplit("-", 2)[-2])
+    except (ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- run_dealer
+
+def _notebooks_dir(root: Path) -> Path:
+    """The kit's notebooks: beside the dealer's params/, else the installed kit's."""
+    own = paths.notebooks_dir(root)
+    return own if own.is_dir() else paths.notebooks_dir(paths.PACKAGE_DIR.parent)
+
+
+def default_out(root: Path | None = None) -> Path:
+    return (root or paths.kit_root()) / "reports"
+
+
+def run_dealer(
+    dealer_file: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    as_of: str | dt.date | None = None,
+    force: bool = False,
+    group_file: str | os.PathLike | None = None,
+    notebooks_dir: str | os.PathLike | None = None,
+    timeout: float | None = None,
+    startup_timeout: float = 60,
+    kernel_retries: int = 2,
+    prestart: bool = False,
+) -> RunResult:
+    """Run one dealer's notebooks into ``<out>/<dealer_id>/`` (SPEC §7).
+
+    Never raises for a store problem: the result says ``failed`` with a one-line reason.
+    ``timeout`` bounds the whole store in seconds. ``prestart`` starts and warms the next
+    store's kernel in this process while this one runs (batch workers).
+    """
+    started = time.perf_counter()
+    dealer_file = Path(dealer_file).resolve()
+    group_path = Path(group_file).resolve() if group_file else None
+    result = RunResult(dealer_id=dealer_file.stem, status="failed")
+    try:
+        run_as_of = params.parse_as_of(as_of)
+    except ValueError:
+        result.error = f"as_of {as_of!r} is not a date (YYYY-MM-DD)"
+        return result
+    try:
+        resolved = params.resolve(dealer_file=dealer_file, group_file=group_path,
+                                  overrides={"as_of": run_as_of})
+    except params.ParamsError as e:
+        result.error = "parameters: " + "; ".join(e.problems)
+        return result
+    root = Path(resolved["kit_root"])
+    result.dealer_id = resolved["dealer_id"]
+    result.dealer_name = resolved["dealer_name"]
+    target = Path(out).resolve() if out else default_out(root)
+    target = target / result.dealer_id
+    result.out_dir = str(target)
+    try:
+        specs = notebook_specs(notebooks_dir or _notebooks_dir(root))
+    except StoreFailure as e:
+        result.error = str(e)
+        return result
+    data_dir = Path(resolved["data_dir"])
+    if not data_dir.is_dir():
+        result.error = f"data folder not found: {data_dir}"
+        return result
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _recover(target)
+    fp = fingerprint(dealer_file=dealer_file, group_file=group_path, data_dir=data_dir, root=root,
+                     notebooks=[s[0] for s in specs], as_of=run_as_of)
+    if not force and is_up_to_date(target, fp):
+        result.status = "skipped"
+        result.outputs = read_run_record(target).get("outputs", [])
+        result.seconds = round(time.perf_counter() - started, 3)
+        return result
+
+    staging = target.with_name(f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    staging.mkdir()
+    deadline = time.monotonic() + timeout if timeout else None
+    kernel = None
+    try:
+        t = time.perf_counter()
+        kernel = KERNELS.take(startup_timeout=startup_timeout, retries=kernel_retries)
+        result.timings["kernel"] = time.perf_counter() - t
+        if prestart:
+            KERNELS.prestart(notebook_imports(s[0] for s in specs))
+        parameters = notebook_parameters(dealer_file, group_path, run_as_of, staging, resolved)
+        execute_store(kernel, specs, parameters, staging, root=root,
+                      plotlyjs=str(resolved.get("report", {}).get("plotlyjs") or "inline"),
+                      dealer_name=result.dealer_name, deadline=deadline,
+                      startup_timeout=startup_timeout, timings=result.timings)
+        kernel.shutdown()
+        kernel = None
+        t = time.perf_counter()
+        outputs = sorted(str(p.relative_to(staging)) for p in staging.rglob("*")
+                         if p.is_file() and not p.name.startswith("."))
+        record = {"fingerprint": fp, "dealer_id": result.dealer_id, "kit_version": __version__,
+                  "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                  "outputs": outputs}
+        (staging / RUN_RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
+        _publish(staging, target)
+        result.timings["write"] = time.perf_counter() - t
+        result.status, result.outputs = "ok", outputs
+    except StoreFailure as e:
+        result.error = str(e)
+        kept = _keep_failed(staging, target)
+        if kept and e.notebook_path:
+            result.failed_notebook = str(Path(kept) / Path(e.notebook_path).name)
+    except Exception as e:  # noqa: BLE001 - one store's surprise must not stop a batch
+        log.exception("store %s failed", result.dealer_id)
+        result.error = _one_line(e)
+        _keep_failed(staging, target)
+    finally:
+        if kernel is not None:
+            kernel.shutdown()
+        shutil.rmtree(staging, ignore_errors=True)
+        result.seconds = round(time.perf_counter() - started, 3)
+        result.timings = {k: round(v, 3) for k, v in result.timings.items()}
+    return result

@@ -1,0 +1,71 @@
+"""The communication audit (SPEC §4): every rule, the figures beyond the flags, the suppression list.
+
+``run_audit(data, params)`` is what the notebook and ``ownercomm audit`` call;
+``run_rules(data, params, rules=None)`` runs only the rules (scripting, benchmarks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..data import DealerData
+from . import metrics
+from .metrics import DEFINITIONS, TIERS
+from .rules import FLAG_COLUMNS, RULES, Rule, run_rules, run_rules_timed
+from .suppression import suppression_list
+
+HEADLINE_KEYS = ("messages", "customers_messaged", "flags_high", "flags_total", "over_cap_customer_share")
+
+__all__ = [
+    "AuditResult", "run_audit", "run_rules", "run_rules_timed", "RULES", "Rule", "FLAG_COLUMNS",
+    "DEFINITIONS", "TIERS", "HEADLINE_KEYS",
+]
+
+
+@dataclass
+class AuditResult:
+    flags: pd.DataFrame  # FLAG_COLUMNS, one row per (message, rule)
+    skipped: dict[str, str]  # rule -> why it was skipped ("partly: ..." when it ran on part of the data)
+    suppression: pd.DataFrame  # customer_id, channel, rule, until (NaT = indefinitely)
+    frequency: pd.DataFrame
+    over_cap: pd.DataFrame
+    heatmap: pd.DataFrame  # weekday x hour (customer's local time)
+    sender_mix: pd.DataFrame
+    fatigue: pd.DataFrame
+    tiers: pd.DataFrame
+    tier_summary: pd.DataFrame
+    replay: pd.DataFrame
+    replay_by_sender: pd.DataFrame
+    top_customers: pd.DataFrame
+    headline: dict = field(default_factory=dict)  # exactly HEADLINE_KEYS (SPEC §7 kpis.json)
+    definitions: dict = field(default_factory=lambda: dict(DEFINITIONS))
+
+
+def run_audit(data: DealerData, params: dict) -> AuditResult:
+    flags, skipped = run_rules(data, params)
+    comm = data["communications"]
+    tiers = metrics.tiers(data, params)
+    headline = {
+        "messages": int(len(comm)),
+        "customers_messaged": int(comm["customer_id"].nunique()),
+        "flags_high": int((flags["severity"] == "high").sum()),
+        "flags_total": int(len(flags)),
+        "over_cap_customer_share": metrics.over_cap_customer_share(data, flags),
+    }
+    return AuditResult(
+        flags=flags,
+        skipped=skipped,
+        suppression=suppression_list(data, params),
+        frequency=metrics.frequency(data),
+        over_cap=metrics.over_cap(data, params),
+        heatmap=metrics.heatmap(data),
+        sender_mix=metrics.sender_mix(data),
+        fatigue=metrics.fatigue(data, params),
+        tiers=tiers,
+        tier_summary=metrics.tier_summary(tiers, params),
+        replay=metrics.replay(data, flags),
+        replay_by_sender=metrics.replay_by_sender(data, flags),
+        top_customers=metrics.top_customers(data, flags, params),
+        headline=headline,
+    )

@@ -1,0 +1,261 @@
+"""Figures beyond the flags (SPEC §4): frequency, caps, heat map, sender mix, fatigue, tiers,
+replay, customers hit hardest. Each figure's definition, in plain words, is in ``DEFINITIONS``.
+
+All counts use every message in the data (exempt categories included) unless said otherwise;
+"month" and "week" are calendar months and Monday-to-Sunday weeks of the message date in the
+dealer's timezone.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..data import DealerData
+from .rules import RULES, customer_local, exempt_mask
+from .suppression import as_of_bounds
+from .windows import DAY, Messages, asof_latest, messages_of, ns_utc, prefix
+
+TIERS = ("loyal", "self_directed", "responsive", "dormant")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+DEFINITIONS: dict[str, str] = {
+    "messages": "All messages in the communications data (every channel, sender and category).",
+    "customers_messaged": "Distinct customers who received at least one message.",
+    "flags_total": "Flag rows: one per message and rule it breaks (a message can break several rules).",
+    "flags_high": "Flag rows of high severity (consent, opt-out, quiet hours, a better offer after a purchase).",
+    "over_cap_customer_share": "Customers who at any time got more non-exempt messages in a trailing window than a "
+    "cap allows (the total caps or a channel cap) ÷ customers messaged.",
+    "frequency": "Messages per customer per calendar month, counted over the customer-months in which the customer "
+    "got at least one message of any kind; by channel and by sender a month with none of that channel or sender "
+    "counts as 0. Median, 90th percentile and maximum.",
+    "over_cap": "For each cap: customers who exceeded it at least once in the data (period), and customers whose "
+    "non-exempt messages in the window ending at the end of the as-of date already reach or exceed the cap "
+    "(now: one more message would break it), each ÷ customers messaged.",
+    "heatmap": "Messages by weekday and hour of the customer's local time (the dealer's when the customer's "
+    "time zone is unknown).",
+    "sender_mix": "For each customer-week (Monday to Sunday) with at least one message: how many different "
+    "senders (OEM, sales, dealer marketing, service, F&I) the customer heard from that week.",
+    "fatigue": "Customer-months grouped by how many messages the customer got that month: the share of those "
+    "messages that got a response, and the share of customer-months in which the customer unsubscribed.",
+    "tiers": "Over the 12 calendar months up to the as-of date: loyal = kept an appointment and responded to or "
+    "booked from a message; self-directed = kept appointments but never responded or booked from a message; "
+    "responsive = responded or booked from a message but kept no appointment; dormant = none of these. "
+    "Booked from a message: an appointment booked within the attribution days after a message.",
+    "tier_summary": "Customers per tier and the messages they got over the same 12 months, per customer and per "
+    "customer per month.",
+    "replay": "How many distinct messages each rule would have stopped had it been enforced, and all rules together "
+    "(a message breaking several rules counts once).",
+    "replay_by_sender": "Per sender: messages sent, and how many any rule would have stopped; the senders who "
+    "would lose the most come first.",
+    "top_customers": "Customers with the most flagged messages.",
+    "suppression": "Customers who, as of the as-of date, should get no marketing on a channel ('all' = any), "
+    "with the rule and the last day it holds (empty = until the customer says otherwise): within the cool-down "
+    "after a purchase or a service visit, an appointment booked and not yet due, a cap already reached in the "
+    "current window, no consent or do-not-call, an unsubscribe.",
+}
+
+
+def _month_index(m: Messages) -> np.ndarray:
+    d = m.local_day().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return d - (d.min() if len(d) else 0)
+
+
+def frequency(data: DealerData) -> pd.DataFrame:
+    m = messages_of(data)
+    cols = ["by", "value", "customer_months", "mean", "median", "p90", "max"]
+    if not len(m):
+        return pd.DataFrame(columns=cols)
+    mi = _month_index(m)
+    key = m.cust * (int(mi.max()) + 1) + mi
+    active, slot = np.unique(key, return_inverse=True)
+    rows = [("all", "all", np.bincount(slot, minlength=len(active)))]
+    for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
+        for code, name in enumerate(names):
+            sel = codes == code
+            if sel.any():
+                rows.append((by, name, np.bincount(slot[sel], minlength=len(active))))
+    out = [(by, v, len(c), c.mean(), float(np.median(c)), float(np.percentile(c, 90)), int(c.max())) for by, v, c in rows]
+    return pd.DataFrame(out, columns=cols)
+
+
+def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
+    m = messages_of(data)
+    counted = ~exempt_mask(m, params)
+    customers = max(len(m.customers), 1)
+    _, a_end = as_of_bounds(data)
+    caps = [("cap_total", "all", w) for w in params["rules"]["cap_total"]["windows"]]
+    caps += [("cap_channel", ch, w) for ch, ws in (params["rules"]["cap_channel"].get("windows") or {}).items() for w in ws or []]
+    out = []
+    for name, channel, w in caps:
+        on = counted if channel == "all" else counted & (m.channel == schema.CHANNELS.index(channel))
+        psum = prefix(on)
+        rows = np.flatnonzero(on)
+        c = psum[rows + 1] - psum[m.window_start(w["days"])[rows]]
+        period = np.unique(m.cust[rows[c > w["max"]]])
+        now_rows = rows[(m.t[rows] <= a_end) & (m.t[rows] > a_end - int(w["days"] * DAY))]
+        now = np.bincount(m.cust[now_rows], minlength=len(m.customers)) >= w["max"]
+        out.append({
+            "rule": name, "channel": channel, "days": w["days"], "max": w["max"],
+            "customers_over_period": len(period), "share_period": len(period) / customers if len(m) else None,
+            "customers_at_cap_now": int(now.sum()), "share_now": now.sum() / customers if len(m) else None,
+        })
+    return pd.DataFrame(out)
+
+
+def over_cap_customer_share(data: DealerData, flags: pd.DataFrame) -> float | None:
+    m = messages_of(data)
+    if not len(m.customers):
+        return None
+    over = flags.loc[flags["rule"].isin(["cap_total", "cap_channel"]), "customer_id"].nunique()
+    return over / len(m.customers)
+
+
+def heatmap(data: DealerData) -> pd.DataFrame:
+    m = messages_of(data)
+    local, _ = customer_local(data, m, np.arange(len(m)))
+    days = np.floor_divide(local, DAY)
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
+    hour = np.mod(local, DAY) // (3600 * 10**9)
+    counts = np.bincount(weekday * 24 + hour, minlength=7 * 24).reshape(7, 24)
+    out = pd.DataFrame(counts, index=pd.Index(WEEKDAYS, name="weekday"), columns=pd.Index(range(24), name="hour"))
+    return out
+
+
+def sender_mix(data: DealerData) -> pd.DataFrame:
+    m = messages_of(data)
+    week = (m.local_day() + 3) // 7
+    week = week - (week.min() if len(week) else 0)
+    ns = len(schema.SENDERS) + 1
+    cw = m.cust * (int(week.max(initial=0)) + 1) + week
+    distinct = np.unique(cw * ns + (m.sender + 1))
+    per_week = np.bincount(np.unique(distinct // ns, return_inverse=True)[1]) if len(distinct) else np.array([], int)
+    senders = np.arange(1, ns)
+    counts = np.array([(per_week == k).sum() for k in senders])
+    total = counts.sum()
+    return pd.DataFrame({
+        "senders": senders, "customer_weeks": counts,
+        "share": counts / total if total else np.full(len(senders), np.nan),
+    })
+
+
+def fatigue(data: DealerData, params: dict) -> pd.DataFrame:
+    m = messages_of(data)
+    cols = ["messages_in_month", "customer_months", "messages", "response_rate", "unsubscribe_rate"]
+    if not len(m):
+        return pd.DataFrame(columns=cols)
+    mi = _month_index(m)
+    active, slot = np.unique(m.cust * (int(mi.max()) + 1) + mi, return_inverse=True)
+    n = np.bincount(slot, minlength=len(active))
+    cap = int(params["audit"]["fatigue_max_bucket"])
+    bucket = np.minimum(n, cap)
+    responded = m.column(data, "responded_at").notna().to_numpy() if data.has("communications", "responded_at") else None
+    unsub = m.column(data, "unsubscribed").fillna(False).to_numpy(bool) if data.has("communications", "unsubscribed") else None
+    out = pd.DataFrame({"b": np.arange(1, cap + 1)})
+    out["customer_months"] = np.bincount(bucket, minlength=cap + 1)[1:]
+    out["messages"] = np.bincount(bucket, weights=n, minlength=cap + 1)[1:].astype(np.int64)
+    if responded is not None:
+        r = np.bincount(slot, weights=responded, minlength=len(active))
+        out["response_rate"] = np.bincount(bucket, weights=r, minlength=cap + 1)[1:] / out["messages"].replace(0, np.nan)
+    else:
+        out["response_rate"] = np.nan
+    if unsub is not None:
+        u = np.bincount(slot, weights=unsub, minlength=len(active)) > 0
+        out["unsubscribe_rate"] = np.bincount(bucket, weights=u, minlength=cap + 1)[1:] / out["customer_months"].replace(0, np.nan)
+    else:
+        out["unsubscribe_rate"] = np.nan
+    out["messages_in_month"] = [str(b) if b < cap else f"{cap}+" for b in out["b"]]
+    return out[out["customer_months"] > 0][cols].reset_index(drop=True)
+
+
+def tiers(data: DealerData, params: dict) -> pd.DataFrame:
+    """One row per customer of the customers table (and any customer messaged)."""
+    m = messages_of(data)
+    months = int(params["audit"]["tier_window_months"])
+    _, a_end = as_of_bounds(data)
+    start = (pd.Timestamp(data.as_of) + pd.Timedelta(days=1) - pd.DateOffset(months=months))
+    a_start = int(start.tz_localize(data.timezone, nonexistent="shift_forward", ambiguous=False).value) - 1
+    ids = pd.Index(pd.concat([data["customers"]["customer_id"], pd.Series(m.customers)]).dropna().unique()).astype("string")
+    n = len(ids)
+    in_win = (m.t > a_start) & (m.t <= a_end)
+    code_of_msg = ids.get_indexer(m.customers)[m.cust]
+    messages = np.bincount(code_of_msg[in_win], minlength=n)
+    responded = np.zeros(n, bool)
+    if data.has("communications", "responded_at"):
+        r = in_win & m.column(data, "responded_at").notna().to_numpy()
+        responded[code_of_msg[r]] = True
+    kept = np.zeros(n, bool)
+    booked = np.zeros(n, bool)
+    if data.has("appointments"):
+        ap = data["appointments"]
+        ac = ids.get_indexer(pd.Index(ap["customer_id"]))
+        due, at = ns_utc(ap["scheduled_for"]), ns_utc(ap["booked_at"])
+        k = (ac >= 0) & (ap["status"] == "kept").fillna(False).to_numpy(bool) & (due > a_start) & (due <= a_end)
+        kept[ac[k]] = True
+        # booked from a message: the latest earlier message in the window, within the attribution days
+        win = np.flatnonzero(in_win)
+        b = np.flatnonzero((ac >= 0) & (at > a_start) & (at <= a_end))
+        prev = asof_latest(ac[b], at[b] - 1, code_of_msg[win], m.t[win])
+        gap = at[b] - m.t[win][np.maximum(prev, 0)]
+        hit = (prev >= 0) & (gap <= int(params["audit"]["booking_attribution_days"] * DAY))
+        booked[ac[b][hit]] = True
+    engaged = responded | booked
+    tier = np.where(kept & engaged, "loyal", np.where(kept, "self_directed", np.where(engaged, "responsive", "dormant")))
+    return pd.DataFrame({
+        "customer_id": ids, "tier": pd.array(tier, dtype="string"), "kept_appointment": kept,
+        "responded": responded, "booked_from_message": booked, "messages_12m": messages,
+    })
+
+
+def tier_summary(tier_table: pd.DataFrame, params: dict) -> pd.DataFrame:
+    months = int(params["audit"]["tier_window_months"])
+    g = tier_table.groupby("tier", observed=True)["messages_12m"].agg(["size", "sum"]).reindex(list(TIERS), fill_value=0)
+    out = pd.DataFrame({"tier": list(TIERS), "customers": g["size"].to_numpy(), "messages": g["sum"].to_numpy()})
+    total = out["customers"].sum()
+    out["share_of_customers"] = out["customers"] / total if total else np.nan
+    out["messages_per_customer"] = out["messages"] / out["customers"].replace(0, np.nan)
+    out["messages_per_customer_month"] = out["messages_per_customer"] / months
+    return out
+
+
+def replay(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
+    n = len(data["communications"])
+    per_rule = flags.groupby("rule", observed=True)["message_id"].nunique()
+    rows = [{"rule": r, "messages_suppressed": int(per_rule.get(r, 0))} for r in RULES]
+    rows.append({"rule": "all rules", "messages_suppressed": int(flags["message_id"].nunique())})
+    out = pd.DataFrame(rows)
+    out["share_of_messages"] = out["messages_suppressed"] / n if n else np.nan
+    return out
+
+
+def replay_by_sender(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
+    sent = data["communications"]["sender"].value_counts()
+    distinct = flags.drop_duplicates("message_id")
+    lost = distinct["sender"].value_counts()
+    by_rule = flags.groupby(["sender", "rule"], observed=True).size().unstack(fill_value=0)
+    out = pd.DataFrame({"sender": list(schema.SENDERS)})
+    out["messages"] = [int(sent.get(s, 0)) for s in schema.SENDERS]
+    out["messages_suppressed"] = [int(lost.get(s, 0)) for s in schema.SENDERS]
+    out["share_suppressed"] = out["messages_suppressed"] / out["messages"].replace(0, np.nan)
+    for r in RULES:
+        out[r] = [int(by_rule.at[s, r]) if s in by_rule.index and r in by_rule.columns else 0 for s in schema.SENDERS]
+    return out.sort_values(["messages_suppressed", "sender"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.DataFrame:
+    top = int(params["audit"]["top_customers"])
+    cols = ["customer_id", "messages", "flagged_messages", "flags", "high_flags", "rules"]
+    if flags.empty:
+        return pd.DataFrame(columns=cols)
+    g = flags.groupby("customer_id", observed=True)
+    out = pd.DataFrame({
+        "flagged_messages": g["message_id"].nunique(),
+        "flags": g.size(),
+        "high_flags": (flags["severity"] == "high").groupby(flags["customer_id"], observed=True).sum(),
+    })
+    out = out.sort_values(["flagged_messages", "flags"], ascending=False, kind="stable").head(top)
+    sent = data["communications"]["customer_id"].value_counts()
+    out["messages"] = [int(sent.get(c, 0)) for c in out.index]
+    rules = flags[flags["customer_id"].isin(out.index)].groupby("customer_id", observed=True)["rule"].unique()
+    out["rules"] = [", ".join(sorted(rules[c])) for c in out.index]
+    return out.rename_axis("customer_id").reset_index()[cols]

@@ -1,0 +1,598 @@
+"""The SPEC §4 rules: one function per rule, registered with the data it needs.
+
+A rule is ``f(data, params) -> flags`` (columns ``FLAG_COLUMNS``, index = the message's row in
+the sorted messages, see ``windows.Messages``); thresholds come from ``params["rules"][name]``,
+exemptions from ``params["audit"]["exempt_categories"]``. Adding a rule = one function here
+with ``@rule(...)``, its block in ``params/defaults.yaml`` and its tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..data import DealerData
+from . import text as tx
+from .windows import (
+    DAY,
+    Messages,
+    asof_latest,
+    containing_interval,
+    day_of_date,
+    first_true_at_or_after,
+    local_ns,
+    messages_of,
+    ns_utc,
+    prefix,
+)
+
+FLAG_COLUMNS = [
+    "message_id", "customer_id", "sent_at", "channel", "sender", "category",
+    "rule", "severity", "detail", "related_id",
+]
+I64_MAX = np.iinfo(np.int64).max
+I64_MIN = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    func: Callable[[DealerData, dict], pd.DataFrame]
+    needs: tuple[tuple[str, str | None], ...] = ()  # all of these (table, column or None)
+    needs_any: tuple[tuple[str, str | None], ...] = ()  # at least one of these
+    family: str = "other"  # groups rules for the benchmark's timings
+    partial: Callable[[DealerData], str | None] | None = None  # "ran, but ..." note
+
+    def missing(self, data: DealerData) -> str | None:
+        """Why the rule cannot run on ``data`` (None when it can)."""
+        absent = [_name(t, c) for t, c in self.needs if not data.has(t, c)]
+        if self.needs_any and not any(data.has(t, c) for t, c in self.needs_any):
+            absent.append(" or ".join(_name(t, c) for t, c in self.needs_any))
+        if absent:
+            return "needs " + ", ".join(absent) + ", which the data does not have"
+        return None
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _name(table: str, column: str | None) -> str:
+    return f"the {table} table" if column is None else f"{table}.{column}"
+
+
+def rule(name: str, *, needs=(), needs_any=(), family="other", partial=None):
+    """Register a rule function under its SPEC name."""
+
+    def register(func):
+        RULES[name] = Rule(name, func, tuple(needs), tuple(needs_any), family, partial)
+        return func
+
+    return register
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def exempt_mask(m: Messages, params: dict) -> np.ndarray:
+    return m.exempt(params.get("audit", {}).get("exempt_categories", schema.EXEMPT_CATEGORIES))
+
+
+def make_flags(data, m: Messages, name: str, params: dict, rows, detail, related=None) -> pd.DataFrame:
+    """The flags of one rule for sorted rows ``rows`` (one row per message)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    comm = data["communications"]
+    out = comm[FLAG_COLUMNS[:6]].take(m.order[rows])
+    out.index = pd.Index(rows, name="row")
+    out["rule"] = pd.array([name] * len(rows), dtype="string")
+    out["severity"] = pd.array([params["rules"][name]["severity"]] * len(rows), dtype="string")
+    out["detail"] = pd.array(np.asarray(tx.s(detail), dtype=object) if len(rows) else [], dtype="string")
+    rel = [pd.NA] * len(rows) if related is None else np.asarray(tx.s(related), dtype=object)
+    out["related_id"] = pd.array(rel, dtype="string")
+    return out
+
+
+def empty_flags(data: DealerData) -> pd.DataFrame:
+    out = data["communications"][FLAG_COLUMNS[:6]].iloc[:0].copy()
+    for c in FLAG_COLUMNS[6:]:
+        out[c] = pd.array([], dtype="string")
+    out.index = pd.Index([], dtype=np.int64, name="row")
+    return out
+
+
+def customer_bool(data: DealerData, m: Messages, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer code: (is true, is false) of a customers boolean column (unknown: both False)."""
+    cust = data["customers"]
+    codes = m.customer_codes(cust["customer_id"])
+    ok = codes >= 0
+    vals = cust[column].astype("boolean")
+    is_true = np.zeros(len(m.customers), bool)
+    is_false = np.zeros(len(m.customers), bool)
+    is_true[codes[ok]] = vals.fillna(False).to_numpy(bool)[ok]
+    is_false[codes[ok]] = (~vals).fillna(False).to_numpy(bool)[ok]
+    return is_true, is_false
+
+
+def customer_values(data: DealerData, m: Messages, column: str) -> pd.Series:
+    """Per customer code: a customers column's value (NA for customers not in the table)."""
+    cust = data["customers"]
+    codes = m.customer_codes(cust["customer_id"])
+    ok = codes >= 0
+    out = pd.Series(pd.NA, index=range(len(m.customers)), dtype=cust[column].dtype)
+    out.iloc[codes[ok]] = cust[column].to_numpy()[ok]
+    return out
+
+
+def table_codes(data: DealerData, m: Messages, table: str) -> np.ndarray:
+    return m.customer_codes(data[table]["customer_id"])
+
+
+def related_ids(data: DealerData, table: str, column: str, pos: np.ndarray) -> pd.Series:
+    return data[table][column].take(pos).reset_index(drop=True)
+
+
+def local_days_of(ts: pd.Series, tz: str) -> np.ndarray:
+    t = ns_utc(ts)
+    out = np.full(len(t), I64_MIN)
+    ok = t != I64_MIN
+    out[ok] = np.floor_divide(local_ns(t[ok], tz), DAY)
+    return out
+
+
+def sales_model_text(data: DealerData, pos: np.ndarray) -> pd.Series:
+    """'buying a Camry' or 'a purchase' per matched sale."""
+    model = data["sales"]["model"].take(pos).reset_index(drop=True)
+    return ("buying a " + model).fillna("a purchase")
+
+
+# ---------------------------------------------------------------- volume and cadence
+
+
+@rule("cap_total", family="windows")
+def cap_total(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["cap_total"], messages_of(data)
+    counted = ~exempt_mask(m, params)
+    hit, count, days, cap, start = _over_caps(m, counted, counted, rp["windows"])
+    rows = np.flatnonzero(hit)
+    detail = tx.ordinal(count[rows]) + " message in " + tx.num(days[rows]) + " days (cap " + tx.num(cap[rows]) + ")"
+    related = m.message_ids(data, first_true_at_or_after(counted, start[rows]))
+    return make_flags(data, m, "cap_total", params, rows, detail, related)
+
+
+def _over_caps(m: Messages, counted: np.ndarray, target: np.ndarray, windows: list[dict]):
+    """Rows of ``target`` whose count of ``counted`` rows in a trailing window exceeds its cap.
+
+    The first window (in parameter order) that a row exceeds is the one reported.
+    """
+    n = len(m)
+    hit = np.zeros(n, bool)
+    count, days, cap, start = (np.zeros(n, np.int64) for _ in range(4))
+    psum = prefix(counted)
+    rows = np.flatnonzero(target)
+    for w in windows:
+        j = m.window_start(w["days"])[rows]
+        c = psum[rows + 1] - psum[j]
+        new = (c > w["max"]) & ~hit[rows]
+        r = rows[new]
+        hit[r], count[r], days[r], cap[r], start[r] = True, c[new], w["days"], w["max"], j[new]
+    return hit, count, days, cap, start
+
+
+@rule("cap_channel", family="windows")
+def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["cap_channel"], messages_of(data)
+    counted = ~exempt_mask(m, params)
+    parts = []
+    for channel, windows in (rp.get("windows") or {}).items():
+        on = counted & (m.channel == schema.CHANNELS.index(channel))
+        hit, count, days, cap, start = _over_caps(m, on, on, windows or [])
+        rows = np.flatnonzero(hit)
+        detail = (tx.ordinal(count[rows]) + f" {tx.NOUN[channel]} in " + tx.num(days[rows])
+                  + " days (cap " + tx.num(cap[rows]) + ")")
+        related = m.message_ids(data, first_true_at_or_after(on, start[rows]))
+        parts.append(make_flags(data, m, "cap_channel", params, rows, detail, related))
+    return pd.concat(parts) if parts else empty_flags(data)
+
+
+@rule("min_gap", family="windows")
+def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["min_gap"], messages_of(data)
+    gaps = rp.get("gap_days") or {}
+    lut = np.array([gaps.get(c, rp["default_gap_days"]) for c in schema.CATEGORIES] + [rp["default_gap_days"]], dtype=float)
+    lut = (lut * DAY).astype(np.int64)
+    sub = np.flatnonzero(~exempt_mask(m, params))
+    # stable sort of small int codes (radix): rows grouped by category, still by (customer, time)
+    o = sub[np.argsort(m.category[sub], kind="stable")]
+    cat, cust, t = m.category[o], m.cust[o], m.t[o]
+    gap = t[1:] - t[:-1]
+    close = (cat[1:] == cat[:-1]) & (cust[1:] == cust[:-1]) & (gap < lut[cat[1:]])
+    rows, prev, gap = o[1:][close], o[:-1][close], gap[close]
+    need = lut[m.category[rows]]
+    detail = (tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)) + " " + tx.duration(gap)
+              + " after the previous one (minimum gap " + tx.duration(need) + ")")
+    return make_flags(data, m, "min_gap", params, rows, detail, m.message_ids(data, prev))
+
+
+@rule("multi_sender", family="windows")
+def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["multi_sender"], messages_of(data)
+    counted = ~exempt_mask(m, params)
+    rows = np.flatnonzero(counted)
+    j = m.window_start(rp["window_days"])[rows]
+    distinct = np.zeros(len(rows), np.int8)
+    heard = np.zeros(len(rows), np.int16)  # bit s: sender s reached the customer in the window
+    own = np.zeros(len(rows), np.int32)
+    for code in range(len(schema.SENDERS)):
+        mine = counted & (m.sender == code)
+        psum = prefix(mine)
+        c = psum[rows + 1] - psum[j]
+        distinct += c > 0
+        heard |= (c > 0).astype(np.int16) << code
+        own = np.where(m.sender[rows] == code, c, own)
+    # own == 1: this message is its sender's first in the window
+    flag = (distinct > rp["max_senders"]) & (own == 1)
+    rows, j, distinct, heard = rows[flag], j[flag], distinct[flag], heard[flag]
+    names = np.array([", ".join(s for b, s in enumerate(schema.SENDERS) if mask >> b & 1) for mask in range(32)], dtype=object)
+    detail = (tx.ordinal(distinct) + " sender in " + tx.num(np.full(len(rows), rp["window_days"])) + " days ("
+              + tx.s(names[heard]) + "; max " + str(rp["max_senders"]) + ")")
+    related = m.message_ids(data, first_true_at_or_after(counted, j))
+    return make_flags(data, m, "multi_sender", params, rows, detail, related)
+
+
+@rule("duplicate_campaign", needs=[("communications", "campaign_id")], family="windows")
+def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
+    m = messages_of(data)
+    camp = m.column(data, "campaign_id")
+    codes, uniques = pd.factorize(camp)
+    rows = np.flatnonzero(~exempt_mask(m, params) & (codes >= 0))
+    key = (m.cust[rows] * (len(uniques) + 1) + codes[rows]) * (len(schema.CHANNELS) + 1) + (m.channel[rows] + 1)
+    srt = np.argsort(key, kind="stable")  # stable: time order kept within a (customer, campaign, channel)
+    o, k = rows[srt], key[srt]
+    new_group = np.ones(len(k), bool)
+    new_group[1:] = k[1:] != k[:-1]
+    first = o[np.maximum.accumulate(np.where(new_group, np.arange(len(k)), 0))]
+    dup = ~new_group
+    rows, first = o[dup], first[dup]
+    detail = ("Campaign " + camp.take(rows).reset_index(drop=True) + " sent again by "
+              + tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY) + " (first sent " + tx.day_text(m.local_day()[first]) + ")")
+    return make_flags(data, m, "duplicate_campaign", params, rows, detail, m.message_ids(data, first))
+
+
+# ---------------------------------------------------------------- purchases and service
+
+
+@rule("promo_after_purchase", needs=[("sales", None)], family="purchase")
+def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["promo_after_purchase"], messages_of(data)
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]))
+    sales = data["sales"]
+    sc, sd = table_codes(data, m, "sales"), day_of_date(sales["sale_date"])
+    ok = np.flatnonzero((sc >= 0) & (sd != I64_MIN))
+    day = m.local_day()[rows]
+    hit = asof_latest(m.cust[rows], day, sc[ok], sd[ok])
+    diff = day - sd[ok][np.maximum(hit, 0)]
+    flag = (hit >= 0) & (diff <= rp["days"])
+    rows, sale, diff = rows[flag], ok[hit[flag]], diff[flag]
+    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
+              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " " + tx.plural(diff, "day")
+              + " after " + sales_model_text(data, sale) + " on " + tx.day_text(sd[sale])
+              + " (cool-down " + str(rp["days"]) + " days)")
+    return make_flags(data, m, "promo_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale))
+
+
+@rule(
+    "better_offer_after_purchase",
+    needs=[("sales", None), ("sales", "model"), ("sales", "price"), ("communications", "model"), ("communications", "offer_price")],
+    family="purchase",
+)
+def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["better_offer_after_purchase"], messages_of(data)
+    model, price = m.column(data, "model"), m.column(data, "offer_price")
+    rows = np.flatnonzero(
+        ~exempt_mask(m, params) & m.in_categories(rp["categories"]) & model.notna().to_numpy() & price.notna().to_numpy()
+    )
+    sales = data["sales"]
+    sc, sd = table_codes(data, m, "sales"), day_of_date(sales["sale_date"])
+    ok = np.flatnonzero((sc >= 0) & (sd != I64_MIN) & sales["model"].notna().to_numpy() & sales["price"].notna().to_numpy())
+    both = pd.concat([model.take(rows), sales["model"].take(ok)], ignore_index=True).str.strip().str.lower()
+    mcodes, _ = pd.factorize(both)
+    left = pd.DataFrame({"row": rows, "k": m.cust[rows] * (mcodes.max(initial=0) + 1) + mcodes[: len(rows)],
+                         "day": m.local_day()[rows], "offer": price.to_numpy(float)[rows]})
+    right = pd.DataFrame({"sale": ok, "k": sc[ok] * (mcodes.max(initial=0) + 1) + mcodes[len(rows):],
+                          "sale_day": sd[ok], "paid": sales["price"].to_numpy(float)[ok]})
+    j = left.merge(right, on="k")  # per customer and model: a handful of sales, never a cartesian blow-up
+    j = j[(j["day"] >= j["sale_day"]) & (j["day"] - j["sale_day"] <= rp["days"]) & (j["offer"] < j["paid"])]
+    j = j.sort_values(["row", "sale_day", "sale"]).drop_duplicates("row", keep="last")  # the latest such sale
+    rows, sale = j["row"].to_numpy(), j["sale"].to_numpy()
+    diff = j["day"].to_numpy() - j["sale_day"].to_numpy()
+    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
+              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " for a "
+              + model.take(rows).reset_index(drop=True) + " at " + tx.money(j["offer"]) + " "
+              + tx.plural(diff, "day") + " after buying one for " + tx.money(j["paid"]))
+    return make_flags(data, m, "better_offer_after_purchase", params, rows, detail,
+                      related_ids(data, "sales", "sale_id", sale))
+
+
+def _reminder_partial(data: DealerData) -> str | None:
+    if not data.has("service_visits"):
+        return "checked only against appointments: the service_visits table is missing"
+    if not data.has("appointments"):
+        return "checked only against service visits: the appointments table is missing"
+    return None
+
+
+@rule(
+    "reminder_after_service",
+    needs_any=[("service_visits", None), ("appointments", None)],
+    family="service",
+    partial=_reminder_partial,
+)
+def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["reminder_after_service"], messages_of(data)
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(["service_reminder"]))
+    day = m.local_day()[rows]
+    visit = _recent_visit(data, m, rows, day) if data.has("service_visits") else np.full(len(rows), -1)
+    vdays = day_of_date(data["service_visits"]["visit_date"])
+    by_visit = (visit >= 0) & (day - vdays[np.maximum(visit, 0)] <= rp["days"])
+    appt = np.full(len(rows), -1)
+    if data.has("appointments"):
+        ap = data["appointments"]
+        live = np.flatnonzero((ap["status"] != "cancelled").fillna(True).to_numpy(bool))
+        ac = table_codes(data, m, "appointments")[live]
+        booked, due = ns_utc(ap["booked_at"])[live], ns_utc(ap["scheduled_for"])[live]
+        ok = (ac >= 0) & (booked != I64_MIN) & (due != I64_MIN)
+        pos = containing_interval(m.cust[rows], m.t[rows], ac[ok], booked[ok], due[ok])
+        appt = np.where(pos >= 0, live[np.flatnonzero(ok)][np.maximum(pos, 0)], -1)
+    flag = by_visit | (appt >= 0)
+    v_rows, a_rows = rows[by_visit], rows[flag & ~by_visit]
+    v_pos, a_pos = visit[by_visit], appt[flag & ~by_visit]
+    v_detail = ("Service reminder " + tx.plural(day[by_visit] - vdays[v_pos], "day") + " after a service visit on "
+                + tx.day_text(vdays[v_pos]) + " (repair order " + related_ids(data, "service_visits", "ro_id", v_pos) + ")")
+    tz = data.timezone
+    a_detail = ("Service reminder while an appointment booked on "
+                + tx.day_text(local_days_of(data["appointments"]["booked_at"].take(a_pos), tz))
+                + " is due on " + tx.day_text(local_days_of(data["appointments"]["scheduled_for"].take(a_pos), tz)))
+    return pd.concat([
+        make_flags(data, m, "reminder_after_service", params, v_rows, v_detail,
+                   related_ids(data, "service_visits", "ro_id", v_pos)),
+        make_flags(data, m, "reminder_after_service", params, a_rows, a_detail,
+                   related_ids(data, "appointments", "appointment_id", a_pos)),
+    ])
+
+
+def _recent_visit(data: DealerData, m: Messages, rows: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Latest visit on or before the message date; same vin when message and visit both carry one."""
+    sv = data["service_visits"]
+    vc, vd = table_codes(data, m, "service_visits"), day_of_date(sv["visit_date"])
+    mvin = m.column(data, "vin").take(rows).reset_index(drop=True)
+    vins, _ = pd.factorize(pd.concat([mvin, sv["vin"]], ignore_index=True))
+    mv, vv = vins[: len(rows)].astype(np.int64), vins[len(rows):].astype(np.int64)
+    ok = (vc >= 0) & (vd != I64_MIN)
+    cust = m.cust[rows]
+    nv = int(vins.max(initial=0)) + 1
+    candidates = [
+        _asof_subset(cust, day, vc, vd, ok & (vv < 0)),  # visits without a vin match any reminder
+        _asof_subset(np.where(mv < 0, cust, -1), day, vc, vd, ok),  # reminders without a vin match any visit
+        _asof_subset(np.where(mv >= 0, cust * nv + mv, -1), day, vc * nv + vv, vd, ok & (vv >= 0)),  # same vin
+    ]
+    best = np.full(len(rows), -1)
+    for c in candidates:
+        better = (c >= 0) & ((best < 0) | (vd[np.maximum(c, 0)] > vd[np.maximum(best, 0)]))
+        best = np.where(better, c, best)
+    return best
+
+
+def _asof_subset(left_group, left_val, right_group, right_val, keep) -> np.ndarray:
+    idx = np.flatnonzero(keep)
+    pos = asof_latest(left_group, left_val, right_group[idx], right_val[idx])
+    return np.where(pos >= 0, idx[np.maximum(pos, 0)], -1)
+
+
+@rule("conquest_to_owner", needs_any=[("sales", None), ("vehicles", None)], family="purchase")
+def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
+    m = messages_of(data)
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(["conquest"]))
+    day = m.local_day()[rows]
+    sale = np.full(len(rows), -1)
+    if data.has("sales"):
+        sc, sd = table_codes(data, m, "sales"), day_of_date(data["sales"]["sale_date"])
+        sale = _asof_subset(m.cust[rows], day, sc, sd, (sc >= 0) & (sd != I64_MIN))
+    owned = np.full(len(rows), -1)
+    if data.has("vehicles"):
+        vc = table_codes(data, m, "vehicles")
+        first = np.full(len(m.customers), -1)
+        ok = np.flatnonzero(vc >= 0)
+        first[vc[ok][::-1]] = ok[::-1]  # the first vehicle row of each customer
+        owned = first[m.cust[rows]]
+    by_sale, by_vehicle = sale >= 0, (sale < 0) & (owned >= 0)
+    s_rows, v_rows = rows[by_sale], rows[by_vehicle]
+    s_pos, v_pos = sale[by_sale], owned[by_vehicle]
+    s_detail = "Conquest offer to a customer who bought here on " + tx.day_text(day_of_date(data["sales"]["sale_date"])[s_pos])
+    v_vin = related_ids(data, "vehicles", "vin", v_pos)
+    v_detail = "Conquest offer to a customer who owns vehicle " + v_vin
+    return pd.concat([
+        make_flags(data, m, "conquest_to_owner", params, s_rows, s_detail, related_ids(data, "sales", "sale_id", s_pos)),
+        make_flags(data, m, "conquest_to_owner", params, v_rows, v_detail, v_vin),
+    ])
+
+
+@rule("promo_during_open_lead", needs=[("leads", None)], family="purchase")
+def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["promo_during_open_lead"], messages_of(data)
+    owner = schema.SENDERS.index(rp["owner_sender"]) if rp["owner_sender"] in schema.SENDERS else -2
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (m.sender != owner))
+    leads = data["leads"]
+    lc, opened, closed = table_codes(data, m, "leads"), ns_utc(leads["opened_at"]), ns_utc(leads["closed_at"])
+    closed = np.where(closed == I64_MIN, I64_MAX, closed)  # still open
+    ok = np.flatnonzero((lc >= 0) & (opened != I64_MIN))
+    pos = containing_interval(m.cust[rows], m.t[rows], lc[ok], opened[ok], closed[ok])
+    flag = pos >= 0
+    rows, lead = rows[flag], ok[pos[flag]]
+    detail = (tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)) + " from "
+              + tx.lookup(m.sender[rows], schema.SENDERS) + " while a lead opened on "
+              + tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone))
+              + f" is open with {rp['owner_sender']}")
+    return make_flags(data, m, "promo_during_open_lead", params, rows, detail, related_ids(data, "leads", "lead_id", lead))
+
+
+# ---------------------------------------------------------------- consent and timing
+
+CONSENT = {  # channel: (customers column, the value that forbids, sentence)
+    "sms": ("sms_consent", "not true", "Texted without SMS consent"),
+    "email": ("email_opt_in", False, "Emailed a customer who opted out of email"),
+    "phone": ("phone_dnc", True, "Called a customer on the do-not-call list"),
+    "mail": ("mail_opt_out", True, "Mailed a customer who opted out of mail"),
+}
+
+
+def _consent_partial(data: DealerData) -> str | None:
+    absent = [f"{ch} (customers.{col} missing)" for ch, (col, _, _) in CONSENT.items() if not data.has("customers", col)]
+    return f"not checked for {', '.join(absent)}" if absent else None
+
+
+@rule(
+    "no_consent",
+    needs_any=[("customers", col) for col, _, _ in CONSENT.values()],
+    family="consent",
+    partial=_consent_partial,
+)
+def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
+    m = messages_of(data)
+    counted = ~exempt_mask(m, params)
+    parts = []
+    for channel, (col, forbid, sentence) in CONSENT.items():
+        if not data.has("customers", col):
+            continue
+        is_true, is_false = customer_bool(data, m, col)
+        bad = ~is_true if forbid == "not true" else (is_true if forbid else is_false)
+        rows = np.flatnonzero(counted & (m.channel == schema.CHANNELS.index(channel)) & bad[m.cust])
+        detail = tx.s(np.full(len(rows), sentence, dtype=object))
+        if forbid == "not true":  # say whether consent was refused or simply never recorded
+            detail = detail + tx.s(np.where(is_false[m.cust[rows]], " (consent refused)", " (no consent recorded)"))
+        parts.append(make_flags(data, m, "no_consent", params, rows, detail))
+    return pd.concat(parts) if parts else empty_flags(data)
+
+
+@rule("after_opt_out", needs=[("communications", "unsubscribed")], family="consent")
+def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["after_opt_out"], messages_of(data)
+    unsub = m.column(data, "unsubscribed").fillna(False).to_numpy(bool)
+    width = len(schema.CHANNELS) + 1
+    key = m.cust * width + (m.channel + 1)
+    # the first unsubscribe per (customer, channel): rows are in time order per customer;
+    # any category counts, an opt-out is the customer's wish whatever the message was
+    u_rows = np.flatnonzero(unsub)
+    u_keys, first = np.unique(key[u_rows], return_index=True)
+    u_first = u_rows[first]
+    u_day = m.local_day()[u_first]
+    grace_end = np.busday_offset(u_day.astype("datetime64[D]"), rp["grace_business_days"], roll="backward")
+    grace_end = grace_end.astype(np.int64)
+    rows = np.flatnonzero(~exempt_mask(m, params))
+    at = np.minimum(np.searchsorted(u_keys, key[rows]), max(len(u_keys) - 1, 0))
+    known = (u_keys[at] == key[rows]) if len(u_keys) else np.zeros(len(rows), bool)
+    flag = known & (m.local_day()[rows] > grace_end[at])
+    rows, at = rows[flag], at[flag]
+    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " on " + tx.day_text(m.local_day()[rows])
+              + ", after the customer unsubscribed on " + tx.day_text(u_day[at]) + " (grace of "
+              + str(rp["grace_business_days"]) + " business days ended " + tx.day_text(grace_end[at]) + ")")
+    return make_flags(data, m, "after_opt_out", params, rows, detail, m.message_ids(data, u_first[at]))
+
+
+@rule("quiet_hours", family="timing")
+def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
+    """Applies to exempt categories too (SPEC §4)."""
+    rp, m = params["rules"]["quiet_hours"], messages_of(data)
+    codes = [schema.CHANNELS.index(c) for c in rp["channels"] if c in schema.CHANNELS]
+    rows = np.flatnonzero(np.isin(m.channel, codes))
+    local, own_zone = customer_local(data, m, rows)
+    tod = np.mod(local, DAY)
+    start, end = _tod(rp["start"]), _tod(rp["end"])
+    quiet = (tod < start) | (tod >= end) if start <= end else (tod < start) & (tod >= end)
+    rows, tod, own_zone = rows[quiet], tod[quiet], own_zone[quiet]
+    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " at " + tx.clock(tod)
+              + tx.s(np.where(own_zone, " customer's time", " dealer's time"))
+              + f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})")
+    return make_flags(data, m, "quiet_hours", params, rows, detail)
+
+
+def customer_local(data: DealerData, m: Messages, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock ns of sorted rows in the customer's timezone (else the dealer's), and
+    whether the customer's own zone was used. One conversion per timezone group."""
+    if data.has("customers", "timezone"):
+        zones = customer_values(data, m, "timezone")
+    else:
+        zones = pd.Series(pd.NA, index=range(len(m.customers)), dtype="string")
+    zone_codes, zone_names = pd.factorize(zones)
+    zc = zone_codes[m.cust[rows]]
+    local = np.zeros(len(rows), np.int64)
+    own_zone = np.zeros(len(rows), bool)
+    for code in np.unique(zc):
+        sel = zc == code
+        tz = zone_names[code] if code >= 0 else data.timezone
+        try:
+            local[sel] = local_ns(m.t[rows[sel]], tz)
+        except Exception:  # an unknown zone name (validation warns about it): the dealer's zone
+            local[sel], code = local_ns(m.t[rows[sel]], data.timezone), -1
+        own_zone[sel] = code >= 0
+    return local, own_zone
+
+
+def _tod(hhmm: str) -> int:
+    h, mi = (int(x) for x in str(hhmm).split(":")[:2])
+    return (h * 60 + mi) * 60 * 10**9
+
+
+@rule("non_preferred_channel", needs=[("customers", "preferred_channel")], family="consent")
+def non_preferred_channel(data: DealerData, params: dict) -> pd.DataFrame:
+    rp, m = params["rules"]["non_preferred_channel"], messages_of(data)
+    pref = customer_values(data, m, "preferred_channel")
+    pref_code = np.append(pd.Index(schema.CHANNELS).get_indexer(pd.Index(pref.str.lower())), -1)
+    pc = pref_code[m.cust]
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (pc >= 0) & (pc != m.channel))
+    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
+              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + "; the customer prefers "
+              + tx.lookup(pc[rows], schema.CHANNELS, {"email": "email", "sms": "texts", "phone": "calls", "mail": "mail"}))
+    return make_flags(data, m, "non_preferred_channel", params, rows, detail)
+
+
+# ---------------------------------------------------------------- running them
+
+
+def run_rules(data: DealerData, params: dict, rules=None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Flags of the chosen rules (default all enabled) and why any rule was skipped or partial.
+
+    Flags are ordered by customer, sent_at, message_id, then rule (registry order).
+    """
+    flags, skipped, _ = run_rules_timed(data, params, rules)
+    return flags, skipped
+
+
+def run_rules_timed(data: DealerData, params: dict, rules=None):
+    """As ``run_rules``, plus seconds spent per rule (for the benchmark)."""
+    import time
+
+    chosen = list(RULES) if rules is None else list(rules)
+    parts, skipped, seconds = [], {}, {}
+    for name in chosen:
+        r = RULES[name]
+        rp = params["rules"].get(name, {})
+        if not rp.get("enabled", True):
+            skipped[name] = "turned off in the parameters"
+            continue
+        why = r.missing(data)
+        if why:
+            skipped[name] = why
+            continue
+        note = r.partial(data) if r.partial else None
+        if note:
+            skipped[name] = "partly: " + note
+        t0 = time.perf_counter()
+        parts.append(r.func(data, params))
+        seconds[name] = time.perf_counter() - t0
+    flags = pd.concat(parts) if parts else empty_flags(data)
+    order = {n: i for i, n in enumerate(RULES)}
+    sort_key = flags.index.to_numpy(np.int64) * len(order) + flags["rule"].map(order).to_numpy(np.int64)
+    flags = flags.iloc[np.argsort(sort_key, kind="stable")].reset_index(drop=True)
+    return flags[FLAG_COLUMNS], skipped, seconds

@@ -1,0 +1,143 @@
+"""The suppression list (SPEC §4): who should get no marketing on a channel as of ``as_of``.
+
+One row per (customer_id, channel, rule) with ``until``: the last date the reason holds
+(inclusive; empty = indefinitely). ``channel`` is ``all`` when the reason is not about one
+channel (a purchase or service cool-down, the total cap).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..data import DealerData
+from .rules import CONSENT, exempt_mask
+from .windows import DAY, day_of_date, local_ns, messages_of, ns_utc
+
+COLUMNS = ["customer_id", "channel", "rule", "until"]
+NAT = np.iinfo(np.int64).min
+
+
+def as_of_bounds(data: DealerData) -> tuple[int, int]:
+    """(as_of as an int day number, the last nanosecond of as_of in the dealer's zone, UTC)."""
+    day = int(np.datetime64(data.as_of, "D").astype(np.int64))
+    end = pd.Timestamp(data.as_of) + pd.Timedelta(days=1)
+    return day, int(end.tz_localize(data.timezone, nonexistent="shift_forward", ambiguous=False).value) - 1
+
+
+def suppression_list(data: DealerData, params: dict) -> pd.DataFrame:
+    parts = [
+        _cooldown(data, params, "sales", "sale_date", "promo_after_purchase"),
+        _cooldown(data, params, "service_visits", "visit_date", "reminder_after_service"),
+        _booked(data, params),
+        *_caps(data, params),
+        _consent(data, params),
+        _opt_out(data, params),
+    ]
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return _frame([], [], [], [])
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["customer_id", "channel", "rule", "until"], na_position="last", kind="stable")
+    return out.drop_duplicates(["customer_id", "channel", "rule"], keep="last").reset_index(drop=True)
+
+
+def _frame(cust, channel, rule, until_days) -> pd.DataFrame:
+    until = np.asarray(until_days, dtype=np.int64) if len(until_days) else np.array([], np.int64)
+    return pd.DataFrame({
+        "customer_id": pd.array(np.asarray(cust, dtype=object), dtype="string"),
+        "channel": pd.array(np.asarray(channel, dtype=object), dtype="string"),
+        "rule": pd.array(np.asarray(rule, dtype=object), dtype="string"),
+        "until": pd.Series(np.where(until == NAT, NAT, until * DAY).astype(np.int64).view("datetime64[ns]")),
+    })
+
+
+def _enabled(params: dict, name: str) -> bool:
+    return bool(params["rules"].get(name, {}).get("enabled", True))
+
+
+def _cooldown(data, params, table, date_col, name):
+    """Customers within ``days`` after a sale (or visit): until that date + days."""
+    if not data.has(table) or not _enabled(params, name):
+        return None
+    a_day, _ = as_of_bounds(data)
+    days = int(params["rules"][name]["days"])
+    t = data[table]
+    d = day_of_date(t[date_col])
+    live = (d <= a_day) & (d >= a_day - days)
+    until = d[live] + days
+    return _frame(t["customer_id"].to_numpy(object)[live], ["all"] * int(live.sum()), [name] * int(live.sum()), until)
+
+
+def _booked(data, params):
+    """Service reminders wait while an appointment is booked and not yet due."""
+    if not data.has("appointments") or not _enabled(params, "reminder_after_service"):
+        return None
+    _, a_end = as_of_bounds(data)
+    ap = data["appointments"]
+    booked, due = ns_utc(ap["booked_at"]), ns_utc(ap["scheduled_for"])
+    live = (booked <= a_end) & (due > a_end) & (ap["status"] != "cancelled").fillna(True).to_numpy(bool)
+    until = np.floor_divide(local_ns(due[live], data.timezone), DAY)
+    n = int(live.sum())
+    return _frame(ap["customer_id"].to_numpy(object)[live], ["all"] * n, ["reminder_after_service"] * n, until)
+
+
+def _caps(data, params):
+    """A cap reached (one more message would exceed it) in the window ending at as_of."""
+    m = messages_of(data)
+    _, a_end = as_of_bounds(data)
+    counted = ~exempt_mask(m, params) & (m.t <= a_end)
+    out = []
+    if _enabled(params, "cap_total"):
+        for w in params["rules"]["cap_total"]["windows"]:
+            out.append(_cap_window(data, m, counted, w, a_end, "all", "cap_total"))
+    if _enabled(params, "cap_channel"):
+        for channel, windows in (params["rules"]["cap_channel"].get("windows") or {}).items():
+            on = counted & (m.channel == schema.CHANNELS.index(channel))
+            for w in windows or []:
+                out.append(_cap_window(data, m, on, w, a_end, channel, "cap_channel"))
+    return out
+
+
+def _cap_window(data, m, counted, w, a_end, channel, name):
+    width = int(w["days"] * DAY)
+    rows = np.flatnonzero(counted & (m.t > a_end - width))
+    cust, first, count = np.unique(m.cust[rows], return_index=True, return_counts=True)
+    full = count >= w["max"]
+    # the window frees up when its (count - max + 1)-th oldest message leaves it
+    leaving = rows[first[full] + count[full] - w["max"]]
+    free_at = m.t[leaving] + width
+    until = np.floor_divide(local_ns(free_at - 1, data.timezone), DAY)  # last day still capped
+    n = int(full.sum())
+    return _frame(m.customers.to_numpy(object)[cust[full]], [channel] * n, [name] * n, until)
+
+
+def _consent(data, params):
+    if not _enabled(params, "no_consent"):
+        return None
+    cust = data["customers"]
+    ids = cust["customer_id"].to_numpy(object)
+    parts = []
+    for channel, (col, forbid, _) in CONSENT.items():
+        if not data.has("customers", col):
+            continue
+        v = cust[col].astype("boolean")
+        bad = (~v.fillna(False)) if forbid == "not true" else (v.fillna(False) if forbid else (~v).fillna(False))
+        bad = bad.to_numpy(bool)
+        n = int(bad.sum())
+        parts.append(_frame(ids[bad], [channel] * n, ["no_consent"] * n, [NAT] * n))
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def _opt_out(data, params):
+    if not data.has("communications", "unsubscribed") or not _enabled(params, "after_opt_out"):
+        return None
+    m = messages_of(data)
+    _, a_end = as_of_bounds(data)
+    unsub = m.column(data, "unsubscribed").fillna(False).to_numpy(bool) & (m.t <= a_end) & (m.channel >= 0)
+    key = np.unique(m.cust[unsub] * len(schema.CHANNELS) + m.channel[unsub])
+    n = len(key)
+    channels = np.array(schema.CHANNELS, dtype=object)[key % len(schema.CHANNELS)]
+    return _frame(m.customers.to_numpy(object)[key // len(schema.CHANNELS)], channels, ["after_opt_out"] * n,
+                  [NAT] * n)
+

@@ -1,0 +1,92 @@
+"""Vectorised building blocks of the ``detail`` sentences (built for flagged rows only)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .windows import DAY
+
+VERB = {"email": "Emailed", "sms": "Texted", "phone": "Called", "mail": "Mailed"}
+VERB_WHAT = {"email": "Emailed", "sms": "Texted", "phone": "Phoned with", "mail": "Mailed"}  # + "an offer"
+BY = {"email": "email", "sms": "text", "phone": "phone", "mail": "mail"}
+NOUN = {"email": "email", "sms": "text", "phone": "call", "mail": "mailing"}
+CATEGORY = {
+    "service_reminder": "a service reminder",
+    "offer": "an offer",
+    "sales_promo": "a sales promotion",
+    "conquest": "a conquest offer",
+    "birthday": "a birthday message",
+    "anniversary": "an anniversary message",
+    "warranty": "a warranty message",
+    "recall": "a recall notice",
+    "survey": "a survey",
+    "newsletter": "a newsletter",
+    "referral": "a referral invitation",
+    "event": "an event invitation",
+    "transactional": "a transactional message",
+}
+
+
+def s(values) -> pd.Series:
+    """Any array-like as a pandas string Series with a clean 0..n-1 index."""
+    return pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series) else values.to_numpy(object), dtype="string")
+
+
+def num(values) -> pd.Series:
+    return s(np.asarray(values).astype(np.int64).astype(str))
+
+
+def lookup(codes: np.ndarray, names: tuple[str, ...], words: dict[str, str] | None = None) -> pd.Series:
+    """Words for int codes into ``names`` (code -1 -> 'unknown')."""
+    lut = np.array([(words or {}).get(n, n) for n in names] + ["unknown"], dtype=object)
+    return s(lut[codes])
+
+
+def ordinal(n: np.ndarray) -> pd.Series:
+    n = np.asarray(n).astype(np.int64)
+    suffix = np.where((n % 100 >= 11) & (n % 100 <= 13), "th",
+                      np.where(n % 10 == 1, "st", np.where(n % 10 == 2, "nd", np.where(n % 10 == 3, "rd", "th"))))
+    return num(n) + s(suffix)
+
+
+def plural(n: np.ndarray, word: str) -> pd.Series:
+    n = np.asarray(n).astype(np.int64)
+    return num(n) + s(np.where(n == 1, f" {word}", f" {word}s"))
+
+
+def day_text(days: np.ndarray) -> pd.Series:
+    """ISO dates of int day numbers since 1970-01-01."""
+    return s(np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]")))
+
+
+def duration(ns: np.ndarray) -> pd.Series:
+    """'3 days' for a day or more, else '5 hours', else '12 minutes'."""
+    ns = np.asarray(ns, dtype=np.int64)
+    days, hours, minutes = ns // DAY, ns // (3600 * 10**9), ns // (60 * 10**9)
+    out = plural(days, "day")
+    out = out.where(pd.Series(ns >= DAY), plural(hours, "hour"))
+    return out.where(pd.Series(ns >= 3600 * 10**9), plural(minutes, "minute"))
+
+
+def clock(tod_ns: np.ndarray) -> pd.Series:
+    """'9:42 PM' of nanoseconds since local midnight."""
+    minutes = np.asarray(tod_ns, dtype=np.int64) // (60 * 10**9)
+    h, m = minutes // 60, minutes % 60
+    mm = np.array([f"{i:02d}" for i in range(60)], dtype=object)
+    return num((h + 11) % 12 + 1) + ":" + s(mm[m]) + s(np.where(h < 12, " AM", " PM"))
+
+
+def clock_param(hhmm: str) -> str:
+    """'9 PM' or '8:30 AM' of a parameter like '21:00'."""
+    h, m = (int(x) for x in str(hhmm).split(":")[:2])
+    return f"{(h + 11) % 12 + 1}{'' if m == 0 else f':{m:02d}'} {'AM' if h < 12 else 'PM'}"
+
+
+def money(values) -> pd.Series:
+    """'$29,500' (cents only when there are any). Few rows: the flagged offers."""
+    out = [None if pd.isna(v) else (f"${v:,.0f}" if float(v).is_integer() else f"${v:,.2f}") for v in np.asarray(values, dtype=float)]
+    return s(out)
+
+
+def capital(text: pd.Series) -> pd.Series:
+    return text.str.slice(0, 1).str.upper() + text.str.slice(1)

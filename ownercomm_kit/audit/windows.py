@@ -1,0 +1,242 @@
+"""Shared fast machinery of the audit: messages sorted once, windowed counts, as-of joins.
+
+Everything works on int64 nanoseconds (UTC) and small int codes. The communications table is
+sorted once by (customer, sent_at, message_id) into ``Messages``; a windowed count per customer
+is then a difference of prefix sums between a row and the start of its window, found by one
+global ``searchsorted`` on a combined key ``customer_code * span + time`` (no loop over
+customers). Ties of identical ``sent_at`` for one customer are ordered by ``message_id``, so
+"the 6th message" and "the duplicate" are deterministic: the later message_id comes later.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..data import DealerData
+
+SECOND = 1_000_000_000
+DAY = 86_400 * SECOND
+_CACHE_ATTR = "_audit_messages"
+
+
+def codes_of(values: pd.Series, allowed: tuple[str, ...]) -> np.ndarray:
+    """int8 codes of an enum column into ``allowed`` (-1 for NA or unknown)."""
+    codes, uniques = pd.factorize(values)
+    lut = np.append(pd.Index(allowed).get_indexer(pd.Index(uniques)), -1).astype(np.int8)
+    return lut[codes]  # codes == -1 (NA) picks the appended -1
+
+
+def ns_utc(values: pd.Series) -> np.ndarray:
+    """int64 UTC nanoseconds of a tz-aware timestamp column (NaT -> INT64 min)."""
+    return np.asarray(values.dt.as_unit("ns").array.asi8, dtype=np.int64)
+
+
+def day_of_date(values: pd.Series) -> np.ndarray:
+    """int64 days since 1970-01-01 of a naive date column (NaT -> INT64 min)."""
+    a = values.astype("datetime64[ns]").to_numpy().view(np.int64)
+    nat = a == np.iinfo(np.int64).min
+    out = np.floor_divide(a, DAY)
+    out[nat] = np.iinfo(np.int64).min
+    return out
+
+
+def local_ns(t_utc: np.ndarray, tz: str) -> np.ndarray:
+    """Wall-clock nanoseconds (as if UTC) of UTC instants in ``tz``."""
+    idx = pd.DatetimeIndex(t_utc.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    return idx.asi8
+
+
+@dataclass
+class Messages:
+    """communications sorted by (customer, sent_at, message_id), as arrays.
+
+    ``order[i]`` is the position in ``data["communications"]`` of sorted row ``i``; every
+    other array is in sorted order.
+    """
+
+    order: np.ndarray
+    cust: np.ndarray  # int64 code into ``customers`` (sorted customer ids)
+    t: np.ndarray  # int64 ns UTC
+    channel: np.ndarray  # int8 code into schema.CHANNELS
+    sender: np.ndarray  # int8 code into schema.SENDERS
+    category: np.ndarray  # int8 code into schema.CATEGORIES
+    customers: pd.Index
+    key: np.ndarray  # combined sort key, non-decreasing
+    span: int
+    unit: int
+    tmin: int
+    uniq_t: np.ndarray | None  # rank mode only (sub-unit timestamps)
+    timezone: str
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def window_start(self, days: float) -> np.ndarray:
+        """For each row, the first sorted row of the same customer with t > t_row - days."""
+        k = ("start", days)
+        if k not in self._cache:
+            self._cache[k] = np.searchsorted(self.key, self.lo_key(self.cust, self.t - int(days * DAY)), "left")
+        return self._cache[k]
+
+    def lo_key(self, cust: np.ndarray, bound: np.ndarray) -> np.ndarray:
+        """Combined key of "the first time strictly after ``bound``" for customer ``cust``."""
+        if self.uniq_t is None:
+            rel = np.floor_divide(bound - self.tmin, self.unit) + 1
+        else:
+            rel = np.searchsorted(self.uniq_t, bound, "right")
+        return cust * self.span + np.clip(rel, 0, self.span)
+
+    def exempt(self, categories) -> np.ndarray:
+        lut = np.isin(np.arange(len(schema.CATEGORIES) + 1), [schema.CATEGORIES.index(c) for c in categories if c in schema.CATEGORIES])
+        return lut[self.category]  # -1 indexes the last (False) slot
+
+    def in_categories(self, categories) -> np.ndarray:
+        return self.exempt(categories)
+
+    def local_day(self) -> np.ndarray:
+        """The message date in the dealer's timezone, as int64 days since 1970-01-01."""
+        if "local_day" not in self._cache:
+            self._cache["local_day"] = np.floor_divide(local_ns(self.t, self.timezone), DAY)
+        return self._cache["local_day"]
+
+    def customer_codes(self, ids: pd.Series) -> np.ndarray:
+        """Codes of another table's customer_id (-1 for customers never messaged)."""
+        return self.customers.get_indexer(pd.Index(ids.astype("string")))
+
+    def column(self, data: DealerData, name: str) -> pd.Series:
+        """A communications column in sorted order (index 0..n-1)."""
+        k = ("col", name)
+        if k not in self._cache:
+            self._cache[k] = data["communications"][name].take(self.order).reset_index(drop=True)
+        return self._cache[k]
+
+    def message_ids(self, data: DealerData, rows: np.ndarray) -> pd.Series:
+        return data["communications"]["message_id"].take(self.order[rows]).reset_index(drop=True)
+
+
+def messages_of(data: DealerData) -> Messages:
+    """The sorted messages of ``data``, built once and cached on the object."""
+    comm = data["communications"]
+    cached = getattr(data, _CACHE_ATTR, None)
+    if cached is not None and cached[0] is comm:
+        return cached[1]
+    m = _build(comm, data.timezone)
+    setattr(data, _CACHE_ATTR, (comm, m))
+    return m
+
+
+def _build(comm: pd.DataFrame, timezone: str) -> Messages:
+    cust_codes, customers = pd.factorize(comm["customer_id"], sort=True)
+    cust = cust_codes.astype(np.int64)
+    t = ns_utc(comm["sent_at"])
+    n = len(t)
+    tmin = int(t.min()) if n else 0
+    rel = t - tmin
+    uniq_t = None
+    unit = SECOND if n and not np.any(rel % SECOND) else 1
+    span = int(rel.max() // unit) + 2 if n else 2
+    if len(customers) * span >= 2**62:  # sub-second stamps over a long span: rank the times
+        uniq_t, rel_rank = np.unique(t, return_inverse=True)
+        rel, unit, span = rel_rank.astype(np.int64), 1, len(uniq_t) + 1
+        key = cust * span + rel
+    else:
+        key = cust * span + rel // unit
+    order = np.argsort(key, kind="quicksort")
+    order = _break_ties(order, key, comm["message_id"])
+    return Messages(
+        order=order,
+        cust=cust[order],
+        t=t[order],
+        channel=codes_of(comm["channel"], schema.CHANNELS)[order],
+        sender=codes_of(comm["sender"], schema.SENDERS)[order],
+        category=codes_of(comm["category"], schema.CATEGORIES)[order],
+        customers=pd.Index(customers.astype("string")),
+        key=key[order],
+        span=span,
+        unit=unit,
+        tmin=tmin,
+        uniq_t=uniq_t,
+        timezone=timezone,
+    )
+
+
+def _break_ties(order: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np.ndarray:
+    """Order rows of identical (customer, sent_at) by message_id (rare: only those rows move)."""
+    ks = key[order]
+    same = ks[1:] == ks[:-1]
+    if not same.any():
+        return order
+    tied = np.zeros(len(ks), bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    slots = np.flatnonzero(tied)
+    sub = order[slots]
+    frame = pd.DataFrame({"k": key[sub], "m": message_id.take(sub).to_numpy(dtype=object), "p": sub})
+    order = order.copy()
+    order[slots] = frame.sort_values(["k", "m"], kind="stable")["p"].to_numpy()
+    return order
+
+
+def prefix(mask: np.ndarray) -> np.ndarray:
+    """Exclusive prefix sums: count of mask in rows [j, i] is P[i + 1] - P[j]."""
+    out = np.zeros(len(mask) + 1, np.int32)
+    np.cumsum(mask, out=out[1:])
+    return out
+
+
+def first_true_at_or_after(mask: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """For each start position, the first row >= start where mask is true."""
+    pos = np.flatnonzero(mask)
+    return pos[np.minimum(np.searchsorted(pos, start, "left"), len(pos) - 1)]
+
+
+def asof_latest(
+    left_group: np.ndarray, left_val: np.ndarray, right_group: np.ndarray, right_val: np.ndarray
+) -> np.ndarray:
+    """For each left row, the right row of the same group with the largest value <= left value.
+
+    Groups and values are int64 (groups >= 0); returns right positions, -1 when none. One sort
+    of the right side and one searchsorted: no cartesian join.
+    """
+    if len(right_group) == 0 or len(left_group) == 0:
+        return np.full(len(left_group), -1, np.int64)
+    # ranks of values among the right side's distinct values keep the combined key small
+    uniq = np.unique(right_val)
+    span = len(uniq) + 1
+    rkey = right_group.astype(np.int64) * span + np.searchsorted(uniq, right_val, "left") + 1
+    rorder = np.argsort(rkey, kind="stable")
+    rkey = rkey[rorder]
+    lkey = left_group.astype(np.int64) * span + np.searchsorted(uniq, left_val, "right")
+    pos = np.searchsorted(rkey, lkey, "right") - 1
+    ok = (pos >= 0) & (left_group >= 0)
+    ok[ok] = right_group[rorder[pos[ok]]] == left_group[ok]
+    return np.where(ok, rorder[np.maximum(pos, 0)], -1)
+
+
+def containing_interval(
+    left_group: np.ndarray, left_t: np.ndarray, right_group: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """For each left row, a right interval [start, end) of the same group containing left_t.
+
+    Returns the position of the interval with the latest end among those started at or before
+    left_t (it contains left_t when any does), -1 when none. ``end`` may be INT64 max (open).
+    """
+    if len(right_group) == 0 or len(left_group) == 0:
+        return np.full(len(left_group), -1, np.int64)
+    ro = np.lexsort((start, right_group))
+    g, s, e = right_group[ro], start[ro], end[ro]
+    # running max of end within each group, and which interval holds it
+    first = np.ones(len(g), bool)
+    first[1:] = g[1:] != g[:-1]
+    run = pd.Series(e).groupby(np.cumsum(first)).cummax().to_numpy()
+    record = first | (e >= run)
+    holder = np.maximum.accumulate(np.where(record, np.arange(len(g)), 0))
+    # the last interval started at or before left_t (per group): as-of on start
+    pos = asof_latest(left_group, left_t, g, s)
+    ok = pos >= 0
+    ok[ok] = run[pos[ok]] > left_t[ok]
+    return np.where(ok, ro[holder[np.maximum(pos, 0)]], -1)

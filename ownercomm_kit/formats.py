@@ -499,17 +499,27 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         s = s.map(lambda v: repr(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v) else v)
     text = _text(s)
     filled = text.notna()
+    # Fast path: plain numbers (most cells of most exports); only the rest is cleaned.
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    num = num.where(np.isfinite(num))  # "inf" is no amount
+    rest = filled & num.isna()
+    if rest.any():
+        num = num.copy()
+        num[rest] = _clean_numbers(text[rest])
+    bad = filled & num.isna()
+    return num, bad.astype(bool)
+
+
+def _clean_numbers(text: pd.Series) -> pd.Series:
     t = text.str.replace(_CURRENCY, "", regex=True)
     negative = t.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
     t = t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
     # Thousands separators only where they sit between digit groups of three.
     grouped = t.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?").fillna(False).astype(bool)
     t = t.mask(grouped, t.str.replace(",", "", regex=False))
-    num = pd.to_numeric(t.where(t.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?").fillna(False)), errors="coerce")
-    num = num.astype("float64")
-    num = num.where(~negative, -num)
-    bad = filled & num.isna()
-    return num, bad.astype(bool)
+    plain = t.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?").fillna(False).astype(bool)
+    num = pd.to_numeric(t.where(plain), errors="coerce").astype("float64")
+    return num.where(~negative, -num)
 
 
 def parse_ints(s: pd.Series) -> tuple[pd.Series, pd.Series]:

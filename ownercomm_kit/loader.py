@@ -441,3 +441,41 @@ def canonical_values(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Seri
     out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else None, None)
     series = pd.Series(out, index=text.index, dtype="string")
     return series, (text.notna() & series.isna())
+
+
+# --- describing what was read ---------------------------------------------------------------
+
+
+def describe(data: DealerData, infos: list[TableInfo]) -> str:
+    """A per-table summary (file, rows, columns found, date range) for ``ownercomm validate``."""
+    lines = [f"Dealer {data.dealer_id} ({data.dealer_name}), time zone {data.timezone}, as_of {data.as_of}"]
+    for info in infos:
+        table = schema.TABLES[info.table]
+        kind = "required" if table.required else "optional"
+        if info.table in data.missing_tables and not info.rows_read:
+            lines.append(f"  {info.table:<15} not found ({kind}){'' if table.required else ': sections that need it are skipped'}")
+            continue
+        left_out = info.rows_read - len(data[info.table])
+        rows = f"{info.rows_read} rows" + (f" ({left_out} left out)" if left_out else "")
+        cols = f"{len(info.columns)}/{len(table.columns)} columns"
+        lines.append(f"  {info.table:<15} {info.file}: {rows}, {cols}{_date_range(data, info.table)}")
+        mapped = [f"{theirs} -> {ours}" for ours, theirs in info.columns.items() if theirs != ours]
+        if mapped:
+            lines.append(f"  {'':<15} mapped: {', '.join(mapped)}")
+        absent = [c for c in data.missing_columns.get(info.table, []) if info.table not in data.missing_tables]
+        if absent:
+            lines.append(f"  {'':<15} absent: {', '.join(absent)}")
+        if info.ignored_columns:
+            lines.append(f"  {'':<15} ignored: {', '.join(info.ignored_columns)}")
+    return "\n".join(lines)
+
+
+def _date_range(data: DealerData, table: str) -> str:
+    col = schema.EVENT_DATE_COLUMN.get(table)
+    df = data[table]
+    if col is None or df.empty or df[col].isna().all():
+        return ""
+    s = df[col]
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert(data.timezone).dt.tz_localize(None)
+    return f", {col} {s.min().date()} to {s.max().date()}"

@@ -36,6 +36,8 @@ def _rows_text(rows: Iterable[int], total: int | None = None) -> str:
 def _val(v) -> str | None:
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return None
+    if isinstance(v, pd.Timestamp):  # a loaded date or time stamp, shown as a person writes it
+        return v.strftime("%Y-%m-%d %H:%M:%S" if v != v.normalize() else "%Y-%m-%d")
     return str(v)
 
 
@@ -266,7 +268,7 @@ def check_after_as_of(data: DealerData, rows=None, files=None) -> list[Problem]:
         dates = s.dt.tz_convert(data.timezone).dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
         after = (dates.dt.normalize() > data.as_of_ts).fillna(False).to_numpy(bool)
         out += cell_problems(
-            "warning", name, files.get(name), col, s.astype("string"), _rows_of(data, name, rows), after,
+            "warning", name, files.get(name), col, s, _rows_of(data, name, rows), after,
             f"date after as_of {data.as_of.isoformat()}: the row is outside the report period",
         )
     return out

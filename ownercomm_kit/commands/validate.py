@@ -1,12 +1,48 @@
-"""`ownercomm validate` (not built yet)."""
+"""`ownercomm validate DATA_DIR [--params DEALER_FILE] [--timezone TZ] [--as-of DATE]`."""
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import click
 
+from .. import loader, params, validation
 from ..cli import main
 
 
 @main.command("validate")
-def validate() -> None:
-    """Not built yet."""
-    raise click.ClickException("'ownercomm validate' is not built yet")
+@click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Dealer file (params/dealers/<id>.yaml): its files, mapping, values and timezone apply.")
+@click.option("--timezone", help="IANA time zone of the dealer, e.g. America/Los_Angeles (else the dealer file's).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
+              help="The report's 'today' (YYYY-MM-DD); dates after it are warned about.")
+def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of) -> None:
+    """Check a dealer's data folder: every problem at once, then a per-table summary.
+
+    DATA_DIR is the folder of exports (it overrides the dealer file's data_dir). Exits 1 when
+    a problem blocks the reports (missing table or column, unparseable date, duplicate id,
+    unknown value in a required column), 0 otherwise (warnings only).
+    """
+    as_of = as_of.date() if as_of else None
+    if dealer_file is not None:
+        overrides = {"data_dir": str(data_dir.resolve()) if data_dir else None, "timezone": timezone, "as_of": as_of}
+        resolved = params.resolve(dealer_file=dealer_file, overrides=overrides)
+    elif data_dir is None:
+        raise click.UsageError("give a DATA_DIR, or --params DEALER_FILE")
+    elif not timezone:
+        raise click.UsageError(
+            "the dealer's time zone is needed to read time stamps: pass --timezone "
+            "(e.g. --timezone America/Los_Angeles) or --params DEALER_FILE"
+        )
+    else:
+        resolved = {"dealer_id": data_dir.resolve().name, "data_dir": str(data_dir.resolve()),
+                    "timezone": timezone, "as_of": as_of}
+    data, infos = loader.load_with_info(resolved, strict=False)
+    click.echo(loader.describe(data, infos))
+    click.echo("")
+    click.echo(validation.format_problems(data.problems))
+    if data.errors:
+        click.echo(f"\n{len(data.errors)} blocking problem(s): fix them before running the reports.", err=True)
+        sys.exit(1)
+    click.echo("\nNo blocking problem.")

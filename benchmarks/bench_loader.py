@@ -1,0 +1,102 @@
+"""Loader speed on one big communications export, against peers measured in the same run.
+
+    .venv/bin/python benchmarks/bench_loader.py [--rows 10000000] [--workdir /tmp/ownercomm-bench-loader]
+
+Writes (once, cached) a plain UTF-8 comma CSV of ROWS messages plus their customers, then
+times, in this one run:
+- the kit: formats.read_raw (text cells as the user sees them) and the whole load_data_dir
+  (read + every coercion + every check), and parse_timestamps alone on the sent_at column;
+- peers: pandas.read_csv with the C engine and with engine="pyarrow" (typed, no checks),
+  DuckDB read_csv_auto (typed, no checks).
+Prints seconds and each figure's ratio to pandas' pyarrow reader.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ownercomm_kit import formats, loader, schema
+
+
+def make_data(folder: Path, rows: int, seed: int = 7) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    done = folder / f".done-{rows}"
+    if done.exists():
+        return
+    rng = np.random.default_rng(seed)
+    n_customers = max(rows // 100, 1)
+    ids = np.char.add("C", np.arange(n_customers).astype(str))
+    pacsv.write_csv(pa.table({"customer_id": ids, "sms_consent": rng.choice(["Y", "N"], n_customers)}),
+                    folder / "customers.csv")
+    start = np.datetime64("2024-01-01T00:00:00")
+    sent = start + rng.integers(0, 2 * 365 * 86400, rows).astype("timedelta64[s]")
+    opened = np.where(rng.random(rows) < 0.2, np.datetime_as_string(sent + 3600, unit="s"), "")
+    table = pa.table({
+        "message_id": np.char.add("M", np.arange(rows).astype(str)),
+        "customer_id": ids[rng.integers(0, n_customers, rows)],
+        "sent_at": np.datetime_as_string(sent, unit="s"),
+        "channel": rng.choice(np.array(schema.CHANNELS), rows),
+        "sender": rng.choice(np.array(schema.SENDERS), rows),
+        "category": rng.choice(np.array(schema.CATEGORIES), rows),
+        "campaign_id": np.char.add("K", rng.integers(0, 500, rows).astype(str)),
+        "offer_price": np.round(rng.uniform(15000, 60000, rows), 2).astype(str),
+        "status": rng.choice(np.array(schema.MESSAGE_STATUSES), rows),
+        "opened_at": opened,
+        "unsubscribed": rng.choice(np.array(["", "N", "Y"]), rows, p=[0.5, 0.49, 0.01]),
+    })
+    pacsv.write_csv(table, folder / "communications.csv")
+    done.touch()
+
+
+def timed(label: str, fn, results: dict) -> object:
+    t = time.perf_counter()
+    out = fn()
+    results[label] = time.perf_counter() - t
+    print(f"  {label:<42} {results[label]:8.2f} s", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/ownercomm-bench-loader"))
+    args = ap.parse_args()
+    folder = args.workdir / f"rows{args.rows}"
+    t = time.perf_counter()
+    make_data(folder, args.rows)
+    path = folder / "communications.csv"
+    print(f"data: {path} ({path.stat().st_size / 1e9:.2f} GB, {args.rows:,} rows; made in {time.perf_counter() - t:.1f} s)")
+    r: dict[str, float] = {}
+    print("peers (typed, no checks):")
+    timed("pandas read_csv engine=pyarrow", lambda: pd.read_csv(path, engine="pyarrow"), r)
+    timed("pandas read_csv engine=c", lambda: pd.read_csv(path), r)
+    try:
+        import duckdb
+
+        timed("duckdb read_csv_auto -> pandas", lambda: duckdb.sql(f"select * from read_csv_auto('{path}')").df(), r)
+    except ImportError:
+        print("  duckdb not installed")
+    print("kit:")
+    raw = timed("formats.read_raw (text cells)", lambda: formats.read_raw(path), r)
+    timed("formats.parse_timestamps(sent_at)", lambda: formats.parse_timestamps(raw.frame["sent_at"], "America/Chicago"), r)
+    del raw
+    data = timed("loader.load_data_dir (read+coerce+checks)",
+                 lambda: loader.load_data_dir(folder, timezone="America/Chicago", strict=False), r)
+    assert len(data["communications"]) == args.rows, data.problems[:5]
+    base = r["pandas read_csv engine=pyarrow"]
+    print("ratios to pandas read_csv engine=pyarrow:")
+    for label, sec in r.items():
+        print(f"  {label:<42} {sec / base:6.2f}x")
+    import resource
+
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Sections every report has: KPI tiles, data quality, definitions (written once)."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from .. import schema
+from . import html
+from .notebook import ReportContext
+
+TABLE_WORDS = {
+    "customers": "customers", "vehicles": "vehicles", "sales": "vehicle sales", "service_visits": "service visits",
+    "appointments": "service appointments", "communications": "messages sent", "leads": "sales leads",
+    "referrals": "referrals",
+}
+
+
+def kpi_tiles(
+    kpis: Mapping[str, Any],
+    spec: Sequence[tuple[str, str, str]],
+    definitions: Mapping[str, str],
+    skipped: Mapping[str, str],
+    empty: Mapping[str, str],
+    tones: Mapping[str, str] | None = None,
+) -> str:
+    """Tiles of ``(key, label, kind)``; a None KPI shows "not enough data" and why.
+
+    The reason is the analytics' ``skipped`` entry (a missing table or column) or else the
+    report's plain sentence for an empty denominator (``empty[key]``).
+    """
+    items = []
+    for key, label, kind in spec:
+        value = kpis.get(key)
+        reason = skipped.get(key) or empty.get(key, "nothing to count in the period")
+        items.append(html.Tile(label=label, value=value, kind=kind, definition=definitions.get(key, ""),
+                               reason=reason, tone=(tones or {}).get(key, "")))
+    return html.tiles(items)
+
+
+def skipped_note(skipped: Mapping[str, str], key: str) -> str | None:
+    """A boxed "skipped" note when ``key`` could not be computed, else None."""
+    why = skipped.get(key)
+    return html.note(f"Not shown: {why}.", "skip") if why else None
+
+
+def data_quality(ctx: ReportContext, *, tables: Sequence[str], skipped: Mapping[str, str],
+                 section_labels: Mapping[str, str]) -> None:
+    """Which tables and columns the report used, what was missing, what was skipped, warnings."""
+    data = ctx.data
+    html.section("data-quality", "Data quality",
+                 "What this report could use from the dealer's files, what was missing, and what was skipped because of it.")
+    rows = []
+    for t in tables:
+        present = data.has(t)
+        absent = [c for c in data.missing_columns.get(t, []) if present]
+        rows.append({
+            "table": TABLE_WORDS.get(t, t),
+            "file": data.sources.get(t, "") if present else "not in the data",
+            "rows": len(data[t]) if present else 0,
+            "missing_optional_columns": ", ".join(absent) if absent else ("" if present else "all"),
+        })
+    body = [html.table(pd.DataFrame(rows), labels={"missing_optional_columns": "Optional columns missing"},
+                       max_rows=None, mask_pii=False)]
+    if skipped:
+        body.append("<h3>Skipped for lack of data</h3>")
+        body.append(html.bullets(f"{section_labels.get(k, k)}: {why}" for k, why in skipped.items()))
+    else:
+        body.append(html.note("Every section of this report had the data it needs.", "info"))
+    warnings = [p for p in data.problems if p.level == "warning"]
+    body.append("<h3>Warnings found while reading the files</h3>")
+    if warnings:
+        total = sum(p.count for p in warnings)
+        body.append(html.paragraph(
+            f"{total:,} row(s) raised {len(warnings):,} kind(s) of warning. They do not stop the report, "
+            "but the rows concerned may be counted differently from what the dealer expects."))
+        body.append(html.table(warnings_frame(warnings, ctx.mask_pii), max_rows=30, mask_pii=False,
+                               labels={"count": "Rows"}))
+    else:
+        body.append(html.note("No warnings: every row was read as expected.", "info"))
+    html.show("".join(body))
+
+
+def warnings_frame(problems: list, mask_pii: bool) -> pd.DataFrame:
+    """Warnings for the reader: where, the example value (masked when it is an email or phone), what."""
+    try:
+        from ..validation import summary_frame
+
+        df = summary_frame(problems)
+    except ImportError:  # pragma: no cover - validation ships with the loader
+        df = pd.DataFrame([vars(p) for p in problems])
+    df = df[["table", "file", "row", "column", "value", "message", "count"]].copy()
+    if mask_pii:
+        maskers = html.pii_columns(c for t in schema.TABLES.values() for c in t.column_names)
+        df["value"] = [maskers[c](v) if c in maskers and isinstance(v, str) else v
+                       for c, v in zip(df["column"].astype("object"), df["value"].astype("object"))]
+    return df.rename(columns={"row": "first_row"})
+
+
+def definitions(ctx: ReportContext, defs: Mapping[str, str], labels: Mapping[str, str], extra: Mapping[str, str] | None = None) -> None:
+    """Every figure of the report, in words."""
+    html.section("definitions", "Definitions", "How each figure in this report is counted.")
+    items = {labels.get(k, k): v for k, v in defs.items()}
+    items.update(extra or {})
+    items["Report date"] = (
+        f"{html.long_date(ctx.as_of)}: the 'today' of this report. Windows such as 'the last 90 days' end on "
+        "this date and include it; a re-run with the same data gives the same figures."
+    )
+    html.show(html.definitions(items))

@@ -1,0 +1,168 @@
+"""Sections of the retention report (SPEC §5): one function per notebook cell."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import outputs, retention
+from . import charts, common, html, theme
+from .notebook import ReportContext
+
+KPIS = (
+    ("first_year_service_retention", "First-year service retention", "pct"),
+    ("service_customer_retention_12m", "Service customers who came back", "pct"),
+    ("appointment_show_rate_90d", "Appointments kept (90 days)", "pct"),
+    ("reminder_booking_rate_90d", "Reminders followed by a booking", "pct"),
+    ("response_rate_90d", "Messages answered (90 days)", "pct"),
+    ("repurchase_rate", "Customers who bought again", "pct"),
+)
+EMPTY = {
+    "first_year_service_retention": "no vehicle was sold between 24 and 12 months before the report date",
+    "service_customer_retention_12m": "no customer had a service visit between 24 and 12 months ago",
+    "appointment_show_rate_90d": "no appointment was kept or missed in the last 90 days",
+    "reminder_booking_rate_90d": "no service reminder was sent between 90 and 14 days ago",
+    "response_rate_90d": "no delivered message in the last 90 days",
+    "repurchase_rate": "no customer made a first purchase 36 months ago or earlier",
+}
+LABELS = {
+    **{k: label for k, label, _ in KPIS},
+    "weekly_appointments": "Weekly appointments",
+    "cohort": "Service visits after a sale (cohorts)",
+    "lapsed": "Lapsed customers",
+    "response_by_channel": "Response by channel",
+    "reminder_attribution": "Reminders and bookings",
+    "due_for_service": "Due for service (call list)",
+    "warranty_expiring": "Warranty expiring (call list)",
+    "milestones": "Birthdays and anniversaries (call list)",
+    "consenting": "Can be reached",
+}
+CALL_LISTS = (
+    ("due_for_service", "due_for_service.csv", "Due for service", "Invite them in before they go elsewhere."),
+    ("warranty_expiring", "warranty_expiring.csv", "Warranty ending soon", "Offer an extended warranty or a last warranty check."),
+    ("milestones", "milestones.csv", "Birthdays and purchase anniversaries", "A personal note, not a sales pitch."),
+)
+TABLES = ("customers", "vehicles", "sales", "service_visits", "appointments", "communications")
+LIST_LABELS = {"customer_id": "Customer", "name": "Name", "vehicle": "Vehicle", "vin": "VIN", "channel": "Contact by",
+               "contact": "Contact", "reason": "Why"}
+
+
+def compute(ctx: ReportContext) -> retention.RetentionResult:
+    result = retention.compute(ctx.data, ctx.params)
+    ctx.results["retention"] = result
+    return result
+
+
+def save(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """The call lists (full, unmasked: staff dial from them) and the KPIs into ``out_dir``."""
+    for attr, filename, _, _ in CALL_LISTS:
+        outputs.write_csv(getattr(r, attr), ctx.path(filename))
+    outputs.update_kpis(ctx.out_dir, {k: r.kpis.get(k) for k in retention.KPI_KEYS})
+
+
+def headline(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    html.section("headline", "Headline figures", "How well the dealership keeps its customers coming back.")
+    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY))
+
+
+def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """What is wrong: customers slipping away, missed appointments, reminders that do not work."""
+    html.section("attention", "What needs attention",
+                 "Customers who have stopped coming in, and where appointments and reminders fall through.")
+    parts = []
+    note = common.skipped_note(r.skipped, "lapsed")
+    if note:
+        parts.append(note)
+    else:
+        n = len(r.lapsed)
+        parts.append(html.paragraph(
+            f"{n:,} customer(s) last came in for service between 12 and 24 months ago: they have most likely "
+            "found another shop. The longest-gone are at the bottom of the list." if n else
+            "No customer's last service visit was between 12 and 24 months ago."))
+        parts.append(html.table(r.lapsed, labels={**LIST_LABELS, "last_visit": "Last visit", "visits": "Visits",
+                                                  "months_since_visit": "Months since"},
+                                formats={"last_visit": "date"}, max_rows=15, mask_pii=ctx.mask_pii))
+    wa = r.weekly_appointments
+    if not r.skipped.get("weekly_appointments") and len(wa):
+        kept, missed = int(wa["kept"].sum()), int(wa["no_show"].sum())
+        if kept + missed:
+            parts.append(html.paragraph(
+                f"Over the weeks shown below, {missed:,} of {kept + missed:,} appointments that were due were missed "
+                f"({missed / (kept + missed):.0%})."))
+    ra = r.reminder_attribution
+    if len(ra):
+        parts.append("<h3>Service reminders and the bookings that followed</h3>")
+        parts.append(html.table(ra, labels={"sender": "Sent by", "channel": "Channel", "reminders": "Reminders",
+                                            "booked": "Followed by a booking", "booking_rate": "Booking rate"},
+                                formats={"booking_rate": "pct"}, max_rows=None, mask_pii=False))
+    html.show("".join(parts))
+
+
+def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """What to do: who to call, and the CSV files that hold the full lists."""
+    html.section("call-lists", "Who to call",
+                 "Customers to contact now. The full lists, with phone numbers and emails, are in the CSV files "
+                 "beside this report; here contact details are masked.")
+    tiles = [html.Tile(label=title, value=None if r.skipped.get(attr) else len(getattr(r, attr)), kind="int",
+                       definition=r.definitions.get(attr, ""), reason=r.skipped.get(attr, ""))
+             for attr, _, title, _ in CALL_LISTS]
+    parts = [html.tiles(tiles)]
+    for attr, filename, title, advice in CALL_LISTS:
+        frame = getattr(r, attr)
+        parts.append(f"<h3>{html.esc(title)}</h3>")
+        note = common.skipped_note(r.skipped, attr)
+        if note:
+            parts.append(note)
+            continue
+        parts.append(html.paragraph(f"{advice} Full list: {filename} ({len(frame):,} rows)."))
+        left_off = r.excluded.get(attr, 0)
+        if left_off:
+            parts.append(html.note(f"{left_off:,} more customer(s) qualify but cannot be contacted on any channel "
+                                   "they consent to; they are left off the list.", "info"))
+        parts.append(html.table(frame, labels=LIST_LABELS, formats={c: "date" for c in frame.columns
+                                                                    if pd.api.types.is_datetime64_any_dtype(frame[c])},
+                                max_rows=10, mask_pii=ctx.mask_pii, empty="Nobody on this list today."))
+    html.show("".join(parts))
+
+
+def trends(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    html.section("trends", "Trends", "Appointments week by week, and which channels customers answer.")
+    wa = r.weekly_appointments
+    if r.skipped.get("weekly_appointments"):
+        html.show(common.skipped_note(r.skipped, "weekly_appointments"))
+    else:
+        long = wa.melt(id_vars="week", value_vars=["kept", "no_show", "cancelled", "scheduled"],
+                       var_name="status", value_name="appointments")
+        charts.show(charts.bar(long, x="week", y="appointments", color="status", color_kind="status",
+                               title="Service appointments per week", y_title="Appointments",
+                               names={"kept": "Kept", "no_show": "No-show", "cancelled": "Cancelled",
+                                      "scheduled": "Still open"}))
+        html.show(html.paragraph(r.definitions.get("weekly_appointments", ""), "oc-lead"))
+    rc = r.response_by_channel
+    if r.skipped.get("response_by_channel") or rc.empty:
+        html.show(common.skipped_note(r.skipped, "response_by_channel")
+                  or html.note("No delivered message in the last 90 days.", "skip"))
+    else:
+        charts.show(charts.bar(rc, x="channel", y="response_rate", color="channel", color_kind="channel",
+                               title="Messages answered in the last 90 days, by channel", y_title="Response rate",
+                               names=theme.CHANNEL_LABELS, hover_format=".1%"))
+        html.show(html.paragraph(r.definitions.get("response_by_channel", ""), "oc-lead"))
+
+
+def cohorts(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    html.section("cohorts", "Do buyers come back for service?", r.definitions.get("cohort", ""))
+    note = common.skipped_note(r.skipped, "cohort")
+    if note or r.cohort.empty:
+        html.show(note or html.note("Not enough sales with a full quarter of history yet.", "skip"))
+        return
+    m = r.cohort.pivot(index="sale_quarter", columns="quarters_since_sale", values="share")
+    m.columns = [f"Q+{int(c)}" for c in m.columns]
+    charts.show(charts.heatmap(m, title="Share of vehicles with a service visit, by quarter after the sale",
+                               x_title="Quarter after the sale", y_title="Quarter sold", value_name="with a visit",
+                               percent=True, height=max(300, 40 * len(m) + 140)))
+
+
+def data_quality(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    common.data_quality(ctx, tables=TABLES, skipped=r.skipped, section_labels=LABELS)
+
+
+def definitions(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    common.definitions(ctx, r.definitions, LABELS)

@@ -219,7 +219,7 @@ def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | 
             k = name_key(h)
             if k in keys:
                 rank = keys.index(k)
-                ranked.append((rank, ci, headers.index(h), col, h, "exact" if rank == 0 and h == col else "synonym"))
+                ranked.append((rank, ci, headers.index(h), col, h, "exact" if rank == 0 else "synonym"))
     _assign(sorted(ranked), found, used)
     # 2. close spellings ("Custmer Number"), only well above chance
     fuzzy = []
@@ -360,8 +360,11 @@ def recognise_values(table: str, column: str, values: pd.Series) -> list[ValueMa
 
 
 def _loader_accepts(value: str, allowed: tuple[str, ...]) -> bool:
-    """True when the loader takes the value as it is (it compares case-insensitively)."""
-    return value.strip().lower() in allowed
+    """True when the loader takes the value as it is: it ignores case, spaces and punctuation
+    ("No Show" is no_show), so only other words need a ``values:`` entry."""
+    from .formats import normalize_header
+
+    return normalize_header(value) in {normalize_header(a) for a in allowed}
 
 
 # --------------------------------------------------------------------------- the whole folder
@@ -379,12 +382,13 @@ class Onboarding:
 
     def files_block(self) -> dict[str, str]:
         """table -> source, only where the loader would not find it by its own name."""
-        return {m.table: m.source for m in self.tables if not _is_default_file(m.table, m.source)}
+        refs = [m.source for m in self.tables] + self.unused_sources
+        return {m.table: m.source for m in self.tables if not _is_default_file(m.table, m.source, refs)}
 
     def mapping_block(self) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
         for c in self.columns:
-            if c.source is not None and c.source != c.column:
+            if c.source is not None and not _loader_matches(c.source, c.column):
                 out.setdefault(c.table, {})[c.source] = c.column
         return out
 
@@ -397,9 +401,19 @@ class Onboarding:
         return out
 
 
-def _is_default_file(table: str, ref: str) -> bool:
+def _loader_matches(header: str, column: str) -> bool:
+    """The loader takes a header equal to the canonical name, case and punctuation ignored."""
+    from .formats import normalize_header
+
+    return normalize_header(header) == normalize_header(column)
+
+
+def _is_default_file(table: str, ref: str, refs: list[str]) -> bool:
+    """The loader finds ``Customers.csv`` for customers by itself, unless two files look alike."""
     file, _, sheet = ref.partition("#")
-    return not sheet and Path(file).stem == table and Path(file).suffix.lower() in (".csv", ".xlsx", ".parquet")
+    if sheet or not _loader_matches(Path(file).stem, table):
+        return False
+    return sum(_loader_matches(Path(r.partition("#")[0]).stem, table) for r in refs) == 1
 
 
 def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:

@@ -1,0 +1,208 @@
+"""The consultant's data-quality view of one dealer (issue 7, ``notebooks/onboarding.ipynb``).
+
+Pure functions from a (non-strictly) loaded :class:`DealerData` and the resolved parameters
+to DataFrames: per table the rows, date range and source file; per column the share of
+non-empty cells; the mapping used; every problem with a suggested fix; and which report
+sections the data can and cannot support. ``sections`` renders them with the shared
+report look (``ownercomm_kit.report.html``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import schema
+from .data import DealerData, Problem
+
+# ------------------------------------------------------------------ what each report needs
+
+
+@dataclass(frozen=True)
+class Need:
+    """A report section and what it needs: each item is "table", "table.column", or a
+    tuple of those of which any one is enough."""
+
+    report: str
+    section: str
+    needs: tuple
+    without: str  # what happens without it, in plain words
+
+
+N = Need
+SUPPORT: tuple[Need, ...] = (
+    N("audit", "every rule and the headline figures", ("customers", "communications"), "the audit cannot run"),
+    N("audit", "duplicate_campaign", ("communications.campaign_id",), "rule skipped"),
+    N("audit", "promo_after_purchase", ("sales",), "rule skipped"),
+    N("audit", "better_offer_after_purchase",
+      ("sales.model", "sales.price", "communications.model", "communications.offer_price"), "rule skipped"),
+    N("audit", "reminder_after_service", (("service_visits", "appointments"),), "rule skipped"),
+    N("audit", "conquest_to_owner", (("sales", "vehicles"),), "rule skipped"),
+    N("audit", "promo_during_open_lead", ("leads",), "rule skipped"),
+    N("audit", "no_consent for email", ("customers.email_opt_in",), "email is not checked for consent"),
+    N("audit", "no_consent for sms", ("customers.sms_consent",), "sms is not checked for consent"),
+    N("audit", "no_consent for phone", ("customers.phone_dnc",), "phone is not checked against do-not-call"),
+    N("audit", "no_consent for mail", ("customers.mail_opt_out",), "mail is not checked for opt-outs"),
+    N("audit", "after_opt_out", ("communications.unsubscribed",), "rule skipped"),
+    N("audit", "quiet_hours in each customer's own time zone", ("customers.timezone",),
+      "quiet hours use the dealer's time zone for everyone"),
+    N("audit", "non_preferred_channel", ("customers.preferred_channel",), "rule skipped"),
+    N("audit", "fatigue curve and responsiveness tiers", ("communications.responded_at",),
+      "no response rates: every customer looks unresponsive"),
+    N("retention", "first_year_service_retention and the cohort heat map", ("sales.vin", "service_visits.vin"),
+      "KPI empty"),
+    N("retention", "service_customer_retention_12m, lapsed customers, due-for-service list", ("service_visits",),
+      "KPI and lists empty"),
+    N("retention", "appointment_show_rate_90d and weekly appointments", ("appointments",), "KPI empty"),
+    N("retention", "reminder_booking_rate_90d", ("appointments", "communications"), "KPI empty"),
+    N("retention", "response_rate_90d", ("communications.responded_at",), "KPI empty"),
+    N("retention", "repurchase_rate", ("sales",), "KPI empty"),
+    N("retention", "warranty-expiring list", ("vehicles.warranty_end",), "list empty"),
+    N("retention", "birthday milestones", ("customers.birth_date",), "no birthdays in the milestones list"),
+    N("retention", "purchase-anniversary milestones", ("sales",), "no anniversaries in the milestones list"),
+    N("referrals", "the referral report", ("referrals",), "the referral report is empty"),
+    N("referrals", "advocate_rate_12m", ("referrals", ("sales", "service_visits")), "KPI empty"),
+    N("referrals", "first_contact_24h_share and the follow-up list", ("referrals.first_contact_at",), "KPI empty"),
+    N("referrals", "acknowledgment_rate", ("referrals.acknowledged_at",), "KPI empty"),
+    N("referrals", "referral_revenue_12m", ("referrals.sale_id", "sales.price"), "KPI empty"),
+    N("referrals", "incentive categories", ("referrals.incentive_category",), "no comparison by incentive"),
+)
+
+
+def available(data: DealerData, item: str) -> bool:
+    """A table with rows, or a column with at least one value."""
+    table, _, column = item.partition(".")
+    if not data.has(table) or data[table].empty:
+        return False
+    if not column:
+        return True
+    return data.has(table, column) and bool(data[table][column].notna().any())
+
+
+def support(data: DealerData) -> pd.DataFrame:
+    """Each report section: supported or not, and what is missing (SPEC §2: degrade and say so)."""
+    rows = []
+    for need in SUPPORT:
+        missing = []
+        for item in need.needs:
+            options = item if isinstance(item, tuple) else (item,)
+            if not any(available(data, o) for o in options):
+                missing.append(" or ".join(options))
+        rows.append({
+            "report": need.report,
+            "section": need.section,
+            "supported": not missing,
+            "missing": ", ".join(missing),
+            "without it": need.without if missing else "",
+        })
+    return pd.DataFrame(rows, columns=["report", "section", "supported", "missing", "without it"])
+
+
+# ------------------------------------------------------------------ tables and columns
+
+
+def tables_overview(data: DealerData) -> pd.DataFrame:
+    """Per table: file read, rows, first and last date of its main date column."""
+    rows = []
+    for name in schema.TABLES:
+        df = data[name]
+        first = last = None
+        col = schema.EVENT_DATE_COLUMN.get(name)
+        if col and not df.empty and df[col].notna().any():
+            first, last = _as_date(df[col].min(), data.timezone), _as_date(df[col].max(), data.timezone)
+        rows.append({
+            "table": name,
+            "file": data.sources.get(name) or "",
+            "status": "missing" if name in data.missing_tables else "loaded",
+            "rows": int(len(df)),
+            "date column": col or "",
+            "first date": first,
+            "last date": last,
+        })
+    return pd.DataFrame(rows)
+
+
+def _as_date(value, timezone: str):
+    ts = pd.Timestamp(value)
+    return (ts.tz_convert(timezone) if ts.tzinfo else ts).date()
+
+
+def coverage(data: DealerData) -> pd.DataFrame:
+    """Per column of each loaded table: required or not, present in the file, share non-empty."""
+    rows = []
+    for name, table in schema.TABLES.items():
+        if name in data.missing_tables:
+            continue
+        df = data[name]
+        for col in table.columns:
+            present = data.has(name, col.name)
+            share = float(df[col.name].notna().mean()) if present and len(df) else None
+            rows.append({
+                "table": name,
+                "column": col.name,
+                "required": col.required,
+                "in the data": present,
+                "filled": share,
+            })
+    return pd.DataFrame(rows, columns=["table", "column", "required", "in the data", "filled"])
+
+
+def mapping_used(params: dict) -> pd.DataFrame:
+    """The dealer file's files, mapping and values blocks as one readable table."""
+    rows = []
+    for table, ref in sorted((params.get("files") or {}).items()):
+        rows.append({"block": "files", "table or column": table, "theirs": str(ref), "canonical": table})
+    for table, cols in sorted((params.get("mapping") or {}).items()):
+        for theirs, ours in (cols or {}).items():
+            rows.append({"block": "mapping", "table or column": table, "theirs": str(theirs), "canonical": str(ours)})
+    for col, vals in sorted((params.get("values") or {}).items()):
+        for theirs, ours in (vals or {}).items():
+            rows.append({"block": "values", "table or column": col, "theirs": str(theirs), "canonical": str(ours)})
+    return pd.DataFrame(rows, columns=["block", "table or column", "theirs", "canonical"])
+
+
+# ------------------------------------------------------------------ problems and fixes
+
+# How to fix each kind of problem the loader and validation report, by what its message says.
+_FIXES = (
+    (r"add to the dealer file: (.*)", None),  # validation already wrote the fix: quote it
+    (r"not found in .*expected", "Export the table, or name its file in the dealer file's files: block."),
+    (r"duplicate", "Ids must be unique: remove the repeated rows from the export, or export one row per id."),
+    (r"orphan", "Export the customers table in full (all customers, not a filtered list), or ignore if these "
+                "are deleted customers."),
+    (r"after as_of", "Set as_of to the export date, or check the time zone and date format of this column."),
+    (r"empty in all", "Ask the dealer for this column in the next export; what needs it is skipped meanwhile."),
+    (r"date|time", "Check the date format (US 06/18/2026, ISO 2026-06-18 or an Excel date) and fix the cell."),
+    (r"number|numeric", "Remove text from the cell (units, notes); currency signs and thousands separators are fine."),
+    (r"boolean|yes/no|Y/N", "Use Y/N, Yes/No, 1/0 or TRUE/FALSE in this column."),
+    (r"map to", "Keep one of the columns: rename or remove the others, or map one explicitly in mapping:."),
+)
+
+
+def suggested_fix(problem: Problem) -> str:
+    for pattern, fix in _FIXES:
+        m = re.search(pattern, problem.message, flags=re.I)
+        if m:
+            return fix if fix is not None else f"Add to the dealer file: {m.group(1)}"
+    return "Check the cell in the export and correct it at the source."
+
+
+def problems_table(problems: list[Problem]) -> pd.DataFrame:
+    """Every problem, errors first, each with a suggested fix."""
+    rows = [
+        {
+            "level": p.level,
+            "table": p.table or "",
+            "file": p.file or "",
+            "row": p.row,
+            "column": p.column or "",
+            "value": p.value,
+            "problem": p.message,
+            "cells": p.count,
+            "suggested fix": suggested_fix(p),
+        }
+        for p in sorted(problems, key=lambda p: p.level != "error")
+    ]
+    cols = ["level", "table", "file", "row", "column", "value", "problem", "cells", "suggested fix"]
+    return pd.DataFrame(rows, columns=cols).astype({"row": "Int64"})

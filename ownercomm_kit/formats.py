@@ -333,10 +333,11 @@ US_FORMATS = (
 )
 _OFFSET = r"(?:Z|[+-]\d\d(?::?\d\d)?)$"
 _SERIAL = r"^\d+(?:\.\d+)?$"
-# Excel 1900 date system: serial 61 is 1900-03-01 (earlier serials carry Lotus's fake
-# 1900-02-29 and are no real export's dates); 2958465 is 9999-12-31.
+# Excel 1900 date system (epoch 1899-12-30, right from serial 61 = 1900-03-01 on). Serials
+# from 10000 (1927-05-18) to 2958465 (9999-12-31) only: a bare 4-digit number is far more
+# likely a year than a 1920s date, and must not be silently read as one.
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-EXCEL_SERIAL_RANGE = (61, 2958466)
+EXCEL_SERIAL_RANGE = (10000, 2958466)
 
 
 def _parse(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -387,9 +388,8 @@ def _objects_to_text(s: pd.Series, naive: pd.Series, aware: pd.Series) -> pd.Ser
 def _parse_text(text: pd.Series, todo: pd.Series, naive: pd.Series, aware: pd.Series) -> None:
     """Fill naive/aware from trimmed strings: ISO on the whole column first, then the rest."""
     # A bare year or year-month is not a date: ISO would silently read "2026" as 1 January.
-    too_short = todo & (text.str.len() < 8)
-    todo = todo & ~too_short
-    cand = text[todo]
+    iso_todo = todo & (text.str.len() >= 8)
+    cand = text[iso_todo]
     try:
         iso = pd.to_datetime(cand, format="ISO8601", errors="coerce")
         if getattr(iso.dt, "tz", None) is None:

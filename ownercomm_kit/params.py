@@ -195,7 +195,10 @@ def resolve(
     merged["data_dir"] = str(data_dir if data_dir.is_absolute() else (root / data_dir).resolve())
     for key in ("files", "mapping", "values"):
         merged[key] = merged.get(key) or {}
-    merged["as_of"] = parse_as_of(merged.get("as_of"))
+    try:  # overrides (the command line) are not checked by check_layer
+        merged["as_of"] = parse_as_of(merged.get("as_of"))
+    except ValueError:
+        raise ParamsError([f"as_of {merged.get('as_of')!r} is not a date (YYYY-MM-DD)"]) from None
     merged["kit_root"] = str(root)
     return merged
 

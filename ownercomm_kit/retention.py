@@ -122,6 +122,11 @@ def local_date(s: pd.Series, timezone: str) -> pd.Series:
     return s.dt.normalize()
 
 
+def wall_clock(s: pd.Series, timezone: str) -> pd.Series:
+    """A timestamp column as naive local times in the dealer's timezone."""
+    return s.dt.tz_convert(timezone).dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
+
+
 def in_window(dates: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
     """dates in (lo, hi]; missing dates are outside."""
     return ((dates > lo) & (dates <= hi)).fillna(False).astype(bool)
@@ -264,7 +269,8 @@ def reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
     """One row per service reminder sent in (A - lookback, A - booking_days]: booked or not.
 
     A reminder counts as booked when the same customer has an appointment with booked_at in
-    (sent_at, sent_at + booking_days], compared as exact timestamps.
+    (sent_at, sent_at + booking_days], on the dealer's wall clock: 14 days are 14 calendar days
+    at the same local time, also across a daylight-saving change.
     """
     a = data.as_of_ts
     msgs = data["communications"]
@@ -277,8 +283,8 @@ def reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
     ap = data["appointments"]
     if not rem.empty and not ap.empty:
         pairs = rem[["message_id", "customer_id", "sent_at"]].merge(ap[["customer_id", "booked_at"]], on="customer_id")
-        limit = pairs["sent_at"] + pd.Timedelta(days=p["reminder_booking_days"])
-        hit = (pairs["booked_at"] > pairs["sent_at"]) & (pairs["booked_at"] <= limit)
+        sent, booked = wall_clock(pairs["sent_at"], data.timezone), wall_clock(pairs["booked_at"], data.timezone)
+        hit = (booked > sent) & (booked <= sent + pd.Timedelta(days=p["reminder_booking_days"]))
         booked_ids = set(pairs.loc[hit.fillna(False), "message_id"])
     return rem.assign(booked=rem["message_id"].isin(booked_ids))
 

@@ -382,3 +382,13 @@ def test_compute_returns_every_frame():
     for name in ("weekly_appointments", "cohort", "lapsed", "response_by_channel", "reminder_attribution",
                  "due_for_service", "warranty_expiring", "milestones"):
         assert isinstance(getattr(r, name), pd.DataFrame)
+
+
+def test_reminder_booking_days_are_calendar_days_across_dst():
+    # US daylight saving time ends on 2026-11-01: Oct 20 10:00 PDT + 14 days = Nov 3 10:00 PST,
+    # 14 days on the dealer's calendar although 337 hours apart.
+    msgs = [msg(1, "2026-10-20 10:00"), msg(2, "2026-10-20 10:00", customer="C2")]
+    aps = [appt(1, "2026-11-10 09:00", "kept", "C1", booked="2026-11-03 10:00"),
+           appt(2, "2026-11-10 09:00", "kept", "C2", booked="2026-11-03 10:01")]
+    d = dealer(communications=msgs, appointments=aps, as_of="2026-11-20")
+    assert retention.reminder_bookings(d, P).set_index("message_id")["booked"].to_dict() == {"M1": True, "M2": False}

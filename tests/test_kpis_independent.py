@@ -1,0 +1,253 @@
+"""The SPEC §5-6 KPI definitions computed a second, independent way (DuckDB SQL) and compared
+key by key with ``retention.compute`` and ``referrals.compute`` on randomized dealers.
+
+The random dealers crowd their dates onto the window edges (A, A-90d, A-14d, A-12m, A-24m,
+A-36m and the day either side) and their times onto local midnight, so an off-by-one or a
+UTC-instead-of-local reading shows up as a mismatch. Time zones are DuckDB's own (ICU).
+"""
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from ownercomm_kit import referrals, retention
+from ownercomm_kit.data import DealerData, from_frames
+
+from helpers_kpis import PARAMS
+
+CHANNELS = ["email", "sms", "phone", "mail"]
+CATEGORIES = ["service_reminder", "offer", "newsletter", "recall"]
+
+
+def edge_days(a: pd.Timestamp) -> list[pd.Timestamp]:
+    marks = [a, a - pd.Timedelta(days=90), a - pd.Timedelta(days=14)]
+    marks += [a - pd.DateOffset(months=m) for m in (12, 24, 36)]
+    return [m + pd.Timedelta(days=k) for m in marks for k in (-1, 0, 1)]
+
+
+def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 300) -> DealerData:
+    rng = np.random.default_rng(seed)
+    a = pd.Timestamp(as_of)
+    edges = edge_days(a)
+
+    def days(n: int, back: int = 1600, ahead: int = 40) -> pd.Series:
+        """Dates: 40% on a window edge, the rest uniform from A-back to A+ahead."""
+        uniform = a + pd.to_timedelta(rng.integers(-back, ahead + 1, n), unit="D")
+        on_edge = pd.DatetimeIndex([edges[i] for i in rng.integers(0, len(edges), n)])
+        return pd.Series(np.where(rng.random(n) < 0.4, on_edge, uniform))
+
+    def times(n: int, **kw) -> pd.Series:
+        """Wall-clock times, many in the last and first hours of a local day."""
+        minutes = np.where(rng.random(n) < 0.5, rng.choice([0, 1, 22 * 60 + 59, 23 * 60 + 59, 23 * 60 + 30], n),
+                           rng.integers(0, 24 * 60, n))
+        return days(n, **kw) + pd.to_timedelta(minutes, unit="m")
+
+    def pick(values, n, p_none=0.0):
+        out = rng.choice(np.array(values, dtype=object), n)
+        return np.where(rng.random(n) < p_none, None, out)
+
+    ids = [f"C{i}" for i in range(n_customers)]
+    customers = pd.DataFrame({"customer_id": ids, "first_name": "N", "last_name": ids,
+                              "email": [f"{c.lower()}@x.com" for c in ids], "phone": [f"555{i:07d}" for i in range(n_customers)],
+                              "household_id": [f"H{i // 3}" for i in range(n_customers)]})
+    n_sales = n_customers * 2
+    vins = [f"V{i}" for i in range(n_sales)]
+    sales = pd.DataFrame({
+        "sale_id": [f"S{i}" for i in range(n_sales)],
+        "customer_id": pick(ids, n_sales),
+        "sale_date": days(n_sales),
+        "vin": np.where(rng.random(n_sales) < 0.1, None, np.where(rng.random(n_sales) < 0.15, pick(vins, n_sales), vins)),
+        "price": np.round(rng.uniform(15000, 60000, n_sales), 2),
+    })
+    # visits: some of sold vehicles at sale + 12 months (+-1 day), the rest random
+    n_vis = n_customers * 5
+    sold = sales.sample(n_vis, replace=True, random_state=seed)
+    offset = sold["sale_date"] + pd.DateOffset(months=12) + pd.to_timedelta(rng.integers(-1, 2, n_vis), unit="D")
+    visit_date = np.where(rng.random(n_vis) < 0.3, offset, days(n_vis))
+    visits = pd.DataFrame({
+        "ro_id": [f"R{i}" for i in range(n_vis)],
+        "customer_id": sold["customer_id"].to_numpy(),
+        "visit_date": pd.to_datetime(visit_date),
+        "vin": np.where(rng.random(n_vis) < 0.1, None, sold["vin"].to_numpy()),
+    })
+    n_msg = n_customers * 10
+    sent = times(n_msg, back=200)
+    msgs = pd.DataFrame({
+        "message_id": [f"M{i}" for i in range(n_msg)],
+        "customer_id": pick(ids, n_msg),
+        "sent_at": sent,
+        "channel": pick(CHANNELS, n_msg),
+        "sender": pick(["oem", "dealer", "service"], n_msg),
+        "category": pick(CATEGORIES, n_msg),
+        "status": pick(["delivered", "bounced", "failed"], n_msg, p_none=0.3),
+        "responded_at": np.where(rng.random(n_msg) < 0.3, sent + pd.Timedelta(hours=3), pd.NaT),
+    })
+    n_ap = n_customers * 4
+    reminders = msgs[msgs["category"].eq("service_reminder")].sample(n_ap // 2, replace=True, random_state=seed)
+    # bookings 0 to 15 days after a reminder, often exactly at the 14-day mark
+    lag = pd.to_timedelta(np.where(rng.random(n_ap // 2) < 0.3, 14 * 24 * 60, rng.integers(0, 15 * 24 * 60, n_ap // 2)), unit="m")
+    booked = pd.concat([pd.Series(reminders["sent_at"].to_numpy() + lag.to_numpy()), times(n_ap - n_ap // 2, back=200)],
+                       ignore_index=True)
+    aps = pd.DataFrame({
+        "appointment_id": [f"A{i}" for i in range(n_ap)],
+        "customer_id": np.concatenate([reminders["customer_id"].to_numpy(), pick(ids, n_ap - n_ap // 2)]),
+        "booked_at": booked,
+        "scheduled_for": times(n_ap, back=200),
+        "status": pick(["kept", "no_show", "cancelled", "scheduled"], n_ap),
+    })
+    n_ref = n_customers
+    referred = times(n_ref, back=500)
+    contact_lag = pd.to_timedelta(np.where(rng.random(n_ref) < 0.3, 24 * 60, rng.integers(-60, 72 * 60, n_ref)), unit="m")
+    status = pick(["new", "contacted", "appointment", "sold", "lost"], n_ref)
+    refs = pd.DataFrame({
+        "referral_id": [f"F{i}" for i in range(n_ref)],
+        "referrer_id": pick(ids, n_ref),
+        "referred_at": referred,
+        "status": status,
+        "first_contact_at": np.where(rng.random(n_ref) < 0.8, referred + contact_lag, pd.NaT),
+        "sold_at": np.where(status == "sold", referred + pd.to_timedelta(rng.integers(0, 90 * 24, n_ref), unit="h"), pd.NaT),
+        "sale_id": np.where(status == "sold", pick(sales["sale_id"].tolist() + ["S_unknown"], n_ref), None),
+        "acknowledged_at": np.where(rng.random(n_ref) < 0.5, referred + pd.Timedelta(days=20), pd.NaT),
+        "incentive_category": pick(["transactional", "experiential", "recognition", "altruistic"], n_ref, p_none=0.1),
+        "reward_value": rng.choice([0.0, 50.0, 100.0], n_ref),
+    })
+    frames = {"customers": customers, "sales": sales, "service_visits": visits, "communications": msgs,
+              "appointments": aps, "referrals": refs}
+    return from_frames(frames, timezone=tz, as_of=as_of)
+
+
+def sql_kpis(d: DealerData) -> dict:
+    """Every KPI of SPEC §5-6, straight from the SPEC's words, in DuckDB SQL."""
+    con = duckdb.connect()
+    for name in ("customers", "sales", "service_visits", "communications", "appointments", "referrals"):
+        con.register(name, d[name])
+    a, tz = d.as_of.isoformat(), d.timezone
+    q = {
+        "first_year_service_retention": f"""
+            WITH sold AS (SELECT vin, sale_date::DATE AS d FROM sales
+                          WHERE vin IS NOT NULL AND sale_date::DATE > DATE '{a}' - INTERVAL 24 MONTH
+                                AND sale_date::DATE <= DATE '{a}' - INTERVAL 12 MONTH)
+            SELECT (SELECT count(DISTINCT vin) FROM sold s WHERE EXISTS (
+                        SELECT 1 FROM service_visits v WHERE v.vin = s.vin AND v.visit_date::DATE > s.d
+                        AND v.visit_date::DATE <= s.d + INTERVAL 12 MONTH)),
+                   (SELECT count(DISTINCT vin) FROM sold)""",
+        "service_customer_retention_12m": f"""
+            WITH before AS (SELECT DISTINCT customer_id FROM service_visits
+                            WHERE visit_date::DATE > DATE '{a}' - INTERVAL 24 MONTH AND visit_date::DATE <= DATE '{a}' - INTERVAL 12 MONTH),
+                 recent AS (SELECT DISTINCT customer_id FROM service_visits
+                            WHERE visit_date::DATE > DATE '{a}' - INTERVAL 12 MONTH AND visit_date::DATE <= DATE '{a}')
+            SELECT (SELECT count(*) FROM before JOIN recent USING (customer_id)), (SELECT count(*) FROM before)""",
+        "appointment_show_rate_90d": f"""
+            SELECT count(*) FILTER (status = 'kept'), count(*) FILTER (status IN ('kept', 'no_show'))
+            FROM appointments WHERE timezone('{tz}', scheduled_for)::DATE > DATE '{a}' - 90
+                                AND timezone('{tz}', scheduled_for)::DATE <= DATE '{a}'""",
+        "reminder_booking_rate_90d": f"""
+            WITH r AS (SELECT message_id, customer_id, timezone('{tz}', sent_at) AS t FROM communications
+                       WHERE category = 'service_reminder' AND timezone('{tz}', sent_at)::DATE > DATE '{a}' - 90
+                             AND timezone('{tz}', sent_at)::DATE <= DATE '{a}' - 14)
+            SELECT count(*) FILTER (EXISTS (SELECT 1 FROM appointments p WHERE p.customer_id = r.customer_id
+                       AND timezone('{tz}', p.booked_at) > r.t AND timezone('{tz}', p.booked_at) <= r.t + INTERVAL 14 DAY)),
+                   count(*) FROM r""",
+        "response_rate_90d": f"""
+            SELECT count(responded_at), count(*) FROM communications
+            WHERE (status IS NULL OR status = 'delivered') AND timezone('{tz}', sent_at)::DATE > DATE '{a}' - 90
+                  AND timezone('{tz}', sent_at)::DATE <= DATE '{a}'""",
+        "repurchase_rate": f"""
+            WITH f AS (SELECT customer_id, min(sale_date::DATE) AS first FROM sales GROUP BY customer_id
+                       HAVING min(sale_date::DATE) <= DATE '{a}' - INTERVAL 36 MONTH)
+            SELECT count(*) FILTER (EXISTS (SELECT 1 FROM sales s WHERE s.customer_id = f.customer_id
+                       AND s.sale_date::DATE > f.first AND s.sale_date::DATE <= DATE '{a}')), count(*) FROM f""",
+    }
+    in12 = f"timezone('{tz}', referred_at)::DATE > DATE '{a}' - INTERVAL 12 MONTH AND timezone('{tz}', referred_at)::DATE <= DATE '{a}'"
+    q |= {
+        "advocate_rate_12m": f"""
+            SELECT (SELECT count(DISTINCT referrer_id) FROM referrals WHERE {in12}),
+                   (SELECT count(DISTINCT customer_id) FROM (
+                        SELECT customer_id FROM sales WHERE sale_date::DATE > DATE '{a}' - INTERVAL 12 MONTH AND sale_date::DATE <= DATE '{a}'
+                        UNION SELECT customer_id FROM service_visits
+                        WHERE visit_date::DATE > DATE '{a}' - INTERVAL 12 MONTH AND visit_date::DATE <= DATE '{a}'))""",
+        "referral_conversion_12m": f"SELECT count(*) FILTER (status = 'sold'), count(*) FROM referrals WHERE {in12}",
+        "first_contact_24h_share": f"""SELECT count(*) FILTER (epoch(first_contact_at) - epoch(referred_at) <= 24 * 3600),
+                                              count(*) FROM referrals WHERE {in12}""",
+        "acknowledgment_rate": f"SELECT count(acknowledged_at), count(*) FROM referrals WHERE {in12}",
+    }
+    out = {}
+    for key, sql in q.items():
+        num, den = con.execute(sql).fetchone()
+        out[key] = None if den == 0 else num / den
+    out["referrals_12m"] = con.execute(f"SELECT count(*) FROM referrals WHERE {in12}").fetchone()[0]
+    out["referral_revenue_12m"] = con.execute(f"""
+        SELECT coalesce(sum(price), 0) FROM sales WHERE sale_id IN (
+            SELECT sale_id FROM referrals WHERE status = 'sold'
+            AND timezone('{tz}', sold_at)::DATE > DATE '{a}' - INTERVAL 12 MONTH AND timezone('{tz}', sold_at)::DATE <= DATE '{a}')
+    """).fetchone()[0]
+    out["response_by_channel"] = dict(con.execute(f"""
+        SELECT channel, count(responded_at) / count(*) FROM communications
+        WHERE (status IS NULL OR status = 'delivered') AND timezone('{tz}', sent_at)::DATE > DATE '{a}' - 90
+              AND timezone('{tz}', sent_at)::DATE <= DATE '{a}' GROUP BY channel""").fetchall())
+    return out
+
+
+def same(x, y) -> bool:
+    if x is None or y is None:
+        return x is None and y is None
+    return math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-9)
+
+
+CASES = [
+    (1, "America/Los_Angeles", "2026-03-31"),  # end of month, evening local = next day UTC
+    (2, "Asia/Tokyo", "2028-02-29"),           # leap day, morning local = previous day UTC
+    (3, "America/New_York", "2026-11-02"),     # the day after the end of daylight saving time
+]
+
+
+@pytest.mark.parametrize("seed,tz,as_of", CASES)
+def test_kpis_equal_independent_sql(seed, tz, as_of):
+    d = random_dealer(seed, tz, as_of)
+    expected = sql_kpis(d)
+    got = {**retention.compute(d, PARAMS).kpis, **referrals.compute(d, PARAMS).kpis}
+    assert set(got) == set(retention.KPI_KEYS) | set(referrals.KPI_KEYS)
+    mismatches = {k: (got[k], expected[k]) for k in got if not same(got[k], expected[k])}
+    assert not mismatches
+    # the randomized data must exercise every KPI (no vacuous None = None)
+    assert all(v is not None for v in got.values())
+
+
+@pytest.mark.parametrize("seed,tz,as_of", CASES[:1])
+def test_response_rate_per_channel_equals_sql(seed, tz, as_of):
+    d = random_dealer(seed, tz, as_of)
+    expected = sql_kpis(d)["response_by_channel"]
+    got = retention.response_by_channel(d, PARAMS["retention"]).set_index("channel")["response_rate"].to_dict()
+    assert got.keys() == expected.keys()
+    assert all(same(got[k], expected[k]) for k in got)
+
+
+def test_kpis_equal_sql_on_synth_dealer():
+    synth = pytest.importorskip("ownercomm_kit.synth")
+    generate = getattr(synth, "generate_dealer", None)
+    if generate is None:
+        pytest.skip("ownercomm_kit.synth.generate_dealer is not available yet")
+    d = generate_synth(generate)
+    expected = sql_kpis(d)
+    got = {**retention.compute(d, PARAMS).kpis, **referrals.compute(d, PARAMS).kpis}
+    mismatches = {k: (got[k], expected[k]) for k in got if not same(got[k], expected[k])}
+    assert not mismatches
+
+
+def generate_synth(generate) -> DealerData:
+    """A small synthetic dealer from the synth helper, as a DealerData."""
+    import inspect
+
+    kwargs = {}
+    sig = inspect.signature(generate)
+    for name, value in (("n_customers", 400), ("customers", 400), ("seed", 7)):
+        if name in sig.parameters:
+            kwargs[name] = value
+    out = generate(**kwargs)
+    if isinstance(out, DealerData):
+        return out
+    tables = getattr(out, "tables", out)
+    return from_frames(tables, timezone=getattr(out, "timezone", "America/Los_Angeles"), as_of=getattr(out, "as_of", None))

@@ -137,6 +137,8 @@ def bar(
             )
         )
     fig.update_layout(barmode="stack" if stacked else "group", showlegend=color is not None)
+    if "%" in hover_format:  # a rate: the value axis in percent too
+        (fig.update_xaxes if horizontal else fig.update_yaxes)(tickformat=".0%", rangemode="tozero")
     if horizontal:
         fig.update_yaxes(autorange="reversed")
     return _layout(fig, title, x_title, y_title, height)

@@ -81,7 +81,10 @@ def mask_contact(value: Any) -> Any:
     """A free contact cell (email or phone, as the customer prefers)."""
     if not isinstance(value, str):
         return value
-    return mask_email(value) if "@" in value else mask_phone(value)
+    if "@" in value:
+        return mask_email(value)
+    # A phone has at least 7 digits; a postal code (the contact for mail) is not private.
+    return mask_phone(value) if len(re.sub(r"\D", "", value)) >= 7 else value
 
 
 # --- formatting ------------------------------------------------------------------------
@@ -236,6 +239,9 @@ def table(
     shown = df.head(max_rows) if max_rows else df
     if mask_pii:
         shown = mask_frame(shown)
+    nowrap = {c for c in shown.columns
+              if formats.get(c) == "date" or pd.api.types.is_datetime64_any_dtype(shown[c]) or c in pii_columns([c])
+              or c == "contact"}
     head = "".join(
         f'<th scope="col" class="{_align(shown[c])}">{esc(labels.get(c, _humanize(c)))}</th>' for c in shown.columns
     )
@@ -249,6 +255,8 @@ def table(
             else:
                 text, key = _cell(value)
             attr = f' data-sort="{esc(key)}"' if key else ""
+            if col in nowrap:
+                attr += ' class="oc-nowrap"'
             cells.append(f"<td{attr}>{esc(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""

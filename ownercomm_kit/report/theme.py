@@ -25,7 +25,7 @@ SENDER_COLORS = {
     "fi": "#CC79A7",
 }
 SEVERITY_COLORS = {"high": "#B2182B", "medium": "#EF8A62", "low": "#BDBDBD"}
-TIER_COLORS = {"loyal": "#1B7837", "self-directed": "#7FBF7B", "responsive": "#AF8DC3", "dormant": "#9E9E9E"}
+TIER_COLORS = {"loyal": "#1B7837", "self_directed": "#7FBF7B", "responsive": "#AF8DC3", "dormant": "#9E9E9E"}
 INCENTIVE_COLORS = {
     "transactional": "#0072B2",
     "experiential": "#E69F00",

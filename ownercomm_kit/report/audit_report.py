@@ -1,0 +1,301 @@
+"""Sections of the communication audit report (SPEC §4): one function per notebook cell."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import audit, outputs
+from . import charts, common, html, theme
+from .notebook import ReportContext
+
+RULE_WORDS = {
+    "cap_total": "Too many messages",
+    "cap_channel": "Too many on one channel",
+    "min_gap": "Same kind of message too soon",
+    "multi_sender": "Too many different senders",
+    "duplicate_campaign": "Same campaign twice",
+    "promo_after_purchase": "Promotion right after a purchase",
+    "better_offer_after_purchase": "Better offer right after the customer bought",
+    "reminder_after_service": "Service reminder right after a visit",
+    "conquest_to_owner": "'Switch to us' offer to an existing owner",
+    "promo_during_open_lead": "Marketing while sales works a lead",
+    "no_consent": "No consent for the channel",
+    "after_opt_out": "Messaged after unsubscribing",
+    "quiet_hours": "Texts or calls at night",
+    "non_preferred_channel": "Not the customer's preferred channel",
+}
+TIER_WORDS = {"loyal": "Loyal", "self_directed": "Self-directed", "responsive": "Responsive", "dormant": "Dormant"}
+KPIS = (
+    ("messages", "Messages sent", "int"),
+    ("customers_messaged", "Customers messaged", "int"),
+    ("flags_total", "Problems found", "int"),
+    ("flags_high", "Serious problems", "int"),
+    ("over_cap_customer_share", "Customers over a message cap", "pct"),
+)
+EMPTY = {"over_cap_customer_share": "no customer was messaged"}
+TABLES = ("customers", "communications", "sales", "service_visits", "appointments", "leads", "vehicles")
+WORDS = {
+    "messages": "Messages sent", "customers_messaged": "Customers messaged", "flags_total": "Problems found",
+    "flags_high": "Serious problems", "over_cap_customer_share": "Customers over a message cap",
+    "frequency": "Messages per customer per month", "over_cap": "Customers over each cap",
+    "heatmap": "When messages go out", "sender_mix": "Senders per customer-week", "fatigue": "Fatigue curve",
+    "tiers": "Responsiveness tiers", "tier_summary": "Messages by tier", "replay": "Replay: what each rule would stop",
+    "replay_by_sender": "Replay by sender", "top_customers": "Customers hit hardest", "suppression": "Suppression list",
+}
+
+
+def rule_text(name: str, params: dict) -> str:
+    """When a message breaks ``name``, in words, with this dealer's thresholds."""
+    r = params["rules"][name]
+    exempt = " or ".join(params["audit"]["exempt_categories"])
+    caps = lambda ws: " or ".join(f"more than {w['max']} in {w['days']} days" for w in ws)  # noqa: E731
+    text = {
+        "cap_total": lambda: f"The customer got {caps(r['windows'])}, counting this message.",
+        "cap_channel": lambda: "The same on one channel: " + "; ".join(f"{ch} {caps(ws)}" for ch, ws in r["windows"].items()) + ".",
+        "min_gap": lambda: "The previous message of the same kind came too recently: "
+        + ", ".join(f"{k.replace('_', ' ')} {v} days" for k, v in r["gap_days"].items())
+        + f", any other kind {r['default_gap_days']} days.",
+        "multi_sender": lambda: f"More than {r['max_senders']} different senders reached the customer within {r['window_days']} days, "
+        "and this sender is one too many.",
+        "duplicate_campaign": lambda: "The customer had already received this campaign on this channel.",
+        "promo_after_purchase": lambda: f"A promotion within {r['days']} days after the customer bought a vehicle.",
+        "better_offer_after_purchase": lambda: f"An offer on the model the customer bought, within {r['days']} days of buying, "
+        "at a lower price than they paid.",
+        "reminder_after_service": lambda: f"A service reminder within {r['days']} days after a service visit, or while an "
+        "appointment is already booked.",
+        "conquest_to_owner": lambda: "A message meant to win customers from other brands, sent to someone who already owns or "
+        "bought from this dealer.",
+        "promo_during_open_lead": lambda: "Marketing from someone other than " + str(r["owner_sender"]) + " while a sales lead of "
+        "the customer is open.",
+        "no_consent": lambda: "A text without recorded consent, an email to someone who opted out of email, a call to a number "
+        "on the do-not-call list, or mail to someone who opted out of mail.",
+        "after_opt_out": lambda: f"A message on a channel the customer unsubscribed from, more than {r['grace_business_days']} "
+        "business days after unsubscribing.",
+        "quiet_hours": lambda: f"A text or call before {r['start']} or from {r['end']} on, in the customer's local time.",
+        "non_preferred_channel": lambda: "A marketing message on a channel other than the one the customer prefers.",
+    }.get(name, lambda: f"The rule {name} of the audit engine.")()
+    if name != "quiet_hours":
+        text += f" Messages about {exempt} are never flagged."
+    return text
+
+
+def compute(ctx: ReportContext) -> audit.AuditResult:
+    result = audit.run_audit(ctx.data, ctx.params)
+    ctx.results["audit"] = result
+    return result
+
+
+def save(ctx: ReportContext, r: audit.AuditResult) -> None:
+    """flags.csv, suppression.csv (full, for the CRM) and the audit's headline counts."""
+    outputs.write_csv(r.flags[audit.FLAG_COLUMNS], ctx.path("flags.csv"))
+    outputs.write_csv(r.suppression[["customer_id", "channel", "rule", "until"]], ctx.path("suppression.csv"))
+    outputs.update_kpis(ctx.out_dir, {k: r.headline.get(k) for k in audit.HEADLINE_KEYS})
+
+
+def _names(ctx: ReportContext) -> pd.DataFrame:
+    c = ctx.data["customers"]
+    name = (c["first_name"].astype("string").fillna("") + " " + c["last_name"].astype("string").fillna("")).str.strip()
+    return pd.DataFrame({"customer_id": c["customer_id"], "name": name}).drop_duplicates("customer_id")
+
+
+def _rule_word(rule: str) -> str:
+    return RULE_WORDS.get(rule, rule)
+
+
+def headline(ctx: ReportContext, r: audit.AuditResult) -> None:
+    html.section("headline", "Headline figures", "How much the dealership's customers are messaged, and how often it goes wrong.")
+    freq = r.frequency
+    allrow = freq[(freq["by"] == "all")] if len(freq) else freq
+    kpis = dict(r.headline)
+    spec = list(KPIS)
+    if len(allrow):
+        kpis["median_per_month"] = float(allrow["median"].iloc[0])
+        spec.append(("median_per_month", "Messages per customer per month (median)", "float"))
+    defs = {**r.definitions, "median_per_month": "The typical customer, in a month in which they got any message: "
+            "the median number of messages (all senders and channels)."}
+    tones = {"flags_high": "bad" if r.headline.get("flags_high") else "good",
+             "over_cap_customer_share": "bad" if (r.headline.get("over_cap_customer_share") or 0) > 0 else "good"}
+    html.show(common.kpi_tiles(kpis, spec, defs, {}, EMPTY, tones))
+
+
+def problems(ctx: ReportContext, r: audit.AuditResult) -> None:
+    """What is wrong: flags by rule and severity, in plain words, and the customers hit hardest."""
+    html.section("problems", "What is wrong",
+                 "Each problem is one message breaking one rule. Serious problems can cost consent, trust or a sale.")
+    f = r.flags
+    if f.empty:
+        html.show(html.note("No message broke any rule.", "info"))
+    else:
+        by = f.groupby(["rule", "severity"], observed=True).size().rename("flags").reset_index()
+        by["label"] = by["rule"].map(_rule_word)
+        order = by.groupby("label")["flags"].sum().sort_values(ascending=False).index
+        by["label"] = pd.Categorical(by["label"], categories=list(order), ordered=True)
+        by = by.sort_values("label")
+        charts.show(charts.bar(by, x="label", y="flags", color="severity", color_kind="severity", horizontal=True,
+                               title="Problems by rule and severity", x_title="Messages flagged",
+                               names={"high": "Serious", "medium": "Medium", "low": "Minor"},
+                               order=["high", "medium", "low"], height=max(320, 34 * len(order) + 120)))
+    rows = []
+    counts = f.groupby("rule").size() if len(f) else pd.Series(dtype="int64")
+    for name in audit.RULES:
+        sev = ctx.params["rules"][name]["severity"]
+        rows.append({"problem": _rule_word(name), "severity": sev, "flags": int(counts.get(name, 0)),
+                     "when_flagged": rule_text(name, ctx.params),
+                     "status": f"not checked: {r.skipped[name]}" if name in r.skipped and not r.skipped[name].startswith("partly")
+                     else (r.skipped.get(name) or "checked")})
+    html.show(html.table(pd.DataFrame(rows).sort_values("flags", ascending=False, kind="stable"),
+                         labels={"when_flagged": "A message is flagged when", "flags": "Messages flagged"},
+                         max_rows=None, mask_pii=False))
+    high = f[f["severity"] == "high"].sort_values("sent_at", ascending=False) if len(f) else f
+    if len(high):
+        shown = high.assign(rule=high["rule"].map(_rule_word))[["sent_at", "customer_id", "channel", "sender", "rule", "detail"]]
+        html.show("<h3>Latest serious problems</h3>" + html.table(
+            shown, labels={"sent_at": "Sent", "customer_id": "Customer", "rule": "Problem", "detail": "What happened"},
+            formats={"sent_at": "date"}, max_rows=10, mask_pii=ctx.mask_pii))
+    top = r.top_customers
+    if len(top):
+        top = top.merge(_names(ctx), on="customer_id", how="left")
+        top["rules"] = top["rules"].astype("string").fillna("").map(
+            lambda s: ", ".join(_rule_word(x.strip()) for x in s.split(",") if x.strip()))
+        html.show("<h3>Customers hit hardest</h3>" + html.table(
+            top[["customer_id", "name", "messages", "flagged_messages", "flags", "high_flags", "rules"]],
+            labels={"customer_id": "Customer", "messages": "Messages", "flagged_messages": "Messages with a problem",
+                    "flags": "Problems", "high_flags": "Serious", "rules": "Which problems"},
+            max_rows=None, mask_pii=ctx.mask_pii))
+
+
+def suppression(ctx: ReportContext, r: audit.AuditResult) -> None:
+    """What to do: the suppression list to import into the CRM."""
+    html.section("suppression", "What to do: who not to message",
+                 "Import suppression.csv (beside this report) into every tool that sends messages: these customers "
+                 "should get no marketing on the channel shown until the date shown (blank: until they say otherwise).")
+    s = r.suppression
+    if s.empty:
+        html.show(html.note("Nobody needs to be held back today.", "info"))
+        return
+    tiles = [
+        html.Tile("Customers to hold back", int(s["customer_id"].nunique()), "int",
+                  "Distinct customers with at least one line in the suppression list."),
+        html.Tile("Lines in the list", len(s), "int", "One line per customer, channel and reason."),
+        html.Tile("Held back indefinitely", int(s["until"].isna().sum()), "int",
+                  "No consent, do-not-call or unsubscribed: they stay on the list until the customer says otherwise."),
+    ]
+    by = s.assign(rule=s["rule"].map(_rule_word), channel=s["channel"].map(lambda c: theme.CHANNEL_LABELS.get(c, "Every channel")))
+    table = pd.crosstab(by["rule"], by["channel"]).reset_index().rename(columns={"rule": "Why"})
+    html.show(html.tiles(tiles) + "<h3>Customers held back, by reason and channel</h3>"
+              + html.table(table, max_rows=None, mask_pii=False)
+              + html.paragraph(r.definitions.get("suppression", ""), "oc-lead"))
+
+
+def one_voice(ctx: ReportContext, r: audit.AuditResult) -> None:
+    html.section("one-voice", "Does the customer hear one voice?",
+                 "Manufacturer, sales, marketing, service and F&I each message the customer with their own tools.")
+    mix = r.sender_mix
+    if len(mix) and int(mix["customer_weeks"].sum()):
+        charts.show(charts.bar(mix.assign(senders=mix["senders"].astype(str)), x="senders", y="share",
+                               title="Customer-weeks by how many different senders the customer heard from",
+                               x_title="Different senders in the week", y_title="Share of customer-weeks", hover_format=".1%"))
+        html.show(html.paragraph(r.definitions.get("sender_mix", ""), "oc-lead"))
+    freq = r.frequency
+    if len(freq):
+        by_sender = freq[freq["by"] == "sender"]
+        if len(by_sender):
+            charts.show(charts.bar(by_sender, x="value", y="mean", color="value", color_kind="sender",
+                                   title="Messages per customer per month, by sender (average)", y_title="Messages",
+                                   names=theme.SENDER_LABELS, hover_format=".2f"))
+        shown = freq.assign(by=freq["by"].map({"all": "All", "channel": "Channel", "sender": "Sender"}),
+                            value=freq["value"].map(lambda v: {**theme.CHANNEL_LABELS, **theme.SENDER_LABELS}.get(v, "All messages")))
+        html.show(html.table(shown, labels={"by": "By", "value": "Of", "customer_months": "Customer-months",
+                                            "mean": "Average", "median": "Median", "p90": "90th percentile", "max": "Most"},
+                             formats={"mean": "float", "median": "float", "p90": "float"}, max_rows=None, mask_pii=False)
+                  + html.paragraph(r.definitions.get("frequency", ""), "oc-lead"))
+
+
+def timing(ctx: ReportContext, r: audit.AuditResult) -> None:
+    html.section("timing", "When messages go out", r.definitions.get("heatmap", ""))
+    hm = r.heatmap
+    if hm.empty or int(hm.to_numpy().sum()) == 0:
+        html.show(html.note("No messages to show.", "skip"))
+        return
+    m = hm.copy()
+    m.columns = [f"{int(h):02d}:00" for h in m.columns]
+    charts.show(charts.heatmap(m, title="Messages by weekday and hour (customer's local time)", x_title="Hour",
+                               value_name="messages", height=360))
+    qh = ctx.params["rules"]["quiet_hours"]
+    night = int((r.flags["rule"] == "quiet_hours").sum()) if len(r.flags) else 0
+    html.show(html.paragraph(f"{night:,} text(s) or call(s) went out before {qh['start']} or from {qh['end']} on, "
+                             "local time (flagged as 'Texts or calls at night')."))
+
+
+def fatigue(ctx: ReportContext, r: audit.AuditResult) -> None:
+    html.section("fatigue", "Do more messages help?", r.definitions.get("fatigue", ""))
+    fa = r.fatigue
+    if fa.empty:
+        html.show(html.note("No messages to show.", "skip"))
+        return
+    long = fa.melt(id_vars="messages_in_month", value_vars=["response_rate", "unsubscribe_rate"], var_name="measure",
+                   value_name="rate")
+    long["messages_in_month"] = long["messages_in_month"].astype(str)
+    charts.show(charts.lines(long, x="messages_in_month", y="rate", color="measure", percent=True,
+                             title="Response and unsubscribe rate by messages received in the month",
+                             x_title="Messages the customer got that month", y_title="Rate",
+                             names={"response_rate": "Responded", "unsubscribe_rate": "Unsubscribed"}))
+
+
+def tiers(ctx: ReportContext, r: audit.AuditResult) -> None:
+    html.section("tiers", "Are the best customers treated like those who never come in?", r.definitions.get("tiers", ""))
+    ts = r.tier_summary
+    if ts.empty or int(ts["customers"].sum()) == 0:
+        html.show(common.skipped_note(r.skipped, "tiers") or html.note("No customer to put in a tier.", "skip"))
+        return
+    shown = ts.assign(label=ts["tier"].map(lambda t: TIER_WORDS.get(t, t)))
+    charts.show(charts.bar(shown, x="label", y="messages_per_customer_month", color="tier", color_kind="tier",
+                           title="Messages per customer per month, by tier", y_title="Messages",
+                           names=TIER_WORDS, hover_format=".2f"))
+    html.show(html.table(shown[["label", "customers", "share_of_customers", "messages", "messages_per_customer",
+                                "messages_per_customer_month"]],
+                         labels={"label": "Tier", "customers": "Customers", "share_of_customers": "Share of customers",
+                                 "messages": "Messages (12 months)", "messages_per_customer": "Per customer",
+                                 "messages_per_customer_month": "Per customer per month"},
+                         formats={"share_of_customers": "pct", "messages_per_customer": "float",
+                                  "messages_per_customer_month": "float"}, max_rows=None, mask_pii=False)
+              + html.paragraph(r.definitions.get("tier_summary", ""), "oc-lead"))
+
+
+def replay(ctx: ReportContext, r: audit.AuditResult) -> None:
+    html.section("replay", "Replay: what the rules would have stopped", r.definitions.get("replay", ""))
+    rp = r.replay
+    if rp.empty:
+        html.show(html.note("No messages to replay.", "skip"))
+        return
+    rules = rp[rp["rule"].isin(list(audit.RULES))].assign(label=lambda x: x["rule"].map(_rule_word))
+    rules = rules.sort_values("messages_suppressed", ascending=False, kind="stable")
+    charts.show(charts.bar(rules, x="label", y="messages_suppressed", horizontal=True,
+                           title="Messages each rule would have stopped", x_title="Messages",
+                           height=max(320, 30 * len(rules) + 120)))
+    total = rp[~rp["rule"].isin(list(audit.RULES))]
+    if len(total):
+        row = total.iloc[0]
+        html.show(html.paragraph(f"All rules together would have stopped {int(row['messages_suppressed']):,} messages "
+                                 f"({float(row['share_of_messages']):.0%} of all messages)."))
+    rs = r.replay_by_sender
+    if len(rs):
+        charts.show(charts.bar(rs, x="sender", y="messages_suppressed", color="sender", color_kind="sender",
+                               title="Messages each sender would lose", y_title="Messages", names=theme.SENDER_LABELS))
+        html.show(html.table(rs[["sender", "messages", "messages_suppressed", "share_suppressed"]].assign(
+            sender=rs["sender"].map(lambda s: theme.SENDER_LABELS.get(s, s))),
+            labels={"sender": "Sender", "messages": "Messages sent", "messages_suppressed": "Would be stopped",
+                    "share_suppressed": "Share stopped"}, formats={"share_suppressed": "pct"}, max_rows=None, mask_pii=False)
+            + html.paragraph(r.definitions.get("replay_by_sender", ""), "oc-lead"))
+
+
+def data_quality(ctx: ReportContext, r: audit.AuditResult) -> None:
+    skipped = {name: why for name, why in r.skipped.items()}
+    common.data_quality(ctx, tables=TABLES, skipped=skipped, section_labels=RULE_WORDS)
+
+
+def definitions(ctx: ReportContext, r: audit.AuditResult) -> None:
+    rules = {f"{_rule_word(n)} ({n})": rule_text(n, ctx.params) for n in audit.RULES}
+    tiers_ = {"Severity": "Serious (high): consent, opt-out, night-time contact, a better offer right after a purchase. "
+              "Medium: too much or badly timed. Minor (low): not the preferred channel."}
+    common.definitions(ctx, r.definitions, WORDS, {**tiers_, **rules})
+

@@ -23,6 +23,7 @@ from .windows import (
     containing_interval,
     day_of_date,
     first_true_at_or_after,
+    pick,
     local_ns,
     messages_of,
     ns_utc,
@@ -272,7 +273,7 @@ def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     ok = np.flatnonzero((sc >= 0) & (sd != I64_MIN))
     day = m.local_day()[rows]
     hit = asof_latest(m.cust[rows], day, sc[ok], sd[ok])
-    diff = day - sd[ok][np.maximum(hit, 0)]
+    diff = day - pick(sd[ok], hit, 0)
     flag = (hit >= 0) & (diff <= rp["days"])
     rows, sale, diff = rows[flag], ok[hit[flag]], diff[flag]
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
@@ -335,7 +336,7 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     day = m.local_day()[rows]
     visit = _recent_visit(data, m, rows, day) if data.has("service_visits") else np.full(len(rows), -1)
     vdays = day_of_date(data["service_visits"]["visit_date"])
-    by_visit = (visit >= 0) & (day - vdays[np.maximum(visit, 0)] <= rp["days"])
+    by_visit = (visit >= 0) & (day - pick(vdays, visit, 0) <= rp["days"])
     appt = np.full(len(rows), -1)
     if data.has("appointments"):
         ap = data["appointments"]
@@ -344,7 +345,7 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
         booked, due = ns_utc(ap["booked_at"])[live], ns_utc(ap["scheduled_for"])[live]
         ok = (ac >= 0) & (booked != I64_MIN) & (due != I64_MIN)
         pos = containing_interval(m.cust[rows], m.t[rows], ac[ok], booked[ok], due[ok])
-        appt = np.where(pos >= 0, live[np.flatnonzero(ok)][np.maximum(pos, 0)], -1)
+        appt = pick(live[ok], pos)
     flag = by_visit | (appt >= 0)
     v_rows, a_rows = rows[by_visit], rows[flag & ~by_visit]
     v_pos, a_pos = visit[by_visit], appt[flag & ~by_visit]
@@ -379,7 +380,7 @@ def _recent_visit(data: DealerData, m: Messages, rows: np.ndarray, day: np.ndarr
     ]
     best = np.full(len(rows), -1)
     for c in candidates:
-        better = (c >= 0) & ((best < 0) | (vd[np.maximum(c, 0)] > vd[np.maximum(best, 0)]))
+        better = (c >= 0) & ((best < 0) | (pick(vd, c, 0) > pick(vd, best, 0)))
         best = np.where(better, c, best)
     return best
 
@@ -387,7 +388,7 @@ def _recent_visit(data: DealerData, m: Messages, rows: np.ndarray, day: np.ndarr
 def _asof_subset(left_group, left_val, right_group, right_val, keep) -> np.ndarray:
     idx = np.flatnonzero(keep)
     pos = asof_latest(left_group, left_val, right_group[idx], right_val[idx])
-    return np.where(pos >= 0, idx[np.maximum(pos, 0)], -1)
+    return pick(idx, pos)
 
 
 @rule("conquest_to_owner", needs_any=[("sales", None), ("vehicles", None)], family="purchase")

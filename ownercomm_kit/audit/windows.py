@@ -4,7 +4,8 @@ Everything works on int64 nanoseconds (UTC) and small int codes. The communicati
 sorted once by (customer, sent_at, message_id) into ``Messages``; a windowed count per customer
 is then a difference of prefix sums between a row and the start of its window, found by one
 global ``searchsorted`` on a combined key ``customer_code * span + time`` (no loop over
-customers). Ties of identical ``sent_at`` for one customer are ordered by ``message_id``, so
+customers). A window of N days is N x 24 hours of elapsed time (across a daylight-saving
+change a 7-day window is still 168 hours). Ties of identical ``sent_at`` for one customer are ordered by ``message_id``, so
 "the 6th message" and "the duplicate" are deterministic: the later message_id comes later.
 """
 from __future__ import annotations
@@ -179,6 +180,14 @@ def _break_ties(order: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np
     order = order.copy()
     order[slots] = frame.sort_values(["k", "m"], kind="stable")["p"].to_numpy()
     return order
+
+
+def pick(values: np.ndarray, pos: np.ndarray, fill=-1) -> np.ndarray:
+    """``values[pos]`` where pos >= 0, else ``fill`` (safe when ``values`` is empty)."""
+    pos = np.asarray(pos)
+    if len(values) == 0:
+        return np.full(len(pos), fill, dtype=np.asarray(values).dtype if len(pos) == 0 else np.int64)
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], fill)
 
 
 def prefix(mask: np.ndarray) -> np.ndarray:

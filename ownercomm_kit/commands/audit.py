@@ -1,12 +1,66 @@
-"""`ownercomm audit` (not built yet)."""
+"""`ownercomm audit DATA_DIR [--params DEALER_FILE] [--timezone TZ] [--as-of DATE] --out flags.csv`."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
+from .. import loader, outputs, params
+from ..audit import RULES, run_rules
 from ..cli import main
 
 
+def resolve_params(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of) -> dict:
+    """Merged parameters for a data folder, with or without a dealer file."""
+    overrides = {"timezone": timezone, "as_of": as_of}
+    if dealer_file is not None:
+        overrides["data_dir"] = str(data_dir.resolve()) if data_dir else None
+        return params.resolve(dealer_file=dealer_file, overrides=overrides)
+    if data_dir is None:
+        raise click.UsageError("give a DATA_DIR, or --params DEALER_FILE")
+    if not timezone:
+        raise click.UsageError(
+            "the dealer's time zone is needed to read time stamps: pass --timezone "
+            "(e.g. --timezone America/Los_Angeles) or --params DEALER_FILE"
+        )
+    dealer = {"dealer_id": data_dir.resolve().name, "data_dir": str(data_dir.resolve()), "timezone": timezone}
+    return params.resolve(dealer, overrides={"as_of": as_of})
+
+
 @main.command("audit")
-def audit() -> None:
-    """Not built yet."""
-    raise click.ClickException("'ownercomm audit' is not built yet")
+@click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Dealer file (params/dealers/<id>.yaml): its mapping, timezone and rule overrides apply.")
+@click.option("--timezone", help="IANA time zone of the dealer, e.g. America/Los_Angeles (else the dealer file's).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
+              help="The audit's 'today' (YYYY-MM-DD); empty = the last date in the data.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flags.csv"),
+              show_default=True, help="Where to write the flags (one row per message and rule broken).")
+@click.option("--suppression", "suppression_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the suppression list (customer_id, channel, rule, until) here.")
+@click.option("--rule", "rules", multiple=True, type=click.Choice(list(RULES)),
+              help="Run only this rule (repeatable); default: every enabled rule.")
+def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -> None:
+    """Run the communication audit's rules alone (no notebook) and write flags.csv.
+
+    DATA_DIR is the dealer's folder of exports (it overrides the dealer file's data_dir).
+    Prints the flags per rule and which rules were skipped for lack of data.
+    """
+    resolved = resolve_params(data_dir, dealer_file, timezone, as_of.date() if as_of else None)
+    data = loader.load_dealer(resolved, strict=True)
+    flags, skipped = run_rules(data, resolved, rules=list(rules) or None)
+    outputs.write_csv(flags, out)
+    click.echo(f"{data.dealer_id}: {len(data['communications']):,} messages, {len(flags):,} flags -> {out}")
+    counts = flags["rule"].value_counts()
+    for name in (rules or RULES):
+        if name in skipped and not skipped[name].startswith("partly"):
+            click.echo(f"  {name:<28} skipped: {skipped[name]}")
+        else:
+            note = f"  ({skipped[name]})" if name in skipped else ""
+            click.echo(f"  {name:<28} {int(counts.get(name, 0)):>10,}{note}")
+    if suppression_out is not None:
+        from ..audit import suppression_list
+
+        sup = suppression_list(data, resolved)
+        outputs.write_csv(sup, suppression_out)
+        click.echo(f"{len(sup):,} suppression rows -> {suppression_out}")

@@ -219,12 +219,13 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
             out[table] = Source(path, named[0] if named else None)
             used.add(path)
     # Workbooks holding several tables, one sheet each.
-    for path in data_files:
-        if path in used or path.suffix.lower() not in formats.EXCEL_SUFFIXES:
+    taken = {(s.path, s.sheet) for s in out.values()}
+    for path in listing:
+        if path.suffix.lower() not in formats.EXCEL_SUFFIXES:
             continue
         for sheet in _sheets(path, problems):
             table = next((t for t in schema.TABLES if normalize_header(t) == normalize_header(sheet)), None)
-            if table and table not in out:
+            if table and table not in out and (path, sheet) not in taken:
                 out[table] = Source(path, sheet)
                 used.add(path)
     ignored = [p.name for p in listing if p not in used]
@@ -249,9 +250,8 @@ def _file_spec(spec) -> tuple[str, str | None]:
 def _sheets(path: Path, problems: list[Problem]) -> list[str]:
     try:
         return formats.sheet_names(path)
-    except FormatError as e:
-        problems.append(Problem("error", None, path.name, None, None, None, f"unreadable file: {e}"))
-        return []
+    except FormatError:
+        return []  # read_raw says why, when the file is used as a table
 
 
 # --- one table -----------------------------------------------------------------------------

@@ -1,0 +1,309 @@
+"""loader.py: a dealer folder to a typed DealerData (files, mapping, values, coercion, gaps)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers_data import COMMUNICATIONS, CUSTOMERS, clean_folder, write_folder
+
+from ownercomm_kit import loader, schema
+from ownercomm_kit.data import DataError, empty_table, from_frames
+
+LA = "America/Los_Angeles"
+
+
+def load(folder, **kw):
+    kw.setdefault("timezone", LA)
+    return loader.load_data_dir(folder, **kw)
+
+
+def test_clean_folder_loads_with_canonical_dtypes(tmp_path):
+    data = load(clean_folder(tmp_path / "d"))
+    assert data.errors == []
+    for name in schema.TABLES:
+        expected = empty_table(name, LA).dtypes
+        assert list(data[name].columns) == list(expected.index), name
+        assert data[name].dtypes.equals(expected), name
+        assert isinstance(data[name].index, pd.RangeIndex)
+    c = data["communications"]
+    assert list(c["message_id"]) == ["M1", "M2", "M3"]
+    assert c["sent_at"].iloc[0] == pd.Timestamp("2026-06-18 10:30", tz=LA)
+    assert c["sent_at"].iloc[1] == pd.Timestamp("2026-06-18 22:30", tz=LA)
+    assert c["offer_price"].iloc[0] == 29500.0 and pd.isna(c["offer_price"].iloc[1])
+    assert list(c["unsubscribed"].astype(object)) == [False, pd.NA, True]
+    cust = data["customers"]
+    assert cust["first_name"].iloc[2] == "Cára"
+    assert list(cust["sms_consent"].astype(object)) == [True, False, pd.NA]
+    assert pd.isna(cust["preferred_channel"].iloc[2])
+    assert data.sources == {"customers": "customers.csv", "communications": "communications.csv"}
+
+
+def test_missing_optional_tables_and_columns_are_recorded(tmp_path):
+    data = load(clean_folder(tmp_path / "d"))
+    assert set(data.missing_tables) == set(schema.TABLES) - {"customers", "communications"}
+    assert "opened_at" in data.missing_columns["communications"]
+    assert "offer_price" not in data.missing_columns["communications"]
+    assert data.has("communications", "offer_price") and not data.has("communications", "opened_at")
+    assert not data.has("sales")
+    assert data["communications"]["opened_at"].isna().all()
+    assert data["sales"].empty
+
+
+def test_same_as_from_frames_of_the_clean_twin(tmp_path):
+    data = load(clean_folder(tmp_path / "d"))
+    twin = from_frames({
+        "customers": pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "first_name": ["Ann", "Bob", "Cára"],
+                                   "email": ["ann@example.com", None, "c@example.com"],
+                                   "sms_consent": [True, False, None], "preferred_channel": ["email", "sms", None]}),
+        "communications": pd.DataFrame({
+            "message_id": ["M1", "M2", "M3"], "customer_id": ["C1", "C2", "C3"],
+            "sent_at": ["2026-06-18 10:30", "2026-06-18 22:30", "2026-06-19 00:00"],
+            "channel": ["email", "sms", "mail"], "sender": ["oem", "service", "dealer"],
+            "category": ["offer", "service_reminder", "newsletter"], "offer_price": [29500.0, None, None],
+            "unsubscribed": [False, None, True]}),
+    }, timezone=LA)
+    for name in ("customers", "communications"):
+        pd.testing.assert_frame_equal(data[name], twin[name])
+    assert data.missing_columns == twin.missing_columns
+    assert data.as_of == twin.as_of
+
+
+def test_as_of_is_the_last_date_seen_unless_given(tmp_path):
+    folder = clean_folder(tmp_path / "d")
+    assert load(folder).as_of == dt.date(2026, 6, 19)
+    assert load(folder, as_of="2026-07-01").as_of == dt.date(2026, 7, 1)
+    assert load(folder, as_of=dt.date(2026, 7, 2)).as_of == dt.date(2026, 7, 2)
+
+
+def test_timestamps_follow_the_dealer_timezone(tmp_path):
+    folder = clean_folder(tmp_path / "d")
+    ny = load(folder, timezone="America/New_York")["communications"]["sent_at"]
+    la = load(folder)["communications"]["sent_at"]
+    assert str(ny.dt.tz) == "America/New_York"
+    # Same wall clock, different instants: 10:30 in New York is 07:30 in Los Angeles.
+    assert ny.iloc[0].tz_convert(LA) == pd.Timestamp("2026-06-18 07:30", tz=LA)
+    assert la.iloc[0] - ny.iloc[0] == pd.Timedelta(hours=3)
+
+
+def test_mapping_block_and_header_normalisation(tmp_path):
+    folder = write_folder(tmp_path / "d", {
+        "Customers.CSV": "Cust No,First Name,E-Mail Address\nC1,Ann,a@x\n",
+        "communications.csv": "Msg ID,CUSTOMER_ID,Sent At,Channel,Sender,Category\nM1,C1,2026-06-18,email,oem,offer\n",
+    })
+    data = load(folder, mapping={"customers": {"Cust No": "customer_id", "e-mail address": "email"},
+                                 "communications": {"Msg ID": "message_id"}})
+    assert data.errors == []
+    assert data["customers"]["customer_id"].tolist() == ["C1"]
+    assert data["customers"]["email"].tolist() == ["a@x"]
+    assert data["customers"]["first_name"].tolist() == ["Ann"]  # "First Name" is first_name as such
+    assert data["communications"]["message_id"].tolist() == ["M1"]
+
+
+def test_values_block_and_case_insensitive_canonical_values(tmp_path):
+    folder = write_folder(tmp_path / "d", {
+        "customers.csv": "customer_id,sms_consent\nC1,Opted In\nC2,Opted Out\n",
+        "communications.csv": (
+            "message_id,customer_id,sent_at,channel,sender,category\n"
+            "M1,C1,2026-06-18,Text,OEM,Service Reminder\n"
+            "M2,C2,2026-06-18,E-mail,Sales,SALES_PROMO\n"
+            "M3,C2,2026-06-18, text ,dealer,offer\n"
+        ),
+        "appointments.csv": "appointment_id,customer_id,booked_at,scheduled_for,status\nA1,C1,2026-06-01,2026-06-10,No Show\n",
+    })
+    data = load(folder, values={"channel": {"Text": "sms"}, "sms_consent": {"Opted In": True, "Opted Out": False}})
+    assert data.errors == []
+    c = data["communications"]
+    assert c["channel"].tolist() == ["sms", "email", "sms"]
+    assert c["sender"].tolist() == ["oem", "sales", "dealer"]
+    assert c["category"].tolist() == ["service_reminder", "sales_promo", "offer"]
+    assert data["appointments"]["status"].tolist() == ["no_show"]
+    assert data["customers"]["sms_consent"].tolist() == [True, False]
+
+
+def test_files_block_and_one_workbook_with_a_sheet_per_table(tmp_path):
+    import openpyxl
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Customers"
+    ws.append(["customer_id", "birth_date", "sms_consent"])
+    ws.append([1001, dt.datetime(1980, 5, 17), True])
+    ws2 = wb.create_sheet("Msgs")
+    ws2.append(["message_id", "customer_id", "sent_at", "channel", "sender", "category"])
+    ws2.append(["M1", 1001, dt.datetime(2026, 6, 18, 10, 30), "email", "oem", "offer"])
+    ws2.append([None] * 6)
+    ws2.append(["M2", 1001, 45826.4375, "sms", "oem", "offer"])
+    wb.save(folder / "dms export.xlsx")
+    data = load(folder, files={"communications": "dms export.xlsx#Msgs"})
+    assert data.errors == [], data.problems
+    assert data.sources == {"customers": "dms export.xlsx[Customers]", "communications": "dms export.xlsx[Msgs]"}
+    assert data["customers"]["customer_id"].tolist() == ["1001"]
+    assert data["customers"]["birth_date"].iloc[0] == pd.Timestamp("1980-05-17")
+    c = data["communications"]
+    assert c["sent_at"].tolist() == [pd.Timestamp("2026-06-18 10:30", tz=LA), pd.Timestamp("2025-06-18 10:30", tz=LA)]
+    # files as a mapping works the same
+    data2 = load(folder, files={"communications": {"file": "dms export.xlsx", "sheet": "Msgs"}})
+    pd.testing.assert_frame_equal(data2["communications"], c)
+
+
+def test_one_file_per_table_xlsx_and_parquet(tmp_path):
+    import openpyxl
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    wb = openpyxl.Workbook()
+    wb.active.append(["customer_id", "first_name"])
+    wb.active.append(["C1", "Ann"])
+    wb.save(folder / "CUSTOMERS.xlsx")
+    pd.DataFrame({
+        "message_id": ["M1"], "customer_id": ["C1"],
+        "sent_at": pd.to_datetime(["2026-06-18 10:30"]).tz_localize("UTC"),
+        "channel": ["email"], "sender": ["oem"], "category": ["offer"], "offer_price": [1.5],
+    }).to_parquet(folder / "communications.parquet")
+    data = load(folder)
+    assert data.errors == [], data.problems
+    assert data["customers"]["first_name"].tolist() == ["Ann"]
+    assert data["communications"]["sent_at"].iloc[0] == pd.Timestamp("2026-06-18 03:30", tz=LA)
+    assert data["communications"]["offer_price"].tolist() == [1.5]
+
+
+def test_integral_float_ids_from_typed_files_lose_the_point_zero(tmp_path):
+    folder = write_folder(tmp_path / "d", {"communications.csv": COMMUNICATIONS})
+    pd.DataFrame({"customer_id": [1.0, 2.0], "first_name": ["a", "b"]}).to_parquet(folder / "customers.parquet")
+    assert load(folder, strict=False)["customers"]["customer_id"].tolist() == ["1", "2"]
+
+
+def test_strict_raises_every_problem_and_non_strict_drops_blocking_rows(tmp_path):
+    folder = clean_folder(tmp_path / "d", communications__csv=COMMUNICATIONS + "M4,C1,2024-13-45,email,oem,offer,,\n")
+    with pytest.raises(DataError) as e:
+        load(folder)
+    assert "2024-13-45" in str(e.value) and "row 5" in str(e.value)
+    data = load(folder, strict=False)
+    assert data["communications"]["message_id"].tolist() == ["M1", "M2", "M3"]
+    left_out = [p for p in data.warnings if "left out" in p.message]
+    assert len(left_out) == 1 and left_out[0].count == 1 and "1 of 4 rows" in left_out[0].message
+
+
+def test_duplicate_ids_keep_the_first_row_in_non_strict(tmp_path):
+    folder = clean_folder(tmp_path / "d", communications__csv=COMMUNICATIONS + "M1,C2,2026-06-19,sms,oem,offer,,\n")
+    data = load(folder, strict=False)
+    c = data["communications"]
+    assert c["message_id"].tolist() == ["M1", "M2", "M3"]
+    assert c["customer_id"].iloc[0] == "C1"
+
+
+def test_missing_folder_and_unreadable_file_are_problems_not_tracebacks(tmp_path):
+    data = load(tmp_path / "nope", strict=False)
+    assert any("data folder not found" in p.message for p in data.errors)
+    with pytest.raises(DataError, match="data folder not found"):
+        load(tmp_path / "nope")
+    folder = clean_folder(tmp_path / "d", customers__csv=b"", communications__csv=COMMUNICATIONS)
+    (folder / "customers.csv").write_bytes(b"")
+    data = load(folder, strict=False)
+    msgs = [p.message for p in data.errors if p.table == "customers"]
+    assert any("unreadable file" in m and "empty" in m for m in msgs)
+    assert "customers" in data.missing_tables
+
+
+def test_unknown_files_are_ignored_and_noted(tmp_path):
+    folder = clean_folder(tmp_path / "d", **{"notes__txt": "hello", "~$customers__xlsx": "lock"})
+    (folder / ".hidden").write_text("x")
+    data = load(folder)
+    notes = [p for p in data.warnings if "not recognised" in p.message]
+    assert len(notes) == 1 and "notes.txt" in notes[0].message
+    assert "~$" not in notes[0].message and ".hidden" not in notes[0].message
+
+
+def test_two_files_for_one_table_is_an_error(tmp_path):
+    folder = clean_folder(tmp_path / "d")
+    pd.DataFrame({"customer_id": ["x"]}).to_parquet(folder / "customers.parquet")
+    data = load(folder, strict=False)
+    assert any("several files could hold customers" in p.message for p in data.errors)
+
+
+def test_files_block_naming_a_missing_file(tmp_path):
+    data = load(clean_folder(tmp_path / "d"), files={"sales": "sales_2026.csv"}, strict=False)
+    assert any("sales_2026.csv" in p.message and p.level == "error" for p in data.problems)
+
+
+def test_invalid_timezone_is_a_problem(tmp_path):
+    data = load(clean_folder(tmp_path / "d"), timezone="Mars/Olympus", strict=False)
+    assert any("IANA" in p.message for p in data.errors)
+
+
+def test_customer_timezone_column_is_checked(tmp_path):
+    folder = clean_folder(tmp_path / "d", customers__csv="customer_id,timezone\nC1,America/Chicago\nC2,Central\nC3,\n")
+    data = load(folder, strict=False)
+    assert data["customers"]["timezone"].tolist()[:1] == ["America/Chicago"]
+    assert data["customers"]["timezone"].isna().tolist() == [False, True, True]
+    assert any(p.column == "timezone" and p.value == "Central" for p in data.warnings)
+
+
+def test_load_dealer_from_resolved_params(tmp_path, kit_root):
+    from ownercomm_kit import params
+
+    folder = clean_folder(tmp_path / "d")
+    resolved = params.resolve({"dealer_id": "D9", "dealer_name": "Nine", "data_dir": str(folder), "timezone": LA,
+                               "as_of": "2026-06-30"}, root=kit_root)
+    data = loader.load_dealer(resolved)
+    assert (data.dealer_id, data.dealer_name, data.timezone, data.as_of) == ("D9", "Nine", LA, dt.date(2026, 6, 30))
+
+
+def test_describe_summarises_each_table(tmp_path):
+    data, infos = loader.load_with_info({"dealer_id": "X", "data_dir": str(clean_folder(tmp_path / "d")), "timezone": LA})
+    text = loader.describe(data, infos)
+    assert "communications  communications.csv: 3 rows, 8/15 columns, sent_at 2026-06-18 to 2026-06-19" in text
+    assert "sales           not found (optional)" in text
+
+
+def test_canonical_values_maps_uniques_only():
+    s = pd.Series(["Email", "email", None, "fax"], dtype="string")
+    out, bad = loader.canonical_values(s, schema.CHANNELS)
+    assert out.tolist()[:2] == ["email", "email"] and pd.isna(out.iloc[2]) and pd.isna(out.iloc[3])
+    assert bad.tolist() == [False, False, False, True]
+
+
+def test_resolve_columns_reports_unused_and_conflicts():
+    found, unused, not_found = loader.resolve_columns(
+        "customers", ["Cust No", "customer_id", "Notes"], {"Cust No": "customer_id", "Gone": "email"}
+    )
+    assert found == {"customer_id": ["Cust No", "customer_id"]}
+    assert unused == ["Notes"] and not_found == ["Gone"]
+
+
+def test_rows_are_spreadsheet_rows_after_dropping(tmp_path):
+    body = COMMUNICATIONS + "M4,C1,bad,email,oem,offer,,\nM5,C9,2026-06-19,email,oem,offer,,\n"
+    data = load(clean_folder(tmp_path / "d", communications__csv=body), strict=False)
+    orphan = [p for p in data.warnings if "orphan" in p.message]
+    assert len(orphan) == 1 and orphan[0].row == 6 and orphan[0].value == "C9"
+
+
+def test_empty_required_table_still_loads(tmp_path):
+    folder = clean_folder(tmp_path / "d", communications__csv=COMMUNICATIONS.splitlines()[0] + "\n")
+    data = load(folder)
+    assert data["communications"].empty and "communications" not in data.missing_tables
+    assert data.as_of == dt.date.today() or isinstance(data.as_of, dt.date)
+
+
+def test_large_column_of_ids_keeps_string_dtype(tmp_path):
+    n = 5000
+    ids = np.char.add("C", np.arange(n).astype(str))
+    folder = write_folder(tmp_path / "d", {
+        "customers.csv": "customer_id\n" + "\n".join(ids) + "\n",
+        "communications.csv": COMMUNICATIONS.splitlines()[0] + "\n"
+        + "\n".join(f"M{i},C{i},2026-06-18,email,oem,offer,," for i in range(n)) + "\n",
+    })
+    data = load(folder)
+    assert len(data["communications"]) == n and data["communications"]["customer_id"].dtype == "string"
+    # the two optional columns of the header are blank on every row: said once each
+    assert data.errors == []
+    assert sorted(p.column for p in data.warnings) == ["offer_price", "unsubscribed"]
+    assert all("present but empty in all 5000 rows" in p.message for p in data.warnings)
+
+
+def test_customers_fixture_text_is_what_the_tests_assume():
+    assert CUSTOMERS.splitlines()[0].startswith("customer_id,")

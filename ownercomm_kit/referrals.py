@@ -316,7 +316,10 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
         "household": x["a_house"].fillna("").ne("") & x["a_house"].eq(x["r_house"].fillna("")),
     }
     hits = pd.DataFrame({k: v.fillna(False).astype(bool) for k, v in checks.items()})
-    matched = hits.apply(lambda row: ", ".join(k for k, v in row.items() if v), axis=1) if len(hits) else pd.Series(dtype="string")
+    matched = pd.Series("", index=hits.index, dtype="string")
+    for label in hits.columns:
+        matched = matched + pd.Series(hits[label].map({True: label + ", ", False: ""}), dtype="string")
+    matched = matched.str.removesuffix(", ")
     self_ref = x[hits.any(axis=1)].assign(anomaly="self_referral", matched_on=matched[hits.any(axis=1)])
     self_ref = self_ref.assign(detail=[_self_detail(adv_name, name, on) for adv_name, name, on in zip(
         self_ref["referrer_name"], text(self_ref["referred_name"]), self_ref["matched_on"])])
@@ -338,24 +341,25 @@ def _self_detail(advocate: str, referred: str, matched_on: str) -> str:
 
 def _several_advocates(x: pd.DataFrame) -> pd.DataFrame:
     """Referrals whose person (by referred customer id, email or phone) was referred by 2+ advocates."""
-    found: dict[str, set] = {}
-    others: dict[str, set] = {}
+    parts = []
     for key, label in (("_cid", "customer id"), ("_email", "email"), ("_phone", "phone")):
-        k = x[x[key].ne("")]
-        n = k.groupby(key)["referrer_id"].nunique()
-        dup = k[k[key].isin(n[n > 1].index)]
-        for rid, val in zip(dup["referral_id"], dup[key]):
-            found.setdefault(rid, set()).add(label)
-            others.setdefault(rid, set()).update(dup.loc[dup[key].eq(val), "referrer_name"].fillna("").tolist())
-    rows = x[x["referral_id"].isin(list(found))].copy()
-    if rows.empty:
-        return rows.assign(anomaly=None, matched_on=None, detail=None)
-    order = ["customer id", "email", "phone"]
+        k = x.loc[x[key].ne(""), ["referral_id", key, "referrer_id", "referrer_name"]].rename(columns={key: "person"})
+        dup = k[k.groupby("person")["referrer_id"].transform("nunique") > 1]
+        names = dup.groupby("person")["referrer_name"].agg(lambda s: set(s.fillna("")) - {""})
+        parts.append(pd.DataFrame({"referral_id": dup["referral_id"], "label": label, "names": dup["person"].map(names)}))
+    found = pd.concat(parts, ignore_index=True)
+    if found.empty:
+        return x.head(0).assign(anomaly=None, matched_on=None, detail=None)
+    per = found.groupby("referral_id", sort=False).agg(
+        matched_on=("label", ", ".join),  # parts come in the order customer id, email, phone
+        names=("names", lambda sets: sorted(set().union(*sets))),
+    )
+    rows = x[x["referral_id"].isin(per.index)].copy()
     rows["anomaly"] = "several_advocates"
-    rows["matched_on"] = [", ".join(l for l in order if l in found[rid]) for rid in rows["referral_id"]]
+    rows["matched_on"] = rows["referral_id"].map(per["matched_on"])
     rows["detail"] = [
-        f"{name or 'This person'} was referred by several advocates: " + ", ".join(sorted(n for n in others[rid] if n) or ["(unnamed)"])
-        for rid, name in zip(rows["referral_id"], text(rows["referred_name"]))
+        f"{name or 'This person'} was referred by several advocates: " + (", ".join(names) or "(unnamed)")
+        for name, names in zip(text(rows["referred_name"]), rows["referral_id"].map(per["names"]))
     ]
     return rows
 

@@ -131,15 +131,17 @@ class TableMatch:
 
 
 def _name_score(stem: str, table: str) -> float:
-    """How well a file or sheet name names a table: the longest table synonym it contains."""
+    """How well a file or sheet name names a table: the longest table synonym it contains,
+    and on a tie the one nearer the end ("customer vehicles" are vehicles, "vehicle sales" sales)."""
     key = name_key(stem)
-    best = 0
+    best = (0, 0)
     for syn in synonyms()["tables"][table]:
         if key == syn:
             return 2.0
-        if syn in key:
-            best = max(best, len(syn))
-    return 1.0 + best / 100 if best >= 3 else 0.0
+        at = key.rfind(syn)
+        if at >= 0:
+            best = max(best, (len(syn), at + len(syn)))
+    return 1.0 + best[0] / 100 + best[1] / 10_000 if best[0] >= 3 else 0.0
 
 
 def _header_hits(headers: list[str], table: str) -> tuple[int, int]:

@@ -1,0 +1,366 @@
+"""`ownercomm onboard`: recognition, the dealer file it writes, re-runs, and vendor shapes
+that load to the same canonical data as their clean twin (issue 7)."""
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+from helpers_onboard import CRM, DMS, EXCEL_BOOK, SHAPES, Shape, hand_dealer, write_clean, write_shape
+
+from ownercomm_kit import onboard as ob
+from ownercomm_kit import params
+from ownercomm_kit.cli import main
+from ownercomm_kit.loader import load_data_dir, load_dealer
+
+TZ = "America/Los_Angeles"
+
+
+def headers_of(table: str, headers: list[str], rows: list[list[str]] | None = None) -> dict[str, ob.ColumnMatch]:
+    frame = pd.DataFrame(rows or [[""] * len(headers)], columns=headers, dtype="string")
+    return {c.column: c for c in ob.recognise_columns(table, frame)}
+
+
+def load(out):
+    return load_dealer(params.resolve(dealer_file=out), strict=False)
+
+
+# ------------------------------------------------------------------ names and synonyms
+
+
+def test_name_key_ignores_case_spacing_punctuation_and_reads_hash_as_no():
+    assert ob.name_key("Cust #") == ob.name_key("Cust No") == ob.name_key("CUSTNO") == ob.name_key("cust_no")
+    assert ob.name_key("F&I") == ob.name_key("F and I") == ob.name_key("f & i")
+    assert ob.name_key("Cára") == "cara"
+
+
+@pytest.mark.parametrize(
+    "table, header, column",
+    [
+        *[("customers", h, "customer_id") for h in ("Cust No", "Customer Number", "CUSTNO", "Customer #", "Cust_ID")],
+        *[("service_visits", h, "ro_id") for h in ("RO #", "Repair Order", "RO Number", "ro_no")],
+        *[("service_visits", h, "visit_date") for h in ("Closed Date", "RO Close Date")],
+        *[("communications", h, "channel") for h in ("Medium", "Channel", "Type")],
+        *[("communications", h, "sent_at") for h in ("Sent", "Sent Date/Time")],
+        ("customers", "E-Mail Address", "email"),
+        *[("customers", h, "phone") for h in ("Cell Phone", "Mobile")],
+        ("customers", "Opt-In Email", "email_opt_in"),
+        *[("customers", h, "sms_consent") for h in ("Text OK", "SMS Opt In")],
+        ("customers", "Do Not Call", "phone_dnc"),
+        ("customers", "Do Not Mail", "mail_opt_out"),
+        ("sales", "Deal #", "sale_id"),
+        ("sales", "N/U", "new_used"),
+        ("vehicles", "Year", "model_year"),
+        ("appointments", "Appt Date/Time", "scheduled_for"),
+        ("leads", "Opportunity ID", "lead_id"),
+        ("referrals", "Referred By", "referrer_id"),
+    ],
+)
+def test_common_export_headers_are_recognised(table, header, column):
+    found = headers_of(table, [header])
+    assert found[column].source == header
+    assert found[column].how in ("exact", "synonym")
+
+
+def test_every_canonical_column_is_found_by_its_own_name_in_any_case():
+    from ownercomm_kit import schema
+
+    for name, table in schema.TABLES.items():
+        headers = [c.upper().replace("_", " ") for c in table.column_names]
+        found = headers_of(name, headers)
+        assert all(found[c].how == "exact" for c in table.column_names), name
+
+
+def test_the_earlier_synonym_wins_when_a_file_has_several():
+    found = headers_of("customers", ["Home Phone", "Cell Phone", "Customer Number"])
+    assert found["phone"].source == "Cell Phone"
+
+
+@pytest.mark.parametrize(
+    "table, column, theirs, ours",
+    [
+        *[("communications", "channel", v, "sms") for v in ("Text", "TXT", "Text Message")],
+        *[("communications", "channel", v, "email") for v in ("E-mail Blast", "eblast")],
+        ("communications", "category", "Svc Reminder", "service_reminder"),
+        ("communications", "category", "Special Offer", "offer"),
+        ("communications", "sender", "Finance & Insurance", "fi"),
+        ("appointments", "status", "NS", "no_show"),
+        ("service_visits", "pay_type", "W", "warranty"),
+        ("sales", "new_used", "Pre-Owned", "used"),
+    ],
+)
+def test_vendor_values_are_recognised(table, column, theirs, ours):
+    [match] = ob.recognise_values(table, column, pd.Series([theirs]))
+    assert match.ours == ours
+
+
+def test_values_the_loader_takes_as_they_are_need_no_entry():
+    # the loader ignores case, spaces and punctuation: "No Show" and "Warranty" are canonical
+    assert ob.recognise_values("appointments", "status", pd.Series(["No Show", "KEPT", " cancelled "])) == []
+    assert ob.recognise_values("service_visits", "pay_type", pd.Series(["Warranty", None])) == []
+    assert ob.recognise_values("communications", "channel", pd.Series(["SMS", "E-mail", "EMail"])) == []
+    assert ob.recognise_values("communications", "sender", pd.Series(["F&I", "OEM"])) == []
+
+
+def test_an_unknown_value_is_a_manual_decision_not_a_guess(tmp_path):
+    t = hand_dealer()
+    t["communications"].loc[0, "channel"] = "Pigeon"
+    write_clean(tmp_path / "d", t)
+    r = ob.onboard(tmp_path / "d", "X", timezone=TZ, out=tmp_path / "X.yaml")
+    assert any("'Pigeon' not recognised" in d for d in r.onboarding.decisions)
+    assert "Pigeon" not in (yaml.safe_load(r.text).get("values") or {}).get("channel", {})
+
+
+# ------------------------------------------------------------------ negated, fuzzy, content
+
+
+def test_a_negated_consent_column_is_never_mapped_and_asks_for_a_decision():
+    found = headers_of("customers", ["Cust No", "Do Not Email", "SMS Opt Out"])
+    assert found["email_opt_in"].source is None and "MANUAL DECISION" in found["email_opt_in"].note
+    assert found["sms_consent"].source is None and "'SMS Opt Out'" in found["sms_consent"].note
+    # "Do Not Email" is one letter from "Do Not Mail": it must not be taken for mail_opt_out
+    assert found["mail_opt_out"].source is None
+
+
+def test_the_consultants_inversion_of_a_negated_column_loads_inverted(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pd.DataFrame({"Cust No": ["1", "2", "3"], "Do Not Email": ["Y", "N", ""]}).to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame({"Msg ID": ["M1"], "Cust No": ["1"], "Sent": ["2026-06-01 10:00"], "Channel": ["email"],
+                  "Sender": ["dealer"], "Category": ["offer"]}).to_csv(folder / "communications.csv", index=False)
+    out = tmp_path / "X.yaml"
+    r = ob.onboard(folder, "X", timezone=TZ, out=out)
+    assert any("Do Not Email" in d and "MANUAL DECISION" in d for d in r.onboarding.decisions)
+    assert load(out)["customers"]["email_opt_in"].isna().all()
+    # the consultant decides: map it and invert its values; a re-run keeps that
+    doc = yaml.safe_load(out.read_text())
+    doc["mapping"]["customers"]["Do Not Email"] = "email_opt_in"
+    doc["values"] = {"email_opt_in": {"Y": False, "N": True}}
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ob.onboard(folder, "X", out=out)
+    assert load(out)["customers"]["email_opt_in"].tolist() == [False, True, pd.NA]
+
+
+def test_a_misspelt_header_is_matched_fuzzily_and_said_so():
+    found = headers_of("customers", ["Custmer Number", "Frist Name"])
+    assert (found["customer_id"].source, found["customer_id"].how) == ("Custmer Number", "fuzzy")
+    assert "close spelling" in found["customer_id"].note
+
+
+def test_columns_are_recognised_by_content_when_no_header_matches():
+    rows = [
+        ["1001", "cara@example.com", "America/Chicago", "Text", "1HGCM82633A004352"],
+        ["1002", "bob@example.org", "America/New_York", "E-mail", "2T1BURHE0JC012345"],
+    ]
+    found = headers_of("customers", ["Cust No", "Field 7", "Zone X", "Pref", "Unit"], rows)
+    assert (found["email"].source, found["email"].how) == ("Field 7", "content")
+    assert (found["timezone"].source, found["timezone"].how) == ("Zone X", "content")
+    assert (found["preferred_channel"].source, found["preferred_channel"].how) == ("Pref", "content")
+    assert "guessed from the values" in found["email"].note
+
+
+def test_a_yes_no_column_is_not_taken_for_an_enum_by_content():
+    found = headers_of("customers", ["Cust No", "Flag"], [["1", "Y"], ["2", "N"]])
+    assert found["preferred_channel"].source is None
+
+
+# ------------------------------------------------------------------ tables
+
+
+def test_tables_are_found_by_content_when_the_file_name_says_nothing(tmp_path):
+    t = hand_dealer()
+    shape = Shape("anon", files={k: f"export_{i}.csv" for i, k in enumerate(t)}, headers=DMS.headers, values=DMS.values)
+    write_shape(tmp_path / "d", t, shape)
+    sources, _ = ob.read_sources(tmp_path / "d")
+    found = {m.table: m for m in ob.recognise_tables(sources)}
+    for i, table in enumerate(t):
+        assert found[table].source == f"export_{i}.csv", table
+        assert found[table].how == "content"
+
+
+def test_a_file_name_alone_is_enough_and_the_longest_name_wins():
+    frame = pd.DataFrame({"a": ["1"]}, dtype="string")
+    sources = [ob.Source("Service History.csv", frame), ob.Source("customer_vehicles_list.csv", frame)]
+    found = {m.table: m.source for m in ob.recognise_tables(sources)}
+    assert found["service_visits"] == "Service History.csv"
+    assert found["vehicles"] == "customer_vehicles_list.csv"
+    assert "customers" not in found  # one table per file
+
+
+def test_a_missing_required_table_and_an_unreadable_file_are_reported(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pd.DataFrame({"Cust No": ["1"]}).to_csv(folder / "customers.csv", index=False)
+    (folder / "notes.csv").write_bytes(b"")
+    r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
+    assert any("Required table communications not found" in d for d in r.onboarding.decisions)
+    assert any("notes.csv" in u and "empty" in u for u in r.unreadable)
+    assert "REQUIRED: name its file in files.communications" in ob.summary(r)
+
+
+# ------------------------------------------------------------------ vendor shapes = clean twin
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_a_vendor_shape_onboards_to_the_same_data_as_its_clean_twin(tmp_path, shape):
+    t = hand_dealer()
+    clean = load_data_dir(write_clean(tmp_path / "clean", t), timezone=TZ)
+    assert clean.problems == []
+    folder = write_shape(tmp_path / shape, t, SHAPES[shape])
+    out = tmp_path / f"{shape}.yaml"
+    r = ob.onboard(folder, "X", timezone=TZ, out=out)
+    assert r.onboarding.decisions == [] and r.unreadable == []
+    data = load(out)
+    assert data.problems == []
+    for table in t:
+        pd.testing.assert_frame_equal(clean[table], data[table], obj=f"{shape} {table}")
+    assert data.missing_columns == clean.missing_columns
+    assert data["customers"]["first_name"].iloc[0] == "Cára"
+    assert data["customers"]["last_name"].iloc[2] == "Dubœuf"  # œ exists in Windows-1252 too
+
+
+def test_the_dms_shape_really_is_windows_1252_semicolons_us_dates_and_y_n(tmp_path):
+    folder = write_shape(tmp_path / "dms", hand_dealer(), DMS)
+    raw = (folder / "msg_export.csv").read_bytes()
+    assert b"\r\n" in raw and b";" in raw.splitlines()[0]
+    assert b"06/05/2026 10:30 PM" in raw
+    cust = (folder / "customer_master.csv").read_bytes()
+    assert "Cára".encode("cp1252") in cust and "Cára".encode("utf-8") not in cust
+    assert b";Y;" in cust or b";N;" in cust
+
+
+def test_excel_serial_dates_load_like_iso_dates(tmp_path):
+    """Workbooks whose date cells are plain numbers (an unformatted column) and CSVs of serials."""
+    t = hand_dealer()
+    clean = load_data_dir(write_clean(tmp_path / "clean", t), timezone=TZ)
+    shape = Shape("serial", EXCEL_BOOK.files, EXCEL_BOOK.headers, EXCEL_BOOK.values, excel_dates="serial")
+    out = tmp_path / "s.yaml"
+    ob.onboard(write_shape(tmp_path / "s", t, shape), "X", timezone=TZ, out=out)
+    data = load(out)
+    assert data.problems == []
+    for table in t:
+        pd.testing.assert_frame_equal(clean[table], data[table])
+
+
+def test_sheets_of_one_workbook_are_named_in_files(tmp_path):
+    folder = write_shape(tmp_path / "book", hand_dealer(), EXCEL_BOOK)
+    r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
+    files = yaml.safe_load(r.text)["files"]
+    assert files["service_visits"] == "dealertrack_export.xlsx#Service History"
+    assert files["communications"] == "dealertrack_export.xlsx#Messages"
+
+
+# ------------------------------------------------------------------ the dealer file
+
+
+def test_a_re_run_writes_the_same_bytes(tmp_path):
+    folder = write_shape(tmp_path / "crm", hand_dealer(), CRM)
+    out = tmp_path / "X.yaml"
+    first = ob.onboard(folder, "X", timezone=TZ, out=out).text
+    second = ob.onboard(folder, "X", out=out).text
+    assert first == second == out.read_text(encoding="utf-8")
+
+
+def test_only_what_is_needed_is_written(tmp_path):
+    t = hand_dealer()
+    out = tmp_path / "X.yaml"
+    r = ob.onboard(write_clean(tmp_path / "clean", t), "X", timezone=TZ, out=out)
+    doc = yaml.safe_load(r.text)
+    assert set(doc) == {"dealer_id", "dealer_name", "data_dir", "timezone"}  # canonical data needs no blocks
+
+
+def test_the_consultants_edits_win_and_survive_a_re_run_with_their_comments(tmp_path):
+    folder = write_shape(tmp_path / "d", hand_dealer(), DMS)
+    cust = pd.read_csv(folder / "customer_master.csv", sep=";", dtype=str, encoding="cp1252", keep_default_na=False)
+    cust["Home Phone"] = "714-555-9999"  # a second phone column the consultant prefers
+    cust.to_csv(folder / "customer_master.csv", sep=";", index=False, encoding="cp1252")
+    out = tmp_path / "X.yaml"
+    text = ob.onboard(folder, "X", timezone=TZ, out=out).text
+    cell = next(line for line in text.splitlines() if line.strip().startswith("Cell Phone: phone"))
+    text = text.replace(cell, "    Home Phone: phone  # the dealer texts the home line")
+    text = text.replace("dealer_name: X", "dealer_name: Tustin Motors")
+    text = text.replace("  channel:\n", "  channel:\n    Carrier Pigeon: mail  # yes, really\n")
+    text += "rules:\n  cap_total:\n    enabled: false\n"
+    out.write_text(text)
+
+    r = ob.onboard(folder, "X", out=out)
+    again = yaml.safe_load(r.text)
+    assert again["mapping"]["customers"]["Home Phone"] == "phone"
+    assert "Cell Phone" not in again["mapping"]["customers"]
+    assert again["dealer_name"] == "Tustin Motors"
+    assert again["rules"] == {"cap_total": {"enabled": False}}
+    assert again["values"]["channel"]["Carrier Pigeon"] == "mail"
+    assert again["values"]["channel"]["Text"] == "sms"
+    assert again["timezone"] == TZ
+    assert "# the dealer texts the home line" in r.text and "# yes, really" in r.text
+    found = {c.column: c for c in r.onboarding.columns if c.table == "customers"}
+    assert found["phone"].how == "yours" and found["customer_id"].how == "synonym"
+    assert ob.onboard(folder, "X", out=out).text == r.text  # stable from then on
+    assert load(out)["customers"]["phone"].eq("714-555-9999").all()
+
+
+@pytest.mark.parametrize("key", ["Y", "N", "No", "on", "null", "RO #", "a: b", "#", "'quoted'", "1.0", "Cára"])
+def test_yaml_hostile_headers_round_trip(key):
+    doc = {"dealer_id": "X", "mapping": {"customers": {key: "customer_id"}}, "values": {"channel": {key: "sms"}}}
+    text = ob.render_dealer_file(doc)
+    back = yaml.safe_load(text)
+    assert back["mapping"]["customers"] == {key: "customer_id"}
+    assert back["values"]["channel"] == {key: "sms"}
+
+
+def test_data_dir_is_relative_to_the_kit_root_when_inside_it(tmp_path):
+    root = tmp_path / "kit"
+    (root / "params" / "dealers").mkdir(parents=True)
+    shutil.copy(params.paths.defaults_file(), root / "params" / "defaults.yaml")
+    write_clean(root / "exports" / "D9", hand_dealer())
+    r = ob.onboard(root / "exports" / "D9", "D9", timezone=TZ, root=root)
+    assert r.out == root / "params" / "dealers" / "D9.yaml"
+    assert yaml.safe_load(r.text)["data_dir"] == "exports/D9"
+    outside = write_clean(tmp_path / "elsewhere", hand_dealer())
+    r = ob.onboard(outside, "D8", timezone=TZ, root=root)
+    assert yaml.safe_load(r.text)["data_dir"] == str(outside.resolve())
+    assert load(r.out)["customers"].shape[0] == 6
+
+
+def test_the_timezone_is_guessed_from_the_customers_and_said_so(tmp_path):
+    t = hand_dealer()
+    t["customers"]["timezone"] = ["America/Chicago"] * 4 + ["America/Denver"] * 2
+    r = ob.onboard(write_clean(tmp_path / "d", t), "X", out=tmp_path / "X.yaml")
+    assert yaml.safe_load(r.text)["timezone"] == "America/Chicago"
+    assert r.timezone_guessed and "guessed, check" in r.text
+
+
+def test_a_failed_run_leaves_the_existing_file_untouched(tmp_path):
+    out = tmp_path / "X.yaml"
+    out.write_text("dealer_id: X\n")
+    with pytest.raises(ob.OnboardError, match="not an IANA time zone"):
+        ob.onboard(write_clean(tmp_path / "d", hand_dealer()), "X", timezone="Mars/Base", out=out)
+    assert out.read_text() == "dealer_id: X\n"
+    assert list(tmp_path.glob(".X.yaml.*")) == []
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_the_command_prints_each_column_how_sure_and_what_to_edit(tmp_path):
+    folder = write_shape(tmp_path / "dms", hand_dealer(), DMS)
+    out = tmp_path / "D7.yaml"
+    res = CliRunner().invoke(main, ["onboard", str(folder), "--dealer-id", "D7", "--timezone", TZ, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.is_file()
+    lines = res.output.splitlines()
+    row = next(line for line in lines if " ro_id " in line)
+    assert "RO #" in row and "synonym" in row and "mapping.service_visits" in row
+    assert any("<- msg_export.csv" in line for line in lines)
+
+
+def test_the_command_says_what_is_wrong_without_a_traceback(tmp_path):
+    res = CliRunner().invoke(main, ["onboard", str(tmp_path / "nope"), "--dealer-id", "X", "--out", str(tmp_path / "x.yaml")])
+    assert res.exit_code == 1
+    assert "no such folder" in res.output and "Traceback" not in res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(main, ["onboard", str(empty), "--dealer-id", "X", "--out", str(tmp_path / "x.yaml")])
+    assert res.exit_code == 1 and "no readable export" in res.output

@@ -79,6 +79,7 @@ class ReferralResult:
     anomalies: pd.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)
     definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))
+    notes: dict[str, str] = field(default_factory=dict)  # section -> what was computed only in part, and why
 
 
 def _window(data: DealerData, p: dict) -> pd.DataFrame:
@@ -101,7 +102,6 @@ def kpis(data: DealerData, params: dict) -> tuple[dict, dict]:
     why = missing(data, "referrals")
     if why:
         return out, dict.fromkeys(KPI_KEYS, why)
-    a = data.as_of_ts
     r = _window(data, p)
     n = len(r)
     out["referrals_12m"] = n
@@ -123,13 +123,34 @@ def kpis(data: DealerData, params: dict) -> tuple[dict, dict]:
     if why:
         skipped["referral_revenue_12m"] = why
     else:
-        all_r = data["referrals"]
-        sold_day = local_date(all_r["sold_at"], data.timezone)
-        sold = all_r[all_r["status"].eq("sold").fillna(False) & in_window(sold_day, months_before(a, p["window_months"]), a)]
+        sold = _sold_in_window(data, p)
         ids = set(sold["sale_id"].dropna())
         sales = data["sales"].drop_duplicates("sale_id")
         out["referral_revenue_12m"] = float(sales.loc[sales["sale_id"].isin(ids), "price"].sum())
     return out, skipped
+
+
+def _sold_in_window(data: DealerData, p: dict) -> pd.DataFrame:
+    a = data.as_of_ts
+    r = data["referrals"]
+    sold_day = local_date(r["sold_at"], data.timezone)
+    return r[r["status"].eq("sold").fillna(False) & in_window(sold_day, months_before(a, p["window_months"]), a)]
+
+
+def partial_notes(data: DealerData, p: dict) -> dict[str, str]:
+    """Figures computed with part of the data missing: what the reader should know."""
+    notes = {}
+    if data.has("referrals") and data.has("sales") != data.has("service_visits"):
+        only = "sales" if data.has("sales") else "service visits"
+        notes["advocate_rate_12m"] = f"active customers counted from {only} only (the other table is missing)"
+    if data.has("referrals") and data.has("sales", "price") and data.has("referrals", "sale_id"):
+        sold = _sold_in_window(data, p)
+        prices = data["sales"].dropna(subset=["price"])
+        unmatched = int((~sold["sale_id"].isin(set(prices["sale_id"]))).sum())
+        if unmatched:
+            notes["referral_revenue_12m"] = (f"{unmatched} sold referral(s) have no sale_id matching a sale with a price: "
+                                             "their revenue is not counted")
+    return notes
 
 
 def _advocate_rate(data: DealerData, r: pd.DataFrame, p: dict) -> tuple[float | None, str | None]:
@@ -232,7 +253,8 @@ def _people(data: DealerData, r: pd.DataFrame, p: dict) -> pd.DataFrame:
     out = r.merge(contacts, on="referrer_id", how="left")
     phone, email = text(out["referred_phone"]), text(out["referred_email"])
     out["referred_contact"] = phone.where(phone.ne(""), email)
-    out["referrer_name"] = out["referrer_name"].fillna("")
+    # an advocate without a name on file (or unknown) is shown by customer id
+    out["referrer_name"] = text(out["referrer_name"]).mask(text(out["referrer_name"]).eq(""), "customer " + text(out["referrer_id"]))
     return out
 
 
@@ -248,7 +270,7 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
     "Now" is the end of the report date A (midnight after A, dealer's timezone).
     """
     a = data.as_of_ts
-    now = (a + pd.Timedelta(days=1)).tz_localize(data.timezone)
+    now = (a + pd.Timedelta(days=1)).tz_localize(data.timezone, ambiguous=True, nonexistent="shift_forward")
     hours = float(p["first_contact_hours"])
     r = _people(data, _window(data, p), p)
     waiting = (now - r["referred_at"]).dt.total_seconds() / 3600
@@ -388,4 +410,5 @@ def compute(data: DealerData, params: dict) -> ReferralResult:
         followups=follow,
         anomalies=anomalies(data, p),
         skipped=skipped,
+        notes={k: v for k, v in partial_notes(data, p).items() if k not in skipped},
     )

@@ -104,6 +104,7 @@ class RetentionResult:
     skipped: dict[str, str] = field(default_factory=dict)  # section -> why it was not computed
     excluded: dict[str, int] = field(default_factory=dict)  # call list -> rows left off (no consenting channel)
     definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))
+    notes: dict[str, str] = field(default_factory=dict)  # section -> what was computed only in part, and why
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,6 +574,7 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
                        "neither customers.birth_date nor a sales table in the data"),
     }
     skipped.update({k: v for k, v in needs.items() if v})
+    notes = {k: v for k, v in partial_notes(data).items() if k not in skipped}
     return RetentionResult(
         as_of=data.as_of,
         kpis=kpis,
@@ -586,4 +588,21 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
         milestones=milestones(data, p, excluded),
         skipped=skipped,
         excluded=excluded,
+        notes=notes,
     )
+
+
+def partial_notes(data: DealerData) -> dict[str, str]:
+    """Sections computed with part of the data missing: what the reader should know."""
+    notes = {}
+    if not data.has("communications", "status"):
+        notes["response_rate_90d"] = "no status column in communications: every message counts as delivered"
+    if not data.has("appointments"):
+        notes["due_for_service"] = "no appointments table: customers who already booked may still be on the list"
+    if not data.has("customers", "birth_date"):
+        notes["milestones"] = "no birth_date column in customers: purchase anniversaries only"
+    elif not data.has("sales"):
+        notes["milestones"] = "no sales table: birthdays only"
+    if not data.has("vehicles"):
+        notes["vehicle"] = "no vehicles table: call lists show the VIN (and the model sold) instead of year, make and model"
+    return notes

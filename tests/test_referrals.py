@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from ownercomm_kit import referrals
 
-from helpers_kpis import PARAMS, cust, dealer
+from helpers_kpis import PARAMS, dealer
 
 P = {**PARAMS["referrals"], "contact_fallback": PARAMS["retention"]["contact_fallback"]}
 
@@ -254,3 +254,20 @@ def test_compute_full_result():
     assert r.skipped == {}
     for key in (*referrals.KPI_KEYS, "funnel", "followups", "anomalies"):
         assert referrals.DEFINITIONS[key]
+
+
+def test_unnamed_advocate_is_shown_by_id():
+    rows = [full(1, "2026-03-01 10:00", "C7", status="new")]
+    out, _ = referrals.followups(dealer(referrals=rows), P)
+    assert out.iloc[0]["referrer_name"] == "customer C7"
+    assert out.iloc[0]["reason"].startswith("Referred by customer C7 on 2026-03-01 10:00")
+
+
+def test_notes_on_partial_data():
+    rows = [full(1, "2026-01-10", status="sold", sold_at="2026-02-01", sale_id="S1"),
+            full(2, "2026-01-10", status="sold", sold_at="2026-02-01", sale_id="S404")]
+    sales = [{"sale_id": "S1", "customer_id": "C5", "sale_date": "2026-02-01", "price": 20000.0}]
+    r = referrals.compute(dealer(referrals=rows, sales=sales), PARAMS)
+    assert r.kpis["referral_revenue_12m"] == 20000.0
+    assert r.notes["referral_revenue_12m"].startswith("1 sold referral(s) have no sale_id")
+    assert "from sales only" in r.notes["advocate_rate_12m"]

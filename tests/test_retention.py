@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from ownercomm_kit import retention
 
-from helpers_kpis import A, LA, PARAMS, cust, dealer
+from helpers_kpis import LA, PARAMS, cust, dealer
 
 P = PARAMS["retention"]
 
@@ -392,3 +392,16 @@ def test_reminder_booking_days_are_calendar_days_across_dst():
            appt(2, "2026-11-10 09:00", "kept", "C2", booked="2026-11-03 10:01")]
     d = dealer(communications=msgs, appointments=aps, as_of="2026-11-20")
     assert retention.reminder_bookings(d, P).set_index("message_id")["booked"].to_dict() == {"M1": True, "M2": False}
+
+
+def test_notes_on_partial_data():
+    visits = [{"ro_id": "R1", "customer_id": "C1", "visit_date": "2025-01-10"}]
+    r = retention.compute(dealer(service_visits=visits, communications=[msg(1, "2026-02-01 10:00", "offer")]), PARAMS)
+    assert "already booked" in r.notes["due_for_service"]
+    assert "every message counts as delivered" not in r.notes.get("response_rate_90d", "")  # KPI skipped instead
+    assert "response_rate_90d" in r.skipped
+    assert "milestones" in r.skipped and "milestones" not in r.notes  # neither birthdays nor sales
+    sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2025-04-10"}]
+    assert retention.compute(dealer(sales=sales), PARAMS).notes["milestones"].startswith("no birth_date column")
+    assert r.due_for_service["customer_id"].tolist() == []  # C1 has no contact on file
+    assert r.excluded["due_for_service"] == 1

@@ -1,5 +1,7 @@
-"""`ownercomm synth` (not built yet)."""
+"""`ownercomm synth`: synthetic dealers with injected rule breaks and their ground truth."""
 from __future__ import annotations
+
+import datetime as dt
 
 import click
 
@@ -7,6 +9,42 @@ from ..cli import main
 
 
 @main.command("synth")
-def synth() -> None:
-    """Not built yet."""
-    raise click.ClickException("'ownercomm synth' is not built yet")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--dealers", default=3, show_default=True, type=click.IntRange(1), help="Number of stores.")
+@click.option("--customers", default=300, show_default=True, type=click.IntRange(0), help="Customers per store.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same bytes.")
+@click.option("--inject-rate", default=0.01, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of customers per SPEC §4 rule who get a message breaking it (at least one each).")
+@click.option("--no-inject", is_flag=True, help="Clean data only: breaks no rule, empty ground truth.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--as-of", default="2026-10-31", show_default=True, help="Last day of the history (YYYY-MM-DD).")
+@click.option("--group-id", default="synthetic", show_default=True, help="Name of the group file written.")
+@click.option("--data-subdir", default="data", show_default=True,
+              help="Folder under OUT_DIR for the dealers' data (the sample uses sample_data).")
+@click.option("--ground-truth-dir", default="ground_truth", show_default=True,
+              help="Folder under OUT_DIR for <dealer_id>.csv files of (message_id, rule).")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def synth(out_dir, dealers, customers, seed, inject_rate, no_inject, fmt, as_of, group_id, data_subdir,
+          ground_truth_dir, quiet) -> None:
+    """Write DEALERS synthetic stores into OUT_DIR, with dealer files, a group file and ground truth.
+
+    OUT_DIR gets <data-subdir>/<dealer_id>/<table>.csv|.parquet, params/dealers/<dealer_id>.yaml,
+    params/groups/<group-id>.yaml and <ground-truth-dir>/<dealer_id>.csv. Rule thresholds come
+    from params/defaults.yaml. Example (the shipped sample):
+
+      ownercomm synth . --dealers 3 --customers 300 --seed 7 --group-id sample
+      --data-subdir sample_data --ground-truth-dir sample_data/ground_truth
+    """
+    from ..synth.output import write_group
+
+    try:
+        as_of_date = dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise click.BadParameter(f"{as_of!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+    summary = write_group(
+        out_dir, dealers=dealers, customers=customers, seed=seed, inject_rate=inject_rate, inject=not no_inject,
+        fmt=fmt, as_of=as_of_date, group_id=group_id, data_subdir=data_subdir, ground_truth_dir=ground_truth_dir,
+        progress=None if quiet else click.echo,
+    )
+    if not quiet:
+        click.echo(f"group file: {summary['group_file']}")

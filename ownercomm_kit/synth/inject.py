@@ -1,0 +1,284 @@
+"""Injected problems: for each SPEC §4 rule, messages that break that rule, with ground truth.
+
+Each injection adds a few messages to one customer (customers are not shared between
+injections when there are enough of them) so that one designated message breaks the rule;
+(message, rule) goes to the ground truth. The added messages may break other rules too.
+Rule thresholds are read from the parameters, like the clean base.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import lives as lv
+from .messages import CAT, CH, CHANNELS, SND, SENDERS, consent_ok
+from .timeutil import NEVER, NS_DAY, NS_HOUR, NS_SECOND, convert_wall
+
+RULES = (
+    "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign", "promo_after_purchase",
+    "better_offer_after_purchase", "reminder_after_service", "conquest_to_owner", "promo_during_open_lead",
+    "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel",
+)
+PLAIN = ("survey", "warranty", "newsletter", "event")  # non-exempt categories for filler messages
+
+
+@dataclass
+class Added:
+    """Injected messages, column by column, and the rule each designated one breaks."""
+
+    cols: dict = field(default_factory=lambda: {k: [] for k in (
+        "cust", "t", "cat", "sender", "channel", "campaign", "vidx", "model", "offer_price", "unsub", "rule")})
+
+    def add(self, cust, t, cat, sender, channel, *, rule=None, campaign=None, vidx=-1, model=None,
+            offer_price=np.nan, unsub=False):
+        for k, v in zip(self.cols, (cust, int(t), CAT[cat], SND[sender], CH[channel], campaign, vidx, model,
+                                     offer_price, unsub, rule)):
+            self.cols[k].append(v)
+
+    def arrays(self) -> dict:
+        out = {k: np.array(v, dtype=object if k in ("campaign", "model", "rule") else None) for k, v in self.cols.items()}
+        for k in ("cust", "t", "cat", "sender", "channel", "vidx"):
+            out[k] = out[k].astype(np.int64)
+        out["offer_price"] = out["offer_price"].astype(float)
+        out["unsub"] = out["unsub"].astype(bool)
+        return out
+
+
+class Injector:
+    def __init__(self, rng, L: lv.Lives, params: dict, base: dict):
+        self.rng, self.L, self.r = rng, L, params["rules"]
+        self.exempt = set(params["audit"]["exempt_categories"])
+        self.n = len(L.cust["kind"])
+        self.ok = consent_ok(L.cust)
+        self.used: set[int] = set()
+        self.out = Added()
+        self.seq = 0
+        order = np.lexsort((base["t"], base["cust"]))
+        self.b_cust, self.b_t, self.b_sender = base["cust"][order], base["t"][order], base["sender"][order]
+        self.end = (L.as_of_day + 1) * NS_DAY - NS_SECOND
+
+    # --- helpers ---------------------------------------------------------------------------
+    def pick(self, eligible: np.ndarray, k: int) -> np.ndarray:
+        """k customers among ``eligible``, fresh ones first (so injections do not interact)."""
+        eligible = np.unique(eligible)
+        if len(eligible) == 0 or k == 0:
+            return np.array([], dtype=np.int64)
+        fresh = np.array([c for c in eligible if c not in self.used], dtype=np.int64)
+        pool = fresh if len(fresh) >= k else eligible
+        chosen = self.rng.choice(pool, size=min(k, len(pool)), replace=False)
+        self.used.update(int(c) for c in chosen)
+        return chosen
+
+    def when(self, day: int, lo: float = 12, hi: float = 15) -> int:
+        """Dealer wall-clock time on ``day`` in the early afternoon (same date in every US zone)."""
+        return int(day) * NS_DAY + int(self.rng.integers(int(lo * 3600), int(hi * 3600))) * NS_SECOND
+
+    def any_day(self, lo: int | None = None) -> int:
+        return int(self.rng.integers(max(lo or 0, self.L.start_day + 30), self.L.as_of_day + 1))
+
+    def channel_for(self, cust: int) -> str:
+        """A channel the customer may be reached on (email first), so only the target rule breaks."""
+        ok = np.flatnonzero(self.ok[cust])
+        return CHANNELS[int(ok[0])] if len(ok) else "email"
+
+    def campaign(self, tag: str) -> str:
+        self.seq += 1
+        return f"X{tag}-{self.seq:05d}"
+
+    def base_senders(self, cust: int, t0: int, t1: int) -> set[int]:
+        lo = np.searchsorted(self.b_cust, cust, side="left")
+        hi = np.searchsorted(self.b_cust, cust, side="right")
+        ts = self.b_t[lo:hi]
+        a, b = np.searchsorted(ts, t0, side="left"), np.searchsorted(ts, t1, side="right")
+        return set(self.b_sender[lo + a: lo + b].tolist())
+
+    # --- one method per rule ---------------------------------------------------------------
+    def cap_total(self, k):
+        w = min(self.r["cap_total"]["windows"], key=lambda w: w["max"])
+        for c in self.pick(np.arange(self.n), k):
+            t0, ch = self.when(self.any_day()), self.channel_for(c)
+            for i in range(w["max"] + 1):
+                last = i == w["max"]
+                self.out.add(c, t0 + i * 7 * 60 * NS_SECOND, PLAIN[i % 2], "service", ch,
+                             rule="cap_total" if last else None)
+
+    def cap_channel(self, k):
+        wins = self.r["cap_channel"]["windows"]
+        ch, w = min(((ch, w) for ch, ws in wins.items() for w in ws or []), key=lambda cw: cw[1]["max"])
+        for c in self.pick(np.arange(self.n), k):
+            t0 = self.when(self.any_day())
+            for i in range(w["max"] + 1):
+                self.out.add(c, t0 + i * 11 * 60 * NS_SECOND, PLAIN[i % 2], "dealer", ch,
+                             rule="cap_channel" if i == w["max"] else None)
+
+    def min_gap(self, k):
+        for c in self.pick(np.arange(self.n), k):
+            t0, ch = self.when(self.any_day()), self.channel_for(c)
+            self.out.add(c, t0, "survey", "service", ch)
+            self.out.add(c, t0 + 2 * NS_HOUR, "survey", "oem", ch, rule="min_gap")
+
+    def multi_sender(self, k):
+        ms = self.r["multi_sender"]
+        need = ms["max_senders"] + 1
+        for c in self.pick(np.arange(self.n), k):
+            ch = self.channel_for(c)
+            for _ in range(10):
+                t0 = self.when(self.any_day())
+                seen = self.base_senders(c, t0 - (ms["window_days"] + 1) * NS_DAY, t0 + 2 * NS_HOUR)
+                free = [s for s in range(len(SENDERS)) if s not in seen]
+                if len(free) >= need:
+                    break
+            else:
+                continue
+            for i, s in enumerate(free[:need]):
+                self.out.add(c, t0 + i * 20 * 60 * NS_SECOND, PLAIN[i % 2], SENDERS[s], ch,
+                             rule="multi_sender" if i == need - 1 else None)
+
+    def duplicate_campaign(self, k):
+        for c in self.pick(np.arange(self.n), k):
+            day, ch, camp = self.any_day(), self.channel_for(c), self.campaign("DUP")
+            self.out.add(c, self.when(day - 2), "newsletter", "dealer", ch, campaign=camp)
+            self.out.add(c, self.when(day), "newsletter", "dealer", ch, campaign=camp, rule="duplicate_campaign")
+
+    def _sales_in_window(self, need_model=False):
+        s = self.L.sales
+        m = (s["day"] >= self.L.start_day) & (s["day"] <= self.L.as_of_day)
+        if need_model:
+            m &= s["price"] > 0
+        return np.flatnonzero(m)
+
+    def _sale_of(self, c, rows):
+        mine = rows[self.L.sales["cust"][rows] == c]
+        return int(self.rng.choice(mine))
+
+    def promo_after_purchase(self, k):
+        rule = self.r["promo_after_purchase"]
+        rows = self._sales_in_window()
+        s = self.L.sales
+        for c in self.pick(s["cust"][rows], k):
+            i = self._sale_of(c, rows)
+            day = s["day"][i] + int(self.rng.integers(0, min(rule["days"], self.L.as_of_day - s["day"][i]) + 1))
+            cat = str(self.rng.choice(rule["categories"]))
+            sender = "sales" if cat != "offer" else "oem"
+            self.out.add(c, self.when(day), cat, sender, self.channel_for(c), campaign=self.campaign("PAP"),
+                         rule="promo_after_purchase")
+
+    def better_offer_after_purchase(self, k):
+        rule = self.r["better_offer_after_purchase"]
+        rows = self._sales_in_window(need_model=True)
+        s = self.L.sales
+        for c in self.pick(s["cust"][rows], k):
+            i = self._sale_of(c, rows)
+            day = s["day"][i] + int(self.rng.integers(0, min(rule["days"], self.L.as_of_day - s["day"][i]) + 1))
+            model = str(s["model"][i])
+            model = (model.upper(), model.lower(), model)[int(self.rng.integers(0, 3))]  # case must not matter
+            price = math.floor(s["price"][i] * self.rng.uniform(0.8, 0.97) / 10) * 10
+            cat = str(self.rng.choice(rule["categories"]))
+            self.out.add(c, self.when(day), cat, "oem" if cat == "offer" else "sales", self.channel_for(c),
+                         campaign=self.campaign("BOA"), model=model, offer_price=float(price),
+                         rule="better_offer_after_purchase")
+
+    def reminder_after_service(self, k):
+        days = self.r["reminder_after_service"]["days"]
+        vi, ap = self.L.visits, self.L.appts
+        vrows = np.flatnonzero(vi["day"] >= self.L.start_day)
+        live = np.flatnonzero((ap["status"] != 3) & (ap["sched"] - ap["booked"] > 2 * NS_HOUR)
+                              & (ap["booked"] >= self.L.start_day * NS_DAY) & (ap["booked"] < self.end - NS_HOUR))
+        for n, c in enumerate(self.pick(np.concatenate([vi["cust"][vrows], ap["cust"][live]]), k)):
+            mine_v = vrows[vi["cust"][vrows] == c]
+            mine_a = live[ap["cust"][live] == c]
+            if len(mine_a) and (n % 2 == 1 or not len(mine_v)):  # booked, not yet due
+                i = int(self.rng.choice(mine_a))
+                t1 = min(int(ap["sched"][i]), self.end)
+                t = int(ap["booked"][i] + (t1 - ap["booked"][i]) * self.rng.uniform(0.1, 0.9)) // NS_SECOND * NS_SECOND
+                self.out.add(c, t, "service_reminder", "service", self.channel_for(c),
+                             campaign=self.campaign("RAS"), vidx=int(ap["veh"][i]), rule="reminder_after_service")
+            else:
+                i = int(self.rng.choice(mine_v))
+                day = vi["day"][i] + int(self.rng.integers(0, min(days, self.L.as_of_day - vi["day"][i]) + 1))
+                self.out.add(c, self.when(day), "service_reminder", "service", self.channel_for(c),
+                             campaign=self.campaign("RAS"), vidx=int(vi["veh"][i]), rule="reminder_after_service")
+
+    def conquest_to_owner(self, k):
+        for c in self.pick(self.L.vehicles["cust"], k):
+            self.out.add(c, self.when(self.any_day()), "conquest", str(self.rng.choice(["oem", "dealer"])),
+                         self.channel_for(c), campaign=self.campaign("CQO"), rule="conquest_to_owner")
+
+    def promo_during_open_lead(self, k):
+        rule, le = self.r["promo_during_open_lead"], self.L.leads
+        rows = np.flatnonzero((le["opened"] >= self.L.start_day * NS_DAY) & (le["opened"] < self.end - NS_HOUR))
+        others = [s for s in SENDERS if s != rule["owner_sender"]]
+        for c in self.pick(le["cust"][rows], k):
+            i = int(self.rng.choice(rows[le["cust"][rows] == c]))
+            close = int(le["closed"][i]) if le["closed"][i] > NEVER else self.end
+            close = min(close, self.end)
+            t = int(le["opened"][i] + (close - le["opened"][i]) * self.rng.uniform(0.05, 0.95)) // NS_SECOND * NS_SECOND
+            self.out.add(c, t, str(self.rng.choice(rule["categories"])), str(self.rng.choice(others)),
+                         self.channel_for(c), campaign=self.campaign("POL"), rule="promo_during_open_lead")
+
+    def no_consent(self, k):
+        c_ = self.L.cust
+        bad = np.stack([c_["email_opt_in_known"] & ~c_["email_opt_in"], ~(c_["sms_consent_known"] & c_["sms_consent"]),
+                        c_["phone_dnc_known"] & c_["phone_dnc"], c_["mail_opt_out_known"] & c_["mail_opt_out"]], axis=1)
+        for c in self.pick(np.flatnonzero(bad.any(axis=1)), k):
+            ch = CHANNELS[int(self.rng.choice(np.flatnonzero(bad[c])))]
+            self.out.add(c, self.when(self.any_day()), "survey", "service", ch, rule="no_consent")
+
+    def after_opt_out(self, k):
+        grace = self.r["after_opt_out"]["grace_business_days"]
+        later = math.ceil(grace * 7 / 5) + 7  # calendar days, safely past the business-day grace
+        for c in self.pick(np.arange(self.n), k):
+            ch = self.channel_for(c)
+            day = int(self.rng.integers(self.L.start_day + 30, max(self.L.start_day + 31, self.L.as_of_day - later)))
+            self.out.add(c, self.when(day), "newsletter", "dealer", ch, campaign=self.campaign("UNS"), unsub=True)
+            self.out.add(c, self.when(min(day + later, self.L.as_of_day)), "survey", "dealer", ch,
+                         rule="after_opt_out")
+
+    def quiet_hours(self, k):
+        qh = self.r["quiet_hours"]
+        start = [int(x) for x in str(qh["start"]).split(":")]
+        end = [int(x) for x in str(qh["end"]).split(":")]
+        zone = self.L.cust["timezone"]
+        away = np.flatnonzero(np.array([z is not None and z != self.L.tz for z in zone]))
+        chosen = list(self.pick(away, (k + 1) // 2)) + list(self.pick(np.arange(self.n), k // 2))
+        for c in chosen:
+            z = zone[c] or self.L.tz
+            day = self.any_day()
+            # Just before the start, exactly at the end, or later in the evening: local to the customer.
+            options = [(start[0] * 60 + start[1] - 30) * 60, (end[0] * 60 + end[1]) * 60, (end[0] * 60 + end[1] + 75) * 60,
+                       (start[0] * 60 + start[1] - 100) * 60]
+            self.rng.shuffle(options)
+            for sec in options:
+                local = np.array([day * NS_DAY + sec * NS_SECOND], dtype=np.int64)
+                t = int(convert_wall(local, z, self.L.tz)[0])
+                hour = (t % NS_DAY) // NS_HOUR
+                if 5 <= hour <= 22 and t <= self.end and sec >= 0:
+                    self.out.add(c, t, "survey", "service", str(self.rng.choice(qh["channels"])), rule="quiet_hours")
+                    break
+
+    def non_preferred_channel(self, k):
+        pref = self.L.cust["pref"]
+        cats = self.r["non_preferred_channel"]["categories"]
+        for c in self.pick(np.flatnonzero(pref >= 0), k):
+            others = [i for i in range(len(CHANNELS)) if i != pref[c]]
+            okc = [i for i in others if self.ok[c, i]] or others
+            ch = CHANNELS[int(self.rng.choice(okc))]
+            cat = str(self.rng.choice([x for x in cats if x != "conquest"]))
+            self.out.add(c, self.when(self.any_day()), cat, "dealer", ch, campaign=self.campaign("NPC"),
+                         rule="non_preferred_channel")
+
+
+def inject(rng, L: lv.Lives, params: dict, base: dict, rate: float) -> dict:
+    """Injected messages (arrays like the base's plus ``rule``) for every rule of SPEC §4."""
+    inj = Injector(rng, L, params, base)
+    n = len(L.cust["kind"])
+    k = max(1, round(rate * n)) if n else 0
+    # Rules needing particular customers go first, while fresh customers are plenty.
+    for rule in ("better_offer_after_purchase", "promo_after_purchase", "reminder_after_service",
+                 "promo_during_open_lead", "conquest_to_owner", "non_preferred_channel", "no_consent",
+                 "quiet_hours", "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign",
+                 "after_opt_out"):
+        getattr(inj, rule)(k)
+    return inj.out.arrays()

@@ -1,0 +1,153 @@
+"""Writing synthetic dealers to disk: data folders, dealer files, a group file, ground truth.
+
+Layout under OUT_DIR (which acts as the kit root of that tree, so relative ``data_dir``
+values resolve against it): ``<data_subdir>/<dealer_id>/<table>.csv|.parquet``,
+``params/dealers/<dealer_id>.yaml``, ``params/groups/<group_id>.yaml`` and
+``<ground_truth_dir>/<dealer_id>.csv``. Every file is written under a temporary name and
+moved into place, so an interrupted run leaves no half-written file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import yaml
+
+from .. import schema
+from . import generate_dealer
+
+ZONES = ("America/Los_Angeles", "America/Chicago", "America/New_York", "America/Denver", "America/Phoenix")
+CITIES = {
+    "America/Los_Angeles": ("Tustin", "Irvine", "Pasadena", "Torrance", "Ontario", "Fullerton", "Glendale", "Riverside"),
+    "America/Chicago": ("Naperville", "Evanston", "Joliet", "Schaumburg", "Aurora", "Oak Park", "Elgin", "Skokie"),
+    "America/New_York": ("Hudson Valley", "Yonkers", "White Plains", "Hempstead", "Albany", "Poughkeepsie", "Nyack", "Islip"),
+    "America/Denver": ("Front Range", "Boulder", "Aurora", "Lakewood", "Golden", "Littleton", "Parker", "Greeley"),
+    "America/Phoenix": ("Desert Sun", "Tempe", "Mesa", "Chandler", "Scottsdale", "Glendale", "Peoria", "Gilbert"),
+}
+SUFFIXES = ("Motors", "Auto Center", "Auto Mall", "Automotive")
+
+
+@dataclass(frozen=True)
+class DealerSpec:
+    dealer_id: str
+    dealer_name: str
+    timezone: str
+
+
+def dealer_specs(n: int) -> list[DealerSpec]:
+    """D001 Tustin Motors (Los Angeles), D002 Naperville Motors (Chicago), D003 Hudson Valley Motors..."""
+    width = max(3, len(str(n)))
+    out = []
+    for i in range(n):
+        zone = ZONES[i % len(ZONES)]
+        k = i // len(ZONES)
+        cities = CITIES[zone]
+        city = cities[k % len(cities)]
+        suffix = SUFFIXES[(k // len(cities)) % len(SUFFIXES)]
+        serial = k // (len(cities) * len(SUFFIXES))
+        name = f"{city} {suffix}" + (f" {serial + 1}" if serial else "")
+        out.append(DealerSpec(f"D{i + 1:0{width}d}", name, zone))
+    return out
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def to_arrow(df: pd.DataFrame, table: str) -> pa.Table:
+    """Canonical frame to Arrow with file-friendly types: wall-clock time stamps, plain dates."""
+    cols = {}
+    for col in schema.TABLES[table].columns:
+        s = df[col.name]
+        if col.kind == "timestamp":
+            arr = pa.array(s.dt.tz_localize(None).astype("datetime64[s]"), type=pa.timestamp("s"))
+        elif col.kind == "date":
+            arr = pa.array(s.astype("datetime64[s]"), type=pa.timestamp("s")).cast(pa.date32())
+        else:
+            arr = pa.array(s)
+        cols[col.name] = arr
+    return pa.table(cols)
+
+
+def write_table(df: pd.DataFrame, table: str, folder: Path, fmt: str) -> Path:
+    t = to_arrow(df, table)
+    path = folder / f"{table}.{fmt}"
+    if fmt == "csv":
+        # Quote nothing unless a text holds a comma, quote or line break (smaller files, same meaning).
+        opts = pacsv.WriteOptions(quoting_style="needed" if _needs_quotes(t) else "none")
+        _atomic(path, lambda p: pacsv.write_csv(t, p, write_options=opts))
+    else:
+        _atomic(path, lambda p: pq.write_table(t, p, compression="zstd"))
+    return path
+
+
+def _needs_quotes(t: pa.Table) -> bool:
+    import pyarrow.compute as pc
+
+    for col in t.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            if pc.any(pc.match_substring_regex(col, r'[,"\r\n]')).as_py():
+                return True
+    return False
+
+
+def _yaml(path: Path, doc: dict, comment: str) -> None:
+    text = f"# {comment}\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_group(
+    out_dir: str | Path,
+    *,
+    dealers: int,
+    customers: int,
+    seed: int,
+    inject_rate: float,
+    inject: bool = True,
+    fmt: str = "csv",
+    as_of: dt.date,
+    group_id: str = "synthetic",
+    data_subdir: str = "data",
+    ground_truth_dir: str = "ground_truth",
+    params: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Generate and write ``dealers`` dealers; returns a summary (paths, row counts)."""
+    out = Path(out_dir)
+    specs = dealer_specs(dealers)
+    summary = {"group_file": str(out / "params" / "groups" / f"{group_id}.yaml"), "dealers": []}
+    for spec in specs:
+        frames, truth = generate_dealer(spec.dealer_id, customers, seed, timezone=spec.timezone, as_of=as_of,
+                                        inject_rate=inject_rate, inject=inject, params=params)
+        folder = out / data_subdir / spec.dealer_id
+        for table, df in frames.items():
+            write_table(df, table, folder, fmt)
+        gt = out / ground_truth_dir / f"{spec.dealer_id}.csv"
+        _atomic(gt, lambda p: truth.to_csv(p, index=False))
+        dealer_doc = {"dealer_id": spec.dealer_id, "dealer_name": spec.dealer_name,
+                      "data_dir": f"{data_subdir}/{spec.dealer_id}", "timezone": spec.timezone}
+        _yaml(out / "params" / "dealers" / f"{spec.dealer_id}.yaml", dealer_doc,
+              f"Synthetic dealer made by `ownercomm synth` (seed {seed}); data_dir is relative to the folder holding params/.")
+        summary["dealers"].append({"dealer_id": spec.dealer_id, "rows": {k: len(v) for k, v in frames.items()},
+                                   "ground_truth": len(truth)})
+        if progress:
+            progress(f"{spec.dealer_id} {spec.dealer_name}: {len(frames['communications']):,} messages, "
+                     f"{len(truth)} injected")
+    group_doc = {"group_id": group_id, "group_name": f"{group_id.replace('_', ' ').title()} group",
+                 "dealers": [s.dealer_id for s in specs]}
+    _yaml(Path(summary["group_file"]), group_doc, f"Synthetic group made by `ownercomm synth` (seed {seed}).")
+    return summary

@@ -1,0 +1,104 @@
+"""Fake people from faker, drawn once per seed as small pools and then sampled with numpy.
+
+faker is slow per call (tens of microseconds), so 100,000 customers would take seconds;
+a pool of a few thousand names per locale, sampled with the dealer's generator, keeps the
+variety (including non-ASCII names) at numpy speed.
+"""
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+from faker import Faker
+
+# Mostly US English names, with Spanish, Vietnamese, German, French and Polish ones so that
+# accents and non-ASCII letters travel through every file and report.
+LOCALES = ("en_US", "es_MX", "vi_VN", "de_DE", "fr_FR", "pl_PL")
+LOCALE_WEIGHTS = np.array([0.78, 0.09, 0.04, 0.03, 0.03, 0.03])
+NAMES_PER_LOCALE = 400
+EMAIL_DOMAINS_SAMPLE = 40
+
+# A few real area codes around each sample dealer's zone (phones look local).
+AREA_CODES = {
+    "America/Los_Angeles": (714, 949, 657, 562, 909, 213, 310),
+    "America/Chicago": (312, 630, 708, 773, 815, 847),
+    "America/New_York": (212, 718, 914, 845, 516, 631),
+    "America/Denver": (303, 720, 970),
+    "America/Phoenix": (480, 602, 623),
+}
+STATE_OF_ZONE = {
+    "America/Los_Angeles": "CA",
+    "America/Chicago": "IL",
+    "America/New_York": "NY",
+    "America/Denver": "CO",
+    "America/Phoenix": "AZ",
+}
+
+
+@dataclass(frozen=True)
+class Pool:
+    first: tuple[np.ndarray, ...]  # per locale
+    last: tuple[np.ndarray, ...]
+    email_domains: np.ndarray
+    salespeople: np.ndarray
+    postcodes: dict  # state -> array of zip codes
+    street_words: np.ndarray
+
+
+def ascii_slug(text: str) -> str:
+    """``Nguyễn Đức`` -> ``nguyenduc``: emails are ASCII even when names are not."""
+    text = text.replace("Đ", "D").replace("đ", "d").replace("ł", "l").replace("Ł", "L").replace("ß", "ss")
+    norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in norm.lower() if ch.isalnum())
+
+
+@functools.lru_cache(maxsize=8)
+def pool(seed: int) -> Pool:
+    """The fake identities of one seed (same seed, same pool)."""
+    first, last = [], []
+    for i, loc in enumerate(LOCALES):
+        fk = Faker(loc)
+        fk.seed_instance(seed * 7919 + i)
+        first.append(np.array(sorted({fk.first_name() for _ in range(NAMES_PER_LOCALE)}), dtype=object))
+        last.append(np.array(sorted({fk.last_name() for _ in range(NAMES_PER_LOCALE)}), dtype=object))
+    us = Faker("en_US")
+    us.seed_instance(seed)
+    domains = np.array(sorted({us.free_email_domain() for _ in range(EMAIL_DOMAINS_SAMPLE)}), dtype=object)
+    sales = np.array([us.name() for _ in range(12)], dtype=object)
+    zips = {}
+    for state in sorted(set(STATE_OF_ZONE.values())):
+        zips[state] = np.array(sorted({us.zipcode_in_state(state) for _ in range(150)}), dtype=object)
+    words = np.array(sorted({us.last_name() for _ in range(60)}), dtype=object)
+    return Pool(tuple(first), tuple(last), domains, sales, zips, words)
+
+
+def people(rng: np.random.Generator, n: int, seed: int, timezone: str) -> dict[str, np.ndarray]:
+    """n fake people: first/last names, emails, phones, postal codes (object arrays)."""
+    p = pool(seed)
+    loc = rng.choice(len(LOCALES), size=n, p=LOCALE_WEIGHTS / LOCALE_WEIGHTS.sum())
+    first = np.empty(n, dtype=object)
+    last = np.empty(n, dtype=object)
+    for i in range(len(LOCALES)):
+        m = loc == i
+        k = int(m.sum())
+        first[m] = p.first[i][rng.integers(0, len(p.first[i]), k)]
+        last[m] = p.last[i][rng.integers(0, len(p.last[i]), k)]
+    dom = p.email_domains[rng.integers(0, len(p.email_domains), n)]
+    style = rng.integers(0, 4, n)
+    num = rng.integers(1, 999, n)
+    emails = np.empty(n, dtype=object)
+    for i in range(n):
+        f, l = ascii_slug(first[i]) or "owner", ascii_slug(last[i]) or "mail"
+        s = style[i]
+        user = f"{f}.{l}" if s == 0 else f"{f[0]}{l}{num[i]}" if s == 1 else f"{f}{num[i]}" if s == 2 else f"{l}.{f}"
+        emails[i] = f"{user}@{dom[i]}"
+    codes = AREA_CODES.get(timezone, AREA_CODES["America/New_York"])
+    area = np.asarray(codes)[rng.integers(0, len(codes), n)]
+    exch = rng.integers(201, 999, n)
+    line = rng.integers(0, 10000, n)
+    phones = np.array([f"({a}) {e:03d}-{x:04d}" for a, e, x in zip(area, exch, line)], dtype=object)
+    zips = p.postcodes[STATE_OF_ZONE.get(timezone, "NY")]
+    postal = zips[rng.integers(0, len(zips), n)]
+    return {"first_name": first, "last_name": last, "email": emails, "phone": phones, "postal_code": postal}

@@ -1,0 +1,129 @@
+"""Small vectorised helpers on int days and int64 nanoseconds (wall-clock, naive).
+
+Internally every date is an int (days since 1970-01-01) and every time stamp int64
+nanoseconds of wall-clock time in the dealer's zone; frames get their canonical dtypes
+only at the end. Per-customer lookups use one global ``searchsorted`` on the combined key
+``customer * KEY + day`` instead of a loop over customers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+NS_SECOND = 1_000_000_000
+NS_HOUR = 3600 * NS_SECOND
+NS_DAY = 24 * NS_HOUR
+KEY = 1 << 20  # > any day number we use (year 4840)
+NEVER = -(1 << 40)
+
+
+def day_number(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+def key(cust, day) -> np.ndarray:
+    return np.asarray(cust, dtype=np.int64) * KEY + np.asarray(day, dtype=np.int64)
+
+
+def in_intervals(q_cust, q_day, i_cust, i_start, i_end) -> np.ndarray:
+    """For each query (customer, day): does an interval [start, end] of that customer hold it?"""
+    q = key(q_cust, q_day)
+    if len(i_cust) == 0:
+        return np.zeros(len(q), dtype=bool)
+    order = np.lexsort((i_start, i_cust))
+    starts = key(i_cust[order], i_start[order])
+    # Running max of end keys: earlier customers' keys are always smaller, so it never leaks.
+    ends = np.maximum.accumulate(key(i_cust[order], i_end[order]))
+    pos = np.searchsorted(starts, q, side="right") - 1
+    out = np.zeros(len(q), dtype=bool)
+    ok = pos >= 0
+    out[ok] = ends[pos[ok]] >= q[ok]
+    return out
+
+
+def last_on_or_before(q_cust, q_day, e_cust, e_day) -> np.ndarray:
+    """Day of the customer's latest event on or before q_day, else NEVER."""
+    q = key(q_cust, q_day)
+    k = np.sort(key(e_cust, e_day))
+    pos = np.searchsorted(k, q, side="right") - 1
+    out = np.full(len(q), NEVER, dtype=np.int64)
+    ok = pos >= 0
+    hit = ok.copy()
+    hit[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
+    out[hit] = k[pos[hit]] % KEY
+    return out
+
+
+def first_after(q_cust, q_day, e_cust, e_day) -> np.ndarray:
+    """Day of the customer's first event strictly after q_day, else a far future day."""
+    q = key(q_cust, q_day)
+    k = np.sort(key(e_cust, e_day))
+    pos = np.searchsorted(k, q, side="right")
+    out = np.full(len(q), -NEVER, dtype=np.int64)
+    ok = pos < len(k)
+    hit = ok.copy()
+    hit[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
+    out[hit] = k[pos[hit]] % KEY
+    return out
+
+
+def at_hour(day, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
+    """Wall-clock ns on ``day`` at a random second in [lo, hi) hours."""
+    day = np.asarray(day, dtype=np.int64)
+    sec = rng.integers(int(lo * 3600), int(hi * 3600), len(day))
+    return day * NS_DAY + sec * NS_SECOND
+
+
+def convert_wall(ns: np.ndarray, from_tz: str, to_tz: str) -> np.ndarray:
+    """Wall-clock ns in ``from_tz`` to wall-clock ns in ``to_tz``."""
+    if from_tz == to_tz or len(ns) == 0:
+        return ns
+    idx = pd.DatetimeIndex(ns.view("datetime64[ns]"))
+    idx = idx.tz_localize(from_tz, ambiguous=np.zeros(len(ns), dtype=bool), nonexistent="shift_forward")
+    return np.asarray(idx.tz_convert(to_tz).tz_localize(None).as_unit("ns").asi8, dtype=np.int64)
+
+
+def aware(ns: np.ndarray, tz: str, valid: np.ndarray | None = None) -> pd.Series:
+    """Wall-clock ns (NEVER or ``~valid`` = missing) to a ``datetime64[ns, tz]`` Series."""
+    ns = np.asarray(ns, dtype=np.int64)
+    missing = ns <= NEVER if valid is None else ~valid
+    vals = np.where(missing, np.iinfo(np.int64).min, ns).view("datetime64[ns]")
+    idx = pd.DatetimeIndex(vals)
+    idx = idx.tz_localize(tz, ambiguous=np.zeros(len(ns), dtype=bool), nonexistent="shift_forward")
+    return pd.Series(idx, copy=False).astype(pd.DatetimeTZDtype("ns", tz))
+
+
+def dates(day: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
+    """int days (NEVER or ``~valid`` = missing) to naive midnight ``datetime64[ns]``."""
+    day = np.asarray(day, dtype=np.int64)
+    missing = day <= NEVER if valid is None else ~valid
+    vals = np.where(missing, np.iinfo(np.int64).min, day * NS_DAY).view("datetime64[ns]")
+    return pd.Series(vals, copy=False)
+
+
+def last_index(q_cust, q_day, e_cust, e_day) -> np.ndarray:
+    """Index (into the event arrays) of the customer's latest event on or before q_day, else -1."""
+    q = key(q_cust, q_day)
+    order = np.lexsort((e_day, e_cust))
+    k = key(e_cust, e_day)[order]
+    pos = np.searchsorted(k, q, side="right") - 1
+    out = np.full(len(q), -1, dtype=np.int64)
+    ok = pos >= 0
+    ok[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
+    out[ok] = order[pos[ok]]
+    return out
+
+
+def first_index(q_cust, q_day, e_cust, e_day) -> np.ndarray:
+    """Index (into the event arrays) of the customer's first event on or after q_day, else -1."""
+    q = key(q_cust, q_day)
+    order = np.lexsort((e_day, e_cust))
+    k = key(e_cust, e_day)[order]
+    pos = np.searchsorted(k, q, side="left")
+    out = np.full(len(q), -1, dtype=np.int64)
+    ok = pos < len(k)
+    ok[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
+    out[ok] = order[pos[ok]]
+    return out

@@ -121,10 +121,14 @@ def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """``df`` as CSV (UTF-8, header row, no index), formula-safe and atomic."""
+    """``df`` as CSV (UTF-8, header row, no index), formula-safe and atomic.
+
+    Lines end in CRLF (RFC 4180): the csv writer then also quotes a cell holding a bare
+    carriage return, which with LF endings would split the row in two.
+    """
     safe = neutralize_formulas(df)
     with atomic_open(path, "w", newline="") as f:
-        safe.to_csv(f, index=False, lineterminator="\n")
+        safe.to_csv(f, index=False, lineterminator="\r\n")
     return Path(path)
 
 

@@ -169,9 +169,6 @@ def _consistent(text: str, sep: str) -> int:
 
 
 def _read_csv(path: Path) -> RawTable:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     data = path.read_bytes()
     encoding = detect_encoding(data)
     if encoding not in ("utf-8", "utf-8-sig"):
@@ -182,6 +179,27 @@ def _read_csv(path: Path) -> RawTable:
     sep = sniff_separator(sample)
     header = next(csv.reader(io.StringIO(sample), delimiter=sep))
     names = _unique_names([h.strip() for h in header])
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":  # blank lines at the very end shift nothing
+        end -= 1
+    if data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0:
+        # Blank lines are rows in a spreadsheet; pyarrow would skip them and shift row numbers.
+        frame = _read_csv_pandas(path, data, sep, names)
+    else:
+        frame = _read_csv_arrow(path, data, sep, names)
+    frame.columns = _original_names(names)
+    rows = np.arange(2, len(frame) + 2)
+    blank = _blank_rows(frame)
+    if blank.any():  # blank lines and ",,,," lines are no records
+        frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
+    return RawTable(frame, rows, path, "csv", encoding=encoding, separator=sep)
+
+
+def _read_csv_arrow(path: Path, data: bytes, sep: str, names: list[str]) -> pd.DataFrame:
+    """The fast reader (multi-threaded, 10M rows in seconds)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data),
@@ -198,10 +216,29 @@ def _read_csv(path: Path) -> RawTable:
     except pa.ArrowInvalid as e:
         msg = str(e).replace("CSV parse error: ", "")
         raise FormatError(f"{path.name}: not a well-formed table (separator {sep!r}): {msg}") from None
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}.get)
-    frame.columns = [n for n in _original_names(names)]
-    rows = np.arange(2, len(frame) + 2)
-    return RawTable(frame, rows, path, "csv", encoding=encoding, separator=sep)
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}.get)
+
+
+def _read_csv_pandas(path: Path, data: bytes, sep: str, names: list[str]) -> pd.DataFrame:
+    """The reader that keeps blank lines as (empty) rows, so row numbers match a spreadsheet."""
+    try:
+        return pd.read_csv(
+            io.BytesIO(data), sep=sep, header=0, names=names, dtype="string", encoding="utf-8-sig",
+            keep_default_na=False, na_values=[""], skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, ValueError) as e:
+        raise FormatError(f"{path.name}: not a well-formed table (separator {sep!r}): {e}") from None
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    if frame.shape[1] == 0 or frame.empty:
+        return np.zeros(len(frame), dtype=bool)
+    first_empty = frame.iloc[:, 0].isna().to_numpy(bool)
+    if not first_empty.any():  # the common case: nothing to check row by row
+        return first_empty
+    blank = first_empty.copy()
+    blank[first_empty] = frame[first_empty].isna().all(axis=1).to_numpy(bool)
+    return blank
 
 
 _DUP = "\x00dup"

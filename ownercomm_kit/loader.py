@@ -377,9 +377,11 @@ def coerce(
             f"not a {what}" + ("" if col.required else "; the cell is left empty"),
         )
     elif col.kind == "enum":
-        series, bad_s = canonical_values(_apply_values(_as_text(cell), values.get(col.name)), col.allowed)
+        # A value that the `values:` block mapped is reported as mapped (a typo in the block shows).
+        mapped = _apply_values(_as_text(cell), values.get(col.name))
+        series, bad_s = canonical_values(mapped, col.allowed)
         bad = bad_s.to_numpy(bool)
-        problems += validation.check_enum(name, file, col.name, cell, rows, bad, col.allowed, col.required)
+        problems += validation.check_enum(name, file, col.name, mapped, rows, bad, col.allowed, col.required)
     else:
         series = _as_text(cell)
         if col.kind == "tz":

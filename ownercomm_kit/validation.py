@@ -206,10 +206,7 @@ def check_enum(
             f"{value!r} is not an allowed {column} (allowed: {', '.join(allowed)}); if it means one of "
             f"them, add to the dealer file: values: {{{key}: {{{_yaml_str(value)}: {target}}}}}{consequence}"
         )
-        if level == "error":
-            msg += f" (rows {_rows_text(rs)})" if len(rs) > 1 else ""
-        else:
-            msg += f" (rows {_rows_text(rs)})" if len(rs) > 1 else ""
+        msg += f" (rows {_rows_text(rs)})" if len(rs) > 1 else ""
         out.append(Problem(level, table, file, int(rs[0]), column, str(value), msg, count=len(rs)))
     return out
 

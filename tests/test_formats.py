@@ -391,3 +391,26 @@ def test_detect_encoding():
     assert formats.detect_encoding("Cára".encode("cp1252")) == "cp1252"
     assert formats.detect_encoding("\ufeffx".encode("utf-8")) == "utf-8-sig"
     assert formats.detect_encoding("x".encode("utf-16")) == "utf-16"
+
+
+def test_csv_blank_lines_count_as_spreadsheet_rows(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text('id,note,x\n1,"a\n\nb",x\n\n2,,y\n,,\n3,z,\n\n\n')
+    raw = read_raw(p)
+    assert raw.frame["id"].tolist() == ["1", "2", "3"]
+    assert raw.frame["note"].iloc[0] == "a\n\nb"
+    assert list(raw.rows) == [2, 4, 6]  # row 3 is the blank line, row 5 the ",," line
+
+
+def test_csv_separator_only_lines_are_dropped_on_the_fast_path(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("id,x\n1,a\n,\n2,b\n")
+    raw = read_raw(p)
+    assert raw.frame["id"].tolist() == ["1", "2"] and list(raw.rows) == [2, 4]
+
+
+def test_csv_crlf_line_ends(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_bytes(b"id,x\r\n1,a\r\n\r\n2,b\r\n")
+    raw = read_raw(p)
+    assert raw.frame["x"].tolist() == ["a", "b"] and list(raw.rows) == [2, 4]

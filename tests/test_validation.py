@@ -287,3 +287,10 @@ def test_cli_validate_params_typo_is_a_clear_message(tmp_path):
 def test_shipped_sample_dealers_validate_without_blocking_problems(dealer_file):
     result = CliRunner().invoke(main, ["validate", "--params", str(dealer_file)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_typo_in_the_values_block_is_reported_as_mapped(tmp_path):
+    body = COMMUNICATIONS.replace("M2,C2,06/18/2026 10:30 PM,sms", "M2,C2,06/18/2026 10:30 PM,Text")
+    folder = clean_folder(tmp_path / "d", communications__csv=body)
+    p = only(problems_of(folder, values={"channel": {"Text": "smss"}}), level="error", column="channel")
+    assert p.value == "smss" and 'values: {channel: {"smss": sms}}' in p.message

@@ -26,7 +26,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -54,6 +56,8 @@ NOTEBOOK_PARAMETERS = (
     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir",
 )
 
+# A dealer or group id becomes a folder name: no separators, no "..", nothing hidden.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 RUN_RECORD = ".ownercomm-run.json"  # fingerprint and outputs of the last good run, in the store folder
 FAILED_DIR = "_failed"               # executed notebooks of the last failed run, for diagnosis
 KERNEL_NAME = "python3"
@@ -211,8 +215,9 @@ def is_up_to_date(store_dir: Path, fp: str) -> bool:
 class StoreKernel:
     """One fresh kernel for one store; its notebooks run in it one after the other."""
 
-    def __init__(self, km, client):
+    def __init__(self, km, client, sockets: str | None = None):
         self.km = km
+        self.sockets = sockets        # folder of the kernel's IPC socket files
         self.client = client          # blocking client: warm-up, set-up and resets
         self._nb_client = None        # asynchronous client for nbclient, made in the store's thread
         self.thread = threading.get_ident()
@@ -226,11 +231,13 @@ class StoreKernel:
 
         last: Exception | None = None
         for attempt in range(retries + 1):
-            # IPC sockets: no TCP port to collide with another kernel ("address in use").
-            km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc")
+            # IPC sockets in a private folder: no TCP port (or socket file) to collide with
+            # another kernel's ("address in use", or worse, messages from a neighbour).
+            sockets = tempfile.mkdtemp(prefix="oc-k-")
+            km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(sockets, "k"))
             try:
                 run_sync(km.start_kernel)()
-                kernel = cls(km, km.blocking_client())
+                kernel = cls(km, km.blocking_client(), sockets)
                 kernel.client.start_channels()
                 if warm_imports:
                     # Queued now, run by the kernel as soon as it is up, while we do other work.
@@ -242,6 +249,7 @@ class StoreKernel:
                 last = e
                 log.warning("kernel start attempt %d failed: %s", attempt + 1, e)
                 _shutdown_km(km)
+                shutil.rmtree(sockets, ignore_errors=True)
         raise KernelStartError(f"kernel did not start after {retries + 1} attempts: {_one_line(last)}")
 
     def wait_ready(self, timeout: float) -> None:
@@ -290,6 +298,8 @@ class StoreKernel:
             except Exception:  # noqa: BLE001
                 pass
         _shutdown_km(self.km)
+        if self.sockets:
+            shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def _warm_code(modules: Iterable[str]) -> str:
@@ -472,34 +482,17 @@ def execute_store(kernel: StoreKernel, specs, parameters: dict, staging: Path, *
         html = export_html(nb, title=f"{dealer_name}: {title}", plotlyjs=plotlyjs)
         (staging / html_name).write_text(html, encoding="utf-8")
         timings["export"] = timings.get("export", 0.0) + time.perf_counter() - t
-    if plotlyjs == "shared":
+    if plotlyjs == "shared":  # one copy in the store folder (a batch passes its group's copy instead)
         from .report import export
 
         export.write_shared_plotlyjs(staging)
 
 
-_EXPORTER = None
-
-
 def export_html(nb, *, title: str, plotlyjs: str = "inline") -> str:
-    """The report helper's export (``report.export.notebook_to_html``)."""
-    try:
-        from .report.export import notebook_to_html
-    except ImportError:  # the report package is not there yet: a plain code-free export
-        return _plain_export(nb, title)
+    """The report helper's export (its exporter and plotly.js are cached per process)."""
+    from .report.export import notebook_to_html
+
     return notebook_to_html(nb, title=title, plotlyjs=plotlyjs)
-
-
-def _plain_export(nb, title: str) -> str:
-    global _EXPORTER
-    from nbconvert import HTMLExporter
-
-    if _EXPORTER is None:  # building an exporter loads its templates: once per process
-        _EXPORTER = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    nb = nb.copy()
-    nb.metadata["title"] = title
-    body, _ = _EXPORTER.from_notebook_node(nb)
-    return body
 
 
 # --------------------------------------------------------------------------- publishing
@@ -569,7 +562,7 @@ def _pid_alive(name: str) -> bool:
 
 # --------------------------------------------------------------------------- run_dealer
 
-def _notebooks_dir(root: Path) -> Path:
+def notebooks_for(root: Path) -> Path:
     """The kit's notebooks: beside the dealer's params/, else the installed kit's."""
     own = paths.notebooks_dir(root)
     return own if own.is_dir() else paths.notebooks_dir(paths.PACKAGE_DIR.parent)
@@ -591,12 +584,15 @@ def run_dealer(
     startup_timeout: float = 60,
     kernel_retries: int = 2,
     prestart: bool = False,
+    shared_plotlyjs: str | None = None,
 ) -> RunResult:
     """Run one dealer's notebooks into ``<out>/<dealer_id>/`` (SPEC §7).
 
     Never raises for a store problem: the result says ``failed`` with a one-line reason.
     ``timeout`` bounds the whole store in seconds. ``prestart`` starts and warms the next
-    store's kernel in this process while this one runs (batch workers).
+    store's kernel in this process while this one runs (batch workers). ``shared_plotlyjs``:
+    with ``report.plotlyjs: shared``, the relative URL of a copy the caller already wrote
+    (a batch's ``../plotly.min.js``) instead of one in the store folder.
     """
     started = time.perf_counter()
     dealer_file = Path(dealer_file).resolve()
@@ -615,12 +611,16 @@ def run_dealer(
         return result
     root = Path(resolved["kit_root"])
     result.dealer_id = resolved["dealer_id"]
+    if not SAFE_ID.match(result.dealer_id):
+        result.error = (f"{dealer_file}: dealer_id {result.dealer_id!r} must be letters, digits, '.', '_' "
+                        "or '-' (it names the report folder)")
+        return result
     result.dealer_name = resolved["dealer_name"]
     target = Path(out).resolve() if out else default_out(root)
     target = target / result.dealer_id
     result.out_dir = str(target)
     try:
-        specs = notebook_specs(notebooks_dir or _notebooks_dir(root))
+        specs = notebook_specs(notebooks_dir or notebooks_for(root))
     except StoreFailure as e:
         result.error = str(e)
         return result
@@ -650,8 +650,10 @@ def run_dealer(
         if prestart:
             KERNELS.prestart(notebook_imports(s[0] for s in specs))
         parameters = notebook_parameters(dealer_file, group_path, run_as_of, staging, resolved)
-        execute_store(kernel, specs, parameters, staging, root=root,
-                      plotlyjs=str(resolved.get("report", {}).get("plotlyjs") or "inline"),
+        plotlyjs = str((resolved.get("report") or {}).get("plotlyjs") or "inline")
+        if plotlyjs == "shared" and shared_plotlyjs:
+            plotlyjs = shared_plotlyjs
+        execute_store(kernel, specs, parameters, staging, root=root, plotlyjs=plotlyjs,
                       dealer_name=result.dealer_name, deadline=deadline,
                       startup_timeout=startup_timeout, timings=result.timings)
         kernel.shutdown()
@@ -682,3 +684,15 @@ def run_dealer(
         result.seconds = round(time.perf_counter() - started, 3)
         result.timings = {k: round(v, 3) for k, v in result.timings.items()}
     return result
+
+
+def run_task(task: dict) -> dict:
+    """A batch worker's entry point: ``run_dealer(**task)`` as a plain dict (picklable)."""
+    task = {k: v for k, v in task.items() if k != "dealer_id"}
+    dealer_file = task.pop("dealer_file")
+    try:
+        return run_dealer(dealer_file, **task).to_dict()
+    except BaseException as e:  # noqa: BLE001 - even a KeyboardInterrupt in a worker is this store's
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        return RunResult(dealer_id=Path(dealer_file).stem, status="failed", error=_one_line(e)).to_dict()

@@ -14,8 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
 
 
-def make_kit(tmp: Path) -> Path:
-    """``tmp`` with params/defaults.yaml (the real one), empty dealers/ and groups/."""
+def make_kit(tmp: Path, notebooks: Path | None = FIXTURE_NOTEBOOKS) -> Path:
+    """``tmp`` with params/defaults.yaml (the real one), empty dealers/ and groups/, and
+    ``notebooks`` copied to notebooks/ (the runner takes the notebooks beside params/)."""
+    if notebooks is not None:
+        shutil.copytree(notebooks, tmp / "notebooks", dirs_exist_ok=True)
     (tmp / "params" / "dealers").mkdir(parents=True, exist_ok=True)
     (tmp / "params" / "groups").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "params" / "defaults.yaml", tmp / "params" / "defaults.yaml")

@@ -1,5 +1,7 @@
-"""`ownercomm batch` (not built yet)."""
+"""`ownercomm batch GROUP_FILE`: every store of a group (``batch.run_batch``)."""
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -7,6 +9,54 @@ from ..cli import main
 
 
 @main.command("batch")
-def batch() -> None:
-    """Not built yet."""
-    raise click.ClickException("'ownercomm batch' is not built yet")
+@click.argument("group_file", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder that receives <group_id>/ (default: reports/ in the kit's root).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Stores run at once on this machine (default: the number of cores).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786. Workers need the kit "
+                   "installed and the data and output folders at the same paths.")
+@click.option("--force", is_flag=True, help="Run every store, even those unchanged since their last good run.")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="The reports' 'today' for every store.")
+@click.option("--timeout", type=float, default=None, help="Give up on a store after this many seconds.")
+def batch(group_file: str, out: str | None, workers: int | None, scheduler: str | None, force: bool,
+          as_of: str | None, timeout: float | None) -> None:
+    """Run every store of a dealer group and write the group index.
+
+    Writes <out>/<group_id>/<dealer_id>/ per store, index.html and manifest.json. A store
+    that fails is reported and the others still run; the exit code is 1 if any failed.
+    """
+    from tqdm import tqdm
+
+    from ..batch import read_group, run_batch
+    from ..runner import StoreFailure
+
+    group = read_group(group_file)  # parameter problems stop here, before anything runs
+    bar = tqdm(total=len(group.dealer_files), unit="store", desc=group.group_id, disable=None, file=sys.stderr)
+
+    def on_result(r: dict) -> None:
+        bar.update(1)
+        if not bar.disable:  # per-store lines only on a terminal; logs get the summary
+            line = f"{r['dealer_id']}: {r['status']} ({r.get('seconds') or 0:.1f} s)"
+            bar.write(line + (f": {r['error']}" if r.get("error") else ""), file=sys.stderr)
+
+    try:
+        result = run_batch(group_file, out=out, workers=workers, scheduler=scheduler, force=force, as_of=as_of,
+                           timeout=timeout, on_result=on_result)
+    except (ConnectionError, StoreFailure) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        bar.close()
+    counts = {s: sum(1 for r in result.stores if r["status"] == s) for s in ("ok", "skipped", "failed")}
+    click.echo(f"{result.group.group_id}: {counts['ok']} ran, {counts['skipped']} unchanged (skipped), "
+               f"{counts['failed']} failed in {result.seconds:.1f} s")
+    click.echo(f"  index:    {result.index}")
+    click.echo(f"  manifest: {result.manifest}")
+    if result.failed:
+        click.echo("Failed stores:", err=True)
+        for s in result.failed:
+            click.echo(f"  {s['dealer_id']}: {s['error']}", err=True)
+            if s.get("failed_notebook"):
+                click.echo(f"    executed notebook: {result.out_dir / s['failed_notebook']}", err=True)
+        sys.exit(1)

@@ -1,5 +1,7 @@
-"""`ownercomm run` (not built yet)."""
+"""`ownercomm run DEALER_FILE`: one dealer's notebooks and reports (``runner.run_dealer``)."""
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -7,6 +9,34 @@ from ..cli import main
 
 
 @main.command("run")
-def run() -> None:
-    """Not built yet."""
-    raise click.ClickException("'ownercomm run' is not built yet")
+@click.argument("dealer_file", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder that receives <dealer_id>/ (default: reports/ in the kit's root).")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="The report's 'today' (default: the dealer file's, else the last date in the data).")
+@click.option("--force", is_flag=True, help="Run even when nothing changed since the last good run.")
+@click.option("--group", "group_file", type=click.Path(dir_okay=False), default=None,
+              help="A group file whose parameters apply below the dealer's.")
+@click.option("--timeout", type=float, default=None, help="Give up on the dealer after this many seconds.")
+def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group_file: str | None,
+        timeout: float | None) -> None:
+    """Run a dealer's notebooks and write its reports into <out>/<dealer_id>/.
+
+    The audit, retention and referral reports (HTML), the CSV call lists, kpis.json and the
+    executed notebooks. Nothing is replaced unless every notebook succeeded; an unchanged
+    dealer is skipped unless --force.
+    """
+    from ..runner import run_dealer
+
+    result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
+                        timeout=timeout)
+    if result.status == "ok":
+        click.echo(f"{result.dealer_id}: reports written to {result.out_dir} ({result.seconds:.1f} s)")
+    elif result.status == "skipped":
+        click.echo(f"{result.dealer_id}: unchanged since the last run, skipped "
+                   f"({result.out_dir}; --force to run it again)")
+    else:
+        click.echo(f"{result.dealer_id}: FAILED: {result.error}", err=True)
+        if result.failed_notebook:
+            click.echo(f"  executed notebook kept for diagnosis: {result.failed_notebook}", err=True)
+        sys.exit(1)

@@ -1,0 +1,125 @@
+"""Where stores run: one interface, two implementations (issue 5 item 2).
+
+- :class:`LocalPool`: a process pool on this machine (``concurrent.futures`` with a
+  ``forkserver`` context: workers are long-lived, so papermill, nbconvert and the kernel
+  machinery are imported once per worker, not once per notebook).
+- :class:`DaskCluster`: an existing Dask distributed cluster (``--scheduler tcp://host:port``).
+  The same function is submitted; every worker needs the kit installed and must reach the
+  dealers' data folders and the output folder at the same paths (a shared file system).
+
+Both yield ``(task, result)`` as stores finish, in completion order. A store's own failure is
+already a result (``run_store`` never raises); an executor only has to survive its workers.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterator, Protocol
+
+Task = dict
+Result = dict
+
+POOL_RESTARTS = 2  # a worker process dying (not a store failing) restarts the pool this often
+
+
+class Executor(Protocol):
+    name: str
+    slots: int  # how many stores run at once
+
+    def run(self, fn: Callable[[Task], Result], tasks: list[Task]) -> Iterator[tuple[Task, Result]]: ...
+
+    def close(self) -> None: ...
+
+
+def crashed(task: Task, reason: str) -> Result:
+    """The result of a store whose worker died under it."""
+    return {"dealer_id": task.get("dealer_id") or "?", "status": "failed", "seconds": 0.0,
+            "error": reason, "out_dir": None, "outputs": [], "failed_notebook": None,
+            "dealer_name": None, "timings": {}}
+
+
+class LocalPool:
+    name = "local"
+
+    def __init__(self, workers: int | None = None):
+        self.slots = max(1, workers or os.cpu_count() or 1)
+
+    def _pool(self, n: int) -> ProcessPoolExecutor:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        return ProcessPoolExecutor(max_workers=min(self.slots, n), mp_context=multiprocessing.get_context(method))
+
+    def run(self, fn, tasks):
+        pending = list(tasks)
+        attempts: dict[int, int] = {}
+        restarts = 0
+        while pending:
+            pool = self._pool(len(pending))
+            futures = {pool.submit(fn, t): t for t in pending}
+            pending = []
+            broken = False
+            try:
+                todo = set(futures)
+                while todo:
+                    done, todo = wait(todo, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        task = futures[fut]
+                        try:
+                            yield task, fut.result()
+                        except BrokenProcessPool:
+                            # Which store killed its worker is unknown: every store caught in
+                            # the crash is tried again in a fresh pool, a bounded number of times.
+                            broken = True
+                            n = attempts[id(task)] = attempts.get(id(task), 0) + 1
+                            if n > POOL_RESTARTS or restarts >= POOL_RESTARTS:
+                                yield task, crashed(task, "the worker process died while running this store")
+                            else:
+                                pending.append(task)
+                        except Exception as e:  # noqa: BLE001 - e.g. a result that did not pickle
+                            yield task, crashed(task, f"{type(e).__name__}: {e}")
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if broken:
+                restarts += 1
+
+    def close(self) -> None:
+        pass
+
+
+class DaskCluster:
+    name = "dask"
+
+    def __init__(self, address: str):
+        from distributed import Client
+
+        self.address = address
+        try:
+            self.client = Client(address, timeout=30)
+        except OSError as e:
+            raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+        info = self.client.scheduler_info()
+        self.slots = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+
+    def run(self, fn, tasks):
+        from distributed import as_completed
+
+        futures, tasks_by_key = [], {}
+        for t in tasks:
+            # pure=False: a re-run of an unchanged task must run (the store decides to skip);
+            # retries=1: a store whose worker was lost runs once more on another.
+            fut = self.client.submit(fn, t, pure=False, retries=1,
+                                     key=f"ownercomm-{t['dealer_id']}-{os.urandom(4).hex()}")
+            futures.append(fut)
+            tasks_by_key[fut.key] = t
+        for fut in as_completed(futures):
+            task = tasks_by_key[fut.key]
+            try:
+                yield task, fut.result()
+            except Exception as e:  # noqa: BLE001 - a worker died or the function could not run there
+                yield task, crashed(task, f"on the Dask cluster: {type(e).__name__}: {e}")
+            finally:
+                fut.release()
+
+    def close(self) -> None:
+        self.client.close()

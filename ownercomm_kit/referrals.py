@@ -28,36 +28,39 @@ KPI_KEYS = (
 STAGES = ("new", "contacted", "appointment", "sold")
 INCENTIVES = ("transactional", "experiential", "recognition", "altruistic")
 
-DEFINITIONS: dict[str, str] = {
-    "referrals_12m": "Referrals received in the last 12 months.",
+# Plain-words definitions shown in the report; {placeholders} are the dealer's parameters.
+DEFINITION_TEMPLATES: dict[str, str] = {
+    "referrals_12m": "Referrals received in the last {window_months} months.",
     "advocate_rate_12m": (
-        "Customers who referred someone in the last 12 months, as a share of the customers who bought "
-        "or had a service visit in the last 12 months."
+        "Customers who referred someone in the last {window_months} months, as a share of the customers who "
+        "bought or had a service visit in the last {window_months} months (an advocate who did neither still counts)."
     ),
-    "referral_conversion_12m": "Share of the last 12 months' referrals that ended in a sale.",
+    "referral_conversion_12m": "Share of the last {window_months} months' referrals that ended in a sale.",
     "first_contact_24h_share": (
-        "Share of the last 12 months' referrals whose first contact came at most 24 hours after the "
-        "referral (not contacted at all counts as not within 24 hours)."
+        "Share of the last {window_months} months' referrals whose first contact came at most "
+        "{first_contact_hours} hours after the referral (not contacted at all counts as not within)."
     ),
-    "acknowledgment_rate": "Share of the last 12 months' referrals whose advocate was thanked (an acknowledgment is recorded).",
+    "acknowledgment_rate": "Share of the last {window_months} months' referrals whose advocate was thanked (an acknowledgment is recorded).",
     "referral_revenue_12m": (
-        "Sales price of the vehicles sold through referrals, counting referrals sold in the last 12 "
-        "months (each sale once)."
+        "Sales price of the vehicles sold through referrals, counting referrals sold in the last "
+        "{window_months} months (each sale once)."
     ),
-    "monthly": "Referrals received per calendar month, with how many were contacted within 24 hours and how many were sold.",
+    "monthly": "Referrals received per calendar month, with how many were contacted within {first_contact_hours} hours "
+        "and how many were sold.",
     "funnel": (
-        "The last 12 months' referrals by the furthest stage they reached: new, contacted, appointment, sold. "
+        "The last {window_months} months' referrals by the furthest stage they reached: new, contacted, appointment, sold. "
         "A referral counts in every stage up to the one it reached (a sold referral was also contacted); "
         "a lost referral counts as new, and as contacted when a first contact is recorded."
     ),
     "by_incentive": (
         "Per incentive category (transactional, experiential, recognition, altruistic): referrals of the "
-        "last 12 months, sales, conversion, rewards recorded on those referrals, and rewards per sale."
+        "last {window_months} months, sales, conversion, rewards recorded on those referrals, and rewards per sale."
     ),
-    "top_advocates": "Customers who sent the most referrals in the last 12 months, ranked by sales, then referrals.",
+    "top_advocates": "Customers who sent the most referrals in the last {window_months} months, ranked by sales, then referrals.",
     "followups": (
-        "Referrals to act on now: those of the last 12 months still not contacted more than 24 hours after "
-        "they came in (call the person referred), and sold referrals whose advocate was not yet thanked."
+        "Referrals to act on now: those of the last {window_months} months still not contacted more than "
+        "{first_contact_hours} hours after they came in (call the person referred), and sold referrals whose "
+        "advocate was not yet thanked."
     ),
     "anomalies": (
         "Referrals to check: self-referrals (the person referred shares the advocate's email, phone number "
@@ -65,6 +68,23 @@ DEFINITIONS: dict[str, str] = {
         "email or phone number)."
     ),
 }
+
+
+def definitions(p: dict) -> dict[str, str]:
+    """The definitions with the dealer's parameters (``params["referrals"]``) filled in."""
+    return {k: v.format(**p) for k, v in DEFINITION_TEMPLATES.items()}
+
+
+def _default_definitions() -> dict[str, str]:
+    try:
+        from .params import load_defaults
+
+        return definitions(load_defaults()["referrals"])
+    except Exception:  # no defaults.yaml reachable: the templates still read as text
+        return dict(DEFINITION_TEMPLATES)
+
+
+DEFINITIONS: dict[str, str] = _default_definitions()
 
 
 @dataclass
@@ -281,7 +301,7 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
         parts.append(late.assign(
             action="contact_referred",
             reason="Referred by " + late["referrer_name"] + " on " + late["referred_at"].dt.strftime("%Y-%m-%d %H:%M")
-            + " and not contacted after " + (waiting[late.index] // 1).astype(int).astype(str) + " hours",
+            + " and still not contacted after " + _waited(waiting[late.index]),
         ))
     else:
         why.append("no first_contact_at column: uncontacted referrals cannot be listed")
@@ -301,6 +321,13 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
         out[col] = out[col].astype("string")
     out = out[FOLLOWUP_COLUMNS].sort_values(["action", "referred_at", "referral_id"], ignore_index=True)
     return out, "; ".join(why) or None
+
+
+def _waited(hours: pd.Series) -> pd.Series:
+    """'30 hours' up to two days, then '5 days'."""
+    h = hours.astype("float64")
+    in_days = (h // 24).astype("int64").astype(str) + " days"
+    return in_days.where(h >= 48, (h // 1).astype("int64").astype(str) + " hours")
 
 
 def normalise_phone(s: pd.Series) -> pd.Series:
@@ -410,5 +437,6 @@ def compute(data: DealerData, params: dict) -> ReferralResult:
         followups=follow,
         anomalies=anomalies(data, p),
         skipped=skipped,
+        definitions=definitions(p),
         notes={k: v for k, v in partial_notes(data, p).items() if k not in skipped},
     )

@@ -32,30 +32,32 @@ KPI_KEYS = (
     "repurchase_rate",
 )
 
-DEFINITIONS: dict[str, str] = {
+# Plain-words definitions shown in the report; {placeholders} are the dealer's parameters.
+DEFINITION_TEMPLATES: dict[str, str] = {
     "first_year_service_retention": (
-        "Of the vehicles (counted once per VIN) sold between 24 and 12 months before the report date, "
-        "the share that came back for at least one service visit within 12 months after their sale."
+        "Of the vehicles (counted once per VIN) sold between {window2} and {window} months before the report "
+        "date, the share that came back for at least one service visit within {window} months after their sale."
     ),
     "service_customer_retention_12m": (
-        "Of the customers who had a service visit between 24 and 12 months ago, the share who visited "
-        "again in the last 12 months."
+        "Of the customers who had a service visit between {window2} and {window} months ago, the share who "
+        "visited again in the last {window} months."
     ),
     "appointment_show_rate_90d": (
-        "Of the service appointments scheduled in the last 90 days that were kept or missed, the share "
-        "that were kept (cancelled and still-open appointments are not counted)."
+        "Of the service appointments scheduled in the last {show_rate_days} days that were kept or missed, the "
+        "share that were kept (cancelled and still-open appointments are not counted)."
     ),
     "reminder_booking_rate_90d": (
-        "Of the service reminders sent between 90 and 14 days ago, the share after which the customer "
-        "booked an appointment within 14 days of the reminder (any appointment, even one cancelled later)."
+        "Of the service reminders sent between {reminder_lookback_days} and {reminder_booking_days} days ago, the "
+        "share after which the customer booked an appointment within {reminder_booking_days} days of the reminder "
+        "(any appointment, even one cancelled later)."
     ),
     "response_rate_90d": (
-        "Of the messages sent in the last 90 days that were delivered (or whose delivery status is "
+        "Of the messages sent in the last {response_days} days that were delivered (or whose delivery status is "
         "unknown), the share the customer responded to. Also shown per channel."
     ),
     "repurchase_rate": (
-        "Of the customers whose first purchase was at least 36 months ago, the share who bought again "
-        "on a later day, up to the report date."
+        "Of the customers whose first purchase was at least {repurchase_months} months ago, the share who bought "
+        "again on a later day, up to the report date."
     ),
     "weekly_appointments": "Service appointments per week (weeks start on Monday): kept, no-show, cancelled, still open.",
     "cohort": (
@@ -63,28 +65,61 @@ DEFINITIONS: dict[str, str] = {
         "with a service visit in the n-th three-month period after their own sale date. Only periods "
         "that had fully ended by the report date are shown."
     ),
-    "lapsed": "Customers whose last service visit was between 24 and 12 months ago: they have stopped coming in.",
-    "response_by_channel": "Response rate of the last 90 days per channel (same definition as the headline rate).",
+    "lapsed": (
+        "Customers whose last service visit was between {lapsed_max_months} and {lapsed_min_months} months ago: "
+        "they have stopped coming in."
+    ),
+    "response_by_channel": "Response rate of the last {response_days} days per channel (same definition as the headline rate).",
     "reminder_attribution": (
-        "Service reminders sent between 90 and 14 days ago per sender and channel, and how many were "
-        "followed by a booking within 14 days."
+        "Service reminders sent between {reminder_lookback_days} and {reminder_booking_days} days ago per sender "
+        "and channel, and how many were followed by a booking within {reminder_booking_days} days."
     ),
     "due_for_service": (
-        "Customers whose last visit plus the service interval (180 days) falls before 30 days from the "
-        "report date, who have no appointment booked from the report date on, and who can be reached."
+        "Customers whose last visit plus the service interval ({service_interval_days} days) falls before "
+        "{due_horizon_days} days from the report date, who have no appointment booked from the report date on "
+        "(cancelled and missed ones do not count), and who can be reached."
     ),
-    "warranty_expiring": "Vehicles whose warranty ends between the report date and 90 days later, with an owner who can be reached.",
+    "warranty_expiring": (
+        "Vehicles whose warranty ends between the report date and {warranty_horizon_days} days later, with an "
+        "owner who can be reached."
+    ),
     "milestones": (
-        "Birthdays and purchase anniversaries from the report date to 30 days later, for customers who "
-        "can be reached on at least one channel they consent to. A February 29 date is celebrated on "
-        "February 28 in other years."
+        "Birthdays and purchase anniversaries from the report date to {milestone_horizon_days} days later, for "
+        "customers who can be reached on at least one channel they consent to. A February 29 date is "
+        "celebrated on February 28 in other years."
     ),
     "consenting": (
         "A customer can be reached when at least one channel is open: email (an address and email_opt_in "
         "not false), text (a phone and sms_consent true), phone (a phone and not on the do-not-call list) "
-        "or mail (a postal code and no mail opt-out)."
+        "or mail (a postal code and no mail opt-out). Call lists use the customer's preferred channel when "
+        "it is open, else the first open one of: {fallback}."
+    ),
+    "periods": (
+        "How periods are counted: \"the last 12 months\" runs from the day after the same date 12 months before "
+        "the report date up to and including the report date (when that day does not exist in the month, its "
+        "last day: 12 months before 2028-02-29 is 2027-02-28, one month before March 31 is February 28). "
+        "Dates and times are read on the dealer's local clock."
     ),
 }
+
+
+def definitions(p: dict) -> dict[str, str]:
+    """The definitions with the dealer's parameters (``params["retention"]``) filled in."""
+    values = {**p, "window": p["retention_window_months"], "window2": 2 * p["retention_window_months"],
+              "fallback": ", ".join(p.get("contact_fallback", []))}
+    return {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
+
+
+def _default_definitions() -> dict[str, str]:
+    try:
+        from .params import load_defaults
+
+        return definitions(load_defaults()["retention"])
+    except Exception:  # no defaults.yaml reachable: the templates still read as text
+        return dict(DEFINITION_TEMPLATES)
+
+
+DEFINITIONS: dict[str, str] = _default_definitions()
 
 CHANNELS_ORDER = ("email", "sms", "phone", "mail")
 
@@ -103,7 +138,7 @@ class RetentionResult:
     milestones: pd.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)  # section -> why it was not computed
     excluded: dict[str, int] = field(default_factory=dict)  # call list -> rows left off (no consenting channel)
-    definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))
+    definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))  # with the dealer's parameters
     notes: dict[str, str] = field(default_factory=dict)  # section -> what was computed only in part, and why
 
 
@@ -214,6 +249,18 @@ def attach_vehicle(frame: pd.DataFrame, vehicles: pd.DataFrame, fallback_model: 
     out["vehicle"] = with_vin.where(vin.ne(""), label).where(vin.ne("") | label.ne(""), "")
     out["vehicle"] = out["vehicle"].str.replace(r"^\(VIN ", "VIN ", regex=True).str.replace(r"^VIN (.*)\)$", r"VIN \1", regex=True)
     return out
+
+
+def short_label(vehicle: pd.Series) -> pd.Series:
+    """'2023 Toyota Camry' from '2023 Toyota Camry (VIN ...)'; 'vehicle' when only a VIN is known."""
+    label = text(vehicle).str.replace(r"\s*\(VIN .*\)$", "", regex=True)
+    return label.mask(label.eq("") | label.str.startswith("VIN "), "vehicle")
+
+
+def count_words(n: pd.Series, unit: str) -> pd.Series:
+    """'1 day', '3 days' for a Series of whole numbers."""
+    n = pd.Series(n).astype("int64")
+    return n.astype(str) + " " + unit + np.where(n.abs() == 1, "", "s")
 
 
 def fmt_date(d: pd.Series) -> pd.Series:
@@ -481,8 +528,8 @@ def due_for_service(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
     last = last[~last["customer_id"].isin(set(ap.loc[upcoming.fillna(False).astype(bool), "customer_id"]))]
     out = attach_vehicle(_with_contacts(last, data, p, "due_for_service", excluded), data["vehicles"])
     overdue = (a - out["due_date"]).dt.days
-    when = np.where(overdue > 0, "overdue by " + overdue.astype(str) + " days",
-                    np.where(overdue == 0, "due today", "due in " + (-overdue).astype(str) + " days"))
+    when = np.where(overdue > 0, "overdue by " + count_words(overdue, "day"),
+                    np.where(overdue == 0, "due today", "due in " + count_words(-overdue, "day")))
     out["reason"] = ("Last service on " + fmt_date(out["last_visit"]) + "; next service " + pd.Series(when, index=out.index)
                      + " and nothing booked").astype("string")
     return out[[*LIST_COLUMNS, "last_visit", "due_date", "reason"]].sort_values(
@@ -496,9 +543,10 @@ def warranty_expiring(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame
     keep = ((end >= a) & (end <= a + pd.Timedelta(days=p["warranty_horizon_days"]))).fillna(False).astype(bool)
     v = v.loc[keep, ["vin", "customer_id", "warranty_end"]]
     out = attach_vehicle(_with_contacts(v, data, p, "warranty_expiring", excluded), data["vehicles"])
-    days = (out["warranty_end"] - a).dt.days.astype(str)
-    out["reason"] = ("Warranty of the " + out["vehicle"] + " ends on " + fmt_date(out["warranty_end"])
-                     + " (in " + days + " days)").astype("string")
+    days = (out["warranty_end"] - a).dt.days
+    when = pd.Series(np.where(days == 0, "today", "in " + count_words(days, "day")), index=out.index)
+    out["reason"] = ("Warranty of the " + short_label(out["vehicle"]) + " ends on "
+                     + fmt_date(out["warranty_end"]) + " (" + when + ")").astype("string")
     return out[[*LIST_COLUMNS, "warranty_end", "reason"]].sort_values(["warranty_end", "customer_id"], ignore_index=True)
 
 
@@ -541,10 +589,11 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
     m["vin"] = m["vin"].astype("string")
     m = _with_contacts(m, data, p, "milestones", excluded)
     out = attach_vehicle(m.reset_index(drop=True), data["vehicles"], fallback_model=m["model"])
-    years = out["years"].astype(int).astype(str)
-    date = out["milestone_date"].dt.strftime("%B %-d")
-    bday = "Birthday on " + date + " (turns " + years + ")"
-    anniv = years + " year(s) since buying the " + out["vehicle"] + " (" + date + ")"
+    years = out["years"].astype(int)
+    date = out["milestone_date"].dt.strftime("%B ") + out["milestone_date"].dt.day.astype(str)
+    bday = "Birthday on " + date + " (turns " + years.astype(str) + ")"
+    what = short_label(out["vehicle"])
+    anniv = count_words(years, "year") + " since buying the " + what + " (" + date + ")"
     out["reason"] = bday.where(out["milestone"].eq("birthday"), anniv).astype("string")
     out["milestone"] = out["milestone"].astype("string")
     return out[cols].sort_values(["milestone_date", "customer_id", "milestone"], ignore_index=True)
@@ -588,6 +637,7 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
         milestones=milestones(data, p, excluded),
         skipped=skipped,
         excluded=excluded,
+        definitions=definitions(p),
         notes=notes,
     )
 

@@ -186,6 +186,7 @@ def test_followups_uncontacted_and_unthanked():
     first = out.iloc[0]
     assert first["referred_contact"] == "555 0101" and first["referrer_name"] == "Ann Lee"
     assert first["hours_waiting"] == pytest.approx(24.0, abs=0.1)
+    assert first["reason"] == "Referred by Ann Lee on 2026-03-30 23:59 and still not contacted after 24 hours"
     assert "Ann Lee has not been thanked" in out.iloc[1]["reason"]
     assert out.iloc[1]["referrer_contact"] == "ann@x.com"
 

@@ -320,7 +320,7 @@ def test_due_for_service():
     assert row["due_date"] == pd.Timestamp("2026-04-29")
     assert row["vehicle"] == "2022 Toyota Camry (VIN VC1)"
     assert row["channel"] == "phone" and row["contact"] == "555 0100"
-    assert "due in 29 days" in row["reason"]
+    assert row["reason"] == "Last service on 2025-10-31; next service due in 29 days and nothing booked"
     assert "overdue by" in due.set_index("customer_id").loc["C3", "reason"]
 
 
@@ -336,7 +336,8 @@ def test_warranty_expiring_inclusive_window():
     excluded: dict = {}
     w = retention.warranty_expiring(dealer(customers=customers, vehicles=vehicles), P, excluded)
     assert list(w["vin"]) == ["V1", "V2"]
-    assert "in 90 days" in w.iloc[1]["reason"]
+    assert w["reason"].tolist() == ["Warranty of the vehicle ends on 2026-03-31 (today)",
+                                    "Warranty of the vehicle ends on 2026-06-29 (in 90 days)"]
 
 
 def test_milestones_feb29_consent_and_anniversaries():
@@ -364,7 +365,7 @@ def test_milestones_feb29_consent_and_anniversaries():
     ]
     assert excluded["milestones"] == 2
     row = m[m["customer_id"].eq("C4")].iloc[0]
-    assert row["vehicle"] == "RAV4" and "6 year(s)" in row["reason"]
+    assert row["vehicle"] == "RAV4" and row["reason"] == "6 years since buying the RAV4 (April 20)"
     assert m[m["customer_id"].eq("C5")].iloc[0]["reason"] == "Birthday on March 31 (turns 56)"
 
 
@@ -405,3 +406,15 @@ def test_notes_on_partial_data():
     assert retention.compute(dealer(sales=sales), PARAMS).notes["milestones"].startswith("no birth_date column")
     assert r.due_for_service["customer_id"].tolist() == []  # C1 has no contact on file
     assert r.excluded["due_for_service"] == 1
+
+
+def test_thresholds_and_definitions_follow_params():
+    import copy
+
+    params = copy.deepcopy(PARAMS)
+    params["retention"]["show_rate_days"] = 30
+    aps = [appt(1, "2026-03-01 10:00", "kept"), appt(2, "2026-03-10 10:00", "no_show")]  # 30 days: only Mar 10
+    r = retention.compute(dealer(appointments=aps), params)
+    assert r.kpis["appointment_show_rate_90d"] == 0.0
+    assert "last 30 days" in r.definitions["appointment_show_rate_90d"]
+    assert "last 90 days" in retention.DEFINITIONS["appointment_show_rate_90d"]

@@ -206,3 +206,182 @@ def problems_table(problems: list[Problem]) -> pd.DataFrame:
     ]
     cols = ["level", "table", "file", "row", "column", "value", "problem", "cells", "suggested fix"]
     return pd.DataFrame(rows, columns=cols).astype({"row": "Int64"})
+
+
+# ------------------------------------------------------------------ the notebook's sections
+
+
+@dataclass
+class QualityContext:
+    """What each section of the onboarding notebook needs."""
+
+    params: dict
+    data: DealerData
+    infos: list  # loader.TableInfo per table: file, encoding, separator, rows read/kept, headers used
+    mask_pii: bool = True
+
+    @property
+    def dealer_name(self) -> str:
+        return str(self.params.get("dealer_name") or self.data.dealer_id)
+
+
+def start(namespace=None, /, **given) -> QualityContext:
+    """The set-up cell: resolve the parameters cell, load the data NON-strictly (blocking
+    problems are reported, not raised), show the header."""
+    from .loader import load_with_info
+    from .report import html, notebook
+
+    resolved, _ = notebook.resolve(notebook.parameters_from(namespace, given))
+    data, infos = load_with_info(resolved, strict=False)
+    mask = (resolved.get("report") or {}).get("mask_pii", True)
+    ctx = QualityContext(resolved, data, infos, mask_pii=mask is not False)
+    notebook.show_style()
+    html.publish(html.header(
+        report="Data quality", dealer_name=ctx.dealer_name, period=_period(data), as_of=data.as_of,
+        subtitle=f"Dealer {data.dealer_id} · data folder {resolved['data_dir']} · times in {data.timezone}",
+    ))
+    return ctx
+
+
+def _period(data: DealerData) -> str:
+    over = tables_overview(data)
+    firsts, lasts = over["first date"].dropna(), over["last date"].dropna()
+    if firsts.empty:
+        return "No dated rows in the data"
+    return f"Data from {min(firsts).isoformat()} to {max(lasts).isoformat()}"
+
+
+def headline(ctx: QualityContext) -> None:
+    from .report import html
+
+    data = ctx.data
+    sup = support(data)
+    errors, warnings = data.errors, data.warnings
+    loaded = len(schema.TABLES) - len(data.missing_tables)
+    html.section("summary", "Is the data ready?",
+                 "Whether the reports can run on these files, and how much of them the data supports.")
+    html.show(html.tiles([
+        html.Tile("Tables found", loaded, definition=f"of the {len(schema.TABLES)} tables of the data model"),
+        html.Tile("Blocking problems", sum(p.count for p in errors), tone="bad" if errors else "good",
+                  definition="cells or files the reports cannot run with; fix these first"),
+        html.Tile("Warnings", sum(p.count for p in warnings), definition="rows read, but maybe not as the dealer expects"),
+        html.Tile("Report sections supported", int(sup["supported"].sum()),
+                  definition=f"of {len(sup)} sections and rules that need particular data"),
+    ]))
+    if errors:
+        html.show(html.note("The reports will stop on the blocking problems below. Each one says where it is "
+                            "and how to fix it; fix them in the dealer file or the export, then run this again.", "warn"))
+    else:
+        html.show(html.note("No blocking problem: the reports can run on this data.", "info"))
+
+
+def problems(ctx: QualityContext) -> None:
+    from .report import html
+
+    html.section("problems", "Problems and how to fix them",
+                 "Every problem found while reading the files: blocking ones first. Rows are spreadsheet rows "
+                 "(the header is row 1).")
+    df = problems_table(ctx.data.problems)
+    if ctx.mask_pii:
+        df = _mask_values(df)
+    html.show(html.table(df, max_rows=500, mask_pii=False, empty="No problems: every file was read as expected."))
+
+
+def _mask_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Problem values that are emails or phones, masked like everywhere else in the reports."""
+    from .report import html
+
+    maskers = html.pii_columns({c for t in schema.TABLES.values() for c in t.column_names})
+    out = df.copy()
+    out["value"] = [
+        maskers[c](v) if c in maskers and isinstance(v, str) else v
+        for c, v in zip(out["column"].astype("object"), out["value"].astype("object"))
+    ]
+    return out
+
+
+def tables(ctx: QualityContext) -> None:
+    from .report import html
+
+    html.section("tables", "Tables", "Which file each table was read from, how, how many rows, and which dates.")
+    over = tables_overview(ctx.data)
+    info = {i.table: i for i in ctx.infos}
+    over["how read"] = [_how_read(info.get(t)) for t in over["table"]]
+    over = over.rename(columns={"rows": "rows loaded"})
+    html.show(html.table(over, max_rows=None, mask_pii=False, formats={"first date": "date", "last date": "date"}))
+
+
+def _how_read(info) -> str:
+    if info is None or not info.file:
+        return ""
+    parts = [p for p in (info.encoding, {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(info.separator or "", ""))
+             if p]
+    lost = info.rows_read - info.rows_kept
+    text = ", ".join(parts)
+    return text + (f"; {lost} of {info.rows_read} rows left out" if lost else "")
+
+
+def columns(ctx: QualityContext) -> None:
+    from .report import html
+
+    html.section("columns", "Columns",
+                 "For each table, which of the dealer's columns fills each canonical column and how often it is "
+                 "filled. Low coverage means the reports see less than the dealer has.")
+    cov = coverage(ctx.data)
+    info = {i.table: i for i in ctx.infos}
+    if cov.empty:
+        html.show(html.note("No table could be read.", "warn"))
+        return
+    body = []
+    for table, part in cov.groupby("table", sort=False):
+        headers = info[table].columns if table in info else {}
+        part = part.assign(**{"their column": [headers.get(c, "") for c in part["column"]]})
+        part = part[["column", "their column", "required", "in the data", "filled"]]
+        ignored = info[table].ignored_columns if table in info else []
+        body.append(f"<h3>{html.esc(table)}</h3>")
+        body.append(html.table(part, max_rows=None, mask_pii=False, formats={"filled": "pct"}))
+        if ignored:
+            body.append(html.note("Columns in the file that nothing reads (map one in the dealer file if it holds a "
+                                  f"canonical column): {', '.join(map(str, ignored))}", "info"))
+    html.show("".join(body))
+
+
+def mapping(ctx: QualityContext) -> None:
+    from .report import html
+
+    html.section("mapping", "Mapping used",
+                 "The dealer file's files, mapping and values blocks: how the dealer's names were translated. "
+                 "`ownercomm onboard` writes them; edit the dealer file to correct a guess.")
+    html.show(html.table(mapping_used(ctx.params), max_rows=None, mask_pii=False,
+                         empty="No mapping: the files use the canonical names."))
+
+
+def report_support(ctx: QualityContext) -> None:
+    from .report import html
+
+    html.section("support", "What the reports can show",
+                 "Report sections and rules that need particular tables or columns, and what happens without them.")
+    sup = support(ctx.data)
+    body = [html.table(sup, max_rows=None, mask_pii=False)]
+    missing = sup[~sup["supported"]]
+    if len(missing):
+        body.append(html.bullets(f"{r.report}: {r.section}: {r['without it']} (needs {r.missing})" for _, r in missing.iterrows()))
+    html.show("".join(body))
+
+
+DEFINITIONS = {
+    "Blocking problem": "A missing required table or column, a date that cannot be read, a duplicated id or a value "
+                        "outside the allowed set in a required column. The reports stop until it is fixed.",
+    "Warning": "Rows read but maybe not as the dealer expects: an unknown customer, a date after the report date, "
+               "an unknown value in an optional column, an empty optional column.",
+    "Filled": "Share of the table's rows in which the column has a value.",
+    "Supported": "The tables and columns a section needs are present and not empty.",
+    "Report date": "The 'today' of the reports: the as_of parameter, else the last date seen in the data.",
+}
+
+
+def definitions(ctx: QualityContext) -> None:
+    from .report import html
+
+    html.section("definitions", "Definitions", "What the words on this page mean.")
+    html.show(html.definitions(DEFINITIONS))

@@ -406,3 +406,32 @@ EXCEL_FILES = Shape(
     excel_dates="datetime",
 )
 SHAPES = {s.name: s for s in (DMS, CRM, EXCEL_BOOK, EXCEL_FILES)}
+
+
+def tables_from_data(data, *, minutes: bool = True) -> dict[str, pd.DataFrame]:
+    """A loaded DealerData back to canonical text tables (e.g. a synthetic dealer), timestamps
+    as wall-clock time in the dealer's zone (to the minute: what US exports keep)."""
+    out = {}
+    for name, table in schema.TABLES.items():
+        if name in data.missing_tables:
+            continue
+        df = data[name]
+        cols = {}
+        for col in table.columns:
+            if col.name in data.missing_columns.get(name, []):
+                continue
+            s = df[col.name]
+            if col.kind == "timestamp":
+                local = s.dt.tz_convert(data.timezone).dt.tz_localize(None)
+                text = local.dt.floor("min").dt.strftime("%Y-%m-%d %H:%M" if minutes else "%Y-%m-%d %H:%M:%S")
+            elif col.kind == "date":
+                text = s.dt.strftime("%Y-%m-%d")
+            elif col.kind == "bool":
+                text = s.map({True: "true", False: "false"}, na_action="ignore")
+            elif col.kind == "float":
+                text = s.map(repr, na_action="ignore")
+            else:
+                text = s.astype("string")
+            cols[col.name] = text.astype(object).where(text.notna(), "").astype(str)
+        out[name] = pd.DataFrame(cols)
+    return out

@@ -364,3 +364,31 @@ def test_the_command_says_what_is_wrong_without_a_traceback(tmp_path):
     empty.mkdir()
     res = CliRunner().invoke(main, ["onboard", str(empty), "--dealer-id", "X", "--out", str(tmp_path / "x.yaml")])
     assert res.exit_code == 1 and "no readable export" in res.output
+
+
+# ------------------------------------------------------------------ onboarded blind, then audited
+
+
+def _flags(data, folder):
+    from ownercomm_kit.audit import run_rules
+
+    p = params.resolve({"dealer_id": "X", "data_dir": str(folder), "timezone": TZ})
+    flags, skipped = run_rules(data, p)
+    return flags.sort_values(["message_id", "rule"]).reset_index(drop=True), skipped
+
+
+def test_a_dms_export_onboarded_with_no_hand_mapping_yields_the_same_flags(tmp_path):
+    t = hand_dealer()
+    clean_dir = write_clean(tmp_path / "clean", t)
+    clean = load_data_dir(clean_dir, timezone=TZ)
+    folder = write_shape(tmp_path / "dms", t, DMS)
+    out = tmp_path / "X.yaml"
+    r = ob.onboard(folder, "X", timezone=TZ, out=out)
+    assert r.onboarding.decisions == []
+    data = load(out)
+    expected, skipped = _flags(clean, clean_dir)
+    got, got_skipped = _flags(data, folder)
+    assert len(expected) >= 15 and expected["rule"].nunique() >= 8  # the dealer does break rules
+    pd.testing.assert_frame_equal(expected, got)
+    assert skipped == got_skipped
+    assert set(data["customers"]["first_name"]) >= {"Cára", "Zoë", "François"}

@@ -1,0 +1,105 @@
+"""The data-quality tables behind notebooks/onboarding.ipynb (pure functions of DealerData)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from ownercomm_kit import quality
+from ownercomm_kit.data import Problem, from_frames
+
+CUSTOMERS = [
+    {"customer_id": "1", "email": "a@example.com", "sms_consent": True},
+    {"customer_id": "2", "email": None, "sms_consent": None},
+]
+MESSAGES = [
+    {"message_id": "M1", "customer_id": "1", "sent_at": "2026-06-01 23:30", "channel": "sms", "sender": "dealer",
+     "category": "offer"},
+    {"message_id": "M2", "customer_id": "2", "sent_at": "2026-06-03 08:00", "channel": "email", "sender": "oem",
+     "category": "offer"},
+]
+
+
+def supported(data) -> dict[str, bool]:
+    df = quality.support(data)
+    return dict(zip(df["section"], df["supported"]))
+
+
+def test_support_follows_tables_and_columns_present_and_filled():
+    data = from_frames({"customers": CUSTOMERS, "communications": MESSAGES}, timezone="America/Chicago")
+    s = supported(data)
+    assert s["every rule and the headline figures"]
+    assert s["no_consent for sms"]
+    assert not s["no_consent for email"]  # column absent
+    assert not s["the referral report"] and not s["promo_after_purchase"]
+    assert not s["reminder_after_service"]
+    df = quality.support(data)
+    row = df[df["section"] == "the referral report"].iloc[0]
+    assert row["missing"] == "referrals" and row["without it"] == "the referral report is empty"
+
+
+def test_a_column_present_but_empty_does_not_support_a_section():
+    customers = [{**c, "sms_consent": None} for c in CUSTOMERS]
+    data = from_frames({"customers": customers, "communications": MESSAGES})
+    assert data.has("customers", "sms_consent")
+    assert not supported(data)["no_consent for sms"]
+
+
+def test_one_of_several_tables_is_enough_where_the_spec_says_or():
+    visits = [{"ro_id": "R1", "customer_id": "1", "visit_date": "2026-05-01"}]
+    data = from_frames({"customers": CUSTOMERS, "communications": MESSAGES, "service_visits": visits})
+    s = supported(data)
+    assert s["reminder_after_service"]  # service_visits or appointments
+    assert not s["conquest_to_owner"]  # sales or vehicles: neither
+    df = quality.support(data)
+    assert df[df["section"] == "conquest_to_owner"].iloc[0]["missing"] == "sales or vehicles"
+
+
+def test_tables_overview_gives_rows_and_the_date_range_in_the_dealers_zone():
+    data = from_frames({"customers": CUSTOMERS, "communications": MESSAGES}, timezone="America/Chicago")
+    data.sources["communications"] = "msg_export.csv"
+    over = quality.tables_overview(data).set_index("table")
+    assert over.loc["communications", "rows"] == 2
+    assert over.loc["communications", "file"] == "msg_export.csv"
+    assert over.loc["communications", "first date"] == dt.date(2026, 6, 1)  # 23:30 local, not the next UTC day
+    assert over.loc["communications", "last date"] == dt.date(2026, 6, 3)
+    assert over.loc["sales", "status"] == "missing" and over.loc["sales", "rows"] == 0
+
+
+def test_coverage_is_the_share_of_filled_cells_and_none_for_absent_columns():
+    data = from_frames({"customers": CUSTOMERS, "communications": MESSAGES})
+    cov = quality.coverage(data).set_index(["table", "column"])
+    assert cov.loc[("customers", "email"), "filled"] == 0.5
+    assert cov.loc[("customers", "customer_id"), "required"]
+    assert not cov.loc[("customers", "phone"), "in the data"]
+    assert pd.isna(cov.loc[("customers", "phone"), "filled"])
+    assert "sales" not in cov.index.get_level_values("table")
+
+
+def test_mapping_used_lists_every_block():
+    p = {"files": {"communications": "msg.csv"}, "mapping": {"customers": {"Cust No": "customer_id"}},
+         "values": {"channel": {"Text": "sms"}}}
+    df = quality.mapping_used(p)
+    assert df.values.tolist() == [
+        ["files", "communications", "msg.csv", "communications"],
+        ["mapping", "customers", "Cust No", "customer_id"],
+        ["values", "channel", "Text", "sms"],
+    ]
+
+
+def test_every_problem_gets_a_fix_and_errors_come_first():
+    problems = [
+        Problem("warning", "communications", "m.csv", 3, "customer_id", "9", "orphan row: customer_id is not a known customer", 4),
+        Problem("error", "customers", "c.csv", 5, "customer_id", "1", "duplicate customer_id: the same id appears in rows 2, 5"),
+        Problem("error", "communications", "m.csv", 2, "channel", "Pigeon",
+                "'Pigeon' is not an allowed channel; if it means one of them, add to the dealer file: values: {channel: {\"Pigeon\": mail}}"),
+        Problem("error", "communications", "m.csv", 4, "sent_at", "2026-13-45", "unparseable time stamp (expected e.g. 2026-06-18 10:30)"),
+    ]
+    df = quality.problems_table(problems)
+    assert df["level"].tolist() == ["error", "error", "error", "warning"]
+    fixes = dict(zip(df["column"] + ":" + df["level"], df["suggested fix"]))
+    assert "unique" in fixes["customer_id:error"]
+    assert fixes["channel:error"] == 'Add to the dealer file: values: {channel: {"Pigeon": mail}}'
+    assert "date format" in fixes["sent_at:error"]
+    assert "customers table in full" in fixes["customer_id:warning"]
+    assert df["cells"].tolist()[-1] == 4

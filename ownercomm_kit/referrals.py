@@ -287,7 +287,8 @@ FOLLOWUP_COLUMNS = [
 def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
     """Uncontacted referrals past the 24-hour mark, and sold referrals not yet acknowledged.
 
-    "Now" is the end of the report date A (midnight after A, dealer's timezone).
+    "Now" is the end of the report date A (midnight after A, dealer's timezone); hours_waiting
+    runs from referred_at (not contacted) or from sold_at (not thanked).
     """
     a = data.as_of_ts
     now = (a + pd.Timedelta(days=1)).tz_localize(data.timezone, ambiguous=True, nonexistent="shift_forward")
@@ -299,6 +300,7 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
         open_ = r["status"].isna() | r["status"].eq("new").fillna(False)
         late = r[open_.astype(bool) & r["first_contact_at"].isna() & (waiting > hours).fillna(False)]
         parts.append(late.assign(
+            hours_waiting=waiting[late.index],
             action="contact_referred",
             reason="Referred by " + late["referrer_name"] + " on " + late["referred_at"].dt.strftime("%Y-%m-%d %H:%M")
             + " and still not contacted after " + _waited(waiting[late.index]),
@@ -306,17 +308,24 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
     else:
         why.append("no first_contact_at column: uncontacted referrals cannot be listed")
     if data.has("referrals", "acknowledged_at") and data.has("referrals", "status"):
-        thank = r[r["status"].eq("sold").fillna(False) & r["acknowledged_at"].isna()]
+        # referred or sold within the window: a sale closed this year on an older referral still deserves thanks
+        all_r = data["referrals"]
+        lo = months_before(a, p["window_months"])
+        recent = in_window(local_date(all_r["referred_at"], data.timezone), lo, a) | in_window(
+            local_date(all_r["sold_at"], data.timezone), lo, a)
+        thank = all_r[recent & all_r["status"].eq("sold").fillna(False) & all_r["acknowledged_at"].isna()]
+        thank = _people(data, thank, p)
         sold_on = thank["sold_at"].dt.strftime("%Y-%m-%d").astype("string").fillna("an unknown date")
+        who = text(thank["referred_name"]).mask(text(thank["referred_name"]).eq(""), "the person referred")
         parts.append(thank.assign(
             action="thank_advocate",
-            reason="Sold on " + sold_on + " to " + text(thank["referred_name"]) + "; " + thank["referrer_name"]
-            + " has not been thanked",
+            reason="Sold on " + sold_on + " to " + who + "; " + thank["referrer_name"] + " has not been thanked",
+            hours_waiting=(now - thank["sold_at"]).dt.total_seconds() / 3600,
         ))
     else:
         why.append("no acknowledged_at or status column: unthanked advocates cannot be listed")
-    out = pd.concat(parts, ignore_index=True) if parts else r.head(0).assign(action=None, reason=None)
-    out["hours_waiting"] = ((now - out["referred_at"]).dt.total_seconds() / 3600).round(1)
+    out = pd.concat(parts, ignore_index=True) if parts else r.head(0).assign(action=None, reason=None, hours_waiting=0.0)
+    out["hours_waiting"] = out["hours_waiting"].astype("float64").round(1)
     for col in ("action", "reason"):
         out[col] = out[col].astype("string")
     out = out[FOLLOWUP_COLUMNS].sort_values(["action", "referred_at", "referral_id"], ignore_index=True)

@@ -245,9 +245,8 @@ def attach_vehicle(frame: pd.DataFrame, vehicles: pd.DataFrame, fallback_model: 
     if fallback_model is not None:
         label = label.mask(label.eq(""), text(pd.Series(fallback_model.to_numpy(), index=out.index)))
     vin = text(out["vin"])
-    with_vin = (label + " (VIN " + vin + ")").str.strip()
-    out["vehicle"] = with_vin.where(vin.ne(""), label).where(vin.ne("") | label.ne(""), "")
-    out["vehicle"] = out["vehicle"].str.replace(r"^\(VIN ", "VIN ", regex=True).str.replace(r"^VIN (.*)\)$", r"VIN \1", regex=True)
+    with_vin = (label + " (VIN " + vin + ")").where(label.ne(""), "VIN " + vin)
+    out["vehicle"] = with_vin.where(vin.ne(""), label)
     return out
 
 

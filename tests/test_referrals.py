@@ -178,17 +178,23 @@ def test_followups_uncontacted_and_unthanked():
         full(4, "2026-03-20 10:00", status="new", first_contact_at="2026-03-25 10:00"),  # contacted late: done
         full(5, "2026-01-10 10:00", status="sold", sold_at="2026-02-01 10:00", referred_name="Sam"),
         full(6, "2026-01-10 10:00", status="sold", sold_at="2026-02-01 10:00", acknowledged_at="2026-02-02 10:00"),
+        full(7, "2025-01-10 10:00", status="sold", sold_at="2025-04-01 10:00"),  # old referral, sold in the window
+        full(8, "2024-01-10 10:00", status="sold", sold_at="2024-04-01 10:00"),  # long ago: not listed
     ]
     customers = [{"customer_id": "C1", "first_name": "Ann", "last_name": "Lee", "email": "ann@x.com"}]
     out, why = referrals.followups(dealer(customers=customers, referrals=rows), P)
     assert why is None
-    assert out[["referral_id", "action"]].values.tolist() == [["F1", "contact_referred"], ["F5", "thank_advocate"]]
+    assert out[["referral_id", "action"]].values.tolist() == [
+        ["F1", "contact_referred"], ["F7", "thank_advocate"], ["F5", "thank_advocate"]]
     first = out.iloc[0]
     assert first["referred_contact"] == "555 0101" and first["referrer_name"] == "Ann Lee"
     assert first["hours_waiting"] == pytest.approx(24.0, abs=0.1)
     assert first["reason"] == "Referred by Ann Lee on 2026-03-30 23:59 and still not contacted after 24 hours"
-    assert "Ann Lee has not been thanked" in out.iloc[1]["reason"]
-    assert out.iloc[1]["referrer_contact"] == "ann@x.com"
+    thank = out.set_index("referral_id").loc["F5"]
+    assert thank["reason"] == "Sold on 2026-02-01 to Sam; Ann Lee has not been thanked"
+    assert thank["referrer_contact"] == "ann@x.com"
+    assert thank["hours_waiting"] == 1405.0  # since the sale; daylight saving time began on March 8
+    assert out.set_index("referral_id").loc["F7", "reason"].startswith("Sold on 2025-04-01 to the person referred;")
 
 
 def test_followups_without_contact_column():

@@ -435,3 +435,27 @@ def tables_from_data(data, *, minutes: bool = True) -> dict[str, pd.DataFrame]:
             cols[col.name] = text.astype(object).where(text.notna(), "").astype(str)
         out[name] = pd.DataFrame(cols)
     return out
+
+
+def cp1252_only(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Text a Windows-1252 export can carry: other characters lose their accents ("ạ" -> "a"),
+    as a DMS would have stored them; "Cára" and "Zoë" stay as they are."""
+    import unicodedata
+
+    def fix(text: str) -> str:
+        try:
+            text.encode("cp1252")
+            return text
+        except UnicodeEncodeError:
+            return "".join(ch if _cp1252(ch) else unicodedata.normalize("NFKD", ch).encode("cp1252", "ignore").decode("cp1252")
+                           for ch in text)
+
+    return {name: df.map(fix) for name, df in tables.items()}
+
+
+def _cp1252(ch: str) -> bool:
+    try:
+        ch.encode("cp1252")
+        return True
+    except UnicodeEncodeError:
+        return False

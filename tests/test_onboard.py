@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
-from helpers_onboard import CRM, DMS, EXCEL_BOOK, SHAPES, Shape, hand_dealer, write_clean, write_shape
+from helpers_onboard import (
+    CRM, DMS, EXCEL_BOOK, SHAPES, Shape, cp1252_only, hand_dealer, tables_from_data, write_clean, write_shape,
+)
 
 from ownercomm_kit import onboard as ob
 from ownercomm_kit import params
@@ -392,3 +394,38 @@ def test_a_dms_export_onboarded_with_no_hand_mapping_yields_the_same_flags(tmp_p
     pd.testing.assert_frame_equal(expected, got)
     assert skipped == got_skipped
     assert set(data["customers"]["first_name"]) >= {"Cára", "Zoë", "François"}
+
+
+def test_a_synthetic_dealer_exported_dms_style_yields_every_rules_flags_unchanged(tmp_path):
+    from ownercomm_kit.data import from_frames
+    from ownercomm_kit.synth import generate_dealer
+
+    tz = "America/Chicago"
+    frames, _ = generate_dealer("T1", 120, 5, timezone=tz)  # every SPEC §4 rule injected
+    t = cp1252_only(tables_from_data(from_frames(frames, timezone=tz)))
+    t["customers"].loc[:3, "first_name"] = ["Cára", "Zoë", "François", "Renée"]
+    clean_dir = write_clean(tmp_path / "clean", t)
+    clean = load_data_dir(clean_dir, timezone=tz)
+    folder = write_shape(tmp_path / "dms", t, DMS)
+    out = tmp_path / "T1.yaml"
+    r = ob.onboard(folder, "T1", timezone=tz, out=out)
+    assert r.onboarding.decisions == []
+    data = load(out)
+    assert [p for p in data.problems if p.level == "error"] == []
+    p = params.resolve({"dealer_id": "T1", "data_dir": str(clean_dir), "timezone": tz})
+    from ownercomm_kit.audit import RULES, run_rules
+
+    expected, _ = run_rules(clean, p)
+    got, _ = run_rules(data, p)
+    assert set(expected["rule"]) == set(RULES)
+    pd.testing.assert_frame_equal(expected, got)
+    assert data["customers"]["first_name"].head(4).tolist() == ["Cára", "Zoë", "François", "Renée"]
+
+
+def test_the_shipped_sample_dealer_needs_no_mapping(tmp_path, kit_root):
+    sample = kit_root / "sample_data" / "D001"
+    r = ob.onboard(sample, "D001", timezone="America/Los_Angeles", out=tmp_path / "D001.yaml", root=kit_root)
+    doc = yaml.safe_load(r.text)
+    assert doc["data_dir"] == "sample_data/D001"
+    assert not ({"files", "mapping", "values"} & set(doc))
+    assert r.onboarding.decisions == []

@@ -11,8 +11,6 @@ first row as the example. Row numbers are spreadsheet rows (header = row 1).
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
-
 import numpy as np
 import pandas as pd
 
@@ -26,10 +24,9 @@ MAX_EXAMPLES = 20
 MAX_ROWS_QUOTED = 10
 
 
-def _rows_text(rows: Iterable[int], total: int | None = None) -> str:
-    rows = list(rows)
-    shown = ", ".join(str(int(r)) for r in rows[:MAX_ROWS_QUOTED])
+def _rows_text(rows, total: int | None = None) -> str:
     total = len(rows) if total is None else total
+    shown = ", ".join(str(int(r)) for r in list(rows[:MAX_ROWS_QUOTED]))
     return shown + (f", ... ({total} rows)" if total > MAX_ROWS_QUOTED else "")
 
 
@@ -192,9 +189,10 @@ def check_enum(
     d = pd.DataFrame({"v": text.to_numpy(), "r": rows[where]})
     out = []
     groups = d.groupby("v", sort=False)["r"]
+    sizes = groups.size()  # same order as the groups: first appearance
     for i, (value, rs) in enumerate(groups):
         if i == MAX_EXAMPLES:
-            rest = int(sum(len(g) for _, g in list(groups)[MAX_EXAMPLES:]))
+            rest = int(sizes.iloc[MAX_EXAMPLES:].sum())
             out.append(Problem(level, table, file, None, column, None,
                                f"more unknown {column} values in {rest} rows", count=rest))
             break

@@ -294,3 +294,13 @@ def test_a_typo_in_the_values_block_is_reported_as_mapped(tmp_path):
     folder = clean_folder(tmp_path / "d", communications__csv=body)
     p = only(problems_of(folder, values={"channel": {"Text": "smss"}}), level="error", column="channel")
     assert p.value == "smss" and 'values: {channel: {"smss": sms}}' in p.message
+
+
+def test_many_distinct_unknown_values_are_capped_and_counted(tmp_path):
+    n = validation.MAX_EXAMPLES + 5
+    body = HEADER + "\n" + "".join(f"M{i},C1,2026-06-18,chan{i},oem,offer,,\nX{i},C1,2026-06-18,chan{i},oem,offer,,\n"
+                                   for i in range(n))
+    errors = [p for p in problems_of(clean_folder(tmp_path / "d", communications__csv=body)) if p.level == "error"]
+    assert len(errors) == validation.MAX_EXAMPLES + 1
+    assert [p.count for p in errors[:-1]] == [2] * validation.MAX_EXAMPLES
+    assert errors[-1].count == 10 and "more unknown channel values in 10 rows" in errors[-1].message

@@ -7,6 +7,7 @@ UTC-instead-of-local reading shows up as a mismatch. Time zones are DuckDB's own
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import duckdb
@@ -28,6 +29,7 @@ def edge_days(a: pd.Timestamp) -> list[pd.Timestamp]:
     return [m + pd.Timedelta(days=k) for m in marks for k in (-1, 0, 1)]
 
 
+@functools.lru_cache(maxsize=4)  # shared by the tests of one worker; never modified
 def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 300) -> DealerData:
     rng = np.random.default_rng(seed)
     a = pd.Timestamp(as_of)

@@ -87,3 +87,14 @@ def test_blocking_problems_are_listed_with_fixes_instead_of_stopping(tmp_path):
     assert "sent_at" in text and "required column" in text  # "When" was not recognised
     assert "Carrier Pigeon" in text and "values:" in text  # the loader's suggested values line
     assert "b@example.com" not in html  # problem values are masked like the reports
+
+
+@pytest.mark.parametrize("where", ["root", "notebooks"])
+def test_with_no_parameters_it_shows_the_sample_dealer(tmp_path, where):
+    import papermill
+
+    cwd = ROOT if where == "root" else ROOT / "notebooks"
+    nb = papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(cwd),
+                                    kernel_name="python3", progress_bar=False)
+    outputs = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "Tustin Motors" in outputs and "No blocking problem" in outputs

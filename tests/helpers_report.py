@@ -120,6 +120,8 @@ def tiny_frames(as_of: dt.date = AS_OF) -> dict[str, list[dict]]:
              referred_phone="714-555-0204", incentive_category="altruistic", status="appointment", first_contact_at=_ts(d(9), 12)),
         dict(referral_id="F5", referrer_id="C2", referred_at=_ts(d(400)), referred_name="Kai Lu", referred_email="kai@example.com",
              incentive_category="transactional", reward_value=200.0, status="lost", first_contact_at=_ts(d(399))),
+        dict(referral_id="F6", referrer_id="C6", referred_at=_ts(d(3)), referred_name=FORMULA_NAME, referred_email="=1+2@x.com",
+             referred_phone="+1 714 555 0206", incentive_category="recognition", status="new"),
     ]
     return {
         "customers": customers, "vehicles": vehicles, "sales": sales, "service_visits": visits,

@@ -186,3 +186,15 @@ def test_heatmap_and_funnel_and_lines_build():
     assert list(fu.data[0].x) == [4, 1]
     ln = charts.lines(pd.DataFrame({"x": ["1", "2"], "y": [0.1, 0.2]}), x="x", y="y", title="l", percent=True)
     assert ln.layout.yaxis.tickformat == ".0%"
+
+
+def test_contact_columns_and_emails_inside_text_are_masked():
+    df = pd.DataFrame({
+        "referrer_contact": ["714-555-0101", "ana@example.com"],
+        "detail": ["Write to bo.smith@example.com today", "no address here"],
+        "first_contact_at": ["2026-06-18 10:00", ""],
+    })
+    out = html.table(df)
+    assert "***-***-0101" in out and "a***@example.com" in out
+    assert "bo.smith@example.com" not in out and "Write to b***@example.com today" in out
+    assert "2026-06-18 10:00" in out  # a timestamp column named *contact_at is not a contact

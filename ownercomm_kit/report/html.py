@@ -55,7 +55,7 @@ def mask_phone(value: Any) -> Any:
 
 
 def pii_columns(columns: Iterable[str]) -> dict[str, Callable[[Any], Any]]:
-    """Columns holding emails or phones, by name (``email``, ``referred_phone``, ``contact_email``...)."""
+    """Columns holding emails or phones, by name (``email``, ``referred_phone``, ``referrer_contact``...)."""
     out: dict[str, Callable[[Any], Any]] = {}
     for c in columns:
         name = str(c).lower()
@@ -63,17 +63,24 @@ def pii_columns(columns: Iterable[str]) -> dict[str, Callable[[Any], Any]]:
             out[c] = mask_email
         elif "phone" in name and "dnc" not in name:
             out[c] = mask_phone
+        elif "contact" in name and not name.endswith(("_at", "_date")):
+            out[c] = mask_contact  # email or phone, as the customer prefers
     return out
 
 
+_EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"',;()]+@[^@\s<>\"',;()]+\.[A-Za-z]{2,}")
+
+
 def mask_frame(df: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """A copy with the email and phone columns masked (and a ``contact`` column, which holds either)."""
+    """A copy with the email and phone columns masked, and any email address inside other text."""
     out = df.copy()
     maskers = pii_columns(out.columns if columns is None else columns)
-    for col, fn in maskers.items():
-        out[col] = out[col].astype("object").map(fn)
-    if "contact" in out.columns and (columns is None or "contact" in columns):
-        out["contact"] = out["contact"].astype("object").map(mask_contact)
+    for col in out.columns:
+        s = out[col]
+        if col in maskers:
+            out[col] = s.astype("object").map(maskers[col])
+        elif pd.api.types.is_string_dtype(s) or s.dtype == object:
+            out[col] = s.map(lambda v: _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), v) if isinstance(v, str) else v)
     return out
 
 

@@ -72,7 +72,8 @@ def synonyms() -> dict:
     for ref, canon in doc["values"].items():
         values[ref] = {c: _unique(name_key(v) for v in [c, *names]) for c, names in canon.items()}
     tables = {t: _unique(name_key(n) for n in [t, *names]) for t, names in doc["tables"].items()}
-    return {"tables": tables, "columns": columns, "negated": negated, "values": values}
+    booleans = {word: value == "true" for value, words in doc["booleans"].items() for word in map(name_key, words)}
+    return {"tables": tables, "columns": columns, "negated": negated, "values": values, "booleans": booleans}
 
 
 def _unique(keys) -> list[str]:
@@ -345,20 +346,23 @@ class ValueMatch:
     table: str
     column: str
     theirs: str
-    ours: str | None    # None: not recognised, a manual decision
+    ours: str | bool | None  # None: not recognised, a manual decision
 
 
 def recognise_values(table: str, column: str, values: pd.Series) -> list[ValueMatch]:
-    """Distinct values of one enum column that differ from the canonical ones, recognised or not."""
-    allowed = schema.TABLES[table].column(column).allowed
-    lookup = _value_lookup(table, column)
+    """Distinct values of one enum or yes/no column that the loader would not take as they
+    are, each with the canonical value recognised (None when not recognised)."""
+    from .formats import FALSE_WORDS, TRUE_WORDS
+
+    col = schema.TABLES[table].column(column)
+    if col.kind == "bool":
+        accepts = lambda v: v.strip().lower() in (*TRUE_WORDS, *FALSE_WORDS)  # noqa: E731
+        lookup = {k: ("true" if v else "false") for k, v in synonyms()["booleans"].items()}
+    else:
+        accepts = lambda v: _loader_accepts(v, col.allowed)  # noqa: E731
+        lookup = _value_lookup(table, column)
     distinct = sorted(set(values.dropna().astype(str).str.strip()) - {""})
-    out = []
-    for v in distinct:
-        if _loader_accepts(v, allowed):
-            continue
-        out.append(ValueMatch(table, column, v, lookup.get(name_key(v))))
-    return out
+    return [ValueMatch(table, column, v, lookup.get(name_key(v))) for v in distinct if not accepts(v)]
 
 
 def _loader_accepts(value: str, allowed: tuple[str, ...]) -> bool:
@@ -399,7 +403,8 @@ class Onboarding:
         out: dict[str, dict[str, str]] = {}
         for v in self.values:
             if v.ours is not None:
-                out.setdefault(v.column, {})[v.theirs] = v.ours
+                ours = {"true": True, "false": False}.get(v.ours, v.ours) if isinstance(v.ours, str) else v.ours
+                out.setdefault(v.column, {})[v.theirs] = ours
         return out
 
 
@@ -433,12 +438,12 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
         columns += found
         for cm in found:
             col = schema.TABLES[tm.table].column(cm.column)
-            if col.kind != "enum" or cm.source is None or cm.source not in frame.columns:
+            if col.kind not in ("enum", "bool") or cm.source is None or cm.source not in frame.columns:
                 continue
             for vm in recognise_values(tm.table, cm.column, frame[cm.source]):
                 given = (manual_values.get(cm.column) or {})
-                if vm.theirs in given:
-                    vm = ValueMatch(vm.table, vm.column, vm.theirs, str(given[vm.theirs]))
+                if vm.theirs in given:  # the consultant's word wins (kept as written: true, not "true")
+                    vm = ValueMatch(vm.table, vm.column, vm.theirs, given[vm.theirs])
                 values.append(vm)
     used = {t.source for t in tables}
     onb = Onboarding(tables, columns, values, [s.ref for s in sources if s.ref not in used])
@@ -469,15 +474,16 @@ def _decisions(onb: Onboarding) -> list[str]:
     conflicts: dict[tuple[str, str], set[str]] = {}
     for v in onb.values:
         if v.ours is None:
+            allowed = schema.TABLES[v.table].column(v.column).allowed or ("true", "false")
             out.append(
                 f"{v.table}.{v.column}: value {v.theirs!r} not recognised; add it to values.{v.column} "
-                f"as one of {', '.join(schema.TABLES[v.table].column(v.column).allowed)}"
+                f"as one of {', '.join(allowed)}"
             )
         else:
             conflicts.setdefault((v.column, v.theirs), set()).add(v.ours)
     for (col, theirs), ours in sorted(conflicts.items()):
         if len(ours) > 1:
-            out.append(f"values.{col}: {theirs!r} means {' or '.join(sorted(ours))} in different tables; pick one")
+            out.append(f"values.{col}: {theirs!r} means {' or '.join(sorted(map(str, ours)))} in different tables; pick one")
     for ref in onb.unused_sources:
         out.append(f"{ref}: not recognised as any table; name it in files: if it is one")
     return out
@@ -793,7 +799,7 @@ def summary(result: Result) -> str:
     if onb.values:
         lines += ["", "Values (written into values: where they differ from the canonical ones):"]
         for v in onb.values:
-            lines.append(f"  {v.table}.{v.column}: {v.theirs!r} -> {v.ours or 'NOT RECOGNISED'}")
+            lines.append(f"  {v.table}.{v.column}: {v.theirs!r} -> {'NOT RECOGNISED' if v.ours is None else v.ours}")
     notes = list(onb.decisions) + result.unreadable
     if result.timezone_guessed:
         notes.append(f"timezone: guessed {yaml.safe_load(result.text).get('timezone')}; give --timezone or edit it")

@@ -429,3 +429,19 @@ def test_the_shipped_sample_dealer_needs_no_mapping(tmp_path, kit_root):
     assert doc["data_dir"] == "sample_data/D001"
     assert not ({"files", "mapping", "values"} & set(doc))
     assert r.onboarding.decisions == []
+
+
+def test_yes_no_words_beyond_the_loaders_are_written_as_true_false(tmp_path):
+    t = hand_dealer()
+    t["customers"]["email_opt_in"] = t["customers"]["email_opt_in"].map({"true": "Opted In", "false": "Opted Out", "": ""})
+    t["customers"]["sms_consent"] = t["customers"]["sms_consent"].map({"true": "X", "false": "Maybe", "": ""})
+    clean = load_data_dir(write_clean(tmp_path / "clean", hand_dealer()), timezone=TZ)
+    out = tmp_path / "X.yaml"
+    r = ob.onboard(write_clean(tmp_path / "d", t), "X", timezone=TZ, out=out)
+    values = yaml.safe_load(r.text)["values"]
+    assert values["email_opt_in"] == {"Opted In": True, "Opted Out": False}
+    assert values["sms_consent"] == {"X": True}
+    assert any("'Maybe' not recognised" in d and "true, false" in d for d in r.onboarding.decisions)
+    data = load(out)
+    pd.testing.assert_series_equal(data["customers"]["email_opt_in"], clean["customers"]["email_opt_in"])
+    assert "'Maybe' -> NOT RECOGNISED" in ob.summary(r)

@@ -24,7 +24,8 @@ CATEGORIES = ["service_reminder", "offer", "newsletter", "recall"]
 
 
 def edge_days(a: pd.Timestamp) -> list[pd.Timestamp]:
-    marks = [a, a - pd.Timedelta(days=90), a - pd.Timedelta(days=14)]
+    marks = [a, a - pd.Timedelta(days=90), a - pd.Timedelta(days=14), a + pd.Timedelta(days=90),
+             a + pd.Timedelta(days=30) - pd.Timedelta(days=180)]
     marks += [a - pd.DateOffset(months=m) for m in (12, 24, 36)]
     return [m + pd.Timedelta(days=k) for m in marks for k in (-1, 0, 1)]
 
@@ -52,9 +53,24 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 300) -> Dea
         return np.where(rng.random(n) < p_none, None, out)
 
     ids = [f"C{i}" for i in range(n_customers)]
-    customers = pd.DataFrame({"customer_id": ids, "first_name": "N", "last_name": ids,
-                              "email": [f"{c.lower()}@x.com" for c in ids], "phone": [f"555{i:07d}" for i in range(n_customers)],
-                              "household_id": [f"H{i // 3}" for i in range(n_customers)]})
+    n = n_customers
+    birth = pd.Series(pd.to_datetime("1950-01-01") + pd.to_timedelta(rng.integers(0, 20000, n), unit="D"))
+    near = a.replace(year=1980) + pd.to_timedelta(rng.integers(-3, 34, n), unit="D")  # birthdays around A
+    birth = birth.where(rng.random(n) < 0.6, pd.Series(near))
+    birth[: min(3, n)] = pd.Timestamp("1980-02-29")
+    customers = pd.DataFrame({
+        "customer_id": ids, "first_name": "N", "last_name": ids,
+        "email": np.where(rng.random(n) < 0.2, None, [f"{c.lower()}@x.com" for c in ids]),
+        "phone": np.where(rng.random(n) < 0.2, None, [f"555{i:07d}" for i in range(n)]),
+        "postal_code": np.where(rng.random(n) < 0.5, None, "10001"),
+        "email_opt_in": pick([True, False], n, p_none=0.3),
+        "sms_consent": pick([True, False], n, p_none=0.3),
+        "phone_dnc": pick([True, False], n, p_none=0.3),
+        "mail_opt_out": pick([True, False], n, p_none=0.3),
+        "preferred_channel": pick(CHANNELS, n, p_none=0.3),
+        "birth_date": birth.where(rng.random(n) < 0.9),
+        "household_id": [f"H{i // 3}" for i in range(n)],
+    })
     n_sales = n_customers * 2
     vins = [f"V{i}" for i in range(n_sales)]
     sales = pd.DataFrame({
@@ -116,8 +132,12 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 300) -> Dea
         "incentive_category": pick(["transactional", "experiential", "recognition", "altruistic"], n_ref, p_none=0.1),
         "reward_value": rng.choice([0.0, 50.0, 100.0], n_ref),
     })
+    vehicles = pd.DataFrame({
+        "vin": vins, "customer_id": sales["customer_id"].to_numpy(),
+        "warranty_end": days(n_sales, back=30, ahead=120).where(rng.random(n_sales) < 0.9),
+    })
     frames = {"customers": customers, "sales": sales, "service_visits": visits, "communications": msgs,
-              "appointments": aps, "referrals": refs}
+              "appointments": aps, "referrals": refs, "vehicles": vehicles}
     return from_frames(frames, timezone=tz, as_of=as_of)
 
 
@@ -193,6 +213,54 @@ def sql_kpis(d: DealerData) -> dict:
     return out
 
 
+REACHABLE = """
+    SELECT customer_id FROM customers WHERE
+        (coalesce(trim(email), '') <> '' AND coalesce(email_opt_in, true))
+        OR (coalesce(trim(phone), '') <> '' AND coalesce(sms_consent, false))
+        OR (coalesce(trim(phone), '') <> '' AND NOT coalesce(phone_dnc, false))
+        OR (coalesce(trim(postal_code), '') <> '' AND NOT coalesce(mail_opt_out, false))"""
+
+
+def sql_lists(d: DealerData) -> dict[str, list]:
+    """The call lists and lapsed customers of SPEC §5 as sorted lists of keys, in DuckDB SQL."""
+    con = duckdb.connect()
+    for name in ("customers", "sales", "service_visits", "appointments", "vehicles"):
+        con.register(name, d[name])
+    a, tz, p = d.as_of.isoformat(), d.timezone, PARAMS["retention"]
+    A = f"DATE '{a}'"
+
+    def rows(sql: str) -> list:
+        return sorted(tuple(str(v) for v in row) for row in con.execute(sql).fetchall())
+
+    last = f"SELECT customer_id, max(visit_date::DATE) AS lv FROM service_visits WHERE visit_date::DATE <= {A} GROUP BY 1"
+    # the next birthday or purchase anniversary on or after A; Feb 29 -> Feb 28 in common years
+    anniversary = """make_date(y, month(d), CASE WHEN month(d) = 2 AND day(d) = 29
+                                           AND NOT (y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0)) THEN 28 ELSE day(d) END)"""
+    years = f"(VALUES ({d.as_of.year}), ({d.as_of.year + 1})) AS t(y)"
+    return {
+        "lapsed": rows(f"""SELECT customer_id FROM ({last}) WHERE lv > {A} - INTERVAL {p['lapsed_max_months']} MONTH
+                           AND lv <= {A} - INTERVAL {p['lapsed_min_months']} MONTH"""),
+        "due_for_service": rows(f"""
+            SELECT customer_id FROM ({last})
+            WHERE lv + INTERVAL {p['service_interval_days']} DAY < {A} + INTERVAL {p['due_horizon_days']} DAY
+              AND customer_id NOT IN (SELECT customer_id FROM appointments WHERE timezone('{tz}', scheduled_for)::DATE >= {A}
+                                      AND status NOT IN ('cancelled', 'no_show'))
+              AND customer_id IN ({REACHABLE})"""),
+        "warranty_expiring": rows(f"""
+            SELECT vin FROM vehicles WHERE warranty_end::DATE BETWEEN {A} AND {A} + {p['warranty_horizon_days']}
+              AND customer_id IN ({REACHABLE})"""),
+        "milestones": rows(f"""
+            WITH b AS (SELECT customer_id, customer_id AS k, birth_date::DATE AS d FROM customers WHERE birth_date::DATE <= {A}),
+                 s AS (SELECT customer_id, sale_id AS k, sale_date::DATE AS d FROM sales WHERE sale_date::DATE < {A}),
+                 nb AS (SELECT customer_id, 'birthday' AS kind, min({anniversary}) AS m FROM b, {years}
+                        WHERE {anniversary} >= {A} GROUP BY customer_id, k),
+                 ns AS (SELECT customer_id, 'purchase_anniversary' AS kind, min({anniversary}) AS m FROM s, {years}
+                        WHERE {anniversary} >= {A} GROUP BY customer_id, k)
+            SELECT customer_id, kind, strftime(m, '%Y-%m-%d') FROM (SELECT * FROM nb UNION ALL SELECT * FROM ns)
+            WHERE m <= {A} + {p['milestone_horizon_days']} AND customer_id IN ({REACHABLE})"""),
+    }
+
+
 def same(x, y) -> bool:
     if x is None or y is None:
         return x is None and y is None
@@ -237,3 +305,21 @@ def test_kpis_equal_sql_on_synth_dealer(tz, as_of):
     mismatches = {k: (got[k], expected[k]) for k in got if not same(got[k], expected[k])}
     assert not mismatches
     assert sum(v is not None for v in got.values()) >= 10  # the synthetic dealer feeds nearly every KPI
+
+
+@pytest.mark.parametrize("seed,tz,as_of", CASES)
+def test_call_lists_equal_independent_sql(seed, tz, as_of):
+    d = random_dealer(seed, tz, as_of)
+    expected = sql_lists(d)
+    r = retention.compute(d, PARAMS)
+    got = {
+        "lapsed": sorted((c,) for c in r.lapsed["customer_id"]),
+        "due_for_service": sorted((c,) for c in r.due_for_service["customer_id"]),
+        "warranty_expiring": sorted((v,) for v in r.warranty_expiring["vin"]),
+        "milestones": sorted(zip(r.milestones["customer_id"], r.milestones["milestone"],
+                                 r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"))),
+    }
+    for name, rows in got.items():
+        assert rows == expected[name], name
+        assert rows, f"the randomized dealer puts nobody on {name}"
+    assert r.excluded["due_for_service"] > 0  # consent filtering is exercised too

@@ -323,3 +323,33 @@ def test_call_lists_equal_independent_sql(seed, tz, as_of):
         assert rows == expected[name], name
         assert rows, f"the randomized dealer puts nobody on {name}"
     assert r.excluded["due_for_service"] > 0  # consent filtering is exercised too
+
+
+def sql_cohort(d: DealerData) -> list[tuple]:
+    """The cohort heat map of SPEC §5 (sale quarter x quarters since sale), in DuckDB SQL."""
+    con = duckdb.connect()
+    con.register("sales", d["sales"])
+    con.register("service_visits", d["service_visits"])
+    p = PARAMS["retention"]
+    A = f"DATE '{d.as_of.isoformat()}'"
+    sql = f"""
+        WITH s AS (SELECT vin, min(sale_date::DATE) AS d, date_trunc('quarter', sale_date::DATE) AS q
+                   FROM sales WHERE vin IS NOT NULL AND sale_date::DATE <= {A} GROUP BY vin, q),
+             cells AS (SELECT s.*, n FROM s, range(1, {p['cohort_max_quarters']} + 1) AS t(n)
+                       WHERE last_day(q + INTERVAL 2 MONTH) + to_months(3 * n::INT) <= {A}),
+             shown AS (SELECT DISTINCT q FROM cells ORDER BY q DESC LIMIT {p['cohort_quarters']})
+        SELECT strftime(q, '%Y') || 'Q' || quarter(q), n, count(*),
+               count(*) FILTER (EXISTS (SELECT 1 FROM service_visits v WHERE v.vin = cells.vin
+                   AND v.visit_date::DATE > cells.d + to_months(3 * (n::INT - 1))
+                   AND v.visit_date::DATE <= cells.d + to_months(3 * n::INT)))
+        FROM cells WHERE q IN (SELECT q FROM shown) GROUP BY q, n ORDER BY q, n"""
+    return [tuple(row) for row in con.execute(sql).fetchall()]
+
+
+@pytest.mark.parametrize("seed,tz,as_of", CASES)
+def test_cohort_equals_independent_sql(seed, tz, as_of):
+    d = random_dealer(seed, tz, as_of)
+    c = retention.cohort(d, PARAMS["retention"])
+    got = list(zip(c["sale_quarter"], c["quarters_since_sale"], c["vehicles"], c["with_visit"]))
+    assert got == sql_cohort(d)
+    assert len(got) > 20

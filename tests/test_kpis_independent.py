@@ -31,7 +31,7 @@ def edge_days(a: pd.Timestamp) -> list[pd.Timestamp]:
 
 
 @functools.lru_cache(maxsize=4)  # shared by the tests of one worker; never modified
-def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 300) -> DealerData:
+def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 200) -> DealerData:
     rng = np.random.default_rng(seed)
     a = pd.Timestamp(as_of)
     edges = edge_days(a)

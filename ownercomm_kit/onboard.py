@@ -453,13 +453,27 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
 
 def _tables_with_manual(guessed: list[TableMatch], files: dict, by_ref: dict) -> list[TableMatch]:
     """The consultant's files block wins; a source they assigned is not guessed for another table."""
-    mine = {t: TableMatch(t, str(ref), "yours", 0.0) for t, ref in files.items() if str(ref) in by_ref}
+    lower = {ref.lower(): ref for ref in by_ref}
+    mine = {}
+    for table, spec in files.items():
+        ref = lower.get(_ref_text(spec).lower())
+        if ref is None and "#" not in _ref_text(spec):  # a workbook named without its sheet: the first one
+            ref = next((r for r in by_ref if r.lower().startswith(_ref_text(spec).lower() + "#")), None)
+        if ref is not None:
+            mine[table] = TableMatch(table, ref, "yours", 0.0)
     taken = {m.source for m in mine.values()}
     out = dict(mine)
     for m in guessed:
         if m.table not in out and m.source not in taken:
             out[m.table] = m
     return [out[t] for t in schema.TABLES if t in out]
+
+
+def _ref_text(spec) -> str:
+    """A files entry as "file" or "file#sheet" (the loader also takes {file: ..., sheet: ...})."""
+    if isinstance(spec, dict):
+        return f"{spec.get('file')}#{spec['sheet']}" if spec.get("sheet") else str(spec.get("file"))
+    return str(spec)
 
 
 def _decisions(onb: Onboarding) -> list[str]:
@@ -644,7 +658,7 @@ def dealer_document(
             comments[("mapping", c.table, c.source)] = _own_comment(c.how)
     blocks = {"files": files, "mapping": mapping, "values": onb.values_block()}
     for name in BLOCKS:
-        blocks[name] = _merge_block(blocks[name], existing.pop(name, None) or {})
+        blocks[name] = _merge_block(blocks[name], existing.pop(name, None) or {}, nested=name != "files")
     for k in ("dealer_id", "data_dir", "timezone"):
         existing.pop(k, None)
     doc.update({k: blocks[k] for k in BLOCKS})
@@ -652,18 +666,19 @@ def dealer_document(
     return doc, comments
 
 
-def _merge_block(guess: dict, mine: dict) -> dict:
-    """Entries of ``mine`` win; nested maps are merged one level down, sorted for stable output.
+def _merge_block(guess: dict, mine: dict, nested: bool) -> dict:
+    """Entries of ``mine`` win, sorted for stable output. ``nested`` blocks (mapping, values)
+    merge one level down: the consultant's entries for a table join the guesses for it.
 
     (Guesses aimed at a column the consultant mapped elsewhere were already dropped by
     :func:`recognise_columns`.)"""
     out: dict = {}
     for key in sorted({*guess, *mine}, key=str):
         g, m = guess.get(key), mine.get(key)
-        if isinstance(g, dict) or isinstance(m, dict):
-            merged = {**(g or {}), **(m if isinstance(m, dict) else {})}
+        if nested and (m is None or isinstance(m, dict)):
+            merged = {**(g or {}), **(m or {})}
             out[key] = dict(sorted(merged.items(), key=lambda kv: str(kv[0])))
-        else:
+        else:  # a scalar (or a {file:, sheet:} entry of files:) is replaced whole
             out[key] = m if key in mine else g
     return out
 
@@ -717,7 +732,7 @@ def onboard(
         raise OnboardError(f"{data_dir}: no readable export (.csv, .txt, .tsv, .xlsx or .parquet)" +
                            "".join(f"\n  {m}" for m in unreadable))
     onb = recognise_folder(sources, {k: existing.get(k) for k in BLOCKS})
-    tz, guessed = _timezone(timezone, existing, onb, sources)
+    tz, guessed = _timezone(timezone, existing, old_text, onb, sources)
     doc, comments = dealer_document(
         onb, dealer_id=str(dealer_id), timezone=tz, data_dir=_data_dir_text(data_dir, root), existing=existing
     )
@@ -729,14 +744,18 @@ def onboard(
     return Result(onb, out, text, guessed, unreadable)
 
 
-def _timezone(given: str | None, existing: dict, onb: Onboarding, sources: list[Source]) -> tuple[str, bool]:
-    """The dealer's zone: given, else the existing file's, else the customers' most common."""
+def _timezone(
+    given: str | None, existing: dict, old_text: str, onb: Onboarding, sources: list[Source]
+) -> tuple[str, bool]:
+    """The dealer's zone and whether it is a guess: given, else the existing file's (still a
+    guess while onboard's "guessed" comment is on its line), else the customers' most common."""
     if given:
         if given not in zoneinfo.available_timezones():
             raise OnboardError(f"--timezone {given!r} is not an IANA time zone (e.g. America/Chicago)")
         return given, False
     if existing.get("timezone"):
-        return str(existing["timezone"]), False
+        still = re.search(rf"^timezone:.*{re.escape(OWN_COMMENT)} guessed", old_text, flags=re.M)
+        return str(existing["timezone"]), bool(still)
     col = next((c for c in onb.columns if c.table == "customers" and c.column == "timezone" and c.source), None)
     if col is not None:
         src = next(s for s in sources if s.ref == next(t.source for t in onb.tables if t.table == "customers"))

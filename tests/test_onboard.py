@@ -445,3 +445,48 @@ def test_yes_no_words_beyond_the_loaders_are_written_as_true_false(tmp_path):
     data = load(out)
     pd.testing.assert_series_equal(data["customers"]["email_opt_in"], clean["customers"]["email_opt_in"])
     assert "'Maybe' -> NOT RECOGNISED" in ob.summary(r)
+
+
+def test_a_re_run_with_a_guessed_timezone_is_identical_until_the_consultant_settles_it(tmp_path):
+    folder = write_clean(tmp_path / "d", hand_dealer())
+    out = tmp_path / "X.yaml"
+    first = ob.onboard(folder, "X", out=out)
+    assert first.timezone_guessed
+    second = ob.onboard(folder, "X", out=out)
+    assert second.text == first.text and second.timezone_guessed
+    out.write_text(first.text.replace("# onboard: guessed, check", "# confirmed with the dealer"))
+    third = ob.onboard(folder, "X", out=out)
+    assert not third.timezone_guessed and "# confirmed with the dealer" in third.text
+
+
+def test_the_consultants_files_entry_wins_in_either_form(tmp_path):
+    t = hand_dealer()
+    folder = write_shape(tmp_path / "book", t, EXCEL_BOOK)
+    # a second export of messages the consultant wants used instead of the workbook's sheet
+    write_shape(tmp_path / "extra", {"communications": t["communications"]}, DMS)
+    shutil.copy(tmp_path / "extra" / "msg_export.csv", folder / "msg_export.csv")
+    out = tmp_path / "X.yaml"
+    ob.onboard(folder, "X", timezone=TZ, out=out)
+    doc = yaml.safe_load(out.read_text())
+    doc["files"]["communications"] = "msg_export.csv"
+    doc["files"]["customers"] = {"file": "dealertrack_export.xlsx", "sheet": "Customers"}
+    out.write_text(ob.render_dealer_file(doc))
+    r = ob.onboard(folder, "X", out=out)
+    files = yaml.safe_load(r.text)["files"]
+    assert files["communications"] == "msg_export.csv"
+    assert files["customers"] == {"file": "dealertrack_export.xlsx", "sheet": "Customers"}
+    found = {m.table: m for m in r.onboarding.tables}
+    assert found["communications"].source == "msg_export.csv" and found["communications"].how == "yours"
+    assert "dealertrack_export.xlsx#Messages" in r.onboarding.unused_sources
+    data = load(out)
+    assert [p for p in data.problems if p.level == "error"] == []
+    assert data["communications"]["message_id"].tolist() == t["communications"]["message_id"].tolist()
+
+
+def test_an_unreadable_existing_dealer_file_is_a_message_not_a_traceback(tmp_path):
+    out = tmp_path / "X.yaml"
+    out.write_text("mapping: [unclosed\n")
+    res = CliRunner().invoke(main, ["onboard", str(write_clean(tmp_path / "d", hand_dealer())), "--dealer-id", "X",
+                                    "--out", str(out)])
+    assert res.exit_code == 1 and "not valid YAML" in res.output and "Traceback" not in res.output
+    assert out.read_text() == "mapping: [unclosed\n"

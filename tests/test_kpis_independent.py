@@ -17,7 +17,7 @@ import pytest
 from ownercomm_kit import referrals, retention
 from ownercomm_kit.data import DealerData, from_frames
 
-from helpers_kpis import PARAMS
+from helpers_kpis import PARAMS, ROOT
 
 CHANNELS = ["email", "sms", "phone", "mail"]
 CATEGORIES = ["service_reminder", "offer", "newsletter", "recall"]
@@ -353,3 +353,18 @@ def test_cohort_equals_independent_sql(seed, tz, as_of):
     got = list(zip(c["sale_quarter"], c["quarters_since_sale"], c["vehicles"], c["with_visit"]))
     assert got == sql_cohort(d)
     assert len(got) > 20
+
+
+SAMPLE_DEALERS = sorted((ROOT / "params" / "dealers").glob("D00*.yaml"))[:1]  # the shipped sample, through the loader
+
+
+@pytest.mark.parametrize("dealer_file", SAMPLE_DEALERS, ids=lambda p: p.stem)
+def test_kpis_equal_sql_on_sample_dealers(dealer_file):
+    from ownercomm_kit import loader, params
+
+    p = params.resolve(dealer_file=dealer_file)
+    d = loader.load_dealer(p)
+    expected = sql_kpis(d)
+    got = {**retention.compute(d, p).kpis, **referrals.compute(d, p).kpis}
+    mismatches = {k: (got[k], expected[k]) for k in got if not same(got[k], expected[k])}
+    assert not mismatches

@@ -157,25 +157,29 @@ def recognise_tables(sources: list[Source]) -> list[TableMatch]:
     """Each canonical table to at most one source: name first, content to decide and confirm.
 
     A source qualifies for a table by its name, or by its headers holding every required
-    column of the table; the best scores are assigned first, one table per source.
+    column of the table when that table is the one its headers match best (every export
+    carries a customer id: a sales file is no customers table). The best scores are
+    assigned first, one table per source.
     """
     candidates = []
-    for src in sources:
+    for i, src in enumerate(sources):
         headers = [str(h) for h in src.frame.columns]
+        content = {}
         for table, spec in schema.TABLES.items():
-            by_name = _name_score(src.stem, table)
             req, found = _header_hits(headers, table)
-            n_req = len(spec.required_columns)
-            by_content = req / n_req * 2 + found / len(spec.columns)
-            if not by_name and req < n_req:
+            content[table] = (req == len(spec.required_columns), req / len(spec.required_columns) * 2 + found / len(spec.columns))
+        best = max(score for _, score in content.values())
+        for table in schema.TABLES:
+            by_name = _name_score(src.stem, table)
+            complete, by_content = content[table]
+            if not by_name and not (complete and by_content == best):
                 continue
-            how = "file name and content" if by_name and req == n_req else "file name" if by_name else "content"
+            how = "file name and content" if by_name and complete else "file name" if by_name else "content"
             # a name alone is weaker than full required columns; both together win
-            score = by_name + by_content
-            candidates.append((score, -sources.index(src), table, src.ref, how))
+            candidates.append((by_name + by_content, i, table, src.ref, how))
     chosen: dict[str, TableMatch] = {}
     used: set[str] = set()
-    for score, _, table, ref, how in sorted(candidates, key=lambda c: (-c[0], -c[1], c[2])):
+    for score, _, table, ref, how in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
         if table in chosen or ref in used:
             continue
         chosen[table] = TableMatch(table, ref, how, round(score, 3))

@@ -490,3 +490,14 @@ def test_an_unreadable_existing_dealer_file_is_a_message_not_a_traceback(tmp_pat
                                     "--out", str(out)])
     assert res.exit_code == 1 and "not valid YAML" in res.output and "Traceback" not in res.output
     assert out.read_text() == "mapping: [unclosed\n"
+
+
+def test_a_missing_table_is_not_filled_with_another_tables_file(tmp_path):
+    t = hand_dealer()
+    del t["customers"]
+    shape = Shape("anon", files={k: f"export_{i}.csv" for i, k in enumerate(t)}, headers=DMS.headers, values=DMS.values)
+    write_shape(tmp_path / "d", t, shape)
+    sources, _ = ob.read_sources(tmp_path / "d")
+    found = {m.table: m.source for m in ob.recognise_tables(sources)}
+    assert "customers" not in found  # every file has a customer id, none is the customers table
+    assert len(found) == 7

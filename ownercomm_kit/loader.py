@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import formats, schema, validation
-from .data import DataError, DealerData, Problem, dtype_of, empty_table, last_event_date, na_column
+from .data import DataError, DealerData, Problem, dtype_of, empty_table, last_event_date
 from .formats import FormatError, RawTable, normalize_header
 
 
@@ -311,7 +311,7 @@ def load_table(
         theirs = found.get(col.name)
         if not theirs:
             absent.append(col.name)
-            out[col.name] = na_column(n, col, tz)
+            out[col.name] = _na_column(n, col, tz)
             continue
         cell = raw.frame.iloc[:, positions[theirs[0]]].reset_index(drop=True)
         series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
@@ -403,6 +403,20 @@ def coerce(
     return series, bad | empty, problems
 
 
+def _na_column(n: int, col: schema.Column, tz: str) -> pd.Series:
+    """data.na_column, built without a Python list of n Nones (10M-row tables)."""
+    if col.kind in ("date", "timestamp"):
+        s = pd.Series(np.full(n, np.datetime64("NaT", "ns")))
+        return s if col.kind == "date" else s.dt.tz_localize(tz)
+    if col.kind == "float":
+        return pd.Series(np.full(n, np.nan))
+    if col.kind == "int":
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)))
+    if col.kind == "bool":
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)))
+    return pd.Series(np.full(n, None, dtype=object)).astype("string")
+
+
 def _as_text(cell: pd.Series) -> pd.Series:
     """Ids and text: trimmed strings, blank = NA; whole numbers from typed files without '.0'."""
     if pd.api.types.is_float_dtype(cell.dtype):
@@ -435,9 +449,9 @@ def _value_text(v) -> str:
 def canonical_values(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
     """Their values to canonical ones, case, spacing and punctuation ignored ("No Show" -> no_show)."""
     text = _as_text(text)
-    codes, uniques = pd.factorize(text)
-    if set(uniques) <= set(allowed):  # the common case: already canonical, nothing to map
+    if (text.isna() | text.isin(allowed)).all():  # the common case: already canonical
         return text, pd.Series(False, index=text.index)
+    codes, uniques = pd.factorize(text)
     by_norm = {normalize_header(a): a for a in allowed}
     mapped = np.array([by_norm.get(normalize_header(u)) for u in uniques], dtype=object)
     out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else None, None)

@@ -307,3 +307,11 @@ def test_large_column_of_ids_keeps_string_dtype(tmp_path):
 
 def test_customers_fixture_text_is_what_the_tests_assume():
     assert CUSTOMERS.splitlines()[0].startswith("customer_id,")
+
+
+@pytest.mark.parametrize("table", list(schema.TABLES))
+def test_fast_na_columns_equal_data_na_column(table):
+    from ownercomm_kit.data import na_column
+
+    for col in schema.TABLES[table].columns:
+        pd.testing.assert_series_equal(loader._na_column(4, col, LA), na_column(4, col, LA))

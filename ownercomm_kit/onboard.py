@@ -214,41 +214,13 @@ def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | 
             found[ours] = (str(theirs), "yours")
             used.add(str(theirs))
 
-    syns = synonyms()["columns"][table]
     negated = synonyms()["negated"].get(table, {})
     # a header naming the opposite of a consent is kept for the manual decision, never guessed
     opposites = {h for h in headers if any(name_key(h) in keys for keys in negated.values())}
     used |= opposites - {t for t, _ in found.values()}
-    # 1. canonical name and synonyms: best rank first, then table column order
-    ranked = []
-    for ci, (col, keys) in enumerate(syns.items()):
-        for h in headers:
-            k = name_key(h)
-            if k in keys:
-                rank = keys.index(k)
-                ranked.append((rank, ci, headers.index(h), col, h, "exact" if rank == 0 else "synonym"))
-    _assign(sorted(ranked), found, used)
-    # 2. close spellings ("Custmer Number"), only well above chance
-    fuzzy = []
-    for ci, (col, keys) in enumerate(syns.items()):
-        if col in found:
-            continue
-        for h in headers:
-            if h in used or len(name_key(h)) < 4:
-                continue
-            ratio = max(difflib.SequenceMatcher(None, name_key(h), k).ratio() for k in keys)
-            if ratio >= FUZZY_MIN:
-                fuzzy.append((-ratio, ci, headers.index(h), col, h, "fuzzy"))
-    _assign(sorted(fuzzy), found, used)
-    # 3. by content, for what is still missing
-    for col in spec.columns:
-        if col.name in found:
-            continue
-        for h in headers:
-            if h not in used and _looks_like(frame[h], table, col):
-                found[col.name] = (h, "content")
-                used.add(h)
-                break
+    _assign(_by_synonym(table, headers), found, used)
+    _assign(_by_spelling(table, headers, found, used), found, used)
+    _by_content(table, frame, found, used)
 
     used -= opposites - {theirs for theirs, how in found.values() if how == "yours"}
     out = []
@@ -263,6 +235,45 @@ def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | 
         else:
             out.append(ColumnMatch(table, col, None, "not found", _missing_note(table, col)))
     return out
+
+
+def _by_synonym(table: str, headers: list[str]) -> list[tuple]:
+    """(rank, ...) candidates: the canonical name (rank 0, "exact") then synonyms in their order."""
+    ranked = []
+    for ci, (col, keys) in enumerate(synonyms()["columns"][table].items()):
+        for hi, h in enumerate(headers):
+            k = name_key(h)
+            if k in keys:
+                rank = keys.index(k)
+                ranked.append((rank, ci, hi, col, h, "exact" if rank == 0 else "synonym"))
+    return sorted(ranked)
+
+
+def _by_spelling(table: str, headers: list[str], found: dict, used: set) -> list[tuple]:
+    """Close spellings ("Custmer Number") of a synonym of a column still missing, best first."""
+    fuzzy = []
+    for ci, (col, keys) in enumerate(synonyms()["columns"][table].items()):
+        if col in found:
+            continue
+        for hi, h in enumerate(headers):
+            if h in used or len(name_key(h)) < 4:
+                continue
+            ratio = max(difflib.SequenceMatcher(None, name_key(h), k).ratio() for k in keys)
+            if ratio >= FUZZY_MIN:
+                fuzzy.append((-ratio, ci, hi, col, h, "fuzzy"))
+    return sorted(fuzzy)
+
+
+def _by_content(table: str, frame: pd.DataFrame, found: dict, used: set) -> None:
+    """Columns still missing whose values give them away (emails, VINs, zones, enum words)."""
+    for col in schema.TABLES[table].columns:
+        if col.name in found:
+            continue
+        for h in map(str, frame.columns):
+            if h not in used and _looks_like(frame[h], table, col):
+                found[col.name] = (h, "content")
+                used.add(h)
+                break
 
 
 def _assign(ranked, found: dict, used: set) -> None:

@@ -32,8 +32,6 @@ from . import paths, schema
 SYNONYMS_FILE = Path(__file__).resolve().parent / "assets" / "synonyms.yaml"
 Sureness = Literal["yours", "exact", "synonym", "fuzzy", "content", "not found"]
 
-# How sure each way of finding a column is, for sorting and for the printed table.
-RANK = {"yours": 0, "exact": 1, "synonym": 2, "fuzzy": 3, "content": 4}
 FUZZY_MIN = 0.86      # difflib ratio of normalised headers; below it a header is no match
 CONTENT_MIN = 0.9     # share of non-empty values that must look right for a content match
 SAMPLE_ROWS = 2000    # values inspected per column for content matches

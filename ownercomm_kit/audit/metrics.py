@@ -14,7 +14,7 @@ from .. import schema
 from ..data import DealerData
 from .rules import RULES, customer_local, exempt_mask
 from .suppression import as_of_bounds
-from .windows import DAY, Messages, asof_latest, messages_of, ns_utc, prefix
+from .windows import DAY, Messages, asof_latest, messages_of, ns_utc, prefix, runs, uniq
 
 TIERS = ("loyal", "self_directed", "responsive", "dormant")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -67,8 +67,7 @@ def frequency(data: DealerData) -> pd.DataFrame:
     if not len(m):
         return pd.DataFrame(columns=cols)
     mi = _month_index(m)
-    key = m.cust * (int(mi.max()) + 1) + mi
-    active, slot = np.unique(key, return_inverse=True)
+    active, slot = runs(m.cust * (int(mi.max()) + 1) + mi)  # sorted: customer, then time
     rows = [("all", "all", np.bincount(slot, minlength=len(active)))]
     for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
         for code, name in enumerate(names):
@@ -92,7 +91,7 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
         psum = prefix(on)
         rows = np.flatnonzero(on)
         c = psum[rows + 1] - psum[m.window_start(w["days"])[rows]]
-        period = np.unique(m.cust[rows[c > w["max"]]])
+        period = uniq(m.cust[rows[c > w["max"]]])
         now_rows = rows[(m.t[rows] <= a_end) & (m.t[rows] > a_end - int(w["days"] * DAY))]
         now = np.bincount(m.cust[now_rows], minlength=len(m.customers)) >= w["max"]
         out.append({
@@ -126,10 +125,12 @@ def sender_mix(data: DealerData) -> pd.DataFrame:
     m = messages_of(data)
     week = (m.local_day() + 3) // 7
     week = week - (week.min() if len(week) else 0)
+    # customer-weeks are runs of the sorted rows; OR the sender bits within each run
+    starts, _ = runs(m.cust * (int(week.max(initial=0)) + 1) + week)
+    bits = np.left_shift(1, np.maximum(m.sender, 0).astype(np.int64))
+    heard = np.bitwise_or.reduceat(bits, starts) if len(starts) else np.array([], np.int64)
+    per_week = np.array([bin(b).count("1") for b in range(1 << len(schema.SENDERS))])[heard]
     ns = len(schema.SENDERS) + 1
-    cw = m.cust * (int(week.max(initial=0)) + 1) + week
-    distinct = np.unique(cw * ns + (m.sender + 1))
-    per_week = np.bincount(np.unique(distinct // ns, return_inverse=True)[1]) if len(distinct) else np.array([], int)
     senders = np.arange(1, ns)
     counts = np.array([(per_week == k).sum() for k in senders])
     total = counts.sum()
@@ -145,12 +146,12 @@ def fatigue(data: DealerData, params: dict) -> pd.DataFrame:
     if not len(m):
         return pd.DataFrame(columns=cols)
     mi = _month_index(m)
-    active, slot = np.unique(m.cust * (int(mi.max()) + 1) + mi, return_inverse=True)
+    active, slot = runs(m.cust * (int(mi.max()) + 1) + mi)
     n = np.bincount(slot, minlength=len(active))
     cap = int(params["audit"]["fatigue_max_bucket"])
     bucket = np.minimum(n, cap)
-    responded = m.column(data, "responded_at").notna().to_numpy() if data.has("communications", "responded_at") else None
-    unsub = m.column(data, "unsubscribed").fillna(False).to_numpy(bool) if data.has("communications", "unsubscribed") else None
+    responded = data["communications"]["responded_at"].notna().to_numpy()[m.order] if data.has("communications", "responded_at") else None
+    unsub = m.flag(data, "unsubscribed") if data.has("communications", "unsubscribed") else None
     out = pd.DataFrame({"b": np.arange(1, cap + 1)})
     out["customer_months"] = np.bincount(bucket, minlength=cap + 1)[1:]
     out["messages"] = np.bincount(bucket, weights=n, minlength=cap + 1)[1:].astype(np.int64)
@@ -182,7 +183,7 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
     messages = np.bincount(code_of_msg[in_win], minlength=n)
     responded = np.zeros(n, bool)
     if data.has("communications", "responded_at"):
-        r = in_win & m.column(data, "responded_at").notna().to_numpy()
+        r = in_win & data["communications"]["responded_at"].notna().to_numpy()[m.order]
         responded[code_of_msg[r]] = True
     kept = np.zeros(n, bool)
     booked = np.zeros(n, bool)

@@ -22,6 +22,7 @@ from .windows import (
     asof_latest,
     containing_interval,
     day_of_date,
+    first_of_keys,
     first_true_at_or_after,
     pick,
     local_ns,
@@ -245,8 +246,7 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
 @rule("duplicate_campaign", needs=[("communications", "campaign_id")], family="windows")
 def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
-    camp = m.column(data, "campaign_id")
-    codes, uniques = pd.factorize(camp)
+    codes, uniques = m.codes(data, "campaign_id")
     rows = np.flatnonzero(~exempt_mask(m, params) & (codes >= 0))
     key = (m.cust[rows] * (len(uniques) + 1) + codes[rows]) * (len(schema.CHANNELS) + 1) + (m.channel[rows] + 1)
     srt = np.argsort(key, kind="stable")  # stable: time order kept within a (customer, campaign, channel)
@@ -256,7 +256,7 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     first = o[np.maximum.accumulate(np.where(new_group, np.arange(len(k)), 0))]
     dup = ~new_group
     rows, first = o[dup], first[dup]
-    detail = ("Campaign " + camp.take(rows).reset_index(drop=True) + " sent again by "
+    detail = ("Campaign " + m.values(data, "campaign_id", rows) + " sent again by "
               + tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY) + " (first sent " + tx.day_text(m.local_day()[first]) + ")")
     return make_flags(data, m, "duplicate_campaign", params, rows, detail, m.message_ids(data, first))
 
@@ -290,17 +290,19 @@ def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
 )
 def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["better_offer_after_purchase"], messages_of(data)
-    model, price = m.column(data, "model"), m.column(data, "offer_price")
-    rows = np.flatnonzero(
-        ~exempt_mask(m, params) & m.in_categories(rp["categories"]) & model.notna().to_numpy() & price.notna().to_numpy()
-    )
     sales = data["sales"]
+    priced = sales["model"].notna() & sales["price"].notna()
+    # only customers with a priced purchase can be offered a better deal: filter before strings
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"])
+                          & m.with_customer(sales["customer_id"][priced]))
+    rows = rows[m.values(data, "model", rows).notna().to_numpy() & m.values(data, "offer_price", rows).notna().to_numpy()]
+    model, price = m.values(data, "model", rows), m.values(data, "offer_price", rows).to_numpy(float)
     sc, sd = table_codes(data, m, "sales"), day_of_date(sales["sale_date"])
     ok = np.flatnonzero((sc >= 0) & (sd != I64_MIN) & sales["model"].notna().to_numpy() & sales["price"].notna().to_numpy())
-    both = pd.concat([model.take(rows), sales["model"].take(ok)], ignore_index=True).str.strip().str.lower()
+    both = pd.concat([model, sales["model"].take(ok)], ignore_index=True).str.strip().str.lower()
     mcodes, _ = pd.factorize(both)
     left = pd.DataFrame({"row": rows, "k": m.cust[rows] * (mcodes.max(initial=0) + 1) + mcodes[: len(rows)],
-                         "day": m.local_day()[rows], "offer": price.to_numpy(float)[rows]})
+                         "day": m.local_day()[rows], "offer": price, "i": np.arange(len(rows))})
     right = pd.DataFrame({"sale": ok, "k": sc[ok] * (mcodes.max(initial=0) + 1) + mcodes[len(rows):],
                           "sale_day": sd[ok], "paid": sales["price"].to_numpy(float)[ok]})
     j = left.merge(right, on="k")  # per customer and model: a handful of sales, never a cartesian blow-up
@@ -310,7 +312,7 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     diff = j["day"].to_numpy() - j["sale_day"].to_numpy()
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
               + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " for a "
-              + model.take(rows).reset_index(drop=True) + " at " + tx.money(j["offer"]) + " "
+              + model.take(j["i"].to_numpy()).reset_index(drop=True) + " at " + tx.money(j["offer"]) + " "
               + tx.plural(diff, "day") + " after buying one for " + tx.money(j["paid"]))
     return make_flags(data, m, "better_offer_after_purchase", params, rows, detail,
                       related_ids(data, "sales", "sale_id", sale))
@@ -332,7 +334,11 @@ def _reminder_partial(data: DealerData) -> str | None:
 )
 def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["reminder_after_service"], messages_of(data)
-    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(["service_reminder"]))
+    known = np.zeros(len(m), bool)
+    for table in ("service_visits", "appointments"):
+        if data.has(table):
+            known |= m.with_customer(data[table]["customer_id"])
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(["service_reminder"]) & known)
     day = m.local_day()[rows]
     visit = _recent_visit(data, m, rows, day) if data.has("service_visits") else np.full(len(rows), -1)
     vdays = day_of_date(data["service_visits"]["visit_date"])
@@ -367,7 +373,7 @@ def _recent_visit(data: DealerData, m: Messages, rows: np.ndarray, day: np.ndarr
     """Latest visit on or before the message date; same vin when message and visit both carry one."""
     sv = data["service_visits"]
     vc, vd = table_codes(data, m, "service_visits"), day_of_date(sv["visit_date"])
-    mvin = m.column(data, "vin").take(rows).reset_index(drop=True)
+    mvin = m.values(data, "vin", rows)
     vins, _ = pd.factorize(pd.concat([mvin, sv["vin"]], ignore_index=True))
     mv, vv = vins[: len(rows)].astype(np.int64), vins[len(rows):].astype(np.int64)
     ok = (vc >= 0) & (vd != I64_MIN)
@@ -423,8 +429,9 @@ def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
 def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["promo_during_open_lead"], messages_of(data)
     owner = schema.SENDERS.index(rp["owner_sender"]) if rp["owner_sender"] in schema.SENDERS else -2
-    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (m.sender != owner))
     leads = data["leads"]
+    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (m.sender != owner)
+                          & m.with_customer(leads["customer_id"]))
     lc, opened, closed = table_codes(data, m, "leads"), ns_utc(leads["opened_at"]), ns_utc(leads["closed_at"])
     closed = np.where(closed == I64_MIN, I64_MAX, closed)  # still open
     ok = np.flatnonzero((lc >= 0) & (opened != I64_MIN))
@@ -479,13 +486,13 @@ def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
 @rule("after_opt_out", needs=[("communications", "unsubscribed")], family="consent")
 def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["after_opt_out"], messages_of(data)
-    unsub = m.column(data, "unsubscribed").fillna(False).to_numpy(bool)
+    unsub = m.flag(data, "unsubscribed")
     width = len(schema.CHANNELS) + 1
     key = m.cust * width + (m.channel + 1)
     # the first unsubscribe per (customer, channel): rows are in time order per customer;
     # any category counts, an opt-out is the customer's wish whatever the message was
     u_rows = np.flatnonzero(unsub)
-    u_keys, first = np.unique(key[u_rows], return_index=True)
+    u_keys, first = first_of_keys(key[u_rows])
     u_first = u_rows[first]
     u_day = m.local_day()[u_first]
     grace_end = np.busday_offset(u_day.astype("datetime64[D]"), rp["grace_business_days"], roll="backward")

@@ -12,7 +12,7 @@ import pandas as pd
 from .. import schema
 from ..data import DealerData
 from .rules import CONSENT, exempt_mask
-from .windows import DAY, day_of_date, local_ns, messages_of, ns_utc
+from .windows import DAY, day_of_date, local_ns, messages_of, ns_utc, runs, uniq
 
 COLUMNS = ["customer_id", "channel", "rule", "until"]
 NAT = np.iinfo(np.int64).min
@@ -102,7 +102,9 @@ def _caps(data, params):
 def _cap_window(data, m, counted, w, a_end, channel, name):
     width = int(w["days"] * DAY)
     rows = np.flatnonzero(counted & (m.t > a_end - width))
-    cust, first, count = np.unique(m.cust[rows], return_index=True, return_counts=True)
+    first, _ = runs(m.cust[rows])  # rows are sorted by customer
+    cust = m.cust[rows][first]
+    count = np.diff(np.append(first, len(rows)))
     full = count >= w["max"]
     # the window frees up when its (count - max + 1)-th oldest message leaves it
     leaving = rows[first[full] + count[full] - w["max"]]
@@ -134,8 +136,8 @@ def _opt_out(data, params):
         return None
     m = messages_of(data)
     _, a_end = as_of_bounds(data)
-    unsub = m.column(data, "unsubscribed").fillna(False).to_numpy(bool) & (m.t <= a_end) & (m.channel >= 0)
-    key = np.unique(m.cust[unsub] * len(schema.CHANNELS) + m.channel[unsub])
+    unsub = m.flag(data, "unsubscribed") & (m.t <= a_end) & (m.channel >= 0)
+    key = uniq(m.cust[unsub] * len(schema.CHANNELS) + m.channel[unsub])
     n = len(key)
     channels = np.array(schema.CHANNELS, dtype=object)[key % len(schema.CHANNELS)]
     return _frame(m.customers.to_numpy(object)[key // len(schema.CHANNELS)], channels, ["after_opt_out"] * n,

@@ -92,11 +92,22 @@ class Messages:
         return cust * self.span + np.clip(rel, 0, self.span)
 
     def exempt(self, categories) -> np.ndarray:
-        lut = np.isin(np.arange(len(schema.CATEGORIES) + 1), [schema.CATEGORIES.index(c) for c in categories if c in schema.CATEGORIES])
-        return lut[self.category]  # -1 indexes the last (False) slot
+        """True for rows whose category is one of ``categories``."""
+        k = ("cats", tuple(sorted(categories)))
+        if k not in self._cache:
+            codes = [schema.CATEGORIES.index(c) for c in categories if c in schema.CATEGORIES]
+            lut = np.isin(np.arange(len(schema.CATEGORIES) + 1), codes)
+            self._cache[k] = lut[self.category]  # -1 (unknown) indexes the last, False slot
+        return self._cache[k]
 
-    def in_categories(self, categories) -> np.ndarray:
-        return self.exempt(categories)
+    in_categories = exempt
+
+    def with_customer(self, ids: pd.Series) -> np.ndarray:
+        """True for rows whose customer appears in ``ids`` (another table's customer_id)."""
+        present = np.zeros(len(self.customers) + 1, bool)
+        present[self.customer_codes(ids)] = True
+        present[-1] = False  # code -1: not a messaged customer
+        return present[self.cust]
 
     def local_day(self) -> np.ndarray:
         """The message date in the dealer's timezone, as int64 days since 1970-01-01."""
@@ -108,12 +119,22 @@ class Messages:
         """Codes of another table's customer_id (-1 for customers never messaged)."""
         return self.customers.get_indexer(pd.Index(ids.astype("string")))
 
-    def column(self, data: DealerData, name: str) -> pd.Series:
-        """A communications column in sorted order (index 0..n-1)."""
-        k = ("col", name)
+    def codes(self, data: DealerData, name: str) -> tuple[np.ndarray, pd.Index]:
+        """A communications column factorized (in file order, then permuted): codes in sorted
+        order (-1 for NA) and the distinct values. Cheaper than moving 10M strings around."""
+        k = ("codes", name)
         if k not in self._cache:
-            self._cache[k] = data["communications"][name].take(self.order).reset_index(drop=True)
+            codes, uniques = pd.factorize(data["communications"][name])
+            self._cache[k] = (codes[self.order], pd.Index(uniques))
         return self._cache[k]
+
+    def flag(self, data: DealerData, name: str) -> np.ndarray:
+        """A boolean communications column in sorted order (NA -> False)."""
+        return data["communications"][name].fillna(False).to_numpy(bool)[self.order]
+
+    def values(self, data: DealerData, name: str, rows: np.ndarray) -> pd.Series:
+        """A communications column at some sorted rows (index 0..len(rows)-1)."""
+        return data["communications"][name].take(self.order[rows]).reset_index(drop=True)
 
     def message_ids(self, data: DealerData, rows: np.ndarray) -> pd.Series:
         return data["communications"]["message_id"].take(self.order[rows]).reset_index(drop=True)
@@ -141,8 +162,8 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     unit = SECOND if n and not np.any(rel % SECOND) else 1
     span = int(rel.max() // unit) + 2 if n else 2
     if len(customers) * span >= 2**62:  # sub-second stamps over a long span: rank the times
-        uniq_t, rel_rank = np.unique(t, return_inverse=True)
-        rel, unit, span = rel_rank.astype(np.int64), 1, len(uniq_t) + 1
+        uniq_t = uniq(t)
+        rel, unit, span = np.searchsorted(uniq_t, t).astype(np.int64), 1, len(uniq_t) + 1
         key = cust * span + rel
     else:
         key = cust * span + rel // unit
@@ -182,6 +203,31 @@ def _break_ties(order: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np
     return order
 
 
+def uniq(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values. (numpy 2's ``np.unique`` hashes first, which is several times
+    slower than a sort on millions of int64 keys.)"""
+    a = np.sort(np.asarray(x))
+    keep = np.ones(len(a), bool)
+    keep[1:] = a[1:] != a[:-1]
+    return a[keep]
+
+
+def first_of_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys (sorted) and the position of each one's first occurrence."""
+    o = np.argsort(keys, kind="stable")
+    k = keys[o]
+    start = np.ones(len(k), bool)
+    start[1:] = k[1:] != k[:-1]
+    return k[start], o[start]
+
+
+def runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a non-decreasing key: the start of each run of equal keys, and each row's run number."""
+    new = np.ones(len(sorted_keys), bool)
+    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return np.flatnonzero(new), np.cumsum(new) - 1
+
+
 def pick(values: np.ndarray, pos: np.ndarray, fill=-1) -> np.ndarray:
     """``values[pos]`` where pos >= 0, else ``fill`` (safe when ``values`` is empty)."""
     pos = np.asarray(pos)
@@ -214,12 +260,12 @@ def asof_latest(
     if len(right_group) == 0 or len(left_group) == 0:
         return np.full(len(left_group), -1, np.int64)
     # ranks of values among the right side's distinct values keep the combined key small
-    uniq = np.unique(right_val)
-    span = len(uniq) + 1
-    rkey = right_group.astype(np.int64) * span + np.searchsorted(uniq, right_val, "left") + 1
+    values = uniq(right_val)
+    span = len(values) + 1
+    rkey = right_group.astype(np.int64) * span + np.searchsorted(values, right_val, "left") + 1
     rorder = np.argsort(rkey, kind="stable")
     rkey = rkey[rorder]
-    lkey = left_group.astype(np.int64) * span + np.searchsorted(uniq, left_val, "right")
+    lkey = left_group.astype(np.int64) * span + np.searchsorted(values, left_val, "right")
     pos = np.searchsorted(rkey, lkey, "right") - 1
     ok = (pos >= 0) & (left_group >= 0)
     ok[ok] = right_group[rorder[pos[ok]]] == left_group[ok]

@@ -414,12 +414,13 @@ def _mark_running_cell(nb_man, error: Exception) -> None:
     ename = "TimeoutError" if isinstance(error, TimeoutError) else "DeadKernelError"
     evalue = ("the store's time limit was reached while this cell ran" if ename == "TimeoutError"
               else "the kernel died while this cell ran (out of memory?)")
-    for cell in nb_man.nb.cells:
-        meta = cell.get("metadata", {}).get("papermill", {})
-        if cell.get("cell_type") == "code" and meta.get("status") == nb_man.RUNNING:
-            cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
-            nb_man.cell_exception(cell)
-            return
+    # papermill has already marked the cell complete: the interrupted one is the last started.
+    started = [c for c in nb_man.nb.cells
+               if c.get("cell_type") == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if started:
+        cell = started[-1]
+        cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+        nb_man.cell_exception(cell)
     nb_man.nb.metadata.papermill["exception"] = True
 
 

@@ -61,3 +61,17 @@ def make_group(kit: Path, group_id: str, dealers: list[str], **overrides) -> Pat
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (relative name -> bytes), hidden ones included."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def slow_notebooks(tmp: Path, seconds: float, *, after: str = "audit") -> Path:
+    """The fixture notebooks, with a ``time.sleep(seconds)`` cell at the end of ``after``
+    (so that notebook's outputs are already written when the sleep starts)."""
+    import nbformat
+
+    folder = tmp / "slow_notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, folder, dirs_exist_ok=True)
+    path = folder / f"{after}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})"))
+    nbformat.write(nb, path)
+    return folder

@@ -187,8 +187,8 @@ def spread_chart(df: pd.DataFrame):
 def flags_chart(ranked: pd.DataFrame):
     if ranked.empty or ranked["flags_high"].isna().all():
         return None
+    # charts.bar escapes the names itself
     part = ranked[["dealer_name", "flags_high"]].dropna().sort_values("flags_high", ascending=False)
-    part = part.assign(dealer_name=charts.labels(part["dealer_name"]))
     return charts.bar(part, x="dealer_name", y="flags_high", title="High-severity flags by store",
                       y_title="High-severity flags", horizontal=True,
                       height=max(260, 28 * len(part) + 120))

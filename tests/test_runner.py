@@ -1,0 +1,255 @@
+"""`ownercomm run`: papermill's results, atomic publishing, resume, failures as one line."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from ownercomm_kit import runner
+from ownercomm_kit.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers_batch import FIXTURE_NOTEBOOKS, make_kit, make_store, slow_notebooks, tree  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def kit(tmp_path):
+    return make_kit(tmp_path / "kit")
+
+
+def _published(store: Path) -> dict[str, bytes]:
+    return {k: v for k, v in tree(store).items() if not k.startswith(runner.FAILED_DIR)}
+
+
+def test_outputs_equal_plain_papermill(kit, tmp_path):
+    dealer = make_store(kit, "D001", extra={"as_of": "2026-06-30"})
+    result = runner.run_dealer(dealer, out=kit / "out")
+    assert result.status == "ok", result.error
+    store = kit / "out" / "D001"
+    assert {"audit.html", "retention.html", "referrals.html", "audit.ipynb", "retention.ipynb",
+            "referrals.ipynb", "flags.csv", "kpis.json", "due_for_service.csv", "referral_followups.csv"} <= set(
+        result.outputs)
+    # The same notebook through papermill itself, with the same parameters.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    ours = nbformat.read(store / "audit.ipynb", as_version=4)
+    injected = [c for c in ours.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1, "papermill's parameter injection must still happen"
+    parameters = runner.notebook_parameters(dealer, None, None, plain, runner.params.resolve(dealer_file=dealer))
+    papermill.execute_notebook(str(FIXTURE_NOTEBOOKS / "audit.ipynb"), str(plain / "audit.ipynb"),
+                               parameters=parameters, progress_bar=False, cwd=str(plain))
+    theirs = nbformat.read(plain / "audit.ipynb", as_version=4)
+    theirs_injected = [c for c in theirs.cells if "injected-parameters" in c.metadata.get("tags", [])][0]
+    strip = lambda src: [ln for ln in src.splitlines() if not ln.startswith("out_dir")]  # noqa: E731
+    assert strip(injected[0].source) == strip(theirs_injected.source)
+    assert "as_of = \"2026-06-30\"" in injected[0].source
+    assert (plain / "flags.csv").read_bytes() == (store / "flags.csv").read_bytes()
+    audit_kpis = {k: v for k, v in json.loads((store / "kpis.json").read_text()).items()
+                  if k in json.loads((plain / "kpis.json").read_text())}
+    assert audit_kpis == json.loads((plain / "kpis.json").read_text())
+    # Execution counts start at 1 in every notebook, as in a fresh kernel.
+    for name in ("audit", "retention", "referrals"):
+        counts = [c.execution_count for c in nbformat.read(store / f"{name}.ipynb", as_version=4).cells
+                  if c.cell_type == "code" and c.execution_count]
+        assert counts[0] == 1, name
+    # No code in the HTML.
+    page = (store / "audit.html").read_text()
+    assert "merge_kpis" not in page and "for_notebook" not in page
+
+
+def test_no_variable_leaks_between_notebooks(kit, tmp_path):
+    """The store's notebooks share a kernel; a variable of one is not seen by the next."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name in ("audit", "retention", "referrals"):
+        nb = nbformat.read(FIXTURE_NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        if name == "retention":
+            nb.cells.append(nbformat.v4.new_code_cell("assert 'comms' not in globals(), 'leaked from audit'"))
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    result = runner.run_dealer(make_store(kit, "D001"), out=kit / "out", notebooks_dir=folder)
+    assert result.status == "ok", result.error
+
+
+def test_failure_keeps_the_previous_report(kit):
+    dealer = make_store(kit, "D001")
+    assert runner.run_dealer(dealer, out=kit / "out").status == "ok"
+    store = kit / "out" / "D001"
+    before = _published(store)
+    make_store(kit, "D001", broken="dates")  # retention fails after audit wrote its outputs
+    result = runner.run_dealer(dealer, out=kit / "out")
+    assert result.status == "failed"
+    assert result.error.startswith("retention.ipynb, cell ")
+    assert "ValueError" in result.error and "not a date" in result.error
+    assert "\n" not in result.error and "Traceback" not in result.error
+    assert _published(store) == before, "a failed run must not touch the last good report"
+    assert result.failed_notebook == str(store / "_failed" / "retention.ipynb")
+    failed = nbformat.read(result.failed_notebook, as_version=4)
+    assert any(o.get("output_type") == "error" for c in failed.cells for o in c.get("outputs", []))
+    assert not [p for p in (kit / "out").iterdir() if p.name.startswith(".")], "staging left behind"
+
+
+def test_data_error_is_a_message_with_its_problems(kit):
+    result = runner.run_dealer(make_store(kit, "D003", broken="columns"), out=kit / "out")
+    assert result.status == "failed"
+    assert result.error.startswith("audit.ipynb, cell ")
+    assert "DataError: 2 blocking data problem(s)" in result.error
+    assert "column 'sent_at'" in result.error and "column 'channel'" in result.error
+    # Nothing published on a first run that failed; only the diagnosis.
+    assert sorted(p.name for p in (kit / "out" / "D003").iterdir()) == ["_failed"]
+
+
+def test_resume_skips_unchanged_and_reruns_on_any_input_change(kit):
+    dealer = make_store(kit, "D001")
+    out = kit / "out"
+    assert runner.run_dealer(dealer, out=out).status == "ok"
+    again = runner.run_dealer(dealer, out=out)
+    assert again.status == "skipped" and "audit.html" in again.outputs
+    assert runner.run_dealer(dealer, out=out, force=True).status == "ok"
+    # A data file touched (same content, new mtime) -> runs again.
+    data_file = kit / "data" / "D001" / "communications.csv"
+    st = data_file.stat()
+    os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert runner.run_dealer(dealer, out=out).status == "ok"
+    assert runner.run_dealer(dealer, out=out).status == "skipped"
+    # Another as_of is another report.
+    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
+    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "skipped"
+    # The dealer file's parameters.
+    doc = yaml.safe_load(dealer.read_text())
+    doc["rules"] = {"cap_total": {"windows": [{"days": 7, "max": 2}]}}
+    dealer.write_text(yaml.safe_dump(doc))
+    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
+    # A deleted output is not "up to date".
+    (out / "D001" / "flags.csv").unlink()
+    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
+
+
+def test_fingerprint_covers_defaults_notebooks_and_group(kit, tmp_path):
+    dealer = make_store(kit, "D001")
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    for p in FIXTURE_NOTEBOOKS.glob("*.ipynb"):
+        (nbs / p.name).write_bytes(p.read_bytes())
+    group = kit / "params" / "groups" / "g.yaml"
+    group.write_text("group_id: g\ndealers: [D001]\n")
+
+    def fp():
+        return runner.fingerprint(dealer_file=dealer, group_file=group, data_dir=kit / "data" / "D001", root=kit,
+                                  notebooks=sorted(nbs.glob("*.ipynb")), as_of=None)
+
+    first = fp()
+    assert fp() == first
+    for path, change in [(nbs / "audit.ipynb", b" "), (kit / "params" / "defaults.yaml", b"\n# c\n"),
+                         (group, b"\n# c\n")]:
+        path.write_bytes(path.read_bytes() + change)
+        assert fp() != first, path
+        first = fp()
+
+
+def test_timeout_fails_the_store_naming_the_cell(kit, tmp_path):
+    folder = slow_notebooks(tmp_path, 60, after="audit")
+    result = runner.run_dealer(make_store(kit, "D001"), out=kit / "out", notebooks_dir=folder, timeout=4)
+    assert result.status == "failed"
+    assert result.error.startswith("audit.ipynb, cell ") and "TimeoutError" in result.error
+    assert result.seconds < 40
+    assert Path(result.failed_notebook).is_file()
+
+
+def test_parameter_problems_fail_cleanly(kit):
+    dealer = make_store(kit, "D001", extra={"rulez": {}})
+    result = runner.run_dealer(dealer, out=kit / "out")
+    assert result.status == "failed"
+    assert result.error.startswith("parameters: ") and "'rulez'" in result.error
+    assert not (kit / "out" / "D001").exists()
+
+
+def test_dealer_id_must_be_a_safe_folder_name(kit):
+    dealer = make_store(kit, "D001")
+    doc = yaml.safe_load(dealer.read_text())
+    doc["dealer_id"] = "../escape"
+    dealer.write_text(yaml.safe_dump(doc))
+    result = runner.run_dealer(dealer, out=kit / "out")
+    assert result.status == "failed" and "dealer_id" in result.error
+    assert not (kit / "escape").exists()
+
+
+def test_missing_data_folder(kit):
+    dealer = make_store(kit, "D001", extra={"data_dir": "nowhere"})
+    result = runner.run_dealer(dealer, out=kit / "out")
+    assert result.status == "failed" and result.error.startswith("data folder not found")
+
+
+def test_failure_line_shapes():
+    class E:
+        ename, exec_count = "DataError", 3
+        evalue = "5 blocking data problem(s)\n" + "\n".join(f"ERROR f.csv, row {i}: bad" for i in range(2, 7))
+
+    line = runner._failure_line("audit.ipynb", E())
+    assert line == ("audit.ipynb, cell 3: DataError: 5 blocking data problem(s): ERROR f.csv, row 2: bad; "
+                    "ERROR f.csv, row 3: bad; ERROR f.csv, row 4: bad; and 2 more")
+
+    class K:
+        ename, exec_count, evalue = "KeyError", None, "'x'"
+
+    assert runner._failure_line("retention.ipynb", K()) == "retention.ipynb: KeyError: 'x'"
+
+
+def test_notebook_imports_are_found():
+    mods = runner.notebook_imports(sorted(FIXTURE_NOTEBOOKS.glob("*.ipynb")))
+    assert {"pandas", "plotly.graph_objects", "ownercomm_kit.params", "ownercomm_kit.data"} <= set(mods)
+    assert "_pio.renderers.default" in runner._warm_code(mods)
+
+
+def test_cli_run_ok_skip_and_failure(kit):
+    dealer = make_store(kit, "D001")
+    cli = CliRunner()
+    first = cli.invoke(main, ["run", str(dealer), "--out", str(kit / "out")])
+    assert first.exit_code == 0, first.output
+    assert "reports written to" in first.output
+    second = cli.invoke(main, ["run", str(dealer), "--out", str(kit / "out")])
+    assert second.exit_code == 0 and "skipped" in second.output
+    bad = cli.invoke(main, ["run", str(make_store(kit, "D002", broken="dates")), "--out", str(kit / "out")])
+    assert bad.exit_code == 1
+    assert "D002: FAILED: retention.ipynb, cell" in bad.output and "Traceback" not in bad.output
+
+
+def test_killed_run_leaves_no_partial_file(kit, tmp_path):
+    """SIGKILL mid-run (after the audit wrote its outputs): the target keeps the previous
+    report byte for byte; the next run cleans up and succeeds."""
+    dealer = make_store(kit, "D001")
+    out = kit / "out"
+    assert runner.run_dealer(dealer, out=out).status == "ok"
+    before = tree(out / "D001")
+    (kit / "notebooks").rename(kit / "fast_notebooks")
+    (slow_notebooks(tmp_path, 120, after="audit")).rename(kit / "notebooks")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "ownercomm"), "run", str(dealer), "--out", str(out),
+                             "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            partial = [p for p in out.glob(".D001.partial-*") if (p / "flags.csv").exists()]
+            if partial:
+                break
+            time.sleep(0.2)
+        assert partial, "the run never got to write the audit's outputs"
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert tree(out / "D001") == before
+    (kit / "notebooks").rename(tmp_path / "slow_used")
+    (kit / "fast_notebooks").rename(kit / "notebooks")
+    assert runner.run_dealer(dealer, out=out, force=True).status == "ok"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

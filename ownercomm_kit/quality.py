@@ -128,6 +128,29 @@ def _as_date(value, timezone: str):
     return (ts.tz_convert(timezone) if ts.tzinfo else ts).date()
 
 
+def monthly_rows(data: DealerData) -> pd.DataFrame:
+    """Rows per calendar month of each dated table (month, table, rows), months without rows
+    included as 0 between a table's first and last month, so a missing month shows."""
+    parts = []
+    for name, col in schema.EVENT_DATE_COLUMN.items():
+        s = data[name][col].dropna()
+        if s.empty:
+            continue
+        local = s.dt.tz_convert(data.timezone).dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
+        months = local.dt.to_period("M")
+        counts = months.value_counts().reindex(pd.period_range(months.min(), months.max(), freq="M"), fill_value=0)
+        parts.append(pd.DataFrame({"month": counts.index.to_timestamp(), "table": name, "rows": counts.to_numpy()}))
+    if not parts:
+        return pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"), "table": pd.Series(dtype="string"),
+                             "rows": pd.Series(dtype="int64")})
+    return pd.concat(parts, ignore_index=True)
+
+
+def gaps(monthly: pd.DataFrame) -> pd.DataFrame:
+    """Months with no rows inside a table's date range: often a month missing from the export."""
+    return monthly[monthly["rows"] == 0].reset_index(drop=True)
+
+
 def coverage(data: DealerData) -> pd.DataFrame:
     """Per column of each loaded table: required or not, present in the file, share non-empty."""
     rows = []
@@ -309,6 +332,25 @@ def tables(ctx: QualityContext) -> None:
     over["how read"] = [_how_read(info.get(t)) for t in over["table"]]
     over = over.rename(columns={"rows": "rows loaded"})
     html.show(html.table(over, max_rows=None, mask_pii=False, formats={"first date": "date", "last date": "date"}))
+
+
+def months(ctx: QualityContext) -> None:
+    from .report import charts, html
+
+    html.section("months", "Rows per month",
+                 "How many rows each table has per calendar month. A dip to zero inside the range is often a "
+                 "month missing from the export; ask the dealer for it.")
+    monthly = monthly_rows(ctx.data)
+    if monthly.empty:
+        html.show(html.note("No dated rows in the data.", "skip"))
+        return
+    charts.show(charts.lines(monthly, x="month", y="rows", color="table", title="Rows per month",
+                             x_title="Month", y_title="Rows"))
+    missing = gaps(monthly)
+    if len(missing):
+        html.show(html.note("Months with no rows: " + "; ".join(
+            f"{t}: {', '.join(m.strftime('%Y-%m') for m in part['month'])}" for t, part in missing.groupby("table", sort=False)
+        ), "warn"))
 
 
 def _how_read(info) -> str:

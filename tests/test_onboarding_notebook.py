@@ -59,8 +59,9 @@ def test_a_vendor_dealer_onboarded_then_checked(tmp_path):
     nb, html = run(out, tmp_path)
     text = text_of(html)
     assert "Data quality" in text and "D5" in text
-    for section in ("summary", "problems", "tables", "columns", "mapping", "support", "definitions"):
+    for section in ("summary", "problems", "tables", "months", "columns", "mapping", "support", "definitions"):
         assert f'id="{section}"' in html, section
+    assert "Plotly.newPlot" in html or "plotly-graph-div" in html  # rows per month is drawn
     assert "No blocking problem" in text
     assert "customer_master.csv" in text and "cp1252" in text and "semicolon" in text
     assert "Cust No" in text and "E-Mail Address" in text  # the mapping used and their headers

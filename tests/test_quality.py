@@ -103,3 +103,14 @@ def test_every_problem_gets_a_fix_and_errors_come_first():
     assert "date format" in fixes["sent_at:error"]
     assert "customers table in full" in fixes["customer_id:warning"]
     assert df["cells"].tolist()[-1] == 4
+
+
+def test_rows_per_month_show_a_missing_month_as_zero():
+    msgs = [{**MESSAGES[0], "message_id": f"M{i}", "sent_at": ts} for i, ts in enumerate(
+        ["2026-01-31 23:30", "2026-01-15 10:00", "2026-03-01 00:30", "2026-04-10 12:00"])]
+    data = from_frames({"customers": CUSTOMERS, "communications": msgs}, timezone="America/Chicago")
+    monthly = quality.monthly_rows(data)
+    comm = monthly[monthly["table"] == "communications"]
+    assert comm["month"].dt.strftime("%Y-%m").tolist() == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    assert comm["rows"].tolist() == [2, 0, 1, 1]  # 23:30 local on 31 January stays in January
+    assert quality.gaps(monthly)["month"].dt.strftime("%Y-%m").tolist() == ["2026-02"]

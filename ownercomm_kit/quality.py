@@ -146,9 +146,15 @@ def monthly_rows(data: DealerData) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+# A month with no rows is suspicious only in a table that usually has this many a month
+# (a small store may sell no car in a month; it does not send no message in one).
+GAP_MIN_MONTHLY_ROWS = 10
+
+
 def gaps(monthly: pd.DataFrame) -> pd.DataFrame:
-    """Months with no rows inside a table's date range: often a month missing from the export."""
-    return monthly[monthly["rows"] == 0].reset_index(drop=True)
+    """Months with no rows inside a busy table's date range: often a month missing from the export."""
+    typical = monthly.groupby("table")["rows"].transform("median")
+    return monthly[(monthly["rows"] == 0) & (typical >= GAP_MIN_MONTHLY_ROWS)].reset_index(drop=True)
 
 
 def coverage(data: DealerData) -> pd.DataFrame:

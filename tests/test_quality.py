@@ -113,4 +113,13 @@ def test_rows_per_month_show_a_missing_month_as_zero():
     comm = monthly[monthly["table"] == "communications"]
     assert comm["month"].dt.strftime("%Y-%m").tolist() == ["2026-01", "2026-02", "2026-03", "2026-04"]
     assert comm["rows"].tolist() == [2, 0, 1, 1]  # 23:30 local on 31 January stays in January
-    assert quality.gaps(monthly)["month"].dt.strftime("%Y-%m").tolist() == ["2026-02"]
+
+
+def test_an_empty_month_is_a_gap_only_in_a_busy_table():
+    busy = [f"2026-0{m}-{d:02d} 10:00" for m in (1, 3, 4) for d in range(1, 13)]
+    msgs = [{**MESSAGES[0], "message_id": f"M{i}", "sent_at": ts} for i, ts in enumerate(busy)]
+    sales = [{"sale_id": "S1", "customer_id": "1", "sale_date": "2026-01-05"},
+             {"sale_id": "S2", "customer_id": "2", "sale_date": "2026-04-05"}]
+    data = from_frames({"customers": CUSTOMERS, "communications": msgs, "sales": sales})
+    found = quality.gaps(quality.monthly_rows(data))
+    assert list(zip(found["table"], found["month"].dt.strftime("%Y-%m"))) == [("communications", "2026-02")]

@@ -501,3 +501,25 @@ def test_a_missing_table_is_not_filled_with_another_tables_file(tmp_path):
     found = {m.table: m.source for m in ob.recognise_tables(sources)}
     assert "customers" not in found  # every file has a customer id, none is the customers table
     assert len(found) == 7
+
+
+def test_the_synonym_tables_cover_the_whole_data_model_without_ambiguity():
+    from ownercomm_kit import schema
+
+    syn = ob.synonyms()
+    for name, table in schema.TABLES.items():
+        assert len(syn["tables"][name]) >= 3, name
+        seen: dict[str, str] = {}
+        for col in table.columns:
+            keys = syn["columns"][name][col.name]
+            assert len(keys) >= 3, f"{name}.{col.name} has no vendor names"
+            for k in keys:  # one header means one column within a table
+                assert seen.setdefault(k, col.name) == col.name, f"{name}: {k!r} is {seen[k]} and {col.name}"
+            if col.kind == "enum":
+                words = syn["values"][f"{name}.{col.name}"]
+                assert set(words) == set(col.allowed), f"{name}.{col.name}"
+                owners: dict[str, str] = {}
+                for value, ks in words.items():
+                    for k in ks:
+                        assert owners.setdefault(k, value) == value, f"{name}.{col.name}: {k!r}"
+    assert set(syn["booleans"].values()) == {True, False}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .data import DealerData
-from .retention import customer_contacts, in_window, local_date, missing, months_before, ratio, text
+from .retention import customer_contacts, in_window, isin, local_date, missing, months_before, ratio, text
 
 KPI_KEYS = (
     "referrals_12m",
@@ -144,9 +144,8 @@ def kpis(data: DealerData, params: dict) -> tuple[dict, dict]:
         skipped["referral_revenue_12m"] = why
     else:
         sold = _sold_in_window(data, p)
-        ids = set(sold["sale_id"].dropna())
         sales = data["sales"].drop_duplicates("sale_id")
-        out["referral_revenue_12m"] = float(sales.loc[sales["sale_id"].isin(ids), "price"].sum())
+        out["referral_revenue_12m"] = float(sales.loc[isin(sales["sale_id"], sold["sale_id"]), "price"].sum())
     return out, skipped
 
 
@@ -166,7 +165,7 @@ def partial_notes(data: DealerData, p: dict) -> dict[str, str]:
     if data.has("referrals") and data.has("sales", "price") and data.has("referrals", "sale_id"):
         sold = _sold_in_window(data, p)
         prices = data["sales"].dropna(subset=["price"])
-        unmatched = int((~sold["sale_id"].isin(set(prices["sale_id"]))).sum())
+        unmatched = int((~isin(sold["sale_id"], prices["sale_id"])).sum())
         if unmatched:
             notes["referral_revenue_12m"] = (f"{unmatched} sold referral(s) have no sale_id matching a sale with a price: "
                                              "their revenue is not counted")
@@ -254,7 +253,9 @@ def top_advocates(data: DealerData, r: pd.DataFrame, p: dict) -> pd.DataFrame:
         "revenue": frame["price"].where(sold, 0.0).fillna(0.0),
         "rewards": frame["reward_value"].fillna(0.0),
     }).groupby("customer_id").sum().reset_index()
-    contacts = customer_contacts(data["customers"], params_fallback(p))[["customer_id", "name"]]
+    customers = data["customers"]
+    customers = customers[isin(customers["customer_id"], g["customer_id"])]
+    contacts = customer_contacts(customers, params_fallback(p))[["customer_id", "name"]]
     g = g.merge(contacts, on="customer_id", how="left")
     g["name"] = g["name"].fillna("")
     g = g.sort_values(["sold", "referrals", "customer_id"], ascending=[False, False, True], ignore_index=True)
@@ -267,7 +268,9 @@ def params_fallback(p: dict) -> list[str]:
 
 def _people(data: DealerData, r: pd.DataFrame, p: dict) -> pd.DataFrame:
     """Referrals with the advocate's name and contact and the referred person's contact."""
-    contacts = customer_contacts(data["customers"], params_fallback(p)).drop(columns="reachable")
+    customers = data["customers"]
+    customers = customers[isin(customers["customer_id"], r["referrer_id"])]
+    contacts = customer_contacts(customers, params_fallback(p)).drop(columns="reachable")
     contacts = contacts.rename(columns={"customer_id": "referrer_id", "name": "referrer_name",
                                         "channel": "referrer_channel", "contact": "referrer_contact"})
     out = r.merge(contacts, on="referrer_id", how="left")
@@ -412,7 +415,7 @@ def _several_advocates(x: pd.DataFrame) -> pd.DataFrame:
         matched_on=("label", ", ".join),  # parts come in the order customer id, email, phone
         names=("names", lambda sets: sorted(set().union(*sets))),
     )
-    rows = x[x["referral_id"].isin(per.index)].copy()
+    rows = x[isin(x["referral_id"], per.index)].copy()
     rows["anomaly"] = "several_advocates"
     rows["matched_on"] = rows["referral_id"].map(per["matched_on"])
     rows["detail"] = [

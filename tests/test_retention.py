@@ -418,3 +418,11 @@ def test_thresholds_and_definitions_follow_params():
     assert r.kpis["appointment_show_rate_90d"] == 0.0
     assert "last 30 days" in r.definitions["appointment_show_rate_90d"]
     assert "last 90 days" in retention.DEFINITIONS["appointment_show_rate_90d"]
+
+
+def test_isin_matches_pandas_but_never_matches_missing():
+    s = pd.Series(["a", None, "b", "c"], dtype="string")
+    assert retention.isin(s, pd.Series([None, "b", "a"], dtype="string")).tolist() == [True, False, True, False]
+    assert retention.isin(s, {"c"}).tolist() == [False, False, False, True]
+    assert retention.isin(s, []).tolist() == [False] * 4
+    assert retention.isin(s.iloc[:0], ["a"]).tolist() == []

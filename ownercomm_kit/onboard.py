@@ -53,7 +53,8 @@ def name_key(name: object) -> str:
 @functools.cache
 def synonyms() -> dict:
     """The synonym tables, keys normalised with :func:`name_key`, order kept (earlier wins)."""
-    doc = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+    doc = yaml.load(SYNONYMS_FILE.read_text(encoding="utf-8"), Loader=loader)
     common = doc.get("common", {})
     columns: dict[str, dict[str, list[str]]] = {}
     for tname, table in schema.TABLES.items():
@@ -374,7 +375,8 @@ def recognise_values(table: str, column: str, values: pd.Series) -> list[ValueMa
     else:
         accepts = lambda v: _loader_accepts(v, col.allowed)  # noqa: E731
         lookup = _value_lookup(table, column)
-    distinct = sorted(set(values.dropna().astype(str).str.strip()) - {""})
+    text = values.dropna().astype("string").str.strip().unique()  # vectorised: exports have millions of rows
+    distinct = sorted(set(text.tolist()) - {""})
     return [ValueMatch(table, column, v, lookup.get(name_key(v))) for v in distinct if not accepts(v)]
 
 
@@ -520,7 +522,7 @@ def recognise_folder(sources: list[Source], existing: dict | None = None) -> Onb
     """:func:`recognise` with an existing dealer file's blocks winning, each entry labelled
     with how sure the guess is when the entry is just what onboarding would guess anyway."""
     guessed = recognise(sources)
-    if not existing:
+    if not existing or not any(existing.values()):
         return guessed
     onb = recognise(sources, existing)
     guess_of = {(c.table, c.column): c for c in guessed.columns}

@@ -34,15 +34,15 @@ def make_store(kit: Path, dealer_id: str, *, messages: int = 12, broken: str | N
     n = int(dealer_id[-1]) if dealer_id[-1].isdigit() else 1
     rows = ["message_id,customer_id,sent_at,channel"]
     for i in range(messages):
-        rows.append(f"M{i},C{i % (2 + n)},2026-05-{1 + i % 28:02d} 10:00,email")
+        rows.append(f"M{i},CUSTX{i % (2 + n)},2026-05-{1 + i % 28:02d} 10:00,email")
     if broken == "columns":
         rows = [",".join(r.split(",")[:2]) for r in rows]  # no sent_at, no channel
     (data / "communications.csv").write_text("\n".join(rows) + "\n")
-    visits = ["ro_id,customer_id,visit_date", "R1,C0,2026-01-05", "R2,C0,2026-03-05", f"R3,C1,2026-02-{n:02d}"]
+    visits = ["ro_id,customer_id,visit_date", "R1,CUSTX0,2026-01-05", "R2,CUSTX0,2026-03-05", f"R3,CUSTX1,2026-02-{n:02d}"]
     if broken == "dates":
-        visits.append("R4,C2,not a date")
+        visits.append("R4,CUSTX2,not a date")
     (data / "service_visits.csv").write_text("\n".join(visits) + "\n")
-    refs = ["referral_id,referrer_id"] + [f"F{i},C{i}" for i in range(n)]
+    refs = ["referral_id,referrer_id"] + [f"F{i},CUSTX{i}" for i in range(n)]
     (data / "referrals.csv").write_text("\n".join(refs) + "\n")
     doc = {"dealer_id": dealer_id, "dealer_name": f"Store {dealer_id} <b>&co</b>", "data_dir": f"data/{dealer_id}",
            "timezone": "America/Chicago", **(extra or {})}

@@ -84,7 +84,7 @@ def rank(df: pd.DataFrame) -> pd.DataFrame:
         if col.notna().sum() == 0:
             continue
         # Percentile among stores with a value: 1 = best; stores without one stay NaN.
-        scores.append(col.rank(pct=True, ascending=(better == "lower")).rename(key))
+        scores.append(col.rank(pct=True, ascending=(better == "higher")).rename(key))
     if scores:
         score = pd.concat(scores, axis=1).mean(axis=1, skipna=True)
     else:

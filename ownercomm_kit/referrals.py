@@ -178,9 +178,9 @@ def _advocate_rate(data: DealerData, r: pd.DataFrame, p: dict) -> tuple[float | 
     a = data.as_of_ts
     lo = months_before(a, p["window_months"])
     s, v = data["sales"], data["service_visits"]
-    active = set(s.loc[in_window(s["sale_date"], lo, a), "customer_id"]) | set(
-        v.loc[in_window(v["visit_date"], lo, a), "customer_id"])
-    return ratio(r["referrer_id"].nunique(), len(active)), None
+    active = pd.concat([s.loc[in_window(s["sale_date"], lo, a), "customer_id"],
+                        v.loc[in_window(v["visit_date"], lo, a), "customer_id"]]).nunique()
+    return ratio(r["referrer_id"].nunique(), active), None
 
 
 def _stage(r: pd.DataFrame) -> pd.Series:

@@ -311,9 +311,10 @@ def service_customer_retention_12m(data: DealerData, p: dict) -> tuple[float | N
         return None, why
     a, months = data.as_of_ts, p["retention_window_months"]
     v = data["service_visits"]
-    before = set(v.loc[in_window(v["visit_date"], months_before(a, 2 * months), months_before(a, months)), "customer_id"])
-    recent = set(v.loc[in_window(v["visit_date"], months_before(a, months), a), "customer_id"])
-    return ratio(len(before & recent), len(before)), None
+    before = v.loc[in_window(v["visit_date"], months_before(a, 2 * months), months_before(a, months)), "customer_id"]
+    before = before.dropna().drop_duplicates()
+    recent = v.loc[in_window(v["visit_date"], months_before(a, months), a), "customer_id"]
+    return ratio(int(isin(before, recent).sum()), len(before)), None
 
 
 def appointment_show_rate_90d(data: DealerData, p: dict) -> tuple[float | None, str | None]:

@@ -552,8 +552,11 @@ BLOCKS = ("files", "mapping", "values")
 
 
 def _scalar(value) -> str:
-    """One YAML scalar, quoted where YAML would misread it ("Y", "RO #", "06/18")."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip()
+    """One YAML scalar on one line, quoted where YAML would misread it ("Y", "RO #", "06/18");
+    line breaks and control characters escaped in double quotes."""
+    one_line = not (isinstance(value, str) and not value.isprintable())
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000,
+                          default_style=None if one_line else '"').strip()
     return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").strip()
 
 

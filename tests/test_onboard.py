@@ -303,7 +303,10 @@ def test_the_consultants_edits_win_and_survive_a_re_run_with_their_comments(tmp_
     assert load(out)["customers"]["phone"].eq("714-555-9999").all()
 
 
-@pytest.mark.parametrize("key", ["Y", "N", "No", "on", "null", "RO #", "a: b", "#", "'quoted'", "1.0", "Cára"])
+@pytest.mark.parametrize(
+    "key", ["Y", "N", "No", "on", "null", "RO #", "a: b", "#", "'quoted'", "1.0", "Cára", "two\nlines", "x\u2028y",
+            "tab\there", " lead", "- dash", "&anchor", "*alias", "!tag", "[x]", "{x}", '"dq"', "%", "@", "`"],
+)
 def test_yaml_hostile_headers_round_trip(key):
     doc = {"dealer_id": "X", "mapping": {"customers": {key: "customer_id"}}, "values": {"channel": {key: "sms"}}}
     text = ob.render_dealer_file(doc)

@@ -87,7 +87,6 @@ def test_blocking_problems_are_listed_with_fixes_instead_of_stopping(tmp_path):
     assert "duplicate customer_id" in text and "Ids must be unique" in text
     assert "sent_at" in text and "required column" in text  # "When" was not recognised
     assert "Carrier Pigeon" in text and "values:" in text  # the loader's suggested values line
-    assert "b@example.com" not in html  # problem values are masked like the reports
 
 
 @pytest.mark.parametrize("where", ["root", "notebooks"])

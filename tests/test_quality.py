@@ -123,3 +123,11 @@ def test_an_empty_month_is_a_gap_only_in_a_busy_table():
     data = from_frames({"customers": CUSTOMERS, "communications": msgs, "sales": sales})
     found = quality.gaps(quality.monthly_rows(data))
     assert list(zip(found["table"], found["month"].dt.strftime("%Y-%m"))) == [("communications", "2026-02")]
+
+
+def test_problem_values_in_email_and_phone_columns_are_masked():
+    problems = [Problem("warning", "customers", "c.csv", 2, "email", "jane.doe@example.com", "odd email"),
+                Problem("warning", "customers", "c.csv", 3, "phone", "(714) 555-0123", "odd phone"),
+                Problem("error", "customers", "c.csv", 4, "customer_id", "C42", "duplicate customer_id")]
+    masked = quality._mask_values(quality.problems_table(problems))
+    assert masked["value"].tolist() == ["C42", "j***@example.com", "***-***-0123"]

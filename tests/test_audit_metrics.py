@@ -167,3 +167,10 @@ def test_run_audit_reports_skipped_rules():
                                 "non_preferred_channel", "reminder_after_service", "conquest_to_owner"}
     assert all(isinstance(v, str) and v for v in res.skipped.values())
     assert np.isfinite(res.frequency["max"]).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 100, 1001])
+def test_quantile_from_histogram_equals_numpy(n):
+    counts = np.random.default_rng(n).integers(0, 40, n)
+    for q in (0.0, 0.5, 0.9, 1.0):
+        assert metrics._quantile(counts, q) == pytest.approx(np.percentile(counts, q * 100))

@@ -626,3 +626,86 @@ def test_every_rule_handles_no_messages(name):
                                  "scheduled_for": "2026-01-05", "status": "kept"}])
     flags, _ = run_rules(data, params(), rules=[name])
     assert flags.empty and list(flags.columns) == FLAG_COLUMNS
+
+
+# ------------------------------------------------------------------ against brute force
+
+
+def _brute_force(msgs: list[dict], p: dict) -> set[tuple[str, str]]:
+    """The window rules of SPEC §4 read literally, with Python loops (ties: sent_at, then message_id)."""
+    exempt = set(p["audit"]["exempt_categories"])
+    rows = sorted((m for m in msgs if m["category"] not in exempt),
+                  key=lambda m: (m["customer_id"], pd.Timestamp(m["sent_at"]), m["message_id"]))
+    day = pd.Timedelta(days=1)
+    out = set()
+    for i, m in enumerate(rows):
+        t = pd.Timestamp(m["sent_at"])
+        before = [r for r in rows[: i + 1] if r["customer_id"] == m["customer_id"]]
+
+        def within(days, rs=before):
+            return [r for r in rs if pd.Timestamp(r["sent_at"]) > t - days * day]
+
+        if any(len(within(w["days"])) > w["max"] for w in p["rules"]["cap_total"]["windows"]):
+            out.add((m["message_id"], "cap_total"))
+        same_channel = [r for r in before if r["channel"] == m["channel"]]
+        if any(len(within(w["days"], same_channel)) > w["max"] for w in p["rules"]["cap_channel"]["windows"].get(m["channel"], [])):
+            out.add((m["message_id"], "cap_channel"))
+        same_cat = [r for r in before[:-1] if r["category"] == m["category"]]
+        gap = p["rules"]["min_gap"]["gap_days"].get(m["category"], p["rules"]["min_gap"]["default_gap_days"])
+        if same_cat and t - pd.Timestamp(same_cat[-1]["sent_at"]) < gap * day:
+            out.add((m["message_id"], "min_gap"))
+        w = within(p["rules"]["multi_sender"]["window_days"])
+        if len({r["sender"] for r in w}) > p["rules"]["multi_sender"]["max_senders"] and \
+                sum(r["sender"] == m["sender"] for r in w) == 1:
+            out.add((m["message_id"], "multi_sender"))
+        if m.get("campaign_id") and any(r.get("campaign_id") == m["campaign_id"] and r["channel"] == m["channel"]
+                                        for r in before[:-1]):
+            out.add((m["message_id"], "duplicate_campaign"))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_window_rules_match_brute_force(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 250
+    start = pd.Timestamp("2026-04-01")  # no DST change for elapsed vs wall time
+    # minutes on a coarse grid so that ties and exact window edges happen often
+    minutes = rng.integers(0, 40, n) * 720 + rng.choice([0, 0, 0, 1], n)
+    msgs = [msg(f"M{i:03d}", str(start + pd.Timedelta(minutes=int(minutes[i]))),
+                customer=f"C{rng.integers(0, 4)}",
+                channel=str(rng.choice(["email", "sms", "phone", "mail"])),
+                sender=str(rng.choice(["oem", "sales", "dealer", "service", "fi"])),
+                category=str(rng.choice(["offer", "service_reminder", "newsletter", "recall", "survey", "transactional"])),
+                campaign_id=str(rng.choice(["K1", "K2", "K3"])) if rng.random() < 0.5 else None)
+            for i in range(n)]
+    p = params()
+    flags, _ = flags_of(dealer(msgs), p, rules=["cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign"])
+    assert pairs(flags) == _brute_force(msgs, p)
+
+
+@pytest.mark.parametrize("others", [0, 100])
+def test_sub_second_timestamps_keep_exact_window_edges(others):
+    # with 100 other customers over two years, nanosecond keys would overflow: times are ranked instead
+    filler = [msg(f"Z{i:03d}", str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * i)), customer=f"Z{i:03d}")
+              for i in range(others)]
+    base = [msg(f"M0{i}", f"2026-04-0{i + 1} 10:00:00.250") for i in range(5)]
+    out = base + [msg("M06", "2026-04-08 10:00:00.250")]  # M00 exactly 7 days earlier: left the window
+    assert run("cap_total", out + filler)[0].empty
+    inside = base + [msg("M06", "2026-04-08 10:00:00.249")]
+    assert pairs(run("cap_total", inside + filler)[0], "cap_total") == {"M06"}
+    from ownercomm_kit.audit.windows import messages_of
+
+    assert (messages_of(dealer(inside + filler)).uniq_t is not None) == (others > 0)
+
+
+def test_sorted_messages_are_cached_and_rebuilt_for_new_data():
+    from ownercomm_kit.audit.windows import messages_of
+
+    data = dealer([msg("M1", "2026-04-01 10:00"), msg("M2", "2026-04-01 09:00")])
+    m = messages_of(data)
+    assert messages_of(data) is m
+    assert list(data["communications"]["message_id"].take(m.order)) == ["M2", "M1"]
+    data.tables["communications"] = data["communications"].iloc[:1].copy()
+    assert len(messages_of(data)) == 1

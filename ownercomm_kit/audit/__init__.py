@@ -19,7 +19,7 @@ HEADLINE_KEYS = ("messages", "customers_messaged", "flags_high", "flags_total", 
 
 __all__ = [
     "AuditResult", "run_audit", "run_rules", "run_rules_timed", "RULES", "Rule", "FLAG_COLUMNS",
-    "DEFINITIONS", "TIERS", "HEADLINE_KEYS",
+    "DEFINITIONS", "TIERS", "HEADLINE_KEYS", "suppression_list", "metrics",
 ]
 
 

@@ -79,7 +79,7 @@ def rule(name: str, *, needs=(), needs_any=(), family="other", partial=None):
 
 
 def exempt_mask(m: Messages, params: dict) -> np.ndarray:
-    return m.exempt(params.get("audit", {}).get("exempt_categories", schema.EXEMPT_CATEGORIES))
+    return m.in_categories(params.get("audit", {}).get("exempt_categories", schema.EXEMPT_CATEGORIES))
 
 
 def make_flags(data, m: Messages, name: str, params: dict, rows, detail, related=None) -> pd.DataFrame:

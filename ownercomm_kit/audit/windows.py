@@ -91,16 +91,14 @@ class Messages:
             rel = np.searchsorted(self.uniq_t, bound, "right")
         return cust * self.span + np.clip(rel, 0, self.span)
 
-    def exempt(self, categories) -> np.ndarray:
-        """True for rows whose category is one of ``categories``."""
+    def in_categories(self, categories) -> np.ndarray:
+        """True for rows whose category is one of ``categories`` (cached per set)."""
         k = ("cats", tuple(sorted(categories)))
         if k not in self._cache:
             codes = [schema.CATEGORIES.index(c) for c in categories if c in schema.CATEGORIES]
             lut = np.isin(np.arange(len(schema.CATEGORIES) + 1), codes)
             self._cache[k] = lut[self.category]  # -1 (unknown) indexes the last, False slot
         return self._cache[k]
-
-    in_categories = exempt
 
     def with_customer(self, ids: pd.Series) -> np.ndarray:
         """True for rows whose customer appears in ``ids`` (another table's customer_id)."""

@@ -12,7 +12,6 @@ import zlib
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ..params import load_defaults
 from . import frames as fr
@@ -101,44 +100,49 @@ def _offers(rng, L: lv.Lives, m: dict):
 def _merge(L, base, added, model_labels, base_model, base_price):
     """Clean and injected messages in time order, with ids; the ground truth by message_id."""
     nb, na = len(base["cust"]), len(added["cust"])
+    # Campaign and model as codes into one label list each (clean labels, then injected
+    # ones), so the ten million strings are made once, already in the final order.
     has_camp = np.isin(base["cat"], [msg.CAT[x] for x in msg.CAMPAIGN_CATEGORIES])
-    camp = pa.concat_arrays([
-        fr.base_campaigns(base["sender"], base["cat"], base["slot"], has_camp).cast(pa.string()),
-        pa.array(list(added["campaign"]), type=pa.string()),
-    ])
-    model = pa.concat_arrays([
-        pa.array(model_labels, type=pa.string()).take(pa.array(base_model, mask=base_model < 0)),
-        pa.array(list(added["model"]), type=pa.string()),
-    ])
-    zeros = np.zeros(na, dtype=np.int64)
+    camp_labels, camp_code = fr.campaign_codes(base["sender"], base["cat"], base["slot"], has_camp)
+    camp_labels += list(added["campaign"])
+    inj_camp = np.array([len(camp_labels) - na + i if c is not None else -1 for i, c in enumerate(added["campaign"])],
+                        dtype=np.int64)
+    model_labels = list(model_labels) + list(added["model"])
+    inj_model = np.array([len(model_labels) - na + i if x is not None else -1 for i, x in enumerate(added["model"])],
+                         dtype=np.int64)
     never = np.full(na, NEVER, dtype=np.int64)
+
+    def cat2(a, b):
+        return np.concatenate([a, np.asarray(b).astype(a.dtype)])
+
     m = {
-        "cust": np.concatenate([base["cust"], added["cust"]]),
-        "t": np.concatenate([base["t"], added["t"]]),
-        "channel": np.concatenate([base["channel"], added["channel"]]),
-        "sender": np.concatenate([base["sender"], added["sender"]]),
-        "cat": np.concatenate([base["cat"], added["cat"]]),
-        "vidx": np.concatenate([base["vidx"], added["vidx"]]),
-        "offer_price": np.concatenate([base_price, added["offer_price"]]),
-        "status": np.concatenate([base["status"], zeros]),
-        "opened": np.concatenate([base["opened"], never]),
-        "clicked": np.concatenate([base["clicked"], never]),
-        "responded": np.concatenate([base["responded"], never]),
-        "unsub": np.concatenate([base["unsub"], added["unsub"]]),
+        "cust": cat2(base["cust"], added["cust"]),
+        "t": cat2(base["t"], added["t"]),
+        "channel": cat2(base["channel"], added["channel"]),
+        "sender": cat2(base["sender"], added["sender"]),
+        "cat": cat2(base["cat"], added["cat"]),
+        "vidx": cat2(base["vidx"], added["vidx"]),
+        "offer_price": cat2(base_price, added["offer_price"]),
+        "status": cat2(base["status"], np.zeros(na)),
+        "opened": cat2(base["opened"], never),
+        "clicked": cat2(base["clicked"], never),
+        "responded": cat2(base["responded"], never),
+        "unsub": cat2(base["unsub"], added["unsub"]),
+        "campaign": np.concatenate([camp_code, inj_camp]),
+        "model": np.concatenate([base_model, inj_model]),
     }
-    order = np.lexsort((np.arange(nb + na), m["cust"], m["t"]))
+    # Time order (ties of the same second between customers are rare; the sort is deterministic).
+    order = np.argsort(m["t"])
     m = {k: v[order] for k, v in m.items()}
-    idx = pa.array(order)
     cid = fr.ids("C", np.arange(1, len(L.cust["kind"]) + 1), 6).to_numpy(dtype=object)
-    comms = fr.communications(m, L, cid, camp.take(idx), model.take(idx))
+    comms = fr.communications(m, L, cid, camp_labels, model_labels)
     rank = np.empty(nb + na, dtype=np.int64)
     rank[order] = np.arange(nb + na)
     rules = added["rule"]
     hit = np.flatnonzero(np.array([x is not None for x in rules], dtype=bool))
     rows = rank[nb + hit]
     truth = pd.DataFrame({
-        "message_id": comms["message_id"].to_numpy()[rows] if len(rows) else pd.Series([], dtype=fr.STRING),
+        "message_id": fr.ids("M", rows + 1, fr.ID_WIDTH if nb + na < 10**8 else 10),
         "rule": pd.array(rules[hit].tolist() if len(hit) else [], dtype=fr.STRING),
     })
-    truth = truth.astype({"message_id": fr.STRING}).sort_values("message_id", ignore_index=True)
-    return comms, truth
+    return comms, truth.sort_values("message_id", ignore_index=True)

@@ -12,6 +12,7 @@ from .messages import CATS, CHANNELS, SENDERS
 from .timeutil import NEVER, NS_DAY, aware, dates
 
 STRING = pd.StringDtype("pyarrow")
+ID_WIDTH = 8  # message ids M00000001...
 
 
 def ids(prefix: str, numbers, width: int) -> pd.Series:
@@ -27,7 +28,7 @@ def strings(values) -> pd.Series:
 
 def coded(codes, labels, missing=None) -> pd.Series:
     """Small int codes (-1 = missing) to a ``string`` Series of their labels, via Arrow ``take``."""
-    codes = np.asarray(codes, dtype=np.int64)
+    codes = np.asarray(codes)
     idx = pa.array(codes, mask=codes < 0 if missing is None else missing | (codes < 0))
     out = pa.array(list(labels), type=pa.string()).take(idx)
     return pd.Series(pd.arrays.ArrowStringArray(out), dtype=STRING)
@@ -136,36 +137,36 @@ CAT_CODE = {"service_reminder": "SVC", "offer": "OFR", "sales_promo": "PRM", "co
             "referral": "REF", "event": "EVT", "transactional": "TRX"}
 
 
-def base_campaigns(sender, cat, slot, has) -> pa.Array:
-    """Campaign ids of clean messages: sender + category + slot number, shared by everyone in that slot.
-
-    A customer has at most one message per slot, so no one gets a campaign twice.
+def campaign_codes(sender, cat, slot, has) -> tuple[list, np.ndarray]:
+    """Campaign ids of clean messages as (labels, codes; -1 = none): sender + category + slot
+    number, shared by everyone messaged in that slot. A customer has at most one message per
+    slot, so no one gets a campaign twice.
     """
-    labels = [f"{s[:2].upper()}-{CAT_CODE[c]}-" for s in SENDERS for c in CATS]
-    prefix = pa.array(labels).take(pa.array(np.asarray(sender) * len(CATS) + np.asarray(cat)))
-    num = pc.utf8_lpad(pc.cast(pa.array(np.asarray(slot, dtype=np.int64)), pa.string()), 4, "0")
-    camp = pc.binary_join_element_wise(prefix, num, "")
-    return pc.if_else(pa.array(np.asarray(has, dtype=bool)), camp, pa.nulls(len(camp), pa.string()))
+    slot = np.asarray(slot, dtype=np.int64)
+    n_slots = int(slot.max()) + 1 if len(slot) else 1
+    labels = [f"{s[:2].upper()}-{CAT_CODE[c]}-{j:04d}" for s in SENDERS for c in CATS for j in range(n_slots)]
+    code = (np.asarray(sender, dtype=np.int64) * len(CATS) + np.asarray(cat, dtype=np.int64)) * n_slots + slot
+    return labels, np.where(np.asarray(has, dtype=bool), code, -1)
 
 
 def arrow_strings(arr: pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(pc.cast(arr, pa.large_string())), dtype=STRING)
 
 
-def communications(m: dict, L: lv.Lives, cid, campaign: pa.Array, model: pa.Array) -> pd.DataFrame:
-    """Messages already in their final order; ``campaign`` and ``model`` as Arrow arrays."""
+def communications(m: dict, L: lv.Lives, cid, campaign_labels, model_labels) -> pd.DataFrame:
+    """Messages already in their final order; ``campaign`` and ``model`` are codes into labels."""
     tz = L.tz
     n = len(m["cust"])
     return frame("communications", dict(
-        message_id=ids("M", np.arange(1, n + 1), 8 if n < 10**8 else 10),
+        message_id=ids("M", np.arange(1, n + 1), ID_WIDTH if n < 10**8 else 10),
         customer_id=coded(m["cust"], cid),
         sent_at=aware(m["t"], tz),
         channel=coded(m["channel"], CHANNELS),
         sender=coded(m["sender"], SENDERS),
         category=coded(m["cat"], CATS),
-        campaign_id=arrow_strings(campaign),
+        campaign_id=coded(m["campaign"], campaign_labels),
         vin=coded(m["vidx"], L.vehicles["vin"]),
-        model=arrow_strings(model),
+        model=coded(m["model"], model_labels),
         offer_price=floats(m["offer_price"]),
         status=coded(m["status"], schema.MESSAGE_STATUSES),
         opened_at=aware(m["opened"], tz),

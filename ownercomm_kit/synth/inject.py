@@ -55,8 +55,12 @@ class Injector:
         self.used: set[int] = set()
         self.out = Added()
         self.seq = 0
-        order = np.lexsort((base["t"], base["cust"]))
-        self.b_cust, self.b_t, self.b_sender = base["cust"][order], base["t"][order], base["sender"][order]
+        ordered = len(base["t"]) < 2 or bool(np.all(
+            (np.diff(base["cust"]) > 0) | ((np.diff(base["cust"]) == 0) & (np.diff(base["t"]) >= 0))))
+        order = slice(None) if ordered else np.lexsort((base["t"], base["cust"]))
+        # int64 like the customers looked up (a dtype mismatch would copy ten million rows per search)
+        self.b_cust = base["cust"][order].astype(np.int64)
+        self.b_t, self.b_sender = base["t"][order], base["sender"][order]
         self.end = (L.as_of_day + 1) * NS_DAY - NS_SECOND
 
     # --- helpers ---------------------------------------------------------------------------

@@ -196,9 +196,11 @@ def service(rng, L: Lives) -> None:
     """Visits every 4-7 months per vehicle; keepers keep the cadence, others stop or never come."""
     v = L.vehicles
     nv = len(v["cust"])
-    style = rng.choice(3, size=nv, p=[0.55, 0.33, 0.12])  # keep, abandon, never
-    first = v["acquired"] + rng.integers(60, 200, nv)
-    stop = np.where(style == 0, L.as_of_day + 400, np.where(style == 1, first + rng.integers(0, 900, nv), NEVER))
+    style = rng.choice(3, size=nv, p=[0.45, 0.33, 0.22])  # keep, abandon, never
+    first = v["acquired"] + rng.integers(60, 420, nv)  # a few first come back after a year
+    # Those who abandon stop at some point of the three years (or the coming months).
+    quit_day = rng.integers(L.start_day, L.as_of_day + 200, nv)
+    stop = np.where(style == 0, L.as_of_day + 400, np.where(style == 1, np.maximum(quit_day, first), NEVER))
     nmax = np.clip((L.as_of_day + 200 - first) // 120 + 1, 0, 40)
     veh = np.repeat(np.arange(nv), nmax)
     gaps = rng.integers(120, 215, len(veh))
@@ -243,7 +245,7 @@ def appointments(rng, L: Lives) -> None:
     booked = [at_hour(booked_days, rng, 8, 19)]
     status = [np.full(has.sum(), 1)]  # kept
     # No-shows and cancellations: a slot a week or two before some visits.
-    for st, p in ((2, 0.07), (3, 0.07)):
+    for st, p in ((2, 0.11), (3, 0.07)):
         m = rng.random(n) < p
         sd = vi["day"][m] - rng.integers(7, 21, m.sum())
         bd = sd - rng.integers(1, 20, m.sum())
@@ -310,14 +312,14 @@ def referrals(rng, L: Lives, seed: int) -> None:
         L.referrals = {}
         return
     # Sold: a real sale in the window, referred 5-60 days before by an earlier buyer.
-    pick = np.flatnonzero((s["day"] >= L.start_day + 60) & (rng.random(len(s["day"])) < 0.07))
+    pick = np.flatnonzero((s["day"] >= L.start_day + 60) & (rng.random(len(s["day"])) < 0.12))
     ref_day = s["day"][pick] - rng.integers(5, 60, len(pick))
     referrer = advocates[rng.integers(0, len(advocates), len(pick))]
     ok = (first_sale[referrer] < ref_day) & (referrer != s["cust"][pick])
     pick, ref_day, referrer = pick[ok], ref_day[ok], referrer[ok]
     n_sold = len(pick)
     # Not (yet) sold: about twice as many.
-    n_other = max(2 * n_sold, len(advocates) // 40)
+    n_other = max(3 * n_sold, len(advocates) // 30)
     o_ref = advocates[rng.integers(0, len(advocates), n_other)]
     o_day = rng.integers(L.start_day + 1, L.as_of_day + 1, n_other)
     ok = first_sale[o_ref] < o_day

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import schema
 from . import lives as lv
-from .timeutil import NEVER, NS_DAY, NS_HOUR, NS_SECOND, convert_wall, first_index, in_intervals, last_index
+from .timeutil import NEVER, NS_DAY, NS_HOUR, NS_SECOND, Events, Intervals, convert_wall, last_index
 
 CATS = schema.CATEGORIES
 CAT = {c: i for i, c in enumerate(CATS)}
@@ -163,14 +163,40 @@ def consent_ok(c: dict) -> np.ndarray:
     return np.stack([email, sms, phone, mail], axis=1)
 
 
-def generate(rng, L: lv.Lives, params: dict, *, chunk: int = 20000) -> dict:
+def generate(rng, L: lv.Lives, params: dict, *, chunk: int = 40000) -> dict:
     """The clean messages of every customer, as arrays (cust, t wall-clock ns, channel, ...)."""
     p = plan(params)
+    look = _lookups(L, params)
     parts = [
-        _chunk(rng, L, params, p, lo, min(lo + chunk, len(L.cust["kind"])))
+        _chunk(rng, L, params, p, look, lo, min(lo + chunk, len(L.cust["kind"])))
         for lo in range(0, len(L.cust["kind"]), chunk)
     ]
     return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
+def _lookups(L: lv.Lives, params: dict) -> dict:
+    """Event look-ups and conflict windows, sorted once for all chunks of customers."""
+    r = params["rules"]
+    v, vi, ap, s, le = L.vehicles, L.visits, L.appts, L.sales, L.leads
+    booked_day = ap["booked"] // NS_DAY
+    live = ap["status"] != 3  # cancelled appointments do not hold reminders back
+    out = {
+        "since": _since(L),
+        "car": Events(v["cust"], v["acquired"]),
+        "visit": Events(vi["cust"], vi["day"]),
+        "booking": Events(ap["cust"], booked_day),
+        "booked_day": booked_day,
+        "after_visit": Intervals(vi["cust"], vi["day"] - 1, vi["day"] + r["reminder_after_service"]["days"] + 1),
+        "appt_open": Intervals(ap["cust"][live], booked_day[live] - 1, ap["sched"][live] // NS_DAY + 1),
+    }
+    for rule in ("promo_after_purchase", "better_offer_after_purchase"):
+        out[rule] = Intervals(s["cust"], s["day"] - 1, s["day"] + r[rule]["days"] + 1)
+    if len(le.get("cust", [])):
+        close_day = np.where(le["closed"] > NEVER, le["closed"] // NS_DAY, L.as_of_day + 400)
+        out["lead"] = Intervals(le["cust"], le["opened"] // NS_DAY - 1, close_day + 1)
+    else:
+        out["lead"] = Intervals(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return out
 
 
 def _since(L: lv.Lives) -> np.ndarray:
@@ -183,7 +209,7 @@ def _since(L: lv.Lives) -> np.ndarray:
     return np.maximum(L.start_day, np.where(first < (1 << 30), first - 30, L.start_day))
 
 
-def _chunk(rng, L: lv.Lives, params: dict, p: Plan, c0: int, c1: int) -> dict:
+def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int) -> dict:
     c, r = L.cust, params["rules"]
     n_slots = (L.as_of_day - L.start_day) // p.spacing + 1
     ncust = c1 - c0
@@ -197,7 +223,7 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, c0: int, c1: int) -> dict:
     del occ
     cust = (ci + c0).astype(np.int64)
     day = L.start_day + phase[ci] + j.astype(np.int64) * p.spacing
-    keep = (day <= L.as_of_day) & (day >= _since(L)[cust])
+    keep = (day <= L.as_of_day) & (day >= look["since"][cust])
     cust, day, j, ci = cust[keep], day[keep], j[keep], ci[keep]
     lane = (j + shift[ci]) % p.lanes
     n = len(cust)
@@ -211,16 +237,15 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, c0: int, c1: int) -> dict:
             w = CAT_WEIGHTS[k] * p.cat_ok[ln]
             cat[m] = np.searchsorted(np.cumsum(w) / w.sum(), rng.random(m.sum()), side="right")
     cat = np.minimum(cat, len(CATS) - 1)
-    v = L.vehicles
-    vidx = last_index(cust, day, v["cust"], v["acquired"])  # the car the message is about
+    vidx = look["car"].last(cust, day)  # the car the message is about
     no_car = vidx < 0
     cat[no_car & np.isin(cat, [CAT[x] for x in VEHICLE_CATEGORIES])] = CAT["newsletter"]
     # Service reminders when service is due or just before the customer books (the KPI's story).
-    vi, ap = L.visits, L.appts
-    last_visit = last_index(cust, day, vi["cust"], vi["day"])
+    vi = L.visits
+    last_visit = look["visit"].last(cust, day)
     since_visit = np.where(last_visit >= 0, day - vi["day"][np.maximum(last_visit, 0)], 10_000)
-    booked_day = ap["booked"] // NS_DAY
-    nxt = first_index(cust, day, ap["cust"], booked_day)
+    booked_day = look["booked_day"]
+    nxt = look["booking"].first(cust, day)
     to_booking = np.where(nxt >= 0, booked_day[np.maximum(nxt, 0)] - day, 10_000)
     due = (since_visit >= 150) | ((to_booking >= 1) & (to_booking <= 13))
     sr_lane = p.cat_ok[lane, CAT["service_reminder"]]
@@ -235,11 +260,8 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, c0: int, c1: int) -> dict:
     sender = (SENDER_CUM[cat] <= rng.random(n)[:, None]).sum(axis=1)
     sender = np.minimum(sender, len(SENDERS) - 1)
     lead_cats = np.isin(cat, [CAT[x] for x in r["promo_during_open_lead"]["categories"]])
-    le = L.leads
-    if len(le.get("cust", [])):
-        close_day = np.where(le["closed"] > NEVER, le["closed"] // NS_DAY, L.as_of_day + 400)
-        in_lead = in_intervals(cust, day, le["cust"], le["opened"] // NS_DAY - 1, close_day + 1)
-        sender[lead_cats & in_lead] = SND[r["promo_during_open_lead"]["owner_sender"]]
+    in_lead = look["lead"].holds(cust, day)
+    sender[lead_cats & in_lead] = SND[r["promo_during_open_lead"]["owner_sender"]]
 
     # Channel: the preferred one for marketing, else a consenting channel the lane allows.
     ok = consent_ok(c)[cust] & p.ch_ok[lane]
@@ -252,14 +274,11 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, c0: int, c1: int) -> dict:
 
     # Drops: what would conflict with a purchase, a visit or a booked appointment.
     drop = channel < 0
-    s = L.sales
     for rule in ("promo_after_purchase", "better_offer_after_purchase"):
         cats = np.isin(cat, [CAT[x] for x in r[rule]["categories"]])
-        drop |= cats & in_intervals(cust, day, s["cust"], s["day"] - 1, s["day"] + r[rule]["days"] + 1)
+        drop |= cats & look[rule].holds(cust, day)
     sr = cat == CAT["service_reminder"]
-    drop |= sr & in_intervals(cust, day, vi["cust"], vi["day"] - 1, vi["day"] + r["reminder_after_service"]["days"] + 1)
-    live = ap["status"] != 3
-    drop |= sr & in_intervals(cust, day, ap["cust"][live], booked_day[live] - 1, ap["sched"][live] // NS_DAY + 1)
+    drop |= sr & (look["after_visit"].holds(cust, day) | look["appt_open"].holds(cust, day))
     drop |= (cat == CAT["conquest"]) & (kind != lv.PROSPECT)
 
     keep = ~drop
@@ -271,7 +290,10 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, c0: int, c1: int) -> dict:
     for z in sorted({x for x in zone if x is not None and x != L.tz}):
         m = zone == z
         t[m] = convert_wall(t[m], z, L.tz)
-    return dict(cust=cust, t=t, day=day, slot=j, cat=cat, sender=sender, channel=channel, vidx=vidx)
+    # Small integer types: ten million rows are moved around several times.
+    return dict(cust=cust.astype(np.int32), t=t, day=day.astype(np.int32), slot=j.astype(np.int16),
+                cat=cat.astype(np.int8), sender=sender.astype(np.int8), channel=channel.astype(np.int8),
+                vidx=vidx.astype(np.int32))
 
 
 def _doy(day: np.ndarray) -> np.ndarray:
@@ -290,7 +312,7 @@ def outcomes(rng, msgs: dict, L: lv.Lives, params: dict) -> dict:
     e = L.cust["engagement"][msgs["cust"]]
     ch = msgs["channel"]
     u = rng.random(n)
-    status = np.zeros(n, dtype=np.int64)  # delivered
+    status = np.zeros(n, dtype=np.int8)  # delivered
     bounce_p = np.select([ch == CH["email"], ch == CH["sms"], ch == CH["phone"]], [0.03, 0.01, 0.02], 0.005)
     fail_p = np.select([ch == CH["phone"]], [0.25], 0.01)
     status[u < bounce_p] = 1
@@ -312,7 +334,7 @@ def outcomes(rng, msgs: dict, L: lv.Lives, params: dict) -> dict:
     marketing = np.isin(msgs["cat"], [CAT[x] for x in CATS if x in schema.MARKETING_CATEGORIES])
     unsub = delivered & marketing & np.isin(ch, [CH["email"], CH["sms"]]) & (rng.random(n) < 0.0025)
     # Nothing more on that channel after the first unsubscribe (grace period or not).
-    c4 = msgs["cust"] * 4 + ch
+    c4 = msgs["cust"].astype(np.int64) * 4 + ch
     ev_c4, ev_day = c4[unsub], msgs["day"][unsub]
     prior = last_index(c4, msgs["day"] - 1, ev_c4, ev_day) >= 0
     keep = ~prior

@@ -29,44 +29,7 @@ def key(cust, day) -> np.ndarray:
 
 def in_intervals(q_cust, q_day, i_cust, i_start, i_end) -> np.ndarray:
     """For each query (customer, day): does an interval [start, end] of that customer hold it?"""
-    q = key(q_cust, q_day)
-    if len(i_cust) == 0:
-        return np.zeros(len(q), dtype=bool)
-    order = np.lexsort((i_start, i_cust))
-    starts = key(i_cust[order], i_start[order])
-    # Running max of end keys: earlier customers' keys are always smaller, so it never leaks.
-    ends = np.maximum.accumulate(key(i_cust[order], i_end[order]))
-    pos = np.searchsorted(starts, q, side="right") - 1
-    out = np.zeros(len(q), dtype=bool)
-    ok = pos >= 0
-    out[ok] = ends[pos[ok]] >= q[ok]
-    return out
-
-
-def last_on_or_before(q_cust, q_day, e_cust, e_day) -> np.ndarray:
-    """Day of the customer's latest event on or before q_day, else NEVER."""
-    q = key(q_cust, q_day)
-    k = np.sort(key(e_cust, e_day))
-    pos = np.searchsorted(k, q, side="right") - 1
-    out = np.full(len(q), NEVER, dtype=np.int64)
-    ok = pos >= 0
-    hit = ok.copy()
-    hit[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
-    out[hit] = k[pos[hit]] % KEY
-    return out
-
-
-def first_after(q_cust, q_day, e_cust, e_day) -> np.ndarray:
-    """Day of the customer's first event strictly after q_day, else a far future day."""
-    q = key(q_cust, q_day)
-    k = np.sort(key(e_cust, e_day))
-    pos = np.searchsorted(k, q, side="right")
-    out = np.full(len(q), -NEVER, dtype=np.int64)
-    ok = pos < len(k)
-    hit = ok.copy()
-    hit[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
-    out[hit] = k[pos[hit]] % KEY
-    return out
+    return Intervals(i_cust, i_start, i_end).holds(q_cust, q_day)
 
 
 def at_hour(day, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
@@ -105,25 +68,56 @@ def dates(day: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
 
 def last_index(q_cust, q_day, e_cust, e_day) -> np.ndarray:
     """Index (into the event arrays) of the customer's latest event on or before q_day, else -1."""
-    q = key(q_cust, q_day)
-    order = np.lexsort((e_day, e_cust))
-    k = key(e_cust, e_day)[order]
-    pos = np.searchsorted(k, q, side="right") - 1
-    out = np.full(len(q), -1, dtype=np.int64)
-    ok = pos >= 0
-    ok[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
-    out[ok] = order[pos[ok]]
-    return out
+    return Events(e_cust, e_day).last(q_cust, q_day)
 
 
 def first_index(q_cust, q_day, e_cust, e_day) -> np.ndarray:
     """Index (into the event arrays) of the customer's first event on or after q_day, else -1."""
-    q = key(q_cust, q_day)
-    order = np.lexsort((e_day, e_cust))
-    k = key(e_cust, e_day)[order]
-    pos = np.searchsorted(k, q, side="left")
-    out = np.full(len(q), -1, dtype=np.int64)
-    ok = pos < len(k)
-    ok[ok] = (k[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
-    out[ok] = order[pos[ok]]
-    return out
+    return Events(e_cust, e_day).first(q_cust, q_day)
+
+
+class Events:
+    """A customer's dated events, sorted once, for many ``last``/``first`` look-ups."""
+
+    def __init__(self, cust, day):
+        cust, day = np.asarray(cust, dtype=np.int64), np.asarray(day, dtype=np.int64)
+        self.order = np.lexsort((day, cust))
+        self.keys = key(cust, day)[self.order]
+
+    def _hit(self, q_cust, q, pos):
+        out = np.full(len(q), -1, dtype=np.int64)
+        ok = (pos >= 0) & (pos < len(self.keys))
+        ok[ok] = (self.keys[pos[ok]] // KEY) == np.asarray(q_cust, dtype=np.int64)[ok]
+        out[ok] = self.order[pos[ok]]
+        return out
+
+    def last(self, q_cust, q_day) -> np.ndarray:
+        """Index of the customer's latest event on or before q_day, else -1."""
+        q = key(q_cust, q_day)
+        return self._hit(q_cust, q, np.searchsorted(self.keys, q, side="right") - 1)
+
+    def first(self, q_cust, q_day) -> np.ndarray:
+        """Index of the customer's first event on or after q_day, else -1."""
+        q = key(q_cust, q_day)
+        return self._hit(q_cust, q, np.searchsorted(self.keys, q, side="left"))
+
+
+class Intervals:
+    """A customer's day intervals [start, end], sorted once, for many ``holds`` look-ups."""
+
+    def __init__(self, cust, start, end):
+        cust = np.asarray(cust, dtype=np.int64)
+        order = np.lexsort((start, cust))
+        self.starts = key(cust[order], np.asarray(start)[order])
+        # Running max of end keys: earlier customers' keys are always smaller, so it never leaks.
+        self.ends = np.maximum.accumulate(key(cust[order], np.asarray(end)[order])) if len(cust) else self.starts
+
+    def holds(self, q_cust, q_day) -> np.ndarray:
+        q = key(q_cust, q_day)
+        out = np.zeros(len(q), dtype=bool)
+        if len(self.starts) == 0:
+            return out
+        pos = np.searchsorted(self.starts, q, side="right") - 1
+        ok = pos >= 0
+        out[ok] = self.ends[pos[ok]] >= q[ok]
+        return out

@@ -3,9 +3,9 @@
 ``write_clean(folder, tables)`` writes the canonical twin (canonical file names, headers and
 values, UTF-8, ISO dates). ``write_shape(folder, tables, shape)`` writes the same data the
 way a DMS or CRM exports it: other file names and headers, other enum words, another
-encoding, separator, date style and yes/no words, or Excel workbooks. Tables are dicts of
-canonical column -> list of canonical text cells ("" = empty) so any dealer (hand-made or
-synthetic) can be written in every shape.
+encoding, separator, date style and yes/no words, or Excel workbooks, or typed parquet.
+Tables are DataFrames of canonical text cells ("" = empty), so any dealer (hand-made, or
+synthetic through ``tables_from_data``) can be written in every shape.
 """
 from __future__ import annotations
 
@@ -210,6 +210,13 @@ def write_shape(folder: Path, tables: dict[str, pd.DataFrame], shape: Shape) -> 
             book, _, sheet = file.partition("#")
             books.setdefault(book, []).append((sheet or "Sheet1", table, df))
             continue
+        if file.endswith(".parquet"):  # typed columns, as a BI tool writes them
+            vendor = to_vendor(table, df, shape, for_excel=True)
+            kinds = [_kinds(table)[c] for c in df.columns]
+            typed = {h: pd.Series([_excel_cell(v, k, shape) for v in vendor[h]], dtype=object)
+                     for h, k in zip(vendor.columns, kinds)}
+            pd.DataFrame(typed).to_parquet(folder / file, index=False)
+            continue
         vendor = to_vendor(table, df, shape)
         with open(folder / file, "w", encoding=shape.encoding, newline="") as f:
             w = csv.writer(f, delimiter=shape.sep, lineterminator=shape.newline)
@@ -405,7 +412,13 @@ EXCEL_FILES = Shape(
     values=CRM.values,
     excel_dates="datetime",
 )
-SHAPES = {s.name: s for s in (DMS, CRM, EXCEL_BOOK, EXCEL_FILES)}
+PARQUET = Shape(
+    "parquet",
+    files={t: f"{s.lower().replace(' ', '_')}.parquet" for t, s in _SHEETS.items()},
+    headers=DMS_HEADERS,
+    values=DMS_VALUES,
+)
+SHAPES = {s.name: s for s in (DMS, CRM, EXCEL_BOOK, EXCEL_FILES, PARQUET)}
 
 
 def tables_from_data(data, *, minutes: bool = True) -> dict[str, pd.DataFrame]:

@@ -709,3 +709,93 @@ def test_sorted_messages_are_cached_and_rebuilt_for_new_data():
     assert list(data["communications"]["message_id"].take(m.order)) == ["M2", "M1"]
     data.tables["communications"] = data["communications"].iloc[:1].copy()
     assert len(messages_of(data)) == 1
+
+
+def _brute_force_joins(msgs, sales, visits, appts, leads, vehicles, p) -> set[tuple[str, str]]:
+    """The rules that join other tables, read literally with loops (dealer-local naive times)."""
+    import numpy as np
+
+    exempt = set(p["audit"]["exempt_categories"])
+    ts = pd.Timestamp
+    order = sorted(msgs, key=lambda m: (m["customer_id"], ts(m["sent_at"]), m["message_id"]))
+    out = set()
+    for m in order:
+        if m["category"] in exempt:
+            continue
+        t, day, c = ts(m["sent_at"]), ts(m["sent_at"]).normalize(), m["customer_id"]
+        mine = [s for s in sales if s["customer_id"] == c]
+        diffs = [(day - ts(s["sale_date"])).days for s in mine]
+        rp = p["rules"]["promo_after_purchase"]
+        if m["category"] in rp["categories"] and any(0 <= d <= rp["days"] for d in diffs):
+            out.add((m["message_id"], "promo_after_purchase"))
+        rp = p["rules"]["better_offer_after_purchase"]
+        if m["category"] in rp["categories"] and m.get("model") and m.get("offer_price") is not None and any(
+                s.get("model") and s["model"].strip().lower() == m["model"].strip().lower()
+                and 0 <= (day - ts(s["sale_date"])).days <= rp["days"] and m["offer_price"] < s["price"] for s in mine):
+            out.add((m["message_id"], "better_offer_after_purchase"))
+        if m["category"] == "service_reminder":
+            by_visit = any(v["customer_id"] == c and 0 <= (day - ts(v["visit_date"])).days <= p["rules"]["reminder_after_service"]["days"]
+                           and (not m.get("vin") or not v.get("vin") or v["vin"] == m["vin"]) for v in visits)
+            by_appt = any(a["customer_id"] == c and a["status"] != "cancelled" and ts(a["booked_at"]) <= t < ts(a["scheduled_for"])
+                          for a in appts)
+            if by_visit or by_appt:
+                out.add((m["message_id"], "reminder_after_service"))
+        if m["category"] == "conquest" and (any(d >= 0 for d in diffs) or any(v["customer_id"] == c for v in vehicles)):
+            out.add((m["message_id"], "conquest_to_owner"))
+        rp = p["rules"]["promo_during_open_lead"]
+        if m["category"] in rp["categories"] and m["sender"] != rp["owner_sender"] and any(
+                ld["customer_id"] == c and ts(ld["opened_at"]) <= t and (ld.get("closed_at") is None or t < ts(ld["closed_at"]))
+                for ld in leads):
+            out.add((m["message_id"], "promo_during_open_lead"))
+        earlier = [u for u in order if u["customer_id"] == c and u["channel"] == m["channel"] and u.get("unsubscribed")
+                   and (ts(u["sent_at"]), u["message_id"]) < (t, m["message_id"])]
+        if earlier:
+            grace = np.busday_offset(np.datetime64(ts(earlier[0]["sent_at"]).date()),
+                                     p["rules"]["after_opt_out"]["grace_business_days"], roll="backward")
+            if np.datetime64(day.date()) > grace:
+                out.add((m["message_id"], "after_opt_out"))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_join_rules_match_brute_force(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(100 + seed)
+    start = pd.Timestamp("2026-04-01")
+
+    def when(days=60):
+        return start + pd.Timedelta(minutes=int(rng.integers(0, days * 24 * 4)) * 15)
+
+    custs = [f"C{i}" for i in range(4)]
+    choice = lambda xs: xs[int(rng.integers(0, len(xs)))]  # noqa: E731
+    msgs = [msg(f"M{i:03d}", str(when()), customer=choice(custs), channel=choice(["email", "sms", "phone", "mail"]),
+                sender=choice(["oem", "sales", "dealer", "service", "fi"]),
+                category=choice(["offer", "sales_promo", "conquest", "service_reminder", "newsletter", "event", "recall"]),
+                vin=choice(["V1", "V2", None]), model=choice(["Camry", " camry", "RAV4", None]),
+                offer_price=choice([20000.0, 30000.0, None]), unsubscribed=bool(rng.random() < 0.03))
+            for i in range(200)]
+    sales = [{"sale_id": f"S{i}", "customer_id": choice(custs), "sale_date": str(when().date()),
+              "model": choice(["Camry", "RAV4", None]), "price": choice([25000.0, 35000.0])} for i in range(6)]
+    visits = [{"ro_id": f"R{i}", "customer_id": choice(custs), "visit_date": str(when().date()), "vin": choice(["V1", "V2", None])}
+              for i in range(8)]
+    appts = []
+    for i in range(6):
+        b = when()
+        appts.append({"appointment_id": f"A{i}", "customer_id": choice(custs), "booked_at": str(b),
+                      "scheduled_for": str(b + pd.Timedelta(hours=int(rng.integers(1, 24 * 20)))),
+                      "status": choice(["scheduled", "kept", "no_show", "cancelled"])})
+    leads = []
+    for i in range(5):
+        o = when()
+        leads.append({"lead_id": f"L{i}", "customer_id": choice(custs), "opened_at": str(o),
+                      "closed_at": choice([str(o + pd.Timedelta(days=int(rng.integers(1, 15)))), None])})
+    vehicles = [{"vin": "VX", "customer_id": choice(custs)}]
+    p = params()
+    names = ["promo_after_purchase", "better_offer_after_purchase", "reminder_after_service", "conquest_to_owner",
+             "promo_during_open_lead", "after_opt_out"]
+    data = dealer(msgs, timezone="America/Chicago", sales=sales, service_visits=visits, appointments=appts,
+                  leads=leads, vehicles=vehicles)
+    flags, skipped = flags_of(data, p, rules=names)
+    assert skipped == {}
+    assert pairs(flags) == _brute_force_joins(msgs, sales, visits, appts, leads, vehicles, p)

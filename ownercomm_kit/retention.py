@@ -38,15 +38,16 @@ KPI_KEYS = (
 DEFINITION_TEMPLATES: dict[str, str] = {
     "first_year_service_retention": (
         "Of the vehicles (counted once per VIN) sold between {window2} and {window} months before the report "
-        "date, the share that came back for at least one service visit within {window} months after their sale."
+        "date, the share that came back for at least one service visit (of that VIN, by anyone) within {window} "
+        "months after their sale day."
     ),
     "service_customer_retention_12m": (
         "Of the customers who had a service visit between {window2} and {window} months ago, the share who "
         "visited again in the last {window} months."
     ),
     "appointment_show_rate_90d": (
-        "Of the service appointments scheduled in the last {show_rate_days} days that were kept or missed, the "
-        "share that were kept (cancelled and still-open appointments are not counted)."
+        "Of the service appointments due in the last {show_rate_days} days (by their appointment date) that were "
+        "kept or missed, the share that were kept (cancelled and still-open appointments are not counted)."
     ),
     "reminder_booking_rate_90d": (
         "Of the service reminders sent between {reminder_lookback_days} and {reminder_booking_days} days ago, the "

@@ -278,3 +278,20 @@ def test_notes_on_partial_data():
     assert r.kpis["referral_revenue_12m"] == 20000.0
     assert r.notes["referral_revenue_12m"].startswith("1 sold referral(s) have no sale_id")
     assert "from sales only" in r.notes["advocate_rate_12m"]
+
+
+def test_report_date_before_a_midnight_that_does_not_exist():
+    # Chile moves its clocks from 2026-09-06 00:00 to 01:00: "the end of 2026-09-05" has no midnight
+    rows = [full(1, "2026-09-04 10:00", status="new")]
+    out, _ = referrals.followups(dealer(tz="America/Santiago", as_of="2026-09-05", referrals=rows), P)
+    assert out["referral_id"].tolist() == ["F1"]
+    assert out.iloc[0]["hours_waiting"] == 38.0
+
+
+def test_orphan_advocate_is_counted_and_listed_by_id():
+    rows = [full(1, "2026-03-01 10:00", "C404", status="sold", sold_at="2026-03-05 10:00")]
+    d = dealer(referrals=rows)
+    values, _ = kpis(d)
+    assert values["referrals_12m"] == 1 and values["referral_conversion_12m"] == 1.0
+    out, _ = referrals.followups(d, P)
+    assert out.iloc[0]["referrer_name"] == "customer C404" and pd.isna(out.iloc[0]["referrer_contact"])

@@ -426,3 +426,20 @@ def test_isin_matches_pandas_but_never_matches_missing():
     assert retention.isin(s, {"c"}).tolist() == [False, False, False, True]
     assert retention.isin(s, []).tolist() == [False] * 4
     assert retention.isin(s.iloc[:0], ["a"]).tolist() == []
+
+
+def test_orphan_customers_stay_off_call_lists():
+    visits = [{"ro_id": "R1", "customer_id": "C404", "visit_date": "2025-01-10"},
+              {"ro_id": "R2", "customer_id": "C1", "visit_date": "2025-01-10"}]
+    customers = cust("C1", phone="555 0100")
+    r = retention.compute(dealer(customers=customers, service_visits=visits), PARAMS)
+    assert r.due_for_service["customer_id"].tolist() == ["C1"]
+    assert r.excluded["due_for_service"] == 1
+    # the KPIs still count every visit (the data-quality section reports the orphan)
+    assert r.kpis["service_customer_retention_12m"] == 0.0
+
+
+def test_future_birthdays_and_sales_are_not_milestones():
+    customers = [{"customer_id": "C1", "birth_date": "2026-04-10", "email": "a@x.com"}]  # born after A: bad data
+    sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-04-05"}]          # sold after A
+    assert retention.milestones(dealer(customers=customers, sales=sales), P, {}).empty

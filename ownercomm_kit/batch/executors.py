@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Protocol
 Task = dict
 Result = dict
 
+CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
 POOL_RESTARTS = 2  # a worker process dying (not a store failing) restarts the pool this often
 
 
@@ -95,7 +96,7 @@ class DaskCluster:
 
         self.address = address
         try:
-            self.client = Client(address, timeout=30)
+            self.client = Client(address, timeout=CONNECT_TIMEOUT)
         except OSError as e:
             raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         info = self.client.scheduler_info()

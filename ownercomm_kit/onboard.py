@@ -35,6 +35,7 @@ Sureness = Literal["yours", "exact", "synonym", "fuzzy", "content", "not found"]
 FUZZY_MIN = 0.86      # difflib ratio of normalised headers; below it a header is no match
 CONTENT_MIN = 0.9     # share of non-empty values that must look right for a content match
 SAMPLE_ROWS = 2000    # values inspected per column for content matches
+HEADER_SCAN_ROWS = 20  # rows searched for a header pushed down by report title lines
 
 
 # --------------------------------------------------------------------------- names
@@ -88,6 +89,7 @@ class Source:
 
     ref: str            # as written in the dealer file's files block: "x.csv" or "x.xlsx#Sheet"
     frame: pd.DataFrame  # every value as text, headers as in the file
+    rows: list[int] | None = None  # spreadsheet row of each frame row (header = 1), when known
 
     @property
     def stem(self) -> str:
@@ -112,7 +114,7 @@ def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
                 raw = formats.read_raw(path, sheet)
                 ref = f"{path.name}#{sheet}" if len(sheets) > 1 else path.name
                 if len(raw.frame.columns):
-                    out.append(Source(ref, raw.frame))
+                    out.append(Source(ref, raw.frame, [int(r) for r in raw.rows[:HEADER_SCAN_ROWS]]))
         except formats.FormatError as e:
             if not str(e).endswith("the sheet is empty"):  # a blank extra sheet is no problem
                 unreadable.append(str(e))
@@ -462,8 +464,37 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
                 values.append(vm)
     used = {t.source for t in tables}
     onb = Onboarding(tables, columns, values, [s.ref for s in sources if s.ref not in used])
-    onb.decisions = _decisions(onb)
+    onb.decisions = [hint for s in sources if (hint := header_row_hint(s))] + _decisions(onb)
     return onb
+
+
+def header_row_hint(src: Source) -> str | None:
+    """DMS reports often print title lines above the header ("Customer List - printed 06/18").
+    When the first row names no known column but a later one does, say which row to keep."""
+    if _known_headers([str(h) for h in src.frame.columns]) >= 2:
+        return None
+    head = src.frame.head(HEADER_SCAN_ROWS)
+    for i, cells in enumerate(head.itertuples(index=False, name=None)):
+        line = ",".join("" if pd.isna(c) else str(c) for c in cells)
+        for sep in (",", ";", "\t", "|"):
+            fields = [f.strip() for f in line.split(sep)]
+            if _known_headers(fields) >= 2:
+                row = src.rows[i] if src.rows and i < len(src.rows) else i + 2
+                shown = ", ".join(repr(f) for f in fields[:3] if f)
+                return (f"{src.ref}: the header seems to be on row {row} ({shown}, ...); delete the "
+                        f"{row - 1} line(s) above it in the export, then run onboard again")
+    return None
+
+
+def _known_headers(fields: list[str]) -> int:
+    """How many of ``fields`` are a known name of some canonical column."""
+    known = _all_column_keys()
+    return sum(name_key(f) in known for f in fields if f)
+
+
+@functools.cache
+def _all_column_keys() -> frozenset[str]:
+    return frozenset(k for cols in synonyms()["columns"].values() for keys in cols.values() for k in keys)
 
 
 def _tables_with_manual(guessed: list[TableMatch], files: dict, by_ref: dict) -> list[TableMatch]:

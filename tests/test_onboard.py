@@ -526,3 +526,18 @@ def test_the_synonym_tables_cover_the_whole_data_model_without_ambiguity():
                     for k in ks:
                         assert owners.setdefault(k, value) == value, f"{name}.{col.name}: {k!r}"
     assert set(syn["booleans"].values()) == {True, False}
+
+
+def test_title_lines_above_the_header_are_pointed_out(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "customer_list.csv").write_bytes(
+        "Customer List Report\r\nPrinted 06/18/2026\r\n\r\nCust No;First Name;E-Mail Address\r\n1;Cára;a@x.com\r\n"
+        .encode("cp1252"))
+    r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
+    hint = next(d for d in r.onboarding.decisions if d.startswith("customer_list.csv"))
+    assert "header seems to be on row 4" in hint and "'Cust No'" in hint and "delete the 3 line(s)" in hint
+    lines = (folder / "customer_list.csv").read_bytes().split(b"\r\n")
+    (folder / "customer_list.csv").write_bytes(b"\r\n".join(lines[3:]))
+    r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
+    assert not any("header seems" in d for d in r.onboarding.decisions)

@@ -327,8 +327,16 @@ def test_better_offer_after_purchase():
     flags, _ = run("better_offer_after_purchase", msgs, sales=SALE)
     assert pairs(flags, "better_offer_after_purchase") == {"M1", "M4"}
     f = one(flags, "better_offer_after_purchase", "M1")
-    assert f["detail"] == "Emailed an offer for a CAMRY  at $29,500 2 days after buying one for $31,000"
+    assert f["detail"] == "Emailed an offer for a CAMRY at $29,500 2 days after buying one for $31,000"
     assert f["severity"] == "high" and f["related_id"] == "S1"
+
+
+def test_details_use_a_or_an():
+    sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-03-01", "model": "Elantra", "price": 20000}]
+    m1 = msg("M1", "2026-03-03 12:00", category="offer", model="elantra", offer_price=19000)
+    flags, _ = flags_of(dealer([m1], sales=sales), rules=["promo_after_purchase", "better_offer_after_purchase"])
+    assert "after buying an Elantra on 2026-03-01" in one(flags, "promo_after_purchase", "M1")["detail"]
+    assert "an offer for an elantra at $19,000" in one(flags, "better_offer_after_purchase", "M1")["detail"]
 
 
 def test_better_offer_skipped_without_offer_price():

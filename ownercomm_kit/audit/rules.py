@@ -146,7 +146,7 @@ def local_days_of(ts: pd.Series, tz: str) -> np.ndarray:
 def sales_model_text(data: DealerData, pos: np.ndarray) -> pd.Series:
     """'buying a Camry' or 'a purchase' per matched sale."""
     model = data["sales"]["model"].take(pos).reset_index(drop=True)
-    return ("buying a " + model).fillna("a purchase")
+    return ("buying " + tx.with_article(model)).fillna("a purchase")
 
 
 # ---------------------------------------------------------------- volume and cadence
@@ -311,8 +311,8 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     rows, sale = j["row"].to_numpy(), j["sale"].to_numpy()
     diff = j["day"].to_numpy() - j["sale_day"].to_numpy()
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
-              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " for a "
-              + model.take(j["i"].to_numpy()).reset_index(drop=True) + " at " + tx.money(j["offer"]) + " "
+              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " for "
+              + tx.with_article(model.take(j["i"].to_numpy()).str.strip()) + " at " + tx.money(j["offer"]) + " "
               + tx.plural(diff, "day") + " after buying one for " + tx.money(j["paid"]))
     return make_flags(data, m, "better_offer_after_purchase", params, rows, detail,
                       related_ids(data, "sales", "sale_id", sale))

@@ -88,5 +88,11 @@ def money(values) -> pd.Series:
     return s(out)
 
 
+def with_article(words: pd.Series) -> pd.Series:
+    """'a Camry', 'an Elantra' (by the first letter; NA stays NA)."""
+    vowel = words.str.strip().str.slice(0, 1).str.lower().isin(list("aeiou")).to_numpy(bool)
+    return s(np.where(vowel, "an ", "a ")) + words.reset_index(drop=True)
+
+
 def capital(text: pd.Series) -> pd.Series:
     return text.str.slice(0, 1).str.upper() + text.str.slice(1)

@@ -198,3 +198,109 @@ def test_contact_columns_and_emails_inside_text_are_masked():
     assert "***-***-0101" in out and "a***@example.com" in out
     assert "bo.smith@example.com" not in out and "Write to b***@example.com today" in out
     assert "2026-06-18 10:00" in out  # a timestamp column named *contact_at is not a contact
+
+
+# --- report sections (no kernel: outputs captured) -----------------------------------------
+
+from helpers_report import AS_OF, TIMEZONE, XSS_NAME, tiny_data, tiny_frames  # noqa: E402
+
+from ownercomm_kit import params as params_mod  # noqa: E402
+from ownercomm_kit.data import Problem, from_frames  # noqa: E402
+from ownercomm_kit.report import audit_report, notebook, referrals_report, retention_report  # noqa: E402
+
+SECTIONS = {
+    "audit": (audit_report, ["headline", "problems", "suppression", "one_voice", "timing", "fatigue", "tiers", "replay",
+                             "data_quality", "definitions"]),
+    "retention": (retention_report, ["headline", "attention", "call_lists", "trends", "cohorts", "data_quality",
+                                     "definitions"]),
+    "referrals": (referrals_report, ["headline", "attention", "followups", "volume", "funnel", "incentives", "advocates",
+                                     "data_quality", "definitions"]),
+}
+
+
+@pytest.fixture(scope="module")
+def resolved():
+    return params_mod.resolve({"dealer_id": "T01", "data_dir": "."})
+
+
+def _render(report, data, resolved, out_dir):
+    module, names = SECTIONS[report]
+    ctx = notebook.context(report, resolved, data, out_dir)
+    result = module.compute(ctx)
+    module.save(ctx, result)
+    with html.capture() as got:
+        for name in names:
+            getattr(module, name)(ctx, result)
+    return got
+
+
+def _page(got) -> str:
+    return "".join(b.get("text/html", "") for b, _ in got)
+
+
+@pytest.mark.parametrize("report", list(SECTIONS))
+def test_sections_escape_data_and_declare_their_ids(report, resolved, tmp_path):
+    got = _render(report, tiny_data(), resolved, tmp_path)
+    page = _page(got)
+    assert XSS_NAME not in page and "<b>Corolla</b>" not in page
+    ids = [m["section"] for _, m in got if m.get("section")]
+    assert len(ids) == len(set(ids)) == len(SECTIONS[report][1])
+    assert ids[-2:] == ["data-quality", "definitions"]
+    assert "ana.lopez@example.com" not in page
+
+
+@pytest.mark.parametrize("report", list(SECTIONS))
+@pytest.mark.parametrize("kept", [
+    ("customers", "communications"),
+    ("customers",),  # communications table with no rows
+])
+def test_sections_degrade_on_minimal_data(report, kept, resolved, tmp_path):
+    frames = {k: pd.DataFrame(v) for k, v in tiny_frames().items() if k in kept}
+    if "communications" not in frames:
+        frames["communications"] = pd.DataFrame(columns=list(pd.DataFrame(tiny_frames()["communications"]).columns))
+    data = from_frames(frames, timezone=TIMEZONE, as_of=AS_OF)
+    page = _page(_render(report, data, resolved, tmp_path))
+    assert "Data quality" in page and "Definitions" in page
+    if report != "audit":
+        assert "not enough data" in page  # KPIs without a denominator are never shown as 0
+
+
+def test_retention_empty_kpi_gives_the_reason(resolved, tmp_path):
+    data = tiny_data(drop=("appointments",))
+    page = _page(_render("retention", data, resolved, tmp_path))
+    tile = page.split("Appointments kept (90 days)")[1].split('<div class="oc-tile"')[0]
+    assert "not enough data" in tile and "appointments" in tile
+
+
+def test_data_quality_counts_warnings_masks_values_and_lists_skips(resolved, tmp_path):
+    data = tiny_data(drop=("referrals",))
+    data.problems = [
+        Problem("warning", "customers", "customers.csv", 7, "email", "ana.lopez@example.com", "looks odd", count=3),
+        Problem("warning", "sales", "sales.csv", 4, "customer_id", XSS_NAME, "unknown customer (orphan row)", count=2),
+    ]
+    page = _page(_render("referrals", data, resolved, tmp_path))
+    dq = page.split("<h2>Data quality</h2>")[1]
+    assert "5 row(s) raised 2 kind(s) of warning" in dq
+    assert "a***@example.com" in dq and "ana.lopez@example.com" not in dq
+    assert "&lt;img src=x" in dq and XSS_NAME not in dq
+    assert "no referrals table in the data" in dq and "not in the data" in dq
+
+
+def test_audit_rule_texts_follow_the_parameters(resolved):
+    p = params_mod.resolve({"dealer_id": "T01", "data_dir": ".", "rules": {"quiet_hours": {"start": "09:00"},
+                                                                          "cap_total": {"windows": [{"days": 7, "max": 4}]}}})
+    assert "before 09:00" in audit_report.rule_text("quiet_hours", p)
+    assert "more than 4 in 7 days" in audit_report.rule_text("cap_total", p)
+    assert set(audit_report.RULE_WORDS) == set(__import__("ownercomm_kit.audit", fromlist=["RULES"]).RULES)
+
+
+def test_audit_save_writes_spec_columns(resolved, tmp_path):
+    _render("audit", tiny_data(), resolved, tmp_path)
+    flags = pd.read_csv(tmp_path / "flags.csv", dtype=str, keep_default_na=False)
+    assert list(flags.columns) == ["message_id", "customer_id", "sent_at", "channel", "sender", "category", "rule",
+                                   "severity", "detail", "related_id"]
+    assert {"quiet_hours", "better_offer_after_purchase"} <= set(flags["rule"])
+    sup = pd.read_csv(tmp_path / "suppression.csv", dtype=str, keep_default_na=False)
+    assert list(sup.columns) == ["customer_id", "channel", "rule", "until"]
+    kpis = json.loads((tmp_path / "kpis.json").read_text())
+    assert set(kpis) == {"messages", "customers_messaged", "flags_high", "flags_total", "over_cap_customer_share"}

@@ -145,6 +145,17 @@ def problems(ctx: ReportContext, r: audit.AuditResult) -> None:
     html.show(html.table(pd.DataFrame(rows).sort_values("flags", ascending=False, kind="stable"),
                          labels={"when_flagged": "A message is flagged when", "flags": "Messages flagged"},
                          max_rows=None, mask_pii=False))
+    oc = r.over_cap
+    if len(oc):
+        shown = oc.assign(rule=oc["rule"].map(_rule_word),
+                          channel=oc["channel"].map(lambda c: theme.CHANNEL_LABELS.get(c, "All channels")),
+                          cap=[f"{m} in {d} days" for m, d in zip(oc["max"], oc["days"])])
+        html.show("<h3>Customers over each cap</h3>" + html.table(
+            shown[["rule", "channel", "cap", "customers_over_period", "share_period", "customers_at_cap_now", "share_now"]],
+            labels={"rule": "Cap", "channel": "Channel", "cap": "Allowed", "customers_over_period": "Customers over it (whole period)",
+                    "share_period": "Share of customers", "customers_at_cap_now": "At the cap today", "share_now": "Share today"},
+            formats={"share_period": "pct", "share_now": "pct"}, max_rows=None, mask_pii=False)
+            + html.paragraph(r.definitions.get("over_cap", ""), "oc-lead"))
     high = f[f["severity"] == "high"].sort_values("sent_at", ascending=False) if len(f) else f
     if len(high):
         shown = high.assign(rule=high["rule"].map(_rule_word))[["sent_at", "customer_id", "channel", "sender", "rule", "detail"]]

@@ -125,7 +125,13 @@ def bar(
         rank = {v: i for i, v in enumerate(order)}
         groups.sort(key=lambda g: rank.get(g[0], len(rank)))
     for key, part in groups:
-        xs, ys = labels(part[x]) if not pd.api.types.is_datetime64_any_dtype(part[x]) else list(part[x]), list(part[y])
+        if pd.api.types.is_datetime64_any_dtype(part[x]):
+            xs = list(part[x])
+        elif x == color:  # one bar per coloured value: its plain-word name on the axis too
+            xs = [names.get(v, label(v)) for v in part[x]]
+        else:
+            xs = labels(part[x])
+        ys = list(part[y])
         name = names.get(key, label(key)) if key is not None else label(y_title or y)
         kw = dict(x=ys, y=xs, orientation="h") if horizontal else dict(x=xs, y=ys)
         fig.add_trace(
@@ -177,6 +183,8 @@ def lines(
         )
     if percent:
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    if not pd.api.types.is_numeric_dtype(df[x]) and not pd.api.types.is_datetime64_any_dtype(df[x]):
+        fig.update_xaxes(type="category")  # "1", "2", ... "20+" are buckets, not numbers
     fig.update_layout(showlegend=color is not None)
     return _layout(fig, title, x_title, y_title, height)
 

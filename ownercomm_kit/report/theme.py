@@ -69,8 +69,9 @@ def _template() -> go.layout.Template:
     t.layout.xaxis = axis
     t.layout.yaxis = axis
     t.layout.font = dict(family=FONT, size=13, color="#222")
-    t.layout.title = dict(font=dict(size=15), x=0, xanchor="left")
-    t.layout.margin = dict(l=60, r=20, t=50, b=50)
+    # Title at the very top, the legend on its own line below it, above the plot.
+    t.layout.title = dict(font=dict(size=15), x=0, xanchor="left", y=0.985, yanchor="top")
+    t.layout.margin = dict(l=60, r=20, t=84, b=50)
     t.layout.colorway = ["#1F3A5F", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#0072B2", "#F0E442"]
     t.layout.legend = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
     t.layout.hoverlabel = dict(font=dict(family=FONT))

@@ -670,13 +670,13 @@ def _split_comment(line: str) -> tuple[str, str | None]:
 
 
 def _own_comment(how: str) -> str | None:
+    """The comment onboard puts on a guessed entry (none on the consultant's own)."""
     return {
         "synonym": f"{OWN_COMMENT} synonym",
         "fuzzy": f"{OWN_COMMENT} fuzzy, check",
         "content": f"{OWN_COMMENT} by content, check",
         "file name": f"{OWN_COMMENT} by file name",
         "file name and content": f"{OWN_COMMENT} by file name and content",
-        "content table": f"{OWN_COMMENT} by content, check",
     }.get(how)
 
 
@@ -699,8 +699,8 @@ def dealer_document(
     comments: dict[tuple, str] = {}
     files = onb.files_block()
     for t in onb.tables:
-        if t.table in files and _own_comment("content table" if t.how == "content" else t.how):
-            comments[("files", t.table)] = _own_comment("content table" if t.how == "content" else t.how)
+        if t.table in files and _own_comment(t.how):
+            comments[("files", t.table)] = _own_comment(t.how)
     mapping = onb.mapping_block()
     for c in onb.columns:
         if c.source is not None and c.source != c.column and _own_comment(c.how):

@@ -63,9 +63,9 @@ DEFINITION_TEMPLATES: dict[str, str] = {
         "advocate was not yet thanked."
     ),
     "anomalies": (
-        "Referrals to check: self-referrals (the person referred shares the advocate's email, phone number "
-        "or household, or is the advocate) and people referred by several advocates (same customer id, "
-        "email or phone number)."
+        "Referrals to check: self-referrals (the person referred is the advocate, or has the advocate's email "
+        "or phone number, or is a customer of the advocate's household, found by customer id, email or phone) "
+        "and people referred by several advocates (same customer id, email or phone number)."
     ),
 }
 
@@ -366,9 +366,8 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
                  _cid=text(r["referred_customer_id"]))
     adv = pd.DataFrame({"referrer_id": cust["customer_id"], "a_email": normalise_email(cust["email"]),
                         "a_phone": normalise_phone(cust["phone"]), "a_house": text(cust["household_id"])})
-    house = pd.DataFrame({"_cid": text(cust["customer_id"]), "r_house": text(cust["household_id"])})
-    x = r.merge(adv.drop_duplicates("referrer_id"), on="referrer_id", how="left").merge(
-        house.drop_duplicates("_cid"), on="_cid", how="left")
+    x = r.merge(adv.drop_duplicates("referrer_id"), on="referrer_id", how="left")
+    x["r_house"] = _referred_household(x, cust)
     x = _people(data, x, p)
     checks = {
         "same customer": x["_cid"].ne("") & x["_cid"].eq(text(x["referrer_id"])),
@@ -391,6 +390,20 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
     for col in ("anomaly", "matched_on", "detail", "referred_name"):
         out[col] = out[col].astype("string")
     return out[ANOMALY_COLUMNS].sort_values(["anomaly", "referred_at", "referral_id"], ignore_index=True)
+
+
+def _referred_household(x: pd.DataFrame, cust: pd.DataFrame) -> pd.Series:
+    """The household of the person referred: their customer record by referred_customer_id, else
+    the customer with the same email, else with the same phone (first one when several share it)."""
+    house = text(cust["household_id"])
+    out = pd.Series("", index=x.index, dtype="string")
+    for key, theirs in (("_cid", text(cust["customer_id"])), ("_email", normalise_email(cust["email"])),
+                        ("_phone", normalise_phone(cust["phone"]))):
+        lookup = pd.Series(house.to_numpy(), index=theirs.to_numpy())
+        lookup = lookup[(lookup.index != "") & ~lookup.index.duplicated()]
+        found = x[key].map(lookup).astype("string").fillna("")
+        out = out.mask(out.eq(""), found)
+    return out
 
 
 def _self_detail(advocate: str, referred: str, matched_on: str) -> str:

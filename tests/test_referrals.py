@@ -205,7 +205,7 @@ def test_followups_without_contact_column():
 def test_anomalies_self_referral_by_email_phone_household():
     customers = [
         {"customer_id": "C1", "first_name": "Ann", "email": "Ann@X.com ", "phone": "+1 (555) 010-0100", "household_id": "H1"},
-        {"customer_id": "C2", "first_name": "Bea", "household_id": "H1"},
+        {"customer_id": "C2", "first_name": "Bea", "household_id": "H1", "email": "bea@x.com"},
         {"customer_id": "C3", "first_name": "Cy", "email": "cy@x.com", "phone": "555-010-0199"},
     ]
     rows = [
@@ -214,10 +214,12 @@ def test_anomalies_self_referral_by_email_phone_household():
         full(3, "2026-01-12", "C1", referred_customer_id="C2"),                         # same household
         full(4, "2026-01-13", "C1", referred_customer_id="C1"),                         # themselves
         full(5, "2026-01-14", "C3", referred_email="other@x.com", referred_phone="5550100"),  # clean
+        full(6, "2026-01-15", "C1", referred_email="bea@x.com"),                        # Bea's email: household H1
     ]
     a = referrals.anomalies(dealer(customers=customers, referrals=rows), P)
     got = dict(zip(a["referral_id"], a["matched_on"]))
-    assert got == {"F1": "email", "F2": "phone", "F3": "household", "F4": "same customer, household"}
+    assert got == {"F1": "email, household", "F2": "phone, household", "F3": "household",
+                   "F4": "same customer, household", "F6": "household"}
     assert set(a["anomaly"]) == {"self_referral"}
     assert "referred themselves" in a.set_index("referral_id").loc["F4", "detail"]
 

@@ -367,13 +367,16 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
     adv = pd.DataFrame({"referrer_id": cust["customer_id"], "a_email": normalise_email(cust["email"]),
                         "a_phone": normalise_phone(cust["phone"]), "a_house": text(cust["household_id"])})
     x = r.merge(adv.drop_duplicates("referrer_id"), on="referrer_id", how="left")
-    x["r_house"] = _referred_household(x, cust)
+    x["r_cid"] = _referred_customer(x, cust)
+    houses = pd.Series(text(cust["household_id"]).to_numpy(), index=text(cust["customer_id"]).to_numpy())
+    x["r_house"] = x["r_cid"].map(houses[~houses.index.duplicated()]).astype("string").fillna("")
     x = _people(data, x, p)
     checks = {
         "same customer": x["_cid"].ne("") & x["_cid"].eq(text(x["referrer_id"])),
         "email": x["_email"].ne("") & x["_email"].eq(x["a_email"].fillna("")),
         "phone": x["_phone"].ne("") & x["_phone"].eq(x["a_phone"].fillna("")),
-        "household": x["a_house"].fillna("").ne("") & x["a_house"].eq(x["r_house"].fillna("")),
+        # another customer of the advocate's household (the advocate themselves is caught above)
+        "household": x["a_house"].fillna("").ne("") & x["a_house"].eq(x["r_house"]) & x["r_cid"].ne(text(x["referrer_id"])),
     }
     hits = pd.DataFrame({k: v.fillna(False).astype(bool) for k, v in checks.items()})
     matched = pd.Series("", index=hits.index, dtype="string")
@@ -392,17 +395,15 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
     return out[ANOMALY_COLUMNS].sort_values(["anomaly", "referred_at", "referral_id"], ignore_index=True)
 
 
-def _referred_household(x: pd.DataFrame, cust: pd.DataFrame) -> pd.Series:
-    """The household of the person referred: their customer record by referred_customer_id, else
-    the customer with the same email, else with the same phone (first one when several share it)."""
-    house = text(cust["household_id"])
+def _referred_customer(x: pd.DataFrame, cust: pd.DataFrame) -> pd.Series:
+    """The customer id of the person referred: referred_customer_id, else the customer with the
+    same email, else with the same phone (the first one when several share it); blank if none."""
+    ids = text(cust["customer_id"])
     out = pd.Series("", index=x.index, dtype="string")
-    for key, theirs in (("_cid", text(cust["customer_id"])), ("_email", normalise_email(cust["email"])),
-                        ("_phone", normalise_phone(cust["phone"]))):
-        lookup = pd.Series(house.to_numpy(), index=theirs.to_numpy())
+    for key, theirs in (("_cid", ids), ("_email", normalise_email(cust["email"])), ("_phone", normalise_phone(cust["phone"]))):
+        lookup = pd.Series(ids.to_numpy(), index=theirs.to_numpy())
         lookup = lookup[(lookup.index != "") & ~lookup.index.duplicated()]
-        found = x[key].map(lookup).astype("string").fillna("")
-        out = out.mask(out.eq(""), found)
+        out = out.mask(out.eq(""), x[key].map(lookup).astype("string").fillna(""))
     return out
 
 

@@ -114,7 +114,27 @@ def headline(ctx: ReportContext, r: audit.AuditResult) -> None:
             "the median number of messages (all senders and channels)."}
     tones = {"flags_high": "bad" if r.headline.get("flags_high") else "good",
              "over_cap_customer_share": "bad" if (r.headline.get("over_cap_customer_share") or 0) > 0 else "good"}
-    html.show(common.kpi_tiles(kpis, spec, defs, {}, EMPTY, tones))
+    html.show(common.kpi_tiles(kpis, spec, defs, {}, EMPTY, tones) + common.key_points(key_points(r)))
+
+
+def key_points(r: audit.AuditResult) -> list[str]:
+    """The few sentences a dealer principal reads first."""
+    f, n = r.flags, int(r.headline.get("messages") or 0)
+    if not n:
+        return ["There are no messages in the data to audit."]
+    if f.empty:
+        return [f"None of the {n:,} messages broke a rule."]
+    flagged = f["message_id"].nunique()
+    points = [f"{flagged:,} of {n:,} messages ({flagged / n:.1%}) broke at least one rule."]
+    by_rule = f.groupby("rule").size().sort_values(ascending=False)
+    points.append(f"Most common problem: {_rule_word(by_rule.index[0]).lower()} ({int(by_rule.iloc[0]):,} messages).")
+    high = f[f["severity"] == "high"].groupby("rule").size().sort_values(ascending=False)
+    if len(high):
+        points.append(f"Most frequent serious problem: {_rule_word(high.index[0]).lower()} ({int(high.iloc[0]):,} messages).")
+    if len(r.suppression):
+        points.append(f"{r.suppression['customer_id'].nunique():,} customers should get no marketing on at least one "
+                      "channel today: import suppression.csv into every sending tool.")
+    return points
 
 
 def problems(ctx: ReportContext, r: audit.AuditResult) -> None:

@@ -38,6 +38,11 @@ def kpi_tiles(
     return html.tiles(items)
 
 
+def key_points(points: Sequence[str]) -> str:
+    """"In short": the sentences under the headline tiles."""
+    return f'<div class="oc-key"><h3>In short</h3>{html.bullets(points)}</div>' if points else ""
+
+
 def skipped_note(skipped: Mapping[str, str], key: str) -> str | None:
     """A boxed "skipped" note when ``key`` could not be computed, else None."""
     why = skipped.get(key)

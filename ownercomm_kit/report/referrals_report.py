@@ -52,8 +52,25 @@ def _no_programme(r: referrals.ReferralResult) -> str | None:
 
 def headline(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     html.section("headline", "Headline figures", "How many customers send their friends, and what happens to those referrals.")
-    parts = [_no_programme(r) or "", common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY)]
+    parts = [_no_programme(r) or "", common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY),
+             common.key_points(key_points(r))]
     html.show("".join(parts))
+
+
+def key_points(r: referrals.ReferralResult) -> list[str]:
+    if r.skipped.get("monthly"):
+        return []
+    f = r.followups
+    late = int(f["action"].eq("contact_referred").sum()) if len(f) else 0
+    thank = int(f["action"].eq("thank_advocate").sum()) if len(f) else 0
+    points = []
+    if not r.skipped.get("followups"):
+        points.append(f"{late:,} referral(s) waited more than 24 hours without a call, and {thank:,} advocate(s) whose "
+                      "referral bought were not thanked: see referral_followups.csv.")
+    if len(r.anomalies):
+        points.append(f"{len(r.anomalies):,} referral(s) look wrong (self-referral or several advocates): check them "
+                      "before paying a reward.")
+    return points
 
 
 def attention(ctx: ReportContext, r: referrals.ReferralResult) -> None:

@@ -60,7 +60,17 @@ def save(ctx: ReportContext, r: retention.RetentionResult) -> None:
 
 def headline(ctx: ReportContext, r: retention.RetentionResult) -> None:
     html.section("headline", "Headline figures", "How well the dealership keeps its customers coming back.")
-    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY))
+    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY) + common.key_points(key_points(r)))
+
+
+def key_points(r: retention.RetentionResult) -> list[str]:
+    points = []
+    if not r.skipped.get("lapsed"):
+        points.append(f"{len(r.lapsed):,} customer(s) have not been back for service in 12 to 24 months.")
+    for attr, filename, title, _ in CALL_LISTS:
+        if not r.skipped.get(attr):
+            points.append(f"{title}: {len(getattr(r, attr)):,} customer(s) to contact now ({filename}).")
+    return points
 
 
 def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:

@@ -368,3 +368,47 @@ def test_kpis_equal_sql_on_sample_dealers(dealer_file):
     got = {**retention.compute(d, p).kpis, **referrals.compute(d, p).kpis}
     mismatches = {k: (got[k], expected[k]) for k in got if not same(got[k], expected[k])}
     assert not mismatches
+
+
+def sql_referral_frames(d: DealerData) -> dict[str, list]:
+    """Funnel, incentives and follow-ups of SPEC §6, in DuckDB SQL."""
+    con = duckdb.connect()
+    con.register("referrals", d["referrals"])
+    a, tz, p = d.as_of.isoformat(), d.timezone, PARAMS["referrals"]
+    A = f"DATE '{a}'"
+    local = f"timezone('{tz}', referred_at)::DATE"
+    in12 = f"{local} > {A} - INTERVAL {p['window_months']} MONTH AND {local} <= {A}"
+    sold12 = (f"timezone('{tz}', sold_at)::DATE > {A} - INTERVAL {p['window_months']} MONTH "
+              f"AND timezone('{tz}', sold_at)::DATE <= {A}")
+    now = f"timezone('{tz}', ({A} + 1)::TIMESTAMP)"  # the end of A on the dealer's clock
+    stage = """greatest(CASE status WHEN 'contacted' THEN 1 WHEN 'appointment' THEN 2 WHEN 'sold' THEN 3 ELSE 0 END,
+                        (first_contact_at IS NOT NULL)::INT)"""
+    q = {
+        "funnel": f"""SELECT i, count(*) FILTER ({stage} >= i) FROM referrals, range(4) AS t(i)
+                      WHERE {in12} GROUP BY i ORDER BY i""",
+        "by_incentive": f"""SELECT coalesce(incentive_category, 'unknown'), count(*), count(*) FILTER (status = 'sold'),
+                                   sum(coalesce(reward_value, 0)) FROM referrals WHERE {in12} GROUP BY 1 ORDER BY 1""",
+        "followups": f"""
+            SELECT referral_id, 'contact_referred' FROM referrals
+            WHERE {in12} AND (status IS NULL OR status = 'new') AND first_contact_at IS NULL
+                  AND epoch({now}) - epoch(referred_at) > {p['first_contact_hours']} * 3600
+            UNION ALL
+            SELECT referral_id, 'thank_advocate' FROM referrals
+            WHERE status = 'sold' AND acknowledged_at IS NULL AND (({in12}) OR ({sold12}))
+            ORDER BY 1, 2""",
+    }
+    return {k: [tuple(row) for row in con.execute(sql).fetchall()] for k, sql in q.items()}
+
+
+@pytest.mark.parametrize("seed,tz,as_of", CASES)
+def test_referral_frames_equal_independent_sql(seed, tz, as_of):
+    d = random_dealer(seed, tz, as_of)
+    expected = sql_referral_frames(d)
+    r = referrals.compute(d, PARAMS)
+    assert list(enumerate(r.funnel["referrals"])) == expected["funnel"]
+    b = r.by_incentive[r.by_incentive["referrals"] > 0]
+    got = sorted(zip(b["incentive_category"], b["referrals"], b["sold"], b["reward_spent"]))
+    assert got == [(c, n, s, pytest.approx(w)) for c, n, s, w in expected["by_incentive"]]
+    follow = sorted(zip(r.followups["referral_id"], r.followups["action"]))
+    assert follow == expected["followups"]
+    assert {a for _, a in follow} == {"contact_referred", "thank_advocate"}

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 from nbconvert.exporters import TemplateExporter
+from traitlets import List
 
 from .. import __version__, outputs
 from . import charts
@@ -44,6 +45,10 @@ class ReportExporter(TemplateExporter):
 
     export_from_notebook = "ownercomm report"
     output_mimetype = "text/html"
+
+    # No preprocessors: the template shows outputs only and picks them itself, and nbconvert
+    # re-validates the whole notebook after each preprocessor (most of an export's time).
+    default_preprocessors = List([]).tag(config=True)
 
     def _file_extension_default(self):
         return ".html"
@@ -127,6 +132,7 @@ def plotlyjs_code() -> str:
     return get_plotlyjs()
 
 
+@functools.lru_cache(maxsize=8)
 def plotlyjs_tag(plotlyjs: str = "inline") -> str:
     """``inline``: the library in a script element; ``shared``: ``<script src="plotly.min.js">``;
     any other value: a relative path to a shared copy (``../plotly.min.js``)."""

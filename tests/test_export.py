@@ -90,6 +90,10 @@ def test_a_chart_div_per_figure(page):
     assert page.count("window.Plotly.newPlot(") == 3
 
 
+def test_print_stylesheet_and_sortable_tables(page):
+    assert "@media print" in page and "table.oc-sortable" in page and "beforeprint" in page
+
+
 def test_sections_and_header(page):
     assert '<section id="problems" class="oc-section">' in page
     assert "<header class=\"oc-header\">" in page

@@ -30,3 +30,10 @@
     });
   });
 })();
+/* Printing: redraw each chart at the printed page's width. */
+window.addEventListener("beforeprint", function () {
+  if (!window.Plotly) { return; }
+  document.querySelectorAll(".oc-plot").forEach(function (el) {
+    try { window.Plotly.Plots.resize(el); } catch (e) { /* a chart that never drew */ }
+  });
+});

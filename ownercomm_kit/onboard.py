@@ -735,6 +735,11 @@ def _merge_block(guess: dict, mine: dict, nested: bool) -> dict:
 # --------------------------------------------------------------------------- one call
 
 
+# A dealer id names its dealer file and report folder: no separators, no "..", nothing hidden
+# (the same rule as the runner's).
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
 class OnboardError(Exception):
     """A problem with the command's own input (folder, time zone): a message, no traceback."""
 
@@ -763,6 +768,8 @@ def onboard(
     """
     from .params import ParamsError, read_yaml
 
+    if not SAFE_ID.match(str(dealer_id)):
+        raise OnboardError(f"--dealer-id {dealer_id!r}: use letters, digits, '.', '_' or '-' (it names files and folders)")
     data_dir = Path(data_dir).expanduser().resolve()
     if not data_dir.is_dir():
         raise OnboardError(f"{data_dir}: no such folder")
@@ -873,6 +880,8 @@ def summary(result: Result) -> str:
         notes.append(f"timezone: guessed {yaml.safe_load(result.text).get('timezone')}; give --timezone or edit it")
     if notes:
         lines += ["", "Needs a manual decision:"] + [f"  - {n}" for n in notes]
+    lines += ["", f"Next: ownercomm validate --params {result.out}   (then the data-quality notebook, "
+                  "notebooks/onboarding.ipynb, with the same file)"]
     return "\n".join(lines)
 
 

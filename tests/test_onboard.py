@@ -541,3 +541,18 @@ def test_title_lines_above_the_header_are_pointed_out(tmp_path):
     (folder / "customer_list.csv").write_bytes(b"\r\n".join(lines[3:]))
     r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
     assert not any("header seems" in d for d in r.onboarding.decisions)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/x", "a/b", ".hidden", ""])
+def test_a_dealer_id_that_would_escape_the_params_folder_is_refused(tmp_path, bad):
+    with pytest.raises(ob.OnboardError, match="--dealer-id"):
+        ob.onboard(write_clean(tmp_path / "d", hand_dealer()), bad, timezone=TZ, root=tmp_path)
+    assert not list(tmp_path.rglob("*.yaml"))
+
+
+def test_the_summary_ends_with_the_next_command(tmp_path):
+    out = tmp_path / "X.yaml"
+    r = ob.onboard(write_clean(tmp_path / "d", hand_dealer()), "X", timezone=TZ, out=out)
+    assert ob.summary(r).splitlines()[-1].startswith(f"Next: ownercomm validate --params {out} ")
+    res = CliRunner().invoke(main, ["validate", "--params", str(out)])
+    assert res.exit_code == 0, res.output

@@ -304,3 +304,10 @@ def test_audit_save_writes_spec_columns(resolved, tmp_path):
     assert list(sup.columns) == ["customer_id", "channel", "rule", "until"]
     kpis = json.loads((tmp_path / "kpis.json").read_text())
     assert set(kpis) == {"messages", "customers_messaged", "flags_high", "flags_total", "over_cap_customer_share"}
+
+
+def test_series_names_from_data_are_escaped_once():
+    df = pd.DataFrame({"k": ["<b>x</b>", "y"], "n": [1, 2]})
+    fig = charts.bar(df, x="k", y="n", color="k", title="t", names={"y": "F&I"})
+    assert [t.name for t in fig.data] == ["&lt;b&gt;x&lt;/b&gt;", "F&amp;I"]
+    assert "&lt;b&gt;x&lt;/b&gt;: " in fig.data[0].hovertemplate and "&amp;lt;" not in fig.data[0].hovertemplate

@@ -128,17 +128,17 @@ def bar(
         if pd.api.types.is_datetime64_any_dtype(part[x]):
             xs = list(part[x])
         elif x == color:  # one bar per coloured value: its plain-word name on the axis too
-            xs = [names.get(v, label(v)) for v in part[x]]
+            xs = [label(names.get(v, v)) for v in part[x]]
         else:
             xs = labels(part[x])
         ys = list(part[y])
-        name = names.get(key, label(key)) if key is not None else label(y_title or y)
+        name = label(names.get(key, key) if key is not None else (y_title or y))  # escaped once, shown as text
         kw = dict(x=ys, y=xs, orientation="h") if horizontal else dict(x=xs, y=ys)
         fig.add_trace(
             go.Bar(
                 name=name,
                 marker_color=colors.get(key) if key is not None else theme.ACCENT,
-                hovertemplate=f"%{{{'y' if horizontal else 'x'}}}<br>{label(name)}: %{{{'x' if horizontal else 'y'}:{hover_format}}}<extra></extra>",
+                hovertemplate=f"%{{{'y' if horizontal else 'x'}}}<br>{name}: %{{{'x' if horizontal else 'y'}:{hover_format}}}<extra></extra>",
                 **kw,
             )
         )
@@ -170,7 +170,7 @@ def lines(
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=False, observed=True))
     fmt = ".1%" if percent else ","
     for key, part in groups:
-        name = names.get(key, label(key)) if key is not None else label(y_title or y)
+        name = label(names.get(key, key) if key is not None else (y_title or y))  # escaped once, shown as text
         fig.add_trace(
             go.Scatter(
                 x=list(part[x]),
@@ -178,7 +178,7 @@ def lines(
                 mode="lines+markers",
                 name=name,
                 line=dict(color=colors.get(key) if key is not None else theme.ACCENT),
-                hovertemplate=f"%{{x}}<br>{label(name)}: %{{y:{fmt}}}<extra></extra>",
+                hovertemplate=f"%{{x}}<br>{name}: %{{y:{fmt}}}<extra></extra>",
             )
         )
     if percent:

@@ -318,9 +318,12 @@ def _cell_text(v) -> str | None:
 def _read_parquet(path: Path) -> RawTable:
     frame = pd.read_parquet(path).reset_index(drop=True)
     for c in frame.columns:
-        if pd.api.types.is_string_dtype(frame[c].dtype) or frame[c].dtype == object:
-            if frame[c].map(lambda v: v is None or isinstance(v, str), na_action="ignore").all():
-                frame[c] = frame[c].astype("string")
+        dtype = frame[c].dtype
+        # Text columns to the kit's string dtype; other typed columns stay as they are.
+        if isinstance(dtype, pd.StringDtype) or (
+            dtype == object and pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")
+        ):
+            frame[c] = frame[c].astype("string")
     frame.columns = [str(c).strip() for c in frame.columns]
     return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet")
 
@@ -562,6 +565,7 @@ def _clean_numbers(text: pd.Series) -> pd.Series:
 def parse_ints(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Whole numbers (``12,345``, ``2021``, ``2021.0``) to ``Int64``; fractions are unparseable."""
     num, bad = parse_numbers(s)
-    whole = num.isna() | (num == np.floor(num))
+    # Whole and exactly representable (|x| < 2**53): a 20-digit "number" is an id, not a count.
+    whole = num.isna() | ((num == np.floor(num)) & (num.abs() < 2.0**53))
     out = num.where(whole).round().astype("Int64")
     return out, bad | ~whole

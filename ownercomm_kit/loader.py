@@ -420,7 +420,7 @@ def _na_column(n: int, col: schema.Column, tz: str) -> pd.Series:
 def _as_text(cell: pd.Series) -> pd.Series:
     """Ids and text: trimmed strings, blank = NA; whole numbers from typed files without '.0'."""
     if pd.api.types.is_float_dtype(cell.dtype):
-        whole = cell.isna() | (cell == np.floor(cell))
+        whole = cell.isna() | ((cell == np.floor(cell)) & (cell.abs() < 2.0**53))
         if whole.all():
             cell = cell.astype("Int64")
     if pd.api.types.is_bool_dtype(cell.dtype) or pd.api.types.is_numeric_dtype(cell.dtype) or cell.dtype == object:

@@ -220,10 +220,10 @@ def test_numbers_empty_and_typed():
 
 
 def test_ints():
-    out, bad = parse_ints(pd.Series(["2021", "12,345", "2021.0", "2021.5", ""]))
+    out, bad = parse_ints(pd.Series(["2021", "12,345", "2021.0", "2021.5", "", "99999999999999999999"]))
     assert out.dtype == "Int64"
     assert list(out.iloc[:3]) == [2021, 12345, 2021]
-    assert list(bad) == [False, False, False, True, False]
+    assert list(bad) == [False, False, False, True, False, True]
 
 
 @pytest.mark.parametrize(

@@ -345,3 +345,42 @@ def test_date_columns_with_offsets_take_the_dealer_date(tmp_path):
     sales = load(folder)["sales"]
     assert sales["sale_date"].tolist() == [pd.Timestamp("2026-06-17"), pd.Timestamp("2026-06-18")]
     assert sales["sale_date"].dtype == np.dtype("datetime64[ns]")
+
+
+HOSTILE = ["", " ", "x", "Y", "0", "1.5", "$1,000", "(2)", "2026-06-18", "06/18/2026 10:30 PM", "2024-13-45", "45826.5",
+           "email", "SMS", "No Show", "=cmd()", "<img src=x>", "é", "NaN", "None", "null", "inf", "-1",
+           "99999999999999999999", "2026-03-08 02:30", "2026-11-01T01:30:00+05:00", "\t", "a\nb", '"', "C1", "M1"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hostile_cells_never_raise_in_non_strict_mode(tmp_path, seed):
+    """Random garbage in every column, separator and encoding: problems, never an exception."""
+    import csv
+    import io
+    import random
+
+    rng = random.Random(seed)
+    for it in range(6):
+        folder = tmp_path / str(it)
+        folder.mkdir()
+        for name in rng.sample(list(schema.TABLES), rng.randint(1, 8)):
+            cols = [c.name for c in schema.TABLES[name].columns if rng.random() < 0.8]
+            if rng.random() < 0.5:
+                buf = io.StringIO()
+                w = csv.writer(buf, delimiter=rng.choice(",;\t|"))
+                w.writerow(cols)
+                w.writerows([rng.choice(HOSTILE) for _ in cols] for _ in range(rng.randint(0, 20)))
+                enc = rng.choice(["utf-8", "utf-8-sig", "cp1252"])
+                (folder / f"{name}.csv").write_text(buf.getvalue(), encoding=enc, errors="replace")
+            else:
+                n = rng.randint(0, 10)
+                typed = [pd.Series([rng.randint(-5, 50000) for _ in range(n)], dtype="int64"),
+                         pd.Series([rng.choice([1.5, np.nan, 45826.25, 1e30]) for _ in range(n)], dtype="float64"),
+                         pd.Series([rng.choice([True, False, None]) for _ in range(n)], dtype="boolean"),
+                         pd.Series(pd.to_datetime(["2026-06-18 10:30"] * n).tz_localize("Europe/Paris")),
+                         pd.Series([rng.choice(HOSTILE) for _ in range(n)], dtype="string")]
+                pd.DataFrame({c: rng.choice(typed) for c in cols}).to_parquet(folder / f"{name}.parquet")
+        data, _ = loader.load_with_info({"dealer_id": "F", "data_dir": str(folder), "timezone": LA,
+                                         "as_of": rng.choice([None, "2026-06-18"])}, strict=False)
+        for name in schema.TABLES:  # whatever came in, what comes out is canonical
+            assert data[name].dtypes.equals(empty_table(name, LA).dtypes), name

@@ -598,50 +598,64 @@ def _line(indent: int, key, value, comment: str | None) -> str:
     return body + "\n"
 
 
+ABOVE = "above"  # comments key prefix: ("above", *path) holds the comment lines above an entry
+
+
 def render_dealer_file(doc: dict, comments: dict[tuple, str] | None = None) -> str:
     """The dealer file's text, the same bytes for the same content.
 
     ``comments`` maps an entry's path (``("mapping", "customers", "Cust No")``) to the
-    trailing comment of its line.
+    trailing comment of its line, and ``("above", *path)`` to the comment lines above it.
     """
     comments = comments or {}
+
+    def entry(indent: int, path: tuple, value) -> str:
+        above = comments.get((ABOVE, *path))
+        lead = "".join(" " * indent + line + "\n" for line in above.splitlines()) if above else ""
+        return lead + _line(indent, path[-1], value, comments.get(path))
+
     out = [HEADER]
     for key, value in doc.items():
         if key in BLOCKS:
             if not value:
                 continue
-            out.append(f"{key}:\n")
+            out.append(entry(0, (key,), None))
             for k1, v1 in value.items():
                 if isinstance(v1, dict):
-                    out.append(_line(2, k1, None, comments.get((key, k1))))
-                    for k2, v2 in v1.items():
-                        out.append(_line(4, k2, v2, comments.get((key, k1, k2))))
+                    out.append(entry(2, (key, k1), None))
+                    out += [entry(4, (key, k1, k2), v2) for k2, v2 in v1.items()]
                 else:
-                    out.append(_line(2, k1, v1, comments.get((key, k1))))
+                    out.append(entry(2, (key, k1), v1))
         elif isinstance(value, (dict, list)):
-            dumped = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, default_flow_style=False)
-            out.append(dumped)
+            above = comments.get((ABOVE, key))
+            out.append("".join(line + "\n" for line in above.splitlines()) if above else "")
+            out.append(yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, default_flow_style=False))
         else:
-            out.append(_line(0, key, value, comments.get((key,))))
+            out.append(entry(0, (key,), value))
     return "".join(out)
 
 
 def read_comments(text: str) -> dict[tuple, str]:
-    """Trailing comments of a dealer file's entries, by path, except onboard's own.
+    """A dealer file's comments by the path of the entry they belong to, except onboard's own:
+    the comment at the end of an entry's line, and whole-line comments above it.
 
-    Enough of YAML for the block style :func:`render_dealer_file` writes: a consultant's
-    comment on an entry line survives a re-run; flow-style maps and whole-line comments
-    are not tracked (the values themselves always are, through YAML).
+    Enough of YAML for the block style :func:`render_dealer_file` writes, so a consultant's
+    notes survive a re-run; comments inside flow-style maps or deep inside other sections
+    (rules: ...) are not tracked (the values themselves always are, through YAML).
     """
     found: dict[tuple, str] = {}
     stack: list[tuple[int, str]] = []
+    header = set(HEADER.splitlines())
+    pending: list[str] = []
     for raw in text.splitlines():
         body, comment = _split_comment(raw)
         if not body.strip():
+            if comment and comment not in header:
+                pending.append(comment)
             continue
         indent = len(body) - len(body.lstrip())
         try:
-            parsed = yaml.safe_load(body.strip() if body.rstrip().endswith(":") else body.strip())
+            parsed = yaml.safe_load(body.strip())
         except yaml.YAMLError:
             continue
         if not isinstance(parsed, dict) or len(parsed) != 1:
@@ -650,8 +664,12 @@ def read_comments(text: str) -> dict[tuple, str]:
         while stack and stack[-1][0] >= indent:
             stack.pop()
         stack.append((indent, key))
+        path = tuple(k for _, k in stack)
         if comment and not comment.startswith(OWN_COMMENT):
-            found[tuple(k for _, k in stack)] = comment
+            found[path] = comment
+        if pending:
+            found[(ABOVE, *path)] = "\n".join(pending)
+            pending = []
     return found
 
 

@@ -283,8 +283,9 @@ def test_the_consultants_edits_win_and_survive_a_re_run_with_their_comments(tmp_
     cell = next(line for line in text.splitlines() if line.strip().startswith("Cell Phone: phone"))
     text = text.replace(cell, "    Home Phone: phone  # the dealer texts the home line")
     text = text.replace("dealer_name: X", "dealer_name: Tustin Motors")
-    text = text.replace("  channel:\n", "  channel:\n    Carrier Pigeon: mail  # yes, really\n")
-    text += "rules:\n  cap_total:\n    enabled: false\n"
+    text = text.replace("  channel:\n", "  channel:\n    # agreed with the BDC manager on 3 June\n"
+                                       "    Carrier Pigeon: mail  # yes, really\n")
+    text += "# this store runs its own cap\nrules:\n  cap_total:\n    enabled: false\n"
     out.write_text(text)
 
     r = ob.onboard(folder, "X", out=out)
@@ -297,6 +298,9 @@ def test_the_consultants_edits_win_and_survive_a_re_run_with_their_comments(tmp_
     assert again["values"]["channel"]["Text"] == "sms"
     assert again["timezone"] == TZ
     assert "# the dealer texts the home line" in r.text and "# yes, really" in r.text
+    assert "    # agreed with the BDC manager on 3 June\n    Carrier Pigeon: mail" in r.text
+    assert "# this store runs its own cap\nrules:\n" in r.text
+    assert r.text.count("Dealer file written by") == 1
     found = {c.column: c for c in r.onboarding.columns if c.table == "customers"}
     assert found["phone"].how == "yours" and found["customer_id"].how == "synonym"
     assert ob.onboard(folder, "X", out=out).text == r.text  # stable from then on

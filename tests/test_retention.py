@@ -443,3 +443,24 @@ def test_future_birthdays_and_sales_are_not_milestones():
     customers = [{"customer_id": "C1", "birth_date": "2026-04-10", "email": "a@x.com"}]  # born after A: bad data
     sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-04-05"}]          # sold after A
     assert retention.milestones(dealer(customers=customers, sales=sales), P, {}).empty
+
+
+def test_weekly_appointments_week_boundary_in_local_time():
+    # 06:30 UTC on Monday March 30 is 23:30 on Sunday March 29 in Los Angeles: the week before
+    aps = [appt(1, "2026-03-30T06:30:00Z", "kept"), appt(2, "2026-03-30T07:30:00Z", "no_show")]
+    w = retention.weekly_appointments(dealer(appointments=aps), P).set_index("week")
+    assert w.loc[pd.Timestamp("2026-03-23"), "kept"] == 1 and w.loc[pd.Timestamp("2026-03-23"), "no_show"] == 0
+    assert w.loc[pd.Timestamp("2026-03-30"), "no_show"] == 1 and w.loc[pd.Timestamp("2026-03-30"), "kept"] == 0
+
+
+def test_cohort_counts_a_vehicle_once_per_sale_quarter():
+    sales = [
+        {"sale_id": "S1", "customer_id": "C1", "sale_date": "2025-01-05", "vin": "V1"},
+        {"sale_id": "S2", "customer_id": "C2", "sale_date": "2025-02-05", "vin": "V1"},  # resold in the same quarter
+        {"sale_id": "S3", "customer_id": "C3", "sale_date": "2025-02-10", "vin": "V3"},
+    ]
+    visits = [{"ro_id": "R1", "customer_id": "C2", "visit_date": "2025-04-01", "vin": "V1"}]  # within 3 months of Jan 5
+    c = retention.cohort(dealer(sales=sales, service_visits=visits), P)
+    first = c[(c["sale_quarter"] == "2025Q1") & (c["quarters_since_sale"] == 1)].iloc[0]
+    assert (first["vehicles"], first["with_visit"]) == (2, 1)
+    assert c["quarters_since_sale"].max() == 4  # 2025-03-31 + 12 months = A: the 4th quarter has just ended

@@ -258,26 +258,34 @@ def _sheets(path: Path, problems: list[Problem]) -> list[str]:
 
 
 def resolve_columns(table: str, headers: list[str], mapping: Mapping) -> tuple[dict[str, list[str]], list[str], list[str]]:
-    """canonical -> their headers (several = a conflict), unused headers, mapping entries not found."""
-    t = schema.TABLES[table]
-    canonical_by_norm = {normalize_header(c): c for c in t.column_names}
+    """canonical -> their headers (several = a conflict), unused headers, mapping entries not found.
+
+    ``mapping`` (their header -> canonical; matched exactly, else case, spacing and punctuation
+    ignored) wins: a header that merely looks like a canonical column the mapping already
+    fills is left unused. A header mapped to null is ignored on purpose.
+    """
+    names = schema.TABLES[table].column_names
+    canonical_by_norm = {normalize_header(c): c for c in names}
     mapping_by_norm = {normalize_header(k): v for k, v in mapping.items()}
-    found: dict[str, list[str]] = {}
-    unused = []
-    hits = set()
+    explicit: dict[str, str | None] = {}
     for h in headers:
-        target = mapping.get(h)
-        if target is None and normalize_header(h) in mapping_by_norm:
-            target = mapping_by_norm[normalize_header(h)]
-        if target is not None:
-            hits.add(normalize_header(h))
-        else:
-            target = canonical_by_norm.get(normalize_header(h))
-        if target is None:
-            unused.append(h)
-        else:
+        if h in mapping:
+            explicit[h] = mapping[h]
+        elif normalize_header(h) in mapping_by_norm:
+            explicit[h] = mapping_by_norm[normalize_header(h)]
+    found: dict[str, list[str]] = {}
+    for h, target in explicit.items():
+        if target in names:
             found.setdefault(target, []).append(h)
-    not_found = [k for k in mapping if normalize_header(k) not in hits]
+    taken = set(found)  # canonical columns the mapping fills
+    for h in headers:
+        target = None if h in explicit else canonical_by_norm.get(normalize_header(h))
+        if target is not None and target not in taken:
+            found.setdefault(target, []).append(h)
+    used = {h for hs in found.values() for h in hs}
+    unused = [h for h in headers if h not in used]
+    hit = {normalize_header(h) for h in explicit}
+    not_found = [k for k in mapping if normalize_header(k) not in hit]
     return found, unused, not_found
 
 
@@ -299,6 +307,10 @@ def load_table(
     for k in not_found:
         problems.append(Problem("warning", name, file, 1, None, k,
                                 f"`mapping:` names column {k!r}, which is not in the file"))
+    for k, v in mapping.items():
+        if v is not None and v not in table.column_names:
+            problems.append(Problem("warning", name, file, 1, None, k,
+                                    f"`mapping:` maps {k!r} to {v!r}, which is not a column of {name}; ignored"))
     missing_required = [c for c in table.required_columns if c not in found]
     problems += validation.check_required_columns(name, file, headers, missing_required, unused)
     n = len(raw.frame)

@@ -267,12 +267,27 @@ def test_canonical_values_maps_uniques_only():
     assert bad.tolist() == [False, False, False, True]
 
 
-def test_resolve_columns_reports_unused_and_conflicts():
+def test_resolve_columns_mapping_wins_over_look_alikes():
     found, unused, not_found = loader.resolve_columns(
-        "customers", ["Cust No", "customer_id", "Notes"], {"Cust No": "customer_id", "Gone": "email"}
+        "customers", ["Cust No", "Customer ID", "Notes", "E-mail", "Phone #"],
+        {"cust no": "customer_id", "Gone": "email", "Phone #": None},
     )
-    assert found == {"customer_id": ["Cust No", "customer_id"]}
-    assert unused == ["Notes"] and not_found == ["Gone"]
+    assert found == {"customer_id": ["Cust No"], "email": ["E-mail"]}
+    assert unused == ["Customer ID", "Notes", "Phone #"] and not_found == ["Gone"]
+
+
+def test_resolve_columns_conflicts():
+    found, _, _ = loader.resolve_columns("customers", ["Email", "E-mail"], {})
+    assert found == {"email": ["Email", "E-mail"]}
+    found, _, _ = loader.resolve_columns("customers", ["A", "B"], {"A": "email", "B": "email"})
+    assert found == {"email": ["A", "B"]}
+
+
+def test_mapping_to_a_non_column_is_noted(tmp_path):
+    data = load(clean_folder(tmp_path / "d"), mapping={"customers": {"first_name": "given_name"}}, strict=False)
+    p = [p for p in data.warnings if "given_name" in p.message]
+    assert len(p) == 1 and "not a column of customers" in p[0].message
+    assert data["customers"]["first_name"].isna().all()  # mapped away, so absent
 
 
 def test_rows_are_spreadsheet_rows_after_dropping(tmp_path):

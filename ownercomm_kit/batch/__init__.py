@@ -117,8 +117,6 @@ def run_batch(
     ``timeout``: seconds per store. ``on_result`` is called with each store's result as it
     finishes (the CLI's progress bar).
     """
-    from . import index
-
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
     group = read_group(group_file)
@@ -165,6 +163,7 @@ def run_batch(
         "stores": stores,
     }
     manifest_path = outputs.write_json(manifest, group_dir / MANIFEST)
+    from . import index  # plotly and nbconvert: only once the stores are done
     page = index.build_index(manifest, group_dir, plotlyjs="shared" if shared else "inline")
     index_path = outputs.write_text(page, group_dir / INDEX)
     return BatchResult(group=group, out_dir=group_dir, stores=stores, seconds=seconds,

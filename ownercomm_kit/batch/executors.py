@@ -22,7 +22,9 @@ Task = dict
 Result = dict
 
 CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
-POOL_RESTARTS = 2  # a worker process dying (not a store failing) restarts the pool this often
+POOL_RESTARTS = 2
+# What a worker needs to run a store (papermill, the kernel machinery, the HTML export).
+PRELOAD = ("ownercomm_kit.runner", "papermill", "nbclient", "jupyter_client", "ownercomm_kit.report.export")  # a worker process dying (not a store failing) restarts the pool this often
 
 
 class Executor(Protocol):
@@ -48,8 +50,13 @@ class LocalPool:
         self.slots = max(1, workers or os.cpu_count() or 1)
 
     def _pool(self, n: int) -> ProcessPoolExecutor:
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        return ProcessPoolExecutor(max_workers=min(self.slots, n), mp_context=multiprocessing.get_context(method))
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("forkserver")
+            # Imported once in the fork server; every worker forks with them loaded.
+            ctx.set_forkserver_preload(list(PRELOAD))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(max_workers=min(self.slots, n), mp_context=ctx)
 
     def run(self, fn, tasks):
         pending = list(tasks)

@@ -73,7 +73,9 @@ def synonyms() -> dict:
         values[ref] = {c: _unique(name_key(v) for v in [c, *names]) for c, names in canon.items()}
     tables = {t: _unique(name_key(n) for n in [t, *names]) for t, names in doc["tables"].items()}
     booleans = {word: value == "true" for value, words in doc["booleans"].items() for word in map(name_key, words)}
-    return {"tables": tables, "columns": columns, "negated": negated, "values": values, "booleans": booleans}
+    whole_name = _unique(name_key(n) for n in doc.get("whole_name", []))
+    return {"tables": tables, "columns": columns, "negated": negated, "values": values, "booleans": booleans,
+            "whole_name": whole_name}
 
 
 def _unique(keys) -> list[str]:
@@ -231,8 +233,11 @@ def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | 
             out.append(ColumnMatch(table, col, theirs, how, _note(table, col, theirs, how)))
             continue
         opposite = [h for h in headers if h not in used and name_key(h) in negated.get(col, [])]
+        whole = [h for h in headers if h not in used and name_key(h) in synonyms()["whole_name"]]
         if opposite:
             out.append(ColumnMatch(table, col, None, "not found", _negated_note(table, col, opposite[0])))
+        elif whole and col in ("first_name", "last_name") and table == "customers":
+            out.append(ColumnMatch(table, col, None, "not found", _whole_name_note(whole[0])))
         else:
             out.append(ColumnMatch(table, col, None, "not found", _missing_note(table, col)))
     return out
@@ -334,6 +339,11 @@ def _missing_note(table: str, col: str) -> str:
     spec = schema.TABLES[table].column(col)
     need = "REQUIRED: " if spec.required else ""
     return f'{need}add {{"<their column>": {col}}} to mapping.{table}'
+
+
+def _whole_name_note(header: str) -> str:
+    return (f"{header!r} seems to hold whole names; split it into first and last name columns in the export "
+            "(names only show in call lists)")
 
 
 def _negated_note(table: str, col: str, header: str) -> str:

@@ -560,3 +560,9 @@ def test_the_summary_ends_with_the_next_command(tmp_path):
     assert ob.summary(r).splitlines()[-1].startswith(f"Next: ownercomm validate --params {out} ")
     res = CliRunner().invoke(main, ["validate", "--params", str(out)])
     assert res.exit_code == 0, res.output
+
+
+def test_a_whole_name_column_is_pointed_out_not_guessed():
+    found = headers_of("customers", ["Cust No", "Customer Name"], [["1", "NÚÑEZ, CÁRA"]])
+    assert found["first_name"].source is None and "'Customer Name' seems to hold whole names" in found["first_name"].note
+    assert found["last_name"].source is None

@@ -807,3 +807,31 @@ def test_join_rules_match_brute_force(seed):
     flags, skipped = flags_of(data, p, rules=names)
     assert skipped == {}
     assert pairs(flags) == _brute_force_joins(msgs, sales, visits, appts, leads, vehicles, p)
+
+
+def test_same_flags_whatever_the_row_order_of_the_export():
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    start = pd.Timestamp("2026-04-01")
+    msgs = [msg(f"M{i:03d}", str(start + pd.Timedelta(hours=int(rng.integers(0, 400)))), customer=f"C{rng.integers(0, 3)}",
+                channel=str(rng.choice(["email", "sms"])), sender=str(rng.choice(["oem", "sales", "dealer"])),
+                category=str(rng.choice(["offer", "newsletter", "recall"])))
+            for i in range(150)]
+    by_time = sorted(msgs, key=lambda m: m["sent_at"])  # the fast path: a stable sort by customer only
+    shuffled = [msgs[i] for i in rng.permutation(len(msgs))]
+    a, _ = flags_of(dealer(by_time))
+    b, _ = flags_of(dealer(shuffled))
+    assert len(a) > 10
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_stable_argsort_codes_equals_numpy():
+    import numpy as np
+
+    from ownercomm_kit.audit.windows import stable_argsort_codes
+
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 70_000, 300_000):
+        codes = rng.integers(0, k, 5000)
+        assert (stable_argsort_codes(codes, k) == np.argsort(codes, kind="stable")).all()

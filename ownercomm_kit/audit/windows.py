@@ -5,8 +5,9 @@ sorted once by (customer, sent_at, message_id) into ``Messages``; a windowed cou
 is then a difference of prefix sums between a row and the start of its window, found by one
 global ``searchsorted`` on a combined key ``customer_code * span + time`` (no loop over
 customers). A window of N days is N x 24 hours of elapsed time (across a daylight-saving
-change a 7-day window is still 168 hours). Ties of identical ``sent_at`` for one customer are ordered by ``message_id``, so
-"the 6th message" and "the duplicate" are deterministic: the later message_id comes later.
+change a 7-day window is still 168 hours). Ties of identical ``sent_at`` for one customer are
+ordered by ``message_id``, so "the 6th message" and "the duplicate" are deterministic: the
+later message_id comes later, and a message counts those tied with it that come before it.
 """
 from __future__ import annotations
 
@@ -165,7 +166,11 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         key = cust * span + rel
     else:
         key = cust * span + rel // unit
-    order = np.argsort(key, kind="quicksort")
+    if n and np.all(t[1:] >= t[:-1]):
+        # exports usually come in time order: a stable sort by customer alone is then enough
+        order = stable_argsort_codes(cust, len(customers))
+    else:
+        order = np.argsort(key, kind="quicksort")
     order = _break_ties(order, key, comm["message_id"])
     return Messages(
         order=order,
@@ -182,6 +187,18 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         uniq_t=uniq_t,
         timezone=timezone,
     )
+
+
+def stable_argsort_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Stable argsort of non-negative int codes: LSD radix in 16-bit digits (numpy sorts
+    uint16 with a radix sort, several times faster than a comparison sort of int64)."""
+    order = np.arange(len(codes))
+    shift = 0
+    while shift == 0 or (n_codes - 1) >> shift:
+        digit = ((codes[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order
 
 
 def _break_ties(order: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np.ndarray:

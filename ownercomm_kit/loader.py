@@ -266,13 +266,14 @@ def resolve_columns(table: str, headers: list[str], mapping: Mapping) -> tuple[d
     """
     names = schema.TABLES[table].column_names
     canonical_by_norm = {normalize_header(c): c for c in names}
-    mapping_by_norm = {normalize_header(k): v for k, v in mapping.items()}
+    # Keys match a header exactly; a key no header matches exactly, by its normalised name.
+    loose = {normalize_header(k): v for k, v in mapping.items() if k not in headers}
     explicit: dict[str, str | None] = {}
     for h in headers:
         if h in mapping:
             explicit[h] = mapping[h]
-        elif normalize_header(h) in mapping_by_norm:
-            explicit[h] = mapping_by_norm[normalize_header(h)]
+        elif normalize_header(h) in loose:
+            explicit[h] = loose[normalize_header(h)]
     found: dict[str, list[str]] = {}
     for h, target in explicit.items():
         if target in names:
@@ -284,8 +285,7 @@ def resolve_columns(table: str, headers: list[str], mapping: Mapping) -> tuple[d
             found.setdefault(target, []).append(h)
     used = {h for hs in found.values() for h in hs}
     unused = [h for h in headers if h not in used]
-    hit = {normalize_header(h) for h in explicit}
-    not_found = [k for k in mapping if normalize_header(k) not in hit]
+    not_found = [k for k in mapping if k not in headers and normalize_header(k) not in {normalize_header(h) for h in explicit}]
     return found, unused, not_found
 
 

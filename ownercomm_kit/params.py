@@ -122,7 +122,8 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
                 problems.append(f"{where}: mapping: unknown table {table!r} (tables: {', '.join(schema.TABLES)})")
                 continue
             for theirs, ours in (cols or {}).items():
-                if ours not in schema.TABLES[table].column_names:
+                # null: ignore that column on purpose (e.g. a second "E-mail" beside "Email")
+                if ours is not None and ours not in schema.TABLES[table].column_names:
                     problems.append(
                         f"{where}: mapping.{table}: {theirs!r} maps to {ours!r}, which is not a column of {table}"
                     )

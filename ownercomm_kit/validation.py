@@ -134,8 +134,8 @@ def check_duplicate_columns(table: str, file: str, sources: dict[str, list[str]]
     return [
         Problem(
             "error", table, file, 1, col, None,
-            f"columns {', '.join(repr(s) for s in theirs)} all map to {col!r}; keep one "
-            f"(rename or remove the others, or map one explicitly in `mapping:`)",
+            f"columns {', '.join(repr(s) for s in theirs)} all map to {col!r}; keep one: map it "
+            f"explicitly, or ignore the others, e.g. mapping: {{{table}: {{{_yaml_str(theirs[-1])}: null}}}}",
         )
         for col, theirs in sources.items()
         if len(theirs) > 1

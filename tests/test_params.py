@@ -108,6 +108,11 @@ def test_group_typos_name_the_group_file(kit):
     assert any(str(group) in p and "unknown key 'reports'" in p for p in e.value.problems)
 
 
+def test_mapping_a_column_to_null_ignores_it(kit):
+    p = params.resolve(dealer_file=dealer_file(kit, mapping={"customers": {"E-mail": None}}))
+    assert p["mapping"] == {"customers": {"E-mail": None}}
+
+
 def test_free_form_keys_are_allowed(kit):
     p = params.resolve(dealer_file=dealer_file(kit, rules={"cap_channel": {"windows": {"email": [{"days": 7, "max": 1}]}},
                                                            "min_gap": {"gap_days": {"birthday": 300}}}))

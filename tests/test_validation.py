@@ -98,6 +98,9 @@ def test_duplicate_column_targets_are_blocking(tmp_path):
     folder = clean_folder(tmp_path / "d", customers__csv="customer_id,Customer ID\nC1,C1\n")
     p = only(problems_of(folder), level="error", column="customer_id")
     assert "'customer_id', 'Customer ID' all map to 'customer_id'" in p.message
+    assert 'mapping: {customers: {"Customer ID": null}}' in p.message
+    fixed = problems_of(folder, mapping={"customers": {"Customer ID": None}})
+    assert not [p for p in fixed if p.level == "error"]
 
 
 def test_many_bad_cells_are_capped_but_all_counted(tmp_path):

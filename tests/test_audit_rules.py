@@ -219,8 +219,8 @@ def test_multi_sender_third_sender_only():
     ]
     flags, _ = run("multi_sender", msgs)
     assert pairs(flags, "multi_sender") == {"C1x", "D1"}
-    assert one(flags, "multi_sender", "C1x")["detail"] == "3rd sender in 7 days (oem, sales, service; max 2)"
-    assert one(flags, "multi_sender", "D1")["detail"] == "4th sender in 7 days (oem, sales, service, fi; max 2)"
+    assert one(flags, "multi_sender", "C1x")["detail"] == "3rd sender in 7 days (OEM, sales, service; max 2)"
+    assert one(flags, "multi_sender", "D1")["detail"] == "4th sender in 7 days (OEM, sales, service, F&I; max 2)"
     assert one(flags, "multi_sender", "C1x")["related_id"] == "A1"
 
 
@@ -461,7 +461,7 @@ def test_promo_during_open_lead_open_and_closed():
     assert pairs(flags, "promo_during_open_lead") == {"A", "E"}
     f = one(flags, "promo_during_open_lead", "A")
     assert f["related_id"] == "L1"
-    assert f["detail"] == "An offer from oem while a lead opened on 2026-03-01 is open with sales"
+    assert f["detail"] == "An offer from the OEM while a lead opened on 2026-03-01 is still open with sales"
 
 
 def test_promo_during_open_lead_earlier_long_lead_still_counts():

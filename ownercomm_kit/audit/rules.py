@@ -236,7 +236,8 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
     # own == 1: this message is its sender's first in the window
     flag = (distinct > rp["max_senders"]) & (own == 1)
     rows, j, distinct, heard = rows[flag], j[flag], distinct[flag], heard[flag]
-    names = np.array([", ".join(s for b, s in enumerate(schema.SENDERS) if mask >> b & 1) for mask in range(32)], dtype=object)
+    names = np.array([", ".join(tx.SENDER_SHORT[s] for b, s in enumerate(schema.SENDERS) if mask >> b & 1)
+                      for mask in range(1 << len(schema.SENDERS))], dtype=object)
     detail = (tx.ordinal(distinct) + " sender in " + tx.num(np.full(len(rows), rp["window_days"])) + " days ("
               + tx.s(names[heard]) + "; max " + str(rp["max_senders"]) + ")")
     related = m.message_ids(data, first_true_at_or_after(counted, j))
@@ -438,10 +439,11 @@ def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     pos = containing_interval(m.cust[rows], m.t[rows], lc[ok], opened[ok], closed[ok])
     flag = pos >= 0
     rows, lead = rows[flag], ok[pos[flag]]
+    owner_word = tx.SENDER.get(rp["owner_sender"], rp["owner_sender"])
     detail = (tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)) + " from "
-              + tx.lookup(m.sender[rows], schema.SENDERS) + " while a lead opened on "
+              + tx.lookup(m.sender[rows], schema.SENDERS, tx.SENDER) + " while a lead opened on "
               + tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone))
-              + f" is open with {rp['owner_sender']}")
+              + f" is still open with {owner_word}")
     return make_flags(data, m, "promo_during_open_lead", params, rows, detail, related_ids(data, "leads", "lead_id", lead))
 
 

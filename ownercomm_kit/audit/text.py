@@ -9,6 +9,8 @@ from .windows import DAY
 VERB = {"email": "Emailed", "sms": "Texted", "phone": "Called", "mail": "Mailed"}
 VERB_WHAT = {"email": "Emailed", "sms": "Texted", "phone": "Phoned with", "mail": "Mailed"}  # + "an offer"
 BY = {"email": "email", "sms": "text", "phone": "phone", "mail": "mail"}
+SENDER = {"oem": "the OEM", "sales": "sales", "dealer": "dealer marketing", "service": "service", "fi": "F&I"}
+SENDER_SHORT = {"oem": "OEM", "sales": "sales", "dealer": "dealer marketing", "service": "service", "fi": "F&I"}
 NOUN = {"email": "email", "sms": "text", "phone": "call", "mail": "mailing"}
 CATEGORY = {
     "service_reminder": "a service reminder",

@@ -98,3 +98,24 @@ def test_with_no_parameters_it_shows_the_sample_dealer(tmp_path, where):
                                     kernel_name="python3", progress_bar=False)
     outputs = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
     assert "Tustin Motors" in outputs and "No blocking problem" in outputs
+
+
+def test_a_dms_export_onboarded_blind_then_run_gives_the_canonical_reports_flags(tmp_path):
+    """The whole consultant path: DMS files -> `ownercomm onboard` -> `ownercomm run`."""
+    from helpers_onboard import write_clean
+
+    from ownercomm_kit.runner import run_dealer
+
+    t = hand_dealer()
+    clean_file = tmp_path / "C1.yaml"
+    clean_file.write_text(f"dealer_id: C1\ndata_dir: {write_clean(tmp_path / 'clean', t)}\ntimezone: {TZ}\n")
+    dms_file = tmp_path / "D1.yaml"
+    ob.onboard(write_shape(tmp_path / "dms", t, DMS), "D1", timezone=TZ, out=dms_file)
+    results = [run_dealer(f, out=tmp_path / "reports", kernel_retries=1) for f in (clean_file, dms_file)]
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+    canonical, onboarded = (tmp_path / "reports" / d for d in ("C1", "D1"))
+    assert (onboarded / "flags.csv").read_bytes() == (canonical / "flags.csv").read_bytes()
+    assert len((canonical / "flags.csv").read_text().splitlines()) > 15
+    assert (onboarded / "milestones.csv").read_bytes() == (canonical / "milestones.csv").read_bytes()
+    assert "Zoë Ångström" in (onboarded / "milestones.csv").read_text(encoding="utf-8")
+    assert "customer_master.csv" in (onboarded / "data_quality.html").read_text(encoding="utf-8")

@@ -99,6 +99,15 @@ class Source:
         return sheet or Path(file).stem
 
 
+# Exports the kit cannot read but a dealer may send: say what to do instead of skipping them.
+OTHER_EXPORTS = {
+    ".xls": "old Excel .xls is not read; open it in Excel and save it as .xlsx or .csv",
+    ".xlsb": "binary Excel .xlsb is not read; save it as .xlsx or .csv",
+    ".ods": "OpenDocument .ods is not read; save it as .xlsx or .csv",
+    ".zip": "a zip archive: unzip it into this folder",
+}
+
+
 def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
     """Every readable export of a data folder, sorted by name (so a re-run is identical),
     and a message for each file that could not be read (onboarding goes on without it)."""
@@ -107,8 +116,13 @@ def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
     data_dir = Path(data_dir)
     out: list[Source] = []
     unreadable: list[str] = []
-    for path in sorted(p for p in data_dir.iterdir() if p.is_file() and p.suffix.lower() in formats.SUFFIXES):
+    for path in sorted(p for p in data_dir.iterdir() if p.is_file()):
         if path.name.startswith(("~$", ".")):  # Excel lock files, hidden files
+            continue
+        if path.suffix.lower() in OTHER_EXPORTS:
+            unreadable.append(f"{path.name}: {OTHER_EXPORTS[path.suffix.lower()]}")
+            continue
+        if path.suffix.lower() not in formats.SUFFIXES:  # documentation, PDFs: not data
             continue
         try:
             sheets = formats.sheet_names(path) or [None]

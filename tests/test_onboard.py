@@ -196,9 +196,13 @@ def test_a_missing_required_table_and_an_unreadable_file_are_reported(tmp_path):
     folder.mkdir()
     pd.DataFrame({"Cust No": ["1"]}).to_csv(folder / "customers.csv", index=False)
     (folder / "notes.csv").write_bytes(b"")
+    (folder / "Messages 2026.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    (folder / "readme.pdf").write_bytes(b"%PDF")
     r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
     assert any("Required table communications not found" in d for d in r.onboarding.decisions)
     assert any("notes.csv" in u and "empty" in u for u in r.unreadable)
+    assert any(u.startswith("Messages 2026.xls: old Excel") and "save it as .xlsx" in u for u in r.unreadable)
+    assert not any("readme.pdf" in u for u in r.unreadable)
     assert "REQUIRED: name its file in files.communications" in ob.summary(r)
 
 

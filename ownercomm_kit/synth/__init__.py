@@ -56,23 +56,23 @@ def generate_dealer(
     as_of = dt.date.fromisoformat(str(as_of)[:10]) if not isinstance(as_of, dt.date) else as_of
     as_of_day = day_number(as_of)
     brand = brand or lv.BRAND_NAMES[zlib.crc32(dealer_id.encode()) % len(lv.BRAND_NAMES)]
+    if int(customers) <= 0:  # a store with no customers yet: every table empty
+        from ..data import empty_table
+
+        empty = pd.DataFrame({"message_id": pd.Series(dtype=fr.STRING), "rule": pd.Series(dtype=fr.STRING)})
+        return {name: empty_table(name, timezone) for name in fr.schema.TABLES}, empty
     r_lives, r_msgs, r_out, r_inj, r_extra = _streams(seed, dealer_id, 5)
     L = lv.build(r_lives, n_customers=int(customers), seed=int(seed), tz=timezone, brand=brand,
                  start_day=as_of_day - HISTORY_DAYS, as_of_day=as_of_day)
-    base = msg.generate(r_msgs, L, params) if customers else _no_messages()
+    base = msg.generate(r_msgs, L, params)
     base = msg.outcomes(r_out, base, L, params)
     model_labels, base_model, base_price = _offers(r_extra, L, base)
-    added = inj.inject(r_inj, L, params, base, inject_rate) if inject and customers else inj.Added().arrays()
+    added = inj.inject(r_inj, L, params, base, inject_rate) if inject else inj.Added().arrays()
     frames = fr.build(L, pool_mod.pool(int(seed)).salespeople)
     comms, truth = _merge(L, base, added, model_labels, base_model, base_price)
     frames["communications"] = comms
     frames = {name: frames[name] for name in fr.schema.TABLES}
     return frames, truth
-
-
-def _no_messages() -> dict:
-    z = np.zeros(0, dtype=np.int64)
-    return dict(cust=z, t=z, day=z, slot=z, cat=z, sender=z, channel=z, vidx=z)
 
 
 def _offers(rng, L: lv.Lives, m: dict):

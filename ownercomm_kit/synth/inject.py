@@ -79,6 +79,14 @@ class Injector:
         """Dealer wall-clock time on ``day`` in the early afternoon (same date in every US zone)."""
         return int(day) * NS_DAY + int(self.rng.integers(int(lo * 3600), int(hi * 3600))) * NS_SECOND
 
+    def between(self, t0: int, t1: int) -> int:
+        """A daytime moment in [t0, t1) (both dealer wall-clock ns), else the middle."""
+        day = int(self.rng.integers(t0 // NS_DAY, t1 // NS_DAY + 1))
+        t = self.when(day)
+        if not t0 <= t < t1:
+            t = (t0 + (t1 - t0) // 2) // NS_SECOND * NS_SECOND
+        return max(t, t0)
+
     def any_day(self, lo: int | None = None) -> int:
         return int(self.rng.integers(max(lo or 0, self.L.start_day + 30), self.L.as_of_day + 1))
 
@@ -196,7 +204,7 @@ class Injector:
             if len(mine_a) and (n % 2 == 1 or not len(mine_v)):  # booked, not yet due
                 i = int(self.rng.choice(mine_a))
                 t1 = min(int(ap["sched"][i]), self.end)
-                t = int(ap["booked"][i] + (t1 - ap["booked"][i]) * self.rng.uniform(0.1, 0.9)) // NS_SECOND * NS_SECOND
+                t = self.between(int(ap["booked"][i]), t1)
                 self.out.add(c, t, "service_reminder", "service", self.channel_for(c),
                              campaign=self.campaign("RAS"), vidx=int(ap["veh"][i]), rule="reminder_after_service")
             else:
@@ -218,7 +226,7 @@ class Injector:
             i = int(self.rng.choice(rows[le["cust"][rows] == c]))
             close = int(le["closed"][i]) if le["closed"][i] > NEVER else self.end
             close = min(close, self.end)
-            t = int(le["opened"][i] + (close - le["opened"][i]) * self.rng.uniform(0.05, 0.95)) // NS_SECOND * NS_SECOND
+            t = self.between(int(le["opened"][i]), close)
             self.out.add(c, t, str(self.rng.choice(rule["categories"])), str(self.rng.choice(others)),
                          self.channel_for(c), campaign=self.campaign("POL"), rule="promo_during_open_lead")
 
@@ -254,12 +262,16 @@ class Injector:
             options = [(start[0] * 60 + start[1] - 30) * 60, (end[0] * 60 + end[1]) * 60, (end[0] * 60 + end[1] + 75) * 60,
                        (start[0] * 60 + start[1] - 100) * 60]
             self.rng.shuffle(options)
-            for sec in options:
-                local = np.array([day * NS_DAY + sec * NS_SECOND], dtype=np.int64)
-                t = int(convert_wall(local, z, self.L.tz)[0])
-                hour = (t % NS_DAY) // NS_HOUR
-                if 5 <= hour <= 22 and t <= self.end and sec >= 0:
-                    self.out.add(c, t, "survey", "service", str(self.rng.choice(qh["channels"])), rule="quiet_hours")
+            local = np.array([day * NS_DAY + sec * NS_SECOND for sec in options], dtype=np.int64)
+            t = convert_wall(local, z, self.L.tz)
+            minute = (t % NS_DAY) // (60 * NS_SECOND)
+            fine_here = (minute >= start[0] * 60 + start[1]) & (minute < end[0] * 60 + end[1])
+            # Prefer a time that is fine in the dealer's zone and quiet only in the customer's own.
+            for i in sorted(range(len(options)), key=lambda i: not fine_here[i]):
+                hour = minute[i] // 60
+                if 5 <= hour <= 22 and t[i] <= self.end and options[i] >= 0:
+                    self.out.add(c, int(t[i]), "survey", "service", str(self.rng.choice(qh["channels"])),
+                                 rule="quiet_hours")
                     break
 
     def non_preferred_channel(self, k):

@@ -206,7 +206,8 @@ def service(rng, L: Lives) -> None:
     gaps = rng.integers(120, 215, len(veh))
     starts = np.cumsum(nmax) - nmax
     cs = np.cumsum(gaps)
-    within = cs - np.repeat(cs[starts] - gaps[starts], nmax) - gaps  # 0 for each vehicle's first visit
+    s0 = starts[veh]  # (vehicles with no visit at all have no rows, so s0 is always a valid row)
+    within = cs - (cs[s0] - gaps[s0]) - gaps  # 0 for each vehicle's first visit
     day = first[veh] + within
     keep = (day <= stop[veh])
     # The next visit after as_of (for appointments already booked) before truncating.

@@ -52,9 +52,12 @@ def aware(ns: np.ndarray, tz: str, valid: np.ndarray | None = None) -> pd.Series
     """Wall-clock ns (NEVER or ``~valid`` = missing) to a ``datetime64[ns, tz]`` Series."""
     ns = np.asarray(ns, dtype=np.int64)
     missing = ns <= NEVER if valid is None else ~valid
-    vals = np.where(missing, np.iinfo(np.int64).min, ns).view("datetime64[ns]")
+    # Whole seconds: what a CSV export holds, so files load back to exactly these values.
+    vals = np.where(missing, np.iinfo(np.int64).min, ns // NS_SECOND * NS_SECOND).view("datetime64[ns]")
     idx = pd.DatetimeIndex(vals)
-    idx = idx.tz_localize(tz, ambiguous=np.zeros(len(ns), dtype=bool), nonexistent="shift_forward")
+    # As the loader reads wall-clock text (PEP 495 fold=0): a repeated autumn hour is the
+    # first (summer) one, a skipped spring hour keeps the offset before the change.
+    idx = idx.tz_localize(tz, ambiguous=np.ones(len(ns), dtype=bool), nonexistent=pd.Timedelta(hours=1))
     return pd.Series(idx, copy=False).astype(pd.DatetimeTZDtype("ns", tz))
 
 

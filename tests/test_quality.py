@@ -131,3 +131,36 @@ def test_problem_values_in_email_and_phone_columns_are_masked():
                 Problem("error", "customers", "c.csv", 4, "customer_id", "C42", "duplicate customer_id")]
     masked = quality._mask_values(quality.problems_table(problems))
     assert masked["value"].tolist() == ["C42", "j***@example.com", "***-***-0123"]
+
+
+def _run_sections(**given) -> str:
+    """Every section of the onboarding notebook, in this process (what the kernel would show)."""
+    from ownercomm_kit.report import html
+
+    with html.capture() as shown:
+        ctx = quality.start(None, **given)
+        for section in (quality.headline, quality.problems, quality.tables, quality.months, quality.columns,
+                        quality.mapping, quality.report_support, quality.definitions):
+            section(ctx)
+    return "".join(b.get("text/html", "") for b, _ in shown)
+
+
+def test_a_missing_data_folder_is_reported_not_raised(tmp_path):
+    page = _run_sections(dealer_id="Z9", data_dir=str(tmp_path / "nowhere"), timezone="America/Denver")
+    assert "data folder not found" in page
+    assert "The reports will stop on the blocking problems" in page
+    assert "the audit cannot run" in page
+
+
+def test_hostile_headers_and_values_are_escaped(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "customers.csv").write_text('customer_id,<img src=x onerror=alert(1)>\n1,x\n', encoding="utf-8")
+    (folder / "communications.csv").write_text(
+        "message_id,customer_id,sent_at,channel,sender,category\n"
+        "M1,1,2026-06-01 10:00,<script>alert(1)</script>,dealer,offer\n", encoding="utf-8")
+    page = _run_sections(dealer_id="Z8", data_dir=str(folder), timezone="America/Denver",
+                         mapping={"customers": {"<b>bold</b>": "email"}})
+    assert "<img src=x" not in page and "<script>alert" not in page and "<b>bold" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown as text among the unread columns
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the bad channel value, as text

@@ -248,10 +248,13 @@ def test_duplicate_campaign_same_channel_any_time_and_ties():
         msg("M4", "2026-04-01 10:00", campaign_id="FALL"),  # identical time: M5 is the later id
         msg("M6", "2026-04-01 10:00"),  # no campaign
         msg("X1", "2026-03-02 10:00", campaign_id="SPRING", customer="C2"),
-        msg("R1", "2026-04-02 10:00", campaign_id="FALL", category="recall"),  # exempt
+        msg("R1", "2026-04-02 10:00", campaign_id="FALL", category="recall"),  # exempt: never flagged
+        msg("T1", "2026-01-02 10:00", campaign_id="WELCOME", category="transactional"),
+        msg("W1", "2026-01-09 10:00", campaign_id="WELCOME"),  # the exempt one still was received
     ]
     flags, _ = run("duplicate_campaign", msgs)
-    assert pairs(flags, "duplicate_campaign") == {"M2", "M5"}
+    assert pairs(flags, "duplicate_campaign") == {"M2", "M5", "W1"}
+    assert one(flags, "duplicate_campaign", "W1")["related_id"] == "T1"
     f = one(flags, "duplicate_campaign", "M2")
     assert f["related_id"] == "M1"
     assert f["detail"] == "Campaign SPRING sent again by email (first sent 2025-01-02)"
@@ -666,8 +669,11 @@ def _brute_force(msgs: list[dict], p: dict) -> set[tuple[str, str]]:
         if len({r["sender"] for r in w}) > p["rules"]["multi_sender"]["max_senders"] and \
                 sum(r["sender"] == m["sender"] for r in w) == 1:
             out.add((m["message_id"], "multi_sender"))
-        if m.get("campaign_id") and any(r.get("campaign_id") == m["campaign_id"] and r["channel"] == m["channel"]
-                                        for r in before[:-1]):
+    everything = sorted(msgs, key=lambda m: (m["customer_id"], pd.Timestamp(m["sent_at"]), m["message_id"]))
+    for i, m in enumerate(everything):  # duplicates: earlier exempt messages were received too
+        if m["category"] not in exempt and m.get("campaign_id") and any(
+                r["customer_id"] == m["customer_id"] and r.get("campaign_id") == m["campaign_id"]
+                and r["channel"] == m["channel"] for r in everything[:i]):
             out.add((m["message_id"], "duplicate_campaign"))
     return out
 

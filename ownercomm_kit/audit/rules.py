@@ -4,6 +4,16 @@ A rule is ``f(data, params) -> flags`` (columns ``FLAG_COLUMNS``, index = the me
 the sorted messages, see ``windows.Messages``); thresholds come from ``params["rules"][name]``,
 exemptions from ``params["audit"]["exempt_categories"]``. Adding a rule = one function here
 with ``@rule(...)``, its block in ``params/defaults.yaml`` and its tests.
+
+Readings of SPEC §4 that the tests pin:
+- a customer's messages are ordered by (sent_at, message_id); windows are (t - N x 24 h, t];
+- exempt messages (recall, transactional) are flagged by quiet_hours only; they are not counted
+  by the caps, min_gap and multi_sender, but they still happened: an exempt message carrying a
+  campaign makes a later one a duplicate, and an unsubscribe recorded on one is an opt-out;
+- "message date" is sent_at's date in the dealer's timezone; sale and visit dates are dates;
+- after_opt_out: the grace ends N business days (Mon-Fri) after the unsubscribe date, counted
+  from the next business day (``np.busday_offset(date, N, roll="backward")``: an unsubscribe on
+  a Saturday counts like one on the Friday before); messages dated after that day are flagged.
 """
 from __future__ import annotations
 
@@ -248,14 +258,15 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
 def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
     codes, uniques = m.codes(data, "campaign_id")
-    rows = np.flatnonzero(~exempt_mask(m, params) & (codes >= 0))
+    # an exempt message is never flagged, but it still is a campaign the customer already got
+    rows = np.flatnonzero(codes >= 0)
     key = (m.cust[rows] * (len(uniques) + 1) + codes[rows]) * (len(schema.CHANNELS) + 1) + (m.channel[rows] + 1)
     srt = np.argsort(key, kind="stable")  # stable: time order kept within a (customer, campaign, channel)
     o, k = rows[srt], key[srt]
     new_group = np.ones(len(k), bool)
     new_group[1:] = k[1:] != k[:-1]
     first = o[np.maximum.accumulate(np.where(new_group, np.arange(len(k)), 0))]
-    dup = ~new_group
+    dup = ~new_group & ~exempt_mask(m, params)[o]
     rows, first = o[dup], first[dup]
     detail = ("Campaign " + m.values(data, "campaign_id", rows) + " sent again by "
               + tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY) + " (first sent " + tx.day_text(m.local_day()[first]) + ")")

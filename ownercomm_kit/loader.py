@@ -477,6 +477,8 @@ def canonical_values(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Seri
 def describe(data: DealerData, infos: list[TableInfo]) -> str:
     """A per-table summary (file, rows, columns found, date range) for ``ownercomm validate``."""
     lines = [f"Dealer {data.dealer_id} ({data.dealer_name}), time zone {data.timezone}, as_of {data.as_of}"]
+    if not any(info.file for info in infos):
+        return lines[0] + "\n  no table could be read"
     for info in infos:
         table = schema.TABLES[info.table]
         kind = "required" if table.required else "optional"

@@ -43,6 +43,7 @@ def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | No
     click.echo("")
     click.echo(validation.format_problems(data.problems))
     if data.errors:
-        click.echo(f"\n{len(data.errors)} blocking problem(s): fix them before running the reports.", err=True)
+        n = sum(p.count for p in data.errors)
+        click.echo(f"\n{n} blocking problem(s): fix them before running the reports.", err=True)
         sys.exit(1)
     click.echo("\nNo blocking problem.")

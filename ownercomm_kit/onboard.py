@@ -178,22 +178,7 @@ def recognise_tables(sources: list[Source]) -> list[TableMatch]:
     carries a customer id: a sales file is no customers table). The best scores are
     assigned first, one table per source.
     """
-    candidates = []
-    for i, src in enumerate(sources):
-        headers = [str(h) for h in src.frame.columns]
-        content = {}
-        for table, spec in schema.TABLES.items():
-            req, found = _header_hits(headers, table)
-            content[table] = (req == len(spec.required_columns), req / len(spec.required_columns) * 2 + found / len(spec.columns))
-        best = max(score for _, score in content.values())
-        for table in schema.TABLES:
-            by_name = _name_score(src.stem, table)
-            complete, by_content = content[table]
-            if not by_name and not (complete and by_content == best):
-                continue
-            how = "file name and content" if by_name and complete else "file name" if by_name else "content"
-            # a name alone is weaker than full required columns; both together win
-            candidates.append((by_name + by_content, i, table, src.ref, how))
+    candidates = [c for i, src in enumerate(sources) for c in _candidates(i, src)]
     chosen: dict[str, TableMatch] = {}
     used: set[str] = set()
     for score, _, table, ref, how in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
@@ -202,6 +187,34 @@ def recognise_tables(sources: list[Source]) -> list[TableMatch]:
         chosen[table] = TableMatch(table, ref, how, round(score, 3))
         used.add(ref)
     return [chosen[t] for t in schema.TABLES if t in chosen]
+
+
+def _candidates(i: int, src: Source) -> list[tuple[float, int, str, str, str]]:
+    """(score, source index, table, ref, how) of each table one source qualifies for."""
+    headers = [str(h) for h in src.frame.columns]
+    content = {}
+    for table, spec in schema.TABLES.items():
+        req, found = _header_hits(headers, table)
+        n_req = len(spec.required_columns)
+        content[table] = (req == n_req, req / n_req * 2 + found / len(spec.columns))
+    best = max(score for _, score in content.values())
+    out = []
+    for table in schema.TABLES:
+        by_name = _name_score(src.stem, table)
+        complete, by_content = content[table]
+        if not by_name and not (complete and by_content == best):
+            continue
+        how = "file name and content" if by_name and complete else "file name" if by_name else "content"
+        # a name alone is weaker than full required columns; both together win
+        out.append((by_name + by_content, i, table, src.ref, how))
+    return out
+
+
+def looks_like(src: Source) -> str | None:
+    """The table a source would be taken for on its own (for one left over: a second export
+    of a table already read from another file)."""
+    best = sorted(_candidates(0, src), key=lambda c: (-c[0], c[2]))
+    return best[0][2] if best else None
 
 
 # --------------------------------------------------------------------------- columns
@@ -425,6 +438,7 @@ class Onboarding:
     columns: list[ColumnMatch]
     values: list[ValueMatch]
     unused_sources: list[str] = field(default_factory=list)
+    unused_like: dict[str, str] = field(default_factory=dict)  # left-over source -> table it looks like
     decisions: list[str] = field(default_factory=list)  # manual decisions, in plain words
 
     def files_block(self) -> dict[str, str]:
@@ -488,6 +502,7 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
                 values.append(vm)
     used = {t.source for t in tables}
     onb = Onboarding(tables, columns, values, [s.ref for s in sources if s.ref not in used])
+    onb.unused_like = {s.ref: t for s in sources if s.ref not in used and (t := looks_like(s))}
     onb.decisions = [hint for s in sources if (hint := header_row_hint(s))] + _decisions(onb)
     return onb
 
@@ -568,8 +583,14 @@ def _decisions(onb: Onboarding) -> list[str]:
     for (col, theirs), ours in sorted(conflicts.items()):
         if len(ours) > 1:
             out.append(f"values.{col}: {theirs!r} means {' or '.join(sorted(map(str, ours)))} in different tables; pick one")
+    read_from = {m.table: m.source for m in onb.tables}
     for ref in onb.unused_sources:
-        out.append(f"{ref}: not recognised as any table; name it in files: if it is one")
+        like = onb.unused_like.get(ref)
+        if like in read_from:
+            out.append(f"{ref} also looks like {like}, already read from {read_from[like]}: the kit reads one file "
+                       f"per table, so combine them into one (or name the right one in files.{like})")
+        else:
+            out.append(f"{ref}: not recognised as any table; name it in files: if it is one")
     return out
 
 

@@ -570,3 +570,16 @@ def test_a_whole_name_column_is_pointed_out_not_guessed():
     found = headers_of("customers", ["Cust No", "Customer Name"], [["1", "NÚÑEZ, CÁRA"]])
     assert found["first_name"].source is None and "'Customer Name' seems to hold whole names" in found["first_name"].note
     assert found["last_name"].source is None
+
+
+def test_two_exports_of_one_table_are_pointed_out(tmp_path):
+    t = hand_dealer()
+    folder = write_clean(tmp_path / "d", {k: v for k, v in t.items() if k != "communications"})
+    emails = t["communications"][t["communications"]["channel"] == "email"]
+    texts = t["communications"][t["communications"]["channel"] != "email"]
+    emails.rename(columns=DMS.headers["communications"]).to_csv(folder / "email_log.csv", index=False)
+    texts.rename(columns=DMS.headers["communications"]).to_csv(folder / "sms_log.csv", index=False)
+    r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
+    [hint] = [d for d in r.onboarding.decisions if "also looks like" in d]
+    assert hint.startswith("sms_log.csv also looks like communications, already read from email_log.csv")
+    assert "combine them" in hint

@@ -570,7 +570,7 @@ def _decisions(onb: Onboarding) -> list[str]:
     for c in onb.columns:
         if c.how == "not found" and (c.note.startswith("NEEDS") or schema.TABLES[c.table].column(c.column).required):
             out.append(f"{c.table}.{c.column}: {c.note}")
-    conflicts: dict[tuple[str, str], set[str]] = {}
+    conflicts: dict[tuple[str, str], dict[str, object]] = {}
     for v in onb.values:
         if v.ours is None:
             allowed = schema.TABLES[v.table].column(v.column).allowed or ("true", "false")
@@ -579,10 +579,12 @@ def _decisions(onb: Onboarding) -> list[str]:
                 f"as one of {', '.join(allowed)}"
             )
         else:
-            conflicts.setdefault((v.column, v.theirs), set()).add(v.ours)
-    for (col, theirs), ours in sorted(conflicts.items()):
-        if len(ours) > 1:
-            out.append(f"values.{col}: {theirs!r} means {' or '.join(sorted(map(str, ours)))} in different tables; pick one")
+            conflicts.setdefault((v.column, v.theirs), {})[v.table] = v.ours
+    for (col, theirs), by_table in sorted(conflicts.items()):
+        if len(set(map(str, by_table.values()))) > 1:
+            means = " but ".join(f"{ours} in {table}" for table, ours in by_table.items())
+            out.append(f"values.{col}: {theirs!r} means {means}; values: applies to the {col} column of every "
+                       f"table, so change the word in one of the exports")
     read_from = {m.table: m.source for m in onb.tables}
     for ref in onb.unused_sources:
         like = onb.unused_like.get(ref)

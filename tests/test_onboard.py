@@ -583,3 +583,12 @@ def test_two_exports_of_one_table_are_pointed_out(tmp_path):
     [hint] = [d for d in r.onboarding.decisions if "also looks like" in d]
     assert hint.startswith("sms_log.csv also looks like communications, already read from email_log.csv")
     assert "combine them" in hint
+
+
+def test_one_word_meaning_two_values_in_two_tables_is_a_decision(tmp_path):
+    t = hand_dealer()
+    t["appointments"]["status"] = t["appointments"]["status"].replace({"scheduled": "Open"})
+    t["referrals"]["status"] = t["referrals"]["status"].replace({"new": "Open"})
+    r = ob.onboard(write_clean(tmp_path / "d", t), "X", timezone=TZ, out=tmp_path / "X.yaml")
+    [d] = [d for d in r.onboarding.decisions if d.startswith("values.status")]
+    assert "'Open' means scheduled in appointments but new in referrals" in d

@@ -174,3 +174,11 @@ def test_quantile_from_histogram_equals_numpy(n):
     counts = np.random.default_rng(n).integers(0, 40, n)
     for q in (0.0, 0.5, 0.9, 1.0):
         assert metrics._quantile(counts, q) == pytest.approx(np.percentile(counts, q * 100))
+
+
+def test_over_cap_share_is_null_when_both_cap_rules_are_off():
+    data = d([msg(f"M{i}", f"2026-05-0{i + 1} 10:00") for i in range(7)])
+    on = run_audit(data, params())
+    assert on.headline["over_cap_customer_share"] == 1.0
+    off = run_audit(data, params(cap_total={"enabled": False}, cap_channel={"enabled": False}))
+    assert off.headline["over_cap_customer_share"] is None

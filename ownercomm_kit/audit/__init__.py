@@ -1,7 +1,10 @@
 """The communication audit (SPEC §4): every rule, the figures beyond the flags, the suppression list.
 
-``run_audit(data, params)`` is what the notebook and ``ownercomm audit`` call;
-``run_rules(data, params, rules=None)`` runs only the rules (scripting, benchmarks).
+``run_audit(data, params)`` is what the audit notebook calls; ``run_rules(data, params,
+rules=None)`` runs only the rules (``ownercomm audit``, scripting, benchmarks).
+
+The audit covers every message in the data. ``as_of`` is the "now" of the suppression list,
+of the current cap windows (``over_cap``) and of the 12-month responsiveness tiers.
 """
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ def run_audit(data: DealerData, params: dict) -> AuditResult:
         "customers_messaged": int(comm["customer_id"].nunique()),
         "flags_high": int((flags["severity"] == "high").sum()),
         "flags_total": int(len(flags)),
-        "over_cap_customer_share": metrics.over_cap_customer_share(data, flags),
+        "over_cap_customer_share": metrics.over_cap_customer_share(data, flags, params),
     }
     return AuditResult(
         flags=flags,

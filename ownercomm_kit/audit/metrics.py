@@ -113,9 +113,11 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def over_cap_customer_share(data: DealerData, flags: pd.DataFrame) -> float | None:
+def over_cap_customer_share(data: DealerData, flags: pd.DataFrame, params: dict | None = None) -> float | None:
+    """None when no customer was messaged or both cap rules are turned off (undefined, not 0)."""
     m = messages_of(data)
-    if not len(m.customers):
+    caps_on = params is None or any(params["rules"][r].get("enabled", True) for r in ("cap_total", "cap_channel"))
+    if not len(m.customers) or not caps_on:
         return None
     over = flags.loc[flags["rule"].isin(["cap_total", "cap_channel"]), "customer_id"].nunique()
     return over / len(m.customers)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -714,3 +715,22 @@ def run_task(task: dict) -> dict:
         if isinstance(e, KeyboardInterrupt):
             raise
         return RunResult(dealer_id=Path(dealer_file).stem, status="failed", error=_one_line(e)).to_dict()
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C while inside: staging folders
+    are removed and kernels shut down instead of the process vanishing mid-write."""
+    import signal
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

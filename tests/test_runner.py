@@ -225,9 +225,11 @@ def test_cli_run_ok_skip_and_failure(kit):
     assert "D002: FAILED: retention.ipynb, cell" in bad.output and "Traceback" not in bad.output
 
 
-def test_killed_run_leaves_no_partial_file(kit, tmp_path):
-    """SIGKILL mid-run (after the audit wrote its outputs): the target keeps the previous
-    report byte for byte; the next run cleans up and succeeds."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_run_leaves_no_partial_file(kit, tmp_path, sig):
+    """Killed mid-run (after the audit wrote its outputs): the target keeps the previous
+    report byte for byte; SIGTERM also removes the staging folder; the next run cleans up
+    what SIGKILL left and succeeds."""
     dealer = make_store(kit, "D001")
     out = kit / "out"
     assert runner.run_dealer(dealer, out=out).status == "ok"
@@ -245,10 +247,12 @@ def test_killed_run_leaves_no_partial_file(kit, tmp_path):
             time.sleep(0.2)
         assert partial, "the run never got to write the audit's outputs"
         time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, sig) if sig == signal.SIGTERM else os.killpg(proc.pid, sig)
     finally:
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     assert tree(out / "D001") == before
+    if sig == signal.SIGTERM:
+        assert not list(out.glob(".D001.*")), "SIGTERM must clean its staging folder"
     (kit / "notebooks").rename(tmp_path / "slow_used")
     (kit / "fast_notebooks").rename(kit / "notebooks")
     assert runner.run_dealer(dealer, out=out, force=True).status == "ok"

@@ -6,6 +6,7 @@ import sys
 import click
 
 from ..cli import main
+from ..runner import sigterm_interrupts
 
 
 @main.command("batch")
@@ -42,8 +43,9 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
             bar.write(line + (f": {r['error']}" if r.get("error") else ""), file=sys.stderr)
 
     try:
-        result = run_batch(group_file, out=out, workers=workers, scheduler=scheduler, force=force, as_of=as_of,
-                           timeout=timeout, on_result=on_result)
+        with sigterm_interrupts():
+            result = run_batch(group_file, out=out, workers=workers, scheduler=scheduler, force=force,
+                               as_of=as_of, timeout=timeout, on_result=on_result)
     except (ConnectionError, StoreFailure) as e:
         raise click.ClickException(str(e)) from None
     finally:

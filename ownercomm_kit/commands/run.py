@@ -6,6 +6,7 @@ import sys
 import click
 
 from ..cli import main
+from ..runner import sigterm_interrupts
 
 
 @main.command("run")
@@ -28,8 +29,9 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
     """
     from ..runner import run_dealer
 
-    result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
-                        timeout=timeout)
+    with sigterm_interrupts():
+        result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
+                            timeout=timeout)
     if result.status == "ok":
         click.echo(f"{result.dealer_id}: reports written to {result.out_dir} ({result.seconds:.1f} s)")
     elif result.status == "skipped":

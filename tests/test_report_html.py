@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -311,3 +312,54 @@ def test_series_names_from_data_are_escaped_once():
     fig = charts.bar(df, x="k", y="n", color="k", title="t", names={"y": "F&I"})
     assert [t.name for t in fig.data] == ["&lt;b&gt;x&lt;/b&gt;", "F&amp;I"]
     assert "&lt;b&gt;x&lt;/b&gt;: " in fig.data[0].hovertemplate and "&amp;lt;" not in fig.data[0].hovertemplate
+
+
+# --- notebook set-up ---------------------------------------------------------------------------
+
+
+def test_parameters_cell_keys_match_the_runner_contract():
+    from ownercomm_kit import runner
+
+    assert notebook.PARAMETERS == runner.NOTEBOOK_PARAMETERS
+
+
+def test_parameters_from_namespace_and_keywords():
+    ns = {"dealer_id": "X", "as_of": "2026-06-18", "unrelated": 1, "report": None}
+    chosen = notebook.parameters_from(ns, {"out_dir": "o"})
+    assert chosen["dealer_id"] == "X" and chosen["out_dir"] == "o" and "unrelated" not in chosen
+    with pytest.raises(TypeError, match="unknown parameter"):
+        notebook.parameters_from(ns, {"dealerid": "X"})
+
+
+def test_resolve_out_dir_default_and_relative(tmp_path, monkeypatch, kit_root):
+    from helpers_report import write_tiny_dealer
+
+    dealer = yaml_load(write_tiny_dealer(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    resolved, out_dir = notebook.resolve({**dealer, "out_dir": None})
+    assert out_dir == Path(resolved["kit_root"]) / "reports" / "T01"
+    resolved, out_dir = notebook.resolve({**dealer, "out_dir": "here/out"})
+    assert out_dir == tmp_path / "here" / "out"
+    assert resolved["as_of"].isoformat() == "2026-06-18"
+
+
+def test_context_reads_mask_pii_and_rejects_unknown_report(tmp_path, resolved):
+    data = tiny_data()
+    ctx = notebook.context("audit", {**resolved, "report": {"mask_pii": False}}, data, tmp_path / "o")
+    assert ctx.mask_pii is False and (tmp_path / "o").is_dir()
+    assert notebook.context("audit", resolved, data, tmp_path).mask_pii is True
+    with pytest.raises(ValueError, match="unknown report"):
+        notebook.context("auditing", resolved, data, tmp_path)
+
+
+def test_header_names_the_dealer_and_the_period(tmp_path, resolved):
+    ctx = notebook.context("audit", {**resolved, "dealer_name": "Tiny <b>Motors</b>"}, tiny_data(), tmp_path)
+    out = notebook.header_html(ctx)
+    assert "Tiny &lt;b&gt;Motors&lt;/b&gt;" in out and "Communication audit" in out
+    assert "Messages sent from" in out and "18 June 2026" in out
+
+
+def yaml_load(path):
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())

@@ -562,29 +562,39 @@ def _ref_text(spec) -> str:
 
 
 def _decisions(onb: Onboarding) -> list[str]:
-    out = []
+    """What onboarding could not settle, in plain words, each with what to edit."""
+    return _missing_decisions(onb) + _value_decisions(onb.values) + _source_decisions(onb)
+
+
+def _missing_decisions(onb: Onboarding) -> list[str]:
     found = {m.table for m in onb.tables}
-    for t in schema.REQUIRED_TABLES:
-        if t not in found:
-            out.append(f"Required table {t} not found: name its file in files.{t}")
+    out = [f"Required table {t} not found: name its file in files.{t}" for t in schema.REQUIRED_TABLES if t not in found]
     for c in onb.columns:
         if c.how == "not found" and (c.note.startswith("NEEDS") or schema.TABLES[c.table].column(c.column).required):
             out.append(f"{c.table}.{c.column}: {c.note}")
-    conflicts: dict[tuple[str, str], dict[str, object]] = {}
-    for v in onb.values:
+    return out
+
+
+def _value_decisions(values: list[ValueMatch]) -> list[str]:
+    out = []
+    by_word: dict[tuple[str, str], dict[str, object]] = {}
+    for v in values:
         if v.ours is None:
             allowed = schema.TABLES[v.table].column(v.column).allowed or ("true", "false")
-            out.append(
-                f"{v.table}.{v.column}: value {v.theirs!r} not recognised; add it to values.{v.column} "
-                f"as one of {', '.join(allowed)}"
-            )
+            out.append(f"{v.table}.{v.column}: value {v.theirs!r} not recognised; add it to values.{v.column} "
+                       f"as one of {', '.join(allowed)}")
         else:
-            conflicts.setdefault((v.column, v.theirs), {})[v.table] = v.ours
-    for (col, theirs), by_table in sorted(conflicts.items()):
-        if len(set(map(str, by_table.values()))) > 1:
+            by_word.setdefault((v.column, v.theirs), {})[v.table] = v.ours
+    for (col, theirs), by_table in sorted(by_word.items()):
+        if len(set(map(str, by_table.values()))) > 1:  # values: is per column name, not per table
             means = " but ".join(f"{ours} in {table}" for table, ours in by_table.items())
             out.append(f"values.{col}: {theirs!r} means {means}; values: applies to the {col} column of every "
                        f"table, so change the word in one of the exports")
+    return out
+
+
+def _source_decisions(onb: Onboarding) -> list[str]:
+    out = []
     read_from = {m.table: m.source for m in onb.tables}
     for ref in onb.unused_sources:
         like = onb.unused_like.get(ref)

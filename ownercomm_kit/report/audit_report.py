@@ -178,7 +178,8 @@ def problems(ctx: ReportContext, r: audit.AuditResult) -> None:
             + html.paragraph(r.definitions.get("over_cap", ""), "oc-lead"))
     high = f[f["severity"] == "high"].sort_values("sent_at", ascending=False) if len(f) else f
     if len(high):
-        shown = high.assign(rule=high["rule"].map(_rule_word))[["sent_at", "customer_id", "channel", "sender", "rule", "detail"]]
+        shown = common.plain_codes(high.assign(rule=high["rule"].map(_rule_word))[
+            ["sent_at", "customer_id", "channel", "sender", "rule", "detail"]])
         html.show("<h3>Latest serious problems</h3>" + html.table(
             shown, labels={"sent_at": "Sent", "customer_id": "Customer", "rule": "Problem", "detail": "What happened"},
             formats={"sent_at": "date"}, max_rows=10, mask_pii=ctx.mask_pii))

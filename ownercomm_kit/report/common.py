@@ -38,6 +38,17 @@ def kpi_tiles(
     return html.tiles(items)
 
 
+def plain_codes(df: pd.DataFrame) -> pd.DataFrame:
+    """Channel and sender codes as plain words (tables for the reader; the CSVs keep the codes)."""
+    from . import theme
+
+    out = df.copy()
+    for col, words in (("channel", theme.CHANNEL_LABELS), ("sender", theme.SENDER_LABELS)):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v, w=words: w.get(v, v))
+    return out
+
+
 def key_points(points: Sequence[str]) -> str:
     """"In short": the sentences under the headline tiles."""
     return f'<div class="oc-key"><h3>In short</h3>{html.bullets(points)}</div>' if points else ""

@@ -45,15 +45,6 @@ LIST_LABELS = {"customer_id": "Customer", "name": "Name", "vehicle": "Vehicle", 
                "contact": "Contact", "reason": "Why"}
 
 
-def _words(df: pd.DataFrame) -> pd.DataFrame:
-    """Channel and sender codes as plain words (tables for the reader; the CSVs keep the codes)."""
-    out = df.copy()
-    for col, words in (("channel", theme.CHANNEL_LABELS), ("sender", theme.SENDER_LABELS)):
-        if col in out.columns:
-            out[col] = out[col].map(lambda v, w=words: w.get(v, v))
-    return out
-
-
 def compute(ctx: ReportContext) -> retention.RetentionResult:
     result = retention.compute(ctx.data, ctx.params)
     ctx.results["retention"] = result
@@ -96,7 +87,7 @@ def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
             f"{n:,} customer(s) last came in for service between 12 and 24 months ago: they have most likely "
             "found another shop. Most recent first: they are the easiest to win back." if n else
             "No customer's last service visit was between 12 and 24 months ago."))
-        shown = _words(r.lapsed[["customer_id", "name", "vehicle", "channel", "contact", "last_visit", "visits",
+        shown = common.plain_codes(r.lapsed[["customer_id", "name", "vehicle", "channel", "contact", "last_visit", "visits",
                                  "months_since_visit"]])
         parts.append(html.table(shown, labels={**LIST_LABELS, "last_visit": "Last visit", "visits": "Visits",
                                                   "months_since_visit": "Months since"},
@@ -111,7 +102,7 @@ def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
     ra = r.reminder_attribution
     if len(ra):
         parts.append("<h3>Service reminders and the bookings that followed</h3>")
-        parts.append(html.table(_words(ra), labels={"sender": "Sent by", "channel": "Channel", "reminders": "Reminders",
+        parts.append(html.table(common.plain_codes(ra), labels={"sender": "Sent by", "channel": "Channel", "reminders": "Reminders",
                                             "booked": "Followed by a booking", "booking_rate": "Booking rate"},
                                 formats={"booking_rate": "pct"}, max_rows=None, mask_pii=False))
     html.show("".join(parts))
@@ -138,7 +129,7 @@ def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
         if left_off:
             parts.append(html.note(f"{left_off:,} more customer(s) qualify but cannot be contacted on any channel "
                                    "they consent to; they are left off the list.", "info"))
-        frame = _words(frame.drop(columns=["vin"], errors="ignore"))  # the vehicle column names the VIN
+        frame = common.plain_codes(frame.drop(columns=["vin"], errors="ignore"))  # the vehicle column names the VIN
         parts.append(html.table(frame, labels=LIST_LABELS, formats={c: "date" for c in frame.columns
                                                                     if pd.api.types.is_datetime64_any_dtype(frame[c])},
                                 max_rows=10, mask_pii=ctx.mask_pii, empty="Nobody on this list today."))

@@ -339,3 +339,38 @@ def test_engine_on_written_files_of_a_group(tmp_path):
         truth = pd.read_csv(tmp_path / "ground_truth" / f"{dealer}.csv")
         got = set(zip(flags["message_id"], flags["rule"]))
         assert all((m, r) in got for m, r in zip(truth["message_id"], truth["rule"]))
+
+
+def test_first_injections_sit_on_the_window_edges(small):
+    """The engine's recall is then also a test of inclusive/exclusive window ends."""
+    frames, truth = small
+    params = load_defaults()["rules"]
+    m = frames["communications"].set_index("message_id")
+    tz = "America/Los_Angeles"
+
+    def injected(rule):
+        return m.loc[truth.loc[truth["rule"] == rule, "message_id"]]
+
+    def ages(rule, events, date_col):
+        x = injected(rule).reset_index().merge(events, on="customer_id")
+        return set((x["sent_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - x[date_col]).dt.days)
+
+    assert {0, params["promo_after_purchase"]["days"]} <= ages("promo_after_purchase", frames["sales"], "sale_date")
+    assert params["better_offer_after_purchase"]["days"] in ages("better_offer_after_purchase", frames["sales"], "sale_date")
+    assert params["reminder_after_service"]["days"] in ages("reminder_after_service", frames["service_visits"], "visit_date")
+    # quiet hours: exactly at the end, or the last minute before the start, in the customer's zone
+    q = injected("quiet_hours").join(frames["customers"].set_index("customer_id")["timezone"], on="customer_id")
+    local = [t.tz_convert(z if isinstance(z, str) else tz).strftime("%H:%M") for t, z in zip(q["sent_at"], q["timezone"])]
+    assert {"21:00", "07:59"} & set(local)
+    # a lead's opening moment itself counts as open
+    lead = injected("promo_during_open_lead").reset_index().merge(frames["leads"], on="customer_id",
+                                                                  suffixes=("_msg", ""))
+    assert (lead["sent_at"] == lead["opened_at"]).any()
+    # after_opt_out: the first weekday after the grace period
+    unsub = m[m["unsubscribed"].fillna(False)].reset_index()[["customer_id", "channel", "sent_at"]]
+    late = injected("after_opt_out").reset_index().merge(unsub, on=["customer_id", "channel"], suffixes=("", "_unsub"))
+    u = late["sent_at_unsub"].dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    s = late["sent_at"].dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    grace = params["after_opt_out"]["grace_business_days"]
+    assert (np.busday_count(u, s) == grace + 1).any() or (
+        (np.busday_count(u, s) == grace) & (s > np.busday_offset(u, grace))).any()

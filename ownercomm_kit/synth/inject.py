@@ -22,6 +22,9 @@ RULES = (
     "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel",
 )
 PLAIN = ("survey", "warranty", "newsletter", "event")  # non-exempt categories for filler messages
+# The first injection of each rule sits at the edge of its window (the last moment or day
+# that still breaks it); time-of-day edges keep a 2-hour margin for daylight-saving shifts.
+EDGE_MARGIN = 2 * NS_HOUR
 
 
 @dataclass
@@ -107,51 +110,61 @@ class Injector:
         return set(self.b_sender[lo + a: lo + b].tolist())
 
     # --- one method per rule ---------------------------------------------------------------
+    def _burst(self, c, rule, n, days, channel, sender, edge):
+        """n messages ending at one moment; at the edge the first is just inside the window."""
+        t_end = self.when(self.any_day(self.L.start_day + days + 2))
+        times = [t_end - i * 7 * 60 * NS_SECOND for i in range(n)][::-1]
+        if edge and n > 1:
+            times[0] = t_end - days * NS_DAY + EDGE_MARGIN
+        for i, t in enumerate(times):
+            self.out.add(c, t, PLAIN[i % 2], sender, channel, rule=rule if i == n - 1 else None)
+
     def cap_total(self, k):
         w = min(self.r["cap_total"]["windows"], key=lambda w: w["max"])
-        for c in self.pick(np.arange(self.n), k):
-            t0, ch = self.when(self.any_day()), self.channel_for(c)
-            for i in range(w["max"] + 1):
-                last = i == w["max"]
-                self.out.add(c, t0 + i * 7 * 60 * NS_SECOND, PLAIN[i % 2], "service", ch,
-                             rule="cap_total" if last else None)
+        for n, c in enumerate(self.pick(np.arange(self.n), k)):
+            self._burst(c, "cap_total", w["max"] + 1, w["days"], self.channel_for(c), "service", n == 0)
 
     def cap_channel(self, k):
         wins = self.r["cap_channel"]["windows"]
         ch, w = min(((ch, w) for ch, ws in wins.items() for w in ws or []), key=lambda cw: cw[1]["max"])
-        for c in self.pick(np.arange(self.n), k):
-            t0 = self.when(self.any_day())
-            for i in range(w["max"] + 1):
-                self.out.add(c, t0 + i * 11 * 60 * NS_SECOND, PLAIN[i % 2], "dealer", ch,
-                             rule="cap_channel" if i == w["max"] else None)
+        for n, c in enumerate(self.pick(np.arange(self.n), k)):
+            self._burst(c, "cap_channel", w["max"] + 1, w["days"], ch, "dealer", n == 0)
 
     def min_gap(self, k):
-        for c in self.pick(np.arange(self.n), k):
+        gaps = self.r["min_gap"]["gap_days"] or {}
+        gap = gaps.get("survey", self.r["min_gap"]["default_gap_days"]) * NS_DAY
+        for n, c in enumerate(self.pick(np.arange(self.n), k)):
             t0, ch = self.when(self.any_day()), self.channel_for(c)
             self.out.add(c, t0, "survey", "service", ch)
-            self.out.add(c, t0 + 2 * NS_HOUR, "survey", "oem", ch, rule="min_gap")
+            later = gap - EDGE_MARGIN if n == 0 and gap > 2 * EDGE_MARGIN else 2 * NS_HOUR
+            self.out.add(c, min(t0 + later, self.end), "survey", "oem", ch, rule="min_gap")
 
     def multi_sender(self, k):
         ms = self.r["multi_sender"]
         need = ms["max_senders"] + 1
-        for c in self.pick(np.arange(self.n), k):
+        span = ms["window_days"] * NS_DAY
+        for n, c in enumerate(self.pick(np.arange(self.n), k)):
             ch = self.channel_for(c)
             for _ in range(10):
-                t0 = self.when(self.any_day())
-                seen = self.base_senders(c, t0 - (ms["window_days"] + 1) * NS_DAY, t0 + 2 * NS_HOUR)
+                t_end = self.when(self.any_day(self.L.start_day + ms["window_days"] + 2))
+                seen = self.base_senders(c, t_end - span - NS_DAY, t_end + NS_HOUR)
                 free = [s for s in range(len(SENDERS)) if s not in seen]
                 if len(free) >= need:
                     break
             else:
                 continue
+            times = [t_end - i * 20 * 60 * NS_SECOND for i in range(need)][::-1]
+            if n == 0:  # the first sender just inside the window
+                times[0] = t_end - span + EDGE_MARGIN
             for i, s in enumerate(free[:need]):
-                self.out.add(c, t0 + i * 20 * 60 * NS_SECOND, PLAIN[i % 2], SENDERS[s], ch,
+                self.out.add(c, times[i], PLAIN[i % 2], SENDERS[s], ch,
                              rule="multi_sender" if i == need - 1 else None)
 
     def duplicate_campaign(self, k):
-        for c in self.pick(np.arange(self.n), k):
+        for n, c in enumerate(self.pick(np.arange(self.n), k)):
             day, ch, camp = self.any_day(), self.channel_for(c), self.campaign("DUP")
-            self.out.add(c, self.when(day - 2), "newsletter", "dealer", ch, campaign=camp)
+            earlier = max(day - 400, self.L.start_day) if n == 0 else day - 2  # at any earlier time
+            self.out.add(c, self.when(earlier), "newsletter", "dealer", ch, campaign=camp)
             self.out.add(c, self.when(day), "newsletter", "dealer", ch, campaign=camp, rule="duplicate_campaign")
 
     def _sales_in_window(self, need_model=False):
@@ -165,13 +178,18 @@ class Injector:
         mine = rows[self.L.sales["cust"][rows] == c]
         return int(self.rng.choice(mine))
 
+    def _age(self, n: int, days: int, room: int) -> int:
+        """Days after the event: the window's last day first, then its first day, then any."""
+        top = min(days, room)
+        return top if n == 0 else 0 if n == 1 else int(self.rng.integers(0, top + 1))
+
     def promo_after_purchase(self, k):
         rule = self.r["promo_after_purchase"]
         rows = self._sales_in_window()
         s = self.L.sales
-        for c in self.pick(s["cust"][rows], k):
+        for n, c in enumerate(self.pick(s["cust"][rows], k)):
             i = self._sale_of(c, rows)
-            day = s["day"][i] + int(self.rng.integers(0, min(rule["days"], self.L.as_of_day - s["day"][i]) + 1))
+            day = s["day"][i] + self._age(n, rule["days"], self.L.as_of_day - s["day"][i])
             cat = str(self.rng.choice(rule["categories"]))
             sender = "sales" if cat != "offer" else "oem"
             self.out.add(c, self.when(day), cat, sender, self.channel_for(c), campaign=self.campaign("PAP"),
@@ -181,9 +199,9 @@ class Injector:
         rule = self.r["better_offer_after_purchase"]
         rows = self._sales_in_window(need_model=True)
         s = self.L.sales
-        for c in self.pick(s["cust"][rows], k):
+        for n, c in enumerate(self.pick(s["cust"][rows], k)):
             i = self._sale_of(c, rows)
-            day = s["day"][i] + int(self.rng.integers(0, min(rule["days"], self.L.as_of_day - s["day"][i]) + 1))
+            day = s["day"][i] + self._age(n, rule["days"], self.L.as_of_day - s["day"][i])
             model = str(s["model"][i])
             model = (model.upper(), model.lower(), model)[int(self.rng.integers(0, 3))]  # case must not matter
             price = math.floor(s["price"][i] * self.rng.uniform(0.8, 0.97) / 10) * 10
@@ -204,12 +222,15 @@ class Injector:
             if len(mine_a) and (n % 2 == 1 or not len(mine_v)):  # booked, not yet due
                 i = int(self.rng.choice(mine_a))
                 t1 = min(int(ap["sched"][i]), self.end)
-                t = self.between(int(ap["booked"][i]), t1)
+                # booked_at <= sent_at < scheduled_for: at booking time, a minute before it is due, or between
+                edge = {1: int(ap["booked"][i]), 3: t1 - 60 * NS_SECOND}.get(n)
+                t = edge if edge is not None and ap["booked"][i] <= edge < ap["sched"][i] else self.between(
+                    int(ap["booked"][i]), t1)
                 self.out.add(c, t, "service_reminder", "service", self.channel_for(c),
                              campaign=self.campaign("RAS"), vidx=int(ap["veh"][i]), rule="reminder_after_service")
             else:
                 i = int(self.rng.choice(mine_v))
-                day = vi["day"][i] + int(self.rng.integers(0, min(days, self.L.as_of_day - vi["day"][i]) + 1))
+                day = vi["day"][i] + self._age(n // 2, days, self.L.as_of_day - vi["day"][i])
                 self.out.add(c, self.when(day), "service_reminder", "service", self.channel_for(c),
                              campaign=self.campaign("RAS"), vidx=int(vi["veh"][i]), rule="reminder_after_service")
 
@@ -222,11 +243,12 @@ class Injector:
         rule, le = self.r["promo_during_open_lead"], self.L.leads
         rows = np.flatnonzero((le["opened"] >= self.L.start_day * NS_DAY) & (le["opened"] < self.end - NS_HOUR))
         others = [s for s in SENDERS if s != rule["owner_sender"]]
-        for c in self.pick(le["cust"][rows], k):
+        for n, c in enumerate(self.pick(le["cust"][rows], k)):
             i = int(self.rng.choice(rows[le["cust"][rows] == c]))
             close = int(le["closed"][i]) if le["closed"][i] > NEVER else self.end
             close = min(close, self.end)
-            t = self.between(int(le["opened"][i]), close)
+            # opened_at <= sent_at < closed_at: at the opening, a minute before closing, or between
+            t = {0: int(le["opened"][i]), 1: close - 60 * NS_SECOND}.get(n, self.between(int(le["opened"][i]), close))
             self.out.add(c, t, str(self.rng.choice(rule["categories"])), str(self.rng.choice(others)),
                          self.channel_for(c), campaign=self.campaign("POL"), rule="promo_during_open_lead")
 
@@ -241,12 +263,18 @@ class Injector:
     def after_opt_out(self, k):
         grace = self.r["after_opt_out"]["grace_business_days"]
         later = math.ceil(grace * 7 / 5) + 7  # calendar days, safely past the business-day grace
-        for c in self.pick(np.arange(self.n), k):
+        for n, c in enumerate(self.pick(np.arange(self.n), k)):
             ch = self.channel_for(c)
             day = int(self.rng.integers(self.L.start_day + 30, max(self.L.start_day + 31, self.L.as_of_day - later)))
+            day += (7 - (day + 3) % 7) if (day + 3) % 7 >= 5 else 0  # a weekday (1970-01-01 was a Thursday)
             self.out.add(c, self.when(day), "newsletter", "dealer", ch, campaign=self.campaign("UNS"), unsub=True)
-            self.out.add(c, self.when(min(day + later, self.L.as_of_day)), "survey", "dealer", ch,
-                         rule="after_opt_out")
+            if n == 0:  # the first weekday after the grace period
+                edge = int(np.busday_offset(np.datetime64(day, "D"), grace).astype(np.int64)) + 1
+                edge += 2 if (edge + 3) % 7 == 5 else 0  # Saturday: on to Monday
+                send = edge
+            else:
+                send = day + later
+            self.out.add(c, self.when(min(send, self.L.as_of_day)), "survey", "dealer", ch, rule="after_opt_out")
 
     def quiet_hours(self, k):
         qh = self.r["quiet_hours"]
@@ -259,7 +287,8 @@ class Injector:
             z = zone[c] or self.L.tz
             day = self.any_day()
             # Just before the start, exactly at the end, or later in the evening: local to the customer.
-            options = [(start[0] * 60 + start[1] - 30) * 60, (end[0] * 60 + end[1]) * 60, (end[0] * 60 + end[1] + 75) * 60,
+            # the last quiet minute before start, the first at end, later in the evening, early morning
+            options = [(start[0] * 60 + start[1] - 1) * 60, (end[0] * 60 + end[1]) * 60, (end[0] * 60 + end[1] + 75) * 60,
                        (start[0] * 60 + start[1] - 100) * 60]
             self.rng.shuffle(options)
             local = np.array([day * NS_DAY + sec * NS_SECOND for sec in options], dtype=np.int64)

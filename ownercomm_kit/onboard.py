@@ -927,7 +927,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def summary(result: Result) -> str:
     """The table the command prints: each canonical column, what was found, how sure, what to edit."""
     onb = result.onboarding
-    lines = [f"Wrote {result.out}", ""]
+    lines = [f"Wrote {result.out}", _counts(result), ""]
     width = (15, 22, 28, 10)
     head = ("table", "column", "found as", "how sure")
     lines.append("  ".join(h.ljust(w) for h, w in zip(head, width)) + "  if it guessed wrong")
@@ -958,6 +958,18 @@ def summary(result: Result) -> str:
     lines += ["", f"Next: ownercomm validate --params {result.out}   (then the data-quality notebook, "
                   "notebooks/onboarding.ipynb, with the same file)"]
     return "\n".join(lines)
+
+
+def _counts(result: Result) -> str:
+    """One line to read first: how much was recognised and how surely."""
+    onb = result.onboarding
+    cols = [c for c in onb.columns if c.source is not None]
+    how = {h: sum(c.how == h for c in cols) for h in ("yours", "exact", "synonym", "fuzzy", "content")}
+    detail = ", ".join(f"{n} {h}" for h, n in how.items() if n)
+    decisions = len(onb.decisions) + len(result.unreadable) + int(result.timezone_guessed)
+    return (f"Recognised {len(onb.tables)} of {len(schema.TABLES)} tables and {len(cols)} of {len(onb.columns)} "
+            f"columns in them ({detail}); {sum(v.ours is not None for v in onb.values)} values translated; "
+            f"{decisions} thing(s) to decide.")
 
 
 def _cut(text: str, width: int) -> str:

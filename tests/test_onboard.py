@@ -367,6 +367,11 @@ def test_the_command_prints_each_column_how_sure_and_what_to_edit(tmp_path):
     row = next(line for line in lines if " ro_id " in line)
     assert "RO #" in row and "synonym" in row and "mapping.service_visits" in row
     assert any("<- msg_export.csv" in line for line in lines)
+    from ownercomm_kit import schema
+
+    n = sum(len(t.columns) for t in schema.TABLES.values())
+    assert lines[1].startswith(f"Recognised 8 of 8 tables and {n} of {n} columns in them (")
+    assert "0 thing(s) to decide" in lines[1]
 
 
 def test_the_command_says_what_is_wrong_without_a_traceback(tmp_path):

@@ -589,6 +589,53 @@ def default_out(root: Path | None = None) -> Path:
     return (root or paths.kit_root()) / "reports"
 
 
+@dataclass
+class _Store:
+    """A dealer whose parameters, notebooks and folders have been checked."""
+
+    dealer_file: Path
+    group_file: Path | None
+    as_of: dt.date | None
+    resolved: dict
+    root: Path
+    target: Path
+    specs: list
+    data_dir: Path
+
+
+def _prepare(dealer_file: Path, group_file: Path | None, out, as_of, notebooks_dir,
+             result: RunResult) -> _Store | None:
+    """Check everything a run needs before touching any folder; None (and ``result.error``) if not."""
+    try:
+        run_as_of = params.parse_as_of(as_of)
+    except ValueError:
+        result.error = f"as_of {as_of!r} is not a date (YYYY-MM-DD)"
+        return None
+    try:
+        resolved = params.resolve(dealer_file=dealer_file, group_file=group_file, overrides={"as_of": run_as_of})
+    except params.ParamsError as e:
+        result.error = "parameters: " + "; ".join(e.problems)
+        return None
+    root = Path(resolved["kit_root"])
+    result.dealer_id, result.dealer_name = resolved["dealer_id"], resolved["dealer_name"]
+    if not SAFE_ID.match(result.dealer_id):
+        result.error = (f"{dealer_file}: dealer_id {result.dealer_id!r} must be letters, digits, '.', '_' "
+                        "or '-' (it names the report folder)")
+        return None
+    target = (Path(out).resolve() if out else default_out(root)) / result.dealer_id
+    result.out_dir = str(target)
+    try:
+        specs = notebook_specs(notebooks_dir or notebooks_for(root))
+    except StoreFailure as e:
+        result.error = str(e)
+        return None
+    data_dir = Path(resolved["data_dir"])
+    if not data_dir.is_dir():
+        result.error = f"data folder not found: {data_dir}"
+        return None
+    return _Store(dealer_file, group_file, run_as_of, resolved, root, target, specs, data_dir)
+
+
 def run_dealer(
     dealer_file: str | os.PathLike,
     *,
@@ -613,43 +660,16 @@ def run_dealer(
     """
     started = time.perf_counter()
     dealer_file = Path(dealer_file).resolve()
-    group_path = Path(group_file).resolve() if group_file else None
     result = RunResult(dealer_id=dealer_file.stem, status="failed")
-    try:
-        run_as_of = params.parse_as_of(as_of)
-    except ValueError:
-        result.error = f"as_of {as_of!r} is not a date (YYYY-MM-DD)"
+    store = _prepare(dealer_file, Path(group_file).resolve() if group_file else None, out, as_of,
+                     notebooks_dir, result)
+    if store is None:
         return result
-    try:
-        resolved = params.resolve(dealer_file=dealer_file, group_file=group_path,
-                                  overrides={"as_of": run_as_of})
-    except params.ParamsError as e:
-        result.error = "parameters: " + "; ".join(e.problems)
-        return result
-    root = Path(resolved["kit_root"])
-    result.dealer_id = resolved["dealer_id"]
-    if not SAFE_ID.match(result.dealer_id):
-        result.error = (f"{dealer_file}: dealer_id {result.dealer_id!r} must be letters, digits, '.', '_' "
-                        "or '-' (it names the report folder)")
-        return result
-    result.dealer_name = resolved["dealer_name"]
-    target = Path(out).resolve() if out else default_out(root)
-    target = target / result.dealer_id
-    result.out_dir = str(target)
-    try:
-        specs = notebook_specs(notebooks_dir or notebooks_for(root))
-    except StoreFailure as e:
-        result.error = str(e)
-        return result
-    data_dir = Path(resolved["data_dir"])
-    if not data_dir.is_dir():
-        result.error = f"data folder not found: {data_dir}"
-        return result
-
+    target = store.target
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover(target)
-    fp = fingerprint(dealer_file=dealer_file, group_file=group_path, data_dir=data_dir, root=root,
-                     notebooks=[s[0] for s in specs], as_of=run_as_of)
+    fp = fingerprint(dealer_file=dealer_file, group_file=store.group_file, data_dir=store.data_dir,
+                     root=store.root, notebooks=[s[0] for s in store.specs], as_of=store.as_of)
     if not force and is_up_to_date(target, fp):
         result.status = "skipped"
         result.outputs = read_run_record(target).get("outputs", [])
@@ -658,23 +678,10 @@ def run_dealer(
 
     staging = target.with_name(f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
-    deadline = time.monotonic() + timeout if timeout else None
-    kernel = None
     try:
-        t = time.perf_counter()
-        kernel = KERNELS.take(startup_timeout=startup_timeout, retries=kernel_retries)
-        result.timings["kernel"] = time.perf_counter() - t
-        if prestart:
-            KERNELS.prestart(notebook_imports(s[0] for s in specs))
-        parameters = notebook_parameters(dealer_file, group_path, run_as_of, staging, resolved)
-        plotlyjs = str((resolved.get("report") or {}).get("plotlyjs") or "inline")
-        if plotlyjs == "shared" and shared_plotlyjs:
-            plotlyjs = shared_plotlyjs
-        execute_store(kernel, specs, parameters, staging, root=root, plotlyjs=plotlyjs,
-                      dealer_name=result.dealer_name, deadline=deadline,
-                      startup_timeout=startup_timeout, timings=result.timings)
-        kernel.shutdown()
-        kernel = None
+        _run_into(store, staging, result, deadline=time.monotonic() + timeout if timeout else None,
+                  startup_timeout=startup_timeout, kernel_retries=kernel_retries, prestart=prestart,
+                  shared_plotlyjs=shared_plotlyjs)
         t = time.perf_counter()
         outputs = sorted(str(p.relative_to(staging)) for p in staging.rglob("*")
                          if p.is_file() and not p.name.startswith("."))
@@ -695,8 +702,6 @@ def run_dealer(
         result.error = _one_line(e)
         _keep_failed(staging, target)
     finally:
-        if kernel is not None:
-            kernel.shutdown()
         shutil.rmtree(staging, ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 3)
         if result.timings:  # the rest: imports, parameters, fingerprint, kernel shutdown
@@ -704,6 +709,25 @@ def run_dealer(
         result.timings = {k: round(v, 3) for k, v in result.timings.items()}
     return result
 
+
+def _run_into(store: _Store, staging: Path, result: RunResult, *, deadline: float | None,
+              startup_timeout: float, kernel_retries: int, prestart: bool, shared_plotlyjs: str | None) -> None:
+    """Execute the store's notebooks in a fresh kernel, everything written into ``staging``."""
+    t = time.perf_counter()
+    kernel = KERNELS.take(startup_timeout=startup_timeout, retries=kernel_retries)
+    result.timings["kernel"] = time.perf_counter() - t
+    try:
+        if prestart:
+            KERNELS.prestart(notebook_imports(s[0] for s in store.specs))
+        parameters = notebook_parameters(store.dealer_file, store.group_file, store.as_of, staging, store.resolved)
+        plotlyjs = str((store.resolved.get("report") or {}).get("plotlyjs") or "inline")
+        if plotlyjs == "shared" and shared_plotlyjs:
+            plotlyjs = shared_plotlyjs
+        execute_store(kernel, store.specs, parameters, staging, root=store.root, plotlyjs=plotlyjs,
+                      dealer_name=result.dealer_name, deadline=deadline, startup_timeout=startup_timeout,
+                      timings=result.timings)
+    finally:
+        kernel.shutdown()
 
 def run_task(task: dict) -> dict:
     """A batch worker's entry point: ``run_dealer(**task)`` as a plain dict (picklable)."""

@@ -142,7 +142,9 @@ def bar(
                 **kw,
             )
         )
-    fig.update_layout(barmode="stack" if stacked else "group", showlegend=color is not None)
+    # A legend only when colour adds something the axis does not already say.
+    fig.update_layout(barmode="stack" if stacked else "group", showlegend=color is not None and color != x,
+                      legend_traceorder="normal")
     if "%" in hover_format:  # a rate: the value axis in percent too
         (fig.update_xaxes if horizontal else fig.update_yaxes)(tickformat=".0%", rangemode="tozero")
     if horizontal:

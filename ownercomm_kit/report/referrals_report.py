@@ -148,6 +148,7 @@ def incentives(ctx: ReportContext, r: referrals.ReferralResult) -> None:
                                color_kind="incentive", title="Share of referrals that bought, by incentive",
                                y_title="Conversion", hover_format=".1%",
                                names={k: k.capitalize() for k in referrals.INCENTIVES}))
+    b = b.assign(incentive_category=b["incentive_category"].astype("string").str.capitalize())
     html.show(html.table(b, labels={"incentive_category": "Incentive", "referrals": "Referrals", "sold": "Bought",
                                     "conversion": "Conversion", "reward_spent": "Rewards", "cost_per_sale": "Rewards per sale"},
                          formats={"conversion": "pct", "reward_spent": "money", "cost_per_sale": "money"},

@@ -66,6 +66,20 @@ def naive_loop(kit: Path, dealer_files: list[Path], notebooks: list[tuple[Path, 
     return times
 
 
+def cell_breakdown(folder: Path, top: int = 6) -> tuple[float, list[tuple[float, str, str]]]:
+    """Seconds of cell execution in the batch's executed notebooks, by (notebook, cell's first line)."""
+    agg: dict[tuple[str, str], float] = {}
+    for path in sorted(folder.glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            first = (cell.source.splitlines() or [""])[0].lstrip("# ")[:60]
+            key = (path.stem, first)
+            agg[key] = agg.get(key, 0.0) + (cell.metadata.get("papermill", {}).get("duration") or 0)
+    ranked = sorted(((v, nb, first) for (nb, first), v in agg.items()), reverse=True)
+    return sum(agg.values()), ranked[:top]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stores", type=int, default=6)
@@ -131,6 +145,10 @@ def main() -> None:
         for k in ("kernel", "execute", "export", "write", "other"):
             if k in phases:
                 print(f"  {labels[k]:40}{phases[k]:7.1f}  {phases[k] / total:5.0%}")
+        cells_total, cells = cell_breakdown(tmp / "batch" / "bench")
+        print(f"  of 'executing notebooks', cells ran {cells_total:.1f} s; the biggest:")
+        for v, nb, first in cells:
+            print(f"    {v:6.1f}  {nb:11}{first}")
         overhead = batch_s - total / max(1, workers)
         print(f"  {'process start, CLI, index + manifest':40}{max(0.0, overhead):7.1f}  (wall minus per-worker work)")
     finally:

@@ -363,3 +363,12 @@ def yaml_load(path):
     import yaml
 
     return yaml.safe_load(Path(path).read_text())
+
+
+def test_jupyterlab_stylesheet_only_styles_the_report():
+    css = notebook.lab_css()
+    rules = re.findall(r"(?m)^([^{}/@][^{]*)\{", css)
+    selectors = [s.strip() for r in rules for s in r.split(",")]
+    assert selectors and all(s.startswith((".oc-", ":root")) for s in selectors), selectors
+    assert "@media print" not in css
+    assert re.findall(r"--([\w-]+):", css) and all(v.startswith("oc-") for v in re.findall(r"--([\w-]+):", css))

@@ -8,6 +8,7 @@ report's header. Every later cell is one call ``<report>_report.<section>(ctx, .
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -108,10 +109,20 @@ def start(namespace: Mapping[str, Any] | None = None, /, *, report: str, **given
     return ctx
 
 
+CSS_FILE = Path(__file__).resolve().parents[1] / "templates" / "ownercomm" / "static" / "report.css"
+
+
+def lab_css() -> str:
+    """The report's stylesheet without its page-wide rules (``*``, ``body``, print), so that
+    showing it in JupyterLab styles the report's outputs and not JupyterLab itself."""
+    css = CSS_FILE.read_text(encoding="utf-8")
+    css = css.split("@media print", 1)[0]
+    return re.sub(r"(?m)^(\*|body)\s*\{[^}]*\}\s*", "", css)
+
+
 def show_style() -> None:
-    """The report's stylesheet, for JupyterLab (the HTML export has it in its head)."""
-    css = (Path(__file__).resolve().parents[1] / "templates" / "ownercomm" / "static" / "report.css").read_text()
-    html.publish(f"<style>{css}</style>", role="style")
+    """The report's stylesheet, for JupyterLab (the HTML export has the full one in its head)."""
+    html.publish(f"<style>{lab_css()}</style>", role="style")
 
 
 def period_text(ctx: ReportContext) -> str:

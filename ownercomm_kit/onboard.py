@@ -248,7 +248,10 @@ def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | 
     # a header naming the opposite of a consent is kept for the manual decision, never guessed
     opposites = {h for h in headers if any(name_key(h) in keys for keys in negated.values())}
     used |= opposites - {t for t, _ in found.values()}
-    _assign(_by_synonym(table, headers), found, used)
+    ranked = _by_synonym(table, headers)
+    _assign(ranked, found, used)
+    if _check_enum_values(table, frame, found):
+        _assign(ranked, found, used)  # the column it left may have another synonym
     _assign(_by_spelling(table, headers, found, used), found, used)
     _by_content(table, frame, found, used)
 
@@ -280,6 +283,35 @@ def _by_synonym(table: str, headers: list[str]) -> list[tuple]:
                 rank = keys.index(k)
                 ranked.append((rank, ci, hi, col, h, "exact" if rank == 0 else "synonym"))
     return sorted(ranked)
+
+
+def _check_enum_values(table: str, frame: pd.DataFrame, found: dict) -> bool:
+    """A generic header ("Type", "Status") taken for one enum column whose values are another's
+    ("Service Reminder" is a category, not a channel) moves to the column its values fit.
+    True when one moved."""
+    enums = [c.name for c in schema.TABLES[table].columns if c.kind == "enum"]
+    moved = False
+    for col in enums:
+        header, how = found.get(col, (None, None))
+        if how != "synonym" or header not in frame.columns or _fit(frame[header], table, col) >= 0.5:
+            continue
+        better = [o for o in enums if o not in found and _fit(frame[header], table, o) >= CONTENT_MIN]
+        if better:
+            del found[col]
+            found[better[0]] = (header, "content")
+            moved = True
+    return moved
+
+
+def _fit(values: pd.Series, table: str, column: str) -> float:
+    """Share of a column's distinct values that are (or translate to) values of ``column``."""
+    distinct = values.dropna().astype("string").str.strip().unique().tolist()
+    distinct = [v for v in distinct if v]
+    if not distinct:
+        return 1.0  # nothing says otherwise
+    allowed = schema.TABLES[table].column(column).allowed
+    lookup = _value_lookup(table, column)
+    return sum(_loader_accepts(v, allowed) or name_key(v) in lookup for v in distinct) / len(distinct)
 
 
 def _by_spelling(table: str, headers: list[str], found: dict, used: set) -> list[tuple]:

@@ -597,3 +597,15 @@ def test_one_word_meaning_two_values_in_two_tables_is_a_decision(tmp_path):
     r = ob.onboard(write_clean(tmp_path / "d", t), "X", timezone=TZ, out=tmp_path / "X.yaml")
     [d] = [d for d in r.onboarding.decisions if d.startswith("values.status")]
     assert "'Open' means scheduled in appointments but new in referrals" in d
+
+
+def test_a_generic_header_goes_to_the_column_its_values_fit():
+    rows = [["M1", "1", "2026-06-01 10:00", "Service Reminder", "Text", "OEM"],
+            ["M2", "2", "2026-06-02 10:00", "Special Offer", "E-mail", "Dealer"]]
+    found = headers_of("communications", ["Msg ID", "Cust No", "Sent", "Type", "Method", "Sender"], rows)
+    assert (found["category"].source, found["category"].how) == ("Type", "content")
+    assert (found["channel"].source, found["channel"].how) == ("Method", "synonym")
+    # and where the values do fit, the synonym stands
+    rows = [["M1", "1", "2026-06-01 10:00", "Text"], ["M2", "2", "2026-06-02 10:00", "E-mail"]]
+    found = headers_of("communications", ["Msg ID", "Cust No", "Sent", "Type"], rows)
+    assert (found["channel"].source, found["channel"].how) == ("Type", "synonym")

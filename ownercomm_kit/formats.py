@@ -374,10 +374,10 @@ US_FORMATS = (
 _OFFSET = r"(?:Z|[+-]\d\d(?::?\d\d)?)$"
 _SERIAL = r"^\d+(?:\.\d+)?$"
 # Excel 1900 date system (epoch 1899-12-30, right from serial 61 = 1900-03-01 on). Serials
-# from 10000 (1927-05-18) to 2958465 (9999-12-31) only: a bare 4-digit number is far more
-# likely a year than a 1920s date, and must not be silently read as one.
+# from 10000 (1927-05-18) only: a bare 4-digit number is far more likely a year than a
+# 1920s date, and must not be silently read as one.
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-EXCEL_SERIAL_RANGE = (10000, 2958466)
+EXCEL_SERIAL_RANGE = (10000, 131000)  # up to 2258, within datetime64[ns]
 
 
 def _parse(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -390,9 +390,11 @@ def _parse(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     naive = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
     aware = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns, UTC]")
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return naive, s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), pd.Series(False, index=idx)
+        out = _ns(s.dt.tz_convert("UTC"))
+        return naive, out, s.notna() & out.isna()
     if pd.api.types.is_datetime64_dtype(s.dtype):
-        return s.astype("datetime64[ns]"), aware, pd.Series(False, index=idx)
+        out = _ns(s)
+        return out, aware, s.notna() & out.isna()
     if pd.api.types.is_bool_dtype(s.dtype):
         return naive, aware, s.notna()
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -410,9 +412,13 @@ def _parse(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 def _objects_to_text(s: pd.Series, naive: pd.Series, aware: pd.Series) -> pd.Series:
     """Python datetimes, dates and numbers in an object column (xlsx, parquet) taken as they are."""
+    texts: dict = {}
     for i, v in s.items():
         if isinstance(v, (dt.datetime, dt.date)) and not isinstance(v, bool):
             ts = pd.Timestamp(v)
+            if not _NS_MIN <= (ts if ts.tzinfo is None else ts.tz_localize(None)) <= _NS_MAX:
+                texts[i] = v.isoformat()  # out of range: the text pass reports it, value shown
+                continue
             if ts.tzinfo is None:
                 naive.loc[i] = ts
             else:
@@ -422,7 +428,10 @@ def _objects_to_text(s: pd.Series, naive: pd.Series, aware: pd.Series) -> pd.Ser
             if ok.iloc[0]:
                 naive.loc[i] = serial.iloc[0]
     taken = naive.notna() | aware.notna()
-    return s.where(~taken, None).map(lambda v: v if isinstance(v, str) else None).astype("string")
+    out = s.where(~taken, None).map(lambda v: v if isinstance(v, str) else None)
+    for i, text in texts.items():
+        out.loc[i] = text
+    return out.astype("string")
 
 
 def _parse_text(text: pd.Series, todo: pd.Series, naive: pd.Series, aware: pd.Series) -> None:
@@ -433,15 +442,15 @@ def _parse_text(text: pd.Series, todo: pd.Series, naive: pd.Series, aware: pd.Se
     try:
         iso = pd.to_datetime(cand, format="ISO8601", errors="coerce")
         if getattr(iso.dt, "tz", None) is None:
-            naive.loc[iso.index] = iso.astype("datetime64[ns]")
+            naive.loc[iso.index] = _ns(iso)
         else:  # every ISO cell carried the same offset
-            aware.loc[iso.index] = iso.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+            aware.loc[iso.index] = _ns(iso.dt.tz_convert("UTC"))
     except (ValueError, TypeError):  # offsets mixed with local times: split them
         has_offset = cand.str.contains(_OFFSET, regex=True) & cand.str.contains(r"\d[T ]\d", regex=True)
         off = pd.to_datetime(cand[has_offset], format="ISO8601", errors="coerce", utc=True)
-        aware.loc[off.index] = off.astype("datetime64[ns, UTC]")
+        aware.loc[off.index] = _ns(off)
         loc = pd.to_datetime(cand[~has_offset], format="ISO8601", errors="coerce")
-        naive.loc[loc.index] = loc.astype("datetime64[ns]")
+        naive.loc[loc.index] = _ns(loc)
     left = todo & naive.isna() & aware.isna()
     if not left.any():
         return
@@ -457,8 +466,21 @@ def _parse_text(text: pd.Series, todo: pd.Series, naive: pd.Series, aware: pd.Se
         got = pd.to_datetime(text[left], format=fmt, errors="coerce")
         got = got[got.notna()]
         if not got.empty:
-            naive.loc[got.index] = got.astype("datetime64[ns]")
+            naive.loc[got.index] = _ns(got)
             left.loc[got.index] = False
+
+
+# What datetime64[ns] holds (years 1678-2261); a date outside (0001-01-01, 9999-12-31 used as
+# "never") is reported as unparseable rather than overflowing.
+_NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31 23:59:59")
+
+
+def _ns(s: pd.Series) -> pd.Series:
+    """A datetime Series of any unit as nanoseconds; out-of-range values become NaT."""
+    tz = getattr(s.dt, "tz", None)
+    lo, hi = (_NS_MIN, _NS_MAX) if tz is None else (_NS_MIN.tz_localize(tz), _NS_MAX.tz_localize(tz))
+    s = s.where((s >= lo) & (s <= hi))
+    return s.astype("datetime64[ns]" if tz is None else pd.DatetimeTZDtype("ns", tz))
 
 
 def _from_serial(x: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -414,3 +414,42 @@ def test_csv_crlf_line_ends(tmp_path):
     p.write_bytes(b"id,x\r\n1,a\r\n\r\n2,b\r\n")
     raw = read_raw(p)
     assert raw.frame["x"].tolist() == ["a", "b"] and list(raw.rows) == [2, 4]
+
+
+@pytest.mark.parametrize(
+    "text, utc",
+    [("2026-06-18T10:30:00.123Z", "2026-06-18 10:30:00.123"), ("2026-06-18T10:30:00 +02:00", "2026-06-18 08:30"),
+     ("2026-06-18T10:30:00+02", "2026-06-18 08:30")],
+)
+def test_more_iso_offset_spellings(text, utc):
+    value, bad = one_ts(text)
+    assert not bad and value == pd.Timestamp(utc, tz="UTC")
+
+
+@pytest.mark.parametrize("text", ["2026-06-18 10:30 PM", "6/18/2026 10:30:00 pm", "20260618"])
+def test_more_local_spellings(text):
+    value, bad = one_ts(text)
+    assert not bad and value.date() == dt.date(2026, 6, 18)
+
+
+@pytest.mark.parametrize("text", ["1/1/0001", "9999-12-31", "12/31/9999", "0001-01-01T00:00:00Z", "2026-06-18T24:00:00"])
+def test_dates_outside_what_the_kit_holds_are_unparseable_not_a_crash(text):
+    value, bad = one_ts(text)
+    assert bad and pd.isna(value)
+
+
+def test_typed_out_of_range_dates_are_unparseable():
+    objects = pd.Series([dt.datetime(1, 1, 1), dt.date(9999, 12, 31), dt.date(2026, 1, 1), None], dtype=object)
+    out, bad = parse_dates(objects, "UTC")
+    assert list(bad) == [True, True, False, False]
+    assert out.iloc[2] == pd.Timestamp("2026-01-01")
+    typed = pd.Series(pd.array([dt.datetime(9999, 12, 31), dt.datetime(2026, 1, 1)], dtype="datetime64[us]"))
+    out, bad = parse_dates(typed, "UTC")
+    assert list(bad) == [True, False] and out.dtype == np.dtype("datetime64[ns]")
+
+
+def test_parsers_do_not_change_their_input():
+    s = pd.Series([dt.datetime(1, 1, 1), "2026-06-18", 45826], dtype=object)
+    before = s.copy()
+    parse_timestamps(s, LA)
+    pd.testing.assert_series_equal(s, before)

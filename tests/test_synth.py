@@ -374,3 +374,11 @@ def test_first_injections_sit_on_the_window_edges(small):
     grace = params["after_opt_out"]["grace_business_days"]
     assert (np.busday_count(u, s) == grace + 1).any() or (
         (np.busday_count(u, s) == grace) & (s > np.busday_offset(u, grace))).any()
+
+
+def test_rerun_in_the_other_format_leaves_one_file_per_table(tmp_path):
+    run_synth(tmp_path, "--dealers", "1", "--customers", "20", "--format", "csv")
+    run_synth(tmp_path, "--dealers", "1", "--customers", "20", "--format", "parquet")
+    files = sorted(p.name for p in (tmp_path / "data/D001").iterdir())
+    assert files == sorted(f"{t}.parquet" for t in schema.TABLES)
+    assert not load_dealer(resolve(dealer_file=tmp_path / "params/dealers/D001.yaml")).errors

@@ -92,6 +92,9 @@ def write_table(df: pd.DataFrame, table: str, folder: Path, fmt: str) -> Path:
         _atomic(path, lambda p: pacsv.write_csv(t, p, write_options=opts))
     else:
         _atomic(path, lambda p: pq.write_table(t, p, compression="zstd"))
+    other = folder / f"{table}.{'parquet' if fmt == 'csv' else 'csv'}"
+    if other.exists():  # a re-run in the other format: one file per table, or the loader must choose
+        other.unlink()
     return path
 
 

@@ -177,7 +177,9 @@ def _read_csv(path: Path) -> RawTable:
     if not sample.strip():
         raise FormatError(f"{path.name}: the file is empty")
     sep = sniff_separator(sample)
-    header = next(csv.reader(io.StringIO(sample), delimiter=sep))
+    header = next(csv.reader(io.StringIO(sample), delimiter=sep), [])
+    if not any(h.strip() for h in header):
+        raise FormatError(f"{path.name}: the first row must hold the column names, and it is empty")
     names = _unique_names([h.strip() for h in header])
     end = len(data)
     while end and data[end - 1] in b"\r\n":  # blank lines at the very end shift nothing

@@ -317,6 +317,10 @@ def test_csv_errors_are_clear(tmp_path):
     empty.write_text("")
     with pytest.raises(FormatError, match="empty"):
         read_raw(empty)
+    lead = tmp_path / "lead.csv"
+    lead.write_text("\nid,x\n1,2\n")
+    with pytest.raises(FormatError, match="first row must hold the column names"):
+        read_raw(lead)
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b\n1,2\n1,2,3\n")
     with pytest.raises(FormatError, match="ragged.csv.*Expected 2 columns"):

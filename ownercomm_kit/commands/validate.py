@@ -18,11 +18,16 @@ from ..cli import main
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
               help="The report's 'today' (YYYY-MM-DD); dates after it are warned about.")
 def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of) -> None:
-    """Check a dealer's data folder: every problem at once, then a per-table summary.
+    """Check a dealer's data folder: a per-table summary, then every problem at once.
 
     DATA_DIR is the folder of exports (it overrides the dealer file's data_dir). Exits 1 when
     a problem blocks the reports (missing table or column, unparseable date, duplicate id,
     unknown value in a required column), 0 otherwise (warnings only).
+
+    \b
+    Examples:
+      ownercomm validate exports/ --timezone America/Chicago
+      ownercomm validate --params params/dealers/D001.yaml
     """
     as_of = as_of.date() if as_of else None
     if dealer_file is not None:

@@ -44,11 +44,16 @@ HEADER_SCAN_ROWS = 20  # rows searched for a header pushed down by report title 
 def name_key(name: object) -> str:
     """A header, file name or value compared ignoring case, spaces, accents and punctuation.
 
-    "#" reads as "no" and "&" as "and" so that "Cust #" = "Cust No" and "F&I" = "F and I".
+    "#", "number", "nbr" and "num" read as "no", and "&" as "and", so that "Cust #" = "Cust No"
+    = "Customer Nbr"-style variants meet, and "F&I" = "F and I".
     """
     text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
     text = text.lower().replace("#", " no ").replace("&", " and ")
+    text = NUMBER_WORDS.sub("no", text)  # "RO Number", "RO Nbr", "RO Num" and "RO #" are one header
     return re.sub(r"[^a-z0-9]+", "", text)
+
+
+NUMBER_WORDS = re.compile(r"(?<![a-z])(?:number|nbr|num)(?![a-z])")
 
 
 @functools.cache

@@ -35,6 +35,8 @@ def load(out):
 def test_name_key_ignores_case_spacing_punctuation_and_reads_hash_as_no():
     assert ob.name_key("Cust #") == ob.name_key("Cust No") == ob.name_key("CUSTNO") == ob.name_key("cust_no")
     assert ob.name_key("F&I") == ob.name_key("F and I") == ob.name_key("f & i")
+    assert ob.name_key("RO Number") == ob.name_key("RO Nbr") == ob.name_key("ro_num") == ob.name_key("RO #")
+    assert ob.name_key("Numbered") == "numbered" and ob.name_key("Phone") == "phone"
     assert ob.name_key("Cára") == "cara"
 
 
@@ -42,7 +44,8 @@ def test_name_key_ignores_case_spacing_punctuation_and_reads_hash_as_no():
     "table, header, column",
     [
         *[("customers", h, "customer_id") for h in ("Cust No", "Customer Number", "CUSTNO", "Customer #", "Cust_ID")],
-        *[("service_visits", h, "ro_id") for h in ("RO #", "Repair Order", "RO Number", "ro_no")],
+        *[("service_visits", h, "ro_id") for h in ("RO #", "Repair Order", "RO Number", "ro_no", "RO Nbr")],
+        ("sales", "Deal Nbr", "sale_id"),
         *[("service_visits", h, "visit_date") for h in ("Closed Date", "RO Close Date")],
         *[("communications", h, "channel") for h in ("Medium", "Channel", "Type")],
         *[("communications", h, "sent_at") for h in ("Sent", "Sent Date/Time")],

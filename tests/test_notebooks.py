@@ -146,3 +146,23 @@ def test_runs_with_no_parameters_on_the_sample_dealer(name, where, tmp_path):
     cwd = kit if where == "root" else kit / "notebooks"
     run(name, None, tmp_path / "out.ipynb", cwd)
     assert json.loads((kit / "reports" / "D001" / "kpis.json").read_text())
+
+
+@pytest.mark.slow
+def test_blocking_data_problem_is_a_message_not_a_traceback(tmp_path):
+    import nbformat
+    from papermill.exceptions import PapermillExecutionError
+
+    dealer = write_tiny_dealer(tmp_path / "dealer")
+    comms = Path(yaml.safe_load(dealer.read_text())["data_dir"]) / "communications.csv"
+    frame = pd.read_csv(comms, dtype=str)
+    frame.drop(columns=["channel"]).to_csv(comms, index=False)
+    out_nb = tmp_path / "audit.ipynb"
+    with pytest.raises(PapermillExecutionError) as info:
+        run("audit", dealer, out_nb, ROOT, out_dir=str(tmp_path / "out"))
+    assert info.value.ename == "DataError"  # the runner reports data errors by this name
+    errors = [o for c in nbformat.read(out_nb, as_version=4).cells for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    shown = "\n".join(errors[0]["traceback"])
+    assert "channel" in shown and "Traceback" not in shown and 'File "' not in shown
+    assert not (tmp_path / "out" / "flags.csv").exists()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import params as params_mod
 from .. import paths
-from ..data import DealerData
+from ..data import DataError, DealerData
 from . import html, theme
 
 # The parameters cell of every report notebook (the contract shared with the runner).
@@ -101,8 +101,12 @@ def start(namespace: Mapping[str, Any] | None = None, /, *, report: str, **given
     """
     from ..loader import load_dealer
 
-    resolved, out_dir = resolve(parameters_from(namespace, given))
-    data = load_dealer(resolved, strict=True)
+    try:
+        resolved, out_dir = resolve(parameters_from(namespace, given))
+        data = load_dealer(resolved, strict=True)
+    except (DataError, params_mod.ParamsError) as e:
+        _plain_failure(e)
+        raise
     ctx = context(report, resolved, data, out_dir)
     show_style()
     html.publish(header_html(ctx))
@@ -118,6 +122,16 @@ def lab_css() -> str:
     css = CSS_FILE.read_text(encoding="utf-8")
     css = css.split("@media print", 1)[0]
     return re.sub(r"(?m)^(\*|body)\s*\{[^}]*\}\s*", "", css)
+
+
+def _plain_failure(error: Exception) -> None:
+    """A data or parameter problem shows as its message (every problem listed), not as a
+    Python traceback: IPython prints ``_render_traceback_()`` instead of the stack."""
+    lines = str(error).splitlines()
+    html.publish(html.note("The report cannot be made from this data. Fix the problems below "
+                           "(ownercomm validate lists them too) and run again.", "warn") + html.bullets(lines))
+    error._render_traceback_ = lambda: [f"{type(error).__name__}: {line}" if i == 0 else line  # type: ignore[attr-defined]
+                                        for i, line in enumerate(lines)]
 
 
 def show_style() -> None:

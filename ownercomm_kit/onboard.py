@@ -44,8 +44,8 @@ HEADER_SCAN_ROWS = 20  # rows searched for a header pushed down by report title 
 def name_key(name: object) -> str:
     """A header, file name or value compared ignoring case, spaces, accents and punctuation.
 
-    "#", "number", "nbr" and "num" read as "no", and "&" as "and", so that "Cust #" = "Cust No"
-    = "Customer Nbr"-style variants meet, and "F&I" = "F and I".
+    "#", "number", "nbr" and "num" read as "no" and "&" as "and": "Cust #", "Cust No" and
+    "Cust Nbr" are one header, and "F&I" is "F and I".
     """
     text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
     text = text.lower().replace("#", " no ").replace("&", " and ")

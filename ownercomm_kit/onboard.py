@@ -1,17 +1,23 @@
 """Consultant onboarding (SPEC §3, issue 7): recognise a dealer's own exports and write
 the dealer file's ``files``, ``mapping`` and ``values`` blocks.
 
-Recognition works on the raw exports read as text, in three passes, and says how sure
-each guess is:
+Recognition works on the raw exports read as text (``formats.read_raw``) and says how
+sure each guess is:
 - tables by file (or sheet) name, then by which canonical columns their headers match;
 - columns by header: the canonical name, then a synonym of ``assets/synonyms.yaml``
   (case, spaces and punctuation ignored), then a close spelling (fuzzy), then by content
-  (emails, VINs, IANA time zones, enum values);
-- enum values by the same synonym table, written into ``values:`` only where they differ
-  from the canonical ones.
+  (emails, VINs, IANA time zones, enum values); a generic header ("Type") goes where its
+  values fit;
+- enum values and yes/no words by the same synonym tables, written into ``values:`` only
+  where the loader would not take them as they are.
 
-Columns meaning the opposite of a consent ("Do Not Email" for email_opt_in) are never
-mapped: they are reported as a manual decision with the exact edit to make.
+Never guessed, reported as a decision with the edit to make: columns meaning the opposite
+of a consent ("Do Not Email"), whole-name columns, unknown values, a word meaning two
+values in two tables, a second export of one table, title lines above a header.
+
+The dealer file is rewritten whole, the same bytes for the same input: the consultant's
+own files/mapping/values entries win over guesses and are kept with their comments, as are
+the file's other keys (dealer_name, rule overrides).
 """
 from __future__ import annotations
 

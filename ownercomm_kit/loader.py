@@ -116,16 +116,9 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
         infos.append(info)
         df = None
         if src is not None:
-            try:
-                raw = formats.read_raw(src.path, src.sheet)
-            except FormatError as e:
-                problems.append(Problem("error", name, src.name, None, None, None, f"unreadable file: {e}"))
-                raw = None
-            if raw is not None:
-                df, kept_rows, absent, table_problems = load_table(
-                    name, raw, tz, (params.get("mapping") or {}).get(name) or {}, params.get("values") or {}, info
-                )
-                problems += table_problems
+            df, kept_rows, absent, table_problems = _read_table(name, src, tz, params, info)
+            problems += table_problems
+            if df is not None:
                 sources_seen[name] = src.name
         if df is None:
             if table.required and src is None and data_dir.is_dir():
@@ -150,6 +143,16 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
     if strict and data.errors:
         raise DataError(problems)
     return data, infos
+
+
+def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInfo):
+    """(frame or None, row numbers, absent columns, problems) of one table's file."""
+    try:
+        raw = formats.read_raw(src.path, src.sheet)
+    except FormatError as e:
+        return None, None, None, [Problem("error", name, src.name, None, None, None, f"unreadable file: {e}")]
+    mapping = (params.get("mapping") or {}).get(name) or {}
+    return load_table(name, raw, tz, mapping, params.get("values") or {}, info)
 
 
 def _valid_timezone(tz: str) -> bool:

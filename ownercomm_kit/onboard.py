@@ -529,11 +529,13 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
     tables = _tables_with_manual(recognise_tables(sources), manual.get("files") or {}, by_ref)
     columns: list[ColumnMatch] = []
     values: list[ValueMatch] = []
+    hints: list[str] = []
     manual_values = manual.get("values") or {}
     for tm in tables:
         frame = by_ref[tm.source].frame
         found = recognise_columns(tm.table, frame, (manual.get("mapping") or {}).get(tm.table))
         columns += found
+        hints += [h for cm in found if (h := _date_only_hint(cm, frame))]
         for cm in found:
             col = schema.TABLES[tm.table].column(cm.column)
             if col.kind not in ("enum", "bool") or cm.source is None or cm.source not in frame.columns:
@@ -546,8 +548,39 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
     used = {t.source for t in tables}
     onb = Onboarding(tables, columns, values, [s.ref for s in sources if s.ref not in used])
     onb.unused_like = {s.ref: t for s in sources if s.ref not in used and (t := looks_like(s))}
-    onb.decisions = [hint for s in sources if (hint := header_row_hint(s))] + _decisions(onb)
+    onb.decisions = [hint for s in sources if (hint := header_row_hint(s))] + hints + _decisions(onb)
     return onb
+
+
+TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
+TIME_ONLY = re.compile(r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*([AaPp][Mm])?\s*$")
+
+
+def _date_only_hint(cm: ColumnMatch, frame: pd.DataFrame) -> str | None:
+    """A time stamp column holding dates only: rules that need the hour (quiet_hours) and
+    same-day order would read every time as midnight. DMS exports often split a time stamp
+    into a date column and a time column; the loader reads one column, so say so."""
+    col = schema.TABLES[cm.table].column(cm.column)
+    if col.kind != "timestamp" or cm.source is None or cm.source not in frame.columns:
+        return None
+    sample = _sample(frame[cm.source])
+    if sample.empty or sample.str.contains(TIME_OF_DAY).mean() > 0.05 or _excel_like(sample):
+        return None
+    times = [str(h) for h in frame.columns if str(h) != cm.source and _sample(frame[h]).str.match(TIME_ONLY).mean() >= 0.9]
+    where = f" {times[0]!r} seems to hold the time of day:" if times else ""
+    why = " (quiet hours cannot be checked)" if cm.column == "sent_at" else ""
+    return (f"{cm.table}.{cm.column}: {cm.source!r} holds dates without a time of day, so times read as "
+            f"midnight{why}.{where} put date and time in one column (e.g. 06/18/2026 10:30 PM) in the export")
+
+
+def _sample(values: pd.Series) -> pd.Series:
+    text = values.dropna().astype("string").str.strip()
+    return text[text != ""].head(SAMPLE_ROWS)
+
+
+def _excel_like(sample: pd.Series) -> bool:
+    """Excel serial time stamps (46191.4375) carry the time in the fraction."""
+    return bool(sample.str.fullmatch(r"\d+\.\d+").mean() > 0.5)
 
 
 def header_row_hint(src: Source) -> str | None:

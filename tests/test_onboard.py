@@ -612,3 +612,17 @@ def test_a_generic_header_goes_to_the_column_its_values_fit():
     rows = [["M1", "1", "2026-06-01 10:00", "Text"], ["M2", "2", "2026-06-02 10:00", "E-mail"]]
     found = headers_of("communications", ["Msg ID", "Cust No", "Sent", "Type"], rows)
     assert (found["channel"].source, found["channel"].how) == ("Type", "synonym")
+
+
+def test_a_time_stamp_split_into_date_and_time_columns_is_pointed_out(tmp_path):
+    t = hand_dealer()
+    m = t["communications"]
+    m["Send Time"] = m["sent_at"].str[11:]
+    m["sent_at"] = m["sent_at"].str[:10]
+    r = ob.onboard(write_clean(tmp_path / "d", t), "X", timezone=TZ, out=tmp_path / "X.yaml")
+    [hint] = [d for d in r.onboarding.decisions if d.startswith("communications.sent_at")]
+    assert "dates without a time of day" in hint and "'Send Time' seems to hold the time of day" in hint
+    # time stamps with a time, Excel serials and ISO with T are fine
+    for cells in (["06/18/2026 10:30 PM"], ["46191.4375"], ["2026-06-18T22:30:00"]):
+        frame = pd.DataFrame({"Sent": cells}, dtype="string")
+        assert ob._date_only_hint(ob.ColumnMatch("communications", "sent_at", "Sent", "synonym"), frame) is None

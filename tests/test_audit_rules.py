@@ -841,3 +841,47 @@ def test_stable_argsort_codes_equals_numpy():
     for k in (1, 2, 70_000, 300_000):
         codes = rng.integers(0, k, 5000)
         assert (stable_argsort_codes(codes, k) == np.argsort(codes, kind="stable")).all()
+
+
+# ------------------------------------------------------------------ parameters drive every threshold
+
+
+def test_exempt_categories_come_from_params():
+    msgs = days("2026-04-01 10:00", 5) + [msg("T1", "2026-04-03 12:00", category="transactional")]
+    assert run("cap_total", msgs)[0].empty
+    p = params(audit={"exempt_categories": ["recall"]})  # transactional now counts (and can be flagged)
+    flags, _ = run("cap_total", msgs, p=p)
+    assert pairs(flags, "cap_total") == {"M05"}
+    flags, _ = run("quiet_hours", [msg("R1", "2026-04-01 23:00", channel="sms", category="recall")], p=p)
+    assert pairs(flags, "quiet_hours") == {"R1"}
+
+
+def test_multi_sender_and_open_lead_thresholds_from_params():
+    msgs = [msg("A", "2026-04-01 10:00", sender="oem"), msg("B", "2026-04-03 10:00", sender="sales")]
+    assert run("multi_sender", msgs)[0].empty
+    assert pairs(run("multi_sender", msgs, p=params(multi_sender={"max_senders": 1}))[0], "multi_sender") == {"B"}
+    assert run("multi_sender", msgs, p=params(multi_sender={"max_senders": 1, "window_days": 2}))[0].empty
+    leads = [{"lead_id": "L1", "customer_id": "C1", "opened_at": "2026-04-01 09:00"}]
+    offer = [msg("O", "2026-04-02 10:00", sender="sales", category="offer")]
+    assert run("promo_during_open_lead", offer, leads=leads)[0].empty
+    p = params(promo_during_open_lead={"owner_sender": "dealer"})
+    f = one(run("promo_during_open_lead", offer, p=p, leads=leads)[0], "promo_during_open_lead", "O")
+    assert f["detail"].endswith("is still open with dealer marketing")
+
+
+def test_purchase_and_service_days_from_params():
+    sale = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-04-01"}]
+    offer = [msg("O", "2026-04-11 10:00", category="offer")]
+    assert pairs(run("promo_after_purchase", offer, sales=sale)[0], "promo_after_purchase") == {"O"}
+    assert run("promo_after_purchase", offer, p=params(promo_after_purchase={"days": 9}), sales=sale)[0].empty
+    p = params(promo_after_purchase={"categories": ["newsletter"]})
+    assert run("promo_after_purchase", offer, p=p, sales=sale)[0].empty
+    visit = [{"ro_id": "R1", "customer_id": "C1", "visit_date": "2026-04-01"}]
+    rem = [msg("S", "2026-04-11 10:00", category="service_reminder")]
+    assert run("reminder_after_service", rem, p=params(reminder_after_service={"days": 9}), service_visits=visit)[0].empty
+
+
+def test_severity_from_params():
+    p = params(quiet_hours={"severity": "medium"})
+    flags, _ = run("quiet_hours", [msg("A", "2026-04-01 23:00", channel="sms")], p=p)
+    assert one(flags, "quiet_hours", "A")["severity"] == "medium"

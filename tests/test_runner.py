@@ -257,3 +257,32 @@ def test_killed_run_leaves_no_partial_file(kit, tmp_path, sig):
     (kit / "fast_notebooks").rename(kit / "notebooks")
     assert runner.run_dealer(dealer, out=out, force=True).status == "ok"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_kernel_start_flakiness_is_retried_a_bounded_number_of_times(monkeypatch):
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    real = AsyncKernelManager.start_kernel
+    calls = []
+
+    async def flaky(self, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise zmq.ZMQError(98, "Address already in use")
+        return await real(self, **kw)
+
+    monkeypatch.setattr(AsyncKernelManager, "start_kernel", flaky)
+    kernel = runner.StoreKernel.start(retries=2, startup_timeout=60)
+    try:
+        assert kernel.is_alive() and len(calls) == 2
+    finally:
+        kernel.shutdown()
+    assert not Path(kernel.sockets).exists(), "the kernel's socket folder is removed"
+
+    async def always(self, **kw):
+        raise zmq.ZMQError(98, "Address already in use")
+
+    monkeypatch.setattr(AsyncKernelManager, "start_kernel", always)
+    with pytest.raises(runner.KernelStartError, match="after 3 attempts: ZMQError: Address already in use"):
+        runner.StoreKernel.start(retries=2)

@@ -11,6 +11,7 @@ first row as the example. Row numbers are spreadsheet rows (header = row 1).
 from __future__ import annotations
 
 import difflib
+
 import numpy as np
 import pandas as pd
 
@@ -54,7 +55,6 @@ def cell_problems(
     where = np.flatnonzero(np.asarray(mask, dtype=bool))
     if where.size == 0:
         return []
-    values = raw.iloc[where]
     if level == "warning":
         first = where[0]
         return [
@@ -66,7 +66,7 @@ def cell_problems(
         ]
     out = [
         Problem("error", table, file, int(rows[i]), column, _val(v), message)
-        for i, v in zip(where[:max_examples], values.iloc[:max_examples])
+        for i, v in zip(where[:max_examples], raw.iloc[where[:max_examples]])
     ]
     rest = where[max_examples:]
     if rest.size:
@@ -119,7 +119,7 @@ def suggest_columns(column: str, candidates: list[str], n: int = 3) -> list[str]
     close = difflib.get_close_matches(key, list(by_norm), n=n, cutoff=0.5)
     # "Customer" for customer_id, "Visit" for visit_date: a shared word counts too.
     words = [w for w in column.split("_") if len(w) > 2 and w not in ("id", "at")]
-    for norm, orig in by_norm.items():
+    for norm in by_norm:
         if norm not in close and any(w in norm for w in words):
             close.append(norm)
     return [by_norm[c] for c in close[:n]]

@@ -885,3 +885,14 @@ def test_severity_from_params():
     p = params(quiet_hours={"severity": "medium"})
     flags, _ = run("quiet_hours", [msg("A", "2026-04-01 23:00", channel="sms")], p=p)
     assert one(flags, "quiet_hours", "A")["severity"] == "medium"
+
+
+def test_messages_without_sent_at_or_customer_are_a_data_error():
+    from ownercomm_kit.data import DataError
+
+    data = dealer([msg("M1", "2026-04-01 10:00"), msg("M2", None)])
+    with pytest.raises(DataError, match="sent_at"):
+        run_rules(data, params())
+    data = dealer([msg("M1", "2026-04-01 10:00"), msg("M2", "2026-04-01 10:00", customer=None)])
+    with pytest.raises(DataError, match="customer_id"):
+        run_rules(data, params())

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..data import DealerData
+from ..data import DataError, DealerData, Problem
 
 SECOND = 1_000_000_000
 DAY = 86_400 * SECOND
@@ -160,6 +160,8 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     cust_codes, customers = pd.factorize(comm["customer_id"], sort=True)
     cust = cust_codes.astype(np.int64)
     t = ns_utc(comm["sent_at"])
+    _require(comm, cust < 0, "customer_id")
+    _require(comm, t == np.iinfo(np.int64).min, "sent_at")
     n = len(t)
     tmin = int(t.min()) if n else 0
     rel = t - tmin
@@ -193,6 +195,14 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         uniq_t=uniq_t,
         timezone=timezone,
     )
+
+
+def _require(comm: pd.DataFrame, empty: np.ndarray, column: str) -> None:
+    """The loader blocks empty required values; data built otherwise gets the same message."""
+    if empty.any():
+        first = int(np.flatnonzero(empty)[0])
+        raise DataError([Problem("error", "communications", None, first + 2, column, None,
+                                 f"{int(empty.sum())} message(s) without a {column}: the audit needs one on every message")])
 
 
 def stable_argsort_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:

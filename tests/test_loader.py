@@ -399,3 +399,16 @@ def test_hostile_cells_never_raise_in_non_strict_mode(tmp_path, seed):
                                          "as_of": rng.choice([None, "2026-06-18"])}, strict=False)
         for name in schema.TABLES:  # whatever came in, what comes out is canonical
             assert data[name].dtypes.equals(empty_table(name, LA).dtypes), name
+
+
+def test_txt_and_tsv_exports_and_case_insensitive_files_block(tmp_path):
+    folder = write_folder(tmp_path / "d", {
+        "Service Visits.TXT": "ro_id\tcustomer_id\tvisit_date\nR1\tC1\t06/01/2026\n",
+        "MSG_EXPORT.csv": COMMUNICATIONS,
+        "customers.tsv": CUSTOMERS.replace(",", "\t"),
+    })
+    data = load(folder, files={"communications": "msg_export.csv"})
+    assert data.errors == []
+    assert data.sources == {"customers": "customers.tsv", "service_visits": "Service Visits.TXT",
+                            "communications": "MSG_EXPORT.csv"}
+    assert data["service_visits"]["visit_date"].tolist() == [pd.Timestamp("2026-06-01")]

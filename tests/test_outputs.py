@@ -120,3 +120,14 @@ def test_update_kpis_from_parallel_notebooks_loses_nothing(tmp_path):
     assert set(doc) == {f"{p}{i}" for p in "ab" for i in range(25)}
     assert _leftovers(tmp_path) == []
     assert not any(name.startswith(".") for name in os.listdir(tmp_path))
+
+
+def test_object_columns_keep_non_text_values(tmp_path):
+    df = pd.DataFrame({"mixed": pd.Series([-5, "-5 days", 2.5, None], dtype=object)})
+    out = outputs.neutralize_formulas(df)
+    assert out["mixed"].tolist()[:3] == [-5, "'-5 days", 2.5]
+
+
+def test_a_broken_kpis_json_is_rebuilt(tmp_path):
+    (tmp_path / "kpis.json").write_text("{not json", encoding="utf-8")
+    assert outputs.update_kpis(tmp_path, {"messages": 1}) == {"messages": 1}

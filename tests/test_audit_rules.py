@@ -286,6 +286,8 @@ def test_promo_after_purchase_day_zero_to_thirty():
     f = one(flags, "promo_after_purchase", "D30")
     assert f["related_id"] == "S1"
     assert f["detail"] == "Emailed a conquest offer 30 days after buying a Camry on 2026-03-01 (cool-down 30 days)"
+    assert one(flags, "promo_after_purchase", "D0")["detail"] == (
+        "Emailed an offer the same day as buying a Camry on 2026-03-01 (cool-down 30 days)")
 
 
 def test_promo_after_purchase_message_date_in_dealer_timezone():

@@ -289,8 +289,8 @@ def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     flag = (hit >= 0) & (diff <= rp["days"])
     rows, sale, diff = rows[flag], ok[hit[flag]], diff[flag]
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
-              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " " + tx.plural(diff, "day")
-              + " after " + sales_model_text(data, sale) + " on " + tx.day_text(sd[sale])
+              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " " + tx.days_after(diff)
+              + sales_model_text(data, sale) + " on " + tx.day_text(sd[sale])
               + " (cool-down " + str(rp["days"]) + " days)")
     return make_flags(data, m, "promo_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale))
 
@@ -325,7 +325,7 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
               + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " for "
               + tx.with_article(model.take(j["i"].to_numpy()).str.strip()) + " at " + tx.money(j["offer"]) + " "
-              + tx.plural(diff, "day") + " after buying one for " + tx.money(j["paid"]))
+              + tx.days_after(diff) + "buying one for " + tx.money(j["paid"]))
     return make_flags(data, m, "better_offer_after_purchase", params, rows, detail,
                       related_ids(data, "sales", "sale_id", sale))
 
@@ -367,7 +367,7 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     flag = by_visit | (appt >= 0)
     v_rows, a_rows = rows[by_visit], rows[flag & ~by_visit]
     v_pos, a_pos = visit[by_visit], appt[flag & ~by_visit]
-    v_detail = ("Service reminder " + tx.plural(day[by_visit] - vdays[v_pos], "day") + " after a service visit on "
+    v_detail = ("Service reminder " + tx.days_after(day[by_visit] - vdays[v_pos]) + "a service visit on "
                 + tx.day_text(vdays[v_pos]) + " (repair order " + related_ids(data, "service_visits", "ro_id", v_pos) + ")")
     tz = data.timezone
     a_detail = ("Service reminder while an appointment booked on "

@@ -56,6 +56,12 @@ def plural(n: np.ndarray, word: str) -> pd.Series:
     return num(n) + s(np.where(n == 1, f" {word}", f" {word}s"))
 
 
+def days_after(n: np.ndarray) -> pd.Series:
+    """'2 days after ' or 'the same day as ' (followed by the event)."""
+    n = np.asarray(n).astype(np.int64)
+    return (plural(n, "day") + " after ").where(pd.Series(n != 0), "the same day as ")
+
+
 def day_text(days: np.ndarray) -> pd.Series:
     """ISO dates of int day numbers since 1970-01-01."""
     return s(np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]")))

@@ -30,10 +30,11 @@ def synth(out_dir, dealers, customers, seed, inject_rate, no_inject, fmt, as_of,
 
     OUT_DIR gets <data-subdir>/<dealer_id>/<table>.csv|.parquet, params/dealers/<dealer_id>.yaml,
     params/groups/<group-id>.yaml and <ground-truth-dir>/<dealer_id>.csv. Rule thresholds come
-    from params/defaults.yaml. Example (the shipped sample):
+    from params/defaults.yaml. The shipped sample was made, from the kit's root, with:
 
-      ownercomm synth . --dealers 3 --customers 300 --seed 7 --group-id sample
-      --data-subdir sample_data --ground-truth-dir sample_data/ground_truth
+    \b
+      ownercomm synth . --dealers 3 --customers 300 --seed 7 --group-id sample \\
+        --data-subdir sample_data --ground-truth-dir sample_data/ground_truth
     """
     from ..synth.output import write_group
 

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from .. import schema
 from . import lives as lv
 from .messages import CATS, CHANNELS, SENDERS
-from .timeutil import NEVER, NS_DAY, aware, dates
+from .timeutil import aware, dates
 
 STRING = pd.StringDtype("pyarrow")
 ID_WIDTH = 8  # message ids M00000001...
@@ -147,10 +147,6 @@ def campaign_codes(sender, cat, slot, has) -> tuple[list, np.ndarray]:
     labels = [f"{s[:2].upper()}-{CAT_CODE[c]}-{j:04d}" for s in SENDERS for c in CATS for j in range(n_slots)]
     code = (np.asarray(sender, dtype=np.int64) * len(CATS) + np.asarray(cat, dtype=np.int64)) * n_slots + slot
     return labels, np.where(np.asarray(has, dtype=bool), code, -1)
-
-
-def arrow_strings(arr: pa.Array) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(pc.cast(arr, pa.large_string())), dtype=STRING)
 
 
 def communications(m: dict, L: lv.Lives, cid, campaign_labels, model_labels) -> pd.DataFrame:

@@ -35,7 +35,6 @@ FI_PRODUCTS = ("GAP", "Extended Warranty", "Tire & Wheel", "Paint Protection", "
 LEAD_SOURCES = ("website", "walk-in", "phone", "third-party", "oem", "referral")
 APPT_SOURCES = ("online", "phone", "app", "walk-in")
 OTHER_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles")
-CHANNEL_INDEX = {"email": 0, "sms": 1, "phone": 2, "mail": 3}
 
 
 @dataclass

@@ -63,7 +63,7 @@ class Peak:
             self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
-def generate(n_messages: int, seed: int = 7) -> DealerData:
+def generate(n_messages: int, seed: int = 7, kind: str = "synth") -> DealerData:
     """A dealer of about ``n_messages`` messages, every table filled.
 
     The synth helper's realistic generator (about 93 messages per customer over three years,
@@ -72,6 +72,8 @@ def generate(n_messages: int, seed: int = 7) -> DealerData:
     try:
         from ownercomm_kit.synth import generate_dealer
     except ImportError:
+        generate_dealer = None
+    if kind == "random":
         generate_dealer = None
     if generate_dealer is not None:
         frames, _ = generate_dealer("BENCH", max(n_messages // 93, 10), seed, timezone=TZ)
@@ -236,13 +238,15 @@ def main(argv=None) -> int:
     ap.add_argument("--messages", type=int, default=10_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-naive", action="store_true", help="leave out naive pandas (slowest)")
+    ap.add_argument("--generator", choices=["synth", "random"], default="synth",
+                    help="synth: the kit's realistic synthetic dealer; random: plain uniform random messages")
     args = ap.parse_args(argv)
     p = load_defaults()
     peak = Peak()
 
     t0 = time.perf_counter()
     with peak.phase():
-        data = generate(args.messages, args.seed)
+        data = generate(args.messages, args.seed, args.generator)
     gen_s, gen_peak = time.perf_counter() - t0, peak.peak
     n = len(data["communications"])
     print(f"dealer: {n:,} messages, {len(data['customers']):,} customers (generated in {gen_s:.1f} s)", flush=True)

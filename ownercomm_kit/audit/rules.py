@@ -17,6 +17,7 @@ Readings of SPEC §4 that the tests pin:
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -592,8 +593,6 @@ def run_rules(data: DealerData, params: dict, rules=None) -> tuple[pd.DataFrame,
 
 def run_rules_timed(data: DealerData, params: dict, rules=None):
     """As ``run_rules``, plus seconds spent per rule (for the benchmark)."""
-    import time
-
     chosen = list(RULES) if rules is None else list(rules)
     parts, skipped, seconds = [], {}, {}
     for name in chosen:

@@ -313,10 +313,18 @@ def _quiet_hours(data, msgs, p, flag):
     for m in msgs.all:
         if m["channel"] not in p["channels"]:
             continue
-        tz = customers.get(m["customer_id"], {}).get("timezone") or msgs.tz
-        local = pd.Timestamp(m["sent_at"]).tz_convert(ZoneInfo(tz)).time()
+        zone = _zone(customers.get(m["customer_id"], {}).get("timezone")) or ZoneInfo(msgs.tz)
+        local = pd.Timestamp(m["sent_at"]).tz_convert(zone).time()
         if local < start or local >= end:
             flag(m, "quiet_hours")
+
+
+def _zone(name):
+    """The customer's zone, None when blank or not a zone name (then the dealer's is used)."""
+    try:
+        return ZoneInfo(name) if name else None
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return None
 
 
 def _non_preferred(data, msgs, p, flag):

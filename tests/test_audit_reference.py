@@ -35,7 +35,7 @@ DST_DAYS = {
     "Australia/Sydney": [dt.date(2026, 4, 5), dt.date(2026, 10, 4)],
 }
 CUSTOMER_ZONES = [None, None, "America/Chicago", "Pacific/Honolulu", "Asia/Tokyo", "Europe/London",
-                  "America/New_York", "Australia/Sydney"]
+                  "America/New_York", "Australia/Sydney", "Mars/Olympus_Mons"]  # the last: not a zone
 LOCAL_TIMES = [dt.time(0, 0), dt.time(7, 59, 59), dt.time(8, 0), dt.time(12, 0), dt.time(20, 59, 59),
                dt.time(21, 0), dt.time(23, 59, 59), dt.time(2, 30), dt.time(1, 30), dt.time(9, 15, 30)]
 CATEGORIES = ["service_reminder", "offer", "sales_promo", "conquest", "birthday", "anniversary",
@@ -84,7 +84,10 @@ def _instants(rng: random.Random, tz: str, anchor: dt.date, n: int) -> list[pd.T
     return out
 
 
-def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 18):
+def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 18, *,
+                  subsecond: bool | None = None, decades_old: bool | None = None):
+    """A small dealer crowding the rules' edges. Some seeds also carry sub-second send times, and
+    some a message decades old (both change how the engine keys its time windows)."""
     rng = random.Random(seed)
     tz = rng.choice(sorted(DST_DAYS))
     anchor = rng.choice(DST_DAYS[tz])
@@ -154,6 +157,13 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
             leads.append({"lead_id": f"L{c}_{k}", "customer_id": cid,
                           "opened_at": a - rng.choice([pd.Timedelta(0), pd.Timedelta(days=1)]),
                           "closed_at": rng.choice([b, b + pd.Timedelta(seconds=1), None])})
+    if _maybe(rng, subsecond, 0.3):  # sub-second send times: one message a millisecond after another
+        for m in rng.sample(comms, 3):
+            base = rng.choice(comms)
+            m.update(sent_at=base["sent_at"] + pd.Timedelta(milliseconds=rng.choice([1, -1, 500])),
+                     customer_id=base["customer_id"])
+    if _maybe(rng, decades_old, 0.2):  # a message from decades ago
+        rng.choice(comms)["sent_at"] -= pd.Timedelta(days=365 * 30)
     if rng.random() < 0.3:  # a customer messaged but absent from customers (an orphan: no consent known)
         for m in rng.sample(comms, 3):
             m["customer_id"] = "GHOST"
@@ -172,6 +182,11 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
         if rng.random() < 0.1:
             del frames[table]
     return from_frames(frames, timezone=tz, dealer_id=f"R{seed}")
+
+
+def _maybe(rng: random.Random, forced: bool | None, p: float) -> bool:
+    draw = rng.random() < p  # drawn either way: forcing one feature leaves the rest of the dealer alike
+    return draw if forced is None else forced
 
 
 def compare(data, params=PARAMS) -> list[str]:
@@ -214,6 +229,12 @@ def _assert_same(data, params=PARAMS):
 @pytest.mark.parametrize("seed", range(12))
 def test_random_edge_dealer_matches_reference(seed):
     _assert_same(random_dealer(seed))
+
+
+@pytest.mark.parametrize("seed", [200, 201])
+def test_subsecond_times_over_decades_match_reference(seed):
+    """Sub-second stamps over a 30-year span: the engine ranks distinct times instead of keying by time."""
+    _assert_same(random_dealer(seed, subsecond=True, decades_old=True))
 
 
 def test_random_dealers_exercise_every_rule():

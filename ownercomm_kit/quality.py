@@ -410,10 +410,14 @@ def report_support(ctx: QualityContext) -> None:
     html.section("support", "What the reports can show",
                  "Report sections and rules that need particular tables or columns, and what happens without them.")
     sup = support(ctx.data)
-    body = [html.table(sup, max_rows=None, mask_pii=False)]
     missing = sup[~sup["supported"]]
-    if len(missing):
+    body = []
+    if len(missing):  # what the dealer will not see comes first
+        body.append(html.note(f"{len(missing)} of {len(sup)} sections cannot be shown in full:", "skip"))
         body.append(html.bullets(f"{r.report}: {r.section}: {r['without it']} (needs {r.missing})" for _, r in missing.iterrows()))
+    else:
+        body.append(html.note("The data supports every section of the three reports.", "info"))
+    body.append(html.table(sup.sort_values("supported", kind="stable"), max_rows=None, mask_pii=False))
     html.show("".join(body))
 
 

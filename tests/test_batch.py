@@ -152,6 +152,10 @@ def test_index_ranks_summarises_and_escapes(tmp_path):
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<i>A</i>" not in page and "&lt;i&gt;A&lt;/i&gt;" in page
     assert "DataError: &lt;bad&gt;" in page and 'href="F/_failed/audit.ipynb"' in page
+    assert "last good audit" not in page  # F has no earlier report
+    (gdir / "F").mkdir()
+    (gdir / "F" / "audit.html").write_text("<html></html>")
+    assert 'href="F/audit.html">last good audit</a>' in index.build_index(manifest, gdir)
     assert 'href="A/audit.html"' in page and 'href="A/retention.html"' not in page  # only pages that exist
     assert "no data" in page  # a null KPI is said, not shown as 0
 

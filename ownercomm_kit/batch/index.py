@@ -194,7 +194,7 @@ def flags_chart(ranked: pd.DataFrame):
                       height=max(260, 28 * len(part) + 120))
 
 
-def failed_table(manifest: dict) -> str:
+def failed_table(manifest: dict, group_dir: Path) -> str:
     failed = [s for s in manifest["stores"] if s["status"] == "failed"]
     if not failed:
         return html.note("Every store ran.", "info")
@@ -202,13 +202,17 @@ def failed_table(manifest: dict) -> str:
     for s in failed:
         nb = s.get("failed_notebook")
         diag = _link("/".join(quote(p) for p in Path(nb).parts), Path(nb).name) if nb else ""
+        previous = ""
+        if s.get("out_dir") and (group_dir / s["out_dir"] / "audit.html").is_file():
+            previous = _link(_store_href(s["out_dir"], "audit.html"), "last good audit")
         rows.append(f"<tr><td>{html.esc(s.get('dealer_name') or s['dealer_id'])} "
                     f"<span class=\"oc-muted\">({html.esc(s['dealer_id'])})</span></td>"
-                    f"<td>{html.esc(s.get('error') or '')}</td><td>{diag}</td></tr>")
+                    f"<td>{html.esc(s.get('error') or '')}</td><td>{previous}</td><td>{diag}</td></tr>")
     return (html.note(f"{len(failed)} store(s) failed; their previous reports, if any, were left as they were.",
                       "warn")
             + '<div class="oc-table-wrap"><table class="oc-table"><thead><tr><th scope="col">Store</th>'
-            '<th scope="col">Why</th><th scope="col">Executed notebook (for the analyst)</th></tr></thead>'
+            '<th scope="col">Why</th><th scope="col">Previous report</th>'
+            '<th scope="col">Executed notebook (for the analyst)</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
@@ -257,7 +261,7 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
     for fig in (spread_chart(df), flags_chart(ranked)):
         if fig is not None:
             cells.append(_cell((charts.mimebundle(fig), {"role": "chart"})))
-    cells.append(_cell(_html(html.heading("Stores that failed"), "failed"), _html(failed_table(manifest))))
+    cells.append(_cell(_html(html.heading("Stores that failed"), "failed"), _html(failed_table(manifest, group_dir))))
     cells.append(_cell(_html(html.heading("Definitions"), "definitions"),
                        _html(html.definitions(KPI_DEFINITIONS))))
     nb = nbformat.v4.new_notebook(cells=cells)

@@ -286,3 +286,29 @@ def test_kernel_start_flakiness_is_retried_a_bounded_number_of_times(monkeypatch
     monkeypatch.setattr(AsyncKernelManager, "start_kernel", always)
     with pytest.raises(runner.KernelStartError, match="after 3 attempts: ZMQError: Address already in use"):
         runner.StoreKernel.start(retries=2)
+
+
+def test_real_notebooks_equal_plain_papermill(tmp_path):
+    """The kit's own notebooks on a tiny synthetic dealer: the CSVs and kpis.json of
+    `run_dealer` equal those of plain papermill runs of the same notebooks."""
+    real = runner.notebooks_for(Path(__file__).resolve().parents[1])
+    if not (real / "audit.ipynb").is_file():
+        pytest.skip("the report notebooks are not there")
+    kit = make_kit(tmp_path / "kit", notebooks=None)
+    synth = CliRunner().invoke(main, ["synth", str(kit), "--dealers", "1", "--customers", "40", "--seed", "3",
+                                      "--quiet"])
+    assert synth.exit_code == 0, synth.output
+    dealer = next((kit / "params" / "dealers").glob("*.yaml"))
+    result = runner.run_dealer(dealer, out=kit / "out", notebooks_dir=real)
+    assert result.status == "ok", result.error
+    store = Path(result.out_dir)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    parameters = runner.notebook_parameters(dealer, None, None, plain, runner.params.resolve(dealer_file=dealer))
+    for nb_path, _, _ in runner.notebook_specs(real):
+        papermill.execute_notebook(str(nb_path), str(plain / nb_path.name), parameters=parameters,
+                                   progress_bar=False, cwd=str(kit))
+    produced = sorted(p.name for p in plain.iterdir() if p.suffix in (".csv", ".json"))
+    assert "flags.csv" in produced and "kpis.json" in produced
+    for name in produced:
+        assert (store / name).read_bytes() == (plain / name).read_bytes(), name

@@ -810,6 +810,7 @@ def onboard(
         raise OnboardError(f"{data_dir}: no readable export (.csv, .txt, .tsv, .xlsx or .parquet)" +
                            "".join(f"\n  {m}" for m in unreadable))
     onb = recognise_folder(sources, {k: existing.get(k) for k in BLOCKS})
+    onb.decisions += _existing_problems(existing, out)
     tz, guessed = _timezone(timezone, existing, old_text, onb, sources)
     doc, comments = dealer_document(
         onb, dealer_id=str(dealer_id), timezone=tz, data_dir=_data_dir_text(data_dir, root), existing=existing
@@ -821,6 +822,14 @@ def onboard(
     with outputs.atomic_open(out, "w", newline="\n") as f:  # whole or not at all
         f.write(text)
     return Result(onb, out, text, guessed, unreadable)
+
+
+def _existing_problems(existing: dict, out: Path) -> list[str]:
+    """Typos the consultant made in the file (a mapping to no column, an unknown key): kept as
+    they are, since they are theirs, but said now rather than at the first run."""
+    from .params import check_layer, load_defaults
+
+    return check_layer(existing, str(out), "dealer", load_defaults()) if existing else []
 
 
 def _timezone(

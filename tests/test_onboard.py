@@ -626,3 +626,13 @@ def test_a_time_stamp_split_into_date_and_time_columns_is_pointed_out(tmp_path):
     for cells in (["06/18/2026 10:30 PM"], ["46191.4375"], ["2026-06-18T22:30:00"]):
         frame = pd.DataFrame({"Sent": cells}, dtype="string")
         assert ob._date_only_hint(ob.ColumnMatch("communications", "sent_at", "Sent", "synonym"), frame) is None
+
+
+def test_typos_in_the_consultants_file_are_kept_but_reported(tmp_path):
+    folder = write_clean(tmp_path / "d", hand_dealer())
+    out = tmp_path / "X.yaml"
+    out.write_text("dealer_id: X\ntimezone: America/Chicago\nmapping:\n  customers:\n    Mail: emial\nrulez: {}\n")
+    r = ob.onboard(folder, "X", out=out)
+    assert any("'Mail' maps to 'emial'" in d for d in r.onboarding.decisions)
+    assert any("unknown key 'rulez'" in d for d in r.onboarding.decisions)
+    assert yaml.safe_load(r.text)["mapping"]["customers"]["Mail"] == "emial"

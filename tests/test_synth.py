@@ -382,3 +382,22 @@ def test_rerun_in_the_other_format_leaves_one_file_per_table(tmp_path):
     files = sorted(p.name for p in (tmp_path / "data/D001").iterdir())
     assert files == sorted(f"{t}.parquet" for t in schema.TABLES)
     assert not load_dealer(resolve(dealer_file=tmp_path / "params/dealers/D001.yaml")).errors
+
+
+def test_engine_agrees_under_other_thresholds():
+    """Dealer-specific thresholds: synth's base and injections follow them, the engine too."""
+    params = copy.deepcopy(load_defaults())
+    r = params["rules"]
+    r["cap_channel"]["windows"]["email"] = [{"days": 7, "max": 1}]
+    r["multi_sender"]["max_senders"] = 1
+    r["after_opt_out"]["grace_business_days"] = 3
+    r["reminder_after_service"]["days"] = 45
+    r["quiet_hours"]["end"] = "20:00"
+    frames, truth = generate_dealer("D004", 250, 13, timezone="America/Denver", params=params)
+    flags = audit_flags(dealer_data(frames, "D004", "America/Denver"), params)
+    got = set(zip(flags["message_id"], flags["rule"]))
+    assert set(truth["rule"]) == set(RULES)
+    assert all((m, rule) in got for m, rule in zip(truth["message_id"], truth["rule"]))
+    clean, _ = generate_dealer("D004", 250, 13, timezone="America/Denver", params=params, inject=False)
+    assert len(audit_flags(dealer_data(clean, "D004", "America/Denver"), params)) == 0
+    assert check_clean(clean, params, "America/Denver") == {}

@@ -60,7 +60,8 @@ def test_disabled_rule_is_skipped_with_reason():
 
 
 def test_run_rules_subset():
-    flags, skipped = flags_of(dealer([msg("M1", "2026-03-02 23:00", channel="sms")]), rules=["quiet_hours"])
+    data = dealer([msg("M1", "2026-03-02 23:00", channel="sms")], [{"customer_id": "C1", "timezone": "America/Chicago"}])
+    flags, skipped = flags_of(data, rules=["quiet_hours"])
     assert set(flags["rule"]) == {"quiet_hours"} and skipped == {}
 
 
@@ -562,8 +563,10 @@ def test_quiet_hours_edges_dealer_time():
         msg("E", "2026-03-04 03:00", channel="email"),  # not a quiet-hours channel
         msg("F", "2026-03-04 23:00", channel="sms", category="recall"),  # exempt categories too
     ]
-    flags, _ = run("quiet_hours", msgs)
+    flags, skipped = run("quiet_hours", msgs)
     assert pairs(flags, "quiet_hours") == {"B", "D", "F"}
+    assert skipped["quiet_hours"] == ("partly: customers.timezone is missing: every message was read in the "
+                                      "dealer's time zone")
     assert one(flags, "quiet_hours", "B")["detail"] == "Texted at 9:00 PM dealer's time (quiet from 9 PM to 8 AM)"
     assert one(flags, "quiet_hours", "D")["detail"] == "Called at 7:59 AM dealer's time (quiet from 9 PM to 8 AM)"
 
@@ -575,8 +578,9 @@ def test_quiet_hours_in_the_customers_timezone():
         msg("LA2", "2026-03-04 10:30", customer="LA", channel="sms"),  # 7:30 AM in Los Angeles
         msg("NY1", "2026-03-03 23:30", customer="NY", channel="sms"),  # dealer's zone
     ]
-    flags, _ = run("quiet_hours", msgs, customers)
+    flags, skipped = run("quiet_hours", msgs, customers)
     assert pairs(flags, "quiet_hours") == {"LA2", "NY1"}
+    assert skipped == {}
     assert one(flags, "quiet_hours", "LA2")["detail"] == "Texted at 7:30 AM customer's time (quiet from 9 PM to 8 AM)"
 
 

@@ -524,7 +524,13 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     return make_flags(data, m, "after_opt_out", params, rows, detail, m.message_ids(data, u_first[at]))
 
 
-@rule("quiet_hours", family="timing")
+def _zones_partial(data: DealerData) -> str | None:
+    if not data.has("customers", "timezone"):
+        return "customers.timezone is missing: every message was read in the dealer's time zone"
+    return None
+
+
+@rule("quiet_hours", family="timing", partial=_zones_partial)
 def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     """Applies to exempt categories too (SPEC §4)."""
     rp, m = params["rules"]["quiet_hours"], messages_of(data)

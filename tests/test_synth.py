@@ -401,3 +401,11 @@ def test_engine_agrees_under_other_thresholds():
     clean, _ = generate_dealer("D004", 250, 13, timezone="America/Denver", params=params, inject=False)
     assert len(audit_flags(dealer_data(clean, "D004", "America/Denver"), params)) == 0
     assert check_clean(clean, params, "America/Denver") == {}
+
+
+def test_unwritable_output_is_a_message_not_a_traceback(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["synth", str(blocker / "out"), "--customers", "5", "--quiet"])
+    assert result.exit_code == 1 and "cannot write" in result.output
+    assert "Traceback" not in result.output

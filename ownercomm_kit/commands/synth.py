@@ -42,10 +42,15 @@ def synth(out_dir, dealers, customers, seed, inject_rate, no_inject, fmt, as_of,
         as_of_date = dt.date.fromisoformat(as_of)
     except ValueError:
         raise click.BadParameter(f"{as_of!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
-    summary = write_group(
-        out_dir, dealers=dealers, customers=customers, seed=seed, inject_rate=inject_rate, inject=not no_inject,
-        fmt=fmt, as_of=as_of_date, group_id=group_id, data_subdir=data_subdir, ground_truth_dir=ground_truth_dir,
-        progress=None if quiet else click.echo,
-    )
+    try:
+        summary = write_group(
+            out_dir, dealers=dealers, customers=customers, seed=seed, inject_rate=inject_rate, inject=not no_inject,
+            fmt=fmt, as_of=as_of_date, group_id=group_id, data_subdir=data_subdir,
+            ground_truth_dir=ground_truth_dir, progress=None if quiet else click.echo,
+        )
+    except OSError as e:  # a folder that cannot be written: say which, no traceback
+        raise click.ClickException(f"cannot write {e.filename or out_dir}: {e.strerror or e}") from None
+    except ValueError as e:  # thresholds in params/defaults.yaml that no message history can meet
+        raise click.ClickException(str(e)) from None
     if not quiet:
         click.echo(f"group file: {summary['group_file']}")

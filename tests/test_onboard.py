@@ -636,3 +636,14 @@ def test_typos_in_the_consultants_file_are_kept_but_reported(tmp_path):
     assert any("'Mail' maps to 'emial'" in d for d in r.onboarding.decisions)
     assert any("unknown key 'rulez'" in d for d in r.onboarding.decisions)
     assert yaml.safe_load(r.text)["mapping"]["customers"]["Mail"] == "emial"
+
+
+def test_files_names_a_table_the_loader_would_find_ambiguous(tmp_path):
+    t = hand_dealer()
+    folder = write_clean(tmp_path / "d", t)
+    pd.DataFrame({"Customer Notes": ["x"]}).to_csv(folder / "Customers.txt", index=False)  # a second "customers"
+    out = tmp_path / "X.yaml"
+    r = ob.onboard(folder, "X", timezone=TZ, out=out)
+    files = yaml.safe_load(r.text).get("files") or {}
+    assert files == {"customers": "customers.csv"}  # the loader alone would stop at two candidates
+    assert [p for p in load(out).problems if p.level == "error"] == []

@@ -457,3 +457,18 @@ def test_parsers_do_not_change_their_input():
     before = s.copy()
     parse_timestamps(s, LA)
     pd.testing.assert_series_equal(s, before)
+
+
+def test_mostly_iso_column_with_a_few_other_styles():
+    """The whole-column ISO pass, then the other layouts only on what is left: same answers."""
+    iso = pd.date_range("2026-01-01", periods=5000, freq="37min")
+    texts = pd.Series(iso.strftime("%Y-%m-%dT%H:%M:%S"), dtype="string")
+    texts.iloc[10] = iso[10].strftime("%m/%d/%Y %I:%M %p")
+    texts.iloc[20] = "2024-13-45"
+    texts.iloc[30] = ""
+    out, bad = parse_timestamps(texts, LA)
+    assert bad.tolist() == [i == 20 for i in range(5000)]
+    expected = pd.Series(iso.tz_localize(LA, ambiguous=True, nonexistent="NaT"))
+    keep = ~pd.Series(range(5000)).isin([20, 30]) & expected.notna()
+    assert (out[keep] == expected[keep]).all()
+    assert pd.isna(out.iloc[30])

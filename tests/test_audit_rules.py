@@ -130,6 +130,8 @@ def test_cap_total_per_customer_and_from_params():
     msgs = days("2026-03-02 10:00", 3) + [msg("X1", "2026-03-02 11:00", customer="C2")]
     p = params(cap_total={"windows": [{"days": 0.9, "max": 1}]})
     assert run("cap_total", msgs, p=p)[0].empty  # 24 h apart: one per 0.9-day window
+    p = params(cap_total={"windows": [{"days": 1.5, "max": 1}]})
+    assert one(run("cap_total", msgs, p=p)[0], "cap_total", "M02")["detail"] == "2nd message in 1.5 days (cap 1)"
     p = params(cap_total={"windows": [{"days": 2, "max": 1}]})
     flags, _ = run("cap_total", msgs, p=p)
     assert pairs(flags, "cap_total") == {"M02", "M03"}

@@ -167,30 +167,30 @@ def sales_model_text(data: DealerData, pos: np.ndarray) -> pd.Series:
 def cap_total(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["cap_total"], messages_of(data)
     counted = ~exempt_mask(m, params)
-    hit, count, days, cap, start = _over_caps(m, counted, counted, rp["windows"])
-    rows = np.flatnonzero(hit)
-    detail = tx.ordinal(count[rows]) + " message in " + tx.num(days[rows]) + " days (cap " + tx.num(cap[rows]) + ")"
-    related = m.message_ids(data, first_true_at_or_after(counted, start[rows]))
+    rows, count, label, start = _over_caps(m, counted, rp["windows"])
+    detail = tx.ordinal(count) + " message in " + label
+    related = m.message_ids(data, first_true_at_or_after(counted, start))
     return make_flags(data, m, "cap_total", params, rows, detail, related)
 
 
-def _over_caps(m: Messages, counted: np.ndarray, target: np.ndarray, windows: list[dict]):
-    """Rows of ``target`` whose count of ``counted`` rows in a trailing window exceeds its cap.
+def _over_caps(m: Messages, counted: np.ndarray, windows: list[dict]):
+    """Counted rows whose count of counted rows in a trailing window exceeds its cap.
 
-    The first window (in parameter order) that a row exceeds is the one reported.
+    Returns the rows, their count, '7 days (cap 5)' and the window's first row; the first
+    window (in parameter order) that a row exceeds is the one reported.
     """
-    n = len(m)
-    hit = np.zeros(n, bool)
-    count, days, cap, start = (np.zeros(n, np.int64) for _ in range(4))
+    rows = np.flatnonzero(counted)
+    hit = np.zeros(len(rows), bool)
+    count, which, start = (np.zeros(len(rows), np.int64) for _ in range(3))
     psum = prefix(counted)
-    rows = np.flatnonzero(target)
-    for w in windows:
+    for i, w in enumerate(windows):
         j = m.window_start(w["days"])[rows]
         c = psum[rows + 1] - psum[j]
-        new = (c > w["max"]) & ~hit[rows]
-        r = rows[new]
-        hit[r], count[r], days[r], cap[r], start[r] = True, c[new], w["days"], w["max"], j[new]
-    return hit, count, days, cap, start
+        new = (c > w["max"]) & ~hit
+        hit |= new
+        count[new], which[new], start[new] = c[new], i, j[new]
+    labels = np.array([f"{w['days']:g} days (cap {w['max']})" for w in windows] + [""], dtype=object)
+    return rows[hit], count[hit], tx.s(labels[which[hit]]), start[hit]
 
 
 @rule("cap_channel", family="windows")
@@ -200,11 +200,9 @@ def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
     parts = []
     for channel, windows in (rp.get("windows") or {}).items():
         on = counted & (m.channel == schema.CHANNELS.index(channel))
-        hit, count, days, cap, start = _over_caps(m, on, on, windows or [])
-        rows = np.flatnonzero(hit)
-        detail = (tx.ordinal(count[rows]) + f" {tx.NOUN[channel]} in " + tx.num(days[rows])
-                  + " days (cap " + tx.num(cap[rows]) + ")")
-        related = m.message_ids(data, first_true_at_or_after(on, start[rows]))
+        rows, count, label, start = _over_caps(m, on, windows or [])
+        detail = tx.ordinal(count) + f" {tx.NOUN[channel]} in " + label
+        related = m.message_ids(data, first_true_at_or_after(on, start))
         parts.append(make_flags(data, m, "cap_channel", params, rows, detail, related))
     return pd.concat(parts) if parts else empty_flags(data)
 

@@ -184,6 +184,7 @@ def _lookups(L: lv.Lives, params: dict) -> dict:
         "since": _since(L),
         "car": Events(v["cust"], v["acquired"]),
         "visit": Events(vi["cust"], vi["day"]),
+        "sale": Events(s["cust"], s["day"]),
         "booking": Events(ap["cust"], booked_day),
         "booked_day": booked_day,
         "after_visit": Intervals(vi["cust"], vi["day"] - 1, vi["day"] + r["reminder_after_service"]["days"] + 1),
@@ -255,6 +256,14 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int
     doy_gap = (_doy(bday) - _doy(day)) % 365
     near = c["birth_known"][cust] & (doy_gap <= 7) & (kind != lv.PROSPECT)
     cat[near & p.cat_ok[lane, CAT["birthday"]] & (rng.random(n) < 0.8)] = CAT["birthday"]
+    # Right after a visit the service department asks how it went; after a purchase, the
+    # paperwork (delivery, registration, F&I documents) follows.
+    after_visit = (since_visit >= 0) & (since_visit <= 4) & (rng.random(n) < 0.6)
+    cat[after_visit & p.cat_ok[lane, CAT["survey"]]] = CAT["survey"]
+    last_sale = look["sale"].last(cust, day)
+    since_sale = np.where(last_sale >= 0, day - L.sales["day"][np.maximum(last_sale, 0)], 10_000)
+    after_sale = (since_sale <= 10) & (rng.random(n) < 0.7) & p.cat_ok[lane, CAT["transactional"]]
+    cat[after_sale] = CAT["transactional"]
 
     # Sender by category; while a lead is open, the sales team owns the promos.
     sender = (SENDER_CUM[cat] <= rng.random(n)[:, None]).sum(axis=1)
@@ -262,6 +271,8 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int
     lead_cats = np.isin(cat, [CAT[x] for x in r["promo_during_open_lead"]["categories"]])
     in_lead = look["lead"].holds(cust, day)
     sender[lead_cats & in_lead] = SND[r["promo_during_open_lead"]["owner_sender"]]
+    sender[after_visit & (cat == CAT["survey"])] = SND["service"]
+    sender[after_sale] = np.where(rng.random(after_sale.sum()) < 0.7, SND["sales"], SND["fi"])
 
     # Channel: the preferred one for marketing, else a consenting channel the lane allows.
     ok = consent_ok(c)[cust] & p.ch_ok[lane]

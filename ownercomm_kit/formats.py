@@ -23,7 +23,7 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,6 @@ class RawTable:
     encoding: str | None = None
     separator: str | None = None
     sheet: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:

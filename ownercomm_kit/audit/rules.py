@@ -247,8 +247,8 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
     rows, j, distinct, heard = rows[flag], j[flag], distinct[flag], heard[flag]
     names = np.array([", ".join(tx.SENDER_SHORT[s] for b, s in enumerate(schema.SENDERS) if mask >> b & 1)
                       for mask in range(1 << len(schema.SENDERS))], dtype=object)
-    detail = (tx.ordinal(distinct) + " sender in " + tx.num(np.full(len(rows), rp["window_days"])) + " days ("
-              + tx.s(names[heard]) + "; max " + str(rp["max_senders"]) + ")")
+    detail = (tx.ordinal(distinct) + f" sender in {rp['window_days']:g} days ("
+              + tx.s(names[heard]) + f"; max {rp['max_senders']})")
     related = m.message_ids(data, first_true_at_or_after(counted, j))
     return make_flags(data, m, "multi_sender", params, rows, detail, related)
 

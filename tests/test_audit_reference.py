@@ -249,7 +249,8 @@ def test_random_dealers_exercise_every_rule():
 
 
 def test_tight_thresholds_match_reference():
-    """Other thresholds read from the params dict: tighter caps, shorter gaps, another grace."""
+    """Other thresholds read from the params dict: tighter caps, shorter gaps, another grace, other
+    categories, owner and exemptions, a rule turned off."""
     p = copy.deepcopy(PARAMS)
     r = p["rules"]
     r["cap_total"]["windows"] = [{"days": 1, "max": 1}, {"days": 14, "max": 4}]
@@ -262,6 +263,11 @@ def test_tight_thresholds_match_reference():
     r["promo_after_purchase"]["days"] = 1
     r["better_offer_after_purchase"]["days"] = 31
     r["reminder_after_service"]["days"] = 5
+    r["promo_after_purchase"]["categories"] = ["offer", "newsletter"]
+    r["promo_during_open_lead"]["owner_sender"] = "dealer"
+    r["non_preferred_channel"]["categories"] = ["survey", "warranty"]
+    r["conquest_to_owner"]["enabled"] = False
+    p["audit"]["exempt_categories"] = ["recall", "transactional", "survey"]
     for seed in (100, 101, 102):
         _assert_same(random_dealer(seed), p)
 
@@ -309,3 +315,11 @@ def test_reference_windows_across_dst():
     ref, _, _ = reference_flags(data, PARAMS)
     assert ("M5", "cap_total") not in ref
     _assert_same(data)
+
+
+def test_no_messages_no_flags():
+    data = from_frames({"customers": [{"customer_id": "C1", "sms_consent": False}],
+                        "communications": pd.DataFrame(columns=["message_id", "customer_id", "sent_at", "channel",
+                                                                "sender", "category"])})
+    flags, _ = run_rules(data, PARAMS)
+    assert flags.empty and reference_flags(data, PARAMS)[0] == set()

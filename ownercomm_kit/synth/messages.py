@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .. import schema
 from . import lives as lv
@@ -211,14 +212,30 @@ def _since(L: lv.Lives) -> np.ndarray:
 
 
 def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int) -> dict:
-    c, r = L.cust, params["rules"]
+    """Clean messages of customers c0..c1-1: slots, then what fills them, then what must go."""
+    r = params["rules"]
+    cust, day, j, lane = _slots(rng, L, p, look, c0, c1)
+    cat, vidx, after_visit, after_sale = _categories(rng, L, p, look, cust, day, lane)
+    sender = _senders(rng, r, look, cust, day, cat, after_visit, after_sale)
+    channel = _channels(rng, L.cust, r, p, cust, lane, cat)
+    keep = ~(_conflicts(r, look, cust, day, cat, L.cust["kind"][cust]) | (channel < 0))
+    cust, day, j, cat, sender, channel, vidx = (a[keep] for a in (cust, day, j, cat, sender, channel, vidx))
+    t = _send_times(rng, L, p, cust, day)
+    # Small integer types: ten million rows are moved around several times.
+    return dict(cust=cust.astype(np.int32), t=t, day=day.astype(np.int32), slot=j.astype(np.int16),
+                cat=cat.astype(np.int8), sender=sender.astype(np.int8), channel=channel.astype(np.int8),
+                vidx=vidx.astype(np.int32))
+
+
+def _slots(rng, L: lv.Lives, p: Plan, look: dict, c0: int, c1: int):
+    """The occupied slots (customer, day, slot number, lane), from when each may be messaged."""
+    c = L.cust
     n_slots = (L.as_of_day - L.start_day) // p.spacing + 1
     ncust = c1 - c0
     kind = c["kind"][c0:c1]
     occupancy = np.array([0.52, 0.46, 0.34])[kind] * c["activity"][c0:c1]
     phase = rng.integers(0, p.spacing, ncust)
     shift = rng.integers(0, p.lanes, ncust)
-    # Draw which slots hold a message, customer by customer block (no n_cust x n_slots floats kept).
     occ = rng.random((ncust, n_slots), dtype=np.float32) < occupancy[:, None].astype(np.float32)
     ci, j = np.nonzero(occ)
     del occ
@@ -226,11 +243,14 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int
     day = L.start_day + phase[ci] + j.astype(np.int64) * p.spacing
     keep = (day <= L.as_of_day) & (day >= look["since"][cust])
     cust, day, j, ci = cust[keep], day[keep], j[keep], ci[keep]
-    lane = (j + shift[ci]) % p.lanes
+    return cust, day, j, (j + shift[ci]) % p.lanes
+
+
+def _categories(rng, L: lv.Lives, p: Plan, look: dict, cust, day, lane):
+    """Category of each slot: the kind's mix that the lane allows, then life events' messages."""
+    c = L.cust
     n = len(cust)
     kind = c["kind"][cust]
-
-    # Category: the kind's mix restricted to what the lane allows.
     cat = np.empty(n, dtype=np.int64)
     for k in range(3):
         for ln in range(p.lanes):
@@ -242,18 +262,15 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int
     no_car = vidx < 0
     cat[no_car & np.isin(cat, [CAT[x] for x in VEHICLE_CATEGORIES])] = CAT["newsletter"]
     # Service reminders when service is due or just before the customer books (the KPI's story).
-    vi = L.visits
     last_visit = look["visit"].last(cust, day)
-    since_visit = np.where(last_visit >= 0, day - vi["day"][np.maximum(last_visit, 0)], 10_000)
-    booked_day = look["booked_day"]
+    since_visit = np.where(last_visit >= 0, day - L.visits["day"][np.maximum(last_visit, 0)], 10_000)
     nxt = look["booking"].first(cust, day)
-    to_booking = np.where(nxt >= 0, booked_day[np.maximum(nxt, 0)] - day, 10_000)
+    to_booking = np.where(nxt >= 0, look["booked_day"][np.maximum(nxt, 0)] - day, 10_000)
     due = (since_visit >= 150) | ((to_booking >= 1) & (to_booking <= 13))
     sr_lane = p.cat_ok[lane, CAT["service_reminder"]]
     cat[sr_lane & due & ~no_car & (rng.random(n) < 0.55)] = CAT["service_reminder"]
     # Birthday greetings in the week before the birthday.
-    bday = c["birth_day"][cust]
-    doy_gap = (_doy(bday) - _doy(day)) % 365
+    doy_gap = (_doy(c["birth_day"][cust]) - _doy(day)) % 365
     near = c["birth_known"][cust] & (doy_gap <= 7) & (kind != lv.PROSPECT)
     cat[near & p.cat_ok[lane, CAT["birthday"]] & (rng.random(n) < 0.8)] = CAT["birthday"]
     # Right after a visit the service department asks how it went; after a purchase, the
@@ -264,47 +281,51 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int
     since_sale = np.where(last_sale >= 0, day - L.sales["day"][np.maximum(last_sale, 0)], 10_000)
     after_sale = (since_sale <= 10) & (rng.random(n) < 0.7) & p.cat_ok[lane, CAT["transactional"]]
     cat[after_sale] = CAT["transactional"]
+    return cat, vidx, after_visit, after_sale
 
-    # Sender by category; while a lead is open, the sales team owns the promos.
-    sender = (SENDER_CUM[cat] <= rng.random(n)[:, None]).sum(axis=1)
-    sender = np.minimum(sender, len(SENDERS) - 1)
+
+def _senders(rng, r: dict, look: dict, cust, day, cat, after_visit, after_sale):
+    """Sender by category; while a lead is open, the sales team owns the promos."""
+    n = len(cust)
+    sender = np.minimum((SENDER_CUM[cat] <= rng.random(n)[:, None]).sum(axis=1), len(SENDERS) - 1)
     lead_cats = np.isin(cat, [CAT[x] for x in r["promo_during_open_lead"]["categories"]])
-    in_lead = look["lead"].holds(cust, day)
-    sender[lead_cats & in_lead] = SND[r["promo_during_open_lead"]["owner_sender"]]
+    sender[lead_cats & look["lead"].holds(cust, day)] = SND[r["promo_during_open_lead"]["owner_sender"]]
     sender[after_visit & (cat == CAT["survey"])] = SND["service"]
     sender[after_sale] = np.where(rng.random(after_sale.sum()) < 0.7, SND["sales"], SND["fi"])
+    return sender
 
-    # Channel: the preferred one for marketing, else a consenting channel the lane allows.
+
+def _channels(rng, c: dict, r: dict, p: Plan, cust, lane, cat):
+    """The preferred channel for marketing, else a consenting channel the lane allows (-1: none)."""
     ok = consent_ok(c)[cust] & p.ch_ok[lane]
-    w = CHANNEL_WEIGHTS[cat] * ok
-    channel = _choose(rng, np.cumsum(w, axis=1))
+    channel = _choose(rng, np.cumsum(CHANNEL_WEIGHTS[cat] * ok, axis=1))
     pref = c["pref"][cust]
     marketing = np.isin(cat, [CAT[x] for x in r["non_preferred_channel"]["categories"]])
     use_pref = marketing & (pref >= 0)
     channel[use_pref] = np.where(ok[use_pref, np.maximum(pref[use_pref], 0)], pref[use_pref], -1)
+    return channel
 
-    # Drops: what would conflict with a purchase, a visit or a booked appointment.
-    drop = channel < 0
+
+def _conflicts(r: dict, look: dict, cust, day, cat, kind) -> np.ndarray:
+    """Slots whose message would clash with a purchase, a visit, a booked appointment or a car."""
+    drop = np.zeros(len(cust), dtype=bool)
     for rule in ("promo_after_purchase", "better_offer_after_purchase"):
         cats = np.isin(cat, [CAT[x] for x in r[rule]["categories"]])
         drop |= cats & look[rule].holds(cust, day)
     sr = cat == CAT["service_reminder"]
     drop |= sr & (look["after_visit"].holds(cust, day) | look["appt_open"].holds(cust, day))
     drop |= (cat == CAT["conquest"]) & (kind != lv.PROSPECT)
+    return drop
 
-    keep = ~drop
-    cust, day, j, cat, sender, channel, vidx = (a[keep] for a in (cust, day, j, cat, sender, channel, vidx))
-    n = len(cust)
-    # Send time: a local hour inside the allowed band, in the customer's zone, then the dealer's.
-    t = day * NS_DAY + rng.integers(int(p.hour_lo * 3600), int(p.hour_hi * 3600), n) * NS_SECOND
-    zone = c["timezone"][cust]
-    for z in sorted({x for x in zone if x is not None and x != L.tz}):
+
+def _send_times(rng, L: lv.Lives, p: Plan, cust, day) -> np.ndarray:
+    """A local time inside the allowed band, in the customer's zone, as the dealer's wall clock."""
+    t = day * NS_DAY + rng.integers(int(p.hour_lo * 3600), int(p.hour_hi * 3600), len(cust)) * NS_SECOND
+    zone = L.cust["timezone"][cust]
+    for z in sorted(z for z in pd.unique(zone) if z is not None and z != L.tz):
         m = zone == z
         t[m] = convert_wall(t[m], z, L.tz)
-    # Small integer types: ten million rows are moved around several times.
-    return dict(cust=cust.astype(np.int32), t=t, day=day.astype(np.int32), slot=j.astype(np.int16),
-                cat=cat.astype(np.int8), sender=sender.astype(np.int8), channel=channel.astype(np.int8),
-                vidx=vidx.astype(np.int32))
+    return t
 
 
 def _doy(day: np.ndarray) -> np.ndarray:

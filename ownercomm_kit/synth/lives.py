@@ -117,8 +117,14 @@ def all_models():
 
 
 def sales_and_vehicles(rng, L: Lives) -> None:
+    s_cust, s_day = _purchase_days(rng, L)
+    L.sales = _sales(rng, L, s_cust, s_day)
+    _vehicles(rng, L)
+
+
+def _purchase_days(rng, L: Lives):
+    """Owners' purchases over six years: a first car, some repurchases, some second cars."""
     c = L.cust
-    n = len(c["kind"])
     owners = np.flatnonzero(c["kind"] == OWNER)
     first = L.as_of_day - rng.integers(5, 6 * 365, len(owners))
     s_cust, s_day = [owners], [first]
@@ -137,7 +143,11 @@ def sales_and_vehicles(rng, L: Lives) -> None:
     s_cust = np.concatenate(s_cust)
     s_day = np.concatenate(s_day)
     order = np.lexsort((s_cust, s_day))
-    s_cust, s_day = s_cust[order], s_day[order]
+    return s_cust[order], s_day[order]
+
+
+def _sales(rng, L: Lives, s_cust, s_day) -> dict:
+    """What was bought: new or used, model, price, F&I products, warranty."""
     ns = len(s_cust)
     new = rng.random(ns) < 0.65
     b_make, b_model, b_price = all_models()
@@ -159,11 +169,18 @@ def sales_and_vehicles(rng, L: Lives) -> None:
     for i in range(ns):
         products[i] = ";".join(sorted(rng.choice(FI_PRODUCTS, nprod[i], replace=False))) if nprod[i] else None
     warranty = np.where(new, s_day + 3 * 365, np.where(rng.random(ns) < 0.3, s_day + 365, NEVER))
-    L.sales = dict(cust=s_cust, day=s_day, new=new, model=model, price=price, products=products,
-                   make=make, model_year=model_year, warranty_day=warranty, hour=at_hour(np.zeros(ns), rng, 9, 19))
-    L.sales["salesperson_idx"] = rng.integers(0, 12, ns)
-    # Vehicles: one per sale, plus the service-only customers' cars bought elsewhere.
-    svc = np.flatnonzero(c["kind"] == SERVICE_ONLY)
+    sales = dict(cust=s_cust, day=s_day, new=new, model=model, price=price, products=products,
+                 make=make, model_year=model_year, warranty_day=warranty, hour=at_hour(np.zeros(ns), rng, 9, 19))
+    sales["salesperson_idx"] = rng.integers(0, 12, ns)
+    return sales
+
+
+def _vehicles(rng, L: Lives) -> None:
+    """One vehicle per sale, plus the service-only customers' cars bought elsewhere; VINs."""
+    s = L.sales
+    ns = len(s["cust"])
+    b_make, b_model, _ = all_models()
+    svc = np.flatnonzero(L.cust["kind"] == SERVICE_ONLY)
     extra = svc[rng.random(len(svc)) < 0.15]
     v_other = np.concatenate([svc, extra])
     nv = len(v_other)
@@ -172,12 +189,12 @@ def sales_and_vehicles(rng, L: Lives) -> None:
     v_year = 1970 + (acq / 365.25).astype(int) - rng.integers(0, 4, nv)
     v_warranty = np.where(rng.random(nv) < 0.6, (v_year - 1970) * 365 + 3 * 365 + rng.integers(0, 365, nv), NEVER)
     L.vehicles = dict(
-        cust=np.concatenate([s_cust, v_other]),
-        acquired=np.concatenate([s_day, acq]),
-        make=np.concatenate([make, b_make[oi]]),
-        model=np.concatenate([model, b_model[oi]]),
-        model_year=np.concatenate([model_year, v_year]),
-        warranty_day=np.concatenate([warranty, v_warranty]),
+        cust=np.concatenate([s["cust"], v_other]),
+        acquired=np.concatenate([s["day"], acq]),
+        make=np.concatenate([s["make"], b_make[oi]]),
+        model=np.concatenate([s["model"], b_model[oi]]),
+        model_year=np.concatenate([s["model_year"], v_year]),
+        warranty_day=np.concatenate([s["warranty_day"], v_warranty]),
         sale=np.concatenate([np.arange(ns), np.full(nv, -1)]),
     )
     nveh = len(L.vehicles["cust"])

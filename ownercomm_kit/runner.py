@@ -344,12 +344,18 @@ class KernelPool:
 
     def __init__(self):
         self._spare: StoreKernel | None = None
+        self._finalizer_pid: int | None = None
         atexit.register(self.close)
-        # Pool workers leave through os._exit, which skips atexit: multiprocessing's own
-        # exit finalizers still run there.
-        import multiprocessing.util
 
-        multiprocessing.util.Finalize(self, self.close, exitpriority=10)
+    def _close_at_exit(self) -> None:
+        # Pool workers leave through os._exit, which skips atexit; multiprocessing's exit
+        # finalizers still run there, but only in the process that registered them (this
+        # module may have been imported in the fork server): register in this process.
+        if self._finalizer_pid != os.getpid():
+            import multiprocessing.util
+
+            multiprocessing.util.Finalize(self, self.close, exitpriority=10)
+            self._finalizer_pid = os.getpid()
 
     def take(self, *, startup_timeout: float, retries: int) -> StoreKernel:
         spare, self._spare = self._spare, None
@@ -366,6 +372,7 @@ class KernelPool:
     def prestart(self, warm_imports: Iterable[str]) -> None:
         if self._spare is not None:
             return
+        self._close_at_exit()
         try:
             self._spare = StoreKernel.start(retries=0, warm_imports=warm_imports, wait=False)
         except KernelStartError as e:  # the next store starts its own

@@ -320,75 +320,91 @@ def leads(rng, L: Lives) -> None:
 
 def referrals(rng, L: Lives, seed: int) -> None:
     """Advocates refer friends; some referrals become real sales, most move partway through the funnel."""
-    s, c = L.sales, L.cust
-    as_of_end = (L.as_of_day + 1) * NS_DAY - 1
-    first_sale = np.full(len(c["kind"]), 1 << 30)
-    np.minimum.at(first_sale, s["cust"], s["day"])
+    first_sale = np.full(len(L.cust["kind"]), 1 << 30)
+    np.minimum.at(first_sale, L.sales["cust"], L.sales["day"])
     advocates = np.flatnonzero(first_sale < L.as_of_day)
     if len(advocates) == 0:
         L.referrals = {}
         return
-    # Sold: a real sale in the window, referred 5-60 days before by an earlier buyer.
+    referrer, ref_day, pick = _referrers(rng, L, advocates, first_sale)
+    r = _funnel(rng, L, ref_day, pick)
+    r.update(_referred_people(rng, L, seed, referrer, pick))
+    r["referrer"] = referrer
+    order = np.argsort(r["referred_at"], kind="stable")
+    L.referrals = {k: v[order] for k, v in r.items()}
+
+
+def _referrers(rng, L: Lives, advocates, first_sale):
+    """Who referred when: sold referrals (a real sale 5-60 days later), then about three
+    times as many not (yet) sold; an advocate has bought before referring. ``pick`` is the
+    sale of each sold referral, -1 for the others (which come after the sold ones)."""
+    s = L.sales
     pick = np.flatnonzero((s["day"] >= L.start_day + 60) & (rng.random(len(s["day"])) < 0.12))
     ref_day = s["day"][pick] - rng.integers(5, 60, len(pick))
     referrer = advocates[rng.integers(0, len(advocates), len(pick))]
     ok = (first_sale[referrer] < ref_day) & (referrer != s["cust"][pick])
     pick, ref_day, referrer = pick[ok], ref_day[ok], referrer[ok]
-    n_sold = len(pick)
-    # Not (yet) sold: about twice as many.
-    n_other = max(3 * n_sold, len(advocates) // 30)
+    n_other = max(3 * len(pick), len(advocates) // 30)
     o_ref = advocates[rng.integers(0, len(advocates), n_other)]
     o_day = rng.integers(L.start_day + 1, L.as_of_day + 1, n_other)
     ok = first_sale[o_ref] < o_day
-    o_ref, o_day = o_ref[ok], o_day[ok]
-    n_other = len(o_ref)
-    n = n_sold + n_other
-    referred_at = at_hour(np.concatenate([ref_day, o_day]), rng, 9, 20)
-    status = np.concatenate([np.full(n_sold, 3), rng.choice([0, 1, 2, 4], n_other, p=[0.1, 0.3, 0.15, 0.45])])
-    young = referred_at > as_of_end - 7 * NS_DAY
-    status[n_sold:][young[n_sold:]] = rng.choice([0, 1], young[n_sold:].sum())
-    delay = (rng.lognormal(2.3, 1.1, n) * NS_HOUR).astype(np.int64)  # median ~10 h, a third over a day
+    return (np.concatenate([referrer, o_ref[ok]]), np.concatenate([ref_day, o_day[ok]]),
+            np.concatenate([pick, np.full(ok.sum(), -1)]))
+
+
+def _funnel(rng, L: Lives, ref_day, pick) -> dict:
+    """Status, first contact (median ~10 h, a third over a day), sale, thanks and reward."""
+    s = L.sales
+    n = len(ref_day)
+    sold = pick >= 0
+    n_sold = int(sold.sum())
+    as_of_end = (L.as_of_day + 1) * NS_DAY - 1
+    referred_at = at_hour(ref_day, rng, 9, 20)
+    status = np.concatenate([np.full(n_sold, 3), rng.choice([0, 1, 2, 4], n - n_sold, p=[0.1, 0.3, 0.15, 0.45])])
+    young = ~sold & (referred_at > as_of_end - 7 * NS_DAY)  # last week's: new or just contacted
+    status[young] = rng.choice([0, 1], young.sum())
+    delay = (rng.lognormal(2.3, 1.1, n) * NS_HOUR).astype(np.int64)
     first_contact = np.where(status == 0, NEVER, np.minimum(referred_at + delay, as_of_end))
-    sold_at = np.full(n, NEVER)
-    sold_at[:n_sold] = s["day"][pick] * NS_DAY + s["hour"][pick]
-    sale = np.full(n, -1)
-    sale[:n_sold] = pick
-    first_contact[:n_sold] = np.minimum(first_contact[:n_sold], sold_at[:n_sold] - NS_HOUR)
-    ack_p = np.where(status == 3, 0.7, 0.35)
+    sold_at = np.where(sold, s["day"][np.maximum(pick, 0)] * NS_DAY + s["hour"][np.maximum(pick, 0)], NEVER)
+    first_contact = np.where(sold, np.minimum(first_contact, sold_at - NS_HOUR), first_contact)
     ack_base = np.where(status == 3, sold_at, first_contact)
     ack = ack_base + rng.integers(1, 15, n) * NS_DAY
-    ack = np.where((rng.random(n) < ack_p) & (ack_base > NEVER) & (ack <= as_of_end), ack, NEVER)
+    ack = np.where((rng.random(n) < np.where(status == 3, 0.7, 0.35)) & (ack_base > NEVER) & (ack <= as_of_end),
+                   ack, NEVER)
     incentive = rng.choice(4, n, p=[0.45, 0.25, 0.15, 0.15])
-    reward = np.choose(incentive, [rng.choice([250.0, 500.0], n), np.full(n, 150.0), rng.choice([0.0, 25.0], n), np.full(n, 100.0)])
-    reward = np.where(status == 3, reward, np.nan)
-    # The referred person: the buyer for sold ones, a new fake person otherwise.
+    reward = np.choose(incentive, [rng.choice([250.0, 500.0], n), np.full(n, 150.0), rng.choice([0.0, 25.0], n),
+                                   np.full(n, 100.0)])
+    return dict(referred_at=referred_at, status=status, first_contact=first_contact, sold_at=sold_at, sale=pick,
+                ack=ack, incentive=incentive, reward=np.where(status == 3, reward, np.nan))
+
+
+def _referred_people(rng, L: Lives, seed: int, referrer, pick) -> dict:
+    """The buyer for sold referrals, a new fake person otherwise; plus a few anomalies the
+    report must catch: self-referrals (the advocate's own email or phone) and one friend
+    referred twice."""
+    c = L.cust
+    n = len(pick)
+    sold = pick >= 0
+    n_sold, n_other = int(sold.sum()), int((~sold).sum())
     who = pool_mod.people(rng, n_other, seed, L.tz)
-    name = np.empty(n, dtype=object)
-    email = np.empty(n, dtype=object)
-    phone = np.empty(n, dtype=object)
-    buyer = s["cust"][pick]
-    name[:n_sold] = c["first_name"][buyer] + " " + c["last_name"][buyer]
-    email[:n_sold] = np.where(c["has_email"][buyer], c["email"][buyer], None)
-    phone[:n_sold] = np.where(c["has_phone"][buyer], c["phone"][buyer], None)
-    name[n_sold:] = who["first_name"] + " " + who["last_name"]
-    email[n_sold:] = who["email"]
-    phone[n_sold:] = who["phone"]
-    referrer_all = np.concatenate([referrer, o_ref])
-    # A few anomalies the report must catch: self-referrals and one friend referred twice.
-    k = max(1, n // 60) if n_other else 0
-    selfs = n_sold + rng.choice(n_other, min(k, n_other), replace=False) if n_other else np.array([], int)
-    email[selfs] = np.where(c["has_email"][referrer_all[selfs]], c["email"][referrer_all[selfs]], email[selfs])
-    phone[selfs] = c["phone"][referrer_all[selfs]]
+    buyer = np.where(sold, L.sales["cust"][np.maximum(pick, 0)], -1)
+    name, email, phone = (np.empty(n, dtype=object) for _ in range(3))
+    b = buyer[sold]
+    name[sold] = c["first_name"][b] + " " + c["last_name"][b]
+    email[sold] = np.where(c["has_email"][b], c["email"][b], None)
+    phone[sold] = np.where(c["has_phone"][b], c["phone"][b], None)
+    name[~sold] = who["first_name"] + " " + who["last_name"]
+    email[~sold] = who["email"]
+    phone[~sold] = who["phone"]
+    if n_other:
+        selfs = n_sold + rng.choice(n_other, min(max(1, n // 60), n_other), replace=False)
+        adv = referrer[selfs]
+        email[selfs] = np.where(c["has_email"][adv], c["email"][adv], email[selfs])
+        phone[selfs] = np.where(c["has_phone"][adv], c["phone"][adv], phone[selfs])
     if n_other >= 4:
-        a, b = n_sold + rng.choice(n_other, 2, replace=False)
-        name[b], email[b], phone[b] = name[a], email[a], phone[a]
-    ref_cust = np.full(n, -1)
-    ref_cust[:n_sold] = buyer
-    order = np.argsort(referred_at, kind="stable")
-    L.referrals = {k2: v[order] for k2, v in dict(
-        referrer=referrer_all, referred_at=referred_at, name=name, email=email, phone=phone,
-        ref_cust=ref_cust, incentive=incentive, reward=reward, status=status,
-        first_contact=first_contact, sold_at=sold_at, sale=sale, ack=ack).items()}
+        a, b2 = n_sold + rng.choice(n_other, 2, replace=False)
+        name[b2], email[b2], phone[b2] = name[a], email[a], phone[a]
+    return dict(name=name, email=email, phone=phone, ref_cust=buyer)
 
 
 def build(rng, *, n_customers: int, seed: int, tz: str, brand: str, start_day: int, as_of_day: int) -> Lives:

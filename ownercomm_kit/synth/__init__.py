@@ -68,11 +68,18 @@ def generate_dealer(
     base = msg.outcomes(r_out, base, L, params)
     model_labels, base_model, base_price = _offers(r_extra, L, base)
     added = inj.inject(r_inj, L, params, base, inject_rate) if inject else inj.Added().arrays()
-    frames = fr.build(L, pool_mod.pool(int(seed)).salespeople)
+    frames = fr.build(L, _sales_team(seed, dealer_id))
     comms, truth = _merge(L, base, added, model_labels, base_model, base_price)
     frames["communications"] = comms
     frames = {name: frames[name] for name in fr.schema.TABLES}
     return frames, truth
+
+
+def _sales_team(seed: int, dealer_id: str) -> np.ndarray:
+    """Twelve salespeople of this store, from the seed's pool (stores do not share staff)."""
+    names = pool_mod.pool(int(seed)).salespeople
+    rng = np.random.default_rng([int(seed), zlib.crc32(dealer_id.encode()), 12])
+    return names[rng.choice(len(names), size=min(12, len(names)), replace=False)]
 
 
 def _offers(rng, L: lv.Lives, m: dict):

@@ -66,7 +66,7 @@ def pool(seed: int) -> Pool:
     us = Faker("en_US")
     us.seed_instance(seed)
     domains = np.array(sorted({us.free_email_domain() for _ in range(EMAIL_DOMAINS_SAMPLE)}), dtype=object)
-    sales = np.array([us.name() for _ in range(12)], dtype=object)
+    sales = np.array(sorted({us.name() for _ in range(80)}), dtype=object)  # each store picks its own team
     zips = {}
     for state in sorted(set(STATE_OF_ZONE.values())):
         zips[state] = np.array(sorted({us.zipcode_in_state(state) for _ in range(150)}), dtype=object)

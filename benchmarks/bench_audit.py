@@ -238,6 +238,8 @@ def main(argv=None) -> int:
     ap.add_argument("--messages", type=int, default=10_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-naive", action="store_true", help="leave out naive pandas (slowest)")
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="runs of the kit's rules and of DuckDB, alternated; the best of each is shown")
     ap.add_argument("--generator", choices=["synth", "random"], default="synth",
                     help="synth: the kit's realistic synthetic dealer; random: plain uniform random messages")
     args = ap.parse_args(argv)
@@ -252,13 +254,29 @@ def main(argv=None) -> int:
     print(f"dealer: {n:,} messages, {len(data['customers']):,} customers (generated in {gen_s:.1f} s)", flush=True)
 
     rows = []  # (what, seconds, peak bytes)
-    gc.collect()
-    with peak.phase():
-        t0 = time.perf_counter()
-        messages_of(data)
-        prep = time.perf_counter() - t0
-        flags, skipped, per_rule = run_rules_timed(data, p)
-        rules_total = time.perf_counter() - t0
+    comm = data["communications"]
+    tied = _tied_messages(comm)
+    # the machine is shared: the kit's rules and DuckDB alternate, and each keeps its best run
+    best, duck_s, kit_peak, duck_peak = None, float("inf"), 0, 0
+    for _ in range(args.repeat):
+        gc.collect()
+        data.__dict__.pop("_audit_messages", None)  # every run sorts again
+        with peak.phase():
+            t0 = time.perf_counter()
+            messages_of(data)
+            prep = time.perf_counter() - t0
+            flags, skipped, per_rule = run_rules_timed(data, p)
+            total = time.perf_counter() - t0
+        kit_peak = max(kit_peak, peak.peak)
+        if best is None or total < best[0]:
+            best = (total, prep, per_rule)
+        kit_cap = set(flags.loc[flags["rule"] == "cap_total", "message_id"].to_numpy(object))
+        del flags
+        gc.collect()
+        with peak.phase():
+            secs, duck_cap = duckdb_cap_total(comm, p)
+        duck_s, duck_peak = min(duck_s, secs), max(duck_peak, peak.peak)
+    rules_total, prep, per_rule = best
     rows.append(("kit: sort once (customer, sent_at)", prep, None))
     families: dict[str, float] = {}
     for name, secs in per_rule.items():
@@ -266,11 +284,8 @@ def main(argv=None) -> int:
     for fam, secs in families.items():
         count = sum(1 for r in per_rule if RULES[r].family == fam)
         rows.append((f"kit: rule family '{fam}' ({count} rule{'s' if count > 1 else ''})", secs, None))
-    rows.append(("kit: all rules (incl. sort)", rules_total, peak.peak))
+    rows.append(("kit: all rules (incl. sort)", rules_total, kit_peak))
     rows.append(("kit: cap_total alone (after sort)", per_rule["cap_total"], None))
-    kit_cap = set(flags.loc[flags["rule"] == "cap_total", "message_id"].to_numpy(object))
-    del flags
-    gc.collect()
     data.__dict__.pop("_audit_messages", None)  # the whole audit starts cold
     with peak.phase():
         t0 = time.perf_counter()
@@ -280,12 +295,7 @@ def main(argv=None) -> int:
     print(f"flags: {result.headline['flags_total']:,} rows; skipped: {skipped or 'none'}", flush=True)
     del result
     gc.collect()
-
-    comm = data["communications"]
-    tied = _tied_messages(comm)
-    with peak.phase():
-        duck_s, duck_cap = duckdb_cap_total(comm, p)
-    rows.append(("DuckDB SQL: cap_total", duck_s, peak.peak))
+    rows.append(("DuckDB SQL: cap_total", duck_s, duck_peak))
     # SQL's RANGE frame counts every peer of identical sent_at; the kit counts ties up to this
     # message (sent_at, then message_id): compare away from ties, and say how many were set aside
     agree = {"duckdb": (duck_cap - tied) == (kit_cap - tied)}
@@ -296,7 +306,7 @@ def main(argv=None) -> int:
         rows.append(("naive pandas groupby().rolling(): cap_total", naive_s, peak.peak))
         agree["naive pandas"] = naive_cap == kit_cap
 
-    print(f"\n{'what':<62} {'seconds':>8} {'x DuckDB':>9} {'peak RSS':>9}")
+    print(f"\n{'what (best of ' + str(args.repeat) + ' for the kit rules and DuckDB)':<62} {'seconds':>8} {'x DuckDB':>9} {'peak RSS':>9}")
     for what, secs, pk in rows:
         mem = f"{pk / GB:.2f} GB" if pk else ""
         print(f"{what:<62} {secs:>8.2f} {secs / duck_s:>9.2f} {mem:>9}")

@@ -11,6 +11,8 @@ later message_id comes later, and a message counts those tied with it that come 
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +24,7 @@ from ..data import DataError, DealerData, Problem
 SECOND = 1_000_000_000
 DAY = 86_400 * SECOND
 _CACHE_ATTR = "_audit_messages"
+MARGIN_DAYS = 400
 
 
 def codes_of(values: pd.Series, allowed: tuple[str, ...]) -> np.ndarray:
@@ -74,21 +77,35 @@ class Messages:
     timezone: str
     _cache: dict = field(default_factory=dict, repr=False)
 
+    _locks: dict = field(default_factory=dict, repr=False)
+
     def __len__(self) -> int:
         return len(self.order)
 
+    def cached(self, key, compute):
+        """``compute()`` once per key, also when rules run on several threads (the second
+        caller waits for the first instead of doing the same work)."""
+        if key in self._cache:
+            return self._cache[key]
+        lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._cache:
+                self._cache[key] = compute()
+        return self._cache[key]
+
     def window_start(self, days: float) -> np.ndarray:
         """For each row, the first sorted row of the same customer with t > t_row - days."""
-        k = ("start", days)
-        if k not in self._cache:
+        def compute():
             width = int(days * DAY)
-            if self.uniq_t is None and width % self.unit == 0:
-                # same thing, fewer passes: key - width + 1 unit, not below the customer's first key
+            if self.uniq_t is None and width % self.unit == 0 and width <= MARGIN_DAYS * DAY:
+                lo = self.key - (width // self.unit - 1)  # t > t_row - width, in key units
+            elif self.uniq_t is None and width % self.unit == 0:
                 lo = np.maximum(self.key - (width // self.unit - 1), self.cust * self.span)
             else:
                 lo = self.lo_key(self.cust, self.t - width)
-            self._cache[k] = np.searchsorted(self.key, lo, "left")
-        return self._cache[k]
+            return np.searchsorted(self.key, lo, "left")
+
+        return self.cached(("start", days), compute)
 
     def lo_key(self, cust: np.ndarray, bound: np.ndarray) -> np.ndarray:
         """Combined key of "the first time strictly after ``bound``" for customer ``cust``."""
@@ -100,12 +117,9 @@ class Messages:
 
     def in_categories(self, categories) -> np.ndarray:
         """True for rows whose category is one of ``categories`` (cached per set)."""
-        k = ("cats", tuple(sorted(categories)))
-        if k not in self._cache:
-            codes = [schema.CATEGORIES.index(c) for c in categories if c in schema.CATEGORIES]
-            lut = np.isin(np.arange(len(schema.CATEGORIES) + 1), codes)
-            self._cache[k] = lut[self.category]  # -1 (unknown) indexes the last, False slot
-        return self._cache[k]
+        codes = [schema.CATEGORIES.index(c) for c in categories if c in schema.CATEGORIES]
+        lut = np.isin(np.arange(len(schema.CATEGORIES) + 1), codes)
+        return self.cached(("cats", tuple(sorted(codes))), lambda: lut[self.category])  # -1: last, False
 
     def with_customer(self, ids: pd.Series) -> np.ndarray:
         """True for rows whose customer appears in ``ids`` (another table's customer_id)."""
@@ -116,9 +130,7 @@ class Messages:
 
     def local_day(self) -> np.ndarray:
         """The message date in the dealer's timezone, as int64 days since 1970-01-01."""
-        if "local_day" not in self._cache:
-            self._cache["local_day"] = np.floor_divide(local_ns(self.t, self.timezone), DAY)
-        return self._cache["local_day"]
+        return self.cached("local_day", lambda: np.floor_divide(local_ns(self.t, self.timezone), DAY))
 
     def customer_codes(self, ids: pd.Series) -> np.ndarray:
         """Codes of another table's customer_id (-1 for customers never messaged)."""
@@ -127,11 +139,11 @@ class Messages:
     def codes(self, data: DealerData, name: str) -> tuple[np.ndarray, pd.Index]:
         """A communications column factorized (in file order, then permuted): codes in sorted
         order (-1 for NA) and the distinct values. Cheaper than moving 10M strings around."""
-        k = ("codes", name)
-        if k not in self._cache:
+        def compute():
             codes, uniques = pd.factorize(data["communications"][name])
-            self._cache[k] = (codes[self.order], pd.Index(uniques))
-        return self._cache[k]
+            return codes[self.order], pd.Index(uniques)
+
+        return self.cached(("codes", name), compute)
 
     def flag(self, data: DealerData, name: str) -> np.ndarray:
         """A boolean communications column in sorted order (NA -> False)."""
@@ -157,7 +169,12 @@ def messages_of(data: DealerData) -> Messages:
 
 
 def _build(comm: pd.DataFrame, timezone: str) -> Messages:
-    cust_codes, customers = pd.factorize(comm["customer_id"], sort=True)
+    # the columns' encodings are independent: two threads (Arrow and numpy release the GIL)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        enums = {col: pool.submit(codes_of, comm[col], allowed) for col, allowed in
+                 (("channel", schema.CHANNELS), ("sender", schema.SENDERS), ("category", schema.CATEGORIES))}
+        cust_codes, customers = pd.factorize(comm["customer_id"], sort=True)
+        enums = {col: f.result() for col, f in enums.items()}
     cust = cust_codes.astype(np.int64)
     t = ns_utc(comm["sent_at"])
     _require(comm, cust < 0, "customer_id")
@@ -167,7 +184,9 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     rel = t - tmin
     uniq_t = None
     unit = SECOND if n and not np.any(rel % SECOND) else 1
-    span = int(rel.max() // unit) + 2 if n else 2
+    # the margin between customers' key ranges lets a window of up to MARGIN_DAYS start at
+    # key - width without ever reaching into the previous customer's range
+    span = (int(rel.max() // unit) + 2 if n else 2) + MARGIN_DAYS * DAY // unit
     if len(customers) * span >= 2**62:  # sub-second stamps over a long span: rank the times
         uniq_t = uniq(t)
         rel, unit, span = np.searchsorted(uniq_t, t).astype(np.int64), 1, len(uniq_t) + 1
@@ -184,9 +203,9 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         order=order,
         cust=cust[order],
         t=t[order],
-        channel=codes_of(comm["channel"], schema.CHANNELS)[order],
-        sender=codes_of(comm["sender"], schema.SENDERS)[order],
-        category=codes_of(comm["category"], schema.CATEGORIES)[order],
+        channel=enums["channel"][order],
+        sender=enums["sender"][order],
+        category=enums["category"][order],
         customers=pd.Index(customers.astype("string")),
         key=key[order],
         span=span,

@@ -193,6 +193,8 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         key = cust * span + rel
     else:
         key = cust * span + rel // unit
+    customers = pd.Index(customers.astype("string"))
+    customers.get_indexer(customers[:1])  # build its hash table now, not in two threads at once
     if n and np.all(t[1:] >= t[:-1]):
         # exports usually come in time order: a stable sort by customer alone is then enough
         order = stable_argsort_codes(cust, len(customers))
@@ -206,7 +208,7 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         channel=enums["channel"][order],
         sender=enums["sender"][order],
         category=enums["category"][order],
-        customers=pd.Index(customers.astype("string")),
+        customers=customers,
         key=key[order],
         span=span,
         unit=unit,

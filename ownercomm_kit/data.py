@@ -110,14 +110,17 @@ def coerce_column(values, column: schema.Column, timezone: str) -> pd.Series:
     """
     s = pd.Series(values)
     if column.kind == "date":
-        out = pd.to_datetime(s)
+        out = pd.to_datetime(s, format="mixed") if s.dtype == object or str(s.dtype) in ("str", "string") else pd.to_datetime(s)
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_convert(timezone).dt.tz_localize(None)
         return out.dt.normalize().astype("datetime64[ns]")
     if column.kind == "timestamp":
-        out = pd.to_datetime(s, utc=False) if not s.empty else pd.Series(dtype="datetime64[ns]")
+        textual = s.dtype == object or str(s.dtype) in ("str", "string")
+        out = pd.to_datetime(s, format="mixed" if textual else None) if not s.empty else pd.Series(dtype="datetime64[ns]")
         if getattr(out.dt, "tz", None) is None:
-            out = out.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+            from .formats import localize  # the loader's own DST reading (fold=0), so both agree
+
+            out = localize(out.astype("datetime64[ns]"), timezone)
         else:
             out = out.dt.tz_convert(timezone)
         return out.astype(pd.DatetimeTZDtype("ns", timezone))

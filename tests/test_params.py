@@ -194,3 +194,26 @@ def test_for_notebook_papermill_style_values_override_the_file(kit):
     assert p["timezone"] == "America/Denver"
     assert p["data_dir"].endswith("sample_data/D1")  # None means "not given"
 
+
+
+def test_from_frames_reads_dst_edges_like_the_loader():
+    """In-code tables and loaded files agree on DST edges (fold=0), and mixed date styles parse."""
+    from ownercomm_kit.data import from_frames
+    from ownercomm_kit.formats import parse_timestamps
+    import pandas as pd
+
+    cells = ["2026-11-01 01:30:00", "2026-03-08 02:30:00"]
+    data = from_frames({
+        "customers": [{"customer_id": "1"}],
+        "communications": [
+            {"message_id": str(i), "customer_id": "1", "sent_at": c, "channel": "email", "sender": "oem", "category": "offer"}
+            for i, c in enumerate(cells)
+        ],
+        "sales": [{"sale_id": "a", "customer_id": "1", "sale_date": "2026-06-19"},
+                  {"sale_id": "b", "customer_id": "1", "sale_date": "2026-06-18 10:30"}],
+    }, timezone="America/New_York")
+    loaded, bad = parse_timestamps(pd.Series(cells, dtype="string"), "America/New_York")
+    assert not bad.any()
+    assert data["communications"]["sent_at"].tolist() == loaded.tolist()
+    assert data["communications"]["sent_at"].notna().all()
+    assert [d.day for d in data["sales"]["sale_date"]] == [19, 18]

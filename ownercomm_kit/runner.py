@@ -43,11 +43,13 @@ log = logging.getLogger(__name__)
 
 # The notebooks of a dealer, in the order they run: (notebook stem, HTML name, HTML title).
 # SPEC §7 names. The onboarding notebook is optional: it runs when it exists.
+# Data quality first: it loads non-strictly, so when a later notebook stops on blocking data
+# its page explaining every problem is already made (kept in _failed/ with the notebooks).
 NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
+    ("onboarding", "data_quality.html", "Data quality"),
     ("audit", "audit.html", "Communication audit"),
     ("retention", "retention.html", "Retention"),
     ("referrals", "referrals.html", "Referrals"),
-    ("onboarding", "data_quality.html", "Data quality"),
 )
 REQUIRED_NOTEBOOKS = ("audit", "retention", "referrals")
 
@@ -536,8 +538,9 @@ def _publish(staging: Path, target: Path) -> None:
 
 
 def _keep_failed(staging: Path, target: Path) -> str | None:
-    """Move the failed run's executed notebooks to ``<target>/_failed/``; the reports stay."""
-    notebooks = sorted(staging.glob("*.ipynb"))
+    """Move the failed run's executed notebooks (and the pages already made, such as
+    data_quality.html) to ``<target>/_failed/``; the last good reports stay."""
+    notebooks = sorted([*staging.glob("*.ipynb"), *staging.glob("*.html")])
     if not notebooks:
         return None
     target.mkdir(parents=True, exist_ok=True)

@@ -312,3 +312,21 @@ def test_real_notebooks_equal_plain_papermill(tmp_path):
     assert "flags.csv" in produced and "kpis.json" in produced
     for name in produced:
         assert (store / name).read_bytes() == (plain / name).read_bytes(), name
+
+
+def test_blocking_data_keeps_the_data_quality_page_for_diagnosis(tmp_path):
+    """With the kit's notebooks, a store whose data blocks the audit publishes nothing, yet its
+    data-quality page (made first, non-strictly) waits in _failed/ and names the problem."""
+    real = runner.notebooks_for(Path(__file__).resolve().parents[1])
+    if not (real / "onboarding.ipynb").is_file():
+        pytest.skip("the onboarding notebook is not there")
+    kit = make_kit(tmp_path / "kit", notebooks=None)
+    dealer = make_store(kit, "D009", broken="columns")
+    result = runner.run_dealer(dealer, out=kit / "out", notebooks_dir=real)
+    assert result.status == "failed"
+    assert result.error.startswith("audit.ipynb, cell ")
+    failed = kit / "out" / "D009" / runner.FAILED_DIR
+    assert sorted(p.name for p in (kit / "out" / "D009").iterdir()) == [runner.FAILED_DIR]
+    page = (failed / "data_quality.html").read_text(encoding="utf-8")
+    assert "sent_at" in page and "channel" in page
+    assert (failed / "audit.ipynb").is_file()

@@ -87,6 +87,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--workers", type=int, default=None, help="default: the number of cores")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--skip-loop", action="store_true",
+                    help="time only `ownercomm batch` (the hand-scripted loop is slow; for before/after runs)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_"))
@@ -106,11 +108,16 @@ def main() -> None:
         sh(cmd, cwd=kit)
         batch_s = time.perf_counter() - t
 
+        manifest = json.loads((tmp / "batch" / "bench" / "manifest.json").read_text())
+        if args.skip_loop:
+            print(f"\nownercomm batch: {batch_s:.1f} s, {batch_s / len(dealer_files):.1f} s per store")
+            batch_breakdown(manifest, batch_s, tmp / "batch" / "bench")
+            return
+
         t = time.perf_counter()
         naive = naive_loop(kit, dealer_files, notebooks, tmp / "naive")
         naive_s = time.perf_counter() - t
 
-        manifest = json.loads((tmp / "batch" / "bench" / "manifest.json").read_text())
         same = all(
             json.loads((tmp / "batch" / "bench" / s["dealer_id"] / "kpis.json").read_text())
             == json.loads((tmp / "naive" / s["dealer_id"] / "kpis.json").read_text())
@@ -130,32 +137,36 @@ def main() -> None:
         print(f"  papermill CLI {pm:7.1f}  of which executing cells {cells:.1f}, "
               f"start-up + imports + kernel start + saves {pm - cells:.1f}")
         print(f"  nbconvert CLI {nbc:7.1f}  (start-up, imports, plotly.js in every page)")
-
-        phases: dict[str, float] = {}
-        for s in manifest["stores"]:
-            for k, v in (s.get("timings") or {}).items():
-                phases[k] = phases.get(k, 0.0) + v
-        total = sum(phases.values())
-        workers = manifest["workers"]
-        print(f"\nwhere the batch's time goes (seconds summed over stores, {workers} workers in parallel; "
-              f"wall {batch_s:.1f}):")
-        labels = {"kernel": "kernel start/wait + set-up", "execute": "executing notebooks (papermill API)",
-                  "export": "HTML export (in-process)", "write": "fingerprint + atomic publish",
-                  "other": "imports, parameters, kernel shutdown"}
-        for k in ("kernel", "execute", "export", "write", "other"):
-            if k in phases:
-                print(f"  {labels[k]:40}{phases[k]:7.1f}  {phases[k] / total:5.0%}")
-        cells_total, cells = cell_breakdown(tmp / "batch" / "bench")
-        print(f"  of 'executing notebooks', cells ran {cells_total:.1f} s; the biggest:")
-        for v, nb, first in cells:
-            print(f"    {v:6.1f}  {nb:11}{first}")
-        overhead = batch_s - total / max(1, workers)
-        print(f"  {'process start, CLI, index + manifest':40}{max(0.0, overhead):7.1f}  (wall minus per-worker work)")
+        batch_breakdown(manifest, batch_s, tmp / "batch" / "bench")
     finally:
         if args.keep:
             print(f"\nkept: {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def batch_breakdown(manifest: dict, batch_s: float, folder: Path) -> None:
+    """Where the batch's time goes: the manifest's phases, the biggest cells."""
+    phases: dict[str, float] = {}
+    for s in manifest["stores"]:
+        for k, v in (s.get("timings") or {}).items():
+            phases[k] = phases.get(k, 0.0) + v
+    total = sum(phases.values())
+    workers = manifest["workers"]
+    print(f"\nwhere the batch's time goes (seconds summed over stores, {workers} workers in parallel; "
+          f"wall {batch_s:.1f}):")
+    labels = {"kernel": "kernel start/wait + set-up", "execute": "executing notebooks (papermill API)",
+              "export": "HTML export (in-process)", "write": "fingerprint + atomic publish",
+              "other": "imports, parameters, kernel shutdown"}
+    for k in ("kernel", "execute", "export", "write", "other"):
+        if k in phases:
+            print(f"  {labels[k]:40}{phases[k]:7.1f}  {phases[k] / total:5.0%}")
+    cells_total, cells = cell_breakdown(folder)
+    print(f"  of 'executing notebooks', cells ran {cells_total:.1f} s; the biggest:")
+    for v, nb, first in cells:
+        print(f"    {v:6.1f}  {nb:11}{first}")
+    overhead = batch_s - total / max(1, workers)
+    print(f"  {'process start, CLI, index + manifest':40}{max(0.0, overhead):7.1f}  (wall minus per-worker work)")
 
 
 if __name__ == "__main__":

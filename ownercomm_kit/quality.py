@@ -257,11 +257,11 @@ class QualityContext:
 def start(namespace=None, /, **given) -> QualityContext:
     """The set-up cell: resolve the parameters cell, load the data NON-strictly (blocking
     problems are reported, not raised), show the header."""
-    from .loader import load_with_info
+    from .load_cache import load_cached  # shared with the report notebooks of the same kernel
     from .report import html, notebook
 
     resolved, _ = notebook.resolve(notebook.parameters_from(namespace, given))
-    data, infos = load_with_info(resolved, strict=False)
+    data, infos = load_cached(resolved, strict=False)
     mask = (resolved.get("report") or {}).get("mask_pii", True)
     ctx = QualityContext(resolved, data, infos, mask_pii=mask is not False)
     notebook.show_style()

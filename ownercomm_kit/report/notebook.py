@@ -99,11 +99,11 @@ def start(namespace: Mapping[str, Any] | None = None, /, *, report: str, **given
     keyword arguments override them. A blocking data problem raises ``DataError``, whose
     message lists every problem (file, row, column, value).
     """
-    from ..loader import load_dealer
+    from ..load_cache import load_cached  # the kernel's earlier notebooks loaded it already
 
     try:
         resolved, out_dir = resolve(parameters_from(namespace, given))
-        data = load_dealer(resolved, strict=True)
+        data, _ = load_cached(resolved, strict=True)
     except (DataError, params_mod.ParamsError) as e:
         _plain_failure(e)
         raise

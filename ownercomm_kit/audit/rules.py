@@ -636,6 +636,7 @@ def run_rules_timed(data: DealerData, params: dict, rules=None, workers: int | N
             parts = list(pool.map(run_one, runnable))
     else:
         parts = [run_one(r) for r in runnable]
+    seconds = {r.name: seconds[r.name] for r in runnable}  # registry order, whatever the threads did
     flags = pd.concat(parts) if parts else empty_flags(data)
     order = {n: i for i, n in enumerate(RULES)}
     sort_key = flags.index.to_numpy(np.int64) * len(order) + flags["rule"].map(order).to_numpy(np.int64)

@@ -904,3 +904,14 @@ def test_messages_without_sent_at_or_customer_are_a_data_error():
     data = dealer([msg("M1", "2026-04-01 10:00"), msg("M2", "2026-04-01 10:00", customer=None)])
     with pytest.raises(DataError, match="customer_id"):
         run_rules(data, params())
+
+
+def test_threads_do_not_change_the_result():
+    from ownercomm_kit.audit import run_rules_timed
+
+    from test_audit_handbuilt import handbuilt
+
+    one_thread, s1, _ = run_rules_timed(handbuilt(), params(), workers=1)
+    two_threads, s2, secs = run_rules_timed(handbuilt(), params(), workers=2)
+    pd.testing.assert_frame_equal(one_thread, two_threads)
+    assert s1 == s2 and list(secs) == [r for r in RULES if r in secs]

@@ -5,26 +5,10 @@ from pathlib import Path
 
 import click
 
-from .. import loader, outputs, params
+from .. import loader, outputs
 from ..audit import RULES, run_rules
 from ..cli import main
-
-
-def resolve_params(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of) -> dict:
-    """Merged parameters for a data folder, with or without a dealer file."""
-    overrides = {"timezone": timezone, "as_of": as_of}
-    if dealer_file is not None:
-        overrides["data_dir"] = str(data_dir.resolve()) if data_dir else None
-        return params.resolve(dealer_file=dealer_file, overrides=overrides)
-    if data_dir is None:
-        raise click.UsageError("give a DATA_DIR, or --params DEALER_FILE")
-    if not timezone:
-        raise click.UsageError(
-            "the dealer's time zone is needed to read time stamps: pass --timezone "
-            "(e.g. --timezone America/Los_Angeles) or --params DEALER_FILE"
-        )
-    dealer = {"dealer_id": data_dir.resolve().name, "data_dir": str(data_dir.resolve()), "timezone": timezone}
-    return params.resolve(dealer, overrides={"as_of": as_of})
+from ._common import resolve_params
 
 
 @main.command("audit")

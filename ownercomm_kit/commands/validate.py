@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .. import loader, params, validation
+from .. import loader, validation
 from ..cli import main
+from ._common import resolve_params
 
 
 @main.command("validate")
@@ -30,19 +31,7 @@ def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | No
       ownercomm validate --params params/dealers/D001.yaml
     """
     as_of = as_of.date() if as_of else None
-    if dealer_file is not None:
-        overrides = {"data_dir": str(data_dir.resolve()) if data_dir else None, "timezone": timezone, "as_of": as_of}
-        resolved = params.resolve(dealer_file=dealer_file, overrides=overrides)
-    elif data_dir is None:
-        raise click.UsageError("give a DATA_DIR, or --params DEALER_FILE")
-    elif not timezone:
-        raise click.UsageError(
-            "the dealer's time zone is needed to read time stamps: pass --timezone "
-            "(e.g. --timezone America/Los_Angeles) or --params DEALER_FILE"
-        )
-    else:
-        resolved = {"dealer_id": data_dir.resolve().name, "data_dir": str(data_dir.resolve()),
-                    "timezone": timezone, "as_of": as_of}
+    resolved = resolve_params(data_dir, dealer_file, timezone, as_of)
     data, infos = loader.load_with_info(resolved, strict=False)
     click.echo(loader.describe(data, infos))
     click.echo("")

@@ -272,6 +272,14 @@ def test_tight_thresholds_match_reference():
         _assert_same(random_dealer(seed), p)
 
 
+@pytest.mark.parametrize("seed", [300, 301, 302, 303])
+def test_zero_grace_matches_reference(seed):
+    """A grace of 0 business days: weekend unsubscribes must not reach back to Friday."""
+    p = copy.deepcopy(PARAMS)
+    p["rules"]["after_opt_out"]["grace_business_days"] = 0
+    _assert_same(random_dealer(seed), p)
+
+
 def test_run_audit_flags_equal_run_rules():
     data = random_dealer(7)
     result = run_audit(data, PARAMS)

@@ -553,6 +553,15 @@ def test_after_opt_out_grace_from_params_and_skip():
     assert flags.empty and "communications.unsubscribed" in skipped["after_opt_out"]
 
 
+def test_after_opt_out_grace_zero_on_a_weekend_never_reaches_back():
+    """Grace 0 with a Saturday unsubscribe: that Saturday's messages, before or after it, are
+    not "later than the unsubscribe date"; Sunday's are."""
+    p = params(after_opt_out={"grace_business_days": 0})
+    msgs = [msg("M1", "2026-11-21 09:00"), msg("M2", "2026-11-21 10:00", unsubscribed=True),
+            msg("M3", "2026-11-21 11:00"), msg("M4", "2026-11-22 09:00")]
+    assert pairs(run("after_opt_out", msgs, p=p)[0], "after_opt_out") == {"M4"}
+
+
 # ------------------------------------------------------------------ quiet_hours
 
 
@@ -772,8 +781,9 @@ def _brute_force_joins(msgs, sales, visits, appts, leads, vehicles, p) -> set[tu
         earlier = [u for u in order if u["customer_id"] == c and u["channel"] == m["channel"] and u.get("unsubscribed")
                    and (ts(u["sent_at"]), u["message_id"]) < (t, m["message_id"])]
         if earlier:
-            grace = np.busday_offset(np.datetime64(ts(earlier[0]["sent_at"]).date()),
-                                     p["rules"]["after_opt_out"]["grace_business_days"], roll="backward")
+            u_day = np.datetime64(ts(earlier[0]["sent_at"]).date())
+            grace = max(np.busday_offset(u_day, p["rules"]["after_opt_out"]["grace_business_days"],
+                                         roll="backward"), u_day)
             if np.datetime64(day.date()) > grace:
                 out.add((m["message_id"], "after_opt_out"))
     return out

@@ -13,7 +13,8 @@ Readings of SPEC §4 that the tests pin:
 - "message date" is sent_at's date in the dealer's timezone; sale and visit dates are dates;
 - after_opt_out: the grace ends N business days (Mon-Fri) after the unsubscribe date, counted
   from the next business day (``np.busday_offset(date, N, roll="backward")``: an unsubscribe on
-  a Saturday counts like one on the Friday before); messages dated after that day are flagged.
+  a Saturday counts like one on the Friday before, but the grace never ends before the
+  unsubscribe date itself); messages dated after that day are flagged.
 """
 from __future__ import annotations
 
@@ -512,7 +513,9 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     u_first = u_rows[first]
     u_day = m.local_day()[u_first]
     grace_end = np.busday_offset(u_day.astype("datetime64[D]"), rp["grace_business_days"], roll="backward")
-    grace_end = grace_end.astype(np.int64)
+    # Never before the unsubscribe day itself: with a grace of 0 a weekend unsubscribe would
+    # otherwise roll back to Friday and flag that weekend's earlier messages too.
+    grace_end = np.maximum(grace_end.astype(np.int64), u_day)
     rows = np.flatnonzero(~exempt_mask(m, params))
     at = np.minimum(np.searchsorted(u_keys, key[rows]), max(len(u_keys) - 1, 0))
     known = (u_keys[at] == key[rows]) if len(u_keys) else np.zeros(len(rows), bool)

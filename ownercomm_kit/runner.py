@@ -62,6 +62,7 @@ NOTEBOOK_PARAMETERS = (
 # A dealer or group id becomes a folder name: no separators, no "..", nothing hidden.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 RUN_RECORD = ".ownercomm-run.json"  # fingerprint and outputs of the last good run, in the store folder
+FAILURE_LINE_MAX = 500               # a store's one-line reason in the manifest and the index
 FAILED_DIR = "_failed"               # executed notebooks of the last failed run, for diagnosis
 KERNEL_NAME = "python3"
 
@@ -456,15 +457,26 @@ def _failure_line(notebook: str, error) -> str:
     ename = getattr(error, "ename", type(error).__name__)
     evalue = str(getattr(error, "evalue", error) or "")
     lines = [ln.strip() for ln in evalue.splitlines() if ln.strip()]
-    if ename == "DataError" and lines:
-        shown = lines[1:4]
-        more = f"; and {len(lines) - 4} more" if len(lines) > 4 else ""
-        message = f"{lines[0]}: {'; '.join(shown)}{more}"
-    else:  # the headline: pandas and others put hints on the following lines
-        message = lines[0] if lines else ""
     count = getattr(error, "exec_count", None)
-    cell = f", cell {count}" if count is not None else ""
-    return f"{notebook}{cell}: {ename}: {message}"[:500]
+    head = f"{notebook}{f', cell {count}' if count is not None else ''}: {ename}: "
+    if ename == "DataError" and lines:
+        return head + _whole_problems(lines[0], lines[1:], FAILURE_LINE_MAX - len(head))
+    # the headline: pandas and others put hints on the following lines
+    return (head + (lines[0] if lines else ""))[:FAILURE_LINE_MAX]
+
+
+def _whole_problems(headline: str, problems: list[str], room: int) -> str:
+    """``headline: p1; p2; and N more``: whole problems only (a value cut in half misleads)."""
+    shown: list[str] = []
+    for i, p in enumerate(problems[:3]):
+        rest = len(problems) - i - 1
+        more = f"; and {rest} more" if rest else ""
+        if len(f"{headline}: {'; '.join([*shown, p])}{more}") > room and shown:
+            break
+        shown.append(p)
+    rest = len(problems) - len(shown)
+    text = f"{headline}: {'; '.join(shown)}{f'; and {rest} more' if rest else ''}"
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def _one_line(e: Exception | None) -> str:

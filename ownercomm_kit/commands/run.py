@@ -41,4 +41,6 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
         click.echo(f"{result.dealer_id}: FAILED: {result.error}", err=True)
         if result.failed_notebook:
             click.echo(f"  executed notebook kept for diagnosis: {result.failed_notebook}", err=True)
+        if ": DataError: " in (result.error or ""):  # the line above shows only the first problems
+            click.echo(f"  every data problem: ownercomm validate --params {dealer_file}", err=True)
         sys.exit(1)

@@ -75,10 +75,11 @@ def read_group(group_file: str | os.PathLike) -> Group:
     if dupes:
         problems.append(f"{group_file}: dealers listed more than once: {', '.join(dupes)}")
     report = {}
-    if not problems:
-        # The group's own layer over the defaults (validated like every layer).
+    try:  # the group's own layer over the defaults, validated like every layer, its problems listed with the rest
         merged = params.resolve({"dealer_id": "_group", "data_dir": "."}, group_file=group_file, root=root)
         report = dict(merged.get("report") or {})
+    except params.ParamsError as e:
+        problems += [p for p in e.problems if p not in problems]
     if problems:
         raise params.ParamsError(problems)
     return Group(group_id=group_id, group_name=str(doc.get("group_name") or group_id), file=group_file,

@@ -195,6 +195,12 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
     for table, spec in files.items():
         file, sheet = _file_spec(spec)
         path = Path(file) if Path(file).is_absolute() else data_dir / file
+        # A store reads only its own folder (SPEC §8): no absolute path or ".." out of it.
+        if not path.resolve().is_relative_to(data_dir.resolve()):
+            problems.append(Problem("error", table, str(file), None, None, None,
+                                    f"`files:` names {file!r} for {table}, which is outside the dealer's "
+                                    f"data folder {data_dir}; a store reads only its own folder"))
+            continue
         if not path.is_file():
             path = by_lower.get(str(file).lower(), path)
         if not path.is_file():

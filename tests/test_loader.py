@@ -230,6 +230,22 @@ def test_files_block_naming_a_missing_file(tmp_path):
     assert any("sales_2026.csv" in p.message and p.level == "error" for p in data.problems)
 
 
+def test_files_block_cannot_reach_another_stores_folder(tmp_path):
+    """SPEC §8: a store reads only its own folder, whatever its `files:` block says."""
+    other = clean_folder(tmp_path / "other")
+    mine = clean_folder(tmp_path / "mine")
+    (mine / "sub").mkdir()
+    (mine / "sub" / "sales.csv").write_text("sale_id,customer_id,sale_date\nS1,C1,2026-06-01\n")
+    data = load(mine, files={"communications": "../other/communications.csv",
+                             "customers": str(other / "customers.csv"),
+                             "sales": "sub/sales.csv"}, strict=False)
+    outside = [p for p in data.errors if "outside the dealer's data folder" in p.message]
+    assert {p.table for p in outside} == {"communications", "customers"}
+    assert data.has("sales") and len(data["sales"]) == 1  # a subfolder of its own is fine
+    with pytest.raises(DataError, match="outside the dealer's data folder"):
+        load(mine, files={"communications": "../other/communications.csv"})
+
+
 def test_invalid_timezone_is_a_problem(tmp_path):
     data = load(clean_folder(tmp_path / "d"), timezone="Mars/Olympus", strict=False)
     assert any("IANA" in p.message for p in data.errors)

@@ -925,3 +925,23 @@ def test_threads_do_not_change_the_result():
     two_threads, s2, secs = run_rules_timed(handbuilt(), params(), workers=2)
     pd.testing.assert_frame_equal(one_thread, two_threads)
     assert s1 == s2 and list(secs) == [r for r in RULES if r in secs]
+
+
+# ------------------------------------------------------------------ as_of
+
+
+def test_messages_after_as_of_are_not_audited():
+    """as_of is the report's "today": a later message (dealer's calendar) is left out, the last
+    minute of as_of is in, and an earlier as_of rebuilds the audit as it stood then."""
+    from ownercomm_kit.audit import run_audit
+
+    msgs = [msg(f"M{i}", f"2026-03-0{i} 10:00", channel="phone") for i in range(1, 4)]
+    msgs.append(msg("LATE", "2026-03-03 23:59:59", channel="phone"))  # last second of as_of
+    msgs.append(msg("NEXT", "2026-03-04 00:00:00", channel="phone"))  # first second after
+    data = dealer(msgs, as_of="2026-03-03")
+    flags, _ = run_rules(data, params(), rules=["cap_channel"])
+    assert pairs(flags, "cap_channel") == {"M2", "M3", "LATE"}  # phone cap 1 per 7 days
+    result = run_audit(data, params())
+    assert result.headline["messages"] == 4
+    earlier = run_audit(dealer(msgs, as_of="2026-03-01"), params())
+    assert earlier.headline["messages"] == 1 and earlier.headline["flags_total"] == 0

@@ -3,8 +3,10 @@
 ``run_audit(data, params)`` is what the audit notebook calls; ``run_rules(data, params,
 rules=None)`` runs only the rules (``ownercomm audit``, scripting, benchmarks).
 
-The audit covers every message in the data. ``as_of`` is the "now" of the suppression list,
-of the current cap windows (``over_cap``) and of the 12-month responsiveness tiers.
+The audit covers every message dated up to ``as_of`` (the dealer's calendar; later ones are
+left out, so an earlier ``as_of`` rebuilds the audit as it stood then). ``as_of`` is also the
+"now" of the suppression list, of the current cap windows (``over_cap``) and of the 12-month
+responsiveness tiers.
 """
 from __future__ import annotations
 
@@ -15,14 +17,14 @@ import pandas as pd
 from ..data import DealerData
 from . import metrics
 from .metrics import DEFINITIONS, TIERS
-from .rules import FLAG_COLUMNS, RULES, Rule, run_rules, run_rules_timed
+from .rules import FLAG_COLUMNS, RULES, Rule, run_rules, run_rules_timed, up_to_as_of
 from .suppression import suppression_list
 
 HEADLINE_KEYS = ("messages", "customers_messaged", "flags_high", "flags_total", "over_cap_customer_share")
 
 __all__ = [
     "AuditResult", "run_audit", "run_rules", "run_rules_timed", "RULES", "Rule", "FLAG_COLUMNS",
-    "DEFINITIONS", "TIERS", "HEADLINE_KEYS", "suppression_list", "metrics",
+    "DEFINITIONS", "TIERS", "HEADLINE_KEYS", "suppression_list", "metrics", "up_to_as_of",
 ]
 
 
@@ -46,6 +48,7 @@ class AuditResult:
 
 
 def run_audit(data: DealerData, params: dict) -> AuditResult:
+    data = up_to_as_of(data)
     flags, skipped = run_rules(data, params)
     comm = data["communications"]
     tiers = metrics.tiers(data, params)

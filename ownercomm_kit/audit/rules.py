@@ -18,6 +18,8 @@ Readings of SPEC §4 that the tests pin:
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -593,6 +595,18 @@ def non_preferred_channel(data: DealerData, params: dict) -> pd.DataFrame:
 # ---------------------------------------------------------------- running them
 
 
+def up_to_as_of(data: DealerData) -> DealerData:
+    """The dealer as of its report date: messages dated after ``as_of`` (dealer's calendar)
+    are left out, so an earlier ``as_of`` rebuilds the audit as it stood then (SPEC §3)."""
+    comm = data["communications"]
+    end = pd.Timestamp(data.as_of + dt.timedelta(days=1)).tz_localize(
+        data.timezone, nonexistent="shift_forward", ambiguous=False)
+    later = (comm["sent_at"] >= end).to_numpy(dtype=bool, na_value=False)  # a missing sent_at stays: it is a DataError
+    if not later.any():
+        return data
+    return dataclasses.replace(data, tables={**data.tables, "communications": comm[~later].reset_index(drop=True)})
+
+
 def run_rules(data: DealerData, params: dict, rules=None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Flags of the chosen rules (default all enabled) and why any rule was skipped or partial.
 
@@ -609,6 +623,7 @@ def run_rules_timed(data: DealerData, params: dict, rules=None, workers: int | N
     and Arrow release the GIL in sorts, searches and array arithmetic. The result does not
     depend on the threads: flags are put back in rule order.
     """
+    data = up_to_as_of(data)
     chosen = list(RULES) if rules is None else list(rules)
     skipped, runnable = {}, []
     for name in chosen:

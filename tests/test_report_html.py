@@ -343,6 +343,25 @@ def test_resolve_out_dir_default_and_relative(tmp_path, monkeypatch, kit_root):
     assert resolved["as_of"].isoformat() == "2026-06-18"
 
 
+def test_a_notebook_run_by_hand_makes_the_next_cli_run_redo_the_report(tmp_path, monkeypatch):
+    """Without out_dir a notebook writes into reports/<id>/, the CLI's folder: the CLI's run
+    record goes, so `ownercomm run` does not skip the store as unchanged."""
+    from ownercomm_kit.runner import RUN_RECORD
+
+    kit = tmp_path / "kit"
+    (kit / "params").mkdir(parents=True)
+    (kit / "params" / "defaults.yaml").write_bytes((Path(__file__).resolve().parents[1] / "params" / "defaults.yaml").read_bytes())
+    store = kit / "reports" / "T01"
+    store.mkdir(parents=True)
+    (store / RUN_RECORD).write_text("{}")
+    monkeypatch.setenv("OWNERCOMM_ROOT", str(kit))
+    _, out_dir = notebook.resolve({"dealer_id": "T01", "data_dir": str(tmp_path), "timezone": "UTC"})
+    assert out_dir == store and not (store / RUN_RECORD).exists()
+    (store / RUN_RECORD).write_text("{}")
+    notebook.resolve({"dealer_id": "T01", "data_dir": str(tmp_path), "timezone": "UTC", "out_dir": str(tmp_path / "o")})
+    assert (store / RUN_RECORD).exists()  # an explicit out_dir (the CLI's staging) leaves it alone
+
+
 def test_context_reads_mask_pii_and_rejects_unknown_report(tmp_path, resolved):
     data = tiny_data()
     ctx = notebook.context("audit", {**resolved, "report": {"mask_pii": False}}, data, tmp_path / "o")
@@ -357,6 +376,19 @@ def test_header_names_the_dealer_and_the_period(tmp_path, resolved):
     out = notebook.header_html(ctx)
     assert "Tiny &lt;b&gt;Motors&lt;/b&gt;" in out and "Communication audit" in out
     assert "Messages sent from" in out and "18 June 2026" in out
+
+
+def test_audit_period_ends_at_the_last_message_up_to_as_of(tmp_path, resolved):
+    """An earlier as_of: the header names the last message the audit covers, never a day past as_of."""
+    import datetime as dt
+
+    data = tiny_data()
+    data.as_of = dt.date(2026, 6, 10)
+    ctx = notebook.context("audit", resolved, data, tmp_path)
+    out = notebook.header_html(ctx)
+    sent = data["communications"]["sent_at"]
+    last = sent[sent.dt.date <= data.as_of].max().date()
+    assert f"{last.day} June 2026" in out and "11 June 2026" not in out and "18 June 2026" not in out
 
 
 def yaml_load(path):

@@ -78,6 +78,12 @@ def resolve(chosen: Mapping[str, Any]) -> tuple[dict, Path]:
         out_dir = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
     else:
         out_dir = root / "reports" / str(resolved["dealer_id"])
+        # A notebook run by hand writes into the folder `ownercomm run` publishes to: forget
+        # that run's record, so the next `ownercomm run` redoes the whole report instead of
+        # skipping it as unchanged beside these new outputs.
+        from ..runner import RUN_RECORD
+
+        (out_dir / RUN_RECORD).unlink(missing_ok=True)
     return resolved, out_dir
 
 
@@ -143,9 +149,12 @@ def period_text(ctx: ReportContext) -> str:
     """What the report covers, in words."""
     data = ctx.data
     if ctx.report == "audit":
-        sent = data["communications"]["sent_at"].dropna()
+        # The messages the audit covers: those dated up to the report date.
+        from ..audit import up_to_as_of
+
+        sent = up_to_as_of(data)["communications"]["sent_at"].dropna()
         if len(sent):
-            first, last = sent.min(), min(sent.max(), pd.Timestamp(ctx.as_of, tz=data.timezone) + pd.Timedelta(days=1))
+            first, last = sent.min(), sent.max()
             return f"Messages sent from {html.long_date(first.date())} to {html.long_date(last.date())}"
         return "No messages in the data"
     months = (ctx.params.get(ctx.report) or {}).get("window_months") or (ctx.params.get("retention") or {}).get(

@@ -5,14 +5,31 @@ import pandas as pd
 
 from helpers_audit import dealer, msg, params
 from ownercomm_kit.audit.suppression import COLUMNS, suppression_list
+from ownercomm_kit.schema import CHANNELS
 
 TZ = "America/Chicago"
+EVERY_CHANNEL = ("promo_after_purchase", "reminder_after_service", "cap_total")
 AS_OF = "2026-06-30"
 
 
 def rows(sup: pd.DataFrame) -> set[tuple]:
+    """The list's rows; a reason about every channel (cool-downs, the total cap), present on
+    every channel, reads as one ("all") row here."""
     until = sup["until"].dt.strftime("%Y-%m-%d").fillna("")
-    return set(zip(sup["customer_id"], sup["channel"], sup["rule"], until))
+    found = set(zip(sup["customer_id"], sup["channel"], sup["rule"], until))
+    out = set()
+    for c, ch, r, u in found:
+        every = r in EVERY_CHANNEL and all((c, other, r, u) in found for other in CHANNELS)
+        out.add((c, "all" if every else ch, r, u))
+    return out
+
+
+def test_every_row_names_a_real_channel():
+    """A CRM suppresses per channel: a cool-down is one row per channel, never "all"."""
+    sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-06-10"}]
+    sup = build([msg("M1", "2026-06-01 10:00")], sales=sales)
+    assert set(sup["channel"]) == set(CHANNELS)
+    assert len(sup) == len(CHANNELS) and set(sup["rule"]) == {"promo_after_purchase"}
 
 
 def build(messages, customers=None, p=None, **tables):

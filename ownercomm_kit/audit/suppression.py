@@ -1,8 +1,9 @@
 """The suppression list (SPEC §4): who should get no marketing on a channel as of ``as_of``.
 
 One row per (customer_id, channel, rule) with ``until``: the last date the reason holds
-(inclusive; empty = indefinitely). ``channel`` is ``all`` when the reason is not about one
-channel (a purchase or service cool-down, the total cap).
+(inclusive; empty = indefinitely). ``channel`` is always one of the SPEC's channels, since a
+CRM suppresses per channel: a reason about every channel (a purchase or service cool-down,
+the total cap) is one row per channel.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .windows import DAY, day_of_date, local_ns, messages_of, ns_utc, runs, uniq
 
 COLUMNS = ["customer_id", "channel", "rule", "until"]
 NAT = np.iinfo(np.int64).min
+ALL = "all"  # internal: a reason about every channel, spread per channel at the end
 
 
 def as_of_bounds(data: DealerData) -> tuple[int, int]:
@@ -37,9 +39,20 @@ def suppression_list(data: DealerData, params: dict) -> pd.DataFrame:
     parts = [p for p in parts if p is not None and len(p)]
     if not parts:
         return _frame([], [], [], [])
-    out = pd.concat(parts, ignore_index=True)
+    out = _per_channel(pd.concat(parts, ignore_index=True))
     out = out.sort_values(["customer_id", "channel", "rule", "until"], na_position="last", kind="stable")
     return out.drop_duplicates(["customer_id", "channel", "rule"], keep="last").reset_index(drop=True)
+
+
+def _per_channel(out: pd.DataFrame) -> pd.DataFrame:
+    """Rows about every channel (``all``, built that way once) as one row per channel."""
+    every = (out["channel"] == ALL).to_numpy(dtype=bool, na_value=False)
+    if not every.any():
+        return out
+    wide = out[every]
+    rows = wide.loc[wide.index.repeat(len(schema.CHANNELS))].copy()
+    rows["channel"] = pd.array(np.tile(np.array(schema.CHANNELS, dtype=object), len(wide)), dtype="string")
+    return pd.concat([out[~every], rows], ignore_index=True)
 
 
 def _frame(cust, channel, rule, until_days) -> pd.DataFrame:
@@ -66,7 +79,7 @@ def _cooldown(data, params, table, date_col, name):
     d = day_of_date(t[date_col])
     live = (d <= a_day) & (d >= a_day - days)
     until = d[live] + days
-    return _frame(t["customer_id"].to_numpy(object)[live], ["all"] * int(live.sum()), [name] * int(live.sum()), until)
+    return _frame(t["customer_id"].to_numpy(object)[live], [ALL] * int(live.sum()), [name] * int(live.sum()), until)
 
 
 def _booked(data, params):
@@ -79,7 +92,7 @@ def _booked(data, params):
     live = (booked <= a_end) & (due > a_end) & (ap["status"] != "cancelled").fillna(True).to_numpy(bool)
     until = np.floor_divide(local_ns(due[live], data.timezone), DAY)
     n = int(live.sum())
-    return _frame(ap["customer_id"].to_numpy(object)[live], ["all"] * n, ["reminder_after_service"] * n, until)
+    return _frame(ap["customer_id"].to_numpy(object)[live], [ALL] * n, ["reminder_after_service"] * n, until)
 
 
 def _caps(data, params):
@@ -90,7 +103,7 @@ def _caps(data, params):
     out = []
     if _enabled(params, "cap_total"):
         for w in params["rules"]["cap_total"]["windows"]:
-            out.append(_cap_window(data, m, counted, w, a_end, "all", "cap_total"))
+            out.append(_cap_window(data, m, counted, w, a_end, ALL, "cap_total"))
     if _enabled(params, "cap_channel"):
         for channel, windows in (params["rules"]["cap_channel"].get("windows") or {}).items():
             on = counted & (m.channel == schema.CHANNELS.index(channel))

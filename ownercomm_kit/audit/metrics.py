@@ -49,7 +49,8 @@ DEFINITIONS: dict[str, str] = {
     "replay_by_sender": "Per sender: messages sent, and how many any rule would have stopped; the senders who "
     "would lose the most come first.",
     "top_customers": "Customers with the most flagged messages.",
-    "suppression": "Customers who, as of the as-of date, should get no marketing on a channel ('all' = any), "
+    "suppression": "Customers who, as of the as-of date, should get no marketing on a channel (one row per "
+    "channel; a cool-down or the total cap holds on every channel), "
     "with the rule and the last day it holds (empty = until the customer says otherwise): within the cool-down "
     "after a purchase or a service visit, an appointment booked and not yet due, a cap already reached in the "
     "current window, no consent or do-not-call, an unsubscribe.",

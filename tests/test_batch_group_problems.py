@@ -27,3 +27,13 @@ def test_a_good_group_still_reads(tmp_path):
     make_store(kit, "D001")
     g = batch.read_group(make_group(kit, "g", ["D001"]))
     assert g.report["plotlyjs"] == "inline" and len(g.dealer_files) == 1
+
+
+def test_index_failure_reasons_quote_no_data_values():
+    from ownercomm_kit.batch.index import public_reason
+
+    error = ("audit.ipynb, cell 3: DataError: ERROR customers.csv, row 4, column 'customer_id': value "
+             "'ana@example.com': duplicate id; ERROR x.csv, row 2, column 'email': value \"o'neil@x.com\": bad")
+    shown = public_reason(error)
+    assert "ana@example.com" not in shown and "o'neil" not in shown
+    assert "customers.csv, row 4, column 'customer_id': value …: duplicate id" in shown

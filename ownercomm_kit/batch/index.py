@@ -9,6 +9,8 @@ the same look; every string goes through ``esc``.
 """
 from __future__ import annotations
 
+import re
+
 import math
 from pathlib import Path
 from typing import Any
@@ -194,6 +196,15 @@ def flags_chart(ranked: pd.DataFrame):
                       height=max(260, 28 * len(part) + 120))
 
 
+_VALUE = re.compile(r"""value (['"]).*?\1""")
+
+
+def public_reason(error: str) -> str:
+    """A failure reason without the data values it quotes: the index holds no customer data
+    (a duplicate customer id or an email would otherwise show); manifest.json keeps them."""
+    return _VALUE.sub("value …", error)
+
+
 def failed_table(manifest: dict, group_dir: Path) -> str:
     failed = [s for s in manifest["stores"] if s["status"] == "failed"]
     if not failed:
@@ -207,7 +218,7 @@ def failed_table(manifest: dict, group_dir: Path) -> str:
             previous = _link(_store_href(s["out_dir"], "audit.html"), "last good audit")
         rows.append(f"<tr><td>{html.esc(s.get('dealer_name') or s['dealer_id'])} "
                     f"<span class=\"oc-muted\">({html.esc(s['dealer_id'])})</span></td>"
-                    f"<td>{html.esc(s.get('error') or '')}</td><td>{previous}</td><td>{diag}</td></tr>")
+                    f"<td>{html.esc(public_reason(s.get('error') or ''))}</td><td>{previous}</td><td>{diag}</td></tr>")
     return (html.note(f"{len(failed)} store(s) failed; their previous reports, if any, were left as they were.",
                       "warn")
             + '<div class="oc-table-wrap"><table class="oc-table"><thead><tr><th scope="col">Store</th>'

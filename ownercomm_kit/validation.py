@@ -98,12 +98,12 @@ def check_required_columns(
     for col in missing:
         close = suggest_columns(col, unused)
         theirs = close[0] if close else "<their column>"
-        hint = f"closest: {', '.join(repr(c) for c in close)}; " if close else ""
+        hint = f"Closest: {', '.join(repr(c) for c in close)}. " if close else ""
         out.append(
             Problem(
                 "error", table, file, 1, col, None,
                 f"required column {col!r} not found. Columns found: {', '.join(found) or 'none'}. "
-                f"{hint}if it is named differently, add to the dealer file: "
+                f"{hint}If it is named differently, add to the dealer file: "
                 f"mapping: {{{table}: {{{_yaml_str(theirs)}: {col}}}}}",
             )
         )

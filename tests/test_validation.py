@@ -48,7 +48,7 @@ def test_missing_required_column_names_file_columns_and_suggests_mapping(tmp_pat
     assert (p.file, p.row, p.table) == ("customers.csv", 1, "customers")
     assert "required column 'customer_id' not found" in p.message
     assert "Columns found: Cust No, first_name, email, sms_consent, preferred_channel" in p.message
-    assert "closest: 'Cust No'" in p.message
+    assert "Closest: 'Cust No'" in p.message
     assert 'mapping: {customers: {"Cust No": customer_id}}' in p.message
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 from . import formats, schema, validation
 from .data import DataError, DealerData, Problem, dtype_of, empty_table, last_event_date
 from .formats import FormatError, RawTable, normalize_header
+from .params import parse_as_of
 
 
 @dataclass
@@ -165,14 +166,9 @@ def _zones() -> frozenset[str]:
 
 
 def _as_of(value, problems: list[Problem]) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+    """``params.parse_as_of``, with a bad value as a Problem rather than an exception."""
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        return parse_as_of(value)
     except ValueError:
         problems.append(Problem("error", None, None, None, "as_of", str(value), "as_of is not a date (YYYY-MM-DD)"))
         return None

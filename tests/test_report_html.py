@@ -376,6 +376,10 @@ def test_header_names_the_dealer_and_the_period(tmp_path, resolved):
     out = notebook.header_html(ctx)
     assert "Tiny &lt;b&gt;Motors&lt;/b&gt;" in out and "Communication audit" in out
     assert "Messages sent from" in out and "18 June 2026" in out
+    assert "report date 18 June 2026" in out
+    group = html.header(report="Group overview", dealer_name="G", period="3 stores", as_of="2026-11-25",
+                        date_label="run on")
+    assert "run on 25 November 2026" in group and "report date" not in group
 
 
 def test_audit_period_ends_at_the_last_message_up_to_as_of(tmp_path, resolved):

@@ -251,8 +251,9 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
     finished = manifest.get("finished_at", "")[:10] or None
     cells = [
         _cell(_html(html.header(report="Group overview", dealer_name=manifest.get("group_name") or manifest["group_id"],
-                                period=f"{n} stores", as_of=finished,
-                                subtitle="Figures per store; no customer data on this page."))),
+                                period=f"{n} stores", as_of=finished, date_label="run on",
+                                subtitle="Figures per store, each as of its own report date (shown in its "
+                                         "reports); no customer data on this page."))),
         _cell(_html(html.tiles([
             html.Tile("Stores with reports", counts.get("ok", 0) + counts.get("skipped", 0), "int",
                       "Stores whose reports are current (run now, or unchanged since their last run)."),

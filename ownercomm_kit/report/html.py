@@ -185,14 +185,16 @@ def tiles(items: Sequence[Tile]) -> str:
     return f'<div class="oc-tiles">{"".join(parts)}</div>'
 
 
-def header(*, report: str, dealer_name: str, period: str, as_of: Any, subtitle: str = "") -> str:
-    """The top of a report: which report, which dealer, which period."""
+def header(*, report: str, dealer_name: str, period: str, as_of: Any, subtitle: str = "",
+           date_label: str = "report date") -> str:
+    """The top of a report: which report, which dealer, which period (``date_label``: what the
+    date is, e.g. a group index's "run on")."""
     sub = f'<p class="oc-subtitle">{esc(subtitle)}</p>' if subtitle else ""
     return (
         '<header class="oc-header">'
         f'<div class="oc-kicker">{esc(report)}</div>'
         f"<h1>{esc(dealer_name)}</h1>"
-        f'<p class="oc-period">{esc(period)} &middot; report date {esc(long_date(as_of))}</p>{sub}'
+        f'<p class="oc-period">{esc(period)} &middot; {esc(date_label)} {esc(long_date(as_of))}</p>{sub}'
         "</header>"
     )
 

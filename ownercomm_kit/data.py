@@ -102,6 +102,14 @@ def dtype_of(column: schema.Column, timezone: str):
     return schema.PANDAS_DTYPE[column.kind]
 
 
+def _to_datetime(s: pd.Series) -> pd.Series:
+    """Times of one column; text may mix styles ("2026-06-19", "2026-06-18 10:30")."""
+    if s.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    textual = s.dtype == object or str(s.dtype) in ("str", "string")
+    return pd.to_datetime(s, format="mixed" if textual else None)
+
+
 def coerce_column(values, column: schema.Column, timezone: str) -> pd.Series:
     """Python or pandas values (already clean) to a column's canonical dtype.
 
@@ -110,13 +118,12 @@ def coerce_column(values, column: schema.Column, timezone: str) -> pd.Series:
     """
     s = pd.Series(values)
     if column.kind == "date":
-        out = pd.to_datetime(s, format="mixed") if s.dtype == object or str(s.dtype) in ("str", "string") else pd.to_datetime(s)
+        out = _to_datetime(s)
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_convert(timezone).dt.tz_localize(None)
         return out.dt.normalize().astype("datetime64[ns]")
     if column.kind == "timestamp":
-        textual = s.dtype == object or str(s.dtype) in ("str", "string")
-        out = pd.to_datetime(s, format="mixed" if textual else None) if not s.empty else pd.Series(dtype="datetime64[ns]")
+        out = _to_datetime(s)
         if getattr(out.dt, "tz", None) is None:
             from .formats import localize  # the loader's own DST reading (fold=0), so both agree
 

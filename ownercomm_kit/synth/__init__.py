@@ -138,8 +138,9 @@ def _merge(L, base, added, model_labels, base_model, base_price):
         "campaign": np.concatenate([camp_code, inj_camp]),
         "model": np.concatenate([base_model, inj_model]),
     }
-    # Time order (ties of the same second between customers are rare; the sort is deterministic).
-    order = np.argsort(m["t"])
+    # Time order; ties of the same second keep generation order. A stable sort, since numpy's
+    # default sort may order ties differently from one release to the next (same seed, same bytes).
+    order = np.argsort(m["t"], kind="stable")
     m = {k: v[order] for k, v in m.items()}
     cid = fr.ids("C", np.arange(1, len(L.cust["kind"]) + 1), 6).to_numpy(dtype=object)
     comms = fr.communications(m, L, cid, camp_labels, model_labels)

@@ -697,3 +697,7 @@ def partial_notes(data: DealerData) -> dict[str, str]:
     if not data.has("vehicles"):
         notes["vehicle"] = "no vehicles table: call lists show the VIN (and the model sold) instead of year, make and model"
     return notes
+
+
+# The service-intelligence definitions (service.py imports this module, so they join at the end).
+DEFINITIONS.update(_default_definitions())

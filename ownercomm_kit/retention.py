@@ -118,10 +118,19 @@ def definitions(p: dict) -> dict[str, str]:
               "fallback": ", ".join(p.get("contact_fallback", []))}
     out = {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
     if "service_interval_miles" in p:  # service intelligence (service.py); its due_for_service wins
-        from . import service
-
-        out.update(service.definitions(p))
+        service_definitions = _service_definitions()
+        if service_definitions is not None:
+            out.update(service_definitions(p))
     return out
+
+
+def _service_definitions():
+    """``service.definitions``, or None while the two modules are still being imported."""
+    try:
+        from .service import definitions as service_definitions
+    except ImportError:
+        return None
+    return service_definitions
 
 
 def _default_definitions() -> dict[str, str]:
@@ -699,5 +708,6 @@ def partial_notes(data: DealerData) -> dict[str, str]:
     return notes
 
 
-# The service-intelligence definitions (service.py imports this module, so they join at the end).
+# The service-intelligence definitions join here when this module is imported first, else at the
+# end of service.py (each module imports the other).
 DEFINITIONS.update(_default_definitions())

@@ -568,3 +568,18 @@ def compute(data: DealerData, p: dict) -> ServiceResult:
         excluded=excluded,
         definitions=definitions(p),
     )
+
+
+def _register_definitions() -> None:
+    """Put the service definitions (with the default parameters) into ``retention.DEFINITIONS``."""
+    from . import retention
+
+    try:
+        from .params import load_defaults
+
+        retention.DEFINITIONS.update(definitions(load_defaults()["retention"]))
+    except Exception:  # no defaults.yaml reachable: the retention templates still read as text
+        pass
+
+
+_register_definitions()

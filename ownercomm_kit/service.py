@@ -359,8 +359,7 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
     # the last reading on or before each visit (same vehicle), for the mileage due date from that visit
     r = v.loc[v["mileage"].notna(), ["key", "visit_date", "mileage"]].rename(
         columns={"visit_date": "reading_date", "mileage": "reading"})
-    v = pd.merge_asof(v.sort_values("visit_date"), r.sort_values("reading_date"), left_on="visit_date",
-                      right_on="reading_date", by="key", direction="backward")
+    v = _asof(v.sort_values("visit_date"), r.sort_values("reading_date"), "visit_date", "reading_date", "key")
     days, miles = _intervals(v["service_type"].astype("string"), p)
     n = days_to_reach(miles, v["rate"]).where(v["reading"].notna())
     due = pd.concat([v["visit_date"] + pd.to_timedelta(days, unit="D"),
@@ -375,12 +374,10 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
     parts = []
     if len(by_vin):
         right = v[~v["key"].str.startswith(NO_VIN)][["key", "visit_date", "last_visit", "due_date"]]
-        parts.append(pd.merge_asof(by_vin, right, left_on="sent_date", right_on="visit_date", by="key",
-                                   direction="backward"))
+        parts.append(_asof(by_vin, right, "sent_date", "visit_date", "key"))
     if len(by_cust):
         right = v[["customer_id", "visit_date", "key", "last_visit", "due_date"]]
-        parts.append(pd.merge_asof(by_cust, right, left_on="sent_date", right_on="visit_date", by="customer_id",
-                                   direction="backward"))
+        parts.append(_asof(by_cust, right, "sent_date", "visit_date", "customer_id"))
     out = pd.concat(parts, ignore_index=True)
     gap = (out["sent_date"] - out["due_date"]).dt.days
     after = (out["sent_date"] - out["last_visit"]).dt.days
@@ -391,6 +388,22 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
     out["days_from_due"] = gap.astype("Int64")
     out["timing"] = pd.Series(timing, index=out.index, dtype="string")
     return out[cols].sort_values(["sent_date", "message_id"], ignore_index=True)
+
+
+def _asof(left: pd.DataFrame, right: pd.DataFrame, left_on: str, right_on: str, by: str) -> pd.DataFrame:
+    """Each row of ``left`` with the last row of ``right`` of the same ``by`` on or before its date
+    (``pd.merge_asof`` backward), the ``by`` keys matched as integer codes (empty sides allowed)."""
+    codes, _ = pd.factorize(pd.concat([left[by], right[by]], ignore_index=True).astype("object"))
+    lc, rc = codes[: len(left)], codes[len(left):]
+    extra = [c for c in right.columns if c != by]
+    if len(right) == 0 or len(left) == 0:
+        out = left.copy()
+        for c in extra:
+            out[c] = pd.Series(pd.NA, index=out.index).astype(right[c].dtype)
+        return out
+    merged = pd.merge_asof(left.assign(_by=lc), right[extra].assign(_by=rc), left_on=left_on, right_on=right_on,
+                           by="_by", direction="backward")
+    return merged.drop(columns="_by")
 
 
 def timing_summary(rt: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
@@ -513,9 +526,9 @@ def age_bands(data: DealerData, p: dict) -> pd.DataFrame:
     before = visits.loc[in_window(visits["visit_date"], lo, mid), "vin"].unique()
     recent = visits.loc[in_window(visits["visit_date"], mid, a), "vin"].unique()
     f = pd.DataFrame({"vin": pd.Series(sold["vin"].unique(), dtype="string")})
-    f["back"] = f["vin"].isin(back1)
+    f["back"] = isin(f["vin"], back1).to_numpy(bool)
     r = pd.DataFrame({"vin": pd.Series(before, dtype="string")})
-    r["back"] = r["vin"].isin(recent)
+    r["back"] = isin(r["vin"], recent).to_numpy(bool)
     rows = []
     bands = pd.DataFrame({"vin": pd.Series(band.index, dtype="string"), "band": band.to_numpy()})
     f, r = (x.merge(bands, on="vin", how="left") for x in (f, r))

@@ -347,3 +347,20 @@ def test_declined_work_loads_and_is_validated_like_the_other_tables(tmp_path):
     with pytest.raises(DataError) as e:
         load_data_dir(bad, timezone="America/Chicago")
     assert any(p.table == "declined_work" and p.column == "declined_at" for p in e.value.problems if p.level == "error")
+
+
+def test_degenerate_inputs_do_not_crash():
+    # reminders but no visit at all; a vehicle that does not move (rate 0: never due by mileage)
+    msgs = [reminder(1, "2025-12-01"), reminder(2, "2025-12-02", vin=None)]
+    d = dealer(communications=msgs, service_visits=[])
+    rt = service.reminder_timing(d, P)
+    assert set(rt["timing"]) == {"no_history"}
+    assert service.timing_summary(rt)[1] is None  # nothing judged: no share
+    still = [visit("R1", "C1", "2026-01-01", "VS", 500), visit("R2", "C1", "2026-02-01", "VS", 500)]
+    d = dealer(customers=cust("C1", phone="555"), service_visits=still)
+    s = service.vehicle_status(d, P).iloc[0]
+    assert s["rate"] == 0 and pd.isna(s["mileage_due_date"]) and s["estimated_mileage"] == 500
+    assert service.due_for_service(d, P, {}).empty
+    r = retention.compute(dealer(customers=cust("C1")), PARAMS)  # customers only
+    assert r.due_for_service.empty and r.recently_lost.empty and r.declined_work.empty
+    assert {"age_bands", "due_for_service", "declined_work", "recently_lost"} <= set(r.skipped)

@@ -416,6 +416,79 @@ def test_call_lists_equal_independent_sql(seed, tz, as_of):
     assert set(r.due_for_service["due_reason"]) == {"time", "mileage", "both"}
 
 
+def kit_lists(r) -> dict[str, list]:
+    """The kit's call lists as the sorted keys ``sql_lists`` returns."""
+    due = r.due_for_service
+    return {
+        "lapsed": sorted((c,) for c in r.lapsed["customer_id"]),
+        "due_for_service": sorted(zip(due["customer_id"], due["vin"].fillna(""), due["due_reason"],
+                                      due["due_date"].dt.strftime("%Y-%m-%d"),
+                                      due["estimated_mileage"].astype("string").fillna("<NA>"))),
+        "recently_lost": sorted((c,) for c in r.recently_lost["customer_id"]),
+        "declined_work": sorted(zip(r.declined_work["ro_id"], r.declined_work["customer_id"],
+                                    r.declined_work["declined_at"].dt.strftime("%Y-%m-%d %H:%M"))),
+        "warranty_expiring": sorted((v,) for v in r.warranty_expiring["vin"]),
+        "milestones": sorted(zip(r.milestones["customer_id"], r.milestones["milestone"],
+                                 r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"))),
+    }
+
+
+@pytest.mark.parametrize("tz,as_of", [("America/Chicago", "2026-10-31")])
+def test_service_lists_equal_sql_on_synth_dealer(tz, as_of):
+    """Realistic odometer readings (per-vehicle rates, typos) and declined work with recovery."""
+    synth = pytest.importorskip("ownercomm_kit.synth")
+    frames, _truth = synth.generate_dealer("SYNSVC", 400, 11, timezone=tz, as_of=as_of)
+    d = from_frames(frames, timezone=tz, as_of=as_of)
+    r = retention.compute(d, PARAMS)
+    got, expected = kit_lists(r), sql_lists(d)
+    for name in ("due_for_service", "recently_lost", "declined_work", "lapsed"):
+        assert got[name] == expected[name], name
+        assert got[name], f"the synthetic dealer puts nobody on {name}"
+    assert {"mileage", "both"} <= {row[2] for row in got["due_for_service"]}
+    segments = {k: v for k, v in r.kpis.items() if k.startswith("segment_")}
+    assert all(v for v in segments.values())  # synth makes every segment
+
+
+def sql_age_bands(d: DealerData) -> list[tuple]:
+    """Retention by vehicle age band (0-2, 3-5, 6+ years at A; 12-month retention per vehicle), in DuckDB SQL."""
+    con = duckdb.connect()
+    for name in ("sales", "service_visits", "vehicles"):
+        con.register(name, d[name])
+    A, y = f"DATE '{d.as_of.isoformat()}'", d.as_of.year
+    band = f"""CASE WHEN m.model_year IS NULL THEN 'unknown model year'
+                    WHEN {y} - m.model_year < 3 THEN '0-2 years' WHEN {y} - m.model_year < 6 THEN '3-5 years'
+                    ELSE '6+ years' END"""
+    sql = f"""
+        WITH my AS (SELECT vin, any_value(model_year) AS model_year FROM vehicles WHERE model_year IS NOT NULL GROUP BY vin),
+             sold AS (SELECT vin, sale_date::DATE AS d FROM sales WHERE vin IS NOT NULL AND trim(vin) <> ''
+                      AND sale_date::DATE > {A} - INTERVAL 24 MONTH AND sale_date::DATE <= {A} - INTERVAL 12 MONTH),
+             f AS (SELECT vin, bool_or(EXISTS (SELECT 1 FROM service_visits v WHERE v.vin = sold.vin
+                        AND v.visit_date::DATE > sold.d AND v.visit_date::DATE <= sold.d + INTERVAL 12 MONTH)) AS back
+                   FROM sold GROUP BY vin),
+             r AS (SELECT DISTINCT vin FROM service_visits WHERE vin IS NOT NULL
+                   AND visit_date::DATE > {A} - INTERVAL 24 MONTH AND visit_date::DATE <= {A} - INTERVAL 12 MONTH),
+             rr AS (SELECT vin, EXISTS (SELECT 1 FROM service_visits v WHERE v.vin = r.vin
+                        AND v.visit_date::DATE > {A} - INTERVAL 12 MONTH AND v.visit_date::DATE <= {A}) AS back FROM r),
+             fb AS (SELECT {band} AS band, count(*) AS n, count(*) FILTER (back) AS k FROM f LEFT JOIN my m USING (vin) GROUP BY 1),
+             rb AS (SELECT {band} AS band, count(*) AS n, count(*) FILTER (back) AS k FROM rr LEFT JOIN my m USING (vin) GROUP BY 1)
+        SELECT band, coalesce(fb.n, 0), coalesce(fb.k, 0), coalesce(rb.n, 0), coalesce(rb.k, 0)
+        FROM fb FULL JOIN rb USING (band) ORDER BY band"""
+    return [tuple(row) for row in con.execute(sql).fetchall()]
+
+
+@pytest.mark.parametrize("seed,tz,as_of", CASES)
+def test_age_bands_equal_independent_sql(seed, tz, as_of):
+    d = random_dealer(seed, tz, as_of)
+    from ownercomm_kit import service
+
+    b = service.age_bands(d, PARAMS["retention"])
+    b = b[(b["sold_vehicles"] > 0) | (b["serviced_vehicles"] > 0)]
+    got = sorted(zip(b["age_band"], b["sold_vehicles"], b["back_within_first_year"], b["serviced_vehicles"],
+                     b["back_in_last_12m"]))
+    assert got == sql_age_bands(d)
+    assert len(got) == 4
+
+
 def sql_cohort(d: DealerData) -> list[tuple]:
     """The cohort heat map of SPEC §5 (sale quarter x quarters since sale), in DuckDB SQL."""
     con = duckdb.connect()

@@ -4,6 +4,8 @@ Readings of the SPEC (also shown to the dealer through ``DEFINITION_TEMPLATES``)
 - A = ``data.as_of``; a window (x, y] excludes x and includes y; months are calendar months,
   a day missing in the target month clipped to its last day (``retention.months_before``).
   Only rows on or before A count: a visit or sale dated after A does not exist yet.
+- Segments count the customer_ids of sales and visits on or before A (an id missing from the
+  customers table counts too, as in the other KPIs; the call list can only reach known ones).
 - A *vehicle* is a VIN; the visits of a customer that carry no VIN are one more vehicle of
   that customer. A vehicle's customer is the customer of its last visit (by date, then ro_id).
 - Mileage: readings are a vehicle's visits on or before A with a mileage, ordered by

@@ -67,6 +67,21 @@ SUPPORT: tuple[Need, ...] = (
     N("referrals", "acknowledgment_rate", ("referrals.acknowledged_at",), "KPI empty"),
     N("referrals", "referral_revenue_12m", ("referrals.sale_id", "sales.price"), "KPI empty"),
     N("referrals", "incentive categories", ("referrals.incentive_category",), "no comparison by incentive"),
+    N("retention", "lifecycle segments, segment flow and the recently-lost list", (("sales", "service_visits"),),
+      "segment KPIs empty"),
+    N("retention", "visits that lead to a segment other than never_serviced", ("service_visits",),
+      "every customer with a sale is never_serviced"),
+    N("retention", "due for service by mileage, estimated mileage", ("service_visits.mileage",),
+      "vehicles are due by time only"),
+    N("retention", "due for service per vehicle", ("service_visits.vin",),
+      "each customer's visits count as one vehicle"),
+    N("retention", "declined_work_recovery_90d, declined-work list and amounts by description", ("declined_work",),
+      "KPI and list empty"),
+    N("retention", "declined work matched to the vehicle", ("declined_work.vin",),
+      "declined items are matched to any later visit of the customer"),
+    N("retention", "amounts of declined work", ("declined_work.amount",), "no amounts shown"),
+    N("retention", "retention by vehicle age band", ("vehicles.model_year", "service_visits.vin"), "table empty"),
+    N("audit", "reminder timing against estimated due dates", ("service_visits",), "section skipped"),
 )
 
 

@@ -206,6 +206,20 @@ TABLES: dict[str, Table] = {
             key="referral_id",
             references={"referrer_id": "customers.customer_id", "sale_id": "sales.sale_id"},
         ),
+        Table(
+            "declined_work",
+            (
+                C("ro_id", "id", True, doc="the repair order on which the work was recommended"),
+                C("customer_id", "id", True),
+                C("declined_at", "timestamp", True),
+                C("vin", "id"),
+                C("description", "str"),
+                C("amount", "float"),
+            ),
+            key=None,  # one repair order can carry several declined items
+            references={"customer_id": "customers.customer_id"},
+            doc="recommended work the customer declined on a repair order",
+        ),
     )
 }
 
@@ -220,6 +234,7 @@ EVENT_DATE_COLUMN = {
     "communications": "sent_at",
     "leads": "opened_at",
     "referrals": "referred_at",
+    "declined_work": "declined_at",
 }
 # Columns whose types a loaded table carries (pandas dtypes per kind).
 PANDAS_DTYPE = {

@@ -141,9 +141,19 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
             "acknowledged_at": ["2026-06-03 10:00", "", "", "", ""],
         }
     )
+    dw = pd.DataFrame(
+        {
+            "ro_id": ["R1", "R1", "R2"],
+            "customer_id": ["1001", "1001", "1004"],
+            "declined_at": ["2026-05-10 09:30", "2026-05-10 09:30", "2026-06-02 16:45"],
+            "vin": ["1HGCM82633A004352", "1HGCM82633A004352", ""],
+            "description": ["Front brake pads", "Wiper blades", "Four tires"],
+            "amount": ["420.5", "45", ""],
+        }
+    )
     return {
         "customers": c, "vehicles": v, "sales": s, "service_visits": sv, "appointments": a,
-        "communications": m, "leads": le, "referrals": r,
+        "communications": m, "leads": le, "referrals": r, "declined_work": dw,
     }
 
 
@@ -294,6 +304,8 @@ DMS_HEADERS = {
         "reward_value": "Reward Amount", "status": "Referral Status", "first_contact_at": "First Contact Date",
         "sold_at": "Sold Date", "sale_id": "Deal #", "acknowledged_at": "Thank You Sent",
     },
+    "declined_work": {"ro_id": "RO #", "customer_id": "Cust No", "declined_at": "Declined Date", "vin": "VIN",
+                      "description": "Declined Op", "amount": "Decline Amount"},
 }
 DMS_VALUES = {
     "customers.preferred_channel": {"email": "E-mail", "sms": "Text", "phone": "Phone Call", "mail": "Direct Mail"},
@@ -325,7 +337,7 @@ DMS = Shape(
     files={
         "customers": "customer_master.csv", "vehicles": "Vehicle Master.csv", "sales": "Deal History.csv",
         "service_visits": "ROs.csv", "appointments": "Service Appts.csv", "communications": "msg_export.csv",
-        "leads": "Opportunities.csv", "referrals": "Refer a Friend.csv",
+        "leads": "Opportunities.csv", "referrals": "Refer a Friend.csv", "declined_work": "Declined Services.csv",
     },
     headers=DMS_HEADERS,
     values=DMS_VALUES,
@@ -344,6 +356,7 @@ CRM = Shape(
         "customers": "Contacts.txt", "vehicles": "Garage.tsv", "sales": "Sales.txt",
         "service_visits": "Service History.txt", "appointments": "Appointments.txt",
         "communications": "Activities.txt", "leads": "Leads.txt", "referrals": "Referrals.txt",
+        "declined_work": "Declined Recommendations.txt",
     },
     headers={
         "customers": {
@@ -375,6 +388,8 @@ CRM = Shape(
                       "referred_phone": "Referral Phone", "incentive_category": "Incentive Type",
                       "reward_value": "Reward", "status": "Stage", "first_contact_at": "First Contact",
                       "acknowledged_at": "Thanked At"},
+        "declined_work": {"ro_id": "Repair Order", "customer_id": "Contact ID", "declined_at": "Date Declined",
+                          "description": "Recommendation", "amount": "Estimate"},
     },
     values={
         "customers.preferred_channel": {"email": "Email", "sms": "SMS", "phone": "Call", "mail": "Mail"},
@@ -397,6 +412,7 @@ CRM = Shape(
 _SHEETS = {
     "customers": "Customers", "vehicles": "Vehicles", "sales": "Deals", "service_visits": "Service History",
     "appointments": "Appts", "communications": "Messages", "leads": "Opportunities", "referrals": "Referrals",
+    "declined_work": "Declined Work",
 }
 EXCEL_BOOK = Shape(
     "excel_book",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import audit, outputs
+from .. import audit, outputs, service
 from . import charts, common, html, theme
 from .notebook import ReportContext
 
@@ -31,7 +31,8 @@ KPIS = (
     ("flags_high", "Serious problems", "int"),
     ("over_cap_customer_share", "Customers over a message cap", "pct"),
 )
-EMPTY = {"over_cap_customer_share": "no customer was messaged"}
+EMPTY = {"over_cap_customer_share": "no customer was messaged",
+         "reminder_on_time_share": "no service reminder of the last 12 months could be set against a visit"}
 TABLES = ("customers", "communications", "sales", "service_visits", "appointments", "leads", "vehicles")
 WORDS = {
     "messages": "Messages sent", "customers_messaged": "Customers messaged", "flags_total": "Problems found",
@@ -81,7 +82,19 @@ def rule_text(name: str, params: dict) -> str:
 def compute(ctx: ReportContext) -> audit.AuditResult:
     result = audit.run_audit(ctx.data, ctx.params)
     ctx.results["audit"] = result
+    ctx.results["reminder_timing"] = reminder_timing_of(ctx)
     return result
+
+
+def reminder_timing_of(ctx: ReportContext) -> dict:
+    """Service reminders against each vehicle's estimated due date (service.reminder_timing)."""
+    p = ctx.params["retention"]
+    defs = service.definitions(p)
+    if not ctx.data.has("service_visits"):
+        return {"skipped": "no service_visits table in the data", "share": None, "definitions": defs}
+    rt = service.reminder_timing(ctx.data, p)
+    counts, share = service.timing_summary(rt)
+    return {"skipped": None, "share": share, "counts": counts, "reminders": rt, "definitions": defs}
 
 
 def save(ctx: ReportContext, r: audit.AuditResult) -> None:
@@ -112,9 +125,17 @@ def headline(ctx: ReportContext, r: audit.AuditResult) -> None:
         spec.append(("median_per_month", "Messages per customer per month (median)", "float"))
     defs = {**r.definitions, "median_per_month": "The typical customer, in a month in which they got any message: "
             "the median number of messages (all senders and channels)."}
+    rt = ctx.results.get("reminder_timing") or {}
+    skipped = {}
+    if rt:
+        kpis["reminder_on_time_share"] = rt["share"]
+        spec.append(("reminder_on_time_share", "Service reminders sent on time", "pct"))
+        defs["reminder_on_time_share"] = rt["definitions"]["reminder_on_time_share"]
+        if rt["skipped"]:
+            skipped["reminder_on_time_share"] = rt["skipped"]
     tones = {"flags_high": "bad" if r.headline.get("flags_high") else "good",
              "over_cap_customer_share": "bad" if (r.headline.get("over_cap_customer_share") or 0) > 0 else "good"}
-    html.show(common.kpi_tiles(kpis, spec, defs, {}, EMPTY, tones) + common.key_points(key_points(r)))
+    html.show(common.kpi_tiles(kpis, spec, defs, skipped, EMPTY, tones) + common.key_points(key_points(r)))
 
 
 def key_points(r: audit.AuditResult) -> list[str]:
@@ -256,6 +277,29 @@ def timing(ctx: ReportContext, r: audit.AuditResult) -> None:
     night = int((r.flags["rule"] == "quiet_hours").sum()) if len(r.flags) else 0
     html.show(html.paragraph(f"{night:,} text(s) or call(s) went out before {qh['start']} or from {qh['end']} on, "
                              "local time (flagged as 'Texts or calls at night')."))
+    reminder_timing(ctx)
+
+
+def reminder_timing(ctx: ReportContext) -> None:
+    """Service reminders set against each vehicle's estimated due date (by time or mileage)."""
+    rt = ctx.results.get("reminder_timing")
+    if not rt:
+        return
+    parts = ["<h3>Are service reminders sent when the car is due?</h3>"]
+    if rt["skipped"]:
+        html.show("".join(parts) + html.note(f"Not shown: {rt['skipped']}.", "skip"))
+        return
+    counts = rt["counts"]
+    if int(counts["reminders"].sum()) == 0:
+        html.show("".join(parts) + html.note("No service reminder in the last 12 months.", "skip"))
+        return
+    html.show("".join(parts))
+    charts.show(charts.bar(counts, x="timing", y="reminders", color="timing", color_kind="timing",
+                           names=theme.TIMING_LABELS, order=list(counts["timing"]),
+                           title="Service reminders against the vehicle's estimated due date", y_title="Reminders"))
+    share = rt["share"]
+    lead = (f"{share:.0%} of the reminders that could be judged were sent on time. " if share is not None else "")
+    html.show(html.paragraph(lead + rt["definitions"]["reminder_timing"], "oc-lead"))
 
 
 def fatigue(ctx: ReportContext, r: audit.AuditResult) -> None:
@@ -329,5 +373,9 @@ def definitions(ctx: ReportContext, r: audit.AuditResult) -> None:
     rules = {f"{_rule_word(n)} ({n})": rule_text(n, ctx.params) for n in audit.RULES}
     tiers_ = {"Severity": "Serious (high): consent, opt-out, night-time contact, a better offer right after a purchase. "
               "Medium: too much or badly timed. Minor (low): not the preferred channel."}
-    common.definitions(ctx, r.definitions, WORDS, {**tiers_, **rules})
+    rt = ctx.results.get("reminder_timing") or {}
+    timing_defs = {"Reminder timing": rt["definitions"]["reminder_timing"],
+                   "Service reminders sent on time": rt["definitions"]["reminder_on_time_share"],
+                   "Estimated due date": rt["definitions"]["due_for_service"] + " " + rt["definitions"]["mileage"]} if rt else {}
+    common.definitions(ctx, r.definitions, WORDS, {**tiers_, **timing_defs, **rules})
 

@@ -232,3 +232,24 @@ def funnel(stages: Sequence[str], counts: Sequence[int], *, title: str, height: 
         )
     )
     return _layout(fig, title, height=height)
+
+
+def sankey(flows: pd.DataFrame, *, source: str, target: str, value: str, order: Sequence[str],
+           names: Mapping[str, str], colors: Mapping[str, str], title: str, left: str = "", right: str = "",
+           height: int | None = None) -> go.Figure:
+    """Flows between the same categories at two moments: ``order`` once on the left, once on the right."""
+    left_nodes = [c for c in order if c in set(flows[source])]
+    right_nodes = [c for c in order if c in set(flows[target])]
+    index_l = {c: i for i, c in enumerate(left_nodes)}
+    index_r = {c: len(left_nodes) + i for i, c in enumerate(right_nodes)}
+    node_labels = [f"{names.get(c, c)} {left}".strip() for c in left_nodes] + \
+                  [f"{names.get(c, c)} {right}".strip() for c in right_nodes]
+    node_colors = [colors.get(c, "#9E9E9E") for c in [*left_nodes, *right_nodes]]
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=labels(node_labels), color=node_colors, pad=18, thickness=16),
+        link=dict(source=[index_l[s] for s in flows[source]], target=[index_r[t] for t in flows[target]],
+                  value=[int(v) for v in flows[value]], color="rgba(31,58,95,0.18)",
+                  hovertemplate="%{source.label} → %{target.label}: %{value:,}<extra></extra>"),
+    ))
+    return _layout(fig, title, height=height)

@@ -12,7 +12,7 @@ from .notebook import ReportContext
 TABLE_WORDS = {
     "customers": "customers", "vehicles": "vehicles", "sales": "vehicle sales", "service_visits": "service visits",
     "appointments": "service appointments", "communications": "messages sent", "leads": "sales leads",
-    "referrals": "referrals",
+    "referrals": "referrals", "declined_work": "declined work",
 }
 
 

@@ -52,6 +52,7 @@ class Lives:
     appts: dict = field(default_factory=dict)
     leads: dict = field(default_factory=dict)
     referrals: dict = field(default_factory=dict)
+    declined: dict = field(default_factory=dict)  # declined work on visits (synth/service.py)
 
 
 def _bools(rng, n, p_true, p_false):
@@ -412,6 +413,11 @@ def build(rng, *, n_customers: int, seed: int, tz: str, brand: str, start_day: i
     L.cust = customers(rng, n_customers, seed, tz, as_of_day)
     sales_and_vehicles(rng, L)
     service(rng, L)
+    from . import service as service_data  # odometer readings and declined work (own random stream)
+
+    extra = service_data.rng_for(seed)
+    service_data.add_declined_and_recoveries(extra, L)
+    service_data.odometer(extra, L)
     appointments(rng, L)
     leads(rng, L)
     referrals(rng, L, seed)

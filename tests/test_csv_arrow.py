@@ -119,3 +119,11 @@ def test_write_parquet_holds_the_same_rows(tmp_path):
     assert back["message_id"].tolist()[0] == "=M1"  # values as they are: parquet is not a spreadsheet
     assert back["sent_at"].iloc[0] == t.iloc[0] and pd.isna(back["sent_at"].iloc[1])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("dtype", ["string[python]", "string[pyarrow]", "str", "object"])
+def test_every_text_storage(dtype):
+    values = ["=x", None, "a,b", 'q"', "-1", "plain"]
+    df = pd.DataFrame({"a": pd.array(values, dtype=None if dtype == "object" else dtype) if dtype != "object"
+                       else pd.Series(values, dtype=object), "b": range(6)})
+    assert_same(df, chunk_rows=4)

@@ -98,8 +98,10 @@ def reminder_timing_of(ctx: ReportContext) -> dict:
 
 
 def save(ctx: ReportContext, r: audit.AuditResult) -> None:
-    """flags.csv, suppression.csv (full, for the CRM) and the audit's headline counts."""
+    """flags.csv (and the same rows as flags.parquet), suppression.csv (full, for the CRM) and
+    the audit's headline counts."""
     outputs.write_csv(r.flags[audit.FLAG_COLUMNS], ctx.path("flags.csv"))
+    outputs.write_parquet(r.flags[audit.FLAG_COLUMNS], ctx.path("flags.parquet"))  # same rows, for analysts
     outputs.write_csv(r.suppression[["customer_id", "channel", "rule", "until"]], ctx.path("suppression.csv"))
     outputs.update_kpis(ctx.out_dir, {k: r.headline.get(k) for k in audit.HEADLINE_KEYS})
 

@@ -51,7 +51,8 @@ def figure_html(fig: go.Figure, div_id: str | None = None) -> str:
     """``<div class="oc-chart">`` + a script drawing it with the page's ``window.Plotly``.
 
     Without plotly.js on the page (a viewer that shows ``text/html`` only) the script does
-    nothing rather than raising, and the div keeps the chart's title as text.
+    nothing rather than raising, and the div keeps the chart's title as text. While the
+    page's packed plotly.js is still being unpacked the chart waits in ``window.ocCharts``.
     """
     div_id = div_id or f"oc-chart-{next(_ids)}"
     height = fig.layout.height or DEFAULT_HEIGHT
@@ -63,9 +64,11 @@ def figure_html(fig: go.Figure, div_id: str | None = None) -> str:
         f'<div id="{div_id}" class="oc-plot" style="height:{int(height)}px;width:100%"></div>'
         "<script>(function(){"
         f'var el=document.getElementById("{div_id}");'
-        "if(!el||!window.Plotly){return;}"
+        "if(!el){return;}"
         f"var fig={payload};"
-        f"window.Plotly.newPlot(el,fig.data,fig.layout,{config});"
+        f"var draw=function(){{if(window.Plotly){{window.Plotly.newPlot(el,fig.data,fig.layout,{config});}}}};"
+        # the page's plotly.js may still be unpacking (export.plotlyjs_packed): wait for it
+        "if(window.Plotly){draw();}else{(window.ocCharts=window.ocCharts||[]).push(draw);}"
         "})();</script></div>"
     )
 

@@ -104,7 +104,8 @@ def by_report(report: str) -> list[KPI]:
     return [k for k in _ALL if k.report == report]
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A figure as a float; None for a missing, NaN or non-numeric value."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -134,7 +135,7 @@ def change(key: str, new: Any, old: Any, since: str) -> Change | None:
     has no change (not a zero change): the caller shows nothing.
     """
     k = KPIS.get(key)
-    a, b = _number(old), _number(new)
+    a, b = number(old), number(new)
     if k is None or a is None or b is None:
         return None
     delta = b - a
@@ -142,16 +143,19 @@ def change(key: str, new: Any, old: Any, since: str) -> Change | None:
 
     eps = 1e-9 if k.unit != "share" else 5e-4  # shares are shown to 0.1 point
     if abs(delta) < eps:
-        return Change(key, a, b, 0.0, f"no change since {since}", "", "same")
+        return Change(key, a, b, 0.0, f"the same as {since}", "", "same")
     up = delta > 0
     if k.unit == "count":
         n = abs(delta)
         amount = fmt_number(int(n) if float(n).is_integer() else n, "int" if float(n).is_integer() else "float")
         noun = k.noun or k.label.lower()
+        if n == 1:  # "1 fewer serious problem"
+            noun = noun.replace("customers", "customer").replace("problems", "problem").replace(
+                "messages", "message").replace("referrals", "referral")
         words = f"{amount} {'more' if up else 'fewer'} {noun} than {since}"
     elif k.unit == "share":
         pts = abs(delta) * 100
-        words = f"{pts:.1f} points {'higher' if up else 'lower'} than {since}"
+        words = f"{pts:.1f} percentage points {'higher' if up else 'lower'} than {since}"
     else:
         words = f"{fmt_number(abs(delta), 'money')} {'more' if up else 'less'} than {since}"
     if k.better == "none":

@@ -699,7 +699,8 @@ def run_dealer(
     _recover(target)
     fp = fingerprint(dealer_file=dealer_file, group_file=store.group_file, data_dir=store.data_dir,
                      root=store.root, notebooks=[s[0] for s in store.specs], as_of=store.as_of)
-    if not force and is_up_to_date(target, fp):
+    if not force and is_up_to_date(target, fp) and (
+            not history_months or (read_run_record(target) or {}).get("history_months") == history_months):
         result.status = "skipped"
         result.outputs = read_run_record(target).get("outputs", [])
         result.seconds = round(time.perf_counter() - started, 3)
@@ -715,11 +716,14 @@ def run_dealer(
         t = time.perf_counter()
         outputs = sorted(str(p.relative_to(staging)) for p in staging.rglob("*")
                          if p.is_file() and not p.name.startswith(".") and not _carried(p.relative_to(staging)))
+        report_as_of = _report_as_of(store, staging)
         record = {"fingerprint": fp, "dealer_id": result.dealer_id, "kit_version": __version__,
+                  "as_of": report_as_of.isoformat() if report_as_of else None,
+                  "history_months": history_months,
                   "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                   "outputs": outputs}
         (staging / RUN_RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
-        _record_kpis(store, staging, fp, force)
+        _record_kpis(store, staging, fp, force, report_as_of)
         _publish(staging, target)
         result.timings["write"] = time.perf_counter() - t
         result.status, result.outputs = "ok", outputs
@@ -784,13 +788,20 @@ def _carry_progress(store: _Store, staging: Path, history_months: int | None) ->
         history.write(history.compute(data, store.resolved, history_months), staging)
 
 
-def _record_kpis(store: _Store, staging: Path, fp: str, force: bool) -> None:
-    """``runs/<as_of>.json`` of this run: its kpis.json, as_of and inputs' fingerprint."""
-    from . import outputs
+def _report_as_of(store: _Store, staging: Path) -> dt.date | None:
+    """The as_of the run's reports used (their set-up leaves it in the folder), else the run's."""
     from .kpis import runs
 
     as_of = runs.marked_as_of(staging) or store.as_of
     (staging / runs.AS_OF_MARK).unlink(missing_ok=True)
+    return as_of
+
+
+def _record_kpis(store: _Store, staging: Path, fp: str, force: bool, as_of: dt.date | None) -> None:
+    """``runs/<as_of>.json`` of this run: its kpis.json, as_of and inputs' fingerprint."""
+    from . import outputs
+    from .kpis import runs
+
     if as_of is None:
         return
     runs.record_run(staging, as_of=as_of, fingerprint=fp, kpis=outputs.read_kpis(staging),

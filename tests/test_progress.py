@@ -287,3 +287,48 @@ def test_history_row_equals_a_real_report_run_and_pages_show_progress(tmp_path):
         assert '<section id="progress"' in text, page
         assert "Changes compare with the previous report, of 31 May 2026." in text, page
         assert "than on 31 May 2026" in text, page
+
+
+# --- the group index ---------------------------------------------------------------------------
+
+def _store(group_dir: Path, dealer_id: str, as_of: D, kpis: dict, earlier: dict | None, hist: dict | None) -> dict:
+    from ownercomm_kit import outputs, runner
+
+    folder = group_dir / dealer_id
+    outputs.update_kpis(folder, kpis)
+    (folder / runner.RUN_RECORD).write_text(json.dumps({"as_of": as_of.isoformat(), "outputs": []}))
+    _record(folder, as_of, **kpis)
+    for d, k in (earlier or {}).items():
+        _record(folder, d, **k)
+    if hist:
+        pd.DataFrame(hist).to_csv(folder / "history.csv", index=False)
+    return {"dealer_id": dealer_id, "dealer_name": f"<b>{dealer_id}</b>", "status": "ok", "out_dir": dealer_id,
+            "outputs": [], "seconds": 1}
+
+
+def test_index_changes_and_group_history(tmp_path):
+    from ownercomm_kit.batch import index
+
+    stores = [
+        _store(tmp_path, "A", D(2026, 6, 30), {"flags_high": 8, "repurchase_rate": 0.40},
+               {D(2026, 5, 31): {"flags_high": 20, "repurchase_rate": 0.35}, D(2026, 4, 30): {"flags_high": 1}},
+               {"as_of": ["2026-04-30", "2026-05-31"], "flags_high": [3, 4], "repurchase_rate": [0.2, 0.4]}),
+        _store(tmp_path, "B", D(2026, 6, 30), {"flags_high": 5, "repurchase_rate": 0.30}, None,
+               {"as_of": ["2026-05-31"], "flags_high": [10], "repurchase_rate": [0.6]}),
+    ]
+    manifest = {"group_id": "g", "group_name": "G", "stores": stores, "counts": {"ok": 2}}
+    table = index.changes_table(manifest, tmp_path)
+    assert table.count("<tr>") == 3
+    a_row, b_row = table.split("<tr>")[2], table.split("<tr>")[3]
+    assert "31 May 2026" in a_row and "30 June 2026" in a_row     # the previous run, not the oldest
+    assert "\u25bc -12 (better)" in a_row and "oc-change-good" in a_row
+    assert "\u25b2 +5.0 pts (better)" in a_row
+    assert "no earlier run" in b_row and "oc-change-good" not in b_row and "oc-change-bad" not in b_row
+    assert "&lt;b&gt;A&lt;/b&gt;" in table
+    gh = index.group_history(manifest, tmp_path).set_index("as_of")
+    assert gh.loc["2026-05-31", "flags_high"] == 14 and gh.loc["2026-05-31", "stores"] == 2   # counts add up
+    assert gh.loc["2026-05-31", "repurchase_rate"] == pytest.approx(0.5)                     # shares: the median
+    assert gh.loc["2026-04-30", "flags_high"] == 3 and gh.loc["2026-04-30", "stores"] == 1
+    assert index.group_history_chart(gh.reset_index()) is not None
+    page = index.build_index(manifest, tmp_path)
+    assert 'id="changes"' in page and 'id="group-history"' in page

@@ -49,6 +49,16 @@ KPI_DEFINITIONS = {
 }
 
 
+PROGRESS_DEFINITIONS = {
+    "Change since the previous run": "Each store's figures in its latest report against its own previous recorded "
+            "run (the runs/ folder beside its reports): + more, - fewer; percentages move in percentage points "
+            "(pts). Better or worse follows each figure: fewer problems is better, a higher retention is better. "
+            "A store with no earlier run shows no change.",
+    "The group over time": "Each store's figures at its month-ends (history.csv). Counts are added up over the "
+            "stores with a figure at that month-end; percentages and money are the median store.",
+}
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -288,7 +298,9 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
                                  "group-history"), (charts.mimebundle(hist_fig), {"role": "chart"})))
     cells.append(_cell(_html(html.heading("Stores that failed"), "failed"), _html(failed_table(manifest, group_dir))))
     cells.append(_cell(_html(html.heading("Definitions"), "definitions"),
-                       _html(html.definitions(KPI_DEFINITIONS))))
+                       _html(html.definitions({**KPI_DEFINITIONS, **PROGRESS_DEFINITIONS,
+                                               **{registry.label(k): registry.get(k).definition()
+                                                  for k in PROGRESS_KEYS}}))))
     nb = nbformat.v4.new_notebook(cells=cells)
     return notebook_to_html(nb, title=f"{manifest.get('group_name') or manifest['group_id']}: group overview",
                             plotlyjs=plotlyjs)

@@ -332,3 +332,26 @@ def test_index_changes_and_group_history(tmp_path):
     assert index.group_history_chart(gh.reset_index()) is not None
     page = index.build_index(manifest, tmp_path)
     assert 'id="changes"' in page and 'id="group-history"' in page
+
+
+@pytest.mark.slow
+def test_runner_history_months_refreshes_the_history(tmp_path):
+    from click.testing import CliRunner
+    from helpers_batch import FIXTURE_NOTEBOOKS
+    from helpers_report import write_tiny_dealer
+
+    from ownercomm_kit import runner
+    from ownercomm_kit.cli import main
+
+    assert "--history" in CliRunner().invoke(main, ["batch", "--help"]).output
+    dealer = write_tiny_dealer(tmp_path / "d")
+    out = tmp_path / "out"
+    r = runner.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=2)
+    assert r.status == "ok", r.error
+    assert list(pd.read_csv(out / "T01" / "history.csv")["as_of"]) == ["2026-04-30", "2026-05-31"]
+    # unchanged inputs and the same months: skipped; other months: run again, history rebuilt
+    assert runner.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=2).status == "skipped"
+    r = runner.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=3)
+    assert r.status == "ok", r.error
+    assert len(pd.read_csv(out / "T01" / "history.csv")) == 3
+    assert "history.csv" not in r.outputs

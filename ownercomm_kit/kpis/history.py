@@ -60,15 +60,16 @@ def at(data: DealerData, as_of: dt.date) -> DealerData:
 
 
 def figures(data: DealerData, params: dict, flags: pd.DataFrame | None = None,
-            skipped: dict | None = None) -> dict[str, Any]:
+            upto: DealerData | None = None) -> dict[str, Any]:
     """Every kpis.json figure of a report at ``data.as_of`` (SPEC §7): the report's own functions.
 
     ``flags``: the audit's flags of the messages up to ``data.as_of`` when already known
     (the history passes them cut from one run of the rules); else the rules run here.
+    ``upto``: ``audit.up_to_as_of(data)`` when already known (the same rows, maybe in another order).
     """
     from .. import audit, referrals, retention
 
-    upto = audit.up_to_as_of(data)
+    upto = audit.up_to_as_of(upto if upto is not None else data)
     if flags is None:
         flags, _ = audit.run_rules(upto, params)
     out: dict[str, Any] = dict(audit.headline_figures(upto, flags, params))
@@ -89,26 +90,33 @@ def compute(data: DealerData, params: dict, months: int, *, timings: dict | None
 
     ends = month_ends(data.as_of, months)
     t = time.perf_counter()
+    # Messages sorted by time once (row order changes no figure: every rule and metric sorts
+    # for itself); each month-end's messages are then a prefix, sliced without a copy.
+    data = _sorted_by_time(data)
+    comm = data["communications"]
+    prefix = not bool(comm["sent_at"].isna().any())  # a missing time would sort last, wherever it was kept
     # One run of the rules over the messages up to the last month-end.
     last = audit.up_to_as_of(at(data, ends[-1]))
     flags_all, skipped = audit.run_rules(last, params)
     if timings is not None:
         timings["rules"] = time.perf_counter() - t
-    comm = last["communications"]
     sent = comm["sent_at"]
     flag_sent = flags_all["sent_at"]
+    first = ends[0].replace(day=1) - dt.timedelta(days=1)  # the month before the first row
+    previous_counts = _rule_counts(flags_all, _cut(at(data, first), sent, flag_sent)[1])
     rows = []
-    previous_counts: pd.Series | None = None
-    # The month before the first row: its flags are subtracted to leave the first month's own.
-    first = ends[0].replace(day=1) - dt.timedelta(days=1)
-    previous_counts = _rule_counts(flags_all, _cut(at(data, first), sent, flag_sent))
     t = time.perf_counter()
     for end in ends:
         data_at = at(data, end)
-        keep = _cut(data_at, sent, flag_sent)
-        flags_at = flags_all[keep] if not keep.all() else flags_all
+        kept, keep = _cut(data_at, sent, flag_sent)
+        upto = None
+        if prefix and len(kept) and (kept[-1] == len(kept) - 1):  # the kept rows are the first len(kept)
+            upto = dataclasses.replace(data_at, tables={**data_at.tables, "communications": comm.iloc[:len(kept)]})
+        elif prefix and not len(kept):
+            upto = dataclasses.replace(data_at, tables={**data_at.tables, "communications": comm.iloc[:0]})
+        flags_at = flags_all[keep.to_numpy()] if not keep.all() else flags_all
         row: dict[str, Any] = {"as_of": end.isoformat()}
-        row.update(figures(data_at, params, flags=flags_at.reset_index(drop=True)))
+        row.update(figures(data_at, params, flags=flags_at.reset_index(drop=True), upto=upto))
         counts = _rule_counts(flags_all, keep)
         for rule in audit.RULES:
             if rule in skipped and not str(skipped[rule]).startswith("partly"):
@@ -126,8 +134,22 @@ def compute(data: DealerData, params: dict, months: int, *, timings: dict | None
     return df
 
 
-def _cut(data_at: DealerData, sent: pd.Series, flag_sent: pd.Series) -> pd.Series:
-    """Which flags belong to messages the report at ``data_at.as_of`` keeps.
+def _sorted_by_time(data: DealerData) -> DealerData:
+    from ..audit.windows import ns_utc
+
+    comm = data["communications"]
+    if comm["sent_at"].isna().any():  # left as it is: the report would stop on it anyway
+        return data
+    t = ns_utc(comm["sent_at"])
+    if len(t) < 2 or bool((t[1:] >= t[:-1]).all()):
+        return data
+    order = np.argsort(t, kind="stable")
+    return dataclasses.replace(data, tables={**data.tables,
+                                             "communications": comm.take(order).reset_index(drop=True)})
+
+
+def _cut(data_at: DealerData, sent: pd.Series, flag_sent: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(positions of the messages the report at ``data_at.as_of`` keeps, which flags are theirs).
 
     The cut is the audit's own (``up_to_as_of``, applied to the messages' times): every kept
     message is strictly earlier than every left-out one, so the earliest left-out time bounds
@@ -135,15 +157,15 @@ def _cut(data_at: DealerData, sent: pd.Series, flag_sent: pd.Series) -> pd.Serie
     """
     from .. import audit
 
-    probe = pd.DataFrame({"sent_at": sent, "_row": range(len(sent))})
+    probe = pd.DataFrame({"sent_at": sent, "_row": np.arange(len(sent))})
     kept = audit.up_to_as_of(dataclasses.replace(
         data_at, tables={**data_at.tables, "communications": probe}))["communications"]["_row"].to_numpy()
     if len(kept) == len(sent):
-        return pd.Series(True, index=flag_sent.index)
+        return kept, pd.Series(True, index=flag_sent.index)
     left_out = np.ones(len(sent), dtype=bool)
     left_out[kept] = False
     bound = sent[left_out].min()
-    return (flag_sent < bound).fillna(False).astype(bool)
+    return kept, (flag_sent < bound).fillna(False).astype(bool)
 
 
 def _rule_counts(flags: pd.DataFrame, keep: pd.Series) -> pd.Series:

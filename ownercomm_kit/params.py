@@ -15,7 +15,7 @@ import yaml
 from . import paths, schema
 
 # Sections of defaults.yaml that a group or dealer file may override.
-SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report")
+SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report", "baseline")
 DEALER_KEYS = ("dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values")
 GROUP_KEYS = ("group_id", "group_name", "dealers")
 
@@ -136,6 +136,12 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
             parse_as_of(layer["as_of"])
         except ValueError:
             problems.append(f"{where}: as_of {layer['as_of']!r} is not a date (YYYY-MM-DD)")
+    if layer.get("baseline") not in (None, ""):
+        try:
+            parse_as_of(layer["baseline"])
+        except ValueError:
+            problems.append(f"{where}: baseline {layer['baseline']!r} is not a date (YYYY-MM-DD): the date of a "
+                            "recorded run or of a month-end of the history")
     return problems
 
 
@@ -200,6 +206,10 @@ def resolve(
         merged["as_of"] = parse_as_of(merged.get("as_of"))
     except ValueError:
         raise ParamsError([f"as_of {merged.get('as_of')!r} is not a date (YYYY-MM-DD)"]) from None
+    try:
+        merged["baseline"] = parse_as_of(merged.get("baseline"))
+    except ValueError:
+        raise ParamsError([f"baseline {merged.get('baseline')!r} is not a date (YYYY-MM-DD)"]) from None
     merged["kit_root"] = str(root)
     return merged
 

@@ -636,8 +636,9 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 
-def compute(data: DealerData, params: dict) -> RetentionResult:
-    """Every retention KPI, trend and call list of SPEC §5 for one dealer."""
+def kpi_values(data: DealerData, params: dict) -> tuple[dict, dict]:
+    """(every retention KPI at ``data.as_of``, why any was skipped): what the report shows and
+    what ``ownercomm history`` records per month-end."""
     p = params["retention"]
     kpis: dict[str, float | int | None] = {}
     skipped: dict[str, str] = {}
@@ -645,6 +646,13 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
         kpis[key], why = fn(data, p)
         if why:
             skipped[key] = why
+    return kpis, skipped
+
+
+def compute(data: DealerData, params: dict) -> RetentionResult:
+    """Every retention KPI, trend and call list of SPEC §5 for one dealer."""
+    p = params["retention"]
+    kpis, skipped = kpi_values(data, params)
     excluded: dict[str, int] = {}
     needs = {
         "weekly_appointments": missing(data, "appointments"),

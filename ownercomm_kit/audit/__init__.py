@@ -25,6 +25,7 @@ HEADLINE_KEYS = ("messages", "customers_messaged", "flags_high", "flags_total", 
 __all__ = [
     "AuditResult", "run_audit", "run_rules", "run_rules_timed", "RULES", "Rule", "FLAG_COLUMNS",
     "DEFINITIONS", "TIERS", "HEADLINE_KEYS", "suppression_list", "metrics", "up_to_as_of",
+    "headline_figures",
 ]
 
 
@@ -47,18 +48,25 @@ class AuditResult:
     definitions: dict = field(default_factory=lambda: dict(DEFINITIONS))
 
 
-def run_audit(data: DealerData, params: dict) -> AuditResult:
-    data = up_to_as_of(data)
-    flags, skipped = run_rules(data, params)
+def headline_figures(data: DealerData, flags: pd.DataFrame, params: dict) -> dict:
+    """The audit's headline counts (SPEC §7 kpis.json) of ``data`` (already up to its as_of)
+    and its flags: what the report shows and what ``ownercomm history`` records per month-end."""
     comm = data["communications"]
-    tiers = metrics.tiers(data, params)
-    headline = {
+    return {
         "messages": int(len(comm)),
         "customers_messaged": int(comm["customer_id"].nunique()),
         "flags_high": int((flags["severity"] == "high").sum()),
         "flags_total": int(len(flags)),
         "over_cap_customer_share": metrics.over_cap_customer_share(data, flags, params),
     }
+
+
+def run_audit(data: DealerData, params: dict) -> AuditResult:
+    data = up_to_as_of(data)
+    flags, skipped = run_rules(data, params)
+    comm = data["communications"]
+    tiers = metrics.tiers(data, params)
+    headline = headline_figures(data, flags, params)
     return AuditResult(
         flags=flags,
         skipped=skipped,

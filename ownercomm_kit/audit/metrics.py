@@ -116,12 +116,13 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
 
 def over_cap_customer_share(data: DealerData, flags: pd.DataFrame, params: dict | None = None) -> float | None:
     """None when no customer was messaged or both cap rules are turned off (undefined, not 0)."""
-    m = messages_of(data)
+    # customers messaged: counted directly (the sorted message index is not needed for a count)
+    customers = int(data["communications"]["customer_id"].nunique())
     caps_on = params is None or any(params["rules"][r].get("enabled", True) for r in ("cap_total", "cap_channel"))
-    if not len(m.customers) or not caps_on:
+    if not customers or not caps_on:
         return None
     over = flags.loc[flags["rule"].isin(["cap_total", "cap_channel"]), "customer_id"].nunique()
-    return over / len(m.customers)
+    return over / customers
 
 
 def heatmap(data: DealerData) -> pd.DataFrame:

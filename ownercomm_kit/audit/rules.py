@@ -521,7 +521,8 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     rows = np.flatnonzero(~exempt_mask(m, params))
     at = np.minimum(np.searchsorted(u_keys, key[rows]), max(len(u_keys) - 1, 0))
     known = (u_keys[at] == key[rows]) if len(u_keys) else np.zeros(len(rows), bool)
-    flag = known & (m.local_day()[rows] > grace_end[at])
+    # no unsubscribe at all: nothing to index (numpy raises on an empty selection)
+    flag = known & (m.local_day()[rows] > grace_end[at]) if len(u_keys) else known
     rows, at = rows[flag], at[flag]
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " on " + tx.day_text(m.local_day()[rows])
               + ", after the customer unsubscribed on " + tx.day_text(u_day[at]) + " (grace of "

@@ -112,11 +112,13 @@ def run_batch(
     notebooks_dir: str | os.PathLike | None = None,
     executor: Executor | None = None,
     on_result: Callable[[dict], None] | None = None,
+    history_months: int | None = None,
 ) -> BatchResult:
     """Run every store of the group into ``<out>/<group_id>/``; never stops at a failed store.
 
     ``timeout``: seconds per store. ``on_result`` is called with each store's result as it
-    finishes (the CLI's progress bar).
+    finishes (the CLI's progress bar). ``history_months``: each store that runs also rebuilds
+    its ``history.csv`` over that many month-ends (``ownercomm history``), before its reports.
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -140,6 +142,7 @@ def run_batch(
             "group_file": str(group.file), "force": force, "as_of": as_of, "timeout": timeout,
             "notebooks_dir": str(notebooks_dir) if notebooks_dir else None,
             "shared_plotlyjs": shared,
+            "history_months": history_months,
             # Warm the next kernel only where another store will follow on that worker.
             "prestart": i < len(group.dealer_files) - executor.slots,
         })

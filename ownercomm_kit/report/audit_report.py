@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import audit, outputs, service
-from . import charts, common, html, theme
+from ..kpis import registry
+from . import charts, common, html, progress as progress_section, theme
 from .notebook import ReportContext
 
 RULE_WORDS = {
@@ -24,19 +25,14 @@ RULE_WORDS = {
     "non_preferred_channel": "Not the customer's preferred channel",
 }
 TIER_WORDS = {"loyal": "Loyal", "self_directed": "Self-directed", "responsive": "Responsive", "dormant": "Dormant"}
-KPIS = (
-    ("messages", "Messages sent", "int"),
-    ("customers_messaged", "Customers messaged", "int"),
-    ("flags_total", "Problems found", "int"),
-    ("flags_high", "Serious problems", "int"),
-    ("over_cap_customer_share", "Customers over a message cap", "pct"),
-)
+# Labels and units from the KPI registry (one label per figure, everywhere).
+KPIS = tuple((k, registry.label(k), registry.get(k).kind)
+             for k in ("messages", "customers_messaged", "flags_total", "flags_high", "over_cap_customer_share"))
 EMPTY = {"over_cap_customer_share": "no customer was messaged",
          "reminder_on_time_share": "no service reminder of the last 12 months could be set against a visit"}
 TABLES = ("customers", "communications", "sales", "service_visits", "appointments", "leads", "vehicles")
 WORDS = {
-    "messages": "Messages sent", "customers_messaged": "Customers messaged", "flags_total": "Problems found",
-    "flags_high": "Serious problems", "over_cap_customer_share": "Customers over a message cap",
+    **{k: label for k, label, _ in KPIS},
     "frequency": "Messages per customer per month", "over_cap": "Customers over each cap",
     "heatmap": "When messages go out", "sender_mix": "Senders per customer-week", "fatigue": "Fatigue curve",
     "tiers": "Responsiveness tiers", "tier_summary": "Messages by tier", "replay": "Replay: what each rule would stop",
@@ -137,7 +133,14 @@ def headline(ctx: ReportContext, r: audit.AuditResult) -> None:
             skipped["reminder_on_time_share"] = rt["skipped"]
     tones = {"flags_high": "bad" if r.headline.get("flags_high") else "good",
              "over_cap_customer_share": "bad" if (r.headline.get("over_cap_customer_share") or 0) > 0 else "good"}
-    html.show(common.kpi_tiles(kpis, spec, defs, skipped, EMPTY, tones) + common.key_points(key_points(r)))
+    changes = progress_section.changes(ctx, kpis, [k for k, *_ in KPIS])
+    html.show(common.kpi_tiles(kpis, spec, defs, skipped, EMPTY, tones, changes) + progress_section.baseline_line(ctx)
+              + common.key_points(key_points(r)))
+
+
+def progress(ctx: ReportContext, r: audit.AuditResult) -> None:
+    """Progress: the headline figures over the history and earlier reports, baseline marked (SPEC §10)."""
+    progress_section.section(ctx, r.headline, [k for k, *_ in KPIS])
 
 
 def key_points(r: audit.AuditResult) -> list[str]:

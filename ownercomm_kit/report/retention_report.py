@@ -4,22 +4,12 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import outputs, retention, service
-from . import charts, common, html, theme
+from ..kpis import registry
+from . import charts, common, html, progress as progress_section, theme
 from .notebook import ReportContext
 
-KPIS = (
-    ("first_year_service_retention", "First-year service retention", "pct"),
-    ("service_customer_retention_12m", "Service customers who came back", "pct"),
-    ("appointment_show_rate_90d", "Appointments kept (90 days)", "pct"),
-    ("reminder_booking_rate_90d", "Reminders followed by a booking", "pct"),
-    ("response_rate_90d", "Messages answered (90 days)", "pct"),
-    ("repurchase_rate", "Customers who bought again", "pct"),
-    ("segment_active_share", "Active service customers", "pct"),
-    ("segment_recently_lost_share", "Recently lost", "pct"),
-    ("segment_defected_share", "Defected", "pct"),
-    ("segment_never_serviced_share", "Bought, never serviced", "pct"),
-    ("declined_work_recovery_90d", "Declined work won back (90 days)", "pct"),
-)
+# Labels and units from the KPI registry (one label per figure, everywhere).
+KPIS = tuple((k, registry.label(k), registry.get(k).kind) for k in retention.KPI_KEYS)
 EMPTY = {
     "first_year_service_retention": "no vehicle was sold between 24 and 12 months before the report date",
     "service_customer_retention_12m": "no customer had a service visit between 24 and 12 months ago",
@@ -82,7 +72,14 @@ def save(ctx: ReportContext, r: retention.RetentionResult) -> None:
 
 def headline(ctx: ReportContext, r: retention.RetentionResult) -> None:
     html.section("headline", "Headline figures", "How well the dealership keeps its customers coming back.")
-    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY) + common.key_points(key_points(r)))
+    changes = progress_section.changes(ctx, r.kpis, [k for k, *_ in KPIS])
+    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY, changes=changes)
+              + progress_section.baseline_line(ctx) + common.key_points(key_points(r)))
+
+
+def progress(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """Progress: the headline figures over the history and earlier reports, baseline marked (SPEC §10)."""
+    progress_section.section(ctx, r.kpis, [k for k, *_ in KPIS])
 
 
 def key_points(r: retention.RetentionResult) -> list[str]:

@@ -646,6 +646,11 @@ def kpi_values(data: DealerData, params: dict) -> tuple[dict, dict]:
         kpis[key], why = fn(data, p)
         if why:
             skipped[key] = why
+    from . import service
+
+    svc_kpis, svc_skipped = service.kpi_values(data, p)
+    kpis.update(svc_kpis)
+    skipped.update({k: v for k, v in svc_skipped.items() if k not in skipped})
     return kpis, skipped
 
 
@@ -669,7 +674,6 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
     from . import service
 
     svc = service.compute(data, p)
-    kpis.update(svc.kpis)
     skipped.update({k: v for k, v in svc.skipped.items() if k not in skipped})
     excluded.update(svc.excluded)
     notes = {k: v for k, v in partial_notes(data).items() if k not in skipped}

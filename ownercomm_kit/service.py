@@ -547,12 +547,10 @@ def age_bands(data: DealerData, p: dict) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 
-def compute(data: DealerData, p: dict) -> ServiceResult:
-    """Every service-intelligence figure and list of SPEC §5 for one dealer (``p``: params['retention'])."""
-    a = data.as_of_ts
+def _kpis(data: DealerData, p: dict) -> tuple[dict, dict, pd.DataFrame]:
+    """(the service KPIs at ``data.as_of``, why any was skipped, each customer's segment)."""
     skipped: dict[str, str] = {}
-    excluded: dict[str, int] = {}
-    seg = segments_at(data, a, p)
+    seg = segments_at(data, data.as_of_ts, p)
     kpis: dict[str, float | None] = segment_kpis(seg)
     no_history = None if (data.has("sales") or data.has("service_visits")) else "neither sales nor service_visits in the data"
     if no_history:
@@ -560,6 +558,20 @@ def compute(data: DealerData, p: dict) -> ServiceResult:
     kpis["declined_work_recovery_90d"], why = declined_work_recovery(data, p)
     if why:
         skipped["declined_work_recovery_90d"] = why
+    return kpis, skipped, seg
+
+
+def kpi_values(data: DealerData, p: dict) -> tuple[dict, dict]:
+    """(the service KPIs at ``data.as_of``, why any was skipped): what a report shows and what
+    ``ownercomm history`` records per month-end (``p``: params['retention'])."""
+    kpis, skipped, _ = _kpis(data, p)
+    return kpis, skipped
+
+
+def compute(data: DealerData, p: dict) -> ServiceResult:
+    """Every service-intelligence figure and list of SPEC §5 for one dealer (``p``: params['retention'])."""
+    excluded: dict[str, int] = {}
+    kpis, skipped, seg = _kpis(data, p)
     status = vehicle_status(data, p)
     needs = {
         "recently_lost": missing(data, "service_visits"),

@@ -27,8 +27,11 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
     executed notebooks. Nothing is replaced unless every notebook succeeded; an unchanged
     dealer is skipped unless --force.
     """
+    from .. import params
     from ..runner import run_dealer
 
+    # Parameter problems (types, ranges, ids) stop here, every one listed, before any work.
+    params.resolve(dealer_file=dealer_file, group_file=group_file)
     with sigterm_interrupts():
         result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
                             timeout=timeout)

@@ -155,10 +155,11 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
     required = schema.TABLES[name].required
     try:
         raw = formats.read_raw(src.path, src.sheet)
-    except formats.EmptyFileError:
+    except formats.EmptyFileError as e:
         if required:
+            what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
             return None, None, None, [Problem("error", name, src.name, None, None, None,
-                                              f"the file is empty (0 bytes or blank lines only): no {name} in the data")]
+                                              f"unreadable file: {e} (0 bytes or blank lines only): {what}")]
         return None, None, None, [Problem("warning", name, src.name, None, None, None,
                                           "the file is empty (0 bytes or blank lines only); the table is treated "
                                           "as missing and what needs it is skipped")]
@@ -166,18 +167,23 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
         return None, None, None, [Problem("error", name, src.name, None, None, None, f"unreadable file: {e}")]
     mapping = (params.get("mapping") or {}).get(name) or {}
     if len(raw.frame) == 0:  # a header row and nothing else
-        if required:
+        if required:  # read (its columns are checked), said plainly; the reports show zeros
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
-            return None, None, None, [Problem("error", name, src.name, None, None, None,
-                                              f"{what}: the file has a header row and no data rows")]
+            df, kept, absent, found = load_table(name, raw, tz, mapping, params.get("values") or {}, info)
+            if name == "communications":  # audit.require_messages blocks on it (validate, audit, run)
+                return df, kept, absent, found
+            return df, kept, absent, found + [Problem(
+                "warning", name, src.name, None, None, None,
+                f"{what}: the file has a header row and no data rows; the reports count zero {name}")]
         return None, None, None, [Problem(
             "warning", name, src.name, None, None, None,
             "the file has a header row and no data rows; the table is treated as missing and what needs it is skipped")]
     return load_table(name, raw, tz, mapping, params.get("values") or {}, info)
 
 
-# A required table with no rows blocks the reports (an audit of nothing would report nonsense).
-EMPTY_REQUIRED = {"communications": "no messages in the data", "customers": "no customers in the data"}
+# A required table with a header and no rows is read and said plainly (a warning): the audit of a
+# store that sent no message reports zero messages rather than stopping.
+EMPTY_REQUIRED = {"customers": "no customers in the data"}
 
 
 def _valid_timezone(tz: str) -> bool:
@@ -476,6 +482,14 @@ def coerce(
         problems += validation.check_enum(name, file, col.name, mapped, rows, bad, col.allowed, col.required)
     else:
         series = _as_text(cell)
+        if col.kind == "id":
+            risky = series.str.startswith(FORMULA_START).fillna(False).to_numpy(bool)
+            problems += validation.cell_problems(
+                "warning", name, file, col.name, cell, rows, risky,
+                "id starts with = + - or @: in the CSV files the kit writes (flags, suppression, call lists) "
+                "it is written with one apostrophe in front ('=A1), so no spreadsheet runs it as a formula; "
+                "remove that one leading apostrophe when importing into the CRM",
+            )
         if col.kind == "tz":
             unknown = series.notna() & ~series.isin(list(_zones()))
             bad = unknown.to_numpy(bool)
@@ -494,6 +508,9 @@ def coerce(
                                          f"required value is empty ({col.name} is needed on every row)")
     return series, bad | empty, problems
 
+
+# Cell starts that a spreadsheet runs as a formula (outputs.FORMULA_PREFIXES, printable ones).
+FORMULA_START = ("=", "+", "-", "@")
 
 # Dates outside these years are stand-ins ("never", "unknown"), not events.
 PLACEHOLDER_BEFORE = pd.Timestamp("1900-01-01")

@@ -428,7 +428,14 @@ DEFINITIONS = {
                "an unknown value in an optional column, an empty optional column.",
     "Filled": "Share of the table's rows in which the column has a value.",
     "Supported": "The tables and columns a section needs are present and not empty.",
-    "Report date": "The 'today' of the reports: the as_of parameter, else the last date seen in the data.",
+    "Report date": "The 'today' of the reports: the as_of parameter, else the last date seen in the data "
+                   "that is not after the day the reports are run.",
+    "Ids in the CSV files": "A cell that starts with = + - @, a tab, a carriage return or an apostrophe is "
+                            "written with one apostrophe in front ('=A1) in every CSV file the kit writes "
+                            "(flags, suppression, call lists), so a spreadsheet shows it as text and never runs "
+                            "it as a formula. Ids are kept otherwise: to match the CRM's id when importing "
+                            "suppression.csv, remove that one leading apostrophe. The data check warns about "
+                            "such ids.",
 }
 
 

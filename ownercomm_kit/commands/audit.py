@@ -32,6 +32,9 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -
     """
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of.date() if as_of else None)
     data = loader.load_dealer(resolved, strict=True)
+    from ..audit import require_messages
+
+    require_messages(data)  # a header-only communications table: "no messages in the data", exit 1
     flags, skipped = run_rules(data, resolved, rules=list(rules) or None)
     outputs.write_csv(flags, out)
     click.echo(f"{data.dealer_id}: {len(data['communications']):,} messages, {len(flags):,} flags -> {out}")

@@ -602,6 +602,9 @@ def describe(data: DealerData, infos: list[TableInfo]) -> str:
     for info in infos:
         table = schema.TABLES[info.table]
         kind = "required" if table.required else "optional"
+        if info.table in data.missing_tables and not info.rows_read and info.file:
+            lines.append(f"  {info.table:<15} {info.file}: not used ({kind}; see the problems below)")
+            continue
         if info.table in data.missing_tables and not info.rows_read:
             lines.append(f"  {info.table:<15} not found ({kind}){'' if table.required else ': sections that need it are skipped'}")
             continue

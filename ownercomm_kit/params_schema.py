@@ -61,7 +61,7 @@ def id_problem(value: str) -> str | None:
     if ".." in value:
         return "must not hold '..'"
     if _RESERVED.match(value):
-        return "is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9)"
+        return "must not be a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9)"
     if not _SAFE_ID.match(value):
         return "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
     return None
@@ -354,6 +354,8 @@ def _message(err: dict, merged: Mapping, layers: list[Layer]) -> str:
         why = " (every key of defaults.yaml is required)" if where == layers[0][0] else ""
         return f"{where}: {path!r} is missing{why}"
     value = err.get("input")
+    if kind == "unsafe_id":
+        return f"{where}: {path!r} {err['msg']}, got {_short(value)}"
     return f"{where}: {path!r} must be {_allowed(err, loc)}, got {_short(value)}"
 
 
@@ -364,7 +366,7 @@ def _hint(key: str, allowed: list[str]) -> str:
 
 def _allowed(err: dict, loc: tuple) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
-    if kind in ("unsafe_id", "order", "clock_number"):
+    if kind in ("order", "clock_number"):
         return err["msg"]
     if kind == "string_pattern_mismatch":
         return 'a time "HH:MM" between "00:00" and "23:59"'

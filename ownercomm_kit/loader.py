@@ -318,7 +318,8 @@ def _inside(path: Path, data_dir: Path) -> bool:
 def _file_spec(spec) -> tuple[str, str | None]:
     """``"x.csv"``, ``"book.xlsx#Sheet"`` or ``{file: book.xlsx, sheet: Sheet}``."""
     if isinstance(spec, Mapping):
-        return str(spec.get("file")), spec.get("sheet")
+        sheet = spec.get("sheet")
+        return str(spec.get("file")), (None if sheet is None else str(sheet))
     file, _, sheet = str(spec).partition("#")
     return file, sheet or None
 
@@ -612,14 +613,17 @@ def describe(data: DealerData, infos: list[TableInfo]) -> str:
         rows = f"{info.rows_read} rows" + (f" ({left_out} left out)" if left_out else "")
         cols = f"{len(info.columns)}/{len(table.columns)} columns"
         lines.append(f"  {info.table:<15} {info.file}: {rows}, {cols}{_date_range(data, info.table)}")
-        mapped = [f"{theirs} -> {ours}" for ours, theirs in info.columns.items() if theirs != ours]
+        cell = validation._cell_text  # a header quoted as a cell at most
+        mapped = [f"{cell(theirs)} -> {ours}" for ours, theirs in info.columns.items() if theirs != ours]
         if mapped:
             lines.append(f"  {'':<15} mapped: {', '.join(mapped)}")
         absent = [c for c in data.missing_columns.get(info.table, []) if info.table not in data.missing_tables]
         if absent:
             lines.append(f"  {'':<15} absent: {', '.join(absent)}")
         if info.ignored_columns:
-            lines.append(f"  {'':<15} ignored: {', '.join(info.ignored_columns)}")
+            ignored = [cell(h) for h in info.ignored_columns[:validation.MAX_HEADERS_QUOTED]]
+            more = len(info.ignored_columns) - len(ignored)
+            lines.append(f"  {'':<15} ignored: {', '.join(ignored)}" + (f" and {more} more" if more > 0 else ""))
     return "\n".join(lines)
 
 

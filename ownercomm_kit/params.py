@@ -46,7 +46,7 @@ def read_yaml(path: str | Path) -> dict:
 
 
 # Keys whose values are names, kept as written: `dealer_id: 007` is "007", not the number 7.
-ID_KEYS = ("dealer_id", "group_id", "dealer_name", "group_name")
+ID_KEYS = ("dealer_id", "group_id", "dealer_name", "group_name", "data_dir")
 
 
 def _raw_ids(doc: dict, path: Path) -> dict:
@@ -181,7 +181,7 @@ def resolve(
     layers = [(defaults_name, defaults), (str(group_file or "group parameters"), group or {}),
               (str(dealer_file or "dealer parameters"), dealer or {}), ("the command line", overrides or {})]
     typed = {k: v for k, v in merged.items() if k in params_schema.Resolved.model_fields}
-    for key in params_schema.ID_LIKE:  # ids given in code may be numbers; files keep their text
+    for key in (*params_schema.ID_LIKE, "data_dir"):  # given in code: numbers, paths; files keep their text
         if typed.get(key) is not None:
             typed[key] = str(typed[key]) if str(typed[key]).strip() else None
     problems += [p for p in params_schema.check(typed, layers) if p not in problems]

@@ -258,7 +258,7 @@ class Params(Section):
 
 class FileSpec(Section):
     file: str
-    sheet: Optional[str] = None
+    sheet: Union[str, int, None] = None  # a sheet named 2024 is read by YAML as a number
 
 
 class Resolved(Params):
@@ -290,8 +290,41 @@ def check(merged: Mapping, layers: list[Layer]) -> list[str]:
     try:
         Resolved.model_validate(dict(merged))
     except ValidationError as e:
-        return [_message(err, merged, layers) for err in e.errors(include_url=False)]
-    return []
+        errors = e.errors(include_url=False)
+    else:
+        return []
+    out: list[str] = []
+    unions: dict[tuple, list[tuple[tuple, dict]]] = {}
+    for err in errors:
+        point, rest = _split(err["loc"])
+        if rest is None:
+            out.append(_message(err, point, layers))
+        else:  # one branch of a union (text, or a {file:, sheet:} mapping): said once below
+            unions.setdefault(point, []).append((rest, err))
+    for point, branches in unions.items():
+        deeper = [(rest, err) for rest, err in branches if rest]
+        if deeper:  # the value had the shape of one branch: its own problems
+            out += [_message(err, point + rest, layers) for rest, err in deeper]
+        else:
+            err = dict(branches[0][1], type="union")
+            out.append(_message(err, point, layers))
+    return list(dict.fromkeys(out))
+
+
+_TAG = re.compile(r"^(str|int|float|bool|none|(function|constrained)-.*|[a-z-]+\[.*\])$")
+
+
+def _is_tag(part) -> bool:
+    """A union branch's name in an error's loc (not a key of the data)."""
+    return isinstance(part, str) and (bool(_TAG.match(part)) or part in _MODEL_NAMES)
+
+
+def _split(raw: tuple) -> tuple[tuple, tuple | None]:
+    """(loc up to a union branch, loc inside the branch or None when there is no union)."""
+    for i, part in enumerate(raw):
+        if _is_tag(part):
+            return tuple(raw[:i]), tuple(p for p in raw[i + 1:] if not _is_tag(p))
+    return tuple(raw), None
 
 
 def key_path(loc: tuple) -> str:
@@ -334,9 +367,7 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _message(err: dict, merged: Mapping, layers: list[Layer]) -> str:
-    loc = tuple(p for p in err["loc"] if p not in ("str", "int", "float", "bool", "none") and not
-                (isinstance(p, str) and p.startswith(("function-", "FileSpec", "str", "union["))))
+def _message(err: dict, loc: tuple, layers: list[Layer]) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if loc and loc[-1] == "[key]":  # a key of a map with a fixed set of keys (channels, categories)
@@ -399,11 +430,12 @@ def _describe(tp: Any, err: dict) -> str:
     elif origin is dict or (isinstance(base, type) and issubclass(base, BaseModel)):
         what = "a mapping (key: value lines)"
     elif origin is Union:
-        kinds = {typing.get_origin(a) or a for a in typing.get_args(base) if a is not type(None)}
-        what = "a mapping (key: value lines)" if dict in kinds or any(
-            isinstance(k, type) and issubclass(k, BaseModel) for k in kinds) else "text"
+        parts = [_describe(a, {}) for a in typing.get_args(base) if a is not type(None)]
+        what = " or ".join(dict.fromkeys(parts))
+    elif isinstance(base, type) and issubclass(base, float):
+        what = "a number"
     else:
-        what = err.get("msg", "valid").lower()
+        what = "a valid value"
     return what + (" " + " and ".join(bounds) if bounds else "")
 
 
@@ -437,6 +469,13 @@ def _type_at(loc: tuple, value: bool = False) -> Any:
             if field is None:
                 return None
             tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+        elif typing.get_origin(tp) is Union:  # the branch that has this key
+            models = [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)
+                      and part in a.model_fields]
+            if not models:
+                return None
+            field = models[0].model_fields[part]
+            tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
         elif typing.get_origin(tp) is list:
             tp = typing.get_args(tp)[0]
         elif typing.get_origin(tp) is dict:
@@ -457,3 +496,7 @@ def _fields(tp: Any) -> tuple[str, ...]:
 def _literal_values(tp: Any) -> tuple:
     base, _ = _unwrap(tp)
     return typing.get_args(base) if typing.get_origin(base) is Literal else ()
+
+
+_MODEL_NAMES = frozenset(c.__name__ for c in list(globals().values())
+                         if isinstance(c, type) and issubclass(c, BaseModel))

@@ -369,6 +369,15 @@ def _how_read(info) -> str:
     return text + (f"; {lost} of {info.rows_read} rows left out" if lost else "")
 
 
+def _headers_text(headers: list) -> str:
+    """Their headers, each quoted as a cell at most (a garbage file's first line is not echoed)."""
+    from .validation import MAX_HEADERS_QUOTED, _cell_text
+
+    shown = [_cell_text(h) for h in headers[:MAX_HEADERS_QUOTED]]
+    more = len(headers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def columns(ctx: QualityContext) -> None:
     from .report import html
 
@@ -390,7 +399,7 @@ def columns(ctx: QualityContext) -> None:
         body.append(html.table(part, max_rows=None, mask_pii=False, formats={"filled": "pct"}))
         if ignored:
             body.append(html.note("Columns in the file that nothing reads (map one in the dealer file if it holds a "
-                                  f"canonical column): {', '.join(map(str, ignored))}", "info"))
+                                  f"canonical column): {_headers_text(ignored)}", "info"))
     html.show("".join(body))
 
 

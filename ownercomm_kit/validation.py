@@ -95,19 +95,32 @@ def check_required_columns(
 ) -> list[Problem]:
     """A required column absent: name the columns found and suggest a ``mapping:`` line."""
     out = []
+    shown = [_cell_text(h) for h in found[:MAX_HEADERS_QUOTED]]
+    if len(found) > MAX_HEADERS_QUOTED:
+        shown.append(f"... ({len(found)} columns)")
     for col in missing:
         close = suggest_columns(col, unused)
-        theirs = close[0] if close else "<their column>"
-        hint = f"Closest: {', '.join(repr(c) for c in close)}. " if close else ""
+        theirs = close[0] if close and len(close[0]) <= MAX_HEADER_CHARS else "<their column>"
+        hint = f"Closest: {', '.join(repr(_cell_text(c)) for c in close)}. " if close else ""
         out.append(
             Problem(
                 "error", table, file, 1, col, None,
-                f"required column {col!r} not found. Columns found: {', '.join(found) or 'none'}. "
+                f"required column {col!r} not found. Columns found: {', '.join(shown) or 'none'}. "
                 f"{hint}If it is named differently, add to the dealer file: "
                 f"mapping: {{{table}: {{{_yaml_str(theirs)}: {col}}}}}",
             )
         )
     return out
+
+
+# A header is quoted as a cell at most: a garbage file's first line is not echoed whole.
+MAX_HEADER_CHARS = 40
+MAX_HEADERS_QUOTED = 40
+
+
+def _cell_text(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_HEADER_CHARS else text[: MAX_HEADER_CHARS - 3] + "..."
 
 
 def suggest_columns(column: str, candidates: list[str], n: int = 3) -> list[str]:

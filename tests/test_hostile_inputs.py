@@ -531,3 +531,11 @@ def test_csv_neutralization_is_reversible_by_dropping_one_apostrophe(tmp_path):
     back = pd.read_csv(path, dtype=str, keep_default_na=False)["customer_id"].tolist()
     assert all(not v.startswith(("=", "+", "-", "@", "\t")) for v in back)
     assert [v[1:] if v.startswith("'") else v for v in back] == ids
+
+
+def test_a_text_file_that_is_no_table_is_quoted_a_cell_at_most(kit):
+    line = "root:x:0:0:" + "TOP-SECRET-" * 20
+    store(kit, customers__csv=line + "\n" + line + "\n")
+    code, out = cli("validate", "--params", dealer(kit))
+    assert code == 1 and "required column 'customer_id' not found" in out
+    assert line not in out and "TOP-SECRET-" * 4 not in out

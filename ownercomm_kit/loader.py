@@ -170,11 +170,9 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
         if required:  # read (its columns are checked), said plainly; the reports show zeros
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
             df, kept, absent, found = load_table(name, raw, tz, mapping, params.get("values") or {}, info)
-            if name == "communications":  # audit.require_messages blocks on it (validate, audit, run)
-                return df, kept, absent, found
             return df, kept, absent, found + [Problem(
                 "warning", name, src.name, None, None, None,
-                f"{what}: the file has a header row and no data rows; the reports count zero {name}")]
+                f"{what}: the file has a header row and no data rows; the reports say so and show no figures from it")]
         return None, None, None, [Problem(
             "warning", name, src.name, None, None, None,
             "the file has a header row and no data rows; the table is treated as missing and what needs it is skipped")]
@@ -183,7 +181,7 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
 
 # A required table with a header and no rows is read and said plainly (a warning): the audit of a
 # store that sent no message reports zero messages rather than stopping.
-EMPTY_REQUIRED = {"customers": "no customers in the data"}
+EMPTY_REQUIRED = {"communications": "no messages in the data", "customers": "no customers in the data"}
 
 
 def _valid_timezone(tz: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..data import DataError, DealerData, Problem
+from ..data import DealerData
 from . import metrics
 from .metrics import DEFINITIONS, TIERS
 from .rules import FLAG_COLUMNS, RULES, Rule, run_rules, run_rules_timed, up_to_as_of
@@ -47,25 +47,7 @@ class AuditResult:
     definitions: dict = field(default_factory=lambda: dict(DEFINITIONS))
 
 
-def require_messages(data: DealerData) -> None:
-    """An audit of no message would report nonsense: a blocking "no messages in the data"."""
-    comm = data["communications"]
-    if "communications" in data.missing_tables:
-        return  # the loader already said it is missing
-    file = data.sources.get("communications")
-    if comm.empty:
-        raise DataError([Problem("error", "communications", file, None, None, None,
-                                 "no messages in the data: the communications table has no rows (a header "
-                                 "only?); the audit needs the store's messages")])
-    before = up_to_as_of(data)["communications"]
-    if before.empty:
-        raise DataError([Problem("error", "communications", file, None, "sent_at", None,
-                                 f"no messages in the data on or before as_of {data.as_of}: every message is "
-                                 "dated after it; leave as_of empty or give a later date")])
-
-
 def run_audit(data: DealerData, params: dict) -> AuditResult:
-    require_messages(data)
     data = up_to_as_of(data)
     flags, skipped = run_rules(data, params)
     comm = data["communications"]

@@ -45,14 +45,6 @@ def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | No
         return
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of, group_file)
     data, infos = loader.load_with_info(resolved, strict=False)
-    from ..audit import require_messages
-    from ..data import DataError
-
-    try:  # what the audit would stop on, said here too
-        if not data.errors:
-            require_messages(data)
-    except DataError as e:
-        data.problems = [*data.problems, *e.problems]
     click.echo(loader.describe(data, infos))
     click.echo("")
     click.echo(validation.format_problems(data.problems))

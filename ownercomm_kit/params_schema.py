@@ -76,7 +76,6 @@ def _safe_id(value):
     return value
 
 
-
 class Section(BaseModel):
     """Every parameter model: unknown keys are errors, no type coercion (``"5"`` is no number)."""
 
@@ -274,7 +273,10 @@ class Resolved(Params):
     group_id: Optional[str] = None
     group_name: Optional[str] = None
 
-    _ids = field_validator("dealer_id", "group_id")(classmethod(lambda cls, v: _safe_id(v)))
+    @field_validator("dealer_id", "group_id")
+    @classmethod
+    def _ids_name_folders(cls, v):
+        return _safe_id(v)
 
 
 SECTIONS: tuple[str, ...] = tuple(Params.model_fields)

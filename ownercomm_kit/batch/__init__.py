@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__, outputs, params, paths
-from ..runner import SAFE_ID, default_out, notebook_specs, notebooks_for, run_task
+from ..runner import default_out, notebook_specs, notebooks_for, run_task
 from .executors import DaskCluster, Executor, LocalPool
 
 MANIFEST = "manifest.json"
@@ -64,9 +64,7 @@ def read_group(group_file: str | os.PathLike) -> Group:
     if dealers and not isinstance(dealers, list):
         problems.append(f"{group_file}: dealers must be a list of dealer ids or dealer file paths")
         dealers = []
-    group_id = str(doc.get("group_id") or "")
-    if group_id and not SAFE_ID.match(group_id):
-        problems.append(f"{group_file}: group_id {group_id!r} must be letters, digits, '.', '_' or '-'")
+    group_id = str(doc.get("group_id") or "")  # its safety as a folder name: params_schema
     files: list[Path] = []
     for entry in dealers:
         if entry is None or isinstance(entry, (dict, list)) or not str(entry).strip():

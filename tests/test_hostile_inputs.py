@@ -543,3 +543,10 @@ def test_a_text_file_that_is_no_table_is_quoted_a_cell_at_most(kit):
     code, out = cli("validate", "--params", dealer(kit))
     assert code == 1 and "required column 'customer_id' not found" in out
     assert line not in out and "TOP-SECRET-" * 4 not in out
+
+
+def test_data_quality_page_says_how_ids_are_written():
+    from ownercomm_kit import quality
+
+    text = quality.DEFINITIONS["Ids in the CSV files"]
+    assert "= + - @" in text and "one apostrophe" in text and "suppression.csv" in text

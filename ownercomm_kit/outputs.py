@@ -19,8 +19,9 @@ from typing import IO, Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-# A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets. The
+# apostrophe itself is escaped too, so the rule can be undone exactly: drop one leading "'".
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 @contextlib.contextmanager

@@ -384,6 +384,15 @@ def _how_read(info) -> str:
     return text + (f"; {lost} of {info.rows_read} rows left out" if lost else "")
 
 
+def _headers_text(headers: list) -> str:
+    """Their headers, each quoted as a cell at most (a garbage file's first line is not echoed)."""
+    from .validation import MAX_HEADERS_QUOTED, _cell_text
+
+    shown = [_cell_text(h) for h in headers[:MAX_HEADERS_QUOTED]]
+    more = len(headers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def columns(ctx: QualityContext) -> None:
     from .report import html
 
@@ -405,7 +414,7 @@ def columns(ctx: QualityContext) -> None:
         body.append(html.table(part, max_rows=None, mask_pii=False, formats={"filled": "pct"}))
         if ignored:
             body.append(html.note("Columns in the file that nothing reads (map one in the dealer file if it holds a "
-                                  f"canonical column): {', '.join(map(str, ignored))}", "info"))
+                                  f"canonical column): {_headers_text(ignored)}", "info"))
     html.show("".join(body))
 
 
@@ -443,7 +452,14 @@ DEFINITIONS = {
                "an unknown value in an optional column, an empty optional column.",
     "Filled": "Share of the table's rows in which the column has a value.",
     "Supported": "The tables and columns a section needs are present and not empty.",
-    "Report date": "The 'today' of the reports: the as_of parameter, else the last date seen in the data.",
+    "Report date": "The 'today' of the reports: the as_of parameter, else the last date seen in the data "
+                   "that is not after the day the reports are run.",
+    "Ids in the CSV files": "A cell that starts with = + - @, a tab, a carriage return or an apostrophe is "
+                            "written with one apostrophe in front ('=A1) in every CSV file the kit writes "
+                            "(flags, suppression, call lists), so a spreadsheet shows it as text and never runs "
+                            "it as a formula. Ids are kept otherwise: to match the CRM's id when importing "
+                            "suppression.csv, remove that one leading apostrophe. The data check warns about "
+                            "such ids.",
 }
 
 

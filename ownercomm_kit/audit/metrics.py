@@ -212,7 +212,8 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
         win = np.flatnonzero(in_win)
         b = np.flatnonzero((ac >= 0) & (at > a_start) & (at <= a_end))
         prev = asof_latest(ac[b], at[b] - 1, code_of_msg[win], m.t[win])
-        gap = at[b] - m.t[win][np.maximum(prev, 0)]
+        times = m.t[win]  # empty when no message falls in the window: no booking comes from one
+        gap = at[b] - (times[np.maximum(prev, 0)] if times.size else np.zeros(b.size, dtype=at.dtype))
         hit = (prev >= 0) & (gap <= int(params["audit"]["booking_attribution_days"] * DAY))
         booked[ac[b][hit]] = True
     engaged = responded | booked

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__, outputs, params, paths
-from ..runner import SAFE_ID, default_out, notebook_specs, notebooks_for, run_task
+from ..runner import default_out, notebook_specs, notebooks_for, run_task
 from .executors import DaskCluster, Executor, LocalPool
 
 MANIFEST = "manifest.json"
@@ -64,11 +64,12 @@ def read_group(group_file: str | os.PathLike) -> Group:
     if dealers and not isinstance(dealers, list):
         problems.append(f"{group_file}: dealers must be a list of dealer ids or dealer file paths")
         dealers = []
-    group_id = str(doc.get("group_id") or "")
-    if group_id and not SAFE_ID.match(group_id):
-        problems.append(f"{group_file}: group_id {group_id!r} must be letters, digits, '.', '_' or '-'")
+    group_id = str(doc.get("group_id") or "")  # its safety as a folder name: params_schema
     files: list[Path] = []
     for entry in dealers:
+        if entry is None or isinstance(entry, (dict, list)) or not str(entry).strip():
+            problems.append(f"{group_file}: dealers: {entry!r} is not a dealer id or a dealer file path")
+            continue
         files.append(_dealer_path(str(entry), group_file, root))
     stems = [f.stem for f in files]
     dupes = sorted({s for s in stems if stems.count(s) > 1})
@@ -76,10 +77,27 @@ def read_group(group_file: str | os.PathLike) -> Group:
         problems.append(f"{group_file}: dealers listed more than once: {', '.join(dupes)}")
     report = {}
     try:  # the group's own layer over the defaults, validated like every layer, its problems listed with the rest
-        merged = params.resolve({"dealer_id": "_group", "data_dir": "."}, group_file=group_file, root=root)
+        merged = params.resolve({"dealer_id": "group", "data_dir": "."}, group_file=group_file, root=root)
         report = dict(merged.get("report") or {})
     except params.ParamsError as e:
         problems += [p for p in e.problems if p not in problems]
+    # Every dealer file, checked before any store runs: its parameters, and one id per store.
+    ids: dict[str, list[Path]] = {}
+    for f in dict.fromkeys(files):
+        if not f.is_file():  # that store fails alone, saying so; the others still run
+            continue
+        try:
+            resolved = params.resolve(dealer_file=f, group_file=group_file)
+        except params.ParamsError as e:
+            problems += [p for p in e.problems if p not in problems]
+            continue
+        ids.setdefault(resolved["dealer_id"], []).append(f)
+    for dealer_id, owners in ids.items():
+        if len(owners) > 1:
+            problems.append(
+                f"{group_file}: dealer_id {dealer_id!r} is used by {len(owners)} dealer files "
+                f"({', '.join(str(o) for o in owners)}); each store needs its own dealer_id, else one "
+                f"store's reports and customers would land in another's folder")
     if problems:
         raise params.ParamsError(problems)
     return Group(group_id=group_id, group_name=str(doc.get("group_name") or group_id), file=group_file,

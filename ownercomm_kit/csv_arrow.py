@@ -27,8 +27,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .outputs import FORMULA_PREFIXES
+
 CHUNK_ROWS = 262_144
-FORMULA_FIRST = pa.array(["=", "+", "-", "@", "\t", "\r"], pa.large_string())  # outputs.FORMULA_PREFIXES
+FORMULA_FIRST = pa.array(FORMULA_PREFIXES, pa.large_string())  # the first characters outputs neutralizes
 NEEDS_QUOTES = '[,"\r\n]'
 NS = 1_000_000_000
 

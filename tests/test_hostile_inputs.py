@@ -114,7 +114,7 @@ PARAM_CASES = [
     ("audit:\n  exempt_categories: [recal]\n", "audit.exempt_categories[0]", "'recal'", "'recall'"),
     ("referrals:\n  first_contact_hours: -24\n", "referrals.first_contact_hours", "-24", "> 0"),
     ("report:\n  mask_pii: 'no'\n", "report.mask_pii", "'no'", "true or false"),
-    ("report:\n  plotlyjs: cdn\n", "report.plotlyjs", "'cdn'", "'inline' or 'shared'"),
+    ("report:\n  plotlyjs: cdn\n", "report.plotlyjs", "'cdn'", "'inline', 'inline-plain' or 'shared'"),
     ("mapping: {customers: nope}\n", "mapping.customers", "'nope'", "a mapping"),
     ("mapping: {customers: {'Cust No': 5}}\n", "mapping.customers.Cust No", "5", "text"),
     ("files: [customers.csv]\n", "files", "['customers.csv']", "a mapping"),

@@ -20,7 +20,6 @@ import calendar
 import json
 import datetime as dt
 import math
-import re
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -34,6 +33,7 @@ from ownercomm_kit.audit import RULES, run_audit, run_rules, suppression_list, u
 from ownercomm_kit.data import DealerData, from_frames
 from ownercomm_kit.report import audit_report, html, notebook, referrals_report, retention_report
 
+from helpers_pages import PLOTLY, chart_shows_something, page_problems
 from reference_rules import reference_flags
 from strategies import BASE_PARAMS, dealers, params
 
@@ -245,8 +245,6 @@ SECTIONS = {
     "referrals": (referrals_report, ["headline", "attention", "followups", "volume", "funnel", "incentives",
                                      "advocates", "data_quality", "definitions"]),
 }
-# A missing value printed where a figure belongs: a table cell or tile that reads "nan", "None"...
-NOT_A_FIGURE = re.compile(r">\s*(?:nan|NaN|None|NaT|&lt;NA&gt;|<NA>|inf|-inf)\s*%?\s*<")
 OUTPUTS = ("flags.csv", "suppression.csv", "due_for_service.csv", "warranty_expiring.csv", "milestones.csv",
            "referral_followups.csv", "kpis.json")
 
@@ -265,13 +263,12 @@ def render(report: str, data: DealerData, p: dict, out_dir):
 
 def check_page(got: list[tuple[dict, dict]]) -> None:
     page = "".join(b.get("text/html", "") for b, m in got if m.get("role") != "chart")
-    bad = NOT_A_FIGURE.findall(page)
+    bad = page_problems(page)
     assert not bad, f"a missing value printed as a figure: {bad[:5]}"
     for bundle, meta in got:
         if meta.get("role") == "chart":
-            spec = bundle["application/vnd.plotly.v1+json"]
-            points = [len(t.get(k) or []) for t in spec["data"] for k in ("x", "y", "z", "values")]
-            assert spec["data"] and max(points, default=0) > 0, "an empty chart with no explanation"
+            spec = bundle[PLOTLY]
+            assert chart_shows_something(spec), f"an empty chart: {spec['layout'].get('title', {}).get('text')}"
 
 
 def check_suppression(sup: pd.DataFrame) -> None:

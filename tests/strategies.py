@@ -183,7 +183,7 @@ def params(draw) -> dict:
     for name, rule in p["rules"].items():
         rule["severity"] = draw(st.sampled_from(["high", "medium", "low"]))
     p["rules"]["cap_total"]["windows"][0]["max"] = draw(st.sampled_from([1, 5]))
-    p["rules"]["cap_channel"]["windows"]["email"][0]["max"] = draw(st.sampled_from([1, 3]))
+    p["rules"]["cap_channel"]["windows"]["email"][0]["max"] = draw(st.sampled_from([0, 1, 3]))
     p["rules"]["after_opt_out"]["grace_business_days"] = draw(st.sampled_from([0, 1, 10]))
     p["rules"]["multi_sender"]["max_senders"] = draw(st.sampled_from([1, 2]))
     return p

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..arrays import from_min, max_or, take
 from ..data import DealerData
 from .rules import RULES, customer_local, exempt_mask
 from .suppression import as_of_bounds
@@ -59,7 +60,7 @@ DEFINITIONS: dict[str, str] = {
 
 def _month_index(m: Messages) -> np.ndarray:
     d = m.local_day().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return d - (d.min() if len(d) else 0)
+    return from_min(d)
 
 
 def frequency(data: DealerData) -> pd.DataFrame:
@@ -139,9 +140,9 @@ def heatmap(data: DealerData) -> pd.DataFrame:
 def sender_mix(data: DealerData) -> pd.DataFrame:
     m = messages_of(data)
     week = (m.local_day() + 3) // 7
-    week = week - (week.min() if len(week) else 0)
+    week = from_min(week)
     # customer-weeks are runs of the sorted rows; OR the sender bits within each run
-    starts, _ = runs(m.cust * (int(week.max(initial=0)) + 1) + week)
+    starts, _ = runs(m.cust * (int(max_or(week, 0)) + 1) + week)
     bits = np.left_shift(1, np.maximum(m.sender, 0).astype(np.int64))
     heard = np.bitwise_or.reduceat(bits, starts) if len(starts) else np.array([], np.int64)
     per_week = np.array([bin(b).count("1") for b in range(1 << len(schema.SENDERS))])[heard]
@@ -212,8 +213,7 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
         win = np.flatnonzero(in_win)
         b = np.flatnonzero((ac >= 0) & (at > a_start) & (at <= a_end))
         prev = asof_latest(ac[b], at[b] - 1, code_of_msg[win], m.t[win])
-        times = m.t[win]  # empty when no message falls in the window: no booking comes from one
-        gap = at[b] - (times[np.maximum(prev, 0)] if times.size else np.zeros(b.size, dtype=at.dtype))
+        gap = at[b] - take(m.t[win], prev, 0)  # prev -1: no message before (there may be none at all)
         hit = (prev >= 0) & (gap <= int(params["audit"]["booking_attribution_days"] * DAY))
         booked[ac[b][hit]] = True
     engaged = responded | booked

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..arrays import take
 from ..data import DealerData
 from .rules import CONSENT, exempt_mask
 from .windows import DAY, day_of_date, local_ns, messages_of, ns_utc, runs, uniq
@@ -119,10 +120,11 @@ def _cap_window(data, m, counted, w, a_end, channel, name):
     cust = m.cust[rows][first]
     count = np.diff(np.append(first, len(rows)))
     full = count >= w["max"]
-    # the window frees up when its (count - max + 1)-th oldest message leaves it
-    leaving = rows[first[full] + count[full] - w["max"]]
-    free_at = m.t[leaving] + width
-    until = np.floor_divide(local_ns(free_at - 1, data.timezone), DAY)  # last day still capped
+    # the window frees up when its (count - max + 1)-th oldest message leaves it; a cap of 0
+    # never frees up (-1: no such message, held indefinitely)
+    leaving = take(rows, first[full] + count[full] - w["max"] if w["max"] >= 1 else np.full(int(full.sum()), -1))
+    free_at = take(m.t, leaving, 0) + width
+    until = np.where(leaving >= 0, np.floor_divide(local_ns(free_at - 1, data.timezone), DAY), NAT)  # last day still capped
     n = int(full.sum())
     return _frame(m.customers.to_numpy(object)[cust[full]], [channel] * n, [name] * n, until)
 

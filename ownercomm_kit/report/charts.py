@@ -18,6 +18,7 @@ import itertools
 import json
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -80,11 +81,40 @@ def mimebundle(fig: go.Figure) -> dict[str, Any]:
     return {PLOTLY_MIME: data, "text/html": figure_html(fig), "text/plain": f"[chart] {title}"}
 
 
-def show(fig: go.Figure) -> None:
-    """Display ``fig`` so that both JupyterLab and the HTML export draw it."""
-    from .html import emit
+def show(fig: go.Figure, empty: str | None = None) -> None:
+    """Display ``fig`` so that both JupyterLab and the HTML export draw it.
 
+    A figure with nothing to draw (every value zero, blank or missing: an empty selection of
+    a valid dealer) is not drawn as an empty frame: the reader gets a sentence instead,
+    ``empty`` or one naming the chart.
+    """
+    from .html import emit, note, publish
+
+    if not has_values(fig):
+        title = html.unescape(fig.layout.title.text or "This chart")
+        publish(note(empty or f"{title}: nothing to draw for this dealer (every value is zero or unknown).", "skip"))
+        return
     emit(mimebundle(fig), {"role": "chart"})
+
+
+def has_values(fig: go.Figure) -> bool:
+    """True when a trace carries at least one finite, non-zero number (x, y, z or values)."""
+    for trace in fig.data:
+        for key in ("x", "y", "z", "values"):
+            values = getattr(trace, key, None) if key in trace else None
+            if values is None:
+                continue
+            arr = np.asarray(values)
+            if arr.dtype.kind in "iuf":
+                nums = arr.astype(float).ravel()
+            elif arr.dtype == object:  # numbers mixed with None; labels (strings, dates) are not values
+                nums = np.array([float(v) for v in arr.ravel() if isinstance(v, (int, float, np.integer, np.floating))
+                                 and not isinstance(v, (bool, np.bool_))], dtype=float)
+            else:
+                continue
+            if (np.isfinite(nums) & (nums != 0)).any():
+                return True
+    return False
 
 
 # --- chart builders (the theme's colours; plain-word axis titles) ----------------------

@@ -15,7 +15,7 @@ import yaml
 from . import paths, schema
 
 # Sections of defaults.yaml that a group or dealer file may override.
-SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report")
+SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report", "group")
 DEALER_KEYS = ("dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values")
 GROUP_KEYS = ("group_id", "group_name", "dealers")
 
@@ -113,6 +113,8 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{where}: unknown key {key!r}{hint}")
     _check_keys({k: v for k, v in layer.items() if k in SECTIONS}, reference, where, "", problems)
+    if kind == "dealer" and "group" in layer:  # SPEC §9: group rules use the group's parameters
+        problems.append(f"{where}: 'group' parameters belong in the group file, not in a dealer file")
     if kind == "dealer":
         for table in (layer.get("files") or {}):
             if table not in schema.TABLES:

@@ -253,3 +253,29 @@ def test_csv_formula_safe(tmp_path):
             for cell in line.split(","):
                 assert not cell[:1] in ("=", "+", "-", "@"), (name, line)
     assert "'=cmd" in (g / "group" / "persons.csv").read_text()
+
+
+def test_dask_path_gives_the_same_outputs(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    g, manifest, prm = build(tmp_path / "local")
+    step.run_group_step(g, manifest, prm)
+    g2, manifest2, _ = build(tmp_path / "dask")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=40) as cluster, \
+            distributed.Client(cluster) as client:
+        prm2 = copy.deepcopy(prm)
+        prm2["group"]["partition_messages"] = 7  # several buckets of persons, one task each
+        entry = step.run_group_step(g2, manifest2, prm2, client=client)
+    assert entry["status"] == "ok"
+    for name in ("group_flags.csv", "group_suppression.csv", "persons.csv"):
+        assert (g / "group" / name).read_text() == (g2 / "group" / name).read_text(), name
+
+
+def test_buckets_do_not_change_outputs(tmp_path):
+    g, manifest, prm = build(tmp_path / "one")
+    step.run_group_step(g, manifest, prm)
+    g2, manifest2, prm2 = build(tmp_path / "many")
+    prm2["group"]["partition_messages"] = 5
+    step.run_group_step(g2, manifest2, prm2)
+    for name in ("group_flags.csv", "group_suppression.csv", "persons.csv"):
+        assert (g / "group" / name).read_text() == (g2 / "group" / name).read_text(), name

@@ -279,3 +279,49 @@ def test_buckets_do_not_change_outputs(tmp_path):
     step.run_group_step(g2, manifest2, prm2)
     for name in ("group_flags.csv", "group_suppression.csv", "persons.csv"):
         assert (g / "group" / name).read_text() == (g2 / "group" / name).read_text(), name
+
+
+def _small(tmp_path, a_msgs, b_msgs, *, a_extra=None, b_extra=None, **rules):
+    g = tmp_path / "s"
+    a = write_store(g, "A", "Tustin Motors", LA, "2026-12-31", customers=[{"customer_id": "X", "email": "p@q.r"}],
+                    messages=a_msgs, **(a_extra or {}))
+    b = write_store(g, "B", "Naperville Motors", CHI, "2026-12-31", customers=[{"customer_id": "Y", "email": "P@Q.R"}],
+                    messages=b_msgs, **(b_extra or {}))
+    step.run_group_step(g, {"group_id": "s", "stores": [a, b]}, defaults(**rules))
+    f = _flags(g)
+    return set(zip(f["message_id"], f["rule"]))
+
+
+def test_cap_window_is_elapsed_hours_across_dst(tmp_path):
+    # 7 days = 168 hours between instants: A1 is 12:00 PST on 03-01 = 20:00 UTC. B (Chicago) sends
+    # its 6th message after the spring-forward of 03-08: 14:30 CDT = 19:30 UTC is inside (though
+    # 7 days 30 min later on Chicago's wall clock), 15:30 CDT = 20:30 UTC is not
+    a = [{"message_id": f"A{i}", "customer_id": "X", "sent_at": f"2026-03-0{i} 12:00"} for i in (1, 2, 3)]
+    b = [{"message_id": "B4", "customer_id": "Y", "sent_at": "2026-03-04 14:00"},
+         {"message_id": "B5", "customer_id": "Y", "sent_at": "2026-03-05 14:00"}]
+    inside = _small(tmp_path / "in", a, b + [{"message_id": "B6", "customer_id": "Y", "sent_at": "2026-03-08 14:30"}])
+    outside = _small(tmp_path / "out", a, b + [{"message_id": "B6", "customer_id": "Y", "sent_at": "2026-03-08 15:30"}])
+    assert ("B6", "group_cap_total") in inside
+    assert ("B6", "group_cap_total") not in outside
+
+
+def test_reminder_window_boundary_and_exempt(tmp_path):
+    visits = {"visits": [{"ro_id": "R", "customer_id": "X", "visit_date": "2026-05-01"}]}
+    got = _small(tmp_path, [], [
+        {"message_id": "D30", "customer_id": "Y", "sent_at": "2026-05-31 23:00", "category": "service_reminder"},
+        {"message_id": "D31", "customer_id": "Y", "sent_at": "2026-06-01 00:10", "category": "service_reminder"},
+        {"message_id": "DM1", "customer_id": "Y", "sent_at": "2026-04-30 10:00", "category": "service_reminder"},
+        {"message_id": "REC", "customer_id": "Y", "sent_at": "2026-05-02 10:00", "category": "recall"},
+    ], a_extra=visits)
+    assert got == {("D30", "sister_reminder_after_service")}
+
+
+def test_opt_out_on_an_exempt_message_still_counts(tmp_path):
+    got = _small(tmp_path, [
+        {"message_id": "U", "customer_id": "X", "sent_at": "2026-09-01 10:00", "category": "transactional",
+         "channel": "sms", "unsubscribed": True}], [
+        {"message_id": "S1", "customer_id": "Y", "sent_at": "2026-09-15 10:00", "channel": "sms"},  # day 10 = grace end
+        {"message_id": "S2", "customer_id": "Y", "sent_at": "2026-09-16 10:00", "channel": "sms"},
+        {"message_id": "S3", "customer_id": "Y", "sent_at": "2026-09-16 11:00", "channel": "sms", "category": "recall"},
+    ])
+    assert got == {("S2", "sister_after_opt_out")}

@@ -31,7 +31,7 @@ def test_synthetic_group(tmp_path, inject):
     if inject:
         assert want and want <= got, sorted(want - got)[:5]  # recall 1.0
         assert {r for _, _, r in want} >= {"sister_promo_after_purchase", "sister_reminder_after_service",
-                                           "sister_conquest_to_owner", "sister_after_opt_out"}
+                                           "sister_conquest_to_owner", "sister_after_opt_out", "group_cap_total"}
     else:
         assert not want and not got, sorted(got)[:5]
     # every shared record was matched with its source, and nothing else was

@@ -7,7 +7,9 @@ format with the last name in capitals). Accidental matches between the other cus
 broken first (faker reuses names), so that with injection off the group has no conflict.
 With injection on, each sister rule is broken for its own shared persons, on days chosen so
 that no other group rule fires; the group ground truth lists (dealer_id, message_id, rule).
-(group_cap_total is not injected: see the group step's report note.)
+group_cap_total is broken by a burst of messages from the later store right after one of the
+source customer's own messages (distinct categories and channels within the store's caps, so
+the later store's own rules stay quiet).
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def share_customers(stores: list[tuple[str, dict]], share: float, rng: np.random
             pairs.append({"dealer_id": dk, "customer_id": cid, "same_as_dealer_id": di, "same_as_customer_id": src["customer_id"]})
             if inject:
                 rule = ("sister_promo_after_purchase", "sister_reminder_after_service", "sister_conquest_to_owner",
-                        "sister_after_opt_out")[j % 4]
+                        "sister_after_opt_out", "group_cap_total")[j % 5]
                 got = _inject(rule, fi, src["customer_id"], di, dk, cid, gr, timezones, as_of_day, rng, params)
                 if got:
                     msgs, flagged = got
@@ -144,6 +146,8 @@ def _inject(rule, fi, src, di, dk, cid, gr, timezones, as_of_day, rng, params):
                         and clear_of_sales(day) and _quiet(fi, src, day, timezones[di]):
                     m = _msg(dk, cid, day, "conquest")
                     return [m], [(dk, m["message_id"], rule)]
+    if rule == "group_cap_total":
+        return _cap_burst(fi, src, dk, cid, timezones[dk], params, rng)
     if rule == "sister_after_opt_out":
         # the unsubscribe at store dk; the source's later emails at its own store break the rule
         for _ in range(20):
@@ -159,4 +163,41 @@ def _inject(rule, fi, src, di, dk, cid, gr, timezones, as_of_day, rng, params):
                    & ~exempt & (local_day > grace))
             if hit.any():
                 return [u], [(di, mid, rule) for mid in m.loc[hit, "message_id"]]
+    return None
+
+
+BURST = (("newsletter", "email"), ("event", "email"), ("survey", "email"), ("birthday", "mail"), ("anniversary", "mail"))
+
+
+def _cap_burst(fi, src, dk, cid, tz_k, params, rng):
+    """Right after one of the source's messages at ``s``, M messages at store ``dk`` one second
+    apart, M = cap - (the source's messages in the window ending at s) + 1: the last one is
+    over the group's cap; the later store counts only M <= cap."""
+    w = params["group"]["rules"]["group_cap_total"].get("windows") or params["rules"]["cap_total"]["windows"]
+    w = w[0]
+    width, cap = int(w["days"] * DAY), int(w["max"])
+    m = fi["communications"]
+    exempt = m["category"].isin(params["audit"]["exempt_categories"]).to_numpy(bool)
+    mine = m[(m["customer_id"] == src).to_numpy(bool) & ~exempt]
+    if mine.empty:
+        return None
+    t = mine["sent_at"].dt.tz_convert("UTC").astype("int64").to_numpy()
+    local_hour = mine["sent_at"].dt.tz_convert(tz_k).dt.hour.to_numpy()
+    order = rng.permutation(len(t))
+    for pos in order[:50]:
+        s = int(t[pos])
+        if not 9 <= local_hour[pos] <= 18:
+            continue
+        c0 = int(((t > s + len(BURST) * 10**9 - width) & (t <= s)).sum())
+        n = cap - c0 + 1
+        if not 1 <= n <= min(cap, len(BURST)):
+            continue
+        base = pd.Timestamp(s, tz="UTC").tz_convert(tz_k).tz_localize(None)
+        msgs = []
+        for j in range(n):
+            cat, ch = BURST[j]
+            msgs.append({"message_id": f"MS{dk}{cid}cap{j}", "customer_id": cid,
+                         "sent_at": base + pd.Timedelta(seconds=j + 1), "channel": ch, "sender": "dealer",
+                         "category": cat, "status": "delivered", "unsubscribed": False})
+        return msgs, [(dk, msgs[-1]["message_id"], "group_cap_total")]
     return None

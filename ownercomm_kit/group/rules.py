@@ -111,14 +111,16 @@ def group_cap_total(msgs: pd.DataFrame, params: dict, names: dict) -> pd.DataFra
     if not len(counted):
         return empty_flags()
     sub = msgs.iloc[counted]
+    # msgs are sorted by (person, sent_at, dealer_id, message_id) (run_group_rules): the row
+    # position is the tie key
     frame = pd.DataFrame({
-        "customer_id": sub["p"].to_numpy(np.int64).astype(str),
-        "sent_at": pd.to_datetime(sub["t"].to_numpy(np.int64), utc=True),
-        "message_id": (sub["dealer_id"].astype(str) + "\x00" + sub["message_id"].astype(str)).to_numpy(object),
-        "channel": sub["channel"].to_numpy(object), "sender": sub["sender"].to_numpy(object),
-        "category": sub["category"].to_numpy(object),
+        "customer_id": sub["p"].to_numpy(np.int64),
+        "sent_at": pd.Series(pd.to_datetime(sub["t"].to_numpy(np.int64), utc=True)),
+        "message_id": np.arange(len(sub), dtype=np.int64),
+        "channel": sub["channel"].to_numpy(), "sender": sub["sender"].to_numpy(),
+        "category": sub["category"].to_numpy(),
     })
-    m = _build(frame, "UTC")  # sorted by (person, sent_at, dealer_id, message_id)
+    m = _build(frame, "UTC")  # the audit's windows: sorted by (person, sent_at, tie key)
     rows, count, label, start = _over_caps(m, np.ones(len(m), bool), rp["windows"])
     dealer = pd.factorize(sub["dealer_id"])[0][m.order]  # store codes in sorted order
     # the earliest message of the window from another store: the window's first row, or the
@@ -142,7 +144,7 @@ def _candidates(msgs: pd.DataFrame, params: dict, categories, persons) -> pd.Dat
     ok = msgs["category"].isin(list(categories)) & ~msgs["category"].isin(_exempt(params)) & msgs["p"].isin(persons)
     rows = np.flatnonzero(ok.to_numpy(bool))
     return pd.DataFrame({"row": rows, "p": msgs["p"].to_numpy(np.int64)[rows],
-                         "dealer": msgs["dealer_id"].to_numpy(object)[rows],
+                         "dealer": msgs["dealer_id"].iloc[rows].reset_index(drop=True),
                          "mday": msgs["day"].to_numpy(np.int64)[rows]})
 
 
@@ -205,8 +207,8 @@ def opt_outs(msgs: pd.DataFrame) -> pd.DataFrame:
     u = msgs[msgs["unsubscribed"].to_numpy(bool) & msgs["channel"].notna().to_numpy(bool)]
     u = u.sort_values(["p", "channel", "dealer_id", "t", "message_id"], kind="stable")
     u = u.drop_duplicates(["p", "channel", "dealer_id"], keep="first")
-    return pd.DataFrame({"p": u["p"].to_numpy(np.int64), "channel": u["channel"].to_numpy(object),
-                         "udealer": u["dealer_id"].to_numpy(object), "umid": u["message_id"].to_numpy(object),
+    return pd.DataFrame({"p": u["p"].to_numpy(np.int64), "channel": u["channel"].reset_index(drop=True),
+                         "udealer": u["dealer_id"].reset_index(drop=True), "umid": u["message_id"].reset_index(drop=True),
                          "ut": u["t"].to_numpy(np.int64), "uday": u["day"].to_numpy(np.int64)})
 
 
@@ -216,8 +218,9 @@ def sister_after_opt_out(msgs, params, names) -> pd.DataFrame:
     u = opt_outs(msgs)
     u["gend"] = grace_end_day(u["uday"].to_numpy(np.int64), grace)
     rows = np.flatnonzero((~msgs["category"].isin(_exempt(params)) & msgs["p"].isin(u["p"].unique())).to_numpy(bool))
-    c = pd.DataFrame({"row": rows, "p": msgs["p"].to_numpy(np.int64)[rows], "channel": msgs["channel"].to_numpy(object)[rows],
-                      "dealer": msgs["dealer_id"].to_numpy(object)[rows], "mday": msgs["day"].to_numpy(np.int64)[rows]})
+    c = pd.DataFrame({"row": rows, "p": msgs["p"].to_numpy(np.int64)[rows],
+                      "channel": msgs["channel"].iloc[rows].reset_index(drop=True),
+                      "dealer": msgs["dealer_id"].iloc[rows].reset_index(drop=True), "mday": msgs["day"].to_numpy(np.int64)[rows]})
     j = c.merge(u, on=["p", "channel"])
     j = _earliest(j[(j["udealer"] != j["dealer"]) & (j["mday"] > j["gend"])], ["uday", "ut", "udealer", "umid"])
     rows = j["row"].to_numpy(np.int64)
@@ -233,7 +236,7 @@ def run_group_rules(msgs: pd.DataFrame, sales: pd.DataFrame, visits: pd.DataFram
                     params: dict, names: dict) -> pd.DataFrame:
     """Every enabled group rule over one bucket of persons: ``GROUP_FLAG_COLUMNS`` plus ``t``."""
     rp = rule_params(params)
-    msgs = msgs.reset_index(drop=True)
+    msgs = msgs.sort_values(["p", "t", "dealer_id", "message_id"], kind="stable").reset_index(drop=True)
     parts = []
     if _enabled(rp, "group_cap_total"):
         parts.append(group_cap_total(msgs, params, names))

@@ -45,6 +45,7 @@ class Store:
     folder: Path  # its group_extract folder
     timezone: str
     as_of: str
+    caps: dict | None = None  # the store's cap_total settings and exempt categories (meta.json)
 
 
 def stores_of(manifest_stores: list[dict], group_dir: Path) -> tuple[list[Store], list[dict]]:
@@ -61,8 +62,9 @@ def stores_of(manifest_stores: list[dict], group_dir: Path) -> tuple[list[Store]
             missing.append({"dealer_id": s["dealer_id"], "dealer_name": name,
                             "reason": "its run left no group extract (run the batch again with --force)"})
             continue
+        caps = {"cap_total": meta["cap_total"], "exempt": meta.get("exempt_categories")} if "cap_total" in meta else None
         ok.append(Store(str(meta["dealer_id"]), str(meta.get("dealer_name") or name), folder,
-                        str(meta["timezone"]), str(meta["as_of"])))
+                        str(meta["timezone"]), str(meta["as_of"]), caps))
     return ok, missing
 
 
@@ -128,23 +130,51 @@ def run_bucket(task: dict) -> dict:
     k, params = task["bucket"], task["params"]
     con = _connect(task.get("memory", "2GB"))
     pmap = f"read_parquet({_q(task['persons'])})"
+    # A person with one record, at a store whose cap_total settings are the group's, can break
+    # no group rule (no other store; the group's cap counts what the store's counted): left out.
+    others = [s.dealer_id for s in stores if not task["same_caps"].get(s.dealer_id)]
+    keep = "pm.records > 1" + (f" OR pm.dealer_id IN ({', '.join(_q(d) for d in others)})" if others else "")
+
+    dealers = sorted(s.dealer_id for s in stores)
+
+    def typed(sql: str) -> pd.DataFrame:
+        # one Arrow chunk per column (DuckDB hands over many small ones, which makes every
+        # later take slow); the few-valued columns as categoricals with fixed categories, so
+        # that columns of different tables compare
+        df = con.sql(sql).to_arrow_table().combine_chunks().to_pandas()
+        for col, values in (("dealer_id", dealers), ("channel", schema.CHANNELS), ("sender", schema.SENDERS),
+                            ("category", schema.CATEGORIES)):
+            if col in df:
+                extra = sorted(set(df[col].dropna().unique()) - set(values))
+                df[col] = pd.Categorical(df[col], categories=[*values, *extra])
+        return df
+
     def q(table, cols):
-        return con.execute(f"SELECT x.*, pm.person_id, pm.p, pm.stores FROM ({_union(stores, table, cols)}) x "
-                           f"JOIN {pmap} pm ON x.dealer_id = pm.dealer_id AND x.customer_id = pm.customer_id "
-                           f"WHERE pm.bucket = {int(k)}").df()
-    msgs = q("messages", "*").sort_values(["p", "t", "dealer_id", "message_id"], kind="stable").reset_index(drop=True)
+        return typed(f"SELECT x.*, pm.person_id, pm.p, pm.stores FROM ({_union(stores, table, cols)}) x "
+                     f"JOIN {pmap} pm ON x.dealer_id = pm.dealer_id AND x.customer_id = pm.customer_id "
+                     f"WHERE pm.bucket = {int(k)} AND ({keep})")
+    msgs = q("messages", "*")
     sales = q("sales", "*")
     visits = q("visits", "*")
     vehicles = q("vehicles", "*")
-    members = con.execute(f"SELECT dealer_id, customer_id, person_id, p, stores FROM {pmap} WHERE bucket = {int(k)}").df()
+    members = typed(f"SELECT dealer_id, customer_id, person_id, p, stores FROM {pmap} pm "
+                    f"WHERE bucket = {int(k)} AND ({keep})")
     con.close()
     names = task["names"]
     flags = run_group_rules(msgs, sales, visits, vehicles, params, names)
     supp = suppression(msgs, sales, visits, members, params, task["as_of"])
-    shared = msgs["stores"].to_numpy(np.int64) >= 2
-    counts = pd.DataFrame({"dealer_id": msgs["dealer_id"], "shared": shared}).groupby("dealer_id")["shared"].agg(["size", "sum"])
-    return {"flags": flags, "suppression": supp,
-            "messages": {d: [int(r["size"]), int(r["sum"])] for d, r in counts.iterrows()}}
+    return {"flags": flags, "suppression": supp}
+
+
+def message_counts(stores: list[Store], persons_path: Path) -> dict[str, list[int]]:
+    """Per store: messages, and messages to persons of two or more stores (DuckDB, aggregated)."""
+    con = _connect()
+    rows = con.execute(
+        f"SELECT x.dealer_id, count(*), sum(CASE WHEN pm.stores >= 2 THEN 1 ELSE 0 END) "
+        f"FROM ({_union(stores, 'messages', 'customer_id')}) x JOIN read_parquet({_q(persons_path)}) pm "
+        f"ON x.dealer_id = pm.dealer_id AND x.customer_id = pm.customer_id GROUP BY x.dealer_id").fetchall()
+    con.close()
+    return {str(d): [int(n), int(s or 0)] for d, n, s in rows}
 
 
 # ---------------------------------------------------------------- suppression
@@ -180,6 +210,7 @@ def suppression(msgs, sales, visits, members, params, as_of: str) -> pd.DataFram
                              "until": np.full(len(u), np.iinfo(np.int64).min)}), "sister_after_opt_out", "channel")
     if (rp.get("group_cap_total") or {}).get("enabled", True):
         counted = msgs[~msgs["category"].isin(_exempt(params)).to_numpy(bool) & (msgs["t"].to_numpy(np.int64) <= a_end)]
+        counted = counted.iloc[np.lexsort((counted["t"].to_numpy(np.int64), counted["p"].to_numpy(np.int64)))]
         for w in rp["group_cap_total"]["windows"]:
             width = int(w["days"] * DAY)
             inw = counted[counted["t"].to_numpy(np.int64) > a_end - width]  # sorted by (p, t, ...)
@@ -244,24 +275,30 @@ def run_group_step(group_dir: str | Path, manifest: dict, params: dict, *, as_of
     work = out / WORK
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
+    timings: dict[str, float] = {}
     try:
-        result = _compute(stores, params, as_of, work, client)
+        result = _compute(stores, params, as_of, work, client, timings)
         persons, flags, supp, per_store = result
         kpis = group_kpis(persons, per_store, flags)
+        t0 = time.perf_counter()
         outputs.write_csv(flags[GROUP_FLAG_COLUMNS], out / "group_flags.csv")
         outputs.write_csv(supp[SUPPRESSION_COLUMNS], out / "group_suppression.csv")
         outputs.write_csv(persons[PERSON_COLUMNS], out / "persons.csv")
+        timings["csv"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
         from . import page
 
         html = page.build_page(group_name=manifest.get("group_name") or manifest.get("group_id") or "",
                                stores=stores, missing=missing, persons=persons, flags=flags, per_store=per_store,
                                kpis=kpis, params=params, as_of=as_of, plotlyjs=plotlyjs)
         outputs.write_text(html, out / "group_audit.html")
+        timings["page"] = round(time.perf_counter() - t0, 3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     entry = {"status": "ok", "out_dir": FOLDER, "outputs": [f"{FOLDER}/{o}" for o in OUTPUTS],
              "as_of": str(as_of) if as_of else None, "stores": len(stores),
-             "missing": missing, "kpis": kpis, "flags_by_rule": {r: int((flags["rule"] == r).sum()) for r in GROUP_RULES}}
+             "missing": missing, "kpis": kpis, "flags_by_rule": {r: int((flags["rule"] == r).sum()) for r in GROUP_RULES},
+             "timings": timings}
     outputs.write_json({"fingerprint": fp, "entry": entry}, record_path)
     return {**entry, "seconds": round(time.perf_counter() - started, 3)}
 
@@ -276,7 +313,9 @@ def group_kpis(persons: pd.DataFrame, per_store: pd.DataFrame, flags: pd.DataFra
     }
 
 
-def _compute(stores, params, as_of, work: Path, client):
+def _compute(stores, params, as_of, work: Path, client, timings: dict | None = None):
+    import time
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -284,6 +323,8 @@ def _compute(stores, params, as_of, work: Path, client):
         persons = pd.DataFrame({c: pd.Series([], dtype="string") for c in PERSON_COLUMNS}).assign(stores=pd.Series([], dtype="int64"))
         return persons, pd.DataFrame({c: pd.Series([], dtype="string") for c in GROUP_FLAG_COLUMNS}), \
             pd.DataFrame({c: pd.Series([], dtype="string") for c in SUPPRESSION_COLUMNS}), _per_store([], {})
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
     match = (params.get("group") or {}).get("match") or {}
     persons = match_persons(all_customers(stores), region=str(match.get("default_region") or "US"),
                             ignore_plus_tags=bool(match.get("ignore_plus_tags")))
@@ -292,16 +333,28 @@ def _compute(stores, params, as_of, work: Path, client):
     buckets = max(1, math.ceil(message_count(stores) / max(per_bucket, 1)))
     p = pd.factorize(persons["person_id"])[0].astype(np.int64)
     h = pd.util.hash_pandas_object(persons["person_id"], index=False).to_numpy(np.uint64)
+    records = np.bincount(p, minlength=len(p))[p] if len(p) else np.zeros(0, np.int64)
     pmap = pa.Table.from_pandas(pd.DataFrame({
         "dealer_id": persons["dealer_id"].astype(str), "customer_id": persons["customer_id"].astype(str),
         "person_id": persons["person_id"].astype(str), "p": p, "stores": persons["stores"].to_numpy(np.int64),
-        "bucket": (h % np.uint64(buckets)).astype(np.int64)}), preserve_index=False)
+        "records": records.astype(np.int64), "bucket": (h % np.uint64(buckets)).astype(np.int64)}), preserve_index=False)
     pq.write_table(pmap, work / "persons.parquet")
     names = {s.dealer_id: s.dealer_name for s in stores}
     plain = {k: v for k, v in params.items() if k in ("rules", "audit", "group")}
+    group_caps = {"cap_total": {"enabled": bool((params["rules"]["cap_total"]).get("enabled", True)),
+                                "windows": rule_params(params)["group_cap_total"]["windows"]},
+                  "exempt": _exempt(params)}
+    cap_on = bool((rule_params(params).get("group_cap_total") or {}).get("enabled", True))
+    same_caps = {s.dealer_id: (not cap_on) or (s.caps is not None and s.caps["cap_total"]["enabled"]
+                                               and s.caps["cap_total"]["windows"] == group_caps["cap_total"]["windows"]
+                                               and list(s.caps["exempt"] or []) == group_caps["exempt"])
+                 for s in stores}
     tasks = [{"stores": [{**s.__dict__, "folder": str(s.folder)} for s in stores], "bucket": b,
-              "persons": str(work / "persons.parquet"), "params": plain, "names": names, "as_of": str(as_of)}
+              "persons": str(work / "persons.parquet"), "params": plain, "names": names, "as_of": str(as_of),
+              "same_caps": same_caps}
              for b in range(buckets)]
+    timings["persons"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
     if client is not None:
         futures = client.map(run_bucket, tasks, pure=False)
         results = client.gather(futures)
@@ -311,13 +364,12 @@ def _compute(stores, params, as_of, work: Path, client):
     flags = flags.sort_values(["t", "dealer_id", "message_id", "rule"], kind="stable").reset_index(drop=True)
     supp = pd.concat([r["suppression"] for r in results], ignore_index=True)
     supp = supp.sort_values(SUPPRESSION_COLUMNS[:4], kind="stable").reset_index(drop=True)
-    counts: dict[str, list[int]] = {}
-    for r in results:
-        for d, (n, s) in r["messages"].items():
-            c = counts.setdefault(d, [0, 0])
-            c[0] += n
-            c[1] += s
-    return persons, flags, supp, _per_store(stores, counts)
+    timings["buckets"] = round(time.perf_counter() - t0, 3)
+    timings["bucket_count"] = buckets
+    t0 = time.perf_counter()
+    per_store = _per_store(stores, message_counts(stores, work / "persons.parquet"))
+    timings["counts"] = round(time.perf_counter() - t0, 3)
+    return persons, flags, supp, per_store
 
 
 def _per_store(stores, counts) -> pd.DataFrame:

@@ -92,7 +92,7 @@ def save(ctx: ReportContext, r: audit.AuditResult) -> None:
     if ctx.params.get("group_id"):  # a store of a group batch: what the group step reads (SPEC §9)
         from ..group import extract
 
-        extract.write(ctx.out_dir, ctx.data, r.flags)
+        extract.write(ctx.out_dir, ctx.data, r.flags, ctx.params)
 
 
 def _names(ctx: ReportContext) -> pd.DataFrame:

@@ -19,7 +19,7 @@ def day(text: str) -> int:
 
 
 def write_store(group_dir: Path, dealer_id: str, name: str, tz: str, as_of: str, *, customers=(), messages=(),
-                sales=(), visits=(), vehicles=()) -> dict:
+                sales=(), visits=(), vehicles=(), caps: dict | None = None) -> dict:
     """messages: dicts with message_id, customer_id, sent_at (local text), channel, sender,
     category, optional vin, model, unsubscribed, store_cap."""
     folder = group_dir / dealer_id / extract.FOLDER
@@ -50,6 +50,8 @@ def write_store(group_dir: Path, dealer_id: str, name: str, tz: str, as_of: str,
             df = pd.DataFrame({k: pd.Series([], dtype=d) for k, d in schema.items()})
         df = df.astype({k: d for k, d in schema.items()})
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), folder / f"{name_}.parquet")
-    (folder / extract.META).write_text(json.dumps({"dealer_id": dealer_id, "dealer_name": name, "timezone": tz,
-                                                   "as_of": as_of}))
+    meta = {"dealer_id": dealer_id, "dealer_name": name, "timezone": tz, "as_of": as_of}
+    if caps is not None:  # the store's cap_total settings, as a store run records them
+        meta.update(caps)
+    (folder / extract.META).write_text(json.dumps(meta))
     return {"dealer_id": dealer_id, "dealer_name": name, "status": "ok", "out_dir": dealer_id}

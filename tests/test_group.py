@@ -325,3 +325,45 @@ def test_opt_out_on_an_exempt_message_still_counts(tmp_path):
         {"message_id": "S3", "customer_id": "Y", "sent_at": "2026-09-16 11:00", "channel": "sms", "category": "recall"},
     ])
     assert got == {("S2", "sister_after_opt_out")}
+
+
+def test_group_parameters_only_in_the_group_file():
+    d = params_mod.load_defaults()
+    dealer = params_mod.check_layer({"group": {"match": {"default_region": "GB"}}}, "D.yaml", "dealer", d)
+    assert any("'group' parameters belong in the group file" in p for p in dealer)
+    group = params_mod.check_layer({"group": {"match": {"default_region": "GB"},
+                                              "rules": {"group_cap_total": {"windows": [{"days": 7, "max": 8}]}}}},
+                                   "g.yaml", "group", d)
+    assert group == []
+    assert params_mod.check_layer({"group": {"match": {"region": "GB"}}}, "g.yaml", "group", d)  # a typo
+
+
+def test_group_caps_follow_the_groups_cap_total():
+    from ownercomm_kit.group.rules import rule_params
+
+    p = defaults()
+    p["rules"]["cap_total"]["windows"] = [{"days": 3, "max": 2}]
+    assert rule_params(p)["group_cap_total"]["windows"] == [{"days": 3, "max": 2}]
+    p["group"]["rules"]["group_cap_total"]["windows"] = [{"days": 7, "max": 9}]
+    assert rule_params(p)["group_cap_total"]["windows"] == [{"days": 7, "max": 9}]
+
+
+def test_one_store_persons_and_the_stores_own_cap(tmp_path):
+    """A person known to one store only: flagged by group_cap_total only when that store's own
+    cap_total settings differ from the group's (it flagged by its own, looser, cap)."""
+    d = defaults()
+    same = {"cap_total": {"enabled": True, "windows": d["rules"]["cap_total"]["windows"]},
+            "exempt_categories": d["audit"]["exempt_categories"]}
+    loose = {"cap_total": {"enabled": True, "windows": [{"days": 7, "max": 50}]},
+             "exempt_categories": d["audit"]["exempt_categories"]}
+    msgs = [{"message_id": f"M{i}", "customer_id": "X", "sent_at": f"2026-05-0{i} 10:00"} for i in range(1, 8)]
+    got = {}
+    for name, caps in (("same", same), ("loose", loose), ("unknown", None)):
+        g = tmp_path / name
+        # the store flagged M6 and M7 itself when its settings are the group's
+        flagged = [dict(m, store_cap=m["message_id"] in ("M6", "M7") and caps is same) for m in msgs]
+        st = write_store(g, "A", "A", LA, "2026-06-01", customers=[{"customer_id": "X", "email": "x@y.z"}],
+                         messages=flagged, caps=caps)
+        step.run_group_step(g, {"group_id": "g", "stores": [st]}, d)
+        got[name] = set(_flags(g)["message_id"])
+    assert got == {"same": set(), "loose": {"M6", "M7"}, "unknown": {"M6", "M7"}}

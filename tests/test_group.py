@@ -367,3 +367,19 @@ def test_one_store_persons_and_the_stores_own_cap(tmp_path):
         step.run_group_step(g, {"group_id": "g", "stores": [st]}, d)
         got[name] = set(_flags(g)["message_id"])
     assert got == {"same": set(), "loose": {"M6", "M7"}, "unknown": {"M6", "M7"}}
+
+
+def test_phone_fast_path_agrees_with_phonenumbers():
+    import phonenumbers
+
+    forms = ["(714) 555-0101", "714.555.0101", "+1 714 555 0101", "1-714-555-0101", "7145550101", "+17145550101",
+             "  (212)552-8124 ", "1 (800) 555-0199", "011 44 20 7946 0018", "+44 20 7946 0018", "555-0101",
+             "714-555-0101 x23", "1-800-FLOWERS", "(014) 555-0101", "+1 (114) 555 0101", "12345678901"]
+    got = P.normalize_phone(pd.Series(forms)).tolist()
+    for form, g in zip(forms, got):
+        try:
+            p = phonenumbers.parse(form, "US")
+            want = phonenumbers.format_number(p, phonenumbers.PhoneNumberFormat.E164) if phonenumbers.is_possible_number(p) else None
+        except phonenumbers.NumberParseException:
+            want = None
+        assert (None if pd.isna(g) else g) == want, (form, g, want)

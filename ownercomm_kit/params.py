@@ -99,6 +99,8 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
             close = [k for k in allowed if _similar(str(key), k)]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{where}: unknown key {key!r}{hint}")
+    if kind == "dealer" and "group" in layer:  # SPEC §9: group rules use the group's parameters
+        problems.append(f"{where}: 'group' parameters belong in the group file, not in a dealer file")
     if kind == "dealer":
         # Types are checked by the schema (params_schema); here, names against the data model.
         files = layer.get("files") if isinstance(layer.get("files"), dict) else {}

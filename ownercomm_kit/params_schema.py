@@ -271,6 +271,49 @@ class Report(Section):
     plotlyjs: Literal["inline", "inline-plain", "shared"]
 
 
+class GroupMatch(Section):
+    default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]  # ISO 3166 alpha-2, as phonenumbers takes it
+    ignore_plus_tags: bool
+
+
+class GroupRule(Section):
+    enabled: bool
+
+
+class GroupCapTotal(GroupRule):
+    windows: Optional[Annotated[list[Window], Field(min_length=1)]] = None  # None: rules.cap_total.windows
+
+
+class SisterPromo(GroupRule):
+    categories: list[Category]
+    days: DaysOrZero
+
+
+class SisterReminder(GroupRule):
+    days: DaysOrZero
+
+
+class SisterOptOut(GroupRule):
+    grace_business_days: DaysOrZero
+
+
+class GroupRules(Section):
+    group_cap_total: GroupCapTotal
+    sister_promo_after_purchase: SisterPromo
+    sister_reminder_after_service: SisterReminder
+    sister_conquest_to_owner: GroupRule
+    sister_after_opt_out: SisterOptOut
+
+
+class Group(Section):
+    """SPEC §9: the group step's parameters (a group file may override them, a dealer file not)."""
+
+    match: GroupMatch
+    rules: GroupRules
+    examples: AtLeastOne
+    partition_messages: Annotated[int, Field(ge=1_000, le=1_000_000_000)]
+
+
 class Params(Section):
     """The sections of defaults.yaml; a group or dealer file may override any of their keys."""
 
@@ -281,6 +324,7 @@ class Params(Section):
     referrals: Referrals
     report: Report
     baseline: Any = None  # SPEC §10: a date or empty; read by params.parse_as_of like as_of
+    group: Group
 
 
 # --- a dealer's own keys -------------------------------------------------------------------

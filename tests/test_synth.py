@@ -114,9 +114,9 @@ def test_files_load_back_to_the_same_frames(tmp_path, fmt):
 
 def test_committed_sample_is_what_the_documented_command_makes(tmp_path, kit_root):
     readme = (kit_root / "sample_data/README.md").read_text(encoding="utf-8")
-    assert "--seed 7" in readme and "--customers 300" in readme
+    assert "--seed 7" in readme and "--customers 300" in readme and "--shared-share 0.2" in readme
     run_synth(tmp_path, "--dealers", "3", "--customers", "300", "--seed", "7", "--group-id", "sample",
-              "--data-subdir", "sample_data", "--ground-truth-dir", "sample_data/ground_truth")
+              "--data-subdir", "sample_data", "--ground-truth-dir", "sample_data/ground_truth", "--shared-share", "0.2")
     made = digests(tmp_path / "sample_data")
     shipped = {k: v for k, v in digests(kit_root / "sample_data").items() if k != "README.md"}
     assert made == shipped

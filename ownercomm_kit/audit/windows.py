@@ -337,3 +337,12 @@ def containing_interval(
     ok = pos >= 0
     ok[ok] = run[pos[ok]] > left_t[ok]
     return np.where(ok, ro[holder[np.maximum(pos, 0)]], -1)
+
+
+def grace_end_day(day: np.ndarray, business_days: int) -> np.ndarray:
+    """The last day of an opt-out's grace (SPEC §4 after_opt_out, as the audit reads it): N
+    business days (Mon-Fri) after ``day``, counted from the next business day (a Saturday
+    counts like the Friday before), never before ``day`` itself. int64 day numbers."""
+    day = np.asarray(day, dtype=np.int64)
+    end = np.busday_offset(day.astype("datetime64[D]"), business_days, roll="backward").astype(np.int64)
+    return np.maximum(end, day)

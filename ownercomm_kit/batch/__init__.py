@@ -42,6 +42,8 @@ class BatchResult:
     manifest: Path
     index: Path
 
+    group_step: dict = field(default_factory=dict)  # the group step's manifest entry (SPEC §9)
+
     @property
     def failed(self) -> list[dict]:
         return [s for s in self.stores if s["status"] == "failed"]
@@ -170,10 +172,13 @@ def run_batch(
             results[task["dealer_file"]] = result
             if on_result:
                 on_result(result)
+        stores = [_manifest_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
+        # SPEC §9: the group step, on the stores that succeeded, on the same cluster as the stores
+        group_entry = _group_step(group, group_dir, stores, executor, as_of=as_of, force=force,
+                                  plotlyjs=shared or "inline")  # the page sits one folder down, like a store's
     finally:
         if own_executor:
             executor.close()
-    stores = [_manifest_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
     seconds = round(time.perf_counter() - started, 3)
     manifest = {
         "group_id": group.group_id, "group_name": group.group_name, "group_file": str(group.file),
@@ -183,13 +188,30 @@ def run_batch(
         "seconds": seconds,
         "counts": {s: sum(1 for r in stores if r["status"] == s) for s in ("ok", "skipped", "failed")},
         "stores": stores,
+        "group": group_entry,
     }
     manifest_path = outputs.write_json(manifest, group_dir / MANIFEST)
     from . import index  # plotly and nbconvert: only once the stores are done
     page = index.build_index(manifest, group_dir, plotlyjs="shared" if shared else "inline")
     index_path = outputs.write_text(page, group_dir / INDEX)
     return BatchResult(group=group, out_dir=group_dir, stores=stores, seconds=seconds,
-                       manifest=manifest_path, index=index_path)
+                       manifest=manifest_path, index=index_path, group_step=group_entry)
+
+
+def _group_step(group: Group, group_dir: Path, stores: list[dict], executor, *, as_of, force, plotlyjs) -> dict:
+    """The group step's manifest entry; its failure is recorded, never raised (the stores'
+    reports stand on their own)."""
+    from ..group import step
+
+    started = time.perf_counter()
+    try:
+        merged = params.resolve({"dealer_id": "_group", "data_dir": "."}, group_file=group.file, root=group.root)
+        return step.run_group_step(group_dir, {"group_id": group.group_id, "group_name": group.group_name,
+                                               "stores": stores}, merged, as_of=params.parse_as_of(as_of),
+                                   force=force, client=getattr(executor, "client", None), plotlyjs=plotlyjs)
+    except Exception as e:  # noqa: BLE001 - recorded in the manifest and said by the CLI
+        return {"status": "failed", "error": f"{type(e).__name__}: {e}",
+                "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _manifest_entry(result: dict, group_dir: Path) -> dict:

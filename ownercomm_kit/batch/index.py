@@ -253,6 +253,32 @@ def _html(body: str, section: str | None = None):
     return ({"text/html": body, "text/plain": ""}, {"section": section} if section else None)
 
 
+def group_section(entry: dict):
+    """The group audit's link and headline counts (SPEC §9; aggregates only)."""
+    if not entry:
+        return None
+    head = html.heading("The group as one customer base",
+                        "Customers shared by the stores and what one store does to another's customers.")
+    if entry.get("status") not in ("ok", "skipped"):
+        return _cell(_html(head, "group"), _html(html.note("The group audit could not be built this time: "
+                                                           + public_reason(str(entry.get("error") or "")), "warn")))
+    k = entry.get("kpis") or {}
+    tiles = html.tiles([
+        html.Tile("Shared customers", k.get("shared_customers"), "int", "Persons who are customers of two or more stores."),
+        html.Tile("Messages reaching shared customers", k.get("shared_customer_message_share"), "pct",
+                  "Messages sent to shared customers, divided by all messages of the stores.", reason="no messages"),
+        html.Tile("Group flags", k.get("group_flags_total"), "int",
+                  "Messages that break a group rule (one store's message to another's customer).",
+                  tone="bad" if k.get("group_flags_total") else "good"),
+    ])
+    missing = entry.get("missing") or []
+    extra = (html.note(f"{len(missing)} store(s) missing from the group view: "
+                       + ", ".join(str(m.get("dealer_name") or m.get("dealer_id")) for m in missing), "warn")
+             if missing else "")
+    link = f'<p>{_link("group/group_audit.html", "Open the group audit")}</p>'
+    return _cell(_html(head, "group"), _html(tiles + extra + link))
+
+
 def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") -> str:
     """The group index page (HTML) for ``manifest`` (see ``batch.run_batch``)."""
     group_dir = Path(group_dir)
@@ -282,6 +308,9 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
                     else html.note("No store has a report yet.", "skip"))),
         _cell(_html(html.heading("The group's median and quartiles"), "spread"), _html(summary_table(summary(df)))),
     ]
+    group_cell = group_section(manifest.get("group") or {})
+    if group_cell is not None:
+        cells.append(group_cell)
     for fig in (spread_chart(df), flags_chart(ranked)):
         if fig is not None:
             cells.append(_cell((charts.mimebundle(fig), {"role": "chart"})))

@@ -58,7 +58,13 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
                f"{counts['failed']} failed in {result.seconds:.1f} s")
     click.echo(f"  index:    {result.index}")
     click.echo(f"  manifest: {result.manifest}")
-    if result.failed:
+    g = result.group_step or {}
+    if g.get("status") in ("ok", "skipped"):
+        click.echo(f"  group:    {result.out_dir / 'group' / 'group_audit.html'} ({g['status']}; "
+                   f"{g['kpis']['shared_customers']} shared customers, {g['kpis']['group_flags_total']} group flags)")
+    elif g.get("status") == "failed":
+        click.echo(f"Group step failed: {g.get('error')}", err=True)
+    if result.failed or g.get("status") == "failed":
         click.echo("Failed stores:", err=True)
         for s in result.failed:
             click.echo(f"  {s['dealer_id']}: {s['error']}", err=True)

@@ -100,6 +100,10 @@ def save(ctx: ReportContext, r: audit.AuditResult) -> None:
     outputs.write_parquet(r.flags[audit.FLAG_COLUMNS], ctx.path("flags.parquet"))  # same rows, for analysts
     outputs.write_csv(r.suppression[["customer_id", "channel", "rule", "until"]], ctx.path("suppression.csv"))
     outputs.update_kpis(ctx.out_dir, {k: r.headline.get(k) for k in audit.HEADLINE_KEYS})
+    if ctx.params.get("group_id"):  # a store of a group batch: what the group step reads (SPEC §9)
+        from ..group import extract
+
+        extract.write(ctx.out_dir, ctx.data, r.flags, ctx.params)
 
 
 def _names(ctx: ReportContext) -> pd.DataFrame:

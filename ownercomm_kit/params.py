@@ -12,10 +12,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import paths, schema
+from . import paths, schema, state_laws
 
 # Sections of defaults.yaml that a group or dealer file may override.
-SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report")
+SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report", "state_rules")
 DEALER_KEYS = ("dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values")
 GROUP_KEYS = ("group_id", "group_name", "dealers")
 
@@ -86,6 +86,7 @@ def _similar(a: str, b: str) -> bool:
 _FREE_FORM: dict[str, tuple[str, ...]] = {
     "rules.cap_channel.windows": schema.CHANNELS,
     "rules.min_gap.gap_days": schema.CATEGORIES,
+    "state_rules.states": state_laws.US_STATES,  # a state's own keys: state_laws.check_table
 }
 
 
@@ -184,6 +185,7 @@ def resolve(
         merged = _merge(merged, {k: v for k, v in dealer.items() if v is not None or k not in merged})
     if overrides:
         merged = _merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    problems += state_laws.check_table(merged.get("state_rules"), "state_rules (defaults, group and dealer files merged)")
     for key in ("dealer_id", "data_dir"):
         if not merged.get(key):
             problems.append(f"{dealer_file or 'dealer parameters'}: {key} is required")

@@ -239,4 +239,24 @@ def state_summary(data: DealerData, params: dict, flags: pd.DataFrame) -> dict:
     per_state = states["state"].value_counts()
     customers = pd.DataFrame({"state": sorted(ruled), "customers": [int(per_state.get(c, 0)) for c in sorted(ruled)]})
     return {"methods": methods, "by_state": by_state, "customers_in_ruled_states": customers,
-            "table": state_laws.table_frame(params), "version": state_laws.table_version(params)}
+            "table": state_laws.table_frame(params), "version": state_laws.table_version(params),
+            "heatmap": law_heatmap(data, params)}
+
+
+def law_heatmap(data: DealerData, params: dict) -> pd.DataFrame:
+    """Texts and calls (the states' channels) to customers of a law state, by weekday and hour of
+    the customer's local time (the dealer's when unknown): where the stricter windows bite."""
+    from .metrics import WEEKDAYS  # metrics imports rules; imported here to keep the rule module light
+
+    m = messages_of(data)
+    st = _ruled(data, m, params)
+    cols = pd.Index(range(24), name="hour")
+    if not st.rules or not len(m):
+        return pd.DataFrame(0, index=pd.Index(WEEKDAYS, name="weekday"), columns=cols)
+    s = st.row_state(m)
+    rows = np.flatnonzero((s < len(st.rules)) & st.channel[s, m.channel])
+    local, _ = customer_local(data, m, rows)
+    weekday = (np.floor_divide(local, DAY) + 3) % 7  # 1970-01-01 was a Thursday
+    hour = np.mod(local, DAY) // (3600 * 10**9)
+    counts = np.bincount(weekday * 24 + hour, minlength=7 * 24).reshape(7, 24)
+    return pd.DataFrame(counts, index=pd.Index(WEEKDAYS, name="weekday"), columns=cols)

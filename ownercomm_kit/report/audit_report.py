@@ -78,8 +78,8 @@ def rule_text(name: str, params: dict) -> str:
         "state_quiet_hours": lambda: "A text or call outside the calling window of the customer's state ("
         + _state_windows(params) + "), in the customer's local time, and not already a night-time text or call. "
         "Risk flag, not legal advice.",
-        "state_contact_cap": lambda: "More texts and calls on one subject (the message category) within the state's "
-        "window than its law allows, from every sender together, counting this one (" + _state_caps(params)
+        "state_contact_cap": lambda: "More texts and calls on one subject (the message category) in the state's "
+        "time limit than its law allows, from every sender together, counting this one (" + _state_caps(params)
         + "). Risk flag, not legal advice.",
     }.get(name, lambda: f"The rule {name} of the audit engine.")()
     if name != "quiet_hours":
@@ -375,6 +375,7 @@ def state_laws_section(ctx: ReportContext, r: audit.AuditResult) -> None:
                                  "oc-lead"))
     table = st.get("table")
     if table is not None and len(table):
+        table = table.assign(also_exempt=table["also_exempt"].str.replace("_", " "))
         html.show(f"<h3>The state rules applied (table version {html.esc(st.get('version') or '')})</h3>" + html.table(
             table, labels={"state": "State", "law": "Law", "citation": "Citation", "effective": "In force since",
                            "window": "Calling window (local)", "cap": "Limit", "channels": "Channels",

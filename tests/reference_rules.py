@@ -1,4 +1,4 @@
-"""An independent, deliberately plain reading of the fourteen audit rules of SPEC §4.
+"""An independent, deliberately plain reading of the sixteen audit rules of SPEC §4 (the fourteen and the two state rules).
 
 Used only in tests, to check ``ownercomm_kit.audit.run_rules``. It was written from the SPEC
 text before reading the engine's rule code: plain Python loops over each customer's messages,

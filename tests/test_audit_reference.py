@@ -357,3 +357,18 @@ def test_no_messages_no_flags():
                                                                 "sender", "category"])})
     flags, _ = run_rules(data, PARAMS)
     assert flags.empty and reference_flags(data, PARAMS)[0] == set()
+
+
+@pytest.mark.parametrize("seed", [400, 401, 402])
+def test_other_state_tables_match_reference(seed):
+    """Another state table read from the params: a tighter cap over 90 minutes, a later window, a state
+    added by a dealer, other exemptions, another channel list, quiet_hours off (nothing is then
+    "already flagged by quiet_hours")."""
+    p = copy.deepcopy(PARAMS)
+    states = p["state_rules"]["states"]
+    states["FL"].update(cap=1, cap_hours=1.5, start="09:30", end="19:00")
+    states["MD"].update(exempt_categories=["offer", "event"], channels=["sms"])
+    states["TX"] = {"citation": "test", "effective": "2025-01-01", "start": "12:00", "end": "13:00", "cap": 2,
+                    "cap_hours": 48, "channels": ["phone", "email"], "exempt_categories": []}
+    p["rules"]["quiet_hours"]["enabled"] = seed != 400
+    _assert_same(random_dealer(seed), p)

@@ -24,7 +24,7 @@ from .. import schema, state_laws
 from ..data import DealerData
 from . import text as tx
 from .rules import _tod, customer_local, empty_flags, make_flags, rule
-from .windows import DAY, Messages, messages_of
+from .windows import DAY, MARGIN_DAYS, Messages, messages_of
 
 STATE_NAMES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
@@ -159,7 +159,7 @@ def over_state_cap(m: Messages, st: Ruled, s: np.ndarray, counted: np.ndarray):
     out_rows, out_count, out_first = [], [], []
     for hours in np.unique(st.hours[s[o]]):
         sel = st.hours[s[o]] == hours
-        j = m.window_start(float(hours) / 24)[o[sel]]
+        j = _window_start_of(m, o[sel], int(round(float(hours) * 3600)) * 10**9)
         lo = np.searchsorted(key, m.category[o[sel]].astype(np.int64) * n1 + j, "left")
         count = pos[sel] - lo + 1
         over = count > st.cap[s[o[sel]]]
@@ -171,6 +171,17 @@ def over_state_cap(m: Messages, st: Ruled, s: np.ndarray, counted: np.ndarray):
     rows, count, first = (np.concatenate(x) for x in (out_rows, out_count, out_first))
     order = np.argsort(rows, kind="stable")
     return rows[order], count[order], first[order]
+
+
+def _window_start_of(m: Messages, rows: np.ndarray, width: int) -> np.ndarray:
+    """``Messages.window_start`` for some rows only (the customers of law states are few)."""
+    if m.uniq_t is None and width % m.unit == 0 and width <= MARGIN_DAYS * DAY:
+        lo = m.key[rows] - (width // m.unit - 1)  # t > t_row - width, in key units
+    elif m.uniq_t is None and width % m.unit == 0:
+        lo = np.maximum(m.key[rows] - (width // m.unit - 1), m.cust[rows] * m.span)
+    else:
+        lo = m.lo_key(m.cust[rows], m.t[rows] - width)
+    return np.searchsorted(m.key, lo, "left")
 
 
 @rule("state_contact_cap", needs_any=NEEDS, family="windows", partial=_state_partial)

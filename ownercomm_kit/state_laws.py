@@ -134,6 +134,8 @@ def check_table(block: Any, where: str = "state_rules") -> list[str]:
         for key in ("citation", "effective"):
             if not str(rule.get(key) or "").strip():
                 problems.append(f"{at}.{key}: every state rule needs its {key}")
+        if str(rule.get("effective") or "").strip() and not re.match(r"^\d{4}-\d{2}-\d{2}$", str(rule["effective"]).strip()):
+            problems.append(f"{at}.effective: {rule['effective']!r} is not a date (YYYY-MM-DD)")
         if rule.get("enabled", True) not in (True, False):
             problems.append(f"{at}.enabled: {rule.get('enabled')!r} must be true or false")
     return problems

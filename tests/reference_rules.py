@@ -395,8 +395,11 @@ def _state_rules(data, msgs, params, rule, flag):
         return table.get(st)
 
     def counted(m, law):
+        """The law covers this message: its channel, not exempt, dated on or after the law's effective date."""
+        effective = str(law.get("effective") or "") if law is not None else ""
         return (law is not None and m["channel"] in law.get("channels", ["sms", "phone"])
-                and m["category"] not in exempt | set(law.get("exempt_categories") or []))
+                and m["category"] not in exempt | set(law.get("exempt_categories") or [])
+                and (not effective or m["date"] >= dt.date.fromisoformat(effective[:10])))
 
     if rule == "state_quiet_hours":
         for m in msgs.all:

@@ -317,3 +317,18 @@ def test_replay_and_state_summary_count_the_state_rules():
     methods = r.states["methods"].set_index("method")["customers"].to_dict()
     assert methods == {"state": 1, "zip": 1, "area_code": 0, "none": 1}
     assert set(r.states["table"]["state"]) == {"FL", "OK", "MD"}
+
+
+def test_a_law_covers_messages_from_its_effective_date_on():
+    """Maryland's law is in force from 2024-01-01: texts of 31 December 2023 are neither flagged nor
+    counted; the dealer's calendar dates a message, as everywhere in the audit."""
+    md = [{"customer_id": "C1", "state": "MD"}]
+    late = [msg("M1", "2023-12-31 20:30", channel="sms"), msg("M2", "2024-01-01 20:30", channel="sms")]
+    assert pairs(flags_of(late, md), "state_quiet_hours") == {"M2"}
+    ms = burst(["2023-12-31 23:00", "2023-12-31 23:10", "2023-12-31 23:20", "2024-01-01 09:00", "2024-01-01 09:10",
+                "2024-01-01 09:20", "2024-01-01 09:30"])
+    assert pairs(flags_of(ms, md), "state_contact_cap") == {"M6"}
+    p = params()
+    p["state_rules"] = copy.deepcopy(p["state_rules"])
+    p["state_rules"]["states"]["MD"]["effective"] = "2023-12-01"
+    assert pairs(flags_of(ms, md, p), "state_contact_cap") == {"M3", "M4", "M5", "M6"}

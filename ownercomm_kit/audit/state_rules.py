@@ -4,6 +4,8 @@ The table of state laws is ``params["state_rules"]`` (``state_laws.state_table``
 state comes from customers.state, else the ZIP prefix, else the phone's area code
 (``state_laws.customer_states``). Readings that the tests pin:
 
+- a state's law covers the messages dated (dealer's calendar, as every "message date") on or after
+  its ``effective`` date: earlier ones are neither flagged nor counted;
 - state rules concern solicitations: only non-exempt messages are flagged or counted, exempt
   meaning ``audit.exempt_categories`` (recall, transactional) plus the state's own
   ``exempt_categories`` (MD: service_reminder, warranty);
@@ -82,6 +84,8 @@ class Ruled:
         self.end = np.array([_tod(r.end) for r in self.rules] + [DAY], np.int64)
         self.cap = np.array([r.cap if r.cap is not None else -1 for r in self.rules] + [-1], np.int64)
         self.hours = np.array([r.cap_hours for r in self.rules] + [0.0])
+        # a law covers messages dated (dealer's calendar) on or after its effective date
+        self.effective = np.array([_day(r.effective) for r in self.rules] + [np.iinfo(np.int64).max], np.int64)
         self.names = np.array([STATE_NAMES.get(r.state, r.state) + "'s" for r in self.rules] + [""], dtype=object)
         self.cites = np.array([r.citation for r in self.rules] + [""], dtype=object)
 
@@ -93,8 +97,18 @@ class Ruled:
     def counted(self, m: Messages) -> tuple[np.ndarray, np.ndarray]:
         """(state per row, rows a state rule looks at: a ruled customer, a state channel, not exempt)."""
         s = self.row_state(m)
-        ok = self.channel[s, m.channel] & ~self.exempt[s, m.category]
-        return s, ok & (s < len(self.rules))
+        ok = self.channel[s, m.channel] & ~self.exempt[s, m.category] & (s < len(self.rules))
+        if len(self.rules) and (self.effective[:-1] > np.iinfo(np.int64).min).any():
+            ok &= m.local_day() >= self.effective[s]
+        return s, ok
+
+
+def _day(text: str) -> int:
+    """Days since 1970-01-01 of an effective date (no date: the law always applied)."""
+    try:
+        return int(np.datetime64(str(text).strip()[:10], "D").astype(np.int64))
+    except ValueError:
+        return int(np.iinfo(np.int64).min)
 
 
 def _ruled(data: DealerData, m: Messages, params: dict) -> Ruled:

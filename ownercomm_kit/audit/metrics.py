@@ -59,7 +59,8 @@ DEFINITIONS: dict[str, str] = {
     "(USPS prefixes), else the phone's area code; customers with none get no state rule. For customers in a state of "
     "the state_rules table: texts and calls outside the state's calling window (customer's local time) and more than "
     "its limit on one subject (message category) in 24 hours, from every sender together. Recall and transactional "
-    "messages, and what the state exempts, are never counted. Risk flags, not legal advice.",
+    "messages, what the state exempts and messages dated before the law took effect are never counted. Risk flags, "
+    "not legal advice.",
 }
 
 

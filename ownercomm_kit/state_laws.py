@@ -204,14 +204,31 @@ def _lookup(keys: pd.Series, table: dict[str, str]) -> pd.Series:
 
 
 def normalize_states(values: pd.Series) -> pd.Series:
-    """Two-letter codes, trimmed and upper-cased; anything else NA."""
-    text = values.astype("string").str.strip().str.upper().str.replace(r"[\s.]", "", regex=True)
-    return text.where(text.isin(US_STATES)).astype("string")
+    """Two-letter codes, trimmed and upper-cased ("fl", " Fl. "), or a full name ("Florida"); anything
+    else NA. (The loader already turned a dealer's values into codes and warned about the rest.)"""
+    text = values.astype("string").str.strip().str.upper()
+    code = text.str.replace(r"[\s.]", "", regex=True)
+    named = _lookup(text.str.replace(r"[^A-Z ]", "", regex=True).str.replace(r"\s+", " ", regex=True), _NAMES)
+    return code.where(code.isin(US_STATES), named).astype("string")
+
+
+_NAMES = {n.upper(): c for c, n in {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
+    "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
+    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky",
+    "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire",
+    "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota",
+    "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island",
+    "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    "PR": "Puerto Rico", "VI": "Virgin Islands", "GU": "Guam", "AS": "American Samoa", "MP": "Northern Mariana Islands",
+}.items()}
 
 
 def zip_states(postal: pd.Series) -> pd.Series:
     """State of a US ZIP (5 digits, ZIP+4, or a 4-digit ZIP whose leading 0 a spreadsheet dropped)."""
-    text = postal.astype("string").str.strip()
+    text = postal.astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)  # 33101.0 from a typed file
     digits = text.str.extract(r"^(\d{3,5})(?:\s*-?\s*\d{4})?$", expand=False)
     # 4 digits: a ZIP read as a number lost its leading zero (New England, New Jersey, Puerto Rico)
     digits = digits.where(digits.str.len() != 4, "0" + digits)
@@ -221,7 +238,8 @@ def zip_states(postal: pd.Series) -> pd.Series:
 
 def area_code_of(phone: pd.Series) -> pd.Series:
     """The area code of a North American number: 10 digits, or 11 starting with 1 ("+1 (305) ...")."""
-    digits = phone.astype("string").str.replace(r"(?i)\s*(x|ext\.?|extension)\s*\d+$", "", regex=True)
+    digits = phone.astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)  # 3055550100.0
+    digits = digits.str.replace(r"(?i)\s*(x|ext\.?|extension)\s*\d+$", "", regex=True)
     digits = digits.str.replace(r"\D", "", regex=True)
     digits = digits.where(~((digits.str.len() == 11) & digits.str.startswith("1")), digits.str.slice(1))
     return digits.where(digits.str.len() == 10).str.slice(0, 3)

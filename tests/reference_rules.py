@@ -361,11 +361,11 @@ def _asset(name):
 def state_of(customer: dict) -> tuple[str | None, str]:
     """(state, how): customers.state, else the ZIP's first 3 digits, else the phone's area code."""
     st = customer.get("state")
-    if st is not None and str(st).strip().upper() in US_CODES:
-        return str(st).strip().upper(), "state"
+    if st is not None and str(st).strip().upper().replace(" ", "").replace(".", "") in US_CODES:
+        return str(st).strip().upper().replace(" ", "").replace(".", ""), "state"
     pc = customer.get("postal_code")
     if pc is not None:
-        m = re.fullmatch(r"(\d{3,5})(?:\s*-?\s*\d{4})?", str(pc).strip())
+        m = re.fullmatch(r"(\d{3,5})(?:\s*-?\s*\d{4})?", re.sub(r"\.0+$", "", str(pc).strip()))
         if m and len(m.group(1)) >= 4:
             z = m.group(1).zfill(5)
             found = _asset("zip3_states.csv").get(z[:3])
@@ -373,7 +373,8 @@ def state_of(customer: dict) -> tuple[str | None, str]:
                 return found, "zip"
     ph = customer.get("phone")
     if ph is not None:
-        digits = "".join(ch for ch in re.sub(r"(?i)\s*(x|ext\.?|extension)\s*\d+$", "", str(ph)) if ch.isdigit())
+        text = re.sub(r"\.0+$", "", str(ph).strip())
+        digits = "".join(ch for ch in re.sub(r"(?i)\s*(x|ext\.?|extension)\s*\d+$", "", text) if ch.isdigit())
         if len(digits) == 11 and digits[0] == "1":
             digits = digits[1:]
         if len(digits) == 10:

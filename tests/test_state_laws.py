@@ -332,3 +332,12 @@ def test_a_law_covers_messages_from_its_effective_date_on():
     p["state_rules"] = copy.deepcopy(p["state_rules"])
     p["state_rules"]["states"]["MD"]["effective"] = "2023-12-01"
     assert pairs(flags_of(ms, md, p), "state_contact_cap") == {"M3", "M4", "M5", "M6"}
+
+
+def test_typed_cells_and_full_names_give_a_state():
+    """A ZIP or phone read from a typed file as a number, and a state spelled out, still give a state."""
+    cust = pd.DataFrame({"customer_id": ["A", "B", "C", "D"], "state": [None, None, "Florida", "new  york"],
+                         "postal_code": [33101.0, None, None, None], "phone": [None, 4055550100.0, None, None]})
+    got = state_laws.customer_states(cust).set_index("customer_id")
+    assert got["state"].tolist() == ["FL", "OK", "FL", "NY"]
+    assert got["state_method"].tolist() == ["zip", "area_code", "state", "state"]

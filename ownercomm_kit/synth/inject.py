@@ -334,6 +334,14 @@ class Injector:
         ok = [ch for ch in law.channels if ch in ("sms", "phone") and self.ok[c, CH[ch]]]
         return ok[0] if ok else None
 
+    @staticmethod
+    def _in_force(law) -> int:
+        """The first day (days since 1970) a law covers: messages before it are not the law's business."""
+        try:
+            return int(np.datetime64(str(law.effective)[:10], "D").astype(np.int64)) + 1  # +1: any zone's date
+        except ValueError:
+            return 0
+
     def _law_category(self, law) -> str:
         exempt = self.exempt | set(law.exempt_categories)
         return next(cat for cat in ("survey", "event", "newsletter", "offer") if cat not in exempt)
@@ -344,6 +352,7 @@ class Injector:
         q0, q1 = (int(x) for x in str(qh["start"]).split(":")), (int(x) for x in str(qh["end"]).split(":"))
         q0, q1 = (lambda h, m: h * 60 + m)(*q0), (lambda h, m: h * 60 + m)(*q1)
         eligible = np.array([i for i in range(self.n) if st[i] in laws
+                             and self._in_force(laws[st[i]]) + 2 <= self.L.as_of_day
                              and self._texts_or_calls(i, laws[st[i]]) is not None], dtype=np.int64)
         for n, c in enumerate(self.pick(eligible, k)):
             law = laws[st[c]]
@@ -355,7 +364,7 @@ class Injector:
                 continue
             minute = options[0] if n == 0 else options[int(self.rng.integers(0, len(options)))]
             z = self.L.cust["timezone"][c] or self.L.tz
-            local = np.array([self.any_day() * NS_DAY + minute * 60 * NS_SECOND], dtype=np.int64)
+            local = np.array([self.any_day(self._in_force(law)) * NS_DAY + minute * 60 * NS_SECOND], dtype=np.int64)
             t = int(convert_wall(local, z, self.L.tz)[0])
             if t <= self.end:
                 self.out.add(c, t, self._law_category(law), "sales", self._texts_or_calls(c, law),
@@ -364,12 +373,13 @@ class Injector:
     def state_contact_cap(self, k):
         laws, st = self._law_customers()
         eligible = np.array([i for i in range(self.n) if st[i] in laws and laws[st[i]].cap is not None
+                             and self._in_force(laws[st[i]]) + 4 <= self.L.as_of_day
                              and self._texts_or_calls(i, laws[st[i]]) is not None], dtype=np.int64)
         for n, c in enumerate(self.pick(eligible, k)):
             law = laws[st[c]]
             ch, cat = self._texts_or_calls(c, law), self._law_category(law)
             width = int(law.cap_hours * 3600) * NS_SECOND
-            t_end = self.when(self.any_day(self.L.start_day + 3))
+            t_end = self.when(self.any_day(max(self.L.start_day + 3, self._in_force(law) + 2)))
             times = [t_end - i * 7 * 60 * NS_SECOND for i in range(law.cap + 1)][::-1]
             if n == 0 and law.cap > 0:  # the first just inside the window
                 times[0] = t_end - width + EDGE_MARGIN

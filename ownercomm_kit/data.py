@@ -140,6 +140,9 @@ def coerce_column(values, column: schema.Column, timezone: str) -> pd.Series:
     out = s.astype("string")
     if column.kind == "enum":
         out = out.str.lower()
+        if any(a != a.lower() for a in column.allowed):  # upper-case codes (customers.state): canonical case
+            upper = out.str.upper()
+            out = upper.where(upper.isin(column.allowed), out)
     return out
 
 

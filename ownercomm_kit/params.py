@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import params_schema, paths, schema
+from . import params_schema, paths, schema, state_laws
 
 # Sections of defaults.yaml that a group or dealer file may override (params_schema.Params).
 SECTIONS = params_schema.SECTIONS
@@ -182,6 +182,7 @@ def resolve(
         merged = _merge(merged, {k: v for k, v in dealer.items() if v is not None or k not in merged})
     if overrides:
         merged = _merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    problems += state_laws.check_table(merged.get("state_rules"), "state_rules (defaults, group and dealer files merged)")
     for key in ("dealer_id", "data_dir"):
         if merged.get(key) is None or str(merged.get(key)).strip() == "":
             problems.append(f"{dealer_file or 'dealer parameters'}: {key} is required")

@@ -56,7 +56,7 @@ REQUIRED_NOTEBOOKS = ("audit", "retention", "referrals")
 # Keys of a notebook's parameters cell (the contract shared with the report notebooks).
 NOTEBOOK_PARAMETERS = (
     "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline",
+    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
 )
 
 # A dealer or group id becomes a folder name: no separators, no "..", nothing hidden.

@@ -31,6 +31,7 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
             "email": ["cara@example.com", "zoe@example.com", "", "bob@example.com", "ana@example.com", "lee@example.com"],
             "phone": ["(714) 555-0100", "714-555-0101", "714.555.0102", "", "7145550104", "(714) 555-0105"],
             "postal_code": ["02134", "92780", "92781", "92782", "", "92784"],
+            "state": ["MA", "CA", "CA", "CA", "", "CA"],
             "timezone": ["America/Los_Angeles", "America/Chicago", "", "America/Los_Angeles", "", "America/Denver"],
             "birth_date": ["1980-02-29", "1975-06-18", "", "1990-12-31", "1966-01-01", "2001-07-04"],
             "preferred_channel": ["sms", "email", "phone", "mail", "", "email"],
@@ -275,7 +276,7 @@ def _excel_cell(value: str, col: schema.Column, shape: Shape):
 DMS_HEADERS = {
     "customers": {
         "customer_id": "Cust No", "first_name": "First Name", "last_name": "Last Name", "email": "E-Mail Address",
-        "phone": "Cell Phone", "postal_code": "Zip Code", "timezone": "Time Zone", "birth_date": "DOB",
+        "phone": "Cell Phone", "postal_code": "Zip Code", "state": "State", "timezone": "Time Zone", "birth_date": "DOB",
         "preferred_channel": "Preferred Contact Method", "email_opt_in": "Opt-In Email", "sms_consent": "Text OK",
         "phone_dnc": "Do Not Call", "mail_opt_out": "Do Not Mail", "household_id": "Household #",
     },
@@ -361,7 +362,7 @@ CRM = Shape(
     headers={
         "customers": {
             "customer_id": "Contact ID", "first_name": "FirstName", "last_name": "LastName",
-            "email": "Email Address", "phone": "Mobile", "postal_code": "Postal Code", "timezone": "TZ",
+            "email": "Email Address", "phone": "Mobile", "postal_code": "Postal Code", "state": "State/Province", "timezone": "TZ",
             "birth_date": "Birthday", "preferred_channel": "Contact Preference", "email_opt_in": "Email Opt In",
             "sms_consent": "SMS Opt In", "phone_dnc": "DNC", "mail_opt_out": "Mail Opt Out",
             "household_id": "Household ID",

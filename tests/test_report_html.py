@@ -213,8 +213,8 @@ from ownercomm_kit.data import Problem, from_frames  # noqa: E402
 from ownercomm_kit.report import audit_report, notebook, referrals_report, retention_report  # noqa: E402
 
 SECTIONS = {
-    "audit": (audit_report, ["headline", "problems", "suppression", "one_voice", "timing", "fatigue", "tiers", "replay",
-                             "data_quality", "definitions"]),
+    "audit": (audit_report, ["headline", "problems", "suppression", "one_voice", "timing", "state_laws_section", "fatigue",
+                             "tiers", "replay", "data_quality", "definitions"]),
     "retention": (retention_report, ["headline", "attention", "call_lists", "trends", "cohorts", "data_quality",
                                      "definitions"]),
     "referrals": (referrals_report, ["headline", "attention", "followups", "volume", "funnel", "incentives", "advocates",

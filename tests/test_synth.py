@@ -396,7 +396,9 @@ def test_engine_agrees_under_other_thresholds():
     frames, truth = generate_dealer("D004", 250, 13, timezone="America/Denver", params=params)
     flags = audit_flags(dealer_data(frames, "D004", "America/Denver"), params)
     got = set(zip(flags["message_id"], flags["rule"]))
-    assert set(truth["rule"]) == set(RULES)
+    # quiet hours now end at 20:00 like the state windows: a late text breaks quiet_hours, and
+    # state_quiet_hours leaves what quiet_hours flags to it, so no message can break it alone
+    assert set(truth["rule"]) == set(RULES) - {"state_quiet_hours"}
     assert all((m, rule) in got for m, rule in zip(truth["message_id"], truth["rule"]))
     clean, _ = generate_dealer("D004", 250, 13, timezone="America/Denver", params=params, inject=False)
     assert len(audit_flags(dealer_data(clean, "D004", "America/Denver"), params)) == 0

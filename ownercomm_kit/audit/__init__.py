@@ -18,6 +18,7 @@ from ..data import DealerData
 from . import metrics
 from .metrics import DEFINITIONS, TIERS
 from .rules import FLAG_COLUMNS, RULES, Rule, run_rules, run_rules_timed, up_to_as_of
+from . import state_rules  # noqa: E402,F401  registers state_quiet_hours and state_contact_cap (after the others)
 from .suppression import suppression_list
 
 HEADLINE_KEYS = ("messages", "customers_messaged", "flags_high", "flags_total", "over_cap_customer_share")
@@ -46,6 +47,7 @@ class AuditResult:
     top_customers: pd.DataFrame
     headline: dict = field(default_factory=dict)  # exactly HEADLINE_KEYS (SPEC §7 kpis.json)
     definitions: dict = field(default_factory=lambda: dict(DEFINITIONS))
+    states: dict = field(default_factory=dict)  # the "State laws" section: methods, flags by state, the table
 
 
 def headline_figures(data: DealerData, flags: pd.DataFrame, params: dict) -> dict:
@@ -82,4 +84,5 @@ def run_audit(data: DealerData, params: dict) -> AuditResult:
         replay_by_sender=metrics.replay_by_sender(data, flags),
         top_customers=metrics.top_customers(data, flags, params),
         headline=headline,
+        states=state_rules.state_summary(data, params, flags),
     )

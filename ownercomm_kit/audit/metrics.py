@@ -54,7 +54,14 @@ DEFINITIONS: dict[str, str] = {
     "channel; a cool-down or the total cap holds on every channel), "
     "with the rule and the last day it holds (empty = until the customer says otherwise): within the cool-down "
     "after a purchase or a service visit, an appointment booked and not yet due, a cap already reached in the "
-    "current window, no consent or do-not-call, an unsubscribe.",
+    "current window, no consent or do-not-call, an unsubscribe, a state's 24-hour limit on one subject reached "
+    "(texts and calls only, until the 24 hours have passed).",
+    "state_laws": "A customer's state is the customers' state column, else the first three digits of the ZIP code "
+    "(USPS prefixes), else the phone's area code; customers with none get no state rule. For customers in a state of "
+    "the state_rules table: texts and calls outside the state's calling window (customer's local time) and more than "
+    "its limit on one subject (message category) in 24 hours, from every sender together. Recall and transactional "
+    "messages, what the state exempts and messages dated before the law took effect are never counted. Risk flags, "
+    "not legal advice.",
 }
 
 

@@ -36,6 +36,7 @@ def suppression_list(data: DealerData, params: dict) -> pd.DataFrame:
         *_caps(data, params),
         _consent(data, params),
         _opt_out(data, params),
+        _state_cap(data, params),
     ]
     parts = [p for p in parts if p is not None and len(p)]
     if not parts:
@@ -158,3 +159,29 @@ def _opt_out(data, params):
     return _frame(m.customers.to_numpy(object)[key // len(schema.CHANNELS)], channels, ["after_opt_out"] * n,
                   [NAT] * n)
 
+
+def _state_cap(data, params):
+    """A customer at a state cap now (SPEC §4 state_contact_cap): held back on the state's
+    channels (sms and phone) until the 24-hour window clears. The list has no category, so the
+    channel is held back whatever the subject, until the last capped subject's window clears."""
+    if not _enabled(params, "state_contact_cap"):
+        return None
+    from .state_rules import _ruled, state_cap_now  # registers the state rules on first use
+
+    m = messages_of(data)
+    _, a_end = as_of_bounds(data)
+    cust, free_at = state_cap_now(data, params, a_end)
+    if not len(cust):
+        return None
+    st = _ruled(data, m, params)
+    state = st.of_customer[cust]
+    until = np.floor_divide(local_ns(free_at - 1, data.timezone), DAY)  # last day still capped
+    ids, chans, untils = [], [], []
+    for i, r in enumerate(st.rules):
+        sel = state == i
+        for ch in r.channels:
+            ids.append(m.customers.to_numpy(object)[cust[sel]])
+            chans.append(np.full(int(sel.sum()), ch, dtype=object))
+            untils.append(until[sel])
+    n = sum(len(x) for x in ids)
+    return _frame(np.concatenate(ids), np.concatenate(chans), ["state_contact_cap"] * n, np.concatenate(untils))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import audit, outputs, service
+from .. import audit, outputs, service, state_laws
 from ..kpis import registry
 from . import charts, common, html, progress as progress_section, theme
 from .notebook import ReportContext
@@ -23,6 +23,8 @@ RULE_WORDS = {
     "after_opt_out": "Messaged after unsubscribing",
     "quiet_hours": "Texts or calls at night",
     "non_preferred_channel": "Not the customer's preferred channel",
+    "state_quiet_hours": "Outside a state's calling hours",
+    "state_contact_cap": "Over a state's limit on one subject",
 }
 TIER_WORDS = {"loyal": "Loyal", "self_directed": "Self-directed", "responsive": "Responsive", "dormant": "Dormant"}
 # Labels and units from the KPI registry (one label per figure, everywhere).
@@ -37,6 +39,7 @@ WORDS = {
     "heatmap": "When messages go out", "sender_mix": "Senders per customer-week", "fatigue": "Fatigue curve",
     "tiers": "Responsiveness tiers", "tier_summary": "Messages by tier", "replay": "Replay: what each rule would stop",
     "replay_by_sender": "Replay by sender", "top_customers": "Customers hit hardest", "suppression": "Suppression list",
+    "state_laws": "State laws",
 }
 
 
@@ -69,10 +72,28 @@ def rule_text(name: str, params: dict) -> str:
         "business days after unsubscribing.",
         "quiet_hours": lambda: f"A text or call before {r['start']} or from {r['end']} on, in the customer's local time.",
         "non_preferred_channel": lambda: "A marketing message on a channel other than the one the customer prefers.",
+        "state_quiet_hours": lambda: "A text or call outside the calling window of the customer's state ("
+        + _state_windows(params) + "), in the customer's local time, and not already a night-time text or call. "
+        "Risk flag, not legal advice.",
+        "state_contact_cap": lambda: "More texts and calls on one subject (the message category) in the state's "
+        "time limit than its law allows, from every sender together, counting this one (" + _state_caps(params)
+        + "). Risk flag, not legal advice.",
     }.get(name, lambda: f"The rule {name} of the audit engine.")()
     if name != "quiet_hours":
         text += f" Messages about {exempt} are never flagged."
     return text
+
+
+def _state_windows(params: dict) -> str:
+    table = state_laws.state_table(params)
+    return "; ".join(f"{c} {r.start} to {r.end}" for c, r in table.items()) or "no state in the table"
+
+
+def _state_caps(params: dict) -> str:
+    table = state_laws.state_table(params)
+    parts = [f"{c} {r.cap} in {r.cap_hours:g} hours" + (f", {', '.join(r.exempt_categories)} exempt" if r.exempt_categories else "")
+             for c, r in table.items() if r.cap is not None]
+    return "; ".join(parts) or "no state caps contacts"
 
 
 def compute(ctx: ReportContext) -> audit.AuditResult:
@@ -280,9 +301,13 @@ def timing(ctx: ReportContext, r: audit.AuditResult) -> None:
         return
     m = hm.copy()
     m.columns = [f"{int(h):02d}:00" for h in m.columns]
-    charts.show(charts.heatmap(m, title="Messages by weekday and hour (customer's local time)", x_title="Hour",
-                               value_name="messages", height=360))
+    fig = charts.heatmap(m, title="Messages by weekday and hour (customer's local time)", x_title="Hour",
+                         value_name="messages", height=360)
     qh = ctx.params["rules"]["quiet_hours"]
+    matter = _states_that_matter(r)
+    if matter:  # the stricter state windows of the states this dealer's customers live in
+        _window_lines(fig, _state_window_edges(ctx, matter), (qh["start"], qh["end"]))
+    charts.show(fig)
     night = int((r.flags["rule"] == "quiet_hours").sum()) if len(r.flags) else 0
     html.show(html.paragraph(f"{night:,} text(s) or call(s) went out before {qh['start']} or from {qh['end']} on, "
                              "local time (flagged as 'Texts or calls at night')."))
@@ -309,6 +334,106 @@ def reminder_timing(ctx: ReportContext) -> None:
     share = rt["share"]
     lead = (f"{share:.0%} of the reminders that could be judged were sent on time. " if share is not None else "")
     html.show(html.paragraph(lead + rt["definitions"]["reminder_timing"], "oc-lead"))
+
+
+NOT_ADVICE = ("These are risk flags, not legal advice: state laws change and have exceptions this audit cannot see "
+              "(for example a customer's prior written consent). Ask counsel before acting on them.")
+
+
+def _window_lines(fig, windows: dict[str, list[str]], federal: tuple[str, str]) -> None:
+    """Dashed lines on an hour heat map where state windows (and the federal one) open and close."""
+    def x_of(hhmm: str) -> float:
+        h, m = (int(v) for v in hhmm.split(":")[:2])
+        return h + m / 60 - 0.5  # category axis: hour h is drawn around x = h
+    for hhmm, states in sorted(windows.items()):
+        fig.add_vline(x=x_of(hhmm), line_dash="dash", line_color=theme.SEVERITY_COLORS["high"],
+                      annotation_text=", ".join(states) + " " + hhmm, annotation_position="top")
+    for hhmm in federal:
+        if hhmm not in windows:
+            fig.add_vline(x=x_of(hhmm), line_dash="dot", line_color="#555555",
+                          annotation_text="federal " + hhmm, annotation_position="bottom")
+
+
+def _state_window_edges(ctx: ReportContext, states: list[str]) -> dict[str, list[str]]:
+    table = state_laws.state_table(ctx.params)
+    edges: dict[str, list[str]] = {}
+    for code in states:
+        r = table[code]
+        for hhmm in (r.start, r.end):
+            edges.setdefault(hhmm, []).append(code)
+    return edges
+
+
+def _states_that_matter(r: audit.AuditResult) -> list[str]:
+    c = r.states.get("customers_in_ruled_states")
+    if c is None or c.empty:
+        return []
+    return c.loc[c["customers"] > 0, "state"].tolist()
+
+
+def state_laws_section(ctx: ReportContext, r: audit.AuditResult) -> None:
+    """State laws: stricter calling windows and 24-hour caps (SPEC §4 State rules)."""
+    html.section("state-laws", "State laws",
+                 "Some states are stricter than the federal calling window and limit repeated sales texts and calls "
+                 "on one subject. " + NOT_ADVICE)
+    st = r.states or {}
+    methods = st.get("methods")
+    if methods is None:
+        html.show(html.note("The state rules did not run.", "skip"))
+        return
+    f = r.flags[r.flags["rule"].isin(["state_quiet_hours", "state_contact_cap"])] if len(r.flags) else r.flags
+    matter = _states_that_matter(r)
+    total = int(methods["customers"].sum())
+    none = int(methods.loc[methods["method"] == "none", "customers"].sum())
+    tiles = [
+        html.Tile("Customers in a state with its own law", int(st["customers_in_ruled_states"]["customers"].sum()), "int",
+                  "Customers whose state (from the state column, the ZIP code or the phone's area code) is in the "
+                  "table of state rules below."),
+        html.Tile(_rule_word("state_quiet_hours"), int((f["rule"] == "state_quiet_hours").sum()) if len(f) else 0, "int",
+                  rule_text("state_quiet_hours", ctx.params)),
+        html.Tile(_rule_word("state_contact_cap"), int((f["rule"] == "state_contact_cap").sum()) if len(f) else 0, "int",
+                  rule_text("state_contact_cap", ctx.params)),
+        html.Tile("Customers with no state", none, "int", "No state column value, ZIP code or US area code gave a "
+                  "state: no state rule applies to them."),
+    ]
+    shown = methods.assign(method=methods["method"].map(state_laws.METHOD_WORDS))
+    parts = [html.tiles(tiles), "<h3>How each customer's state was found</h3>",
+             html.table(shown, labels={"method": "State", "customers": "Customers", "share": "Share of customers"},
+                        formats={"share": "pct"}, max_rows=None, mask_pii=False),
+             html.paragraph(f"{total - none:,} of {total:,} customers have a state; the state column wins, then the "
+                            "ZIP code's first three digits, then the phone's area code.", "oc-lead")]
+    by = st.get("by_state")
+    if by is not None and len(by):
+        by = by.assign(rule=by["rule"].map(_rule_word))
+        parts += ["<h3>Flags by state and rule</h3>", html.table(
+            by, labels={"state": "State", "rule": "Problem", "flags": "Messages flagged", "customers": "Customers"},
+            max_rows=None, mask_pii=False)]
+    elif matter:
+        parts.append(html.note("No text or call broke a state rule.", "info"))
+    else:
+        parts.append(html.note("None of the dealer's customers lives in a state of the table: no state rule applied.",
+                               "info"))
+    html.show("".join(parts))
+    hm = st.get("heatmap")
+    if matter and hm is not None and int(hm.to_numpy().sum()):
+        m = hm.copy()
+        m.columns = [f"{int(h):02d}:00" for h in m.columns]
+        fig = charts.heatmap(m, title="Texts and calls to customers in " + ", ".join(matter)
+                             + ", by weekday and hour (customer's local time)", x_title="Hour", value_name="messages",
+                             height=380)
+        qh = ctx.params["rules"]["quiet_hours"]
+        _window_lines(fig, _state_window_edges(ctx, matter), (qh["start"], qh["end"]))
+        charts.show(fig)
+        html.show(html.paragraph("Dashed lines: where the state windows open and close; dotted: the federal window.",
+                                 "oc-lead"))
+    table = st.get("table")
+    if table is not None and len(table):
+        table = table.assign(also_exempt=table["also_exempt"].str.replace("_", " "))
+        html.show(f"<h3>The state rules applied (table version {html.esc(st.get('version') or '')})</h3>" + html.table(
+            table, labels={"state": "State", "law": "Law", "citation": "Citation", "effective": "In force since",
+                           "window": "Calling window (local)", "cap": "Limit", "channels": "Channels",
+                           "also_exempt": "Also exempt"}, max_rows=None, mask_pii=False)
+            + html.paragraph(NOT_ADVICE, "oc-lead"))
 
 
 def fatigue(ctx: ReportContext, r: audit.AuditResult) -> None:

@@ -23,7 +23,7 @@ from . import html, theme
 # The parameters cell of every report notebook (the contract shared with the runner).
 PARAMETERS = (
     "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline",
+    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
 )
 
 REPORTS = {

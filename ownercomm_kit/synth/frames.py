@@ -62,6 +62,7 @@ def customers(L: lv.Lives, cid: pd.Series) -> pd.DataFrame:
         email=strings(np.where(c["has_email"], c["email"], None)),
         phone=strings(np.where(c["has_phone"], c["phone"], None)),
         postal_code=strings(c["postal_code"]),
+        state=strings(c["state"]),
         timezone=strings(c["timezone"]),
         birth_date=dates(c["birth_day"], c["birth_known"]),
         preferred_channel=coded(c["pref"], CHANNELS),

@@ -173,6 +173,8 @@ class Rules(Section):
     after_opt_out: AfterOptOut
     quiet_hours: QuietHours
     non_preferred_channel: NonPreferredChannel
+    state_quiet_hours: Rule  # thresholds in the state_rules table
+    state_contact_cap: Rule
 
 
 # --- report sections (SPEC §4-6) -----------------------------------------------------------
@@ -325,6 +327,8 @@ class Params(Section):
     report: Report
     baseline: Any = None  # SPEC §10: a date or empty; read by params.parse_as_of like as_of
     group: Group
+    # per state code, merged across layers by code; its problems come from state_laws.check_table
+    state_rules: Any = None
 
 
 # --- a dealer's own keys -------------------------------------------------------------------

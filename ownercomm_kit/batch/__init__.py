@@ -205,7 +205,7 @@ def _group_step(group: Group, group_dir: Path, stores: list[dict], executor, *, 
 
     started = time.perf_counter()
     try:
-        merged = params.resolve({"dealer_id": "_group", "data_dir": "."}, group_file=group.file, root=group.root)
+        merged = params.resolve({"dealer_id": group.group_id, "data_dir": "."}, group_file=group.file, root=group.root)
         return step.run_group_step(group_dir, {"group_id": group.group_id, "group_name": group.group_name,
                                                "stores": stores}, merged, as_of=params.parse_as_of(as_of),
                                    force=force, client=getattr(executor, "client", None), plotlyjs=plotlyjs)

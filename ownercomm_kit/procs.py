@@ -97,12 +97,53 @@ _worker_state = {"busy": False, "stopping": False}
 
 
 def worker_init(batch_pid: int) -> None:
-    """Initializer of a batch's pool worker: die with the fork server, stop cleanly on SIGTERM."""
-    die_with_parent(signal.SIGTERM, os.getppid())
+    """Initializer of a batch's pool worker: stop cleanly on SIGTERM, and get one when the
+    batch process is gone.
+
+    Two ways, either enough: the fork server exits once every holder of its "alive" pipe is
+    gone, and each worker is handed a copy of that pipe, so the worker drops its copy and
+    asks for SIGTERM at its parent's (the fork server's) death; and a watchdog thread checks
+    every second that the batch process still runs (also where there is no ``prctl``).
+    """
     signal.signal(signal.SIGTERM, _worker_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the batch, which stops us
-    if not pid_alive(batch_pid):  # the batch died while this worker started
-        _exit_now()
+    _drop_forkserver_alive_fd()
+    die_with_parent(signal.SIGTERM, os.getppid())
+    threading.Thread(target=_watch_batch, args=(batch_pid,), name="ownercomm-watchdog", daemon=True).start()
+
+
+def _drop_forkserver_alive_fd() -> None:
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover - no fork server on this platform
+        return
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if server is not None and fd is not None and server._forkserver_pid is None:  # a child, not the server's owner
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None
+
+
+def _watch_batch(batch_pid: int, every: float = 1.0) -> None:
+    try:
+        import psutil
+
+        batch = psutil.Process(batch_pid)  # its create time is kept: a reused pid is not the batch
+    except Exception:  # noqa: BLE001 - the batch is already gone, or no psutil
+        batch = None
+    while True:
+        if batch is not None:
+            try:
+                running = batch.is_running() and batch.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                running = False
+        else:
+            running = pid_alive(batch_pid)
+        if not running:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread: unwind, exit
+            return
+        time.sleep(every)
 
 
 def _worker_sigterm(signum, frame) -> None:
@@ -175,9 +216,19 @@ def stop_reason(error: BaseException) -> tuple[str, int]:
     """(what stopped us, exit status) for a ``KeyboardInterrupt`` raised by Ctrl-C or by
     ``runner.sigterm_interrupts`` (whose message is ``signal 15``)."""
     text = str(error)
-    if text == f"signal {int(signal.SIGTERM)}":
+    if text in (f"signal {int(signal.SIGTERM)}", "SIGTERM"):
         return "SIGTERM", EXIT_SIGTERM
     return "Ctrl-C", EXIT_SIGINT
+
+
+def after_stop(grace: float = 2.0) -> None:
+    """What a command does once a stop has unwound, before its one line: end what is left of
+    its descendants, and keep asyncio from printing the interrupted cell's task (a "Task
+    exception was never retrieved" with a traceback) when the process exits."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    reap_children(grace=grace)
 
 
 # --------------------------------------------------------------------------- time limit

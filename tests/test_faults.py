@@ -224,8 +224,9 @@ def test_timeout_covers_the_export_and_keeps_no_cut_page(kit, monkeypatch):
         time.sleep(600)
 
     monkeypatch.setattr(runner, "_atomic_write", slow_write)
-    result = runner.run_dealer(dealer, out=kit / "out", timeout=8)
-    assert result.status == "failed" and "time limit of 8 s" in result.error
+    # a limit the first notebook surely meets on a loaded machine: the export is where it hangs
+    result = runner.run_dealer(dealer, out=kit / "out", timeout=60)
+    assert result.status == "failed" and result.error.startswith("time limit of 60 s reached"), result.error
     failed = kit / "out" / "D001" / runner.FAILED_DIR
     kept = sorted(p.name for p in failed.iterdir())
     assert "audit.ipynb" in kept

@@ -54,7 +54,7 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
     except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: running stores stopped, nothing half-written
         bar.close()
         what, code = procs.stop_reason(e)
-        procs.reap_children(grace=2)
+        procs.after_stop()
         if isinstance(e, BatchInterrupted):
             done = len(e.result.stores)
             click.echo(f"stopped by {what}: {done} store(s) finished, recorded in {e.result.manifest}; "

@@ -38,7 +38,7 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
                                 timeout=timeout)
     except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the run unwound (staging removed, kernel stopped)
         what, code = procs.stop_reason(e)
-        procs.reap_children(grace=2)
+        procs.after_stop()
         click.echo(f"stopped by {what}: nothing was published, the last good reports are unchanged", err=True)
         sys.exit(code)
     if result.status == "ok":

@@ -87,6 +87,8 @@ def describe_os_error(error: OSError) -> str | None:
     if error.errno in (errno.EACCES, errno.EPERM):
         return f"cannot use {name or 'a file'}: permission denied ({errno.errorcode[error.errno]}); " \
                "check its permissions, or choose a folder you can write to with --out"
+    if error.errno in (errno.ENOENT, errno.ENOTDIR) and name:
+        return f"cannot use {name}: {error.strerror or 'no such file or folder'}; check the path"
     return None
 
 

@@ -272,7 +272,10 @@ class StoreKernel:
             sockets = tempfile.mkdtemp(prefix="oc-k-")
             km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(sockets, "k"))
             try:
-                if km.kernel_spec is not None:  # the kernel dies with this process (procs)
+                if km.kernel_spec is not None and threading.current_thread() is threading.main_thread():
+                    # the kernel dies with this process (procs); only from the main thread, since
+                    # Linux ties the death signal to the launching thread (a Dask worker's
+                    # thread may end before its process: there ipykernel's own parent poller remains)
                     km.kernel_spec.argv = procs.bound_kernel_argv(km.kernel_spec.argv)
                 run_sync(km.start_kernel)()
                 kernel = cls(km, km.blocking_client(), sockets)

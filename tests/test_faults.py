@@ -316,11 +316,28 @@ def test_read_only_output_folder_is_one_line_and_keeps_the_reports(kit, tmp_path
                                         [OWNERCOMM, "run", str(dealer), "--out", str(mnt), "--force"], *listing])
     codes = [line for line in r.stdout.splitlines() if line.startswith("EXIT=")]
     assert codes == ["EXIT=0", "EXIT=0", "EXIT=1", "EXIT=0"], r.stdout + r.stderr
-    sums = r.stdout.split("EXIT=0\n")
-    assert sums[1] == sums[3].split("EXIT=1\n")[1], "the reports changed"
+    # stdout: run 1's line, EXIT=0, checksums, EXIT=0, (run 2 writes to stderr) EXIT=1, checksums, EXIT=0
+    before = r.stdout.split("EXIT=0\n")[1]
+    after = r.stdout.split("EXIT=1\n")[1].split("EXIT=0\n")[0]
+    assert before and before == after, "the reports changed"
     assert "Traceback" not in r.stderr
     assert r.stderr.strip() == (f"D001: FAILED: cannot write the reports to {mnt}: the folder is read-only (EROFS); "
                                 "choose a folder you can write to with --out")
+
+
+@needs_namespace
+def test_batch_into_a_read_only_folder_is_one_line(kit, tmp_path):
+    """`ownercomm batch` into a real read-only file system: its group folder cannot be made;
+    one line naming it, exit 1, no traceback, nothing run."""
+    make_store(kit, "D001")
+    group = make_group(kit, "g", ["D001"])
+    mnt = tmp_path / "ro"
+    r = _in_namespace(mnt, "ro,size=1m", [[OWNERCOMM, "batch", str(group), "--out", str(mnt)]])
+    assert "EXIT=1" in r.stdout, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (f"cannot write the reports to {mnt}: the folder is read-only "
+                                                 "(EROFS); choose a folder you can write to with --out")
+    assert _files_left(r.stdout) == []
 
 
 def test_full_disk_at_the_runner_write_layer(kit, monkeypatch):

@@ -31,6 +31,13 @@ class KitGroup(click.Group):
             _fail(str(e))
         except ParamsError as e:
             _fail("Parameter problem(s):\n" + "\n".join(f"  {p}" for p in e.problems))
+        except OSError as e:  # a full disk, a read-only or forbidden folder: one line, no traceback
+            from .errors import describe_os_error
+
+            line = describe_os_error(e)
+            if line is None:
+                raise
+            _fail(line)
 
 
 @click.group(cls=KitGroup)

@@ -5,31 +5,63 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# A built install (`pip install ownercomm-kit`) carries the repository's params/defaults.yaml
+# and notebooks/ here, copied by the build (setup.py); a checkout reads them in place.
+SHIPPED_DIR = PACKAGE_DIR / "shipped"
+
+
+def _is_checkout(folder: Path) -> bool:
+    return (folder / "pyproject.toml").is_file() and (folder / "params" / "defaults.yaml").is_file()
+
+
+def kit_home() -> Path:
+    """The folder holding the kit's own ``params/defaults.yaml`` and ``notebooks/``: the
+    repository of an editable install, else the package data of a built one."""
+    return PACKAGE_DIR.parent if _is_checkout(PACKAGE_DIR.parent) else SHIPPED_DIR
+
+
+def _is_root(folder: Path) -> bool:
+    """A kit root: its params/ holds defaults.yaml (the repository, a copy) or a dealers/
+    folder (a workspace made by ``ownercomm init`` or ``ownercomm synth``)."""
+    return (folder / "params" / "defaults.yaml").is_file() or (folder / "params" / "dealers").is_dir()
 
 
 def kit_root(start: str | os.PathLike | None = None) -> Path:
-    """The folder holding ``params/defaults.yaml``.
+    """The folder holding ``params/`` (defaults, dealers, groups).
 
     ``OWNERCOMM_ROOT`` wins; else the first parent of ``start`` (default: the working
-    folder, so a notebook opened in ``notebooks/`` finds it) that has it; else the folder
-    above the installed package (an editable install of this repository).
+    folder, so a notebook opened in ``notebooks/`` finds it) that is one; else the folder
+    above the installed package when that is a checkout of the repository (an editable
+    install), else the working folder.
     """
     env = os.environ.get("OWNERCOMM_ROOT")
     if env:
         return Path(env).resolve()
     here = Path(start or os.getcwd()).resolve()
     for p in (here, *here.parents):
-        if (p / "params" / "defaults.yaml").is_file():
+        if _is_root(p):
             return p
-    return PACKAGE_DIR.parent
+    return PACKAGE_DIR.parent if _is_checkout(PACKAGE_DIR.parent) else here
 
 
 def defaults_file(root: Path | None = None) -> Path:
-    return (root or kit_root()) / "params" / "defaults.yaml"
+    """The root's own ``params/defaults.yaml``; a tree without one (a workspace, a synth
+    tree) runs with the kit's, in the CLI and in a notebook's kernel alike."""
+    own = (root or kit_root()) / "params" / "defaults.yaml"
+    return own if own.is_file() else kit_defaults_file()
+
+
+def kit_defaults_file() -> Path:
+    return kit_home() / "params" / "defaults.yaml"
 
 
 def notebooks_dir(root: Path | None = None) -> Path:
     return (root or kit_root()) / "notebooks"
+
+
+def kit_notebooks_dir() -> Path:
+    """The kit's own notebooks (the repository's notebooks/, or the package's copy)."""
+    return kit_home() / "notebooks"
 
 
 SAMPLE_DEALER_ID = "D001"

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import __version__, params, paths
+from . import __version__, errors, params, paths, procs
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,7 @@ def fingerprint(*, dealer_file: Path, group_file: Path | None, data_dir: Path, r
                 data.append([str(p.relative_to(data_dir)), st.st_size, st.st_mtime_ns])
     doc = {
         "kit_version": __version__,
+        "kit_code": kit_code_hash(),
         "as_of": as_of.isoformat() if as_of else None,
         "dealer_file": _file_sha(dealer_file),
         "group_file": _file_sha(group_file),
@@ -208,6 +209,27 @@ def fingerprint(*, dealer_file: Path, group_file: Path | None, data_dir: Path, r
         "data": data,
     }
     return _sha(json.dumps(doc, sort_keys=True).encode())
+
+
+_KIT_CODE: dict[str, str] = {}
+
+
+def kit_code_hash() -> str:
+    """Hash of the kit's own code, templates, assets and shipped notebooks and defaults
+    (every file of the installed package but bytecode), computed once per process.
+
+    A changed rule or page template re-runs a store even when the version string did not
+    move (a developer's checkout, a patched install).
+    """
+    if "sha" not in _KIT_CODE:
+        h = hashlib.sha256()
+        for p in sorted(paths.PACKAGE_DIR.rglob("*")):
+            rel = p.relative_to(paths.PACKAGE_DIR)
+            if not p.is_file() or "__pycache__" in rel.parts or p.suffix in (".pyc", ".pyo"):
+                continue
+            h.update(str(rel.as_posix()).encode() + b"\0" + p.read_bytes() + b"\0")
+        _KIT_CODE["sha"] = h.hexdigest()
+    return _KIT_CODE["sha"]
 
 
 def read_run_record(store_dir: Path) -> dict | None:
@@ -250,6 +272,11 @@ class StoreKernel:
             sockets = tempfile.mkdtemp(prefix="oc-k-")
             km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(sockets, "k"))
             try:
+                if km.kernel_spec is not None and threading.current_thread() is threading.main_thread():
+                    # the kernel dies with this process (procs); only from the main thread, since
+                    # Linux ties the death signal to the launching thread (a Dask worker's
+                    # thread may end before its process: there ipykernel's own parent poller remains)
+                    km.kernel_spec.argv = procs.bound_kernel_argv(km.kernel_spec.argv)
                 run_sync(km.start_kernel)()
                 kernel = cls(km, km.blocking_client(), sockets)
                 kernel.client.start_channels()
@@ -259,11 +286,14 @@ class StoreKernel:
                 if wait:
                     kernel.wait_ready(startup_timeout)
                 return kernel
-            except Exception as e:  # noqa: BLE001 - zmq/jupyter raise several types for the same flake
+            except BaseException as e:  # noqa: BLE001 - zmq/jupyter raise several types for the same flake
+                with procs.shielded():
+                    _shutdown_km(km)
+                    shutil.rmtree(sockets, ignore_errors=True)
+                if not isinstance(e, Exception):  # a time limit or a stop: no retry, no kernel left
+                    raise
                 last = e
                 log.warning("kernel start attempt %d failed: %s", attempt + 1, e)
-                _shutdown_km(km)
-                shutil.rmtree(sockets, ignore_errors=True)
         raise KernelStartError(f"kernel did not start after {retries + 1} attempts: {_one_line(last)}")
 
     def wait_ready(self, timeout: float) -> None:
@@ -305,15 +335,16 @@ class StoreKernel:
         self.run_silently("get_ipython().reset(new_session=True, aggressive=False)")
 
     def shutdown(self) -> None:
-        for client in (self.client, self._nb_client):
-            try:
-                if client is not None:
-                    client.stop_channels()
-            except Exception:  # noqa: BLE001
-                pass
-        _shutdown_km(self.km)
-        if self.sockets:
-            shutil.rmtree(self.sockets, ignore_errors=True)
+        with procs.shielded():  # a time limit must not leave the kernel half shut down
+            for client in (self.client, self._nb_client):
+                try:
+                    if client is not None:
+                        client.stop_channels()
+                except Exception:  # noqa: BLE001
+                    pass
+            _shutdown_km(self.km)
+            if self.sockets:
+                shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def _warm_code(modules: Iterable[str]) -> str:
@@ -369,6 +400,9 @@ class KernelPool:
                     return spare
                 except Exception as e:  # noqa: BLE001
                     log.warning("spare kernel not usable: %s", e)
+                except BaseException:  # a time limit or a stop: the spare goes too
+                    spare.shutdown()
+                    raise
             spare.shutdown()
         return StoreKernel.start(startup_timeout=startup_timeout, retries=retries)
 
@@ -518,12 +552,19 @@ def execute_store(kernel: StoreKernel, specs, parameters: dict, staging: Path, *
         timings["execute"] = timings.get("execute", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         html = export_html(nb, title=f"{dealer_name}: {title}", plotlyjs=plotlyjs)
-        (staging / html_name).write_text(html, encoding="utf-8")
+        _atomic_write(html, staging / html_name)
         timings["export"] = timings.get("export", 0.0) + time.perf_counter() - t
     if plotlyjs == "shared":  # one copy in the store folder (a batch passes its group's copy instead)
         from .report import export
 
         export.write_shared_plotlyjs(staging)
+
+
+def _atomic_write(text: str, path: Path) -> None:
+    """A page written whole or not at all (a time limit or a full disk leaves no half page)."""
+    from .outputs import write_text
+
+    write_text(text, path)
 
 
 def export_html(nb, *, title: str, plotlyjs: str = "inline") -> str:
@@ -604,7 +645,7 @@ def _pid_alive(name: str) -> bool:
 def notebooks_for(root: Path) -> Path:
     """The kit's notebooks: beside the dealer's params/, else the installed kit's."""
     own = paths.notebooks_dir(root)
-    return own if own.is_dir() else paths.notebooks_dir(paths.PACKAGE_DIR.parent)
+    return own if own.is_dir() else paths.kit_notebooks_dir()
 
 
 def default_out(root: Path | None = None) -> Path:
@@ -695,24 +736,52 @@ def run_dealer(
     if store is None:
         return result
     target = store.target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() - (time.perf_counter() - started) + timeout if timeout else None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with procs.store_lock(target):  # one run of a store per output folder at a time
+            _run_locked(store, result, started=started, deadline=deadline, force=force, timeout=timeout,
+                        startup_timeout=startup_timeout, kernel_retries=kernel_retries, prestart=prestart,
+                        shared_plotlyjs=shared_plotlyjs, history_months=history_months)
+    except procs.AlreadyRunning as e:
+        result.error = (f"already running: another run of {result.dealer_id} is writing to {target.parent} "
+                        f"(lock file {e}); wait for it to finish, or choose another --out")
+    except OSError as e:  # the output folder cannot be made or locked (read-only, full, no right)
+        fault = errors.output_error(e, target.parent, within=[target.parent])
+        result.error = str(fault) if fault else _one_line(e)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+# The time limit's last resort (a timer in the main thread) leaves a cell this long to stop
+# on its own first: nbclient's own cell timeout then names the cell and the executed notebook
+# is kept for diagnosis. So a store stops at most this long after its --timeout.
+TIMEOUT_GRACE = 2.0
+
+
+def _run_locked(store: _Store, result: RunResult, *, started: float, deadline: float | None, force: bool,
+                timeout: float | None, startup_timeout: float, kernel_retries: int, prestart: bool,
+                shared_plotlyjs: str | None, history_months: int | None = None) -> None:
+    """``run_dealer`` once the store's lock is held: resume check, run, publish or keep the failure."""
+    target = store.target
     _recover(target)
-    fp = fingerprint(dealer_file=dealer_file, group_file=store.group_file, data_dir=store.data_dir,
+    fp = fingerprint(dealer_file=store.dealer_file, group_file=store.group_file, data_dir=store.data_dir,
                      root=store.root, notebooks=[s[0] for s in store.specs], as_of=store.as_of)
     if not force and is_up_to_date(target, fp) and (
             not history_months or (read_run_record(target) or {}).get("history_months") == history_months):
         result.status = "skipped"
         result.outputs = read_run_record(target).get("outputs", [])
-        result.seconds = round(time.perf_counter() - started, 3)
-        return result
+        return
 
     staging = target.with_name(f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    staging.mkdir()
     try:
+        staging.mkdir()
         _carry_progress(store, staging, history_months)
-        _run_into(store, staging, result, deadline=time.monotonic() + timeout if timeout else None,
-                  startup_timeout=startup_timeout, kernel_retries=kernel_retries, prestart=prestart,
-                  shared_plotlyjs=shared_plotlyjs)
+        limit = deadline - time.monotonic() + TIMEOUT_GRACE if deadline is not None else None
+        with procs.time_limit(limit, lambda: errors.StoreTimeout(timeout)):
+            _run_into(store, staging, result, deadline=deadline,
+                      startup_timeout=startup_timeout, kernel_retries=kernel_retries, prestart=prestart,
+                      shared_plotlyjs=shared_plotlyjs)
         t = time.perf_counter()
         outputs = sorted(str(p.relative_to(staging)) for p in staging.rglob("*")
                          if p.is_file() and not p.name.startswith(".") and not _carried(p.relative_to(staging)))
@@ -728,27 +797,61 @@ def run_dealer(
         result.timings["write"] = time.perf_counter() - t
         result.status, result.outputs = "ok", outputs
     except StoreFailure as e:
+        fault = errors.output_error_in_text(None, str(e), target.parent, within=[target.parent])
+        if fault:  # a full disk seen by a notebook: what it wrote may be cut short, keep nothing
+            result.error = str(fault)
+        else:
+            result.error = str(e)
+            kept = _keep_failed_safely(staging, target)
+            if kept and e.notebook_path:
+                result.failed_notebook = str(Path(kept) / Path(e.notebook_path).name)
+    except errors.StoreTimeout as e:
         result.error = str(e)
-        kept = _keep_failed(staging, target)
-        if kept and e.notebook_path:
-            result.failed_notebook = str(Path(kept) / Path(e.notebook_path).name)
+        _keep_failed_safely(staging, target)
     except Exception as e:  # noqa: BLE001 - one store's surprise must not stop a batch
-        log.exception("store %s failed", result.dealer_id)
-        result.error = _one_line(e)
-        _keep_failed(staging, target)
+        fault = errors.output_error(e, target.parent, within=[target.parent])
+        if fault:
+            result.error = str(fault)
+        else:
+            log.exception("store %s failed", result.dealer_id)
+            result.error = _one_line(e)
+            _keep_failed_safely(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 3)
         if result.timings:  # the rest: imports, parameters, fingerprint, kernel shutdown
             result.timings["other"] = max(0.0, result.seconds - sum(result.timings.values()))
         result.timings = {k: round(v, 3) for k, v in result.timings.items()}
-    return result
+
+
+def _keep_failed_safely(staging: Path, target: Path) -> str | None:
+    """:func:`_keep_failed`, keeping only whole files; if even that cannot be written (a full
+    disk), nothing is kept and nothing half-moved stays behind."""
+    for path in staging.glob("*.ipynb"):
+        if not _whole_notebook(path):  # cut short by a stop or a time limit while written
+            path.unlink(missing_ok=True)
+    try:
+        return _keep_failed(staging, target)
+    except OSError as e:
+        log.warning("could not keep the failed run's notebooks: %s", e)
+        for tmp in target.glob(f".{FAILED_DIR}.new-*") if target.is_dir() else []:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return None
+
+
+def _whole_notebook(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _run_into(store: _Store, staging: Path, result: RunResult, *, deadline: float | None,
               startup_timeout: float, kernel_retries: int, prestart: bool, shared_plotlyjs: str | None) -> None:
     """Execute the store's notebooks in a fresh kernel, everything written into ``staging``."""
     t = time.perf_counter()
+    startup_timeout = procs.remaining(deadline, startup_timeout)  # the kernel's start counts too
     kernel = KERNELS.take(startup_timeout=startup_timeout, retries=kernel_retries)
     result.timings["kernel"] = time.perf_counter() - t
     try:

@@ -7,6 +7,7 @@ A store's failure is recorded with its reason; every other store still runs.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import __version__, outputs, params, paths
+from .. import __version__, outputs, params, paths, procs
 from ..runner import default_out, notebook_specs, notebooks_for, run_task
 from .executors import DaskCluster, Executor, LocalPool
 
@@ -31,6 +32,15 @@ class Group:
     root: Path
     dealer_files: list[Path]
     report: dict = field(default_factory=dict)  # the group's report settings (defaults < group)
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """The batch was stopped (SIGTERM, Ctrl-C); the manifest of the stores that finished is
+    written (``result``), the running ones were stopped and left nothing behind."""
+
+    def __init__(self, reason: str, result: "BatchResult"):
+        super().__init__(reason)
+        self.reason, self.result = reason, result
 
 
 @dataclass
@@ -167,15 +177,22 @@ def run_batch(
             "prestart": i < len(group.dealer_files) - executor.slots,
         })
     results: dict[str, dict] = {}
+    stopped = None
     try:
-        for task, result in executor.run(run_task, tasks):
-            results[task["dealer_file"]] = result
-            if on_result:
-                on_result(result)
+        # closing(): a stop ends the executor's run (its workers) now, not at garbage collection
+        with contextlib.closing(executor.run(run_task, tasks)) as finished:
+            for task, result in finished:
+                results[task["dealer_file"]] = result
+                if on_result:
+                    on_result(result)
         stores = [_manifest_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
         # SPEC §9: the group step, on the stores that succeeded, on the same cluster as the stores
         group_entry = _group_step(group, group_dir, stores, executor, as_of=as_of, force=force,
                                   plotlyjs=shared or "inline")  # the page sits one folder down, like a store's
+    except KeyboardInterrupt as e:  # SIGTERM (see runner.sigterm_interrupts) or Ctrl-C
+        stopped = procs.stop_reason(e)[0]
+        stores = [_manifest_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
+        group_entry = {"status": "skipped", "error": f"the batch was stopped by {stopped}"}
     finally:
         if own_executor:
             executor.close()
@@ -190,7 +207,13 @@ def run_batch(
         "stores": stores,
         "group": group_entry,
     }
+    if stopped:
+        not_run = [t["dealer_id"] for t in tasks if t["dealer_file"] not in results]
+        manifest["stopped"] = {"by": stopped, "not_finished": not_run}
     manifest_path = outputs.write_json(manifest, group_dir / MANIFEST)
+    if stopped:  # the manifest says what finished; the index waits for a whole run
+        raise BatchInterrupted(stopped, BatchResult(group=group, out_dir=group_dir, stores=stores, seconds=seconds,
+                                                    manifest=manifest_path, index=group_dir / INDEX))
     from . import index  # plotly and nbconvert: only once the stores are done
     page = index.build_index(manifest, group_dir, plotlyjs="shared" if shared else "inline")
     index_path = outputs.write_text(page, group_dir / INDEX)

@@ -12,11 +12,14 @@ already a result (``run_store`` never raises); an executor only has to survive i
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterator, Protocol
+
+from .. import procs
 
 Task = dict
 Result = dict
@@ -56,7 +59,10 @@ class LocalPool:
             ctx.set_forkserver_preload(list(PRELOAD))
         else:
             ctx = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(max_workers=min(self.slots, n), mp_context=ctx)
+        # Workers die with the fork server (which dies with this process) and stop cleanly
+        # on SIGTERM: see procs.
+        return ProcessPoolExecutor(max_workers=min(self.slots, n), mp_context=ctx,
+                                   initializer=procs.worker_init, initargs=(os.getpid(),))
 
     def run(self, fn, tasks):
         pending = list(tasks)
@@ -64,7 +70,7 @@ class LocalPool:
         restarts = 0
         while pending:
             pool = self._pool(len(pending))
-            futures = {pool.submit(fn, t): t for t in pending}
+            futures = {pool.submit(functools.partial(procs.call_in_worker, fn), t): t for t in pending}
             pending = []
             broken = False
             try:
@@ -86,6 +92,9 @@ class LocalPool:
                                 pending.append(task)
                         except Exception as e:  # noqa: BLE001 - e.g. a result that did not pickle
                             yield task, crashed(task, f"{type(e).__name__}: {e}")
+            except BaseException:  # stopped (SIGTERM, Ctrl-C) or abandoned: the workers stop now,
+                procs.stop_workers(getattr(pool, "_processes", None) or {})  # each unwinding its store
+                raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
             if broken:

@@ -20,7 +20,9 @@ from ..runner import sigterm_interrupts
                    "installed and the data and output folders at the same paths.")
 @click.option("--force", is_flag=True, help="Run every store, even those unchanged since their last good run.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="The reports' 'today' for every store.")
-@click.option("--timeout", type=float, default=None, help="Give up on a store after this many seconds.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Give up on a store after this many seconds of wall time in all (kernel start, "
+                   "notebooks, export).")
 @click.option("--history", "history_months", type=click.IntRange(min=1, max=600), default=None, metavar="N",
               help="Also rebuild each store's history.csv over its last N month-ends (as `ownercomm history`); "
                    "the reports chart it in their progress sections.")
@@ -33,7 +35,8 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
     """
     from tqdm import tqdm
 
-    from ..batch import read_group, run_batch
+    from .. import procs
+    from ..batch import BatchInterrupted, read_group, run_batch
     from ..runner import StoreFailure
 
     group = read_group(group_file)  # parameter problems stop here, before anything runs
@@ -51,6 +54,17 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
                                as_of=as_of, timeout=timeout, on_result=on_result, history_months=history_months)
     except (ConnectionError, StoreFailure) as e:
         raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: running stores stopped, nothing half-written
+        bar.close()
+        what, code = procs.stop_reason(e)
+        procs.after_stop()
+        if isinstance(e, BatchInterrupted):
+            done = len(e.result.stores)
+            click.echo(f"stopped by {what}: {done} store(s) finished, recorded in {e.result.manifest}; "
+                       "run the same command again to do the rest", err=True)
+        else:
+            click.echo(f"stopped by {what} before any store finished", err=True)
+        sys.exit(code)
     finally:
         bar.close()
     counts = {s: sum(1 for r in result.stores if r["status"] == s) for s in ("ok", "skipped", "failed")}

@@ -19,7 +19,9 @@ from ..runner import sigterm_interrupts
 @click.option("--force", is_flag=True, help="Run even when nothing changed since the last good run.")
 @click.option("--group", "group_file", type=click.Path(dir_okay=False), default=None,
               help="A group file whose parameters apply below the dealer's.")
-@click.option("--timeout", type=float, default=None, help="Give up on the dealer after this many seconds.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Give up on the dealer after this many seconds of wall time in all (kernel start, "
+                   "notebooks, export).")
 def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group_file: str | None,
         timeout: float | None) -> None:
     """Run a dealer's notebooks and write its reports into <out>/<dealer_id>/.
@@ -28,16 +30,22 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
     executed notebooks. Nothing is replaced unless every notebook succeeded; an unchanged
     dealer is skipped unless --force.
     """
-    from .. import params
+    from .. import params, procs
     from ..runner import run_dealer
 
     # Parameter problems (types, ranges, ids) stop here, every one listed, before any work
     # (a dealer file that is not there is the run's own one-line failure).
     if Path(dealer_file).is_file():
         params.resolve(dealer_file=dealer_file, group_file=group_file)
-    with sigterm_interrupts():
-        result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
-                            timeout=timeout)
+    try:
+        with sigterm_interrupts():
+            result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
+                                timeout=timeout)
+    except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the run unwound (staging removed, kernel stopped)
+        what, code = procs.stop_reason(e)
+        procs.after_stop()
+        click.echo(f"stopped by {what}: nothing was published, the last good reports are unchanged", err=True)
+        sys.exit(code)
     if result.status == "ok":
         click.echo(f"{result.dealer_id}: reports written to {result.out_dir} ({result.seconds:.1f} s)")
     elif result.status == "skipped":

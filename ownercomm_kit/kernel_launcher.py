@@ -1,0 +1,27 @@
+"""``python -m ownercomm_kit.kernel_launcher -f CONNECTION_FILE``: ipykernel, bound to its parent.
+
+The kit starts its kernels with this instead of ``-m ipykernel_launcher``: the kernel asks
+Linux for SIGKILL when the process that launched it (a CLI run or a batch worker) dies, even
+by SIGKILL, so a killed run leaves no kernel behind. Otherwise it is ipykernel unchanged.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def main() -> None:
+    from ownercomm_kit.procs import die_with_parent
+
+    parent = os.environ.get("JPY_PARENT_PID")  # set by jupyter_client to the launching process
+    die_with_parent(signal.SIGKILL, int(parent) if parent and parent.isdigit() else None)
+    if sys.path and (sys.path[0] == "" or os.path.abspath(sys.path[0]) == os.getcwd()):
+        del sys.path[0]  # as ipykernel_launcher does: the working folder is not a package path
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""Processes that die with their parent, a store's wall-time limit, one run per store at once.
+
+What `ownercomm run` and `ownercomm batch` start, and how each goes away (SPEC §8 faults):
+
+- Jupyter kernels are launched through :mod:`ownercomm_kit.kernel_launcher`, which asks Linux
+  to SIGKILL the kernel when the process that started it dies (``prctl(PR_SET_PDEATHSIG)``),
+  even by SIGKILL. Elsewhere ipykernel's own parent poller remains (it notices within seconds).
+- The batch's process pool runs on a ``forkserver``. The fork server exits as soon as the
+  batch process is gone (its "alive" pipe closes); each pool worker asks for SIGTERM when
+  its parent (the fork server) dies (:func:`worker_init`), so a SIGKILLed batch takes its
+  workers with it, and they take their kernels.
+- A worker that gets SIGTERM (from the batch stopping it, or from its parent dying) unwinds
+  the store it runs: the staging folder is removed, the kernel shut down, then it exits at
+  once (:func:`call_in_worker`). An idle worker just exits.
+- :func:`time_limit` bounds a whole store (kernel start, notebooks, HTML export) by wall time
+  with ``SIGALRM`` in the main thread (pool workers and the CLI run stores there).
+- :func:`store_lock`: a lock file beside the store's folder (the ``filelock`` library), so a
+  second run of the same store into the same output folder says "already running".
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+# Exit status of a process stopped by a signal, as a shell reports it.
+EXIT_SIGTERM = 128 + signal.SIGTERM
+EXIT_SIGINT = 128 + signal.SIGINT
+
+
+# --------------------------------------------------------------------------- death signal
+
+def set_death_signal(sig: int) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies; False elsewhere.
+
+    The "parent" is the thread that forked this process: start children from a thread that
+    lives as long as the work (the main thread, here).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(sig: int, parent_pid: int | None) -> None:
+    """:func:`set_death_signal`, and if the parent is already gone (it died before the call),
+    the signal now."""
+    set_death_signal(sig)
+    if parent_pid and os.getppid() != parent_pid:
+        os.kill(os.getpid(), sig)
+
+
+def bound_kernel_argv(argv: list[str]) -> list[str]:
+    """A kernel spec's command with ``-m ipykernel_launcher`` replaced by the kit's launcher
+    (:mod:`ownercomm_kit.kernel_launcher`); any other command unchanged."""
+    argv = list(argv)
+    for i in range(len(argv) - 1):
+        if argv[i] == "-m" and argv[i + 1] == "ipykernel_launcher":
+            argv[i + 1] = "ownercomm_kit.kernel_launcher"
+            break
+    return argv
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- pool workers
+
+class Terminated(KeyboardInterrupt):
+    """Raised in a worker's main thread by SIGTERM while it runs a store: unwinds the store
+    (its ``finally`` blocks remove the staging folder and shut the kernel down).
+
+    A ``KeyboardInterrupt``: the runner lets those through instead of recording a failure."""
+
+
+_worker_state = {"busy": False, "stopping": False}
+
+
+def worker_init(batch_pid: int) -> None:
+    """Initializer of a batch's pool worker: stop cleanly on SIGTERM, and get one when the
+    batch process is gone.
+
+    Two ways, either enough: the fork server exits once every holder of its "alive" pipe is
+    gone, and each worker is handed a copy of that pipe, so the worker drops its copy and
+    asks for SIGTERM at its parent's (the fork server's) death; and a watchdog thread checks
+    every second that the batch process still runs (also where there is no ``prctl``).
+    """
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the batch, which stops us
+    _drop_forkserver_alive_fd()
+    die_with_parent(signal.SIGTERM, os.getppid())
+    threading.Thread(target=_watch_batch, args=(batch_pid,), name="ownercomm-watchdog", daemon=True).start()
+
+
+def _drop_forkserver_alive_fd() -> None:
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover - no fork server on this platform
+        return
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if server is not None and fd is not None and server._forkserver_pid is None:  # a child, not the server's owner
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None
+
+
+def _watch_batch(batch_pid: int, every: float = 1.0) -> None:
+    try:
+        import psutil
+
+        batch = psutil.Process(batch_pid)  # its create time is kept: a reused pid is not the batch
+    except Exception:  # noqa: BLE001 - the batch is already gone, or no psutil
+        batch = None
+    while True:
+        if batch is not None:
+            try:
+                running = batch.is_running() and batch.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                running = False
+        else:
+            running = pid_alive(batch_pid)
+        if not running:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread: unwind, exit
+            return
+        time.sleep(every)
+
+
+def _worker_sigterm(signum, frame) -> None:
+    if _worker_state["stopping"]:
+        return  # already unwinding: let the cleanup finish
+    _worker_state["stopping"] = True
+    if _worker_state["busy"]:
+        raise Terminated(f"signal {signum}")
+    _exit_now()
+
+
+def _exit_now() -> None:
+    _close_kernels()
+    os._exit(EXIT_SIGTERM)
+
+
+def _close_kernels() -> None:
+    runner = sys.modules.get("ownercomm_kit.runner")
+    if runner is not None:
+        with contextlib.suppress(Exception):
+            runner.KERNELS.close()
+
+
+def call_in_worker(fn: Callable, task):
+    """``fn(task)`` in a pool worker; a SIGTERM meanwhile unwinds it and ends the process."""
+    _worker_state["busy"] = True
+    try:
+        result = fn(task)
+    except Terminated:
+        _exit_now()
+    finally:
+        _worker_state["busy"] = False
+    if _worker_state["stopping"]:  # the signal came while the store was finishing
+        _exit_now()
+    return result
+
+
+def stop_workers(processes) -> None:
+    """SIGTERM to a pool's worker processes (``multiprocessing.Process`` objects, or a
+    ``ProcessPoolExecutor``'s ``{pid: process}``)."""
+    if isinstance(processes, dict):
+        processes = processes.values()
+    for proc in list(processes):
+        with contextlib.suppress(Exception):
+            if proc.is_alive():
+                proc.terminate()
+
+
+def reap_children(grace: float = 10.0) -> list[int]:
+    """After a stop: wait up to ``grace`` seconds for this process's descendants (workers,
+    kernels) to end, then SIGKILL those left. Returns the pids that had to be killed."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - a dependency of the kit
+        return []
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+    _, alive = psutil.wait_procs(children, timeout=grace)
+    killed = []
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+            killed.append(proc.pid)
+    return killed
+
+
+def stop_reason(error: BaseException) -> tuple[str, int]:
+    """(what stopped us, exit status) for a ``KeyboardInterrupt`` raised by Ctrl-C or by
+    ``runner.sigterm_interrupts`` (whose message is ``signal 15``)."""
+    text = str(error)
+    if text in (f"signal {int(signal.SIGTERM)}", "SIGTERM"):
+        return "SIGTERM", EXIT_SIGTERM
+    return "Ctrl-C", EXIT_SIGINT
+
+
+def after_stop(grace: float = 2.0) -> None:
+    """What a command does once a stop has unwound, before its one line: end what is left of
+    its descendants, and keep asyncio from printing the interrupted cell's task (a "Task
+    exception was never retrieved" with a traceback) when the process exits."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    reap_children(grace=grace)
+
+
+# --------------------------------------------------------------------------- time limit
+
+_limit = {"active": False, "shielded": 0, "pending": None}
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, on_expiry: Callable[[], BaseException]) -> Iterator[None]:
+    """Raise ``on_expiry()`` in this (main) thread once ``seconds`` of wall time have passed.
+
+    It fires once. Inside :func:`shielded` (a kernel shutting down, a folder being swapped
+    in) it waits for the end of the shielded block. Outside the main thread (a Dask worker's
+    thread) signals cannot be used: the caller's own deadline checks are then the only bound.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer") or _limit["active"]:
+        yield
+        return
+
+    def _expired(signum, frame):
+        if not _limit["active"]:
+            return
+        _limit["active"] = False
+        if _limit["shielded"]:
+            _limit["pending"] = on_expiry
+            return
+        raise on_expiry()
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    _limit.update(active=True, shielded=0, pending=None)
+    signal.setitimer(signal.ITIMER_REAL, max(0.001, float(seconds)))
+    try:
+        yield
+    finally:
+        _limit.update(active=False, pending=None)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """A block the time limit does not interrupt (it fires at the block's end instead)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _limit["shielded"] += 1
+    try:
+        yield
+    finally:
+        _limit["shielded"] -= 1
+        pending = _limit["pending"]
+        if pending is not None and not _limit["shielded"]:
+            _limit["pending"] = None
+            raise pending()
+
+
+def remaining(deadline: float | None, default: float) -> int:
+    """Whole seconds left before ``deadline`` (``time.monotonic``), at most ``default``, at
+    least 1 (nbclient takes its start-up timeout in whole seconds)."""
+    if deadline is None:
+        return max(1, math.ceil(default))
+    return max(1, math.ceil(min(default, deadline - time.monotonic())))
+
+
+# --------------------------------------------------------------------------- one run per store
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def lock_path(target: Path) -> Path:
+    """``<out>/.<dealer_id>.lock``: beside the store folder (which a run swaps as a whole)."""
+    return target.with_name(f".{target.name}.lock")
+
+
+@contextlib.contextmanager
+def store_lock(target: Path) -> Iterator[None]:
+    """Hold the store's lock file for the run; another holder means ``AlreadyRunning``.
+
+    An advisory OS lock (``flock``): it goes with its process, SIGKILL included, so a killed
+    run never leaves a stale lock. The empty lock file itself stays.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path(target)), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise AlreadyRunning(str(lock_path(target))) from None
+    try:
+        yield
+    finally:
+        lock.release()

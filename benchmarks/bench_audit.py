@@ -131,6 +131,8 @@ def _random_dealer(n_messages: int, seed: int) -> DealerData:
     customers["timezone"] = pick(["America/Chicago", "America/New_York", "America/Denver", "America/Los_Angeles"],
                                  [0.7, 0.1, 0.1, 0.1], k)
     customers["preferred_channel"] = pd.array(np.where(rng.random(k) < 0.4, np.asarray(pick(schema.CHANNELS, None, k), dtype=object), None), dtype="string")
+    # where they live: a state for most, some in the states with their own contact laws (SPEC §4)
+    customers["state"] = pick(["FL", "OK", "MD", "TX", "CA", "IL", None], [0.1, 0.05, 0.05, 0.2, 0.2, 0.2, 0.2], k)
     customers["sms_consent"], customers["email_opt_in"] = bools(0.7, 0.2), bools(0.85, 0.1)
     customers["phone_dnc"], customers["mail_opt_out"] = bools(0.05, 0.8), bools(0.03, 0.8)
 
@@ -286,6 +288,9 @@ def main(argv=None) -> int:
         rows.append((f"kit: rule family '{fam}' ({count} rule{'s' if count > 1 else ''})", secs, None))
     rows.append(("kit: all rules (incl. sort)", rules_total, kit_peak))
     rows.append(("kit: cap_total alone (after sort)", per_rule["cap_total"], None))
+    for name in ("state_quiet_hours", "state_contact_cap"):  # SPEC §4 State rules
+        if name in per_rule:
+            rows.append((f"kit: {name} alone (after sort)", per_rule[name], None))
     data.__dict__.pop("_audit_messages", None)  # the whole audit starts cold
     with peak.phase():
         t0 = time.perf_counter()

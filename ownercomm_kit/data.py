@@ -140,6 +140,9 @@ def coerce_column(values, column: schema.Column, timezone: str) -> pd.Series:
     out = s.astype("string")
     if column.kind == "enum":
         out = out.str.lower()
+        if any(a != a.lower() for a in column.allowed):  # upper-case codes (customers.state): canonical case
+            upper = out.str.upper()
+            out = upper.where(upper.isin(column.allowed), out)
     return out
 
 
@@ -199,16 +202,42 @@ def na_column(n: int, column: schema.Column, timezone: str) -> pd.Series:
     return pd.Series([None] * n, dtype="object").astype(dtype_of(column, timezone))
 
 
-def last_event_date(tables: dict[str, pd.DataFrame], timezone: str) -> dt.date:
-    """The last date seen in the data's event columns (SPEC §3: as_of left empty)."""
+def last_event_date(tables: dict[str, pd.DataFrame], timezone: str, not_after: dt.date | None = None) -> dt.date:
+    """The last date seen in the data's event columns (SPEC §3: as_of left empty); with
+    ``not_after`` (the run's own date), the last one not in its future."""
     last = None
     for name, col in schema.EVENT_DATE_COLUMN.items():
         df = tables.get(name)
         if df is None or df.empty or col not in df:
             continue
-        m = df[col].max()
+        s = df[col]
+        if not_after is not None:
+            s = s[_local_dates(s, timezone) <= pd.Timestamp(not_after)]
+        m = s.max()
         if m is pd.NaT or pd.isna(m):
             continue
         d = m.tz_convert(timezone).date() if getattr(m, "tzinfo", None) else m.date()
         last = d if last is None or d > last else last
-    return last or dt.date.today()
+    return last or not_after or dt.date.today()
+
+
+def event_date_range(tables: dict[str, pd.DataFrame], timezone: str) -> tuple[dt.date, dt.date] | None:
+    """(first, last) date of the data's event columns, or None when there is none."""
+    lo = hi = None
+    for name, col in schema.EVENT_DATE_COLUMN.items():
+        df = tables.get(name)
+        if df is None or df.empty or col not in df:
+            continue
+        d = _local_dates(df[col], timezone).dropna()
+        if d.empty:
+            continue
+        lo = d.min() if lo is None or d.min() < lo else lo
+        hi = d.max() if hi is None or d.max() > hi else hi
+    return None if lo is None else (lo.date(), hi.date())
+
+
+def _local_dates(s: pd.Series, timezone: str) -> pd.Series:
+    """Midnight of each value's date in the dealer's zone (naive), for date comparisons."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert(timezone).dt.tz_localize(None)
+    return s.dt.normalize()

@@ -42,6 +42,10 @@ class FormatError(Exception):
     """A file that cannot be read at all (the message says why, for the user)."""
 
 
+class EmptyFileError(FormatError):
+    """A file with no bytes, or only blank lines: an optional table in it counts as missing."""
+
+
 @dataclass
 class RawTable:
     """One table as read from a file, before any mapping or typing."""
@@ -66,6 +70,11 @@ def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
     if not path.is_file():
         raise FormatError(f"{path}: file not found")
     suffix = path.suffix.lower()
+    from .filekind import mismatch
+
+    wrong = mismatch(path)  # a PDF, a web page or a workbook named .csv: say what it is
+    if wrong:
+        raise FormatError(f"{path.name}: {wrong}")
     try:
         if suffix in CSV_SUFFIXES:
             return _read_csv(path)
@@ -75,8 +84,9 @@ def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
             return _read_parquet(path)
     except FormatError:
         raise
-    except Exception as e:  # a corrupt or foreign file: say so, no traceback
-        raise FormatError(f"{path.name}: cannot be read as {suffix[1:]} ({type(e).__name__}: {e})") from None
+    except Exception as e:  # a corrupt or foreign file: say so, no traceback (and none of its content)
+        raise FormatError(f"{path.name}: cannot be read as {suffix[1:]} ({type(e).__name__}); "
+                          f"is it a damaged or unfinished export?") from None
     if suffix == ".xls":
         raise FormatError(f"{path.name}: old Excel .xls is not supported; save it as .xlsx or .csv")
     raise FormatError(f"{path.name}: unknown file type {suffix!r} (expected {', '.join(SUFFIXES)})")
@@ -174,7 +184,7 @@ def _read_csv(path: Path) -> RawTable:
         data = data.decode(encoding).encode("utf-8")  # pyarrow reads UTF-8 only
     sample = data[:_SAMPLE_BYTES].decode("utf-8", errors="ignore").lstrip("\ufeff")
     if not sample.strip():
-        raise FormatError(f"{path.name}: the file is empty")
+        raise EmptyFileError(f"{path.name}: the file is empty")
     sep = sniff_separator(sample)
     header = next(csv.reader(io.StringIO(sample), delimiter=sep), [])
     if not any(h.strip() for h in header):
@@ -214,9 +224,8 @@ def _read_csv_arrow(path: Path, data: bytes, sep: str, names: list[str]) -> pd.D
                 quoted_strings_can_be_null=True,
             ),
         )
-    except pa.ArrowInvalid as e:
-        msg = str(e).replace("CSV parse error: ", "")
-        raise FormatError(f"{path.name}: not a well-formed table (separator {sep!r}): {msg}") from None
+    except pa.ArrowInvalid:
+        raise FormatError(ragged_message(path, data, sep, len(names))) from None
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}.get)
 
 
@@ -227,8 +236,26 @@ def _read_csv_pandas(path: Path, data: bytes, sep: str, names: list[str]) -> pd.
             io.BytesIO(data), sep=sep, header=0, names=names, dtype="string", encoding="utf-8-sig",
             keep_default_na=False, na_values=[""], skip_blank_lines=False,
         )
-    except (pd.errors.ParserError, ValueError) as e:
-        raise FormatError(f"{path.name}: not a well-formed table (separator {sep!r}): {e}") from None
+    except (pd.errors.ParserError, ValueError):
+        raise FormatError(ragged_message(path, data, sep, len(names))) from None
+
+
+def ragged_message(path: Path, data: bytes, sep: str, width: int) -> str:
+    """Which spreadsheet row has a different number of cells than the header (no content quoted)."""
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    shown = {"\t": "tab"}.get(sep, repr(sep))
+    try:
+        next(reader, None)
+        row = 1
+        for record in reader:
+            row += 1
+            if record and len(record) != width and any(c.strip() for c in record):
+                return (f"{path.name}: row {row} has {len(record)} cells where the header row has {width} "
+                        f"(separator {shown}); check that row for a stray separator or an unclosed quote")
+    except csv.Error:
+        return f"{path.name}: row {reader.line_num} is not well-formed (separator {shown}): an unclosed quote?"
+    return f"{path.name}: not a well-formed table (separator {shown})"
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:

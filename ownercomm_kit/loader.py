@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import formats, schema, validation
-from .data import DataError, DealerData, Problem, dtype_of, empty_table, last_event_date
+from .data import DataError, DealerData, Problem, dtype_of, empty_table, event_date_range, last_event_date
 from .formats import FormatError, RawTable, normalize_header
 from .params import parse_as_of
 
@@ -129,17 +129,21 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
         tables[name] = df
         rows[name] = kept_rows
         missing_columns[name] = absent
+    today = run_date(tz)
+    span = event_date_range(tables, tz)
+    if as_of is not None and span is not None:  # the last date that is not in the future
+        problems += _check_as_of(as_of, (span[0], min(span[1], last_event_date(tables, tz, not_after=today))))
     data = DealerData(
         dealer_id=dealer_id,
         dealer_name=str(params.get("dealer_name") or dealer_id),
         timezone=tz,
-        as_of=as_of or last_event_date(tables, tz),
+        as_of=as_of or last_event_date(tables, tz, not_after=today),
         tables=tables,
         missing_tables=missing_tables,
         missing_columns=missing_columns,
         sources=sources_seen,
     )
-    problems += validation.check_relations(data, rows, sources_seen)
+    problems += validation.check_relations(data, rows, sources_seen, today=today)
     data.problems = problems
     if strict and data.errors:
         raise DataError(problems)
@@ -148,12 +152,36 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
 
 def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInfo):
     """(frame or None, row numbers, absent columns, problems) of one table's file."""
+    required = schema.TABLES[name].required
     try:
         raw = formats.read_raw(src.path, src.sheet)
+    except formats.EmptyFileError as e:
+        if required:
+            what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
+            return None, None, None, [Problem("error", name, src.name, None, None, None,
+                                              f"unreadable file: {e} (0 bytes or blank lines only): {what}")]
+        return None, None, None, [Problem("warning", name, src.name, None, None, None,
+                                          "the file is empty (0 bytes or blank lines only); the table is treated "
+                                          "as missing and what needs it is skipped")]
     except FormatError as e:
         return None, None, None, [Problem("error", name, src.name, None, None, None, f"unreadable file: {e}")]
     mapping = (params.get("mapping") or {}).get(name) or {}
+    if len(raw.frame) == 0:  # a header row and nothing else
+        if required:  # read (its columns are checked), said plainly; the reports show zeros
+            what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
+            df, kept, absent, found = load_table(name, raw, tz, mapping, params.get("values") or {}, info)
+            return df, kept, absent, found + [Problem(
+                "warning", name, src.name, None, None, None,
+                f"{what}: the file has a header row and no data rows; the reports say so and show no figures from it")]
+        return None, None, None, [Problem(
+            "warning", name, src.name, None, None, None,
+            "the file has a header row and no data rows; the table is treated as missing and what needs it is skipped")]
     return load_table(name, raw, tz, mapping, params.get("values") or {}, info)
+
+
+# A required table with a header and no rows is read and said plainly (a warning): the audit of a
+# store that sent no message reports zero messages rather than stopping.
+EMPTY_REQUIRED = {"communications": "no messages in the data", "customers": "no customers in the data"}
 
 
 def _valid_timezone(tz: str) -> bool:
@@ -163,6 +191,29 @@ def _valid_timezone(tz: str) -> bool:
 @functools.cache
 def _zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def run_date(tz: str) -> dt.date:
+    """The run's own date ("today") in the dealer's time zone."""
+    return dt.datetime.now(zoneinfo.ZoneInfo(tz)).date()
+
+
+# An explicit as_of this far after the data's last date reports on a period with no data.
+AS_OF_MAX_DAYS_AFTER_DATA = 365
+
+
+def _check_as_of(as_of: dt.date, span: tuple[dt.date, dt.date]) -> list[Problem]:
+    first, last = span
+    if as_of < first:
+        return [Problem("error", None, None, None, "as_of", as_of.isoformat(),
+                        f"as_of {as_of} is before the first date in the data ({first}): the report "
+                        f"would cover no data; give a date between {first} and {last}, or leave as_of empty")]
+    if (as_of - last).days > AS_OF_MAX_DAYS_AFTER_DATA:
+        return [Problem("error", None, None, None, "as_of", as_of.isoformat(),
+                        f"as_of {as_of} is more than a year after the last date in the data ({last}): "
+                        f"every figure would be about a period with no data; give a date up to "
+                        f"{last + dt.timedelta(days=AS_OF_MAX_DAYS_AFTER_DATA)}, or leave as_of empty")]
+    return []
 
 
 def _as_of(value, problems: list[Problem]) -> dt.date | None:
@@ -184,6 +235,16 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
         p for p in data_dir.iterdir()
         if p.is_file() and not p.name.startswith((".", "~$"))
     )
+    # A store reads only its own folder (SPEC §8), links included: a file that is, or goes
+    # through, a link out of the folder is a blocking problem and is never opened.
+    outside = [p for p in listing if not _inside(p, data_dir)]
+    for p in outside:
+        table = next((t for t in schema.TABLES if normalize_header(t) == normalize_header(p.stem)), None)
+        problems.append(Problem("error", table, p.name, None, None, None,
+                                f"{p.name} is a link to a file outside the dealer's data folder {data_dir}; "
+                                "it is not read (a store reads only its own folder): copy the file in, "
+                                "or remove the link"))
+    listing = [p for p in listing if p not in outside]
     names = [p.name for p in listing]
     by_lower = {p.name.lower(): p for p in listing}
     out: dict[str, Source] = {}
@@ -191,8 +252,8 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
     for table, spec in files.items():
         file, sheet = _file_spec(spec)
         path = Path(file) if Path(file).is_absolute() else data_dir / file
-        # A store reads only its own folder (SPEC §8): no absolute path or ".." out of it.
-        if not path.resolve().is_relative_to(data_dir.resolve()):
+        # A store reads only its own folder (SPEC §8): no absolute path, ".." or link out of it.
+        if not _inside(path, data_dir):
             problems.append(Problem("error", table, str(file), None, None, None,
                                     f"`files:` names {file!r} for {table}, which is outside the dealer's "
                                     f"data folder {data_dir}; a store reads only its own folder"))
@@ -244,10 +305,19 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
     return out, names, problems
 
 
+def _inside(path: Path, data_dir: Path) -> bool:
+    """``path`` resolves (links followed) to somewhere inside ``data_dir``."""
+    try:
+        return path.resolve().is_relative_to(data_dir.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
 def _file_spec(spec) -> tuple[str, str | None]:
     """``"x.csv"``, ``"book.xlsx#Sheet"`` or ``{file: book.xlsx, sheet: Sheet}``."""
     if isinstance(spec, Mapping):
-        return str(spec.get("file")), spec.get("sheet")
+        sheet = spec.get("sheet")
+        return str(spec.get("file")), (None if sheet is None else str(sheet))
     file, _, sheet = str(spec).partition("#")
     return file, sheet or None
 
@@ -371,13 +441,23 @@ def coerce(
         parse = formats.parse_timestamps if col.kind == "timestamp" else formats.parse_dates
         series, bad_s = parse(cell, tz)
         what = "time stamp" if col.kind == "timestamp" else "date"
-        bad = bad_s.to_numpy(bool)
+        placeholder = placeholder_dates(cell, series, bad_s)
+        if placeholder.any():
+            series = series.mask(placeholder)
+        bad = bad_s.to_numpy(bool) & ~placeholder
         problems += validation.cell_problems(
             level, name, file, col.name, cell, rows, bad,
             f"unparseable {what} (expected e.g. 2026-06-18{' 10:30' if col.kind == 'timestamp' else ''}, "
             f"06/18/2026{' 10:30 PM' if col.kind == 'timestamp' else ''} or an Excel date)"
             + ("" if col.required else "; the cell is left empty"),
         )
+        problems += validation.cell_problems(
+            level, name, file, col.name, cell, rows, placeholder,
+            f"placeholder date (before {PLACEHOLDER_BEFORE.year} or after {PLACEHOLDER_AFTER.year}, "
+            "like 0001-01-01 or 9999-12-31): not a real date"
+            + ("" if col.required else "; the cell is left empty"),
+        )
+        bad = bad | placeholder
     elif col.kind == "bool":
         series, bad_s = formats.parse_bools(_apply_values(cell, values.get(col.name)))
         bad = bad_s.to_numpy(bool)
@@ -401,6 +481,14 @@ def coerce(
         problems += validation.check_enum(name, file, col.name, mapped, rows, bad, col.allowed, col.required)
     else:
         series = _as_text(cell)
+        if col.kind == "id":
+            risky = series.str.startswith(FORMULA_START).fillna(False).to_numpy(bool)
+            problems += validation.cell_problems(
+                "warning", name, file, col.name, cell, rows, risky,
+                "id starts with = + - or @: in the CSV files the kit writes (flags, suppression, call lists) "
+                "it is written with one apostrophe in front ('=A1), so no spreadsheet runs it as a formula; "
+                "remove that one leading apostrophe when importing into the CRM",
+            )
         if col.kind == "tz":
             unknown = series.notna() & ~series.isin(list(_zones()))
             bad = unknown.to_numpy(bool)
@@ -418,6 +506,32 @@ def coerce(
     problems += validation.cell_problems("error", name, file, col.name, cell, rows, empty,
                                          f"required value is empty ({col.name} is needed on every row)")
     return series, bad | empty, problems
+
+
+# Cell starts that a spreadsheet runs as a formula (outputs.FORMULA_PREFIXES, printable ones).
+FORMULA_START = ("=", "+", "-", "@")
+
+# Dates outside these years are stand-ins ("never", "unknown"), not events.
+PLACEHOLDER_BEFORE = pd.Timestamp("1900-01-01")
+PLACEHOLDER_AFTER = pd.Timestamp("2200-12-31")
+_YEAR_FIRST = r"^\s*(\d{4})[-/.]\d{1,2}[-/.]\d{1,2}(?:\b|T)"
+_YEAR_LAST = r"^\s*\d{1,2}[-/.]\d{1,2}[-/.](\d{4})\b"
+
+
+def placeholder_dates(cell: pd.Series, parsed: pd.Series, bad: pd.Series) -> np.ndarray:
+    """Cells holding a date before 1900 or after 2200 (0001-01-01, 9999-12-31): parsed ones
+    by their value, the ones too far out for pandas to hold by the year written."""
+    out = np.zeros(len(cell), dtype=bool)
+    year = parsed.dt.year
+    out |= ((year < PLACEHOLDER_BEFORE.year) | (year > PLACEHOLDER_AFTER.year)).fillna(False).to_numpy(bool)
+    bad = bad.to_numpy(bool)
+    if bad.any():
+        text = cell[bad].astype("string")
+        y = text.str.extract(_YEAR_FIRST, expand=False).fillna(text.str.extract(_YEAR_LAST, expand=False))
+        y = pd.to_numeric(y, errors="coerce")
+        far = ((y < PLACEHOLDER_BEFORE.year) | (y > PLACEHOLDER_AFTER.year)).fillna(False).to_numpy(bool)
+        out[np.flatnonzero(bad)[far]] = True
+    return out
 
 
 def _na_column(n: int, col: schema.Column, tz: str) -> pd.Series:
@@ -487,6 +601,9 @@ def describe(data: DealerData, infos: list[TableInfo]) -> str:
     for info in infos:
         table = schema.TABLES[info.table]
         kind = "required" if table.required else "optional"
+        if info.table in data.missing_tables and not info.rows_read and info.file:
+            lines.append(f"  {info.table:<15} {info.file}: not used ({kind}; see the problems below)")
+            continue
         if info.table in data.missing_tables and not info.rows_read:
             lines.append(f"  {info.table:<15} not found ({kind}){'' if table.required else ': sections that need it are skipped'}")
             continue
@@ -494,14 +611,17 @@ def describe(data: DealerData, infos: list[TableInfo]) -> str:
         rows = f"{info.rows_read} rows" + (f" ({left_out} left out)" if left_out else "")
         cols = f"{len(info.columns)}/{len(table.columns)} columns"
         lines.append(f"  {info.table:<15} {info.file}: {rows}, {cols}{_date_range(data, info.table)}")
-        mapped = [f"{theirs} -> {ours}" for ours, theirs in info.columns.items() if theirs != ours]
+        cell = validation._cell_text  # a header quoted as a cell at most
+        mapped = [f"{cell(theirs)} -> {ours}" for ours, theirs in info.columns.items() if theirs != ours]
         if mapped:
             lines.append(f"  {'':<15} mapped: {', '.join(mapped)}")
         absent = [c for c in data.missing_columns.get(info.table, []) if info.table not in data.missing_tables]
         if absent:
             lines.append(f"  {'':<15} absent: {', '.join(absent)}")
         if info.ignored_columns:
-            lines.append(f"  {'':<15} ignored: {', '.join(info.ignored_columns)}")
+            ignored = [cell(h) for h in info.ignored_columns[:validation.MAX_HEADERS_QUOTED]]
+            more = len(info.ignored_columns) - len(ignored)
+            lines.append(f"  {'':<15} ignored: {', '.join(ignored)}" + (f" and {more} more" if more > 0 else ""))
     return "\n".join(lines)
 
 

@@ -162,6 +162,10 @@ def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
     for path in sorted(p for p in data_dir.iterdir() if p.is_file()):
         if path.name.startswith(("~$", ".")):  # Excel lock files, hidden files
             continue
+        if not path.resolve().is_relative_to(data_dir.resolve()):  # a link out of the folder: never read
+            unreadable.append(f"{path.name}: a link to a file outside the data folder; not read "
+                              "(a store reads only its own folder: copy the file in)")
+            continue
         if path.suffix.lower() in OTHER_EXPORTS:
             unreadable.append(f"{path.name}: {OTHER_EXPORTS[path.suffix.lower()]}")
             continue

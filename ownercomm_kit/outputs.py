@@ -19,8 +19,9 @@ from typing import IO, Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-# A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets. The
+# apostrophe itself is escaped too, so the rule can be undone exactly: drop one leading "'".
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 @contextlib.contextmanager
@@ -125,10 +126,27 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
     Lines end in CRLF (RFC 4180): the csv writer then also quotes a cell holding a bare
     carriage return, which with LF endings would split the row in two.
+
+    The text is built column-wise with Arrow (:mod:`ownercomm_kit.csv_arrow`): the same bytes
+    as ``neutralize_formulas(df).to_csv(index=False)`` with CRLF line ends, without
+    pandas' per-row formatting of time-zone-aware timestamps.
     """
-    safe = neutralize_formulas(df)
-    with atomic_open(path, "w", newline="") as f:
-        safe.to_csv(f, index=False, lineterminator="\r\n")
+    from . import csv_arrow
+
+    with atomic_open(path, "wb") as f:
+        csv_arrow.write_frame(df, f)
+    return Path(path)
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """``df`` as Parquet (no index; values as they are: Parquet is not opened as a
+    spreadsheet, so nothing is neutralized), atomic."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    with atomic_open(path, "wb") as f:
+        pq.write_table(table, f, compression="zstd")
     return Path(path)
 
 

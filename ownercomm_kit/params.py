@@ -12,10 +12,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import paths, schema
+from . import params_schema, paths, schema, state_laws
 
-# Sections of defaults.yaml that a group or dealer file may override.
-SECTIONS = ("as_of", "rules", "audit", "retention", "referrals", "report")
+# Sections of defaults.yaml that a group or dealer file may override (params_schema.Params).
+SECTIONS = params_schema.SECTIONS
 DEALER_KEYS = ("dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values")
 GROUP_KEYS = ("group_id", "group_name", "dealers")
 
@@ -42,6 +42,28 @@ def read_yaml(path: str | Path) -> dict:
         return {}
     if not isinstance(doc, dict):
         raise ParamsError([f"{path}: expected a mapping of keys to values, got {type(doc).__name__}"])
+    return _raw_ids(doc, path)
+
+
+# Keys whose values are names, kept as written: `dealer_id: 007` is "007", not the number 7.
+ID_KEYS = ("dealer_id", "group_id", "dealer_name", "group_name", "data_dir")
+
+
+def _raw_ids(doc: dict, path: Path) -> dict:
+    """Ids and names (and the entries of ``dealers:``) as the text written in the file."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError:  # pragma: no cover (safe_load read it)
+        return doc
+    if not isinstance(node, yaml.MappingNode):
+        return doc
+    for key_node, value_node in node.value:
+        key = key_node.value
+        if key in ID_KEYS and isinstance(value_node, yaml.ScalarNode) and key in doc and doc[key] is not None:
+            doc[key] = value_node.value
+        elif key == "dealers" and isinstance(value_node, yaml.SequenceNode) and isinstance(doc.get(key), list):
+            doc[key] = [n.value if isinstance(n, yaml.ScalarNode) and v is not None else v
+                        for n, v in zip(value_node.value, doc[key])]
     return doc
 
 
@@ -49,44 +71,10 @@ def load_defaults(root: Path | None = None) -> dict:
     return read_yaml(paths.defaults_file(root))
 
 
-def _check_keys(layer: Mapping, reference: Mapping, where: str, prefix: str, problems: list[str]) -> None:
-    """Keys of ``layer`` must exist in ``reference`` (recursively), except free-form maps."""
-    for key, value in layer.items():
-        dotted = f"{prefix}{key}"
-        if key not in reference:
-            close = [k for k in reference if _similar(str(key), str(k))]
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{where}: unknown key {dotted!r}{hint}")
-            continue
-        ref = reference[key]
-        free = _FREE_FORM.get(dotted)
-        if free is not None:
-            if value is None:
-                continue
-            if not isinstance(value, dict):
-                problems.append(f"{where}: {dotted!r} must be a mapping")
-                continue
-            for k in value:
-                if k not in free:
-                    problems.append(f"{where}: unknown key {dotted + '.' + str(k)!r} (allowed: {', '.join(free)})")
-            continue
-        if isinstance(ref, dict) and isinstance(value, dict):
-            _check_keys(value, ref, where, dotted + ".", problems)
-        elif isinstance(ref, dict) and value is not None:
-            problems.append(f"{where}: {dotted!r} must be a mapping, got {value!r}")
-
-
 def _similar(a: str, b: str) -> bool:
     import difflib
 
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= 0.75
-
-
-# Maps whose keys are data names rather than fixed parameter names.
-_FREE_FORM: dict[str, tuple[str, ...]] = {
-    "rules.cap_channel.windows": schema.CHANNELS,
-    "rules.min_gap.gap_days": schema.CATEGORIES,
-}
 
 
 def _merge(base: dict, over: Mapping) -> dict:
@@ -103,7 +91,6 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
     """Problems in one layer (``kind``: dealer or group)."""
     problems: list[str] = []
     own = DEALER_KEYS if kind == "dealer" else GROUP_KEYS
-    reference = {k: defaults.get(k) for k in SECTIONS}
     for key in layer:
         if key in own:
             continue
@@ -112,23 +99,28 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
             close = [k for k in allowed if _similar(str(key), k)]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{where}: unknown key {key!r}{hint}")
-    _check_keys({k: v for k, v in layer.items() if k in SECTIONS}, reference, where, "", problems)
+    if kind == "dealer" and "group" in layer:  # SPEC §9: group rules use the group's parameters
+        problems.append(f"{where}: 'group' parameters belong in the group file, not in a dealer file")
     if kind == "dealer":
-        for table in (layer.get("files") or {}):
+        # Types are checked by the schema (params_schema); here, names against the data model.
+        files = layer.get("files") if isinstance(layer.get("files"), dict) else {}
+        mapping = layer.get("mapping") if isinstance(layer.get("mapping"), dict) else {}
+        values = layer.get("values") if isinstance(layer.get("values"), dict) else {}
+        for table in files:
             if table not in schema.TABLES:
                 problems.append(f"{where}: files: unknown table {table!r} (tables: {', '.join(schema.TABLES)})")
-        for table, cols in (layer.get("mapping") or {}).items():
+        for table, cols in mapping.items():
             if table not in schema.TABLES:
                 problems.append(f"{where}: mapping: unknown table {table!r} (tables: {', '.join(schema.TABLES)})")
                 continue
-            for theirs, ours in (cols or {}).items():
+            for theirs, ours in (cols if isinstance(cols, dict) else {}).items():
                 # null: ignore that column on purpose (e.g. a second "E-mail" beside "Email")
-                if ours is not None and ours not in schema.TABLES[table].column_names:
+                if isinstance(ours, str) and ours not in schema.TABLES[table].column_names:
                     problems.append(
                         f"{where}: mapping.{table}: {theirs!r} maps to {ours!r}, which is not a column of {table}"
                     )
         enum_cols = {c.name for t in schema.TABLES.values() for c in t.columns if c.kind in ("enum", "bool")}
-        for col in (layer.get("values") or {}):
+        for col in values:
             if col not in enum_cols:
                 problems.append(f"{where}: values: {col!r} is not a column with a fixed set of values")
     if layer.get("as_of") not in (None, ""):
@@ -136,6 +128,12 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
             parse_as_of(layer["as_of"])
         except ValueError:
             problems.append(f"{where}: as_of {layer['as_of']!r} is not a date (YYYY-MM-DD)")
+    if layer.get("baseline") not in (None, ""):
+        try:
+            parse_as_of(layer["baseline"])
+        except ValueError:
+            problems.append(f"{where}: baseline {layer['baseline']!r} is not a date (YYYY-MM-DD): the date of a "
+                            "recorded run or of a month-end of the history")
     return problems
 
 
@@ -184,9 +182,18 @@ def resolve(
         merged = _merge(merged, {k: v for k, v in dealer.items() if v is not None or k not in merged})
     if overrides:
         merged = _merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    problems += state_laws.check_table(merged.get("state_rules"), "state_rules (defaults, group and dealer files merged)")
     for key in ("dealer_id", "data_dir"):
-        if not merged.get(key):
+        if merged.get(key) is None or str(merged.get(key)).strip() == "":
             problems.append(f"{dealer_file or 'dealer parameters'}: {key} is required")
+    defaults_name = str(paths.defaults_file(paths.kit_root() if not paths.defaults_file(root).is_file() else root))
+    layers = [(defaults_name, defaults), (str(group_file or "group parameters"), group or {}),
+              (str(dealer_file or "dealer parameters"), dealer or {}), ("the command line", overrides or {})]
+    typed = {k: v for k, v in merged.items() if k in params_schema.Resolved.model_fields}
+    for key in (*params_schema.ID_LIKE, "data_dir"):  # given in code: numbers, paths; files keep their text
+        if typed.get(key) is not None:
+            typed[key] = str(typed[key]) if str(typed[key]).strip() else None
+    problems += [p for p in params_schema.check(typed, layers) if p not in problems]
     if problems:
         raise ParamsError(problems)
     merged["dealer_id"] = str(merged["dealer_id"])
@@ -200,6 +207,10 @@ def resolve(
         merged["as_of"] = parse_as_of(merged.get("as_of"))
     except ValueError:
         raise ParamsError([f"as_of {merged.get('as_of')!r} is not a date (YYYY-MM-DD)"]) from None
+    try:
+        merged["baseline"] = parse_as_of(merged.get("baseline"))
+    except ValueError:
+        raise ParamsError([f"baseline {merged.get('baseline')!r} is not a date (YYYY-MM-DD)"]) from None
     merged["kit_root"] = str(root)
     return merged
 

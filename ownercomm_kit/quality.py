@@ -48,6 +48,10 @@ SUPPORT: tuple[Need, ...] = (
     N("audit", "quiet_hours in each customer's own time zone", ("customers.timezone",),
       "quiet hours use the dealer's time zone for everyone"),
     N("audit", "non_preferred_channel", ("customers.preferred_channel",), "rule skipped"),
+    N("audit", "state_quiet_hours and state_contact_cap (the customer's state)",
+      (("customers.state", "customers.postal_code", "customers.phone"),), "state rules skipped"),
+    N("audit", "state rules from the customer's own state column", ("customers.state",),
+      "the state comes from the ZIP code or the phone's area code only"),
     N("audit", "fatigue curve and responsiveness tiers", ("communications.responded_at",),
       "no response rates: every customer looks unresponsive"),
     N("retention", "first_year_service_retention and the cohort heat map", ("sales.vin", "service_visits.vin"),
@@ -67,6 +71,21 @@ SUPPORT: tuple[Need, ...] = (
     N("referrals", "acknowledgment_rate", ("referrals.acknowledged_at",), "KPI empty"),
     N("referrals", "referral_revenue_12m", ("referrals.sale_id", "sales.price"), "KPI empty"),
     N("referrals", "incentive categories", ("referrals.incentive_category",), "no comparison by incentive"),
+    N("retention", "lifecycle segments, segment flow and the recently-lost list", (("sales", "service_visits"),),
+      "segment KPIs empty"),
+    N("retention", "visits that lead to a segment other than never_serviced", ("service_visits",),
+      "every customer with a sale is never_serviced"),
+    N("retention", "due for service by mileage, estimated mileage", ("service_visits.mileage",),
+      "vehicles are due by time only"),
+    N("retention", "due for service per vehicle", ("service_visits.vin",),
+      "each customer's visits count as one vehicle"),
+    N("retention", "declined_work_recovery_90d, declined-work list and amounts by description", ("declined_work",),
+      "KPI and list empty"),
+    N("retention", "declined work matched to the vehicle", ("declined_work.vin",),
+      "declined items are matched to any later visit of the customer"),
+    N("retention", "amounts of declined work", ("declined_work.amount",), "no amounts shown"),
+    N("retention", "retention by vehicle age band", ("vehicles.model_year", "service_visits.vin"), "table empty"),
+    N("audit", "reminder timing against estimated due dates", ("service_visits",), "section skipped"),
 )
 
 
@@ -369,6 +388,15 @@ def _how_read(info) -> str:
     return text + (f"; {lost} of {info.rows_read} rows left out" if lost else "")
 
 
+def _headers_text(headers: list) -> str:
+    """Their headers, each quoted as a cell at most (a garbage file's first line is not echoed)."""
+    from .validation import MAX_HEADERS_QUOTED, _cell_text
+
+    shown = [_cell_text(h) for h in headers[:MAX_HEADERS_QUOTED]]
+    more = len(headers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def columns(ctx: QualityContext) -> None:
     from .report import html
 
@@ -390,7 +418,7 @@ def columns(ctx: QualityContext) -> None:
         body.append(html.table(part, max_rows=None, mask_pii=False, formats={"filled": "pct"}))
         if ignored:
             body.append(html.note("Columns in the file that nothing reads (map one in the dealer file if it holds a "
-                                  f"canonical column): {', '.join(map(str, ignored))}", "info"))
+                                  f"canonical column): {_headers_text(ignored)}", "info"))
     html.show("".join(body))
 
 
@@ -428,7 +456,14 @@ DEFINITIONS = {
                "an unknown value in an optional column, an empty optional column.",
     "Filled": "Share of the table's rows in which the column has a value.",
     "Supported": "The tables and columns a section needs are present and not empty.",
-    "Report date": "The 'today' of the reports: the as_of parameter, else the last date seen in the data.",
+    "Report date": "The 'today' of the reports: the as_of parameter, else the last date seen in the data "
+                   "that is not after the day the reports are run.",
+    "Ids in the CSV files": "A cell that starts with = + - @, a tab, a carriage return or an apostrophe is "
+                            "written with one apostrophe in front ('=A1) in every CSV file the kit writes "
+                            "(flags, suppression, call lists), so a spreadsheet shows it as text and never runs "
+                            "it as a formula. Ids are kept otherwise: to match the CRM's id when importing "
+                            "suppression.csv, remove that one leading apostrophe. The data check warns about "
+                            "such ids.",
 }
 
 

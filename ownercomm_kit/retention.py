@@ -32,6 +32,12 @@ KPI_KEYS = (
     "reminder_booking_rate_90d",
     "response_rate_90d",
     "repurchase_rate",
+    # service intelligence (service.py)
+    "segment_active_share",
+    "segment_recently_lost_share",
+    "segment_defected_share",
+    "segment_never_serviced_share",
+    "declined_work_recovery_90d",
 )
 
 # Plain-words definitions shown in the report; {placeholders} are the dealer's parameters.
@@ -110,7 +116,21 @@ def definitions(p: dict) -> dict[str, str]:
     """The definitions with the dealer's parameters (``params["retention"]``) filled in."""
     values = {**p, "window": p["retention_window_months"], "window2": 2 * p["retention_window_months"],
               "fallback": ", ".join(p.get("contact_fallback", []))}
-    return {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
+    out = {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
+    if "service_interval_miles" in p:  # service intelligence (service.py); its due_for_service wins
+        service_definitions = _service_definitions()
+        if service_definitions is not None:
+            out.update(service_definitions(p))
+    return out
+
+
+def _service_definitions():
+    """``service.definitions``, or None while the two modules are still being imported."""
+    try:
+        from .service import definitions as service_definitions
+    except ImportError:
+        return None
+    return service_definitions
 
 
 def _default_definitions() -> dict[str, str]:
@@ -143,6 +163,14 @@ class RetentionResult:
     excluded: dict[str, int] = field(default_factory=dict)  # call list -> rows left off (no consenting channel)
     definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))  # with the dealer's parameters
     notes: dict[str, str] = field(default_factory=dict)  # section -> what was computed only in part, and why
+    # service intelligence (service.py, SPEC §5)
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    segment_flow: pd.DataFrame = field(default_factory=pd.DataFrame)
+    recently_lost: pd.DataFrame = field(default_factory=pd.DataFrame)
+    declined_work: pd.DataFrame = field(default_factory=pd.DataFrame)
+    declined_by_description: pd.DataFrame = field(default_factory=pd.DataFrame)
+    age_bands: pd.DataFrame = field(default_factory=pd.DataFrame)
+    vehicles: pd.DataFrame = field(default_factory=pd.DataFrame)  # per vehicle: mileage rate, estimate, due dates
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,26 +565,10 @@ def lapsed(data: DealerData, p: dict) -> pd.DataFrame:
 
 
 def due_for_service(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
-    """Customers due: last visit + interval < A + horizon, and no appointment booked from A on.
+    """Vehicles due for service by time or mileage with nothing booked (SPEC §5, ``service.due_for_service``)."""
+    from . import service
 
-    "Booked" means an appointment of the customer scheduled on A or later (local date) whose
-    status is neither cancelled nor no_show: someone coming in later today is not called.
-    """
-    a = data.as_of_ts
-    last = _last_visits(data)
-    last["due_date"] = last["last_visit"] + pd.Timedelta(days=p["service_interval_days"])
-    last = last[last["due_date"] < a + pd.Timedelta(days=p["due_horizon_days"])]
-    ap = data["appointments"]
-    upcoming = (local_date(ap["scheduled_for"], data.timezone) >= a) & ~ap["status"].isin(["cancelled", "no_show"])
-    last = last[~isin(last["customer_id"], ap.loc[upcoming.fillna(False).astype(bool), "customer_id"])]
-    out = attach_vehicle(_with_contacts(last, data, p, "due_for_service", excluded), data["vehicles"])
-    overdue = (a - out["due_date"]).dt.days
-    when = np.where(overdue > 0, "overdue by " + count_words(overdue, "day"),
-                    np.where(overdue == 0, "due today", "due in " + count_words(-overdue, "day")))
-    out["reason"] = ("Last service on " + fmt_date(out["last_visit"]) + "; next service " + pd.Series(when, index=out.index)
-                     + " and nothing booked").astype("string")
-    return out[[*LIST_COLUMNS, "last_visit", "due_date", "reason"]].sort_values(
-        ["due_date", "customer_id"], ascending=[False, True], ignore_index=True)
+    return service.due_for_service(data, p, excluded)
 
 
 def warranty_expiring(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
@@ -624,8 +636,9 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 
-def compute(data: DealerData, params: dict) -> RetentionResult:
-    """Every retention KPI, trend and call list of SPEC §5 for one dealer."""
+def kpi_values(data: DealerData, params: dict) -> tuple[dict, dict]:
+    """(every retention KPI at ``data.as_of``, why any was skipped): what the report shows and
+    what ``ownercomm history`` records per month-end."""
     p = params["retention"]
     kpis: dict[str, float | int | None] = {}
     skipped: dict[str, str] = {}
@@ -633,6 +646,18 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
         kpis[key], why = fn(data, p)
         if why:
             skipped[key] = why
+    from . import service
+
+    svc_kpis, svc_skipped = service.kpi_values(data, p)
+    kpis.update(svc_kpis)
+    skipped.update({k: v for k, v in svc_skipped.items() if k not in skipped})
+    return kpis, skipped
+
+
+def compute(data: DealerData, params: dict) -> RetentionResult:
+    """Every retention KPI, trend and call list of SPEC §5 for one dealer."""
+    p = params["retention"]
+    kpis, skipped = kpi_values(data, params)
     excluded: dict[str, int] = {}
     needs = {
         "weekly_appointments": missing(data, "appointments"),
@@ -646,6 +671,11 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
                        "neither customers.birth_date nor a sales table in the data"),
     }
     skipped.update({k: v for k, v in needs.items() if v})
+    from . import service
+
+    svc = service.compute(data, p)
+    skipped.update({k: v for k, v in svc.skipped.items() if k not in skipped})
+    excluded.update(svc.excluded)
     notes = {k: v for k, v in partial_notes(data).items() if k not in skipped}
     return RetentionResult(
         as_of=data.as_of,
@@ -655,13 +685,20 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
         lapsed=lapsed(data, p),
         response_by_channel=response_by_channel(data, p),
         reminder_attribution=reminder_attribution(data, p),
-        due_for_service=due_for_service(data, p, excluded),
+        due_for_service=svc.due_for_service,
         warranty_expiring=warranty_expiring(data, p, excluded),
         milestones=milestones(data, p, excluded),
         skipped=skipped,
         excluded=excluded,
         definitions=definitions(p),
         notes=notes,
+        segments=svc.segments,
+        segment_flow=svc.segment_flow,
+        recently_lost=svc.recently_lost,
+        declined_work=svc.declined_work,
+        declined_by_description=svc.declined_by_description,
+        age_bands=svc.age_bands,
+        vehicles=svc.vehicles,
     )
 
 
@@ -672,6 +709,8 @@ def partial_notes(data: DealerData) -> dict[str, str]:
         notes["response_rate_90d"] = "no status column in communications: every message counts as delivered"
     if not data.has("appointments"):
         notes["due_for_service"] = "no appointments table: customers who already booked may still be on the list"
+    elif data.has("service_visits") and not data.has("service_visits", "mileage"):
+        notes["due_for_service"] = "no mileage column in service_visits: vehicles are due by time only"
     if not data.has("customers", "birth_date"):
         notes["milestones"] = "no birth_date column in customers: purchase anniversaries only"
     elif not data.has("sales"):
@@ -679,3 +718,8 @@ def partial_notes(data: DealerData) -> dict[str, str]:
     if not data.has("vehicles"):
         notes["vehicle"] = "no vehicles table: call lists show the VIN (and the model sold) instead of year, make and model"
     return notes
+
+
+# The service-intelligence definitions join here when this module is imported first, else at the
+# end of service.py (each module imports the other).
+DEFINITIONS.update(_default_definitions())

@@ -56,7 +56,7 @@ REQUIRED_NOTEBOOKS = ("audit", "retention", "referrals")
 # Keys of a notebook's parameters cell (the contract shared with the report notebooks).
 NOTEBOOK_PARAMETERS = (
     "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir",
+    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
 )
 
 # A dealer or group id becomes a folder name: no separators, no "..", nothing hidden.
@@ -671,6 +671,7 @@ def run_dealer(
     kernel_retries: int = 2,
     prestart: bool = False,
     shared_plotlyjs: str | None = None,
+    history_months: int | None = None,
 ) -> RunResult:
     """Run one dealer's notebooks into ``<out>/<dealer_id>/`` (SPEC §7).
 
@@ -678,7 +679,13 @@ def run_dealer(
     ``timeout`` bounds the whole store in seconds. ``prestart`` starts and warms the next
     store's kernel in this process while this one runs (batch workers). ``shared_plotlyjs``:
     with ``report.plotlyjs: shared``, the relative URL of a copy the caller already wrote
-    (a batch's ``../plotly.min.js``) instead of one in the store folder.
+    (a batch's ``../plotly.min.js``) instead of one in the store folder. ``history_months``:
+    also rebuild the store's ``history.csv`` (``ownercomm history``) before its reports, which
+    chart it (SPEC §10).
+
+    The store folder keeps its recorded runs (``runs/``) and its history across runs; a
+    successful run records its kpis.json as ``runs/<as_of>.json`` (an earlier record of the
+    same as_of is kept unless ``force``).
     """
     started = time.perf_counter()
     dealer_file = Path(dealer_file).resolve()
@@ -692,7 +699,8 @@ def run_dealer(
     _recover(target)
     fp = fingerprint(dealer_file=dealer_file, group_file=store.group_file, data_dir=store.data_dir,
                      root=store.root, notebooks=[s[0] for s in store.specs], as_of=store.as_of)
-    if not force and is_up_to_date(target, fp):
+    if not force and is_up_to_date(target, fp) and (
+            not history_months or (read_run_record(target) or {}).get("history_months") == history_months):
         result.status = "skipped"
         result.outputs = read_run_record(target).get("outputs", [])
         result.seconds = round(time.perf_counter() - started, 3)
@@ -701,16 +709,21 @@ def run_dealer(
     staging = target.with_name(f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
     try:
+        _carry_progress(store, staging, history_months)
         _run_into(store, staging, result, deadline=time.monotonic() + timeout if timeout else None,
                   startup_timeout=startup_timeout, kernel_retries=kernel_retries, prestart=prestart,
                   shared_plotlyjs=shared_plotlyjs)
         t = time.perf_counter()
         outputs = sorted(str(p.relative_to(staging)) for p in staging.rglob("*")
-                         if p.is_file() and not p.name.startswith("."))
+                         if p.is_file() and not p.name.startswith(".") and not _carried(p.relative_to(staging)))
+        report_as_of = _report_as_of(store, staging)
         record = {"fingerprint": fp, "dealer_id": result.dealer_id, "kit_version": __version__,
+                  "as_of": report_as_of.isoformat() if report_as_of else None,
+                  "history_months": history_months,
                   "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                   "outputs": outputs}
         (staging / RUN_RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
+        _record_kpis(store, staging, fp, force, report_as_of)
         _publish(staging, target)
         result.timings["write"] = time.perf_counter() - t
         result.status, result.outputs = "ok", outputs
@@ -750,6 +763,50 @@ def _run_into(store: _Store, staging: Path, result: RunResult, *, deadline: floa
                       timings=result.timings)
     finally:
         kernel.shutdown()
+
+def _carried(rel: Path) -> bool:
+    """Recorded runs and the history: the store's past, kept across runs, not a run's outputs."""
+    from .kpis import history, runs
+
+    return rel.parts[0] == runs.RUNS_DIR or str(rel) == history.HISTORY_FILE
+
+
+def _carry_progress(store: _Store, staging: Path, history_months: int | None) -> None:
+    """The store's recorded runs and history into ``staging`` (its pages read them, and the
+    folder swapped in keeps them); with ``history_months``, the history rebuilt first."""
+    from .data import DataError
+    from .kpis import history, runs
+
+    runs.carry_over(store.target, staging)
+    if history_months:
+        from .loader import load_dealer
+
+        try:
+            data = load_dealer(store.resolved, strict=True)
+        except DataError:
+            return  # the notebooks stop on it and say every problem
+        history.write(history.compute(data, store.resolved, history_months), staging)
+
+
+def _report_as_of(store: _Store, staging: Path) -> dt.date | None:
+    """The as_of the run's reports used (their set-up leaves it in the folder), else the run's."""
+    from .kpis import runs
+
+    as_of = runs.marked_as_of(staging) or store.as_of
+    (staging / runs.AS_OF_MARK).unlink(missing_ok=True)
+    return as_of
+
+
+def _record_kpis(store: _Store, staging: Path, fp: str, force: bool, as_of: dt.date | None) -> None:
+    """``runs/<as_of>.json`` of this run: its kpis.json, as_of and inputs' fingerprint."""
+    from . import outputs
+    from .kpis import runs
+
+    if as_of is None:
+        return
+    runs.record_run(staging, as_of=as_of, fingerprint=fp, kpis=outputs.read_kpis(staging),
+                    dealer_id=store.resolved["dealer_id"], force=force)
+
 
 def run_task(task: dict) -> dict:
     """A batch worker's entry point: ``run_dealer(**task)`` as a plain dict (picklable)."""

@@ -56,6 +56,13 @@ EXEMPT_CATEGORIES = ("recall", "transactional")
 MARKETING_CATEGORIES = (
     "offer", "sales_promo", "conquest", "newsletter", "event", "birthday", "anniversary", "referral",
 )
+# customers.state: the 50 states, DC and the inhabited territories (USPS codes), SPEC §2.
+US_STATES = (
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
+    "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+    "PR", "VI", "GU", "AS", "MP",
+)
 MESSAGE_STATUSES = ("delivered", "bounced", "failed")
 PAY_TYPES = ("customer", "warranty", "internal")
 SERVICE_TYPES = ("maintenance", "repair", "recall", "tires", "other")
@@ -79,6 +86,7 @@ TABLES: dict[str, Table] = {
                 C("email", "str"),
                 C("phone", "str"),
                 C("postal_code", "str"),
+                C("state", "enum", allowed=US_STATES, doc="two-letter US state (USPS code); case and spaces ignored"),
                 C("timezone", "tz", doc="IANA name; else the dealer's"),
                 C("birth_date", "date"),
                 C("preferred_channel", "enum", allowed=CHANNELS),
@@ -206,6 +214,20 @@ TABLES: dict[str, Table] = {
             key="referral_id",
             references={"referrer_id": "customers.customer_id", "sale_id": "sales.sale_id"},
         ),
+        Table(
+            "declined_work",
+            (
+                C("ro_id", "id", True, doc="the repair order on which the work was recommended"),
+                C("customer_id", "id", True),
+                C("declined_at", "timestamp", True),
+                C("vin", "id"),
+                C("description", "str"),
+                C("amount", "float"),
+            ),
+            key=None,  # one repair order can carry several declined items
+            references={"customer_id": "customers.customer_id"},
+            doc="recommended work the customer declined on a repair order",
+        ),
     )
 }
 
@@ -220,6 +242,7 @@ EVENT_DATE_COLUMN = {
     "communications": "sent_at",
     "leads": "opened_at",
     "referrals": "referred_at",
+    "declined_work": "declined_at",
 }
 # Columns whose types a loaded table carries (pandas dtypes per kind).
 PANDAS_DTYPE = {

@@ -95,19 +95,32 @@ def check_required_columns(
 ) -> list[Problem]:
     """A required column absent: name the columns found and suggest a ``mapping:`` line."""
     out = []
+    shown = [_cell_text(h) for h in found[:MAX_HEADERS_QUOTED]]
+    if len(found) > MAX_HEADERS_QUOTED:
+        shown.append(f"... ({len(found)} columns)")
     for col in missing:
         close = suggest_columns(col, unused)
-        theirs = close[0] if close else "<their column>"
-        hint = f"Closest: {', '.join(repr(c) for c in close)}. " if close else ""
+        theirs = close[0] if close and len(close[0]) <= MAX_HEADER_CHARS else "<their column>"
+        hint = f"Closest: {', '.join(repr(_cell_text(c)) for c in close)}. " if close else ""
         out.append(
             Problem(
                 "error", table, file, 1, col, None,
-                f"required column {col!r} not found. Columns found: {', '.join(found) or 'none'}. "
+                f"required column {col!r} not found. Columns found: {', '.join(shown) or 'none'}. "
                 f"{hint}If it is named differently, add to the dealer file: "
                 f"mapping: {{{table}: {{{_yaml_str(theirs)}: {col}}}}}",
             )
         )
     return out
+
+
+# A header is quoted as a cell at most: a garbage file's first line is not echoed whole.
+MAX_HEADER_CHARS = 40
+MAX_HEADERS_QUOTED = 40
+
+
+def _cell_text(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_HEADER_CHARS else text[: MAX_HEADER_CHARS - 3] + "..."
 
 
 def suggest_columns(column: str, candidates: list[str], n: int = 3) -> list[str]:
@@ -220,9 +233,11 @@ def check_relations(
     data: DealerData,
     rows: dict[str, np.ndarray] | None = None,
     files: dict[str, str] | None = None,
+    today=None,
 ) -> list[Problem]:
-    """Orphan rows (unknown customer or sale) and event dates after as_of, as counted warnings."""
-    return check_orphans(data, rows, files) + check_after_as_of(data, rows, files)
+    """Orphan rows (unknown customer or sale), event dates after as_of and (given the run's own
+    date ``today``) dates in the future, as counted warnings."""
+    return check_orphans(data, rows, files) + check_after_as_of(data, rows, files, today=today)
 
 
 def _rows_of(data: DealerData, table: str, rows: dict[str, np.ndarray] | None) -> np.ndarray:
@@ -252,7 +267,8 @@ def check_orphans(data: DealerData, rows=None, files=None) -> list[Problem]:
     return out
 
 
-def check_after_as_of(data: DealerData, rows=None, files=None) -> list[Problem]:
+def check_after_as_of(data: DealerData, rows=None, files=None, today=None) -> list[Problem]:
+    """Rows dated after as_of; with ``today`` (the run's date), rows in the future are said apart."""
     files = files or data.sources
     out = []
     for name, col in schema.EVENT_DATE_COLUMN.items():
@@ -261,7 +277,17 @@ def check_after_as_of(data: DealerData, rows=None, files=None) -> list[Problem]:
             continue
         s = df[col]
         dates = s.dt.tz_convert(data.timezone).dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
-        after = (dates.dt.normalize() > data.as_of_ts).fillna(False).to_numpy(bool)
+        day = dates.dt.normalize()
+        after = (day > data.as_of_ts).fillna(False).to_numpy(bool)
+        future = np.zeros(len(s), dtype=bool)
+        if today is not None:
+            future = (day > pd.Timestamp(today)).fillna(False).to_numpy(bool)
+            after = after & ~future
+            out += cell_problems(
+                "warning", name, files.get(name), col, s, _rows_of(data, name, rows), future,
+                f"dated after the run date {today.isoformat()} (in the future): outside the report "
+                f"period; check the export's dates",
+            )
         out += cell_problems(
             "warning", name, files.get(name), col, s, _rows_of(data, name, rows), after,
             f"date after as_of {data.as_of.isoformat()}: the row is outside the report period",

@@ -11,3 +11,27 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def kit_root() -> Path:
     return ROOT
+
+
+# Hypothesis profiles (tests/test_properties.py): ``ci`` (the default) is derandomized, so CI
+# tries the same dealers every run and stays fast; ``nightly`` tries many more, at random, and
+# ``dev`` is in between. Choose with HYPOTHESIS_PROFILE=nightly (or dev).
+# Every failure found so far is kept as an explicit @example in the tests (in git); the local
+# example database (tests/.hypothesis/, not committed) replays a new failure on the next run
+# until it is turned into such an @example.
+try:
+    import os
+
+    from hypothesis import HealthCheck, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    _common = dict(deadline=None, print_blob=True,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                          HealthCheck.function_scoped_fixture])
+    _database = DirectoryBasedExampleDatabase(str(ROOT / "tests" / ".hypothesis" / "examples"))
+    settings.register_profile("ci", max_examples=45, derandomize=True, **_common)  # derandomized: no database
+    settings.register_profile("dev", max_examples=150, database=_database, **_common)
+    settings.register_profile("nightly", max_examples=2000, database=_database, **_common)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is a test extra; only tests/test_properties.py needs it
+    pass

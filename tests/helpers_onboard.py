@@ -31,6 +31,7 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
             "email": ["cara@example.com", "zoe@example.com", "", "bob@example.com", "ana@example.com", "lee@example.com"],
             "phone": ["(714) 555-0100", "714-555-0101", "714.555.0102", "", "7145550104", "(714) 555-0105"],
             "postal_code": ["02134", "92780", "92781", "92782", "", "92784"],
+            "state": ["MA", "CA", "CA", "CA", "", "CA"],
             "timezone": ["America/Los_Angeles", "America/Chicago", "", "America/Los_Angeles", "", "America/Denver"],
             "birth_date": ["1980-02-29", "1975-06-18", "", "1990-12-31", "1966-01-01", "2001-07-04"],
             "preferred_channel": ["sms", "email", "phone", "mail", "", "email"],
@@ -141,9 +142,19 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
             "acknowledged_at": ["2026-06-03 10:00", "", "", "", ""],
         }
     )
+    dw = pd.DataFrame(
+        {
+            "ro_id": ["R1", "R1", "R2"],
+            "customer_id": ["1001", "1001", "1004"],
+            "declined_at": ["2026-05-10 09:30", "2026-05-10 09:30", "2026-06-02 16:45"],
+            "vin": ["1HGCM82633A004352", "1HGCM82633A004352", ""],
+            "description": ["Front brake pads", "Wiper blades", "Four tires"],
+            "amount": ["420.5", "45", ""],
+        }
+    )
     return {
         "customers": c, "vehicles": v, "sales": s, "service_visits": sv, "appointments": a,
-        "communications": m, "leads": le, "referrals": r,
+        "communications": m, "leads": le, "referrals": r, "declined_work": dw,
     }
 
 
@@ -265,7 +276,7 @@ def _excel_cell(value: str, col: schema.Column, shape: Shape):
 DMS_HEADERS = {
     "customers": {
         "customer_id": "Cust No", "first_name": "First Name", "last_name": "Last Name", "email": "E-Mail Address",
-        "phone": "Cell Phone", "postal_code": "Zip Code", "timezone": "Time Zone", "birth_date": "DOB",
+        "phone": "Cell Phone", "postal_code": "Zip Code", "state": "State", "timezone": "Time Zone", "birth_date": "DOB",
         "preferred_channel": "Preferred Contact Method", "email_opt_in": "Opt-In Email", "sms_consent": "Text OK",
         "phone_dnc": "Do Not Call", "mail_opt_out": "Do Not Mail", "household_id": "Household #",
     },
@@ -294,6 +305,8 @@ DMS_HEADERS = {
         "reward_value": "Reward Amount", "status": "Referral Status", "first_contact_at": "First Contact Date",
         "sold_at": "Sold Date", "sale_id": "Deal #", "acknowledged_at": "Thank You Sent",
     },
+    "declined_work": {"ro_id": "RO #", "customer_id": "Cust No", "declined_at": "Declined Date", "vin": "VIN",
+                      "description": "Declined Op", "amount": "Decline Amount"},
 }
 DMS_VALUES = {
     "customers.preferred_channel": {"email": "E-mail", "sms": "Text", "phone": "Phone Call", "mail": "Direct Mail"},
@@ -325,7 +338,7 @@ DMS = Shape(
     files={
         "customers": "customer_master.csv", "vehicles": "Vehicle Master.csv", "sales": "Deal History.csv",
         "service_visits": "ROs.csv", "appointments": "Service Appts.csv", "communications": "msg_export.csv",
-        "leads": "Opportunities.csv", "referrals": "Refer a Friend.csv",
+        "leads": "Opportunities.csv", "referrals": "Refer a Friend.csv", "declined_work": "Declined Services.csv",
     },
     headers=DMS_HEADERS,
     values=DMS_VALUES,
@@ -344,11 +357,12 @@ CRM = Shape(
         "customers": "Contacts.txt", "vehicles": "Garage.tsv", "sales": "Sales.txt",
         "service_visits": "Service History.txt", "appointments": "Appointments.txt",
         "communications": "Activities.txt", "leads": "Leads.txt", "referrals": "Referrals.txt",
+        "declined_work": "Declined Recommendations.txt",
     },
     headers={
         "customers": {
             "customer_id": "Contact ID", "first_name": "FirstName", "last_name": "LastName",
-            "email": "Email Address", "phone": "Mobile", "postal_code": "Postal Code", "timezone": "TZ",
+            "email": "Email Address", "phone": "Mobile", "postal_code": "Postal Code", "state": "State/Province", "timezone": "TZ",
             "birth_date": "Birthday", "preferred_channel": "Contact Preference", "email_opt_in": "Email Opt In",
             "sms_consent": "SMS Opt In", "phone_dnc": "DNC", "mail_opt_out": "Mail Opt Out",
             "household_id": "Household ID",
@@ -375,6 +389,8 @@ CRM = Shape(
                       "referred_phone": "Referral Phone", "incentive_category": "Incentive Type",
                       "reward_value": "Reward", "status": "Stage", "first_contact_at": "First Contact",
                       "acknowledged_at": "Thanked At"},
+        "declined_work": {"ro_id": "Repair Order", "customer_id": "Contact ID", "declined_at": "Date Declined",
+                          "description": "Recommendation", "amount": "Estimate"},
     },
     values={
         "customers.preferred_channel": {"email": "Email", "sms": "SMS", "phone": "Call", "mail": "Mail"},
@@ -397,6 +413,7 @@ CRM = Shape(
 _SHEETS = {
     "customers": "Customers", "vehicles": "Vehicles", "sales": "Deals", "service_visits": "Service History",
     "appointments": "Appts", "communications": "Messages", "leads": "Opportunities", "referrals": "Referrals",
+    "declined_work": "Declined Work",
 }
 EXCEL_BOOK = Shape(
     "excel_book",

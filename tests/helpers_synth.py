@@ -112,7 +112,35 @@ def check_clean(frames: dict, params: dict, tz: str) -> dict[str, set]:
                                  r["after_opt_out"]["grace_business_days"], roll="forward")
         flag("after_opt_out", m.index.isin(ju.loc[ju["date"].to_numpy().astype("datetime64[D]") > limit, "index"]))
     _windows(m, r, out)
+    _state_laws(frames, m, params, local, out)
     return {rule: ids for rule, ids in out.items() if ids}
+
+
+def _state_laws(frames: dict, m: pd.DataFrame, params: dict, local: pd.Series, out: dict) -> None:
+    """state_quiet_hours and state_contact_cap, in plain loops over the customers of a law state."""
+    from reference_rules import state_of
+
+    laws = {k: v for k, v in (params.get("state_rules", {}).get("states") or {}).items() if v}
+    state = {c["customer_id"]: state_of({k: (None if pd.isna(v) else v) for k, v in c.items()})[0]
+             for c in frames["customers"].to_dict("records")}
+    exempt = set(params["audit"]["exempt_categories"])
+    qh = params["rules"]["quiet_hours"]
+    by_customer: dict = defaultdict(list)
+    for i, row in m.iterrows():
+        law = laws.get(state.get(row["customer_id"]))
+        if law is None or row["channel"] not in law["channels"] or row["category"] in exempt | set(law["exempt_categories"]):
+            continue
+        h = local[i]
+        federal = row["channel"] in qh["channels"] and (h < _hours(qh["start"]) or h >= _hours(qh["end"]))
+        if (h < _hours(law["start"]) or h >= _hours(law["end"])) and not federal:
+            out["state_quiet_hours"].add(row["message_id"])
+        by_customer[(row["customer_id"], row["category"])].append((row["sent_at"], row["message_id"], law))
+    for rows in by_customer.values():
+        rows.sort(key=lambda x: (x[0], x[1]))
+        for i, (t, mid, law) in enumerate(rows):
+            n = sum(1 for u, _, _ in rows[: i + 1] if u > t - pd.Timedelta(hours=law["cap_hours"]))
+            if n > law["cap"]:
+                out["state_contact_cap"].add(mid)
 
 
 def _windows(m: pd.DataFrame, r: dict, out: dict) -> None:

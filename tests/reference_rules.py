@@ -1,4 +1,4 @@
-"""An independent, deliberately plain reading of the fourteen audit rules of SPEC §4.
+"""An independent, deliberately plain reading of the sixteen audit rules of SPEC §4 (the fourteen and the two state rules).
 
 Used only in tests, to check ``ownercomm_kit.audit.run_rules``. It was written from the SPEC
 text before reading the engine's rule code: plain Python loops over each customer's messages,
@@ -20,8 +20,11 @@ Conventions (SPEC §4 read word by word):
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import re
 from collections import defaultdict
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -30,7 +33,7 @@ RULE_NAMES = (
     "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign",
     "promo_after_purchase", "better_offer_after_purchase", "reminder_after_service",
     "conquest_to_owner", "promo_during_open_lead", "no_consent", "after_opt_out",
-    "quiet_hours", "non_preferred_channel",
+    "quiet_hours", "non_preferred_channel", "state_quiet_hours", "state_contact_cap",
 )
 
 
@@ -151,6 +154,12 @@ def reference_flags(data, params: dict) -> tuple[set[tuple[str, str]], set[str],
             skipped.add("non_preferred_channel")
         else:
             _non_preferred(data, msgs, rp["non_preferred_channel"], flag)
+    for rule in ("state_quiet_hours", "state_contact_cap"):
+        if enabled(rule):
+            if not any(data.has("customers", c) for c in ("state", "postal_code", "phone")):
+                skipped.add(rule)
+            else:
+                _state_rules(data, msgs, params, rule, flag)
     severity = {(mid, rule): rp[rule]["severity"] for mid, rule in out}
     return out, skipped, severity
 
@@ -335,3 +344,84 @@ def _non_preferred(data, msgs, p, flag):
         pref = customers.get(m["customer_id"], {}).get("preferred_channel")
         if pref is not None and pref != m["channel"]:
             flag(m, "non_preferred_channel")
+
+
+# --- state laws (SPEC §4 "State rules") -----------------------------------------------------------
+
+ASSETS = Path(__file__).resolve().parents[1] / "ownercomm_kit" / "assets"
+US_CODES = set("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
+               "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP".split())
+
+
+def _asset(name):
+    with open(ASSETS / name, encoding="utf-8") as f:
+        return dict(tuple(row) for row in csv.reader(line for line in f if not line.startswith("#")))
+
+
+def state_of(customer: dict) -> tuple[str | None, str]:
+    """(state, how): customers.state, else the ZIP's first 3 digits, else the phone's area code."""
+    st = customer.get("state")
+    if st is not None and str(st).strip().upper().replace(" ", "").replace(".", "") in US_CODES:
+        return str(st).strip().upper().replace(" ", "").replace(".", ""), "state"
+    pc = customer.get("postal_code")
+    if pc is not None:
+        m = re.fullmatch(r"(\d{3,5})(?:\s*-?\s*\d{4})?", re.sub(r"\.0+$", "", str(pc).strip()))
+        if m and len(m.group(1)) >= 4:
+            z = m.group(1).zfill(5)
+            found = _asset("zip3_states.csv").get(z[:3])
+            if found:
+                return found, "zip"
+    ph = customer.get("phone")
+    if ph is not None:
+        text = re.sub(r"\.0+$", "", str(ph).strip())
+        digits = "".join(ch for ch in re.sub(r"(?i)\s*(x|ext\.?|extension)\s*\d+$", "", text) if ch.isdigit())
+        if len(digits) == 11 and digits[0] == "1":
+            digits = digits[1:]
+        if len(digits) == 10:
+            found = _asset("area_code_states.csv").get(digits[:3])
+            if found:
+                return found, "area_code"
+    return None, "none"
+
+
+def _state_rules(data, msgs, params, rule, flag):
+    customers = _customers(data)
+    table = {str(k).upper(): v for k, v in (params.get("state_rules", {}).get("states") or {}).items()
+             if v and v.get("enabled", True)}
+    exempt = set(params["audit"]["exempt_categories"])
+    qh = params["rules"]["quiet_hours"]
+
+    def law_of(m):
+        st, _ = state_of(customers.get(m["customer_id"], {}))
+        return table.get(st)
+
+    def counted(m, law):
+        """The law covers this message: its channel, not exempt, dated on or after the law's effective date."""
+        effective = str(law.get("effective") or "") if law is not None else ""
+        return (law is not None and m["channel"] in law.get("channels", ["sms", "phone"])
+                and m["category"] not in exempt | set(law.get("exempt_categories") or [])
+                and (not effective or m["date"] >= dt.date.fromisoformat(effective[:10])))
+
+    if rule == "state_quiet_hours":
+        for m in msgs.all:
+            law = law_of(m)
+            if not counted(m, law):
+                continue
+            zone = _zone(customers.get(m["customer_id"], {}).get("timezone")) or ZoneInfo(msgs.tz)
+            local = pd.Timestamp(m["sent_at"]).tz_convert(zone).time()
+            outside = local < _hhmm(law["start"]) or local >= _hhmm(law["end"])
+            federal = (qh.get("enabled", True) and m["channel"] in qh["channels"]
+                       and (local < _hhmm(qh["start"]) or local >= _hhmm(qh["end"])))
+            if outside and not federal:
+                flag(m, rule)
+        return
+    for ordered in msgs.by_customer.values():
+        for i, m in enumerate(ordered):
+            law = law_of(m)
+            if not counted(m, law) or law.get("cap") is None:
+                continue
+            start = m["t"] - int(law.get("cap_hours", 24) * 3600 * 10**9)
+            n = sum(1 for o in ordered[: i + 1]
+                    if counted(o, law) and o["category"] == m["category"] and o["t"] > start)
+            if n > law["cap"]:
+                flag(m, rule)

@@ -117,7 +117,8 @@ def handbuilt():
 def test_exactly_the_known_conflicts():
     flags, skipped = run_rules(handbuilt(), params())
     assert pairs(flags) == EXPECTED
-    assert skipped == {}
+    # every rule ran, but the state rules, which need a customer's state, ZIP or phone
+    assert set(skipped) == {"state_quiet_hours", "state_contact_cap"}
     got = {(r.message_id, r.rule): r.related_id for r in flags.itertuples()}
     for key, related in RELATED.items():
         assert got[key] == related, key

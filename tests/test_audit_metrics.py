@@ -145,7 +145,8 @@ def test_run_audit_result_shape_and_definitions():
     assert isinstance(res, AuditResult)
     assert tuple(res.headline) == HEADLINE_KEYS
     assert res.headline["over_cap_customer_share"] == 0.0
-    frames = [f.name for f in dataclasses.fields(res) if f.name not in ("skipped", "headline", "definitions", "flags")]
+    frames = [f.name for f in dataclasses.fields(res) if f.name not in ("skipped", "headline", "definitions", "flags",
+                                                                         "states")]
     for name in frames:
         assert isinstance(getattr(res, name), pd.DataFrame), name
         assert name in DEFINITIONS, f"no definition for {name}"

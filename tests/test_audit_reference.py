@@ -47,7 +47,7 @@ MODELS = ["Camry", "camry", "CAMRY", "RAV4", None]
 # Optional columns a seed may leave out (table, column), and optional tables.
 DROPPABLE = [("communications", c) for c in ("campaign_id", "vin", "model", "offer_price", "unsubscribed")] + \
     [("customers", c) for c in ("timezone", "preferred_channel", "sms_consent", "email_opt_in", "phone_dnc",
-                                "mail_opt_out")] + \
+                                "mail_opt_out", "state", "postal_code", "phone")] + \
     [("sales", "model"), ("sales", "price"), ("service_visits", "vin"), ("leads", "closed_at")]
 TABLES = ["sales", "vehicles", "service_visits", "appointments", "leads"]
 
@@ -157,6 +157,7 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
             leads.append({"lead_id": f"L{c}_{k}", "customer_id": cid,
                           "opened_at": a - rng.choice([pd.Timedelta(0), pd.Timedelta(days=1)]),
                           "closed_at": rng.choice([b, b + pd.Timedelta(seconds=1), None])})
+    _add_states(customers, comms, seed)
     if _maybe(rng, subsecond, 0.3):  # sub-second send times: one message a millisecond after another
         for m in rng.sample(comms, 3):
             base = rng.choice(comms)
@@ -182,6 +183,31 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
         if rng.random() < 0.1:
             del frames[table]
     return from_frames(frames, timezone=tz, dealer_id=f"R{seed}")
+
+
+STATE_VALUES = ["FL", " fl ", "Md", "OK", "TX", "ZZ", None, None, None]
+ZIPS = ["33101", "3310", "73102-1234", "21201", "20601", "75201", "00000", "abc", None, None]
+PHONES = ["(305) 555-0100", "+1 405 555 0101", "410.555.0102", "212-555-0103", "555-0104", "(999) 555-0105",
+          None, None]
+
+
+def _add_states(customers: list[dict], comms: list[dict], seed: int) -> None:
+    """State, ZIP and phone, from a generator of their own (the rest of the dealer stays as it was):
+    every way of finding a state, invalid values, and customers with none. Two customers also get
+    bursts of texts and calls of one category around the 24-hour edge of the state caps."""
+    rng = random.Random(seed + 1_000_003)
+    for c in customers:
+        c.update(state=rng.choice(STATE_VALUES), postal_code=rng.choice(ZIPS), phone=rng.choice(PHONES))
+    for c in rng.sample(customers, min(2, len(customers))):
+        mine = [m for m in comms if m["customer_id"] == c["customer_id"]]
+        if not mine:
+            continue
+        base = rng.choice(mine)
+        base["channel"] = rng.choice(["sms", "phone"])
+        for step in [pd.Timedelta(0), pd.Timedelta(seconds=1), pd.Timedelta(hours=3), pd.Timedelta(hours=24),
+                     pd.Timedelta(hours=24) - pd.Timedelta(seconds=1), pd.Timedelta(hours=24, seconds=1)]:
+            comms.append({**base, "sent_at": base["sent_at"] + step, "channel": rng.choice(["sms", "phone", "email"]),
+                          "category": rng.choice([base["category"]] * 4 + ["service_reminder", "recall"])})
 
 
 def _maybe(rng: random.Random, forced: bool | None, p: float) -> bool:
@@ -331,3 +357,18 @@ def test_no_messages_no_flags():
                                                                 "sender", "category"])})
     flags, _ = run_rules(data, PARAMS)
     assert flags.empty and reference_flags(data, PARAMS)[0] == set()
+
+
+@pytest.mark.parametrize("seed", [400, 401, 402])
+def test_other_state_tables_match_reference(seed):
+    """Another state table read from the params: a tighter cap over 90 minutes, a later window, a state
+    added by a dealer, other exemptions, another channel list, quiet_hours off (nothing is then
+    "already flagged by quiet_hours")."""
+    p = copy.deepcopy(PARAMS)
+    states = p["state_rules"]["states"]
+    states["FL"].update(cap=1, cap_hours=1.5, start="09:30", end="19:00")
+    states["MD"].update(exempt_categories=["offer", "event"], channels=["sms"])
+    states["TX"] = {"citation": "test", "effective": "2025-01-01", "start": "12:00", "end": "13:00", "cap": 2,
+                    "cap_hours": 48, "channels": ["phone", "email"], "exempt_categories": []}
+    p["rules"]["quiet_hours"]["enabled"] = seed != 400
+    _assert_same(random_dealer(seed), p)

@@ -28,11 +28,11 @@ def days(start: str, n: int, step_hours: float = 24, **kw) -> list[dict]:
 # ------------------------------------------------------------------ the engine
 
 
-def test_registry_has_the_fourteen_spec_rules():
+def test_registry_has_the_spec_rules():
     assert list(RULES) == [
         "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign", "promo_after_purchase",
         "better_offer_after_purchase", "reminder_after_service", "conquest_to_owner", "promo_during_open_lead",
-        "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel",
+        "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel", "state_quiet_hours", "state_contact_cap",
     ]
     assert set(RULES) == set(params()["rules"])
 

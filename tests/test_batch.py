@@ -144,10 +144,10 @@ def test_index_ranks_summarises_and_escapes(tmp_path):
     ranked = index.rank(df)
     assert list(ranked["dealer_id"]) == ["A", "C", "B"] and list(ranked["rank"]) == [1, 2, 3]
     summ = index.summary(df).set_index("kpi")
-    row = summ.loc["Appointment show rate (90 days)"]
+    row = summ.loc["Appointments kept (90 days)"]
     assert (row["q1"], row["median"], row["q3"], row["stores"]) == pytest.approx((0.75, 0.8, 0.85, 3))
-    assert summ.loc["Response rate (90 days)", "stores"] == 1
-    assert summ.loc["Repurchase rate", "median"] is None or pd.isna(summ.loc["Repurchase rate", "median"])
+    assert summ.loc["Messages answered (90 days)", "stores"] == 1
+    assert summ.loc["Customers who bought again", "median"] is None or pd.isna(summ.loc["Customers who bought again", "median"])
     page = index.build_index(manifest, gdir)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<i>A</i>" not in page and "&lt;i&gt;A&lt;/i&gt;" in page

@@ -93,6 +93,8 @@ def _open(browser, path: Path) -> dict:
 
     page.on("dialog", dialog)
     page.goto(path.as_uri(), wait_until="load")
+    # the page unpacks its compressed plotly.js (DecompressionStream), then draws the charts
+    page.wait_for_function("document.documentElement.getAttribute('data-oc-plotly') !== null", timeout=30_000)
     page.wait_for_timeout(300)  # plotly draws on load; give its layout pass a moment
     seen["page"] = page
     return seen
@@ -122,6 +124,8 @@ def test_page_offline_clean_and_drawn(browser, group_out, name):
         assert seen["errors"] == []
         assert seen["dialogs"] == []  # no alert() from a hostile value ran
         assert page.evaluate("typeof window.Plotly") == "object" or name not in CHART_PAGES
+        assert page.evaluate("document.documentElement.getAttribute('data-oc-plotly')") == "ready"
+        assert path.stat().st_size <= 2_000_000  # lean: the packed library and the report, nothing beside
 
         charts = page.eval_on_selector_all(
             ".oc-chart",

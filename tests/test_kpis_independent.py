@@ -91,6 +91,25 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 200) -> Dea
         "visit_date": pd.to_datetime(visit_date),
         "vin": np.where(rng.random(n_vis) < 0.1, None, sold["vin"].to_numpy()),
     })
+    # odometer: each vehicle drives its own miles per day from its own base; 20% of visits without a
+    # reading, 3% typos (a digit lost or added), and same-day visits from the edge dates
+    vin_no = pd.Series(visits["vin"]).str[1:].astype("float").fillna(-1).astype(int).to_numpy()
+    base = rng.integers(0, 40000, n_sales + 1)[vin_no]
+    rate = rng.choice([0.0, 5.0, 20.0, 36.0, 55.0, 120.0], n_sales + 1)[vin_no]
+    miles = base + rate * (visits["visit_date"] - pd.Timestamp("2020-01-01")).dt.days.to_numpy()
+    miles = np.where(rng.random(n_vis) < 0.03, miles * rng.choice([0.1, 10.0], n_vis), miles)
+    visits["mileage"] = pd.array(np.where(rng.random(n_vis) < 0.2, np.nan, np.floor(miles)), dtype="Int64")
+    visits["service_type"] = pick(["maintenance", "repair", "tires"], n_vis)
+    n_dw = n_customers * 2
+    dw_from = visits.sample(n_dw, replace=True, random_state=seed + 1)
+    declined = pd.DataFrame({
+        "ro_id": dw_from["ro_id"].to_numpy(),
+        "customer_id": dw_from["customer_id"].to_numpy(),
+        "vin": np.where(rng.random(n_dw) < 0.2, None, dw_from["vin"].to_numpy()),
+        "declined_at": times(n_dw, back=400),
+        "description": pick(["Brake pads", "brake pads ", "Tires", "Wiper blades", None], n_dw),
+        "amount": np.round(rng.uniform(50, 900, n_dw), 2),
+    })
     n_msg = n_customers * 10
     sent = times(n_msg, back=200)
     msgs = pd.DataFrame({
@@ -115,6 +134,7 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 200) -> Dea
         "booked_at": booked,
         "scheduled_for": times(n_ap, back=200),
         "status": pick(["kept", "no_show", "cancelled", "scheduled"], n_ap),
+        "vin": np.where(rng.random(n_ap) < 0.7, None, pick(vins, n_ap)),
     })
     n_ref = n_customers
     referred = times(n_ref, back=500)
@@ -135,9 +155,11 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 200) -> Dea
     vehicles = pd.DataFrame({
         "vin": vins, "customer_id": sales["customer_id"].to_numpy(),
         "warranty_end": days(n_sales, back=30, ahead=120).where(rng.random(n_sales) < 0.9),
+        "model_year": pd.array(np.where(rng.random(n_sales) < 0.1, np.nan, rng.integers(a.year - 10, a.year + 2, n_sales)),
+                               dtype="Int64"),
     })
     frames = {"customers": customers, "sales": sales, "service_visits": visits, "communications": msgs,
-              "appointments": aps, "referrals": refs, "vehicles": vehicles}
+              "appointments": aps, "referrals": refs, "vehicles": vehicles, "declined_work": declined}
     return from_frames(frames, timezone=tz, as_of=as_of)
 
 
@@ -196,6 +218,17 @@ def sql_kpis(d: DealerData) -> dict:
                                               count(*) FROM referrals WHERE {in12}""",
         "acknowledgment_rate": f"SELECT count(acknowledged_at), count(*) FROM referrals WHERE {in12}",
     }
+    con.register("declined_work", d["declined_work"])
+    A = f"DATE '{a}'"
+    seg = segment_sql(A)
+    for s in ("active", "recently_lost", "defected", "never_serviced"):
+        q[f"segment_{s}_share"] = f"SELECT count(*) FILTER (segment = '{s}'), count(*) FROM ({seg})"
+    q["declined_work_recovery_90d"] = f"""
+        WITH i AS (SELECT customer_id, nullif(trim(vin), '') AS vin, timezone('{tz}', declined_at)::DATE AS d FROM declined_work)
+        SELECT count(*) FILTER (EXISTS (SELECT 1 FROM service_visits v
+                   WHERE (v.vin = i.vin OR (i.vin IS NULL AND v.customer_id = i.customer_id))
+                     AND v.visit_date::DATE > i.d AND v.visit_date::DATE <= i.d + 90)), count(*)
+        FROM i WHERE d > {A} - 180 AND d <= {A} - 90"""
     out = {}
     for key, sql in q.items():
         num, den = con.execute(sql).fetchone()
@@ -213,6 +246,45 @@ def sql_kpis(d: DealerData) -> dict:
     return out
 
 
+def segment_sql(A: str, at: str | None = None) -> str:
+    """customer_id, segment of every customer with a sale or a visit on or before ``at`` (default A)."""
+    at = at or A
+    return f"""
+        WITH c AS (SELECT customer_id FROM sales WHERE sale_date::DATE <= {at}
+                   UNION SELECT customer_id FROM service_visits WHERE visit_date::DATE <= {at}),
+             lv AS (SELECT customer_id, max(visit_date::DATE) AS lv FROM service_visits WHERE visit_date::DATE <= {at} GROUP BY 1)
+        SELECT customer_id, CASE WHEN lv IS NULL THEN 'never_serviced'
+                                 WHEN lv > {at} - INTERVAL 12 MONTH THEN 'active'
+                                 WHEN lv > {at} - INTERVAL 24 MONTH THEN 'recently_lost'
+                                 ELSE 'defected' END AS segment
+        FROM c LEFT JOIN lv USING (customer_id)"""
+
+
+def vehicle_sql(A: str, p: dict) -> str:
+    """Per vehicle (VIN, else one per customer): customer of the last visit, last visit, mileage rate,
+    estimated mileage at A, time and mileage due dates (SPEC §5 service intelligence)."""
+    return f"""
+        WITH v AS (SELECT ro_id, customer_id, visit_date::DATE AS d, nullif(trim(vin), '') AS vin, mileage,
+                          coalesce(nullif(trim(vin), ''), chr(0) || customer_id) AS k
+                   FROM service_visits WHERE visit_date::DATE <= {A}),
+             r AS (SELECT k, d, ro_id, mileage, lag(d) OVER w AS pd, lag(mileage) OVER w AS pm
+                   FROM v WHERE mileage IS NOT NULL WINDOW w AS (PARTITION BY k ORDER BY d, ro_id)),
+             own AS (SELECT k, median((mileage - pm) / (d - pd)) AS rate FROM r
+                     WHERE d - pd > 0 AND mileage - pm >= 0 GROUP BY k),
+             fleet AS (SELECT coalesce(median(rate), {p['default_daily_miles']}) AS f FROM own),
+             lr AS (SELECT k, mileage AS lr, d AS lrd FROM (
+                        SELECT *, row_number() OVER (PARTITION BY k ORDER BY d DESC, ro_id DESC) AS n
+                        FROM v WHERE mileage IS NOT NULL) WHERE n = 1),
+             lv AS (SELECT k, vin, customer_id, d AS lv FROM (
+                        SELECT *, row_number() OVER (PARTITION BY k ORDER BY d DESC, ro_id DESC) AS n FROM v) WHERE n = 1)
+        SELECT lv.*, coalesce(own.rate, fleet.f) AS rate, lr.lr, lr.lrd,
+               lv.lv + {p['service_interval_days']} AS time_due,
+               floor(lr.lr + coalesce(own.rate, fleet.f) * ({A} - lr.lrd) + 0.5)::BIGINT AS est,
+               CASE WHEN coalesce(own.rate, fleet.f) > 0
+                    THEN lr.lrd + ceil({p['service_interval_miles']} / coalesce(own.rate, fleet.f))::INT END AS miles_due
+        FROM lv CROSS JOIN fleet LEFT JOIN own USING (k) LEFT JOIN lr USING (k)"""
+
+
 REACHABLE = """
     SELECT customer_id FROM customers WHERE
         (coalesce(trim(email), '') <> '' AND coalesce(email_opt_in, true))
@@ -224,7 +296,7 @@ REACHABLE = """
 def sql_lists(d: DealerData) -> dict[str, list]:
     """The call lists and lapsed customers of SPEC §5 as sorted lists of keys, in DuckDB SQL."""
     con = duckdb.connect()
-    for name in ("customers", "sales", "service_visits", "appointments", "vehicles"):
+    for name in ("customers", "sales", "service_visits", "appointments", "vehicles", "declined_work"):
         con.register(name, d[name])
     a, tz, p = d.as_of.isoformat(), d.timezone, PARAMS["retention"]
     A = f"DATE '{a}'"
@@ -241,10 +313,23 @@ def sql_lists(d: DealerData) -> dict[str, list]:
         "lapsed": rows(f"""SELECT customer_id FROM ({last}) WHERE lv > {A} - INTERVAL {p['lapsed_max_months']} MONTH
                            AND lv <= {A} - INTERVAL {p['lapsed_min_months']} MONTH"""),
         "due_for_service": rows(f"""
-            SELECT customer_id FROM ({last})
-            WHERE lv + INTERVAL {p['service_interval_days']} DAY < {A} + INTERVAL {p['due_horizon_days']} DAY
-              AND customer_id NOT IN (SELECT customer_id FROM appointments WHERE timezone('{tz}', scheduled_for)::DATE >= {A}
-                                      AND status NOT IN ('cancelled', 'no_show'))
+            WITH x AS ({vehicle_sql(A, p)}),
+                 up AS (SELECT customer_id, nullif(trim(vin), '') AS vin FROM appointments
+                        WHERE timezone('{tz}', scheduled_for)::DATE >= {A} AND status NOT IN ('cancelled', 'no_show')),
+                 due AS (SELECT *, time_due < {A} + {p['due_horizon_days']} AS t,
+                                coalesce(miles_due <= {A} + {p['due_horizon_days']}, false) AS m FROM x)
+            SELECT customer_id, coalesce(vin, ''), CASE WHEN t AND m THEN 'both' WHEN t THEN 'time' ELSE 'mileage' END,
+                   strftime(least(time_due, coalesce(miles_due, time_due)), '%Y-%m-%d'), coalesce(est::VARCHAR, '<NA>')
+            FROM due WHERE (t OR m) AND customer_id IN ({REACHABLE})
+              AND NOT EXISTS (SELECT 1 FROM up WHERE up.vin = due.vin OR (up.vin IS NULL AND up.customer_id = due.customer_id))"""),
+        "recently_lost": rows(f"""SELECT customer_id FROM ({segment_sql(A)}) WHERE segment = 'recently_lost'
+                                  AND customer_id IN ({REACHABLE})"""),
+        "declined_work": rows(f"""
+            WITH i AS (SELECT ro_id, customer_id, nullif(trim(vin), '') AS vin, timezone('{tz}', declined_at)::DATE AS d,
+                              strftime(timezone('{tz}', declined_at), '%Y-%m-%d %H:%M') AS t FROM declined_work)
+            SELECT ro_id, customer_id, t FROM i WHERE d > {A} - {p['declined_days']} AND d <= {A}
+              AND NOT EXISTS (SELECT 1 FROM service_visits v WHERE (v.vin = i.vin OR (i.vin IS NULL AND v.customer_id = i.customer_id))
+                              AND v.visit_date::DATE > i.d AND v.visit_date::DATE <= {A})
               AND customer_id IN ({REACHABLE})"""),
         "warranty_expiring": rows(f"""
             SELECT vin FROM vehicles WHERE warranty_end::DATE BETWEEN {A} AND {A} + {p['warranty_horizon_days']}
@@ -314,7 +399,12 @@ def test_call_lists_equal_independent_sql(seed, tz, as_of):
     r = retention.compute(d, PARAMS)
     got = {
         "lapsed": sorted((c,) for c in r.lapsed["customer_id"]),
-        "due_for_service": sorted((c,) for c in r.due_for_service["customer_id"]),
+        "due_for_service": sorted(zip(r.due_for_service["customer_id"], r.due_for_service["vin"].fillna(""),
+                                      r.due_for_service["due_reason"], r.due_for_service["due_date"].dt.strftime("%Y-%m-%d"),
+                                      r.due_for_service["estimated_mileage"].astype("string").fillna("<NA>"))),
+        "recently_lost": sorted((c,) for c in r.recently_lost["customer_id"]),
+        "declined_work": sorted(zip(r.declined_work["ro_id"], r.declined_work["customer_id"],
+                                    r.declined_work["declined_at"].dt.strftime("%Y-%m-%d %H:%M"))),
         "warranty_expiring": sorted((v,) for v in r.warranty_expiring["vin"]),
         "milestones": sorted(zip(r.milestones["customer_id"], r.milestones["milestone"],
                                  r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"))),
@@ -323,6 +413,80 @@ def test_call_lists_equal_independent_sql(seed, tz, as_of):
         assert rows == expected[name], name
         assert rows, f"the randomized dealer puts nobody on {name}"
     assert r.excluded["due_for_service"] > 0  # consent filtering is exercised too
+    assert set(r.due_for_service["due_reason"]) == {"time", "mileage", "both"}
+
+
+def kit_lists(r) -> dict[str, list]:
+    """The kit's call lists as the sorted keys ``sql_lists`` returns."""
+    due = r.due_for_service
+    return {
+        "lapsed": sorted((c,) for c in r.lapsed["customer_id"]),
+        "due_for_service": sorted(zip(due["customer_id"], due["vin"].fillna(""), due["due_reason"],
+                                      due["due_date"].dt.strftime("%Y-%m-%d"),
+                                      due["estimated_mileage"].astype("string").fillna("<NA>"))),
+        "recently_lost": sorted((c,) for c in r.recently_lost["customer_id"]),
+        "declined_work": sorted(zip(r.declined_work["ro_id"], r.declined_work["customer_id"],
+                                    r.declined_work["declined_at"].dt.strftime("%Y-%m-%d %H:%M"))),
+        "warranty_expiring": sorted((v,) for v in r.warranty_expiring["vin"]),
+        "milestones": sorted(zip(r.milestones["customer_id"], r.milestones["milestone"],
+                                 r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"))),
+    }
+
+
+@pytest.mark.parametrize("tz,as_of", [("America/Chicago", "2026-10-31")])
+def test_service_lists_equal_sql_on_synth_dealer(tz, as_of):
+    """Realistic odometer readings (per-vehicle rates, typos) and declined work with recovery."""
+    synth = pytest.importorskip("ownercomm_kit.synth")
+    frames, _truth = synth.generate_dealer("SYNSVC", 400, 11, timezone=tz, as_of=as_of)
+    d = from_frames(frames, timezone=tz, as_of=as_of)
+    r = retention.compute(d, PARAMS)
+    got, expected = kit_lists(r), sql_lists(d)
+    for name in ("due_for_service", "recently_lost", "declined_work", "lapsed"):
+        assert got[name] == expected[name], name
+        assert got[name], f"the synthetic dealer puts nobody on {name}"
+    assert {"mileage", "both"} <= {row[2] for row in got["due_for_service"]}
+    segments = {k: v for k, v in r.kpis.items() if k.startswith("segment_")}
+    assert all(v for v in segments.values())  # synth makes every segment
+
+
+def sql_age_bands(d: DealerData) -> list[tuple]:
+    """Retention by vehicle age band (0-2, 3-5, 6+ years at A; 12-month retention per vehicle), in DuckDB SQL."""
+    con = duckdb.connect()
+    for name in ("sales", "service_visits", "vehicles"):
+        con.register(name, d[name])
+    A, y = f"DATE '{d.as_of.isoformat()}'", d.as_of.year
+    band = f"""CASE WHEN m.model_year IS NULL THEN 'unknown model year'
+                    WHEN {y} - m.model_year < 3 THEN '0-2 years' WHEN {y} - m.model_year < 6 THEN '3-5 years'
+                    ELSE '6+ years' END"""
+    sql = f"""
+        WITH my AS (SELECT vin, any_value(model_year) AS model_year FROM vehicles WHERE model_year IS NOT NULL GROUP BY vin),
+             sold AS (SELECT vin, sale_date::DATE AS d FROM sales WHERE vin IS NOT NULL AND trim(vin) <> ''
+                      AND sale_date::DATE > {A} - INTERVAL 24 MONTH AND sale_date::DATE <= {A} - INTERVAL 12 MONTH),
+             f AS (SELECT vin, bool_or(EXISTS (SELECT 1 FROM service_visits v WHERE v.vin = sold.vin
+                        AND v.visit_date::DATE > sold.d AND v.visit_date::DATE <= sold.d + INTERVAL 12 MONTH)) AS back
+                   FROM sold GROUP BY vin),
+             r AS (SELECT DISTINCT vin FROM service_visits WHERE vin IS NOT NULL
+                   AND visit_date::DATE > {A} - INTERVAL 24 MONTH AND visit_date::DATE <= {A} - INTERVAL 12 MONTH),
+             rr AS (SELECT vin, EXISTS (SELECT 1 FROM service_visits v WHERE v.vin = r.vin
+                        AND v.visit_date::DATE > {A} - INTERVAL 12 MONTH AND v.visit_date::DATE <= {A}) AS back FROM r),
+             fb AS (SELECT {band} AS band, count(*) AS n, count(*) FILTER (back) AS k FROM f LEFT JOIN my m USING (vin) GROUP BY 1),
+             rb AS (SELECT {band} AS band, count(*) AS n, count(*) FILTER (back) AS k FROM rr LEFT JOIN my m USING (vin) GROUP BY 1)
+        SELECT band, coalesce(fb.n, 0), coalesce(fb.k, 0), coalesce(rb.n, 0), coalesce(rb.k, 0)
+        FROM fb FULL JOIN rb USING (band) ORDER BY band"""
+    return [tuple(row) for row in con.execute(sql).fetchall()]
+
+
+@pytest.mark.parametrize("seed,tz,as_of", CASES)
+def test_age_bands_equal_independent_sql(seed, tz, as_of):
+    d = random_dealer(seed, tz, as_of)
+    from ownercomm_kit import service
+
+    b = service.age_bands(d, PARAMS["retention"])
+    b = b[(b["sold_vehicles"] > 0) | (b["serviced_vehicles"] > 0)]
+    got = sorted(zip(b["age_band"], b["sold_vehicles"], b["back_within_first_year"], b["serviced_vehicles"],
+                     b["back_in_last_12m"]))
+    assert got == sql_age_bands(d)
+    assert len(got) == 4
 
 
 def sql_cohort(d: DealerData) -> list[tuple]:

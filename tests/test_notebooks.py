@@ -27,11 +27,17 @@ EXPECTED = {
         "charts": 6,
     },
     "retention": {
-        "files": {"due_for_service.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
+        "files": {"due_for_service.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact", "last_visit",
+                                          "due_date", "due_reason", "estimated_mileage"],
                   "warranty_expiring.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
-                  "milestones.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"]},
+                  "milestones.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
+                  "recently_lost.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
+                  "declined_work.csv": ["ro_id", "customer_id", "vin", "declined_at", "description", "amount", "name",
+                                        "contact"]},
         "kpis": ["first_year_service_retention", "service_customer_retention_12m", "appointment_show_rate_90d",
-                 "reminder_booking_rate_90d", "response_rate_90d", "repurchase_rate"],
+                 "reminder_booking_rate_90d", "response_rate_90d", "repurchase_rate", "segment_active_share",
+                 "segment_recently_lost_share", "segment_defected_share", "segment_never_serviced_share",
+                 "declined_work_recovery_90d"],
         "sections": ["headline", "attention", "call-lists", "trends", "cohorts", "data-quality", "definitions"],
         "charts": 3,
     },
@@ -60,7 +66,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def _body(page: str) -> str:
-    """The page after its head (which holds the 4.8 MB plotly.js)."""
+    """The page after its head (which holds the packed plotly.js)."""
     return page.split("</head>", 1)[1]
 
 
@@ -75,13 +81,20 @@ def test_notebook_runs_writes_outputs_and_exports_clean_html(name, tiny, tmp_pat
         assert list(frame.columns[: len(columns)]) == columns, filename
     kpis = json.loads((out_dir / "kpis.json").read_text())
     assert set(want["kpis"]) <= set(kpis)
+    if name == "audit":  # flags.parquet: the same rows as flags.csv, for analysts
+        csv_rows = pd.read_csv(out_dir / "flags.csv", dtype=str, keep_default_na=False)
+        parquet_rows = pd.read_parquet(out_dir / "flags.parquet")
+        assert list(parquet_rows.columns) == list(csv_rows.columns) and len(parquet_rows) == len(csv_rows) > 0
+        assert parquet_rows["message_id"].tolist() == [m.lstrip("'") for m in csv_rows["message_id"]]
+        assert (parquet_rows["rule"].tolist(), parquet_rows["detail"].fillna("").tolist()) == (
+            csv_rows["rule"].tolist(), [d[1:] if d.startswith("'") and d[1:2] in "=+-@\t\r" else d for d in csv_rows["detail"]])
     assert not [p for p in out_dir.iterdir() if p.name.endswith(".tmp")]
 
     page = export.notebook_to_html(nb, title=f"{DEALER_NAME}: {name}")
     body = _body(page)
     assert body.count('<div class="oc-chart"') >= want["charts"]
     assert body.count("window.Plotly.newPlot(") == body.count('<div class="oc-chart"')
-    assert page.count("plotly.js v") == 1
+    assert page.count('id="oc-plotlyjs-gz"') == 1  # plotly.js once, packed (report.export)
     for sid in want["sections"]:
         assert f'<section id="{sid}" class="oc-section">' in body, sid
     assert "<code" not in page and "ctx = notebook.start" not in body and "Parameters:" not in body

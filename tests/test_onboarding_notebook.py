@@ -46,7 +46,7 @@ def test_the_notebook_is_stored_without_outputs_and_with_the_parameters_contract
     assert len(params) == 1
     names = re.findall(r"^(\w+) = None", params[0].source, flags=re.M)
     assert names == ["dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-                     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir"]
+                     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "state_rules"]
 
 
 def test_a_vendor_dealer_onboarded_then_checked(tmp_path):

@@ -55,11 +55,13 @@ def test_failure_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypat
     outputs.write_csv(pd.DataFrame({"a": [1]}), path)
     before = path.read_bytes()
 
-    def half_then_fail(self, f, **kw):
-        f.write("a\n2\n3")  # part of the new content reaches the temporary file
+    def half_then_fail(df, f, **kw):
+        f.write(b"a\r\n2\r\n3")  # part of the new content reaches the temporary file
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_fail)
+    from ownercomm_kit import csv_arrow
+
+    monkeypatch.setattr(csv_arrow, "write_frame", half_then_fail)
     with pytest.raises(OSError, match="disk full"):
         outputs.write_csv(pd.DataFrame({"a": [2, 3]}), path)
     assert path.read_bytes() == before

@@ -145,7 +145,7 @@ def test_chart_html_cannot_break_out_of_its_script():
     # One script element: the data's "</script>" is \u003c\u002fscript\u003e inside the JSON.
     assert out.count("<script") == 1 and out.count("</script>") == 1
     assert "alert(1)</script>" not in out
-    payload = re.search(r"var fig=(\{.*\});window", out).group(1)
+    payload = re.search(r"var fig=(\{.*\});var draw=", out).group(1)
     doc = json.loads(payload)
     # Plotly shows the label as text (escaped for its HTML-like labels), not as markup.
     assert doc["data"][0]["x"][0] == "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -160,7 +160,10 @@ def test_chart_labels_from_data_are_escaped_for_plotly():
 
 def test_chart_without_plotly_on_page_does_nothing():
     out = charts.figure_html(_fig(), div_id="d1")
-    assert "if(!el||!window.Plotly){return;}" in out and 'id="d1"' in out
+    assert "if(!el){return;}" in out and 'id="d1"' in out
+    # drawn only when plotly.js is there: now, or once the page's packed copy is unpacked
+    assert "var draw=function(){if(window.Plotly){window.Plotly.newPlot(el," in out
+    assert "if(window.Plotly){draw();}else{(window.ocCharts=window.ocCharts||[]).push(draw);}" in out
 
 
 def test_theme_colours_are_fixed_per_channel_and_sender():
@@ -210,8 +213,8 @@ from ownercomm_kit.data import Problem, from_frames  # noqa: E402
 from ownercomm_kit.report import audit_report, notebook, referrals_report, retention_report  # noqa: E402
 
 SECTIONS = {
-    "audit": (audit_report, ["headline", "problems", "suppression", "one_voice", "timing", "fatigue", "tiers", "replay",
-                             "data_quality", "definitions"]),
+    "audit": (audit_report, ["headline", "problems", "suppression", "one_voice", "timing", "state_laws_section", "fatigue",
+                             "tiers", "replay", "data_quality", "definitions"]),
     "retention": (retention_report, ["headline", "attention", "call_lists", "trends", "cohorts", "data_quality",
                                      "definitions"]),
     "referrals": (referrals_report, ["headline", "attention", "followups", "volume", "funnel", "incentives", "advocates",

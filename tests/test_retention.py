@@ -320,7 +320,8 @@ def test_due_for_service():
     assert row["due_date"] == pd.Timestamp("2026-04-29")
     assert row["vehicle"] == "2022 Toyota Camry (VIN VC1)"
     assert row["channel"] == "phone" and row["contact"] == "555 0100"
-    assert row["reason"] == "Last service on 2025-10-31; next service due in 29 days and nothing booked"
+    assert row["reason"] == "Last service on 2025-10-31; next service due in 29 days (by time) and nothing booked"
+    assert row["due_reason"] == "time" and pd.isna(row["estimated_mileage"])  # no mileage: due by time only
     assert "overdue by" in due.set_index("customer_id").loc["C3", "reason"]
 
 

@@ -18,6 +18,7 @@ from ..data import DealerData
 from . import metrics
 from .metrics import DEFINITIONS, TIERS
 from .rules import FLAG_COLUMNS, RULES, Rule, run_rules, run_rules_timed, up_to_as_of
+from . import state_rules  # noqa: E402,F401  registers state_quiet_hours and state_contact_cap (after the others)
 from .suppression import suppression_list
 
 HEADLINE_KEYS = ("messages", "customers_messaged", "flags_high", "flags_total", "over_cap_customer_share")
@@ -25,6 +26,7 @@ HEADLINE_KEYS = ("messages", "customers_messaged", "flags_high", "flags_total", 
 __all__ = [
     "AuditResult", "run_audit", "run_rules", "run_rules_timed", "RULES", "Rule", "FLAG_COLUMNS",
     "DEFINITIONS", "TIERS", "HEADLINE_KEYS", "suppression_list", "metrics", "up_to_as_of",
+    "headline_figures",
 ]
 
 
@@ -45,6 +47,20 @@ class AuditResult:
     top_customers: pd.DataFrame
     headline: dict = field(default_factory=dict)  # exactly HEADLINE_KEYS (SPEC §7 kpis.json)
     definitions: dict = field(default_factory=lambda: dict(DEFINITIONS))
+    states: dict = field(default_factory=dict)  # the "State laws" section: methods, flags by state, the table
+
+
+def headline_figures(data: DealerData, flags: pd.DataFrame, params: dict) -> dict:
+    """The audit's headline counts (SPEC §7 kpis.json) of ``data`` (already up to its as_of)
+    and its flags: what the report shows and what ``ownercomm history`` records per month-end."""
+    comm = data["communications"]
+    return {
+        "messages": int(len(comm)),
+        "customers_messaged": int(comm["customer_id"].nunique()),
+        "flags_high": int((flags["severity"] == "high").sum()),
+        "flags_total": int(len(flags)),
+        "over_cap_customer_share": metrics.over_cap_customer_share(data, flags, params),
+    }
 
 
 def run_audit(data: DealerData, params: dict) -> AuditResult:
@@ -52,13 +68,7 @@ def run_audit(data: DealerData, params: dict) -> AuditResult:
     flags, skipped = run_rules(data, params)
     comm = data["communications"]
     tiers = metrics.tiers(data, params)
-    headline = {
-        "messages": int(len(comm)),
-        "customers_messaged": int(comm["customer_id"].nunique()),
-        "flags_high": int((flags["severity"] == "high").sum()),
-        "flags_total": int(len(flags)),
-        "over_cap_customer_share": metrics.over_cap_customer_share(data, flags, params),
-    }
+    headline = headline_figures(data, flags, params)
     return AuditResult(
         flags=flags,
         skipped=skipped,
@@ -74,4 +84,5 @@ def run_audit(data: DealerData, params: dict) -> AuditResult:
         replay_by_sender=metrics.replay_by_sender(data, flags),
         top_customers=metrics.top_customers(data, flags, params),
         headline=headline,
+        states=state_rules.state_summary(data, params, flags),
     )

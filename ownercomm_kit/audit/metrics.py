@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..arrays import from_min, max_or, take
 from ..data import DealerData
 from .rules import RULES, customer_local, exempt_mask
 from .suppression import as_of_bounds
@@ -53,13 +54,20 @@ DEFINITIONS: dict[str, str] = {
     "channel; a cool-down or the total cap holds on every channel), "
     "with the rule and the last day it holds (empty = until the customer says otherwise): within the cool-down "
     "after a purchase or a service visit, an appointment booked and not yet due, a cap already reached in the "
-    "current window, no consent or do-not-call, an unsubscribe.",
+    "current window, no consent or do-not-call, an unsubscribe, a state's 24-hour limit on one subject reached "
+    "(texts and calls only, until the 24 hours have passed).",
+    "state_laws": "A customer's state is the customers' state column, else the first three digits of the ZIP code "
+    "(USPS prefixes), else the phone's area code; customers with none get no state rule. For customers in a state of "
+    "the state_rules table: texts and calls outside the state's calling window (customer's local time) and more than "
+    "its limit on one subject (message category) in 24 hours, from every sender together. Recall and transactional "
+    "messages, what the state exempts and messages dated before the law took effect are never counted. Risk flags, "
+    "not legal advice.",
 }
 
 
 def _month_index(m: Messages) -> np.ndarray:
     d = m.local_day().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return d - (d.min() if len(d) else 0)
+    return from_min(d)
 
 
 def frequency(data: DealerData) -> pd.DataFrame:
@@ -116,12 +124,13 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
 
 def over_cap_customer_share(data: DealerData, flags: pd.DataFrame, params: dict | None = None) -> float | None:
     """None when no customer was messaged or both cap rules are turned off (undefined, not 0)."""
-    m = messages_of(data)
+    # customers messaged: counted directly (the sorted message index is not needed for a count)
+    customers = int(data["communications"]["customer_id"].nunique())
     caps_on = params is None or any(params["rules"][r].get("enabled", True) for r in ("cap_total", "cap_channel"))
-    if not len(m.customers) or not caps_on:
+    if not customers or not caps_on:
         return None
     over = flags.loc[flags["rule"].isin(["cap_total", "cap_channel"]), "customer_id"].nunique()
-    return over / len(m.customers)
+    return over / customers
 
 
 def heatmap(data: DealerData) -> pd.DataFrame:
@@ -138,9 +147,9 @@ def heatmap(data: DealerData) -> pd.DataFrame:
 def sender_mix(data: DealerData) -> pd.DataFrame:
     m = messages_of(data)
     week = (m.local_day() + 3) // 7
-    week = week - (week.min() if len(week) else 0)
+    week = from_min(week)
     # customer-weeks are runs of the sorted rows; OR the sender bits within each run
-    starts, _ = runs(m.cust * (int(week.max(initial=0)) + 1) + week)
+    starts, _ = runs(m.cust * (int(max_or(week, 0)) + 1) + week)
     bits = np.left_shift(1, np.maximum(m.sender, 0).astype(np.int64))
     heard = np.bitwise_or.reduceat(bits, starts) if len(starts) else np.array([], np.int64)
     per_week = np.array([bin(b).count("1") for b in range(1 << len(schema.SENDERS))])[heard]
@@ -211,7 +220,7 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
         win = np.flatnonzero(in_win)
         b = np.flatnonzero((ac >= 0) & (at > a_start) & (at <= a_end))
         prev = asof_latest(ac[b], at[b] - 1, code_of_msg[win], m.t[win])
-        gap = at[b] - m.t[win][np.maximum(prev, 0)]
+        gap = at[b] - take(m.t[win], prev, 0)  # prev -1: no message before (there may be none at all)
         hit = (prev >= 0) & (gap <= int(params["audit"]["booking_attribution_days"] * DAY))
         booked[ac[b][hit]] = True
     engaged = responded | booked

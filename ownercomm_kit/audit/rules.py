@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..arrays import find_sorted, take
 from ..data import DealerData
 from . import text as tx
 from .windows import (
@@ -519,9 +520,8 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     # otherwise roll back to Friday and flag that weekend's earlier messages too.
     grace_end = np.maximum(grace_end.astype(np.int64), u_day)
     rows = np.flatnonzero(~exempt_mask(m, params))
-    at = np.minimum(np.searchsorted(u_keys, key[rows]), max(len(u_keys) - 1, 0))
-    known = (u_keys[at] == key[rows]) if len(u_keys) else np.zeros(len(rows), bool)
-    flag = known & (m.local_day()[rows] > grace_end[at])
+    at = find_sorted(u_keys, key[rows])  # -1: no unsubscribe on this channel (nobody may have one)
+    flag = (at >= 0) & (m.local_day()[rows] > take(grace_end, at, I64_MAX))
     rows, at = rows[flag], at[flag]
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " on " + tx.day_text(m.local_day()[rows])
               + ", after the customer unsubscribed on " + tx.day_text(u_day[at]) + " (grace of "

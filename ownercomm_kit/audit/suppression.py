@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..arrays import take
 from ..data import DealerData
 from .rules import CONSENT, exempt_mask
 from .windows import DAY, day_of_date, local_ns, messages_of, ns_utc, runs, uniq
@@ -35,6 +36,7 @@ def suppression_list(data: DealerData, params: dict) -> pd.DataFrame:
         *_caps(data, params),
         _consent(data, params),
         _opt_out(data, params),
+        _state_cap(data, params),
     ]
     parts = [p for p in parts if p is not None and len(p)]
     if not parts:
@@ -119,10 +121,11 @@ def _cap_window(data, m, counted, w, a_end, channel, name):
     cust = m.cust[rows][first]
     count = np.diff(np.append(first, len(rows)))
     full = count >= w["max"]
-    # the window frees up when its (count - max + 1)-th oldest message leaves it
-    leaving = rows[first[full] + count[full] - w["max"]]
-    free_at = m.t[leaving] + width
-    until = np.floor_divide(local_ns(free_at - 1, data.timezone), DAY)  # last day still capped
+    # the window frees up when its (count - max + 1)-th oldest message leaves it; a cap of 0
+    # never frees up (-1: no such message, held indefinitely)
+    leaving = take(rows, first[full] + count[full] - w["max"] if w["max"] >= 1 else np.full(int(full.sum()), -1))
+    free_at = take(m.t, leaving, 0) + width
+    until = np.where(leaving >= 0, np.floor_divide(local_ns(free_at - 1, data.timezone), DAY), NAT)  # last day still capped
     n = int(full.sum())
     return _frame(m.customers.to_numpy(object)[cust[full]], [channel] * n, [name] * n, until)
 
@@ -156,3 +159,29 @@ def _opt_out(data, params):
     return _frame(m.customers.to_numpy(object)[key // len(schema.CHANNELS)], channels, ["after_opt_out"] * n,
                   [NAT] * n)
 
+
+def _state_cap(data, params):
+    """A customer at a state cap now (SPEC §4 state_contact_cap): held back on the state's
+    channels (sms and phone) until the 24-hour window clears. The list has no category, so the
+    channel is held back whatever the subject, until the last capped subject's window clears."""
+    if not _enabled(params, "state_contact_cap"):
+        return None
+    from .state_rules import _ruled, state_cap_now  # registers the state rules on first use
+
+    m = messages_of(data)
+    _, a_end = as_of_bounds(data)
+    cust, free_at = state_cap_now(data, params, a_end)
+    if not len(cust):
+        return None
+    st = _ruled(data, m, params)
+    state = st.of_customer[cust]
+    until = np.floor_divide(local_ns(free_at - 1, data.timezone), DAY)  # last day still capped
+    ids, chans, untils = [], [], []
+    for i, r in enumerate(st.rules):
+        sel = state == i
+        for ch in r.channels:
+            ids.append(m.customers.to_numpy(object)[cust[sel]])
+            chans.append(np.full(int(sel.sum()), ch, dtype=object))
+            untils.append(until[sel])
+    n = sum(len(x) for x in ids)
+    return _frame(np.concatenate(ids), np.concatenate(chans), ["state_contact_cap"] * n, np.concatenate(untils))

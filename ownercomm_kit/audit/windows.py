@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..arrays import first_true_at_or_after, max_or, min_or, take  # noqa: F401  (re-exported)
 from ..data import DataError, DealerData, Problem
 
 SECOND = 1_000_000_000
@@ -180,13 +181,13 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     _require(comm, cust < 0, "customer_id")
     _require(comm, t == np.iinfo(np.int64).min, "sent_at")
     n = len(t)
-    tmin = int(t.min()) if n else 0
+    tmin = int(min_or(t, 0))
     rel = t - tmin
     uniq_t = None
     unit = SECOND if n and not np.any(rel % SECOND) else 1
     # the margin between customers' key ranges lets a window of up to MARGIN_DAYS start at
     # key - width without ever reaching into the previous customer's range
-    span = (int(rel.max() // unit) + 2 if n else 2) + MARGIN_DAYS * DAY // unit
+    span = int(max_or(rel, 0) // unit) + 2 + MARGIN_DAYS * DAY // unit
     if len(customers) * span >= 2**62:  # sub-second stamps over a long span: rank the times
         uniq_t = uniq(t)
         rel, unit, span = np.searchsorted(uniq_t, t).astype(np.int64), 1, len(uniq_t) + 1
@@ -280,12 +281,7 @@ def runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(new), np.cumsum(new) - 1
 
 
-def pick(values: np.ndarray, pos: np.ndarray, fill=-1) -> np.ndarray:
-    """``values[pos]`` where pos >= 0, else ``fill`` (safe when ``values`` is empty)."""
-    pos = np.asarray(pos)
-    if len(values) == 0:
-        return np.full(len(pos), fill, dtype=np.asarray(values).dtype if len(pos) == 0 else np.int64)
-    return np.where(pos >= 0, values[np.maximum(pos, 0)], fill)
+pick = take  # values[pos] where pos >= 0, else fill (empty-safe; see ownercomm_kit.arrays)
 
 
 def prefix(mask: np.ndarray) -> np.ndarray:
@@ -293,12 +289,6 @@ def prefix(mask: np.ndarray) -> np.ndarray:
     out = np.zeros(len(mask) + 1, np.int32)
     np.cumsum(mask, out=out[1:])
     return out
-
-
-def first_true_at_or_after(mask: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """For each start position, the first row >= start where mask is true."""
-    pos = np.flatnonzero(mask)
-    return pos[np.minimum(np.searchsorted(pos, start, "left"), len(pos) - 1)]
 
 
 def asof_latest(
@@ -347,3 +337,12 @@ def containing_interval(
     ok = pos >= 0
     ok[ok] = run[pos[ok]] > left_t[ok]
     return np.where(ok, ro[holder[np.maximum(pos, 0)]], -1)
+
+
+def grace_end_day(day: np.ndarray, business_days: int) -> np.ndarray:
+    """The last day of an opt-out's grace (SPEC §4 after_opt_out, as the audit reads it): N
+    business days (Mon-Fri) after ``day``, counted from the next business day (a Saturday
+    counts like the Friday before), never before ``day`` itself. int64 day numbers."""
+    day = np.asarray(day, dtype=np.int64)
+    end = np.busday_offset(day.astype("datetime64[D]"), business_days, roll="backward").astype(np.int64)
+    return np.maximum(end, day)

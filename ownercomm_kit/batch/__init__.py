@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__, outputs, params, paths
-from ..runner import SAFE_ID, default_out, notebook_specs, notebooks_for, run_task
+from ..runner import default_out, notebook_specs, notebooks_for, run_task
 from .executors import DaskCluster, Executor, LocalPool
 
 MANIFEST = "manifest.json"
@@ -42,6 +42,8 @@ class BatchResult:
     manifest: Path
     index: Path
 
+    group_step: dict = field(default_factory=dict)  # the group step's manifest entry (SPEC §9)
+
     @property
     def failed(self) -> list[dict]:
         return [s for s in self.stores if s["status"] == "failed"]
@@ -64,11 +66,12 @@ def read_group(group_file: str | os.PathLike) -> Group:
     if dealers and not isinstance(dealers, list):
         problems.append(f"{group_file}: dealers must be a list of dealer ids or dealer file paths")
         dealers = []
-    group_id = str(doc.get("group_id") or "")
-    if group_id and not SAFE_ID.match(group_id):
-        problems.append(f"{group_file}: group_id {group_id!r} must be letters, digits, '.', '_' or '-'")
+    group_id = str(doc.get("group_id") or "")  # its safety as a folder name: params_schema
     files: list[Path] = []
     for entry in dealers:
+        if entry is None or isinstance(entry, (dict, list)) or not str(entry).strip():
+            problems.append(f"{group_file}: dealers: {entry!r} is not a dealer id or a dealer file path")
+            continue
         files.append(_dealer_path(str(entry), group_file, root))
     stems = [f.stem for f in files]
     dupes = sorted({s for s in stems if stems.count(s) > 1})
@@ -76,10 +79,27 @@ def read_group(group_file: str | os.PathLike) -> Group:
         problems.append(f"{group_file}: dealers listed more than once: {', '.join(dupes)}")
     report = {}
     try:  # the group's own layer over the defaults, validated like every layer, its problems listed with the rest
-        merged = params.resolve({"dealer_id": "_group", "data_dir": "."}, group_file=group_file, root=root)
+        merged = params.resolve({"dealer_id": "group", "data_dir": "."}, group_file=group_file, root=root)
         report = dict(merged.get("report") or {})
     except params.ParamsError as e:
         problems += [p for p in e.problems if p not in problems]
+    # Every dealer file, checked before any store runs: its parameters, and one id per store.
+    ids: dict[str, list[Path]] = {}
+    for f in dict.fromkeys(files):
+        if not f.is_file():  # that store fails alone, saying so; the others still run
+            continue
+        try:
+            resolved = params.resolve(dealer_file=f, group_file=group_file)
+        except params.ParamsError as e:
+            problems += [p for p in e.problems if p not in problems]
+            continue
+        ids.setdefault(resolved["dealer_id"], []).append(f)
+    for dealer_id, owners in ids.items():
+        if len(owners) > 1:
+            problems.append(
+                f"{group_file}: dealer_id {dealer_id!r} is used by {len(owners)} dealer files "
+                f"({', '.join(str(o) for o in owners)}); each store needs its own dealer_id, else one "
+                f"store's reports and customers would land in another's folder")
     if problems:
         raise params.ParamsError(problems)
     return Group(group_id=group_id, group_name=str(doc.get("group_name") or group_id), file=group_file,
@@ -112,11 +132,13 @@ def run_batch(
     notebooks_dir: str | os.PathLike | None = None,
     executor: Executor | None = None,
     on_result: Callable[[dict], None] | None = None,
+    history_months: int | None = None,
 ) -> BatchResult:
     """Run every store of the group into ``<out>/<group_id>/``; never stops at a failed store.
 
     ``timeout``: seconds per store. ``on_result`` is called with each store's result as it
-    finishes (the CLI's progress bar).
+    finishes (the CLI's progress bar). ``history_months``: each store that runs also rebuilds
+    its ``history.csv`` over that many month-ends (``ownercomm history``), before its reports.
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -140,6 +162,7 @@ def run_batch(
             "group_file": str(group.file), "force": force, "as_of": as_of, "timeout": timeout,
             "notebooks_dir": str(notebooks_dir) if notebooks_dir else None,
             "shared_plotlyjs": shared,
+            "history_months": history_months,
             # Warm the next kernel only where another store will follow on that worker.
             "prestart": i < len(group.dealer_files) - executor.slots,
         })
@@ -149,10 +172,13 @@ def run_batch(
             results[task["dealer_file"]] = result
             if on_result:
                 on_result(result)
+        stores = [_manifest_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
+        # SPEC §9: the group step, on the stores that succeeded, on the same cluster as the stores
+        group_entry = _group_step(group, group_dir, stores, executor, as_of=as_of, force=force,
+                                  plotlyjs=shared or "inline")  # the page sits one folder down, like a store's
     finally:
         if own_executor:
             executor.close()
-    stores = [_manifest_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
     seconds = round(time.perf_counter() - started, 3)
     manifest = {
         "group_id": group.group_id, "group_name": group.group_name, "group_file": str(group.file),
@@ -162,13 +188,30 @@ def run_batch(
         "seconds": seconds,
         "counts": {s: sum(1 for r in stores if r["status"] == s) for s in ("ok", "skipped", "failed")},
         "stores": stores,
+        "group": group_entry,
     }
     manifest_path = outputs.write_json(manifest, group_dir / MANIFEST)
     from . import index  # plotly and nbconvert: only once the stores are done
     page = index.build_index(manifest, group_dir, plotlyjs="shared" if shared else "inline")
     index_path = outputs.write_text(page, group_dir / INDEX)
     return BatchResult(group=group, out_dir=group_dir, stores=stores, seconds=seconds,
-                       manifest=manifest_path, index=index_path)
+                       manifest=manifest_path, index=index_path, group_step=group_entry)
+
+
+def _group_step(group: Group, group_dir: Path, stores: list[dict], executor, *, as_of, force, plotlyjs) -> dict:
+    """The group step's manifest entry; its failure is recorded, never raised (the stores'
+    reports stand on their own)."""
+    from ..group import step
+
+    started = time.perf_counter()
+    try:
+        merged = params.resolve({"dealer_id": "_group", "data_dir": "."}, group_file=group.file, root=group.root)
+        return step.run_group_step(group_dir, {"group_id": group.group_id, "group_name": group.group_name,
+                                               "stores": stores}, merged, as_of=params.parse_as_of(as_of),
+                                   force=force, client=getattr(executor, "client", None), plotlyjs=plotlyjs)
+    except Exception as e:  # noqa: BLE001 - recorded in the manifest and said by the CLI
+        return {"status": "failed", "error": f"{type(e).__name__}: {e}",
+                "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _manifest_entry(result: dict, group_dir: Path) -> dict:

@@ -9,9 +9,9 @@ the same look; every string goes through ``esc``.
 """
 from __future__ import annotations
 
-import re
-
+import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,23 +20,25 @@ import nbformat
 import pandas as pd
 
 from .. import outputs
+from ..kpis import history as history_mod
+from ..kpis import registry
+from ..kpis import runs as runs_mod
 from ..report import charts, html, theme
 from ..report.export import notebook_to_html
 from ..runner import NOTEBOOKS
 
 # (kpi key, label, number kind, better when) — SPEC §4-6 keys; "lower" ranks small first.
+# Labels, units and better-direction of kpis.json figures come from the KPI registry.
 HEADLINE_KPIS: tuple[tuple[str, str, str, str], ...] = (
     ("flags_high_per_1k", "High-severity flags per 1,000 messages", "float", "lower"),
-    ("over_cap_customer_share", "Customers over a message cap", "pct", "lower"),
-    ("first_year_service_retention", "First-year service retention", "pct", "higher"),
-    ("service_customer_retention_12m", "Service customer retention (12 months)", "pct", "higher"),
-    ("appointment_show_rate_90d", "Appointment show rate (90 days)", "pct", "higher"),
-    ("reminder_booking_rate_90d", "Bookings after a service reminder (90 days)", "pct", "higher"),
-    ("response_rate_90d", "Response rate (90 days)", "pct", "higher"),
-    ("repurchase_rate", "Repurchase rate", "pct", "higher"),
-    ("referral_conversion_12m", "Referral conversion (12 months)", "pct", "higher"),
-    ("first_contact_24h_share", "Referrals contacted within 24 hours", "pct", "higher"),
+    *((k, registry.label(k), registry.get(k).kind, "higher" if registry.get(k).better == "up" else "lower")
+      for k in ("over_cap_customer_share", "first_year_service_retention", "service_customer_retention_12m",
+                "appointment_show_rate_90d", "reminder_booking_rate_90d", "response_rate_90d", "repurchase_rate",
+                "referral_conversion_12m", "first_contact_24h_share")),
 )
+# The figures whose change since each store's previous run the index shows, and whose group
+# history it charts (SPEC §10): the audit's counts and the ranked figures of the registry.
+PROGRESS_KEYS: tuple[str, ...] = ("flags_high", "flags_total", *(k for k, *_ in HEADLINE_KPIS if k in registry.KPIS))
 KPI_DEFINITIONS = {
     "Rank": "Stores are ordered by their average position across the headline figures they have "
             "data for (1 = best). A figure a store lacks data for does not count for or against it.",
@@ -44,6 +46,16 @@ KPI_DEFINITIONS = {
             "opt-out, quiet hours, a better offer after a purchase) per 1,000 messages sent.",
     "Median and quartiles": "Half of the stores are above the median; a quarter are below the lower "
             "quartile and a quarter above the upper quartile.",
+}
+
+
+PROGRESS_DEFINITIONS = {
+    "Change since the previous run": "Each store's figures in its latest report against its own previous recorded "
+            "run (the runs/ folder beside its reports): + more, - fewer; percentages move in percentage points "
+            "(pts). Better or worse follows each figure: fewer problems is better, a higher retention is better. "
+            "A store with no earlier run shows no change.",
+    "The group over time": "Each store's figures at its month-ends (history.csv). Counts are added up over the "
+            "stores with a figure at that month-end; percentages and money are the median store.",
 }
 
 
@@ -241,6 +253,32 @@ def _html(body: str, section: str | None = None):
     return ({"text/html": body, "text/plain": ""}, {"section": section} if section else None)
 
 
+def group_section(entry: dict):
+    """The group audit's link and headline counts (SPEC §9; aggregates only)."""
+    if not entry:
+        return None
+    head = html.heading("The group as one customer base",
+                        "Customers shared by the stores and what one store does to another's customers.")
+    if entry.get("status") not in ("ok", "skipped"):
+        return _cell(_html(head, "group"), _html(html.note("The group audit could not be built this time: "
+                                                           + public_reason(str(entry.get("error") or "")), "warn")))
+    k = entry.get("kpis") or {}
+    tiles = html.tiles([
+        html.Tile("Shared customers", k.get("shared_customers"), "int", "Persons who are customers of two or more stores."),
+        html.Tile("Messages reaching shared customers", k.get("shared_customer_message_share"), "pct",
+                  "Messages sent to shared customers, divided by all messages of the stores.", reason="no messages"),
+        html.Tile("Group flags", k.get("group_flags_total"), "int",
+                  "Messages that break a group rule (one store's message to another's customer).",
+                  tone="bad" if k.get("group_flags_total") else "good"),
+    ])
+    missing = entry.get("missing") or []
+    extra = (html.note(f"{len(missing)} store(s) missing from the group view: "
+                       + ", ".join(str(m.get("dealer_name") or m.get("dealer_id")) for m in missing), "warn")
+             if missing else "")
+    link = f'<p>{_link("group/group_audit.html", "Open the group audit")}</p>'
+    return _cell(_html(head, "group"), _html(tiles + extra + link))
+
+
 def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") -> str:
     """The group index page (HTML) for ``manifest`` (see ``batch.run_batch``)."""
     group_dir = Path(group_dir)
@@ -270,12 +308,148 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
                     else html.note("No store has a report yet.", "skip"))),
         _cell(_html(html.heading("The group's median and quartiles"), "spread"), _html(summary_table(summary(df)))),
     ]
+    group_cell = group_section(manifest.get("group") or {})
+    if group_cell is not None:
+        cells.append(group_cell)
     for fig in (spread_chart(df), flags_chart(ranked)):
         if fig is not None:
             cells.append(_cell((charts.mimebundle(fig), {"role": "chart"})))
+    cells.append(_cell(_html(html.heading("Change since each store's previous run",
+                                          "Each store against its own previous recorded run (SPEC §10). A store "
+                                          "with no earlier run shows no change."), "changes"),
+                       _html(changes_table(manifest, group_dir))))
+    group_hist = group_history(manifest, group_dir)
+    hist_fig = group_history_chart(group_hist)
+    if hist_fig is not None:
+        cells.append(_cell(_html(html.heading("The group over time",
+                                              "Month-end history of the stores (ownercomm history, or batch --history): "
+                                              "counts are summed over the stores, shares are the median store."),
+                                 "group-history"), (charts.mimebundle(hist_fig), {"role": "chart"})))
     cells.append(_cell(_html(html.heading("Stores that failed"), "failed"), _html(failed_table(manifest, group_dir))))
     cells.append(_cell(_html(html.heading("Definitions"), "definitions"),
-                       _html(html.definitions(KPI_DEFINITIONS))))
+                       _html(html.definitions({**KPI_DEFINITIONS, **PROGRESS_DEFINITIONS,
+                                               **{registry.label(k): registry.get(k).definition()
+                                                  for k in PROGRESS_KEYS}}))))
     nb = nbformat.v4.new_notebook(cells=cells)
     return notebook_to_html(nb, title=f"{manifest.get('group_name') or manifest['group_id']}: group overview",
                             plotlyjs=plotlyjs)
+
+
+# --------------------------------------------------------------------------- progress (SPEC §10)
+
+def store_progress(group_dir: Path, out_dir: str) -> tuple[dict, "runs_mod.Baseline | None", Any]:
+    """(current kpis, the previous recorded run, current as_of) of one store folder."""
+    from ..runner import read_run_record
+
+    folder = group_dir / out_dir
+    kpis = outputs.read_kpis(folder)
+    record = read_run_record(folder) or {}
+    try:
+        as_of = dt.date.fromisoformat(str(record.get("as_of"))[:10])
+    except ValueError:
+        recorded = runs_mod.read_runs(folder)
+        as_of = recorded[-1]["as_of"] if recorded else None
+    if as_of is None:
+        return kpis, None, None
+    return kpis, runs_mod.progress(folder, as_of).baseline, as_of
+
+
+def changes_table(manifest: dict, group_dir: Path) -> str:
+    """One row per store with a report: its previous run's date and each figure's change in words."""
+    keys = list(PROGRESS_KEYS)
+    head = ["Store", "Report date", "Previous run", *[registry.label(k) for k in keys]]
+    body = []
+    for s in manifest["stores"]:
+        if s["status"] == "failed" or not s.get("out_dir"):
+            continue
+        kpis, base, as_of = store_progress(group_dir, s["out_dir"])
+        cells = [f"<td>{html.esc(s.get('dealer_name') or s['dealer_id'])} "
+                 f"<span class=\"oc-muted\">({html.esc(s['dealer_id'])})</span></td>",
+                 f"<td>{html.esc(html.long_date(as_of)) if as_of else ''}</td>",
+                 f"<td>{html.esc(html.long_date(base.as_of)) if base else 'no earlier run'}</td>"]
+        for k in keys:
+            c = registry.change(k, kpis.get(k), base.kpis.get(k), base.since()) if base else None
+            if c is None:
+                cells.append('<td class="oc-change oc-na"></td>')
+                continue
+            tone = f" oc-change-{c.tone}" if c.tone else ""
+            arrow = {"up": "\u25b2 ", "down": "\u25bc ", "same": "= "}[c.arrow]
+            better = {"good": "better", "bad": "worse"}.get(c.tone, "")
+            text = _short_change(k, c)
+            cells.append(f'<td class="oc-change{tone}" title="{html.esc(c.words)}">{arrow}{html.esc(text)}'
+                         f'{" (" + better + ")" if better else ""}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    if not body:
+        return html.note("No store has a report yet.", "skip")
+    return (f'<div class="oc-table-wrap"><table class="oc-table oc-changes"><thead><tr>'
+            + "".join(f'<th scope="col">{html.esc(h)}</th>' for h in head)
+            + f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _short_change(key: str, c) -> str:
+    k = registry.get(key)
+    if c.arrow == "same":
+        return "no change"
+    if k.unit == "share":
+        return f"{abs(c.delta) * 100:+.1f} pts".replace("+", "+" if c.delta > 0 else "-")
+    sign = "+" if c.delta > 0 else "-"
+    return f"{sign}{html.fmt_number(abs(c.delta), k.kind)}"
+
+
+def group_history(manifest: dict, group_dir: Path) -> pd.DataFrame:
+    """The group's month-end history of the progress figures: counts summed over the stores with
+    a row at that month-end, shares and money as the median store (``stores``: how many)."""
+    frames = []
+    for s in manifest["stores"]:
+        if s["status"] == "failed" or not s.get("out_dir"):
+            continue
+        h = history_mod.read(group_dir / s["out_dir"])
+        if h is not None and len(h):
+            frames.append(h.assign(dealer_id=s["dealer_id"]))
+    if not frames:
+        return pd.DataFrame(columns=["as_of", "stores", *PROGRESS_KEYS])
+    allh = pd.concat(frames, ignore_index=True)
+    rows = []
+    for as_of, part in allh.groupby("as_of", sort=True):
+        row = {"as_of": str(as_of), "stores": int(part["dealer_id"].nunique())}
+        for k in PROGRESS_KEYS:
+            col = pd.to_numeric(part[k], errors="coerce") if k in part else pd.Series(dtype=float)
+            col = col.dropna()
+            if not len(col):
+                row[k] = None
+            elif registry.get(k).unit == "count":
+                row[k] = float(col.sum())
+            else:
+                row[k] = float(col.median())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["as_of", "stores", *PROGRESS_KEYS])
+
+
+def group_history_chart(gh: pd.DataFrame):
+    if gh.empty:
+        return None
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    keys = [k for k in PROGRESS_KEYS if pd.to_numeric(gh[k], errors="coerce").notna().any()]
+    if not keys:
+        return None
+    theme.apply()
+    titles = [charts.label(registry.label(k) + (" (all stores)" if registry.get(k).unit == "count" else " (median store)"))
+              for k in keys]
+    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=min(0.08, 0.5 / len(keys)),
+                        subplot_titles=titles)
+    x = [pd.Timestamp(d) for d in gh["as_of"]]
+    for i, k in enumerate(keys, start=1):
+        unit = registry.get(k).unit
+        fmt = {"share": ".1%", "money": "$,.0f"}.get(unit, ",.0f")
+        fig.add_trace(go.Scatter(x=x, y=list(pd.to_numeric(gh[k], errors="coerce")), mode="lines+markers",
+                                 name=charts.label(registry.label(k)), showlegend=False, line=dict(color=theme.ACCENT),
+                                 customdata=list(gh["stores"]),
+                                 hovertemplate=f"%{{x|%d %b %Y}}: %{{y:{fmt}}} (%{{customdata}} stores)<extra></extra>"),
+                      row=i, col=1)
+        if unit == "share":
+            fig.update_yaxes(tickformat=".1%", row=i, col=1)
+    fig.update_layout(template=theme.TEMPLATE_NAME, title=dict(text="Headline figures of the group over time"),
+                      height=140 * len(keys) + 120)
+    return fig

@@ -1,2 +1,3 @@
 """One module per subcommand, each a thin layer over a package function."""
 from . import audit, batch, onboard, run, synth, validate  # noqa: F401
+from . import history  # noqa: F401,E402

@@ -35,6 +35,8 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -
     flags, skipped = run_rules(data, resolved, rules=list(rules) or None)
     outputs.write_csv(flags, out)
     click.echo(f"{data.dealer_id}: {len(data['communications']):,} messages, {len(flags):,} flags -> {out}")
+    if data["communications"].empty:  # a header-only export: said plainly, not a silent zero
+        click.echo("  no messages in the data: the communications table has no rows, so nothing is audited")
     counts = flags["rule"].value_counts()
     for name in (rules or RULES):
         if name in skipped and not skipped[name].startswith("partly"):

@@ -21,8 +21,11 @@ from ..runner import sigterm_interrupts
 @click.option("--force", is_flag=True, help="Run every store, even those unchanged since their last good run.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="The reports' 'today' for every store.")
 @click.option("--timeout", type=float, default=None, help="Give up on a store after this many seconds.")
+@click.option("--history", "history_months", type=click.IntRange(min=1, max=600), default=None, metavar="N",
+              help="Also rebuild each store's history.csv over its last N month-ends (as `ownercomm history`); "
+                   "the reports chart it in their progress sections.")
 def batch(group_file: str, out: str | None, workers: int | None, scheduler: str | None, force: bool,
-          as_of: str | None, timeout: float | None) -> None:
+          as_of: str | None, timeout: float | None, history_months: int | None) -> None:
     """Run every store of a dealer group and write the group index.
 
     Writes <out>/<group_id>/<dealer_id>/ per store, index.html and manifest.json. A store
@@ -45,7 +48,7 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
     try:
         with sigterm_interrupts():
             result = run_batch(group_file, out=out, workers=workers, scheduler=scheduler, force=force,
-                               as_of=as_of, timeout=timeout, on_result=on_result)
+                               as_of=as_of, timeout=timeout, on_result=on_result, history_months=history_months)
     except (ConnectionError, StoreFailure) as e:
         raise click.ClickException(str(e)) from None
     finally:
@@ -55,7 +58,13 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
                f"{counts['failed']} failed in {result.seconds:.1f} s")
     click.echo(f"  index:    {result.index}")
     click.echo(f"  manifest: {result.manifest}")
-    if result.failed:
+    g = result.group_step or {}
+    if g.get("status") in ("ok", "skipped"):
+        click.echo(f"  group:    {result.out_dir / 'group' / 'group_audit.html'} ({g['status']}; "
+                   f"{g['kpis']['shared_customers']} shared customers, {g['kpis']['group_flags_total']} group flags)")
+    elif g.get("status") == "failed":
+        click.echo(f"Group step failed: {g.get('error')}", err=True)
+    if result.failed or g.get("status") == "failed":
         click.echo("Failed stores:", err=True)
         for s in result.failed:
             click.echo(f"  {s['dealer_id']}: {s['error']}", err=True)

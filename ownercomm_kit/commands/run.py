@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -27,8 +28,13 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
     executed notebooks. Nothing is replaced unless every notebook succeeded; an unchanged
     dealer is skipped unless --force.
     """
+    from .. import params
     from ..runner import run_dealer
 
+    # Parameter problems (types, ranges, ids) stop here, every one listed, before any work
+    # (a dealer file that is not there is the run's own one-line failure).
+    if Path(dealer_file).is_file():
+        params.resolve(dealer_file=dealer_file, group_file=group_file)
     with sigterm_interrupts():
         result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
                             timeout=timeout)

@@ -23,9 +23,12 @@ from ..cli import main
               help="Folder under OUT_DIR for the dealers' data (the sample uses sample_data).")
 @click.option("--ground-truth-dir", default="ground_truth", show_default=True,
               help="Folder under OUT_DIR for <dealer_id>.csv files of (message_id, rule).")
+@click.option("--shared-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of each later store's customers who are also customers of an earlier store "
+                   "(SPEC §9); writes group.csv and group_persons.csv into the ground truth folder.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def synth(out_dir, dealers, customers, seed, inject_rate, no_inject, fmt, as_of, group_id, data_subdir,
-          ground_truth_dir, quiet) -> None:
+          ground_truth_dir, shared_share, quiet) -> None:
     """Write DEALERS synthetic stores into OUT_DIR, with dealer files, a group file and ground truth.
 
     OUT_DIR gets <data-subdir>/<dealer_id>/<table>.csv|.parquet, params/dealers/<dealer_id>.yaml,
@@ -47,6 +50,7 @@ def synth(out_dir, dealers, customers, seed, inject_rate, no_inject, fmt, as_of,
             out_dir, dealers=dealers, customers=customers, seed=seed, inject_rate=inject_rate, inject=not no_inject,
             fmt=fmt, as_of=as_of_date, group_id=group_id, data_subdir=data_subdir,
             ground_truth_dir=ground_truth_dir, progress=None if quiet else click.echo,
+            shared_share=shared_share,
         )
     except OSError as e:  # a folder that cannot be written: say which, no traceback
         raise click.ClickException(f"cannot write {e.filename or out_dir}: {e.strerror or e}") from None

@@ -18,7 +18,11 @@ from ._common import resolve_params
 @click.option("--timezone", help="IANA time zone of the dealer, e.g. America/Los_Angeles (else the dealer file's).")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
               help="The report's 'today' (YYYY-MM-DD); dates after it are warned about.")
-def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of) -> None:
+@click.option("--group", "group_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Group file: alone, check it and every dealer file it lists (parameters, ids); "
+                   "with DATA_DIR or --params, its parameters apply below the dealer's.")
+def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of,
+             group_file: Path | None = None) -> None:
     """Check a dealer's data folder: a per-table summary, then every problem at once.
 
     DATA_DIR is the folder of exports (it overrides the dealer file's data_dir). Exits 1 when
@@ -29,9 +33,17 @@ def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | No
     Examples:
       ownercomm validate exports/ --timezone America/Chicago
       ownercomm validate --params params/dealers/D001.yaml
+      ownercomm validate --group params/groups/sample.yaml
     """
     as_of = as_of.date() if as_of else None
-    resolved = resolve_params(data_dir, dealer_file, timezone, as_of)
+    if group_file is not None and data_dir is None and dealer_file is None:
+        from ..batch import read_group
+
+        group = read_group(group_file)  # every problem of the group and its dealer files at once
+        click.echo(f"Group {group.group_id}: {len(group.dealer_files)} dealer file(s), parameters and ids OK.")
+        click.echo("Check each store's data with: ownercomm validate --params <dealer file>")
+        return
+    resolved = resolve_params(data_dir, dealer_file, timezone, as_of, group_file)
     data, infos = loader.load_with_info(resolved, strict=False)
     click.echo(loader.describe(data, infos))
     click.echo("")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import audit, outputs
-from . import charts, common, html, theme
+from .. import audit, outputs, service, state_laws
+from ..kpis import registry
+from . import charts, common, html, progress as progress_section, theme
 from .notebook import ReportContext
 
 RULE_WORDS = {
@@ -22,24 +23,23 @@ RULE_WORDS = {
     "after_opt_out": "Messaged after unsubscribing",
     "quiet_hours": "Texts or calls at night",
     "non_preferred_channel": "Not the customer's preferred channel",
+    "state_quiet_hours": "Outside a state's calling hours",
+    "state_contact_cap": "Over a state's limit on one subject",
 }
 TIER_WORDS = {"loyal": "Loyal", "self_directed": "Self-directed", "responsive": "Responsive", "dormant": "Dormant"}
-KPIS = (
-    ("messages", "Messages sent", "int"),
-    ("customers_messaged", "Customers messaged", "int"),
-    ("flags_total", "Problems found", "int"),
-    ("flags_high", "Serious problems", "int"),
-    ("over_cap_customer_share", "Customers over a message cap", "pct"),
-)
-EMPTY = {"over_cap_customer_share": "no customer was messaged"}
+# Labels and units from the KPI registry (one label per figure, everywhere).
+KPIS = tuple((k, registry.label(k), registry.get(k).kind)
+             for k in ("messages", "customers_messaged", "flags_total", "flags_high", "over_cap_customer_share"))
+EMPTY = {"over_cap_customer_share": "no customer was messaged",
+         "reminder_on_time_share": "no service reminder of the last 12 months could be set against a visit"}
 TABLES = ("customers", "communications", "sales", "service_visits", "appointments", "leads", "vehicles")
 WORDS = {
-    "messages": "Messages sent", "customers_messaged": "Customers messaged", "flags_total": "Problems found",
-    "flags_high": "Serious problems", "over_cap_customer_share": "Customers over a message cap",
+    **{k: label for k, label, _ in KPIS},
     "frequency": "Messages per customer per month", "over_cap": "Customers over each cap",
     "heatmap": "When messages go out", "sender_mix": "Senders per customer-week", "fatigue": "Fatigue curve",
     "tiers": "Responsiveness tiers", "tier_summary": "Messages by tier", "replay": "Replay: what each rule would stop",
     "replay_by_sender": "Replay by sender", "top_customers": "Customers hit hardest", "suppression": "Suppression list",
+    "state_laws": "State laws",
 }
 
 
@@ -72,23 +72,59 @@ def rule_text(name: str, params: dict) -> str:
         "business days after unsubscribing.",
         "quiet_hours": lambda: f"A text or call before {r['start']} or from {r['end']} on, in the customer's local time.",
         "non_preferred_channel": lambda: "A marketing message on a channel other than the one the customer prefers.",
+        "state_quiet_hours": lambda: "A text or call outside the calling window of the customer's state ("
+        + _state_windows(params) + "), in the customer's local time, and not already a night-time text or call. "
+        "Risk flag, not legal advice.",
+        "state_contact_cap": lambda: "More texts and calls on one subject (the message category) in the state's "
+        "time limit than its law allows, from every sender together, counting this one (" + _state_caps(params)
+        + "). Risk flag, not legal advice.",
     }.get(name, lambda: f"The rule {name} of the audit engine.")()
     if name != "quiet_hours":
         text += f" Messages about {exempt} are never flagged."
     return text
 
 
+def _state_windows(params: dict) -> str:
+    table = state_laws.state_table(params)
+    return "; ".join(f"{c} {r.start} to {r.end}" for c, r in table.items()) or "no state in the table"
+
+
+def _state_caps(params: dict) -> str:
+    table = state_laws.state_table(params)
+    parts = [f"{c} {r.cap} in {r.cap_hours:g} hours" + (f", {', '.join(r.exempt_categories)} exempt" if r.exempt_categories else "")
+             for c, r in table.items() if r.cap is not None]
+    return "; ".join(parts) or "no state caps contacts"
+
+
 def compute(ctx: ReportContext) -> audit.AuditResult:
     result = audit.run_audit(ctx.data, ctx.params)
     ctx.results["audit"] = result
+    ctx.results["reminder_timing"] = reminder_timing_of(ctx)
     return result
 
 
+def reminder_timing_of(ctx: ReportContext) -> dict:
+    """Service reminders against each vehicle's estimated due date (service.reminder_timing)."""
+    p = ctx.params["retention"]
+    defs = service.definitions(p)
+    if not ctx.data.has("service_visits"):
+        return {"skipped": "no service_visits table in the data", "share": None, "definitions": defs}
+    rt = service.reminder_timing(ctx.data, p)
+    counts, share = service.timing_summary(rt)
+    return {"skipped": None, "share": share, "counts": counts, "reminders": rt, "definitions": defs}
+
+
 def save(ctx: ReportContext, r: audit.AuditResult) -> None:
-    """flags.csv, suppression.csv (full, for the CRM) and the audit's headline counts."""
+    """flags.csv (and the same rows as flags.parquet), suppression.csv (full, for the CRM) and
+    the audit's headline counts."""
     outputs.write_csv(r.flags[audit.FLAG_COLUMNS], ctx.path("flags.csv"))
+    outputs.write_parquet(r.flags[audit.FLAG_COLUMNS], ctx.path("flags.parquet"))  # same rows, for analysts
     outputs.write_csv(r.suppression[["customer_id", "channel", "rule", "until"]], ctx.path("suppression.csv"))
     outputs.update_kpis(ctx.out_dir, {k: r.headline.get(k) for k in audit.HEADLINE_KEYS})
+    if ctx.params.get("group_id"):  # a store of a group batch: what the group step reads (SPEC §9)
+        from ..group import extract
+
+        extract.write(ctx.out_dir, ctx.data, r.flags, ctx.params)
 
 
 def _names(ctx: ReportContext) -> pd.DataFrame:
@@ -112,9 +148,24 @@ def headline(ctx: ReportContext, r: audit.AuditResult) -> None:
         spec.append(("median_per_month", "Messages per customer per month (median)", "float"))
     defs = {**r.definitions, "median_per_month": "The typical customer, in a month in which they got any message: "
             "the median number of messages (all senders and channels)."}
+    rt = ctx.results.get("reminder_timing") or {}
+    skipped = {}
+    if rt:
+        kpis["reminder_on_time_share"] = rt["share"]
+        spec.append(("reminder_on_time_share", "Service reminders sent on time", "pct"))
+        defs["reminder_on_time_share"] = rt["definitions"]["reminder_on_time_share"]
+        if rt["skipped"]:
+            skipped["reminder_on_time_share"] = rt["skipped"]
     tones = {"flags_high": "bad" if r.headline.get("flags_high") else "good",
              "over_cap_customer_share": "bad" if (r.headline.get("over_cap_customer_share") or 0) > 0 else "good"}
-    html.show(common.kpi_tiles(kpis, spec, defs, {}, EMPTY, tones) + common.key_points(key_points(r)))
+    changes = progress_section.changes(ctx, kpis, [k for k, *_ in KPIS])
+    html.show(common.kpi_tiles(kpis, spec, defs, skipped, EMPTY, tones, changes) + progress_section.baseline_line(ctx)
+              + common.key_points(key_points(r)))
+
+
+def progress(ctx: ReportContext, r: audit.AuditResult) -> None:
+    """Progress: the headline figures over the history and earlier reports, baseline marked (SPEC §10)."""
+    progress_section.section(ctx, r.headline, [k for k, *_ in KPIS])
 
 
 def key_points(r: audit.AuditResult) -> list[str]:
@@ -250,12 +301,139 @@ def timing(ctx: ReportContext, r: audit.AuditResult) -> None:
         return
     m = hm.copy()
     m.columns = [f"{int(h):02d}:00" for h in m.columns]
-    charts.show(charts.heatmap(m, title="Messages by weekday and hour (customer's local time)", x_title="Hour",
-                               value_name="messages", height=360))
+    fig = charts.heatmap(m, title="Messages by weekday and hour (customer's local time)", x_title="Hour",
+                         value_name="messages", height=360)
     qh = ctx.params["rules"]["quiet_hours"]
+    matter = _states_that_matter(r)
+    if matter:  # the stricter state windows of the states this dealer's customers live in
+        _window_lines(fig, _state_window_edges(ctx, matter), (qh["start"], qh["end"]))
+    charts.show(fig)
     night = int((r.flags["rule"] == "quiet_hours").sum()) if len(r.flags) else 0
     html.show(html.paragraph(f"{night:,} text(s) or call(s) went out before {qh['start']} or from {qh['end']} on, "
                              "local time (flagged as 'Texts or calls at night')."))
+    reminder_timing(ctx)
+
+
+def reminder_timing(ctx: ReportContext) -> None:
+    """Service reminders set against each vehicle's estimated due date (by time or mileage)."""
+    rt = ctx.results.get("reminder_timing")
+    if not rt:
+        return
+    parts = ["<h3>Are service reminders sent when the car is due?</h3>"]
+    if rt["skipped"]:
+        html.show("".join(parts) + html.note(f"Not shown: {rt['skipped']}.", "skip"))
+        return
+    counts = rt["counts"]
+    if int(counts["reminders"].sum()) == 0:
+        html.show("".join(parts) + html.note("No service reminder in the last 12 months.", "skip"))
+        return
+    html.show("".join(parts))
+    charts.show(charts.bar(counts, x="timing", y="reminders", color="timing", color_kind="timing",
+                           names=theme.TIMING_LABELS, order=list(counts["timing"]),
+                           title="Service reminders against the vehicle's estimated due date", y_title="Reminders"))
+    share = rt["share"]
+    lead = (f"{share:.0%} of the reminders that could be judged were sent on time. " if share is not None else "")
+    html.show(html.paragraph(lead + rt["definitions"]["reminder_timing"], "oc-lead"))
+
+
+NOT_ADVICE = ("These are risk flags, not legal advice: state laws change and have exceptions this audit cannot see "
+              "(for example a customer's prior written consent). Ask counsel before acting on them.")
+
+
+def _window_lines(fig, windows: dict[str, list[str]], federal: tuple[str, str]) -> None:
+    """Dashed lines on an hour heat map where state windows (and the federal one) open and close."""
+    def x_of(hhmm: str) -> float:
+        h, m = (int(v) for v in hhmm.split(":")[:2])
+        return h + m / 60 - 0.5  # category axis: hour h is drawn around x = h
+    for hhmm, states in sorted(windows.items()):
+        fig.add_vline(x=x_of(hhmm), line_dash="dash", line_color=theme.SEVERITY_COLORS["high"],
+                      annotation_text=", ".join(states) + " " + hhmm, annotation_position="top")
+    for hhmm in federal:
+        if hhmm not in windows:
+            fig.add_vline(x=x_of(hhmm), line_dash="dot", line_color="#555555",
+                          annotation_text="federal " + hhmm, annotation_position="bottom")
+
+
+def _state_window_edges(ctx: ReportContext, states: list[str]) -> dict[str, list[str]]:
+    table = state_laws.state_table(ctx.params)
+    edges: dict[str, list[str]] = {}
+    for code in states:
+        r = table[code]
+        for hhmm in (r.start, r.end):
+            edges.setdefault(hhmm, []).append(code)
+    return edges
+
+
+def _states_that_matter(r: audit.AuditResult) -> list[str]:
+    c = r.states.get("customers_in_ruled_states")
+    if c is None or c.empty:
+        return []
+    return c.loc[c["customers"] > 0, "state"].tolist()
+
+
+def state_laws_section(ctx: ReportContext, r: audit.AuditResult) -> None:
+    """State laws: stricter calling windows and 24-hour caps (SPEC §4 State rules)."""
+    html.section("state-laws", "State laws",
+                 "Some states are stricter than the federal calling window and limit repeated sales texts and calls "
+                 "on one subject. " + NOT_ADVICE)
+    st = r.states or {}
+    methods = st.get("methods")
+    if methods is None:
+        html.show(html.note("The state rules did not run.", "skip"))
+        return
+    f = r.flags[r.flags["rule"].isin(["state_quiet_hours", "state_contact_cap"])] if len(r.flags) else r.flags
+    matter = _states_that_matter(r)
+    total = int(methods["customers"].sum())
+    none = int(methods.loc[methods["method"] == "none", "customers"].sum())
+    tiles = [
+        html.Tile("Customers in a state with its own law", int(st["customers_in_ruled_states"]["customers"].sum()), "int",
+                  "Customers whose state (from the state column, the ZIP code or the phone's area code) is in the "
+                  "table of state rules below."),
+        html.Tile(_rule_word("state_quiet_hours"), int((f["rule"] == "state_quiet_hours").sum()) if len(f) else 0, "int",
+                  rule_text("state_quiet_hours", ctx.params)),
+        html.Tile(_rule_word("state_contact_cap"), int((f["rule"] == "state_contact_cap").sum()) if len(f) else 0, "int",
+                  rule_text("state_contact_cap", ctx.params)),
+        html.Tile("Customers with no state", none, "int", "No state column value, ZIP code or US area code gave a "
+                  "state: no state rule applies to them."),
+    ]
+    shown = methods.assign(method=methods["method"].map(state_laws.METHOD_WORDS))
+    parts = [html.tiles(tiles), "<h3>How each customer's state was found</h3>",
+             html.table(shown, labels={"method": "State", "customers": "Customers", "share": "Share of customers"},
+                        formats={"share": "pct"}, max_rows=None, mask_pii=False),
+             html.paragraph(f"{total - none:,} of {total:,} customers have a state; the state column wins, then the "
+                            "ZIP code's first three digits, then the phone's area code.", "oc-lead")]
+    by = st.get("by_state")
+    if by is not None and len(by):
+        by = by.assign(rule=by["rule"].map(_rule_word))
+        parts += ["<h3>Flags by state and rule</h3>", html.table(
+            by, labels={"state": "State", "rule": "Problem", "flags": "Messages flagged", "customers": "Customers"},
+            max_rows=None, mask_pii=False)]
+    elif matter:
+        parts.append(html.note("No text or call broke a state rule.", "info"))
+    else:
+        parts.append(html.note("None of the dealer's customers lives in a state of the table: no state rule applied.",
+                               "info"))
+    html.show("".join(parts))
+    hm = st.get("heatmap")
+    if matter and hm is not None and int(hm.to_numpy().sum()):
+        m = hm.copy()
+        m.columns = [f"{int(h):02d}:00" for h in m.columns]
+        fig = charts.heatmap(m, title="Texts and calls to customers in " + ", ".join(matter)
+                             + ", by weekday and hour (customer's local time)", x_title="Hour", value_name="messages",
+                             height=380)
+        qh = ctx.params["rules"]["quiet_hours"]
+        _window_lines(fig, _state_window_edges(ctx, matter), (qh["start"], qh["end"]))
+        charts.show(fig)
+        html.show(html.paragraph("Dashed lines: where the state windows open and close; dotted: the federal window.",
+                                 "oc-lead"))
+    table = st.get("table")
+    if table is not None and len(table):
+        table = table.assign(also_exempt=table["also_exempt"].str.replace("_", " "))
+        html.show(f"<h3>The state rules applied (table version {html.esc(st.get('version') or '')})</h3>" + html.table(
+            table, labels={"state": "State", "law": "Law", "citation": "Citation", "effective": "In force since",
+                           "window": "Calling window (local)", "cap": "Limit", "channels": "Channels",
+                           "also_exempt": "Also exempt"}, max_rows=None, mask_pii=False)
+            + html.paragraph(NOT_ADVICE, "oc-lead"))
 
 
 def fatigue(ctx: ReportContext, r: audit.AuditResult) -> None:
@@ -329,5 +507,9 @@ def definitions(ctx: ReportContext, r: audit.AuditResult) -> None:
     rules = {f"{_rule_word(n)} ({n})": rule_text(n, ctx.params) for n in audit.RULES}
     tiers_ = {"Severity": "Serious (high): consent, opt-out, night-time contact, a better offer right after a purchase. "
               "Medium: too much or badly timed. Minor (low): not the preferred channel."}
-    common.definitions(ctx, r.definitions, WORDS, {**tiers_, **rules})
+    rt = ctx.results.get("reminder_timing") or {}
+    timing_defs = {"Reminder timing": rt["definitions"]["reminder_timing"],
+                   "Service reminders sent on time": rt["definitions"]["reminder_on_time_share"],
+                   "Estimated due date": rt["definitions"]["due_for_service"] + " " + rt["definitions"]["mileage"]} if rt else {}
+    common.definitions(ctx, r.definitions, WORDS, {**tiers_, **timing_defs, **rules})
 

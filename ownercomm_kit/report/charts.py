@@ -18,6 +18,7 @@ import itertools
 import json
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -51,7 +52,8 @@ def figure_html(fig: go.Figure, div_id: str | None = None) -> str:
     """``<div class="oc-chart">`` + a script drawing it with the page's ``window.Plotly``.
 
     Without plotly.js on the page (a viewer that shows ``text/html`` only) the script does
-    nothing rather than raising, and the div keeps the chart's title as text.
+    nothing rather than raising, and the div keeps the chart's title as text. While the
+    page's packed plotly.js is still being unpacked the chart waits in ``window.ocCharts``.
     """
     div_id = div_id or f"oc-chart-{next(_ids)}"
     height = fig.layout.height or DEFAULT_HEIGHT
@@ -63,9 +65,11 @@ def figure_html(fig: go.Figure, div_id: str | None = None) -> str:
         f'<div id="{div_id}" class="oc-plot" style="height:{int(height)}px;width:100%"></div>'
         "<script>(function(){"
         f'var el=document.getElementById("{div_id}");'
-        "if(!el||!window.Plotly){return;}"
+        "if(!el){return;}"
         f"var fig={payload};"
-        f"window.Plotly.newPlot(el,fig.data,fig.layout,{config});"
+        f"var draw=function(){{if(window.Plotly){{window.Plotly.newPlot(el,fig.data,fig.layout,{config});}}}};"
+        # the page's plotly.js may still be unpacking (export.plotlyjs_packed): wait for it
+        "if(window.Plotly){draw();}else{(window.ocCharts=window.ocCharts||[]).push(draw);}"
         "})();</script></div>"
     )
 
@@ -77,11 +81,40 @@ def mimebundle(fig: go.Figure) -> dict[str, Any]:
     return {PLOTLY_MIME: data, "text/html": figure_html(fig), "text/plain": f"[chart] {title}"}
 
 
-def show(fig: go.Figure) -> None:
-    """Display ``fig`` so that both JupyterLab and the HTML export draw it."""
-    from .html import emit
+def show(fig: go.Figure, empty: str | None = None) -> None:
+    """Display ``fig`` so that both JupyterLab and the HTML export draw it.
 
+    A figure with nothing to draw (every value zero, blank or missing: an empty selection of
+    a valid dealer) is not drawn as an empty frame: the reader gets a sentence instead,
+    ``empty`` or one naming the chart.
+    """
+    from .html import emit, note, publish
+
+    if not has_values(fig):
+        title = html.unescape(fig.layout.title.text or "This chart")
+        publish(note(empty or f"{title}: nothing to draw for this dealer (every value is zero or unknown).", "skip"))
+        return
     emit(mimebundle(fig), {"role": "chart"})
+
+
+def has_values(fig: go.Figure) -> bool:
+    """True when a trace carries at least one finite, non-zero number (x, y, z or values)."""
+    for trace in fig.data:
+        for key in ("x", "y", "z", "values"):
+            values = getattr(trace, key, None) if key in trace else None
+            if values is None:
+                continue
+            arr = np.asarray(values)
+            if arr.dtype.kind in "iuf":
+                nums = arr.astype(float).ravel()
+            elif arr.dtype == object:  # numbers mixed with None; labels (strings, dates) are not values
+                nums = np.array([float(v) for v in arr.ravel() if isinstance(v, (int, float, np.integer, np.floating))
+                                 and not isinstance(v, (bool, np.bool_))], dtype=float)
+            else:
+                continue
+            if (np.isfinite(nums) & (nums != 0)).any():
+                return True
+    return False
 
 
 # --- chart builders (the theme's colours; plain-word axis titles) ----------------------
@@ -231,4 +264,25 @@ def funnel(stages: Sequence[str], counts: Sequence[int], *, title: str, height: 
             hovertemplate="%{y}: %{x:,}<extra></extra>",
         )
     )
+    return _layout(fig, title, height=height)
+
+
+def sankey(flows: pd.DataFrame, *, source: str, target: str, value: str, order: Sequence[str],
+           names: Mapping[str, str], colors: Mapping[str, str], title: str, left: str = "", right: str = "",
+           height: int | None = None) -> go.Figure:
+    """Flows between the same categories at two moments: ``order`` once on the left, once on the right."""
+    left_nodes = [c for c in order if c in set(flows[source])]
+    right_nodes = [c for c in order if c in set(flows[target])]
+    index_l = {c: i for i, c in enumerate(left_nodes)}
+    index_r = {c: len(left_nodes) + i for i, c in enumerate(right_nodes)}
+    node_labels = [f"{names.get(c, c)} {left}".strip() for c in left_nodes] + \
+                  [f"{names.get(c, c)} {right}".strip() for c in right_nodes]
+    node_colors = [colors.get(c, "#9E9E9E") for c in [*left_nodes, *right_nodes]]
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=labels(node_labels), color=node_colors, pad=18, thickness=16),
+        link=dict(source=[index_l[s] for s in flows[source]], target=[index_r[t] for t in flows[target]],
+                  value=[int(v) for v in flows[value]], color="rgba(31,58,95,0.18)",
+                  hovertemplate="%{source.label} → %{target.label}: %{value:,}<extra></extra>"),
+    ))
     return _layout(fig, title, height=height)

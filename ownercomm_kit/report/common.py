@@ -12,7 +12,7 @@ from .notebook import ReportContext
 TABLE_WORDS = {
     "customers": "customers", "vehicles": "vehicles", "sales": "vehicle sales", "service_visits": "service visits",
     "appointments": "service appointments", "communications": "messages sent", "leads": "sales leads",
-    "referrals": "referrals",
+    "referrals": "referrals", "declined_work": "declined work",
 }
 
 
@@ -23,8 +23,11 @@ def kpi_tiles(
     skipped: Mapping[str, str],
     empty: Mapping[str, str],
     tones: Mapping[str, str] | None = None,
+    changes: Mapping[str, Any] | None = None,
 ) -> str:
     """Tiles of ``(key, label, kind)``; a None KPI shows "not enough data" and why.
+
+    ``changes``: key -> ``kpis.registry.Change`` against the report's baseline (none: no change shown).
 
     The reason is the analytics' ``skipped`` entry (a missing table or column) or else the
     report's plain sentence for an empty denominator (``empty[key]``).
@@ -33,8 +36,11 @@ def kpi_tiles(
     for key, label, kind in spec:
         value = kpis.get(key)
         reason = skipped.get(key) or empty.get(key, "nothing to count in the period")
+        from .progress import tile_change
+
         items.append(html.Tile(label=label, value=value, kind=kind, definition=definitions.get(key, ""),
-                               reason=reason, tone=(tones or {}).get(key, "")))
+                               reason=reason, tone=(tones or {}).get(key, ""),
+                               **tile_change((changes or {}).get(key))))
     return html.tiles(items)
 
 

@@ -2,8 +2,9 @@
 
 The page is rendered by the kit's own nbconvert template (``templates/ownercomm``): no
 inputs, no prompts, no CDN script, font, MathJax or require.js. plotly.js goes in once,
-in the head: inline by default, or as ``<script src="plotly.min.js">`` when a group shares
-one copy beside its reports (:func:`write_shared_plotlyjs`).
+in the head: inline and compressed by default (:func:`plotlyjs_packed`), or as
+``<script src="plotly.min.js">`` when a group shares one copy beside its reports
+(:func:`write_shared_plotlyjs`).
 
 The exporter and plotly.js are built once per process and reused: a batch exports
 thousands of pages.
@@ -132,11 +133,112 @@ def plotlyjs_code() -> str:
     return get_plotlyjs()
 
 
+# --- plotly.js packed into the page (issue 12: a page <= 2 MB that opens offline alone) ---
+#
+# plotly.js is 4.8 MB of text. Inline it goes gzip-compressed (1.5 MB), carried as text of
+# 7 bits a character ("base-128": 8/7 of the bytes, where base64 is 4/3), in a data block
+# (<script type="application/octet-stream">, which the browser never runs). A small loader
+# turns the text back into bytes, gunzips them with the browser's standard
+# DecompressionStream and runs the library as an inline script element: no eval, no blob:
+# or data: URL, nothing fetched, so the page's CSP (script-src 'unsafe-inline') stays as it
+# was. Charts wait in window.ocCharts until the library is there (charts.figure_html).
+#
+# The text of a data block must not hold NUL or CR (the HTML parser replaces them) nor
+# "<" (which could end the element), so those values, and the escape value itself, are
+# written as ESCAPE + one digit.
+PACK_ESCAPE = 127
+PACK_SPECIAL = (0, 13, 60, PACK_ESCAPE)  # NUL, CR, "<", the escape itself
+PACK_ID = "oc-plotlyjs-gz"
+
+
+def pack7(data: bytes) -> str:
+    """``data`` as text of 7 bits a character (see above); :data:`PACK_SPECIAL` escaped."""
+    import numpy as np
+
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    bits = np.concatenate([bits, np.zeros(-len(bits) % 7, dtype=np.uint8)])
+    values = bits.reshape(-1, 7) @ (1 << np.arange(6, -1, -1))
+    code = np.full(128, -1, dtype=np.int64)
+    code[list(PACK_SPECIAL)] = np.arange(len(PACK_SPECIAL))
+    escaped = code[values] >= 0
+    width = 1 + escaped
+    start = np.cumsum(width) - width
+    out = np.empty(int(width.sum()), dtype=np.uint8)
+    out[start] = np.where(escaped, PACK_ESCAPE, values)
+    out[start[escaped] + 1] = ord("0") + code[values[escaped]]
+    return out.tobytes().decode("ascii")
+
+
+def unpack7(text: str, length: int) -> bytes:
+    """The inverse of :func:`pack7` (the page's loader does the same in JavaScript)."""
+    import numpy as np
+
+    raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.int64)
+    esc = np.flatnonzero(raw == PACK_ESCAPE)
+    esc = esc[np.concatenate([[True], np.diff(esc) > 1])] if len(esc) else esc  # an escape never escapes the next one
+    keep = np.ones(len(raw), dtype=bool)
+    raw[esc] = np.asarray(PACK_SPECIAL)[raw[esc + 1] - ord("0")]
+    keep[esc + 1] = False
+    values = raw[keep]
+    bits = ((values[:, None] >> np.arange(6, -1, -1)) & 1).astype(np.uint8).reshape(-1)
+    return np.packbits(bits[: length * 8]).tobytes()
+
+
+LOADER_JS = """(function(){
+var el=document.getElementById("%(id)s"),s=el.textContent,n=s.length,out=new Uint8Array(%(length)d),o=0,acc=0,bits=0,sp=[%(special)s];
+for(var i=0;i<n&&o<out.length;i++){var v=s.charCodeAt(i);if(v===%(escape)d){v=sp[s.charCodeAt(++i)-48];}
+acc=(acc<<7)|v;bits+=7;if(bits>=8){bits-=8;out[o++]=(acc>>bits)&255;acc&=(1<<bits)-1;}}
+var ready=function(){var q=window.ocCharts||[];window.ocCharts={push:function(f){f();}};
+document.documentElement.setAttribute("data-oc-plotly","ready");for(var k=0;k<q.length;k++){q[k]();}};
+if(window.Plotly){ready();return;}
+if(!window.DecompressionStream){document.documentElement.setAttribute("data-oc-plotly","unsupported");return;}
+new Response(new Blob([out]).stream().pipeThrough(new DecompressionStream("gzip"))).text().then(function(code){
+var sc=document.createElement("script");sc.text=code;document.head.appendChild(sc);el.textContent="";ready();
+}).catch(function(e){document.documentElement.setAttribute("data-oc-plotly","failed");console.error(e);});
+})();"""
+
+
+@functools.lru_cache(maxsize=1)
+def plotlyjs_packed() -> str:
+    """The data block and loader of the packed plotly.js: built once per process, and kept in
+    the user's cache folder between processes (compressing 4.8 MB takes a second or two)."""
+    import hashlib
+
+    code = plotlyjs_code().encode("utf-8")
+    key = hashlib.sha256(code + LOADER_JS.encode("utf-8")).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ownercomm" / f"plotlyjs-{key}.html"
+    try:
+        text = cache.read_text(encoding="utf-8")
+        if text.startswith(f'<script type="application/octet-stream" id="{PACK_ID}">') and text.endswith("})();</script>"):
+            return text
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = _pack_plotlyjs(code)
+    try:
+        outputs.write_text(text, cache)
+    except OSError:  # a read-only home: build it again next time
+        pass
+    return text
+
+
+def _pack_plotlyjs(code: bytes) -> str:
+    import gzip
+
+    packed = gzip.compress(code, compresslevel=9, mtime=0)
+    loader = LOADER_JS % {"id": PACK_ID, "length": len(packed), "escape": PACK_ESCAPE,
+                          "special": ",".join(map(str, PACK_SPECIAL))}
+    return (f'<script type="application/octet-stream" id="{PACK_ID}">{pack7(packed)}</script>'
+            f'<script type="text/javascript">{loader}</script>')
+
+
 @functools.lru_cache(maxsize=8)
 def plotlyjs_tag(plotlyjs: str = "inline") -> str:
-    """``inline``: the library in a script element; ``shared``: ``<script src="plotly.min.js">``;
-    any other value: a relative path to a shared copy (``../plotly.min.js``)."""
+    """``inline``: the library packed into the page (above); ``inline-plain``: as plain text in
+    a script element (4.8 MB); ``shared``: ``<script src="plotly.min.js">``; any other value:
+    a relative path to a shared copy (``../plotly.min.js``)."""
     if plotlyjs == "inline":
+        return plotlyjs_packed()
+    if plotlyjs == "inline-plain":
         # plotly.js holds no "</script" (checked), so it cannot close its own element early.
         code = plotlyjs_code()
         if "</script" in code.lower():  # pragma: no cover - a future plotly.js

@@ -165,6 +165,9 @@ class Tile:
     definition: str = ""
     reason: str = ""  # why the value is None, in plain words
     tone: str = ""  # "bad", "good" or "" (colours the value)
+    change: str = ""  # the change against the report's baseline, in words (SPEC §10); "" = none shown
+    change_tone: str = ""  # "good", "bad" or "" (no better direction, or no change)
+    change_arrow: str = ""  # "up", "down" or "same": which way the number moved
 
 
 def tiles(items: Sequence[Tile]) -> str:
@@ -178,8 +181,13 @@ def tiles(items: Sequence[Tile]) -> str:
             value = f'<div class="oc-tile-value">{esc(fmt_number(t.value, t.kind))}</div>'
             why = ""
         tone = f" oc-{t.tone}" if t.tone and not missing else ""
+        change = ""
+        if t.change and not missing:
+            arrow = {"up": "\u25b2 ", "down": "\u25bc ", "same": "= "}.get(t.change_arrow, "")
+            ctone = f" oc-change-{t.change_tone}" if t.change_tone else ""
+            change = f'<div class="oc-tile-change{ctone}">{arrow}{esc(t.change)}</div>'
         parts.append(
-            f'<div class="oc-tile{tone}"><div class="oc-tile-label">{esc(t.label)}</div>{value}{why}'
+            f'<div class="oc-tile{tone}"><div class="oc-tile-label">{esc(t.label)}</div>{value}{change}{why}'
             f'<div class="oc-tile-def">{esc(t.definition)}</div></div>'
         )
     return f'<div class="oc-tiles">{"".join(parts)}</div>'

@@ -23,7 +23,7 @@ from . import html, theme
 # The parameters cell of every report notebook (the contract shared with the runner).
 PARAMETERS = (
     "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir",
+    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
 )
 
 REPORTS = {
@@ -94,6 +94,9 @@ def context(report: str, resolved: dict, data: DealerData, out_dir: str | Path) 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     mask = (resolved.get("report") or {}).get("mask_pii", True)
+    from ..kpis import runs
+
+    runs.mark_as_of(out_dir, data.as_of)  # the runner records this run under runs/<as_of>.json
     theme.apply()
     return ReportContext(report=report, params=resolved, data=data, out_dir=out_dir, mask_pii=bool(mask is not False))
 

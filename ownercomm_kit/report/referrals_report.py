@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 from .. import outputs, referrals
-from . import charts, common, html
+from ..kpis import registry
+from . import charts, common, html, progress as progress_section
 from .notebook import ReportContext
 
-KPIS = (
-    ("referrals_12m", "Referrals (12 months)", "int"),
-    ("advocate_rate_12m", "Customers who referred someone", "pct"),
-    ("referral_conversion_12m", "Referrals that bought", "pct"),
-    ("first_contact_24h_share", "Contacted within 24 hours", "pct"),
-    ("acknowledgment_rate", "Advocates thanked", "pct"),
-    ("referral_revenue_12m", "Sales from referrals", "money"),
-)
+# Labels and units from the KPI registry (one label per figure, everywhere).
+KPIS = tuple((k, registry.label(k), registry.get(k).kind) for k in referrals.KPI_KEYS)
 EMPTY = {
     "advocate_rate_12m": "no customer bought or came in for service in the last 12 months",
     "referral_conversion_12m": "no referral in the last 12 months",
@@ -52,9 +47,15 @@ def _no_programme(r: referrals.ReferralResult) -> str | None:
 
 def headline(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     html.section("headline", "Headline figures", "How many customers send their friends, and what happens to those referrals.")
-    parts = [_no_programme(r) or "", common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY),
-             common.key_points(key_points(r))]
+    changes = progress_section.changes(ctx, r.kpis, [k for k, *_ in KPIS])
+    parts = [_no_programme(r) or "", common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY, changes=changes),
+             progress_section.baseline_line(ctx), common.key_points(key_points(r))]
     html.show("".join(parts))
+
+
+def progress(ctx: ReportContext, r: referrals.ReferralResult) -> None:
+    """Progress: the headline figures over the history and earlier reports, baseline marked (SPEC §10)."""
+    progress_section.section(ctx, r.kpis, [k for k, *_ in KPIS])
 
 
 def key_points(r: referrals.ReferralResult) -> list[str]:

@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import outputs, retention
-from . import charts, common, html, theme
+from .. import outputs, retention, service
+from ..kpis import registry
+from . import charts, common, html, progress as progress_section, theme
 from .notebook import ReportContext
 
-KPIS = (
-    ("first_year_service_retention", "First-year service retention", "pct"),
-    ("service_customer_retention_12m", "Service customers who came back", "pct"),
-    ("appointment_show_rate_90d", "Appointments kept (90 days)", "pct"),
-    ("reminder_booking_rate_90d", "Reminders followed by a booking", "pct"),
-    ("response_rate_90d", "Messages answered (90 days)", "pct"),
-    ("repurchase_rate", "Customers who bought again", "pct"),
-)
+# Labels and units from the KPI registry (one label per figure, everywhere).
+KPIS = tuple((k, registry.label(k), registry.get(k).kind) for k in retention.KPI_KEYS)
 EMPTY = {
     "first_year_service_retention": "no vehicle was sold between 24 and 12 months before the report date",
     "service_customer_retention_12m": "no customer had a service visit between 24 and 12 months ago",
@@ -22,6 +17,9 @@ EMPTY = {
     "reminder_booking_rate_90d": "no service reminder was sent between 90 and 14 days ago",
     "response_rate_90d": "no delivered message in the last 90 days",
     "repurchase_rate": "no customer made a first purchase 36 months ago or earlier",
+    **{f"segment_{k}_share": "no customer with a purchase or a service visit" for k in
+       ("active", "recently_lost", "defected", "never_serviced")},
+    "declined_work_recovery_90d": "no work was declined between 180 and 90 days ago",
 }
 LABELS = {
     **{k: label for k, label, _ in KPIS},
@@ -34,15 +32,29 @@ LABELS = {
     "warranty_expiring": "Warranty expiring (call list)",
     "milestones": "Birthdays and anniversaries (call list)",
     "consenting": "Can be reached",
+    "segment_flow": "How customers moved between segments",
+    "recently_lost": "Recently lost (call list)",
+    "mileage": "Miles per day and estimated mileage",
+    "reminder_timing": "Reminder timing",
+    "reminder_on_time_share": "Reminders on time",
+    "declined_work": "Declined work (call list)",
+    "declined_by_description": "Declined work by description",
+    "age_bands": "Retention by vehicle age",
 }
 CALL_LISTS = (
     ("due_for_service", "due_for_service.csv", "Due for service", "Invite them in before they go elsewhere."),
     ("warranty_expiring", "warranty_expiring.csv", "Warranty ending soon", "Offer an extended warranty or a last warranty check."),
     ("milestones", "milestones.csv", "Birthdays and purchase anniversaries", "A personal note, not a sales pitch."),
+    ("recently_lost", "recently_lost.csv", "Recently lost customers",
+     "Their last visit was 12 to 24 months ago: win them back before they defect for good."),
+    ("declined_work", "declined_work.csv", "Declined work not done yet",
+     "Work the service advisor recommended and the customer declined: offer to book it."),
 )
-TABLES = ("customers", "vehicles", "sales", "service_visits", "appointments", "communications")
+TABLES = ("customers", "vehicles", "sales", "service_visits", "appointments", "communications", "declined_work")
+UNITS = {"due_for_service": "vehicle(s)", "declined_work": "item(s)"}
 LIST_LABELS = {"customer_id": "Customer", "name": "Name", "vehicle": "Vehicle", "vin": "VIN", "channel": "Contact by",
-               "contact": "Contact", "reason": "Why"}
+               "contact": "Contact", "reason": "Why", "due_reason": "Due by", "estimated_mileage": "Miles (est.)",
+               "declined_at": "Declined", "description": "Work declined", "amount": "Amount", "ro_id": "Repair order"}
 
 
 def compute(ctx: ReportContext) -> retention.RetentionResult:
@@ -60,7 +72,14 @@ def save(ctx: ReportContext, r: retention.RetentionResult) -> None:
 
 def headline(ctx: ReportContext, r: retention.RetentionResult) -> None:
     html.section("headline", "Headline figures", "How well the dealership keeps its customers coming back.")
-    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY) + common.key_points(key_points(r)))
+    changes = progress_section.changes(ctx, r.kpis, [k for k, *_ in KPIS])
+    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY, changes=changes)
+              + progress_section.baseline_line(ctx) + common.key_points(key_points(r)))
+
+
+def progress(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """Progress: the headline figures over the history and earlier reports, baseline marked (SPEC §10)."""
+    progress_section.section(ctx, r.kpis, [k for k, *_ in KPIS])
 
 
 def key_points(r: retention.RetentionResult) -> list[str]:
@@ -69,7 +88,7 @@ def key_points(r: retention.RetentionResult) -> list[str]:
         points.append(f"{len(r.lapsed):,} customer(s) have not been back for service in 12 to 24 months.")
     for attr, filename, title, _ in CALL_LISTS:
         if not r.skipped.get(attr):
-            points.append(f"{title}: {len(getattr(r, attr)):,} customer(s) to contact now ({filename}).")
+            points.append(f"{title}: {len(getattr(r, attr)):,} {UNITS.get(attr, 'customer(s)')} to contact now ({filename}).")
     return points
 
 
@@ -105,6 +124,47 @@ def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
         parts.append(html.table(common.plain_codes(ra), labels={"sender": "Sent by", "channel": "Channel", "reminders": "Reminders",
                                             "booked": "Followed by a booking", "booking_rate": "Booking rate"},
                                 formats={"booking_rate": "pct"}, max_rows=None, mask_pii=False))
+    html.show("".join(parts))
+    segment_flow(ctx, r)
+    declined_summary(ctx, r)
+
+
+def segment_flow(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """Where last year's customers are now (lifecycle segments at A - 12 months and at A)."""
+    note = common.skipped_note(r.skipped, "segment_flow")
+    flow = r.segment_flow
+    if note or flow.empty:
+        html.show(note or html.note("No customer with a purchase or a service visit yet.", "skip"))
+        return
+    charts.show(charts.sankey(flow, source="from_segment", target="to_segment", value="customers",
+                              order=("new", *service.SEGMENTS), names=theme.SEGMENT_LABELS,
+                              colors=theme.SEGMENT_COLORS, left="(a year ago)", right="(now)",
+                              title="How customers moved between segments over the last 12 months", height=420))
+    table = flow.assign(from_segment=flow["from_segment"].map(lambda v: theme.SEGMENT_LABELS.get(v, v)),
+                        to_segment=flow["to_segment"].map(lambda v: theme.SEGMENT_LABELS.get(v, v)))
+    html.show(html.paragraph(r.definitions.get("segment_flow", ""), "oc-lead")
+              + html.table(table, labels={"from_segment": "A year ago", "to_segment": "Now", "customers": "Customers"},
+                           max_rows=None, mask_pii=False))
+
+
+def declined_summary(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """Declined work by description: what customers say no to, and how much of it is still open."""
+    note = common.skipped_note(r.skipped, "declined_by_description")
+    parts = ["<h3>Work customers declined</h3>"]
+    by = r.declined_by_description
+    if note:
+        parts.append(note)
+    elif by.empty:
+        parts.append(html.note("No work was declined in the last 12 months.", "info"))
+    else:
+        total, still = float(by["amount"].sum()), int(by["still_open"].sum())
+        parts.append(html.paragraph(
+            f"{int(by['items'].sum()):,} item(s) worth ${total:,.0f} were declined in the last 12 months; "
+            f"{still:,} of them are still open (the customer has not been back since)."))
+        parts.append(html.table(by, labels={"description": "Work declined", "items": "Items", "amount": "Amount declined",
+                                            "still_open": "Still open"},
+                                formats={"amount": "money"}, max_rows=15, mask_pii=False))
+        parts.append(html.paragraph(r.definitions.get("declined_by_description", ""), "oc-lead"))
     html.show("".join(parts))
 
 
@@ -165,12 +225,31 @@ def cohorts(ctx: ReportContext, r: retention.RetentionResult) -> None:
     note = common.skipped_note(r.skipped, "cohort")
     if note or r.cohort.empty:
         html.show(note or html.note("Not enough sales with a full quarter of history yet.", "skip"))
+        age_bands(ctx, r)
         return
     m = r.cohort.pivot(index="sale_quarter", columns="quarters_since_sale", values="share")
     m.columns = [f"Q+{int(c)}" for c in m.columns]
     charts.show(charts.heatmap(m, title="Share of vehicles with a service visit, by quarter after the sale",
                                x_title="Quarter after the sale", y_title="Quarter sold", value_name="with a visit",
                                percent=True, height=max(300, 40 * len(m) + 140)))
+    age_bands(ctx, r)
+
+
+def age_bands(ctx: ReportContext, r: retention.RetentionResult) -> None:
+    """Retention by vehicle age band (model year), beside the cohort heat map."""
+    parts = ["<h3>Retention by vehicle age</h3>"]
+    note = common.skipped_note(r.skipped, "age_bands")
+    if note or r.age_bands.empty:
+        parts.append(note or html.note("No vehicle to count.", "skip"))
+    else:
+        parts.append(html.table(r.age_bands, labels={
+            "age_band": "Vehicle age", "sold_vehicles": "Sold 12-24 months ago", "back_within_first_year":
+            "Back within their first year", "first_year_retention": "First-year retention",
+            "serviced_vehicles": "Serviced 12-24 months ago", "back_in_last_12m": "Back in the last 12 months",
+            "retention_12m": "12-month retention"},
+            formats={"first_year_retention": "pct", "retention_12m": "pct"}, max_rows=None, mask_pii=False))
+        parts.append(html.paragraph(r.definitions.get("age_bands", ""), "oc-lead"))
+    html.show("".join(parts))
 
 
 def data_quality(ctx: ReportContext, r: retention.RetentionResult) -> None:

@@ -57,6 +57,8 @@ def color_map(kind: str) -> dict[str, str]:
         "tier": TIER_COLORS,
         "incentive": INCENTIVE_COLORS,
         "status": STATUS_COLORS,
+        "segment": SEGMENT_COLORS,
+        "timing": TIMING_COLORS,
     }[kind]
 
 
@@ -84,3 +86,13 @@ def apply() -> None:
     if TEMPLATE_NAME not in pio.templates:
         pio.templates[TEMPLATE_NAME] = _template()
     pio.templates.default = TEMPLATE_NAME
+
+
+SEGMENT_COLORS = {"new": "#56B4E9", "active": "#1B7837", "recently_lost": "#EF8A62", "defected": "#B2182B",
+                  "never_serviced": "#9E9E9E"}
+SEGMENT_LABELS = {"new": "Not yet a customer", "active": "Active", "recently_lost": "Recently lost",
+                  "defected": "Defected", "never_serviced": "Never serviced"}
+TIMING_COLORS = {"after_visit": "#B2182B", "too_early": "#EF8A62", "on_time": "#1B7837", "late": "#AF8DC3",
+                 "no_history": "#BDBDBD"}
+TIMING_LABELS = {"after_visit": "Right after a visit", "too_early": "Too early", "on_time": "On time",
+                 "late": "Late", "no_history": "No visit to judge by"}

@@ -62,6 +62,7 @@ def customers(L: lv.Lives, cid: pd.Series) -> pd.DataFrame:
         email=strings(np.where(c["has_email"], c["email"], None)),
         phone=strings(np.where(c["has_phone"], c["phone"], None)),
         postal_code=strings(c["postal_code"]),
+        state=strings(c["state"]),
         timezone=strings(c["timezone"]),
         birth_date=dates(c["birth_day"], c["birth_known"]),
         preferred_channel=coded(c["pref"], CHANNELS),
@@ -100,7 +101,9 @@ def build(L: lv.Lives, salespeople) -> dict[str, pd.DataFrame]:
     out["service_visits"] = frame("service_visits", dict(
         ro_id=ids("RO", np.arange(1, len(order) + 1), 7), customer_id=cust_ids(vi["cust"]), visit_date=dates(vi["day"]),
         vin=strings(vin[vi["veh"]]), pay_type=coded(vi["pay"], schema.PAY_TYPES), amount=floats(vi["amount"]),
-        service_type=coded(vi["kind"], schema.SERVICE_TYPES), mileage=ints(vi["mileage"])))
+        service_type=coded(vi["kind"], schema.SERVICE_TYPES),
+        mileage=ints(vi["mileage"], vi.get("mileage_known"))))
+    out["declined_work"] = _declined_work(L, order, vin, cust_ids)
     out["appointments"] = frame("appointments", dict(
         appointment_id=ids("A", np.arange(1, len(ap["cust"]) + 1), 7), customer_id=cust_ids(ap["cust"]),
         booked_at=aware(ap["booked"], tz), scheduled_for=aware(ap["sched"], tz),
@@ -112,6 +115,27 @@ def build(L: lv.Lives, salespeople) -> dict[str, pd.DataFrame]:
         outcome=coded(le["outcome"], schema.LEAD_OUTCOMES), source=coded(le["source"], lv.LEAD_SOURCES)))
     out["referrals"] = _referrals(rf, tz, cid, sale_ids.to_numpy(dtype=object))
     return out
+
+
+def _declined_work(L: lv.Lives, order: np.ndarray, vin, cust_ids) -> pd.DataFrame:
+    """Declined items on the repair orders of their visits (``order``: the visits' sort order)."""
+    from .service import DECLINED
+
+    dw = getattr(L, "declined", None) or {}
+    visit = dw.get("visit", np.array([], dtype=np.int64))
+    if len(visit) == 0:
+        from ..data import empty_table
+
+        return empty_table("declined_work", L.tz)
+    ro_number = np.empty(len(order), dtype=np.int64)
+    ro_number[order] = np.arange(1, len(order) + 1)
+    vi = L.visits
+    veh = vi["veh"][visit]
+    ns = (vi["day"][visit].astype(np.int64) * 1440 + dw["minute"]) * 60 * 10**9
+    return frame("declined_work", dict(
+        ro_id=ids("RO", ro_number[visit], 7), customer_id=cust_ids(vi["cust"][visit]), declined_at=aware(ns, L.tz),
+        vin=strings(np.where(dw["has_vin"], vin[veh], None)),
+        description=coded(dw["what"], [d for d, _ in DECLINED]), amount=floats(dw["amount"])))
 
 
 def _referrals(rf: dict, tz: str, cid, sale_ids) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from .timeutil import NEVER, NS_DAY, NS_HOUR, NS_SECOND, convert_wall
 RULES = (
     "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign", "promo_after_purchase",
     "better_offer_after_purchase", "reminder_after_service", "conquest_to_owner", "promo_during_open_lead",
-    "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel",
+    "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel", "state_quiet_hours", "state_contact_cap",
 )
 PLAIN = ("survey", "warranty", "newsletter", "event")  # non-exempt categories for filler messages
 # The first injection of each rule sits at the edge of its window (the last moment or day
@@ -51,7 +51,7 @@ class Added:
 
 class Injector:
     def __init__(self, rng, L: lv.Lives, params: dict, base: dict):
-        self.rng, self.L, self.r = rng, L, params["rules"]
+        self.rng, self.L, self.r, self.params = rng, L, params["rules"], params
         self.exempt = set(params["audit"]["exempt_categories"])
         self.n = len(L.cust["kind"])
         self.ok = consent_ok(L.cust)
@@ -315,6 +315,78 @@ class Injector:
                          rule="non_preferred_channel")
 
 
+    # --- state laws (SPEC §4 State rules) --------------------------------------------------------
+    def _law_customers(self):
+        """Customers whose state (as the audit finds it) has a law in the parameters, and the law."""
+        import pandas as pd
+
+        from ..state_laws import customer_states, state_table
+
+        laws = state_table(self.params)
+        c = self.L.cust
+        frame = pd.DataFrame({"customer_id": np.arange(self.n).astype(str), "state": c["state"],
+                              "postal_code": c["postal_code"], "phone": np.where(c["has_phone"], c["phone"], None)})
+        st = customer_states(frame)["state"].to_numpy(dtype=object, na_value=None)
+        return laws, st
+
+    def _texts_or_calls(self, c, law) -> str | None:
+        """sms or phone, one the customer consented to (so only the state rule breaks)."""
+        ok = [ch for ch in law.channels if ch in ("sms", "phone") and self.ok[c, CH[ch]]]
+        return ok[0] if ok else None
+
+    @staticmethod
+    def _in_force(law) -> int:
+        """The first day (days since 1970) a law covers: messages before it are not the law's business."""
+        try:
+            return int(np.datetime64(str(law.effective)[:10], "D").astype(np.int64)) + 1  # +1: any zone's date
+        except ValueError:
+            return 0
+
+    def _law_category(self, law) -> str:
+        exempt = self.exempt | set(law.exempt_categories)
+        return next(cat for cat in ("survey", "event", "newsletter", "offer") if cat not in exempt)
+
+    def state_quiet_hours(self, k):
+        laws, st = self._law_customers()
+        qh = self.r["quiet_hours"]
+        q0, q1 = (int(x) for x in str(qh["start"]).split(":")), (int(x) for x in str(qh["end"]).split(":"))
+        q0, q1 = (lambda h, m: h * 60 + m)(*q0), (lambda h, m: h * 60 + m)(*q1)
+        eligible = np.array([i for i in range(self.n) if st[i] in laws
+                             and self._in_force(laws[st[i]]) + 2 <= self.L.as_of_day
+                             and self._texts_or_calls(i, laws[st[i]]) is not None], dtype=np.int64)
+        for n, c in enumerate(self.pick(eligible, k)):
+            law = laws[st[c]]
+            s0 = int(law.start[:2]) * 60 + int(law.start[3:5])
+            s1 = int(law.end[:2]) * 60 + int(law.end[3:5])
+            # local minutes outside the state window but inside the federal one: the end itself first
+            options = [m for m in range(s1, q1) if q0 <= m] + [m for m in range(q0, s0) if m < q1]
+            if not options:
+                continue
+            minute = options[0] if n == 0 else options[int(self.rng.integers(0, len(options)))]
+            z = self.L.cust["timezone"][c] or self.L.tz
+            local = np.array([self.any_day(self._in_force(law)) * NS_DAY + minute * 60 * NS_SECOND], dtype=np.int64)
+            t = int(convert_wall(local, z, self.L.tz)[0])
+            if t <= self.end:
+                self.out.add(c, t, self._law_category(law), "sales", self._texts_or_calls(c, law),
+                             rule="state_quiet_hours")
+
+    def state_contact_cap(self, k):
+        laws, st = self._law_customers()
+        eligible = np.array([i for i in range(self.n) if st[i] in laws and laws[st[i]].cap is not None
+                             and self._in_force(laws[st[i]]) + 4 <= self.L.as_of_day
+                             and self._texts_or_calls(i, laws[st[i]]) is not None], dtype=np.int64)
+        for n, c in enumerate(self.pick(eligible, k)):
+            law = laws[st[c]]
+            ch, cat = self._texts_or_calls(c, law), self._law_category(law)
+            width = int(law.cap_hours * 3600) * NS_SECOND
+            t_end = self.when(self.any_day(max(self.L.start_day + 3, self._in_force(law) + 2)))
+            times = [t_end - i * 7 * 60 * NS_SECOND for i in range(law.cap + 1)][::-1]
+            if n == 0 and law.cap > 0:  # the first just inside the window
+                times[0] = t_end - width + EDGE_MARGIN
+            for i, t in enumerate(times):  # from every sender: the law counts them all
+                self.out.add(c, t, cat, SENDERS[i % len(SENDERS)], ch, rule="state_contact_cap" if i == law.cap else None)
+
+
 def inject(rng, L: lv.Lives, params: dict, base: dict, rate: float) -> dict:
     """Injected messages (arrays like the base's plus ``rule``) for every rule of SPEC §4."""
     inj = Injector(rng, L, params, base)
@@ -324,6 +396,6 @@ def inject(rng, L: lv.Lives, params: dict, base: dict, rate: float) -> dict:
     for rule in ("better_offer_after_purchase", "promo_after_purchase", "reminder_after_service",
                  "promo_during_open_lead", "conquest_to_owner", "non_preferred_channel", "no_consent",
                  "quiet_hours", "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign",
-                 "after_opt_out"):
+                 "after_opt_out", "state_quiet_hours", "state_contact_cap"):
         getattr(inj, rule)(k)
     return inj.out.arrays()

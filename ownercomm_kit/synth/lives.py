@@ -52,6 +52,7 @@ class Lives:
     appts: dict = field(default_factory=dict)
     leads: dict = field(default_factory=dict)
     referrals: dict = field(default_factory=dict)
+    declined: dict = field(default_factory=dict)  # declined work on visits (synth/service.py)
 
 
 def _bools(rng, n, p_true, p_false):
@@ -70,6 +71,11 @@ def customers(rng, n: int, seed: int, tz: str, as_of_day: int) -> dict:
     other = u >= 0.94
     zone[other] = np.array([z for z in OTHER_ZONES if z != tz], dtype=object)[rng.integers(0, len(OTHER_ZONES) - 1, other.sum())]
     c["timezone"] = zone
+    # Where they live (customers.state; ZIP and area code of the law states): a generator of its own
+    where = pool_mod.with_states(np.random.default_rng([int(seed), 15]), c, tz, seed)
+    c["state"], c["postal_code"], c["phone"] = where["state"], where["postal_code"], where["phone"]
+    moved = where["zone"] != None  # noqa: E711 (object array)
+    c["timezone"][moved] = where["zone"][moved]
     c["birth_day"] = as_of_day - rng.integers(18 * 365, 85 * 365, n)
     c["birth_known"] = rng.random(n) < 0.8
     c["has_email"] = rng.random(n) < 0.92
@@ -412,6 +418,11 @@ def build(rng, *, n_customers: int, seed: int, tz: str, brand: str, start_day: i
     L.cust = customers(rng, n_customers, seed, tz, as_of_day)
     sales_and_vehicles(rng, L)
     service(rng, L)
+    from . import service as service_data  # odometer readings and declined work (own random stream)
+
+    extra = service_data.rng_for(seed)
+    service_data.add_declined_and_recoveries(extra, L)
+    service_data.odometer(extra, L)
     appointments(rng, L)
     leads(rng, L)
     referrals(rng, L, seed)

@@ -109,6 +109,11 @@ def plan(params: dict) -> Plan:
     r = params["rules"]
     start, end = _hours(r["quiet_hours"]["start"]), _hours(r["quiet_hours"]["end"])
     lo, hi = math.ceil(start) + 1, math.floor(end) - 2
+    # the stricter state windows (SPEC §4 State rules) hold for everyone: no clean message breaks one
+    laws = [v for v in ((params.get("state_rules") or {}).get("states") or {}).values() if v and v.get("enabled", True)]
+    if laws:
+        lo = max(lo, max(math.ceil(_hours(v.get("start", "08:00"))) for v in laws))
+        hi = min(hi, min(math.floor(_hours(v.get("end", "21:00"))) - 1 for v in laws))
     if hi - lo < 2:  # a narrow allowed band: use all of it
         lo, hi = math.ceil(start), math.floor(end)
     slack = (hi - lo + 1) / 24

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -128,14 +129,42 @@ def write_group(
     ground_truth_dir: str = "ground_truth",
     params: dict | None = None,
     progress: Callable[[str], None] | None = None,
+    shared_share: float = 0.0,
 ) -> dict:
     """Generate and write ``dealers`` dealers; returns a summary (paths, row counts)."""
     out = Path(out_dir)
     specs = dealer_specs(dealers)
     summary = {"group_file": str(out / "params" / "groups" / f"{group_id}.yaml"), "dealers": []}
+    generated = []
     for spec in specs:
         frames, truth = generate_dealer(spec.dealer_id, customers, seed, timezone=spec.timezone, as_of=as_of,
                                         inject_rate=inject_rate, inject=inject, params=params)
+        if shared_share > 0:  # the group is needed whole before shared customers can be added
+            generated.append((spec, frames, truth))
+            continue
+        _write_dealer(out, spec, frames, truth, fmt, data_subdir, ground_truth_dir, seed, summary, progress)
+    if shared_share > 0:
+        from ..params import load_defaults
+        from .shared import share_customers
+
+        stores = [(spec.dealer_id, frames) for spec, frames, _ in generated]
+        group_truth, pairs = share_customers(
+            stores, shared_share, np.random.default_rng([int(seed), 13]), inject=inject,
+            params=params or load_defaults(), timezones={s.dealer_id: s.timezone for s in specs},
+            as_of_day=int(np.datetime64(as_of, "D").astype(np.int64)))
+        for spec, frames, truth in generated:
+            _write_dealer(out, spec, frames, truth, fmt, data_subdir, ground_truth_dir, seed, summary, progress)
+        _atomic(out / ground_truth_dir / "group.csv", lambda p: group_truth.to_csv(p, index=False))
+        _atomic(out / ground_truth_dir / "group_persons.csv", lambda p: pairs.to_csv(p, index=False))
+        summary["group_ground_truth"] = len(group_truth)
+    group_doc = {"group_id": group_id, "group_name": f"{group_id.replace('_', ' ').title()} group",
+                 "dealers": [s.dealer_id for s in specs]}
+    _yaml(Path(summary["group_file"]), group_doc, f"Synthetic group made by `ownercomm synth` (seed {seed}).")
+    return summary
+
+
+def _write_dealer(out, spec, frames, truth, fmt, data_subdir, ground_truth_dir, seed, summary, progress):
+    if True:
         folder = out / data_subdir / spec.dealer_id
         for table, df in frames.items():
             write_table(df, table, folder, fmt)
@@ -150,7 +179,3 @@ def write_group(
         if progress:
             progress(f"{spec.dealer_id} {spec.dealer_name}: {len(frames['communications']):,} messages, "
                      f"{len(truth)} injected")
-    group_doc = {"group_id": group_id, "group_name": f"{group_id.replace('_', ' ').title()} group",
-                 "dealers": [s.dealer_id for s in specs]}
-    _yaml(Path(summary["group_file"]), group_doc, f"Synthetic group made by `ownercomm synth` (seed {seed}).")
-    return summary

@@ -102,3 +102,51 @@ def people(rng: np.random.Generator, n: int, seed: int, timezone: str) -> dict[s
     zips = p.postcodes[STATE_OF_ZONE.get(timezone, "NY")]
     postal = zips[rng.integers(0, len(zips), n)]
     return {"first_name": first, "last_name": last, "email": emails, "phone": phones, "postal_code": postal}
+
+
+# Customers living in states with stricter contact laws (SPEC §4 State rules): their zone, and a
+# few real area codes. ZIP codes come from faker's zipcode_in_state.
+LAW_STATES = {
+    "FL": ("America/New_York", (305, 407, 813, 954, 561, 904)),
+    "OK": ("America/Chicago", (405, 918, 580)),
+    "MD": ("America/New_York", (410, 443, 301, 240)),
+}
+
+
+@functools.lru_cache(maxsize=8)
+def law_state_zips(seed: int) -> dict:
+    """ZIP codes of the LAW_STATES (a Faker of its own: the seed's other pools stay as they were)."""
+    fk = Faker("en_US")
+    fk.seed_instance(seed * 104729 + 15)
+    return {st: np.array(sorted({fk.zipcode_in_state(st) for _ in range(60)}), dtype=object) for st in sorted(LAW_STATES)}
+
+
+def with_states(rng: np.random.Generator, people: dict, timezone: str, seed: int) -> dict:
+    """Where people live, SPEC §2 customers.state: about 8% in a state with its own contact law
+    (FL, OK, MD: their ZIP, area code and often their zone), the rest in the dealer's state. The
+    state column is filled for about half (some in lower case or with spaces, as exports have
+    it); of the others some have no ZIP (their state comes from the phone's area code) and a few
+    neither (no state at all). Returns state, postal_code, phone and zone (None = unchanged)."""
+    n = len(people["postal_code"])
+    home = STATE_OF_ZONE.get(timezone)
+    states = sorted(LAW_STATES)
+    lives_in = np.where(rng.random(n) < 0.08, rng.integers(0, len(states), n), -1)
+    postal, phone = people["postal_code"].copy(), people["phone"].copy()
+    zone = np.full(n, None, dtype=object)
+    state = np.full(n, home, dtype=object)
+    zips = law_state_zips(seed)
+    for i, st in enumerate(states):
+        m = np.flatnonzero(lives_in == i)
+        if not len(m):
+            continue
+        z, codes = LAW_STATES[st]
+        state[m] = st
+        postal[m] = zips[st][rng.integers(0, len(zips[st]), len(m))]
+        area = np.asarray(codes)[rng.integers(0, len(codes), len(m))]
+        phone[m] = np.array([f"({a}){p[5:]}" for a, p in zip(area, phone[m])], dtype=object)
+        zone[m[rng.random(len(m)) < 0.7]] = z
+    u = rng.random(n)
+    column = np.where(u < 0.5, state, None)
+    no_zip = (u >= 0.5) & (rng.random(n) < 0.12)
+    postal[no_zip] = None
+    return {"state": column, "postal_code": postal, "phone": phone, "zone": zone}

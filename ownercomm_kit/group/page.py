@@ -1,0 +1,146 @@
+"""``group_audit.html``: the group's marketing lead reads the group as one customer base.
+
+Built like the group index (cells of HTML and charts through the kit's exporter): aggregates
+first (shared customers, the share of messages reaching them, flags by rule, flags by pair of
+stores, which store messages shared customers most), then examples. Every name from the data
+is escaped by ``report.html``; contacts never appear, and text is masked as in every page.
+"""
+from __future__ import annotations
+
+import nbformat
+import pandas as pd
+
+from ..report import charts, html
+from ..report.export import notebook_to_html
+from .persons import span_counts
+from .rules import GROUP_RULES
+
+RULE_WORDS = {
+    "group_cap_total": "Too many messages from the group's stores together",
+    "sister_promo_after_purchase": "Promotion after a purchase at a sister store",
+    "sister_reminder_after_service": "Service reminder after a visit at a sister store",
+    "sister_conquest_to_owner": "Conquest offer to an owner of a sister store",
+    "sister_after_opt_out": "Message after an opt-out at a sister store",
+}
+DEFINITIONS = {
+    "Person": "Customer records of the group's stores that are one person: the same email (trimmed, lower "
+              "case), or the same phone number and the same last name (accents, case, spacing and punctuation ignored).",
+    "Shared customers": "Persons who are customers of two or more stores of the group.",
+    "Share of messages reaching shared customers": "Messages sent by the stores to shared customers, divided by "
+                                                   "all messages the stores sent (up to each store's report date).",
+    "Group flags": "Messages that break a group rule: something one store did to a customer of another, "
+                   "or the stores together sending a person too many messages.",
+    **{RULE_WORDS[r]: d for r, d in {
+        "group_cap_total": "A person's messages from all stores in the trailing window exceed the cap; messages "
+                           "their own store already flagged for its cap are not counted twice as flags.",
+        "sister_promo_after_purchase": "An offer, sales promotion or conquest offer sent within the cool-down after "
+                                       "the person bought at another store of the group.",
+        "sister_reminder_after_service": "A service reminder sent within the cool-down after a service visit at "
+                                         "another store (the same vehicle when both carry one).",
+        "sister_conquest_to_owner": "A conquest offer to a person who owns a vehicle on record at, or bought one "
+                                    "from, another store of the group.",
+        "sister_after_opt_out": "A message on a channel on which the person unsubscribed at another store, after "
+                                "that store's grace of business days.",
+    }.items()},
+}
+
+
+def _cell(*bundles):
+    cell = nbformat.v4.new_code_cell("")
+    for data, meta in bundles:
+        out = nbformat.v4.new_output("display_data", data=data)
+        if meta:
+            out.metadata = {html.META_KEY: meta}
+        cell.outputs.append(out)
+    return cell
+
+
+def _html(body: str, section: str | None = None):
+    return ({"text/html": body, "text/plain": ""}, {"section": section} if section else None)
+
+
+def _chart(fig):
+    return (charts.mimebundle(fig), {"role": "chart"})
+
+
+def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags: pd.DataFrame,
+               per_store: pd.DataFrame, kpis: dict, params: dict, as_of, plotlyjs: str = "inline") -> str:
+    mask = bool((params.get("report") or {}).get("mask_pii", True))
+    names = {s.dealer_id: s.dealer_name for s in stores}
+    n_examples = int((params.get("group") or {}).get("examples") or 25)
+    cells = [_cell(_html(html.header(report="Group audit", dealer_name=group_name,
+                                     period=f"{len(stores)} stores as one customer base", as_of=as_of,
+                                     subtitle="Customers shared by the group's stores, and what one store does to "
+                                              "another's customers.")))]
+    if missing:
+        cells.append(_cell(_html(html.note(
+            "Missing from this group view: " + "; ".join(f"{m['dealer_name']} ({m['reason']})" for m in missing)
+            + ". Their customers and messages are not counted here.", "warn"))))
+    cells.append(_cell(_html(html.tiles([
+        html.Tile("Shared customers", kpis.get("shared_customers"), "int", DEFINITIONS["Shared customers"]),
+        html.Tile("Messages reaching shared customers", kpis.get("shared_customer_message_share"), "pct",
+                  DEFINITIONS["Share of messages reaching shared customers"], reason="no messages"),
+        html.Tile("Group flags", kpis.get("group_flags_total"), "int", DEFINITIONS["Group flags"],
+                  tone="bad" if kpis.get("group_flags_total") else "good"),
+        html.Tile("Persons", int(persons["person_id"].nunique()) if len(persons) else 0, "int",
+                  "Distinct persons among all customer records of the group."),
+    ]), "headline")))
+    spans = span_counts(persons)
+    cells.append(_cell(_html(html.heading("Customers of several stores",
+                                          "Persons by how many stores they are customers of, and which key matched "
+                                          "their records (email, phone with last name, or both)."), "shared"),
+                       _html(html.table(spans, labels={"stores": "Stores", "email": "By email",
+                                                       "phone_name": "By phone and last name", "both": "By both",
+                                                       "persons": "Persons"},
+                                        empty="No customer is shared by two stores."))))
+    # flags by rule
+    by_rule = pd.DataFrame({"rule": [RULE_WORDS[r] for r in GROUP_RULES],
+                            "flags": [int((flags["rule"] == r).sum()) for r in GROUP_RULES]})
+    cells.append(_cell(_html(html.heading("Group flags by rule"), "rules"),
+                       _html(html.table(by_rule, labels={"rule": "Rule", "flags": "Flags"}))))
+    if len(flags):
+        cells.append(_cell(_chart(charts.bar(by_rule, x="rule", y="flags", title="Group flags by rule",
+                                             horizontal=True, y_title=""))))
+    # flags by pair of stores
+    cells.append(_cell(_html(html.heading("Flags by pair of stores",
+                                          "Rows: the store that sent the message; columns: the store whose record "
+                                          "(purchase, visit, opt-out or messages) makes it a conflict."), "pairs")))
+    if len(flags):
+        order = [s.dealer_id for s in stores]
+        pair = pd.crosstab(flags["dealer_id"], flags["related_dealer_id"]).reindex(index=order, columns=order, fill_value=0)
+        pair = pair.loc[(pair.sum(axis=1) > 0), (pair.sum(axis=0) > 0)]
+        pair.index = [names.get(d, d) for d in pair.index]
+        pair.columns = [names.get(d, d) for d in pair.columns]
+        cells.append(_cell(_chart(charts.heatmap(pair, title="Group flags by sending store and conflicting store",
+                                                 x_title="store whose record makes the conflict",
+                                                 y_title="store that sent", value_name="flags"))))
+    else:
+        cells.append(_cell(_html(html.note("No group flags.", "info"))))
+    # which store messages shared customers most
+    ps = per_store.copy()
+    ps["share"] = (ps["shared_messages"] / ps["messages"]).where(ps["messages"] > 0)
+    ps = ps.sort_values(["shared_messages", "dealer_id"], ascending=[False, True])
+    cells.append(_cell(_html(html.heading("Which stores message shared customers most"), "stores"),
+                       _html(html.table(ps[["dealer_name", "messages", "shared_messages", "share"]],
+                                        labels={"dealer_name": "Store", "messages": "Messages",
+                                                "shared_messages": "To shared customers", "share": "Share"},
+                                        formats={"share": "pct"}, max_rows=None))))
+    if len(ps) and ps["shared_messages"].sum() > 0:
+        cells.append(_cell(_chart(charts.bar(ps, x="dealer_name", y="shared_messages",
+                                             title="Messages to shared customers by store", y_title="messages"))))
+    # examples
+    ex = flags.head(n_examples)
+    ex = pd.DataFrame({"store": [names.get(d, d) for d in ex["dealer_id"]],
+                       "rule": [RULE_WORDS.get(r, r) for r in ex["rule"]],
+                       "sent_at": ex["sent_at"].astype("string").str.slice(0, 10),
+                       "detail": ex["detail"],
+                       "related_store": [names.get(d, d) for d in ex["related_dealer_id"]]})
+    cells.append(_cell(_html(html.heading("Examples", f"The first {n_examples} group flags in time order; the full "
+                                          "list is group_flags.csv, and what each store must hold back is "
+                                          "group_suppression.csv."), "examples"),
+                       _html(html.table(ex, labels={"store": "Sent by", "rule": "Rule", "sent_at": "Sent (UTC date)",
+                                                    "detail": "What happened", "related_store": "Conflicting store"},
+                                        mask_pii=mask, max_rows=None, empty="No group flags."))))
+    cells.append(_cell(_html(html.heading("Definitions"), "definitions"), _html(html.definitions(DEFINITIONS))))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    return notebook_to_html(nb, title=f"{group_name}: group audit", plotlyjs=plotlyjs)

@@ -1,0 +1,56 @@
+"""ownercomm_kit.arrays: the empty-safe selections every rule and metric relies on."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from ownercomm_kit.arrays import find_sorted, first_true_at_or_after, from_min, max_or, min_or, take
+from ownercomm_kit.audit import suppression_list
+from ownercomm_kit.data import from_frames
+from ownercomm_kit.params import resolve
+
+EMPTY = np.array([], np.int64)
+
+
+def test_take_fills_not_found_and_empty_sources():
+    assert take(np.array([10, 20, 30]), [2, -1, 0], fill=0).tolist() == [30, 0, 10]
+    assert take(EMPTY, [0, -1, 5]).tolist() == [-1, -1, -1]  # numpy would raise IndexError
+    assert take(EMPTY, EMPTY).tolist() == []
+    assert take(np.array(["a", "b"], dtype=object), [1, -1], fill=None).tolist() == ["b", None]
+
+
+def test_find_sorted_is_minus_one_when_absent_or_empty():
+    keys = np.array([3, 5, 5, 9])
+    assert find_sorted(keys, [5, 4, 9, 10, 0]).tolist() == [1, -1, 3, -1, -1]
+    assert find_sorted(EMPTY, [1, 2]).tolist() == [-1, -1]
+    assert find_sorted(keys, EMPTY).tolist() == []
+
+
+def test_first_true_at_or_after():
+    mask = np.array([False, True, False, False, True, False])
+    assert first_true_at_or_after(mask, [0, 1, 2, 5]).tolist() == [1, 1, 4, -1]
+    assert first_true_at_or_after(np.zeros(3, bool), [0, 2]).tolist() == [-1, -1]
+    assert first_true_at_or_after(np.zeros(0, bool), EMPTY).tolist() == []
+
+
+def test_reductions_of_empty_arrays_give_the_default():
+    assert max_or(EMPTY, 7) == 7 and min_or(EMPTY, -7) == -7
+    assert max_or(np.array([1, 4, 2]), 0) == 4 and min_or(np.array([3, 2]), 0) == 2
+    assert from_min(np.array([5, 7])).tolist() == [0, 2] and from_min(EMPTY).tolist() == []
+
+
+def test_a_cap_of_zero_holds_indefinitely_in_the_suppression_list():
+    """Found by the property tests: a cap whose max is 0 indexed past the window's messages."""
+    p = copy.deepcopy(resolve({"dealer_id": "T", "data_dir": "."}))
+    p["rules"]["cap_channel"]["windows"]["email"] = [{"days": 7, "max": 0}]
+    data = from_frames({
+        "customers": pd.DataFrame({"customer_id": ["C1"]}),
+        "communications": pd.DataFrame({"message_id": ["M1"], "customer_id": ["C1"], "sent_at": ["2026-06-17 10:00"],
+                                        "channel": ["email"], "sender": ["dealer"], "category": ["newsletter"]}),
+    }, timezone="America/New_York", as_of=dt.date(2026, 6, 18))
+    sup = suppression_list(data, p)
+    row = sup[(sup["rule"] == "cap_channel") & (sup["channel"] == "email")]
+    assert len(row) == 1 and pd.isna(row["until"].iloc[0])

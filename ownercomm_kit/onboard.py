@@ -33,15 +33,14 @@ from typing import Literal
 import pandas as pd
 import yaml
 
-from . import outputs, paths, schema
+from . import outputs, paths, schema, shapes
 from .dealer_file import BLOCKS, OWN_COMMENT, merge_block, read_comments, render_dealer_file
+from .shapes import CONTENT_MIN
 
 SYNONYMS_FILE = Path(__file__).resolve().parent / "assets" / "synonyms.yaml"
-Sureness = Literal["yours", "exact", "synonym", "fuzzy", "content", "not found"]
+Sureness = Literal["yours", "exact", "synonym", "fuzzy", "content", "words", "not found"]
 
 FUZZY_MIN = 0.86      # difflib ratio of normalised headers; below it a header is no match
-CONTENT_MIN = 0.9     # share of non-empty values that must look right for a content match
-SAMPLE_ROWS = 2000    # values inspected per column for content matches
 HEADER_SCAN_ROWS = 20  # rows searched for a header pushed down by report title lines
 
 
@@ -86,8 +85,40 @@ def synonyms() -> dict:
     tables = {t: _unique(name_key(n) for n in [t, *names]) for t, names in doc["tables"].items()}
     booleans = {word: value == "true" for value, words in doc["booleans"].items() for word in map(name_key, words)}
     whole_name = _unique(name_key(n) for n in doc.get("whole_name", []))
+    # word stems of every name of a column, for the name hint of a header no list knows
+    words = {
+        tname: {
+            col: frozenset(w for n in [col, *doc["columns"].get(tname, {}).get(col, []), *common.get(col, [])]
+                           for w in name_stems(n))
+            for col in table.column_names
+        }
+        for tname, table in schema.TABLES.items()
+    }
     return {"tables": tables, "columns": columns, "negated": negated, "values": values, "booleans": booleans,
-            "whole_name": whole_name}
+            "whole_name": whole_name, "words": words}
+
+
+# Words too common in headers to tell columns apart ("Date", "No", "Customer").
+GENERIC_WORDS = frozenset({
+    "date", "dt", "time", "stamp", "no", "id", "num", "number", "nbr", "code", "key", "the", "of", "at", "on",
+    "by", "cust", "customer", "custo", "owner", "buyer", "client", "contact", "vehicle", "veh", "and", "or",
+    "to", "is", "flag", "ind", "indicator", "value", "amt", "type", "status", "name", "s",
+})
+# Words that turn a yes/no column around ("Do Not Text", "Opted Out", "DNC").
+NEGATION_WORDS = frozenset({"not", "no", "dont", "out", "optout", "unsub", "unsubscribe", "unsubscribed",
+                            "dnc", "dne", "dnt", "block", "blocked", "stop", "decline", "declined", "refuse",
+                            "refused", "revoke", "revoked", "never", "suppress", "suppressed"})
+
+
+def header_words(name: object) -> list[str]:
+    """A header's words: camelCase and punctuation split, lower case ("OptInSMS" -> opt, in, sms)."""
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).replace("#", " no ").replace("&", " and ")
+    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+
+
+def name_stems(name: object) -> set[str]:
+    """Stems (first four letters) of a header's telling words: "Texting Permitted" ~ "Text OK"."""
+    return {w[:4] for w in header_words(name) if w not in GENERIC_WORDS}
 
 
 def _unique(keys) -> list[str]:
@@ -245,11 +276,14 @@ class ColumnMatch:
     note: str = ""              # what to check or edit
 
 
-def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | None = None) -> list[ColumnMatch]:
+def recognise_columns(
+    table: str, frame: pd.DataFrame, manual: dict[str, str] | None = None, known: dict | None = None
+) -> list[ColumnMatch]:
     """Canonical columns of ``table`` found among ``frame``'s headers (and values).
 
     ``manual`` is the consultant's own mapping for the table ({their column: canonical}):
-    it wins over every guess.
+    it wins over every guess. ``known``: ids of tables recognised before ("customers.customer_id"
+    -> their values), which give away the columns referring to them.
     """
     spec = schema.TABLES[table]
     headers = [str(h) for h in frame.columns]
@@ -268,8 +302,11 @@ def recognise_columns(table: str, frame: pd.DataFrame, manual: dict[str, str] | 
     _assign(ranked, found, used)
     if _check_enum_values(table, frame, found):
         _assign(ranked, found, used)  # the column it left may have another synonym
-    _assign(_by_spelling(table, headers, found, used), found, used)
-    _by_content(table, frame, found, used)
+    profiles = _Profiles(frame)
+    spelled = [c for c in _by_spelling(table, headers, found, used)
+               if not _contradicts(table, spec.column(c[3]), c[4], frame, profiles, known or {})]
+    _assign(spelled, found, used)
+    _by_content(table, frame, found, used, known, profiles)
 
     used -= opposites - {theirs for theirs, how in found.values() if how == "yours"}
     out = []
@@ -345,16 +382,233 @@ def _by_spelling(table: str, headers: list[str], found: dict, used: set) -> list
     return sorted(fuzzy)
 
 
-def _by_content(table: str, frame: pd.DataFrame, found: dict, used: set) -> None:
-    """Columns still missing whose values give them away (emails, VINs, zones, enum words)."""
-    for col in schema.TABLES[table].columns:
-        if col.name in found:
-            continue
-        for h in map(str, frame.columns):
-            if h not in used and _looks_like(frame[h], table, col):
-                found[col.name] = (h, "content")
+def _by_content(
+    table: str, frame: pd.DataFrame, found: dict, used: set, known: dict | None = None, profiles=None
+) -> None:
+    """Columns still missing whose values give them away, when no header name did.
+
+    A column is taken by content when its values have the column's shape (an e-mail, a VIN,
+    channel words, a ZIP code, money, dates, ids of the customers table ...) and it is the only
+    such column, or the only one whose name shares a telling word with the column's names
+    ("Texting Permitted" ~ "Text OK"). Yes/no columns are never taken against their meaning
+    ("Do Not Text" is no sms_consent). What stays open is listed as an unused column.
+    """
+    spec = schema.TABLES[table]
+    profiles = profiles if profiles is not None else _Profiles(frame)
+    missing = [c for c in spec.columns if c.name not in found]
+    free = [str(h) for h in frame.columns if str(h) not in used]
+    cands = {c.name: [h for h in free if _fits(table, c, h, frame, profiles, known or {})] for c in missing}
+    _by_elimination(table, missing, cands, found, used, "content")
+    _by_order(table, frame, found, used, cands, profiles)
+    _by_elimination(table, missing, cands, found, used, "content")
+    # Shapes that leave no doubt about their column (e-mails, VINs, zones, channel words) took
+    # the first such column before this pass existed; a second e-mail column still does not
+    # make the first one less of an e-mail.
+    for c in missing:
+        if c.name not in found and _unmistakable(c):
+            h = next((h for h in cands[c.name] if h not in used), None)
+            if h is not None:
+                found[c.name] = (h, "content")
                 used.add(h)
-                break
+    # Text columns (names, models, sources) have no shape: a header whose telling words are a
+    # column's own ("Given" ~ "given name") and whose values have no other shape is taken.
+    text = [c for c in missing if c.name not in found and c.kind in ("str", "list", "id")]
+    words = {c.name: [h for h in free if h not in used and _plain_text(profiles[h])
+                      and profiles[h].digits == (c.kind == "id") and _hint(table, c.name, h)[0]]
+             for c in text}
+    _by_elimination(table, text, words, found, used, "words", by_hint_only=True)
+
+
+def _by_elimination(table: str, missing, cands: dict, found: dict, used: set, how: str, by_hint_only=False) -> None:
+    """Take a column's only candidate header that is no other open column's candidate, or the
+    one whose name points at it; repeat while that settles more."""
+    changed = True
+    while changed:
+        changed = False
+        open_cols = [c.name for c in missing if c.name not in found]
+        for col in open_cols:
+            hs = [h for h in cands[col] if h not in used]
+            if not hs:
+                continue
+            rivals = {h: [c for c in open_cols if h in cands[c] and c not in found] for h in hs}
+            if not by_hint_only and len(hs) == 1 and rivals[hs[0]] == [col]:
+                pick_h = hs[0]
+            else:
+                pick_h = _by_hint(table, col, hs, rivals)
+            if pick_h is not None:
+                found[col] = (pick_h, how)
+                used.add(pick_h)
+                changed = True
+
+
+def _plain_text(p) -> bool:
+    """Values of no recognisable shape (names, models, free text)."""
+    return not p.empty and not any((p.email, p.phone, p.vin, p.tz, p.zip, p.yes_no, p.money, p.date, p.integer))
+
+
+def _contradicts(table: str, col: schema.Column, header: str, frame: pd.DataFrame, profiles, known: dict) -> bool:
+    """A close spelling whose values cannot be the column's ("Invoice" amounts are no RO number)."""
+    p = profiles[header]
+    if p.empty:
+        return False
+    if col.kind in ("date", "timestamp", "bool", "float") or col.name in ("email", "phone", "vin", "mileage",
+                                                                           "model_year", "postal_code"):
+        return not _fits(table, col, header, frame, profiles, known)
+    if col.kind == "enum":
+        return _fit(frame[header], table, col.name) < 0.5
+    if col.kind == "id":
+        target = _id_target(table, col.name)
+        if target is not None and known.get(target):
+            return _overlap(frame[header], known[target]) < 0.5
+        if col.name == schema.TABLES[table].key:
+            return not p.unique or (p.money and not p.integer) or p.date or _refers(frame[header], known)
+    return False
+
+
+class _Profiles(dict):
+    """Each header's :class:`shapes.Profile`, computed once when first asked."""
+
+    def __init__(self, frame: pd.DataFrame):
+        super().__init__()
+        self.frame = frame
+
+    def __missing__(self, header: str):
+        extra = frozenset(k for k in synonyms()["booleans"])
+        self[header] = p = shapes.profile(self.frame[header], extra)
+        return p
+
+
+def _unmistakable(col: schema.Column) -> bool:
+    return col.name in ("email", "referred_email", "phone", "referred_phone", "vin") or col.kind in ("tz", "enum")
+
+
+POSITIVE_CONSENT = ("email_opt_in", "sms_consent")
+
+
+def _fits(table: str, col: schema.Column, header: str, frame: pd.DataFrame, profiles, known: dict) -> bool:
+    """True when the values of ``header`` have the shape of canonical ``col``."""
+    p = profiles[header]
+    if p.empty:
+        return False
+    name = col.name
+    if name in ("email", "referred_email"):
+        return p.email
+    if name in ("phone", "referred_phone"):
+        return p.phone
+    if name == "vin":
+        return p.vin
+    if col.kind == "tz":
+        return p.tz
+    if name == "postal_code":
+        return p.zip
+    if name == "state":
+        return p.state
+    if col.kind == "enum":
+        return _enum_fits(frame[header], table, col)
+    if col.kind == "bool":
+        negated = bool(set(header_words(header)) & NEGATION_WORDS)
+        return p.yes_no and negated == (name not in POSITIVE_CONSENT)
+    if col.kind in ("date", "timestamp"):
+        return p.date
+    if col.kind == "float":
+        return p.money and not p.year and not _refers(frame[header], known)
+    if name == "model_year":
+        return p.year
+    if name == "mileage":
+        return p.odometer and not _refers(frame[header], known)
+    if col.kind == "id":
+        target = _id_target(table, name)
+        if target is not None:
+            ids = known.get(target)
+            return bool(ids) and p.id_like and _overlap(frame[header], ids) >= CONTENT_MIN
+        other_shape = p.vin or p.email or p.phone or p.date or p.yes_no or p.zip or _any_enum(frame[header], table)
+        if other_shape or not (p.id_like and p.digits) or _refers(frame[header], known):
+            return False
+        if name == schema.TABLES[table].key:
+            return p.unique and p.filled >= 1.0
+        # a grouping id (campaign, household): many values, none on most rows (a store number is no campaign)
+        return p.top_share < 0.5
+    return False
+
+
+def _id_target(table: str, column: str) -> str | None:
+    """The key a reference column holds ids of ("customers.customer_id")."""
+    if column in ("customer_id", "referrer_id", "referred_customer_id") and table != "customers":
+        return "customers.customer_id"
+    return schema.TABLES[table].references.get(column)
+
+
+def _overlap(values: pd.Series, ids: frozenset[str]) -> float:
+    s = shapes.sample(values)
+    return float(s.isin(ids).mean()) if len(s) else 0.0
+
+
+def _refers(values: pd.Series, known: dict) -> bool:
+    """A column of ids of another table (numeric ids look like amounts and odometers)."""
+    return any(_overlap(values, ids) >= CONTENT_MIN for ids in known.values() if ids)
+
+
+def _any_enum(values: pd.Series, table: str) -> bool:
+    """The values are one of the table's enum columns' words (a status, not a key)."""
+    return any(_enum_fits(values, table, c) for c in schema.TABLES[table].columns if c.kind == "enum")
+
+
+def _enum_fits(values: pd.Series, table: str, col: schema.Column) -> bool:
+    """Channel, category, status ... words: at least two distinct, nearly all recognised."""
+    sample = shapes.sample(values)
+    known = _value_lookup(table, col.name)
+    distinct = sample.drop_duplicates()
+    # a two-value column of "Y"/"N" is no enum; ask for real enum words
+    if distinct.size < 2:
+        return False
+    test = distinct.map(lambda v: name_key(v) in known or _loader_accepts(v, col.allowed))
+    return bool(test.mean() >= CONTENT_MIN)
+
+
+def _hint(table: str, col: str, header: str) -> tuple[int, float]:
+    """How many telling words ``header`` shares with the names of ``col``, and what share of the
+    header's words that is ("Family" points at last_name more than "Family Unit" does)."""
+    stems = name_stems(header)
+    hits = len(stems & synonyms()["words"][table][col])
+    return (hits, hits / len(stems)) if stems else (0, 0.0)
+
+
+def _by_hint(table: str, col: str, headers: list[str], rivals: dict[str, list[str]]) -> str | None:
+    """The one header among several of the right shape whose name points at ``col`` (and at no
+    other column it could also be)."""
+    scored = sorted(((_hint(table, col, h), h) for h in headers), reverse=True)
+    best, h = scored[0]
+    if best[0] == 0 or (len(scored) > 1 and scored[1][0] == best):
+        return None
+    if any(_hint(table, other, h) >= best for other in rivals[h] if other != col):
+        return None
+    return h
+
+
+# Time stamps a row always has, beside ones it may have (a message is sent, maybe opened).
+ALWAYS_FILLED = {"communications": "sent_at", "leads": "opened_at", "referrals": "referred_at"}
+
+
+def _by_order(table: str, frame: pd.DataFrame, found: dict, used: set, cands: dict, profiles) -> None:
+    """Date columns of one shape told apart by how rows fill them: the time stamp every row has
+    is the event itself (sent_at), and a booking comes before the appointment."""
+    col = ALWAYS_FILLED.get(table)
+    if col and col not in found:
+        full = [h for h in cands.get(col, []) if h not in used and profiles[h].filled >= 1.0]
+        if len(full) == 1:
+            found[col] = (full[0], "content")
+            used.add(full[0])
+    if table == "appointments" and "booked_at" not in found and "scheduled_for" not in found:
+        hs = [h for h in cands.get("booked_at", []) if h not in used and profiles[h].filled >= 1.0]
+        if len(hs) == 2:
+            a, b = (pd.to_datetime(frame[h], errors="coerce", format="mixed") for h in hs)
+            both = a.notna() & b.notna()
+            if both.any():
+                first = (a[both] <= b[both]).mean()
+                if first >= CONTENT_MIN or first <= 1 - CONTENT_MIN:
+                    early, late = hs if first >= 0.5 else hs[::-1]
+                    found["booked_at"], found["scheduled_for"] = (early, "content"), (late, "content")
+                    used.update(hs)
 
 
 def _assign(ranked, found: dict, used: set) -> None:
@@ -362,39 +616,6 @@ def _assign(ranked, found: dict, used: set) -> None:
         if col not in found and header not in used:
             found[col] = (header, how)
             used.add(header)
-
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$", re.I)
-PHONE = re.compile(r"^\+?1?[\s.\-]*\(?\d{3}\)?[\s.\-]*\d{3}[\s.\-]*\d{4}$")
-
-
-def _looks_like(values: pd.Series, table: str, col: schema.Column) -> bool:
-    """True when a column's values unmistakably hold ``col`` (used when no header matched)."""
-    sample = values.dropna().astype(str).str.strip()
-    sample = sample[sample != ""].head(SAMPLE_ROWS)
-    if sample.empty:
-        return False
-    name = col.name
-    if name in ("email", "referred_email"):
-        test = sample.str.match(EMAIL)
-    elif name == "vin":
-        test = sample.str.match(VIN)
-    elif name in ("phone", "referred_phone"):
-        test = sample.str.match(PHONE)
-    elif col.kind == "tz":
-        zones = zoneinfo.available_timezones()
-        test = sample.isin(zones)
-    elif col.kind == "enum":
-        known = _value_lookup(table, name)
-        distinct = sample.drop_duplicates()
-        # a two-value column of "Y"/"N" is no enum; ask for real enum words
-        if distinct.size < 2 or not known:
-            return False
-        test = distinct.map(lambda v: name_key(v) in known)
-    else:
-        return False
-    return bool(test.mean() >= CONTENT_MIN)
 
 
 def _note(table: str, col: str, theirs: str, how: Sureness) -> str:
@@ -407,6 +628,8 @@ def _note(table: str, col: str, theirs: str, how: Sureness) -> str:
         return f"guessed from the values; if wrong, remove {theirs!r} from {where}"
     if how == "fuzzy":
         return f"close spelling; if wrong, remove {theirs!r} from {where}"
+    if how == "words":
+        return f"a word of its name; if wrong, remove {theirs!r} from {where}"
     return f"if wrong, edit {theirs!r} in {where}"
 
 
@@ -478,6 +701,100 @@ def _loader_accepts(value: str, allowed: tuple[str, ...]) -> bool:
 # --------------------------------------------------------------------------- the whole folder
 
 
+@dataclass(frozen=True)
+class UnusedColumn:
+    """A column of an export that no canonical column reads, with what it may be."""
+
+    table: str
+    source: str              # the export (Source.ref)
+    header: str
+    guess: str               # "a preferred channel (customers.preferred_channel)", or what its values look like
+
+    @property
+    def text(self) -> str:
+        return f"{self.source}: column {self.header!r} is not used; {self.guess}"
+
+
+SHAPE_WORDS = (  # what a column's values look like, in words, when no column fits it
+    ("email", "e-mail addresses"), ("phone", "phone numbers"), ("vin", "VINs"), ("tz", "time zones"),
+    ("state", "US states"), ("zip", "ZIP codes"), ("yes_no", "yes/no values"), ("timestamp", "date and time"),
+    ("date", "dates"), ("year", "years"), ("money", "amounts"), ("integer", "whole numbers"),
+)
+
+
+def _unused_columns(tm: "TableMatch", frame: pd.DataFrame, found: list[ColumnMatch], known: dict) -> list[UnusedColumn]:
+    """Every header of the export that no column reads, with the best guess of what it holds:
+    the columns of its table its values fit (and its name points at), else its values' shape."""
+    taken = {c.source for c in found if c.source is not None}
+    spec = schema.TABLES[tm.table]
+    profiles = _Profiles(frame)
+    out = []
+    for header in map(str, frame.columns):
+        if header in taken:
+            continue
+        p = profiles[header]
+        if p.empty:
+            out.append(UnusedColumn(tm.table, tm.source, header, "it is empty"))
+            continue
+        fits = [c.name for c in spec.columns if _fits(tm.table, c, header, frame, profiles, known)]
+        named = sorted(((_hint(tm.table, c, header), c) for c in spec.column_names), reverse=True)
+        mapped = {c.column: c.source for c in found if c.source is not None}
+        if fits:
+            fits.sort(key=lambda c: (c in mapped, [-x for x in _hint(tm.table, c, header)]))
+            best = fits[0]
+            more = f" (or {', '.join(fits[1:3])})" if len(fits) > 1 else ""
+            already = f", already read from {mapped[best]!r}" if best in mapped else ""
+            guess = (f"its values look like {tm.table}.{best}{more}{already}; to use it, map "
+                     f"{{{header!r}: {best}}} in mapping.{tm.table}")
+        elif named and named[0][0][0] > 0:
+            guess = f"its name suggests {tm.table}.{named[0][1]}, but its values do not fit; check the export"
+        else:
+            what = next((words for attr, words in SHAPE_WORDS if getattr(p, attr)), "text")
+            kinds = ("id",) if p.id_like and p.digits else ("str", "list")
+            if kinds == ("id",):
+                what = "ids"
+            open_text = [c.name for c in spec.columns if c.kind in kinds and c.name not in mapped]
+            if what in ("text", "ids") and open_text:
+                guess = (f"it holds {what}; if it is the {_either(open_text)}, map it in mapping.{tm.table} "
+                         f"(e.g. {{{header!r}: {open_text[0]}}})")
+            else:
+                guess = f"it holds {what}, which no column of {tm.table} takes"
+        out.append(UnusedColumn(tm.table, tm.source, header, guess))
+    return out
+
+
+def _models_across_tables(tables, by_ref, columns):
+    """Model names have no shape, but the same models are sold, owned and offered: a text column
+    no column reads, whose values are (nearly all) another table's models or its twin's, is the model."""
+    open_tables = {c.table for c in columns if c.column == "model" and c.source is None}
+    if not open_tables:
+        return columns
+    source = {t.table: t.source for t in tables}
+    taken = {(c.table, c.source) for c in columns if c.source is not None}
+
+    def distinct(table, header):
+        return frozenset(shapes.sample(by_ref[source[table]].frame[header]).str.casefold().unique().tolist())
+
+    cands = {
+        t.table: [(h, distinct(t.table, h)) for h in map(str, by_ref[t.source].frame.columns)
+                  if (t.table, h) not in taken and _plain_text(shapes.profile(by_ref[t.source].frame[h]))]
+        for t in tables if "model" in schema.TABLES[t.table].column_names
+    }
+    known = {c.table: distinct(c.table, c.source) for c in columns if c.column == "model" and c.source is not None}
+    picked: dict[str, str] = {}
+    for table in open_tables:
+        others = [v for t, v in known.items() if t != table] + [v for t, cs in cands.items() if t != table for _, v in cs]
+        hits = [h for h, v in cands.get(table, []) if v and any(len(v & o) >= CONTENT_MIN * len(v) for o in others if o)]
+        if len(hits) == 1:
+            picked[table] = hits[0]
+    return [ColumnMatch(c.table, c.column, picked[c.table], "content", _note(c.table, c.column, picked[c.table], "content"))
+            if c.column == "model" and c.table in picked else c for c in columns]
+
+
+def _either(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
 @dataclass
 class Onboarding:
     """What onboarding recognised in a data folder."""
@@ -488,6 +805,7 @@ class Onboarding:
     unused_sources: list[str] = field(default_factory=list)
     unused_like: dict[str, str] = field(default_factory=dict)  # left-over source -> table it looks like
     decisions: list[str] = field(default_factory=list)  # manual decisions, in plain words
+    unused_columns: list[UnusedColumn] = field(default_factory=list)  # read from no column
 
     def files_block(self) -> dict[str, str]:
         """table -> source, only where the loader would not find it by its own name."""
@@ -536,10 +854,16 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
     values: list[ValueMatch] = []
     hints: list[str] = []
     manual_values = manual.get("values") or {}
+    known: dict[str, frozenset[str]] = {}
+    unused_columns: list[UnusedColumn] = []
     for tm in tables:
         frame = by_ref[tm.source].frame
-        found = recognise_columns(tm.table, frame, (manual.get("mapping") or {}).get(tm.table))
+        found = recognise_columns(tm.table, frame, (manual.get("mapping") or {}).get(tm.table), known)
         columns += found
+        key = schema.TABLES[tm.table].key
+        keyed = next((c.source for c in found if c.column == key and c.source in frame.columns), None)
+        if keyed is not None:
+            known[f"{tm.table}.{key}"] = frozenset(shapes.sample(frame[keyed]))
         hints += [h for cm in found if (h := _date_only_hint(cm, frame))]
         for cm in found:
             col = schema.TABLES[tm.table].column(cm.column)
@@ -550,10 +874,18 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
                 if vm.theirs in given:  # the consultant's word wins (kept as written: true, not "true")
                     vm = ValueMatch(vm.table, vm.column, vm.theirs, given[vm.theirs])
                 values.append(vm)
+    columns = _models_across_tables(tables, by_ref, columns)
+    for tm in tables:
+        unused_columns += _unused_columns(tm, by_ref[tm.source].frame, [c for c in columns if c.table == tm.table], known)
     used = {t.source for t in tables}
     onb = Onboarding(tables, columns, values, [s.ref for s in sources if s.ref not in used])
+    onb.unused_columns = unused_columns
     onb.unused_like = {s.ref: t for s in sources if s.ref not in used and (t := looks_like(s))}
-    onb.decisions = [hint for s in sources if (hint := header_row_hint(s))] + hints + _decisions(onb)
+    # a title line above the header: only where the header row named (almost) no column
+    recognised = {tm.source for tm in tables
+                  if sum(c.table == tm.table and c.source is not None for c in columns) >= 2}
+    onb.decisions = ([hint for s in sources if s.ref not in recognised and (hint := header_row_hint(s))]
+                     + hints + _decisions(onb))
     return onb
 
 
@@ -568,19 +900,14 @@ def _date_only_hint(cm: ColumnMatch, frame: pd.DataFrame) -> str | None:
     col = schema.TABLES[cm.table].column(cm.column)
     if col.kind != "timestamp" or cm.source is None or cm.source not in frame.columns:
         return None
-    sample = _sample(frame[cm.source])
+    sample = shapes.sample(frame[cm.source])
     if sample.empty or sample.str.contains(TIME_OF_DAY).mean() > 0.05 or _excel_like(sample):
         return None
-    times = [str(h) for h in frame.columns if str(h) != cm.source and _sample(frame[h]).str.match(TIME_ONLY).mean() >= 0.9]
+    times = [str(h) for h in frame.columns if str(h) != cm.source and shapes.sample(frame[h]).str.match(TIME_ONLY).mean() >= 0.9]
     where = f" {times[0]!r} seems to hold the time of day:" if times else ""
     why = " (quiet hours cannot be checked)" if cm.column == "sent_at" else ""
     return (f"{cm.table}.{cm.column}: {cm.source!r} holds dates without a time of day, so times read as "
             f"midnight{why}.{where} put date and time in one column (e.g. 06/18/2026 10:30 PM) in the export")
-
-
-def _sample(values: pd.Series) -> pd.Series:
-    text = values.dropna().astype("string").str.strip()
-    return text[text != ""].head(SAMPLE_ROWS)
 
 
 def _excel_like(sample: pd.Series) -> bool:
@@ -718,6 +1045,7 @@ def _own_comment(how: str) -> str | None:
         "synonym": f"{OWN_COMMENT} synonym",
         "fuzzy": f"{OWN_COMMENT} fuzzy, check",
         "content": f"{OWN_COMMENT} by content, check",
+        "words": f"{OWN_COMMENT} by a word of its name, check",
         "file name": f"{OWN_COMMENT} by file name",
         "file name and content": f"{OWN_COMMENT} by file name and content",
     }.get(how)
@@ -901,6 +1229,9 @@ def summary(result: Result) -> str:
         notes.append(f"timezone: guessed {yaml.safe_load(result.text).get('timezone')}; give --timezone or edit it")
     if notes:
         lines += ["", "Needs a manual decision:"] + [f"  - {n}" for n in notes]
+    if onb.unused_columns:
+        lines += ["", "Columns read into no canonical column (map one in mapping: if the kit should use it):"]
+        lines += [f"  - {u.text}" for u in onb.unused_columns]
     lines += ["", f"Next: ownercomm validate --params {result.out}   (then the data-quality notebook, "
                   "notebooks/onboarding.ipynb, with the same file)"]
     return "\n".join(lines)
@@ -910,12 +1241,18 @@ def _counts(result: Result) -> str:
     """One line to read first: how much was recognised and how surely."""
     onb = result.onboarding
     cols = [c for c in onb.columns if c.source is not None]
-    how = {h: sum(c.how == h for c in cols) for h in ("yours", "exact", "synonym", "fuzzy", "content")}
+    how = {h: sum(c.how == h for c in cols) for h in ("yours", "exact", "synonym", "fuzzy", "content", "words")}
     detail = ", ".join(f"{n} {h}" for h, n in how.items() if n)
     decisions = len(onb.decisions) + len(result.unreadable) + int(result.timezone_guessed)
+    unused = len(onb.unused_columns)
+    translated = sum(v.ours is not None for v in onb.values)
     return (f"Recognised {len(onb.tables)} of {len(schema.TABLES)} tables and {len(cols)} of {len(onb.columns)} "
-            f"columns in them ({detail}); {sum(v.ours is not None for v in onb.values)} values translated; "
-            f"{decisions} thing(s) to decide.")
+            f"columns in them ({detail}); {_count(translated, 'value')} translated; "
+            f"{_count(decisions, 'thing')} to decide; {_count(unused, 'export column')} not used.")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _cut(text: str, width: int) -> str:

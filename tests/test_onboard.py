@@ -375,7 +375,8 @@ def test_the_command_prints_each_column_how_sure_and_what_to_edit(tmp_path):
     n = sum(len(t.columns) for t in schema.TABLES.values())
     k = len(schema.TABLES)
     assert lines[1].startswith(f"Recognised {k} of {k} tables and {n} of {n} columns in them (")
-    assert "0 thing(s) to decide" in lines[1]
+    assert "0 things to decide; 0 export columns not used." in lines[1]
+    assert "(s)" not in res.output
 
 
 def test_the_command_says_what_is_wrong_without_a_traceback(tmp_path):
@@ -648,3 +649,142 @@ def test_files_names_a_table_the_loader_would_find_ambiguous(tmp_path):
     files = yaml.safe_load(r.text).get("files") or {}
     assert files == {"customers": "customers.csv"}  # the loader alone would stop at two candidates
     assert [p for p in load(out).problems if p.level == "error"] == []
+
+
+# ------------------------------------------------------------------ headers no list knows
+
+# Headers the synonym table does not know: onboarding must read them by their values (and by
+# the words of their names where values of one shape fit several columns).
+UNKNOWN_HEADERS = {
+    "customers": {
+        "customer_id": "Patron Ref", "first_name": "Given", "last_name": "Family", "email": "Inbox",
+        "phone": "Reach At", "postal_code": "Mailing Area", "timezone": "Clock", "birth_date": "Born",
+        "preferred_channel": "Likes To Hear By", "email_opt_in": "Emailing Permitted",
+        "sms_consent": "Texting Permitted", "phone_dnc": "Never Ring", "mail_opt_out": "Post Blocked",
+        "household_id": "Family Unit",
+    },
+    "vehicles": {"vin": "Chassis", "customer_id": "Keeper", "make": "Brand", "model": "Nameplate",
+                 "model_year": "MY", "warranty_end": "Cover Ends"},
+    "sales": {"sale_id": "Transaction Ref", "customer_id": "Purchaser", "sale_date": "Signed", "vin": "Chassis",
+              "model": "Nameplate", "new_used": "Condition", "price": "Paid", "salesperson": "Closer",
+              "products": "Add Ons"},
+    "service_visits": {"ro_id": "Job Ticket", "customer_id": "Patron", "visit_date": "Completed",
+                       "vin": "Chassis", "pay_type": "Billed To", "amount": "Invoice", "service_type": "Work Kind",
+                       "mileage": "Clock Reading"},
+    "appointments": {"appointment_id": "Slot Ref", "customer_id": "Patron", "booked_at": "Made",
+                     "scheduled_for": "Due In", "status": "Outcome Code", "vin": "Chassis", "source": "Via"},
+    "communications": {
+        "message_id": "Touch Ref", "customer_id": "Recipient", "sent_at": "Went Out", "channel": "Route",
+        "sender": "From Team", "category": "Purpose Code", "campaign_id": "Blast", "vin": "Chassis",
+        "model": "Nameplate", "offer_price": "Quoted", "status": "Outcome", "opened_at": "Seen",
+        "clicked_at": "Tapped", "responded_at": "Answered", "unsubscribed": "Stop Requested",
+    },
+    "leads": {"lead_id": "Opp Ref", "customer_id": "Prospect", "opened_at": "Began", "closed_at": "Ended",
+              "outcome": "Result Code", "source": "Via"},
+    "referrals": {
+        "referral_id": "Intro Ref", "referrer_id": "Introduced By", "referred_at": "Introduced",
+        "referred_name": "Friend", "referred_email": "Friend Inbox", "referred_phone": "Friend Reach",
+        "referred_customer_id": "Friend Patron", "incentive_category": "Thanks Kind",
+        "reward_value": "Thanks Worth", "status": "Stage Code", "first_contact_at": "First Reached",
+        "sold_at": "Closed", "sale_id": "Transaction Ref", "acknowledged_at": "Thanked",
+    },
+}
+UNKNOWN = Shape("unknown", files=DMS.files, headers=UNKNOWN_HEADERS, values=DMS.values, encoding="cp1252", sep=";",
+                newline="\r\n", date="%m/%d/%Y", timestamp="%m/%d/%Y %I:%M %p", yes_no=("Y", "N"), money="${}")
+
+# What the rules read: these must be found by content alone for the flags to come out right.
+RULE_COLUMNS = {
+    "customers": ["customer_id", "email", "phone", "timezone", "preferred_channel", "sms_consent", "email_opt_in",
+                  "phone_dnc", "mail_opt_out"],
+    "sales": ["sale_id", "customer_id", "sale_date", "vin", "price"],
+    "service_visits": ["ro_id", "customer_id", "visit_date", "vin"],
+    "appointments": ["appointment_id", "customer_id", "booked_at", "scheduled_for", "status"],
+    "communications": ["message_id", "customer_id", "sent_at", "channel", "sender", "category", "vin",
+                       "offer_price", "unsubscribed"],
+    "leads": ["lead_id", "customer_id", "opened_at", "closed_at"],
+    "vehicles": ["vin", "customer_id"],
+}
+
+
+def test_headers_no_list_knows_are_read_by_their_values(tmp_path):
+    t = hand_dealer()
+    folder = write_shape(tmp_path / "unknown", t, UNKNOWN)
+    r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
+    got = {(c.table, c.column): c for c in r.onboarding.columns}
+    for table, cols in RULE_COLUMNS.items():
+        for col in cols:
+            c = got[(table, col)]
+            assert c.source == UNKNOWN_HEADERS[table][col], (table, col, c)
+    # every header of every export is either read into a column or listed as unused, with a guess
+    unused = {(u.source, u.header) for u in r.onboarding.unused_columns}
+    mapped = {(tm.source, c.source) for tm in r.onboarding.tables for c in r.onboarding.columns
+              if c.table == tm.table and c.source}
+    sources, _ = ob.read_sources(folder)
+    for src in sources:
+        for header in src.frame.columns:
+            assert ((src.ref, header) in unused) != ((src.ref, header) in mapped), (src.ref, header)
+    assert all(u.guess for u in r.onboarding.unused_columns)
+
+
+def test_headers_no_list_knows_yield_the_same_flags_as_the_canonical_copy(tmp_path):
+    t = hand_dealer()
+    clean_dir = write_clean(tmp_path / "clean", t)
+    clean = load_data_dir(clean_dir, timezone=TZ)
+    folder = write_shape(tmp_path / "unknown", t, UNKNOWN)
+    out = tmp_path / "X.yaml"
+    ob.onboard(folder, "X", timezone=TZ, out=out)
+    data = load(out)
+    expected, skipped = _flags(clean, clean_dir)
+    got, got_skipped = _flags(data, folder)
+    assert len(expected) >= 15
+    pd.testing.assert_frame_equal(expected, got)
+    assert skipped == got_skipped
+
+
+def test_an_unused_column_is_listed_with_its_best_guess_and_counted(tmp_path):
+    t = hand_dealer()
+    cust = t["customers"].copy()
+    cust["Loyalty Notes"] = "likes coffee"
+    cust["Second Email"] = cust["email"]
+    t = {**t, "customers": cust}
+    folder = write_clean(tmp_path / "d", t)
+    res = CliRunner().invoke(main, ["onboard", str(folder), "--dealer-id", "D7", "--timezone", TZ,
+                                    "--out", str(tmp_path / "D7.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "2 export columns not used" in res.output.splitlines()[1]
+    assert "'Second Email' is not used; its values look like customers.email, already read from 'email'" in res.output
+    assert "'Loyalty Notes' is not used; it holds text, which no column of customers takes" in res.output
+
+
+@pytest.mark.parametrize(
+    "header, values, column",
+    [
+        ("Likes To Hear By", ["Text", "E-mail", "Phone Call", "Text"], "preferred_channel"),
+        ("Mailing Area", ["92780", "60540-1234", "12538", "92780"], "postal_code"),
+        ("Born", ["01/02/1970", "12/31/1985", "07/04/1990", "02/29/1996"], "birth_date"),
+        ("Texting Permitted", ["Y", "N", "Y", "Y"], "sms_consent"),
+    ],
+)
+def test_one_customers_column_is_recognised_by_its_values(header, values, column):
+    frame = pd.DataFrame({"Patron Ref": ["1", "2", "3", "4"], header: values}, dtype="string")
+    found = {c.column: c for c in ob.recognise_columns("customers", frame)}
+    assert found[column].source == header and found[column].how == "content"
+
+
+def test_a_negated_yes_no_column_is_never_taken_for_a_consent():
+    frame = pd.DataFrame({"Cust No": ["1", "2"], "Texting Blocked": ["Y", "N"]}, dtype="string")
+    found = {c.column: c for c in ob.recognise_columns("customers", frame)}
+    assert found["sms_consent"].source is None and found["email_opt_in"].source is None
+
+
+def test_money_on_messages_is_an_offer_price_and_ids_of_customers_are_no_amounts():
+    known = {"customers.customer_id": frozenset({"1001", "1002", "1003"})}
+    frame = pd.DataFrame({
+        "Touch Ref": ["M1", "M2", "M3"], "Recipient": ["1001", "1002", "1003"],
+        "Went Out": ["06/18/2026 10:30 PM"] * 3, "Route": ["Text", "E-mail", "Text"],
+        "From Team": ["Sales Dept", "Marketing", "Sales Dept"], "Purpose Code": ["Special Offer", "Promotion", "eNewsletter"],
+        "Quoted": ["$31,000.00", "", "$28,500"],
+    }, dtype="string")
+    found = {c.column: c.source for c in ob.recognise_columns("communications", frame, known=known)}
+    assert found["customer_id"] == "Recipient" and found["message_id"] == "Touch Ref"
+    assert found["offer_price"] == "Quoted" and found["sent_at"] == "Went Out"

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .data import DealerData
 from .retention import (LIST_COLUMNS, _with_contacts, attach_vehicle, count_words, fmt_date, in_window, isin,
-                        local_date, missing, months_before, ratio, short_label, text, wall_clock)
+                        local_date, missing, months_before, ratio, text, wall_clock)
 
 SEGMENTS = ("active", "recently_lost", "defected", "never_serviced")
 KPI_KEYS = (

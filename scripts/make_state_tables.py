@@ -115,7 +115,7 @@ for npa in range(200, 1000):
     elif len(d) > 4 and d[-4:-2] == ", " and d[-2:] in STATES.values():
         out.append((npa, d[-2:]))
 with open("ownercomm_kit/assets/area_code_states.csv", "w") as f:
-    f.write(f"# US area codes (NPA) and the state they serve.\n")
+    f.write("# US area codes (NPA) and the state they serve.\n")
     f.write(f"# Source: the geocoding data of the phonenumbers package {p.__version__} (Google libphonenumber,\n")
     f.write("# Apache-2.0), entry '1'+NPA in English, state names mapped to USPS codes. Canadian and\n")
     f.write("# Caribbean codes, toll-free and non-geographic codes are left out: a phone with one gets no state.\n")

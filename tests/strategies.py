@@ -180,7 +180,7 @@ def params(draw) -> dict:
     """The default parameters with thresholds and severities varied (each rule's severity is
     drawn, so "severity matches params" is a real check; caps of 1 make the caps fire)."""
     p = copy.deepcopy(BASE_PARAMS)
-    for name, rule in p["rules"].items():
+    for _name, rule in p["rules"].items():
         rule["severity"] = draw(st.sampled_from(["high", "medium", "low"]))
     p["rules"]["cap_total"]["windows"][0]["max"] = draw(st.sampled_from([1, 5]))
     p["rules"]["cap_channel"]["windows"]["email"][0]["max"] = draw(st.sampled_from([0, 1, 3]))

@@ -93,7 +93,7 @@ def test_sample_dealers_outputs_byte_identical(dealer):
     data = loader.load_dealer(params, strict=True)
     frames = _outputs_of(data, params)
     assert len(frames["flags"]) > 50
-    for name, df in frames.items():
+    for _name, df in frames.items():
         assert_same(df, chunk_rows=37)
 
 
@@ -107,7 +107,7 @@ def test_synthetic_dealer_outputs_byte_identical():
     data = DealerData("SYN", "Synth Motors", "America/Denver", as_of, frames, [], {t: [] for t in schema.TABLES})
     out = _outputs_of(data, params)
     assert len(out["flags"]) > 50
-    for name, df in out.items():
+    for _name, df in out.items():
         assert_same(df, chunk_rows=101)
 
 

@@ -22,14 +22,13 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from ownercomm_kit import errors, procs, runner
 from ownercomm_kit.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers_batch import FIXTURE_NOTEBOOKS, make_group, make_kit, make_store, tree  # noqa: E402
+from helpers_batch import make_group, make_kit, make_store, tree  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,6 @@ from test_group import HOSTILE, build
 def group_page(tmp_path_factory):
     g, manifest, prm = build(tmp_path_factory.mktemp("gb"))
     # a contact hidden in free text from the data: the detail quotes the offer's model
-    import pandas as pd
     import pyarrow.parquet as pq
 
     path = g / "B" / "group_extract" / "messages.parquet"

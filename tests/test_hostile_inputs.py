@@ -277,7 +277,7 @@ def test_ids_keep_the_text_written(kit, raw, text):
     path = dealer(kit, dealer_id=raw, file="x")
     assert params.resolve(dealer_file=path)["dealer_id"] == text
     g = kit / "params" / "groups" / "g.yaml"
-    g.write_text(f"group_id: 010\ndealers: [x]\n")
+    g.write_text("group_id: 010\ndealers: [x]\n")
     from ownercomm_kit.batch import read_group
 
     assert read_group(g).group_id == "010"

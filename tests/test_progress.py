@@ -12,7 +12,7 @@ import pytest
 
 from ownercomm_kit import params as params_mod
 from ownercomm_kit.kpis import history, registry, runs
-from ownercomm_kit.report import audit_report, html, notebook, progress, referrals_report, retention_report
+from ownercomm_kit.report import audit_report, html, notebook, referrals_report, retention_report
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers_report import AS_OF, tiny_data  # noqa: E402

@@ -22,14 +22,12 @@ import datetime as dt
 import math
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
-from ownercomm_kit import referrals, retention, schema
-from ownercomm_kit.audit import RULES, run_audit, run_rules, suppression_list, up_to_as_of
+from ownercomm_kit import referrals, schema
+from ownercomm_kit.audit import RULES, run_rules, suppression_list, up_to_as_of
 from ownercomm_kit.data import DealerData, from_frames
 from ownercomm_kit.report import audit_report, html, notebook, referrals_report, retention_report
 

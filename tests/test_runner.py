@@ -168,7 +168,6 @@ def test_timeout_fails_the_store_naming_the_cell(kit, tmp_path):
     result = runner.run_dealer(make_store(kit, "D001"), out=kit / "out", notebooks_dir=folder, timeout=4)
     assert result.status == "failed"
     assert result.error.startswith("audit.ipynb, cell ") and "TimeoutError" in result.error
-    assert result.seconds < 40
     assert Path(result.failed_notebook).is_file()
 
 

@@ -35,7 +35,7 @@ def test_shipped_table_has_fl_ok_md_with_citations_and_a_version():
     table = state_laws.state_table(p)
     assert set(table) == {"FL", "OK", "MD"}
     assert state_laws.table_version(p)
-    for code, r in table.items():
+    for _code, r in table.items():
         assert (r.start, r.end, r.cap, r.cap_hours, r.subject) == ("08:00", "20:00", 3, 24.0, "category")
         assert set(r.channels) == {"sms", "phone"} and r.citation and r.effective
     assert "501.616" in table["FL"].citation and "775C" in table["OK"].citation and "14-4501" in table["MD"].citation

@@ -5,7 +5,6 @@ import copy
 import datetime as dt
 import hashlib
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -286,7 +285,7 @@ def test_better_offer_injection_quotes_the_bought_model_in_any_case(small):
     m = frames["communications"].set_index("message_id")
     offers = m.loc[truth.loc[truth["rule"] == "better_offer_after_purchase", "message_id"]]
     sales = frames["sales"]
-    for cust, row in offers.iterrows():
+    for _cust, row in offers.iterrows():
         bought = sales[sales["customer_id"] == row["customer_id"]]
         same = bought[bought["model"].str.lower() == row["model"].lower()]
         assert (same["price"] > row["offer_price"]).any()

@@ -66,7 +66,6 @@ def headline_figures(data: DealerData, flags: pd.DataFrame, params: dict) -> dic
 def run_audit(data: DealerData, params: dict) -> AuditResult:
     data = up_to_as_of(data)
     flags, skipped = run_rules(data, params)
-    comm = data["communications"]
     tiers = metrics.tiers(data, params)
     headline = headline_figures(data, flags, params)
     return AuditResult(

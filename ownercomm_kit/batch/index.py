@@ -381,7 +381,7 @@ def changes_table(manifest: dict, group_dir: Path) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
         return html.note("No store has a report yet.", "skip")
-    return (f'<div class="oc-table-wrap"><table class="oc-table oc-changes"><thead><tr>'
+    return ('<div class="oc-table-wrap"><table class="oc-table oc-changes"><thead><tr>'
             + "".join(f'<th scope="col">{html.esc(h)}</th>' for h in head)
             + f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 

@@ -11,7 +11,6 @@ group's parameters nor the kit changed, the step is skipped.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import math
@@ -25,7 +24,7 @@ import pandas as pd
 from .. import __version__, outputs, schema
 from ..audit.windows import DAY
 from . import extract
-from .persons import match_persons, span_counts
+from .persons import match_persons
 from .rules import GROUP_FLAG_COLUMNS, GROUP_RULES, opt_outs, rule_params, run_group_rules, _exempt
 
 FOLDER = "group"

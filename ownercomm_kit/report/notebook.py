@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
 
 from .. import params as params_mod
 from .. import paths

@@ -90,9 +90,9 @@ def people(rng: np.random.Generator, n: int, seed: int, timezone: str) -> dict[s
     num = rng.integers(1, 999, n)
     emails = np.empty(n, dtype=object)
     for i in range(n):
-        f, l = ascii_slug(first[i]) or "owner", ascii_slug(last[i]) or "mail"
+        f, la = ascii_slug(first[i]) or "owner", ascii_slug(last[i]) or "mail"
         s = style[i]
-        user = f"{f}.{l}" if s == 0 else f"{f[0]}{l}{num[i]}" if s == 1 else f"{f}{num[i]}" if s == 2 else f"{l}.{f}"
+        user = f"{f}.{la}" if s == 0 else f"{f[0]}{la}{num[i]}" if s == 1 else f"{f}{num[i]}" if s == 2 else f"{la}.{f}"
         emails[i] = f"{user}@{dom[i]}"
     codes = AREA_CODES.get(timezone, AREA_CODES["America/New_York"])
     area = np.asarray(codes)[rng.integers(0, len(codes), n)]

@@ -325,7 +325,7 @@ def test_opt_out_on_an_exempt_message_still_counts(tmp_path):
     assert got == {("S2", "sister_after_opt_out")}
 
 
-def test_group_parameters_only_in_the_group_file():
+def test_group_parameters_only_in_the_group_file(tmp_path):
     d = params_mod.load_defaults()
     dealer = params_mod.check_layer({"group": {"match": {"default_region": "GB"}}}, "D.yaml", "dealer", d)
     assert any("'group' parameters belong in the group file" in p for p in dealer)
@@ -333,7 +333,11 @@ def test_group_parameters_only_in_the_group_file():
                                               "rules": {"group_cap_total": {"windows": [{"days": 7, "max": 8}]}}}},
                                    "g.yaml", "group", d)
     assert group == []
-    assert params_mod.check_layer({"group": {"match": {"region": "GB"}}}, "g.yaml", "group", d)  # a typo
+    # a typo: found by the typed schema when the layers are resolved, named with its file and key path
+    (tmp_path / "g.yaml").write_text("group_id: g\ndealers: []\ngroup:\n  match:\n    region: GB\n")
+    with pytest.raises(params_mod.ParamsError) as e:
+        params_mod.resolve({"dealer_id": "g", "data_dir": "."}, group_file=tmp_path / "g.yaml", root=tmp_path)
+    assert any("g.yaml" in p and "group.match.region" in p for p in e.value.problems), e.value.problems
 
 
 def test_group_caps_follow_the_groups_cap_total():

@@ -122,9 +122,14 @@ def test_resume_skips_unchanged_and_reruns_on_any_input_change(kit):
     again = runner.run_dealer(dealer, out=out)
     assert again.status == "skipped" and "audit.html" in again.outputs
     assert runner.run_dealer(dealer, out=out, force=True).status == "ok"
-    # A data file touched (same content, new mtime) -> runs again.
+    # A data file touched (same content, new mtime) is no change: resume compares contents.
     data_file = kit / "data" / "D001" / "communications.csv"
     st = data_file.stat()
+    os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert runner.run_dealer(dealer, out=out).status == "skipped"
+    # New bytes under the old modification time are a change.
+    text = data_file.read_bytes()
+    data_file.write_bytes(text.replace(b"\n", b"\r\n", 1) if b"\r\n" not in text else text.replace(b"\r\n", b"\n", 1))
     os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert runner.run_dealer(dealer, out=out).status == "ok"
     assert runner.run_dealer(dealer, out=out).status == "skipped"

@@ -377,7 +377,7 @@ def test_first_injections_sit_on_the_window_edges(small):
 
 def test_rerun_in_the_other_format_leaves_one_file_per_table(tmp_path):
     run_synth(tmp_path, "--dealers", "1", "--customers", "20", "--format", "csv")
-    run_synth(tmp_path, "--dealers", "1", "--customers", "20", "--format", "parquet")
+    run_synth(tmp_path, "--dealers", "1", "--customers", "20", "--format", "parquet", "--force")
     files = sorted(p.name for p in (tmp_path / "data/D001").iterdir())
     assert files == sorted(f"{t}.parquet" for t in schema.TABLES)
     assert not load_dealer(resolve(dealer_file=tmp_path / "params/dealers/D001.yaml")).errors
@@ -410,3 +410,16 @@ def test_unwritable_output_is_a_message_not_a_traceback(tmp_path):
     result = CliRunner().invoke(main, ["synth", str(blocker / "out"), "--customers", "5", "--quiet"])
     assert result.exit_code == 1 and "cannot write" in result.output
     assert "Traceback" not in result.output
+
+
+def test_synth_refuses_a_folder_that_holds_its_dealers_without_force(tmp_path):
+    out = tmp_path / "kit"
+    run_synth(out, "--dealers", "1", "--customers", "5")
+    before = digests(out)
+    again = CliRunner().invoke(main, ["synth", str(out), "--dealers", "1", "--customers", "5", "--seed", "9",
+                                      "--quiet"])
+    assert again.exit_code == 1 and "already holds" in again.output and "--force" in again.output
+    assert "Traceback" not in again.output
+    assert digests(out) == before  # nothing overwritten
+    run_synth(out, "--dealers", "1", "--customers", "5", "--seed", "9", "--force")
+    assert digests(out) != before

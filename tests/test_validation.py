@@ -235,7 +235,8 @@ def test_cli_validate_clean_folder_exits_0_with_a_summary(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(clean_folder(tmp_path / "d")), "--timezone", LA])
     assert result.exit_code == 0, result.output
     assert "communications  communications.csv: 3 rows" in result.output
-    assert "No blocking problem." in result.output
+    assert "No blocking problem: ready to run." in result.output
+    assert "No problems found" not in result.output  # one verdict, not two
 
 
 def test_cli_validate_requires_a_timezone(tmp_path):

@@ -16,7 +16,7 @@ from ._common import resolve_params
 @click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Dealer file (params/dealers/<id>.yaml): its mapping, timezone and rule overrides apply.")
 @click.option("--timezone", help="IANA time zone of the dealer, e.g. America/Los_Angeles (else the dealer file's).")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="The audit's 'today' (YYYY-MM-DD); empty = the last date in the data.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flags.csv"),
               show_default=True, help="Where to write the flags (one row per message and rule broken).")

@@ -15,7 +15,7 @@ from ..cli import main
               help="Folder that receives <dealer_id>/history.csv (default: reports/ in the kit's root).")
 @click.option("--group", "group_file", type=click.Path(dir_okay=False), default=None,
               help="A group file whose parameters apply below the dealer's.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD", default=None,
               help="Count month-ends back from this date instead (YYYY-MM-DD).")
 def history(dealer_file: str, months: int, out: str | None, group_file: str | None, as_of) -> None:
     """Every audit, retention and referral figure at each of the last N month-ends.

@@ -26,9 +26,10 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
         timeout: float | None) -> None:
     """Run a dealer's notebooks and write its reports into <out>/<dealer_id>/.
 
-    The audit, retention and referral reports (HTML), the CSV call lists, kpis.json and the
-    executed notebooks. Nothing is replaced unless every notebook succeeded; an unchanged
-    dealer is skipped unless --force.
+    The audit, retention, referral and data-quality reports (audit.html, retention.html,
+    referrals.html, data_quality.html), flags.csv and flags.parquet, suppression.csv, the CSV
+    call lists, kpis.json, runs/<as_of>.json and the executed notebooks. Nothing is replaced
+    unless every notebook succeeded; an unchanged dealer is skipped unless --force.
     """
     from .. import params, procs
     from ..runner import run_dealer

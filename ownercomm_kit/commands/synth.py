@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -17,7 +18,7 @@ from ..cli import main
               help="Share of customers per SPEC §4 rule who get a message breaking it (at least one each).")
 @click.option("--no-inject", is_flag=True, help="Clean data only: breaks no rule, empty ground truth.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-@click.option("--as-of", default="2026-10-31", show_default=True, help="Last day of the history (YYYY-MM-DD).")
+@click.option("--as-of", default="2026-10-31", show_default=True, metavar="YYYY-MM-DD", help="Last day of the history (YYYY-MM-DD).")
 @click.option("--group-id", default="synthetic", show_default=True, help="Name of the group file written.")
 @click.option("--data-subdir", default="data", show_default=True,
               help="Folder under OUT_DIR for the dealers' data (the sample uses sample_data).")
@@ -27,8 +28,9 @@ from ..cli import main
               help="Share of each later store's customers who are also customers of an earlier store "
                    "(SPEC §9); writes group.csv and group_persons.csv into the ground truth folder.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--force", is_flag=True, help="Overwrite dealers, data and ground truth already in OUT_DIR.")
 def synth(out_dir, dealers, customers, seed, inject_rate, no_inject, fmt, as_of, group_id, data_subdir,
-          ground_truth_dir, shared_share, quiet) -> None:
+          ground_truth_dir, shared_share, quiet, force) -> None:
     """Write DEALERS synthetic stores into OUT_DIR, with dealer files, a group file and ground truth.
 
     OUT_DIR gets <data-subdir>/<dealer_id>/<table>.csv|.parquet, params/dealers/<dealer_id>.yaml,
@@ -37,10 +39,20 @@ def synth(out_dir, dealers, customers, seed, inject_rate, no_inject, fmt, as_of,
 
     \b
       ownercomm synth . --dealers 3 --customers 300 --seed 7 --group-id sample \\
-        --data-subdir sample_data --ground-truth-dir sample_data/ground_truth
+        --data-subdir sample_data --ground-truth-dir sample_data/ground_truth --shared-share 0.2 --force
     """
-    from ..synth.output import write_group
+    from ..synth.output import dealer_specs, write_group
 
+    if not force:  # a folder that already holds dealers (the shipped sample, a consultant's tree)
+        root = Path(out_dir)
+        taken = [p for spec in dealer_specs(dealers)
+                 for p in (root / "params" / "dealers" / f"{spec.dealer_id}.yaml", root / data_subdir / spec.dealer_id,
+                           root / ground_truth_dir / f"{spec.dealer_id}.csv") if p.exists()]
+        taken += [p for p in [root / "params" / "groups" / f"{group_id}.yaml"] if p.exists()]
+        if taken:
+            shown = ", ".join(str(p) for p in taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
+            raise click.ClickException(f"{out_dir} already holds what synth would write ({shown}); "
+                                       "give another OUT_DIR, or --force to overwrite")
     try:
         as_of_date = dt.date.fromisoformat(as_of)
     except ValueError:

@@ -16,7 +16,7 @@ from ._common import resolve_params
 @click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Dealer file (params/dealers/<id>.yaml): its files, mapping, values and timezone apply.")
 @click.option("--timezone", help="IANA time zone of the dealer, e.g. America/Los_Angeles (else the dealer file's).")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="The report's 'today' (YYYY-MM-DD); dates after it are warned about.")
 @click.option("--group", "group_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Group file: alone, check it and every dealer file it lists (parameters, ids); "
@@ -46,10 +46,14 @@ def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | No
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of, group_file)
     data, infos = loader.load_with_info(resolved, strict=False)
     click.echo(loader.describe(data, infos))
-    click.echo("")
-    click.echo(validation.format_problems(data.problems))
+    if data.problems:  # the list, then one verdict (never two)
+        click.echo("")
+        click.echo(validation.format_problems(data.problems))
     if data.errors:
         n = sum(p.count for p in data.errors)
-        click.echo(f"\n{n} blocking problem(s): fix them before running the reports.", err=True)
+        click.echo(f"\n{n} blocking {'problem' if n == 1 else 'problems'}: fix them before running the reports.",
+                   err=True)
         sys.exit(1)
-    click.echo("\nNo blocking problem.")
+    n = sum(p.count for p in data.problems)
+    warned = f" ({n} {'warning' if n == 1 else 'warnings'} above)" if n else ""
+    click.echo(f"\nNo blocking problem{warned}: ready to run.")

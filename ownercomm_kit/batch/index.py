@@ -24,7 +24,7 @@ from ..kpis import history as history_mod
 from ..kpis import registry
 from ..kpis import runs as runs_mod
 from ..report import charts, html, theme
-from ..report.export import notebook_to_html
+from ..report.export import html_bundle, notebook_to_html, page_cell
 from ..runner import NOTEBOOKS
 
 # (kpi key, label, number kind, better when) — SPEC §4-6 keys; "lower" ranks small first.
@@ -239,18 +239,6 @@ def failed_table(manifest: dict, group_dir: Path) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def _cell(*bundles: tuple[dict, dict | None]):
-    cell = nbformat.v4.new_code_cell("")
-    for data, meta in bundles:
-        out = nbformat.v4.new_output("display_data", data=data)
-        if meta:
-            out.metadata = {html.META_KEY: meta}
-        cell.outputs.append(out)
-    return cell
-
-
-def _html(body: str, section: str | None = None):
-    return ({"text/html": body, "text/plain": ""}, {"section": section} if section else None)
 
 
 def group_section(entry: dict):
@@ -260,7 +248,7 @@ def group_section(entry: dict):
     head = html.heading("The group as one customer base",
                         "Customers shared by the stores and what one store does to another's customers.")
     if entry.get("status") not in ("ok", "skipped"):
-        return _cell(_html(head, "group"), _html(html.note("The group audit could not be built this time: "
+        return page_cell(html_bundle(head, "group"), html_bundle(html.note("The group audit could not be built this time: "
                                                            + public_reason(str(entry.get("error") or "")), "warn")))
     k = entry.get("kpis") or {}
     tiles = html.tiles([
@@ -276,7 +264,7 @@ def group_section(entry: dict):
                        + ", ".join(str(m.get("dealer_name") or m.get("dealer_id")) for m in missing), "warn")
              if missing else "")
     link = f'<p>{_link("group/group_audit.html", "Open the group audit")}</p>'
-    return _cell(_html(head, "group"), _html(tiles + extra + link))
+    return page_cell(html_bundle(head, "group"), html_bundle(tiles + extra + link))
 
 
 def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") -> str:
@@ -288,11 +276,11 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
     n = len(manifest["stores"])
     finished = manifest.get("finished_at", "")[:10] or None
     cells = [
-        _cell(_html(html.header(report="Group overview", dealer_name=manifest.get("group_name") or manifest["group_id"],
+        page_cell(html_bundle(html.header(report="Group overview", dealer_name=manifest.get("group_name") or manifest["group_id"],
                                 period=f"{n} stores", as_of=finished, date_label="run on",
                                 subtitle="Figures per store, each as of its own report date (shown in its "
                                          "reports); no customer data on this page."))),
-        _cell(_html(html.tiles([
+        page_cell(html_bundle(html.tiles([
             html.Tile("Stores with reports", counts.get("ok", 0) + counts.get("skipped", 0), "int",
                       "Stores whose reports are current (run now, or unchanged since their last run)."),
             html.Tile("Stores that failed", counts.get("failed", 0), "int",
@@ -303,31 +291,31 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
             html.Tile("Messages audited", int(df["messages"].sum()) if df["messages"].notna().any() else None,
                       "int", "Across all stores with reports.", reason="no store reported them"),
         ]))),
-        _cell(_html(html.heading("Stores ranked", "Best first. Click a column heading to sort by it."), "ranking"),
-              _html(ranking_table(ranked, group_dir) if not ranked.empty
+        page_cell(html_bundle(html.heading("Stores ranked", "Best first. Click a column heading to sort by it."), "ranking"),
+              html_bundle(ranking_table(ranked, group_dir) if not ranked.empty
                     else html.note("No store has a report yet.", "skip"))),
-        _cell(_html(html.heading("The group's median and quartiles"), "spread"), _html(summary_table(summary(df)))),
+        page_cell(html_bundle(html.heading("The group's median and quartiles"), "spread"), html_bundle(summary_table(summary(df)))),
     ]
     group_cell = group_section(manifest.get("group") or {})
     if group_cell is not None:
         cells.append(group_cell)
     for fig in (spread_chart(df), flags_chart(ranked)):
         if fig is not None:
-            cells.append(_cell((charts.mimebundle(fig), {"role": "chart"})))
-    cells.append(_cell(_html(html.heading("Change since each store's previous run",
+            cells.append(page_cell((charts.mimebundle(fig), {"role": "chart"})))
+    cells.append(page_cell(html_bundle(html.heading("Change since each store's previous run",
                                           "Each store against its own previous recorded run (SPEC §10). A store "
                                           "with no earlier run shows no change."), "changes"),
-                       _html(changes_table(manifest, group_dir))))
+                       html_bundle(changes_table(manifest, group_dir))))
     group_hist = group_history(manifest, group_dir)
     hist_fig = group_history_chart(group_hist)
     if hist_fig is not None:
-        cells.append(_cell(_html(html.heading("The group over time",
+        cells.append(page_cell(html_bundle(html.heading("The group over time",
                                               "Month-end history of the stores (ownercomm history, or batch --history): "
                                               "counts are summed over the stores, shares are the median store."),
                                  "group-history"), (charts.mimebundle(hist_fig), {"role": "chart"})))
-    cells.append(_cell(_html(html.heading("Stores that failed"), "failed"), _html(failed_table(manifest, group_dir))))
-    cells.append(_cell(_html(html.heading("Definitions"), "definitions"),
-                       _html(html.definitions({**KPI_DEFINITIONS, **PROGRESS_DEFINITIONS,
+    cells.append(page_cell(html_bundle(html.heading("Stores that failed"), "failed"), html_bundle(failed_table(manifest, group_dir))))
+    cells.append(page_cell(html_bundle(html.heading("Definitions"), "definitions"),
+                       html_bundle(html.definitions({**KPI_DEFINITIONS, **PROGRESS_DEFINITIONS,
                                                **{registry.label(k): registry.get(k).definition()
                                                   for k in PROGRESS_KEYS}}))))
     nb = nbformat.v4.new_notebook(cells=cells)

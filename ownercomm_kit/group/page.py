@@ -11,7 +11,7 @@ import nbformat
 import pandas as pd
 
 from ..report import charts, html
-from ..report.export import notebook_to_html
+from ..report.export import html_bundle, notebook_to_html, page_cell
 from .persons import span_counts
 from .rules import GROUP_RULES
 
@@ -45,18 +45,6 @@ DEFINITIONS = {
 }
 
 
-def _cell(*bundles):
-    cell = nbformat.v4.new_code_cell("")
-    for data, meta in bundles:
-        out = nbformat.v4.new_output("display_data", data=data)
-        if meta:
-            out.metadata = {html.META_KEY: meta}
-        cell.outputs.append(out)
-    return cell
-
-
-def _html(body: str, section: str | None = None):
-    return ({"text/html": body, "text/plain": ""}, {"section": section} if section else None)
 
 
 def _chart(fig):
@@ -68,15 +56,15 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
     mask = bool((params.get("report") or {}).get("mask_pii", True))
     names = {s.dealer_id: s.dealer_name for s in stores}
     n_examples = int((params.get("group") or {}).get("examples") or 25)
-    cells = [_cell(_html(html.header(report="Group audit", dealer_name=group_name,
+    cells = [page_cell(html_bundle(html.header(report="Group audit", dealer_name=group_name,
                                      period=f"{len(stores)} stores as one customer base", as_of=as_of,
                                      subtitle="Customers shared by the group's stores, and what one store does to "
                                               "another's customers.")))]
     if missing:
-        cells.append(_cell(_html(html.note(
+        cells.append(page_cell(html_bundle(html.note(
             "Missing from this group view: " + "; ".join(f"{m['dealer_name']} ({m['reason']})" for m in missing)
             + ". Their customers and messages are not counted here.", "warn"))))
-    cells.append(_cell(_html(html.tiles([
+    cells.append(page_cell(html_bundle(html.tiles([
         html.Tile("Shared customers", kpis.get("shared_customers"), "int", DEFINITIONS["Shared customers"]),
         html.Tile("Messages reaching shared customers", kpis.get("shared_customer_message_share"), "pct",
                   DEFINITIONS["Share of messages reaching shared customers"], reason="no messages"),
@@ -86,23 +74,23 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
                   "Distinct persons among all customer records of the group."),
     ]), "headline")))
     spans = span_counts(persons)
-    cells.append(_cell(_html(html.heading("Customers of several stores",
+    cells.append(page_cell(html_bundle(html.heading("Customers of several stores",
                                           "Persons by how many stores they are customers of, and which key matched "
                                           "their records (email, phone with last name, or both)."), "shared"),
-                       _html(html.table(spans, labels={"stores": "Stores", "email": "By email",
+                       html_bundle(html.table(spans, labels={"stores": "Stores", "email": "By email",
                                                        "phone_name": "By phone and last name", "both": "By both",
                                                        "persons": "Persons"},
                                         empty="No customer is shared by two stores."))))
     # flags by rule
     by_rule = pd.DataFrame({"rule": [RULE_WORDS[r] for r in GROUP_RULES],
                             "flags": [int((flags["rule"] == r).sum()) for r in GROUP_RULES]})
-    cells.append(_cell(_html(html.heading("Group flags by rule"), "rules"),
-                       _html(html.table(by_rule, labels={"rule": "Rule", "flags": "Flags"}))))
+    cells.append(page_cell(html_bundle(html.heading("Group flags by rule"), "rules"),
+                       html_bundle(html.table(by_rule, labels={"rule": "Rule", "flags": "Flags"}))))
     if len(flags):
-        cells.append(_cell(_chart(charts.bar(by_rule, x="rule", y="flags", title="Group flags by rule",
+        cells.append(page_cell(_chart(charts.bar(by_rule, x="rule", y="flags", title="Group flags by rule",
                                              horizontal=True, y_title=""))))
     # flags by pair of stores
-    cells.append(_cell(_html(html.heading("Flags by pair of stores",
+    cells.append(page_cell(html_bundle(html.heading("Flags by pair of stores",
                                           "Rows: the store that sent the message; columns: the store whose record "
                                           "(purchase, visit, opt-out or messages) makes it a conflict."), "pairs")))
     if len(flags):
@@ -111,22 +99,22 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
         pair = pair.loc[(pair.sum(axis=1) > 0), (pair.sum(axis=0) > 0)]
         pair.index = [names.get(d, d) for d in pair.index]
         pair.columns = [names.get(d, d) for d in pair.columns]
-        cells.append(_cell(_chart(charts.heatmap(pair, title="Group flags by sending store and conflicting store",
+        cells.append(page_cell(_chart(charts.heatmap(pair, title="Group flags by sending store and conflicting store",
                                                  x_title="store whose record makes the conflict",
                                                  y_title="store that sent", value_name="flags"))))
     else:
-        cells.append(_cell(_html(html.note("No group flags.", "info"))))
+        cells.append(page_cell(html_bundle(html.note("No group flags.", "info"))))
     # which store messages shared customers most
     ps = per_store.copy()
     ps["share"] = (ps["shared_messages"] / ps["messages"]).where(ps["messages"] > 0)
     ps = ps.sort_values(["shared_messages", "dealer_id"], ascending=[False, True])
-    cells.append(_cell(_html(html.heading("Which stores message shared customers most"), "stores"),
-                       _html(html.table(ps[["dealer_name", "messages", "shared_messages", "share"]],
+    cells.append(page_cell(html_bundle(html.heading("Which stores message shared customers most"), "stores"),
+                       html_bundle(html.table(ps[["dealer_name", "messages", "shared_messages", "share"]],
                                         labels={"dealer_name": "Store", "messages": "Messages",
                                                 "shared_messages": "To shared customers", "share": "Share"},
                                         formats={"share": "pct"}, max_rows=None))))
     if len(ps) and ps["shared_messages"].sum() > 0:
-        cells.append(_cell(_chart(charts.bar(ps, x="dealer_name", y="shared_messages",
+        cells.append(page_cell(_chart(charts.bar(ps, x="dealer_name", y="shared_messages",
                                              title="Messages to shared customers by store", y_title="messages"))))
     # examples
     ex = flags.head(n_examples)
@@ -135,12 +123,12 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
                        "sent_at": ex["sent_at"].astype("string").str.slice(0, 10),
                        "detail": ex["detail"],
                        "related_store": [names.get(d, d) for d in ex["related_dealer_id"]]})
-    cells.append(_cell(_html(html.heading("Examples", f"The first {n_examples} group flags in time order; the full "
+    cells.append(page_cell(html_bundle(html.heading("Examples", f"The first {n_examples} group flags in time order; the full "
                                           "list is group_flags.csv, and what each store must hold back is "
                                           "group_suppression.csv."), "examples"),
-                       _html(html.table(ex, labels={"store": "Sent by", "rule": "Rule", "sent_at": "Sent (UTC date)",
+                       html_bundle(html.table(ex, labels={"store": "Sent by", "rule": "Rule", "sent_at": "Sent (UTC date)",
                                                     "detail": "What happened", "related_store": "Conflicting store"},
                                         mask_pii=mask, max_rows=None, empty="No group flags."))))
-    cells.append(_cell(_html(html.heading("Definitions"), "definitions"), _html(html.definitions(DEFINITIONS))))
+    cells.append(page_cell(html_bundle(html.heading("Definitions"), "definitions"), html_bundle(html.definitions(DEFINITIONS))))
     nb = nbformat.v4.new_notebook(cells=cells)
     return notebook_to_html(nb, title=f"{group_name}: group audit", plotlyjs=plotlyjs)

@@ -97,6 +97,23 @@ def _plotly_from_json(spec: dict) -> str:
     return charts.figure_html(fig)
 
 
+def page_cell(*bundles: tuple[dict, dict | None]):
+    """A code cell holding display outputs, for pages built outside a kernel (the group index,
+    the group page): each bundle is (mime data, the report's cell metadata or None)."""
+    cell = nbformat.v4.new_code_cell("")
+    for data, meta in bundles:
+        out = nbformat.v4.new_output("display_data", data=data)
+        if meta:
+            out.metadata = {META_KEY: meta}
+        cell.outputs.append(out)
+    return cell
+
+
+def html_bundle(body: str, section: str | None = None) -> tuple[dict, dict | None]:
+    """HTML for :func:`page_cell`, opening a section of the page when ``section`` is given."""
+    return ({"text/html": body, "text/plain": ""}, {"section": section} if section else None)
+
+
 def cell_parts(cell: Any) -> list[str]:
     """The HTML parts of one cell, in order (jinja filter ``oc_parts``)."""
     if cell.get("cell_type") == "markdown" and "report" in (cell.get("metadata", {}).get("tags") or []):

@@ -181,15 +181,32 @@ def call_in_worker(fn: Callable, task):
     return result
 
 
-def stop_workers(processes) -> None:
+# How long stopped workers get to unwind their store (staging removed, kernel shut down)
+# before they are killed: a SIGTERM that lands inside the kernel client's event loop can be
+# swallowed there, and the worker would then wait out its cell (seen under heavy load).
+STOP_GRACE = 15.0
+
+
+def stop_workers(processes, grace: float = STOP_GRACE) -> None:
     """SIGTERM to a pool's worker processes (``multiprocessing.Process`` objects, or a
-    ``ProcessPoolExecutor``'s ``{pid: process}``)."""
+    ``ProcessPoolExecutor``'s ``{pid: process}``); those still running after ``grace``
+    seconds are killed (their kernels die with them), so a stop never waits on a cell."""
     if isinstance(processes, dict):
         processes = processes.values()
-    for proc in list(processes):
+    processes = list(processes)
+    for proc in processes:
         with contextlib.suppress(Exception):
             if proc.is_alive():
                 proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5.0)
 
 
 def reap_children(grace: float = 10.0) -> list[int]:

@@ -632,13 +632,7 @@ def _pid_alive(name: str) -> bool:
         return False
     if pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return procs.pid_alive(pid)
 
 
 # --------------------------------------------------------------------------- run_dealer

@@ -10,7 +10,6 @@ the same look; every string goes through ``esc``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -59,14 +58,6 @@ PROGRESS_DEFINITIONS = {
 }
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) or math.isinf(x) else x
 
 
 def store_frame(manifest: dict, group_dir: Path) -> pd.DataFrame:
@@ -78,9 +69,9 @@ def store_frame(manifest: dict, group_dir: Path) -> pd.DataFrame:
         kpis = outputs.read_kpis(group_dir / s["out_dir"])
         row = {"dealer_id": s["dealer_id"], "dealer_name": s.get("dealer_name") or s["dealer_id"],
                "out_dir": s["out_dir"], "status": s["status"],
-               "messages": _number(kpis.get("messages")), "flags_high": _number(kpis.get("flags_high"))}
+               "messages": registry.number(kpis.get("messages")), "flags_high": registry.number(kpis.get("flags_high"))}
         for key, *_ in HEADLINE_KPIS:
-            row[key] = _number(kpis.get(key))
+            row[key] = registry.number(kpis.get(key))
         if row["flags_high"] is not None and row["messages"]:
             row["flags_high_per_1k"] = row["flags_high"] / row["messages"] * 1000
         rows.append(row)
@@ -154,7 +145,7 @@ def ranking_table(ranked: pd.DataFrame, group_dir: Path) -> str:
 
 
 def _num_cell(value: Any, kind: str) -> str:
-    x = _number(value)
+    x = registry.number(value)
     if x is None:
         return '<td class="oc-num oc-na" data-sort="">no data</td>'
     return f'<td class="oc-num" data-sort="{x!r}">{html.esc(html.fmt_number(x, kind))}</td>'

@@ -192,6 +192,16 @@ def _tied_messages(comm: pd.DataFrame) -> set:
     return set(comm["message_id"].to_numpy(object)[d])
 
 
+def cap_total_window_sql(windows: list[dict]) -> tuple[str, str]:
+    """DuckDB's reading of cap_total (SPEC §4): one trailing-window count per cap, (t - days, t]
+    in elapsed time, and the condition that one is over its max."""
+    counts = ",\n".join(
+        f"count(*) OVER (PARTITION BY customer_id ORDER BY sent_at RANGE BETWEEN "
+        f"INTERVAL '{int(w['days'] * 86400 * 10**6) - 1} microseconds' PRECEDING AND CURRENT ROW) AS c{i}"
+        for i, w in enumerate(windows))
+    return counts, " OR ".join(f"c{i} > {w['max']}" for i, w in enumerate(windows))
+
+
 def duckdb_cap_total(comm: pd.DataFrame, p: dict) -> tuple[float, set]:
     import duckdb
 
@@ -200,12 +210,7 @@ def duckdb_cap_total(comm: pd.DataFrame, p: dict) -> tuple[float, set]:
         "message_id": comm["message_id"], "customer_id": comm["customer_id"], "category": comm["category"],
         "sent_at": comm["sent_at"].dt.tz_convert("UTC").dt.tz_localize(None),
     })
-    windows = p["rules"]["cap_total"]["windows"]
-    counts = ",\n".join(
-        f"count(*) OVER (PARTITION BY customer_id ORDER BY sent_at RANGE BETWEEN "
-        f"INTERVAL '{int(w['days'] * 86400 * 10**6) - 1} microseconds' PRECEDING AND CURRENT ROW) AS c{i}"
-        for i, w in enumerate(windows))
-    over = " OR ".join(f"c{i} > {w['max']}" for i, w in enumerate(windows))
+    counts, over = cap_total_window_sql(p["rules"]["cap_total"]["windows"])
     sql = f"""
         SELECT message_id FROM (
             SELECT message_id, {counts}

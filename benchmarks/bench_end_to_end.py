@@ -80,12 +80,9 @@ def duckdb_cap_total(parquet: Path) -> tuple[float, int]:
 
     p = load_defaults(ROOT)
     exempt = ", ".join(repr(c) for c in p["audit"]["exempt_categories"])
-    windows = p["rules"]["cap_total"]["windows"]
-    counts = ",\n".join(
-        f"count(*) OVER (PARTITION BY customer_id ORDER BY sent_at RANGE BETWEEN "
-        f"INTERVAL '{int(w['days'] * 86400 * 10**6) - 1} microseconds' PRECEDING AND CURRENT ROW) AS c{i}"
-        for i, w in enumerate(windows))
-    over = " OR ".join(f"c{i} > {w['max']}" for i, w in enumerate(windows))
+    from bench_audit import cap_total_window_sql  # the same DuckDB reading as the engine benchmark
+
+    counts, over = cap_total_window_sql(p["rules"]["cap_total"]["windows"])
     sql = f"""
         SELECT count(*) FROM (
             SELECT message_id, {counts}

@@ -154,3 +154,23 @@ def write_tiny_dealer(folder: Path, *, as_of: dt.date = AS_OF, drop: tuple[str, 
     path = folder / "T01.yaml"
     path.write_text(yaml.safe_dump(dealer, sort_keys=False), encoding="utf-8")
     return path
+
+
+def write_two_store_group(base: Path, group_id: str, group_name: str) -> Path:
+    """A group file of two tiny stores (T01 and a copy named T02, "Second <i>Store</i>") under
+    ``base``: what the browser tests run as a batch."""
+    import shutil
+
+    import yaml
+
+    first = write_tiny_dealer(base / "s1")
+    second_dir = base / "s2"
+    shutil.copytree(base / "s1" / "data", second_dir / "data")
+    doc = yaml.safe_load(first.read_text())
+    doc.update(dealer_id="T02", dealer_name="Second <i>Store</i>", data_dir=str(second_dir / "data"))
+    second = second_dir / "T02.yaml"
+    second.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    group = base / "group.yaml"
+    group.write_text(yaml.safe_dump({"group_id": group_id, "group_name": group_name,
+                                     "dealers": [str(first), str(second)]}), encoding="utf-8")
+    return group

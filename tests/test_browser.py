@@ -16,9 +16,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers_report import DEALER_NAME, FORMULA_NAME, XSS_NAME, write_tiny_dealer
+from helpers_report import DEALER_NAME, FORMULA_NAME, XSS_NAME, write_two_store_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -46,18 +45,7 @@ def group_out(tmp_path_factory) -> Path:
     from ownercomm_kit.batch import run_batch
 
     base = tmp_path_factory.mktemp("browser")
-    first = write_tiny_dealer(base / "s1")
-    second_dir = base / "s2"
-    shutil.copytree(base / "s1" / "data", second_dir / "data")
-    doc = yaml.safe_load(first.read_text())
-    doc.update(dealer_id="T02", dealer_name="Second <i>Store</i>", data_dir=str(second_dir / "data"))
-    second = second_dir / "T02.yaml"
-    second.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    group = base / "group.yaml"
-    group.write_text(yaml.safe_dump({
-        "group_id": "hostile", "group_name": "Hostile <script>alert(2)</script> Group",
-        "dealers": [str(first), str(second)],
-    }), encoding="utf-8")
+    group = write_two_store_group(base, "hostile", "Hostile <script>alert(2)</script> Group")
     result = run_batch(group, out=base / "out", workers=2)
     assert not result.failed, result.failed
     return result.out_dir

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers_report import write_tiny_dealer  # noqa: E402
+from helpers_report import write_two_store_group  # noqa: E402
 from test_browser import _need_chromium, _open, browser  # noqa: E402,F401  (the shared browser fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -28,15 +27,7 @@ def group_out(tmp_path_factory) -> Path:
     from ownercomm_kit.batch import run_batch
 
     base = tmp_path_factory.mktemp("progress")
-    first = write_tiny_dealer(base / "s1")
-    second_dir = base / "s2"
-    shutil.copytree(base / "s1" / "data", second_dir / "data")
-    doc = yaml.safe_load(first.read_text())
-    doc.update(dealer_id="T02", dealer_name="Second <i>Store</i>", data_dir=str(second_dir / "data"))
-    (second_dir / "T02.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
-    group = base / "group.yaml"
-    group.write_text(yaml.safe_dump({"group_id": "prog", "group_name": "Progress <b>Group</b>",
-                                     "dealers": [str(first), str(second_dir / "T02.yaml")]}), encoding="utf-8")
+    group = write_two_store_group(base, "prog", "Progress <b>Group</b>")
     out = base / "out"
     r = run_batch(group, out=out, workers=2, as_of="2026-05-31", history_months=4)
     assert not r.failed, r.failed

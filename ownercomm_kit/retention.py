@@ -639,16 +639,24 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
 def kpi_values(data: DealerData, params: dict) -> tuple[dict, dict]:
     """(every retention KPI at ``data.as_of``, why any was skipped): what the report shows and
     what ``ownercomm history`` records per month-end."""
-    p = params["retention"]
+    from . import service
+
+    kpis, skipped = _own_kpis(data, params["retention"])
+    return _with_service(kpis, skipped, *service.kpi_values(data, params["retention"]))
+
+
+def _own_kpis(data: DealerData, p: dict) -> tuple[dict, dict]:
+    """The KPIs of KPI_FUNCTIONS (the service ones come from ``service``)."""
     kpis: dict[str, float | int | None] = {}
     skipped: dict[str, str] = {}
     for key, fn in KPI_FUNCTIONS.items():
         kpis[key], why = fn(data, p)
         if why:
             skipped[key] = why
-    from . import service
+    return kpis, skipped
 
-    svc_kpis, svc_skipped = service.kpi_values(data, p)
+
+def _with_service(kpis: dict, skipped: dict, svc_kpis: dict, svc_skipped: dict) -> tuple[dict, dict]:
     kpis.update(svc_kpis)
     skipped.update({k: v for k, v in svc_skipped.items() if k not in skipped})
     return kpis, skipped
@@ -657,7 +665,7 @@ def kpi_values(data: DealerData, params: dict) -> tuple[dict, dict]:
 def compute(data: DealerData, params: dict) -> RetentionResult:
     """Every retention KPI, trend and call list of SPEC §5 for one dealer."""
     p = params["retention"]
-    kpis, skipped = kpi_values(data, params)
+    kpis, skipped = _own_kpis(data, p)  # the service KPIs come with service.compute below (computed once)
     excluded: dict[str, int] = {}
     needs = {
         "weekly_appointments": missing(data, "appointments"),
@@ -674,7 +682,7 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
     from . import service
 
     svc = service.compute(data, p)
-    skipped.update({k: v for k, v in svc.skipped.items() if k not in skipped})
+    kpis, skipped = _with_service(kpis, skipped, svc.kpis, svc.skipped)
     excluded.update(svc.excluded)
     notes = {k: v for k, v in partial_notes(data).items() if k not in skipped}
     return RetentionResult(

@@ -27,7 +27,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ownercomm_kit import paths, runner  # noqa: E402
+from ownercomm_kit import paths  # noqa: E402
+from ownercomm_kit.run.notebooks import notebook_specs  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -96,7 +97,7 @@ def main() -> None:
         kit = tmp / "kit"
         group = make_stores(kit, args.stores, args.customers, args.seed)
         dealer_files = sorted((kit / "params" / "dealers").glob("*.yaml"))
-        notebooks = runner.notebook_specs(paths.notebooks_dir(ROOT))
+        notebooks = notebook_specs(paths.notebooks_dir(ROOT))
         print(f"{len(dealer_files)} stores x {len(notebooks)} notebooks "
               f"({', '.join(p.stem for p, _, _ in notebooks)}), {args.customers} customers each, "
               f"{os.cpu_count()} cores")

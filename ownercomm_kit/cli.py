@@ -11,8 +11,8 @@ import sys
 import click
 
 from . import __version__
-from .data import DataError
-from .params import ParamsError
+from .commands import COMMANDS
+from .errors import DataError, ParamsError
 
 
 def _fail(message: str) -> None:
@@ -49,8 +49,8 @@ def main() -> None:
     """
 
 
-# Commands are registered by their modules' CLI sections below; each is a thin wrapper.
-from . import commands  # noqa: E402,F401  (registers the subcommands on ``main``)
+for _command in COMMANDS:  # each a thin wrapper over one package function (commands/)
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -19,6 +19,7 @@ from typing import Literal
 import pandas as pd
 
 from . import schema
+from .errors import DataError  # noqa: F401  (defined with the kit's other errors)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Problem:
     value: str | None
     message: str
     count: int = 1  # warnings of one kind are counted, with the first row as the example
+    # The message with nothing read from the data (no cell value, no header), for what leaves
+    # the store (a batch's manifest, the group index); None: ``message`` quotes nothing read.
+    public: str | None = None
 
     def __str__(self) -> str:
         where = [self.file or self.table or "data"]
@@ -43,15 +47,6 @@ class Problem:
         value = f" value {self.value!r}:" if self.value is not None else ""
         more = f" ({self.count} rows)" if self.count > 1 else ""
         return f"{self.level.upper()} {', '.join(where)}:{value} {self.message}{more}"
-
-
-class DataError(Exception):
-    """Blocking data problems; ``problems`` lists every one of them."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        errors = [p for p in problems if p.level == "error"]
-        super().__init__(f"{len(errors)} blocking data problem(s)\n" + "\n".join(str(p) for p in errors))
 
 
 @dataclass

@@ -1,8 +1,19 @@
-"""Faults of the machine rather than of the data: a full disk, a read-only output folder.
+"""The kit's exceptions, in one place, and the faults of the machine (a full disk, a read-only
+output folder).
 
-Each is said in one line naming the folder and what to do (SPEC §8 faults), whether the
-error happened in this process (``OSError``) or inside a notebook's kernel (where only the
-error's name and text come back).
+Each kind of failure has its exception; ``kind`` is what a store's structured failure
+(``run.failure``) records and what the CLI, the manifest and the group index branch on:
+
+- ``DataError`` (``data``): blocking problems in a dealer's data, every one listed;
+- ``ParamsError`` (``params``): problems in the parameter files, every one listed;
+- ``StoreTimeout`` (``timeout``): a store ran past its whole-store time limit;
+- ``KernelError`` (``kernel``): the notebooks' kernel did not start, or failed its set-up;
+- ``OutputError`` (``output``): the output folder cannot take the reports;
+- anything else is ``other``.
+
+A machine fault is said in one line naming the folder and what to do (SPEC §8 faults),
+whether the error happened in this process (``OSError``) or inside a notebook's kernel
+(where only the error's name and text come back).
 """
 from __future__ import annotations
 
@@ -27,8 +38,61 @@ OUTPUT_ERRNOS: dict[int, tuple[str, str]] = {
 WRITE_ONLY_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 
 
-class OutputError(Exception):
+class KitError(Exception):
+    """Base of the kit's own errors; ``kind`` names the kind of failure it is."""
+
+    kind = "other"
+
+
+class DataError(KitError):
+    """Blocking data problems; ``problems`` lists every one of them (``data.Problem``)."""
+
+    kind = "data"
+
+    def __init__(self, problems: list):
+        self.problems = problems
+        errors = [p for p in problems if p.level == "error"]
+        super().__init__(f"{len(errors)} blocking data problem(s)\n" + "\n".join(str(p) for p in errors))
+
+
+class ParamsError(KitError):
+    """One or more problems in parameter files; ``problems`` lists them all."""
+
+    kind = "params"
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class KernelError(KitError):
+    """The kernel the notebooks run in did not come up, or its set-up failed."""
+
+    kind = "kernel"
+
+
+class KernelStartError(KernelError):
+    """The kernel did not start (after the bounded retries)."""
+
+
+class StoreFailure(KitError):
+    """A store could not be run: ``failure`` (a ``run.failure.Failure``) says why, as data;
+    ``str()`` is its one line. ``notebook_path``: the executed notebook that failed."""
+
+    def __init__(self, failure, notebook_path: str | None = None):
+        self.failure = failure
+        self.notebook_path = notebook_path
+        super().__init__(failure.line())
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.failure.kind
+
+
+class OutputError(KitError):
     """The output folder cannot take the reports; ``str()`` is the one line to show."""
+
+    kind = "output"
 
     def __init__(self, folder: str | os.PathLike, code: int):
         self.folder, self.errno = str(folder), code
@@ -98,6 +162,8 @@ class StoreTimeout(BaseException):
     A ``BaseException``, like ``KeyboardInterrupt``: it is raised by a timer wherever the
     store happens to be, and the ``except Exception`` of a library in between must not take
     it for one of its own errors (a kernel start would be retried, for instance)."""
+
+    kind = "timeout"
 
     def __init__(self, seconds: float):
         self.seconds = seconds

@@ -164,7 +164,8 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
                                           "the file is empty (0 bytes or blank lines only); the table is treated "
                                           "as missing and what needs it is skipped")]
     except FormatError as e:
-        return None, None, None, [Problem("error", name, src.name, None, None, None, f"unreadable file: {e}")]
+        return None, None, None, [Problem("error", name, src.name, None, None, None, f"unreadable file: {e}",
+                                          public="unreadable file (ownercomm validate says why)")]
     mapping = (params.get("mapping") or {}).get(name) or {}
     if len(raw.frame) == 0:  # a header row and nothing else
         if required:  # read (its columns are checked), said plainly; the reports show zeros

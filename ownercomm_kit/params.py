@@ -13,19 +13,12 @@ from typing import Any, Mapping
 import yaml
 
 from . import params_schema, paths, schema, state_laws
+from .errors import ParamsError  # noqa: F401  (defined with the kit's other errors)
 
 # Sections of defaults.yaml that a group or dealer file may override (params_schema.Params).
 SECTIONS = params_schema.SECTIONS
 DEALER_KEYS = ("dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values")
 GROUP_KEYS = ("group_id", "group_name", "dealers")
-
-
-class ParamsError(Exception):
-    """One or more problems in parameter files; ``problems`` lists them all."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def read_yaml(path: str | Path) -> dict:

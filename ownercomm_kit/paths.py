@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -77,3 +78,12 @@ def root_of_params_file(path: Path) -> Path | None:
     if path.parent.parent.name == "params":
         return path.parent.parent.parent
     return None
+
+
+# A dealer or group id becomes a folder name: no separators, no "..", nothing hidden.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def reports_dir(root: Path | None = None) -> Path:
+    """Where ``ownercomm run``, ``batch`` and ``history`` write when given no ``--out``."""
+    return (root or kit_root()) / "reports"

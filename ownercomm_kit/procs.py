@@ -161,10 +161,10 @@ def _exit_now() -> None:
 
 
 def _close_kernels() -> None:
-    runner = sys.modules.get("ownercomm_kit.runner")
-    if runner is not None:
+    kernels = sys.modules.get("ownercomm_kit.run.kernels")
+    if kernels is not None:
         with contextlib.suppress(Exception):
-            runner.KERNELS.close()
+            kernels.KERNELS.close()
 
 
 def call_in_worker(fn: Callable, task):
@@ -231,11 +231,29 @@ def reap_children(grace: float = 10.0) -> list[int]:
 
 def stop_reason(error: BaseException) -> tuple[str, int]:
     """(what stopped us, exit status) for a ``KeyboardInterrupt`` raised by Ctrl-C or by
-    ``runner.sigterm_interrupts`` (whose message is ``signal 15``)."""
+    :func:`sigterm_interrupts` (whose message is ``signal 15``)."""
     text = str(error)
     if text in (f"signal {int(signal.SIGTERM)}", "SIGTERM"):
         return "SIGTERM", EXIT_SIGTERM
     return "Ctrl-C", EXIT_SIGINT
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C while inside: staging folders
+    are removed and kernels shut down instead of the process vanishing mid-write."""
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def after_stop(grace: float = 2.0) -> None:

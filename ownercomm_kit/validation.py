@@ -108,6 +108,8 @@ def check_required_columns(
                 f"required column {col!r} not found. Columns found: {', '.join(shown) or 'none'}. "
                 f"{hint}If it is named differently, add to the dealer file: "
                 f"mapping: {{{table}: {{{_yaml_str(theirs)}: {col}}}}}",
+                public=f"required column {col!r} not found; if it is named differently, add a mapping: "
+                       "line to the dealer file (ownercomm validate names the columns found)",
             )
         )
     return out
@@ -149,6 +151,7 @@ def check_duplicate_columns(table: str, file: str, sources: dict[str, list[str]]
             "error", table, file, 1, col, None,
             f"columns {', '.join(repr(s) for s in theirs)} all map to {col!r}; keep one: map it "
             f"explicitly, or ignore the others, e.g. mapping: {{{table}: {{{_yaml_str(theirs[-1])}: null}}}}",
+            public=f"{len(theirs)} columns all map to {col!r}; keep one (ownercomm validate names them)",
         )
         for col, theirs in sources.items()
         if len(theirs) > 1
@@ -218,7 +221,9 @@ def check_enum(
             f"them, add to the dealer file: values: {{{key}: {{{_yaml_str(value)}: {target}}}}}{consequence}"
         )
         msg += f" (rows {_rows_text(rs)})" if len(rs) > 1 else ""
-        out.append(Problem(level, table, file, int(rs[0]), column, str(value), msg, count=len(rs)))
+        public = (f"not an allowed {column} (allowed: {', '.join(allowed)}); if it means one of them, add a "
+                  f"values: line to the dealer file (ownercomm validate shows it){consequence}")
+        out.append(Problem(level, table, file, int(rs[0]), column, str(value), msg, count=len(rs), public=public))
     return out
 
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ownercomm_kit import batch, params, runner
+from ownercomm_kit import batch, params
+from ownercomm_kit.run import store as run_store
 from ownercomm_kit.batch import index
 from ownercomm_kit.cli import main
 
@@ -135,7 +136,8 @@ def test_index_ranks_summarises_and_escapes(tmp_path):
         _write_store(gdir, "C", {"messages": 2000, "flags_high": 20, "over_cap_customer_share": 0.2,
                                  "appointment_show_rate_90d": 0.8}),
         {"dealer_id": "F", "dealer_name": "F", "status": "failed", "out_dir": "F", "outputs": [],
-         "error": "audit.ipynb, cell 4: DataError: <bad>", "failed_notebook": "F/_failed/audit.ipynb", "seconds": 1},
+         "error": "audit.ipynb, cell 4: DataError: <bad>", "failed_notebook": "F/_failed/audit.ipynb", "seconds": 1,
+         "failure": {"kind": "data", "summary": "<bad>", "notebook": "audit.ipynb", "cell": 4, "error": "DataError"}},
     ]
     manifest = _manifest(stores)
     df = index.store_frame(manifest, gdir)
@@ -162,7 +164,8 @@ def test_index_ranks_summarises_and_escapes(tmp_path):
 
 def test_index_with_no_reports_at_all(tmp_path):
     manifest = _manifest([{"dealer_id": "F", "dealer_name": "F", "status": "failed", "out_dir": None,
-                           "outputs": [], "error": "parameters: x", "failed_notebook": None, "seconds": 0}])
+                           "outputs": [], "error": "parameters: x", "failed_notebook": None, "seconds": 0,
+                           "failure": {"kind": "params", "summary": "parameters", "problems": [{"message": "x"}]}}])
     page = index.build_index(manifest, tmp_path)
     assert "No store has a report yet." in page and "parameters: x" in page
 
@@ -176,7 +179,7 @@ def test_prestart_only_where_another_store_follows(kit, monkeypatch):
         def run(self, fn, tasks):
             for t in tasks:
                 seen.append((t["dealer_id"], t["prestart"]))
-                yield t, runner.RunResult(dealer_id=t["dealer_id"], status="failed", error="x").to_dict()
+                yield t, run_store.RunResult(dealer_id=t["dealer_id"], status="failed", error="x").to_dict()
 
         def close(self):
             pass

@@ -30,10 +30,19 @@ def test_a_good_group_still_reads(tmp_path):
 
 
 def test_index_failure_reasons_quote_no_data_values():
-    from ownercomm_kit.batch.index import public_reason
+    """The index renders a failure from its fields (kind, where, problems), never from the
+    error text, which for an unexpected error may quote a value with both kinds of quote."""
+    from ownercomm_kit.batch.index import failure_text
+    from ownercomm_kit.run.failure import Failure, Problem
 
-    error = ("audit.ipynb, cell 3: DataError: ERROR customers.csv, row 4, column 'customer_id': value "
-             "'ana@example.com': duplicate id; ERROR x.csv, row 2, column 'email': value \"o'neil@x.com\": bad")
-    shown = public_reason(error)
-    assert "ana@example.com" not in shown and "o'neil" not in shown
-    assert "customers.csv, row 4, column 'customer_id': value …: duplicate id" in shown
+    data = Failure("data", "2 blocking data problem(s)", notebook="audit.ipynb", cell=3, error="DataError",
+                   problems=[Problem("duplicate customer_id", file="customers.csv", row=4, column="customer_id")])
+    shown = failure_text({"error": "audit.ipynb: ana@example.com", "failure": data.to_dict()})
+    assert "ana@example.com" not in shown
+    assert shown.startswith("Blocking data problems: audit.ipynb, cell 3: DataError: 2 blocking data problem(s): "
+                            "ERROR customers.csv, row 4, column 'customer_id': duplicate customer_id")
+    other = Failure("other", notebook="retention.ipynb", cell=2, error="ValueError",
+                    detail="""could not convert 'o'neil" <a@x.com>' to float""")
+    shown = failure_text({"error": other.line(), "failure": other.to_dict()})
+    assert "neil" not in shown and "a@x.com" not in shown and "ValueError" in shown
+    assert failure_text({"error": "KeyError: 'ana@example.com'"}) == "It failed; the reason is in manifest.json."

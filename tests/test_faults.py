@@ -24,7 +24,12 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from ownercomm_kit import errors, procs, runner
+from ownercomm_kit import errors, procs
+from ownercomm_kit.run import engine as run_engine
+from ownercomm_kit.run import kernels as run_kernels
+from ownercomm_kit.run import publish as run_publish
+from ownercomm_kit.run import resume as run_resume
+from ownercomm_kit.run import store as run_store
 from ownercomm_kit.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -81,7 +86,7 @@ def _half_written(folder: Path) -> list[str]:
     that is not there or a notebook that does not parse."""
     bad = [str(p) for p in folder.rglob("*") if ".partial-" in p.name or p.name.endswith(".tmp")
            or ".old-" in p.name or ".new-" in p.name]
-    for record in folder.rglob(runner.RUN_RECORD):
+    for record in folder.rglob(run_resume.RUN_RECORD):
         doc = json.loads(record.read_text())
         for name in doc["outputs"]:
             path = record.parent / name
@@ -110,7 +115,7 @@ def test_killed_batch_leaves_no_process_and_no_half_written_file(kit, sig):
     proc = subprocess.Popen([OWNERCOMM, "batch", str(group), "--out", str(out), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        _wait_for("D001 published", lambda: (out / "g" / "D001" / runner.RUN_RECORD).is_file(), proc)
+        _wait_for("D001 published", lambda: (out / "g" / "D001" / run_resume.RUN_RECORD).is_file(), proc)
         _wait_for("a hanging store with its audit outputs",
                   lambda: [p for p in (out / "g").glob(".D00*.partial-*") if (p / "flags.csv").exists()], proc)
         family = _descendants(proc.pid)
@@ -159,7 +164,7 @@ def test_sigkilled_run_leaves_no_kernel(kit):
     assert not (out / "D001").exists()
     (kit / "notebooks").rename(kit / "slow")
     make_kit(kit)  # the plain fixture notebooks again
-    assert runner.run_dealer(dealer, out=out).status == "ok"
+    assert run_store.run_dealer(dealer, out=out).status == "ok"
     assert not _half_written(out)
 
 
@@ -206,8 +211,8 @@ def test_timeout_covers_the_kernel_start(kit, monkeypatch):
     def hang(*a, **k):
         time.sleep(600)
 
-    monkeypatch.setattr(runner.KERNELS, "take", hang)
-    result = runner.run_dealer(dealer, out=kit / "out", timeout=1)
+    monkeypatch.setattr(run_kernels.KERNELS, "take", hang)
+    result = run_store.run_dealer(dealer, out=kit / "out", timeout=1)
     assert result.status == "failed"
     assert result.error.startswith("time limit of 1 s reached for the whole store")
     assert not (kit / "out" / "D001").exists() and not _half_written(kit / "out")
@@ -221,9 +226,9 @@ def test_timeout_covers_the_export_and_keeps_no_cut_page(kit, monkeypatch):
     dealer = make_store(kit, "D001")
     monkeypatch.setattr(os, "fsync", lambda fd: time.sleep(600))
     # a limit the first notebook surely meets on a loaded machine: the export is where it hangs
-    result = runner.run_dealer(dealer, out=kit / "out", timeout=60)
+    result = run_store.run_dealer(dealer, out=kit / "out", timeout=60)
     assert result.status == "failed" and result.error.startswith("time limit of 60 s reached"), result.error
-    failed = kit / "out" / "D001" / runner.FAILED_DIR
+    failed = kit / "out" / "D001" / run_publish.FAILED_DIR
     kept = sorted(p.name for p in failed.iterdir())
     assert kept == ["audit.ipynb"], kept
     for p in failed.glob("*.ipynb"):
@@ -345,20 +350,20 @@ def test_full_disk_at_the_runner_write_layer(kit, monkeypatch):
     no staging folder remains, and the reason is one line naming the output folder."""
     dealer = make_store(kit, "D001")
     out = kit / "out"
-    assert runner.run_dealer(dealer, out=out).status == "ok"
+    assert run_store.run_dealer(dealer, out=out).status == "ok"
     before = tree(out / "D001")
 
     def full(text, path):
         Path(path).write_text(text[:1000])
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(runner, "_atomic_write", full)
-    result = runner.run_dealer(dealer, out=out, force=True)
+    monkeypatch.setattr(run_engine, "_atomic_write", full)
+    result = run_store.run_dealer(dealer, out=out, force=True)
     assert result.status == "failed"
     assert result.error == (f"cannot write the reports to {out}: no space left on the disk (ENOSPC); "
                             "free some space there or choose another folder with --out")
     assert tree(out / "D001") == before
-    assert not (out / "D001" / runner.FAILED_DIR).exists() and not _half_written(out)
+    assert not (out / "D001" / run_publish.FAILED_DIR).exists() and not _half_written(out)
 
 
 def test_unwritable_output_folder_in_the_cli_is_one_line(kit):

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ownercomm_kit import params, paths, runner, workspace
+from ownercomm_kit import params, paths, workspace
+from ownercomm_kit.run import resume as run_resume
 from ownercomm_kit.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -163,8 +164,8 @@ def test_fingerprint_covers_the_kits_own_code(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "PACKAGE_DIR", package)
 
     def fp():
-        runner._KIT_CODE.clear()
-        return runner.fingerprint(dealer_file=dealer, group_file=None, data_dir=kit / "data" / "D001", root=kit,
+        run_resume._KIT_CODE.clear()
+        return run_resume.fingerprint(dealer_file=dealer, group_file=None, data_dir=kit / "data" / "D001", root=kit,
                                   notebooks=sorted((kit / "notebooks").glob("*.ipynb")), as_of=None)
 
     first = fp()
@@ -176,7 +177,7 @@ def test_fingerprint_covers_the_kits_own_code(tmp_path, monkeypatch):
     (package / "__pycache__").mkdir(exist_ok=True)
     (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")
     assert fp() == first
-    cached = runner.kit_code_hash()
+    cached = run_resume.kit_code_hash()
     (package / "report" / "html.py").write_bytes(b"# changed\n")
-    assert runner.kit_code_hash() == cached  # once per process
-    runner._KIT_CODE.clear()
+    assert run_resume.kit_code_hash() == cached  # once per process
+    run_resume._KIT_CODE.clear()

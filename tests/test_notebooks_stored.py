@@ -8,12 +8,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ownercomm_kit import runner
+from ownercomm_kit.run import notebooks as run_notebooks
 from ownercomm_kit.report import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 STORED = sorted([*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "tests" / "fixtures" / "notebooks").glob("*.ipynb")])
-REPORTS = [ROOT / "notebooks" / f"{name}.ipynb" for name in runner.REQUIRED_NOTEBOOKS]
+REPORTS = [ROOT / "notebooks" / f"{name}.ipynb" for name in run_notebooks.REQUIRED_NOTEBOOKS]
 
 
 def test_every_notebook_the_runner_needs_is_stored():
@@ -37,5 +37,5 @@ def _parameters(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.name)
 def test_parameters_cell_is_the_runners_contract(path):
-    assert set(_parameters(path)) >= set(runner.NOTEBOOK_PARAMETERS), path.name
-    assert notebook.PARAMETERS == runner.NOTEBOOK_PARAMETERS
+    assert set(_parameters(path)) >= set(run_notebooks.NOTEBOOK_PARAMETERS), path.name
+    assert notebook.PARAMETERS == run_notebooks.NOTEBOOK_PARAMETERS

@@ -104,7 +104,7 @@ def test_a_dms_export_onboarded_blind_then_run_gives_the_canonical_reports_flags
     """The whole consultant path: DMS files -> `ownercomm onboard` -> `ownercomm run`."""
     from helpers_onboard import write_clean
 
-    from ownercomm_kit.runner import run_dealer
+    from ownercomm_kit.run.store import run_dealer
 
     t = hand_dealer()
     clean_file = tmp_path / "C1.yaml"

@@ -222,36 +222,37 @@ def test_runner_records_runs_and_keeps_them_across_the_swap(tmp_path):
     as_of keeps the first record unless forced; runs/ and history.csv survive every swap."""
     from helpers_batch import make_kit, make_store
 
-    from ownercomm_kit import runner
+    from ownercomm_kit.run import resume as run_resume
+    from ownercomm_kit.run import store as run_store
 
     kit = make_kit(tmp_path / "kit")
     dealer = make_store(kit, "D001")
     out = kit / "out"
     store = out / "D001"
-    r = runner.run_dealer(dealer, out=out, as_of="2026-05-31")
+    r = run_store.run_dealer(dealer, out=out, as_of="2026-05-31")
     assert r.status == "ok", r.error
     first = json.loads((store / "runs" / "2026-05-31.json").read_text())
     assert first["as_of"] == "2026-05-31" and first["dealer_id"] == "D001"
     assert first["kpis"] == json.loads((store / "kpis.json").read_text())
-    assert first["fingerprint"] == runner.read_run_record(store)["fingerprint"]
+    assert first["fingerprint"] == run_resume.read_run_record(store)["fingerprint"]
     assert not any(o.startswith("runs/") for o in r.outputs)  # the store's past, not this run's outputs
     (store / "history.csv").write_text("as_of,messages\n2026-04-30,3\n")
-    assert runner.run_dealer(dealer, out=out, as_of="2026-06-30").status == "ok"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-06-30").status == "ok"
     assert sorted(p.name for p in (store / "runs").iterdir()) == ["2026-05-31.json", "2026-06-30.json"]
     assert (store / "history.csv").read_text() == "as_of,messages\n2026-04-30,3\n"
     # a new export, same as_of: the reports are redone, the first record of that date stays
     comm = kit / "data" / "D001" / "communications.csv"
     comm.write_text(comm.read_text() + "M99,CUSTX0,2026-05-20 10:00,email\n")
-    assert runner.run_dealer(dealer, out=out, as_of="2026-05-31").status == "ok"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-05-31").status == "ok"
     assert json.loads((store / "runs" / "2026-05-31.json").read_text()) == first
     assert json.loads((store / "kpis.json").read_text())["messages"] == first["kpis"]["messages"] + 1
-    assert runner.run_dealer(dealer, out=out, as_of="2026-05-31", force=True).status == "ok"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-05-31", force=True).status == "ok"
     forced = json.loads((store / "runs" / "2026-05-31.json").read_text())
     assert forced["kpis"]["messages"] == first["kpis"]["messages"] + 1
     assert forced["fingerprint"] != first["fingerprint"]
     # a failed run leaves the records as they were
     (kit / "data" / "D001" / "communications.csv").write_text("message_id,customer_id\nM1,C1\n")
-    assert runner.run_dealer(dealer, out=out, as_of="2026-07-31").status == "failed"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-07-31").status == "failed"
     assert sorted(p.name for p in (store / "runs").iterdir()) == ["2026-05-31.json", "2026-06-30.json"]
     assert not list(store.glob(".report-as-of"))
 
@@ -263,7 +264,7 @@ def test_history_row_equals_a_real_report_run_and_pages_show_progress(tmp_path):
     from click.testing import CliRunner
     from helpers_report import write_tiny_dealer
 
-    from ownercomm_kit import runner
+    from ownercomm_kit.run import store as run_store
     from ownercomm_kit.cli import main
 
     dealer = write_tiny_dealer(tmp_path / "dealer")
@@ -271,13 +272,13 @@ def test_history_row_equals_a_real_report_run_and_pages_show_progress(tmp_path):
     res = CliRunner().invoke(main, ["history", str(dealer), "--months", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     hist = pd.read_csv(out / "T01" / "history.csv", dtype={"as_of": str}).set_index("as_of")
-    r = runner.run_dealer(dealer, out=out, as_of="2026-05-31", notebooks_dir=ROOT / "notebooks")
+    r = run_store.run_dealer(dealer, out=out, as_of="2026-05-31", notebooks_dir=ROOT / "notebooks")
     assert r.status == "ok", r.error
     kpis = json.loads((out / "T01" / "kpis.json").read_text())
     row = hist.loc["2026-05-31"]
     for key, value in kpis.items():
         assert (value is None and pd.isna(row[key])) or row[key] == pytest.approx(value, rel=1e-12), key
-    r = runner.run_dealer(dealer, out=out, notebooks_dir=ROOT / "notebooks")  # the dealer file's as_of
+    r = run_store.run_dealer(dealer, out=out, notebooks_dir=ROOT / "notebooks")  # the dealer file's as_of
     assert r.status == "ok", r.error
     store = out / "T01"
     assert sorted(p.name for p in (store / "runs").iterdir()) == ["2026-05-31.json", "2026-06-18.json"]
@@ -292,11 +293,12 @@ def test_history_row_equals_a_real_report_run_and_pages_show_progress(tmp_path):
 # --- the group index ---------------------------------------------------------------------------
 
 def _store(group_dir: Path, dealer_id: str, as_of: D, kpis: dict, earlier: dict | None, hist: dict | None) -> dict:
-    from ownercomm_kit import outputs, runner
+    from ownercomm_kit import outputs
+    from ownercomm_kit.run import resume as run_resume
 
     folder = group_dir / dealer_id
     outputs.update_kpis(folder, kpis)
-    (folder / runner.RUN_RECORD).write_text(json.dumps({"as_of": as_of.isoformat(), "outputs": []}))
+    (folder / run_resume.RUN_RECORD).write_text(json.dumps({"as_of": as_of.isoformat(), "outputs": []}))
     _record(folder, as_of, **kpis)
     for d, k in (earlier or {}).items():
         _record(folder, d, **k)
@@ -340,18 +342,18 @@ def test_runner_history_months_refreshes_the_history(tmp_path):
     from helpers_batch import FIXTURE_NOTEBOOKS
     from helpers_report import write_tiny_dealer
 
-    from ownercomm_kit import runner
+    from ownercomm_kit.run import store as run_store
     from ownercomm_kit.cli import main
 
     assert "--history" in CliRunner().invoke(main, ["batch", "--help"]).output
     dealer = write_tiny_dealer(tmp_path / "d")
     out = tmp_path / "out"
-    r = runner.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=2)
+    r = run_store.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=2)
     assert r.status == "ok", r.error
     assert list(pd.read_csv(out / "T01" / "history.csv")["as_of"]) == ["2026-04-30", "2026-05-31"]
     # unchanged inputs and the same months: skipped; other months: run again, history rebuilt
-    assert runner.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=2).status == "skipped"
-    r = runner.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=3)
+    assert run_store.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=2).status == "skipped"
+    r = run_store.run_dealer(dealer, out=out, notebooks_dir=FIXTURE_NOTEBOOKS, history_months=3)
     assert r.status == "ok", r.error
     assert len(pd.read_csv(out / "T01" / "history.csv")) == 3
     assert "history.csv" not in r.outputs

@@ -321,9 +321,9 @@ def test_series_names_from_data_are_escaped_once():
 
 
 def test_parameters_cell_keys_match_the_runner_contract():
-    from ownercomm_kit import runner
+    from ownercomm_kit.run import notebooks as run_notebooks
 
-    assert notebook.PARAMETERS == runner.NOTEBOOK_PARAMETERS
+    assert notebook.PARAMETERS == run_notebooks.NOTEBOOK_PARAMETERS
 
 
 def test_parameters_from_namespace_and_keywords():
@@ -349,7 +349,7 @@ def test_resolve_out_dir_default_and_relative(tmp_path, monkeypatch, kit_root):
 def test_a_notebook_run_by_hand_makes_the_next_cli_run_redo_the_report(tmp_path, monkeypatch):
     """Without out_dir a notebook writes into reports/<id>/, the CLI's folder: the CLI's run
     record goes, so `ownercomm run` does not skip the store as unchanged."""
-    from ownercomm_kit.runner import RUN_RECORD
+    from ownercomm_kit.run.resume import RUN_RECORD
 
     kit = tmp_path / "kit"
     (kit / "params").mkdir(parents=True)
@@ -358,10 +358,14 @@ def test_a_notebook_run_by_hand_makes_the_next_cli_run_redo_the_report(tmp_path,
     store.mkdir(parents=True)
     (store / RUN_RECORD).write_text("{}")
     monkeypatch.setenv("OWNERCOMM_ROOT", str(kit))
-    _, out_dir = notebook.resolve({"dealer_id": "T01", "data_dir": str(tmp_path), "timezone": "UTC"})
-    assert out_dir == store and not (store / RUN_RECORD).exists()
+    chosen = {"dealer_id": "T01", "data_dir": str(tmp_path), "timezone": "UTC"}
+    _, out_dir = notebook.resolve(chosen)
+    assert out_dir == store and (store / RUN_RECORD).exists()  # resolving has no side effect
+    notebook.forget_published_run(chosen, out_dir)  # what the set-up cell does next
+    assert not (store / RUN_RECORD).exists()
     (store / RUN_RECORD).write_text("{}")
-    notebook.resolve({"dealer_id": "T01", "data_dir": str(tmp_path), "timezone": "UTC", "out_dir": str(tmp_path / "o")})
+    chosen["out_dir"] = str(tmp_path / "o")
+    notebook.forget_published_run(chosen, notebook.resolve(chosen)[1])
     assert (store / RUN_RECORD).exists()  # an explicit out_dir (the CLI's staging) leaves it alone
 
 

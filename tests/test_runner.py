@@ -15,7 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ownercomm_kit import runner
+from ownercomm_kit import errors, params
+from ownercomm_kit.run import kernels as run_kernels
+from ownercomm_kit.run import notebooks as run_notebooks
+from ownercomm_kit.run import publish as run_publish
+from ownercomm_kit.run import resume as run_resume
+from ownercomm_kit.run import store as run_store
 from ownercomm_kit.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,12 +40,12 @@ def _hidden_leftovers(out: Path) -> list[Path]:
 
 
 def _published(store: Path) -> dict[str, bytes]:
-    return {k: v for k, v in tree(store).items() if not k.startswith(runner.FAILED_DIR)}
+    return {k: v for k, v in tree(store).items() if not k.startswith(run_publish.FAILED_DIR)}
 
 
 def test_outputs_equal_plain_papermill(kit, tmp_path):
     dealer = make_store(kit, "D001", extra={"as_of": "2026-06-30"})
-    result = runner.run_dealer(dealer, out=kit / "out")
+    result = run_store.run_dealer(dealer, out=kit / "out")
     assert result.status == "ok", result.error
     store = kit / "out" / "D001"
     assert {"audit.html", "retention.html", "referrals.html", "audit.ipynb", "retention.ipynb",
@@ -52,7 +57,7 @@ def test_outputs_equal_plain_papermill(kit, tmp_path):
     ours = nbformat.read(store / "audit.ipynb", as_version=4)
     injected = [c for c in ours.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1, "papermill's parameter injection must still happen"
-    parameters = runner.notebook_parameters(dealer, None, None, plain, runner.params.resolve(dealer_file=dealer))
+    parameters = run_notebooks.notebook_parameters(dealer, None, None, plain, params.resolve(dealer_file=dealer))
     papermill.execute_notebook(str(FIXTURE_NOTEBOOKS / "audit.ipynb"), str(plain / "audit.ipynb"),
                                parameters=parameters, progress_bar=False, cwd=str(plain))
     theirs = nbformat.read(plain / "audit.ipynb", as_version=4)
@@ -83,17 +88,17 @@ def test_no_variable_leaks_between_notebooks(kit, tmp_path):
         if name == "retention":
             nb.cells.append(nbformat.v4.new_code_cell("assert 'comms' not in globals(), 'leaked from audit'"))
         nbformat.write(nb, folder / f"{name}.ipynb")
-    result = runner.run_dealer(make_store(kit, "D001"), out=kit / "out", notebooks_dir=folder)
+    result = run_store.run_dealer(make_store(kit, "D001"), out=kit / "out", notebooks_dir=folder)
     assert result.status == "ok", result.error
 
 
 def test_failure_keeps_the_previous_report(kit):
     dealer = make_store(kit, "D001")
-    assert runner.run_dealer(dealer, out=kit / "out").status == "ok"
+    assert run_store.run_dealer(dealer, out=kit / "out").status == "ok"
     store = kit / "out" / "D001"
     before = _published(store)
     make_store(kit, "D001", broken="dates")  # retention fails after audit wrote its outputs
-    result = runner.run_dealer(dealer, out=kit / "out")
+    result = run_store.run_dealer(dealer, out=kit / "out")
     assert result.status == "failed"
     assert result.error.startswith("retention.ipynb, cell ")
     assert "ValueError" in result.error and "not a date" in result.error
@@ -106,7 +111,7 @@ def test_failure_keeps_the_previous_report(kit):
 
 
 def test_data_error_is_a_message_with_its_problems(kit):
-    result = runner.run_dealer(make_store(kit, "D003", broken="columns"), out=kit / "out")
+    result = run_store.run_dealer(make_store(kit, "D003", broken="columns"), out=kit / "out")
     assert result.status == "failed"
     assert result.error.startswith("audit.ipynb, cell ")
     assert "DataError: 2 blocking data problem(s)" in result.error
@@ -118,32 +123,32 @@ def test_data_error_is_a_message_with_its_problems(kit):
 def test_resume_skips_unchanged_and_reruns_on_any_input_change(kit):
     dealer = make_store(kit, "D001")
     out = kit / "out"
-    assert runner.run_dealer(dealer, out=out).status == "ok"
-    again = runner.run_dealer(dealer, out=out)
+    assert run_store.run_dealer(dealer, out=out).status == "ok"
+    again = run_store.run_dealer(dealer, out=out)
     assert again.status == "skipped" and "audit.html" in again.outputs
-    assert runner.run_dealer(dealer, out=out, force=True).status == "ok"
+    assert run_store.run_dealer(dealer, out=out, force=True).status == "ok"
     # A data file touched (same content, new mtime) is no change: resume compares contents.
     data_file = kit / "data" / "D001" / "communications.csv"
     st = data_file.stat()
     os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert runner.run_dealer(dealer, out=out).status == "skipped"
+    assert run_store.run_dealer(dealer, out=out).status == "skipped"
     # New bytes under the old modification time are a change.
     text = data_file.read_bytes()
     data_file.write_bytes(text.replace(b"\n", b"\r\n", 1) if b"\r\n" not in text else text.replace(b"\r\n", b"\n", 1))
     os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert runner.run_dealer(dealer, out=out).status == "ok"
-    assert runner.run_dealer(dealer, out=out).status == "skipped"
+    assert run_store.run_dealer(dealer, out=out).status == "ok"
+    assert run_store.run_dealer(dealer, out=out).status == "skipped"
     # Another as_of is another report.
-    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
-    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "skipped"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-06-01").status == "skipped"
     # The dealer file's parameters.
     doc = yaml.safe_load(dealer.read_text())
     doc["rules"] = {"cap_total": {"windows": [{"days": 7, "max": 2}]}}
     dealer.write_text(yaml.safe_dump(doc))
-    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
     # A deleted output is not "up to date".
     (out / "D001" / "flags.csv").unlink()
-    assert runner.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
+    assert run_store.run_dealer(dealer, out=out, as_of="2026-06-01").status == "ok"
 
 
 def test_fingerprint_covers_defaults_notebooks_and_group(kit, tmp_path):
@@ -156,7 +161,7 @@ def test_fingerprint_covers_defaults_notebooks_and_group(kit, tmp_path):
     group.write_text("group_id: g\ndealers: [D001]\n")
 
     def fp():
-        return runner.fingerprint(dealer_file=dealer, group_file=group, data_dir=kit / "data" / "D001", root=kit,
+        return run_resume.fingerprint(dealer_file=dealer, group_file=group, data_dir=kit / "data" / "D001", root=kit,
                                   notebooks=sorted(nbs.glob("*.ipynb")), as_of=None)
 
     first = fp()
@@ -170,7 +175,7 @@ def test_fingerprint_covers_defaults_notebooks_and_group(kit, tmp_path):
 
 def test_timeout_fails_the_store_naming_the_cell(kit, tmp_path):
     folder = slow_notebooks(tmp_path, 60, after="audit")
-    result = runner.run_dealer(make_store(kit, "D001"), out=kit / "out", notebooks_dir=folder, timeout=4)
+    result = run_store.run_dealer(make_store(kit, "D001"), out=kit / "out", notebooks_dir=folder, timeout=4)
     assert result.status == "failed"
     assert result.error.startswith("audit.ipynb, cell ") and "TimeoutError" in result.error
     assert Path(result.failed_notebook).is_file()
@@ -178,7 +183,7 @@ def test_timeout_fails_the_store_naming_the_cell(kit, tmp_path):
 
 def test_parameter_problems_fail_cleanly(kit):
     dealer = make_store(kit, "D001", extra={"rulez": {}})
-    result = runner.run_dealer(dealer, out=kit / "out")
+    result = run_store.run_dealer(dealer, out=kit / "out")
     assert result.status == "failed"
     assert result.error.startswith("parameters: ") and "'rulez'" in result.error
     assert not (kit / "out" / "D001").exists()
@@ -189,36 +194,43 @@ def test_dealer_id_must_be_a_safe_folder_name(kit):
     doc = yaml.safe_load(dealer.read_text())
     doc["dealer_id"] = "../escape"
     dealer.write_text(yaml.safe_dump(doc))
-    result = runner.run_dealer(dealer, out=kit / "out")
+    result = run_store.run_dealer(dealer, out=kit / "out")
     assert result.status == "failed" and "dealer_id" in result.error
     assert not (kit / "escape").exists()
 
 
 def test_missing_data_folder(kit):
     dealer = make_store(kit, "D001", extra={"data_dir": "nowhere"})
-    result = runner.run_dealer(dealer, out=kit / "out")
+    result = run_store.run_dealer(dealer, out=kit / "out")
     assert result.status == "failed" and result.error.startswith("data folder not found")
 
 
 def test_failure_line_shapes():
+    from ownercomm_kit.run import failure
+
     class E:
         ename, exec_count = "DataError", 3
-        evalue = "5 blocking data problem(s)\n" + "\n".join(f"ERROR f.csv, row {i}: bad" for i in range(2, 7))
+        evalue = "5 blocking data problem(s)\n" + "\n".join(f"ERROR f.csv, row {i}: value 'v': bad" for i in range(2, 7))
 
-    line = runner._failure_line("audit.ipynb", E())
+    recorded = failure.Failure("data", "5 blocking data problem(s)", error="DataError",
+                               problems=[failure.Problem("bad", file="f.csv", row=i) for i in range(2, 7)]).to_dict()
+    line = failure.of_notebook("audit.ipynb", E(), recorded).line()
     assert line == ("audit.ipynb, cell 3: DataError: 5 blocking data problem(s): ERROR f.csv, row 2: bad; "
                     "ERROR f.csv, row 3: bad; ERROR f.csv, row 4: bad; and 2 more")
+    # Without the kernel's record the problems are not read from the text (it quotes values).
+    assert failure.of_notebook("audit.ipynb", E()).line() == (
+        "audit.ipynb, cell 3: DataError: 5 blocking data problem(s) (listed in the executed notebook)")
 
     class K:
         ename, exec_count, evalue = "KeyError", None, "'x'"
 
-    assert runner._failure_line("retention.ipynb", K()) == "retention.ipynb: KeyError: 'x'"
+    assert failure.of_notebook("retention.ipynb", K()).line() == "retention.ipynb: KeyError: 'x'"
 
 
 def test_notebook_imports_are_found():
-    mods = runner.notebook_imports(sorted(FIXTURE_NOTEBOOKS.glob("*.ipynb")))
+    mods = run_kernels.notebook_imports(sorted(FIXTURE_NOTEBOOKS.glob("*.ipynb")))
     assert {"pandas", "plotly.graph_objects", "ownercomm_kit.params", "ownercomm_kit.data"} <= set(mods)
-    assert "_pio.renderers.default" in runner._warm_code(mods)
+    assert "_pio.renderers.default" in run_kernels._warm_code(mods)
 
 
 def test_cli_run_ok_skip_and_failure(kit):
@@ -241,7 +253,7 @@ def test_killed_run_leaves_no_partial_file(kit, tmp_path, sig):
     what SIGKILL left and succeeds."""
     dealer = make_store(kit, "D001")
     out = kit / "out"
-    assert runner.run_dealer(dealer, out=out).status == "ok"
+    assert run_store.run_dealer(dealer, out=out).status == "ok"
     before = tree(out / "D001")
     (kit / "notebooks").rename(kit / "fast_notebooks")
     (slow_notebooks(tmp_path, 120, after="audit")).rename(kit / "notebooks")
@@ -264,7 +276,7 @@ def test_killed_run_leaves_no_partial_file(kit, tmp_path, sig):
         assert not list(out.glob(".D001.partial-*")), "SIGTERM must clean its staging folder"
     (kit / "notebooks").rename(tmp_path / "slow_used")
     (kit / "fast_notebooks").rename(kit / "notebooks")
-    assert runner.run_dealer(dealer, out=out, force=True).status == "ok"
+    assert run_store.run_dealer(dealer, out=out, force=True).status == "ok"
     assert not _hidden_leftovers(out)
 
 
@@ -282,7 +294,7 @@ def test_kernel_start_flakiness_is_retried_a_bounded_number_of_times(monkeypatch
         return await real(self, **kw)
 
     monkeypatch.setattr(AsyncKernelManager, "start_kernel", flaky)
-    kernel = runner.StoreKernel.start(retries=2, startup_timeout=60)
+    kernel = run_kernels.StoreKernel.start(retries=2, startup_timeout=60)
     try:
         assert kernel.is_alive() and len(calls) == 2
     finally:
@@ -293,14 +305,14 @@ def test_kernel_start_flakiness_is_retried_a_bounded_number_of_times(monkeypatch
         raise zmq.ZMQError(98, "Address already in use")
 
     monkeypatch.setattr(AsyncKernelManager, "start_kernel", always)
-    with pytest.raises(runner.KernelStartError, match="after 3 attempts: ZMQError: Address already in use"):
-        runner.StoreKernel.start(retries=2)
+    with pytest.raises(errors.KernelStartError, match="after 3 attempts: ZMQError: Address already in use"):
+        run_kernels.StoreKernel.start(retries=2)
 
 
 def test_real_notebooks_equal_plain_papermill(tmp_path):
     """The kit's own notebooks on a tiny synthetic dealer: the CSVs and kpis.json of
     `run_dealer` equal those of plain papermill runs of the same notebooks."""
-    real = runner.notebooks_for(Path(__file__).resolve().parents[1])
+    real = run_notebooks.notebooks_for(Path(__file__).resolve().parents[1])
     if not (real / "audit.ipynb").is_file():
         pytest.skip("the report notebooks are not there")
     kit = make_kit(tmp_path / "kit", notebooks=None)
@@ -308,13 +320,13 @@ def test_real_notebooks_equal_plain_papermill(tmp_path):
                                       "--quiet"])
     assert synth.exit_code == 0, synth.output
     dealer = next((kit / "params" / "dealers").glob("*.yaml"))
-    result = runner.run_dealer(dealer, out=kit / "out", notebooks_dir=real)
+    result = run_store.run_dealer(dealer, out=kit / "out", notebooks_dir=real)
     assert result.status == "ok", result.error
     store = Path(result.out_dir)
     plain = tmp_path / "plain"
     plain.mkdir()
-    parameters = runner.notebook_parameters(dealer, None, None, plain, runner.params.resolve(dealer_file=dealer))
-    for nb_path, _, _ in runner.notebook_specs(real):
+    parameters = run_notebooks.notebook_parameters(dealer, None, None, plain, params.resolve(dealer_file=dealer))
+    for nb_path, _, _ in run_notebooks.notebook_specs(real):
         papermill.execute_notebook(str(nb_path), str(plain / nb_path.name), parameters=parameters,
                                    progress_bar=False, cwd=str(kit))
     produced = sorted(p.name for p in plain.iterdir() if p.suffix in (".csv", ".json"))
@@ -326,16 +338,16 @@ def test_real_notebooks_equal_plain_papermill(tmp_path):
 def test_blocking_data_keeps_the_data_quality_page_for_diagnosis(tmp_path):
     """With the kit's notebooks, a store whose data blocks the audit publishes nothing, yet its
     data-quality page (made first, non-strictly) waits in _failed/ and names the problem."""
-    real = runner.notebooks_for(Path(__file__).resolve().parents[1])
+    real = run_notebooks.notebooks_for(Path(__file__).resolve().parents[1])
     if not (real / "onboarding.ipynb").is_file():
         pytest.skip("the onboarding notebook is not there")
     kit = make_kit(tmp_path / "kit", notebooks=None)
     dealer = make_store(kit, "D009", broken="columns")
-    result = runner.run_dealer(dealer, out=kit / "out", notebooks_dir=real)
+    result = run_store.run_dealer(dealer, out=kit / "out", notebooks_dir=real)
     assert result.status == "failed"
     assert result.error.startswith("audit.ipynb, cell ")
-    failed = kit / "out" / "D009" / runner.FAILED_DIR
-    assert sorted(p.name for p in (kit / "out" / "D009").iterdir()) == [runner.FAILED_DIR]
+    failed = kit / "out" / "D009" / run_publish.FAILED_DIR
+    assert sorted(p.name for p in (kit / "out" / "D009").iterdir()) == [run_publish.FAILED_DIR]
     page = (failed / "data_quality.html").read_text(encoding="utf-8")
     assert "sent_at" in page and "channel" in page
     assert (failed / "audit.ipynb").is_file()

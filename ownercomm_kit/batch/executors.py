@@ -27,7 +27,7 @@ Result = dict
 CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
 POOL_RESTARTS = 2
 # What a worker needs to run a store (papermill, the kernel machinery, the HTML export).
-PRELOAD = ("ownercomm_kit.runner", "papermill", "nbclient", "jupyter_client", "ownercomm_kit.report.export")  # a worker process dying (not a store failing) restarts the pool this often
+PRELOAD = ("ownercomm_kit.run.store", "ownercomm_kit.run.engine", "papermill", "nbclient", "jupyter_client", "ownercomm_kit.report.export")  # a worker process dying (not a store failing) restarts the pool this often
 
 
 class Executor(Protocol):

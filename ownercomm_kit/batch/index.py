@@ -10,7 +10,6 @@ the same look; every string goes through ``esc``.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +23,9 @@ from ..kpis import registry
 from ..kpis import runs as runs_mod
 from ..report import charts, html, theme
 from ..report.export import html_bundle, notebook_to_html, page_cell
-from ..runner import NOTEBOOKS
+from ..run import failure as failure_mod
+from ..run.notebooks import NOTEBOOKS
+from ..run.resume import read_run_record
 
 # (kpi key, label, number kind, better when) — SPEC §4-6 keys; "lower" ranks small first.
 # Labels, units and better-direction of kpis.json figures come from the KPI registry.
@@ -199,13 +200,26 @@ def flags_chart(ranked: pd.DataFrame):
                       height=max(260, 28 * len(part) + 120))
 
 
-_VALUE = re.compile(r"""value (['"]).*?\1""")
+# What kind of failure a store had (run.failure kinds), in words.
+FAILURE_KINDS = {
+    "data": "Blocking data problems",
+    "params": "Parameter problems",
+    "timeout": "Time limit reached",
+    "kernel": "The notebooks' kernel failed",
+    "output": "Output folder unusable",
+    "other": "Unexpected error",
+}
 
 
-def public_reason(error: str) -> str:
-    """A failure reason without the data values it quotes: the index holds no customer data
-    (a duplicate customer id or an email would otherwise show); manifest.json keeps them."""
-    return _VALUE.sub("value …", error)
+def failure_text(entry: dict) -> str:
+    """Why a store (or the group step) failed, rendered from its structured failure (kind,
+    where, problems: never a value from the data), not from its error text, which may quote
+    the data (an unexpected error's message): the index holds no customer data."""
+    doc = entry.get("failure")
+    if not isinstance(doc, dict):
+        return "It failed; the reason is in manifest.json."
+    f = failure_mod.Failure.from_dict(doc)
+    return f"{FAILURE_KINDS[f.kind]}: {f.public_line()}"
 
 
 def failed_table(manifest: dict, group_dir: Path) -> str:
@@ -221,7 +235,7 @@ def failed_table(manifest: dict, group_dir: Path) -> str:
             previous = _link(_store_href(s["out_dir"], "audit.html"), "last good audit")
         rows.append(f"<tr><td>{html.esc(s.get('dealer_name') or s['dealer_id'])} "
                     f"<span class=\"oc-muted\">({html.esc(s['dealer_id'])})</span></td>"
-                    f"<td>{html.esc(public_reason(s.get('error') or ''))}</td><td>{previous}</td><td>{diag}</td></tr>")
+                    f"<td>{html.esc(failure_text(s))}</td><td>{previous}</td><td>{diag}</td></tr>")
     return (html.note(f"{len(failed)} store(s) failed; their previous reports, if any, were left as they were.",
                       "warn")
             + '<div class="oc-table-wrap"><table class="oc-table"><thead><tr><th scope="col">Store</th>'
@@ -240,7 +254,7 @@ def group_section(entry: dict):
                         "Customers shared by the stores and what one store does to another's customers.")
     if entry.get("status") not in ("ok", "skipped"):
         return page_cell(html_bundle(head, "group"), html_bundle(html.note("The group audit could not be built this time: "
-                                                           + public_reason(str(entry.get("error") or "")), "warn")))
+                                                           + failure_text(entry), "warn")))
     k = entry.get("kpis") or {}
     tiles = html.tiles([
         html.Tile("Shared customers", k.get("shared_customers"), "int", "Persons who are customers of two or more stores."),
@@ -318,8 +332,6 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
 
 def store_progress(group_dir: Path, out_dir: str) -> tuple[dict, "runs_mod.Baseline | None", Any]:
     """(current kpis, the previous recorded run, current as_of) of one store folder."""
-    from ..runner import read_run_record
-
     folder = group_dir / out_dir
     kpis = outputs.read_kpis(folder)
     record = read_run_record(folder) or {}

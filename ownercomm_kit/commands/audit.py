@@ -7,11 +7,10 @@ import click
 
 from .. import loader, outputs
 from ..audit import RULES, run_rules
-from ..cli import main
 from ._common import resolve_params
 
 
-@main.command("audit")
+@click.command("audit")
 @click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Dealer file (params/dealers/<id>.yaml): its mapping, timezone and rule overrides apply.")

@@ -5,11 +5,8 @@ import sys
 
 import click
 
-from ..cli import main
-from ..runner import sigterm_interrupts
 
-
-@main.command("batch")
+@click.command("batch")
 @click.argument("group_file", type=click.Path(dir_okay=False))
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder that receives <group_id>/ (default: reports/ in the kit's root).")
@@ -37,7 +34,7 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
 
     from .. import procs
     from ..batch import BatchInterrupted, read_group, run_batch
-    from ..runner import StoreFailure
+    from ..errors import StoreFailure
 
     group = read_group(group_file)  # parameter problems stop here, before anything runs
     bar = tqdm(total=len(group.dealer_files), unit="store", desc=group.group_id, disable=None, file=sys.stderr)
@@ -49,7 +46,7 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
             bar.write(line + (f": {r['error']}" if r.get("error") else ""), file=sys.stderr)
 
     try:
-        with sigterm_interrupts():
+        with procs.sigterm_interrupts():
             result = run_batch(group_file, out=out, workers=workers, scheduler=scheduler, force=force,
                                as_of=as_of, timeout=timeout, on_result=on_result, history_months=history_months)
     except (ConnectionError, StoreFailure) as e:

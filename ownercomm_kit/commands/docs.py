@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import main
 
-
-@main.command("docs")
+@click.command("docs")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder of the reference pages (default: docs/ in the kit's root).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a page differs from what the code says.")

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..cli import main
 
-
-@main.command("history")
+@click.command("history")
 @click.argument("dealer_file", type=click.Path(dir_okay=False))
 @click.option("--months", type=click.IntRange(min=1, max=600), default=24, show_default=True,
               help="How many month-ends, counting back from the report date (the dealer's as_of, else "

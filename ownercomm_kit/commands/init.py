@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..cli import main
 
-
-@main.command("init")
+@click.command("init")
 @click.argument("folder", type=click.Path(file_okay=False))
 def init(folder: str) -> None:
     """Lay out a workspace in FOLDER: params/ (dealers/, groups/, an example dealer file),

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..cli import main
 
-
-@main.command("onboard")
+@click.command("onboard")
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=str))
 @click.option("--dealer-id", required=True, help="The dealer's id, e.g. D042 (also the default file name).")
 @click.option("--timezone", default=None, help="The dealer's IANA time zone, e.g. America/Chicago.")

@@ -1,4 +1,4 @@
-"""`ownercomm run DEALER_FILE`: one dealer's notebooks and reports (``runner.run_dealer``)."""
+"""`ownercomm run DEALER_FILE`: one dealer's notebooks and reports (``run.store.run_dealer``)."""
 from __future__ import annotations
 
 import sys
@@ -6,11 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import main
-from ..runner import sigterm_interrupts
 
-
-@main.command("run")
+@click.command("run")
 @click.argument("dealer_file", type=click.Path(dir_okay=False))
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder that receives <dealer_id>/ (default: reports/ in the kit's root).")
@@ -32,14 +29,15 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
     unless every notebook succeeded; an unchanged dealer is skipped unless --force.
     """
     from .. import params, procs
-    from ..runner import run_dealer
+    from ..run.failure import Failure
+    from ..run.store import run_dealer
 
     # Parameter problems (types, ranges, ids) stop here, every one listed, before any work
     # (a dealer file that is not there is the run's own one-line failure).
     if Path(dealer_file).is_file():
         params.resolve(dealer_file=dealer_file, group_file=group_file)
     try:
-        with sigterm_interrupts():
+        with procs.sigterm_interrupts():
             result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
                                 timeout=timeout)
     except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the run unwound (staging removed, kernel stopped)
@@ -53,9 +51,15 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
         click.echo(f"{result.dealer_id}: unchanged since the last run, skipped "
                    f"({result.out_dir}; --force to run it again)")
     else:
-        click.echo(f"{result.dealer_id}: FAILED: {result.error}", err=True)
+        failure = Failure.from_dict(result.failure) if result.failure else Failure("other", result.error or "")
+        if failure.problems and failure.kind in ("data", "params"):  # where each problem is; no value from the data
+            click.echo(f"{result.dealer_id}: FAILED: {failure.headline()}", err=True)
+            for line in failure.problem_lines():
+                click.echo(f"  {line}", err=True)
+        else:
+            click.echo(f"{result.dealer_id}: FAILED: {failure.line()}", err=True)
         if result.failed_notebook:
             click.echo(f"  executed notebook kept for diagnosis: {result.failed_notebook}", err=True)
-        if ": DataError: " in (result.error or ""):  # the line above shows only the first problems
+        if failure.kind == "data":  # with the values and the fixes (a values: or mapping: line)
             click.echo(f"  every data problem: ownercomm validate --params {dealer_file}", err=True)
         sys.exit(1)

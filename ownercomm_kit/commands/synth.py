@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import main
 
-
-@main.command("synth")
+@click.command("synth")
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--dealers", default=3, show_default=True, type=click.IntRange(1), help="Number of stores.")
 @click.option("--customers", default=300, show_default=True, type=click.IntRange(0), help="Customers per store.")

@@ -7,11 +7,10 @@ from pathlib import Path
 import click
 
 from .. import loader, validation
-from ..cli import main
 from ._common import resolve_params
 
 
-@main.command("validate")
+@click.command("validate")
 @click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Dealer file (params/dealers/<id>.yaml): its files, mapping, values and timezone apply.")

@@ -205,14 +205,14 @@ def build(dealer_file: str | Path, *, months: int, out: str | Path | None = None
     """``ownercomm history``: load the dealer once, compute ``months`` month-ends, write
     ``<out>/<dealer_id>/history.csv`` atomically (the store's reports are left as they are)."""
     from .. import params as params_mod
+    from .. import paths
     from ..loader import load_dealer
-    from ..runner import SAFE_ID, default_out
 
     started = time.perf_counter()
     resolved = params_mod.resolve(dealer_file=Path(dealer_file), group_file=group_file,
                                   overrides={"as_of": as_of})
     dealer_id = resolved["dealer_id"]
-    if not SAFE_ID.match(dealer_id):
+    if not paths.SAFE_ID.match(dealer_id):
         raise params_mod.ParamsError([f"{dealer_file}: dealer_id {dealer_id!r} must be letters, digits, '.', '_' "
                                       "or '-' (it names the report folder)"])
     timings: dict[str, float] = {}
@@ -220,7 +220,7 @@ def build(dealer_file: str | Path, *, months: int, out: str | Path | None = None
     data = load_dealer(resolved, strict=True)
     timings["load"] = time.perf_counter() - t
     frame = compute(data, resolved, months, timings=timings)
-    store_dir = (Path(out).resolve() if out else default_out(Path(resolved["kit_root"]))) / dealer_id
+    store_dir = (Path(out).resolve() if out else paths.reports_dir(Path(resolved["kit_root"]))) / dealer_id
     path = write(frame, store_dir)
     return HistoryResult(dealer_id, path, frame, round(time.perf_counter() - started, 3),
                          {k: round(v, 3) for k, v in timings.items()})

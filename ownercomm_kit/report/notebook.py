@@ -17,9 +17,10 @@ from typing import Any, Mapping
 from .. import params as params_mod
 from .. import paths
 from ..data import DataError, DealerData
+from ..run import resume
 from . import html, theme
 
-# The parameters cell of every report notebook (the contract shared with the runner).
+# The parameters cell of every report notebook (the contract shared with the runner, run.notebooks).
 PARAMETERS = (
     "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
@@ -67,7 +68,7 @@ def parameters_from(namespace: Mapping[str, Any] | None, given: Mapping[str, Any
 
 
 def resolve(chosen: Mapping[str, Any]) -> tuple[dict, Path]:
-    """(merged parameters, output folder) of a parameters cell."""
+    """(merged parameters, output folder) of a parameters cell; nothing is touched."""
     given = {k: v for k, v in chosen.items() if v is not None and k != "out_dir"}
     resolved = params_mod.for_notebook(**given)
     root = Path(resolved.get("kit_root") or paths.kit_root())
@@ -77,13 +78,15 @@ def resolve(chosen: Mapping[str, Any]) -> tuple[dict, Path]:
         out_dir = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
     else:
         out_dir = root / "reports" / str(resolved["dealer_id"])
-        # A notebook run by hand writes into the folder `ownercomm run` publishes to: forget
-        # that run's record, so the next `ownercomm run` redoes the whole report instead of
-        # skipping it as unchanged beside these new outputs.
-        from ..runner import RUN_RECORD
-
-        (out_dir / RUN_RECORD).unlink(missing_ok=True)
     return resolved, out_dir
+
+
+def forget_published_run(chosen: Mapping[str, Any], out_dir: Path) -> None:
+    """A notebook run by hand (no ``out_dir``) writes into the folder `ownercomm run` publishes
+    to: forget that run's record, so the next `ownercomm run` redoes the whole report instead
+    of skipping it as unchanged beside these new outputs."""
+    if not chosen.get("out_dir"):
+        resume.forget(out_dir)
 
 
 def context(report: str, resolved: dict, data: DealerData, out_dir: str | Path) -> ReportContext:
@@ -110,7 +113,9 @@ def start(namespace: Mapping[str, Any] | None = None, /, *, report: str, **given
     from ..load_cache import load_cached  # the kernel's earlier notebooks loaded it already
 
     try:
-        resolved, out_dir = resolve(parameters_from(namespace, given))
+        chosen = parameters_from(namespace, given)
+        resolved, out_dir = resolve(chosen)
+        forget_published_run(chosen, out_dir)
         data, _ = load_cached(resolved, strict=True)
     except (DataError, params_mod.ParamsError) as e:
         _plain_failure(e)

@@ -215,11 +215,12 @@ def asks_the_kernel(ename: str | None, evalue: str | None) -> bool:
 def of_notebook(notebook: str, error, recorded: dict | None = None) -> Failure:
     """The failure of a notebook's cell (papermill's ``PapermillExecutionError``: ``ename``,
     ``evalue``, ``exec_count``), from what its kernel recorded when that is the same error,
-    else from the error's name (a data failure then lists no problems: its text quotes values)."""
+    else from the error's name (a data failure then lists no problems: its text quotes values).
+    An unexpected error is said by its headline (pandas and others put hints on later lines)."""
     ename = getattr(error, "ename", type(error).__name__)
     evalue = str(getattr(error, "evalue", error) or "")
     cell = getattr(error, "exec_count", None)
-    if recorded and recorded.get("error") == ename:
+    if recorded and recorded.get("error") == ename and recorded.get("kind") != "other":
         failure = Failure.from_dict(recorded)
     elif (ename, evalue) == CELL_TIMEOUT:
         failure = Failure("timeout", evalue)
@@ -232,7 +233,7 @@ def of_notebook(notebook: str, error, recorded: dict | None = None) -> Failure:
                               + " (listed in the executed notebook)")
         elif ename == "ParamsError":
             failure = Failure("params", "parameters", problems=[Problem(p) for p in lines])
-        else:  # the headline: pandas and others put hints on the following lines
+        else:
             failure = Failure("other", detail=lines[0] if lines else "")
     failure.notebook, failure.cell, failure.error = notebook, cell, ename
     return failure

@@ -47,7 +47,8 @@ OUTPUTS = (
     ("history.csv", "consultant", "`ownercomm history`: one row per month-end, a column per KPI and per rule."),
     ("*.ipynb", "consultant", "The executed notebooks: the audit trail."),
     ("<group>/index.html, manifest.json", "dealer group", "Stores ranked on the headline figures; per store "
-     "status, seconds and error; no customer data."),
+     "status, seconds and error, and a failed store's `failure` (kind: data, params, timeout, kernel, output or "
+     "other; where each problem is: file, row, column, message; never a value from the data); no customer data."),
     ("<group>/group/group_flags.csv, group_suppression.csv, persons.csv, group_audit.html", "group marketing lead",
      "The group as one customer base (SPEC §9): cross-store conflicts, what each store must hold back, who is "
      "who across stores."),

@@ -110,6 +110,7 @@ def test_an_unexpected_error_keeps_its_message_off_the_index(tmp_path):
     assert batch.exit_code == 1
     store = json.loads((out / "g" / "manifest.json").read_text())["stores"][0]
     assert store["failure"]["kind"] == "other" and store["failure"]["error"] == "ValueError"
-    assert MARK in store["error"] and MARK in batch.output
+    assert MARK in store["error"] and MARK in batch.output  # the analyst's diagnosis
+    assert MARK not in json.dumps(store["failure"])  # the failure as data holds no value
     index = (out / "g" / "index.html").read_text(encoding="utf-8")
     assert MARK not in index and "ValueError" in index and "Unexpected error" in index

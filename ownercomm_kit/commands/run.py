@@ -56,8 +56,8 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
             click.echo(f"{result.dealer_id}: FAILED: {failure.headline()}", err=True)
             for line in failure.problem_lines():
                 click.echo(f"  {line}", err=True)
-        else:
-            click.echo(f"{result.dealer_id}: FAILED: {failure.line()}", err=True)
+        else:  # its one line (an unexpected error's own message included)
+            click.echo(f"{result.dealer_id}: FAILED: {result.error}", err=True)
         if result.failed_notebook:
             click.echo(f"  executed notebook kept for diagnosis: {result.failed_notebook}", err=True)
         if failure.kind == "data":  # with the values and the fixes (a values: or mapping: line)

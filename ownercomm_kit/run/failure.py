@@ -5,9 +5,9 @@ manifest and the group index branch on. A data failure lists its blocking proble
 spreadsheet row, column and message, without the offending values (``data.Problem.public``
 where its message would quote the data), so a failure can be shown beyond the store (the
 manifest, the group index, a terminal log) without leaking a customer's data. Only an
-unexpected error (kind ``other``) carries its exception's own text (``detail``), which may
-quote anything: the manifest's one-line ``error`` and the terminal show it, the group index
-never does.
+unexpected error (kind ``other``) has its exception's own text (``detail``), which may quote
+anything: the manifest's one-line ``error`` and the terminal show it; the failure as data
+(``to_dict``: the manifest's ``failure``) and the group index never do.
 
 When a notebook fails, its kernel writes the failure into the store's staging folder
 (:func:`record_last`, ``FAILURE_FILE``) and the runner reads it back (:func:`of_notebook`).
@@ -59,7 +59,8 @@ class Problem:
 @dataclass
 class Failure:
     """A store's failure. ``summary``: the kit's own words (no data); ``detail``: an unexpected
-    error's own message (kind ``other`` only; may quote data)."""
+    error's own message (kind ``other`` only; may quote data): in the one ``line`` (the
+    manifest's ``error``, the terminal), never in ``to_dict`` nor in ``public_line``."""
 
     kind: str
     summary: str = ""
@@ -106,18 +107,20 @@ class Failure:
         return lines + ([f"and {self.more} more"] if self.more else [])
 
     def public_line(self, limit: int = FAILURE_LINE_MAX) -> str:
-        """The line for pages beyond the store (the group index): without ``detail``."""
-        if self.detail is None:
+        """The line for pages beyond the store (the group index): an unexpected error by its
+        name only (its message may quote the data); the kit's own words otherwise."""
+        if self.kind != "other" or not self.error:
             return self.line(limit)
         where = "the executed notebook" if self.notebook else "manifest.json"
-        what = f"{self.error or 'an'} error" if self.error else "an error"
-        text = ": ".join(t for t in (self.summary, f"unexpected {what}; its message is in {where}") if t)
-        return (self._head() + text)[:limit]
+        return (self._head() + f"{self.error} (an unexpected error; its message is in {where})")[:limit]
 
     # ------------------------------------------------------------------ as data
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The failure as plain data, never a value from the data: without ``detail``."""
+        doc = asdict(self)
+        del doc["detail"]
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict) -> "Failure":
@@ -127,7 +130,7 @@ class Failure:
         kind = doc.get("kind") if doc.get("kind") in KINDS else "other"
         return cls(kind=kind, summary=str(doc.get("summary") or ""), notebook=doc.get("notebook"),
                    cell=doc.get("cell"), error=doc.get("error"), problems=problems,
-                   more=int(doc.get("more") or 0), detail=doc.get("detail"))
+                   more=int(doc.get("more") or 0))
 
 
 def _whole_problems(headline: str, problems: list[str], more: int, room: int) -> str:

@@ -110,3 +110,13 @@ def test_no_page_of_the_sample_batch_says_s_in_brackets_or_a_rounded_zero_share(
     assert "Checked: " in audit and "purchase_anniversary" not in audit
     retention = _visible_text((tmp_path / "sample" / "D001" / "retention.html").read_text(encoding="utf-8"))
     assert "purchase_anniversary" not in retention
+
+
+def test_model_names_in_one_casing_in_sentences():
+    details = pd.Series(["Phoned with a sales promotion for an ELANTRA at $10,260", "Mailed an offer for a palisade",
+                         "A note about the CR-V", None])
+    out = common.model_casing(details, ["ELANTRA", "palisade", "CR-V", "Elantra"])
+    assert list(out[:3]) == ["Phoned with a sales promotion for an Elantra at $10,260", "Mailed an offer for a Palisade",
+                             "A note about the CR-V"]
+    assert pd.isna(out[3])
+    assert common.model_casing(details, []).equals(details)

@@ -21,7 +21,7 @@ TIERS = ("loyal", "self_directed", "responsive", "dormant")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 TEMPLATES: dict[str, str] = {  # filled in with the dealer's parameters by ``definitions``
-    "messages": "All messages in the communications data (every channel, sender and category).",
+    "messages": "All messages in the dealer's message data up to the report date (every channel, sender and category).",
     "customers_messaged": "Distinct customers who received at least one message.",
     "flags_total": "Flag rows: one per message and rule it breaks (a message can break several rules).",
     "flags_high": "Flag rows of the rules whose severity is high (serious) in this dealer's parameters: {high_rules}.",

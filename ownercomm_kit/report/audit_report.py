@@ -177,6 +177,8 @@ def problems(ctx: ReportContext, r: audit.AuditResult) -> None:
     if len(high):
         shown = common.plain_codes(high.assign(rule=high["rule"].map(_rule_word))[
             ["sent_at", "customer_id", "channel", "sender", "rule", "detail"]])
+        first = shown.index[:10]  # the rows shown: model names in one casing
+        shown.loc[first, "detail"] = common.model_casing(shown.loc[first, "detail"], common.data_models(ctx.data))
         html.show("<h3>Latest serious problems</h3>" + html.table(
             shown, labels={"sent_at": "Sent", "customer_id": "Customer", "rule": "Problem", "detail": "What happened"},
             formats={"sent_at": "date"}, max_rows=10, mask_pii=ctx.mask_pii))

@@ -59,6 +59,26 @@ def model_words(value: Any) -> Any:
     return _CAPS_WORD.sub(lambda m: m.group(0).capitalize(), head) + sep + tail
 
 
+def model_casing(text: pd.Series, models: Sequence[Any]) -> pd.Series:
+    """Sentences (the flags' detail, kept as they are in flags.csv) with the data's model names in
+    one casing: "a sales promotion for an ELANTRA" -> "... for an Elantra"."""
+    names = {str(m) for m in models if isinstance(m, str) and m.strip()}
+    fix = {m: model_words(m) for m in names if model_words(m) != m}
+    if not fix or text.empty:
+        return text
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(m) for m in sorted(fix, key=len, reverse=True)) + r")\b")
+    return text.map(lambda v: pattern.sub(lambda x: fix[x.group(0)], v) if isinstance(v, str) else v)
+
+
+def data_models(data) -> list[str]:
+    """Every model name the dealer's data holds (sales, vehicles, messages)."""
+    out: set[str] = set()
+    for table in ("sales", "vehicles", "communications"):
+        if data.has(table, "model"):
+            out.update(str(m) for m in data[table]["model"].dropna().unique())
+    return sorted(out)
+
+
 def mail_contact(channel: Any, contact: Any) -> Any:
     """A mail contact is the customer's postal code: say so ('Postal code 92780')."""
     if isinstance(channel, str) and channel == "mail" and isinstance(contact, str) and contact.strip():

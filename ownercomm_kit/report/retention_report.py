@@ -52,7 +52,8 @@ CALL_LISTS = (
 )
 TABLES = ("customers", "vehicles", "sales", "service_visits", "appointments", "communications", "declined_work")
 # What each call list counts (one unit per tile: the tile's label says it).
-UNITS = {"due_for_service": ("vehicle", "vehicles"), "declined_work": ("item", "items")}
+UNITS = {"due_for_service": ("vehicle", "vehicles"), "warranty_expiring": ("vehicle", "vehicles"),
+         "milestones": ("birthday or anniversary", "birthdays and anniversaries"), "declined_work": ("item", "items")}
 CUSTOMERS = ("customer", "customers")
 LIST_LABELS = {"customer_id": "Customer", "name": "Name", "vehicle": "Vehicle", "vin": "VIN", "channel": "Contact by",
                "contact": "Contact", "reason": "Why", "due_reason": "Due by", "estimated_mileage": "Miles (est.)",
@@ -92,7 +93,7 @@ def key_points(r: retention.RetentionResult) -> list[str]:
                       "12 to 24 months.")
     for attr, filename, title, _ in CALL_LISTS:
         if not r.skipped.get(attr):
-            points.append(f"{title}: {words.plural(len(getattr(r, attr)), *UNITS.get(attr, CUSTOMERS))} to contact now "
+            points.append(f"{title}: {words.plural(_customers(getattr(r, attr)), 'customer')} to contact now "
                           f"({filename}).")
     return points
 
@@ -174,15 +175,21 @@ def declined_summary(ctx: ReportContext, r: retention.RetentionResult) -> None:
     html.show("".join(parts))
 
 
+def _customers(frame: pd.DataFrame) -> int:
+    return int(frame["customer_id"].nunique()) if "customer_id" in frame.columns else len(frame)
+
+
 def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
     """What to do: who to call, and the CSV files that hold the full lists."""
     html.section("call-lists", "Who to call",
                  "Customers to contact now. The full lists, with phone numbers and emails, are in the CSV files "
                  "beside this report; here contact details are masked.")
-    tiles = [html.Tile(label=f"{title} ({UNITS.get(attr, CUSTOMERS)[1]})", value=None if r.skipped.get(attr) else len(getattr(r, attr)), kind="int",
+    # One unit for the tiles: customers (a list's rows may be vehicles or items; each list says so below).
+    tiles = [html.Tile(label=title, value=None if r.skipped.get(attr) else _customers(getattr(r, attr)), kind="int",
                        definition=r.definitions.get(attr, ""), reason=r.skipped.get(attr, ""))
              for attr, _, title, _ in CALL_LISTS]
-    parts = [html.tiles(tiles)]
+    parts = [html.paragraph("Customers on each list (a customer with two vehicles or items on a list counts once):"),
+             html.tiles(tiles)]
     for attr, filename, title, advice in CALL_LISTS:
         frame = getattr(r, attr)
         parts.append(f"<h3>{html.esc(title)}</h3>")
@@ -190,7 +197,10 @@ def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
         if note:
             parts.append(note)
             continue
-        parts.append(html.paragraph(f"{advice} Full list: {filename} ({words.plural(len(frame), 'row')})."))
+        unit = UNITS.get(attr, CUSTOMERS)
+        parts.append(html.paragraph(f"{advice} Full list: {filename} ({words.plural(len(frame), *unit)}"
+                                    + (f" of {words.plural(_customers(frame), 'customer')}" if unit != CUSTOMERS else "")
+                                    + ")."))
         left_off = r.excluded.get(attr, 0)
         if left_off:
             parts.append(html.note(f"{words.plural(left_off, 'more customer', 'more customers')} "

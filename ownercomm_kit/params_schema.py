@@ -485,7 +485,8 @@ def _allowed(err: dict, loc: tuple) -> str:
     if kind == "literal_error":
         return f"one of {ctx.get('expected')}"
     if kind in ("too_short",):
-        return f"a list of at least {ctx.get('min_length')} item(s)"
+        n = ctx.get("min_length")
+        return f"a list of at least {n} item{'' if n == 1 else 's'}"
     return _describe(_type_at(loc), err)
 
 

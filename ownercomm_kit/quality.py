@@ -31,62 +31,68 @@ class Need:
 
 
 N = Need
-SUPPORT: tuple[Need, ...] = (
-    N("audit", "every rule and the headline figures", ("customers", "communications"), "the audit cannot run"),
-    N("audit", "duplicate_campaign", ("communications.campaign_id",), "rule skipped"),
-    N("audit", "promo_after_purchase", ("sales",), "rule skipped"),
-    N("audit", "better_offer_after_purchase",
-      ("sales.model", "sales.price", "communications.model", "communications.offer_price"), "rule skipped"),
-    N("audit", "reminder_after_service", (("service_visits", "appointments"),), "rule skipped"),
-    N("audit", "conquest_to_owner", (("sales", "vehicles"),), "rule skipped"),
-    N("audit", "promo_during_open_lead", ("leads",), "rule skipped"),
-    N("audit", "no_consent for email", ("customers.email_opt_in",), "email is not checked for consent"),
-    N("audit", "no_consent for sms", ("customers.sms_consent",), "sms is not checked for consent"),
-    N("audit", "no_consent for phone", ("customers.phone_dnc",), "phone is not checked against do-not-call"),
-    N("audit", "no_consent for mail", ("customers.mail_opt_out",), "mail is not checked for opt-outs"),
-    N("audit", "after_opt_out", ("communications.unsubscribed",), "rule skipped"),
-    N("audit", "quiet_hours in each customer's own time zone", ("customers.timezone",),
-      "quiet hours use the dealer's time zone for everyone"),
-    N("audit", "non_preferred_channel", ("customers.preferred_channel",), "rule skipped"),
-    N("audit", "state_quiet_hours and state_contact_cap (the customer's state)",
-      (("customers.state", "customers.postal_code", "customers.phone"),), "state rules skipped"),
-    N("audit", "state rules from the customer's own state column", ("customers.state",),
-      "the state comes from the ZIP code or the phone's area code only"),
-    N("audit", "fatigue curve and responsiveness tiers", ("communications.responded_at",),
-      "no response rates: every customer looks unresponsive"),
-    N("retention", "first_year_service_retention and the cohort heat map", ("sales.vin", "service_visits.vin"),
-      "KPI empty"),
-    N("retention", "service_customer_retention_12m, lapsed customers, due-for-service list", ("service_visits",),
-      "KPI and lists empty"),
-    N("retention", "appointment_show_rate_90d and weekly appointments", ("appointments",), "KPI empty"),
-    N("retention", "reminder_booking_rate_90d", ("appointments", "communications"), "KPI empty"),
-    N("retention", "response_rate_90d", ("communications.responded_at",), "KPI empty"),
-    N("retention", "repurchase_rate", ("sales",), "KPI empty"),
-    N("retention", "warranty-expiring list", ("vehicles.warranty_end",), "list empty"),
-    N("retention", "birthday milestones", ("customers.birth_date",), "no birthdays in the milestones list"),
-    N("retention", "purchase-anniversary milestones", ("sales",), "no anniversaries in the milestones list"),
-    N("referrals", "the referral report", ("referrals",), "the referral report is empty"),
-    N("referrals", "advocate_rate_12m", ("referrals", ("sales", "service_visits")), "KPI empty"),
-    N("referrals", "first_contact_24h_share and the follow-up list", ("referrals.first_contact_at",), "KPI empty"),
-    N("referrals", "acknowledgment_rate", ("referrals.acknowledged_at",), "KPI empty"),
-    N("referrals", "referral_revenue_12m", ("referrals.sale_id", "sales.price"), "KPI empty"),
-    N("referrals", "incentive categories", ("referrals.incentive_category",), "no comparison by incentive"),
-    N("retention", "lifecycle segments, segment flow and the recently-lost list", (("sales", "service_visits"),),
-      "segment KPIs empty"),
-    N("retention", "visits that lead to a segment other than never_serviced", ("service_visits",),
-      "every customer with a sale is never_serviced"),
-    N("retention", "due for service by mileage, estimated mileage", ("service_visits.mileage",),
-      "vehicles are due by time only"),
-    N("retention", "due for service per vehicle", ("service_visits.vin",),
-      "each customer's visits count as one vehicle"),
-    N("retention", "declined_work_recovery_90d, declined-work list and amounts by description", ("declined_work",),
-      "KPI and list empty"),
-    N("retention", "declined work matched to the vehicle", ("declined_work.vin",),
-      "declined items are matched to any later visit of the customer"),
-    N("retention", "amounts of declined work", ("declined_work.amount",), "no amounts shown"),
-    N("retention", "retention by vehicle age band", ("vehicles.model_year", "service_visits.vin"), "table empty"),
-    N("audit", "reminder timing against estimated due dates", ("service_visits",), "section skipped"),
-)
+
+
+def _rule_needs() -> tuple[Need, ...]:
+    """The audit rules' rows, from the rule catalog (each rule's needs and partial supports)."""
+    from .audit import catalog
+
+    return tuple(N("audit", what, needs, without) for what, needs, without in catalog.support_rows())
+
+
+def _kpi(key: str) -> str:
+    from .kpis import registry
+
+    return registry.label(key)
+
+
+def _support() -> tuple[Need, ...]:
+    return (
+        N("audit", "every rule and the headline figures", ("customers", "communications"), "the audit cannot run"),
+        *_rule_needs(),
+        N("audit", "fatigue curve and responsiveness tiers", ("communications.responded_at",),
+          "no response rates: every customer looks unresponsive"),
+        N("retention", f"{_kpi('first_year_service_retention')} and the cohort heat map", ("sales.vin", "service_visits.vin"),
+          "KPI empty"),
+        N("retention", f"{_kpi('service_customer_retention_12m')}, lapsed customers, due-for-service list",
+          ("service_visits",), "KPI and lists empty"),
+        N("retention", f"{_kpi('appointment_show_rate_90d')} and weekly appointments", ("appointments",), "KPI empty"),
+        N("retention", _kpi("reminder_booking_rate_90d"), ("appointments", "communications"), "KPI empty"),
+        N("retention", _kpi("response_rate_90d"), ("communications.responded_at",), "KPI empty"),
+        N("retention", _kpi("repurchase_rate"), ("sales",), "KPI empty"),
+        N("retention", "warranty-expiring list", ("vehicles.warranty_end",), "list empty"),
+        N("retention", "birthday milestones", ("customers.birth_date",), "no birthdays in the milestones list"),
+        N("retention", "purchase-anniversary milestones", ("sales",), "no anniversaries in the milestones list"),
+        N("referrals", "the referral report", ("referrals",), "the referral report is empty"),
+        N("referrals", _kpi("advocate_rate_12m"), ("referrals", ("sales", "service_visits")), "KPI empty"),
+        N("referrals", f"{_kpi('first_contact_24h_share')} and the follow-up list", ("referrals.first_contact_at",),
+          "KPI empty"),
+        N("referrals", _kpi("acknowledgment_rate"), ("referrals.acknowledged_at",), "KPI empty"),
+        N("referrals", _kpi("referral_revenue_12m"), ("referrals.sale_id", "sales.price"), "KPI empty"),
+        N("referrals", "incentive categories", ("referrals.incentive_category",), "no comparison by incentive"),
+        N("retention", "lifecycle segments, segment flow and the recently-lost list", (("sales", "service_visits"),),
+          "segment KPIs empty"),
+        N("retention", "visits that put a customer in a segment other than never serviced", ("service_visits",),
+          "every customer with a sale is never serviced"),
+        N("retention", "due for service by mileage, estimated mileage", ("service_visits.mileage",),
+          "vehicles are due by time only"),
+        N("retention", "due for service per vehicle", ("service_visits.vin",),
+          "each customer's visits count as one vehicle"),
+        N("retention", f"{_kpi('declined_work_recovery_90d')}, declined-work list and amounts by description",
+          ("declined_work",), "KPI and list empty"),
+        N("retention", "declined work matched to the vehicle", ("declined_work.vin",),
+          "declined items are matched to any later visit of the customer"),
+        N("retention", "amounts of declined work", ("declined_work.amount",), "no amounts shown"),
+        N("retention", "retention by vehicle age band", ("vehicles.model_year", "service_visits.vin"), "table empty"),
+        N("audit", "reminder timing against estimated due dates", ("service_visits",), "section skipped"),
+    )
+
+
+def __getattr__(name: str):
+    # SUPPORT is built on first use: the rule rows come from the rule catalog, which imports the audit.
+    if name == "SUPPORT":
+        return _support()
+    raise AttributeError(name)
 
 
 def available(data: DealerData, item: str) -> bool:
@@ -102,7 +108,7 @@ def available(data: DealerData, item: str) -> bool:
 def support(data: DealerData) -> pd.DataFrame:
     """Each report section: supported or not, and what is missing (SPEC §2: degrade and say so)."""
     rows = []
-    for need in SUPPORT:
+    for need in _support():
         missing = []
         for item in need.needs:
             options = item if isinstance(item, tuple) else (item,)

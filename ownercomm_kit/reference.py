@@ -3,7 +3,7 @@ parameter and output file, in the words and with the thresholds the reports use.
 
 ``ownercomm docs`` writes it; a test fails when the committed pages differ from what the code
 says now (``stale``), so the reference cannot drift from the kit. Nothing here is written by
-hand twice: rules come from the rule registry (``audit.RULES``) and the report's wording,
+hand twice: rules come from the rule catalog (``audit.catalog``: wording, severity, definition),
 figures from the KPI registry (``kpis.registry``), parameters from ``params/defaults.yaml``
 (its comments are the documentation) checked by ``params_schema``, tables from ``schema``.
 """
@@ -72,10 +72,7 @@ def _defaults() -> dict:
 
 
 def rules_page(p: dict) -> str:
-    from .audit import RULES
-    from .group.page import RULE_WORDS as GROUP_WORDS
-    from .group.page import DEFINITIONS as GROUP_DEFINITIONS
-    from .report.audit_report import RULE_WORDS, rule_text
+    from .audit import catalog
 
     def needs(r) -> str:
         parts = [f"`{t}`" if c is None else f"`{t}.{c}`" for t, c in r.needs]
@@ -83,22 +80,31 @@ def rules_page(p: dict) -> str:
             parts.append(" or ".join(f"`{t}`" if c is None else f"`{t}.{c}`" for t, c in r.needs_any))
         return ", ".join(parts) or "customers and communications"
 
-    rows = [[f"`{name}`", RULE_WORDS.get(name, name), p["rules"][name]["severity"], rule_text(name, p), needs(r)]
-            for name, r in RULES.items()]
-    group = [[f"`{r}`", GROUP_WORDS[r], "medium", GROUP_DEFINITIONS[GROUP_WORDS[r]]] for r in GROUP_WORDS]
+    def where(r) -> str:
+        module = {"store": "audit/rules.py", "state": "audit/state_rules.py", "group": "group/rules.py"}[r.scope]
+        return f"`ownercomm_kit/{module}` `{r.name}()`; injector `{r.injector}`"
+
+    def rows(scope: str) -> list[list[str]]:
+        return [[f"`{n}`", r.title, f"{r.severity(p)} ({catalog.SEVERITY_WORDS.get(r.severity(p), '')})",
+                 r.definition(p), needs(r), r.example, where(r)]
+                for n, r in catalog.every().items() if r.scope == scope]
+
+    head = ["rule", "on the pages", "severity", "a message is flagged when", "needs", "detail reads like", "code"]
     exempt = ", ".join(p["audit"]["exempt_categories"])
     return (HEADER + "# Audit rules\n\n"
             "Each flag is one row of `flags.csv`: one message and one rule it breaks. A rule's id is the same in "
-            "`params/defaults.yaml` (`rules.<id>`: `enabled`, `severity`, its thresholds), in the code "
-            "(`ownercomm_kit/audit/`), in the tests and on the audit page. Thresholds below are the kit's "
-            "defaults; a dealer's report shows its own.\n\n"
+            "`params/defaults.yaml` (`rules.<id>`: `enabled`, `severity`, its thresholds), in the code (its function "
+            "and its entry in the rule catalog, `ownercomm_kit/audit/catalog.py`), in the synth injector that breaks "
+            "it, in the tests and on the audit page. Thresholds below are the kit's defaults; a dealer's report shows "
+            "its own.\n\n"
             f"Categories {exempt} are exempt from every rule but `quiet_hours`.\n\n"
-            + _table(["rule", "on the audit page", "severity", "a message is flagged when", "needs"], rows)
+            + _table(head, rows("store"))
             + "\n## State rules\n\nRisk flags, not legal advice: the table of states is `state_rules` in "
             "`params/defaults.yaml` (see parameters.md), with each law's citation and effective date.\n\n"
+            + _table(head, rows("state"))
             + "\n## Group rules (SPEC §9)\n\nOver the messages of all stores of a group to one person "
-            "(`group_flags.csv`).\n\n"
-            + _table(["rule", "on the group page", "severity", "a message is flagged when"], group))
+            "(`group_flags.csv`); parameters under `group.rules.<id>` (a group file only).\n\n"
+            + _table(head, rows("group")))
 
 
 def kpis_page(p: dict) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from . import words
 from .data import DealerData
 from .retention import customer_contacts, in_window, isin, local_date, missing, months_before, ratio, text
 
@@ -167,8 +168,9 @@ def partial_notes(data: DealerData, p: dict) -> dict[str, str]:
         prices = data["sales"].dropna(subset=["price"])
         unmatched = int((~isin(sold["sale_id"], prices["sale_id"])).sum())
         if unmatched:
-            notes["referral_revenue_12m"] = (f"{unmatched} sold referral(s) have no sale_id matching a sale with a price: "
-                                             "their revenue is not counted")
+            notes["referral_revenue_12m"] = (f"{words.plural(unmatched, 'sold referral')} "
+                                             f"{'has' if unmatched == 1 else 'have'} no sale number matching a sale "
+                                             "with a price: their revenue is not counted")
     return notes
 
 

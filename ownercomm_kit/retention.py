@@ -78,7 +78,7 @@ DEFINITION_TEMPLATES: dict[str, str] = {
         "Customers whose last service visit was between {lapsed_max_months} and {lapsed_min_months} months ago: "
         "they have stopped coming in."
     ),
-    "response_by_channel": "Response rate of the last {response_days} days per channel (same definition as the headline rate).",
+    "response_by_channel": "Messages answered of the last {response_days} days per channel (same definition as the headline figure).",
     "reminder_attribution": (
         "Service reminders sent between {reminder_lookback_days} and {reminder_booking_days} days ago per sender "
         "and channel, and how many were followed by a booking within {reminder_booking_days} days."
@@ -98,8 +98,8 @@ DEFINITION_TEMPLATES: dict[str, str] = {
         "celebrated on February 28 in other years."
     ),
     "consenting": (
-        "A customer can be reached when at least one channel is open: email (an address and email_opt_in "
-        "not false), text (a phone and sms_consent true), phone (a phone and not on the do-not-call list) "
+        "A customer can be reached when at least one channel is open: email (an address, and not opted out of "
+        "email), text (a phone, and consent to texts recorded), phone (a phone and not on the do-not-call list) "
         "or mail (a postal code and no mail opt-out). Call lists use the customer's preferred channel when "
         "it is open, else the first open one of: {fallback}."
     ),
@@ -115,7 +115,7 @@ DEFINITION_TEMPLATES: dict[str, str] = {
 def definitions(p: dict) -> dict[str, str]:
     """The definitions with the dealer's parameters (``params["retention"]``) filled in."""
     values = {**p, "window": p["retention_window_months"], "window2": 2 * p["retention_window_months"],
-              "fallback": ", ".join(p.get("contact_fallback", []))}
+              "fallback": ", ".join({"sms": "text"}.get(c, c) for c in p.get("contact_fallback", []))}
     out = {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
     if "service_interval_miles" in p:  # service intelligence (service.py); its due_for_service wins
         service_definitions = _service_definitions()

@@ -20,6 +20,13 @@ MESSAGES = [
 ]
 
 
+def rule_row(rule: str, part: str | None = None) -> str:
+    """The matrix row of a rule (its title and id, from the rule catalog), or of a part of it."""
+    from ownercomm_kit.audit import catalog
+
+    return f"{catalog.title(rule)} ({rule})" + (f": {part}" if part else "")
+
+
 def supported(data) -> dict[str, bool]:
     df = quality.support(data)
     return dict(zip(df["section"], df["supported"]))
@@ -29,10 +36,10 @@ def test_support_follows_tables_and_columns_present_and_filled():
     data = from_frames({"customers": CUSTOMERS, "communications": MESSAGES}, timezone="America/Chicago")
     s = supported(data)
     assert s["every rule and the headline figures"]
-    assert s["no_consent for sms"]
-    assert not s["no_consent for email"]  # column absent
-    assert not s["the referral report"] and not s["promo_after_purchase"]
-    assert not s["reminder_after_service"]
+    assert s[rule_row("no_consent", "text consent")]
+    assert not s[rule_row("no_consent", "email opt-outs")]  # column absent
+    assert not s["the referral report"] and not s[rule_row("promo_after_purchase")]
+    assert not s[rule_row("reminder_after_service")]
     df = quality.support(data)
     row = df[df["section"] == "the referral report"].iloc[0]
     assert row["missing"] == "referrals" and row["without it"] == "the referral report is empty"
@@ -42,17 +49,17 @@ def test_a_column_present_but_empty_does_not_support_a_section():
     customers = [{**c, "sms_consent": None} for c in CUSTOMERS]
     data = from_frames({"customers": customers, "communications": MESSAGES})
     assert data.has("customers", "sms_consent")
-    assert not supported(data)["no_consent for sms"]
+    assert not supported(data)[rule_row("no_consent", "text consent")]
 
 
 def test_one_of_several_tables_is_enough_where_the_spec_says_or():
     visits = [{"ro_id": "R1", "customer_id": "1", "visit_date": "2026-05-01"}]
     data = from_frames({"customers": CUSTOMERS, "communications": MESSAGES, "service_visits": visits})
     s = supported(data)
-    assert s["reminder_after_service"]  # service_visits or appointments
-    assert not s["conquest_to_owner"]  # sales or vehicles: neither
+    assert s[rule_row("reminder_after_service")]  # service_visits or appointments
+    assert not s[rule_row("conquest_to_owner")]  # sales or vehicles: neither
     df = quality.support(data)
-    assert df[df["section"] == "conquest_to_owner"].iloc[0]["missing"] == "sales or vehicles"
+    assert df[df["section"] == rule_row("conquest_to_owner")].iloc[0]["missing"] == "sales or vehicles"
 
 
 def test_tables_overview_gives_rows_and_the_date_range_in_the_dealers_zone():

@@ -278,7 +278,7 @@ def test_notes_on_partial_data():
     sales = [{"sale_id": "S1", "customer_id": "C5", "sale_date": "2026-02-01", "price": 20000.0}]
     r = referrals.compute(dealer(referrals=rows, sales=sales), PARAMS)
     assert r.kpis["referral_revenue_12m"] == 20000.0
-    assert r.notes["referral_revenue_12m"].startswith("1 sold referral(s) have no sale_id")
+    assert r.notes["referral_revenue_12m"].startswith("1 sold referral has no sale number")
     assert "from sales only" in r.notes["advocate_rate_12m"]
 
 

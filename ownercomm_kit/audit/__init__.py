@@ -11,7 +11,7 @@ responsiveness tiers.
 from __future__ import annotations
 
 from . import metrics
-from .metrics import DEFINITIONS, TIERS
+from .metrics import TIERS
 from .rules import FLAG_COLUMNS, RULES, Rule, run_rules, run_rules_timed, up_to_as_of
 from . import state_rules  # noqa: E402,F401  registers state_quiet_hours and state_contact_cap (after the others)
 from .suppression import suppression_list
@@ -22,3 +22,9 @@ __all__ = [
     "DEFINITIONS", "TIERS", "HEADLINE_KEYS", "suppression_list", "metrics", "up_to_as_of",
     "headline_figures",
 ]
+
+
+def __getattr__(name: str):
+    if name == "DEFINITIONS":  # the figures' definitions with the kit's default parameters
+        return metrics.definitions(None)
+    raise AttributeError(name)

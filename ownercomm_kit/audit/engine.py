@@ -8,7 +8,6 @@ import pandas as pd
 
 from ..data import DealerData
 from . import metrics
-from .metrics import DEFINITIONS
 from .rules import run_rules, up_to_as_of
 from . import state_rules  # noqa: E402  registers state_quiet_hours and state_contact_cap (after the others)
 from .suppression import suppression_list
@@ -32,7 +31,7 @@ class AuditResult:
     replay_by_sender: pd.DataFrame
     top_customers: pd.DataFrame
     headline: dict = field(default_factory=dict)  # exactly HEADLINE_KEYS (SPEC §7 kpis.json)
-    definitions: dict = field(default_factory=lambda: dict(DEFINITIONS))
+    definitions: dict = field(default_factory=lambda: metrics.definitions(None))  # with the dealer's parameters
     states: dict = field(default_factory=dict)  # the "State laws" section: methods, flags by state, the table
 
 
@@ -69,5 +68,6 @@ def run_audit(data: DealerData, params: dict) -> AuditResult:
         replay_by_sender=metrics.replay_by_sender(data, flags),
         top_customers=metrics.top_customers(data, flags, params),
         headline=headline,
+        definitions=metrics.definitions(params),
         states=state_rules.state_summary(data, params, flags),
     )

@@ -1,5 +1,5 @@
 """Figures beyond the flags (SPEC §4): frequency, caps, heat map, sender mix, fatigue, tiers,
-replay, customers hit hardest. Each figure's definition, in plain words, is in ``DEFINITIONS``.
+replay, customers hit hardest. Each figure's definition, in plain words, is ``definitions(params)``.
 
 All counts use every message in the data (exempt categories included) unless said otherwise;
 "month" and "week" are calendar months and Monday-to-Sunday weeks of the message date in the
@@ -20,18 +20,18 @@ from .windows import DAY, Messages, asof_latest, messages_of, ns_utc, prefix, ru
 TIERS = ("loyal", "self_directed", "responsive", "dormant")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-DEFINITIONS: dict[str, str] = {
-    "messages": "All messages in the communications data (every channel, sender and category).",
+TEMPLATES: dict[str, str] = {  # filled in with the dealer's parameters by ``definitions``
+    "messages": "All messages in the dealer's message data up to the report date (every channel, sender and category).",
     "customers_messaged": "Distinct customers who received at least one message.",
     "flags_total": "Flag rows: one per message and rule it breaks (a message can break several rules).",
-    "flags_high": "Flag rows of high severity (consent, opt-out, quiet hours, a better offer after a purchase).",
+    "flags_high": "Flag rows of the rules whose severity is high (serious) in this dealer's parameters: {high_rules}.",
     "over_cap_customer_share": "Customers who at any time got more non-exempt messages in a trailing window than a "
     "cap allows (the total caps or a channel cap) ÷ customers messaged.",
     "frequency": "Messages per customer per calendar month, counted over the customer-months in which the customer "
     "got at least one message of any kind; by channel and by sender a month with none of that channel or sender "
     "counts as 0. Median, 90th percentile and maximum.",
     "over_cap": "For each cap: customers who exceeded it at least once in the data (period), and customers whose "
-    "non-exempt messages in the window ending at the end of the as-of date already reach or exceed the cap "
+    "non-exempt messages in the window ending at the end of the report date already reach or exceed the cap "
     "(now: one more message would break it), each ÷ customers messaged.",
     "heatmap": "Messages by weekday and hour of the customer's local time (the dealer's when the customer's "
     "time zone is unknown).",
@@ -39,18 +39,18 @@ DEFINITIONS: dict[str, str] = {
     "senders (OEM, sales, dealer marketing, service, F&I) the customer heard from that week.",
     "fatigue": "Customer-months grouped by how many messages the customer got that month: the share of those "
     "messages that got a response, and the share of customer-months in which the customer unsubscribed.",
-    "tiers": "Over the 12 calendar months up to the as-of date: loyal = kept an appointment and responded to or "
+    "tiers": "Over the {tier_months} calendar months up to the report date: loyal = kept an appointment and responded to or "
     "booked from a message; self-directed = kept appointments but never responded or booked from a message; "
     "responsive = responded or booked from a message but kept no appointment; dormant = none of these. "
-    "Booked from a message: an appointment booked within the attribution days after a message.",
-    "tier_summary": "Customers per tier and the messages they got over the same 12 months, per customer and per "
+    "Booked from a message: an appointment booked within {attribution_days} after a message.",
+    "tier_summary": "Customers per tier and the messages they got over the same {tier_months} months, per customer and per "
     "customer per month.",
     "replay": "How many distinct messages each rule would have stopped had it been enforced, and all rules together "
     "(a message breaking several rules counts once).",
     "replay_by_sender": "Per sender: messages sent, and how many any rule would have stopped; the senders who "
     "would lose the most come first.",
     "top_customers": "Customers with the most flagged messages.",
-    "suppression": "Customers who, as of the as-of date, should get no marketing on a channel (one row per "
+    "suppression": "Customers who, as of the report date, should get no marketing on a channel (one row per "
     "channel; a cool-down or the total cap holds on every channel), "
     "with the rule and the last day it holds (empty = until the customer says otherwise): within the cool-down "
     "after a purchase or a service visit, an appointment booked and not yet due, a cap already reached in the "
@@ -58,11 +58,30 @@ DEFINITIONS: dict[str, str] = {
     "(texts and calls only, until the 24 hours have passed).",
     "state_laws": "A customer's state is the customers' state column, else the first three digits of the ZIP code "
     "(USPS prefixes), else the phone's area code; customers with none get no state rule. For customers in a state of "
-    "the state_rules table: texts and calls outside the state's calling window (customer's local time) and more than "
-    "its limit on one subject (message category) in 24 hours, from every sender together. Recall and transactional "
+    "the table of state rules: texts and calls outside the state's calling window (customer's local time) and more "
+    "than its limit on one subject (the kind of message) in its time limit, from every sender together. {exempt} "
     "messages, what the state exempts and messages dated before the law took effect are never counted. Risk flags, "
     "not legal advice.",
 }
+
+
+def definitions(params: dict | None) -> dict[str, str]:
+    """Every figure's definition with this dealer's parameters (windows, overridden severities)."""
+    from . import catalog
+    from .. import params as params_mod
+
+    if not params or "rules" not in params:
+        params = params_mod.resolve({"dealer_id": "DEFAULTS", "data_dir": "."})
+    a = params.get("audit") or {}
+    high = [catalog.RULES[n].title.lower() for n in catalog.high_rules(params)]
+    values = {
+        "high_rules": "; ".join(high) or "none",
+        "tier_months": a.get("tier_window_months", 12),
+        "attribution_days": catalog.days(a.get("booking_attribution_days", 14)),
+        "exempt": catalog.upper_first(catalog.and_list(catalog.category_words(c) for c in a.get("exempt_categories") or [])
+                                      or "No"),
+    }
+    return {k: v.format(**values) for k, v in TEMPLATES.items()}
 
 
 def _month_index(m: Messages) -> np.ndarray:
@@ -283,3 +302,11 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
     rules = flags[flags["customer_id"].isin(out.index)].groupby("customer_id", observed=True)["rule"].unique()
     out["rules"] = [", ".join(sorted(rules[c])) for c in out.index]
     return out.rename_axis("customer_id").reset_index()[cols]
+
+
+def __getattr__(name: str):
+    # DEFINITIONS: the definitions with the kit's default parameters (built on first use: the
+    # flags_high text lists the rules that are high, so the rule catalog must be loaded).
+    if name == "DEFINITIONS":
+        return definitions(None)
+    raise AttributeError(name)

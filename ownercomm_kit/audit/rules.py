@@ -23,8 +23,6 @@ import datetime as dt
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,7 +30,11 @@ import pandas as pd
 from .. import schema
 from ..arrays import find_sorted, take
 from ..data import DealerData
+from . import catalog
 from . import text as tx
+from .catalog import Rule, Support
+from .catalog import upper_first as _up
+from .catalog import caps as _caps, days as _days, clock as _clock, category_words as _cat, or_list as _or
 from .windows import (
     DAY,
     Messages,
@@ -56,37 +58,18 @@ I64_MAX = np.iinfo(np.int64).max
 I64_MIN = np.iinfo(np.int64).min
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    func: Callable[[DealerData, dict], pd.DataFrame]
-    needs: tuple[tuple[str, str | None], ...] = ()  # all of these (table, column or None)
-    needs_any: tuple[tuple[str, str | None], ...] = ()  # at least one of these
-    family: str = "other"  # groups rules for the benchmark's timings
-    partial: Callable[[DealerData], str | None] | None = None  # "ran, but ..." note
-
-    def missing(self, data: DealerData) -> str | None:
-        """Why the rule cannot run on ``data`` (None when it can)."""
-        absent = [_name(t, c) for t, c in self.needs if not data.has(t, c)]
-        if self.needs_any and not any(data.has(t, c) for t, c in self.needs_any):
-            absent.append(" or ".join(_name(t, c) for t, c in self.needs_any))
-        if absent:
-            return "needs " + ", ".join(absent) + ", which the data does not have"
-        return None
+RULES = catalog.RULES  # name -> catalog.Rule, in the order they run (state rules last)
 
 
-RULES: dict[str, Rule] = {}
-
-
-def _name(table: str, column: str | None) -> str:
-    return f"the {table} table" if column is None else f"{table}.{column}"
-
-
-def rule(name: str, *, needs=(), needs_any=(), family="other", partial=None):
-    """Register a rule function under its SPEC name."""
+def rule(name: str, *, needs=(), needs_any=(), family="other", partial=None, title: str, define, example: str = "",
+         support=(), exempt_applies: bool = True, scope: str = "store"):
+    """Register a rule function under its SPEC name, with everything a reader sees of it
+    (``catalog.Rule``: title, definition from the parameters, an example detail, its injector)."""
 
     def register(func):
-        RULES[name] = Rule(name, func, tuple(needs), tuple(needs_any), family, partial)
+        catalog.register(Rule(name, func, tuple(needs), tuple(needs_any), family, partial, title=title, define=define,
+                              example=example, injector=f"synth.inject.Injector.{name}", scope=scope,
+                              support=tuple(support), exempt_applies=exempt_applies))
         return func
 
     return register
@@ -169,7 +152,11 @@ def sales_model_text(data: DealerData, pos: np.ndarray) -> pd.Series:
 # ---------------------------------------------------------------- volume and cadence
 
 
-@rule("cap_total", family="windows")
+@rule(
+    "cap_total", family="windows", title="Too many messages",
+    define=lambda p: f"The customer got {_caps(p['rules']['cap_total']['windows'])}, counting this message.",
+    example="6th message in 7 days (cap 5)",
+)
 def cap_total(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["cap_total"], messages_of(data)
     counted = ~exempt_mask(m, params)
@@ -199,7 +186,12 @@ def _over_caps(m: Messages, counted: np.ndarray, windows: list[dict]):
     return rows[hit], count[hit], tx.s(labels[which[hit]]), start[hit]
 
 
-@rule("cap_channel", family="windows")
+@rule(
+    "cap_channel", family="windows", title="Too many on one channel",
+    define=lambda p: "The same on one channel: " + "; ".join(
+        f"{catalog.CHANNEL_PLURAL.get(ch, ch)} {_caps(ws)}" for ch, ws in (p["rules"]["cap_channel"]["windows"] or {}).items()) + ".",
+    example="3rd text in 7 days (cap 2)",
+)
 def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["cap_channel"], messages_of(data)
     counted = ~exempt_mask(m, params)
@@ -213,7 +205,13 @@ def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
     return pd.concat(parts) if parts else empty_flags(data)
 
 
-@rule("min_gap", family="windows")
+@rule(
+    "min_gap", family="windows", title="Same kind of message too soon",
+    define=lambda p: "The previous message of the same kind came too recently: " + ", ".join(
+        f"{_cat(k)} {_days(v)}" for k, v in (p["rules"]["min_gap"]["gap_days"] or {}).items())
+    + f", any other kind {_days(p['rules']['min_gap']['default_gap_days'])}.",
+    example="An offer 2 days after the previous one (minimum gap 7 days)",
+)
 def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["min_gap"], messages_of(data)
     gaps = rp.get("gap_days") or {}
@@ -232,7 +230,12 @@ def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
     return make_flags(data, m, "min_gap", params, rows, detail, m.message_ids(data, prev))
 
 
-@rule("multi_sender", family="windows")
+@rule(
+    "multi_sender", family="windows", title="Too many different senders",
+    define=lambda p: f"More than {p['rules']['multi_sender']['max_senders']} different senders reached the customer "
+    f"within {_days(p['rules']['multi_sender']['window_days'])}, and this sender is one too many.",
+    example="3rd sender in 7 days (OEM, sales, service; max 2)",
+)
 def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["multi_sender"], messages_of(data)
     counted = ~exempt_mask(m, params)
@@ -259,7 +262,11 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
     return make_flags(data, m, "multi_sender", params, rows, detail, related)
 
 
-@rule("duplicate_campaign", needs=[("communications", "campaign_id")], family="windows")
+@rule(
+    "duplicate_campaign", needs=[("communications", "campaign_id")], family="windows", title="Same campaign twice",
+    define=lambda p: "The customer had already received this campaign on this channel.",
+    example="Campaign SPRING24 sent again by email (first sent 2026-03-02)",
+)
 def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
     codes, uniques = m.codes(data, "campaign_id")
@@ -283,7 +290,12 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
 # ---------------------------------------------------------------- purchases and service
 
 
-@rule("promo_after_purchase", needs=[("sales", None)], family="purchase")
+@rule(
+    "promo_after_purchase", needs=[("sales", None)], family="purchase", title="Promotion right after a purchase",
+    define=lambda p: f"{_up(_or([_cat(c) for c in p['rules']['promo_after_purchase']['categories']]))} "
+    f"within {_days(p['rules']['promo_after_purchase']['days'])} after the customer bought a vehicle.",
+    example="Emailed an offer 2 days after buying a Camry on 2026-05-01 (cool-down 30 days)",
+)
 def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["promo_after_purchase"], messages_of(data)
     rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]))
@@ -305,7 +317,11 @@ def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
 @rule(
     "better_offer_after_purchase",
     needs=[("sales", None), ("sales", "model"), ("sales", "price"), ("communications", "model"), ("communications", "offer_price")],
-    family="purchase",
+    family="purchase", title="Better offer right after the customer bought",
+    define=lambda p: f"{_up(_or([_cat(c) for c in p['rules']['better_offer_after_purchase']['categories']]))} "
+    f"on the model the customer bought, within {_days(p['rules']['better_offer_after_purchase']['days'])} of buying, "
+    "at a lower price than they paid.",
+    example="Offered a Camry at $27,900 12 days after the customer paid $29,500 for one",
 )
 def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["better_offer_after_purchase"], messages_of(data)
@@ -350,6 +366,12 @@ def _reminder_partial(data: DealerData) -> str | None:
     needs_any=[("service_visits", None), ("appointments", None)],
     family="service",
     partial=_reminder_partial,
+    title="Service reminder right after a visit",
+    define=lambda p: f"A service reminder within {_days(p['rules']['reminder_after_service']['days'])} after a service "
+    "visit (of the same vehicle when both name one), or while an appointment is already booked and not yet due.",
+    example="Service reminder 3 days after the service visit of 2026-06-02 (repair order RO123)",
+    support=[Support("against service visits", ("service_visits",), "reminders are checked against appointments only"),
+             Support("against booked appointments", ("appointments",), "reminders are checked against visits only")],
 )
 def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["reminder_after_service"], messages_of(data)
@@ -416,7 +438,13 @@ def _asof_subset(left_group, left_val, right_group, right_val, keep) -> np.ndarr
     return pick(idx, pos)
 
 
-@rule("conquest_to_owner", needs_any=[("sales", None), ("vehicles", None)], family="purchase")
+@rule(
+    "conquest_to_owner", needs_any=[("sales", None), ("vehicles", None)], family="purchase",
+    title="'Switch to us' offer to an existing owner",
+    define=lambda p: "A conquest offer (a message meant to win customers from other brands) sent to someone who already "
+    "owns a vehicle on record here or bought from this dealer on or before that day.",
+    example="Conquest offer to a customer who bought here on 2025-11-20",
+)
 def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
     rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(["conquest"]))
@@ -444,7 +472,13 @@ def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
     ])
 
 
-@rule("promo_during_open_lead", needs=[("leads", None)], family="purchase")
+@rule(
+    "promo_during_open_lead", needs=[("leads", None)], family="purchase", title="Marketing while sales works a lead",
+    define=lambda p: f"{_up(_or([_cat(c) for c in p['rules']['promo_during_open_lead']['categories']]))} from "
+    f"anyone other than {catalog.SENDER_WORDS.get(p['rules']['promo_during_open_lead']['owner_sender'], p['rules']['promo_during_open_lead']['owner_sender'])} "
+    "while a sales lead of the customer is open.",
+    example="A newsletter from the OEM while a lead opened on 2026-04-10 is still open with sales",
+)
 def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["promo_during_open_lead"], messages_of(data)
     owner = schema.SENDERS.index(rp["owner_sender"]) if rp["owner_sender"] in schema.SENDERS else -2
@@ -485,6 +519,15 @@ def _consent_partial(data: DealerData) -> str | None:
     needs_any=[("customers", col) for col, _, _ in CONSENT.values()],
     family="consent",
     partial=_consent_partial,
+    title="No consent for the channel",
+    define=lambda p: "A text without recorded consent, an email to someone who opted out of email, a call to a number "
+    "on the do-not-call list, or mail to someone who opted out of mail.",
+    example="Texted without SMS consent (no consent recorded)",
+    support=[Support(what, (f"customers.{CONSENT[ch][0]}",), without) for ch, what, without in (
+        ("sms", "text consent", "texts are not checked for consent"),
+        ("email", "email opt-outs", "emails are not checked for opt-outs"),
+        ("phone", "the do-not-call list", "calls are not checked against do-not-call"),
+        ("mail", "mail opt-outs", "mailings are not checked for opt-outs"))],
 )
 def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
@@ -503,7 +546,12 @@ def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
     return pd.concat(parts) if parts else empty_flags(data)
 
 
-@rule("after_opt_out", needs=[("communications", "unsubscribed")], family="consent")
+@rule(
+    "after_opt_out", needs=[("communications", "unsubscribed")], family="consent", title="Messaged after unsubscribing",
+    define=lambda p: "A message on a channel the customer unsubscribed from, more than "
+    f"{p['rules']['after_opt_out']['grace_business_days']} business days (Monday to Friday) after unsubscribing.",
+    example="Emailed on 2026-05-20, after the customer unsubscribed on 2026-05-01 (grace of 10 business days ended 2026-05-15)",
+)
 def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["after_opt_out"], messages_of(data)
     unsub = m.flag(data, "unsubscribed")
@@ -535,7 +583,16 @@ def _zones_partial(data: DealerData) -> str | None:
     return None
 
 
-@rule("quiet_hours", family="timing", partial=_zones_partial)
+@rule(
+    "quiet_hours", family="timing", partial=_zones_partial, title="Texts or calls at night",
+    define=lambda p: f"{_up(_or([catalog.CHANNEL_WORDS.get(c, c) for c in p['rules']['quiet_hours']['channels']]))} "
+    f"before {_clock(p['rules']['quiet_hours']['start'])} or from {_clock(p['rules']['quiet_hours']['end'])} on, in "
+    "the customer's local time (the dealer's when the customer's time zone is unknown). Every kind of message counts.",
+    example="Texted at 9:42 PM customer's time (quiet from 9 PM to 8 AM)",
+    support=[Support("in each customer's own time zone", ("customers.timezone",),
+                     "quiet hours use the dealer's time zone for everyone")],
+    exempt_applies=False,
+)
 def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     """Applies to exempt categories too (SPEC §4)."""
     rp, m = params["rules"]["quiet_hours"], messages_of(data)
@@ -579,7 +636,13 @@ def _tod(hhmm: str) -> int:
     return (h * 60 + mi) * 60 * 10**9
 
 
-@rule("non_preferred_channel", needs=[("customers", "preferred_channel")], family="consent")
+@rule(
+    "non_preferred_channel", needs=[("customers", "preferred_channel")], family="consent",
+    title="Not the customer's preferred channel",
+    define=lambda p: f"A marketing message ({_or([_cat(c) for c in p['rules']['non_preferred_channel']['categories']])}) "
+    "on a channel other than the one the customer prefers.",
+    example="Emailed an offer; the customer prefers texts",
+)
 def non_preferred_channel(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["non_preferred_channel"], messages_of(data)
     pref = customer_values(data, m, "preferred_channel")

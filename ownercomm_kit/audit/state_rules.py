@@ -25,6 +25,7 @@ import pandas as pd
 from .. import schema, state_laws
 from ..data import DealerData
 from . import text as tx
+from .catalog import Support, category_words
 from .rules import _tod, customer_local, empty_flags, make_flags, rule
 from .windows import DAY, MARGIN_DAYS, Messages, messages_of
 
@@ -130,7 +131,15 @@ def _state_partial(data: DealerData) -> str | None:
     return None
 
 
-@rule("state_quiet_hours", needs_any=NEEDS, family="timing", partial=_state_partial)
+@rule(
+    "state_quiet_hours", needs_any=NEEDS, family="timing", partial=_state_partial, scope="state",
+    title="Outside a state's calling hours",
+    define=lambda p: "A text or call outside the calling window of the customer's state (" + _state_windows(p)
+    + "), in the customer's local time, and not already a night-time text or call. Risk flag, not legal advice.",
+    example="Texted at 8:30 PM customer's time, outside Florida's window (8 AM to 8 PM)",
+    support=[Support("from the customer's own state column", ("customers.state",),
+                     "the state comes from the ZIP code or the phone's area code only")],
+)
 def state_quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
     st = _ruled(data, m, params)
@@ -198,7 +207,13 @@ def _window_start_of(m: Messages, rows: np.ndarray, width: int) -> np.ndarray:
     return np.searchsorted(m.key, lo, "left")
 
 
-@rule("state_contact_cap", needs_any=NEEDS, family="windows", partial=_state_partial)
+@rule(
+    "state_contact_cap", needs_any=NEEDS, family="windows", partial=_state_partial, scope="state",
+    title="Over a state's limit on one subject",
+    define=lambda p: "More texts and calls on one subject (the kind of message) in the state's time limit than its "
+    "law allows, from every sender together, counting this one (" + _state_caps(p) + "). Risk flag, not legal advice.",
+    example="4th text or call about offers in 24 hours to a customer in Florida (limit 3)",
+)
 def state_contact_cap(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
     st = _ruled(data, m, params)
@@ -285,3 +300,18 @@ def law_heatmap(data: DealerData, params: dict) -> pd.DataFrame:
     hour = np.mod(local, DAY) // (3600 * 10**9)
     counts = np.bincount(weekday * 24 + hour, minlength=7 * 24).reshape(7, 24)
     return pd.DataFrame(counts, index=pd.Index(WEEKDAYS, name="weekday"), columns=cols)
+
+
+def _state_windows(params: dict) -> str:
+    from .catalog import clock
+
+    table = state_laws.state_table(params)
+    return "; ".join(f"{c} {clock(r.start)} to {clock(r.end)}" for c, r in table.items()) or "no state in the table"
+
+
+def _state_caps(params: dict) -> str:
+    table = state_laws.state_table(params)
+    parts = [f"{c} {r.cap} in {r.cap_hours:g} hours"
+             + (f", {', '.join(category_words(x) for x in r.exempt_categories)} exempt" if r.exempt_categories else "")
+             for c, r in table.items() if r.cap is not None]
+    return "; ".join(parts) or "no state caps contacts"

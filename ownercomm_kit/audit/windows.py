@@ -221,10 +221,12 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
 
 def _require(comm: pd.DataFrame, empty: np.ndarray, column: str) -> None:
     """The loader blocks empty required values; data built otherwise gets the same message."""
+    from ..words import plural
+
     if empty.any():
         first = int(np.flatnonzero(empty)[0])
         raise DataError([Problem("error", "communications", None, first + 2, column, None,
-                                 f"{int(empty.sum())} message(s) without a {column}: the audit needs one on every message")])
+                                 f"{plural(int(empty.sum()), 'message')} without a {column}: the audit needs one on every message")])
 
 
 def stable_argsort_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from ..run.resume import read_run_record
 # (kpi key, label, number kind, better when) — SPEC §4-6 keys; "lower" ranks small first.
 # Labels, units and better-direction of kpis.json figures come from the KPI registry.
 HEADLINE_KPIS: tuple[tuple[str, str, str, str], ...] = (
-    ("flags_high_per_1k", "High-severity flags per 1,000 messages", "float", "lower"),
+    ("flags_high_per_1k", f"{registry.label('flags_high')} per 1,000 messages", "float", "lower"),
     *((k, registry.label(k), registry.get(k).kind, "higher" if registry.get(k).better == "up" else "lower")
       for k in ("over_cap_customer_share", "first_year_service_retention", "service_customer_retention_12m",
                 "appointment_show_rate_90d", "reminder_booking_rate_90d", "response_rate_90d", "repurchase_rate",
@@ -42,8 +42,8 @@ PROGRESS_KEYS: tuple[str, ...] = ("flags_high", "flags_total", *(k for k, *_ in 
 KPI_DEFINITIONS = {
     "Rank": "Stores are ordered by their average position across the headline figures they have "
             "data for (1 = best). A figure a store lacks data for does not count for or against it.",
-    "High-severity flags per 1,000 messages": "Messages breaking a high-severity rule (no consent, after an "
-            "opt-out, quiet hours, a better offer after a purchase) per 1,000 messages sent.",
+    f"{registry.label('flags_high')} per 1,000 messages": "Flags of the rules whose severity is high (serious) in "
+            "each store's own parameters (see the definitions in its audit report) per 1,000 messages sent.",
     "Median and quartiles": "Half of the stores are above the median; a quarter are below the lower "
             "quartile and a quarter above the upper quartile.",
 }
@@ -131,7 +131,7 @@ def _reports(row) -> str:
 
 
 def ranking_table(ranked: pd.DataFrame, group_dir: Path) -> str:
-    heads = ["Rank", "Store", "Messages", "High-severity flags", *[label for _, label, _, _ in HEADLINE_KPIS], "Reports"]
+    heads = ["Rank", "Store", registry.label("messages"), registry.label("flags_high"), *[label for _, label, _, _ in HEADLINE_KPIS], "Reports"]
     head = "".join(f'<th scope="col">{html.esc(h)}</th>' for h in heads)
     body = []
     for _, row in ranked.assign(_dir=[str(group_dir / d) for d in ranked["out_dir"]]).iterrows():
@@ -195,8 +195,8 @@ def flags_chart(ranked: pd.DataFrame):
         return None
     # charts.bar escapes the names itself
     part = ranked[["dealer_name", "flags_high"]].dropna().sort_values("flags_high", ascending=False)
-    return charts.bar(part, x="dealer_name", y="flags_high", title="High-severity flags by store",
-                      y_title="High-severity flags", horizontal=True,
+    return charts.bar(part, x="dealer_name", y="flags_high", title=f"{registry.label('flags_high')} by store",
+                      y_title=registry.label("flags_high"), horizontal=True,
                       height=max(260, 28 * len(part) + 120))
 
 
@@ -291,9 +291,9 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
             html.Tile("Stores that failed", counts.get("failed", 0), "int",
                       "Stores whose run failed this time; see the list below.",
                       tone="bad" if counts.get("failed") else "good"),
-            html.Tile("High-severity flags", int(df["flags_high"].sum()) if df["flags_high"].notna().any() else None,
+            html.Tile(registry.label("flags_high"), int(df["flags_high"].sum()) if df["flags_high"].notna().any() else None,
                       "int", "Across all stores with reports.", reason="no store reported them"),
-            html.Tile("Messages audited", int(df["messages"].sum()) if df["messages"].notna().any() else None,
+            html.Tile(registry.label("messages"), int(df["messages"].sum()) if df["messages"].notna().any() else None,
                       "int", "Across all stores with reports.", reason="no store reported them"),
         ]))),
         page_cell(html_bundle(html.heading("Stores ranked", "Best first. Click a column heading to sort by it."), "ranking"),

@@ -13,15 +13,9 @@ import pandas as pd
 from ..report import charts, html
 from ..report.export import html_bundle, notebook_to_html, page_cell
 from .persons import span_counts
+from ..audit import catalog
 from .rules import GROUP_RULES
 
-RULE_WORDS = {
-    "group_cap_total": "Too many messages from the group's stores together",
-    "sister_promo_after_purchase": "Promotion after a purchase at a sister store",
-    "sister_reminder_after_service": "Service reminder after a visit at a sister store",
-    "sister_conquest_to_owner": "Conquest offer to an owner of a sister store",
-    "sister_after_opt_out": "Message after an opt-out at a sister store",
-}
 DEFINITIONS = {
     "Person": "Customer records of the group's stores that are one person: the same email (trimmed, lower "
               "case), or the same phone number and the same last name (accents, case, spacing and punctuation ignored).",
@@ -30,18 +24,6 @@ DEFINITIONS = {
                                                    "all messages the stores sent (up to each store's report date).",
     "Group flags": "Messages that break a group rule: something one store did to a customer of another, "
                    "or the stores together sending a person too many messages.",
-    **{RULE_WORDS[r]: d for r, d in {
-        "group_cap_total": "A person's messages from all stores in the trailing window exceed the cap; messages "
-                           "their own store already flagged for its cap are not counted twice as flags.",
-        "sister_promo_after_purchase": "An offer, sales promotion or conquest offer sent within the cool-down after "
-                                       "the person bought at another store of the group.",
-        "sister_reminder_after_service": "A service reminder sent within the cool-down after a service visit at "
-                                         "another store (the same vehicle when both carry one).",
-        "sister_conquest_to_owner": "A conquest offer to a person who owns a vehicle on record at, or bought one "
-                                    "from, another store of the group.",
-        "sister_after_opt_out": "A message on a channel on which the person unsubscribed at another store, after "
-                                "that store's grace of business days.",
-    }.items()},
 }
 
 
@@ -82,7 +64,7 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
                                                        "persons": "Persons"},
                                         empty="No customer is shared by two stores."))))
     # flags by rule
-    by_rule = pd.DataFrame({"rule": [RULE_WORDS[r] for r in GROUP_RULES],
+    by_rule = pd.DataFrame({"rule": [catalog.title(r) for r in GROUP_RULES],
                             "flags": [int((flags["rule"] == r).sum()) for r in GROUP_RULES]})
     cells.append(page_cell(html_bundle(html.heading("Group flags by rule"), "rules"),
                        html_bundle(html.table(by_rule, labels={"rule": "Rule", "flags": "Flags"}))))
@@ -119,7 +101,7 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
     # examples
     ex = flags.head(n_examples)
     ex = pd.DataFrame({"store": [names.get(d, d) for d in ex["dealer_id"]],
-                       "rule": [RULE_WORDS.get(r, r) for r in ex["rule"]],
+                       "rule": [catalog.title(r) for r in ex["rule"]],
                        "sent_at": ex["sent_at"].astype("string").str.slice(0, 10),
                        "detail": ex["detail"],
                        "related_store": [names.get(d, d) for d in ex["related_dealer_id"]]})
@@ -129,6 +111,6 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
                        html_bundle(html.table(ex, labels={"store": "Sent by", "rule": "Rule", "sent_at": "Sent (UTC date)",
                                                     "detail": "What happened", "related_store": "Conflicting store"},
                                         mask_pii=mask, max_rows=None, empty="No group flags."))))
-    cells.append(page_cell(html_bundle(html.heading("Definitions"), "definitions"), html_bundle(html.definitions(DEFINITIONS))))
+    cells.append(page_cell(html_bundle(html.heading("Definitions"), "definitions"), html_bundle(html.definitions({**DEFINITIONS, **catalog.definitions(params, "group")}))))
     nb = nbformat.v4.new_notebook(cells=cells)
     return notebook_to_html(nb, title=f"{group_name}: group audit", plotlyjs=plotlyjs)

@@ -30,13 +30,16 @@ import pandas as pd
 
 from .. import schema
 from ..audit import text as tx
+from ..audit.catalog import caps as _caps, days as _days, group_rule, or_list as _or, upper_first as _up
+from ..audit.catalog import GROUP_SEVERITY
+from ..audit.catalog import category_words as _cat
 from ..audit.rules import FLAG_COLUMNS, _over_caps
 from ..audit.windows import _build, grace_end_day
 
 GROUP_FLAG_COLUMNS = FLAG_COLUMNS + ["dealer_id", "person_id", "related_dealer_id"]
 GROUP_RULES = ("group_cap_total", "sister_promo_after_purchase", "sister_reminder_after_service",
                "sister_conquest_to_owner", "sister_after_opt_out")
-SEVERITY = "medium"  # SPEC §9: every group rule
+SEVERITY = GROUP_SEVERITY  # SPEC §9: every group rule
 
 
 def empty_flags() -> pd.DataFrame:
@@ -105,6 +108,12 @@ def _what(msgs: pd.DataFrame, rows: np.ndarray) -> pd.Series:
 # ---------------------------------------------------------------- the rules
 
 
+@group_rule(
+    "group_cap_total", title="Too many messages from the group's stores together",
+    define=lambda p: f"A person got {_caps(rule_params(p)['group_cap_total']['windows'])} from all the group's stores "
+    "together, counting this message, and its own store had not already flagged it as too many messages.",
+    example="Tustin Motors sent the 6th message in 7 days (cap 5) counting Irvine Auto's message on 2026-05-02",
+)
 def group_cap_total(msgs: pd.DataFrame, params: dict, names: dict) -> pd.DataFrame:
     rp = rule_params(params)["group_cap_total"]
     counted = np.flatnonzero(~msgs["category"].isin(_exempt(params)).to_numpy(bool))
@@ -148,6 +157,13 @@ def _candidates(msgs: pd.DataFrame, params: dict, categories, persons) -> pd.Dat
                          "mday": msgs["day"].to_numpy(np.int64)[rows]})
 
 
+@group_rule(
+    "sister_promo_after_purchase", title="Promotion after a purchase at a sister store",
+    define=lambda p: f"{_up(_or([_cat(c) for c in rule_params(p)['sister_promo_after_purchase']['categories']]))} "
+    f"sent within {_days(rule_params(p)['sister_promo_after_purchase']['days'])} after the person bought at another "
+    "store of the group.",
+    example="Irvine Auto sent an offer 2 days after buying a Camry at Tustin Motors (on 2026-05-01; cool-down 30 days)",
+)
 def sister_promo_after_purchase(msgs, sales, params, names) -> pd.DataFrame:
     rp = rule_params(params)["sister_promo_after_purchase"]
     c = _candidates(msgs, params, rp["categories"], sales["p"].unique())
@@ -164,6 +180,12 @@ def sister_promo_after_purchase(msgs, sales, params, names) -> pd.DataFrame:
     return _flags(msgs, rows, "sister_promo_after_purchase", detail, j["sale_id"].to_numpy(object), j["sdealer"].to_numpy(object))
 
 
+@group_rule(
+    "sister_reminder_after_service", title="Service reminder after a visit at a sister store",
+    define=lambda p: f"A service reminder sent within {_days(rule_params(p)['sister_reminder_after_service']['days'])} "
+    "after a service visit at another store of the group (of the same vehicle when both name one).",
+    example="Irvine Auto sent a service reminder 3 days after the customer's service visit at Tustin Motors",
+)
 def sister_reminder_after_service(msgs, visits, params, names) -> pd.DataFrame:
     rp = rule_params(params)["sister_reminder_after_service"]
     c = _candidates(msgs, params, ["service_reminder"], visits["p"].unique())
@@ -181,6 +203,12 @@ def sister_reminder_after_service(msgs, visits, params, names) -> pd.DataFrame:
     return _flags(msgs, rows, "sister_reminder_after_service", detail, j["ro_id"].to_numpy(object), j["vdealer"].to_numpy(object))
 
 
+@group_rule(
+    "sister_conquest_to_owner", title="Conquest offer to an owner of a sister store",
+    define=lambda p: "A conquest offer to a person who owns a vehicle on record at, or bought one from, another store "
+    "of the group.",
+    example="Irvine Auto sent a conquest offer to a customer who bought a Camry at Tustin Motors on 2025-11-20",
+)
 def sister_conquest_to_owner(msgs, sales, vehicles, params, names) -> pd.DataFrame:
     owners = np.union1d(sales["p"].unique(), vehicles["p"].unique())
     c = _candidates(msgs, params, ["conquest"], owners)
@@ -212,6 +240,13 @@ def opt_outs(msgs: pd.DataFrame) -> pd.DataFrame:
                          "ut": u["t"].to_numpy(np.int64), "uday": u["day"].to_numpy(np.int64)})
 
 
+@group_rule(
+    "sister_after_opt_out", title="Message after an opt-out at a sister store",
+    define=lambda p: "A message on a channel on which the person unsubscribed at another store of the group, more than "
+    f"{rule_params(p)['sister_after_opt_out']['grace_business_days']} business days (Monday to Friday) after "
+    "unsubscribing there.",
+    example="Irvine Auto emailed the customer on 2026-05-20, after they unsubscribed from emails at Tustin Motors",
+)
 def sister_after_opt_out(msgs, params, names) -> pd.DataFrame:
     rp = rule_params(params)["sister_after_opt_out"]
     grace = int(rp["grace_business_days"])

@@ -6,7 +6,7 @@ section. ``better`` says which way is an improvement (``up``, ``down`` or ``none
 volumes such as messages sent): the change against a baseline is worded and coloured from it.
 
 Definitions are built from the dealer's own parameters (the same templates the reports show:
-``retention.DEFINITION_TEMPLATES``, ``referrals.DEFINITION_TEMPLATES``, ``audit.metrics.DEFINITIONS``),
+``retention.DEFINITION_TEMPLATES``, ``referrals.DEFINITION_TEMPLATES``, ``audit.metrics.definitions``),
 so a dealer with a 6-month window reads "6 months" everywhere.
 """
 from __future__ import annotations
@@ -44,9 +44,9 @@ class KPI:
 
 def _definition(k: KPI, params: Mapping[str, Any] | None) -> str:
     if k.report == "audit":
-        from ..audit.metrics import DEFINITIONS
+        from ..audit import metrics
 
-        return DEFINITIONS.get(k.key, "")
+        return metrics.definitions(dict(params) if params else None).get(k.key, "")
     if k.report == "retention":
         from .. import retention as mod
     else:

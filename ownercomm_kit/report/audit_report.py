@@ -3,29 +3,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import audit, outputs, service, state_laws
+from .. import audit, outputs, service, state_laws, words
+from ..audit import catalog
 from ..kpis import registry
 from . import charts, common, html, progress as progress_section, theme
 from .notebook import ReportContext
 
-RULE_WORDS = {
-    "cap_total": "Too many messages",
-    "cap_channel": "Too many on one channel",
-    "min_gap": "Same kind of message too soon",
-    "multi_sender": "Too many different senders",
-    "duplicate_campaign": "Same campaign twice",
-    "promo_after_purchase": "Promotion right after a purchase",
-    "better_offer_after_purchase": "Better offer right after the customer bought",
-    "reminder_after_service": "Service reminder right after a visit",
-    "conquest_to_owner": "'Switch to us' offer to an existing owner",
-    "promo_during_open_lead": "Marketing while sales works a lead",
-    "no_consent": "No consent for the channel",
-    "after_opt_out": "Messaged after unsubscribing",
-    "quiet_hours": "Texts or calls at night",
-    "non_preferred_channel": "Not the customer's preferred channel",
-    "state_quiet_hours": "Outside a state's calling hours",
-    "state_contact_cap": "Over a state's limit on one subject",
-}
 TIER_WORDS = {"loyal": "Loyal", "self_directed": "Self-directed", "responsive": "Responsive", "dormant": "Dormant"}
 # Labels and units from the KPI registry (one label per figure, everywhere).
 KPIS = tuple((k, registry.label(k), registry.get(k).kind)
@@ -41,59 +24,6 @@ WORDS = {
     "replay_by_sender": "Replay by sender", "top_customers": "Customers hit hardest", "suppression": "Suppression list",
     "state_laws": "State laws",
 }
-
-
-def rule_text(name: str, params: dict) -> str:
-    """When a message breaks ``name``, in words, with this dealer's thresholds."""
-    r = params["rules"][name]
-    exempt = " or ".join(params["audit"]["exempt_categories"])
-    caps = lambda ws: " or ".join(f"more than {w['max']} in {w['days']} days" for w in ws)  # noqa: E731
-    text = {
-        "cap_total": lambda: f"The customer got {caps(r['windows'])}, counting this message.",
-        "cap_channel": lambda: "The same on one channel: " + "; ".join(f"{ch} {caps(ws)}" for ch, ws in r["windows"].items()) + ".",
-        "min_gap": lambda: "The previous message of the same kind came too recently: "
-        + ", ".join(f"{k.replace('_', ' ')} {v} days" for k, v in r["gap_days"].items())
-        + f", any other kind {r['default_gap_days']} days.",
-        "multi_sender": lambda: f"More than {r['max_senders']} different senders reached the customer within {r['window_days']} days, "
-        "and this sender is one too many.",
-        "duplicate_campaign": lambda: "The customer had already received this campaign on this channel.",
-        "promo_after_purchase": lambda: f"A promotion within {r['days']} days after the customer bought a vehicle.",
-        "better_offer_after_purchase": lambda: f"An offer on the model the customer bought, within {r['days']} days of buying, "
-        "at a lower price than they paid.",
-        "reminder_after_service": lambda: f"A service reminder within {r['days']} days after a service visit, or while an "
-        "appointment is already booked.",
-        "conquest_to_owner": lambda: "A message meant to win customers from other brands, sent to someone who already owns or "
-        "bought from this dealer.",
-        "promo_during_open_lead": lambda: "Marketing from someone other than " + str(r["owner_sender"]) + " while a sales lead of "
-        "the customer is open.",
-        "no_consent": lambda: "A text without recorded consent, an email to someone who opted out of email, a call to a number "
-        "on the do-not-call list, or mail to someone who opted out of mail.",
-        "after_opt_out": lambda: f"A message on a channel the customer unsubscribed from, more than {r['grace_business_days']} "
-        "business days after unsubscribing.",
-        "quiet_hours": lambda: f"A text or call before {r['start']} or from {r['end']} on, in the customer's local time.",
-        "non_preferred_channel": lambda: "A marketing message on a channel other than the one the customer prefers.",
-        "state_quiet_hours": lambda: "A text or call outside the calling window of the customer's state ("
-        + _state_windows(params) + "), in the customer's local time, and not already a night-time text or call. "
-        "Risk flag, not legal advice.",
-        "state_contact_cap": lambda: "More texts and calls on one subject (the message category) in the state's "
-        "time limit than its law allows, from every sender together, counting this one (" + _state_caps(params)
-        + "). Risk flag, not legal advice.",
-    }.get(name, lambda: f"The rule {name} of the audit engine.")()
-    if name != "quiet_hours":
-        text += f" Messages about {exempt} are never flagged."
-    return text
-
-
-def _state_windows(params: dict) -> str:
-    table = state_laws.state_table(params)
-    return "; ".join(f"{c} {r.start} to {r.end}" for c, r in table.items()) or "no state in the table"
-
-
-def _state_caps(params: dict) -> str:
-    table = state_laws.state_table(params)
-    parts = [f"{c} {r.cap} in {r.cap_hours:g} hours" + (f", {', '.join(r.exempt_categories)} exempt" if r.exempt_categories else "")
-             for c, r in table.items() if r.cap is not None]
-    return "; ".join(parts) or "no state caps contacts"
 
 
 def compute(ctx: ReportContext) -> audit.AuditResult:
@@ -134,7 +64,7 @@ def _names(ctx: ReportContext) -> pd.DataFrame:
 
 
 def _rule_word(rule: str) -> str:
-    return RULE_WORDS.get(rule, rule)
+    return catalog.title(rule)
 
 
 def headline(ctx: ReportContext, r: audit.AuditResult) -> None:
@@ -176,16 +106,33 @@ def key_points(r: audit.AuditResult) -> list[str]:
     if f.empty:
         return [f"None of the {n:,} messages broke a rule."]
     flagged = f["message_id"].nunique()
-    points = [f"{flagged:,} of {n:,} messages ({flagged / n:.1%}) broke at least one rule."]
+    points = [f"{words.plural(flagged, 'message')} of {n:,} ({words.share(flagged / n)}) broke at least one rule."]
     by_rule = f.groupby("rule").size().sort_values(ascending=False)
-    points.append(f"Most common problem: {_rule_word(by_rule.index[0]).lower()} ({int(by_rule.iloc[0]):,} messages).")
     high = f[f["severity"] == "high"].groupby("rule").size().sort_values(ascending=False)
-    if len(high):
-        points.append(f"Most frequent serious problem: {_rule_word(high.index[0]).lower()} ({int(high.iloc[0]):,} messages).")
+    top = by_rule.index[0]
+    if len(high) and high.index[0] == top:  # one sentence when the most common problem is also serious
+        points.append(f"Most common problem, and a serious one: {_rule_word(top).lower()} "
+                      f"({words.plural(int(by_rule.iloc[0]), 'message')}).")
+    else:
+        points.append(f"Most common problem: {_rule_word(top).lower()} ({words.plural(int(by_rule.iloc[0]), 'message')}).")
+        if len(high):
+            points.append(f"Most frequent serious problem: {_rule_word(high.index[0]).lower()} "
+                          f"({words.plural(int(high.iloc[0]), 'message')}).")
     if len(r.suppression):
-        points.append(f"{r.suppression['customer_id'].nunique():,} customers should get no marketing on at least one "
+        held = int(r.suppression["customer_id"].nunique())
+        points.append(f"{words.plural(held, 'customer')} should get no marketing on at least one "
                       "channel today: import suppression.csv into every sending tool.")
     return points
+
+
+def check_status(skipped: str | None, flags: int) -> str:
+    """What "checked" means for one rule: "Checked: 12 flags", "Not checked: needs ...", "Partly checked: ..."."""
+    found = words.plural(flags, "flag")
+    if skipped is None:
+        return f"Checked: {found}"
+    if skipped.startswith("partly: "):
+        return f"Partly checked ({found}): {skipped.removeprefix('partly: ')}"
+    return f"Not checked: {skipped}"
 
 
 def problems(ctx: ReportContext, r: audit.AuditResult) -> None:
@@ -203,18 +150,17 @@ def problems(ctx: ReportContext, r: audit.AuditResult) -> None:
         by = by.sort_values("label")
         charts.show(charts.bar(by, x="label", y="flags", color="severity", color_kind="severity", horizontal=True,
                                title="Problems by rule and severity", x_title="Messages flagged",
-                               names={"high": "Serious", "medium": "Medium", "low": "Minor"},
+                               names=catalog.SEVERITY_WORDS,
                                order=["high", "medium", "low"], height=max(320, 34 * len(order) + 120)))
     rows = []
     counts = f.groupby("rule").size() if len(f) else pd.Series(dtype="int64")
-    for name in audit.RULES:
-        sev = ctx.params["rules"][name]["severity"]
-        rows.append({"problem": _rule_word(name), "severity": sev, "flags": int(counts.get(name, 0)),
-                     "when_flagged": rule_text(name, ctx.params),
-                     "status": f"not checked: {r.skipped[name]}" if name in r.skipped and not r.skipped[name].startswith("partly")
-                     else (r.skipped.get(name) or "checked")})
+    for name, rule in audit.RULES.items():
+        rows.append({"problem": rule.title, "severity": rule.severity_words(ctx.params), "flags": int(counts.get(name, 0)),
+                     "when_flagged": rule.definition(ctx.params),
+                     "status": check_status(r.skipped.get(name), int(counts.get(name, 0)))})
     html.show(html.table(pd.DataFrame(rows).sort_values("flags", ascending=False, kind="stable"),
-                         labels={"when_flagged": "A message is flagged when", "flags": "Messages flagged"},
+                         labels={"when_flagged": "A message is flagged when", "flags": "Messages flagged",
+                                 "status": "Checked?"},
                          max_rows=None, mask_pii=False))
     oc = r.over_cap
     if len(oc):
@@ -231,6 +177,8 @@ def problems(ctx: ReportContext, r: audit.AuditResult) -> None:
     if len(high):
         shown = common.plain_codes(high.assign(rule=high["rule"].map(_rule_word))[
             ["sent_at", "customer_id", "channel", "sender", "rule", "detail"]])
+        first = shown.index[:10]  # the rows shown: model names in one casing
+        shown.loc[first, "detail"] = common.model_casing(shown.loc[first, "detail"], common.data_models(ctx.data))
         html.show("<h3>Latest serious problems</h3>" + html.table(
             shown, labels={"sent_at": "Sent", "customer_id": "Customer", "rule": "Problem", "detail": "What happened"},
             formats={"sent_at": "date"}, max_rows=10, mask_pii=ctx.mask_pii))
@@ -255,16 +203,22 @@ def suppression(ctx: ReportContext, r: audit.AuditResult) -> None:
     if s.empty:
         html.show(html.note("Nobody needs to be held back today.", "info"))
         return
-    tiles = [
-        html.Tile("Customers to hold back", int(s["customer_id"].nunique()), "int",
+    customers = int(s["customer_id"].nunique())
+    forever = int(s.loc[s["until"].isna(), "customer_id"].nunique())
+    tiles = [  # one unit: customers (the lines of the file are counted in the sentence below)
+        html.Tile("Customers to hold back", customers, "int",
                   "Distinct customers with at least one line in the suppression list."),
-        html.Tile("Lines in the list", len(s), "int", "One line per customer, channel and reason."),
-        html.Tile("Held back indefinitely", int(s["until"].isna().sum()), "int",
-                  "No consent, do-not-call or unsubscribed: they stay on the list until the customer says otherwise."),
+        html.Tile("Customers held back indefinitely", forever, "int",
+                  "Customers with at least one line without an end date (no consent, do-not-call or unsubscribed): "
+                  "they stay on the list until the customer says otherwise."),
+        html.Tile("Customers held back for a while", customers - forever, "int",
+                  "Customers whose every line ends on a date (a cool-down, a cap or a state limit)."),
     ]
     by = s.assign(rule=s["rule"].map(_rule_word), channel=s["channel"].map(lambda c: theme.CHANNEL_LABELS.get(c, "Every channel")))
     table = pd.crosstab(by["rule"], by["channel"]).reset_index().rename(columns={"rule": "Why"})
-    html.show(html.tiles(tiles) + "<h3>Customers held back, by reason and channel</h3>"
+    html.show(html.tiles(tiles) + html.paragraph(
+        f"suppression.csv has {words.plural(len(s), 'line')}: one per customer, channel and reason.")
+              + "<h3>Customers held back, by reason and channel</h3>"
               + html.table(table, max_rows=None, mask_pii=False)
               + html.paragraph(r.definitions.get("suppression", ""), "oc-lead"))
 
@@ -309,8 +263,9 @@ def timing(ctx: ReportContext, r: audit.AuditResult) -> None:
         _window_lines(fig, _state_window_edges(ctx, matter), (qh["start"], qh["end"]))
     charts.show(fig)
     night = int((r.flags["rule"] == "quiet_hours").sum()) if len(r.flags) else 0
-    html.show(html.paragraph(f"{night:,} text(s) or call(s) went out before {qh['start']} or from {qh['end']} on, "
-                             "local time (flagged as 'Texts or calls at night')."))
+    html.show(html.paragraph(f"{words.plural(night, 'text or call', 'texts or calls')} went out before "
+                             f"{catalog.clock(qh['start'])} or from {catalog.clock(qh['end'])} on, local time "
+                             f"(flagged as '{_rule_word('quiet_hours')}')."))
     reminder_timing(ctx)
 
 
@@ -332,7 +287,7 @@ def reminder_timing(ctx: ReportContext) -> None:
                            names=theme.TIMING_LABELS, order=list(counts["timing"]),
                            title="Service reminders against the vehicle's estimated due date", y_title="Reminders"))
     share = rt["share"]
-    lead = (f"{share:.0%} of the reminders that could be judged were sent on time. " if share is not None else "")
+    lead = (f"{words.share(share)} of the reminders that could be judged were sent on time. " if share is not None else "")
     html.show(html.paragraph(lead + rt["definitions"]["reminder_timing"], "oc-lead"))
 
 
@@ -390,9 +345,9 @@ def state_laws_section(ctx: ReportContext, r: audit.AuditResult) -> None:
                   "Customers whose state (from the state column, the ZIP code or the phone's area code) is in the "
                   "table of state rules below."),
         html.Tile(_rule_word("state_quiet_hours"), int((f["rule"] == "state_quiet_hours").sum()) if len(f) else 0, "int",
-                  rule_text("state_quiet_hours", ctx.params)),
+                  catalog.get("state_quiet_hours").definition(ctx.params)),
         html.Tile(_rule_word("state_contact_cap"), int((f["rule"] == "state_contact_cap").sum()) if len(f) else 0, "int",
-                  rule_text("state_contact_cap", ctx.params)),
+                  catalog.get("state_contact_cap").definition(ctx.params)),
         html.Tile("Customers with no state", none, "int", "No state column value, ZIP code or US area code gave a "
                   "state: no state rule applies to them."),
     ]
@@ -486,7 +441,7 @@ def replay(ctx: ReportContext, r: audit.AuditResult) -> None:
     if len(total):
         row = total.iloc[0]
         html.show(html.paragraph(f"All rules together would have stopped {int(row['messages_suppressed']):,} messages "
-                                 f"({float(row['share_of_messages']):.0%} of all messages)."))
+                                 f"({words.share(float(row['share_of_messages']))} of all messages)."))
     rs = r.replay_by_sender
     if len(rs):
         charts.show(charts.bar(rs, x="sender", y="messages_suppressed", color="sender", color_kind="sender",
@@ -500,13 +455,12 @@ def replay(ctx: ReportContext, r: audit.AuditResult) -> None:
 
 def data_quality(ctx: ReportContext, r: audit.AuditResult) -> None:
     skipped = {name: why for name, why in r.skipped.items()}
-    common.data_quality(ctx, tables=TABLES, skipped=skipped, section_labels=RULE_WORDS)
+    common.data_quality(ctx, tables=TABLES, skipped=skipped, section_labels=catalog.titles())
 
 
 def definitions(ctx: ReportContext, r: audit.AuditResult) -> None:
-    rules = {f"{_rule_word(n)} ({n})": rule_text(n, ctx.params) for n in audit.RULES}
-    tiers_ = {"Severity": "Serious (high): consent, opt-out, night-time contact, a better offer right after a purchase. "
-              "Medium: too much or badly timed. Minor (low): not the preferred channel."}
+    rules = catalog.definitions(ctx.params, "store")
+    tiers_ = {"Severity": catalog.severity_definition(ctx.params)}
     rt = ctx.results.get("reminder_timing") or {}
     timing_defs = {"Reminder timing": rt["definitions"]["reminder_timing"],
                    "Service reminders sent on time": rt["definitions"]["reminder_on_time_share"],

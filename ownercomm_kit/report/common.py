@@ -1,11 +1,12 @@
 """Sections every report has: KPI tiles, data quality, definitions (written once)."""
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from .. import schema
+from .. import schema, words
 from . import html
 from .notebook import ReportContext
 
@@ -44,14 +45,65 @@ def kpi_tiles(
     return html.tiles(items)
 
 
+CODE_COLUMNS = ("milestone", "due_reason", "reason", "category", "status", "outcome", "pay_type", "service_type",
+                "incentive_category", "new_used")
+_CAPS_WORD = re.compile(r"\b(?:[A-Z]{4,}|[a-z]{4,})\b")
+
+
+def model_words(value: Any) -> Any:
+    """One casing for make and model names: 'CAMRY' and 'camry' -> 'Camry'; short or mixed words as they are
+    ('BMW', 'RAV4', 'CR-V', 'F-150'), VINs untouched."""
+    if not isinstance(value, str):
+        return value
+    head, sep, tail = value.partition(" (VIN ")
+    return _CAPS_WORD.sub(lambda m: m.group(0).capitalize(), head) + sep + tail
+
+
+def model_casing(text: pd.Series, models: Sequence[Any]) -> pd.Series:
+    """Sentences (the flags' detail, kept as they are in flags.csv) with the data's model names in
+    one casing: "a sales promotion for an ELANTRA" -> "... for an Elantra"."""
+    names = {str(m) for m in models if isinstance(m, str) and m.strip()}
+    fix = {m: model_words(m) for m in names if model_words(m) != m}
+    if not fix or text.empty:
+        return text
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(m) for m in sorted(fix, key=len, reverse=True)) + r")\b")
+    return text.map(lambda v: pattern.sub(lambda x: fix[x.group(0)], v) if isinstance(v, str) else v)
+
+
+def data_models(data) -> list[str]:
+    """Every model name the dealer's data holds (sales, vehicles, messages)."""
+    out: set[str] = set()
+    for table in ("sales", "vehicles", "communications"):
+        if data.has(table, "model"):
+            out.update(str(m) for m in data[table]["model"].dropna().unique())
+    return sorted(out)
+
+
+def mail_contact(channel: Any, contact: Any) -> Any:
+    """A mail contact is the customer's postal code: say so ('Postal code 92780')."""
+    if isinstance(channel, str) and channel == "mail" and isinstance(contact, str) and contact.strip():
+        return f"Postal code {contact.strip()}"
+    return contact
+
+
 def plain_codes(df: pd.DataFrame) -> pd.DataFrame:
-    """Channel and sender codes as plain words (tables for the reader; the CSVs keep the codes)."""
+    """Codes as plain words (tables for the reader; the CSVs keep the codes): channels, senders,
+    codes such as ``purchase_anniversary`` ("Purchase anniversary"), one casing for models, and a
+    mail contact shown as the postal code it is."""
     from . import theme
 
     out = df.copy()
-    for col, words in (("channel", theme.CHANNEL_LABELS), ("sender", theme.SENDER_LABELS)):
+    if "contact" in out.columns and "channel" in out.columns:
+        out["contact"] = [mail_contact(ch, c) for ch, c in zip(out["channel"].astype("object"), out["contact"].astype("object"))]
+    for col, words_ in (("channel", theme.CHANNEL_LABELS), ("sender", theme.SENDER_LABELS)):
         if col in out.columns:
-            out[col] = out[col].map(lambda v, w=words: w.get(v, v))
+            out[col] = out[col].map(lambda v, w=words_: w.get(v, v))
+    for col in CODE_COLUMNS:
+        if col in out.columns and (pd.api.types.is_string_dtype(out[col]) or out[col].dtype == object):
+            out[col] = out[col].map(lambda v: words.code_words(v) if isinstance(v, str) and v else v)
+    for col in ("vehicle", "model", "make"):
+        if col in out.columns:
+            out[col] = out[col].map(model_words)
     return out
 
 
@@ -94,7 +146,7 @@ def data_quality(ctx: ReportContext, *, tables: Sequence[str], skipped: Mapping[
     if warnings:
         total = sum(p.count for p in warnings)
         body.append(html.paragraph(
-            f"{total:,} row(s) raised {len(warnings):,} kind(s) of warning. They do not stop the report, "
+            f"{words.plural(total, 'row')} raised {words.plural(len(warnings), 'kind')} of warning. They do not stop the report, "
             "but the rows concerned may be counted differently from what the dealer expects."))
         body.append(html.table(warnings_frame(warnings, ctx.mask_pii), max_rows=30, mask_pii=False,
                                labels={"count": "Rows"}))

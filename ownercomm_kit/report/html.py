@@ -84,12 +84,17 @@ def mask_frame(df: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.Dat
     return out
 
 
+_POSTAL = re.compile(r"Postal code [0-9]{5}(?:-[0-9]{4})?")
+
+
 def mask_contact(value: Any) -> Any:
     """A free contact cell (email or phone, as the customer prefers)."""
     if not isinstance(value, str):
         return value
     if "@" in value:
         return mask_email(value)
+    if _POSTAL.fullmatch(value):  # a mail contact as the reports show it (report.common.mail_contact): not private
+        return value
     # A phone has at least 7 digits; a postal code (the contact for mail) is not private.
     return mask_phone(value) if len(re.sub(r"\D", "", value)) >= 7 else value
 
@@ -104,7 +109,9 @@ def fmt_number(value: Any, kind: str = "int") -> str:
     if isinstance(value, float) and math.isnan(value):
         return ""
     if kind == "pct":
-        return f"{float(value) * 100:.1f}%"
+        from ..words import share
+
+        return share(value)
     if kind == "money":
         return f"${float(value):,.0f}"
     if kind == "float":

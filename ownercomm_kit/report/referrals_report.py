@@ -1,7 +1,7 @@
 """Sections of the referral report (SPEC §6): one function per notebook cell."""
 from __future__ import annotations
 
-from .. import outputs, referrals
+from .. import outputs, referrals, words
 from ..kpis import registry
 from . import charts, common, html, progress as progress_section
 from .notebook import ReportContext
@@ -58,6 +58,14 @@ def progress(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     progress_section.section(ctx, r.kpis, [k for k, *_ in KPIS])
 
 
+def _was(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
+def _is(n: int) -> str:
+    return "is" if n == 1 else "are"
+
+
 def key_points(r: referrals.ReferralResult) -> list[str]:
     if r.skipped.get("monthly"):
         return []
@@ -66,10 +74,12 @@ def key_points(r: referrals.ReferralResult) -> list[str]:
     thank = int(f["action"].eq("thank_advocate").sum()) if len(f) else 0
     points = []
     if not r.skipped.get("followups"):
-        points.append(f"{late:,} referral(s) waited more than 24 hours without a call, and {thank:,} advocate(s) whose "
-                      "referral bought were not thanked: see referral_followups.csv.")
+        points.append(f"{words.plural(late, 'referral')} waited more than 24 hours without a call, and "
+                      f"{words.plural(thank, 'advocate')} whose referral bought {_was(thank)} not thanked: "
+                      "see referral_followups.csv.")
     if len(r.anomalies):
-        points.append(f"{len(r.anomalies):,} referral(s) look wrong (self-referral or several advocates): check them "
+        points.append(f"{words.plural(len(r.anomalies), 'referral')} {'looks' if len(r.anomalies) == 1 else 'look'} "
+                      "wrong (self-referral or several advocates): check them "
                       "before paying a reward.")
     return points
 
@@ -84,8 +94,8 @@ def attention(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     thank = int(f["action"].eq("thank_advocate").sum()) if len(f) else 0
     if not r.skipped.get("followups"):
         parts.append(html.bullets([
-            f"{late:,} referral(s) were not contacted within 24 hours and are still waiting.",
-            f"{thank:,} advocate(s) whose referral bought have not been thanked.",
+            f"{words.plural(late, 'referral')} {_was(late)} not contacted within 24 hours and {_is(late)} still waiting.",
+            f"{words.plural(thank, 'advocate')} whose referral bought {'has' if thank == 1 else 'have'} not been thanked.",
         ]))
     an = r.anomalies
     parts.append("<h3>Referrals to check</h3>")
@@ -146,12 +156,12 @@ def incentives(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     b = r.by_incentive
     if int(b["referrals"].sum()):
         charts.show(charts.bar(b, x="incentive_category", y="conversion", color="incentive_category",
-                               color_kind="incentive", title="Share of referrals that bought, by incentive",
-                               y_title="Conversion", hover_format=".1%",
+                               color_kind="incentive", title=f"{registry.label('referral_conversion_12m')}, by incentive",
+                               y_title=registry.label("referral_conversion_12m"), hover_format=".1%",
                                names={k: k.capitalize() for k in referrals.INCENTIVES}))
     b = b.assign(incentive_category=b["incentive_category"].astype("string").str.capitalize())
     html.show(html.table(b, labels={"incentive_category": "Incentive", "referrals": "Referrals", "sold": "Bought",
-                                    "conversion": "Conversion", "reward_spent": "Rewards", "cost_per_sale": "Rewards per sale"},
+                                    "conversion": registry.label("referral_conversion_12m"), "reward_spent": "Rewards", "cost_per_sale": "Rewards per sale"},
                          formats={"conversion": "pct", "reward_spent": "money", "cost_per_sale": "money"},
                          max_rows=None, mask_pii=False))
 

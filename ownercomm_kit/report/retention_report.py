@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import outputs, retention, service
+from .. import outputs, retention, service, words
 from ..kpis import registry
 from . import charts, common, html, progress as progress_section, theme
 from .notebook import ReportContext
@@ -51,7 +51,10 @@ CALL_LISTS = (
      "Work the service advisor recommended and the customer declined: offer to book it."),
 )
 TABLES = ("customers", "vehicles", "sales", "service_visits", "appointments", "communications", "declined_work")
-UNITS = {"due_for_service": "vehicle(s)", "declined_work": "item(s)"}
+# What each call list counts (one unit per tile: the tile's label says it).
+UNITS = {"due_for_service": ("vehicle", "vehicles"), "warranty_expiring": ("vehicle", "vehicles"),
+         "milestones": ("birthday or anniversary", "birthdays and anniversaries"), "declined_work": ("item", "items")}
+CUSTOMERS = ("customer", "customers")
 LIST_LABELS = {"customer_id": "Customer", "name": "Name", "vehicle": "Vehicle", "vin": "VIN", "channel": "Contact by",
                "contact": "Contact", "reason": "Why", "due_reason": "Due by", "estimated_mileage": "Miles (est.)",
                "declined_at": "Declined", "description": "Work declined", "amount": "Amount", "ro_id": "Repair order"}
@@ -85,10 +88,13 @@ def progress(ctx: ReportContext, r: retention.RetentionResult) -> None:
 def key_points(r: retention.RetentionResult) -> list[str]:
     points = []
     if not r.skipped.get("lapsed"):
-        points.append(f"{len(r.lapsed):,} customer(s) have not been back for service in 12 to 24 months.")
+        n = len(r.lapsed)
+        points.append(f"{words.plural(n, 'customer')} {'has' if n == 1 else 'have'} not been back for service in "
+                      "12 to 24 months.")
     for attr, filename, title, _ in CALL_LISTS:
         if not r.skipped.get(attr):
-            points.append(f"{title}: {len(getattr(r, attr)):,} {UNITS.get(attr, 'customer(s)')} to contact now ({filename}).")
+            points.append(f"{title}: {words.plural(_customers(getattr(r, attr)), 'customer')} to contact now "
+                          f"({filename}).")
     return points
 
 
@@ -103,7 +109,7 @@ def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
     else:
         n = len(r.lapsed)
         parts.append(html.paragraph(
-            f"{n:,} customer(s) last came in for service between 12 and 24 months ago: they have most likely "
+            f"{words.plural(n, 'customer')} last came in for service between 12 and 24 months ago: they have most likely "
             "found another shop. Most recent first: they are the easiest to win back." if n else
             "No customer's last service visit was between 12 and 24 months ago."))
         shown = common.plain_codes(r.lapsed[["customer_id", "name", "vehicle", "channel", "contact", "last_visit", "visits",
@@ -117,7 +123,7 @@ def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
         if kept + missed:
             parts.append(html.paragraph(
                 f"Over the weeks shown below, {missed:,} of {kept + missed:,} appointments that were due were missed "
-                f"({missed / (kept + missed):.0%})."))
+                f"({words.share(missed / (kept + missed))})."))
     ra = r.reminder_attribution
     if len(ra):
         parts.append("<h3>Service reminders and the bookings that followed</h3>")
@@ -159,7 +165,8 @@ def declined_summary(ctx: ReportContext, r: retention.RetentionResult) -> None:
     else:
         total, still = float(by["amount"].sum()), int(by["still_open"].sum())
         parts.append(html.paragraph(
-            f"{int(by['items'].sum()):,} item(s) worth ${total:,.0f} were declined in the last 12 months; "
+            f"{words.plural(int(by['items'].sum()), 'item')} worth ${total:,.0f} {'was' if int(by['items'].sum()) == 1 else 'were'} "
+            "declined in the last 12 months; "
             f"{still:,} of them are still open (the customer has not been back since)."))
         parts.append(html.table(by, labels={"description": "Work declined", "items": "Items", "amount": "Amount declined",
                                             "still_open": "Still open"},
@@ -168,15 +175,21 @@ def declined_summary(ctx: ReportContext, r: retention.RetentionResult) -> None:
     html.show("".join(parts))
 
 
+def _customers(frame: pd.DataFrame) -> int:
+    return int(frame["customer_id"].nunique()) if "customer_id" in frame.columns else len(frame)
+
+
 def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
     """What to do: who to call, and the CSV files that hold the full lists."""
     html.section("call-lists", "Who to call",
                  "Customers to contact now. The full lists, with phone numbers and emails, are in the CSV files "
                  "beside this report; here contact details are masked.")
-    tiles = [html.Tile(label=title, value=None if r.skipped.get(attr) else len(getattr(r, attr)), kind="int",
+    # One unit for the tiles: customers (a list's rows may be vehicles or items; each list says so below).
+    tiles = [html.Tile(label=title, value=None if r.skipped.get(attr) else _customers(getattr(r, attr)), kind="int",
                        definition=r.definitions.get(attr, ""), reason=r.skipped.get(attr, ""))
              for attr, _, title, _ in CALL_LISTS]
-    parts = [html.tiles(tiles)]
+    parts = [html.paragraph("Customers on each list (a customer with two vehicles or items on a list counts once):"),
+             html.tiles(tiles)]
     for attr, filename, title, advice in CALL_LISTS:
         frame = getattr(r, attr)
         parts.append(f"<h3>{html.esc(title)}</h3>")
@@ -184,10 +197,14 @@ def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
         if note:
             parts.append(note)
             continue
-        parts.append(html.paragraph(f"{advice} Full list: {filename} ({len(frame):,} rows)."))
+        unit = UNITS.get(attr, CUSTOMERS)
+        parts.append(html.paragraph(f"{advice} Full list: {filename} ({words.plural(len(frame), *unit)}"
+                                    + (f" of {words.plural(_customers(frame), 'customer')}" if unit != CUSTOMERS else "")
+                                    + ")."))
         left_off = r.excluded.get(attr, 0)
         if left_off:
-            parts.append(html.note(f"{left_off:,} more customer(s) qualify but cannot be contacted on any channel "
+            parts.append(html.note(f"{words.plural(left_off, 'more customer', 'more customers')} "
+                                   f"{'qualifies' if left_off == 1 else 'qualify'} but cannot be contacted on any channel "
                                    "they consent to; they are left off the list.", "info"))
         frame = common.plain_codes(frame.drop(columns=["vin"], errors="ignore"))  # the vehicle column names the VIN
         parts.append(html.table(frame, labels=LIST_LABELS, formats={c: "date" for c in frame.columns
@@ -215,7 +232,8 @@ def trends(ctx: ReportContext, r: retention.RetentionResult) -> None:
                   or html.note("No delivered message in the last 90 days.", "skip"))
     else:
         charts.show(charts.bar(rc, x="channel", y="response_rate", color="channel", color_kind="channel",
-                               title="Messages answered in the last 90 days, by channel", y_title="Response rate",
+                               title=f"{registry.label('response_rate_90d')}, by channel",
+                               y_title=registry.label("response_rate_90d"),
                                names=theme.CHANNEL_LABELS, hover_format=".1%"))
         html.show(html.paragraph(r.definitions.get("response_by_channel", ""), "oc-lead"))
 

@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..audit import RULES as _CATALOG
 from . import lives as lv
 from .messages import CAT, CH, CHANNELS, SND, SENDERS, consent_ok
 from .timeutil import NEVER, NS_DAY, NS_HOUR, NS_SECOND, convert_wall
 
-RULES = (
-    "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign", "promo_after_purchase",
-    "better_offer_after_purchase", "reminder_after_service", "conquest_to_owner", "promo_during_open_lead",
-    "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel", "state_quiet_hours", "state_contact_cap",
-)
+# Every store and state rule of the rule catalog (``audit.catalog``): each names its method of
+# ``Injector`` (``Rule.injector``), and a test checks that every rule has one.
+RULES = tuple(_CATALOG)
+# The order of the injections: rules needing particular customers go first, while fresh customers are plenty.
+ORDER = ("better_offer_after_purchase", "promo_after_purchase", "reminder_after_service", "promo_during_open_lead",
+         "conquest_to_owner", "non_preferred_channel", "no_consent", "quiet_hours", "cap_total", "cap_channel",
+         "min_gap", "multi_sender", "duplicate_campaign", "after_opt_out", "state_quiet_hours", "state_contact_cap")
 PLAIN = ("survey", "warranty", "newsletter", "event")  # non-exempt categories for filler messages
 # The first injection of each rule sits at the edge of its window (the last moment or day
 # that still breaks it); time-of-day edges keep a 2-hour margin for daylight-saving shifts.
@@ -392,10 +395,6 @@ def inject(rng, L: lv.Lives, params: dict, base: dict, rate: float) -> dict:
     inj = Injector(rng, L, params, base)
     n = len(L.cust["kind"])
     k = max(1, round(rate * n)) if n else 0
-    # Rules needing particular customers go first, while fresh customers are plenty.
-    for rule in ("better_offer_after_purchase", "promo_after_purchase", "reminder_after_service",
-                 "promo_during_open_lead", "conquest_to_owner", "non_preferred_channel", "no_consent",
-                 "quiet_hours", "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign",
-                 "after_opt_out", "state_quiet_hours", "state_contact_cap"):
+    for rule in ORDER + tuple(r for r in RULES if r not in ORDER):  # a rule new to the catalog: last
         getattr(inj, rule)(k)
     return inj.out.arrays()

@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from . import outputs, paths, schema, shapes
+from .datafolder import data_files
 from .dealer_file import BLOCKS, OWN_COMMENT, merge_block, read_comments, render_dealer_file
 from .shapes import CONTENT_MIN
 
@@ -159,9 +160,7 @@ def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
     data_dir = Path(data_dir)
     out: list[Source] = []
     unreadable: list[str] = []
-    for path in sorted(p for p in data_dir.iterdir() if p.is_file()):
-        if path.name.startswith(("~$", ".")):  # Excel lock files, hidden files
-            continue
+    for path in data_files(data_dir):  # hidden files and Office lock files are no data
         if not path.resolve().is_relative_to(data_dir.resolve()):  # a link out of the folder: never read
             unreadable.append(f"{path.name}: a link to a file outside the data folder; not read "
                               "(a store reads only its own folder: copy the file in)")

@@ -98,7 +98,8 @@ def test_with_no_parameters_it_shows_the_sample_dealer(tmp_path, where):
     nb = papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(cwd),
                                     kernel_name="python3", progress_bar=False)
     outputs = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "Tustin Motors" in outputs and "No blocking problem" in outputs
+    sample_name = yaml.safe_load((ROOT / "params/dealers/D001.yaml").read_text())["dealer_name"]
+    assert sample_name in outputs and "No blocking problem" in outputs
 
 
 def test_a_dms_export_onboarded_blind_then_run_gives_the_canonical_reports_flags(tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,8 +258,3 @@ def _manifest_entry(result: dict, group_dir: Path) -> dict:
         "failed_notebook": rel(result.get("failed_notebook")),
         "timings": result.get("timings") or {},
     }
-
-
-def is_tty(stream=None) -> bool:
-    stream = stream or sys.stderr
-    return hasattr(stream, "isatty") and stream.isatty()

@@ -1313,7 +1313,9 @@ def summary(result: Result) -> str:
 
 
 def _counts(result: Result) -> str:
-    """One line to read first: how much was recognised and how surely."""
+    """One line to read first: how much was recognised and how surely. An export column read
+    into nothing is a thing to decide (map it, or leave it), so never "0 things to decide"
+    while some went unused."""
     onb = result.onboarding
     cols = [c for c in onb.columns if c.source is not None]
     how = {h: sum(c.how == h for c in cols) for h in ("yours", "exact", "synonym", "fuzzy", "content", "words")}
@@ -1323,7 +1325,8 @@ def _counts(result: Result) -> str:
     translated = sum(v.ours is not None for v in onb.values)
     return (f"Recognised {len(onb.tables)} of {len(schema.TABLES)} tables and {len(cols)} of {len(onb.columns)} "
             f"columns in them ({detail}); {_count(translated, 'value')} translated; "
-            f"{_count(decisions, 'thing')} to decide; {_count(unused, 'export column')} not used.")
+            + (f"{_count(decisions + unused, 'thing')} to decide, of which {_count(unused, 'export column')} not used."
+               if unused else f"{_count(decisions, 'thing')} to decide; 0 export columns not used."))
 
 
 def _count(n: int, word: str) -> str:

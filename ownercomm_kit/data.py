@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from . import schema
@@ -97,50 +98,6 @@ def dtype_of(column: schema.Column, timezone: str):
     return schema.PANDAS_DTYPE[column.kind]
 
 
-def _to_datetime(s: pd.Series) -> pd.Series:
-    """Times of one column; text may mix styles ("2026-06-19", "2026-06-18 10:30")."""
-    if s.empty:
-        return pd.Series(dtype="datetime64[ns]")
-    textual = s.dtype == object or str(s.dtype) in ("str", "string")
-    return pd.to_datetime(s, format="mixed" if textual else None)
-
-
-def coerce_column(values, column: schema.Column, timezone: str) -> pd.Series:
-    """Python or pandas values (already clean) to a column's canonical dtype.
-
-    For frames built in code (tests, synth, benchmarks); raw exports go through the loader,
-    which also reports what it cannot parse.
-    """
-    s = pd.Series(values)
-    if column.kind == "date":
-        out = _to_datetime(s)
-        if getattr(out.dt, "tz", None) is not None:
-            out = out.dt.tz_convert(timezone).dt.tz_localize(None)
-        return out.dt.normalize().astype("datetime64[ns]")
-    if column.kind == "timestamp":
-        out = _to_datetime(s)
-        if getattr(out.dt, "tz", None) is None:
-            from .formats import localize  # the loader's own DST reading (fold=0), so both agree
-
-            out = localize(out.astype("datetime64[ns]"), timezone)
-        else:
-            out = out.dt.tz_convert(timezone)
-        return out.astype(pd.DatetimeTZDtype("ns", timezone))
-    if column.kind == "bool":
-        return s.astype("boolean")
-    if column.kind in ("int",):
-        return pd.to_numeric(s).astype("Int64")
-    if column.kind == "float":
-        return pd.to_numeric(s).astype("float64")
-    out = s.astype("string")
-    if column.kind == "enum":
-        out = out.str.lower()
-        if any(a != a.lower() for a in column.allowed):  # upper-case codes (customers.state): canonical case
-            upper = out.str.upper()
-            out = upper.where(upper.isin(column.allowed), out)
-    return out
-
-
 def from_frames(
     frames: dict[str, pd.DataFrame | list[dict]],
     *,
@@ -151,10 +108,15 @@ def from_frames(
 ) -> DealerData:
     """A DealerData from clean in-code tables (lists of dicts or DataFrames).
 
-    Columns not given are filled as missing (all-NA) and tables not given as empty, exactly
-    as the loader records them, so a test can say "this optional column is absent".
+    Each column goes through the loader's coercion (``loader.coerce``), so a cell means the
+    same in code as in a file; a cell the loader cannot read is left empty, as the loader leaves
+    it (no row is dropped and no problem recorded: the tables are the test's own). Columns not
+    given are filled as missing (all-NA) and tables not given as empty, exactly as the loader
+    records them, so a test can say "this optional column is absent".
     ``as_of`` empty: the last event date in the data.
     """
+    from . import loader  # the loader imports this module
+
     tables: dict[str, pd.DataFrame] = {}
     missing_tables: list[str] = []
     missing_columns: dict[str, list[str]] = {}
@@ -167,14 +129,17 @@ def from_frames(
             continue
         df = pd.DataFrame(given) if not isinstance(given, pd.DataFrame) else given
         n = len(df)
+        rows = np.arange(2, n + 2)  # as a spreadsheet numbers them (header = row 1)
         out = {}
         absent = []
         for col in table.columns:
             if col.name in df.columns:
-                out[col.name] = coerce_column(df[col.name].reset_index(drop=True), col, timezone)
+                # The loader's own coercion: in-code tables read exactly as the same cells in a file.
+                out[col.name], _, _ = loader.coerce(name, "in-code table", col, df[col.name].reset_index(drop=True),
+                                                    rows, timezone, {})
             else:
                 absent.append(col.name)
-                out[col.name] = na_column(n, col, timezone)
+                out[col.name] = loader.empty_column(n, col, timezone)
         tables[name] = pd.DataFrame(out)
         missing_columns[name] = absent
     if as_of is None:
@@ -190,11 +155,6 @@ def from_frames(
         missing_tables=missing_tables,
         missing_columns=missing_columns,
     )
-
-
-def na_column(n: int, column: schema.Column, timezone: str) -> pd.Series:
-    """An all-missing column of the canonical dtype (an optional column absent from the data)."""
-    return pd.Series([None] * n, dtype="object").astype(dtype_of(column, timezone))
 
 
 def last_event_date(tables: dict[str, pd.DataFrame], timezone: str, not_after: dt.date | None = None) -> dt.date:

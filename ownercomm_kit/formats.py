@@ -374,13 +374,6 @@ def _text(s: pd.Series) -> pd.Series:
     return t.mask(t == "")
 
 
-def _filled(s: pd.Series) -> pd.Series:
-    """Non-empty cells (NA, None and blank strings are empty)."""
-    if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
-        return _text(s).notna()
-    return s.notna()
-
-
 # US and other non-ISO layouts, tried only on the cells ISO did not take.
 US_FORMATS = (
     "%m/%d/%Y %I:%M:%S %p",

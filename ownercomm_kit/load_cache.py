@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .data import DataError, DealerData
+from .datafolder import data_files
 
 MAX_ENTRIES = 2
 # The resolved params the loader reads (loader.load_with_info, _read_table); nothing else.
@@ -87,16 +88,9 @@ def cache_key(params: Mapping) -> tuple:
 
 def _listing_state(data_dir: Path) -> tuple | None:
     # The same files loader.find_sources lists (hidden and Office lock files are not read).
-    try:
-        entries = list(os.scandir(data_dir))
-    except OSError:
+    if not data_dir.is_dir():
         return None
-    out = []
-    for e in entries:
-        if e.name.startswith((".", "~$")):
-            continue
-        out.append((e.name, _stat(Path(e.path))))
-    return tuple(sorted(out))
+    return tuple((p.name, _stat(p)) for p in data_files(data_dir))
 
 
 def _named_files_state(data_dir: Path, files: Any) -> tuple:

@@ -22,7 +22,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from . import formats, schema, validation
+from . import datafolder, formats, schema, validation
 from .data import DataError, DealerData, Problem, dtype_of, empty_table, event_date_range, last_event_date
 from .formats import FormatError, RawTable, normalize_header
 from .params import parse_as_of
@@ -232,10 +232,7 @@ def _as_of(value, problems: list[Problem]) -> dt.date | None:
 def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], list[str], list[Problem]]:
     """table -> Source, the folder's file names, and problems (unknown or ambiguous files)."""
     problems: list[Problem] = []
-    listing = sorted(
-        p for p in data_dir.iterdir()
-        if p.is_file() and not p.name.startswith((".", "~$"))
-    )
+    listing = datafolder.data_files(data_dir)
     # A store reads only its own folder (SPEC §8), links included: a file that is, or goes
     # through, a link out of the folder is a blocking problem and is never opened.
     outside = [p for p in listing if not _inside(p, data_dir)]
@@ -399,7 +396,7 @@ def load_table(
         theirs = found.get(col.name)
         if not theirs:
             absent.append(col.name)
-            out[col.name] = _na_column(n, col, tz)
+            out[col.name] = empty_column(n, col, tz)
             continue
         cell = raw.frame.iloc[:, positions[theirs[0]]].reset_index(drop=True)
         series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
@@ -535,8 +532,9 @@ def placeholder_dates(cell: pd.Series, parsed: pd.Series, bad: pd.Series) -> np.
     return out
 
 
-def _na_column(n: int, col: schema.Column, tz: str) -> pd.Series:
-    """data.na_column, built without a Python list of n Nones (10M-row tables)."""
+def empty_column(n: int, col: schema.Column, tz: str) -> pd.Series:
+    """An all-missing column of the canonical dtype (an optional column absent from the data),
+    built without a Python list of n Nones (10M-row tables)."""
     if col.kind in ("date", "timestamp"):
         s = pd.Series(np.full(n, np.datetime64("NaT", "ns")))
         return s if col.kind == "date" else s.dt.tz_localize(tz)

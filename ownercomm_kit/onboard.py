@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from . import outputs, paths, schema, shapes
+from .datafolder import data_files
 from .dealer_file import BLOCKS, OWN_COMMENT, merge_block, read_comments, render_dealer_file
 from .shapes import CONTENT_MIN
 
@@ -159,9 +160,7 @@ def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
     data_dir = Path(data_dir)
     out: list[Source] = []
     unreadable: list[str] = []
-    for path in sorted(p for p in data_dir.iterdir() if p.is_file()):
-        if path.name.startswith(("~$", ".")):  # Excel lock files, hidden files
-            continue
+    for path in data_files(data_dir):  # hidden files and Office lock files are no data
         if not path.resolve().is_relative_to(data_dir.resolve()):  # a link out of the folder: never read
             unreadable.append(f"{path.name}: a link to a file outside the data folder; not read "
                               "(a store reads only its own folder: copy the file in)")
@@ -254,6 +253,34 @@ def _candidates(i: int, src: Source) -> list[tuple[float, int, str, str, str]]:
         how = "file name and content" if by_name and complete else "file name" if by_name else "content"
         # a name alone is weaker than full required columns; both together win
         out.append((by_name + by_content, i, table, src.ref, how))
+    return out
+
+
+TABLE_BY_VALUES_MIN = 0.5  # share of a table's columns its values must show to be taken for it
+
+
+def recognise_tables_by_values(sources: list[Source], matched: list[TableMatch]) -> list[TableMatch]:
+    """Tables still missing, found among sources neither name nor headers gave to a table
+    ("Cust Export" with "Owner Acct", "Cust Email Addr"...): the table whose columns the
+    source's values show best, with every required column among them and at least
+    TABLE_BY_VALUES_MIN of its columns. One table per source, the best fits first."""
+    taken = {m.source for m in matched}
+    missing = [t for t in schema.TABLES if t not in {m.table for m in matched}]
+    candidates = []
+    for i, src in enumerate(sources):
+        if src.ref in taken or not len(src.frame.columns):
+            continue
+        for table in missing:
+            spec = schema.TABLES[table]
+            got = {c.column for c in recognise_columns(table, src.frame) if c.source is not None}
+            share = len(got) / len(spec.columns)
+            if set(spec.required_columns) <= got and share >= TABLE_BY_VALUES_MIN:
+                candidates.append((share, len(got), i, table, src.ref))
+    out = []
+    for share, _, _, table, ref in sorted(candidates, key=lambda c: (-c[0], -c[1], c[2], c[3])):
+        if table in {m.table for m in out} or ref in {m.source for m in out}:
+            continue
+        out.append(TableMatch(table, ref, "content", round(share, 3)))
     return out
 
 
@@ -514,6 +541,8 @@ def _fits(table: str, col: schema.Column, header: str, frame: pd.DataFrame, prof
         return p.money and not p.year and not _refers(frame[header], known)
     if name == "model_year":
         return p.year
+    if name in ("salesperson", "referred_name"):
+        return _person_names(frame[header], known.get(FIRST_NAMES, frozenset()))
     if name == "mileage":
         return p.odometer and not _refers(frame[header], known)
     if col.kind == "id":
@@ -531,10 +560,43 @@ def _fits(table: str, col: schema.Column, header: str, frame: pd.DataFrame, prof
     return False
 
 
+FIRST_NAMES = "customers.first_name"  # in ``known``: the customers' first names, case folded
+PERSON_NAME = re.compile(r"^[^\W\d_][\w'.-]*(?:\s+[^\W\d_][\w'.-]*){1,3}$")
+
+
+@functools.cache
+def _common_first_names() -> frozenset[str]:
+    """First names common in the US (faker's en_US and es_MX name lists), case folded."""
+    from faker.providers.person.en_US import Provider as English
+    from faker.providers.person.es_MX import Provider as Spanish
+
+    names = set()
+    for provider in (English, Spanish):
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            names.update(getattr(provider, attr, ()) or ())
+    return frozenset(n.casefold() for n in names)
+
+
+def _person_names(values: pd.Series, first_names: frozenset[str]) -> bool:
+    """Whole names of people ("Dana Whitfield"): two to four words without digits, the first
+    word of most of them a first name, common in the US or one of the store's customers'
+    (a salesperson, a referred friend; "Grand Cherokee" is a model)."""
+    s = shapes.sample(values)
+    if s.empty:
+        return False
+    shaped = s.str.match(PERSON_NAME).fillna(False).astype(bool)
+    if shaped.mean() < CONTENT_MIN:
+        return False
+    first = s[shaped].str.split().str[0].str.casefold().drop_duplicates()
+    return bool(first.isin(first_names | _common_first_names()).mean() >= 0.5)
+
+
 def _id_target(table: str, column: str) -> str | None:
     """The key a reference column holds ids of ("customers.customer_id")."""
     if column in ("customer_id", "referrer_id", "referred_customer_id") and table != "customers":
         return "customers.customer_id"
+    if table == "declined_work" and column == "ro_id":  # work declined on a repair order of the service visits
+        return "service_visits.ro_id"
     return schema.TABLES[table].references.get(column)
 
 
@@ -781,10 +843,17 @@ def _models_across_tables(tables, by_ref, columns):
         for t in tables if "model" in schema.TABLES[t.table].column_names
     }
     known = {c.table: distinct(c.table, c.source) for c in columns if c.column == "model" and c.source is not None}
+    def known_models(table):
+        return [v for t, v in known.items() if t != table]
+
     picked: dict[str, str] = {}
     for table in open_tables:
-        others = [v for t, v in known.items() if t != table] + [v for t, cs in cands.items() if t != table for _, v in cs]
-        hits = [h for h, v in cands.get(table, []) if v and any(len(v & o) >= CONTENT_MIN * len(v) for o in others if o)]
+        # the other tables' models together: a store services models it never sold, and sells some it never offered
+        models = frozenset().union(*known_models(table))
+        hits = [h for h, v in cands.get(table, []) if v and len(v & models) >= CONTENT_MIN * len(v)]
+        if not hits:  # no other table's model column is known: a text column of another table's candidates
+            others = [v for t, cs in cands.items() if t != table for _, v in cs]
+            hits = [h for h, v in cands.get(table, []) if v and any(len(v & o) >= CONTENT_MIN * len(v) for o in others if o)]
         if len(hits) == 1:
             picked[table] = hits[0]
     return [ColumnMatch(c.table, c.column, picked[c.table], "content", _note(c.table, c.column, picked[c.table], "content"))
@@ -849,7 +918,10 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
     ``files``/``mapping``/``values`` blocks, which win over guesses."""
     manual = manual or {}
     by_ref = {s.ref: s for s in sources}
-    tables = _tables_with_manual(recognise_tables(sources), manual.get("files") or {}, by_ref)
+    guessed = recognise_tables(sources)
+    guessed += recognise_tables_by_values(sources, guessed)
+    guessed = [m for t in schema.TABLES for m in guessed if m.table == t]
+    tables = _tables_with_manual(guessed, manual.get("files") or {}, by_ref)
     columns: list[ColumnMatch] = []
     values: list[ValueMatch] = []
     hints: list[str] = []
@@ -864,6 +936,9 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
         keyed = next((c.source for c in found if c.column == key and c.source in frame.columns), None)
         if keyed is not None:
             known[f"{tm.table}.{key}"] = frozenset(shapes.sample(frame[keyed]))
+        first = next((c.source for c in found if c.column == "first_name" and c.source in frame.columns), None)
+        if tm.table == "customers" and first is not None:
+            known[FIRST_NAMES] = frozenset(shapes.sample(frame[first]).str.casefold())
         hints += [h for cm in found if (h := _date_only_hint(cm, frame))]
         for cm in found:
             col = schema.TABLES[tm.table].column(cm.column)
@@ -1233,12 +1308,14 @@ def summary(result: Result) -> str:
         lines += ["", "Columns read into no canonical column (map one in mapping: if the kit should use it):"]
         lines += [f"  - {u.text}" for u in onb.unused_columns]
     lines += ["", f"Next: ownercomm validate --params {result.out}   (then the data-quality notebook, "
-                  "notebooks/onboarding.ipynb, with the same file)"]
+                  "notebooks/data_quality.ipynb, with the same file)"]
     return "\n".join(lines)
 
 
 def _counts(result: Result) -> str:
-    """One line to read first: how much was recognised and how surely."""
+    """One line to read first: how much was recognised and how surely. An export column read
+    into nothing is a thing to decide (map it, or leave it), so never "0 things to decide"
+    while some went unused."""
     onb = result.onboarding
     cols = [c for c in onb.columns if c.source is not None]
     how = {h: sum(c.how == h for c in cols) for h in ("yours", "exact", "synonym", "fuzzy", "content", "words")}
@@ -1248,7 +1325,8 @@ def _counts(result: Result) -> str:
     translated = sum(v.ours is not None for v in onb.values)
     return (f"Recognised {len(onb.tables)} of {len(schema.TABLES)} tables and {len(cols)} of {len(onb.columns)} "
             f"columns in them ({detail}); {_count(translated, 'value')} translated; "
-            f"{_count(decisions, 'thing')} to decide; {_count(unused, 'export column')} not used.")
+            + (f"{_count(decisions + unused, 'thing')} to decide, of which {_count(unused, 'export column')} not used."
+               if unused else f"{_count(decisions, 'thing')} to decide; 0 export columns not used."))
 
 
 def _count(n: int, word: str) -> str:

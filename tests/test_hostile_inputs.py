@@ -546,7 +546,7 @@ def test_a_text_file_that_is_no_table_is_quoted_a_cell_at_most(kit):
 
 
 def test_data_quality_page_says_how_ids_are_written():
-    from ownercomm_kit import quality
+    from ownercomm_kit.report import data_quality
 
-    text = quality.DEFINITIONS["Ids in the CSV files"]
+    text = data_quality.DEFINITIONS["Ids in the CSV files"]
     assert "= + - @" in text and "one apostrophe" in text and "suppression.csv" in text

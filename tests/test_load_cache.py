@@ -7,9 +7,9 @@ import os
 import pandas as pd
 import pytest
 
-from ownercomm_kit import load_cache, loader, quality
+from ownercomm_kit import load_cache, loader
 from ownercomm_kit.data import DataError
-from ownercomm_kit.report import html, notebook
+from ownercomm_kit.report import data_quality, html, notebook
 
 from helpers_data import COMMUNICATIONS, CUSTOMERS, broken_folder, clean_folder, write_folder
 
@@ -197,11 +197,11 @@ def test_the_environment_can_turn_it_off(tmp_path, counted_loads, monkeypatch):
 
 
 def test_the_set_up_cells_share_one_load(tmp_path, counted_loads):
-    """Onboarding (non-strict) then a report (strict), as the runner runs them in one kernel."""
+    """Data quality (non-strict) then a report (strict), as the runner runs them in one kernel."""
     given = {"dealer_id": "D7", "data_dir": str(clean_folder(tmp_path / "d")), "timezone": "America/Denver",
              "out_dir": str(tmp_path / "out")}
     with html.capture():
-        q = quality.start(None, **given)
+        q = data_quality.start(None, **given)
         r = notebook.start(None, report="audit", **given)
         r2 = notebook.start(None, report="retention", **given)
     assert len(counted_loads) == 1

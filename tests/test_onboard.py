@@ -752,6 +752,7 @@ def test_an_unused_column_is_listed_with_its_best_guess_and_counted(tmp_path):
                                     "--out", str(tmp_path / "D7.yaml")])
     assert res.exit_code == 0, res.output
     assert "2 export columns not used" in res.output.splitlines()[1]
+    assert " 0 things to decide" not in res.output  # an unused column is a thing to decide
     assert "'Second Email' is not used; its values look like customers.email, already read from 'email'" in res.output
     assert "'Loyalty Notes' is not used; it holds text, which no column of customers takes" in res.output
 

@@ -1,4 +1,4 @@
-"""`notebooks/onboarding.ipynb` -> data_quality.html, run through papermill on tiny dealers."""
+"""`notebooks/data_quality.ipynb` -> data_quality.html, run through papermill on tiny dealers."""
 from __future__ import annotations
 
 import re
@@ -12,7 +12,7 @@ from helpers_onboard import DMS, hand_dealer, write_shape
 from ownercomm_kit import onboard as ob
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "onboarding.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "data_quality.ipynb"
 TZ = "America/Los_Angeles"
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def run(dealer_file: Path, tmp_path: Path) -> tuple[nbformat.NotebookNode, str]:
     parameters["data_dir"] = str((dealer_file.parent / parameters["data_dir"]).resolve())
     parameters["out_dir"] = str(tmp_path / "out")
     nb = papermill.execute_notebook(
-        str(NOTEBOOK), str(tmp_path / "onboarding.ipynb"), parameters=parameters, cwd=str(tmp_path),
+        str(NOTEBOOK), str(tmp_path / "data_quality.ipynb"), parameters=parameters, cwd=str(tmp_path),
         kernel_name="python3", progress_bar=False,
     )
     return nb, notebook_to_html(nb, title="Data quality")
@@ -46,7 +46,8 @@ def test_the_notebook_is_stored_without_outputs_and_with_the_parameters_contract
     assert len(params) == 1
     names = re.findall(r"^(\w+) = None", params[0].source, flags=re.M)
     assert names == ["dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-                     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "state_rules"]
+                     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline",
+                     "state_rules"]
 
 
 def test_a_vendor_dealer_onboarded_then_checked(tmp_path):
@@ -97,7 +98,8 @@ def test_with_no_parameters_it_shows_the_sample_dealer(tmp_path, where):
     nb = papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(cwd),
                                     kernel_name="python3", progress_bar=False)
     outputs = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "Tustin Motors" in outputs and "No blocking problem" in outputs
+    sample_name = yaml.safe_load((ROOT / "params/dealers/D001.yaml").read_text())["dealer_name"]
+    assert sample_name in outputs and "No blocking problem" in outputs
 
 
 def test_a_dms_export_onboarded_blind_then_run_gives_the_canonical_reports_flags(tmp_path):

@@ -1,4 +1,4 @@
-"""The data-quality tables behind notebooks/onboarding.ipynb (pure functions of DealerData)."""
+"""The data-quality tables behind notebooks/data_quality.ipynb (pure functions of DealerData)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,6 +6,7 @@ import datetime as dt
 import pandas as pd
 
 from ownercomm_kit import quality
+from ownercomm_kit.report import data_quality
 from ownercomm_kit.data import Problem, from_frames
 
 CUSTOMERS = [
@@ -136,18 +137,19 @@ def test_problem_values_in_email_and_phone_columns_are_masked():
     problems = [Problem("warning", "customers", "c.csv", 2, "email", "jane.doe@example.com", "odd email"),
                 Problem("warning", "customers", "c.csv", 3, "phone", "(714) 555-0123", "odd phone"),
                 Problem("error", "customers", "c.csv", 4, "customer_id", "C42", "duplicate customer_id")]
-    masked = quality._mask_values(quality.problems_table(problems))
+    masked = data_quality._mask_values(quality.problems_table(problems))
     assert masked["value"].tolist() == ["C42", "j***@example.com", "***-***-0123"]
 
 
 def _run_sections(**given) -> str:
-    """Every section of the onboarding notebook, in this process (what the kernel would show)."""
+    """Every section of the data-quality notebook, in this process (what the kernel would show)."""
     from ownercomm_kit.report import html
 
     with html.capture() as shown:
-        ctx = quality.start(None, **given)
-        for section in (quality.headline, quality.problems, quality.tables, quality.months, quality.columns,
-                        quality.mapping, quality.report_support, quality.definitions):
+        ctx = data_quality.start(None, **given)
+        for section in (data_quality.headline, data_quality.problems, data_quality.tables, data_quality.months,
+                        data_quality.columns, data_quality.mapping, data_quality.report_support,
+                        data_quality.definitions):
             section(ctx)
     return "".join(b.get("text/html", "") for b, _ in shown)
 

@@ -321,12 +321,6 @@ def test_series_names_from_data_are_escaped_once():
 # --- notebook set-up ---------------------------------------------------------------------------
 
 
-def test_parameters_cell_keys_match_the_runner_contract():
-    from ownercomm_kit.run import notebooks as run_notebooks
-
-    assert notebook.PARAMETERS == run_notebooks.NOTEBOOK_PARAMETERS
-
-
 def test_parameters_from_namespace_and_keywords():
     ns = {"dealer_id": "X", "as_of": "2026-06-18", "unrelated": 1, "report": None}
     chosen = notebook.parameters_from(ns, {"out_dir": "o"})

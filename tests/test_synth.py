@@ -18,6 +18,7 @@ from ownercomm_kit.loader import load_dealer
 from ownercomm_kit.params import load_defaults, resolve
 from ownercomm_kit.synth import RULES, generate_dealer
 from ownercomm_kit.synth.messages import plan
+from ownercomm_kit.synth.output import CITIES, SUFFIXES, ZONES, dealer_specs
 
 from helpers_synth import audit_flags, check_clean, dealer_data
 
@@ -111,6 +112,21 @@ def test_files_load_back_to_the_same_frames(tmp_path, fmt):
                                       obj=table)
 
 
+def test_store_names_vary_with_the_seed_and_fit_their_zone():
+    names = {seed: [s.dealer_name for s in dealer_specs(5, seed)] for seed in range(6)}
+    assert names[3] == [s.dealer_name for s in dealer_specs(5, 3)]  # one seed, the same names
+    assert len({tuple(v) for v in names.values()}) == 6             # other seeds, other names
+    for seed in range(6):
+        for spec in dealer_specs(5, seed):
+            assert spec.timezone == ZONES[int(spec.dealer_id[1:]) - 1]
+            base = spec.dealer_name.rstrip("0123456789 ")  # "Aurora Motors 2": a city two zones share
+            assert any(base == f"{c} {s}" for c in CITIES[spec.timezone] for s in SUFFIXES), spec
+    # The data does not depend on the names: ids and zones are fixed, names never repeat in a group.
+    big = dealer_specs(450, 11)
+    assert [s.dealer_id for s in big[:3]] == ["D001", "D002", "D003"]
+    assert len({s.dealer_name for s in big}) == 450
+
+
 def test_committed_sample_is_what_the_documented_command_makes(tmp_path, kit_root):
     readme = (kit_root / "sample_data/README.md").read_text(encoding="utf-8")
     assert "--seed 7" in readme and "--customers 300" in readme and "--shared-share 0.2" in readme
@@ -121,7 +137,7 @@ def test_committed_sample_is_what_the_documented_command_makes(tmp_path, kit_roo
     assert made == shipped
     for name in ("dealers/D001.yaml", "dealers/D002.yaml", "dealers/D003.yaml", "groups/sample.yaml"):
         assert yaml_load(tmp_path / "params" / name) == yaml_load(kit_root / "params" / name)
-    assert yaml_load(kit_root / "params/dealers/D001.yaml")["dealer_name"] == "Tustin Motors"
+    assert yaml_load(kit_root / "params/dealers/D001.yaml")["dealer_name"] == dealer_specs(3, 7)[0].dealer_name
     total = sum(p.stat().st_size for p in (kit_root / "sample_data").rglob("*.csv"))
     assert total < 10 * 1024 * 1024
 

@@ -20,11 +20,6 @@ from ..data import DataError, DealerData
 from ..run import resume
 from . import html, theme
 
-# The parameters cell of every report notebook (the contract shared with the runner, run.notebooks).
-PARAMETERS = (
-    "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
-)
 
 REPORTS = {
     "audit": "Communication audit",
@@ -59,10 +54,10 @@ class ReportContext:
 def parameters_from(namespace: Mapping[str, Any] | None, given: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters cell's values from ``namespace`` (a notebook's ``globals()``),
     overridden by explicit keyword arguments."""
-    chosen = {k: (namespace or {}).get(k) for k in PARAMETERS}
-    unknown = set(given) - set(PARAMETERS)
+    chosen = {k: (namespace or {}).get(k) for k in params_mod.NOTEBOOK_PARAMETERS}
+    unknown = set(given) - set(params_mod.NOTEBOOK_PARAMETERS)
     if unknown:
-        raise TypeError(f"unknown parameter(s): {', '.join(sorted(unknown))} (allowed: {', '.join(PARAMETERS)})")
+        raise TypeError(f"unknown parameter(s): {', '.join(sorted(unknown))} (allowed: {', '.join(params_mod.NOTEBOOK_PARAMETERS)})")
     chosen.update(given)
     return chosen
 

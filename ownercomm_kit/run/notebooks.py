@@ -11,22 +11,17 @@ from ..errors import StoreFailure
 from .failure import Failure
 
 # The notebooks of a dealer, in the order they run: (notebook stem, HTML name, HTML title).
-# SPEC §7 names. The onboarding notebook is optional: it runs when it exists.
+# SPEC §7 names. The data-quality notebook is optional: it runs when it exists.
 # Data quality first: it loads non-strictly, so when a later notebook stops on blocking data
 # its page explaining every problem is already made (kept in _failed/ with the notebooks).
 NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
-    ("onboarding", "data_quality.html", "Data quality"),
+    ("data_quality", "data_quality.html", "Data quality"),
     ("audit", "audit.html", "Communication audit"),
     ("retention", "retention.html", "Retention"),
     ("referrals", "referrals.html", "Referrals"),
 )
 REQUIRED_NOTEBOOKS = ("audit", "retention", "referrals")
 
-# Keys of a notebook's parameters cell (the contract shared with the report notebooks).
-NOTEBOOK_PARAMETERS = (
-    "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
-)
 
 
 def notebook_specs(notebooks_dir: str | os.PathLike | None = None) -> list[tuple[Path, str, str]]:
@@ -57,7 +52,7 @@ def notebook_parameters(dealer_file: Path, group_file: Path | None, as_of: dt.da
                         out_dir: Path, resolved: dict) -> dict:
     """The parameters papermill injects: the dealer file's content, data_dir absolute, + run keys."""
     raw = params.read_yaml(dealer_file)
-    chosen = {k: raw.get(k) for k in NOTEBOOK_PARAMETERS if k in raw}
+    chosen = {k: raw.get(k) for k in params.NOTEBOOK_PARAMETERS if k in raw}
     chosen["data_dir"] = resolved["data_dir"]
     run_as_of = as_of if as_of is not None else params.parse_as_of(raw.get("as_of"))
     chosen["as_of"] = run_as_of.isoformat() if run_as_of else None

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from ..datafolder import data_files
 from .. import __version__, paths
 
 RUN_RECORD = ".ownercomm-run.json"  # fingerprint and outputs of the last good run, in the store folder
@@ -36,10 +37,9 @@ def fingerprint(*, dealer_file: Path, group_file: Path | None, data_dir: Path, r
     """
     data = []
     if data_dir.is_dir():
-        for p in sorted(data_dir.rglob("*")):
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data_dir).parts):
-                with open(p, "rb") as f:
-                    data.append([str(p.relative_to(data_dir)), hashlib.file_digest(f, "blake2b").hexdigest()])
+        for p in data_files(data_dir, subfolders=True):
+            with open(p, "rb") as f:
+                data.append([str(p.relative_to(data_dir)), hashlib.file_digest(f, "blake2b").hexdigest()])
     doc = {
         "kit_version": __version__,
         "kit_code": kit_code_hash(),

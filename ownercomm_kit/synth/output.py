@@ -42,18 +42,27 @@ class DealerSpec:
     timezone: str
 
 
-def dealer_specs(n: int) -> list[DealerSpec]:
-    """D001 Tustin Motors (Los Angeles), D002 Naperville Motors (Chicago), D003 Hudson Valley Motors..."""
+def dealer_specs(n: int, seed: int = 0) -> list[DealerSpec]:
+    """D001 in Los Angeles, D002 in Chicago, D003 in New York, ... (zones in turn), each named
+    after a city of its zone and a suffix ("Irvine Auto Mall") drawn with the seed: other
+    seeds, other names; one seed, the same names. Names are unique within the group."""
     width = max(3, len(str(n)))
+    rng = np.random.default_rng([int(seed), 29])  # its own stream: the data does not move with it
+    names = {}
+    for zone in ZONES:
+        combos = [f"{city} {suffix}" for suffix in SUFFIXES for city in CITIES[zone]]
+        names[zone] = [combos[j] for j in rng.permutation(len(combos))]
     out = []
+    taken: set[str] = set()
     for i in range(n):
         zone = ZONES[i % len(ZONES)]
         k = i // len(ZONES)
-        cities = CITIES[zone]
-        city = cities[k % len(cities)]
-        suffix = SUFFIXES[(k // len(cities)) % len(SUFFIXES)]
-        serial = k // (len(cities) * len(SUFFIXES))
-        name = f"{city} {suffix}" + (f" {serial + 1}" if serial else "")
+        base = names[zone][k % len(names[zone])]
+        name, serial = base, 1
+        while name in taken:  # a big group, or a city name two zones share (Aurora, Glendale)
+            serial += 1
+            name = f"{base} {serial}"
+        taken.add(name)
         out.append(DealerSpec(f"D{i + 1:0{width}d}", name, zone))
     return out
 
@@ -133,7 +142,7 @@ def write_group(
 ) -> dict:
     """Generate and write ``dealers`` dealers; returns a summary (paths, row counts)."""
     out = Path(out_dir)
-    specs = dealer_specs(dealers)
+    specs = dealer_specs(dealers, seed)
     summary = {"group_file": str(out / "params" / "groups" / f"{group_id}.yaml"), "dealers": []}
     generated = []
     for spec in specs:

@@ -27,11 +27,6 @@ def key(cust, day) -> np.ndarray:
     return np.asarray(cust, dtype=np.int64) * KEY + np.asarray(day, dtype=np.int64)
 
 
-def in_intervals(q_cust, q_day, i_cust, i_start, i_end) -> np.ndarray:
-    """For each query (customer, day): does an interval [start, end] of that customer hold it?"""
-    return Intervals(i_cust, i_start, i_end).holds(q_cust, q_day)
-
-
 def at_hour(day, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
     """Wall-clock ns on ``day`` at a random second in [lo, hi) hours."""
     day = np.asarray(day, dtype=np.int64)
@@ -72,11 +67,6 @@ def dates(day: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
 def last_index(q_cust, q_day, e_cust, e_day) -> np.ndarray:
     """Index (into the event arrays) of the customer's latest event on or before q_day, else -1."""
     return Events(e_cust, e_day).last(q_cust, q_day)
-
-
-def first_index(q_cust, q_day, e_cust, e_day) -> np.ndarray:
-    """Index (into the event arrays) of the customer's first event on or after q_day, else -1."""
-    return Events(e_cust, e_day).first(q_cust, q_day)
 
 
 class Events:

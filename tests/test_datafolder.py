@@ -9,7 +9,8 @@ import sys
 import pytest
 from helpers_data import clean_folder
 
-from ownercomm_kit import load_cache, loader, runner
+from ownercomm_kit import load_cache, loader
+from ownercomm_kit.run import resume as run_resume
 from ownercomm_kit import onboard as ob
 from ownercomm_kit.datafolder import data_files, is_data_name
 
@@ -66,7 +67,7 @@ def test_every_reader_ignores_lock_and_hidden_files(tmp_path):
     params = {"dealer_id": "D1", "dealer_name": None, "data_dir": str(folder), "timezone": "America/Chicago",
               "files": {}, "mapping": {}, "values": {}, "as_of": None}
     before_key = load_cache.cache_key(params)
-    before_fp = runner.fingerprint(dealer_file=None, group_file=None, data_dir=folder, root=tmp_path,
+    before_fp = run_resume.fingerprint(dealer_file=None, group_file=None, data_dir=folder, root=tmp_path,
                                    notebooks=[], as_of=None)
     before_sources = ob.read_sources(folder)
     for name, content in JUNK.items():
@@ -81,12 +82,12 @@ def test_every_reader_ignores_lock_and_hidden_files(tmp_path):
     assert after_sources[1] == before_sources[1] == []
     # The load cache and the fingerprint: a workbook opened in Excel is no change of data.
     assert load_cache.cache_key(params) == before_key
-    assert runner.fingerprint(dealer_file=None, group_file=None, data_dir=folder, root=tmp_path,
+    assert run_resume.fingerprint(dealer_file=None, group_file=None, data_dir=folder, root=tmp_path,
                               notebooks=[], as_of=None) == before_fp
     # ... while a real new export is one, for all four.
     (folder / "sales.csv").write_text("sale_id,customer_id,sale_date\nS1,C1,2026-06-01\n")
     assert load_cache.cache_key(params) != before_key
-    assert runner.fingerprint(dealer_file=None, group_file=None, data_dir=folder, root=tmp_path,
+    assert run_resume.fingerprint(dealer_file=None, group_file=None, data_dir=folder, root=tmp_path,
                               notebooks=[], as_of=None) != before_fp
     assert "sales" in loader.find_sources(folder, {})[0]
     assert len(ob.read_sources(folder)[0]) == 3

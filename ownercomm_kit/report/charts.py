@@ -26,7 +26,8 @@ import plotly.io as pio
 from . import theme
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+# No mode bar in reports (issue 17 item 4): a principal reads the charts, hover still shows the values.
+CONFIG = {"displaylogo": False, "displayModeBar": False, "responsive": True}
 DEFAULT_HEIGHT = 380
 
 _ids = itertools.count(1)

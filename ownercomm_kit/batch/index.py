@@ -418,8 +418,9 @@ def changes_table(manifest: dict, group_dir: Path) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
         return html.note("No store has a report yet.", "skip")
-    return ('<div class="oc-table-wrap"><table class="oc-table oc-changes"><thead><tr>'
-            + "".join(f'<th scope="col">{html.esc(h)}</th>' for h in head)
+    widths = {"Store": "12%", "Report date": "7%", "Previous run": "7%"}
+    return ('<div class="oc-table-wrap"><table class="oc-table oc-changes oc-fit"><thead><tr>'
+            + "".join(_th(h, widths.get(h, "")) for h in head)
             + f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 

@@ -120,5 +120,5 @@ def test_no_plural_in_parentheses(n):
 def test_render_escapes_and_marks_the_file():
     out = actions.render([Action("Call <b>x</b>: due_for_service.csv", 3, "due_for_service.csv", 0)])
     assert "<b>" not in out and "&lt;b&gt;" in out
-    assert "<code>due_for_service.csv</code>" in out
+    assert '<span class="oc-file">due_for_service.csv</span>' in out
     assert out.count("<li") == 1

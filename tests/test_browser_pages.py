@@ -97,7 +97,7 @@ def test_first_screen_lists_actions(browser, sample_out, report):
                 assert re.fullmatch(r"[\d,]+", n.strip()) and int(n.replace(",", "")) > 0
                 assert n.strip() in sentence  # the number is in the sentence too
                 assert "(s)" not in sentence
-            for code in page.locator("#this-week code").all_inner_texts():
+            for code in page.locator("#this-week .oc-file").all_inner_texts():
                 assert (store / code).is_file(), f"{store.name}/{report} names {code}, which is not there"
         finally:
             page.close()

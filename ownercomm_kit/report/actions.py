@@ -157,7 +157,7 @@ def candidates(report: str, result: Any) -> list[Action]:
 
 
 def render(actions: list[Action]) -> str:
-    """The block's HTML: a numbered list, each action's number in bold, its file as code."""
+    """The block's HTML: a numbered list, each action's number in bold, its file marked."""
     if not actions:
         return html.note("Nothing urgent this week: no list below has anyone on it.", "info")
     items = []
@@ -165,7 +165,7 @@ def render(actions: list[Action]) -> str:
         text = html.esc(a.text)
         if a.file:
             f = html.esc(a.file)
-            text = text.replace(f, f"<code>{f}</code>")
+            text = text.replace(f, f'<span class="oc-file">{f}</span>')
         items.append(f'<li class="oc-action"><span class="oc-action-n">{a.count:,}</span>'
                      f'<span class="oc-action-text">{text}</span></li>')
     return f'<ol class="oc-actions">{"".join(items)}</ol>'

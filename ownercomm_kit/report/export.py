@@ -137,8 +137,7 @@ def cell_section(cell: Any) -> str | None:
 # The first screen never folds; these detail sections start folded (a click opens them, print
 # opens every one); every other section folds but starts open.
 FIRST_SCREEN = frozenset({"this-week", "headline", "ranking"})
-START_FOLDED = frozenset({"data-quality", "definitions", "state-laws", "fatigue", "tiers", "replay",
-                          "group-history", "changes"})
+START_FOLDED = frozenset({"data-quality", "definitions", "state-laws", "fatigue", "tiers", "replay"})
 _H2 = re.compile(r"<h2[^>]*>(.*?)</h2>", re.S)
 
 

@@ -228,6 +228,7 @@ class Retention(Section):
     weekly_weeks: Weeks
     cohort_quarters: Quarters
     cohort_max_quarters: Quarters
+    cohort_min_vehicles: AtLeastOne
     contact_fallback: Annotated[list[Channel], Field(min_length=1)]
     # service intelligence (SPEC §5)
     segment_active_months: Months

@@ -115,6 +115,9 @@ def test_page_offline_clean_and_drawn(browser, group_out, name):
         assert page.evaluate("document.documentElement.getAttribute('data-oc-plotly')") == "ready"
         assert path.stat().st_size <= 2_000_000  # lean: the packed library and the report, nothing beside
 
+        # Detail sections start folded: open them all (their charts are drawn at their width then).
+        page.evaluate("document.querySelectorAll('details.oc-details').forEach(d => d.open = true)")
+        page.wait_for_timeout(300)
         charts = page.eval_on_selector_all(
             ".oc-chart",
             """els => els.map(el => {

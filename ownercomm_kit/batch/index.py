@@ -121,28 +121,79 @@ def _store_href(out_dir: str, name: str) -> str:
     return "/".join(quote(part) for part in [*Path(out_dir).parts, name])
 
 
+# The store pages in the order a reader takes them (issue 17 item 2), with short link words.
+REPORT_ORDER: tuple[tuple[str, str], ...] = (
+    ("audit.html", "Audit"), ("retention.html", "Retention"), ("referrals.html", "Referrals"),
+    ("data_quality.html", "Data quality"),
+)
+assert {page for page, _ in REPORT_ORDER} == {page for _, page, _ in NOTEBOOKS}
+
+
+def report_links(folder: Path, out_dir: str) -> list[tuple[str, str, str]]:
+    """(href, short title, full title) of each store page that exists, in :data:`REPORT_ORDER`."""
+    full = {page: title for _, page, title in NOTEBOOKS}
+    return [(_store_href(out_dir, page), short, full[page]) for page, short in REPORT_ORDER
+            if (folder / page).is_file()]
+
+
 def _reports(row) -> str:
-    links = []
-    folder = Path(row["_dir"])
-    for _, page, title in NOTEBOOKS:
-        if (folder / page).is_file():
-            links.append(_link(_store_href(row["out_dir"], page), title))
-    return " &middot; ".join(links)
+    return " &middot; ".join(_link(href, title) for href, title, _ in report_links(Path(row["_dir"]), row["out_dir"]))
+
+
+def _store_cell(row) -> str:
+    """The store's name as the link to its first report, its other reports below it."""
+    links = report_links(Path(row["_dir"]), row["out_dir"])
+    name = html.esc(row["dealer_name"])
+    ident = f' <span class="oc-muted">({html.esc(row["dealer_id"])})</span>'
+    if not links:
+        return f'<td class="oc-store" data-sort="{name}">{name}{ident}</td>'
+    first = f'<a href="{html.esc(links[0][0])}" title="{html.esc(links[0][2])}">{name}</a>'
+    more = " &middot; ".join(f'<a href="{html.esc(h)}" title="{html.esc(full)}">{html.esc(short)}</a>'
+                             for h, short, full in links)
+    return (f'<td class="oc-store" data-sort="{name}">{first}{ident}'
+            f'<span class="oc-store-links">{more}</span></td>')
+
+
+# Column widths of the ranked table (a fixed layout: it fits a 1,400 px window and a landscape page).
+_RANK_WIDTHS = {"rank": "4%", "store": "17%"}
+
+
+def _th(text: str, width: str = "", title: str = "") -> str:
+    style = f' style="width:{width}"' if width else ""
+    tip = f' title="{html.esc(title)}"' if title else ""
+    return f'<th scope="col"{style}{tip}>{html.esc(text)}</th>'
 
 
 def ranking_table(ranked: pd.DataFrame, group_dir: Path) -> str:
-    heads = ["Rank", "Store", registry.label("messages"), registry.label("flags_high"), *[label for _, label, _, _ in HEADLINE_KPIS], "Reports"]
+    """The ranked table: rank, the store (its name links to its reports) and the ranked figures.
+    The counts behind them are in :func:`counts_table` (the detail view)."""
+    heads = [("Rank", _RANK_WIDTHS["rank"], ""), ("Store", _RANK_WIDTHS["store"], "")]
+    heads += [(label, "", registry.get(key).definition() if key in registry.KPIS else KPI_DEFINITIONS.get(label, ""))
+              for key, label, _, _ in HEADLINE_KPIS]
+    head = "".join(_th(h, w, t) for h, w, t in heads)
+    body = []
+    for _, row in ranked.assign(_dir=[str(group_dir / d) for d in ranked["out_dir"]]).iterrows():
+        cells = [f'<td class="oc-num" data-sort="{int(row["rank"])}">{int(row["rank"])}</td>', _store_cell(row)]
+        cells += [_num_cell(row[key], kind) for key, _, kind, _ in HEADLINE_KPIS]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div class="oc-table-wrap"><table class="oc-table oc-sortable oc-rank-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def counts_table(ranked: pd.DataFrame, group_dir: Path) -> str:
+    """The detail view of the ranking: each store's counts and every report link, in rank order."""
+    heads = ["Rank", "Store", registry.label("messages"), registry.label("flags_high"),
+             f"{registry.label('flags_high')} per 1,000 messages", "Reports"]
     head = "".join(f'<th scope="col">{html.esc(h)}</th>' for h in heads)
     body = []
     for _, row in ranked.assign(_dir=[str(group_dir / d) for d in ranked["out_dir"]]).iterrows():
-        cells = [f'<td data-sort="{int(row["rank"])}">{int(row["rank"])}</td>',
+        cells = [f'<td class="oc-num" data-sort="{int(row["rank"])}">{int(row["rank"])}</td>',
                  f"<td>{html.esc(row['dealer_name'])} <span class=\"oc-muted\">({html.esc(row['dealer_id'])})</span></td>",
-                 _num_cell(row["messages"], "int"), _num_cell(row["flags_high"], "int")]
-        cells += [_num_cell(row[key], kind) for key, _, kind, _ in HEADLINE_KPIS]
-        cells.append(f"<td>{_reports(row)}</td>")
+                 _num_cell(row["messages"], "int"), _num_cell(row["flags_high"], "int"),
+                 _num_cell(row.get("flags_high_per_1k"), "float"), f"<td>{_reports(row)}</td>"]
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="oc-table-wrap"><table class="oc-table oc-sortable"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
+    return (f'<div class="oc-table-wrap"><table class="oc-table oc-sortable oc-counts-table"><thead><tr>{head}</tr>'
+            f'</thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _num_cell(value: Any, kind: str) -> str:
@@ -296,8 +347,15 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
             html.Tile(registry.label("messages"), int(df["messages"].sum()) if df["messages"].notna().any() else None,
                       "int", "Across all stores with reports.", reason="no store reported them"),
         ]))),
-        page_cell(html_bundle(html.heading("Stores ranked", "Best first. Click a column heading to sort by it."), "ranking"),
+        page_cell(html_bundle(html.heading("Stores ranked", "Best first. Click a column heading to sort by it; "
+                                           "a store's name opens its audit, the words below it its other reports."),
+                              "ranking"),
               html_bundle(ranking_table(ranked, group_dir) if not ranked.empty
+                    else html.note("No store has a report yet.", "skip"))),
+        page_cell(html_bundle(html.heading("Counts behind the ranking",
+                                           "Each store's messages and high-severity flags, and every report."),
+                              "ranking-counts"),
+              html_bundle(counts_table(ranked, group_dir) if not ranked.empty
                     else html.note("No store has a report yet.", "skip"))),
         page_cell(html_bundle(html.heading("The group's median and quartiles"), "spread"), html_bundle(summary_table(summary(df)))),
     ]
@@ -325,7 +383,7 @@ def build_index(manifest: dict, group_dir: Path, *, plotlyjs: str = "inline") ->
                                                   for k in PROGRESS_KEYS}}))))
     nb = nbformat.v4.new_notebook(cells=cells)
     return notebook_to_html(nb, title=f"{manifest.get('group_name') or manifest['group_id']}: group overview",
-                            plotlyjs=plotlyjs)
+                            plotlyjs=plotlyjs, page_class="oc-wide")
 
 
 # --------------------------------------------------------------------------- progress (SPEC §10)
@@ -372,8 +430,9 @@ def changes_table(manifest: dict, group_dir: Path) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
         return html.note("No store has a report yet.", "skip")
-    return ('<div class="oc-table-wrap"><table class="oc-table oc-changes"><thead><tr>'
-            + "".join(f'<th scope="col">{html.esc(h)}</th>' for h in head)
+    widths = {"Store": "12%", "Report date": "7%", "Previous run": "7%"}
+    return ('<div class="oc-table-wrap"><table class="oc-table oc-changes oc-fit"><thead><tr>'
+            + "".join(_th(h, widths.get(h, "")) for h in head)
             + f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 

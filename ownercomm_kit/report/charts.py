@@ -26,7 +26,8 @@ import plotly.io as pio
 from . import theme
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+# No mode bar in reports (issue 17 item 4): a principal reads the charts, hover still shows the values.
+CONFIG = {"displaylogo": False, "displayModeBar": False, "responsive": True}
 DEFAULT_HEIGHT = 380
 
 _ids = itertools.count(1)
@@ -286,3 +287,81 @@ def sankey(flows: pd.DataFrame, *, source: str, target: str, value: str, order: 
                   hovertemplate="%{source.label} → %{target.label}: %{value:,}<extra></extra>"),
     ))
     return _layout(fig, title, height=height)
+
+
+# --- charts that answer their text (issue 17 item 4) -----------------------------------
+
+
+def add_line(fig: go.Figure, x: Sequence[Any], y: Sequence[Any], *, name: str, color: str = "#1B7837",
+             hover_format: str = ",") -> go.Figure:
+    """A line (with markers) over a bar chart, e.g. the referrals contacted in time over all referrals."""
+    label_ = label(name)
+    fig.add_trace(go.Scatter(x=list(x), y=list(y), mode="lines+markers", name=label_,
+                             line=dict(color=color, width=2.5), marker=dict(size=7),
+                             hovertemplate=f"%{{x}}<br>{label_}: %{{y:{hover_format}}}<extra></extra>"))
+    fig.update_layout(showlegend=True)
+    return fig
+
+
+SMALL_COLOR = "#D9D9D9"  # a cell too small to mean anything
+
+
+def cohort_heatmap(cells: pd.DataFrame, *, row: str, col: str, share: str, count: str, min_count: int,
+                   title: str, x_title: str = "", y_title: str = "", count_word: str = "vehicles",
+                   value_name: str = "share", height: int | None = None) -> go.Figure:
+    """A share heat map whose cells also show their count ("72% of 43"); a cell counting fewer than
+    ``min_count`` is grey, without a colour that would read as a rate."""
+    share_m = cells.pivot(index=row, columns=col, values=share).astype("float64")
+    count_m = cells.pivot(index=row, columns=col, values=count).reindex_like(share_m).astype("float64")
+    small = (count_m < min_count) & count_m.notna()
+    big = share_m.where(~small)
+    text = np.full(share_m.shape, "", dtype=object)
+    for (i, j), n in np.ndenumerate(count_m.to_numpy()):
+        if np.isnan(n):
+            continue
+        v = share_m.iat[i, j]
+        text[i, j] = f"{int(n):,}" if small.iat[i, j] else f"{v:.0%}<br>of {int(n):,}"
+    xs, ys = labels(share_m.columns), labels(share_m.index)
+    counts = count_m.to_numpy()
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(
+        z=big.to_numpy(), x=xs, y=ys, colorscale=theme.SEQUENTIAL, zmin=0, zmax=1, text=text, customdata=counts,
+        texttemplate="%{text}", colorbar=dict(title=dict(text=label(value_name)), tickformat=".0%"),
+        hovertemplate=f"%{{y}} · %{{x}}<br>{label(value_name)}: %{{z:.1%}} of %{{customdata:,}} {count_word}<extra></extra>",
+        hoverongaps=False, name=label(value_name)))
+    if small.to_numpy().any():
+        fig.add_trace(go.Heatmap(
+            z=np.where(small.to_numpy(), 1.0, np.nan), x=xs, y=ys, colorscale=[[0, SMALL_COLOR], [1, SMALL_COLOR]],
+            showscale=False, text=np.where(small.to_numpy(), text, ""), texttemplate="%{text}", customdata=counts,
+            hovertemplate=f"%{{y}} · %{{x}}<br>only %{{customdata:,}} {count_word}: too few to judge<extra></extra>",
+            hoverongaps=False, name="too few"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, x_title, y_title, height)
+
+
+def small_multiples(df: pd.DataFrame, *, x: str, y: str, facet: str, title: str, y_title: str = "",
+                    names: Mapping[str, str] | None = None, row_height: int = 110) -> go.Figure:
+    """One bar chart per value of ``facet``, each on its own scale, sharing the x axis: a month
+    with no rows is a gap even in a table with a hundred times fewer rows than the biggest."""
+    from plotly.subplots import make_subplots
+
+    names = names or {}
+    keys = list(dict.fromkeys(df[facet]))
+    theme.apply()
+    if not keys:
+        return _layout(go.Figure(), title, height=row_height + 120)
+    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=min(0.06, 0.4 / len(keys)),
+                        subplot_titles=[label(names.get(k, k)) for k in keys])
+    for i, key in enumerate(keys, start=1):
+        part = df[df[facet] == key]
+        name = label(names.get(key, key))
+        fig.add_trace(go.Bar(x=list(part[x]), y=list(part[y]), name=name, marker_color=theme.ACCENT, showlegend=False,
+                             hovertemplate=f"{name} · %{{x|%b %Y}}: %{{y:,}}<extra></extra>"), row=i, col=1)
+        fig.update_yaxes(rangemode="tozero", nticks=3, row=i, col=1)
+    fig.update_annotations(font_size=12, xanchor="left", x=0)
+    fig = _layout(fig, title, height=row_height * len(keys) + 120)
+    fig.update_yaxes(title_text="")
+    if y_title:
+        fig.update_yaxes(title_text=label(y_title), row=(len(keys) + 1) // 2, col=1)
+    return fig

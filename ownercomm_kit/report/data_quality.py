@@ -119,8 +119,10 @@ def months(ctx: QualityContext) -> None:
     if monthly.empty:
         html.show(html.note("No dated rows in the data.", "skip"))
         return
-    charts.show(charts.lines(monthly, x="month", y="rows", color="table", title="Rows per month",
-                             x_title="Month", y_title="Rows"))
+    from .common import TABLE_WORDS
+
+    charts.show(charts.small_multiples(monthly, x="month", y="rows", facet="table", title="Rows per month",
+                                       y_title="Rows", names={t: w.capitalize() for t, w in TABLE_WORDS.items()}))
     missing = gaps(monthly)
     if len(missing):
         html.show(html.note("Months with no rows: " + "; ".join(

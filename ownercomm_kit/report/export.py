@@ -134,11 +134,45 @@ def cell_section(cell: Any) -> str | None:
     return None
 
 
+# The first screen never folds; these detail sections start folded (a click opens them, print
+# opens every one); every other section folds but starts open.
+FIRST_SCREEN = frozenset({"this-week", "headline", "ranking"})
+START_FOLDED = frozenset({"data-quality", "definitions", "state-laws", "fatigue", "tiers", "replay"})
+_H2 = re.compile(r"<h2[^>]*>(.*?)</h2>", re.S)
+
+
+def section_fold(section_id: str | None) -> str:
+    """How a section folds (jinja filter ``oc_fold``): "" (never: the first screen), "open"
+    (folds, starts open) or "closed" (a detail section that starts folded)."""
+    if not section_id or section_id in FIRST_SCREEN:
+        return ""
+    return "closed" if section_id in START_FOLDED else "open"
+
+
+def toc(cells: Any) -> list[tuple[str, str]]:
+    """(section id, title) of each section of a page, in order (jinja filter ``oc_toc``); the
+    title is the section's own ``<h2>`` as text."""
+    out = []
+    for cell in cells:
+        sid = cell_section(cell)
+        if not sid:
+            continue
+        parts = cell_parts(cell)
+        m = _H2.search(parts[0]) if parts else None
+        if m:
+            title = html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip()
+            if title:
+                out.append((sid, title))
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def exporter() -> ReportExporter:
     exp = ReportExporter()
     exp.register_filter("oc_parts", cell_parts)
     exp.register_filter("oc_section", cell_section)
+    exp.register_filter("oc_fold", section_fold)
+    exp.register_filter("oc_toc", toc)
     return exp
 
 
@@ -267,8 +301,9 @@ def plotlyjs_tag(plotlyjs: str = "inline") -> str:
     return f'<script type="text/javascript" src="{html.escape(src, quote=True)}"></script>'
 
 
-def notebook_to_html(nb: Any, *, title: str, plotlyjs: str = "inline") -> str:
-    """The executed notebook ``nb`` (an nbformat node, or a path) as one HTML page."""
+def notebook_to_html(nb: Any, *, title: str, plotlyjs: str = "inline", page_class: str = "") -> str:
+    """The executed notebook ``nb`` (an nbformat node, or a path) as one HTML page
+    (``page_class``: a class of the page's main element, e.g. ``oc-wide`` for the group index)."""
     if isinstance(nb, (str, os.PathLike)):
         nb = nbformat.read(nb, as_version=4)
     resources = {
@@ -276,6 +311,7 @@ def notebook_to_html(nb: Any, *, title: str, plotlyjs: str = "inline") -> str:
             "title": title,
             "csp": CSP,
             "version": __version__,
+            "page_class": re.sub(r"[^A-Za-z0-9_ -]", "", page_class),
             "footer": f"{title}. Made with ownercomm kit {__version__}. Figures are explained in the Definitions section.",
         }
     }

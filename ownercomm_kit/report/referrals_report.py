@@ -134,8 +134,10 @@ def volume(ctx: ReportContext, r: referrals.ReferralResult) -> None:
         return
     m = r.monthly.assign(other=lambda x: x["referrals"] - x["sold"])
     long = m.melt(id_vars="month", value_vars=["sold", "other"], var_name="kind", value_name="count")
-    charts.show(charts.bar(long, x="month", y="count", color="kind", title="Referrals received per month",
-                           y_title="Referrals", names={"sold": "Bought", "other": "Not (yet) bought"}, order=["sold", "other"]))
+    fig = charts.bar(long, x="month", y="count", color="kind", title="Referrals received per month",
+                     y_title="Referrals", names={"sold": "Bought", "other": "Not (yet) bought"}, order=["sold", "other"])
+    hours = ctx.params["referrals"]["first_contact_hours"]
+    charts.show(charts.add_line(fig, m["month"], m["contacted_24h"], name=f"Contacted within {hours:g} hours"))
 
 
 def funnel(ctx: ReportContext, r: referrals.ReferralResult) -> None:

@@ -245,11 +245,15 @@ def cohorts(ctx: ReportContext, r: retention.RetentionResult) -> None:
         html.show(note or html.note("Not enough sales with a full quarter of history yet.", "skip"))
         age_bands(ctx, r)
         return
-    m = r.cohort.pivot(index="sale_quarter", columns="quarters_since_sale", values="share")
-    m.columns = [f"Q+{int(c)}" for c in m.columns]
-    charts.show(charts.heatmap(m, title="Share of vehicles with a service visit, by quarter after the sale",
-                               x_title="Quarter after the sale", y_title="Quarter sold", value_name="with a visit",
-                               percent=True, height=max(300, 40 * len(m) + 140)))
+    cells = r.cohort.assign(quarters_since_sale=[f"Q+{int(c)}" for c in r.cohort["quarters_since_sale"]])
+    charts.show(charts.cohort_heatmap(cells, row="sale_quarter", col="quarters_since_sale", share="share",
+                                      count="vehicles", min_count=int(ctx.params["retention"]["cohort_min_vehicles"]),
+                                      title="Share of vehicles with a service visit, by quarter after the sale",
+                                      x_title="Quarter after the sale", y_title="Quarter sold", value_name="with a visit",
+                                      height=max(300, 46 * cells["sale_quarter"].nunique() + 140)))
+    html.show(html.paragraph("Each cell: the share of the quarter's vehicles with a visit, and of how many vehicles. "
+                             f"Grey: fewer than {int(ctx.params['retention']['cohort_min_vehicles']):,} vehicles, "
+                             "too few to judge (the number is how many).", "oc-lead"))
     age_bands(ctx, r)
 
 

@@ -30,10 +30,34 @@
     });
   });
 })();
-/* Printing: redraw each chart at the printed page's width. */
-window.addEventListener("beforeprint", function () {
+/* A chart drawn inside a folded section gets its size when the section opens. */
+function ocResize(root) {
   if (!window.Plotly) { return; }
-  document.querySelectorAll(".oc-plot").forEach(function (el) {
+  root.querySelectorAll(".oc-plot").forEach(function (el) {
     try { window.Plotly.Plots.resize(el); } catch (e) { /* a chart that never drew */ }
   });
+}
+document.querySelectorAll("details.oc-details").forEach(function (d) {
+  d.addEventListener("toggle", function () { if (d.open) { ocResize(d); } });
+});
+/* A link of the table of contents (or a #section address) opens the section it points to. */
+function ocOpenTarget() {
+  var id = decodeURIComponent((location.hash || "").slice(1));
+  var el = id ? document.getElementById(id) : null;
+  var d = el ? el.querySelector("details.oc-details") : null;
+  if (d && !d.open) { d.open = true; }
+}
+window.addEventListener("hashchange", ocOpenTarget);
+ocOpenTarget();
+/* Printing: every section open, each chart redrawn at the printed page's width; folded back after. */
+var ocFolded = [];
+window.addEventListener("beforeprint", function () {
+  ocFolded = Array.prototype.filter.call(document.querySelectorAll("details.oc-details"), function (d) { return !d.open; });
+  ocFolded.forEach(function (d) { d.open = true; });
+  ocResize(document);
+});
+window.addEventListener("afterprint", function () {
+  ocFolded.forEach(function (d) { d.open = false; });
+  ocFolded = [];
+  ocResize(document);
 });

@@ -30,8 +30,6 @@ import pyarrow.compute as pc
 from .outputs import FORMULA_PREFIXES
 
 CHUNK_ROWS = 262_144
-FORMULA_FIRST = pa.array(FORMULA_PREFIXES, pa.large_string())  # the first characters outputs neutralizes
-NEEDS_QUOTES = '[,"\r\n]'
 NS = 1_000_000_000
 
 
@@ -67,13 +65,68 @@ def _concatenated(arr: pa.Array) -> bytes:
 
 def _quote(arr: pa.Array, *, single: bool) -> pa.Array:
     """Python csv's QUOTE_MINIMAL on rendered, null-free cells."""
-    needs = pc.match_substring_regex(arr, NEEDS_QUOTES)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    needs = _cells_holding(arr, QUOTE_BYTES)
     if single:  # csv quotes an empty field when it is the row's only one
-        needs = pc.or_(needs, pc.equal(pc.binary_length(arr), 0))
-    if not pc.any(needs).as_py():
+        needs |= _lengths(arr) == 0
+    if not needs.any():
         return arr
-    quoted = pc.binary_join_element_wise(_L('"'), pc.replace_substring(arr.filter(needs), '"', '""'), _L('"'), _L(""))
-    return pc.replace_with_mask(arr, needs, quoted)
+    mask = pa.array(needs)
+    quoted = pc.binary_join_element_wise(_L('"'), pc.replace_substring(arr.filter(mask), '"', '""'), _L('"'), _L(""))
+    return pc.replace_with_mask(arr, mask, quoted)
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """The n + 1 value offsets of a large_string array (no nulls)."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+
+
+def _lengths(arr: pa.Array) -> np.ndarray:
+    return np.diff(_offsets(arr))
+
+
+def _value_bytes(arr: pa.Array) -> np.ndarray:
+    buf = arr.buffers()[2]
+    return np.zeros(0, np.uint8) if buf is None else np.frombuffer(buf, dtype=np.uint8)
+
+
+def _cells_holding(arr: pa.Array, table: np.ndarray) -> np.ndarray:
+    """True for each cell holding a byte that ``table`` (256 bools) marks: one pass over the
+    column's bytes, no per-cell regular expression."""
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, bool)
+    offsets = _offsets(arr)
+    data = _value_bytes(arr)[int(offsets[0]):int(offsets[-1])]
+    hits = table[data]
+    if not hits.any():
+        return np.zeros(n, bool)
+    before = np.concatenate(([0], np.cumsum(hits, dtype=np.int64)))
+    rel = offsets - offsets[0]
+    return before[rel[1:]] > before[rel[:-1]]
+
+
+def _first_byte_in(arr: pa.Array, table: np.ndarray) -> np.ndarray:
+    """True for each non-empty cell whose first byte ``table`` marks."""
+    offsets = _offsets(arr)
+    filled = offsets[1:] > offsets[:-1]
+    out = np.zeros(len(arr), bool)
+    if filled.any():
+        out[filled] = table[_value_bytes(arr)[offsets[:-1][filled]]]
+    return out
+
+
+def _byte_table(chars) -> np.ndarray:
+    table = np.zeros(256, bool)
+    for c in chars:
+        table[ord(c)] = True
+    return table
+
+
+QUOTE_BYTES = _byte_table(',"\r\n')
+# Every prefix is one ASCII character, so the first byte of a cell decides.
+FORMULA_BYTES = _byte_table(FORMULA_PREFIXES)
+assert all(len(p) == 1 and ord(p) < 128 for p in FORMULA_PREFIXES), "FORMULA_BYTES reads single ASCII prefixes"
 
 
 def render(s: pd.Series) -> pa.Array:
@@ -92,10 +145,12 @@ def render(s: pd.Series) -> pa.Array:
         else:
             arr = pa.array(s.to_numpy(dtype=object, na_value=None), type=pa.large_string(), from_pandas=True)
         arr = pc.fill_null(arr, _L(""))
-        risky = pc.is_in(pc.utf8_slice_codeunits(arr, 0, 1), value_set=FORMULA_FIRST)
-        if not pc.any(risky).as_py():
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        risky = _first_byte_in(arr, FORMULA_BYTES)
+        if not risky.any():
             return arr
-        return pc.if_else(risky, pc.binary_join_element_wise(_L("'"), arr, _L("")), arr)
+        mask = pa.array(risky)
+        return pc.replace_with_mask(arr, mask, pc.binary_join_element_wise(_L("'"), arr.filter(mask), _L("")))
     if dtype == object:
         from .outputs import neutralize_cell
 

@@ -1,8 +1,15 @@
-"""Vectorised building blocks of the ``detail`` sentences (built for flagged rows only)."""
+"""Vectorised building blocks of the ``detail`` sentences (built for flagged rows only).
+
+Every piece is an Arrow-backed pandas string Series built in bulk (numbers formatted by
+Arrow's cast, words picked from a small table by ``take``), and pieces are joined with
+Arrow's element-wise concatenation: no Python string per row, also with millions of flags.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .windows import DAY
 
@@ -31,17 +38,35 @@ CATEGORY = {
 
 def s(values) -> pd.Series:
     """Any array-like as a pandas string Series with a clean 0..n-1 index."""
-    return pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series) else values.to_numpy(object), dtype="string")
+    if isinstance(values, pd.Series):
+        if isinstance(values.array, pd.arrays.ArrowStringArray):
+            return values.reset_index(drop=True)
+        values = values.to_numpy(object)
+    values = np.asarray(values)
+    if values.dtype.kind == "U":
+        return _arrow(pa.array(values, pa.large_string()))
+    return _arrow(pa.array(np.asarray(values, dtype=object), pa.large_string(), from_pandas=True))
+
+
+def _arrow(arr: pa.Array) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
 
 
 def num(values) -> pd.Series:
-    return s(np.asarray(values).astype(np.int64).astype(str))
+    return _arrow(pc.cast(pa.array(np.asarray(values).astype(np.int64)), pa.large_string()))
+
+
+def pick_words(table, codes: np.ndarray) -> pd.Series:
+    """``table[codes]`` for a short list of words and int codes (any valid index)."""
+    lut = pa.array([str(w) for w in table], pa.large_string())
+    return _arrow(lut.take(pa.array(np.asarray(codes, dtype=np.int64) % max(len(table), 1))))
 
 
 def lookup(codes: np.ndarray, names: tuple[str, ...], words: dict[str, str] | None = None) -> pd.Series:
     """Words for int codes into ``names`` (code -1 -> 'unknown')."""
-    lut = np.array([(words or {}).get(n, n) for n in names] + ["unknown"], dtype=object)
-    return s(lut[codes])
+    lut = [(words or {}).get(n, n) for n in names] + ["unknown"]
+    codes = np.asarray(codes, dtype=np.int64)
+    return pick_words(lut, np.where(codes < 0, len(names), codes))
 
 
 def ordinal(n: np.ndarray) -> pd.Series:
@@ -80,8 +105,7 @@ def clock(tod_ns: np.ndarray) -> pd.Series:
     """'9:42 PM' of nanoseconds since local midnight."""
     minutes = np.asarray(tod_ns, dtype=np.int64) // (60 * 10**9)
     h, m = minutes // 60, minutes % 60
-    mm = np.array([f"{i:02d}" for i in range(60)], dtype=object)
-    return num((h + 11) % 12 + 1) + ":" + s(mm[m]) + s(np.where(h < 12, " AM", " PM"))
+    return num((h + 11) % 12 + 1) + ":" + pick_words([f"{i:02d}" for i in range(60)], m) + pick_words((" PM", " AM"), h < 12)
 
 
 def clock_param(hhmm: str) -> str:

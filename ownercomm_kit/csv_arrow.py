@@ -46,9 +46,9 @@ def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS)
         return
     # whole columns: pandas chooses some formats per column (a date-only column, fractions of
     # seconds); rows are then joined a chunk at a time
-    cols = [_quote(render(df.iloc[:, i]), single=df.shape[1] == 1) for i in range(df.shape[1])]
+    cols = [render(df.iloc[:, i]) for i in range(df.shape[1])]
     for start in range(0, len(df), chunk_rows):
-        part = [c.slice(start, chunk_rows) for c in cols]
+        part = [_quote(c.slice(start, chunk_rows), single=df.shape[1] == 1) for c in cols]
         lines = pc.binary_join_element_wise(*part, _L(","))
         lines = pc.binary_join_element_wise(lines, _L("\r\n"), _L(""))
         f.write(_concatenated(lines))
@@ -98,12 +98,11 @@ def _cells_holding(arr: pa.Array, table: np.ndarray) -> np.ndarray:
         return np.zeros(0, bool)
     offsets = _offsets(arr)
     data = _value_bytes(arr)[int(offsets[0]):int(offsets[-1])]
-    hits = table[data]
-    if not hits.any():
-        return np.zeros(n, bool)
-    before = np.concatenate(([0], np.cumsum(hits, dtype=np.int64)))
-    rel = offsets - offsets[0]
-    return before[rel[1:]] > before[rel[:-1]]
+    at = np.flatnonzero(table[data])  # few: commas in sentences, quotes in hostile cells
+    out = np.zeros(n, bool)
+    if len(at):
+        out[np.searchsorted(offsets - offsets[0], at, "right") - 1] = True
+    return out
 
 
 def _first_byte_in(arr: pa.Array, table: np.ndarray) -> np.ndarray:

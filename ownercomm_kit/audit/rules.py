@@ -211,7 +211,7 @@ def _over_caps(m: Messages, counted: np.ndarray, windows: list[dict]):
         hit |= new
         count[new], which[new], start[new] = c[new], i, j[new]
     labels = np.array([f"{w['days']:g} days (cap {w['max']})" for w in windows] + [""], dtype=object)
-    return rows[hit], count[hit], tx.s(labels[which[hit]]), start[hit]
+    return rows[hit], count[hit], tx.pick_words(labels, which[hit]), start[hit]
 
 
 @rule("cap_channel", family="windows")
@@ -269,7 +269,7 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
     names = np.array([", ".join(tx.SENDER_SHORT[s] for b, s in enumerate(schema.SENDERS) if mask >> b & 1)
                       for mask in range(1 << len(schema.SENDERS))], dtype=object)
     detail = (tx.ordinal(distinct) + f" sender in {rp['window_days']:g} days ("
-              + tx.s(names[heard]) + f"; max {rp['max_senders']})")
+              + tx.pick_words(names, heard) + f"; max {rp['max_senders']})")
     related = m.message_ids(data, first_true_at_or_after(counted, j))
     return make_flags(data, m, "multi_sender", params, rows, detail, related)
 
@@ -511,9 +511,9 @@ def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
         is_true, is_false = customer_bool(data, m, col)
         bad = ~is_true if forbid == "not true" else (is_true if forbid else is_false)
         rows = np.flatnonzero(counted & (m.channel == schema.CHANNELS.index(channel)) & bad[m.cust])
-        detail = tx.s(np.full(len(rows), sentence, dtype=object))
+        detail = tx.pick_words([sentence], np.zeros(len(rows), np.int64))
         if forbid == "not true":  # say whether consent was refused or simply never recorded
-            detail = detail + tx.s(np.where(is_false[m.cust[rows]], " (consent refused)", " (no consent recorded)"))
+            detail = detail + tx.pick_words((" (no consent recorded)", " (consent refused)"), is_false[m.cust[rows]])
         parts.append(make_flags(data, m, "no_consent", params, rows, detail))
     return pd.concat(parts) if parts else empty_flags(data)
 
@@ -562,7 +562,7 @@ def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     quiet = (tod < start) | (tod >= end) if start <= end else (tod < start) & (tod >= end)
     rows, tod, own_zone = rows[quiet], tod[quiet], own_zone[quiet]
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " at " + tx.clock(tod)
-              + tx.s(np.where(own_zone, " customer's time", " dealer's time"))
+              + tx.pick_words((" dealer's time", " customer's time"), own_zone)
               + f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})")
     return make_flags(data, m, "quiet_hours", params, rows, detail)
 

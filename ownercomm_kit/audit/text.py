@@ -71,14 +71,14 @@ def lookup(codes: np.ndarray, names: tuple[str, ...], words: dict[str, str] | No
 
 def ordinal(n: np.ndarray) -> pd.Series:
     n = np.asarray(n).astype(np.int64)
-    suffix = np.where((n % 100 >= 11) & (n % 100 <= 13), "th",
-                      np.where(n % 10 == 1, "st", np.where(n % 10 == 2, "nd", np.where(n % 10 == 3, "rd", "th"))))
-    return num(n) + s(suffix)
+    code = np.where((n % 100 >= 11) & (n % 100 <= 13), 0,
+                    np.select([n % 10 == 1, n % 10 == 2, n % 10 == 3], [1, 2, 3], 0))
+    return num(n) + pick_words(("th", "st", "nd", "rd"), code)
 
 
 def plural(n: np.ndarray, word: str) -> pd.Series:
     n = np.asarray(n).astype(np.int64)
-    return num(n) + s(np.where(n == 1, f" {word}", f" {word}s"))
+    return num(n) + pick_words((f" {word}s", f" {word}"), n == 1)
 
 
 def days_after(n: np.ndarray) -> pd.Series:
@@ -89,7 +89,10 @@ def days_after(n: np.ndarray) -> pd.Series:
 
 def day_text(days: np.ndarray) -> pd.Series:
     """ISO dates of int day numbers since 1970-01-01."""
-    return s(np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]")))
+    days = np.asarray(days, dtype=np.int64)
+    if len(days) and (days.min() < -719_162 or days.max() > 2_932_896):  # outside years 1-9999: numpy's text
+        return s(np.datetime_as_string(days.astype("datetime64[D]")))
+    return _arrow(pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.large_string()))
 
 
 def duration(ns: np.ndarray) -> pd.Series:

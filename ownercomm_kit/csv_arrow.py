@@ -200,36 +200,54 @@ def _tz_text(s: pd.Series) -> pa.Array:
 
 def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray) -> pa.Array:
     """``YYYY-MM-DD HH:MM:SS+HH:MM`` (25 bytes) of local wall seconds and UTC offsets in
-    minutes, written digit by digit into one byte buffer: no string per value."""
+    minutes, written two digits at a time into one byte buffer: no string per value."""
     n = len(secs)
     days = secs // 86400
     sod = secs - days * 86400
-    d = days.astype("datetime64[D]")
-    month_start = d.astype("datetime64[M]")
-    year = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = month_start.astype(np.int64) % 12 + 1
-    day = (d - month_start).astype(np.int64) + 1
+    year, month, day = _civil(days)
     off = np.abs(minutes)
-    buf = np.empty((n, 25), dtype=np.uint8)
+    rows = np.empty((25, n), dtype=np.uint8)  # one row per character: contiguous writes
 
-    def put(col: int, value: np.ndarray, width: int) -> None:
-        for i in range(width):
-            buf[:, col + width - 1 - i] = 48 + (value // 10**i) % 10
+    def pair(col: int, value: np.ndarray) -> None:
+        v = value.astype(np.intp)
+        rows[col] = _TENS[v]
+        rows[col + 1] = _ONES[v]
 
-    put(0, year, 4)
-    buf[:, 4] = buf[:, 7] = ord("-")
-    put(5, month, 2)
-    put(8, day, 2)
-    buf[:, 10] = ord(" ")
-    put(11, sod // 3600, 2)
-    buf[:, 13] = buf[:, 16] = buf[:, 22] = ord(":")
-    put(14, sod // 60 % 60, 2)
-    put(17, sod % 60, 2)
-    buf[:, 19] = np.where(minutes < 0, ord("-"), ord("+"))
-    put(20, off // 60, 2)
-    put(23, off % 60, 2)
+    pair(0, year // 100)
+    pair(2, year % 100)
+    rows[4] = rows[7] = ord("-")
+    pair(5, month)
+    pair(8, day)
+    rows[10] = ord(" ")
+    pair(11, sod // 3600)
+    rows[13] = rows[16] = rows[22] = ord(":")
+    pair(14, sod // 60 % 60)
+    pair(17, sod % 60)
+    rows[19] = np.where(minutes < 0, ord("-"), ord("+"))
+    pair(20, off // 60)
+    pair(23, off % 60)
+    buf = np.ascontiguousarray(rows.T)
     offsets = np.arange(0, 25 * (n + 1), 25, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)))
+
+
+_TENS = (48 + np.arange(100) // 10).astype(np.uint8)
+_ONES = (48 + np.arange(100) % 10).astype(np.uint8)
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01, proleptic Gregorian, in integer arithmetic
+    (H. Hinnant's ``civil_from_days``; numpy's datetime64 unit casts are several times slower)."""
+    z = days.astype(np.int64) + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day
 
 
 def frame_bytes(df: pd.DataFrame, **kw) -> bytes:

@@ -30,8 +30,6 @@ import pyarrow.compute as pc
 from .outputs import FORMULA_PREFIXES
 
 CHUNK_ROWS = 262_144
-FORMULA_FIRST = pa.array(FORMULA_PREFIXES, pa.large_string())  # the first characters outputs neutralizes
-NEEDS_QUOTES = '[,"\r\n]'
 NS = 1_000_000_000
 
 
@@ -48,9 +46,9 @@ def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS)
         return
     # whole columns: pandas chooses some formats per column (a date-only column, fractions of
     # seconds); rows are then joined a chunk at a time
-    cols = [_quote(render(df.iloc[:, i]), single=df.shape[1] == 1) for i in range(df.shape[1])]
+    cols = [render(df.iloc[:, i]) for i in range(df.shape[1])]
     for start in range(0, len(df), chunk_rows):
-        part = [c.slice(start, chunk_rows) for c in cols]
+        part = [_quote(c.slice(start, chunk_rows), single=df.shape[1] == 1) for c in cols]
         lines = pc.binary_join_element_wise(*part, _L(","))
         lines = pc.binary_join_element_wise(lines, _L("\r\n"), _L(""))
         f.write(_concatenated(lines))
@@ -67,13 +65,67 @@ def _concatenated(arr: pa.Array) -> bytes:
 
 def _quote(arr: pa.Array, *, single: bool) -> pa.Array:
     """Python csv's QUOTE_MINIMAL on rendered, null-free cells."""
-    needs = pc.match_substring_regex(arr, NEEDS_QUOTES)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    needs = _cells_holding(arr, QUOTE_BYTES)
     if single:  # csv quotes an empty field when it is the row's only one
-        needs = pc.or_(needs, pc.equal(pc.binary_length(arr), 0))
-    if not pc.any(needs).as_py():
+        needs |= _lengths(arr) == 0
+    if not needs.any():
         return arr
-    quoted = pc.binary_join_element_wise(_L('"'), pc.replace_substring(arr.filter(needs), '"', '""'), _L('"'), _L(""))
-    return pc.replace_with_mask(arr, needs, quoted)
+    mask = pa.array(needs)
+    quoted = pc.binary_join_element_wise(_L('"'), pc.replace_substring(arr.filter(mask), '"', '""'), _L('"'), _L(""))
+    return pc.replace_with_mask(arr, mask, quoted)
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """The n + 1 value offsets of a large_string array (no nulls)."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+
+
+def _lengths(arr: pa.Array) -> np.ndarray:
+    return np.diff(_offsets(arr))
+
+
+def _value_bytes(arr: pa.Array) -> np.ndarray:
+    buf = arr.buffers()[2]
+    return np.zeros(0, np.uint8) if buf is None else np.frombuffer(buf, dtype=np.uint8)
+
+
+def _cells_holding(arr: pa.Array, table: np.ndarray) -> np.ndarray:
+    """True for each cell holding a byte that ``table`` (256 bools) marks: one pass over the
+    column's bytes, no per-cell regular expression."""
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, bool)
+    offsets = _offsets(arr)
+    data = _value_bytes(arr)[int(offsets[0]):int(offsets[-1])]
+    at = np.flatnonzero(table[data])  # few: commas in sentences, quotes in hostile cells
+    out = np.zeros(n, bool)
+    if len(at):
+        out[np.searchsorted(offsets - offsets[0], at, "right") - 1] = True
+    return out
+
+
+def _first_byte_in(arr: pa.Array, table: np.ndarray) -> np.ndarray:
+    """True for each non-empty cell whose first byte ``table`` marks."""
+    offsets = _offsets(arr)
+    filled = offsets[1:] > offsets[:-1]
+    out = np.zeros(len(arr), bool)
+    if filled.any():
+        out[filled] = table[_value_bytes(arr)[offsets[:-1][filled]]]
+    return out
+
+
+def _byte_table(chars) -> np.ndarray:
+    table = np.zeros(256, bool)
+    for c in chars:
+        table[ord(c)] = True
+    return table
+
+
+QUOTE_BYTES = _byte_table(',"\r\n')
+# Every prefix is one ASCII character, so the first byte of a cell decides.
+FORMULA_BYTES = _byte_table(FORMULA_PREFIXES)
+assert all(len(p) == 1 and ord(p) < 128 for p in FORMULA_PREFIXES), "FORMULA_BYTES reads single ASCII prefixes"
 
 
 def render(s: pd.Series) -> pa.Array:
@@ -92,10 +144,12 @@ def render(s: pd.Series) -> pa.Array:
         else:
             arr = pa.array(s.to_numpy(dtype=object, na_value=None), type=pa.large_string(), from_pandas=True)
         arr = pc.fill_null(arr, _L(""))
-        risky = pc.is_in(pc.utf8_slice_codeunits(arr, 0, 1), value_set=FORMULA_FIRST)
-        if not pc.any(risky).as_py():
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        risky = _first_byte_in(arr, FORMULA_BYTES)
+        if not risky.any():
             return arr
-        return pc.if_else(risky, pc.binary_join_element_wise(_L("'"), arr, _L("")), arr)
+        mask = pa.array(risky)
+        return pc.replace_with_mask(arr, mask, pc.binary_join_element_wise(_L("'"), arr.filter(mask), _L("")))
     if dtype == object:
         from .outputs import neutralize_cell
 
@@ -146,36 +200,54 @@ def _tz_text(s: pd.Series) -> pa.Array:
 
 def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray) -> pa.Array:
     """``YYYY-MM-DD HH:MM:SS+HH:MM`` (25 bytes) of local wall seconds and UTC offsets in
-    minutes, written digit by digit into one byte buffer: no string per value."""
+    minutes, written two digits at a time into one byte buffer: no string per value."""
     n = len(secs)
     days = secs // 86400
     sod = secs - days * 86400
-    d = days.astype("datetime64[D]")
-    month_start = d.astype("datetime64[M]")
-    year = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = month_start.astype(np.int64) % 12 + 1
-    day = (d - month_start).astype(np.int64) + 1
+    year, month, day = _civil(days)
     off = np.abs(minutes)
-    buf = np.empty((n, 25), dtype=np.uint8)
+    rows = np.empty((25, n), dtype=np.uint8)  # one row per character: contiguous writes
 
-    def put(col: int, value: np.ndarray, width: int) -> None:
-        for i in range(width):
-            buf[:, col + width - 1 - i] = 48 + (value // 10**i) % 10
+    def pair(col: int, value: np.ndarray) -> None:
+        v = value.astype(np.intp)
+        rows[col] = _TENS[v]
+        rows[col + 1] = _ONES[v]
 
-    put(0, year, 4)
-    buf[:, 4] = buf[:, 7] = ord("-")
-    put(5, month, 2)
-    put(8, day, 2)
-    buf[:, 10] = ord(" ")
-    put(11, sod // 3600, 2)
-    buf[:, 13] = buf[:, 16] = buf[:, 22] = ord(":")
-    put(14, sod // 60 % 60, 2)
-    put(17, sod % 60, 2)
-    buf[:, 19] = np.where(minutes < 0, ord("-"), ord("+"))
-    put(20, off // 60, 2)
-    put(23, off % 60, 2)
+    pair(0, year // 100)
+    pair(2, year % 100)
+    rows[4] = rows[7] = ord("-")
+    pair(5, month)
+    pair(8, day)
+    rows[10] = ord(" ")
+    pair(11, sod // 3600)
+    rows[13] = rows[16] = rows[22] = ord(":")
+    pair(14, sod // 60 % 60)
+    pair(17, sod % 60)
+    rows[19] = np.where(minutes < 0, ord("-"), ord("+"))
+    pair(20, off // 60)
+    pair(23, off % 60)
+    buf = np.ascontiguousarray(rows.T)
     offsets = np.arange(0, 25 * (n + 1), 25, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)))
+
+
+_TENS = (48 + np.arange(100) // 10).astype(np.uint8)
+_ONES = (48 + np.arange(100) % 10).astype(np.uint8)
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01, proleptic Gregorian, in integer arithmetic
+    (H. Hinnant's ``civil_from_days``; numpy's datetime64 unit casts are several times slower)."""
+    z = days.astype(np.int64) + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day
 
 
 def frame_bytes(df: pd.DataFrame, **kw) -> bytes:

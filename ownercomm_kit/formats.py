@@ -370,8 +370,38 @@ def normalize_header(name) -> str:
 
 def _text(s: pd.Series) -> pd.Series:
     """Trimmed strings; blank -> NA."""
-    t = s.astype("string").str.strip()
+    t = s.astype("string")
+    if isinstance(t.array, pd.arrays.ArrowStringArray) and _trimmed_and_filled(t.array._pa_array):
+        return t  # every cell starts and ends with a visible ASCII character: nothing to trim
+    t = t.str.strip()
     return t.mask(t == "")
+
+
+def _trimmed_and_filled(arr) -> bool:
+    """No non-null cell of an Arrow string array is empty or starts or ends with a byte
+    outside visible ASCII (``!`` to ``~``): then stripping changes nothing and no cell is
+    blank. One look at each cell's first and last byte, no string built (10M-row columns)."""
+    import pyarrow as pa
+
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for c in chunks:
+        if len(c) == c.null_count:
+            continue
+        wide = pa.types.is_large_string(c.type)
+        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset:c.offset + len(c) + 1]
+        start, end = offsets[:-1], offsets[1:]
+        if c.null_count:
+            valid = np.asarray(c.is_valid())
+            start, end = start[valid], end[valid]
+        if not len(start):
+            continue
+        if np.any(end <= start):
+            return False
+        data = np.frombuffer(c.buffers()[2], dtype=np.uint8)
+        first, last = data[start], data[end - 1]
+        if np.any((first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)):
+            return False
+    return True
 
 
 # US and other non-ISO layouts, tried only on the cells ISO did not take.
@@ -530,6 +560,8 @@ def localize(naive: pd.Series, tz: str) -> pd.Series:
 def parse_timestamps(s: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
     """Cells to ``datetime64[ns, tz]``: ISO (offsets converted), US, Excel serials; no offset = local."""
     naive, aware, bad = _parse(s)
+    if not naive.notna().any():  # every cell carried its offset or zone (typed files): no wall clock to place
+        return aware.dt.tz_convert(tz).astype(pd.DatetimeTZDtype("ns", tz)), bad
     out = localize(naive, tz).astype(pd.DatetimeTZDtype("ns", tz))
     has_aware = aware.notna()
     if has_aware.any():

@@ -402,7 +402,7 @@ def load_table(
         series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
         problems += col_problems
         blocking |= bad_block
-        out[col.name] = series
+        out[col.name] = _one_chunk(series)
     if info is not None:
         info.encoding, info.separator = raw.encoding, raw.separator
         info.rows_read = n
@@ -414,8 +414,10 @@ def load_table(
         return None, np.zeros(0, dtype=np.int64), table.column_names, problems
     df = pd.DataFrame(out)
     if table.key:
-        problems += validation.check_duplicates(name, file, table.key, df[table.key], rows)
-        blocking |= (df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
+        later = (df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
+        if later.any():  # ids are unique in nearly every export: one hashing pass then
+            problems += validation.check_duplicates(name, file, table.key, df[table.key], rows)
+            blocking |= later
     if blocking.any():
         problems.append(Problem("warning", name, file, None, None, None,
                                 f"{int(blocking.sum())} of {n} rows with blocking problems are left out of the reports",
@@ -480,7 +482,7 @@ def coerce(
     else:
         series = _as_text(cell)
         if col.kind == "id":
-            risky = series.str.startswith(FORMULA_START).fillna(False).to_numpy(bool)
+            risky = _starts_with(series, FORMULA_START)
             problems += validation.cell_problems(
                 "warning", name, file, col.name, cell, rows, risky,
                 "id starts with = + - or @: in the CSV files the kit writes (flags, suppression, call lists) "
@@ -530,6 +532,43 @@ def placeholder_dates(cell: pd.Series, parsed: pd.Series, bad: pd.Series) -> np.
         far = ((y < PLACEHOLDER_BEFORE.year) | (y > PLACEHOLDER_AFTER.year)).fillna(False).to_numpy(bool)
         out[np.flatnonzero(bad)[far]] = True
     return out
+
+
+def _starts_with(series: pd.Series, chars: tuple[str, ...]) -> np.ndarray:
+    """Cells starting with one of the single ASCII ``chars`` (NA: False): the first byte of
+    each cell of an Arrow string column, read in place (no string per cell)."""
+    arr = series.array
+    if not (isinstance(arr, pd.arrays.ArrowStringArray) and all(len(c) == 1 and ord(c) < 128 for c in chars)):
+        return series.str.startswith(chars).fillna(False).to_numpy(bool)
+    import pyarrow as pa
+
+    table = np.zeros(256, bool)
+    table[[ord(c) for c in chars]] = True
+    parts = []
+    for c in arr._pa_array.chunks:
+        wide = pa.types.is_large_string(c.type)
+        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset:c.offset + len(c) + 1]
+        hit = np.zeros(len(c), bool)
+        filled = offsets[1:] > offsets[:-1]
+        if c.null_count:
+            filled &= np.asarray(c.is_valid())
+        if filled.any():
+            hit[filled] = table[np.frombuffer(c.buffers()[2], dtype=np.uint8)[offsets[:-1][filled]]]
+        parts.append(hit)
+    return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+
+def _one_chunk(series: pd.Series) -> pd.Series:
+    """An Arrow-backed text column as one contiguous array. A parquet file comes in row
+    groups, one chunk each; Arrow's ``take`` of a chunked string column (the audit takes
+    messages by customer, flags by message) joins the chunks on every call."""
+    arr = series.array
+    if isinstance(arr, pd.arrays.ArrowStringArray) and arr._pa_array.num_chunks > 1:
+        import pyarrow as pa
+
+        one = pa.chunked_array([arr._pa_array.combine_chunks()])
+        return pd.Series(pd.arrays.ArrowStringArray(one), index=series.index, name=series.name)
+    return series
 
 
 def empty_column(n: int, col: schema.Column, tz: str) -> pd.Series:

@@ -263,7 +263,14 @@ def check_orphans(data: DealerData, rows=None, files=None) -> list[Problem]:
             if ref_table in data.missing_tables or not data.has(name, col):
                 continue
             known = data[ref_table][ref_col].dropna().unique()
-            orphan = df[col].notna() & ~df[col].isin(known)
+            if isinstance(df[col].array, pd.arrays.ArrowStringArray) and isinstance(known, pd.arrays.ArrowStringArray):
+                # Arrow's hash lookup; pandas' isin would first walk the known ids in Python
+                import pyarrow.compute as pc
+
+                found = pc.is_in(df[col].array._pa_array, value_set=known._pa_array.combine_chunks().cast(df[col].array._pa_array.type))
+                orphan = df[col].notna() & ~pd.Series(found.to_numpy(zero_copy_only=False), index=df.index).fillna(False).astype(bool)
+            else:
+                orphan = df[col].notna() & ~df[col].isin(known)
             what = "customer" if ref_table == "customers" else ref_table.rstrip("s")
             out += cell_problems(
                 "warning", name, files.get(name), col, df[col], _rows_of(data, name, rows), orphan.to_numpy(bool),

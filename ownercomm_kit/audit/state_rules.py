@@ -161,7 +161,7 @@ def state_quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     start = np.array([tx.clock_param(r.start) for r in st.rules] + [""], dtype=object)
     end = np.array([tx.clock_param(r.end) for r in st.rules] + [""], dtype=object)
     detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " at " + tx.clock(tod)
-              + tx.s(np.where(own_zone, " customer's time", " dealer's time")) + ", outside "
+              + tx.pick_words((" dealer's time", " customer's time"), own_zone) + ", outside "
               + tx.s(st.names[s]) + " calling window " + tx.s(start[s]) + " to " + tx.s(end[s])
               + " (" + tx.s(st.cites[s]) + ")")
     return make_flags(data, m, "state_quiet_hours", params, rows, detail)

@@ -1,8 +1,15 @@
-"""Vectorised building blocks of the ``detail`` sentences (built for flagged rows only)."""
+"""Vectorised building blocks of the ``detail`` sentences (built for flagged rows only).
+
+Every piece is an Arrow-backed pandas string Series built in bulk (numbers formatted by
+Arrow's cast, words picked from a small table by ``take``), and pieces are joined with
+Arrow's element-wise concatenation: no Python string per row, also with millions of flags.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .windows import DAY
 
@@ -31,29 +38,47 @@ CATEGORY = {
 
 def s(values) -> pd.Series:
     """Any array-like as a pandas string Series with a clean 0..n-1 index."""
-    return pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series) else values.to_numpy(object), dtype="string")
+    if isinstance(values, pd.Series):
+        if isinstance(values.array, pd.arrays.ArrowStringArray):
+            return values.reset_index(drop=True)
+        values = values.to_numpy(object)
+    values = np.asarray(values)
+    if values.dtype.kind == "U":
+        return _arrow(pa.array(values, pa.large_string()))
+    return _arrow(pa.array(np.asarray(values, dtype=object), pa.large_string(), from_pandas=True))
+
+
+def _arrow(arr: pa.Array) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
 
 
 def num(values) -> pd.Series:
-    return s(np.asarray(values).astype(np.int64).astype(str))
+    return _arrow(pc.cast(pa.array(np.asarray(values).astype(np.int64)), pa.large_string()))
+
+
+def pick_words(table, codes: np.ndarray) -> pd.Series:
+    """``table[codes]`` for a short list of words and int codes (any valid index)."""
+    lut = pa.array([str(w) for w in table], pa.large_string())
+    return _arrow(lut.take(pa.array(np.asarray(codes, dtype=np.int64) % max(len(table), 1))))
 
 
 def lookup(codes: np.ndarray, names: tuple[str, ...], words: dict[str, str] | None = None) -> pd.Series:
     """Words for int codes into ``names`` (code -1 -> 'unknown')."""
-    lut = np.array([(words or {}).get(n, n) for n in names] + ["unknown"], dtype=object)
-    return s(lut[codes])
+    lut = [(words or {}).get(n, n) for n in names] + ["unknown"]
+    codes = np.asarray(codes, dtype=np.int64)
+    return pick_words(lut, np.where(codes < 0, len(names), codes))
 
 
 def ordinal(n: np.ndarray) -> pd.Series:
     n = np.asarray(n).astype(np.int64)
-    suffix = np.where((n % 100 >= 11) & (n % 100 <= 13), "th",
-                      np.where(n % 10 == 1, "st", np.where(n % 10 == 2, "nd", np.where(n % 10 == 3, "rd", "th"))))
-    return num(n) + s(suffix)
+    code = np.where((n % 100 >= 11) & (n % 100 <= 13), 0,
+                    np.select([n % 10 == 1, n % 10 == 2, n % 10 == 3], [1, 2, 3], 0))
+    return num(n) + pick_words(("th", "st", "nd", "rd"), code)
 
 
 def plural(n: np.ndarray, word: str) -> pd.Series:
     n = np.asarray(n).astype(np.int64)
-    return num(n) + s(np.where(n == 1, f" {word}", f" {word}s"))
+    return num(n) + pick_words((f" {word}s", f" {word}"), n == 1)
 
 
 def days_after(n: np.ndarray) -> pd.Series:
@@ -64,7 +89,10 @@ def days_after(n: np.ndarray) -> pd.Series:
 
 def day_text(days: np.ndarray) -> pd.Series:
     """ISO dates of int day numbers since 1970-01-01."""
-    return s(np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]")))
+    days = np.asarray(days, dtype=np.int64)
+    if len(days) and (days.min() < -719_162 or days.max() > 2_932_896):  # outside years 1-9999: numpy's text
+        return s(np.datetime_as_string(days.astype("datetime64[D]")))
+    return _arrow(pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.large_string()))
 
 
 def duration(ns: np.ndarray) -> pd.Series:
@@ -80,8 +108,7 @@ def clock(tod_ns: np.ndarray) -> pd.Series:
     """'9:42 PM' of nanoseconds since local midnight."""
     minutes = np.asarray(tod_ns, dtype=np.int64) // (60 * 10**9)
     h, m = minutes // 60, minutes % 60
-    mm = np.array([f"{i:02d}" for i in range(60)], dtype=object)
-    return num((h + 11) % 12 + 1) + ":" + s(mm[m]) + s(np.where(h < 12, " AM", " PM"))
+    return num((h + 11) % 12 + 1) + ":" + pick_words([f"{i:02d}" for i in range(60)], m) + pick_words((" PM", " AM"), h < 12)
 
 
 def clock_param(hhmm: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .data import DealerData
-from .retention import customer_contacts, in_window, isin, local_date, missing, months_before, ratio, text
+from .kpis.common import customer_contacts, in_window, isin, local_date, missing, months_before, ratio, text
 
 KPI_KEYS = (
     "referrals_12m",

@@ -2,7 +2,7 @@
 
 Readings of the SPEC (also shown to the dealer through ``DEFINITION_TEMPLATES``):
 - A = ``data.as_of``; a window (x, y] excludes x and includes y; months are calendar months,
-  a day missing in the target month clipped to its last day (``retention.months_before``).
+  a day missing in the target month clipped to its last day (``kpis.common.months_before``).
   Only rows on or before A count: a visit or sale dated after A does not exist yet.
 - Segments count the customer_ids of sales and visits on or before A (an id missing from the
   customers table counts too, as in the other KPIs; the call list can only reach known ones).
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from .data import DealerData
-from .retention import (LIST_COLUMNS, _with_contacts, attach_vehicle, count_words, fmt_date, in_window, isin,
-                        local_date, missing, months_before, ratio, text, wall_clock)
+from .kpis.common import (LIST_COLUMNS, attach_vehicle, count_words, fmt_date, in_window, isin, local_date, missing,
+                          months_before, ratio, text, wall_clock, with_contacts)
 
 SEGMENTS = ("active", "recently_lost", "defected", "never_serviced")
 KPI_KEYS = (
@@ -197,7 +197,7 @@ def recently_lost(data: DealerData, p: dict, seg: pd.DataFrame, excluded: dict) 
     v = v.sort_values(["visit_date", "ro_id"])
     per = v.groupby("customer_id", observed=True).agg(visits=("ro_id", "size"), vin=("vin", "last")).reset_index()
     lost = lost.merge(per, on="customer_id", how="left")
-    out = attach_vehicle(_with_contacts(lost, data, p, "recently_lost", excluded), data["vehicles"])
+    out = attach_vehicle(with_contacts(lost, data, p, "recently_lost", excluded), data["vehicles"])
     months = ((a.year - out["last_visit"].dt.year) * 12 + (a.month - out["last_visit"].dt.month)
               - (out["last_visit"].dt.day > a.day).astype(int))
     out["reason"] = ("Last service visit on " + fmt_date(out["last_visit"]) + ", " + months.astype("string")
@@ -328,7 +328,7 @@ def due_for_service(data: DealerData, p: dict, excluded: dict, status: pd.DataFr
     s = s[~booked.to_numpy(bool)]
     cols = ["customer_id", "vin", "last_visit", "due_date", "due_reason", "estimated_mileage", "last_reading",
             "time_due_date", "mileage_due_date"]
-    out = attach_vehicle(_with_contacts(s[cols].reset_index(drop=True), data, p, "due_for_service", excluded),
+    out = attach_vehicle(with_contacts(s[cols].reset_index(drop=True), data, p, "due_for_service", excluded),
                          data["vehicles"])
     overdue = (a - out["due_date"]).dt.days
     when = pd.Series(np.where(overdue > 0, "overdue by " + count_words(overdue, "day"),
@@ -464,7 +464,7 @@ def declined_work_list(data: DealerData, p: dict, excluded: dict) -> pd.DataFram
     items = items[in_window(items["declined_date"], a - pd.Timedelta(days=d), a)].reset_index(drop=True)
     items = items[~_came_back(items, data, pd.Series(a, index=items.index)).to_numpy(bool)]
     items = items.assign(declined_at=wall_clock(items["declined_at"], data.timezone))
-    out = _with_contacts(items[["ro_id", "customer_id", "vin", "declined_at", "declined_date", "description", "amount"]],
+    out = with_contacts(items[["ro_id", "customer_id", "vin", "declined_at", "declined_date", "description", "amount"]],
                          data, p, "declined_work", excluded)
     ago = (a - out["declined_date"]).dt.days
     what = text(out["description"]).mask(text(out["description"]).eq(""), "recommended work")
@@ -595,18 +595,3 @@ def compute(data: DealerData, p: dict) -> ServiceResult:
         excluded=excluded,
         definitions=definitions(p),
     )
-
-
-def _register_definitions() -> None:
-    """Put the service definitions (with the default parameters) into ``retention.DEFINITIONS``."""
-    from . import retention
-
-    try:
-        from .params import load_defaults
-
-        retention.DEFINITIONS.update(definitions(load_defaults()["retention"]))
-    except Exception:  # no defaults.yaml reachable: the retention templates still read as text
-        pass
-
-
-_register_definitions()

@@ -24,9 +24,9 @@ import pandas as pd
 from . import service
 from .data import DealerData
 from .kpis.common import (  # noqa: F401 - re-exported: the shared helpers' old home
-    CHANNELS_ORDER, LIST_COLUMNS, attach_vehicle, contacts_of, count_words, customer_contacts, fmt_date, in_window,
-    isin, local_date, missing, months_before, ratio, reachable_channels, short_label, text, vehicle_labels,
-    wall_clock, with_contacts)
+    CHANNELS_ORDER, LIST_COLUMNS, all_contacts, attach_vehicle, contacts_of, count_words, customer_contacts, fmt_date,
+    in_window, isin, local_date, local_dates, missing, months_before, ratio, reachable_channels, shared, short_label,
+    text, vehicle_labels, wall_clock, with_contacts)
 
 KPI_KEYS = (
     "first_year_service_retention",
@@ -205,7 +205,7 @@ def appointment_show_rate_90d(data: DealerData, p: dict) -> tuple[float | None, 
         return None, why
     a = data.as_of_ts
     ap = data["appointments"]
-    day = local_date(ap["scheduled_for"], data.timezone)
+    day = local_dates(data, "appointments", "scheduled_for")
     status = ap.loc[in_window(day, a - pd.Timedelta(days=p["show_rate_days"]), a), "status"]
     kept, no_show = int(status.eq("kept").sum()), int(status.eq("no_show").sum())
     return ratio(kept, kept + no_show), None
@@ -220,7 +220,7 @@ def reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
     """
     a = data.as_of_ts
     msgs = data["communications"]
-    day = local_date(msgs["sent_at"], data.timezone)
+    day = local_dates(data, "communications", "sent_at")
     lo = a - pd.Timedelta(days=p["reminder_lookback_days"])
     hi = a - pd.Timedelta(days=p["reminder_booking_days"])
     rem = msgs.loc[msgs["category"].eq("service_reminder").fillna(False) & in_window(day, lo, hi),
@@ -247,7 +247,7 @@ def _responses(data: DealerData, p: dict) -> pd.DataFrame:
     """Messages sent in (A - response_days, A], delivered or of unknown status, with ``responded``."""
     a = data.as_of_ts
     msgs = data["communications"]
-    day = local_date(msgs["sent_at"], data.timezone)
+    day = local_dates(data, "communications", "sent_at")
     delivered = msgs["status"].isna() | msgs["status"].eq("delivered").fillna(False)
     keep = in_window(day, a - pd.Timedelta(days=p["response_days"]), a) & delivered.astype(bool)
     out = msgs.loc[keep, ["message_id", "channel"]].copy()
@@ -305,7 +305,7 @@ def weekly_appointments(data: DealerData, p: dict) -> pd.DataFrame:
     """Appointments per week (Monday start) over the last ``weekly_weeks`` weeks up to A."""
     a = data.as_of_ts
     ap = data["appointments"]
-    day = local_date(ap["scheduled_for"], data.timezone)
+    day = local_dates(data, "appointments", "scheduled_for")
     first_week = a - pd.Timedelta(days=a.weekday()) - pd.Timedelta(weeks=int(p["weekly_weeks"]) - 1)
     keep = ((day >= first_week) & (day <= a)).fillna(False).astype(bool)
     week = day[keep] - pd.to_timedelta(day[keep].dt.day_of_week, unit="D")

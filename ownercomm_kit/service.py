@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .data import DealerData
-from .kpis.common import (LIST_COLUMNS, attach_vehicle, count_words, fmt_date, in_window, isin, local_date, missing,
+from .kpis.common import (LIST_COLUMNS, attach_vehicle, count_words, fmt_date, in_window, isin, local_dates, missing,
                           months_before, ratio, text, wall_clock, with_contacts)
 
 SEGMENTS = ("active", "recently_lost", "defected", "never_serviced")
@@ -321,7 +321,7 @@ def due_for_service(data: DealerData, p: dict, excluded: dict, status: pd.DataFr
     s = s[by_time | by_miles]
     s = s.assign(due_date=s[["time_due_date", "mileage_due_date"]].min(axis=1))
     ap = data["appointments"]
-    up = ((local_date(ap["scheduled_for"], data.timezone) >= a) & ~ap["status"].isin(["cancelled", "no_show"]))
+    up = ((local_dates(data, "appointments", "scheduled_for") >= a) & ~ap["status"].isin(["cancelled", "no_show"]))
     up = ap[up.fillna(False).astype(bool)]
     up_vin = text(up["vin"])
     booked = isin(s["vin"], up_vin[up_vin.ne("")]) | isin(s["customer_id"], up.loc[up_vin.eq(""), "customer_id"])
@@ -350,7 +350,7 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
     cols = ["message_id", "customer_id", "sent_date", "sender", "channel", "key", "last_visit", "due_date",
             "days_from_due", "timing"]
     msgs = data["communications"]
-    day = local_date(msgs["sent_at"], data.timezone)
+    day = local_dates(data, "communications", "sent_at")
     keep = msgs["category"].eq("service_reminder").fillna(False) & in_window(day, months_before(a, p["reminder_timing_months"]), a)
     rem = msgs.loc[keep, ["message_id", "customer_id", "sender", "channel", "vin"]].assign(sent_date=day[keep])
     if rem.empty:
@@ -422,7 +422,7 @@ def timing_summary(rt: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
 
 def _declined(data: DealerData) -> pd.DataFrame:
     dw = data["declined_work"]
-    out = dw.assign(declined_date=local_date(dw["declined_at"], data.timezone), vin=text(dw["vin"]).replace("", pd.NA))
+    out = dw.assign(declined_date=local_dates(data, "declined_work", "declined_at"), vin=text(dw["vin"]).replace("", pd.NA))
     return out[out["declined_date"].notna()].reset_index(drop=True)
 
 

@@ -154,9 +154,37 @@ def fmt_date(d: pd.Series) -> pd.Series:
 
 
 def contacts_of(data: DealerData, ids: pd.Series, p: dict) -> pd.DataFrame:
-    """customer_contacts of the customers in ``ids`` only (call lists are short, customer tables long)."""
-    customers = data["customers"]
-    return customer_contacts(customers[isin(customers["customer_id"], ids)], p["contact_fallback"])
+    """customer_contacts of the customers in ``ids`` (the rows of ``all_contacts``)."""
+    contacts = all_contacts(data, p["contact_fallback"])
+    return contacts[isin(contacts["customer_id"], ids)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames a store's notebooks share (computed once per store: load_cache.shared_frames)
+# ---------------------------------------------------------------------------------------------
+
+def shared(data: DealerData, key: tuple, make):
+    """``make()``, computed once per loaded store and ``key`` (a frame derived from ``data``'s
+    tables only); a DataFrame or Series comes back as a copy-on-write copy."""
+    from ..load_cache import shared_frames
+
+    memo = shared_frames(data)
+    try:
+        value = memo[key]
+    except KeyError:
+        value = memo[key] = make()
+    return value.copy(deep=False) if isinstance(value, (pd.DataFrame, pd.Series)) else value
+
+
+def all_contacts(data: DealerData, fallback: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """``customer_contacts`` of every customer: the call lists and the referral pages take their rows."""
+    fallback = tuple(fallback)
+    return shared(data, ("contacts", fallback), lambda: customer_contacts(data["customers"], fallback))
+
+
+def local_dates(data: DealerData, table: str, column: str) -> pd.Series:
+    """``local_date`` of a whole column of a table (index aligned with ``data[table]``)."""
+    return shared(data, ("local_date", table, column), lambda: local_date(data[table][column], data.timezone))
 
 
 def with_contacts(frame: pd.DataFrame, data: DealerData, p: dict, name: str, excluded: dict) -> pd.DataFrame:

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .data import DealerData
 from .kpis.common import (LIST_COLUMNS, attach_vehicle, count_words, fmt_date, in_window, isin, local_dates, missing,
-                          months_before, ratio, text, wall_clock, with_contacts)
+                          months_before, ratio, shared, text, wall_clock, with_contacts)
 
 SEGMENTS = ("active", "recently_lost", "defected", "never_serviced")
 KPI_KEYS = (
@@ -217,7 +217,11 @@ def vehicle_key(vin: pd.Series, customer_id: pd.Series) -> pd.Series:
 
 
 def _visits(data: DealerData) -> pd.DataFrame:
-    """Visits on or before A with a vehicle key, ordered by (visit_date, ro_id)."""
+    """Visits on or before A with a vehicle key, ordered by (visit_date, ro_id) (once per store)."""
+    return shared(data, ("service_visits_by_vehicle",), lambda: _visits_of(data))
+
+
+def _visits_of(data: DealerData) -> pd.DataFrame:
     v = data["service_visits"]
     v = v[(v["visit_date"] <= data.as_of_ts).fillna(False)]
     v = v[["ro_id", "customer_id", "visit_date", "vin", "service_type", "mileage"]].copy()
@@ -242,22 +246,43 @@ def mileage_rates(visits: pd.DataFrame, default_daily_miles: float) -> tuple[pd.
     """Per vehicle key: readings, own_rate, rate, rate_source, last_reading, last_reading_date.
 
     Returns the frame (index = key, every key of ``visits``), the fleet rate and where it came from.
+    ``visits`` come ordered by (visit_date, ro_id) (``_visits``). The keys are worked on as
+    integer codes (grouping and sorting strings is what made this slow on big stores).
     """
-    keys = pd.Index(visits["key"].unique(), name="key")
-    readings = visits[visits["mileage"].notna()]
-    own = pair_rates(readings).groupby("key")["rate"].median()
+    codes, uniques = pd.factorize(visits["key"], use_na_sentinel=False)
+    keys = pd.Index(uniques, name="key")
+    has = visits["mileage"].notna().to_numpy(bool)
+    pos = np.flatnonzero(has)
+    pos = pos[np.argsort(codes[pos], kind="stable")]  # readings by key, each key's by (visit_date, ro_id)
+    rc = codes[pos]
+    dates = visits["visit_date"].iloc[pos].reset_index(drop=True)
+    days = (dates - dates.shift()).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    miles_read = visits["mileage"].iloc[pos].astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+    miles = np.concatenate([[np.nan], np.diff(miles_read)])
+    same = np.concatenate([[False], rc[1:] == rc[:-1]])
+    with np.errstate(invalid="ignore"):
+        ok = same & (days > 0) & (miles >= 0)
+    own = pd.Series(miles[ok] / days[ok]).groupby(rc[ok]).median()
     if len(own):
         fleet, fleet_source = float(own.median()), "fleet"
     else:
         fleet, fleet_source = float(default_daily_miles), "default"
-    last = readings.groupby("key").tail(1).set_index("key")  # readings come ordered by (visit_date, ro_id)
+    own_rate = own.reindex(np.arange(len(keys))).to_numpy(dtype="float64")
+    last = np.full(len(keys), -1)
+    ends = np.flatnonzero(np.concatenate([rc[1:] != rc[:-1], [True]])) if len(rc) else np.array([], dtype=int)
+    last[rc[ends]] = pos[ends]
+    seen = last >= 0
     out = pd.DataFrame(index=keys)
-    out["readings"] = readings.groupby("key").size().reindex(keys, fill_value=0).astype(int)
-    out["own_rate"] = own.reindex(keys)
+    out["readings"] = np.bincount(rc, minlength=len(keys)).astype(int)
+    out["own_rate"] = own_rate
     out["rate"] = out["own_rate"].fillna(fleet)
-    out["rate_source"] = pd.Series(np.where(out["own_rate"].notna(), "own", fleet_source), index=keys, dtype="string")
-    out["last_reading"] = last["mileage"].reindex(keys).astype("Float64")
-    out["last_reading_date"] = last["visit_date"].reindex(keys)
+    out["rate_source"] = pd.Series(np.where(~np.isnan(own_rate), "own", fleet_source), index=keys, dtype="string")
+    reading = visits["mileage"].iloc[last[seen]].astype("Float64").to_numpy()
+    out["last_reading"] = pd.array([pd.NA] * len(keys), dtype="Float64")
+    out.loc[seen, "last_reading"] = reading
+    reading_date = visits["visit_date"].iloc[last[seen]].to_numpy()
+    out["last_reading_date"] = pd.Series(pd.NaT, index=keys, dtype=visits["visit_date"].dtype)
+    out.loc[seen, "last_reading_date"] = reading_date
     return out, fleet, fleet_source
 
 
@@ -284,19 +309,34 @@ def _intervals(service_type: pd.Series, p: dict) -> tuple[pd.Series, pd.Series]:
     return days, miles
 
 
+# The parameters vehicle_status reads (its result is shared by the audit and retention pages).
+STATUS_PARAMS = ("default_daily_miles", "service_interval_days", "service_interval_miles", "intervals_by_service_type")
+
+
 def vehicle_status(data: DealerData, p: dict) -> pd.DataFrame:
-    """Per vehicle: customer, last visit, mileage rate and estimate at A, time / mileage due dates."""
+    """Per vehicle: customer, last visit, mileage rate and estimate at A, time / mileage due dates
+    (once per store and parameters)."""
+    key = ("vehicle_status", repr([(k, p.get(k)) for k in STATUS_PARAMS]))
+    return shared(data, key, lambda: _vehicle_status(data, p))
+
+
+def _vehicle_status(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     v = _visits(data)
     rates, _, _ = mileage_rates(v, p["default_daily_miles"])
-    last = v.groupby("key").tail(1).set_index("key")
+    codes, _ = pd.factorize(v["key"], use_na_sentinel=False)  # rates' index: the keys in this order
+    count = np.bincount(codes, minlength=len(rates))
+    # visits come ordered: a key's last row is its last visit
+    last_pos = len(v) - 1 - np.unique(codes[::-1], return_index=True)[1]
+    order = np.argsort(rates.index.to_numpy(dtype=object), kind="stable")  # by key, as before
+    last = v.iloc[last_pos[order]].set_index("key")
     out = pd.DataFrame({
         "vin": text(last["vin"]).replace("", pd.NA),
         "customer_id": last["customer_id"].astype("string"),
         "last_visit": last["visit_date"],
         "last_service_type": last["service_type"].astype("string"),
-        "visits": v.groupby("key").size(),
-    })
+        "visits": count[order],
+    }, index=last.index)
     out = out.join(rates)
     days, miles = _intervals(out["last_service_type"], p)
     out["interval_days"], out["interval_miles"] = days.astype(int), miles

@@ -216,8 +216,14 @@ def reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
 
     A reminder counts as booked when the same customer has an appointment with booked_at in
     (sent_at, sent_at + booking_days], on the dealer's wall clock: 14 days are 14 calendar days
-    at the same local time, also across a daylight-saving change.
+    at the same local time, also across a daylight-saving change. Once per store (the KPI and
+    the attribution table read it).
     """
+    days = (p["reminder_lookback_days"], p["reminder_booking_days"])
+    return shared(data, ("reminder_bookings", days), lambda: _reminder_bookings(data, p))
+
+
+def _reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     msgs = data["communications"]
     day = local_dates(data, "communications", "sent_at")
@@ -244,7 +250,12 @@ def reminder_booking_rate_90d(data: DealerData, p: dict) -> tuple[float | None, 
 
 
 def _responses(data: DealerData, p: dict) -> pd.DataFrame:
-    """Messages sent in (A - response_days, A], delivered or of unknown status, with ``responded``."""
+    """Messages sent in (A - response_days, A], delivered or of unknown status, with ``responded``
+    (once per store: the KPI and the per-channel table read it)."""
+    return shared(data, ("responses", p["response_days"]), lambda: _responses_of(data, p))
+
+
+def _responses_of(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     msgs = data["communications"]
     day = local_dates(data, "communications", "sent_at")

@@ -169,6 +169,7 @@ def shared(data: DealerData, key: tuple, make):
     from ..load_cache import shared_frames
 
     memo = shared_frames(data)
+    key = (data.as_of, data.timezone, *key)  # a DealerData is mutable: its "today" and zone are part of the key
     try:
         value = memo[key]
     except KeyError:

@@ -274,3 +274,13 @@ def test_contacts_of_a_subset_equal_the_contacts_computed_on_the_subset(tmp_path
     p = {"contact_fallback": ["sms", "email", "phone", "mail"]}
     direct = common.customer_contacts(customers[common.isin(customers["customer_id"], ids)], p["contact_fallback"])
     pd.testing.assert_frame_equal(common.contacts_of(data, ids, p), direct)
+
+
+def test_a_table_replaced_in_place_is_not_served_a_frame_of_the_old_one(tmp_path, counted_loads):
+    from ownercomm_kit.kpis import common
+
+    data, _ = load_cache.load_cached(params_of(clean_folder(tmp_path / "d")), strict=False)
+    before = common.local_dates(data, "communications", "sent_at")
+    data.tables["communications"] = data.tables["communications"].iloc[1:]
+    after = common.local_dates(data, "communications", "sent_at")
+    assert len(after) == len(before) - 1 and after.index.equals(data["communications"].index)

@@ -170,10 +170,12 @@ def shared(data: DealerData, key: tuple, make):
 
     memo = shared_frames(data)
     key = (data.as_of, data.timezone, *key)  # a DealerData is mutable: its "today" and zone are part of the key
-    try:
-        value = memo[key]
-    except KeyError:
-        value = memo[key] = make()
+    # and a table replaced in place (no kit code does) must not meet a frame of the old one
+    shape = tuple((name, len(df), tuple(df.columns)) for name, df in data.tables.items())
+    hit = memo.get(key)
+    if hit is None or hit[0] != shape:
+        hit = memo[key] = (shape, make())
+    value = hit[1]
     return value.copy(deep=False) if isinstance(value, (pd.DataFrame, pd.Series)) else value
 
 

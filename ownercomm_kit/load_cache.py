@@ -16,6 +16,12 @@ Safe by construction:
   adds or changes a column changes only its copy) and copied dicts/lists;
 - at most ``MAX_ENTRIES`` loads are kept (a kernel serves one store);
 - ``OWNERCOMM_LOAD_CACHE=0`` turns it off (debugging a loader change in a live kernel).
+
+Frames the notebooks share (``shared_frames``): every copy of one load carries the same memo,
+so a frame derived from the loaded tables (the messages' local dates, every customer's
+contact) is computed once per store and reused by all its notebooks. A DealerData that did
+not come from this cache gets a memo of its own (shared by the functions of one report); a
+``dataclasses.replace`` of it is a new object with a new, empty memo.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import copy
 import dataclasses
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping
@@ -34,8 +41,9 @@ MAX_ENTRIES = 2
 # The resolved params the loader reads (loader.load_with_info, _read_table); nothing else.
 LOADER_KEYS = ("data_dir", "files", "mapping", "values", "timezone", "as_of", "dealer_id", "dealer_name")
 
-_entries: OrderedDict[tuple, tuple[DealerData, list]] = OrderedDict()
+_entries: OrderedDict[tuple, tuple[DealerData, list, dict]] = OrderedDict()
 _lock = threading.Lock()
+_memos: dict[int, dict] = {}  # id(DealerData) -> the memo of shared frames of its load
 
 
 def load_cached(params: Mapping, *, strict: bool) -> tuple[DealerData, list]:
@@ -51,20 +59,43 @@ def load_cached(params: Mapping, *, strict: bool) -> tuple[DealerData, list]:
         if hit is not None:
             _entries.move_to_end(key)
     if hit is None:
-        hit = loader.load_with_info(params, strict=False)
+        hit = (*loader.load_with_info(params, strict=False), {})
         with _lock:
             _entries[key] = hit
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
-    data, infos = hit
+    data, infos, memo = hit
     if strict and data.errors:
         raise DataError(list(data.problems))
-    return fresh_copy(data), copy.deepcopy(infos)
+    mine = fresh_copy(data)
+    with _lock:
+        _attach(mine, memo)
+    return mine, copy.deepcopy(infos)
+
+
+def shared_frames(data: DealerData) -> dict:
+    """The memo of frames derived from ``data``'s tables: shared by every copy of one cached
+    load (the store's notebooks), else ``data``'s own. Values are computed from the loaded
+    tables only; callers treat them as read-only."""
+    with _lock:
+        memo = _memos.get(id(data))
+        if memo is None:
+            memo = {}
+            _attach(data, memo)
+    return memo
+
+
+def _attach(data: DealerData, memo: dict) -> None:
+    _memos[id(data)] = memo
+    # gone with the object (before its id can be reused)
+    weakref.finalize(data, _memos.pop, id(data), None)
 
 
 def clear() -> None:
     with _lock:
         _entries.clear()
+        for memo in _memos.values():
+            memo.clear()
 
 
 def fresh_copy(data: DealerData) -> DealerData:

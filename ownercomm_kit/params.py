@@ -31,8 +31,9 @@ def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ParamsError([f"{path}: file not found"])
+    text = path.read_text(encoding="utf-8-sig")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        doc = _load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -41,19 +42,35 @@ def read_yaml(path: str | Path) -> dict:
         return {}
     if not isinstance(doc, dict):
         raise ParamsError([f"{path}: expected a mapping of keys to values, got {type(doc).__name__}"])
-    return _raw_ids(doc, path)
+    return _raw_ids(doc, text)
+
+
+# libyaml's loader when PyYAML has it (parameter files are read several times per store: ~12x
+# faster than the pure-Python one); a file it refuses is read again by the pure-Python loader,
+# whose message (and verdict) is the one given.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(text: str):
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
 
 
 # Keys whose values are names, kept as written: `dealer_id: 007` is "007", not the number 7.
 ID_KEYS = ("dealer_id", "group_id", "dealer_name", "group_name", "data_dir")
 
 
-def _raw_ids(doc: dict, path: Path) -> dict:
+def _raw_ids(doc: dict, text: str) -> dict:
     """Ids and names (and the entries of ``dealers:``) as the text written in the file."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
-    except yaml.YAMLError:  # pragma: no cover (safe_load read it)
-        return doc
+        node = yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:  # pragma: no cover (safe_load read it)
+            return doc
     if not isinstance(node, yaml.MappingNode):
         return doc
     for key_node, value_node in node.value:

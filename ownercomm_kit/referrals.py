@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import words
 from .data import DealerData
-from .retention import customer_contacts, in_window, isin, local_date, missing, months_before, ratio, text
+from .kpis.common import all_contacts, in_window, isin, local_dates, missing, months_before, ratio, text
 
 KPI_KEYS = (
     "referrals_12m",
@@ -107,7 +107,7 @@ def _window(data: DealerData, p: dict) -> pd.DataFrame:
     """Referrals with referred_at in (A - window_months, A], by local date."""
     a = data.as_of_ts
     r = data["referrals"]
-    day = local_date(r["referred_at"], data.timezone)
+    day = local_dates(data, "referrals", "referred_at")
     return r[in_window(day, months_before(a, p["window_months"]), a)]
 
 
@@ -153,7 +153,7 @@ def kpis(data: DealerData, params: dict) -> tuple[dict, dict]:
 def _sold_in_window(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     r = data["referrals"]
-    sold_day = local_date(r["sold_at"], data.timezone)
+    sold_day = local_dates(data, "referrals", "sold_at")
     return r[r["status"].eq("sold").fillna(False) & in_window(sold_day, months_before(a, p["window_months"]), a)]
 
 
@@ -207,7 +207,7 @@ def funnel(r: pd.DataFrame) -> pd.DataFrame:
 def monthly(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     r = data["referrals"]
-    day = local_date(r["referred_at"], data.timezone)
+    day = local_dates(data, "referrals", "referred_at")
     first = (a - pd.DateOffset(months=int(p["monthly_months"]) - 1)).to_period("M")
     months = pd.period_range(first, a.to_period("M"), freq="M")
     keep = ((day >= first.start_time) & (day <= a)).fillna(False).astype(bool)
@@ -255,9 +255,8 @@ def top_advocates(data: DealerData, r: pd.DataFrame, p: dict) -> pd.DataFrame:
         "revenue": frame["price"].where(sold, 0.0).fillna(0.0),
         "rewards": frame["reward_value"].fillna(0.0),
     }).groupby("customer_id").sum().reset_index()
-    customers = data["customers"]
-    customers = customers[isin(customers["customer_id"], g["customer_id"])]
-    contacts = customer_contacts(customers, params_fallback(p))[["customer_id", "name"]]
+    contacts = all_contacts(data, params_fallback(p))
+    contacts = contacts.loc[isin(contacts["customer_id"], g["customer_id"]), ["customer_id", "name"]]
     g = g.merge(contacts, on="customer_id", how="left")
     g["name"] = g["name"].fillna("")
     g = g.sort_values(["sold", "referrals", "customer_id"], ascending=[False, False, True], ignore_index=True)
@@ -270,9 +269,8 @@ def params_fallback(p: dict) -> list[str]:
 
 def _people(data: DealerData, r: pd.DataFrame, p: dict) -> pd.DataFrame:
     """Referrals with the advocate's name and contact and the referred person's contact."""
-    customers = data["customers"]
-    customers = customers[isin(customers["customer_id"], r["referrer_id"])]
-    contacts = customer_contacts(customers, params_fallback(p)).drop(columns="reachable")
+    contacts = all_contacts(data, params_fallback(p))
+    contacts = contacts[isin(contacts["customer_id"], r["referrer_id"])].drop(columns="reachable")
     contacts = contacts.rename(columns={"customer_id": "referrer_id", "name": "referrer_name",
                                         "channel": "referrer_channel", "contact": "referrer_contact"})
     out = r.merge(contacts, on="referrer_id", how="left")
@@ -316,8 +314,8 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
         # referred or sold within the window: a sale closed this year on an older referral still deserves thanks
         all_r = data["referrals"]
         lo = months_before(a, p["window_months"])
-        recent = in_window(local_date(all_r["referred_at"], data.timezone), lo, a) | in_window(
-            local_date(all_r["sold_at"], data.timezone), lo, a)
+        recent = in_window(local_dates(data, "referrals", "referred_at"), lo, a) | in_window(
+            local_dates(data, "referrals", "sold_at"), lo, a)
         thank = all_r[recent & all_r["status"].eq("sold").fillna(False) & all_r["acknowledged_at"].isna()]
         thank = _people(data, thank, p)
         sold_on = thank["sold_at"].dt.strftime("%Y-%m-%d").astype("string").fillna("an unknown date")
@@ -362,7 +360,7 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
     """Self-referrals and people referred by several advocates, over all referrals up to A."""
     a = data.as_of_ts
     r = data["referrals"]
-    r = r[(local_date(r["referred_at"], data.timezone) <= a).fillna(False)]
+    r = r[(local_dates(data, "referrals", "referred_at") <= a).fillna(False)]
     cust = data["customers"]
     r = r.assign(_email=normalise_email(r["referred_email"]), _phone=normalise_phone(r["referred_phone"]),
                  _cid=text(r["referred_customer_id"]))

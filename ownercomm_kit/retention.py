@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from . import service
 from .data import DealerData
+from .kpis.common import (  # noqa: F401 - re-exported: the shared helpers' old home
+    CHANNELS_ORDER, LIST_COLUMNS, all_contacts, attach_vehicle, contacts_of, count_words, customer_contacts, fmt_date,
+    in_window, isin, local_date, local_dates, missing, months_before, ratio, reachable_channels, shared, short_label,
+    text, vehicle_labels, wall_clock, with_contacts)
 
 KPI_KEYS = (
     "first_year_service_retention",
@@ -118,19 +121,8 @@ def definitions(p: dict) -> dict[str, str]:
               "fallback": ", ".join({"sms": "text"}.get(c, c) for c in p.get("contact_fallback", []))}
     out = {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
     if "service_interval_miles" in p:  # service intelligence (service.py); its due_for_service wins
-        service_definitions = _service_definitions()
-        if service_definitions is not None:
-            out.update(service_definitions(p))
+        out.update(service.definitions(p))
     return out
-
-
-def _service_definitions():
-    """``service.definitions``, or None while the two modules are still being imported."""
-    try:
-        from .service import definitions as service_definitions
-    except ImportError:
-        return None
-    return service_definitions
 
 
 def _default_definitions() -> dict[str, str]:
@@ -144,7 +136,6 @@ def _default_definitions() -> dict[str, str]:
 
 DEFINITIONS: dict[str, str] = _default_definitions()
 
-CHANNELS_ORDER = ("email", "sms", "phone", "mail")
 
 
 @dataclass
@@ -171,144 +162,6 @@ class RetentionResult:
     declined_by_description: pd.DataFrame = field(default_factory=pd.DataFrame)
     age_bands: pd.DataFrame = field(default_factory=pd.DataFrame)
     vehicles: pd.DataFrame = field(default_factory=pd.DataFrame)  # per vehicle: mileage rate, estimate, due dates
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared helpers (also used by referrals.py)
-# ---------------------------------------------------------------------------------------------
-
-def months_before(a: pd.Timestamp, months: int) -> pd.Timestamp:
-    """Calendar months back; a day missing in the target month clips to its last day."""
-    return a - pd.DateOffset(months=int(months))
-
-
-def local_date(s: pd.Series, timezone: str) -> pd.Series:
-    """A timestamp column as naive midnight dates in the dealer's timezone."""
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = s.dt.tz_convert(timezone).dt.tz_localize(None)
-    return s.dt.normalize()
-
-
-def wall_clock(s: pd.Series, timezone: str) -> pd.Series:
-    """A timestamp column as naive local times in the dealer's timezone."""
-    return s.dt.tz_convert(timezone).dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
-
-
-def in_window(dates: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
-    """dates in (lo, hi]; missing dates are outside."""
-    return ((dates > lo) & (dates <= hi)).fillna(False).astype(bool)
-
-
-def isin(s: pd.Series, values) -> pd.Series:
-    """``s.isin(values)`` for string ids, through pyarrow: pandas 3 loops in Python over the values
-    of an Arrow string column's isin (4 s for 200k ids). Missing ids never match."""
-    if isinstance(values, (set, frozenset, dict)):
-        values = list(values)
-    right = pa.array(pd.Series(values, dtype="string").dropna().array)
-    if len(s) == 0 or len(right) == 0:
-        return pd.Series(False, index=s.index)
-    left = pa.array(s.astype("string").array)
-    hit = pc.is_in(left, value_set=right, skip_nulls=True).fill_null(False)
-    return pd.Series(np.asarray(hit, dtype=bool), index=s.index)
-
-
-def ratio(num: int | float, den: int | float) -> float | None:
-    return None if not den else float(num) / float(den)
-
-
-def text(s: pd.Series) -> pd.Series:
-    """Strings with blanks for missing values, stripped."""
-    return s.astype("string").fillna("").str.strip()
-
-
-def missing(data: DealerData, table: str, columns: tuple[str, ...] = ()) -> str | None:
-    """Why ``table``/``columns`` cannot be used, or None when they all came with the data."""
-    if not data.has(table):
-        return f"no {table} table in the data"
-    absent = [c for c in columns if not data.has(table, c)]
-    if absent:
-        return f"{table} has no {', '.join(absent)} column" + ("s" if len(absent) > 1 else "")
-    return None
-
-
-def reachable_channels(customers: pd.DataFrame) -> pd.DataFrame:
-    """Per customer (index aligned), whether each channel is open for contact (DEFINITIONS['consenting'])."""
-    email, phone, postal = text(customers["email"]), text(customers["phone"]), text(customers["postal_code"])
-    return pd.DataFrame(
-        {
-            "email": email.ne("") & customers["email_opt_in"].fillna(True).astype(bool),
-            "sms": phone.ne("") & customers["sms_consent"].fillna(False).astype(bool),
-            "phone": phone.ne("") & ~customers["phone_dnc"].fillna(False).astype(bool),
-            "mail": postal.ne("") & ~customers["mail_opt_out"].fillna(False).astype(bool),
-        },
-        index=customers.index,
-    )
-
-
-def customer_contacts(customers: pd.DataFrame, fallback: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """customer_id, name, channel, contact, reachable: how staff should reach each customer.
-
-    The customer's preferred channel when it is open, else the first open one of ``fallback``;
-    the contact is the email (email), the phone (sms, phone) or the postal code (mail).
-    """
-    open_ = reachable_channels(customers)
-    pref = text(customers["preferred_channel"]).str.lower()
-    channel = pd.Series(pd.NA, index=customers.index, dtype="string")
-    for ch in reversed([c for c in fallback if c in open_]):
-        channel = channel.mask(open_[ch], ch)
-    for ch in CHANNELS_ORDER:
-        channel = channel.mask(pref.eq(ch) & open_[ch], ch)
-    contact_by = {"email": text(customers["email"]), "sms": text(customers["phone"]),
-                  "phone": text(customers["phone"]), "mail": text(customers["postal_code"])}
-    contact = pd.Series(pd.NA, index=customers.index, dtype="string")
-    for ch, values in contact_by.items():
-        contact = contact.mask(channel.eq(ch).fillna(False), values)
-    name = (text(customers["first_name"]) + " " + text(customers["last_name"])).str.strip()
-    return pd.DataFrame(
-        {
-            "customer_id": customers["customer_id"].astype("string"),
-            "name": name,
-            "channel": channel,
-            "contact": contact,
-            "reachable": open_.any(axis=1),
-        }
-    ).drop_duplicates("customer_id")
-
-
-def vehicle_labels(vehicles: pd.DataFrame) -> pd.DataFrame:
-    """vin -> 'YEAR MAKE MODEL' label from the vehicles table."""
-    year = vehicles["model_year"].astype("string").fillna("")
-    label = (year + " " + text(vehicles["make"]) + " " + text(vehicles["model"])).str.replace(r"\s+", " ", regex=True)
-    return pd.DataFrame({"vin": vehicles["vin"].astype("string"), "vehicle": label.str.strip()}).drop_duplicates("vin")
-
-
-def attach_vehicle(frame: pd.DataFrame, vehicles: pd.DataFrame, fallback_model: pd.Series | None = None) -> pd.DataFrame:
-    """Add a ``vehicle`` column ('2023 Toyota Camry (VIN ...)') to a frame holding ``vin``."""
-    vehicles = vehicles[isin(vehicles["vin"], frame["vin"])]  # label only what is shown
-    out = frame.merge(vehicle_labels(vehicles), on="vin", how="left")
-    label = text(out["vehicle"])
-    if fallback_model is not None:
-        label = label.mask(label.eq(""), text(pd.Series(fallback_model.to_numpy(), index=out.index)))
-    vin = text(out["vin"])
-    with_vin = (label + " (VIN " + vin + ")").where(label.ne(""), "VIN " + vin)
-    out["vehicle"] = with_vin.where(vin.ne(""), label)
-    return out
-
-
-def short_label(vehicle: pd.Series) -> pd.Series:
-    """'2023 Toyota Camry' from '2023 Toyota Camry (VIN ...)'; 'vehicle' when only a VIN is known."""
-    label = text(vehicle).str.replace(r"\s*\(VIN .*\)$", "", regex=True)
-    return label.mask(label.eq("") | label.str.startswith("VIN "), "vehicle")
-
-
-def count_words(n: pd.Series, unit: str) -> pd.Series:
-    """'1 day', '3 days' for a Series of whole numbers."""
-    n = pd.Series(n).astype("int64")
-    return n.astype(str) + " " + unit + np.where(n.abs() == 1, "", "s")
-
-
-def fmt_date(d: pd.Series) -> pd.Series:
-    return d.dt.strftime("%Y-%m-%d").astype("string")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +205,7 @@ def appointment_show_rate_90d(data: DealerData, p: dict) -> tuple[float | None, 
         return None, why
     a = data.as_of_ts
     ap = data["appointments"]
-    day = local_date(ap["scheduled_for"], data.timezone)
+    day = local_dates(data, "appointments", "scheduled_for")
     status = ap.loc[in_window(day, a - pd.Timedelta(days=p["show_rate_days"]), a), "status"]
     kept, no_show = int(status.eq("kept").sum()), int(status.eq("no_show").sum())
     return ratio(kept, kept + no_show), None
@@ -363,11 +216,17 @@ def reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
 
     A reminder counts as booked when the same customer has an appointment with booked_at in
     (sent_at, sent_at + booking_days], on the dealer's wall clock: 14 days are 14 calendar days
-    at the same local time, also across a daylight-saving change.
+    at the same local time, also across a daylight-saving change. Once per store (the KPI and
+    the attribution table read it).
     """
+    days = (p["reminder_lookback_days"], p["reminder_booking_days"])
+    return shared(data, ("reminder_bookings", days), lambda: _reminder_bookings(data, p))
+
+
+def _reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     msgs = data["communications"]
-    day = local_date(msgs["sent_at"], data.timezone)
+    day = local_dates(data, "communications", "sent_at")
     lo = a - pd.Timedelta(days=p["reminder_lookback_days"])
     hi = a - pd.Timedelta(days=p["reminder_booking_days"])
     rem = msgs.loc[msgs["category"].eq("service_reminder").fillna(False) & in_window(day, lo, hi),
@@ -391,10 +250,15 @@ def reminder_booking_rate_90d(data: DealerData, p: dict) -> tuple[float | None, 
 
 
 def _responses(data: DealerData, p: dict) -> pd.DataFrame:
-    """Messages sent in (A - response_days, A], delivered or of unknown status, with ``responded``."""
+    """Messages sent in (A - response_days, A], delivered or of unknown status, with ``responded``
+    (once per store: the KPI and the per-channel table read it)."""
+    return shared(data, ("responses", p["response_days"]), lambda: _responses_of(data, p))
+
+
+def _responses_of(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     msgs = data["communications"]
-    day = local_date(msgs["sent_at"], data.timezone)
+    day = local_dates(data, "communications", "sent_at")
     delivered = msgs["status"].isna() | msgs["status"].eq("delivered").fillna(False)
     keep = in_window(day, a - pd.Timedelta(days=p["response_days"]), a) & delivered.astype(bool)
     out = msgs.loc[keep, ["message_id", "channel"]].copy()
@@ -452,7 +316,7 @@ def weekly_appointments(data: DealerData, p: dict) -> pd.DataFrame:
     """Appointments per week (Monday start) over the last ``weekly_weeks`` weeks up to A."""
     a = data.as_of_ts
     ap = data["appointments"]
-    day = local_date(ap["scheduled_for"], data.timezone)
+    day = local_dates(data, "appointments", "scheduled_for")
     first_week = a - pd.Timedelta(days=a.weekday()) - pd.Timedelta(weeks=int(p["weekly_weeks"]) - 1)
     keep = ((day >= first_week) & (day <= a)).fillna(False).astype(bool)
     week = day[keep] - pd.to_timedelta(day[keep].dt.day_of_week, unit="D")
@@ -518,9 +382,6 @@ def reminder_attribution(data: DealerData, p: dict) -> pd.DataFrame:
 # Lists
 # ---------------------------------------------------------------------------------------------
 
-LIST_COLUMNS = ["customer_id", "name", "vehicle", "vin", "channel", "contact"]
-
-
 def _last_visits(data: DealerData) -> pd.DataFrame:
     """Per customer: last visit date on or before A, its vin, number of visits."""
     a = data.as_of_ts
@@ -534,20 +395,6 @@ def _months_between(earlier: pd.Series, later: pd.Timestamp) -> pd.Series:
     """Whole calendar months from each date to ``later``."""
     m = (later.year - earlier.dt.year) * 12 + (later.month - earlier.dt.month)
     return (m - (earlier.dt.day > later.day).astype(int)).astype("Int64")
-
-
-def contacts_of(data: DealerData, ids: pd.Series, p: dict) -> pd.DataFrame:
-    """customer_contacts of the customers in ``ids`` only (call lists are short, customer tables long)."""
-    customers = data["customers"]
-    return customer_contacts(customers[isin(customers["customer_id"], ids)], p["contact_fallback"])
-
-
-def _with_contacts(frame: pd.DataFrame, data: DealerData, p: dict, name: str, excluded: dict) -> pd.DataFrame:
-    contacts = contacts_of(data, frame["customer_id"], p)
-    out = frame.merge(contacts, on="customer_id", how="left")
-    ok = out["reachable"].fillna(False).astype(bool)
-    excluded[name] = int((~ok).sum())
-    return out[ok].drop(columns="reachable")
 
 
 def lapsed(data: DealerData, p: dict) -> pd.DataFrame:
@@ -566,8 +413,6 @@ def lapsed(data: DealerData, p: dict) -> pd.DataFrame:
 
 def due_for_service(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
     """Vehicles due for service by time or mileage with nothing booked (SPEC §5, ``service.due_for_service``)."""
-    from . import service
-
     return service.due_for_service(data, p, excluded)
 
 
@@ -577,7 +422,7 @@ def warranty_expiring(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame
     end = v["warranty_end"]
     keep = ((end >= a) & (end <= a + pd.Timedelta(days=p["warranty_horizon_days"]))).fillna(False).astype(bool)
     v = v.loc[keep, ["vin", "customer_id", "warranty_end"]]
-    out = attach_vehicle(_with_contacts(v, data, p, "warranty_expiring", excluded), data["vehicles"])
+    out = attach_vehicle(with_contacts(v, data, p, "warranty_expiring", excluded), data["vehicles"])
     days = (out["warranty_end"] - a).dt.days
     when = pd.Series(np.where(days == 0, "today", "in " + count_words(days, "day")), index=out.index)
     out["reason"] = ("Warranty of the " + short_label(out["vehicle"]) + " ends on "
@@ -622,7 +467,7 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     m = pd.concat([x.drop(columns=[k for k in ("birth_date", "sale_date") if k in x]) for x in parts], ignore_index=True)
     m["vin"] = m["vin"].astype("string")
-    m = _with_contacts(m, data, p, "milestones", excluded)
+    m = with_contacts(m, data, p, "milestones", excluded)
     out = attach_vehicle(m.reset_index(drop=True), data["vehicles"], fallback_model=m["model"])
     years = out["years"].astype(int)
     date = out["milestone_date"].dt.strftime("%B ") + out["milestone_date"].dt.day.astype(str)
@@ -639,8 +484,6 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
 def kpi_values(data: DealerData, params: dict) -> tuple[dict, dict]:
     """(every retention KPI at ``data.as_of``, why any was skipped): what the report shows and
     what ``ownercomm history`` records per month-end."""
-    from . import service
-
     kpis, skipped = _own_kpis(data, params["retention"])
     return _with_service(kpis, skipped, *service.kpi_values(data, params["retention"]))
 
@@ -679,8 +522,6 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
                        "neither customers.birth_date nor a sales table in the data"),
     }
     skipped.update({k: v for k, v in needs.items() if v})
-    from . import service
-
     svc = service.compute(data, p)
     kpis, skipped = _with_service(kpis, skipped, svc.kpis, svc.skipped)
     excluded.update(svc.excluded)
@@ -726,8 +567,3 @@ def partial_notes(data: DealerData) -> dict[str, str]:
     if not data.has("vehicles"):
         notes["vehicle"] = "no vehicles table: call lists show the VIN (and the model sold) instead of year, make and model"
     return notes
-
-
-# The service-intelligence definitions join here when this module is imported first, else at the
-# end of service.py (each module imports the other).
-DEFINITIONS.update(_default_definitions())

@@ -2,7 +2,7 @@
 
 Readings of the SPEC (also shown to the dealer through ``DEFINITION_TEMPLATES``):
 - A = ``data.as_of``; a window (x, y] excludes x and includes y; months are calendar months,
-  a day missing in the target month clipped to its last day (``retention.months_before``).
+  a day missing in the target month clipped to its last day (``kpis.common.months_before``).
   Only rows on or before A count: a visit or sale dated after A does not exist yet.
 - Segments count the customer_ids of sales and visits on or before A (an id missing from the
   customers table counts too, as in the other KPIs; the call list can only reach known ones).
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from .data import DealerData
-from .retention import (LIST_COLUMNS, _with_contacts, attach_vehicle, count_words, fmt_date, in_window, isin,
-                        local_date, missing, months_before, ratio, text, wall_clock)
+from .kpis.common import (LIST_COLUMNS, attach_vehicle, count_words, fmt_date, in_window, isin, local_dates, missing,
+                          months_before, ratio, shared, text, wall_clock, with_contacts)
 
 SEGMENTS = ("active", "recently_lost", "defected", "never_serviced")
 KPI_KEYS = (
@@ -197,7 +197,7 @@ def recently_lost(data: DealerData, p: dict, seg: pd.DataFrame, excluded: dict) 
     v = v.sort_values(["visit_date", "ro_id"])
     per = v.groupby("customer_id", observed=True).agg(visits=("ro_id", "size"), vin=("vin", "last")).reset_index()
     lost = lost.merge(per, on="customer_id", how="left")
-    out = attach_vehicle(_with_contacts(lost, data, p, "recently_lost", excluded), data["vehicles"])
+    out = attach_vehicle(with_contacts(lost, data, p, "recently_lost", excluded), data["vehicles"])
     months = ((a.year - out["last_visit"].dt.year) * 12 + (a.month - out["last_visit"].dt.month)
               - (out["last_visit"].dt.day > a.day).astype(int))
     out["reason"] = ("Last service visit on " + fmt_date(out["last_visit"]) + ", " + months.astype("string")
@@ -217,7 +217,11 @@ def vehicle_key(vin: pd.Series, customer_id: pd.Series) -> pd.Series:
 
 
 def _visits(data: DealerData) -> pd.DataFrame:
-    """Visits on or before A with a vehicle key, ordered by (visit_date, ro_id)."""
+    """Visits on or before A with a vehicle key, ordered by (visit_date, ro_id) (once per store)."""
+    return shared(data, ("service_visits_by_vehicle",), lambda: _visits_of(data))
+
+
+def _visits_of(data: DealerData) -> pd.DataFrame:
     v = data["service_visits"]
     v = v[(v["visit_date"] <= data.as_of_ts).fillna(False)]
     v = v[["ro_id", "customer_id", "visit_date", "vin", "service_type", "mileage"]].copy()
@@ -242,22 +246,43 @@ def mileage_rates(visits: pd.DataFrame, default_daily_miles: float) -> tuple[pd.
     """Per vehicle key: readings, own_rate, rate, rate_source, last_reading, last_reading_date.
 
     Returns the frame (index = key, every key of ``visits``), the fleet rate and where it came from.
+    ``visits`` come ordered by (visit_date, ro_id) (``_visits``). The keys are worked on as
+    integer codes (grouping and sorting strings is what made this slow on big stores).
     """
-    keys = pd.Index(visits["key"].unique(), name="key")
-    readings = visits[visits["mileage"].notna()]
-    own = pair_rates(readings).groupby("key")["rate"].median()
+    codes, uniques = pd.factorize(visits["key"], use_na_sentinel=False)
+    keys = pd.Index(uniques, name="key")
+    has = visits["mileage"].notna().to_numpy(bool)
+    pos = np.flatnonzero(has)
+    pos = pos[np.argsort(codes[pos], kind="stable")]  # readings by key, each key's by (visit_date, ro_id)
+    rc = codes[pos]
+    dates = visits["visit_date"].iloc[pos].reset_index(drop=True)
+    days = (dates - dates.shift()).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    miles_read = visits["mileage"].iloc[pos].astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+    miles = np.concatenate([[np.nan], np.diff(miles_read)])
+    same = np.concatenate([[False], rc[1:] == rc[:-1]])
+    with np.errstate(invalid="ignore"):
+        ok = same & (days > 0) & (miles >= 0)
+    own = pd.Series(miles[ok] / days[ok]).groupby(rc[ok]).median()
     if len(own):
         fleet, fleet_source = float(own.median()), "fleet"
     else:
         fleet, fleet_source = float(default_daily_miles), "default"
-    last = readings.groupby("key").tail(1).set_index("key")  # readings come ordered by (visit_date, ro_id)
+    own_rate = own.reindex(np.arange(len(keys))).to_numpy(dtype="float64")
+    last = np.full(len(keys), -1)
+    ends = np.flatnonzero(np.concatenate([rc[1:] != rc[:-1], [True]])) if len(rc) else np.array([], dtype=int)
+    last[rc[ends]] = pos[ends]
+    seen = last >= 0
     out = pd.DataFrame(index=keys)
-    out["readings"] = readings.groupby("key").size().reindex(keys, fill_value=0).astype(int)
-    out["own_rate"] = own.reindex(keys)
+    out["readings"] = np.bincount(rc, minlength=len(keys)).astype(int)
+    out["own_rate"] = own_rate
     out["rate"] = out["own_rate"].fillna(fleet)
-    out["rate_source"] = pd.Series(np.where(out["own_rate"].notna(), "own", fleet_source), index=keys, dtype="string")
-    out["last_reading"] = last["mileage"].reindex(keys).astype("Float64")
-    out["last_reading_date"] = last["visit_date"].reindex(keys)
+    out["rate_source"] = pd.Series(np.where(~np.isnan(own_rate), "own", fleet_source), index=keys, dtype="string")
+    reading = visits["mileage"].iloc[last[seen]].astype("Float64").to_numpy()
+    out["last_reading"] = pd.array([pd.NA] * len(keys), dtype="Float64")
+    out.loc[seen, "last_reading"] = reading
+    reading_date = visits["visit_date"].iloc[last[seen]].to_numpy()
+    out["last_reading_date"] = pd.Series(pd.NaT, index=keys, dtype=visits["visit_date"].dtype)
+    out.loc[seen, "last_reading_date"] = reading_date
     return out, fleet, fleet_source
 
 
@@ -284,19 +309,34 @@ def _intervals(service_type: pd.Series, p: dict) -> tuple[pd.Series, pd.Series]:
     return days, miles
 
 
+# The parameters vehicle_status reads (its result is shared by the audit and retention pages).
+STATUS_PARAMS = ("default_daily_miles", "service_interval_days", "service_interval_miles", "intervals_by_service_type")
+
+
 def vehicle_status(data: DealerData, p: dict) -> pd.DataFrame:
-    """Per vehicle: customer, last visit, mileage rate and estimate at A, time / mileage due dates."""
+    """Per vehicle: customer, last visit, mileage rate and estimate at A, time / mileage due dates
+    (once per store and parameters)."""
+    key = ("vehicle_status", repr([(k, p.get(k)) for k in STATUS_PARAMS]))
+    return shared(data, key, lambda: _vehicle_status(data, p))
+
+
+def _vehicle_status(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     v = _visits(data)
     rates, _, _ = mileage_rates(v, p["default_daily_miles"])
-    last = v.groupby("key").tail(1).set_index("key")
+    codes, _ = pd.factorize(v["key"], use_na_sentinel=False)  # rates' index: the keys in this order
+    count = np.bincount(codes, minlength=len(rates))
+    # visits come ordered: a key's last row is its last visit
+    last_pos = len(v) - 1 - np.unique(codes[::-1], return_index=True)[1]
+    order = np.argsort(rates.index.to_numpy(dtype=object), kind="stable")  # by key, as before
+    last = v.iloc[last_pos[order]].set_index("key")
     out = pd.DataFrame({
         "vin": text(last["vin"]).replace("", pd.NA),
         "customer_id": last["customer_id"].astype("string"),
         "last_visit": last["visit_date"],
         "last_service_type": last["service_type"].astype("string"),
-        "visits": v.groupby("key").size(),
-    })
+        "visits": count[order],
+    }, index=last.index)
     out = out.join(rates)
     days, miles = _intervals(out["last_service_type"], p)
     out["interval_days"], out["interval_miles"] = days.astype(int), miles
@@ -321,14 +361,14 @@ def due_for_service(data: DealerData, p: dict, excluded: dict, status: pd.DataFr
     s = s[by_time | by_miles]
     s = s.assign(due_date=s[["time_due_date", "mileage_due_date"]].min(axis=1))
     ap = data["appointments"]
-    up = ((local_date(ap["scheduled_for"], data.timezone) >= a) & ~ap["status"].isin(["cancelled", "no_show"]))
+    up = ((local_dates(data, "appointments", "scheduled_for") >= a) & ~ap["status"].isin(["cancelled", "no_show"]))
     up = ap[up.fillna(False).astype(bool)]
     up_vin = text(up["vin"])
     booked = isin(s["vin"], up_vin[up_vin.ne("")]) | isin(s["customer_id"], up.loc[up_vin.eq(""), "customer_id"])
     s = s[~booked.to_numpy(bool)]
     cols = ["customer_id", "vin", "last_visit", "due_date", "due_reason", "estimated_mileage", "last_reading",
             "time_due_date", "mileage_due_date"]
-    out = attach_vehicle(_with_contacts(s[cols].reset_index(drop=True), data, p, "due_for_service", excluded),
+    out = attach_vehicle(with_contacts(s[cols].reset_index(drop=True), data, p, "due_for_service", excluded),
                          data["vehicles"])
     overdue = (a - out["due_date"]).dt.days
     when = pd.Series(np.where(overdue > 0, "overdue by " + count_words(overdue, "day"),
@@ -350,7 +390,7 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
     cols = ["message_id", "customer_id", "sent_date", "sender", "channel", "key", "last_visit", "due_date",
             "days_from_due", "timing"]
     msgs = data["communications"]
-    day = local_date(msgs["sent_at"], data.timezone)
+    day = local_dates(data, "communications", "sent_at")
     keep = msgs["category"].eq("service_reminder").fillna(False) & in_window(day, months_before(a, p["reminder_timing_months"]), a)
     rem = msgs.loc[keep, ["message_id", "customer_id", "sender", "channel", "vin"]].assign(sent_date=day[keep])
     if rem.empty:
@@ -422,7 +462,7 @@ def timing_summary(rt: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
 
 def _declined(data: DealerData) -> pd.DataFrame:
     dw = data["declined_work"]
-    out = dw.assign(declined_date=local_date(dw["declined_at"], data.timezone), vin=text(dw["vin"]).replace("", pd.NA))
+    out = dw.assign(declined_date=local_dates(data, "declined_work", "declined_at"), vin=text(dw["vin"]).replace("", pd.NA))
     return out[out["declined_date"].notna()].reset_index(drop=True)
 
 
@@ -464,7 +504,7 @@ def declined_work_list(data: DealerData, p: dict, excluded: dict) -> pd.DataFram
     items = items[in_window(items["declined_date"], a - pd.Timedelta(days=d), a)].reset_index(drop=True)
     items = items[~_came_back(items, data, pd.Series(a, index=items.index)).to_numpy(bool)]
     items = items.assign(declined_at=wall_clock(items["declined_at"], data.timezone))
-    out = _with_contacts(items[["ro_id", "customer_id", "vin", "declined_at", "declined_date", "description", "amount"]],
+    out = with_contacts(items[["ro_id", "customer_id", "vin", "declined_at", "declined_date", "description", "amount"]],
                          data, p, "declined_work", excluded)
     ago = (a - out["declined_date"]).dt.days
     what = text(out["description"]).mask(text(out["description"]).eq(""), "recommended work")
@@ -595,18 +635,3 @@ def compute(data: DealerData, p: dict) -> ServiceResult:
         excluded=excluded,
         definitions=definitions(p),
     )
-
-
-def _register_definitions() -> None:
-    """Put the service definitions (with the default parameters) into ``retention.DEFINITIONS``."""
-    from . import retention
-
-    try:
-        from .params import load_defaults
-
-        retention.DEFINITIONS.update(definitions(load_defaults()["retention"]))
-    except Exception:  # no defaults.yaml reachable: the retention templates still read as text
-        pass
-
-
-_register_definitions()

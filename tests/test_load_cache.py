@@ -207,3 +207,80 @@ def test_the_set_up_cells_share_one_load(tmp_path, counted_loads):
     assert len(counted_loads) == 1
     assert q.data.dealer_id == r.data.dealer_id == "D7" and r.data is not r2.data
     pd.testing.assert_frame_equal(q.data["customers"], r.data["customers"])
+
+
+# --------------------------------------------------------------------------- shared frames
+
+def test_copies_of_one_load_share_one_memo_of_frames(tmp_path, counted_loads):
+    from ownercomm_kit.kpis import common
+
+    params = params_of(clean_folder(tmp_path / "d"))
+    first, _ = load_cache.load_cached(params, strict=False)
+    second, _ = load_cache.load_cached(dict(params), strict=True)
+    made = []
+
+    def make():
+        made.append(1)
+        return common.local_date(first["communications"]["sent_at"], first.timezone)
+
+    a = common.shared(first, ("days",), make)
+    b = common.shared(second, ("days",), make)
+    assert len(made) == 1  # the second notebook's copy reuses the first one's frame
+    pd.testing.assert_series_equal(a, b)
+    b.iloc[:] = pd.NaT  # a caller changing its copy changes neither the memo nor the other copy
+    pd.testing.assert_series_equal(common.shared(first, ("days",), make), a)
+    assert common.shared(second, ("days",), make).notna().all()
+
+
+def test_another_dealer_or_a_changed_file_gets_its_own_frames(tmp_path, counted_loads):
+    from ownercomm_kit.kpis import common
+
+    a_params = params_of(clean_folder(tmp_path / "a"), dealer_id="A")
+    b_params = params_of(clean_folder(tmp_path / "b"), dealer_id="B")
+    a, _ = load_cache.load_cached(a_params, strict=False)
+    b, _ = load_cache.load_cached(b_params, strict=False)
+    common.shared(a, ("k",), lambda: "of A")
+    assert common.shared(b, ("k",), lambda: "of B") == "of B"
+    bump(tmp_path / "a" / "communications.csv", (tmp_path / "a" / "communications.csv").read_text())
+    a2, _ = load_cache.load_cached(a_params, strict=False)
+    assert common.shared(a2, ("k",), lambda: "new load") == "new load"
+    assert common.shared(a, ("k",), lambda: "never") == "of A"
+
+
+def test_data_not_from_the_cache_has_a_memo_of_its_own(tmp_path, counted_loads):
+    import dataclasses
+
+    from ownercomm_kit.kpis import common
+
+    data = loader.load_dealer(params_of(clean_folder(tmp_path / "d")))
+    assert common.shared(data, ("k",), lambda: 1) == 1
+    assert common.shared(data, ("k",), lambda: 2) == 1
+    other = dataclasses.replace(data, as_of=data.as_of - dt.timedelta(days=30))  # e.g. a history month-end
+    assert common.shared(other, ("k",), lambda: 3) == 3
+    memos = len(load_cache._memos)
+    del data, other
+    import gc
+
+    gc.collect()
+    assert len(load_cache._memos) == memos - 2  # a memo goes with its data
+
+
+def test_contacts_of_a_subset_equal_the_contacts_computed_on_the_subset(tmp_path, counted_loads):
+    from ownercomm_kit.kpis import common
+
+    data = loader.load_dealer(params_of(clean_folder(tmp_path / "d")))
+    customers = data["customers"]
+    ids = customers["customer_id"].iloc[::2]
+    p = {"contact_fallback": ["sms", "email", "phone", "mail"]}
+    direct = common.customer_contacts(customers[common.isin(customers["customer_id"], ids)], p["contact_fallback"])
+    pd.testing.assert_frame_equal(common.contacts_of(data, ids, p), direct)
+
+
+def test_a_table_replaced_in_place_is_not_served_a_frame_of_the_old_one(tmp_path, counted_loads):
+    from ownercomm_kit.kpis import common
+
+    data, _ = load_cache.load_cached(params_of(clean_folder(tmp_path / "d")), strict=False)
+    before = common.local_dates(data, "communications", "sent_at")
+    data.tables["communications"] = data.tables["communications"].iloc[1:]
+    after = common.local_dates(data, "communications", "sent_at")
+    assert len(after) == len(before) - 1 and after.index.equals(data["communications"].index)

@@ -364,3 +364,30 @@ def test_degenerate_inputs_do_not_crash():
     r = retention.compute(dealer(customers=cust("C1")), PARAMS)  # customers only
     assert r.due_for_service.empty and r.recently_lost.empty and r.declined_work.empty
     assert {"age_bands", "due_for_service", "declined_work", "recently_lost"} <= set(r.skipped)
+
+
+def test_vehicle_status_is_computed_once_per_store_and_parameters(monkeypatch):
+    """The audit page's reminder timing and the retention page share one vehicle_status per store;
+    other intervals are another computation, and a dealer's frame never serves another dealer."""
+    calls = []
+    real = service._vehicle_status
+    monkeypatch.setattr(service, "_vehicle_status", lambda data, p: calls.append(1) or real(data, p))
+    visits = [visit("R1", "C1", "2025-01-01", "V1", 1000), visit("R2", "C1", "2025-01-11", "V1", 1500)]
+    d = rate_dealer(visits)
+    first = service.vehicle_status(d, P)
+    first["rate"] = 0.0  # a caller changing its frame does not change the store's
+    again = service.vehicle_status(d, P)
+    assert len(calls) == 1 and again.loc[0, "rate"] == pytest.approx(50.0)
+    service.vehicle_status(d, {**P, "service_interval_miles": 3000})
+    assert len(calls) == 2
+    other = service.vehicle_status(rate_dealer([visit("R9", "C2", "2025-01-01", "V9", 10)]), P)
+    assert len(calls) == 3 and list(other["vin"]) == ["V9"]
+
+
+def test_rates_do_not_depend_on_the_order_the_visits_come_in():
+    visits = [visit(f"R{i:02d}", f"C{i % 3}", f"2025-0{1 + i % 9}-{10 + i % 7}", f"V{i % 4}", 1000 + 37 * i)
+              for i in range(40)] + [visit("RX", "C1", "2025-03-03", None, 500), visit("RY", "C1", "2025-04-03", None, 900)]
+    a = service.vehicle_status(rate_dealer(visits), P)
+    b = service.vehicle_status(rate_dealer(visits[::-1]), P)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a["vin"].fillna("")) == sorted(a["vin"].fillna(""))  # one row per vehicle, by key

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from ownercomm_kit.report import actions
-from ownercomm_kit.report.actions import Action, choose, plural
+from ownercomm_kit.report.actions import Action, choose
+from ownercomm_kit.words import plural
 
 
 def _flags(rows):

@@ -14,16 +14,11 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from ..words import plural
 from . import html
 
 MAX_ACTIONS = 3
 TITLE = "What to do this week"
-
-
-def plural(n: int, singular: str, plural_form: str | None = None) -> str:
-    """``1 customer``, ``2 customers``, ``3 people`` (with ``plural_form``): never "customer(s)"."""
-    word = singular if n == 1 else (plural_form or singular + "s")
-    return f"{n:,} {word}"
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,10 @@ def _customers(frame: pd.DataFrame | None) -> int:
 def audit_actions(result: Any, rule_words: dict[str, str] | None = None) -> list[Action]:
     """Candidates of the audit: hold back the suppression list, stop what breaks a serious
     rule, fix the most common problem."""
-    rule_words = rule_words or {}
+    if rule_words is None:
+        from ..audit import catalog
+
+        rule_words = catalog.titles()
     out: list[Action] = []
     n = _customers(result.suppression)
     out.append(Action(f"Import suppression.csv into every sending tool: {plural(n, 'customer')} to hold back "
@@ -146,9 +144,7 @@ def referrals_actions(result: Any) -> list[Action]:
 
 def candidates(report: str, result: Any) -> list[Action]:
     if report == "audit":
-        from .audit_report import RULE_WORDS
-
-        return audit_actions(result, RULE_WORDS)
+        return audit_actions(result)
     if report == "retention":
         return retention_actions(result)
     if report == "referrals":

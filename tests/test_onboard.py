@@ -13,6 +13,7 @@ from helpers_onboard import (
 )
 
 from ownercomm_kit import onboard as ob
+from ownercomm_kit.onboard.folder import _date_only_hint
 from ownercomm_kit import params
 from ownercomm_kit.cli import main
 from ownercomm_kit.loader import load_data_dir, load_dealer
@@ -627,7 +628,7 @@ def test_a_time_stamp_split_into_date_and_time_columns_is_pointed_out(tmp_path):
     # time stamps with a time, Excel serials and ISO with T are fine
     for cells in (["06/18/2026 10:30 PM"], ["46191.4375"], ["2026-06-18T22:30:00"]):
         frame = pd.DataFrame({"Sent": cells}, dtype="string")
-        assert ob._date_only_hint(ob.ColumnMatch("communications", "sent_at", "Sent", "synonym"), frame) is None
+        assert _date_only_hint(ob.ColumnMatch("communications", "sent_at", "Sent", "synonym"), frame) is None
 
 
 def test_typos_in_the_consultants_file_are_kept_but_reported(tmp_path):

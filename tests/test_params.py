@@ -196,10 +196,10 @@ def test_for_notebook_papermill_style_values_override_the_file(kit):
 
 
 
-def test_from_frames_reads_dst_edges_like_the_loader():
-    """In-code tables and loaded files agree on DST edges (fold=0), and mixed date styles parse."""
+def test_from_frames_reads_dst_edges_by_fold_0_and_mixed_date_styles():
+    """In-code tables read DST edges by PEP 495 fold=0 (the repeated hour is the summer one, a
+    skipped time keeps the offset before the change), and mixed date styles parse."""
     from ownercomm_kit.data import from_frames
-    from ownercomm_kit.formats import parse_timestamps
     import pandas as pd
 
     cells = ["2026-11-01 01:30:00", "2026-03-08 02:30:00"]
@@ -212,8 +212,8 @@ def test_from_frames_reads_dst_edges_like_the_loader():
         "sales": [{"sale_id": "a", "customer_id": "1", "sale_date": "2026-06-19"},
                   {"sale_id": "b", "customer_id": "1", "sale_date": "2026-06-18 10:30"}],
     }, timezone="America/New_York")
-    loaded, bad = parse_timestamps(pd.Series(cells, dtype="string"), "America/New_York")
-    assert not bad.any()
-    assert data["communications"]["sent_at"].tolist() == loaded.tolist()
+    utc = data["communications"]["sent_at"].dt.tz_convert("UTC").tolist()
+    assert utc == [pd.Timestamp("2026-11-01 05:30", tz="UTC"),   # 01:30 EDT, the first of the two
+                   pd.Timestamp("2026-03-08 07:30", tz="UTC")]   # 02:30 does not exist: 03:30 EDT
     assert data["communications"]["sent_at"].notna().all()
     assert [d.day for d in data["sales"]["sale_date"]] == [19, 18]

@@ -1,0 +1,309 @@
+"""Parsing the cells of real exports (SPEC §3): vectorised parsers, each returning
+``(parsed, bad)``: the parsed Series and a boolean mask of the non-empty cells that could not
+be parsed (the caller reports them; never a silent NaT).
+
+Time stamps without an offset are wall-clock time in the dealer's zone. Daylight-saving
+edges follow Python's PEP 495 ``fold=0`` rule, so a re-run always gives the same instant:
+an *ambiguous* time (the repeated hour in autumn) is the first occurrence (summer time);
+a *nonexistent* time (the skipped hour in spring) is read with the offset in force before
+the change, i.e. 02:30 in a 02:00->03:00 gap becomes 03:30.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+
+# --- headers -------------------------------------------------------------------------------
+
+
+def normalize_header(name) -> str:
+    """Case, spacing, punctuation and accents ignored: "Cust No" / "CUST_NO" -> "custno"."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+# --- parsers -------------------------------------------------------------------------------
+
+
+def _text(s: pd.Series) -> pd.Series:
+    """Trimmed strings; blank -> NA."""
+    t = s.astype("string")
+    if isinstance(t.array, pd.arrays.ArrowStringArray) and _trimmed_and_filled(t.array._pa_array):
+        return t  # every cell starts and ends with a visible ASCII character: nothing to trim
+    t = t.str.strip()
+    return t.mask(t == "")
+
+
+def _trimmed_and_filled(arr) -> bool:
+    """No non-null cell of an Arrow string array is empty or starts or ends with a byte
+    outside visible ASCII (``!`` to ``~``): then stripping changes nothing and no cell is
+    blank. One look at each cell's first and last byte, no string built (10M-row columns)."""
+    import pyarrow as pa
+
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for c in chunks:
+        if len(c) == c.null_count:
+            continue
+        wide = pa.types.is_large_string(c.type)
+        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset:c.offset + len(c) + 1]
+        start, end = offsets[:-1], offsets[1:]
+        if c.null_count:
+            valid = np.asarray(c.is_valid())
+            start, end = start[valid], end[valid]
+        if not len(start):
+            continue
+        if np.any(end <= start):
+            return False
+        data = np.frombuffer(c.buffers()[2], dtype=np.uint8)
+        first, last = data[start], data[end - 1]
+        if np.any((first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)):
+            return False
+    return True
+
+
+# US and other non-ISO layouts, tried only on the cells ISO did not take.
+US_FORMATS = (
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%m/%d/%y %I:%M:%S %p",
+    "%m/%d/%y %I:%M %p",
+    "%m/%d/%y %H:%M:%S",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y-%m-%d %I:%M:%S %p",
+    "%Y-%m-%d %I:%M %p",
+)
+_OFFSET = r"(?:Z|[+-]\d\d(?::?\d\d)?)$"
+_SERIAL = r"^\d+(?:\.\d+)?$"
+# Excel 1900 date system (epoch 1899-12-30, right from serial 61 = 1900-03-01 on). Serials
+# from 10000 (1927-05-18) only: a bare 4-digit number is far more likely a year than a
+# 1920s date, and must not be silently read as one.
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIAL_RANGE = (10000, 131000)  # up to 2258, within datetime64[ns]
+
+
+def _parse(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Split a column into (naive wall-clock, aware UTC, bad mask), same index.
+
+    Each filled cell is in exactly one of naive (no offset: local time), aware (it carried an
+    offset or a zone) or bad.
+    """
+    idx = s.index
+    naive = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
+    aware = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns, UTC]")
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        out = _ns(s.dt.tz_convert("UTC"))
+        return naive, out, s.notna() & out.isna()
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        out = _ns(s)
+        return out, aware, s.notna() & out.isna()
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return naive, aware, s.notna()
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        ok, serial = _from_serial(pd.to_numeric(s, errors="coerce").astype("float64"))
+        return serial, aware, s.notna() & ~ok
+    if s.dtype == object:
+        s = _objects_to_text(s, naive, aware)
+    text = _text(s)
+    todo = text.notna()
+    if todo.any():
+        _parse_text(text, todo, naive, aware)
+    bad = todo & naive.isna() & aware.isna()
+    return naive, aware, bad
+
+
+def _objects_to_text(s: pd.Series, naive: pd.Series, aware: pd.Series) -> pd.Series:
+    """Python datetimes, dates and numbers in an object column (xlsx, parquet) taken as they are."""
+    texts: dict = {}
+    for i, v in s.items():
+        if isinstance(v, (dt.datetime, dt.date)) and not isinstance(v, bool):
+            ts = pd.Timestamp(v)
+            if not _NS_MIN <= (ts if ts.tzinfo is None else ts.tz_localize(None)) <= _NS_MAX:
+                texts[i] = v.isoformat()  # out of range: the text pass reports it, value shown
+                continue
+            if ts.tzinfo is None:
+                naive.loc[i] = ts
+            else:
+                aware.loc[i] = ts.tz_convert("UTC")
+        elif isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+            ok, serial = _from_serial(pd.Series([float(v)]))
+            if ok.iloc[0]:
+                naive.loc[i] = serial.iloc[0]
+    taken = naive.notna() | aware.notna()
+    out = s.where(~taken, None).map(lambda v: v if isinstance(v, str) else None)
+    for i, text in texts.items():
+        out.loc[i] = text
+    return out.astype("string")
+
+
+def _parse_text(text: pd.Series, todo: pd.Series, naive: pd.Series, aware: pd.Series) -> None:
+    """Fill naive/aware from trimmed strings: ISO on the whole column first, then the rest."""
+    # A bare year or year-month is not a date: ISO would silently read "2026" as 1 January.
+    iso_todo = todo & (text.str.len() >= 8)
+    cand = text[iso_todo]
+    try:
+        iso = pd.to_datetime(cand, format="ISO8601", errors="coerce")
+        if getattr(iso.dt, "tz", None) is None:
+            naive.loc[iso.index] = _ns(iso)
+        else:  # every ISO cell carried the same offset
+            aware.loc[iso.index] = _ns(iso.dt.tz_convert("UTC"))
+    except (ValueError, TypeError):  # offsets mixed with local times: split them
+        has_offset = cand.str.contains(_OFFSET, regex=True) & cand.str.contains(r"\d[T ]\d", regex=True)
+        off = pd.to_datetime(cand[has_offset], format="ISO8601", errors="coerce", utc=True)
+        aware.loc[off.index] = _ns(off)
+        loc = pd.to_datetime(cand[~has_offset], format="ISO8601", errors="coerce")
+        naive.loc[loc.index] = _ns(loc)
+    left = todo & naive.isna() & aware.isna()
+    if not left.any():
+        return
+    # Excel serial numbers exported as text.
+    serial_like = left & text.str.fullmatch(_SERIAL).fillna(False).astype(bool)
+    if serial_like.any():
+        ok, values = _from_serial(pd.to_numeric(text[serial_like], errors="coerce"))
+        naive.loc[values.index[ok]] = values[ok]
+        left = left & ~serial_like
+    for fmt in US_FORMATS:
+        if not left.any():
+            break
+        got = pd.to_datetime(text[left], format=fmt, errors="coerce")
+        got = got[got.notna()]
+        if not got.empty:
+            naive.loc[got.index] = _ns(got)
+            left.loc[got.index] = False
+
+
+# What datetime64[ns] holds (years 1678-2261); a date outside (0001-01-01, 9999-12-31 used as
+# "never") is reported as unparseable rather than overflowing.
+_NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31 23:59:59")
+
+
+def _ns(s: pd.Series) -> pd.Series:
+    """A datetime Series of any unit as nanoseconds; out-of-range values become NaT."""
+    tz = getattr(s.dt, "tz", None)
+    lo, hi = (_NS_MIN, _NS_MAX) if tz is None else (_NS_MIN.tz_localize(tz), _NS_MAX.tz_localize(tz))
+    s = s.where((s >= lo) & (s <= hi))
+    return s.astype("datetime64[ns]" if tz is None else pd.DatetimeTZDtype("ns", tz))
+
+
+def _from_serial(x: pd.Series) -> tuple[pd.Series, pd.Series]:
+    lo, hi = EXCEL_SERIAL_RANGE
+    ok = x.notna() & (x >= lo) & (x < hi)
+    # Excel keeps milliseconds; rounding removes float noise (45826.4375 is exactly 10:30).
+    delta = pd.to_timedelta((x.where(ok) * 86_400_000).round(), unit="ms")
+    return ok.astype(bool), (EXCEL_EPOCH + delta).astype("datetime64[ns]")
+
+
+def localize(naive: pd.Series, tz: str) -> pd.Series:
+    """Wall-clock times in ``tz`` (PEP 495 fold=0 on DST edges, see the module docstring)."""
+    out = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    edge = naive.notna() & out.isna()
+    if edge.any():
+        zone = ZoneInfo(tz)
+        fixed = [
+            pd.Timestamp(v.to_pydatetime().replace(tzinfo=zone).astimezone(dt.timezone.utc)).tz_convert(tz)
+            for v in naive[edge]
+        ]
+        out = out.copy()
+        out.loc[edge] = pd.Series(fixed, index=naive.index[edge], dtype=out.dtype)
+    return out
+
+
+def parse_timestamps(s: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
+    """Cells to ``datetime64[ns, tz]``: ISO (offsets converted), US, Excel serials; no offset = local."""
+    naive, aware, bad = _parse(s)
+    if not naive.notna().any():  # every cell carried its offset or zone (typed files): no wall clock to place
+        return aware.dt.tz_convert(tz).astype(pd.DatetimeTZDtype("ns", tz)), bad
+    out = localize(naive, tz).astype(pd.DatetimeTZDtype("ns", tz))
+    has_aware = aware.notna()
+    if has_aware.any():
+        out = out.mask(has_aware, aware.dt.tz_convert(tz))
+    return out.astype(pd.DatetimeTZDtype("ns", tz)), bad
+
+
+def parse_dates(s: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
+    """Cells to naive midnight ``datetime64[ns]``: a time stamp with offset takes its date in ``tz``."""
+    naive, aware, bad = _parse(s)
+    out = naive
+    has_aware = aware.notna()
+    if has_aware.any():
+        out = out.mask(has_aware, aware.dt.tz_convert(tz).dt.tz_localize(None))
+    return out.dt.normalize().astype("datetime64[ns]"), bad
+
+
+TRUE_WORDS = ("y", "yes", "1", "true", "t", "1.0")
+FALSE_WORDS = ("n", "no", "0", "false", "f", "0.0")
+
+
+def parse_bools(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Y/N, Yes/No, 1/0, TRUE/FALSE, T/F (any case, trimmed) to nullable ``boolean``."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("boolean"), pd.Series(False, index=s.index)
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        ok = s.isna() | s.isin([0, 1])
+        return s.where(ok).astype("Float64").astype("boolean"), ~ok
+    if s.dtype == object:
+        s = s.map(lambda v: str(v) if isinstance(v, (bool, int, float)) and not pd.isna(v) else v)
+    low = _text(s).str.lower()
+    yes, no = low.isin(TRUE_WORDS), low.isin(FALSE_WORDS)
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    out[yes.fillna(False).astype(bool)] = True
+    out[no.fillna(False).astype(bool)] = False
+    bad = low.notna() & ~yes & ~no
+    return out, bad.fillna(False).astype(bool)
+
+
+_CURRENCY = r"[\s\u00a0$€£¥]|USD|EUR|CAD|GBP"
+
+
+def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``$31,000.00``, ``31000``, ``(1,200.50)`` (negative), ``€ 9``, ``-5`` to float64."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return pd.Series(np.nan, index=s.index), s.notna()
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype("float64"), pd.Series(False, index=s.index)
+    if s.dtype == object:
+        s = s.map(lambda v: repr(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v) else v)
+    text = _text(s)
+    filled = text.notna()
+    # Fast path: plain numbers (most cells of most exports); only the rest is cleaned.
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    num = num.where(np.isfinite(num))  # "inf" is no amount
+    rest = filled & num.isna()
+    if rest.any():
+        num = num.copy()
+        num[rest] = _clean_numbers(text[rest])
+    bad = filled & num.isna()
+    return num, bad.astype(bool)
+
+
+def _clean_numbers(text: pd.Series) -> pd.Series:
+    t = text.str.replace(_CURRENCY, "", regex=True)
+    negative = t.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
+    t = t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
+    # Thousands separators only where they sit between digit groups of three.
+    grouped = t.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?").fillna(False).astype(bool)
+    t = t.mask(grouped, t.str.replace(",", "", regex=False))
+    plain = t.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?").fillna(False).astype(bool)
+    num = pd.to_numeric(t.where(plain), errors="coerce").astype("float64")
+    return num.where(~negative, -num)
+
+
+def parse_ints(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers (``12,345``, ``2021``, ``2021.0``) to ``Int64``; fractions are unparseable."""
+    num, bad = parse_numbers(s)
+    # Whole and exactly representable (|x| < 2**53): a 20-digit "number" is an id, not a count.
+    whole = num.isna() | ((num == np.floor(num)) & (num.abs() < 2.0**53))
+    out = num.where(whole).round().astype("Int64")
+    return out, bad | ~whole

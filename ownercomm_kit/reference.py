@@ -113,8 +113,9 @@ def kpis_page(p: dict) -> str:
     rows = [[f"`{k.key}`", k.label, k.unit, {"up": "higher", "down": "lower", "none": "neither"}[k.better],
              k.report, k.definition(p)] for k in KPIS.values()]
     return (HEADER + "# Figures (`kpis.json`)\n\n"
-            "One row per key of `kpis.json`; the label is what every page, the group index and the progress "
-            "charts call the figure. A figure whose denominator is empty is `null`, never 0.\n\n"
+            "One row per key of `kpis.json` (page `group`: of the group's `manifest.json`, SPEC §9); the label is "
+            "what every page, the group index and the progress charts call the figure. A figure whose denominator "
+            "is empty is `null`, never 0.\n\n"
             + _table(["key", "label", "unit", "better when", "page", "definition (default parameters)"], rows))
 
 

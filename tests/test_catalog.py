@@ -183,3 +183,14 @@ def test_kpi_definitions_never_name_raw_columns(p):
         d = k.definition(p)
         assert d, k.key
         assert not re.search(r"\b[a-z]+_[a-z_0-9]+\b", d), (k.key, d)
+
+
+def test_group_figures_have_one_label_on_the_group_page_and_the_index():
+    from ownercomm_kit.group import page
+
+    for key in ("shared_customers", "shared_customer_message_share", "group_flags_total"):
+        k = registry.get(key)
+        assert k.report == "group" and k.definition() == page.KPI_DEFINITIONS[key]
+        assert page.DEFINITIONS[k.label] == k.definition()
+    src = (ROOT / "ownercomm_kit" / "batch" / "index.py").read_text(encoding="utf-8")
+    assert '"Shared customers"' not in src and '"Group flags"' not in src

@@ -120,3 +120,16 @@ def test_model_names_in_one_casing_in_sentences():
                              "A note about the CR-V"]
     assert pd.isna(out[3])
     assert common.model_casing(details, []).equals(details)
+
+
+def test_empty_figures_say_why_with_the_dealers_windows():
+    from ownercomm_kit import params as params_mod
+    from ownercomm_kit.report import referrals_report, retention_report
+
+    p = params_mod.resolve({"dealer_id": "T", "data_dir": ".", "retention": {"show_rate_days": 60, "retention_window_months": 6},
+                            "referrals": {"window_months": 3}})
+    e = retention_report.empty_reasons(p["retention"])
+    assert e["appointment_show_rate_90d"].endswith("last 60 days")
+    assert "between 12 and 6 months" in e["first_year_service_retention"]
+    assert set(e) >= set(retention_report.retention.KPI_KEYS)
+    assert referrals_report.empty_reasons(p["referrals"])["referral_conversion_12m"] == "no referral in the last 3 months"

@@ -3,7 +3,10 @@
 A rule is ``f(data, params) -> flags`` (columns ``FLAG_COLUMNS``, index = the message's row in
 the sorted messages, see ``windows.Messages``); thresholds come from ``params["rules"][name]``,
 exemptions from ``params["audit"]["exempt_categories"]``. Adding a rule = one function here
-with ``@rule(...)``, its block in ``params/defaults.yaml`` and its tests.
+with ``@rule(...)`` (which registers it in the rule catalog, ``audit.catalog``, with its title,
+its definition built from the parameters, an example of its detail sentence and the data it
+needs), its block in ``params/defaults.yaml``, its method of ``synth.inject.Injector`` and its
+tests; then ``ownercomm docs``. Every page reads its wording from the catalog.
 
 Readings of SPEC §4 that the tests pin:
 - a customer's messages are ordered by (sent_at, message_id); windows are (t - N x 24 h, t];

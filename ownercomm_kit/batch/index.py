@@ -308,11 +308,12 @@ def group_section(entry: dict):
                                                            + failure_text(entry), "warn")))
     k = entry.get("kpis") or {}
     tiles = html.tiles([
-        html.Tile("Shared customers", k.get("shared_customers"), "int", "Persons who are customers of two or more stores."),
-        html.Tile("Messages reaching shared customers", k.get("shared_customer_message_share"), "pct",
-                  "Messages sent to shared customers, divided by all messages of the stores.", reason="no messages"),
-        html.Tile("Group flags", k.get("group_flags_total"), "int",
-                  "Messages that break a group rule (one store's message to another's customer).",
+        html.Tile(registry.label("shared_customers"), k.get("shared_customers"), "int",
+                  registry.get("shared_customers").definition()),
+        html.Tile(registry.label("shared_customer_message_share"), k.get("shared_customer_message_share"), "pct",
+                  registry.get("shared_customer_message_share").definition(), reason="no messages"),
+        html.Tile(registry.label("group_flags_total"), k.get("group_flags_total"), "int",
+                  registry.get("group_flags_total").definition(),
                   tone="bad" if k.get("group_flags_total") else "good"),
     ])
     missing = entry.get("missing") or []

@@ -14,19 +14,22 @@ from ..report import charts, html
 from ..report.export import html_bundle, notebook_to_html, page_cell
 from .persons import span_counts
 from ..audit import catalog
+from ..kpis import registry
 from .rules import GROUP_RULES
 
+# The group KPIs (SPEC §9, the group's manifest.json); their labels are the KPI registry's.
+KPI_DEFINITIONS = {
+    "shared_customers": "Persons who are customers of two or more stores of the group.",
+    "shared_customer_message_share": "Messages sent by the stores to shared customers, divided by all messages the "
+                                     "stores sent (up to each store's report date).",
+    "group_flags_total": "Messages that break a group rule: something one store did to a customer of another, "
+                         "or the stores together sending a person too many messages.",
+}
 DEFINITIONS = {
     "Person": "Customer records of the group's stores that are one person: the same email (trimmed, lower "
               "case), or the same phone number and the same last name (accents, case, spacing and punctuation ignored).",
-    "Shared customers": "Persons who are customers of two or more stores of the group.",
-    "Share of messages reaching shared customers": "Messages sent by the stores to shared customers, divided by "
-                                                   "all messages the stores sent (up to each store's report date).",
-    "Group flags": "Messages that break a group rule: something one store did to a customer of another, "
-                   "or the stores together sending a person too many messages.",
+    **{registry.label(k): d for k, d in KPI_DEFINITIONS.items()},
 }
-
-
 
 
 def _chart(fig):
@@ -47,11 +50,12 @@ def build_page(*, group_name: str, stores, missing, persons: pd.DataFrame, flags
             "Missing from this group view: " + "; ".join(f"{m['dealer_name']} ({m['reason']})" for m in missing)
             + ". Their customers and messages are not counted here.", "warn"))))
     cells.append(page_cell(html_bundle(html.tiles([
-        html.Tile("Shared customers", kpis.get("shared_customers"), "int", DEFINITIONS["Shared customers"]),
-        html.Tile("Messages reaching shared customers", kpis.get("shared_customer_message_share"), "pct",
-                  DEFINITIONS["Share of messages reaching shared customers"], reason="no messages"),
-        html.Tile("Group flags", kpis.get("group_flags_total"), "int", DEFINITIONS["Group flags"],
-                  tone="bad" if kpis.get("group_flags_total") else "good"),
+        html.Tile(registry.label("shared_customers"), kpis.get("shared_customers"), "int",
+                  KPI_DEFINITIONS["shared_customers"]),
+        html.Tile(registry.label("shared_customer_message_share"), kpis.get("shared_customer_message_share"), "pct",
+                  KPI_DEFINITIONS["shared_customer_message_share"], reason="no messages"),
+        html.Tile(registry.label("group_flags_total"), kpis.get("group_flags_total"), "int",
+                  KPI_DEFINITIONS["group_flags_total"], tone="bad" if kpis.get("group_flags_total") else "good"),
         html.Tile("Persons", int(persons["person_id"].nunique()) if len(persons) else 0, "int",
                   "Distinct persons among all customer records of the group."),
     ]), "headline")))

@@ -27,7 +27,7 @@ class KPI:
     label: str            # plain words, one per figure, used everywhere
     unit: str             # count | share | money
     better: str           # up | down | none
-    report: str           # audit | retention | referrals: the page whose headline shows it
+    report: str           # audit | retention | referrals | group: the page whose headline shows it
     noun: str = ""        # what a count counts, for "12 fewer serious problems" (count KPIs)
 
     def __post_init__(self) -> None:
@@ -47,6 +47,10 @@ def _definition(k: KPI, params: Mapping[str, Any] | None) -> str:
         from ..audit import metrics
 
         return metrics.definitions(dict(params) if params else None).get(k.key, "")
+    if k.report == "group":
+        from ..group.page import KPI_DEFINITIONS
+
+        return KPI_DEFINITIONS.get(k.key, "")
     if k.report == "retention":
         from .. import retention as mod
     else:
@@ -85,6 +89,10 @@ _ALL: tuple[KPI, ...] = (
     KPI("first_contact_24h_share", "Contacted within 24 hours", "share", "up", "referrals"),
     KPI("acknowledgment_rate", "Advocates thanked", "share", "up", "referrals"),
     KPI("referral_revenue_12m", "Sales from referrals", "money", "up", "referrals"),
+    # The group step (SPEC §9): in the group's manifest.json, not in a store's kpis.json.
+    KPI("shared_customers", "Shared customers", "count", "none", "group", "shared customers"),
+    KPI("shared_customer_message_share", "Messages reaching shared customers", "share", "down", "group"),
+    KPI("group_flags_total", "Group flags", "count", "down", "group", "group flags"),
 )
 
 KPIS: dict[str, KPI] = {k.key: k for k in _ALL}

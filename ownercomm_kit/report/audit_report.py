@@ -14,7 +14,8 @@ TIER_WORDS = {"loyal": "Loyal", "self_directed": "Self-directed", "responsive": 
 KPIS = tuple((k, registry.label(k), registry.get(k).kind)
              for k in ("messages", "customers_messaged", "flags_total", "flags_high", "over_cap_customer_share"))
 EMPTY = {"over_cap_customer_share": "no customer was messaged",
-         "reminder_on_time_share": "no service reminder of the last 12 months could be set against a visit"}
+         "reminder_on_time_share": "no service reminder of the last {reminder_timing_months} months could be set "
+                                   "against a visit"}
 TABLES = ("customers", "communications", "sales", "service_visits", "appointments", "leads", "vehicles")
 WORDS = {
     **{k: label for k, label, _ in KPIS},
@@ -89,7 +90,8 @@ def headline(ctx: ReportContext, r: audit.AuditResult) -> None:
     tones = {"flags_high": "bad" if r.headline.get("flags_high") else "good",
              "over_cap_customer_share": "bad" if (r.headline.get("over_cap_customer_share") or 0) > 0 else "good"}
     changes = progress_section.changes(ctx, kpis, [k for k, *_ in KPIS])
-    html.show(common.kpi_tiles(kpis, spec, defs, skipped, EMPTY, tones, changes) + progress_section.baseline_line(ctx)
+    empty = {k: v.format(**ctx.params["retention"]) for k, v in EMPTY.items()}
+    html.show(common.kpi_tiles(kpis, spec, defs, skipped, empty, tones, changes) + progress_section.baseline_line(ctx)
               + common.key_points(key_points(r)))
 
 
@@ -419,7 +421,8 @@ def tiers(ctx: ReportContext, r: audit.AuditResult) -> None:
     html.show(html.table(shown[["label", "customers", "share_of_customers", "messages", "messages_per_customer",
                                 "messages_per_customer_month"]],
                          labels={"label": "Tier", "customers": "Customers", "share_of_customers": "Share of customers",
-                                 "messages": "Messages (12 months)", "messages_per_customer": "Per customer",
+                                 "messages": f"Messages ({ctx.params['audit']['tier_window_months']} months)",
+                                 "messages_per_customer": "Per customer",
                                  "messages_per_customer_month": "Per customer per month"},
                          formats={"share_of_customers": "pct", "messages_per_customer": "float",
                                   "messages_per_customer_month": "float"}, max_rows=None, mask_pii=False)

@@ -8,12 +8,18 @@ from .notebook import ReportContext
 
 # Labels and units from the KPI registry (one label per figure, everywhere).
 KPIS = tuple((k, registry.label(k), registry.get(k).kind) for k in referrals.KPI_KEYS)
-EMPTY = {
-    "advocate_rate_12m": "no customer bought or came in for service in the last 12 months",
-    "referral_conversion_12m": "no referral in the last 12 months",
-    "first_contact_24h_share": "no referral in the last 12 months",
-    "acknowledgment_rate": "no referral in the last 12 months",
+EMPTY_TEMPLATES = {  # why a figure is empty, with the dealer's window (``empty_reasons``)
+    "advocate_rate_12m": "no customer bought or came in for service in the last {window_months} months",
+    "referral_conversion_12m": "no referral in the last {window_months} months",
+    "first_contact_24h_share": "no referral in the last {window_months} months",
+    "acknowledgment_rate": "no referral in the last {window_months} months",
 }
+
+
+def empty_reasons(p: dict) -> dict[str, str]:
+    return {k: v.format(**p) for k, v in EMPTY_TEMPLATES.items()}
+
+
 LABELS = {
     **{k: label for k, label, _ in KPIS},
     "monthly": "Referrals per month",
@@ -48,7 +54,8 @@ def _no_programme(r: referrals.ReferralResult) -> str | None:
 def headline(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     html.section("headline", "Headline figures", "How many customers send their friends, and what happens to those referrals.")
     changes = progress_section.changes(ctx, r.kpis, [k for k, *_ in KPIS])
-    parts = [_no_programme(r) or "", common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY, changes=changes),
+    parts = [_no_programme(r) or "", common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped,
+                                                             empty_reasons(ctx.params["referrals"]), changes=changes),
              progress_section.baseline_line(ctx), common.key_points(key_points(r))]
     html.show("".join(parts))
 

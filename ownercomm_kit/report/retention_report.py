@@ -10,17 +10,27 @@ from .notebook import ReportContext
 
 # Labels and units from the KPI registry (one label per figure, everywhere).
 KPIS = tuple((k, registry.label(k), registry.get(k).kind) for k in retention.KPI_KEYS)
-EMPTY = {
-    "first_year_service_retention": "no vehicle was sold between 24 and 12 months before the report date",
-    "service_customer_retention_12m": "no customer had a service visit between 24 and 12 months ago",
-    "appointment_show_rate_90d": "no appointment was kept or missed in the last 90 days",
-    "reminder_booking_rate_90d": "no service reminder was sent between 90 and 14 days ago",
-    "response_rate_90d": "no delivered message in the last 90 days",
-    "repurchase_rate": "no customer made a first purchase 36 months ago or earlier",
+EMPTY_TEMPLATES = {  # why a figure is empty, with the dealer's windows (``empty_reasons``)
+    "first_year_service_retention": "no vehicle was sold between {window2} and {window} months before the report date",
+    "service_customer_retention_12m": "no customer had a service visit between {window2} and {window} months ago",
+    "appointment_show_rate_90d": "no appointment was kept or missed in the last {show_rate_days} days",
+    "reminder_booking_rate_90d": "no service reminder was sent between {reminder_lookback_days} and "
+                                 "{reminder_booking_days} days ago",
+    "response_rate_90d": "no delivered message in the last {response_days} days",
+    "repurchase_rate": "no customer made a first purchase {repurchase_months} months ago or earlier",
     **{f"segment_{k}_share": "no customer with a purchase or a service visit" for k in
        ("active", "recently_lost", "defected", "never_serviced")},
-    "declined_work_recovery_90d": "no work was declined between 180 and 90 days ago",
+    "declined_work_recovery_90d": "no work was declined between {declined_recovery_lo} and {declined_days} days ago",
 }
+
+
+def empty_reasons(p: dict) -> dict[str, str]:
+    """``EMPTY_TEMPLATES`` with the dealer's parameters (``params["retention"]``)."""
+    values = {**p, "window": p["retention_window_months"], "window2": 2 * p["retention_window_months"],
+              "declined_recovery_lo": 2 * p["declined_days"]}
+    return {k: v.format(**values) for k, v in EMPTY_TEMPLATES.items()}
+
+
 LABELS = {
     **{k: label for k, label, _ in KPIS},
     "weekly_appointments": "Weekly appointments",
@@ -76,7 +86,7 @@ def save(ctx: ReportContext, r: retention.RetentionResult) -> None:
 def headline(ctx: ReportContext, r: retention.RetentionResult) -> None:
     html.section("headline", "Headline figures", "How well the dealership keeps its customers coming back.")
     changes = progress_section.changes(ctx, r.kpis, [k for k, *_ in KPIS])
-    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, EMPTY, changes=changes)
+    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, empty_reasons(ctx.params["retention"]), changes=changes)
               + progress_section.baseline_line(ctx) + common.key_points(key_points(r)))
 
 
@@ -108,10 +118,11 @@ def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
         parts.append(note)
     else:
         n = len(r.lapsed)
+        lo, hi = ctx.params["retention"]["lapsed_min_months"], ctx.params["retention"]["lapsed_max_months"]
         parts.append(html.paragraph(
-            f"{words.plural(n, 'customer')} last came in for service between 12 and 24 months ago: they have most likely "
+            f"{words.plural(n, 'customer')} last came in for service between {lo} and {hi} months ago: they have most likely "
             "found another shop. Most recent first: they are the easiest to win back." if n else
-            "No customer's last service visit was between 12 and 24 months ago."))
+            f"No customer's last service visit was between {lo} and {hi} months ago."))
         shown = common.plain_codes(r.lapsed[["customer_id", "name", "vehicle", "channel", "contact", "last_visit", "visits",
                                  "months_since_visit"]])
         parts.append(html.table(shown, labels={**LIST_LABELS, "last_visit": "Last visit", "visits": "Visits",
@@ -229,7 +240,7 @@ def trends(ctx: ReportContext, r: retention.RetentionResult) -> None:
     rc = r.response_by_channel
     if r.skipped.get("response_by_channel") or rc.empty:
         html.show(common.skipped_note(r.skipped, "response_by_channel")
-                  or html.note("No delivered message in the last 90 days.", "skip"))
+                  or html.note(f"No delivered message in the last {ctx.params['retention']['response_days']} days.", "skip"))
     else:
         charts.show(charts.bar(rc, x="channel", y="response_rate", color="channel", color_kind="channel",
                                title=f"{registry.label('response_rate_90d')}, by channel",

@@ -243,8 +243,6 @@ def test_no_parenthesized_plurals_in_the_first_screen_index_and_group_page(brows
     assert found == []  # the first screen's actions are checked in test_first_screen_lists_actions
 
 
-@pytest.mark.xfail(reason="the report sections' own sentences ('customer(s)', 'item(s)') are reworded on the "
-                          "rules branch (issue 17 item 3); remove this mark once it is merged", strict=False)
 def test_no_parenthesized_plurals_in_any_page(browser, sample_out):
     found = []
     for path in _all_pages(sample_out):

@@ -166,8 +166,14 @@ def batch_breakdown(manifest: dict, batch_s: float, folder: Path) -> None:
     print(f"  of 'executing notebooks', cells ran {cells_total:.1f} s; the biggest:")
     for v, nb, first in cells:
         print(f"    {v:6.1f}  {nb:11}{first}")
-    overhead = batch_s - total / max(1, workers)
-    print(f"  {'process start, CLI, index + manifest':40}{max(0.0, overhead):7.1f}  (wall minus per-worker work)")
+    group = manifest.get("group") or {}
+    group_s = float(group.get("seconds") or 0.0)
+    if group_s:
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in (group.get("timings") or {}).items() if k != "bucket_count")
+        print(f"  {'group step (after the stores)':40}{group_s:7.1f}  ({steps})")
+    overhead = batch_s - total / max(1, workers) - group_s
+    print(f"  {'process start, CLI, idle workers, index':40}{max(0.0, overhead):7.1f}  "
+          "(wall minus per-worker work and the group step)")
 
 
 if __name__ == "__main__":

@@ -217,3 +217,22 @@ def test_from_frames_reads_dst_edges_by_fold_0_and_mixed_date_styles():
                    pd.Timestamp("2026-03-08 07:30", tz="UTC")]   # 02:30 does not exist: 03:30 EDT
     assert data["communications"]["sent_at"].notna().all()
     assert [d.day for d in data["sales"]["sale_date"]] == [19, 18]
+
+
+@pytest.mark.parametrize("text", [
+    "a: 007\n", "dealer_id: 007\nx: [1, 2\n", "a: b: c\n", "\t a: 1\n", "a: \x07\n", "a: 'x\n", "a: 1\na: 2\n",
+    "a: !!python/object:os.system x\n", "a: 2026-01-01\nb: yes\nc: 1e3\nd: ~\n", "a: &x 1\nb: *x\n",
+    'a: "\\u0000"\n', "%YAML 1.1\n---\na: 1\n",
+])
+def test_the_fast_yaml_loader_gives_the_pure_python_loaders_verdict(text):
+    import yaml
+
+    from ownercomm_kit import params as params_mod
+
+    def read(load):
+        try:
+            return "ok", load(text)
+        except yaml.YAMLError as e:
+            return "error", getattr(e, "problem", str(e))
+
+    assert read(params_mod._load_yaml) == read(yaml.safe_load)

@@ -90,6 +90,9 @@ def run_batch(
         shared = f"../{export.SHARED_PLOTLYJS}"
     own_executor = executor is None
     executor = executor or make_executor(workers, scheduler)
+    from .warm import warm_group_step
+
+    warm_group_step(shared or "inline")  # the group step's imports, while the stores run
     tasks = []
     for i, dealer_file in enumerate(group.dealer_files):
         tasks.append({

@@ -29,7 +29,7 @@ class KitGroup(click.Group):
         except DataError as e:
             _fail(str(e))
         except ParamsError as e:
-            _fail("Parameter problem(s):\n" + "\n".join(f"  {p}" for p in e.problems))
+            _fail(("Parameter problem:" if len(e.problems) == 1 else "Parameter problems:") + "\n" + "\n".join(f"  {p}" for p in e.problems))
         except OSError as e:  # a full disk, a read-only or forbidden folder: one line, no traceback
             from .errors import describe_os_error
 

@@ -22,6 +22,8 @@ import os
 import re
 from pathlib import Path
 
+from .words import plural
+
 # errno -> (what it means, what to do)
 _DISK_FULL = ("no space left on the disk", "free some space there or choose another folder with --out")
 _READ_ONLY = ("the folder is read-only", "choose a folder you can write to with --out")
@@ -52,7 +54,7 @@ class DataError(KitError):
     def __init__(self, problems: list):
         self.problems = problems
         errors = [p for p in problems if p.level == "error"]
-        super().__init__(f"{len(errors)} blocking data problem(s)\n" + "\n".join(str(p) for p in errors))
+        super().__init__(f"{plural(len(errors), 'blocking data problem')}\n" + "\n".join(str(p) for p in errors))
 
 
 class ParamsError(KitError):

@@ -19,7 +19,7 @@ def fake_run(failure: Failure):
 
 def data_failure(n: int) -> Failure:
     problems = [Problem("duplicate customer_id", file="a.csv", row=i + 2, column="customer_id") for i in range(n)]
-    return Failure("data", f"{n} blocking data problem(s)", notebook="audit.ipynb", cell=3, error="DataError",
+    return Failure("data", f"{n} blocking data problems", notebook="audit.ipynb", cell=3, error="DataError",
                    problems=problems)
 
 
@@ -27,7 +27,7 @@ def test_data_error_lists_every_problem_and_names_the_validate_command(monkeypat
     monkeypatch.setattr(run_store, "run_dealer", fake_run(data_failure(5)))
     result = CliRunner().invoke(main, ["run", str(tmp_path / "D9.yaml")])
     assert result.exit_code == 1
-    assert "D9: FAILED: audit.ipynb, cell 3: DataError: 5 blocking data problem(s)\n" in result.output
+    assert "D9: FAILED: audit.ipynb, cell 3: DataError: 5 blocking data problems\n" in result.output
     for row in range(2, 7):
         assert f"  ERROR a.csv, row {row}, column 'customer_id': duplicate customer_id\n" in result.output
     assert f"every data problem: ownercomm validate --params {tmp_path / 'D9.yaml'}" in result.output

@@ -133,7 +133,7 @@ def test_killed_batch_leaves_no_process_and_no_half_written_file(kit, sig):
     if sig == signal.SIGTERM:
         assert proc.returncode == procs.EXIT_SIGTERM, output
         assert "Traceback" not in output
-        assert "stopped by SIGTERM: 1 store(s) finished, recorded in" in output
+        assert "stopped by SIGTERM: 1 store finished, recorded in" in output
         manifest = json.loads((out / "g" / "manifest.json").read_text())
         assert [(s["dealer_id"], s["status"]) for s in manifest["stores"]] == [("D001", "ok")]
         assert manifest["stopped"] == {"by": "SIGTERM", "not_finished": ["D002", "D003"]}

@@ -555,7 +555,7 @@ def test_title_lines_above_the_header_are_pointed_out(tmp_path):
         .encode("cp1252"))
     r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
     hint = next(d for d in r.onboarding.decisions if d.startswith("customer_list.csv"))
-    assert "header seems to be on row 4" in hint and "'Cust No'" in hint and "delete the 3 line(s)" in hint
+    assert "header seems to be on row 4" in hint and "'Cust No'" in hint and "delete the 3 lines" in hint
     lines = (folder / "customer_list.csv").read_bytes().split(b"\r\n")
     (folder / "customer_list.csv").write_bytes(b"\r\n".join(lines[3:]))
     r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")

@@ -63,7 +63,7 @@ def test_hostile_values_reach_neither_manifest_index_nor_terminal(tmp_path):
     run = CliRunner().invoke(main, ["run", str(kit / "params" / "dealers" / "D001.yaml"), "--out", str(out / "solo")])
     assert run.exit_code == 1, run.output
     assert_no_value(run.output, "the terminal of `ownercomm run`")
-    assert "D001: FAILED: audit.ipynb, cell " in run.output and "blocking data problem(s)" in run.output
+    assert "D001: FAILED: audit.ipynb, cell " in run.output and "blocking data problems" in run.output
     # every problem by file, spreadsheet row and column, one per line
     assert "ERROR communications.csv, row 2, column 'message_id': duplicate message_id" in run.output
     assert "ERROR communications.csv, row 5, column 'channel': not an allowed channel" in run.output

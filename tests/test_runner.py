@@ -114,7 +114,7 @@ def test_data_error_is_a_message_with_its_problems(kit):
     result = run_store.run_dealer(make_store(kit, "D003", broken="columns"), out=kit / "out")
     assert result.status == "failed"
     assert result.error.startswith("audit.ipynb, cell ")
-    assert "DataError: 2 blocking data problem(s)" in result.error
+    assert "DataError: 2 blocking data problems" in result.error
     assert "column 'sent_at'" in result.error and "column 'channel'" in result.error
     # Nothing published on a first run that failed; only the diagnosis.
     assert sorted(p.name for p in (kit / "out" / "D003").iterdir()) == ["_failed"]
@@ -210,16 +210,16 @@ def test_failure_line_shapes():
 
     class E:
         ename, exec_count = "DataError", 3
-        evalue = "5 blocking data problem(s)\n" + "\n".join(f"ERROR f.csv, row {i}: value 'v': bad" for i in range(2, 7))
+        evalue = "5 blocking data problems\n" + "\n".join(f"ERROR f.csv, row {i}: value 'v': bad" for i in range(2, 7))
 
-    recorded = failure.Failure("data", "5 blocking data problem(s)", error="DataError",
+    recorded = failure.Failure("data", "5 blocking data problems", error="DataError",
                                problems=[failure.Problem("bad", file="f.csv", row=i) for i in range(2, 7)]).to_dict()
     line = failure.of_notebook("audit.ipynb", E(), recorded).line()
-    assert line == ("audit.ipynb, cell 3: DataError: 5 blocking data problem(s): ERROR f.csv, row 2: bad; "
+    assert line == ("audit.ipynb, cell 3: DataError: 5 blocking data problems: ERROR f.csv, row 2: bad; "
                     "ERROR f.csv, row 3: bad; ERROR f.csv, row 4: bad; and 2 more")
     # Without the kernel's record the problems are not read from the text (it quotes values).
     assert failure.of_notebook("audit.ipynb", E()).line() == (
-        "audit.ipynb, cell 3: DataError: 5 blocking data problem(s) (listed in the executed notebook)")
+        "audit.ipynb, cell 3: DataError: 5 blocking data problems (listed in the executed notebook)")
 
     class K:
         ename, exec_count, evalue = "KeyError", None, "'x'"

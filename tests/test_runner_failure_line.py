@@ -15,7 +15,7 @@ from ownercomm_kit.run.failure import FAILURE_LINE_MAX, Failure, Problem
 
 
 def data_failure(*problems: Problem, more: int = 0) -> Failure:
-    return Failure("data", f"{len(problems) + more} blocking data problem(s)", notebook="audit.ipynb", cell=3,
+    return Failure("data", f"{len(problems) + more} blocking data problems", notebook="audit.ipynb", cell=3,
                    error="DataError", problems=list(problems), more=more)
 
 
@@ -25,7 +25,7 @@ def test_long_problems_are_dropped_whole_and_counted():
     dup = Problem("duplicate message_id", file="communications.csv", row=2, column="message_id")
     line = data_failure(long, date, dup).line()
     assert len(line) <= FAILURE_LINE_MAX
-    assert line.startswith("audit.ipynb, cell 3: DataError: 3 blocking data problem(s): ERROR sales.csv")
+    assert line.startswith("audit.ipynb, cell 3: DataError: 3 blocking data problems: ERROR sales.csv")
     assert line.endswith("; and 1 more")          # the duplicate did not fit: counted, not cut
     assert "ERROR service_visits.csv, row 3, column 'visit_date': unparseable date" in line
 
@@ -75,7 +75,7 @@ def test_data_error_uses_the_problems_public_message_and_only_blocking_ones():
         DataProblem("error", "communications", "c.csv", 6, "message_id", value, "duplicate message_id"),
     ]
     f = failure.from_exception(DataError(problems))
-    assert f.kind == "data" and f.summary == "2 blocking data problem(s)"
+    assert f.kind == "data" and f.summary == "2 blocking data problems"
     assert [(p.row, p.message) for p in f.problems] == [(4, "not an allowed channel"), (6, "duplicate message_id")]
     assert value not in json.dumps(f.to_dict()) and value not in f.line()
 
@@ -84,7 +84,7 @@ def test_many_problems_are_counted_beyond_the_listed_ones():
     problems = [DataProblem("error", "t", "t.csv", i, "x", None, "bad") for i in range(failure.MAX_PROBLEMS + 7)]
     f = failure.from_exception(DataError(problems))
     assert len(f.problems) == failure.MAX_PROBLEMS and f.more == 7
-    assert f.summary == f"{failure.MAX_PROBLEMS + 7} blocking data problem(s)"
+    assert f.summary == f"{failure.MAX_PROBLEMS + 7} blocking data problems"
 
 
 @pytest.mark.parametrize("error, kind", [

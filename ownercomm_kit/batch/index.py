@@ -17,6 +17,7 @@ from urllib.parse import quote
 import nbformat
 import pandas as pd
 
+from ..words import plural
 from .. import outputs
 from ..kpis import history as history_mod
 from ..kpis import registry
@@ -287,7 +288,7 @@ def failed_table(manifest: dict, group_dir: Path) -> str:
         rows.append(f"<tr><td>{html.esc(s.get('dealer_name') or s['dealer_id'])} "
                     f"<span class=\"oc-muted\">({html.esc(s['dealer_id'])})</span></td>"
                     f"<td>{html.esc(failure_text(s))}</td><td>{previous}</td><td>{diag}</td></tr>")
-    return (html.note(f"{len(failed)} store(s) failed; their previous reports, if any, were left as they were.",
+    return (html.note(f"{plural(len(failed), 'store')} failed; their previous reports, if any, were left as they were.",
                       "warn")
             + '<div class="oc-table-wrap"><table class="oc-table"><thead><tr><th scope="col">Store</th>'
             '<th scope="col">Why</th><th scope="col">Previous report</th>'
@@ -317,7 +318,7 @@ def group_section(entry: dict):
                   tone="bad" if k.get("group_flags_total") else "good"),
     ])
     missing = entry.get("missing") or []
-    extra = (html.note(f"{len(missing)} store(s) missing from the group view: "
+    extra = (html.note(f"{plural(len(missing), 'store')} missing from the group view: "
                        + ", ".join(str(m.get("dealer_name") or m.get("dealer_id")) for m in missing), "warn")
              if missing else "")
     link = f'<p>{_link("group/group_audit.html", "Open the group audit")}</p>'

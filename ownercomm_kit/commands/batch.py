@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from ..words import plural
+
 
 @click.command("batch")
 @click.argument("group_file", type=click.Path(dir_okay=False))
@@ -57,7 +59,7 @@ def batch(group_file: str, out: str | None, workers: int | None, scheduler: str 
         procs.after_stop()
         if isinstance(e, BatchInterrupted):
             done = len(e.result.stores)
-            click.echo(f"stopped by {what}: {done} store(s) finished, recorded in {e.result.manifest}; "
+            click.echo(f"stopped by {what}: {plural(done, 'store')} finished, recorded in {e.result.manifest}; "
                        "run the same command again to do the rest", err=True)
         else:
             click.echo(f"stopped by {what} before any store finished", err=True)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from ..words import plural
+
 
 @click.command("init")
 @click.argument("folder", type=click.Path(file_okay=False))
@@ -19,7 +21,7 @@ def init(folder: str) -> None:
     for rel in result.created:
         click.echo(f"  created {rel}")
     if result.kept:
-        click.echo(f"  kept {len(result.kept)} existing file(s) as they were")
+        click.echo(f"  kept {plural(len(result.kept), 'existing file')} as they were")
     click.echo(f"Workspace ready: {result.root}\n"
                f"Next: put a dealer's exports in {result.root / 'data' / '<dealer_id>'}, then\n"
                f"  cd {result.root}\n"

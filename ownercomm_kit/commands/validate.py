@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..words import plural
 from .. import loader, validation
 from ._common import resolve_params
 
@@ -39,7 +40,7 @@ def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | No
         from ..batch import read_group
 
         group = read_group(group_file)  # every problem of the group and its dealer files at once
-        click.echo(f"Group {group.group_id}: {len(group.dealer_files)} dealer file(s), parameters and ids OK.")
+        click.echo(f"Group {group.group_id}: {plural(len(group.dealer_files), 'dealer file')}, parameters and ids OK.")
         click.echo("Check each store's data with: ownercomm validate --params <dealer file>")
         return
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of, group_file)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..words import plural
 from ..datafolder import data_files
 from .names import name_key, synonyms
 
@@ -89,7 +90,7 @@ def header_row_hint(src: Source) -> str | None:
                 row = src.rows[i] if src.rows and i < len(src.rows) else i + 2
                 shown = ", ".join(repr(f) for f in fields[:3] if f)
                 return (f"{src.ref}: the header seems to be on row {row} ({shown}, ...); delete the "
-                        f"{row - 1} line(s) above it in the export, then run onboard again")
+                        f"{plural(row - 1, 'line')} above it in the export, then run onboard again")
     return None
 
 

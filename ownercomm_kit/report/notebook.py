@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 
+from ..words import noun
 from .. import params as params_mod
 from .. import paths
 from ..data import DataError, DealerData
@@ -57,7 +58,7 @@ def parameters_from(namespace: Mapping[str, Any] | None, given: Mapping[str, Any
     chosen = {k: (namespace or {}).get(k) for k in params_mod.NOTEBOOK_PARAMETERS}
     unknown = set(given) - set(params_mod.NOTEBOOK_PARAMETERS)
     if unknown:
-        raise TypeError(f"unknown parameter(s): {', '.join(sorted(unknown))} (allowed: {', '.join(params_mod.NOTEBOOK_PARAMETERS)})")
+        raise TypeError(f"unknown {noun(len(unknown), 'parameter')}: {', '.join(sorted(unknown))} (allowed: {', '.join(params_mod.NOTEBOOK_PARAMETERS)})")
     chosen.update(given)
     return chosen
 

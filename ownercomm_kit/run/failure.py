@@ -19,6 +19,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..words import plural
 from .. import errors
 
 KINDS = ("data", "params", "timeout", "kernel", "output", "other")
@@ -84,7 +85,7 @@ class Failure:
 
     def line(self, limit: int = FAILURE_LINE_MAX) -> str:
         """The one-line reason (manifest ``error``, the terminal): ``audit.ipynb, cell 3:
-        DataError: 2 blocking data problem(s): ERROR ...; ERROR ...``; an unexpected error's
+        DataError: 2 blocking data problems: ERROR ...; ERROR ...``; an unexpected error's
         headline as it was raised."""
         prefix = self._head() + (f"{self.error}: " if self.error else "")
         if self.kind == "params" and self.problems and not self.notebook:
@@ -97,7 +98,7 @@ class Failure:
 
     def headline(self) -> str:
         """Where and what, without the problems: ``audit.ipynb, cell 3: DataError: 2 blocking
-        data problem(s)`` (the line above a list of :meth:`problem_lines`)."""
+        data problems`` (the line above a list of :meth:`problem_lines`)."""
         prefix = self._head() + (f"{self.error}: " if self.error else "")
         return prefix + ": ".join(t for t in (self.summary, self.detail) if t)
 
@@ -172,7 +173,7 @@ def from_exception(e: BaseException) -> Failure:
         return e.failure
     if isinstance(e, errors.DataError):
         problems, more = _data_problems(e.problems)
-        return Failure("data", f"{len(problems) + more} blocking data problem(s)", problems=problems, more=more)
+        return Failure("data", plural(len(problems) + more, "blocking data problem"), problems=problems, more=more)
     if isinstance(e, errors.ParamsError):
         return Failure("params", "parameters", problems=[Problem(str(p)) for p in e.problems])
     if isinstance(e, (errors.KitError, errors.StoreTimeout)):

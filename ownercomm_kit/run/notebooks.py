@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..words import noun
 from .. import params, paths
 from ..errors import StoreFailure
 from .failure import Failure
@@ -38,7 +39,7 @@ def notebook_specs(notebooks_dir: str | os.PathLike | None = None) -> list[tuple
         elif stem in REQUIRED_NOTEBOOKS:
             missing.append(str(path))
     if missing:
-        raise StoreFailure(Failure("other", f"notebook(s) not found: {', '.join(missing)}"))
+        raise StoreFailure(Failure("other", f"{noun(len(missing), 'notebook')} not found: {', '.join(missing)}"))
     return specs
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -392,17 +393,28 @@ def load_table(
     out: dict[str, pd.Series] = {}
     absent = []
     positions = {h: i for i, h in reversed(list(enumerate(headers)))}
+    def coerced(col: schema.Column):
+        cell = raw.frame.iloc[:, positions[found[col.name][0]]].reset_index(drop=True)
+        series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
+        return _one_chunk(series), bad_block, col_problems
+
+    present = [col for col in table.columns if found.get(col.name)]
+    # columns are independent; Arrow and numpy release the GIL, so a big table's columns are
+    # coerced on two threads (results are taken back in column order: same problems, same order)
+    if n >= PARALLEL_ROWS and len(present) > 1:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = dict(zip((c.name for c in present), pool.map(coerced, present)))
+    else:
+        done = {c.name: coerced(c) for c in present}
     for col in table.columns:
-        theirs = found.get(col.name)
-        if not theirs:
+        if col.name not in done:
             absent.append(col.name)
             out[col.name] = empty_column(n, col, tz)
             continue
-        cell = raw.frame.iloc[:, positions[theirs[0]]].reset_index(drop=True)
-        series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
+        series, bad_block, col_problems = done[col.name]
         problems += col_problems
         blocking |= bad_block
-        out[col.name] = _one_chunk(series)
+        out[col.name] = series
     if info is not None:
         info.encoding, info.separator = raw.encoding, raw.separator
         info.rows_read = n
@@ -414,7 +426,8 @@ def load_table(
         return None, np.zeros(0, dtype=np.int64), table.column_names, problems
     df = pd.DataFrame(out)
     if table.key:
-        later = (df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
+        later = np.zeros(len(df), bool) if _all_distinct(df[table.key]) else (
+            df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
         if later.any():  # ids are unique in nearly every export: one hashing pass then
             problems += validation.check_duplicates(name, file, table.key, df[table.key], rows)
             blocking |= later
@@ -508,6 +521,9 @@ def coerce(
     return series, bad | empty, problems
 
 
+# Tables at least this long have their columns coerced on two threads.
+PARALLEL_ROWS = 200_000
+
 # Cell starts that a spreadsheet runs as a formula (outputs.FORMULA_PREFIXES, printable ones).
 FORMULA_START = ("=", "+", "-", "@")
 
@@ -556,6 +572,19 @@ def _starts_with(series: pd.Series, chars: tuple[str, ...]) -> np.ndarray:
             hit[filled] = table[np.frombuffer(c.buffers()[2], dtype=np.uint8)[offsets[:-1][filled]]]
         parts.append(hit)
     return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+
+def _all_distinct(series: pd.Series) -> bool:
+    """No filled value occurs twice (Arrow's hash set of an Arrow string column; False when
+    not sure, and the caller then looks for the duplicates)."""
+    arr = series.array
+    if not isinstance(arr, pd.arrays.ArrowStringArray):
+        return False
+    import pyarrow.compute as pc
+
+    values = arr._pa_array
+    distinct = pc.unique(values)
+    return len(distinct) - (1 if distinct.null_count else 0) == len(values) - values.null_count
 
 
 def _one_chunk(series: pd.Series) -> pd.Series:

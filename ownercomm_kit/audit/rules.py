@@ -742,5 +742,10 @@ def run_rules_timed(data: DealerData, params: dict, rules=None, workers: int | N
     code = np.concatenate([np.full(len(p), order[r.name], np.int64) for p, r in zip(parts, runnable)]
                           + [np.zeros(0, np.int64)])
     sort_key = flags.index.to_numpy(np.int64) * len(order) + code
-    flags = flags.iloc[np.argsort(sort_key, kind="stable")]
+    perm = np.argsort(sort_key, kind="stable")
+    flags = flags[["detail", "related_id"]].iloc[perm]
+    code = code[perm]  # rule and severity from the rule's number: two columns not moved
+    flags.insert(0, "rule", tx.pick_words(list(RULES), code).array)
+    severity = [params["rules"].get(n, {}).get("severity", "") for n in RULES]
+    flags.insert(1, "severity", tx.pick_words(severity, code).array)
     return with_message_columns(data, messages_of(data), flags), skipped, seconds

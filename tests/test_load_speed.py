@@ -1,0 +1,82 @@
+"""The loader's fast paths (issue 12) give exactly what the plain paths give."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from helpers_data import COMMUNICATIONS, CUSTOMERS, write_folder
+
+from ownercomm_kit import formats, loader
+
+# every kind of problem in several columns at once: blanks, padding, formula-like ids,
+# duplicate ids, unparseable dates, unknown enum values, orphans, bad yes/no cells
+MESSY_COMM = COMMUNICATIONS + """M4 , C9,2026-06-20 08:00,Text,oem,offer,abc,maybe
+=M5,C1,2026-13-45,email,dealer,offer,,N
+M1,C2,2026-06-21,email,,survey,,N
+ ,C3,2026-06-22,fax,sales,nope,,
+@M6,-C1,45826.4375,sms,fi,offer,12,Y
+"""
+MESSY_CUST = CUSTOMERS + """ C4 ,Dee,d@example.com,maybe,pager
+C4,Eve,,Y,sms
++C5,Fay,,N,
+"""
+
+
+def _load(folder):
+    return loader.load_with_info({"dealer_id": "D", "data_dir": str(folder), "timezone": "America/Chicago",
+                                  "files": {}, "mapping": {}, "values": {"channel": {"Text": "sms"}}}, strict=False)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_threaded_coercion_equals_one_thread(tmp_path, monkeypatch, fmt):
+    folder = write_folder(tmp_path / "csv", {"customers.csv": MESSY_CUST, "communications.csv": MESSY_COMM})
+    if fmt == "parquet":
+        out = tmp_path / "pq"
+        out.mkdir()
+        for name in ("customers", "communications"):
+            formats.read_raw(folder / f"{name}.csv").frame.to_parquet(out / f"{name}.parquet")
+        folder = out
+    monkeypatch.setattr(loader, "PARALLEL_ROWS", 10**9)
+    one, _ = _load(folder)
+    monkeypatch.setattr(loader, "PARALLEL_ROWS", 0)
+    two, _ = _load(folder)
+    assert one.problems == two.problems
+    assert any(p.level == "error" for p in one.problems)  # the messy data really has problems
+    for name in one.tables:
+        pd.testing.assert_frame_equal(one[name], two[name])
+
+
+def _arrow_series(chunks):
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string())))
+
+
+CELLS = ["a", " b", "c ", "", None, "é", "x\u00a0", "\tq", "ok", "=1", "+2", "-3", "@4", "'5", "mid dle"]
+
+
+@pytest.mark.parametrize("cells", [CELLS, ["plain", "ids", None], [None, None], [], ["=A1"], ["   "]])
+def test_text_fast_path_equals_strip(cells):
+    for s in (pd.Series(cells, dtype="string"), _arrow_series([cells[:2], cells[2:]]), _arrow_series([cells]).iloc[1:]):
+        plain = s.astype("string").str.strip()
+        plain = plain.mask(plain == "")  # the plain path, as the loader had it
+        pd.testing.assert_series_equal(formats._text(s), plain)
+        if formats._trimmed_and_filled(s.array._pa_array):  # said "nothing to trim": really nothing
+            assert plain.notna().sum() == s.notna().sum() and (plain.dropna() == s.dropna()).all()
+    assert not formats._trimmed_and_filled(pa.chunked_array([[" a"]], pa.large_string()))
+    assert not formats._trimmed_and_filled(pa.chunked_array([["b", ""]], pa.large_string()))
+
+
+@pytest.mark.parametrize("cells", [CELLS, ["=x"], [None], []])
+def test_formula_start_and_distinct_keys(cells):
+    for s in (pd.Series(cells, dtype="string"), _arrow_series([cells[:3], cells[3:]]), _arrow_series([cells]).iloc[1:]):
+        plain = s.str.startswith(loader.FORMULA_START).fillna(False).to_numpy(bool)
+        assert np.array_equal(loader._starts_with(s, loader.FORMULA_START), plain)
+        filled = s.dropna()
+        assert loader._all_distinct(s) == (not filled.duplicated().any())
+
+
+def test_one_chunk_keeps_values():
+    s = _arrow_series([["a", None], ["b"]])
+    one = loader._one_chunk(s)
+    assert one.array._pa_array.num_chunks == 1
+    pd.testing.assert_series_equal(one, s)

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_onboard.py --customers 20000
 
 Generates one synthetic dealer, writes it the way a DMS exports it (Windows-1252, semicolons,
-US dates with AM/PM, Y/N, vendor headers and words; tests/helpers_onboard.DMS), then times:
+US dates with AM/PM, Y/N, vendor headers and words; tests/helpers/onboard.DMS), then times:
   - peer: ``pandas.read_csv(dtype=str)`` of every file (knowing encoding and separator);
   - peer: the kit's loader on the written dealer file (detects, maps, coerces, validates);
   - the kit's ``onboard`` (detects, reads, recognises tables, columns, values; writes the file).
@@ -23,7 +23,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers_onboard import DMS, cp1252_only, tables_from_data, write_shape  # noqa: E402
+from helpers.onboard import DMS, cp1252_only, tables_from_data, write_shape  # noqa: E402
 
 from ownercomm_kit import onboard, params  # noqa: E402
 from ownercomm_kit.data import from_frames  # noqa: E402

@@ -20,7 +20,7 @@ SECTIONS = params_schema.SECTIONS
 DEALER_KEYS = ("dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values")
 GROUP_KEYS = ("group_id", "group_name", "dealers")
 # The parameters cell of every notebook (the contract between the runner, which injects them,
-# and report.notebook, which resolves them); tests/test_notebooks_stored.py checks each notebook.
+# and report.notebook, which resolves them); tests/report/test_notebooks_stored.py checks each notebook.
 NOTEBOOK_PARAMETERS = (
     "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",

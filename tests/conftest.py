@@ -13,7 +13,15 @@ def kit_root() -> Path:
     return ROOT
 
 
-# Hypothesis profiles (tests/test_properties.py): ``ci`` (the default) is derandomized, so CI
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, offline, one per test module (tests/helpers/browser.py)."""
+    from helpers.browser import chromium
+
+    yield from chromium()
+
+
+# Hypothesis profiles (tests/e2e/test_properties.py): ``ci`` (the default) is derandomized, so CI
 # tries the same dealers every run and stays fast; ``nightly`` tries many more, at random, and
 # ``dev`` is in between. Choose with HYPOTHESIS_PROFILE=nightly (or dev).
 # Every failure found so far is kept as an explicit @example in the tests (in git); the local
@@ -33,5 +41,5 @@ try:
     settings.register_profile("dev", max_examples=150, database=_database, **_common)
     settings.register_profile("nightly", max_examples=2000, database=_database, **_common)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-except ImportError:  # hypothesis is a test extra; only tests/test_properties.py needs it
+except ImportError:  # hypothesis is a test extra; only tests/e2e/test_properties.py needs it
     pass

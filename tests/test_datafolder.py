@@ -7,7 +7,7 @@ import os
 import sys
 
 import pytest
-from helpers_data import clean_folder
+from helpers.data import clean_folder
 
 from ownercomm_kit import load_cache, loader
 from ownercomm_kit.run import resume as run_resume

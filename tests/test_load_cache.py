@@ -11,7 +11,7 @@ from ownercomm_kit import load_cache, loader
 from ownercomm_kit.data import DataError
 from ownercomm_kit.report import data_quality, html, notebook
 
-from helpers_data import COMMUNICATIONS, CUSTOMERS, broken_folder, clean_folder, write_folder
+from helpers.data import COMMUNICATIONS, CUSTOMERS, broken_folder, clean_folder, write_folder
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from helpers_data import COMMUNICATIONS, CUSTOMERS, write_folder
+from helpers.data import COMMUNICATIONS, CUSTOMERS, write_folder
 
 from ownercomm_kit import formats, loader
 

@@ -6,7 +6,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from helpers_data import COMMUNICATIONS, CUSTOMERS, clean_folder, write_folder
+from helpers.data import COMMUNICATIONS, CUSTOMERS, clean_folder, write_folder
 
 from ownercomm_kit import loader, schema
 from ownercomm_kit.data import DataError, empty_table, from_frames

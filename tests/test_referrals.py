@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from ownercomm_kit import referrals
 
-from helpers_kpis import PARAMS, dealer
+from helpers.kpis import PARAMS, dealer
 
 P = {**PARAMS["referrals"], "contact_fallback": PARAMS["retention"]["contact_fallback"]}
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from ownercomm_kit import retention
 
-from helpers_kpis import LA, PARAMS, cust, dealer
+from helpers.kpis import LA, PARAMS, cust, dealer
 
 P = PARAMS["retention"]
 

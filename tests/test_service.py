@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers_kpis import PARAMS, cust, dealer
+from helpers.kpis import PARAMS, cust, dealer
 
 from ownercomm_kit import retention, service
 
@@ -324,7 +324,7 @@ def test_onboarding_recognises_declined_work_exports(headers):
 
 
 def test_declined_work_loads_and_is_validated_like_the_other_tables(tmp_path):
-    from helpers_data import write_folder
+    from helpers.data import write_folder
 
     from ownercomm_kit.data import DataError
     from ownercomm_kit.loader import load_data_dir

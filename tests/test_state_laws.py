@@ -6,8 +6,8 @@ import copy
 
 import pandas as pd
 import pytest
-from helpers_audit import dealer, msg, pairs, params
-from helpers_data import COMMUNICATIONS, write_folder
+from helpers.audit import dealer, msg, pairs, params
+from helpers.data import COMMUNICATIONS, write_folder
 
 from ownercomm_kit import loader, state_laws
 from ownercomm_kit.audit import run_audit, run_rules
@@ -122,7 +122,7 @@ def test_zip3_table_matches_faker_state_ranges():
 
 
 def test_area_code_table_agrees_with_phonenumbers():
-    phonenumbers = pytest.importorskip("phonenumbers")
+    import phonenumbers  # a dependency of the kit: missing is a failure
     from phonenumbers import geocoder
 
     table = state_laws.area_code_states()

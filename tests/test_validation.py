@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers_data import COMMUNICATIONS, CUSTOMERS, broken_folder, clean_folder, write_folder
+from helpers.data import COMMUNICATIONS, CUSTOMERS, broken_folder, clean_folder, write_folder
 
 from ownercomm_kit import loader, validation
 from ownercomm_kit.cli import main

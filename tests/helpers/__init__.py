@@ -1,0 +1,1 @@
+"""Shared test helpers: dealers, folders, kits and page checks built for the tests."""

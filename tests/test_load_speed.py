@@ -8,6 +8,7 @@ import pytest
 from helpers.data import COMMUNICATIONS, CUSTOMERS, write_folder
 
 from ownercomm_kit import formats, loader
+from ownercomm_kit.formats import parsers
 
 # every kind of problem in several columns at once: blanks, padding, formula-like ids,
 # duplicate ids, unparseable dates, unknown enum values, orphans, bad yes/no cells
@@ -59,11 +60,11 @@ def test_text_fast_path_equals_strip(cells):
     for s in (pd.Series(cells, dtype="string"), _arrow_series([cells[:2], cells[2:]]), _arrow_series([cells]).iloc[1:]):
         plain = s.astype("string").str.strip()
         plain = plain.mask(plain == "")  # the plain path, as the loader had it
-        pd.testing.assert_series_equal(formats._text(s), plain)
-        if formats._trimmed_and_filled(s.array._pa_array):  # said "nothing to trim": really nothing
+        pd.testing.assert_series_equal(parsers._text(s), plain)
+        if parsers._trimmed_and_filled(s.array._pa_array):  # said "nothing to trim": really nothing
             assert plain.notna().sum() == s.notna().sum() and (plain.dropna() == s.dropna()).all()
-    assert not formats._trimmed_and_filled(pa.chunked_array([[" a"]], pa.large_string()))
-    assert not formats._trimmed_and_filled(pa.chunked_array([["b", ""]], pa.large_string()))
+    assert not parsers._trimmed_and_filled(pa.chunked_array([[" a"]], pa.large_string()))
+    assert not parsers._trimmed_and_filled(pa.chunked_array([["b", ""]], pa.large_string()))
 
 
 @pytest.mark.parametrize("cells", [CELLS, ["=x"], [None], []])

@@ -65,7 +65,7 @@ def test_a_rule_is_found_by_its_id_everywhere(name, p):
     assert f"| `{name}` | {r.title} |" in reference.rules_page(p)
     assert f"| `{name}` | {r.title} |" in (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     # its tests name it
-    tests = "".join(f.read_text(encoding="utf-8") for f in (ROOT / "tests").glob("test_*.py") if f.name != Path(__file__).name)
+    tests = "".join(f.read_text(encoding="utf-8") for f in (ROOT / "tests").rglob("test_*.py") if f.name != Path(__file__).name)
     assert f'"{name}"' in tests
 
 

@@ -67,7 +67,7 @@ def test_a_vendor_dealer_onboarded_then_checked(tmp_path):
     assert "customer_master.csv" in text and "cp1252" in text and "semicolon" in text
     assert "Cust No" in text and "E-Mail Address" in text  # the mapping used and their headers
     assert "the referral report is empty" in text
-    assert "sms is not checked for consent" in text
+    assert "texts are not checked for consent" in text
     assert "quality.start" not in html and "from ownercomm_kit" not in text  # no code in the page
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from ownercomm_kit import params
 from ownercomm_kit.batch import index
+from ownercomm_kit.kpis import registry
 from ownercomm_kit.report import charts, export, html
 from ownercomm_kit.report.export import html_bundle, notebook_to_html, page_cell
 
@@ -93,7 +94,7 @@ def test_store_name_links_to_its_first_report_then_all_in_order(tmp_path):
     heads = re.findall(r"<th [^>]*>([^<]*)</th>", re.search(r"<thead>.*?</thead>", ranking, re.S).group(0))
     assert heads == ["Rank", "Store", *[label for _, label, _, _ in index.HEADLINE_KPIS]]
     counts = re.search(r'<section id="ranking-counts".*?</section>', page, re.S).group(0)
-    assert "Messages audited" in counts and counts.index("A/audit.html") < counts.index("A/retention.html")
+    assert registry.label("messages") in counts and counts.index("A/audit.html") < counts.index("A/retention.html")
     assert 'class="oc-report oc-wide"' in page
 
 

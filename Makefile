@@ -14,6 +14,7 @@ test-fast:   ## without notebooks, batches and browsers
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 bench:       ## every benchmark at its default size (minutes; ratios against the peers of the same run)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

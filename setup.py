@@ -5,6 +5,7 @@ install (``pip install ownercomm-kit``, ``pip install .``) gets a copy made by t
 package data under ``ownercomm_kit/shipped/`` (read through ``ownercomm_kit.paths``); an
 editable install reads them in place. Everything else is configured in pyproject.toml.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,8 +37,10 @@ class BuildWithKitFiles(build_py):
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         shipped = Path(self.build_lib) / "ownercomm_kit" / "shipped"
-        return [*super().get_outputs(include_bytecode),
-                *(str(shipped / p.relative_to(HERE)) for p in self._kit_files())]
+        return [
+            *super().get_outputs(include_bytecode),
+            *(str(shipped / p.relative_to(HERE)) for p in self._kit_files()),
+        ]
 
 
 setup(cmdclass={"build_py": BuildWithKitFiles})

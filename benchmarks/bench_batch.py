@@ -10,6 +10,7 @@ the seconds, the speed-up and where the remaining time goes.
 
 Target (issue 5 item 7): at least 8x on this 2-core machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,23 @@ def sh(args: list[str], cwd: Path, env: dict | None = None) -> float:
 def make_stores(kit: Path, stores: int, customers: int, seed: int) -> Path:
     (kit / "params").mkdir(parents=True)
     shutil.copy(paths.defaults_file(ROOT), kit / "params" / "defaults.yaml")
-    sh([BIN / "ownercomm", "synth", kit, "--dealers", stores, "--customers", customers, "--seed", seed,
-        "--group-id", "bench", "--quiet"], cwd=kit)
+    sh(
+        [
+            BIN / "ownercomm",
+            "synth",
+            kit,
+            "--dealers",
+            stores,
+            "--customers",
+            customers,
+            "--seed",
+            seed,
+            "--group-id",
+            "bench",
+            "--quiet",
+        ],
+        cwd=kit,
+    )
     return kit / "params" / "groups" / "bench.yaml"
 
 
@@ -58,10 +74,14 @@ def naive_loop(kit: Path, dealer_files: list[Path], notebooks: list[tuple[Path, 
         store.mkdir(parents=True)
         for nb_path, _, _ in notebooks:
             executed = store / nb_path.name
-            times["papermill"] += sh([BIN / "papermill", nb_path, executed, "-f", dealer, "-p", "out_dir", store,
-                                      "--no-progress-bar"], cwd=kit, env=env)
-            times["nbconvert"] += sh([BIN / "jupyter", "nbconvert", "--to", "html", "--no-input", executed], cwd=kit,
-                                     env=env)
+            times["papermill"] += sh(
+                [BIN / "papermill", nb_path, executed, "-f", dealer, "-p", "out_dir", store, "--no-progress-bar"],
+                cwd=kit,
+                env=env,
+            )
+            times["nbconvert"] += sh(
+                [BIN / "jupyter", "nbconvert", "--to", "html", "--no-input", executed], cwd=kit, env=env
+            )
             cells = nbformat.read(executed, as_version=4).cells
             times["executing cells"] += sum(c.metadata.get("papermill", {}).get("duration") or 0 for c in cells)
     return times
@@ -88,8 +108,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--workers", type=int, default=None, help="default: the number of cores")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    ap.add_argument("--skip-loop", action="store_true",
-                    help="time only `ownercomm batch` (the hand-scripted loop is slow; for before/after runs)")
+    ap.add_argument(
+        "--skip-loop",
+        action="store_true",
+        help="time only `ownercomm batch` (the hand-scripted loop is slow; for before/after runs)",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_"))
@@ -98,9 +121,11 @@ def main() -> None:
         group = make_stores(kit, args.stores, args.customers, args.seed)
         dealer_files = sorted((kit / "params" / "dealers").glob("*.yaml"))
         notebooks = notebook_specs(paths.notebooks_dir(ROOT))
-        print(f"{len(dealer_files)} stores x {len(notebooks)} notebooks "
-              f"({', '.join(p.stem for p, _, _ in notebooks)}), {args.customers} customers each, "
-              f"{os.cpu_count()} cores")
+        print(
+            f"{len(dealer_files)} stores x {len(notebooks)} notebooks "
+            f"({', '.join(p.stem for p, _, _ in notebooks)}), {args.customers} customers each, "
+            f"{os.cpu_count()} cores"
+        )
 
         t = time.perf_counter()
         cmd = [BIN / "ownercomm", "batch", group, "--out", tmp / "batch", "--force"]
@@ -122,7 +147,8 @@ def main() -> None:
         same = all(
             json.loads((tmp / "batch" / "bench" / s["dealer_id"] / "kpis.json").read_text())
             == json.loads((tmp / "naive" / s["dealer_id"] / "kpis.json").read_text())
-            for s in manifest["stores"] if s["status"] == "ok"
+            for s in manifest["stores"]
+            if s["status"] == "ok"
         )
         failed = [s["dealer_id"] for s in manifest["stores"] if s["status"] != "ok"]
 
@@ -130,13 +156,17 @@ def main() -> None:
         print(f"{'':34}{'seconds':>9}{'per store':>11}")
         print(f"{'hand-scripted loop (CLIs)':34}{naive_s:9.1f}{naive_s / len(dealer_files):11.1f}")
         print(f"{'ownercomm batch':34}{batch_s:9.1f}{batch_s / len(dealer_files):11.1f}")
-        print(f"speed-up: {naive_s / batch_s:.1f}x   (target 8x)   same kpis.json per store: {'yes' if same else 'NO'}"
-              + (f"   failed stores: {failed}" if failed else ""))
+        print(
+            f"speed-up: {naive_s / batch_s:.1f}x   (target 8x)   same kpis.json per store: {'yes' if same else 'NO'}"
+            + (f"   failed stores: {failed}" if failed else "")
+        )
 
         print("\nwhere the loop's time goes (seconds, all stores):")
         pm, nbc, cells = naive["papermill"], naive["nbconvert"], naive["executing cells"]
-        print(f"  papermill CLI {pm:7.1f}  of which executing cells {cells:.1f}, "
-              f"start-up + imports + kernel start + saves {pm - cells:.1f}")
+        print(
+            f"  papermill CLI {pm:7.1f}  of which executing cells {cells:.1f}, "
+            f"start-up + imports + kernel start + saves {pm - cells:.1f}"
+        )
         print(f"  nbconvert CLI {nbc:7.1f}  (start-up, imports, plotly.js in every page)")
         batch_breakdown(manifest, batch_s, tmp / "batch" / "bench")
     finally:
@@ -154,11 +184,17 @@ def batch_breakdown(manifest: dict, batch_s: float, folder: Path) -> None:
             phases[k] = phases.get(k, 0.0) + v
     total = sum(phases.values())
     workers = manifest["workers"]
-    print(f"\nwhere the batch's time goes (seconds summed over stores, {workers} workers in parallel; "
-          f"wall {batch_s:.1f}):")
-    labels = {"kernel": "kernel start/wait + set-up", "execute": "executing notebooks (papermill API)",
-              "export": "HTML export (in-process)", "write": "fingerprint + atomic publish",
-              "other": "imports, parameters, kernel shutdown"}
+    print(
+        f"\nwhere the batch's time goes (seconds summed over stores, {workers} workers in parallel; "
+        f"wall {batch_s:.1f}):"
+    )
+    labels = {
+        "kernel": "kernel start/wait + set-up",
+        "execute": "executing notebooks (papermill API)",
+        "export": "HTML export (in-process)",
+        "write": "fingerprint + atomic publish",
+        "other": "imports, parameters, kernel shutdown",
+    }
     for k in ("kernel", "execute", "export", "write", "other"):
         if k in phases:
             print(f"  {labels[k]:40}{phases[k]:7.1f}  {phases[k] / total:5.0%}")
@@ -172,8 +208,10 @@ def batch_breakdown(manifest: dict, batch_s: float, folder: Path) -> None:
         steps = ", ".join(f"{k} {v:.1f}" for k, v in (group.get("timings") or {}).items() if k != "bucket_count")
         print(f"  {'group step (after the stores)':40}{group_s:7.1f}  ({steps})")
     overhead = batch_s - total / max(1, workers) - group_s
-    print(f"  {'process start, CLI, idle workers, index':40}{max(0.0, overhead):7.1f}  "
-          "(wall minus per-worker work and the group step)")
+    print(
+        f"  {'process start, CLI, idle workers, index':40}{max(0.0, overhead):7.1f}  "
+        "(wall minus per-worker work and the group step)"
+    )
 
 
 if __name__ == "__main__":

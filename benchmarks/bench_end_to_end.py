@@ -16,6 +16,7 @@ The peer, in the same run: DuckDB (2 threads) computing cap_total alone from the
 ``communications.parquet`` (reading the file included), as in ``bench_audit.py``.
 Targets: audit <= 3x DuckDB, peak <= 6 GB; run <= 8x, peak <= 4 GB; every page <= 2 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def measured(cmd: list, cwd: Path, env: dict | None = None) -> tuple[float, int,
     seconds it used (it and its children) are kept in ``LAST_CPU`` (on a shared machine wall
     seconds depend on the others' load, CPU seconds much less)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     peak, stop = [0], threading.Event()
 
     def sample():
@@ -118,8 +121,25 @@ def synth_store(kit: Path, customers: int, seed: int) -> Path:
     """One synthetic store (parquet) in a scratch kit; returns its dealer file."""
     (kit / "params").mkdir(parents=True)
     shutil.copy(ROOT / "params" / "defaults.yaml", kit / "params" / "defaults.yaml")
-    measured([BIN / "ownercomm", "synth", kit, "--dealers", 1, "--customers", customers, "--seed", seed,
-              "--format", "parquet", "--group-id", "bench", "--quiet"], cwd=kit)
+    measured(
+        [
+            BIN / "ownercomm",
+            "synth",
+            kit,
+            "--dealers",
+            1,
+            "--customers",
+            customers,
+            "--seed",
+            seed,
+            "--format",
+            "parquet",
+            "--group-id",
+            "bench",
+            "--quiet",
+        ],
+        cwd=kit,
+    )
     return next((kit / "params" / "dealers").glob("*.yaml"))
 
 
@@ -155,15 +175,24 @@ def bench_audit_cmd(args, tmp: Path) -> None:
         print(f"  run {i + 1}: {first}")
         print(f"    ownercomm audit (end to end) {kit_s:7.1f} s   (CPU {kit_cpu:.1f} s)   peak {peak / GB:4.2f} GB")
         print(f"    DuckDB cap_total from parquet {duck_s:6.1f} s   (CPU {duck_cpu:.1f} s)   ({duck_n:,} flagged)")
-        print(f"    ratio {kit_s / duck_s:.1f}x wall, {kit_cpu / max(duck_cpu, 1e-9):.1f}x CPU   "
-              f"(target <= 3x, peak <= 6 GB)   {load_line()}")
+        print(
+            f"    ratio {kit_s / duck_s:.1f}x wall, {kit_cpu / max(duck_cpu, 1e-9):.1f}x CPU   "
+            f"(target <= 3x, peak <= 6 GB)   {load_line()}"
+        )
         size = (tmp / "flags.csv").stat().st_size
         print(f"    flags.csv {size / 1e6:,.0f} MB")
-        best.update(kit=min(best["kit"], kit_s), duck=min(best["duck"], duck_s), kit_cpu=min(best["kit_cpu"], kit_cpu),
-                    duck_cpu=min(best["duck_cpu"], duck_cpu), peak=max(best["peak"], peak))
-    print(f"  best of {args.repeat}: ownercomm audit {best['kit']:.1f} s, DuckDB {best['duck']:.1f} s: "
-          f"ratio {best['kit'] / best['duck']:.1f}x wall, {best['kit_cpu'] / max(best['duck_cpu'], 1e-9):.1f}x CPU; "
-          f"peak {best['peak'] / GB:.2f} GB   {load_line()}")
+        best.update(
+            kit=min(best["kit"], kit_s),
+            duck=min(best["duck"], duck_s),
+            kit_cpu=min(best["kit_cpu"], kit_cpu),
+            duck_cpu=min(best["duck_cpu"], duck_cpu),
+            peak=max(best["peak"], peak),
+        )
+    print(
+        f"  best of {args.repeat}: ownercomm audit {best['kit']:.1f} s, DuckDB {best['duck']:.1f} s: "
+        f"ratio {best['kit'] / best['duck']:.1f}x wall, {best['kit_cpu'] / max(best['duck_cpu'], 1e-9):.1f}x CPU; "
+        f"peak {best['peak'] / GB:.2f} GB   {load_line()}"
+    )
 
 
 def bench_run_cmd(args, tmp: Path) -> None:
@@ -180,26 +209,35 @@ def bench_run_cmd(args, tmp: Path) -> None:
         run_cpu = LAST_CPU[0]
         duck_s, duck_n = duckdb_cap_total(data_dir / "communications.parquet")
         duck_cpu = LAST_CPU[0]
-        print(f"  run {i + 1}: ownercomm run {run_s:7.1f} s   (CPU {run_cpu:.1f} s, kernel included)   peak {peak / GB:4.2f} GB")
+        print(
+            f"  run {i + 1}: ownercomm run {run_s:7.1f} s   (CPU {run_cpu:.1f} s, kernel included)   peak {peak / GB:4.2f} GB"
+        )
         print(f"    DuckDB cap_total from parquet {duck_s:6.1f} s   (CPU {duck_cpu:.1f} s)   ({duck_n:,} flagged)")
-        print(f"    ratio {run_s / duck_s:.1f}x wall, {run_cpu / max(duck_cpu, 1e-9):.1f}x CPU   "
-              f"(target <= 8x, peak <= 4 GB)   {load_line()}")
+        print(
+            f"    ratio {run_s / duck_s:.1f}x wall, {run_cpu / max(duck_cpu, 1e-9):.1f}x CPU   "
+            f"(target <= 8x, peak <= 4 GB)   {load_line()}"
+        )
         pages = sorted(out_dir.rglob("*.html"))
         for p in pages:
             size = p.stat().st_size
             print(f"    {p.name:22} {size / 1e6:5.2f} MB {'ok' if size <= 2_000_000 else 'OVER 2 MB'}")
         flags = next(out_dir.rglob("flags.csv"), None)
         if flags:
-            print(f"    flags.csv {flags.stat().st_size / 1e6:,.0f} MB, flags.parquet "
-                  f"{flags.with_suffix('.parquet').stat().st_size / 1e6:,.0f} MB")
+            print(
+                f"    flags.csv {flags.stat().st_size / 1e6:,.0f} MB, flags.parquet "
+                f"{flags.with_suffix('.parquet').stat().st_size / 1e6:,.0f} MB"
+            )
         timings = next(out_dir.rglob("*.ipynb"), None)
         if timings:
             import nbformat
 
             for nb in sorted(out_dir.rglob("*.ipynb")):
                 cells = nbformat.read(nb, as_version=4).cells
-                secs = [(c.metadata.get("papermill", {}).get("duration") or 0, (c.source.splitlines() or [""])[0][:50])
-                        for c in cells if c.cell_type == "code"]
+                secs = [
+                    (c.metadata.get("papermill", {}).get("duration") or 0, (c.source.splitlines() or [""])[0][:50])
+                    for c in cells
+                    if c.cell_type == "code"
+                ]
                 total = sum(s for s, _ in secs)
                 top = ", ".join(f"{s:.1f}s {line!r}" for s, line in sorted(secs, reverse=True)[:3])
                 print(f"    {nb.stem:12} cells {total:6.1f} s; biggest: {top}")
@@ -209,13 +247,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["audit", "run"])
     ap.add_argument("--messages", type=int, default=10_000_000, help="audit: messages of the flag-heavy store")
-    ap.add_argument("--synth-customers", type=int, default=0,
-                    help="a synthetic store of this many customers instead (run: default 100000)")
+    ap.add_argument(
+        "--synth-customers",
+        type=int,
+        default=0,
+        help="a synthetic store of this many customers instead (run: default 100000)",
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--data-dir", type=Path, default=None,
-                    help="audit: the flag-heavy store's folder, built there on the first run and reused after")
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="audit: the flag-heavy store's folder, built there on the first run and reused after",
+    )
     args = ap.parse_args()
     if args.what == "run" and not args.synth_customers:
         args.synth_customers = 100_000

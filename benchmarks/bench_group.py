@@ -12,6 +12,7 @@ child process over the extracts (DuckDB, person buckets), timed, with its peak R
 child's ``ru_maxrss``). Printed: the seconds of each store audit, their sum, the group step,
 the ratio, and the group step's peak. Target: peak <= 6 GB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,15 @@ def store(i: int, n_messages: int, seed: int, prev_customers, share: float, out:
     extract.write(folder, data, result.flags)
     extract_s = time.perf_counter() - t0
     n = len(frames["communications"])
-    return {"dealer_id": dealer_id, "dealer_name": f"Store {i}", "status": "ok", "out_dir": dealer_id,
-            "messages": n, "audit_s": audit_s, "extract_s": extract_s}, c[["email"]].copy()
+    return {
+        "dealer_id": dealer_id,
+        "dealer_name": f"Store {i}",
+        "status": "ok",
+        "out_dir": dealer_id,
+        "messages": n,
+        "audit_s": audit_s,
+        "extract_s": extract_s,
+    }, c[["email"]].copy()
 
 
 CHILD = """
@@ -94,8 +102,11 @@ def main(argv=None) -> int:
         entry, prev = store(i, n, a.seed + i, prev, a.shared_share, out, params)
         stores.append(entry)
         gc.collect()
-        print(f"{entry['dealer_id']}: {entry['messages']:,} messages, audit {entry['audit_s']:.1f} s, "
-              f"extract {entry['extract_s']:.1f} s", flush=True)
+        print(
+            f"{entry['dealer_id']}: {entry['messages']:,} messages, audit {entry['audit_s']:.1f} s, "
+            f"extract {entry['extract_s']:.1f} s",
+            flush=True,
+        )
     manifest = out / "bench-manifest.json"
     manifest.write_text(json.dumps({"group_id": "bench", "group_name": "Bench group", "stores": stores}))
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

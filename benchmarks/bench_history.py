@@ -13,6 +13,7 @@ then times, each as its own process, as a user would run them:
 It checks that each month-end's ``flags_total`` in history.csv equals the rows of that
 month-end's flags.csv, and prints seconds and the ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000, help="about this many messages")
     ap.add_argument("--months", type=int, default=24)
-    ap.add_argument("--audits", type=int, default=None,
-                    help="run only this many of the per-month audits and scale their time up (default: all)")
+    ap.add_argument(
+        "--audits",
+        type=int,
+        default=None,
+        help="run only this many of the per-month audits and scale their time up (default: all)",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="generate into (and keep) this folder")
     a = ap.parse_args(argv)
 
@@ -56,9 +61,20 @@ def main(argv=None) -> int:
     try:
         t = time.perf_counter()
         customers = max(a.messages // MESSAGES_PER_CUSTOMER, 10)
-        write_group(folder, dealers=1, customers=customers, seed=7, inject_rate=0.01, inject=True, fmt="parquet",
-                    as_of=dt.date(2026, 10, 31), group_id="bench", data_subdir="data", ground_truth_dir="gt",
-                    progress=None)
+        write_group(
+            folder,
+            dealers=1,
+            customers=customers,
+            seed=7,
+            inject_rate=0.01,
+            inject=True,
+            fmt="parquet",
+            as_of=dt.date(2026, 10, 31),
+            group_id="bench",
+            data_subdir="data",
+            ground_truth_dir="gt",
+            progress=None,
+        )
         dealer = next((folder / "params" / "dealers").glob("*.yaml"))
         n = len(pd.read_parquet(next((folder / "data").glob("*/communications.parquet")), columns=["message_id"]))
         print(f"store: {n:,} messages, {customers:,} customers (generated in {time.perf_counter() - t:.1f} s)")
@@ -81,10 +97,14 @@ def main(argv=None) -> int:
         scale = len(ends) / len(chosen)
         t_all = t_audits * scale
         note = f" (measured {len(chosen)}, scaled x{scale:.1f})" if scale != 1 else ""
-        print(f"{len(ends)} x ownercomm audit --as-of:      {t_all:8.1f} s  ({t_audits / len(chosen):.2f} s per "
-              f"month-end){note}")
-        print(f"ratio: {len(ends)} audits / history = {t_all / t_hist:.1f}x "
-              "(the history also computes every retention and referral KPI; flags_total agreed at each month-end)")
+        print(
+            f"{len(ends)} x ownercomm audit --as-of:      {t_all:8.1f} s  ({t_audits / len(chosen):.2f} s per "
+            f"month-end){note}"
+        )
+        print(
+            f"ratio: {len(ends)} audits / history = {t_all / t_hist:.1f}x "
+            "(the history also computes every retention and referral KPI; flags_total agreed at each month-end)"
+        )
     finally:
         if a.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,7 @@ times, in this one run:
 Each case runs in a fresh process (its own peak memory); prints seconds, peak RSS and each
 figure's ratio to pandas' pyarrow reader, plus the load average (the machine is shared).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,24 +34,27 @@ def make_data(folder: Path, rows: int, seed: int = 7) -> None:
     rng = np.random.default_rng(seed)
     n_customers = max(rows // 100, 1)
     ids = np.char.add("C", np.arange(n_customers).astype(str))
-    pacsv.write_csv(pa.table({"customer_id": ids, "sms_consent": rng.choice(["Y", "N"], n_customers)}),
-                    folder / "customers.csv")
+    pacsv.write_csv(
+        pa.table({"customer_id": ids, "sms_consent": rng.choice(["Y", "N"], n_customers)}), folder / "customers.csv"
+    )
     start = np.datetime64("2024-01-01T00:00:00")
     sent = start + rng.integers(0, 2 * 365 * 86400, rows).astype("timedelta64[s]")
     opened = np.where(rng.random(rows) < 0.2, np.datetime_as_string(sent + 3600, unit="s"), "")
-    table = pa.table({
-        "message_id": np.char.add("M", np.arange(rows).astype(str)),
-        "customer_id": ids[rng.integers(0, n_customers, rows)],
-        "sent_at": np.datetime_as_string(sent, unit="s"),
-        "channel": rng.choice(np.array(schema.CHANNELS), rows),
-        "sender": rng.choice(np.array(schema.SENDERS), rows),
-        "category": rng.choice(np.array(schema.CATEGORIES), rows),
-        "campaign_id": np.char.add("K", rng.integers(0, 500, rows).astype(str)),
-        "offer_price": np.round(rng.uniform(15000, 60000, rows), 2).astype(str),
-        "status": rng.choice(np.array(schema.MESSAGE_STATUSES), rows),
-        "opened_at": opened,
-        "unsubscribed": rng.choice(np.array(["", "N", "Y"]), rows, p=[0.5, 0.49, 0.01]),
-    })
+    table = pa.table(
+        {
+            "message_id": np.char.add("M", np.arange(rows).astype(str)),
+            "customer_id": ids[rng.integers(0, n_customers, rows)],
+            "sent_at": np.datetime_as_string(sent, unit="s"),
+            "channel": rng.choice(np.array(schema.CHANNELS), rows),
+            "sender": rng.choice(np.array(schema.SENDERS), rows),
+            "category": rng.choice(np.array(schema.CATEGORIES), rows),
+            "campaign_id": np.char.add("K", rng.integers(0, 500, rows).astype(str)),
+            "offer_price": np.round(rng.uniform(15000, 60000, rows), 2).astype(str),
+            "status": rng.choice(np.array(schema.MESSAGE_STATUSES), rows),
+            "opened_at": opened,
+            "unsubscribed": rng.choice(np.array(["", "N", "Y"]), rows, p=[0.5, 0.49, 0.01]),
+        }
+    )
     pacsv.write_csv(table, folder / "communications.csv")
     done.touch()
 
@@ -102,7 +106,9 @@ def main() -> None:
     t = time.perf_counter()
     make_data(folder, args.rows)
     path = folder / "communications.csv"
-    print(f"data: {path} ({path.stat().st_size / 1e9:.2f} GB, {args.rows:,} rows; made in {time.perf_counter() - t:.1f} s)")
+    print(
+        f"data: {path} ({path.stat().st_size / 1e9:.2f} GB, {args.rows:,} rows; made in {time.perf_counter() - t:.1f} s)"
+    )
     print("peers read typed columns with no checks; the kit reads text, coerces, and checks everything.")
     results: dict[str, tuple[float, float]] = {}
     ctx = mp.get_context("spawn")

@@ -10,6 +10,7 @@ US dates with AM/PM, Y/N, vendor headers and words; tests/helpers/onboard.DMS), 
   - the kit's ``onboard`` (detects, reads, recognises tables, columns, values; writes the file).
 and prints seconds and ratios. Onboarding runs once per dealer, so "about one load" is the aim.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,13 +59,19 @@ def main() -> None:
         print(f"  {sum(rows.values()):,} rows ({rows['communications']:,} messages), {size:.0f} MB\n")
 
         print("Times:")
-        _, t_pandas = timed("peer: pandas.read_csv(dtype=str), every file",
-                            lambda: [pd.read_csv(p, sep=";", encoding="cp1252", dtype=str) for p in folder.iterdir()])
+        _, t_pandas = timed(
+            "peer: pandas.read_csv(dtype=str), every file",
+            lambda: [pd.read_csv(p, sep=";", encoding="cp1252", dtype=str) for p in folder.iterdir()],
+        )
         out = Path(tmp) / "B1.yaml"
-        result, t_onboard = timed("kit: ownercomm onboard (read + recognise + write)",
-                                  lambda: onboard.onboard(folder, "B1", timezone=TZ, out=out))
-        data, t_load = timed("peer: kit loader on the dealer file it wrote",
-                             lambda: load_dealer(params.resolve(dealer_file=out), strict=False))
+        result, t_onboard = timed(
+            "kit: ownercomm onboard (read + recognise + write)",
+            lambda: onboard.onboard(folder, "B1", timezone=TZ, out=out),
+        )
+        data, t_load = timed(
+            "peer: kit loader on the dealer file it wrote",
+            lambda: load_dealer(params.resolve(dealer_file=out), strict=False),
+        )
         assert not result.onboarding.decisions, result.onboarding.decisions
         assert not data.errors, data.errors[:3]
 

@@ -7,6 +7,7 @@ and with nbconvert's ``HTMLExporter`` (lab template, inputs excluded: what
 
     .venv/bin/python benchmarks/bench_report_export.py [DEALER_FILE] [--repeat N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,21 +47,31 @@ def main() -> None:
 
     lab = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     parameters = yaml.safe_load(Path(args.dealer_file).read_text())
-    print(f"{'report':<10} {'inline MB':>9} {'shared kB':>9} {'nbconvert kB':>12} {'ours ms':>8} {'nbconvert ms':>12} {'speed-up':>8}")
+    print(
+        f"{'report':<10} {'inline MB':>9} {'shared kB':>9} {'nbconvert kB':>12} {'ours ms':>8} {'nbconvert ms':>12} {'speed-up':>8}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name in NOTEBOOKS:
-            nb = pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(Path(tmp) / f"{name}.ipynb"),
-                                     parameters={**parameters, "out_dir": str(Path(tmp) / "out")},
-                                     cwd=str(ROOT), progress_bar=False)
+            nb = pm.execute_notebook(
+                str(ROOT / "notebooks" / f"{name}.ipynb"),
+                str(Path(tmp) / f"{name}.ipynb"),
+                parameters={**parameters, "out_dir": str(Path(tmp) / "out")},
+                cwd=str(ROOT),
+                progress_bar=False,
+            )
             inline = export.notebook_to_html(nb, title=name)
             shared = export.notebook_to_html(nb, title=name, plotlyjs="shared")
             plain = lab.from_notebook_node(nb)[0]
             ours = _time(lambda: export.notebook_to_html(nb, title=name), args.repeat)
             theirs = _time(lambda: lab.from_notebook_node(nb), args.repeat)
-            print(f"{name:<10} {len(inline.encode()) / 1e6:>9.2f} {len(shared.encode()) / 1e3:>9.0f} "
-                  f"{len(plain.encode()) / 1e3:>12.0f} {ours * 1e3:>8.0f} {theirs * 1e3:>12.0f} {theirs / ours:>7.1f}x")
-    print(f"plotly.js inline: {len(export.plotlyjs_code().encode()) / 1e6:.2f} MB once per page "
-          "(nbconvert's page has no plotly.js: its charts would not draw offline)")
+            print(
+                f"{name:<10} {len(inline.encode()) / 1e6:>9.2f} {len(shared.encode()) / 1e3:>9.0f} "
+                f"{len(plain.encode()) / 1e3:>12.0f} {ours * 1e3:>8.0f} {theirs * 1e3:>12.0f} {theirs / ours:>7.1f}x"
+            )
+    print(
+        f"plotly.js inline: {len(export.plotlyjs_code().encode()) / 1e6:.2f} MB once per page "
+        "(nbconvert's page has no plotly.js: its charts would not draw offline)"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ store's seconds go (the run's phases, each notebook's biggest cells) and every p
 
 Target: <= 8x DuckDB, peak <= 4 GB, every page <= 2 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,11 @@ def cell_seconds(folder: Path) -> list[tuple[str, float, list[tuple[float, str]]
     out = []
     for nb in sorted(folder.glob("*.ipynb"), key=lambda p: p.stat().st_mtime):
         cells = nbformat.read(nb, as_version=4).cells
-        secs = [(c.metadata.get("papermill", {}).get("duration") or 0.0, (c.source.splitlines() or [""])[0][2:48])
-                for c in cells if c.cell_type == "code"]
+        secs = [
+            (c.metadata.get("papermill", {}).get("duration") or 0.0, (c.source.splitlines() or [""])[0][2:48])
+            for c in cells
+            if c.cell_type == "code"
+        ]
         out.append((nb.stem, sum(s for s, _ in secs), sorted(secs, reverse=True)[:3]))
     return out
 
@@ -77,18 +81,26 @@ def main() -> None:
             run_cpu = LAST_CPU[0]
             duck2_s, _ = duckdb_cap_total(comm)  # before and after: the load may change meanwhile
             duck_s, duck_cpu = (duck_s + duck2_s) / 2, (duck_cpu + LAST_CPU[0]) / 2
-            print(f"  run {i + 1}: ownercomm run {run_s:7.1f} s   (CPU {run_cpu:.1f} s, kernel included)   "
-                  f"peak {peak / GB:4.2f} GB (process tree)")
-            print(f"    DuckDB cap_total from parquet {duck_s:6.1f} s   (CPU {duck_cpu:.1f} s, mean of before and after)"
-                  f"   ({duck_n:,} flagged)")
-            print(f"    ratio {run_s / duck_s:.1f}x wall, {run_cpu / max(duck_cpu, 1e-9):.1f}x CPU   "
-                  f"(target <= 8x, peak <= 4 GB)   {load_line()}")
+            print(
+                f"  run {i + 1}: ownercomm run {run_s:7.1f} s   (CPU {run_cpu:.1f} s, kernel included)   "
+                f"peak {peak / GB:4.2f} GB (process tree)"
+            )
+            print(
+                f"    DuckDB cap_total from parquet {duck_s:6.1f} s   (CPU {duck_cpu:.1f} s, mean of before and after)"
+                f"   ({duck_n:,} flagged)"
+            )
+            print(
+                f"    ratio {run_s / duck_s:.1f}x wall, {run_cpu / max(duck_cpu, 1e-9):.1f}x CPU   "
+                f"(target <= 8x, peak <= 4 GB)   {load_line()}"
+            )
             folder = next(p for p in out_dir.iterdir() if p.is_dir())
             record = json.loads((folder / ".ownercomm-run.json").read_text())
             print(f"    where the seconds go: {len(record.get('outputs', []))} outputs")
             for name, total, top in cell_seconds(folder):
-                print(f"      {name:12} cells {total:6.1f} s; biggest: "
-                      + ", ".join(f"{s:.1f} s {line!r}" for s, line in top))
+                print(
+                    f"      {name:12} cells {total:6.1f} s; biggest: "
+                    + ", ".join(f"{s:.1f} s {line!r}" for s, line in top)
+                )
             for page in sorted(folder.glob("*.html")):
                 size = page.stat().st_size
                 print(f"      {page.name:22} {size / 1e6:5.2f} MB {'ok' if size <= 2_000_000 else 'OVER 2 MB'}")

@@ -14,6 +14,7 @@ Target (issue 2): 100,000 customers (about 10 million messages) in under a minut
 CPU seconds are printed beside wall seconds: on a shared machine the wall clock also
 measures the neighbours.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,12 +83,15 @@ def main() -> None:
                     write_table(df, name, out / "csv", "csv")
             rows.append(wc)
             comm = frames["communications"]
-            naive = comm.assign(**{c: comm[c].dt.tz_localize(None) for c in comm.columns
-                                   if str(comm[c].dtype).startswith("datetime64")})
+            naive = comm.assign(
+                **{c: comm[c].dt.tz_localize(None) for c in comm.columns if str(comm[c].dtype).startswith("datetime64")}
+            )
             with Clock("peer: pandas to_csv (communications only)") as pc:
                 naive.to_csv(out / "naive.csv", index=False)
             rows.append(pc)
-        size = {fmt: sum(p.stat().st_size for p in (out / fmt).glob("*")) for fmt in ("pq", "csv") if (out / fmt).exists()}
+        size = {
+            fmt: sum(p.stat().st_size for p in (out / fmt).glob("*")) for fmt in ("pq", "csv") if (out / fmt).exists()
+        }
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -103,13 +107,19 @@ def main() -> None:
     for r in rows:
         print(f"{r.name:45s} {r.wall:8.1f} {r.cpu:8.1f}")
     total = g.wall + wp.wall
-    print(f"\nsynth to parquet, wall: {total:.1f} s (target < 60 s); "
-          f"{n_msg / max(g.wall, 1e-9) / 1e6:.2f} M messages/s generated")
+    print(
+        f"\nsynth to parquet, wall: {total:.1f} s (target < 60 s); "
+        f"{n_msg / max(g.wall, 1e-9) / 1e6:.2f} M messages/s generated"
+    )
     if not args.skip_csv:
-        print(f"csv vs parquet writing: {wc.wall / wp.wall:.1f}x slower; "
-              f"pandas to_csv of communications alone vs Arrow csv of all tables: {pc.wall / wc.wall:.1f}x")
-    print(f"faker row by row would take {per_row * args.customers:.1f} s for the people alone: "
-          f"{per_row * args.customers / pp.wall:.0f}x the pooled draw ({pp.wall:.2f} s)")
+        print(
+            f"csv vs parquet writing: {wc.wall / wp.wall:.1f}x slower; "
+            f"pandas to_csv of communications alone vs Arrow csv of all tables: {pc.wall / wc.wall:.1f}x"
+        )
+    print(
+        f"faker row by row would take {per_row * args.customers:.1f} s for the people alone: "
+        f"{per_row * args.customers / pp.wall:.0f}x the pooled draw ({pp.wall:.2f} s)"
+    )
     for fmt, b in size.items():
         print(f"size on disk ({fmt}): {b / 1e6:.0f} MB")
     print(f"peak memory (max RSS): {peak_gb:.1f} GB")

@@ -7,6 +7,7 @@ a header-only table, one customer), so the analytics never index or reduce a sel
 directly: they go through these helpers, whose "not found" is an explicit position of -1
 or a default value the caller chooses.
 """
+
 from __future__ import annotations
 
 import numpy as np

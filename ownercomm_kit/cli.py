@@ -4,6 +4,7 @@ Each command parses its options, calls one function of the package and turns the
 own exceptions (data, parameter and input problems) into a clear message and exit code 1,
 never a traceback.
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,7 +30,11 @@ class KitGroup(click.Group):
         except DataError as e:
             _fail(str(e))
         except ParamsError as e:
-            _fail(("Parameter problem:" if len(e.problems) == 1 else "Parameter problems:") + "\n" + "\n".join(f"  {p}" for p in e.problems))
+            _fail(
+                ("Parameter problem:" if len(e.problems) == 1 else "Parameter problems:")
+                + "\n"
+                + "\n".join(f"  {p}" for p in e.problems)
+            )
         except OSError as e:  # a full disk, a read-only or forbidden folder: one line, no traceback
             from .errors import describe_os_error
 

@@ -18,6 +18,7 @@ Arrow's element-wise join, a chunk of rows at a time:
 ``tests/test_csv_arrow.py`` compares the bytes with ``to_csv`` on the sample and synthetic
 dealers' outputs and on hostile cells.
 """
+
 from __future__ import annotations
 
 from typing import IO, Iterable
@@ -59,8 +60,8 @@ def _concatenated(arr: pa.Array) -> bytes:
     if len(arr) == 0:
         return b""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    return arr.buffers()[2].to_pybytes()[int(offsets[0]):int(offsets[-1])]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    return arr.buffers()[2].to_pybytes()[int(offsets[0]) : int(offsets[-1])]
 
 
 def _quote(arr: pa.Array, *, single: bool) -> pa.Array:
@@ -78,7 +79,7 @@ def _quote(arr: pa.Array, *, single: bool) -> pa.Array:
 
 def _offsets(arr: pa.Array) -> np.ndarray:
     """The n + 1 value offsets of a large_string array (no nulls)."""
-    return np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    return np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
 
 
 def _lengths(arr: pa.Array) -> np.ndarray:
@@ -97,7 +98,7 @@ def _cells_holding(arr: pa.Array, table: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0, bool)
     offsets = _offsets(arr)
-    data = _value_bytes(arr)[int(offsets[0]):int(offsets[-1])]
+    data = _value_bytes(arr)[int(offsets[0]) : int(offsets[-1])]
     at = np.flatnonzero(table[data])  # few: commas in sentences, quotes in hostile cells
     out = np.zeros(n, bool)
     if len(at):
@@ -172,7 +173,9 @@ def _pandas_text(s: pd.Series) -> pa.Array:
         values = values.astype(str)
     if values.dtype.kind == "U":
         return pa.array(values, type=pa.large_string())
-    return pa.array([v if isinstance(v, str) else ("" if v is None else str(v)) for v in values], type=pa.large_string())
+    return pa.array(
+        [v if isinstance(v, str) else ("" if v is None else str(v)) for v in values], type=pa.large_string()
+    )
 
 
 def _tz_text(s: pd.Series) -> pa.Array:

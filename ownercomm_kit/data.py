@@ -10,6 +10,7 @@ Conventions every module relies on:
 - dates: naive ``datetime64[ns]`` at midnight (a calendar date);
 - timestamps: ``datetime64[ns, <dealer timezone>]`` (no offset in the file = dealer's zone).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -135,8 +136,9 @@ def from_frames(
         for col in table.columns:
             if col.name in df.columns:
                 # The loader's own coercion: in-code tables read exactly as the same cells in a file.
-                out[col.name], _, _ = loader.coerce(name, "in-code table", col, df[col.name].reset_index(drop=True),
-                                                    rows, timezone, {})
+                out[col.name], _, _ = loader.coerce(
+                    name, "in-code table", col, df[col.name].reset_index(drop=True), rows, timezone, {}
+                )
             else:
                 absent.append(col.name)
                 out[col.name] = loader.empty_column(n, col, timezone)

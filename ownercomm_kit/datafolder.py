@@ -7,6 +7,7 @@ and the data folder, starts neither with "." (hidden files: .DS_Store, LibreOffi
 files, which come and go while a consultant has a workbook open). Links are listed, not
 followed out: each reader refuses a link out of the folder itself, with its own message.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,6 +6,7 @@ block style itself (one entry per line, every key and value quoted by YAML's own
 ``read_comments`` reads back the comments of that style: the one at the end of an entry's
 line and whole-line comments above it.
 """
+
 from __future__ import annotations
 
 import yaml
@@ -15,7 +16,7 @@ HEADER = (
     "# 'fuzzy' or 'content'. Re-running onboard keeps your own entries in files, mapping\n"
     "# and values (they win over its guesses) and the comments you put on them.\n"
 )
-OWN_COMMENT = "# onboard:"   # comments onboard writes itself, rewritten on each run
+OWN_COMMENT = "# onboard:"  # comments onboard writes itself, rewritten on each run
 BLOCKS = ("files", "mapping", "values")
 
 
@@ -23,8 +24,9 @@ def _scalar(value) -> str:
     """One YAML scalar on one line, quoted where YAML would misread it ("Y", "RO #", "06/18");
     line breaks and control characters escaped in double quotes."""
     one_line = not (isinstance(value, str) and not value.isprintable())
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000,
-                          default_style=None if one_line else '"').strip()
+    text = yaml.safe_dump(
+        value, default_flow_style=True, allow_unicode=True, width=10_000, default_style=None if one_line else '"'
+    ).strip()
     return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").strip()
 
 

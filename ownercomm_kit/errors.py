@@ -15,6 +15,7 @@ A machine fault is said in one line naming the folder and what to do (SPEC §8 f
 whether the error happened in this process (``OSError``) or inside a notebook's kernel
 (where only the error's name and text come back).
 """
+
 from __future__ import annotations
 
 import errno
@@ -121,8 +122,11 @@ def output_error(error: BaseException, folder: str | os.PathLike, *, within=()) 
     """
     if not isinstance(error, OSError) or error.errno not in OUTPUT_ERRNOS:
         return None
-    if error.errno in WRITE_ONLY_ERRNOS or _under(error.filename, [folder, *within]) \
-            or _under(getattr(error, "filename2", None), [folder, *within]):
+    if (
+        error.errno in WRITE_ONLY_ERRNOS
+        or _under(error.filename, [folder, *within])
+        or _under(getattr(error, "filename2", None), [folder, *within])
+    ):
         return OutputError(folder, error.errno)
     return None
 
@@ -130,8 +134,9 @@ def output_error(error: BaseException, folder: str | os.PathLike, *, within=()) 
 _ERRNO_TEXT = re.compile(r"\[Errno (\d+)\][^:]*(?::\s*'([^']*)')?")
 
 
-def output_error_in_text(ename: str | None, evalue: str | None, folder: str | os.PathLike, *,
-                         within=()) -> OutputError | None:
+def output_error_in_text(
+    ename: str | None, evalue: str | None, folder: str | os.PathLike, *, within=()
+) -> OutputError | None:
     """The same for an error raised in a notebook's kernel, known by its name and text
     (``OSError``: ``[Errno 28] No space left on device: '/out/.D001.partial-1-ab/flags.csv'``)."""
     if not evalue or (ename and not (ename.endswith("Error") or ename == "OSError")):
@@ -151,8 +156,10 @@ def describe_os_error(error: OSError) -> str | None:
         folder = name if not name or Path(name).is_dir() else str(Path(name).parent)
         return str(OutputError(folder or ".", error.errno))
     if error.errno in (errno.EACCES, errno.EPERM):
-        return f"cannot use {name or 'a file'}: permission denied ({errno.errorcode[error.errno]}); " \
-               "check its permissions, or choose a folder you can write to with --out"
+        return (
+            f"cannot use {name or 'a file'}: permission denied ({errno.errorcode[error.errno]}); "
+            "check its permissions, or choose a folder you can write to with --out"
+        )
     if error.errno in (errno.ENOENT, errno.ENOTDIR) and name:
         return f"cannot use {name}: {error.strerror or 'no such file or folder'}; check the path"
     return None
@@ -169,5 +176,7 @@ class StoreTimeout(BaseException):
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        super().__init__(f"time limit of {seconds:g} s reached for the whole store "
-                         "(kernel start, notebooks and export); raise --timeout or look at the data's size")
+        super().__init__(
+            f"time limit of {seconds:g} s reached for the whole store "
+            "(kernel start, notebooks and export); raise --timeout or look at the data's size"
+        )

@@ -6,6 +6,7 @@ or mis-named file, e.g. "this .xlsx is a CSV: rename it").
 ``mismatch(path)`` turns a file whose content does not fit its name into one sentence for
 the user. Neither ever quotes the file's content.
 """
+
 from __future__ import annotations
 
 import re

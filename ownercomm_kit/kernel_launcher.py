@@ -4,6 +4,7 @@ The kit starts its kernels with this instead of ``-m ipykernel_launcher``: the k
 Linux for SIGKILL when the process that launched it (a CLI run or a batch worker) dies, even
 by SIGKILL, so a killed run leaves no kernel behind. Otherwise it is ipykernel unchanged.
 """
+
 from __future__ import annotations
 
 import os

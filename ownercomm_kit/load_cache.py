@@ -23,6 +23,7 @@ contact) is computed once per store and reused by all its notebooks. A DealerDat
 not come from this cache gets a memo of its own (shared by the functions of one report); a
 ``dataclasses.replace`` of it is a new object with a new, empty memo.
 """
+
 from __future__ import annotations
 
 import copy

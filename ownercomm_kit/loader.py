@@ -10,6 +10,7 @@ each column to its canonical dtype, and collect every problem (validation.py).
 ``data.problems`` and without the blocking rows (their number is said), so ``ownercomm
 validate`` and the reports' data-quality sections can still show the rest.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -90,9 +91,18 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
     dealer_id = str(params.get("dealer_id") or "dealer")
     tz = params.get("timezone")
     if not tz or not _valid_timezone(str(tz)):
-        problems.append(Problem("error", None, None, None, None, None if not tz else str(tz),
-                                "timezone is not an IANA time zone name (e.g. America/Los_Angeles); "
-                                "set `timezone:` in the dealer file or pass --timezone"))
+        problems.append(
+            Problem(
+                "error",
+                None,
+                None,
+                None,
+                None,
+                None if not tz else str(tz),
+                "timezone is not an IANA time zone name (e.g. America/Los_Angeles); "
+                "set `timezone:` in the dealer file or pass --timezone",
+            )
+        )
         tz = "UTC"  # go on, so every other problem is found too
     tz = str(tz)
     data_dir = Path(str(params.get("data_dir") or ""))
@@ -105,8 +115,17 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
     sources_seen: dict[str, str] = {}
 
     if not data_dir.is_dir():
-        problems.append(Problem("error", None, str(data_dir), None, None, None,
-                                "data folder not found (check `data_dir:` in the dealer file)"))
+        problems.append(
+            Problem(
+                "error",
+                None,
+                str(data_dir),
+                None,
+                None,
+                None,
+                "data folder not found (check `data_dir:` in the dealer file)",
+            )
+        )
         sources: dict[str, Source] = {}
         listing: list[str] = []
     else:
@@ -159,25 +178,95 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
     except formats.EmptyFileError as e:
         if required:
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
-            return None, None, None, [Problem("error", name, src.name, None, None, None,
-                                              f"unreadable file: {e} (0 bytes or blank lines only): {what}")]
-        return None, None, None, [Problem("warning", name, src.name, None, None, None,
-                                          "the file is empty (0 bytes or blank lines only); the table is treated "
-                                          "as missing and what needs it is skipped")]
+            return (
+                None,
+                None,
+                None,
+                [
+                    Problem(
+                        "error",
+                        name,
+                        src.name,
+                        None,
+                        None,
+                        None,
+                        f"unreadable file: {e} (0 bytes or blank lines only): {what}",
+                    )
+                ],
+            )
+        return (
+            None,
+            None,
+            None,
+            [
+                Problem(
+                    "warning",
+                    name,
+                    src.name,
+                    None,
+                    None,
+                    None,
+                    "the file is empty (0 bytes or blank lines only); the table is treated "
+                    "as missing and what needs it is skipped",
+                )
+            ],
+        )
     except FormatError as e:
-        return None, None, None, [Problem("error", name, src.name, None, None, None, f"unreadable file: {e}",
-                                          public="unreadable file (ownercomm validate says why)")]
+        return (
+            None,
+            None,
+            None,
+            [
+                Problem(
+                    "error",
+                    name,
+                    src.name,
+                    None,
+                    None,
+                    None,
+                    f"unreadable file: {e}",
+                    public="unreadable file (ownercomm validate says why)",
+                )
+            ],
+        )
     mapping = (params.get("mapping") or {}).get(name) or {}
     if len(raw.frame) == 0:  # a header row and nothing else
         if required:  # read (its columns are checked), said plainly; the reports show zeros
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
             df, kept, absent, found = load_table(name, raw, tz, mapping, params.get("values") or {}, info)
-            return df, kept, absent, found + [Problem(
-                "warning", name, src.name, None, None, None,
-                f"{what}: the file has a header row and no data rows; the reports say so and show no figures from it")]
-        return None, None, None, [Problem(
-            "warning", name, src.name, None, None, None,
-            "the file has a header row and no data rows; the table is treated as missing and what needs it is skipped")]
+            return (
+                df,
+                kept,
+                absent,
+                found
+                + [
+                    Problem(
+                        "warning",
+                        name,
+                        src.name,
+                        None,
+                        None,
+                        None,
+                        f"{what}: the file has a header row and no data rows; the reports say so and show no figures from it",
+                    )
+                ],
+            )
+        return (
+            None,
+            None,
+            None,
+            [
+                Problem(
+                    "warning",
+                    name,
+                    src.name,
+                    None,
+                    None,
+                    None,
+                    "the file has a header row and no data rows; the table is treated as missing and what needs it is skipped",
+                )
+            ],
+        )
     return load_table(name, raw, tz, mapping, params.get("values") or {}, info)
 
 
@@ -207,14 +296,32 @@ AS_OF_MAX_DAYS_AFTER_DATA = 365
 def _check_as_of(as_of: dt.date, span: tuple[dt.date, dt.date]) -> list[Problem]:
     first, last = span
     if as_of < first:
-        return [Problem("error", None, None, None, "as_of", as_of.isoformat(),
-                        f"as_of {as_of} is before the first date in the data ({first}): the report "
-                        f"would cover no data; give a date between {first} and {last}, or leave as_of empty")]
+        return [
+            Problem(
+                "error",
+                None,
+                None,
+                None,
+                "as_of",
+                as_of.isoformat(),
+                f"as_of {as_of} is before the first date in the data ({first}): the report "
+                f"would cover no data; give a date between {first} and {last}, or leave as_of empty",
+            )
+        ]
     if (as_of - last).days > AS_OF_MAX_DAYS_AFTER_DATA:
-        return [Problem("error", None, None, None, "as_of", as_of.isoformat(),
-                        f"as_of {as_of} is more than a year after the last date in the data ({last}): "
-                        f"every figure would be about a period with no data; give a date up to "
-                        f"{last + dt.timedelta(days=AS_OF_MAX_DAYS_AFTER_DATA)}, or leave as_of empty")]
+        return [
+            Problem(
+                "error",
+                None,
+                None,
+                None,
+                "as_of",
+                as_of.isoformat(),
+                f"as_of {as_of} is more than a year after the last date in the data ({last}): "
+                f"every figure would be about a period with no data; give a date up to "
+                f"{last + dt.timedelta(days=AS_OF_MAX_DAYS_AFTER_DATA)}, or leave as_of empty",
+            )
+        ]
     return []
 
 
@@ -239,10 +346,19 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
     outside = [p for p in listing if not _inside(p, data_dir)]
     for p in outside:
         table = next((t for t in schema.TABLES if normalize_header(t) == normalize_header(p.stem)), None)
-        problems.append(Problem("error", table, p.name, None, None, None,
-                                f"{p.name} is a link to a file outside the dealer's data folder {data_dir}; "
-                                "it is not read (a store reads only its own folder): copy the file in, "
-                                "or remove the link"))
+        problems.append(
+            Problem(
+                "error",
+                table,
+                p.name,
+                None,
+                None,
+                None,
+                f"{p.name} is a link to a file outside the dealer's data folder {data_dir}; "
+                "it is not read (a store reads only its own folder): copy the file in, "
+                "or remove the link",
+            )
+        )
     listing = [p for p in listing if p not in outside]
     names = [p.name for p in listing]
     by_lower = {p.name.lower(): p for p in listing}
@@ -253,15 +369,33 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
         path = Path(file) if Path(file).is_absolute() else data_dir / file
         # A store reads only its own folder (SPEC §8): no absolute path, ".." or link out of it.
         if not _inside(path, data_dir):
-            problems.append(Problem("error", table, str(file), None, None, None,
-                                    f"`files:` names {file!r} for {table}, which is outside the dealer's "
-                                    f"data folder {data_dir}; a store reads only its own folder"))
+            problems.append(
+                Problem(
+                    "error",
+                    table,
+                    str(file),
+                    None,
+                    None,
+                    None,
+                    f"`files:` names {file!r} for {table}, which is outside the dealer's "
+                    f"data folder {data_dir}; a store reads only its own folder",
+                )
+            )
             continue
         if not path.is_file():
             path = by_lower.get(str(file).lower(), path)
         if not path.is_file():
-            problems.append(Problem("error", table, str(file), None, None, None,
-                                    f"`files:` names {file!r} for {table}, which is not in {data_dir}"))
+            problems.append(
+                Problem(
+                    "error",
+                    table,
+                    str(file),
+                    None,
+                    None,
+                    None,
+                    f"`files:` names {file!r} for {table}, which is not in {data_dir}",
+                )
+            )
             continue
         out[table] = Source(path, sheet)
         used.add(path)
@@ -272,9 +406,18 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
         key = normalize_header(table)
         matches = [p for p in data_files if normalize_header(p.stem) == key]
         if len(matches) > 1:
-            problems.append(Problem("error", table, None, None, None, None,
-                                    f"several files could hold {table}: {', '.join(p.name for p in matches)}; "
-                                    f"keep one, or name it with `files: {{{table}: <file name>}}`"))
+            problems.append(
+                Problem(
+                    "error",
+                    table,
+                    None,
+                    None,
+                    None,
+                    None,
+                    f"several files could hold {table}: {', '.join(p.name for p in matches)}; "
+                    f"keep one, or name it with `files: {{{table}: <file name>}}`",
+                )
+            )
             used.update(matches)
             continue
         if matches:
@@ -295,12 +438,19 @@ def find_sources(data_dir: Path, files: Mapping) -> tuple[dict[str, Source], lis
                 used.add(path)
     ignored = [p.name for p in listing if p not in used]
     if ignored:
-        problems.append(Problem(
-            "warning", None, None, None, None, None,
-            f"files not recognised as a table, ignored: {', '.join(ignored)} (tables are named "
-            f"{', '.join(schema.TABLES)}; name another file in `files:` of the dealer file)",
-            count=len(ignored),
-        ))
+        problems.append(
+            Problem(
+                "warning",
+                None,
+                None,
+                None,
+                None,
+                None,
+                f"files not recognised as a table, ignored: {', '.join(ignored)} (tables are named "
+                f"{', '.join(schema.TABLES)}; name another file in `files:` of the dealer file)",
+                count=len(ignored),
+            )
+        )
     return out, names, problems
 
 
@@ -331,7 +481,9 @@ def _sheets(path: Path, problems: list[Problem]) -> list[str]:
 # --- one table -----------------------------------------------------------------------------
 
 
-def resolve_columns(table: str, headers: list[str], mapping: Mapping) -> tuple[dict[str, list[str]], list[str], list[str]]:
+def resolve_columns(
+    table: str, headers: list[str], mapping: Mapping
+) -> tuple[dict[str, list[str]], list[str], list[str]]:
     """canonical -> their headers (several = a conflict), unused headers, mapping entries not found.
 
     ``mapping`` (their header -> canonical; matched exactly, else case, spacing and punctuation
@@ -359,7 +511,9 @@ def resolve_columns(table: str, headers: list[str], mapping: Mapping) -> tuple[d
             found.setdefault(target, []).append(h)
     used = {h for hs in found.values() for h in hs}
     unused = [h for h in headers if h not in used]
-    not_found = [k for k in mapping if k not in headers and normalize_header(k) not in {normalize_header(h) for h in explicit}]
+    not_found = [
+        k for k in mapping if k not in headers and normalize_header(k) not in {normalize_header(h) for h in explicit}
+    ]
     return found, unused, not_found
 
 
@@ -379,12 +533,22 @@ def load_table(
     problems: list[Problem] = []
     problems += validation.check_duplicate_columns(name, file, found)
     for k in not_found:
-        problems.append(Problem("warning", name, file, 1, None, k,
-                                f"`mapping:` names column {k!r}, which is not in the file"))
+        problems.append(
+            Problem("warning", name, file, 1, None, k, f"`mapping:` names column {k!r}, which is not in the file")
+        )
     for k, v in mapping.items():
         if v is not None and v not in table.column_names:
-            problems.append(Problem("warning", name, file, 1, None, k,
-                                    f"`mapping:` maps {k!r} to {v!r}, which is not a column of {name}; ignored"))
+            problems.append(
+                Problem(
+                    "warning",
+                    name,
+                    file,
+                    1,
+                    None,
+                    k,
+                    f"`mapping:` maps {k!r} to {v!r}, which is not a column of {name}; ignored",
+                )
+            )
     missing_required = [c for c in table.required_columns if c not in found]
     problems += validation.check_required_columns(name, file, headers, missing_required, unused)
     n = len(raw.frame)
@@ -393,6 +557,7 @@ def load_table(
     out: dict[str, pd.Series] = {}
     absent = []
     positions = {h: i for i, h in reversed(list(enumerate(headers)))}
+
     def coerced(col: schema.Column):
         cell = raw.frame.iloc[:, positions[found[col.name][0]]].reset_index(drop=True)
         series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
@@ -421,20 +586,41 @@ def load_table(
         info.columns = {c: h[0] for c, h in found.items()}
         info.ignored_columns = unused
     if missing_required or any(len(h) > 1 for h in found.values()):
-        problems.append(Problem("error", name, file, None, None, None,
-                                f"{name} cannot be used until the problems above are fixed; its {n} rows are left out"))
+        problems.append(
+            Problem(
+                "error",
+                name,
+                file,
+                None,
+                None,
+                None,
+                f"{name} cannot be used until the problems above are fixed; its {n} rows are left out",
+            )
+        )
         return None, np.zeros(0, dtype=np.int64), table.column_names, problems
     df = pd.DataFrame(out)
     if table.key:
-        later = np.zeros(len(df), bool) if _all_distinct(df[table.key]) else (
-            df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
+        later = (
+            np.zeros(len(df), bool)
+            if _all_distinct(df[table.key])
+            else (df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
+        )
         if later.any():  # ids are unique in nearly every export: one hashing pass then
             problems += validation.check_duplicates(name, file, table.key, df[table.key], rows)
             blocking |= later
     if blocking.any():
-        problems.append(Problem("warning", name, file, None, None, None,
-                                f"{int(blocking.sum())} of {n} rows with blocking problems are left out of the reports",
-                                count=int(blocking.sum())))
+        problems.append(
+            Problem(
+                "warning",
+                name,
+                file,
+                None,
+                None,
+                None,
+                f"{int(blocking.sum())} of {n} rows with blocking problems are left out of the reports",
+                count=int(blocking.sum()),
+            )
+        )
         df = df[~blocking].reset_index(drop=True)
         rows = rows[~blocking]
     if info is not None:
@@ -459,23 +645,40 @@ def coerce(
             series = series.mask(placeholder)
         bad = bad_s.to_numpy(bool) & ~placeholder
         problems += validation.cell_problems(
-            level, name, file, col.name, cell, rows, bad,
+            level,
+            name,
+            file,
+            col.name,
+            cell,
+            rows,
+            bad,
             f"unparseable {what} (expected e.g. 2026-06-18{' 10:30' if col.kind == 'timestamp' else ''}, "
             f"06/18/2026{' 10:30 PM' if col.kind == 'timestamp' else ''} or an Excel date)"
             + ("" if col.required else "; the cell is left empty"),
         )
         problems += validation.cell_problems(
-            level, name, file, col.name, cell, rows, placeholder,
+            level,
+            name,
+            file,
+            col.name,
+            cell,
+            rows,
+            placeholder,
             f"placeholder date (before {PLACEHOLDER_BEFORE.year} or after {PLACEHOLDER_AFTER.year}, "
-            "like 0001-01-01 or 9999-12-31): not a real date"
-            + ("" if col.required else "; the cell is left empty"),
+            "like 0001-01-01 or 9999-12-31): not a real date" + ("" if col.required else "; the cell is left empty"),
         )
         bad = bad | placeholder
     elif col.kind == "bool":
         series, bad_s = formats.parse_bools(_apply_values(cell, values.get(col.name)))
         bad = bad_s.to_numpy(bool)
         problems += validation.cell_problems(
-            level, name, file, col.name, cell, rows, bad,
+            level,
+            name,
+            file,
+            col.name,
+            cell,
+            rows,
+            bad,
             "not a yes/no value (expected Y/N, Yes/No, 1/0, TRUE/FALSE, T/F); the cell is left empty",
         )
     elif col.kind in ("int", "float"):
@@ -483,7 +686,13 @@ def coerce(
         bad = bad_s.to_numpy(bool)
         what = "whole number" if col.kind == "int" else "number"
         problems += validation.cell_problems(
-            level, name, file, col.name, cell, rows, bad,
+            level,
+            name,
+            file,
+            col.name,
+            cell,
+            rows,
+            bad,
             f"not a {what}" + ("" if col.required else "; the cell is left empty"),
         )
     elif col.kind == "enum":
@@ -497,7 +706,13 @@ def coerce(
         if col.kind == "id":
             risky = _starts_with(series, FORMULA_START)
             problems += validation.cell_problems(
-                "warning", name, file, col.name, cell, rows, risky,
+                "warning",
+                name,
+                file,
+                col.name,
+                cell,
+                rows,
+                risky,
                 "id starts with = + - or @: in the CSV files the kit writes (flags, suppression, call lists) "
                 "it is written with one apostrophe in front ('=A1), so no spreadsheet runs it as a formula; "
                 "remove that one leading apostrophe when importing into the CRM",
@@ -506,7 +721,13 @@ def coerce(
             unknown = series.notna() & ~series.isin(list(_zones()))
             bad = unknown.to_numpy(bool)
             problems += validation.cell_problems(
-                "warning", name, file, col.name, cell, rows, bad,
+                "warning",
+                name,
+                file,
+                col.name,
+                cell,
+                rows,
+                bad,
                 "not an IANA time zone name (e.g. America/Chicago); the dealer's time zone is used",
             )
             series = series.mask(unknown)
@@ -516,8 +737,9 @@ def coerce(
             problems += validation.check_empty_column(name, file, col.name, n)
         return series.mask(bad) if bad.any() else series, np.zeros(n, dtype=bool), problems
     empty = (series.isna().to_numpy(bool)) & ~bad
-    problems += validation.cell_problems("error", name, file, col.name, cell, rows, empty,
-                                         f"required value is empty ({col.name} is needed on every row)")
+    problems += validation.cell_problems(
+        "error", name, file, col.name, cell, rows, empty, f"required value is empty ({col.name} is needed on every row)"
+    )
     return series, bad | empty, problems
 
 
@@ -563,7 +785,7 @@ def _starts_with(series: pd.Series, chars: tuple[str, ...]) -> np.ndarray:
     parts = []
     for c in arr._pa_array.chunks:
         wide = pa.types.is_large_string(c.type)
-        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset:c.offset + len(c) + 1]
+        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + len(c) + 1]
         hit = np.zeros(len(c), bool)
         filled = offsets[1:] > offsets[:-1]
         if c.null_count:
@@ -672,7 +894,9 @@ def describe(data: DealerData, infos: list[TableInfo]) -> str:
             lines.append(f"  {info.table:<15} {info.file}: not used ({kind}; see the problems below)")
             continue
         if info.table in data.missing_tables and not info.rows_read:
-            lines.append(f"  {info.table:<15} not found ({kind}){'' if table.required else ': sections that need it are skipped'}")
+            lines.append(
+                f"  {info.table:<15} not found ({kind}){'' if table.required else ': sections that need it are skipped'}"
+            )
             continue
         left_out = info.rows_read - len(data[info.table])
         rows = f"{info.rows_read} rows" + (f" ({left_out} left out)" if left_out else "")
@@ -686,7 +910,7 @@ def describe(data: DealerData, infos: list[TableInfo]) -> str:
         if absent:
             lines.append(f"  {'':<15} absent: {', '.join(absent)}")
         if info.ignored_columns:
-            ignored = [cell(h) for h in info.ignored_columns[:validation.MAX_HEADERS_QUOTED]]
+            ignored = [cell(h) for h in info.ignored_columns[: validation.MAX_HEADERS_QUOTED]]
             more = len(info.ignored_columns) - len(ignored)
             lines.append(f"  {'':<15} ignored: {', '.join(ignored)}" + (f" and {more} more" if more > 0 else ""))
     return "\n".join(lines)

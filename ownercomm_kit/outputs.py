@@ -5,6 +5,7 @@ Every file is written to a temporary name in its own folder and moved into place
 of one, and no temporary file behind. CSV cells that a spreadsheet would run as a formula
 are neutralized (OWASP CSV injection).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
+def atomic_open(
+    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
+) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` in one step.
 
     On any exception the temporary file is removed and ``path`` is left as it was.

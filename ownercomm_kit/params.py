@@ -3,6 +3,7 @@
 Every threshold lives in ``params/defaults.yaml``; group and dealer files may only
 override keys that exist there (a typo is an error naming the key and the file).
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,8 +23,23 @@ GROUP_KEYS = ("group_id", "group_name", "dealers")
 # The parameters cell of every notebook (the contract between the runner, which injects them,
 # and report.notebook, which resolves them); tests/report/test_notebooks_stored.py checks each notebook.
 NOTEBOOK_PARAMETERS = (
-    "dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-    "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline", "state_rules",
+    "dealer_id",
+    "dealer_name",
+    "data_dir",
+    "timezone",
+    "files",
+    "mapping",
+    "values",
+    "as_of",
+    "rules",
+    "audit",
+    "retention",
+    "referrals",
+    "report",
+    "group_file",
+    "out_dir",
+    "baseline",
+    "state_rules",
 )
 
 
@@ -78,8 +94,10 @@ def _raw_ids(doc: dict, text: str) -> dict:
         if key in ID_KEYS and isinstance(value_node, yaml.ScalarNode) and key in doc and doc[key] is not None:
             doc[key] = value_node.value
         elif key == "dealers" and isinstance(value_node, yaml.SequenceNode) and isinstance(doc.get(key), list):
-            doc[key] = [n.value if isinstance(n, yaml.ScalarNode) and v is not None else v
-                        for n, v in zip(value_node.value, doc[key])]
+            doc[key] = [
+                n.value if isinstance(n, yaml.ScalarNode) and v is not None else v
+                for n, v in zip(value_node.value, doc[key])
+            ]
     return doc
 
 
@@ -148,8 +166,10 @@ def check_layer(layer: Mapping, where: str, kind: str, defaults: Mapping) -> lis
         try:
             parse_as_of(layer["baseline"])
         except ValueError:
-            problems.append(f"{where}: baseline {layer['baseline']!r} is not a date (YYYY-MM-DD): the date of a "
-                            "recorded run or of a month-end of the history")
+            problems.append(
+                f"{where}: baseline {layer['baseline']!r} is not a date (YYYY-MM-DD): the date of a "
+                "recorded run or of a month-end of the history"
+            )
     return problems
 
 
@@ -198,13 +218,19 @@ def resolve(
         merged = _merge(merged, {k: v for k, v in dealer.items() if v is not None or k not in merged})
     if overrides:
         merged = _merge(merged, {k: v for k, v in overrides.items() if v is not None})
-    problems += state_laws.check_table(merged.get("state_rules"), "state_rules (defaults, group and dealer files merged)")
+    problems += state_laws.check_table(
+        merged.get("state_rules"), "state_rules (defaults, group and dealer files merged)"
+    )
     for key in ("dealer_id", "data_dir"):
         if merged.get(key) is None or str(merged.get(key)).strip() == "":
             problems.append(f"{dealer_file or 'dealer parameters'}: {key} is required")
     defaults_name = str(paths.defaults_file(paths.kit_root() if not paths.defaults_file(root).is_file() else root))
-    layers = [(defaults_name, defaults), (str(group_file or "group parameters"), group or {}),
-              (str(dealer_file or "dealer parameters"), dealer or {}), ("the command line", overrides or {})]
+    layers = [
+        (defaults_name, defaults),
+        (str(group_file or "group parameters"), group or {}),
+        (str(dealer_file or "dealer parameters"), dealer or {}),
+        ("the command line", overrides or {}),
+    ]
     typed = {k: v for k, v in merged.items() if k in params_schema.Resolved.model_fields}
     for key in (*params_schema.ID_LIKE, "data_dir"):  # given in code: numbers, paths; files keep their text
         if typed.get(key) is not None:

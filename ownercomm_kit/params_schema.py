@@ -13,6 +13,7 @@ Why pydantic rather than jsonschema: typed models give key paths, strict ints (`
 not a number of days), forbidden extra keys (typos), cross-field checks (``lapsed_min_months``
 below ``lapsed_max_months``) and messages we can word, in plain Python next to the code.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -35,8 +36,8 @@ Table = Literal[tuple(schema.TABLES)]  # type: ignore[valid-type]
 
 # Upper bounds keep date arithmetic far from overflow (pandas spans ~292 years) and catch
 # an extra digit; they are sanity limits, not thresholds.
-Days = Annotated[int, Field(gt=0, le=36_500)]          # a window or interval: at least one day
-DaysOrZero = Annotated[int, Field(ge=0, le=36_500)]    # a horizon or grace: 0 = none
+Days = Annotated[int, Field(gt=0, le=36_500)]  # a window or interval: at least one day
+DaysOrZero = Annotated[int, Field(ge=0, le=36_500)]  # a horizon or grace: 0 = none
 Months = Annotated[int, Field(gt=0, le=1_200)]
 Weeks = Annotated[int, Field(gt=0, le=5_200)]
 Quarters = Annotated[int, Field(gt=0, le=400)]
@@ -141,16 +142,19 @@ class QuietHours(Rule):
     def _clock_text(cls, v):
         if isinstance(v, int) and not isinstance(v, bool):
             raise PydanticCustomError(
-                "clock_number", "a time in quotes, \"HH:MM\" (YAML reads an unquoted 21:00 as the number {n})",
-                {"n": v})
+                "clock_number", 'a time in quotes, "HH:MM" (YAML reads an unquoted 21:00 as the number {n})', {"n": v}
+            )
         return v
 
     @field_validator("end")
     @classmethod
     def _differs(cls, v, info: ValidationInfo):
         if info.data.get("start") == v:
-            raise PydanticCustomError("order", "a time other than start ({start}): quiet hours need a length",
-                                      {"start": v, "related": "start"})
+            raise PydanticCustomError(
+                "order",
+                "a time other than start ({start}): quiet hours need a length",
+                {"start": v, "related": "start"},
+            )
         return v
 
 
@@ -194,8 +198,9 @@ def _greater_than(other: str):
     def check(cls, v, info: ValidationInfo):
         low = info.data.get(other)
         if low is not None and v <= low:
-            raise PydanticCustomError("order", "greater than {other} ({low})",
-                                      {"other": other, "low": low, "related": other})
+            raise PydanticCustomError(
+                "order", "greater than {other} ({low})", {"other": other, "low": low, "related": other}
+            )
         return v
 
     return classmethod(check)
@@ -257,8 +262,11 @@ class Retention(Section):
     def _booking_within_lookback(cls, v, info: ValidationInfo):
         lookback = info.data.get("reminder_lookback_days")
         if lookback is not None and v >= lookback:
-            raise PydanticCustomError("order", "less than reminder_lookback_days ({lookback})",
-                                      {"lookback": lookback, "related": "reminder_lookback_days"})
+            raise PydanticCustomError(
+                "order",
+                "less than reminder_lookback_days ({lookback})",
+                {"lookback": lookback, "related": "reminder_lookback_days"},
+            )
         return v
 
 
@@ -405,7 +413,7 @@ def _split(raw: tuple) -> tuple[tuple, tuple | None]:
     """(loc up to a union branch, loc inside the branch or None when there is no union)."""
     for i, part in enumerate(raw):
         if _is_tag(part):
-            return tuple(raw[:i]), tuple(p for p in raw[i + 1:] if not _is_tag(p))
+            return tuple(raw[:i]), tuple(p for p in raw[i + 1 :] if not _is_tag(p))
     return tuple(raw), None
 
 
@@ -457,7 +465,8 @@ def _message(err: dict, loc: tuple, layers: list[Layer]) -> str:
         key = loc[-1]
         allowed = [str(a) for a in _literal_values(_type_at(loc[:-1], value=True))]
         return f"{_source([loc], layers)}: unknown key {key_path(loc)!r}{_hint(str(key), allowed)}" + (
-            f" (allowed: {', '.join(allowed)})" if allowed else "")
+            f" (allowed: {', '.join(allowed)})" if allowed else ""
+        )
     where = _source([loc] + ([loc[:-1] + (ctx["related"],)] if "related" in ctx else []), layers)
     path = key_path(loc)
     if kind == "extra_forbidden":
@@ -553,8 +562,11 @@ def _type_at(loc: tuple, value: bool = False) -> Any:
                 return None
             tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
         elif typing.get_origin(tp) is Union:  # the branch that has this key
-            models = [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)
-                      and part in a.model_fields]
+            models = [
+                a
+                for a in typing.get_args(tp)
+                if isinstance(a, type) and issubclass(a, BaseModel) and part in a.model_fields
+            ]
             if not models:
                 return None
             field = models[0].model_fields[part]
@@ -581,5 +593,6 @@ def _literal_values(tp: Any) -> tuple:
     return typing.get_args(base) if typing.get_origin(base) is Literal else ()
 
 
-_MODEL_NAMES = frozenset(c.__name__ for c in list(globals().values())
-                         if isinstance(c, type) and issubclass(c, BaseModel))
+_MODEL_NAMES = frozenset(
+    c.__name__ for c in list(globals().values()) if isinstance(c, type) and issubclass(c, BaseModel)
+)

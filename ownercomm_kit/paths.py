@@ -1,4 +1,5 @@
 """Where the kit's own files live (params/, notebooks/, sample_data/)."""
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ What `ownercomm run` and `ownercomm batch` start, and how each goes away (SPEC Â
 - :func:`store_lock`: a lock file beside the store's folder (the ``filelock`` library), so a
   second run of the same store into the same output folder says "already running".
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,6 +40,7 @@ EXIT_SIGINT = 128 + signal.SIGINT
 
 
 # --------------------------------------------------------------------------- death signal
+
 
 def set_death_signal(sig: int) -> bool:
     """Ask Linux to send ``sig`` to this process when its parent dies; False elsewhere.
@@ -85,6 +87,7 @@ def pid_alive(pid: int) -> bool:
 
 
 # --------------------------------------------------------------------------- pool workers
+
 
 class Terminated(KeyboardInterrupt):
     """Raised in a worker's main thread by SIGTERM while it runs a store: unwinds the store
@@ -279,8 +282,12 @@ def time_limit(seconds: float | None, on_expiry: Callable[[], BaseException]) ->
     in) it waits for the end of the shielded block. Outside the main thread (a Dask worker's
     thread) signals cannot be used: the caller's own deadline checks are then the only bound.
     """
-    if not seconds or threading.current_thread() is not threading.main_thread() \
-            or not hasattr(signal, "setitimer") or _limit["active"]:
+    if (
+        not seconds
+        or threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "setitimer")
+        or _limit["active"]
+    ):
         yield
         return
 
@@ -330,6 +337,7 @@ def remaining(deadline: float | None, default: float) -> int:
 
 
 # --------------------------------------------------------------------------- one run per store
+
 
 class AlreadyRunning(Exception):
     pass

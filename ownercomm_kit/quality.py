@@ -6,6 +6,7 @@ non-empty cells; the mapping used; every problem with a suggested fix; and which
 sections the data can and cannot support. ``report.data_quality`` renders them as the
 data-quality page.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,12 +51,24 @@ def _support() -> tuple[Need, ...]:
     return (
         N("audit", "every rule and the headline figures", ("customers", "communications"), "the audit cannot run"),
         *_rule_needs(),
-        N("audit", "fatigue curve and responsiveness tiers", ("communications.responded_at",),
-          "no response rates: every customer looks unresponsive"),
-        N("retention", f"{_kpi('first_year_service_retention')} and the cohort heat map", ("sales.vin", "service_visits.vin"),
-          "KPI empty"),
-        N("retention", f"{_kpi('service_customer_retention_12m')}, lapsed customers, due-for-service list",
-          ("service_visits",), "KPI and lists empty"),
+        N(
+            "audit",
+            "fatigue curve and responsiveness tiers",
+            ("communications.responded_at",),
+            "no response rates: every customer looks unresponsive",
+        ),
+        N(
+            "retention",
+            f"{_kpi('first_year_service_retention')} and the cohort heat map",
+            ("sales.vin", "service_visits.vin"),
+            "KPI empty",
+        ),
+        N(
+            "retention",
+            f"{_kpi('service_customer_retention_12m')}, lapsed customers, due-for-service list",
+            ("service_visits",),
+            "KPI and lists empty",
+        ),
         N("retention", f"{_kpi('appointment_show_rate_90d')} and weekly appointments", ("appointments",), "KPI empty"),
         N("retention", _kpi("reminder_booking_rate_90d"), ("appointments", "communications"), "KPI empty"),
         N("retention", _kpi("response_rate_90d"), ("communications.responded_at",), "KPI empty"),
@@ -65,23 +78,51 @@ def _support() -> tuple[Need, ...]:
         N("retention", "purchase-anniversary milestones", ("sales",), "no anniversaries in the milestones list"),
         N("referrals", "the referral report", ("referrals",), "the referral report is empty"),
         N("referrals", _kpi("advocate_rate_12m"), ("referrals", ("sales", "service_visits")), "KPI empty"),
-        N("referrals", f"{_kpi('first_contact_24h_share')} and the follow-up list", ("referrals.first_contact_at",),
-          "KPI empty"),
+        N(
+            "referrals",
+            f"{_kpi('first_contact_24h_share')} and the follow-up list",
+            ("referrals.first_contact_at",),
+            "KPI empty",
+        ),
         N("referrals", _kpi("acknowledgment_rate"), ("referrals.acknowledged_at",), "KPI empty"),
         N("referrals", _kpi("referral_revenue_12m"), ("referrals.sale_id", "sales.price"), "KPI empty"),
         N("referrals", "incentive categories", ("referrals.incentive_category",), "no comparison by incentive"),
-        N("retention", "lifecycle segments, segment flow and the recently-lost list", (("sales", "service_visits"),),
-          "segment KPIs empty"),
-        N("retention", "visits that put a customer in a segment other than never serviced", ("service_visits",),
-          "every customer with a sale is never serviced"),
-        N("retention", "due for service by mileage, estimated mileage", ("service_visits.mileage",),
-          "vehicles are due by time only"),
-        N("retention", "due for service per vehicle", ("service_visits.vin",),
-          "each customer's visits count as one vehicle"),
-        N("retention", f"{_kpi('declined_work_recovery_90d')}, declined-work list and amounts by description",
-          ("declined_work",), "KPI and list empty"),
-        N("retention", "declined work matched to the vehicle", ("declined_work.vin",),
-          "declined items are matched to any later visit of the customer"),
+        N(
+            "retention",
+            "lifecycle segments, segment flow and the recently-lost list",
+            (("sales", "service_visits"),),
+            "segment KPIs empty",
+        ),
+        N(
+            "retention",
+            "visits that put a customer in a segment other than never serviced",
+            ("service_visits",),
+            "every customer with a sale is never serviced",
+        ),
+        N(
+            "retention",
+            "due for service by mileage, estimated mileage",
+            ("service_visits.mileage",),
+            "vehicles are due by time only",
+        ),
+        N(
+            "retention",
+            "due for service per vehicle",
+            ("service_visits.vin",),
+            "each customer's visits count as one vehicle",
+        ),
+        N(
+            "retention",
+            f"{_kpi('declined_work_recovery_90d')}, declined-work list and amounts by description",
+            ("declined_work",),
+            "KPI and list empty",
+        ),
+        N(
+            "retention",
+            "declined work matched to the vehicle",
+            ("declined_work.vin",),
+            "declined items are matched to any later visit of the customer",
+        ),
         N("retention", "amounts of declined work", ("declined_work.amount",), "no amounts shown"),
         N("retention", "retention by vehicle age band", ("vehicles.model_year", "service_visits.vin"), "table empty"),
         N("audit", "reminder timing against estimated due dates", ("service_visits",), "section skipped"),
@@ -114,13 +155,15 @@ def support(data: DealerData) -> pd.DataFrame:
             options = item if isinstance(item, tuple) else (item,)
             if not any(available(data, o) for o in options):
                 missing.append(" or ".join(options))
-        rows.append({
-            "report": need.report,
-            "section": need.section,
-            "supported": not missing,
-            "missing": ", ".join(missing),
-            "without it": need.without if missing else "",
-        })
+        rows.append(
+            {
+                "report": need.report,
+                "section": need.section,
+                "supported": not missing,
+                "missing": ", ".join(missing),
+                "without it": need.without if missing else "",
+            }
+        )
     return pd.DataFrame(rows, columns=["report", "section", "supported", "missing", "without it"])
 
 
@@ -136,15 +179,17 @@ def tables_overview(data: DealerData) -> pd.DataFrame:
         col = schema.EVENT_DATE_COLUMN.get(name)
         if col and not df.empty and df[col].notna().any():
             first, last = _as_date(df[col].min(), data.timezone), _as_date(df[col].max(), data.timezone)
-        rows.append({
-            "table": name,
-            "file": data.sources.get(name) or "",
-            "status": "missing" if name in data.missing_tables else "loaded",
-            "rows": int(len(df)),
-            "date column": col or "",
-            "first date": first,
-            "last date": last,
-        })
+        rows.append(
+            {
+                "table": name,
+                "file": data.sources.get(name) or "",
+                "status": "missing" if name in data.missing_tables else "loaded",
+                "rows": int(len(df)),
+                "date column": col or "",
+                "first date": first,
+                "last date": last,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -166,8 +211,13 @@ def monthly_rows(data: DealerData) -> pd.DataFrame:
         counts = months.value_counts().reindex(pd.period_range(months.min(), months.max(), freq="M"), fill_value=0)
         parts.append(pd.DataFrame({"month": counts.index.to_timestamp(), "table": name, "rows": counts.to_numpy()}))
     if not parts:
-        return pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"), "table": pd.Series(dtype="string"),
-                             "rows": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {
+                "month": pd.Series(dtype="datetime64[ns]"),
+                "table": pd.Series(dtype="string"),
+                "rows": pd.Series(dtype="int64"),
+            }
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -192,13 +242,15 @@ def coverage(data: DealerData) -> pd.DataFrame:
         for col in table.columns:
             present = data.has(name, col.name)
             share = float(df[col.name].notna().mean()) if present and len(df) else None
-            rows.append({
-                "table": name,
-                "column": col.name,
-                "required": col.required,
-                "in the data": present,
-                "filled": share,
-            })
+            rows.append(
+                {
+                    "table": name,
+                    "column": col.name,
+                    "required": col.required,
+                    "in the data": present,
+                    "filled": share,
+                }
+            )
     return pd.DataFrame(rows, columns=["table", "column", "required", "in the data", "filled"])
 
 
@@ -223,8 +275,11 @@ _FIXES = (
     (r"add to the dealer file: (.*)", None),  # validation already wrote the fix: quote it
     (r"not found in .*expected", "Export the table, or name its file in the dealer file's files: block."),
     (r"duplicate", "Ids must be unique: remove the repeated rows from the export, or export one row per id."),
-    (r"orphan", "Export the customers table in full (all customers, not a filtered list), or ignore if these "
-                "are deleted customers."),
+    (
+        r"orphan",
+        "Export the customers table in full (all customers, not a filtered list), or ignore if these "
+        "are deleted customers.",
+    ),
     (r"after as_of", "Set as_of to the export date, or check the time zone and date format of this column."),
     (r"empty in all", "Ask the dealer for this column in the next export; what needs it is skipped meanwhile."),
     (r"date|time", "Check the date format (US 06/18/2026, ISO 2026-06-18 or an Excel date) and fix the cell."),

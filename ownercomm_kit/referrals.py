@@ -6,6 +6,7 @@ timezone, except ``first_contact_at - referred_at <= 24 hours`` which is measure
 A ratio with an empty denominator is ``None``; a missing referrals table makes every KPI
 ``None`` and ``skipped`` says so (a dealer without a referral programme is normal).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,7 +48,7 @@ DEFINITION_TEMPLATES: dict[str, str] = {
         "{window_months} months (each sale once)."
     ),
     "monthly": "Referrals received per calendar month, with how many were contacted within {first_contact_hours} hours "
-        "and how many were sold.",
+    "and how many were sold.",
     "funnel": (
         "The last {window_months} months' referrals by the furthest stage they reached: new, contacted, appointment, sold. "
         "A referral counts in every stage up to the one it reached (a sold referral was also contacted); "
@@ -131,7 +132,10 @@ def kpis(data: DealerData, params: dict) -> tuple[dict, dict]:
         skipped["advocate_rate_12m"] = why
     column_kpis = {
         "referral_conversion_12m": ("status", lambda: int(r["status"].eq("sold").sum())),
-        "first_contact_24h_share": ("first_contact_at", lambda: int(_contacted_within(r, p["first_contact_hours"]).sum())),
+        "first_contact_24h_share": (
+            "first_contact_at",
+            lambda: int(_contacted_within(r, p["first_contact_hours"]).sum()),
+        ),
         "acknowledgment_rate": ("acknowledged_at", lambda: int(r["acknowledged_at"].notna().sum())),
     }
     for key, (column, numerator) in column_kpis.items():
@@ -168,9 +172,11 @@ def partial_notes(data: DealerData, p: dict) -> dict[str, str]:
         prices = data["sales"].dropna(subset=["price"])
         unmatched = int((~isin(sold["sale_id"], prices["sale_id"])).sum())
         if unmatched:
-            notes["referral_revenue_12m"] = (f"{words.plural(unmatched, 'sold referral')} "
-                                             f"{'has' if unmatched == 1 else 'have'} no sale number matching a sale "
-                                             "with a price: their revenue is not counted")
+            notes["referral_revenue_12m"] = (
+                f"{words.plural(unmatched, 'sold referral')} "
+                f"{'has' if unmatched == 1 else 'have'} no sale number matching a sale "
+                "with a price: their revenue is not counted"
+            )
     return notes
 
 
@@ -180,8 +186,12 @@ def _advocate_rate(data: DealerData, r: pd.DataFrame, p: dict) -> tuple[float | 
     a = data.as_of_ts
     lo = months_before(a, p["window_months"])
     s, v = data["sales"], data["service_visits"]
-    active = pd.concat([s.loc[in_window(s["sale_date"], lo, a), "customer_id"],
-                        v.loc[in_window(v["visit_date"], lo, a), "customer_id"]]).nunique()
+    active = pd.concat(
+        [
+            s.loc[in_window(s["sale_date"], lo, a), "customer_id"],
+            v.loc[in_window(v["visit_date"], lo, a), "customer_id"],
+        ]
+    ).nunique()
     return ratio(r["referrer_id"].nunique(), active), None
 
 
@@ -212,12 +222,14 @@ def monthly(data: DealerData, p: dict) -> pd.DataFrame:
     months = pd.period_range(first, a.to_period("M"), freq="M")
     keep = ((day >= first.start_time) & (day <= a)).fillna(False).astype(bool)
     r, month = r[keep], day[keep].dt.to_period("M")
-    frame = pd.DataFrame({
-        "month": month,
-        "referrals": 1,
-        "contacted_24h": _contacted_within(r, p["first_contact_hours"]).astype(int),
-        "sold": r["status"].eq("sold").fillna(False).astype(int),
-    })
+    frame = pd.DataFrame(
+        {
+            "month": month,
+            "referrals": 1,
+            "contacted_24h": _contacted_within(r, p["first_contact_hours"]).astype(int),
+            "sold": r["status"].eq("sold").fillna(False).astype(int),
+        }
+    )
     g = frame.groupby("month").sum().reindex(months, fill_value=0)
     g.index = g.index.to_timestamp()
     g.index.name = "month"
@@ -226,12 +238,14 @@ def monthly(data: DealerData, p: dict) -> pd.DataFrame:
 
 def by_incentive(data: DealerData, r: pd.DataFrame) -> pd.DataFrame:
     cat = r["incentive_category"].astype("string").fillna("unknown")
-    frame = pd.DataFrame({
-        "incentive_category": cat,
-        "referrals": 1,
-        "sold": r["status"].eq("sold").fillna(False).astype(int),
-        "reward_spent": r["reward_value"].fillna(0.0),
-    })
+    frame = pd.DataFrame(
+        {
+            "incentive_category": cat,
+            "referrals": 1,
+            "sold": r["status"].eq("sold").fillna(False).astype(int),
+            "reward_spent": r["reward_value"].fillna(0.0),
+        }
+    )
     g = frame.groupby("incentive_category").sum()
     order = [*INCENTIVES, *sorted(set(g.index) - set(INCENTIVES))]
     g = g.reindex(order, fill_value=0).reset_index()
@@ -248,13 +262,20 @@ def top_advocates(data: DealerData, r: pd.DataFrame, p: dict) -> pd.DataFrame:
     sales = data["sales"].drop_duplicates("sale_id")[["sale_id", "price"]]
     frame = r[["referrer_id", "status", "sale_id", "reward_value"]].merge(sales, on="sale_id", how="left")
     sold = frame["status"].eq("sold").fillna(False)
-    g = pd.DataFrame({
-        "customer_id": frame["referrer_id"],
-        "referrals": 1,
-        "sold": sold.astype(int),
-        "revenue": frame["price"].where(sold, 0.0).fillna(0.0),
-        "rewards": frame["reward_value"].fillna(0.0),
-    }).groupby("customer_id").sum().reset_index()
+    g = (
+        pd.DataFrame(
+            {
+                "customer_id": frame["referrer_id"],
+                "referrals": 1,
+                "sold": sold.astype(int),
+                "revenue": frame["price"].where(sold, 0.0).fillna(0.0),
+                "rewards": frame["reward_value"].fillna(0.0),
+            }
+        )
+        .groupby("customer_id")
+        .sum()
+        .reset_index()
+    )
     contacts = all_contacts(data, params_fallback(p))
     contacts = contacts.loc[isin(contacts["customer_id"], g["customer_id"]), ["customer_id", "name"]]
     g = g.merge(contacts, on="customer_id", how="left")
@@ -271,19 +292,38 @@ def _people(data: DealerData, r: pd.DataFrame, p: dict) -> pd.DataFrame:
     """Referrals with the advocate's name and contact and the referred person's contact."""
     contacts = all_contacts(data, params_fallback(p))
     contacts = contacts[isin(contacts["customer_id"], r["referrer_id"])].drop(columns="reachable")
-    contacts = contacts.rename(columns={"customer_id": "referrer_id", "name": "referrer_name",
-                                        "channel": "referrer_channel", "contact": "referrer_contact"})
+    contacts = contacts.rename(
+        columns={
+            "customer_id": "referrer_id",
+            "name": "referrer_name",
+            "channel": "referrer_channel",
+            "contact": "referrer_contact",
+        }
+    )
     out = r.merge(contacts, on="referrer_id", how="left")
     phone, email = text(out["referred_phone"]), text(out["referred_email"])
     out["referred_contact"] = phone.where(phone.ne(""), email)
     # an advocate without a name on file (or unknown) is shown by customer id
-    out["referrer_name"] = text(out["referrer_name"]).mask(text(out["referrer_name"]).eq(""), "customer " + text(out["referrer_id"]))
+    out["referrer_name"] = text(out["referrer_name"]).mask(
+        text(out["referrer_name"]).eq(""), "customer " + text(out["referrer_id"])
+    )
     return out
 
 
 FOLLOWUP_COLUMNS = [
-    "referral_id", "action", "reason", "referrer_id", "referrer_name", "referrer_channel", "referrer_contact",
-    "referred_name", "referred_contact", "referred_at", "first_contact_at", "sold_at", "hours_waiting",
+    "referral_id",
+    "action",
+    "reason",
+    "referrer_id",
+    "referrer_name",
+    "referrer_channel",
+    "referrer_contact",
+    "referred_name",
+    "referred_contact",
+    "referred_at",
+    "first_contact_at",
+    "sold_at",
+    "hours_waiting",
 ]
 
 
@@ -302,12 +342,18 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
     if data.has("referrals", "first_contact_at"):
         open_ = r["status"].isna() | r["status"].eq("new").fillna(False)
         late = r[open_.astype(bool) & r["first_contact_at"].isna() & (waiting > hours).fillna(False)]
-        parts.append(late.assign(
-            hours_waiting=waiting[late.index],
-            action="contact_referred",
-            reason="Referred by " + late["referrer_name"] + " on " + late["referred_at"].dt.strftime("%Y-%m-%d %H:%M")
-            + " and still not contacted after " + _waited(waiting[late.index]),
-        ))
+        parts.append(
+            late.assign(
+                hours_waiting=waiting[late.index],
+                action="contact_referred",
+                reason="Referred by "
+                + late["referrer_name"]
+                + " on "
+                + late["referred_at"].dt.strftime("%Y-%m-%d %H:%M")
+                + " and still not contacted after "
+                + _waited(waiting[late.index]),
+            )
+        )
     else:
         why.append("no first_contact_at column: uncontacted referrals cannot be listed")
     if data.has("referrals", "acknowledged_at") and data.has("referrals", "status"):
@@ -315,19 +361,24 @@ def followups(data: DealerData, p: dict) -> tuple[pd.DataFrame, str | None]:
         all_r = data["referrals"]
         lo = months_before(a, p["window_months"])
         recent = in_window(local_dates(data, "referrals", "referred_at"), lo, a) | in_window(
-            local_dates(data, "referrals", "sold_at"), lo, a)
+            local_dates(data, "referrals", "sold_at"), lo, a
+        )
         thank = all_r[recent & all_r["status"].eq("sold").fillna(False) & all_r["acknowledged_at"].isna()]
         thank = _people(data, thank, p)
         sold_on = thank["sold_at"].dt.strftime("%Y-%m-%d").astype("string").fillna("an unknown date")
         who = text(thank["referred_name"]).mask(text(thank["referred_name"]).eq(""), "the person referred")
-        parts.append(thank.assign(
-            action="thank_advocate",
-            reason="Sold on " + sold_on + " to " + who + "; " + thank["referrer_name"] + " has not been thanked",
-            hours_waiting=(now - thank["sold_at"]).dt.total_seconds() / 3600,
-        ))
+        parts.append(
+            thank.assign(
+                action="thank_advocate",
+                reason="Sold on " + sold_on + " to " + who + "; " + thank["referrer_name"] + " has not been thanked",
+                hours_waiting=(now - thank["sold_at"]).dt.total_seconds() / 3600,
+            )
+        )
     else:
         why.append("no acknowledged_at or status column: unthanked advocates cannot be listed")
-    out = pd.concat(parts, ignore_index=True) if parts else r.head(0).assign(action=None, reason=None, hours_waiting=0.0)
+    out = (
+        pd.concat(parts, ignore_index=True) if parts else r.head(0).assign(action=None, reason=None, hours_waiting=0.0)
+    )
     out["hours_waiting"] = out["hours_waiting"].astype("float64").round(1)
     for col in ("action", "reason"):
         out[col] = out[col].astype("string")
@@ -352,8 +403,16 @@ def normalise_email(s: pd.Series) -> pd.Series:
     return text(s).str.lower()
 
 
-ANOMALY_COLUMNS = ["referral_id", "anomaly", "matched_on", "referrer_id", "referrer_name", "referred_name",
-                   "referred_at", "detail"]
+ANOMALY_COLUMNS = [
+    "referral_id",
+    "anomaly",
+    "matched_on",
+    "referrer_id",
+    "referrer_name",
+    "referred_name",
+    "referred_at",
+    "detail",
+]
 
 
 def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
@@ -362,10 +421,19 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
     r = data["referrals"]
     r = r[(local_dates(data, "referrals", "referred_at") <= a).fillna(False)]
     cust = data["customers"]
-    r = r.assign(_email=normalise_email(r["referred_email"]), _phone=normalise_phone(r["referred_phone"]),
-                 _cid=text(r["referred_customer_id"]))
-    adv = pd.DataFrame({"referrer_id": cust["customer_id"], "a_email": normalise_email(cust["email"]),
-                        "a_phone": normalise_phone(cust["phone"]), "a_house": text(cust["household_id"])})
+    r = r.assign(
+        _email=normalise_email(r["referred_email"]),
+        _phone=normalise_phone(r["referred_phone"]),
+        _cid=text(r["referred_customer_id"]),
+    )
+    adv = pd.DataFrame(
+        {
+            "referrer_id": cust["customer_id"],
+            "a_email": normalise_email(cust["email"]),
+            "a_phone": normalise_phone(cust["phone"]),
+            "a_house": text(cust["household_id"]),
+        }
+    )
     x = r.merge(adv.drop_duplicates("referrer_id"), on="referrer_id", how="left")
     x["r_cid"] = _referred_customer(x, cust)
     houses = pd.Series(text(cust["household_id"]).to_numpy(), index=text(cust["customer_id"]).to_numpy())
@@ -376,7 +444,9 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
         "email": x["_email"].ne("") & x["_email"].eq(x["a_email"].fillna("")),
         "phone": x["_phone"].ne("") & x["_phone"].eq(x["a_phone"].fillna("")),
         # another customer of the advocate's household (the advocate themselves is caught above)
-        "household": x["a_house"].fillna("").ne("") & x["a_house"].eq(x["r_house"]) & x["r_cid"].ne(text(x["referrer_id"])),
+        "household": x["a_house"].fillna("").ne("")
+        & x["a_house"].eq(x["r_house"])
+        & x["r_cid"].ne(text(x["referrer_id"])),
     }
     hits = pd.DataFrame({k: v.fillna(False).astype(bool) for k, v in checks.items()})
     matched = pd.Series("", index=hits.index, dtype="string")
@@ -384,8 +454,14 @@ def anomalies(data: DealerData, p: dict) -> pd.DataFrame:
         matched = matched + pd.Series(hits[label].map({True: label + ", ", False: ""}), dtype="string")
     matched = matched.str.removesuffix(", ")
     self_ref = x[hits.any(axis=1)].assign(anomaly="self_referral", matched_on=matched[hits.any(axis=1)])
-    self_ref = self_ref.assign(detail=[_self_detail(adv_name, name, on) for adv_name, name, on in zip(
-        self_ref["referrer_name"], text(self_ref["referred_name"]), self_ref["matched_on"])])
+    self_ref = self_ref.assign(
+        detail=[
+            _self_detail(adv_name, name, on)
+            for adv_name, name, on in zip(
+                self_ref["referrer_name"], text(self_ref["referred_name"]), self_ref["matched_on"]
+            )
+        ]
+    )
     several = _several_advocates(x)
     out = pd.concat([self_ref, several], ignore_index=True)
     if out.empty:
@@ -400,7 +476,11 @@ def _referred_customer(x: pd.DataFrame, cust: pd.DataFrame) -> pd.Series:
     same email, else with the same phone (the first one when several share it); blank if none."""
     ids = text(cust["customer_id"])
     out = pd.Series("", index=x.index, dtype="string")
-    for key, theirs in (("_cid", ids), ("_email", normalise_email(cust["email"])), ("_phone", normalise_phone(cust["phone"]))):
+    for key, theirs in (
+        ("_cid", ids),
+        ("_email", normalise_email(cust["email"])),
+        ("_phone", normalise_phone(cust["phone"])),
+    ):
         lookup = pd.Series(ids.to_numpy(), index=theirs.to_numpy())
         lookup = lookup[(lookup.index != "") & ~lookup.index.duplicated()]
         out = out.mask(out.eq(""), x[key].map(lookup).astype("string").fillna(""))
@@ -421,7 +501,9 @@ def _several_advocates(x: pd.DataFrame) -> pd.DataFrame:
         k = x.loc[x[key].ne(""), ["referral_id", key, "referrer_id", "referrer_name"]].rename(columns={key: "person"})
         dup = k[k.groupby("person")["referrer_id"].transform("nunique") > 1]
         names = dup.groupby("person")["referrer_name"].agg(lambda s: set(s.fillna("")) - {""})
-        parts.append(pd.DataFrame({"referral_id": dup["referral_id"], "label": label, "names": dup["person"].map(names)}))
+        parts.append(
+            pd.DataFrame({"referral_id": dup["referral_id"], "label": label, "names": dup["person"].map(names)})
+        )
     found = pd.concat(parts, ignore_index=True)
     if found.empty:
         return x.head(0).assign(anomaly=None, matched_on=None, detail=None)
@@ -441,14 +523,20 @@ def _several_advocates(x: pd.DataFrame) -> pd.DataFrame:
 
 def compute(data: DealerData, params: dict) -> ReferralResult:
     """Every referral KPI, chart frame and list of SPEC §6 for one dealer."""
-    p = {**params["referrals"], "contact_fallback": params.get("retention", {}).get("contact_fallback",
-                                                                                       ["phone", "email", "sms", "mail"])}
+    p = {
+        **params["referrals"],
+        "contact_fallback": params.get("retention", {}).get("contact_fallback", ["phone", "email", "sms", "mail"]),
+    }
     k, skipped = kpis(data, params)
     r = _window(data, p)
     follow, why = followups(data, p)
     if missing(data, "referrals"):
-        skipped.update(dict.fromkeys(("monthly", "funnel", "by_incentive", "top_advocates", "followups", "anomalies"),
-                                     missing(data, "referrals")))
+        skipped.update(
+            dict.fromkeys(
+                ("monthly", "funnel", "by_incentive", "top_advocates", "followups", "anomalies"),
+                missing(data, "referrals"),
+            )
+        )
     elif why:
         skipped["followups"] = why
     if not missing(data, "referrals") and missing(data, "referrals", ("incentive_category",)):

@@ -13,6 +13,7 @@ Reading of the definitions (shown to the dealer through ``DEFINITIONS``):
 
 Everything here is a pure function of the loaded ``DealerData`` and the parameters.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,9 +25,29 @@ import pandas as pd
 from . import service
 from .data import DealerData
 from .kpis.common import (  # noqa: F401 - re-exported: the shared helpers' old home
-    CHANNELS_ORDER, LIST_COLUMNS, all_contacts, attach_vehicle, contacts_of, count_words, customer_contacts, fmt_date,
-    in_window, isin, local_date, local_dates, missing, months_before, ratio, reachable_channels, shared, short_label,
-    text, vehicle_labels, wall_clock, with_contacts)
+    CHANNELS_ORDER,
+    LIST_COLUMNS,
+    all_contacts,
+    attach_vehicle,
+    contacts_of,
+    count_words,
+    customer_contacts,
+    fmt_date,
+    in_window,
+    isin,
+    local_date,
+    local_dates,
+    missing,
+    months_before,
+    ratio,
+    reachable_channels,
+    shared,
+    short_label,
+    text,
+    vehicle_labels,
+    wall_clock,
+    with_contacts,
+)
 
 KPI_KEYS = (
     "first_year_service_retention",
@@ -107,7 +128,7 @@ DEFINITION_TEMPLATES: dict[str, str] = {
         "it is open, else the first open one of: {fallback}."
     ),
     "periods": (
-        "How periods are counted: \"the last 12 months\" runs from the day after the same date 12 months before "
+        'How periods are counted: "the last 12 months" runs from the day after the same date 12 months before '
         "the report date up to and including the report date (when that day does not exist in the month, its "
         "last day: 12 months before 2028-02-29 is 2027-02-28, one month before March 31 is February 28). "
         "Dates and times are read on the dealer's local clock."
@@ -117,8 +138,12 @@ DEFINITION_TEMPLATES: dict[str, str] = {
 
 def definitions(p: dict) -> dict[str, str]:
     """The definitions with the dealer's parameters (``params["retention"]``) filled in."""
-    values = {**p, "window": p["retention_window_months"], "window2": 2 * p["retention_window_months"],
-              "fallback": ", ".join({"sms": "text"}.get(c, c) for c in p.get("contact_fallback", []))}
+    values = {
+        **p,
+        "window": p["retention_window_months"],
+        "window2": 2 * p["retention_window_months"],
+        "fallback": ", ".join({"sms": "text"}.get(c, c) for c in p.get("contact_fallback", [])),
+    }
     out = {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
     if "service_interval_miles" in p:  # service intelligence (service.py); its due_for_service wins
         out.update(service.definitions(p))
@@ -135,7 +160,6 @@ def _default_definitions() -> dict[str, str]:
 
 
 DEFINITIONS: dict[str, str] = _default_definitions()
-
 
 
 @dataclass
@@ -167,6 +191,7 @@ class RetentionResult:
 # ---------------------------------------------------------------------------------------------
 # KPIs
 # ---------------------------------------------------------------------------------------------
+
 
 def first_year_service_retention(data: DealerData, p: dict) -> tuple[float | None, str | None]:
     why = missing(data, "sales", ("vin",)) or missing(data, "service_visits", ("vin",))
@@ -229,8 +254,10 @@ def _reminder_bookings(data: DealerData, p: dict) -> pd.DataFrame:
     day = local_dates(data, "communications", "sent_at")
     lo = a - pd.Timedelta(days=p["reminder_lookback_days"])
     hi = a - pd.Timedelta(days=p["reminder_booking_days"])
-    rem = msgs.loc[msgs["category"].eq("service_reminder").fillna(False) & in_window(day, lo, hi),
-                   ["message_id", "customer_id", "sent_at", "sender", "channel"]]
+    rem = msgs.loc[
+        msgs["category"].eq("service_reminder").fillna(False) & in_window(day, lo, hi),
+        ["message_id", "customer_id", "sent_at", "sender", "channel"],
+    ]
     booked_ids = pd.Series([], dtype="string")
     ap = data["appointments"]
     if not rem.empty and not ap.empty:
@@ -304,6 +331,7 @@ KPI_FUNCTIONS = {
 # Trends
 # ---------------------------------------------------------------------------------------------
 
+
 def response_by_channel(data: DealerData, p: dict) -> pd.DataFrame:
     r = _responses(data, p)
     g = r.groupby("channel", observed=True)["responded"].agg(messages="size", responded="sum").reset_index()
@@ -351,7 +379,7 @@ def cohort(data: DealerData, p: dict) -> pd.DataFrame:
         observed_n = observed_n.mask(q_end + pd.DateOffset(months=3 * n) <= a, n)
     s = s.assign(observed=observed_n)
     s = s[s["observed"] > 0]
-    quarters = sorted(s["q"].unique())[-int(p["cohort_quarters"]):]
+    quarters = sorted(s["q"].unique())[-int(p["cohort_quarters"]) :]
     s = s[s["q"].isin(quarters)]
     if s.empty:
         return pd.DataFrame(columns=cols)
@@ -382,6 +410,7 @@ def reminder_attribution(data: DealerData, p: dict) -> pd.DataFrame:
 # Lists
 # ---------------------------------------------------------------------------------------------
 
+
 def _last_visits(data: DealerData) -> pd.DataFrame:
     """Per customer: last visit date on or before A, its vin, number of visits."""
     a = data.as_of_ts
@@ -400,15 +429,23 @@ def _months_between(earlier: pd.Series, later: pd.Timestamp) -> pd.Series:
 def lapsed(data: DealerData, p: dict) -> pd.DataFrame:
     a = data.as_of_ts
     last = _last_visits(data)
-    keep = in_window(last["last_visit"], months_before(a, p["lapsed_max_months"]), months_before(a, p["lapsed_min_months"]))
+    keep = in_window(
+        last["last_visit"], months_before(a, p["lapsed_max_months"]), months_before(a, p["lapsed_min_months"])
+    )
     last = last[keep]
     contacts = contacts_of(data, last["customer_id"], p).drop(columns="reachable")
     out = attach_vehicle(last.merge(contacts, on="customer_id", how="left"), data["vehicles"])
     out["months_since_visit"] = _months_between(out["last_visit"], a)
-    out["reason"] = ("Last service visit on " + fmt_date(out["last_visit"]) + ", "
-                     + out["months_since_visit"].astype("string") + " months ago")
+    out["reason"] = (
+        "Last service visit on "
+        + fmt_date(out["last_visit"])
+        + ", "
+        + out["months_since_visit"].astype("string")
+        + " months ago"
+    )
     return out[[*LIST_COLUMNS, "last_visit", "visits", "months_since_visit", "reason"]].sort_values(
-        ["last_visit", "customer_id"], ascending=[False, True], ignore_index=True)
+        ["last_visit", "customer_id"], ascending=[False, True], ignore_index=True
+    )
 
 
 def due_for_service(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
@@ -425,13 +462,23 @@ def warranty_expiring(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame
     out = attach_vehicle(with_contacts(v, data, p, "warranty_expiring", excluded), data["vehicles"])
     days = (out["warranty_end"] - a).dt.days
     when = pd.Series(np.where(days == 0, "today", "in " + count_words(days, "day")), index=out.index)
-    out["reason"] = ("Warranty of the " + short_label(out["vehicle"]) + " ends on "
-                     + fmt_date(out["warranty_end"]) + " (" + when + ")").astype("string")
-    return out[[*LIST_COLUMNS, "warranty_end", "reason"]].sort_values(["warranty_end", "customer_id"], ignore_index=True)
+    out["reason"] = (
+        "Warranty of the "
+        + short_label(out["vehicle"])
+        + " ends on "
+        + fmt_date(out["warranty_end"])
+        + " ("
+        + when
+        + ")"
+    ).astype("string")
+    return out[[*LIST_COLUMNS, "warranty_end", "reason"]].sort_values(
+        ["warranty_end", "customer_id"], ignore_index=True
+    )
 
 
 def next_anniversary(dates: pd.Series, a: pd.Timestamp) -> pd.Series:
     """The next date on or after A with the month and day of ``dates`` (Feb 29 -> Feb 28 in common years)."""
+
     def on_year(year: pd.Series) -> pd.Series:
         month, day = dates.dt.month, dates.dt.day
         leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
@@ -453,19 +500,28 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
     c = c[c["birth_date"] <= a]
     if not c.empty:
         when = next_anniversary(c["birth_date"], a)
-        c = c.assign(milestone="birthday", milestone_date=when, vin=pd.NA, model=pd.NA,
-                     years=(when.dt.year - c["birth_date"].dt.year))
+        c = c.assign(
+            milestone="birthday",
+            milestone_date=when,
+            vin=pd.NA,
+            model=pd.NA,
+            years=(when.dt.year - c["birth_date"].dt.year),
+        )
         parts.append(c[(c["milestone_date"] <= horizon).fillna(False)])
     s = data["sales"][["customer_id", "sale_date", "vin", "model"]].dropna(subset=["sale_date"])
     s = s[s["sale_date"] < a]
     if not s.empty:
         when = next_anniversary(s["sale_date"], a)
-        s = s.assign(milestone="purchase_anniversary", milestone_date=when, years=(when.dt.year - s["sale_date"].dt.year))
+        s = s.assign(
+            milestone="purchase_anniversary", milestone_date=when, years=(when.dt.year - s["sale_date"].dt.year)
+        )
         parts.append(s[(s["milestone_date"] <= horizon).fillna(False) & (s["milestone_date"] > s["sale_date"])])
     if not parts:
         excluded["milestones"] = 0
         return pd.DataFrame(columns=cols)
-    m = pd.concat([x.drop(columns=[k for k in ("birth_date", "sale_date") if k in x]) for x in parts], ignore_index=True)
+    m = pd.concat(
+        [x.drop(columns=[k for k in ("birth_date", "sale_date") if k in x]) for x in parts], ignore_index=True
+    )
     m["vin"] = m["vin"].astype("string")
     m = with_contacts(m, data, p, "milestones", excluded)
     out = attach_vehicle(m.reset_index(drop=True), data["vehicles"], fallback_model=m["model"])
@@ -480,6 +536,7 @@ def milestones(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def kpi_values(data: DealerData, params: dict) -> tuple[dict, dict]:
     """(every retention KPI at ``data.as_of``, why any was skipped): what the report shows and
@@ -518,8 +575,11 @@ def compute(data: DealerData, params: dict) -> RetentionResult:
         "reminder_attribution": missing(data, "appointments"),
         "due_for_service": missing(data, "service_visits"),
         "warranty_expiring": missing(data, "vehicles", ("warranty_end",)),
-        "milestones": (None if data.has("customers", "birth_date") or data.has("sales") else
-                       "neither customers.birth_date nor a sales table in the data"),
+        "milestones": (
+            None
+            if data.has("customers", "birth_date") or data.has("sales")
+            else "neither customers.birth_date nor a sales table in the data"
+        ),
     }
     skipped.update({k: v for k, v in needs.items() if v})
     svc = service.compute(data, p)
@@ -565,5 +625,7 @@ def partial_notes(data: DealerData) -> dict[str, str]:
     elif not data.has("sales"):
         notes["milestones"] = "no sales table: birthdays only"
     if not data.has("vehicles"):
-        notes["vehicle"] = "no vehicles table: call lists show the VIN (and the model sold) instead of year, make and model"
+        notes["vehicle"] = (
+            "no vehicles table: call lists show the VIN (and the model sold) instead of year, make and model"
+        )
     return notes

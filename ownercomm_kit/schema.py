@@ -3,6 +3,7 @@
 Every other module asks this one which tables exist, which columns they have, of what
 kind, which are required, which values are allowed and how tables reference each other.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,21 +48,91 @@ class Table:
 CHANNELS = ("email", "sms", "phone", "mail")
 SENDERS = ("oem", "sales", "dealer", "service", "fi")
 CATEGORIES = (
-    "service_reminder", "offer", "sales_promo", "conquest", "birthday", "anniversary",
-    "warranty", "recall", "survey", "newsletter", "referral", "event", "transactional",
+    "service_reminder",
+    "offer",
+    "sales_promo",
+    "conquest",
+    "birthday",
+    "anniversary",
+    "warranty",
+    "recall",
+    "survey",
+    "newsletter",
+    "referral",
+    "event",
+    "transactional",
 )
 # Exempt from every rule but quiet_hours (SPEC §4).
 EXEMPT_CATEGORIES = ("recall", "transactional")
 # "Marketing" for non_preferred_channel and the suppression list (SPEC §4).
 MARKETING_CATEGORIES = (
-    "offer", "sales_promo", "conquest", "newsletter", "event", "birthday", "anniversary", "referral",
+    "offer",
+    "sales_promo",
+    "conquest",
+    "newsletter",
+    "event",
+    "birthday",
+    "anniversary",
+    "referral",
 )
 # customers.state: the 50 states, DC and the inhabited territories (USPS codes), SPEC §2.
 US_STATES = (
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
-    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
-    "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
-    "PR", "VI", "GU", "AS", "MP",
+    "AL",
+    "AK",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "DC",
+    "FL",
+    "GA",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+    "PR",
+    "VI",
+    "GU",
+    "AS",
+    "MP",
 )
 MESSAGE_STATUSES = ("delivered", "bounced", "failed")
 PAY_TYPES = ("customer", "warranty", "internal")
@@ -233,7 +304,9 @@ TABLES: dict[str, Table] = {
 
 REQUIRED_TABLES = tuple(name for name, t in TABLES.items() if t.required)
 # Which customer column makes a row an orphan when unknown (warning, SPEC §2).
-CUSTOMER_COLUMN = {name: ("referrer_id" if name == "referrals" else "customer_id") for name in TABLES if name != "customers"}
+CUSTOMER_COLUMN = {
+    name: ("referrer_id" if name == "referrals" else "customer_id") for name in TABLES if name != "customers"
+}
 # The date columns checked against as_of (a date after as_of is a warning).
 EVENT_DATE_COLUMN = {
     "sales": "sale_date",

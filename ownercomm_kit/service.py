@@ -31,6 +31,7 @@ Readings of the SPEC (also shown to the dealer through ``DEFINITION_TEMPLATES``)
 Everything is vectorised (no per-row Python) and a pure function of ``DealerData`` and the
 ``retention`` parameters.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,8 +40,22 @@ import numpy as np
 import pandas as pd
 
 from .data import DealerData
-from .kpis.common import (LIST_COLUMNS, attach_vehicle, count_words, fmt_date, in_window, isin, local_dates, missing,
-                          months_before, ratio, shared, text, wall_clock, with_contacts)
+from .kpis.common import (
+    LIST_COLUMNS,
+    attach_vehicle,
+    count_words,
+    fmt_date,
+    in_window,
+    isin,
+    local_dates,
+    missing,
+    months_before,
+    ratio,
+    shared,
+    text,
+    wall_clock,
+    with_contacts,
+)
 
 SEGMENTS = ("active", "recently_lost", "defected", "never_serviced")
 KPI_KEYS = (
@@ -66,9 +81,7 @@ DEFINITION_TEMPLATES: dict[str, str] = {
     "segment_defected_share": (
         "The share whose last service visit was {segment_lost_months} months ago or earlier (defected)."
     ),
-    "segment_never_serviced_share": (
-        "The share who bought a vehicle but never came in for service (never serviced)."
-    ),
+    "segment_never_serviced_share": ("The share who bought a vehicle but never came in for service (never serviced)."),
     "segment_flow": (
         "Each customer's segment {segment_active_months} months before the report date and today. 'Not yet a "
         "customer' means no purchase and no visit by then."
@@ -128,8 +141,12 @@ DEFINITION_TEMPLATES: dict[str, str] = {
 
 
 def definitions(p: dict) -> dict[str, str]:
-    values = {**p, "window": p["retention_window_months"], "window2": 2 * p["retention_window_months"],
-              "declined_recovery_lo": 2 * p["declined_days"]}
+    values = {
+        **p,
+        "window": p["retention_window_months"],
+        "window2": 2 * p["retention_window_months"],
+        "declined_recovery_lo": 2 * p["declined_days"],
+    }
     return {k: v.format(**values) for k, v in DEFINITION_TEMPLATES.items()}
 
 
@@ -153,6 +170,7 @@ class ServiceResult:
 # Lifecycle segments
 # ---------------------------------------------------------------------------------------------
 
+
 def segments_at(data: DealerData, at: pd.Timestamp, p: dict) -> pd.DataFrame:
     """customer_id, segment, last_visit for every customer with a sale or a visit on or before ``at``."""
     v = data["service_visits"][["customer_id", "visit_date"]].dropna()
@@ -164,8 +182,14 @@ def segments_at(data: DealerData, at: pd.Timestamp, p: dict) -> pd.DataFrame:
     out = pd.DataFrame(index=ids).join(last).reset_index()
     lv = out["last_visit"]
     seg = np.select(
-        [lv.isna(), lv > months_before(at, p["segment_active_months"]), lv > months_before(at, p["segment_lost_months"])],
-        ["never_serviced", "active", "recently_lost"], default="defected")
+        [
+            lv.isna(),
+            lv > months_before(at, p["segment_active_months"]),
+            lv > months_before(at, p["segment_lost_months"]),
+        ],
+        ["never_serviced", "active", "recently_lost"],
+        default="defected",
+    )
     out["segment"] = pd.Series(seg, index=out.index, dtype="string")
     return out[["customer_id", "segment", "last_visit"]].sort_values("customer_id", ignore_index=True)
 
@@ -180,8 +204,9 @@ def segment_flow(data: DealerData, p: dict, now: pd.DataFrame | None = None) -> 
     a = data.as_of_ts
     now = segments_at(data, a, p) if now is None else now
     then = segments_at(data, months_before(a, p["segment_active_months"]), p)
-    m = now[["customer_id", "segment"]].merge(then[["customer_id", "segment"]], on="customer_id", how="left",
-                                              suffixes=("", "_then"))
+    m = now[["customer_id", "segment"]].merge(
+        then[["customer_id", "segment"]], on="customer_id", how="left", suffixes=("", "_then")
+    )
     m["from_segment"] = m["segment_then"].fillna("new")
     g = m.groupby(["from_segment", "segment"]).size().rename("customers").reset_index()
     g = g.rename(columns={"segment": "to_segment"})
@@ -198,17 +223,23 @@ def recently_lost(data: DealerData, p: dict, seg: pd.DataFrame, excluded: dict) 
     per = v.groupby("customer_id", observed=True).agg(visits=("ro_id", "size"), vin=("vin", "last")).reset_index()
     lost = lost.merge(per, on="customer_id", how="left")
     out = attach_vehicle(with_contacts(lost, data, p, "recently_lost", excluded), data["vehicles"])
-    months = ((a.year - out["last_visit"].dt.year) * 12 + (a.month - out["last_visit"].dt.month)
-              - (out["last_visit"].dt.day > a.day).astype(int))
-    out["reason"] = ("Last service visit on " + fmt_date(out["last_visit"]) + ", " + months.astype("string")
-                     + " months ago").astype("string")
+    months = (
+        (a.year - out["last_visit"].dt.year) * 12
+        + (a.month - out["last_visit"].dt.month)
+        - (out["last_visit"].dt.day > a.day).astype(int)
+    )
+    out["reason"] = (
+        "Last service visit on " + fmt_date(out["last_visit"]) + ", " + months.astype("string") + " months ago"
+    ).astype("string")
     return out[[*LIST_COLUMNS, "last_visit", "visits", "reason"]].sort_values(
-        ["last_visit", "customer_id"], ascending=[False, True], ignore_index=True)
+        ["last_visit", "customer_id"], ascending=[False, True], ignore_index=True
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Mileage and due for service
 # ---------------------------------------------------------------------------------------------
+
 
 def vehicle_key(vin: pd.Series, customer_id: pd.Series) -> pd.Series:
     """The VIN, else (no VIN) one key per customer."""
@@ -330,13 +361,16 @@ def _vehicle_status(data: DealerData, p: dict) -> pd.DataFrame:
     last_pos = len(v) - 1 - np.unique(codes[::-1], return_index=True)[1]
     order = np.argsort(rates.index.to_numpy(dtype=object), kind="stable")  # by key, as before
     last = v.iloc[last_pos[order]].set_index("key")
-    out = pd.DataFrame({
-        "vin": text(last["vin"]).replace("", pd.NA),
-        "customer_id": last["customer_id"].astype("string"),
-        "last_visit": last["visit_date"],
-        "last_service_type": last["service_type"].astype("string"),
-        "visits": count[order],
-    }, index=last.index)
+    out = pd.DataFrame(
+        {
+            "vin": text(last["vin"]).replace("", pd.NA),
+            "customer_id": last["customer_id"].astype("string"),
+            "last_visit": last["visit_date"],
+            "last_service_type": last["service_type"].astype("string"),
+            "visits": count[order],
+        },
+        index=last.index,
+    )
     out = out.join(rates)
     days, miles = _intervals(out["last_service_type"], p)
     out["interval_days"], out["interval_miles"] = days.astype(int), miles
@@ -356,42 +390,86 @@ def due_for_service(data: DealerData, p: dict, excluded: dict, status: pd.DataFr
     s = vehicle_status(data, p) if status is None else status
     by_time = (s["time_due_date"] < horizon).fillna(False).to_numpy(bool)
     by_miles = (s["mileage_due_date"] <= horizon).fillna(False).to_numpy(bool)
-    s = s.assign(due_reason=pd.Series(np.select([by_time & by_miles, by_time, by_miles], ["both", "time", "mileage"],
-                                                default=""), index=s.index, dtype="string"))
+    s = s.assign(
+        due_reason=pd.Series(
+            np.select([by_time & by_miles, by_time, by_miles], ["both", "time", "mileage"], default=""),
+            index=s.index,
+            dtype="string",
+        )
+    )
     s = s[by_time | by_miles]
     s = s.assign(due_date=s[["time_due_date", "mileage_due_date"]].min(axis=1))
     ap = data["appointments"]
-    up = ((local_dates(data, "appointments", "scheduled_for") >= a) & ~ap["status"].isin(["cancelled", "no_show"]))
+    up = (local_dates(data, "appointments", "scheduled_for") >= a) & ~ap["status"].isin(["cancelled", "no_show"])
     up = ap[up.fillna(False).astype(bool)]
     up_vin = text(up["vin"])
     booked = isin(s["vin"], up_vin[up_vin.ne("")]) | isin(s["customer_id"], up.loc[up_vin.eq(""), "customer_id"])
     s = s[~booked.to_numpy(bool)]
-    cols = ["customer_id", "vin", "last_visit", "due_date", "due_reason", "estimated_mileage", "last_reading",
-            "time_due_date", "mileage_due_date"]
-    out = attach_vehicle(with_contacts(s[cols].reset_index(drop=True), data, p, "due_for_service", excluded),
-                         data["vehicles"])
+    cols = [
+        "customer_id",
+        "vin",
+        "last_visit",
+        "due_date",
+        "due_reason",
+        "estimated_mileage",
+        "last_reading",
+        "time_due_date",
+        "mileage_due_date",
+    ]
+    out = attach_vehicle(
+        with_contacts(s[cols].reset_index(drop=True), data, p, "due_for_service", excluded), data["vehicles"]
+    )
     overdue = (a - out["due_date"]).dt.days
-    when = pd.Series(np.where(overdue > 0, "overdue by " + count_words(overdue, "day"),
-                              np.where(overdue == 0, "due today", "due in " + count_words(-overdue, "day"))),
-                     index=out.index)
+    when = pd.Series(
+        np.where(
+            overdue > 0,
+            "overdue by " + count_words(overdue, "day"),
+            np.where(overdue == 0, "due today", "due in " + count_words(-overdue, "day")),
+        ),
+        index=out.index,
+    )
     miles = out["estimated_mileage"].astype("float64")
-    miles_words = pd.Series(np.where(miles.notna(), "about " + miles.fillna(0).map("{:,.0f}".format).astype("string") + " miles now; ", ""),
-                            index=out.index)
+    miles_words = pd.Series(
+        np.where(miles.notna(), "about " + miles.fillna(0).map("{:,.0f}".format).astype("string") + " miles now; ", ""),
+        index=out.index,
+    )
     why = out["due_reason"].map({"time": "by time", "mileage": "by mileage", "both": "by time and mileage"})
-    out["reason"] = ("Last service on " + fmt_date(out["last_visit"]) + "; " + miles_words + "next service " + when
-                     + " (" + why + ") and nothing booked").astype("string")
+    out["reason"] = (
+        "Last service on "
+        + fmt_date(out["last_visit"])
+        + "; "
+        + miles_words
+        + "next service "
+        + when
+        + " ("
+        + why
+        + ") and nothing booked"
+    ).astype("string")
     return out[[*LIST_COLUMNS, "last_visit", "due_date", "due_reason", "estimated_mileage", "reason"]].sort_values(
-        ["due_date", "customer_id", "vin"], ascending=[False, True, True], ignore_index=True)
+        ["due_date", "customer_id", "vin"], ascending=[False, True, True], ignore_index=True
+    )
 
 
 def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per service reminder sent in (A − months, A]: the vehicle's due date then, and its timing."""
     a = data.as_of_ts
-    cols = ["message_id", "customer_id", "sent_date", "sender", "channel", "key", "last_visit", "due_date",
-            "days_from_due", "timing"]
+    cols = [
+        "message_id",
+        "customer_id",
+        "sent_date",
+        "sender",
+        "channel",
+        "key",
+        "last_visit",
+        "due_date",
+        "days_from_due",
+        "timing",
+    ]
     msgs = data["communications"]
     day = local_dates(data, "communications", "sent_at")
-    keep = msgs["category"].eq("service_reminder").fillna(False) & in_window(day, months_before(a, p["reminder_timing_months"]), a)
+    keep = msgs["category"].eq("service_reminder").fillna(False) & in_window(
+        day, months_before(a, p["reminder_timing_months"]), a
+    )
     rem = msgs.loc[keep, ["message_id", "customer_id", "sender", "channel", "vin"]].assign(sent_date=day[keep])
     if rem.empty:
         return pd.DataFrame(columns=cols)
@@ -400,14 +478,17 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
     v = v.merge(s[["key", "rate"]], on="key", how="left")
     # the last reading on or before each visit (same vehicle), for the mileage due date from that visit
     r = v.loc[v["mileage"].notna(), ["key", "visit_date", "mileage"]].rename(
-        columns={"visit_date": "reading_date", "mileage": "reading"})
+        columns={"visit_date": "reading_date", "mileage": "reading"}
+    )
     v = _asof(v.sort_values("visit_date"), r.sort_values("reading_date"), "visit_date", "reading_date", "key")
     days, miles = _intervals(v["service_type"].astype("string"), p)
     n = days_to_reach(miles, v["rate"]).where(v["reading"].notna())
-    due = pd.concat([v["visit_date"] + pd.to_timedelta(days, unit="D"),
-                     v["reading_date"] + pd.to_timedelta(n, unit="D")], axis=1).min(axis=1)
-    v = v.assign(due_date=due, last_visit=v["visit_date"])[["key", "customer_id", "visit_date", "ro_id", "last_visit",
-                                                             "due_date"]]
+    due = pd.concat(
+        [v["visit_date"] + pd.to_timedelta(days, unit="D"), v["reading_date"] + pd.to_timedelta(n, unit="D")], axis=1
+    ).min(axis=1)
+    v = v.assign(due_date=due, last_visit=v["visit_date"])[
+        ["key", "customer_id", "visit_date", "ro_id", "last_visit", "due_date"]
+    ]
     v = v.sort_values(["visit_date", "ro_id"], kind="stable")
     rem_vin = text(rem["vin"])
     rem = rem.assign(key=rem_vin.mask(rem_vin.eq(""), pd.NA)).sort_values("sent_date", kind="stable")
@@ -424,9 +505,16 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
     gap = (out["sent_date"] - out["due_date"]).dt.days
     after = (out["sent_date"] - out["last_visit"]).dt.days
     tol = p["reminder_on_time_days"]
-    timing = np.select([out["last_visit"].isna().to_numpy(bool), (after <= p["reminder_after_visit_days"]).fillna(False).to_numpy(bool),
-                        (gap < -tol).fillna(False).to_numpy(bool), (gap > tol).fillna(False).to_numpy(bool)],
-                       ["no_history", "after_visit", "too_early", "late"], default="on_time")
+    timing = np.select(
+        [
+            out["last_visit"].isna().to_numpy(bool),
+            (after <= p["reminder_after_visit_days"]).fillna(False).to_numpy(bool),
+            (gap < -tol).fillna(False).to_numpy(bool),
+            (gap > tol).fillna(False).to_numpy(bool),
+        ],
+        ["no_history", "after_visit", "too_early", "late"],
+        default="on_time",
+    )
     out["days_from_due"] = gap.astype("Int64")
     out["timing"] = pd.Series(timing, index=out.index, dtype="string")
     return out[cols].sort_values(["sent_date", "message_id"], ignore_index=True)
@@ -436,15 +524,21 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, left_on: str, right_on: str, 
     """Each row of ``left`` with the last row of ``right`` of the same ``by`` on or before its date
     (``pd.merge_asof`` backward), the ``by`` keys matched as integer codes (empty sides allowed)."""
     codes, _ = pd.factorize(pd.concat([left[by], right[by]], ignore_index=True).astype("object"))
-    lc, rc = codes[: len(left)], codes[len(left):]
+    lc, rc = codes[: len(left)], codes[len(left) :]
     extra = [c for c in right.columns if c != by]
     if len(right) == 0 or len(left) == 0:
         out = left.copy()
         for c in extra:
             out[c] = pd.Series(pd.NA, index=out.index).astype(right[c].dtype)
         return out
-    merged = pd.merge_asof(left.assign(_by=lc), right[extra].assign(_by=rc), left_on=left_on, right_on=right_on,
-                           by="_by", direction="backward")
+    merged = pd.merge_asof(
+        left.assign(_by=lc),
+        right[extra].assign(_by=rc),
+        left_on=left_on,
+        right_on=right_on,
+        by="_by",
+        direction="backward",
+    )
     return merged.drop(columns="_by")
 
 
@@ -460,9 +554,12 @@ def timing_summary(rt: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
 # Declined work
 # ---------------------------------------------------------------------------------------------
 
+
 def _declined(data: DealerData) -> pd.DataFrame:
     dw = data["declined_work"]
-    out = dw.assign(declined_date=local_dates(data, "declined_work", "declined_at"), vin=text(dw["vin"]).replace("", pd.NA))
+    out = dw.assign(
+        declined_date=local_dates(data, "declined_work", "declined_at"), vin=text(dw["vin"]).replace("", pd.NA)
+    )
     return out[out["declined_date"].notna()].reset_index(drop=True)
 
 
@@ -477,7 +574,9 @@ def _came_back(items: pd.DataFrame, data: DealerData, upper: pd.Series) -> pd.Se
         hits.append(m.loc[(m["visit_date"] > m["declined_date"]) & (m["visit_date"] <= m["_upper"]), "_row"])
     no_vin = it[it["vin"].isna()]
     if len(no_vin):
-        m = no_vin[["_row", "customer_id", "declined_date", "_upper"]].merge(v[["customer_id", "visit_date"]], on="customer_id")
+        m = no_vin[["_row", "customer_id", "declined_date", "_upper"]].merge(
+            v[["customer_id", "visit_date"]], on="customer_id"
+        )
         hits.append(m.loc[(m["visit_date"] > m["declined_date"]) & (m["visit_date"] <= m["_upper"]), "_row"])
     rows = np.unique(np.concatenate([h.to_numpy(dtype="int64") for h in hits])) if hits else np.array([], dtype="int64")
     return pd.Series(np.isin(np.arange(len(items)), rows), index=items.index)
@@ -498,20 +597,48 @@ def declined_work_recovery(data: DealerData, p: dict) -> tuple[float | None, str
 
 def declined_work_list(data: DealerData, p: dict, excluded: dict) -> pd.DataFrame:
     """Work declined in (A − days, A] with no later visit up to A, consenting customers."""
-    cols = ["ro_id", "customer_id", "vin", "declined_at", "description", "amount", "name", "contact", "channel", "reason"]
+    cols = [
+        "ro_id",
+        "customer_id",
+        "vin",
+        "declined_at",
+        "description",
+        "amount",
+        "name",
+        "contact",
+        "channel",
+        "reason",
+    ]
     a, d = data.as_of_ts, int(p["declined_days"])
     items = _declined(data)
     items = items[in_window(items["declined_date"], a - pd.Timedelta(days=d), a)].reset_index(drop=True)
     items = items[~_came_back(items, data, pd.Series(a, index=items.index)).to_numpy(bool)]
     items = items.assign(declined_at=wall_clock(items["declined_at"], data.timezone))
-    out = with_contacts(items[["ro_id", "customer_id", "vin", "declined_at", "declined_date", "description", "amount"]],
-                         data, p, "declined_work", excluded)
+    out = with_contacts(
+        items[["ro_id", "customer_id", "vin", "declined_at", "declined_date", "description", "amount"]],
+        data,
+        p,
+        "declined_work",
+        excluded,
+    )
     ago = (a - out["declined_date"]).dt.days
     what = text(out["description"]).mask(text(out["description"]).eq(""), "recommended work")
-    amount = pd.Series(np.where(out["amount"].notna(), " ($" + out["amount"].fillna(0).map("{:,.2f}".format).astype("string") + ")", ""),
-                       index=out.index)
-    out["reason"] = ("Declined " + what + amount + " on " + fmt_date(out["declined_date"]) + ", "
-                     + count_words(ago, "day") + " ago; not back since").astype("string")
+    amount = pd.Series(
+        np.where(
+            out["amount"].notna(), " ($" + out["amount"].fillna(0).map("{:,.2f}".format).astype("string") + ")", ""
+        ),
+        index=out.index,
+    )
+    out["reason"] = (
+        "Declined "
+        + what
+        + amount
+        + " on "
+        + fmt_date(out["declined_date"])
+        + ", "
+        + count_words(ago, "day")
+        + " ago; not back since"
+    ).astype("string")
     return out[cols].sort_values(["declined_at", "ro_id"], ascending=[False, True], ignore_index=True)
 
 
@@ -519,7 +646,9 @@ def declined_by_description(data: DealerData, p: dict) -> pd.DataFrame:
     cols = ["description", "items", "amount", "still_open"]
     a = data.as_of_ts
     items = _declined(data)
-    items = items[in_window(items["declined_date"], months_before(a, p["segment_active_months"]), a)].reset_index(drop=True)
+    items = items[in_window(items["declined_date"], months_before(a, p["segment_active_months"]), a)].reset_index(
+        drop=True
+    )
     if items.empty:
         return pd.DataFrame(columns=cols)
     desc = text(items["description"])
@@ -534,6 +663,7 @@ def declined_by_description(data: DealerData, p: dict) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Retention by vehicle age band
 # ---------------------------------------------------------------------------------------------
+
 
 def age_band_labels(edges) -> list[str]:
     edges = [int(e) for e in edges]
@@ -552,8 +682,15 @@ def vehicle_bands(data: DealerData, p: dict) -> pd.Series:
 
 
 def age_bands(data: DealerData, p: dict) -> pd.DataFrame:
-    cols = ["age_band", "sold_vehicles", "back_within_first_year", "first_year_retention",
-            "serviced_vehicles", "back_in_last_12m", "retention_12m"]
+    cols = [
+        "age_band",
+        "sold_vehicles",
+        "back_within_first_year",
+        "first_year_retention",
+        "serviced_vehicles",
+        "back_in_last_12m",
+        "retention_12m",
+    ]
     labels = age_band_labels(p["vehicle_age_bands"])
     band = vehicle_bands(data, p)
     a, months = data.as_of_ts, p["retention_window_months"]
@@ -580,19 +717,31 @@ def age_bands(data: DealerData, p: dict) -> pd.DataFrame:
         fb, rb = f[f["band"].eq(lab)], r[r["band"].eq(lab)]
         if lab == "unknown model year" and fb.empty and rb.empty:
             continue
-        rows.append((lab, len(fb), int(fb["back"].sum()), ratio(int(fb["back"].sum()), len(fb)),
-                     len(rb), int(rb["back"].sum()), ratio(int(rb["back"].sum()), len(rb))))
+        rows.append(
+            (
+                lab,
+                len(fb),
+                int(fb["back"].sum()),
+                ratio(int(fb["back"].sum()), len(fb)),
+                len(rb),
+                int(rb["back"].sum()),
+                ratio(int(rb["back"].sum()), len(rb)),
+            )
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def _kpis(data: DealerData, p: dict) -> tuple[dict, dict, pd.DataFrame]:
     """(the service KPIs at ``data.as_of``, why any was skipped, each customer's segment)."""
     skipped: dict[str, str] = {}
     seg = segments_at(data, data.as_of_ts, p)
     kpis: dict[str, float | None] = segment_kpis(seg)
-    no_history = None if (data.has("sales") or data.has("service_visits")) else "neither sales nor service_visits in the data"
+    no_history = (
+        None if (data.has("sales") or data.has("service_visits")) else "neither sales nor service_visits in the data"
+    )
     if no_history:
         skipped.update({k: no_history for k in kpis} | {"segment_flow": no_history, "recently_lost": no_history})
     kpis["declined_work_recovery_90d"], why = declined_work_recovery(data, p)

@@ -6,6 +6,7 @@ Pure functions of a text column (every cell as a string, as onboarding reads exp
 looks at a sample of the non-empty cells, vectorised, and says whether the column has the
 shape (``CONTENT_MIN`` of the sample fits).
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,8 @@ from functools import cache
 
 import pandas as pd
 
-SAMPLE_ROWS = 2000     # non-empty cells inspected per column
-CONTENT_MIN = 0.9      # share of the sample that must fit a shape
+SAMPLE_ROWS = 2000  # non-empty cells inspected per column
+CONTENT_MIN = 0.9  # share of the sample that must fit a shape
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$", re.I)
@@ -57,8 +58,8 @@ def _share(test: pd.Series) -> float:
 class Profile:
     """The shapes one column has (each True when ``CONTENT_MIN`` of its sample fits)."""
 
-    filled: float            # share of cells that hold something
-    unique: bool             # every non-empty cell distinct (a key)
+    filled: float  # share of cells that hold something
+    unique: bool  # every non-empty cell distinct (a key)
     email: bool = False
     phone: bool = False
     vin: bool = False
@@ -66,15 +67,15 @@ class Profile:
     zip: bool = False
     state: bool = False
     yes_no: bool = False
-    money: bool = False      # amounts: $, thousands separators or cents, or plain numbers
+    money: bool = False  # amounts: $, thousands separators or cents, or plain numbers
     integer: bool = False
-    year: bool = False       # model years
-    odometer: bool = False   # whole numbers reaching the thousands
-    date: bool = False       # dates (with or without a time of day)
+    year: bool = False  # model years
+    odometer: bool = False  # whole numbers reaching the thousands
+    date: bool = False  # dates (with or without a time of day)
     timestamp: bool = False  # dates that mostly carry a time of day
-    id_like: bool = False    # short tokens without spaces
-    digits: bool = False     # nearly every value holds a digit (ids do, names and words do not)
-    top_share: float = 1.0   # share of the commonest value (a constant column is no id)
+    id_like: bool = False  # short tokens without spaces
+    digits: bool = False  # nearly every value holds a digit (ids do, names and words do not)
+    top_share: float = 1.0  # share of the commonest value (a constant column is no id)
 
     @property
     def empty(self) -> bool:

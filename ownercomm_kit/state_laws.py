@@ -13,6 +13,7 @@ Two things live here, both free of the audit engine:
 
 These are risk flags, not legal advice: the table says what the kit checks, with citations.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,19 @@ METHOD_WORDS = {
     "area_code": "from the phone's area code",
     "none": "no state found (no state rule applies)",
 }
-RULE_KEYS = ("law", "citation", "effective", "start", "end", "cap", "cap_hours", "subject", "channels",
-             "exempt_categories", "enabled")
+RULE_KEYS = (
+    "law",
+    "citation",
+    "effective",
+    "start",
+    "end",
+    "cap",
+    "cap_hours",
+    "subject",
+    "channels",
+    "exempt_categories",
+    "enabled",
+)
 SUBJECTS = ("category",)  # what counts as one subject for the cap: the message category
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -109,7 +121,7 @@ def check_table(block: Any, where: str = "state_rules") -> list[str]:
                 problems.append(f"{at}: unknown key {key!r} (allowed: {', '.join(RULE_KEYS)})")
         for key in ("start", "end"):
             if not _HHMM.match(str(rule.get(key, ""))):
-                problems.append(f"{at}.{key}: {rule.get(key)!r} is not a time of day HH:MM (e.g. \"08:00\")")
+                problems.append(f'{at}.{key}: {rule.get(key)!r} is not a time of day HH:MM (e.g. "08:00")')
         if _HHMM.match(str(rule.get("start", ""))) and _HHMM.match(str(rule.get("end", ""))):
             if _tod(rule["start"]) >= _tod(rule["end"]):
                 problems.append(f"{at}: start {rule['start']} must come before end {rule['end']}")
@@ -134,7 +146,9 @@ def check_table(block: Any, where: str = "state_rules") -> list[str]:
         for key in ("citation", "effective"):
             if not str(rule.get(key) or "").strip():
                 problems.append(f"{at}.{key}: every state rule needs its {key}")
-        if str(rule.get("effective") or "").strip() and not re.match(r"^\d{4}-\d{2}-\d{2}$", str(rule["effective"]).strip()):
+        if str(rule.get("effective") or "").strip() and not re.match(
+            r"^\d{4}-\d{2}-\d{2}$", str(rule["effective"]).strip()
+        ):
             problems.append(f"{at}.effective: {rule['effective']!r} is not a date (YYYY-MM-DD)")
         if rule.get("enabled", True) not in (True, False):
             problems.append(f"{at}.enabled: {rule.get('enabled')!r} must be true or false")
@@ -172,11 +186,19 @@ def table_version(params: Mapping) -> str:
 
 def table_frame(params: Mapping) -> pd.DataFrame:
     """The rules applied, one row per state (for the report)."""
-    rows = [{
-        "state": r.state, "law": r.law, "citation": r.citation, "effective": r.effective,
-        "window": f"{r.start} to {r.end}", "cap": "" if r.cap is None else f"{r.cap} per {r.cap_hours:g} hours per {r.subject}",
-        "channels": ", ".join(r.channels), "also_exempt": ", ".join(r.exempt_categories),
-    } for r in state_table(params).values()]
+    rows = [
+        {
+            "state": r.state,
+            "law": r.law,
+            "citation": r.citation,
+            "effective": r.effective,
+            "window": f"{r.start} to {r.end}",
+            "cap": "" if r.cap is None else f"{r.cap} per {r.cap_hours:g} hours per {r.subject}",
+            "channels": ", ".join(r.channels),
+            "also_exempt": ", ".join(r.exempt_categories),
+        }
+        for r in state_table(params).values()
+    ]
     cols = ["state", "law", "citation", "effective", "window", "cap", "channels", "also_exempt"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -212,18 +234,67 @@ def normalize_states(values: pd.Series) -> pd.Series:
     return code.where(code.isin(US_STATES), named).astype("string")
 
 
-_NAMES = {n.upper(): c for c, n in {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
-    "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky",
-    "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
-    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire",
-    "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota",
-    "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island",
-    "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
-    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
-    "PR": "Puerto Rico", "VI": "Virgin Islands", "GU": "Guam", "AS": "American Samoa", "MP": "Northern Mariana Islands",
-}.items()}
+_NAMES = {
+    n.upper(): c
+    for c, n in {
+        "AL": "Alabama",
+        "AK": "Alaska",
+        "AZ": "Arizona",
+        "AR": "Arkansas",
+        "CA": "California",
+        "CO": "Colorado",
+        "CT": "Connecticut",
+        "DE": "Delaware",
+        "DC": "District of Columbia",
+        "FL": "Florida",
+        "GA": "Georgia",
+        "HI": "Hawaii",
+        "ID": "Idaho",
+        "IL": "Illinois",
+        "IN": "Indiana",
+        "IA": "Iowa",
+        "KS": "Kansas",
+        "KY": "Kentucky",
+        "LA": "Louisiana",
+        "ME": "Maine",
+        "MD": "Maryland",
+        "MA": "Massachusetts",
+        "MI": "Michigan",
+        "MN": "Minnesota",
+        "MS": "Mississippi",
+        "MO": "Missouri",
+        "MT": "Montana",
+        "NE": "Nebraska",
+        "NV": "Nevada",
+        "NH": "New Hampshire",
+        "NJ": "New Jersey",
+        "NM": "New Mexico",
+        "NY": "New York",
+        "NC": "North Carolina",
+        "ND": "North Dakota",
+        "OH": "Ohio",
+        "OK": "Oklahoma",
+        "OR": "Oregon",
+        "PA": "Pennsylvania",
+        "RI": "Rhode Island",
+        "SC": "South Carolina",
+        "SD": "South Dakota",
+        "TN": "Tennessee",
+        "TX": "Texas",
+        "UT": "Utah",
+        "VT": "Vermont",
+        "VA": "Virginia",
+        "WA": "Washington",
+        "WV": "West Virginia",
+        "WI": "Wisconsin",
+        "WY": "Wyoming",
+        "PR": "Puerto Rico",
+        "VI": "Virgin Islands",
+        "GU": "Guam",
+        "AS": "American Samoa",
+        "MP": "Northern Mariana Islands",
+    }.items()
+}
 
 
 def zip_states(postal: pd.Series) -> pd.Series:
@@ -258,8 +329,11 @@ def customer_states(customers: pd.DataFrame, available=lambda col: True) -> pd.D
     n = len(customers)
     state = pd.Series(pd.NA, index=customers.index, dtype="string")
     method = np.full(n, "none", dtype=object)
-    for how, col, fn in (("state", "state", normalize_states), ("zip", "postal_code", zip_states),
-                         ("area_code", "phone", phone_states)):
+    for how, col, fn in (
+        ("state", "state", normalize_states),
+        ("zip", "postal_code", zip_states),
+        ("area_code", "phone", phone_states),
+    ):
         if col not in customers.columns or not available(col):
             continue
         todo = state.isna().to_numpy(bool)
@@ -270,11 +344,13 @@ def customer_states(customers: pd.DataFrame, available=lambda col: True) -> pd.D
         idx = np.flatnonzero(todo)[got]
         state.iloc[idx] = found[got].to_numpy()
         method[idx] = how
-    return pd.DataFrame({
-        "customer_id": customers["customer_id"].astype("string").to_numpy(),
-        "state": state.to_numpy(),
-        "state_method": pd.array(method, dtype="string"),
-    }).astype({"state": "string"})
+    return pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].astype("string").to_numpy(),
+            "state": state.to_numpy(),
+            "state_method": pd.array(method, dtype="string"),
+        }
+    ).astype({"state": "string"})
 
 
 def method_counts(states: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ Blocking problems (level "error") are listed cell by cell up to ``MAX_EXAMPLES``
 column, then summed up in one counted line; warnings are one counted line per kind with the
 first row as the example. Row numbers are spreadsheet rows (header = row 1).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -59,7 +60,12 @@ def cell_problems(
         first = where[0]
         return [
             Problem(
-                "warning", table, file, int(rows[first]), column, _val(raw.iloc[first]),
+                "warning",
+                table,
+                file,
+                int(rows[first]),
+                column,
+                _val(raw.iloc[first]),
                 f"{message} (rows {_rows_text(rows[where])})" if where.size > 1 else message,
                 count=int(where.size),
             )
@@ -72,7 +78,12 @@ def cell_problems(
     if rest.size:
         out.append(
             Problem(
-                "error", table, file, int(rows[rest[0]]), column, _val(raw.iloc[rest[0]]),
+                "error",
+                table,
+                file,
+                int(rows[rest[0]]),
+                column,
+                _val(raw.iloc[rest[0]]),
                 f"{message}; {rest.size} more cells like this (rows {_rows_text(rows[rest])})",
                 count=int(rest.size),
             )
@@ -83,7 +94,12 @@ def cell_problems(
 def missing_table(table: str, data_dir: str, files_seen: list[str]) -> Problem:
     seen = ", ".join(files_seen) if files_seen else "none"
     return Problem(
-        "error", table, None, None, None, None,
+        "error",
+        table,
+        None,
+        None,
+        None,
+        None,
         f"required table {table!r} not found in {data_dir}: expected {table}.csv, {table}.xlsx or "
         f"{table}.parquet (any case), or a sheet named {table} in a workbook, or a line "
         f"`files: {{{table}: <file name>}}` in the dealer file. Files seen: {seen}",
@@ -104,12 +120,17 @@ def check_required_columns(
         hint = f"Closest: {', '.join(repr(_cell_text(c)) for c in close)}. " if close else ""
         out.append(
             Problem(
-                "error", table, file, 1, col, None,
+                "error",
+                table,
+                file,
+                1,
+                col,
+                None,
                 f"required column {col!r} not found. Columns found: {', '.join(shown) or 'none'}. "
                 f"{hint}If it is named differently, add to the dealer file: "
                 f"mapping: {{{table}: {{{_yaml_str(theirs)}: {col}}}}}",
                 public=f"required column {col!r} not found; if it is named differently, add a mapping: "
-                       "line to the dealer file (ownercomm validate names the columns found)",
+                "line to the dealer file (ownercomm validate names the columns found)",
             )
         )
     return out
@@ -148,7 +169,12 @@ def check_duplicate_columns(table: str, file: str, sources: dict[str, list[str]]
     """Several of their columns land on one canonical column."""
     return [
         Problem(
-            "error", table, file, 1, col, None,
+            "error",
+            table,
+            file,
+            1,
+            col,
+            None,
             f"columns {', '.join(repr(s) for s in theirs)} all map to {col!r}; keep one: map it "
             f"explicitly, or ignore the others, e.g. mapping: {{{table}: {{{_yaml_str(theirs[-1])}: null}}}}",
             public=f"{len(theirs)} columns all map to {col!r}; keep one (ownercomm validate names them)",
@@ -170,14 +196,18 @@ def check_duplicates(table: str, file: str | None, column: str, ids: pd.Series, 
         if i == MAX_EXAMPLES:
             rest = groups.ngroups - MAX_EXAMPLES
             out.append(
-                Problem("error", table, file, None, column, None,
-                        f"{rest} more duplicated {column} values", count=rest)
+                Problem("error", table, file, None, column, None, f"{rest} more duplicated {column} values", count=rest)
             )
             break
         rs = rs.to_list()
         out.append(
             Problem(
-                "error", table, file, int(rs[0]), column, _val(value),
+                "error",
+                table,
+                file,
+                int(rs[0]),
+                column,
+                _val(value),
                 f"duplicate {column}: the same id appears in rows {_rows_text(rs)}; ids must be unique",
             )
         )
@@ -209,28 +239,46 @@ def check_enum(
     for i, (value, rs) in enumerate(groups):
         if i == MAX_EXAMPLES:
             rest = int(sizes.iloc[MAX_EXAMPLES:].sum())
-            out.append(Problem(level, table, file, None, column, None,
-                               f"more unknown {column} values in {rest} rows", count=rest))
+            out.append(
+                Problem(
+                    level, table, file, None, column, None, f"more unknown {column} values in {rest} rows", count=rest
+                )
+            )
             break
         rs = rs.to_list()
-        close = difflib.get_close_matches(normalize_header(value), [normalize_header(a) for a in allowed], n=1, cutoff=0.6)
-        target = allowed[[normalize_header(a) for a in allowed].index(close[0])] if close else f"<one of {', '.join(allowed)}>"
+        close = difflib.get_close_matches(
+            normalize_header(value), [normalize_header(a) for a in allowed], n=1, cutoff=0.6
+        )
+        target = (
+            allowed[[normalize_header(a) for a in allowed].index(close[0])]
+            if close
+            else f"<one of {', '.join(allowed)}>"
+        )
         consequence = "" if required else "; the cell is left empty"
         msg = (
             f"{value!r} is not an allowed {column} (allowed: {', '.join(allowed)}); if it means one of "
             f"them, add to the dealer file: values: {{{key}: {{{_yaml_str(value)}: {target}}}}}{consequence}"
         )
         msg += f" (rows {_rows_text(rs)})" if len(rs) > 1 else ""
-        public = (f"not an allowed {column} (allowed: {', '.join(allowed)}); if it means one of them, add a "
-                  f"values: line to the dealer file (ownercomm validate shows it){consequence}")
+        public = (
+            f"not an allowed {column} (allowed: {', '.join(allowed)}); if it means one of them, add a "
+            f"values: line to the dealer file (ownercomm validate shows it){consequence}"
+        )
         out.append(Problem(level, table, file, int(rs[0]), column, str(value), msg, count=len(rs), public=public))
     return out
 
 
 def check_empty_column(table: str, file: str | None, column: str, n_rows: int) -> list[Problem]:
     return [
-        Problem("warning", table, file, 1, column, None,
-                f"optional column {column!r} is present but empty in all {n_rows} rows; what needs it is skipped")
+        Problem(
+            "warning",
+            table,
+            file,
+            1,
+            column,
+            None,
+            f"optional column {column!r} is present but empty in all {n_rows} rows; what needs it is skipped",
+        )
     ]
 
 
@@ -267,13 +315,24 @@ def check_orphans(data: DealerData, rows=None, files=None) -> list[Problem]:
                 # Arrow's hash lookup; pandas' isin would first walk the known ids in Python
                 import pyarrow.compute as pc
 
-                found = pc.is_in(df[col].array._pa_array, value_set=known._pa_array.combine_chunks().cast(df[col].array._pa_array.type))
-                orphan = df[col].notna() & ~pd.Series(found.to_numpy(zero_copy_only=False), index=df.index).fillna(False).astype(bool)
+                found = pc.is_in(
+                    df[col].array._pa_array,
+                    value_set=known._pa_array.combine_chunks().cast(df[col].array._pa_array.type),
+                )
+                orphan = df[col].notna() & ~pd.Series(found.to_numpy(zero_copy_only=False), index=df.index).fillna(
+                    False
+                ).astype(bool)
             else:
                 orphan = df[col].notna() & ~df[col].isin(known)
             what = "customer" if ref_table == "customers" else ref_table.rstrip("s")
             out += cell_problems(
-                "warning", name, files.get(name), col, df[col], _rows_of(data, name, rows), orphan.to_numpy(bool),
+                "warning",
+                name,
+                files.get(name),
+                col,
+                df[col],
+                _rows_of(data, name, rows),
+                orphan.to_numpy(bool),
                 f"orphan row: {col} is not a known {what} in {ref_table} (the row is kept, but no {what} details)",
             )
     return out
@@ -296,12 +355,24 @@ def check_after_as_of(data: DealerData, rows=None, files=None, today=None) -> li
             future = (day > pd.Timestamp(today)).fillna(False).to_numpy(bool)
             after = after & ~future
             out += cell_problems(
-                "warning", name, files.get(name), col, s, _rows_of(data, name, rows), future,
+                "warning",
+                name,
+                files.get(name),
+                col,
+                s,
+                _rows_of(data, name, rows),
+                future,
                 f"dated after the run date {today.isoformat()} (in the future): outside the report "
                 f"period; check the export's dates",
             )
         out += cell_problems(
-            "warning", name, files.get(name), col, s, _rows_of(data, name, rows), after,
+            "warning",
+            name,
+            files.get(name),
+            col,
+            s,
+            _rows_of(data, name, rows),
+            after,
             f"date after as_of {data.as_of.isoformat()}: the row is outside the report period",
         )
     return out
@@ -324,11 +395,19 @@ SUMMARY_COLUMNS = ["level", "table", "file", "row", "column", "value", "message"
 
 def summary_frame(problems: list[Problem]) -> pd.DataFrame:
     """One row per problem, errors first (for the reports' data-quality sections)."""
-    df = pd.DataFrame(
-        [{c: getattr(p, c) for c in SUMMARY_COLUMNS} for p in problems], columns=SUMMARY_COLUMNS
+    df = pd.DataFrame([{c: getattr(p, c) for c in SUMMARY_COLUMNS} for p in problems], columns=SUMMARY_COLUMNS)
+    df = df.astype(
+        {
+            "level": "string",
+            "table": "string",
+            "file": "string",
+            "row": "Int64",
+            "column": "string",
+            "value": "string",
+            "message": "string",
+            "count": "int64",
+        }
     )
-    df = df.astype({"level": "string", "table": "string", "file": "string", "row": "Int64",
-                    "column": "string", "value": "string", "message": "string", "count": "int64"})
     order = df["level"].map({"error": 0, "warning": 1}).astype("int64")
     return df.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 

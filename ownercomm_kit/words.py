@@ -8,11 +8,11 @@ One helper each, so that no page says "customer(s)" and no page shows "0%" besid
   uses it for its "pct" kind), so a small share never rounds to "0%";
 - ``code_words("purchase_anniversary")`` -> "Purchase anniversary".
 """
+
 from __future__ import annotations
 
 import math
 from typing import Any
-
 
 
 def noun(n: Any, singular: str, plural_form: str | None = None) -> str:

@@ -13,6 +13,7 @@ of the kit brings its fixes); a group or dealer file overrides any of them, and 
 ``params/defaults.yaml`` put in the workspace replaces them all. Existing files are never
 overwritten: running it again only adds what is missing.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Shared test set-up: tests run from any folder and never touch the real reports/."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,9 +34,11 @@ try:
     from hypothesis import HealthCheck, settings
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    _common = dict(deadline=None, print_blob=True,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                          HealthCheck.function_scoped_fixture])
+    _common = dict(
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    )
     _database = DirectoryBasedExampleDatabase(str(ROOT / "tests" / ".hypothesis" / "examples"))
     settings.register_profile("ci", max_examples=45, derandomize=True, **_common)  # derandomized: no database
     settings.register_profile("dev", max_examples=150, database=_database, **_common)

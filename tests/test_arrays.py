@@ -1,4 +1,5 @@
 """ownercomm_kit.arrays: the empty-safe selections every rule and metric relies on."""
+
 from __future__ import annotations
 
 import copy
@@ -46,11 +47,23 @@ def test_a_cap_of_zero_holds_indefinitely_in_the_suppression_list():
     """Found by the property tests: a cap whose max is 0 indexed past the window's messages."""
     p = copy.deepcopy(resolve({"dealer_id": "T", "data_dir": "."}))
     p["rules"]["cap_channel"]["windows"]["email"] = [{"days": 7, "max": 0}]
-    data = from_frames({
-        "customers": pd.DataFrame({"customer_id": ["C1"]}),
-        "communications": pd.DataFrame({"message_id": ["M1"], "customer_id": ["C1"], "sent_at": ["2026-06-17 10:00"],
-                                        "channel": ["email"], "sender": ["dealer"], "category": ["newsletter"]}),
-    }, timezone="America/New_York", as_of=dt.date(2026, 6, 18))
+    data = from_frames(
+        {
+            "customers": pd.DataFrame({"customer_id": ["C1"]}),
+            "communications": pd.DataFrame(
+                {
+                    "message_id": ["M1"],
+                    "customer_id": ["C1"],
+                    "sent_at": ["2026-06-17 10:00"],
+                    "channel": ["email"],
+                    "sender": ["dealer"],
+                    "category": ["newsletter"],
+                }
+            ),
+        },
+        timezone="America/New_York",
+        as_of=dt.date(2026, 6, 18),
+    )
     sup = suppression_list(data, p)
     row = sup[(sup["rule"] == "cap_channel") & (sup["channel"] == "email")]
     assert len(row) == 1 and pd.isna(row["until"].iloc[0])

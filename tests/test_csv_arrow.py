@@ -3,6 +3,7 @@
 The reference below is the former ``outputs.write_csv``: ``neutralize_formulas`` then
 ``DataFrame.to_csv(index=False, lineterminator="\\r\\n")``. It lives only here.
 """
+
 from __future__ import annotations
 
 import io
@@ -36,26 +37,48 @@ def assert_same(df: pd.DataFrame, chunk_rows: int = csv_arrow.CHUNK_ROWS) -> Non
 
 
 def _tz(values, zone):
-    return pd.Series(pd.to_datetime(values, format="ISO8601")).dt.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+    return pd.Series(pd.to_datetime(values, format="ISO8601")).dt.tz_localize(
+        zone, ambiguous=True, nonexistent="shift_forward"
+    )
 
 
 def test_hostile_cells_quoting_formulas_and_types():
-    t = _tz(["2026-03-08 01:59:59", "2026-03-08 03:00:00", None, "2026-11-01 01:30:00", "2026-11-01 01:30:00",
-             "2026-07-04 00:00:00"], "America/Los_Angeles")
-    df = pd.DataFrame({
-        "text": pd.array(["=1+1", "x,y", 'say "hi"', "a\r\nb", None, "-3"], dtype="string"),
-        "more": pd.array(["@SUM(A1)", "\tx", "\rx", "+1", "plain", ""], dtype="string"),
-        "local": t, "utc": t.dt.tz_convert("UTC"), "kolkata": t.dt.tz_convert("Asia/Kolkata"),
-        "seconds_unit": t.dt.as_unit("s"), "us_unit": t.dt.as_unit("us"),
-        "float": [1.0, np.nan, 0.1, 1e-5, 123456789.123, -2.5], "int": [1, -2, 3, 4, 5, 6],
-        "bool": [True, False, True, False, True, True],
-        "date": pd.to_datetime(["2026-01-01", None, "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"], format="ISO8601"),
-        "datetime": pd.to_datetime(["2026-01-01 10:00", None, "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"], format="ISO8601"),
-        "object": ["=x", 5, None, "+y", 2.5, "ok"], "object_text": ["@a", "b", None, "\tc", "d", ""],
-        "Int64": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
-        "boolean": pd.array([True, None, False, True, True, False], dtype="boolean"),
-        'odd, "header"': ["a", "b", "c", "d", "e", "f"],
-    })
+    t = _tz(
+        [
+            "2026-03-08 01:59:59",
+            "2026-03-08 03:00:00",
+            None,
+            "2026-11-01 01:30:00",
+            "2026-11-01 01:30:00",
+            "2026-07-04 00:00:00",
+        ],
+        "America/Los_Angeles",
+    )
+    df = pd.DataFrame(
+        {
+            "text": pd.array(["=1+1", "x,y", 'say "hi"', "a\r\nb", None, "-3"], dtype="string"),
+            "more": pd.array(["@SUM(A1)", "\tx", "\rx", "+1", "plain", ""], dtype="string"),
+            "local": t,
+            "utc": t.dt.tz_convert("UTC"),
+            "kolkata": t.dt.tz_convert("Asia/Kolkata"),
+            "seconds_unit": t.dt.as_unit("s"),
+            "us_unit": t.dt.as_unit("us"),
+            "float": [1.0, np.nan, 0.1, 1e-5, 123456789.123, -2.5],
+            "int": [1, -2, 3, 4, 5, 6],
+            "bool": [True, False, True, False, True, True],
+            "date": pd.to_datetime(
+                ["2026-01-01", None, "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"], format="ISO8601"
+            ),
+            "datetime": pd.to_datetime(
+                ["2026-01-01 10:00", None, "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"], format="ISO8601"
+            ),
+            "object": ["=x", 5, None, "+y", 2.5, "ok"],
+            "object_text": ["@a", "b", None, "\tc", "d", ""],
+            "Int64": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+            "boolean": pd.array([True, None, False, True, True, False], dtype="boolean"),
+            'odd, "header"': ["a", "b", "c", "d", "e", "f"],
+        }
+    )
     for chunk in (1, 4, 1000):
         assert_same(df, chunk)
     assert b"'=1+1" in csv_arrow.frame_bytes(df)
@@ -64,7 +87,9 @@ def test_hostile_cells_quoting_formulas_and_types():
 
 def test_unusual_timestamps_go_through_pandas_and_still_match():
     frac = _tz(["2026-01-01 10:00:00.5", "2026-01-01 10:00:00.000000001", "2026-01-02 10:00:00", None], "Europe/Paris")
-    old = _tz(["1850-01-01 10:00:00", "2026-01-01 10:00:00"], "America/Los_Angeles")  # local mean time: offset with seconds
+    old = _tz(
+        ["1850-01-01 10:00:00", "2026-01-01 10:00:00"], "America/Los_Angeles"
+    )  # local mean time: offset with seconds
     midnight = _tz(["2026-03-08", "2026-03-09", None], "America/New_York")
     assert_same(pd.DataFrame({"t": frac, "x": 1}))
     assert_same(pd.DataFrame({"t": old, "x": 1}))
@@ -82,9 +107,14 @@ def _outputs_of(data: DealerData, params: dict) -> dict[str, pd.DataFrame]:
     r = run_audit(data, params)
     rr = retention.compute(data, params)
     rf = referrals.compute(data, params)
-    return {"flags": r.flags[FLAG_COLUMNS], "suppression": r.suppression[["customer_id", "channel", "rule", "until"]],
-            "due_for_service": rr.due_for_service, "warranty_expiring": rr.warranty_expiring,
-            "milestones": rr.milestones, "referral_followups": rf.followups}
+    return {
+        "flags": r.flags[FLAG_COLUMNS],
+        "suppression": r.suppression[["customer_id", "channel", "rule", "until"]],
+        "due_for_service": rr.due_for_service,
+        "warranty_expiring": rr.warranty_expiring,
+        "milestones": rr.milestones,
+        "referral_followups": rf.followups,
+    }
 
 
 @pytest.mark.parametrize("dealer", ["D001", "D002", "D003"])
@@ -124,6 +154,12 @@ def test_write_parquet_holds_the_same_rows(tmp_path):
 @pytest.mark.parametrize("dtype", ["string[python]", "string[pyarrow]", "str", "object"])
 def test_every_text_storage(dtype):
     values = ["=x", None, "a,b", 'q"', "-1", "plain"]
-    df = pd.DataFrame({"a": pd.array(values, dtype=None if dtype == "object" else dtype) if dtype != "object"
-                       else pd.Series(values, dtype=object), "b": range(6)})
+    df = pd.DataFrame(
+        {
+            "a": pd.array(values, dtype=None if dtype == "object" else dtype)
+            if dtype != "object"
+            else pd.Series(values, dtype=object),
+            "b": range(6),
+        }
+    )
     assert_same(df, chunk_rows=4)

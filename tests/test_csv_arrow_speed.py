@@ -1,4 +1,5 @@
 """The CSV writer's byte-level paths (issue 12) against pandas' own text."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,13 @@ def test_calendar_arithmetic_equals_numpy():
     assert np.array_equal(day, (d - d.astype("datetime64[M]")).astype(np.int64) + 1)
 
 
-@pytest.mark.parametrize("cells", [["a,b", 'say "hi"', "line\nbreak", "cr\rhere", "plain", "", None, "=1+1", "'x"],
-                                   ["é,ü", "naïve\r\n", "中文", "ok"]])
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["a,b", 'say "hi"', "line\nbreak", "cr\rhere", "plain", "", None, "=1+1", "'x"],
+        ["é,ü", "naïve\r\n", "中文", "ok"],
+    ],
+)
 def test_quoting_and_formulas_equal_to_csv(cells):
     df = pd.DataFrame({"a": pd.array(cells, dtype="string"), "b": pd.array(cells[::-1], dtype="string")})
     from ownercomm_kit.outputs import neutralize_formulas

@@ -1,4 +1,5 @@
 """The per-process cache of loaded dealer data (ownercomm_kit/load_cache.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,17 @@ def counted_loads(monkeypatch):
 
 
 def params_of(folder, dealer_id="D1", **extra):
-    return {"dealer_id": dealer_id, "dealer_name": None, "data_dir": str(folder), "timezone": "America/Chicago",
-            "files": {}, "mapping": {}, "values": {}, "as_of": None, **extra}
+    return {
+        "dealer_id": dealer_id,
+        "dealer_name": None,
+        "data_dir": str(folder),
+        "timezone": "America/Chicago",
+        "files": {},
+        "mapping": {},
+        "values": {},
+        "as_of": None,
+        **extra,
+    }
 
 
 def bump(path, content: str) -> None:
@@ -52,14 +62,22 @@ def test_second_load_of_the_same_params_is_served_from_memory_and_equal(tmp_path
     for name, df in direct.tables.items():
         pd.testing.assert_frame_equal(second.tables[name], df)
         assert second.tables[name] is not first.tables[name]
-    assert (second.as_of, second.missing_tables, second.missing_columns, second.sources) == \
-           (direct.as_of, direct.missing_tables, direct.missing_columns, direct.sources)
+    assert (second.as_of, second.missing_tables, second.missing_columns, second.sources) == (
+        direct.as_of,
+        direct.missing_tables,
+        direct.missing_columns,
+        direct.sources,
+    )
 
 
 def test_two_dealers_in_one_process_never_serve_each_other(tmp_path, counted_loads):
     a = params_of(clean_folder(tmp_path / "a"), dealer_id="A")
-    b = params_of(write_folder(tmp_path / "b", {"customers.csv": CUSTOMERS.replace("Ann", "Zoe"),
-                                                "communications.csv": COMMUNICATIONS}), dealer_id="B")
+    b = params_of(
+        write_folder(
+            tmp_path / "b", {"customers.csv": CUSTOMERS.replace("Ann", "Zoe"), "communications.csv": COMMUNICATIONS}
+        ),
+        dealer_id="B",
+    )
     for _ in range(2):  # alternating: both stay cached, each answers for its own dealer
         da, _ = load_cache.load_cached(a, strict=True)
         db, _ = load_cache.load_cached(b, strict=True)
@@ -77,13 +95,16 @@ def test_same_folder_under_another_dealer_id_or_name_is_another_load(tmp_path, c
     assert len(counted_loads) == 3
 
 
-@pytest.mark.parametrize("change", [
-    {"timezone": "Europe/Paris"},
-    {"as_of": dt.date(2026, 6, 30)},
-    {"mapping": {"customers": {"first_name": "email"}}},
-    {"values": {"channel": {"e-mail": "email"}}},
-    {"files": {"customers": "customers.csv"}},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timezone": "Europe/Paris"},
+        {"as_of": dt.date(2026, 6, 30)},
+        {"mapping": {"customers": {"first_name": "email"}}},
+        {"values": {"channel": {"e-mail": "email"}}},
+        {"files": {"customers": "customers.csv"}},
+    ],
+)
 def test_any_params_the_loader_reads_makes_a_new_load(tmp_path, counted_loads, change):
     params = params_of(clean_folder(tmp_path / "d"))
     load_cache.load_cached(params, strict=False)
@@ -198,8 +219,12 @@ def test_the_environment_can_turn_it_off(tmp_path, counted_loads, monkeypatch):
 
 def test_the_set_up_cells_share_one_load(tmp_path, counted_loads):
     """Data quality (non-strict) then a report (strict), as the runner runs them in one kernel."""
-    given = {"dealer_id": "D7", "data_dir": str(clean_folder(tmp_path / "d")), "timezone": "America/Denver",
-             "out_dir": str(tmp_path / "out")}
+    given = {
+        "dealer_id": "D7",
+        "data_dir": str(clean_folder(tmp_path / "d")),
+        "timezone": "America/Denver",
+        "out_dir": str(tmp_path / "out"),
+    }
     with html.capture():
         q = data_quality.start(None, **given)
         r = notebook.start(None, report="audit", **given)
@@ -210,6 +235,7 @@ def test_the_set_up_cells_share_one_load(tmp_path, counted_loads):
 
 
 # --------------------------------------------------------------------------- shared frames
+
 
 def test_copies_of_one_load_share_one_memo_of_frames(tmp_path, counted_loads):
     from ownercomm_kit.kpis import common

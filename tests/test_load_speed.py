@@ -1,4 +1,5 @@
 """The loader's fast paths (issue 12) give exactly what the plain paths give."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,21 +13,36 @@ from ownercomm_kit.formats import parsers
 
 # every kind of problem in several columns at once: blanks, padding, formula-like ids,
 # duplicate ids, unparseable dates, unknown enum values, orphans, bad yes/no cells
-MESSY_COMM = COMMUNICATIONS + """M4 , C9,2026-06-20 08:00,Text,oem,offer,abc,maybe
+MESSY_COMM = (
+    COMMUNICATIONS
+    + """M4 , C9,2026-06-20 08:00,Text,oem,offer,abc,maybe
 =M5,C1,2026-13-45,email,dealer,offer,,N
 M1,C2,2026-06-21,email,,survey,,N
  ,C3,2026-06-22,fax,sales,nope,,
 @M6,-C1,45826.4375,sms,fi,offer,12,Y
 """
-MESSY_CUST = CUSTOMERS + """ C4 ,Dee,d@example.com,maybe,pager
+)
+MESSY_CUST = (
+    CUSTOMERS
+    + """ C4 ,Dee,d@example.com,maybe,pager
 C4,Eve,,Y,sms
 +C5,Fay,,N,
 """
+)
 
 
 def _load(folder):
-    return loader.load_with_info({"dealer_id": "D", "data_dir": str(folder), "timezone": "America/Chicago",
-                                  "files": {}, "mapping": {}, "values": {"channel": {"Text": "sms"}}}, strict=False)
+    return loader.load_with_info(
+        {
+            "dealer_id": "D",
+            "data_dir": str(folder),
+            "timezone": "America/Chicago",
+            "files": {},
+            "mapping": {},
+            "values": {"channel": {"Text": "sms"}},
+        },
+        strict=False,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -1,4 +1,5 @@
 """loader.py: a dealer folder to a typed DealerData (files, mapping, values, coercion, gaps)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,17 +54,32 @@ def test_missing_optional_tables_and_columns_are_recorded(tmp_path):
 
 def test_same_as_from_frames_of_the_clean_twin(tmp_path):
     data = load(clean_folder(tmp_path / "d"))
-    twin = from_frames({
-        "customers": pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "first_name": ["Ann", "Bob", "Cára"],
-                                   "email": ["ann@example.com", None, "c@example.com"],
-                                   "sms_consent": [True, False, None], "preferred_channel": ["email", "sms", None]}),
-        "communications": pd.DataFrame({
-            "message_id": ["M1", "M2", "M3"], "customer_id": ["C1", "C2", "C3"],
-            "sent_at": ["2026-06-18 10:30", "2026-06-18 22:30", "2026-06-19 00:00"],
-            "channel": ["email", "sms", "mail"], "sender": ["oem", "service", "dealer"],
-            "category": ["offer", "service_reminder", "newsletter"], "offer_price": [29500.0, None, None],
-            "unsubscribed": [False, None, True]}),
-    }, timezone=LA)
+    twin = from_frames(
+        {
+            "customers": pd.DataFrame(
+                {
+                    "customer_id": ["C1", "C2", "C3"],
+                    "first_name": ["Ann", "Bob", "Cára"],
+                    "email": ["ann@example.com", None, "c@example.com"],
+                    "sms_consent": [True, False, None],
+                    "preferred_channel": ["email", "sms", None],
+                }
+            ),
+            "communications": pd.DataFrame(
+                {
+                    "message_id": ["M1", "M2", "M3"],
+                    "customer_id": ["C1", "C2", "C3"],
+                    "sent_at": ["2026-06-18 10:30", "2026-06-18 22:30", "2026-06-19 00:00"],
+                    "channel": ["email", "sms", "mail"],
+                    "sender": ["oem", "service", "dealer"],
+                    "category": ["offer", "service_reminder", "newsletter"],
+                    "offer_price": [29500.0, None, None],
+                    "unsubscribed": [False, None, True],
+                }
+            ),
+        },
+        timezone=LA,
+    )
     for name in ("customers", "communications"):
         pd.testing.assert_frame_equal(data[name], twin[name])
     assert data.missing_columns == twin.missing_columns
@@ -88,12 +104,20 @@ def test_timestamps_follow_the_dealer_timezone(tmp_path):
 
 
 def test_mapping_block_and_header_normalisation(tmp_path):
-    folder = write_folder(tmp_path / "d", {
-        "Customers.CSV": "Cust No,First Name,E-Mail Address\nC1,Ann,a@x\n",
-        "communications.csv": "Msg ID,CUSTOMER_ID,Sent At,Channel,Sender,Category\nM1,C1,2026-06-18,email,oem,offer\n",
-    })
-    data = load(folder, mapping={"customers": {"Cust No": "customer_id", "e-mail address": "email"},
-                                 "communications": {"Msg ID": "message_id"}})
+    folder = write_folder(
+        tmp_path / "d",
+        {
+            "Customers.CSV": "Cust No,First Name,E-Mail Address\nC1,Ann,a@x\n",
+            "communications.csv": "Msg ID,CUSTOMER_ID,Sent At,Channel,Sender,Category\nM1,C1,2026-06-18,email,oem,offer\n",
+        },
+    )
+    data = load(
+        folder,
+        mapping={
+            "customers": {"Cust No": "customer_id", "e-mail address": "email"},
+            "communications": {"Msg ID": "message_id"},
+        },
+    )
     assert data.errors == []
     assert data["customers"]["customer_id"].tolist() == ["C1"]
     assert data["customers"]["email"].tolist() == ["a@x"]
@@ -102,16 +126,19 @@ def test_mapping_block_and_header_normalisation(tmp_path):
 
 
 def test_values_block_and_case_insensitive_canonical_values(tmp_path):
-    folder = write_folder(tmp_path / "d", {
-        "customers.csv": "customer_id,sms_consent\nC1,Opted In\nC2,Opted Out\n",
-        "communications.csv": (
-            "message_id,customer_id,sent_at,channel,sender,category\n"
-            "M1,C1,2026-06-18,Text,OEM,Service Reminder\n"
-            "M2,C2,2026-06-18,E-mail,Sales,SALES_PROMO\n"
-            "M3,C2,2026-06-18, text ,dealer,offer\n"
-        ),
-        "appointments.csv": "appointment_id,customer_id,booked_at,scheduled_for,status\nA1,C1,2026-06-01,2026-06-10,No Show\n",
-    })
+    folder = write_folder(
+        tmp_path / "d",
+        {
+            "customers.csv": "customer_id,sms_consent\nC1,Opted In\nC2,Opted Out\n",
+            "communications.csv": (
+                "message_id,customer_id,sent_at,channel,sender,category\n"
+                "M1,C1,2026-06-18,Text,OEM,Service Reminder\n"
+                "M2,C2,2026-06-18,E-mail,Sales,SALES_PROMO\n"
+                "M3,C2,2026-06-18, text ,dealer,offer\n"
+            ),
+            "appointments.csv": "appointment_id,customer_id,booked_at,scheduled_for,status\nA1,C1,2026-06-01,2026-06-10,No Show\n",
+        },
+    )
     data = load(folder, values={"channel": {"Text": "sms"}, "sms_consent": {"Opted In": True, "Opted Out": False}})
     assert data.errors == []
     c = data["communications"]
@@ -159,11 +186,17 @@ def test_one_file_per_table_xlsx_and_parquet(tmp_path):
     wb.active.append(["customer_id", "first_name"])
     wb.active.append(["C1", "Ann"])
     wb.save(folder / "CUSTOMERS.xlsx")
-    pd.DataFrame({
-        "message_id": ["M1"], "customer_id": ["C1"],
-        "sent_at": pd.to_datetime(["2026-06-18 10:30"]).tz_localize("UTC"),
-        "channel": ["email"], "sender": ["oem"], "category": ["offer"], "offer_price": [1.5],
-    }).to_parquet(folder / "communications.parquet")
+    pd.DataFrame(
+        {
+            "message_id": ["M1"],
+            "customer_id": ["C1"],
+            "sent_at": pd.to_datetime(["2026-06-18 10:30"]).tz_localize("UTC"),
+            "channel": ["email"],
+            "sender": ["oem"],
+            "category": ["offer"],
+            "offer_price": [1.5],
+        }
+    ).to_parquet(folder / "communications.parquet")
     data = load(folder)
     assert data.errors == [], data.problems
     assert data["customers"]["first_name"].tolist() == ["Ann"]
@@ -236,9 +269,15 @@ def test_files_block_cannot_reach_another_stores_folder(tmp_path):
     mine = clean_folder(tmp_path / "mine")
     (mine / "sub").mkdir()
     (mine / "sub" / "sales.csv").write_text("sale_id,customer_id,sale_date\nS1,C1,2026-06-01\n")
-    data = load(mine, files={"communications": "../other/communications.csv",
-                             "customers": str(other / "customers.csv"),
-                             "sales": "sub/sales.csv"}, strict=False)
+    data = load(
+        mine,
+        files={
+            "communications": "../other/communications.csv",
+            "customers": str(other / "customers.csv"),
+            "sales": "sub/sales.csv",
+        },
+        strict=False,
+    )
     outside = [p for p in data.errors if "outside the dealer's data folder" in p.message]
     assert {p.table for p in outside} == {"communications", "customers"}
     assert data.has("sales") and len(data["sales"]) == 1  # a subfolder of its own is fine
@@ -263,14 +302,18 @@ def test_load_dealer_from_resolved_params(tmp_path, kit_root):
     from ownercomm_kit import params
 
     folder = clean_folder(tmp_path / "d")
-    resolved = params.resolve({"dealer_id": "D9", "dealer_name": "Nine", "data_dir": str(folder), "timezone": LA,
-                               "as_of": "2026-06-30"}, root=kit_root)
+    resolved = params.resolve(
+        {"dealer_id": "D9", "dealer_name": "Nine", "data_dir": str(folder), "timezone": LA, "as_of": "2026-06-30"},
+        root=kit_root,
+    )
     data = loader.load_dealer(resolved)
     assert (data.dealer_id, data.dealer_name, data.timezone, data.as_of) == ("D9", "Nine", LA, dt.date(2026, 6, 30))
 
 
 def test_describe_summarises_each_table(tmp_path):
-    data, infos = loader.load_with_info({"dealer_id": "X", "data_dir": str(clean_folder(tmp_path / "d")), "timezone": LA})
+    data, infos = loader.load_with_info(
+        {"dealer_id": "X", "data_dir": str(clean_folder(tmp_path / "d")), "timezone": LA}
+    )
     text = loader.describe(data, infos)
     assert "communications  communications.csv: 3 rows, 8/15 columns, sent_at 2026-06-18 to 2026-06-19" in text
     assert "sales           not found (optional)" in text
@@ -285,7 +328,8 @@ def test_canonical_values_maps_uniques_only():
 
 def test_resolve_columns_mapping_wins_over_look_alikes():
     found, unused, not_found = loader.resolve_columns(
-        "customers", ["Cust No", "Customer ID", "Notes", "E-mail", "Phone #"],
+        "customers",
+        ["Cust No", "Customer ID", "Notes", "E-mail", "Phone #"],
         {"cust no": "customer_id", "Gone": "email", "Phone #": None},
     )
     assert found == {"customer_id": ["Cust No"], "email": ["E-mail"]}
@@ -324,19 +368,22 @@ def test_empty_required_table_still_loads(tmp_path):
 def test_large_column_of_ids_keeps_string_dtype(tmp_path):
     n = 5000
     ids = np.char.add("C", np.arange(n).astype(str))
-    folder = write_folder(tmp_path / "d", {
-        "customers.csv": "customer_id\n" + "\n".join(ids) + "\n",
-        "communications.csv": COMMUNICATIONS.splitlines()[0] + "\n"
-        + "\n".join(f"M{i},C{i},2026-06-18,email,oem,offer,," for i in range(n)) + "\n",
-    })
+    folder = write_folder(
+        tmp_path / "d",
+        {
+            "customers.csv": "customer_id\n" + "\n".join(ids) + "\n",
+            "communications.csv": COMMUNICATIONS.splitlines()[0]
+            + "\n"
+            + "\n".join(f"M{i},C{i},2026-06-18,email,oem,offer,," for i in range(n))
+            + "\n",
+        },
+    )
     data = load(folder)
     assert len(data["communications"]) == n and data["communications"]["customer_id"].dtype == "string"
     # the two optional columns of the header are blank on every row: said once each
     assert data.errors == []
     assert sorted(p.column for p in data.warnings) == ["offer_price", "unsubscribed"]
     assert all("present but empty in all 5000 rows" in p.message for p in data.warnings)
-
-
 
 
 @pytest.mark.parametrize("table", list(schema.TABLES))
@@ -350,19 +397,33 @@ def test_absent_columns_are_all_missing_in_the_canonical_dtype(table):
 
 
 def test_dms_style_export_cp1252_semicolons_us_dates_yn(tmp_path):
-    folder = write_folder(tmp_path / "d", {
-        "customers.csv": "Cust No;First Name;Text OK\r\n1001;Cára;Y\r\n1002;Zoë;N\r\n".encode("cp1252"),
-        "communications.csv": (
-            "Msg ID;Cust No;Sent;Medium;From;Type;Offer\r\n"
-            "M1;1001;06/18/2026 10:30 PM;Text;OEM;Offer;$29,500.00\r\n"
-            "M2;1002;6/19/2026 7:05 AM;E-mail;Service;Service Reminder;\r\n"
-        ).encode("cp1252"),
-    })
-    data = load(folder, mapping={
-        "customers": {"Cust No": "customer_id", "Text OK": "sms_consent"},
-        "communications": {"Msg ID": "message_id", "Cust No": "customer_id", "Sent": "sent_at", "Medium": "channel",
-                           "From": "sender", "Type": "category", "Offer": "offer_price"},
-    }, values={"channel": {"Text": "sms"}})
+    folder = write_folder(
+        tmp_path / "d",
+        {
+            "customers.csv": "Cust No;First Name;Text OK\r\n1001;Cára;Y\r\n1002;Zoë;N\r\n".encode("cp1252"),
+            "communications.csv": (
+                "Msg ID;Cust No;Sent;Medium;From;Type;Offer\r\n"
+                "M1;1001;06/18/2026 10:30 PM;Text;OEM;Offer;$29,500.00\r\n"
+                "M2;1002;6/19/2026 7:05 AM;E-mail;Service;Service Reminder;\r\n"
+            ).encode("cp1252"),
+        },
+    )
+    data = load(
+        folder,
+        mapping={
+            "customers": {"Cust No": "customer_id", "Text OK": "sms_consent"},
+            "communications": {
+                "Msg ID": "message_id",
+                "Cust No": "customer_id",
+                "Sent": "sent_at",
+                "Medium": "channel",
+                "From": "sender",
+                "Type": "category",
+                "Offer": "offer_price",
+            },
+        },
+        values={"channel": {"Text": "sms"}},
+    )
     assert data.problems == []
     assert data["customers"]["first_name"].tolist() == ["Cára", "Zoë"]
     assert data["customers"]["sms_consent"].tolist() == [True, False]
@@ -374,15 +435,50 @@ def test_dms_style_export_cp1252_semicolons_us_dates_yn(tmp_path):
 
 
 def test_date_columns_with_offsets_take_the_dealer_date(tmp_path):
-    folder = clean_folder(tmp_path / "d", sales__csv="sale_id,customer_id,sale_date\nS1,C1,2026-06-18T02:00:00Z\nS2,C2,06/18/2026\n")
+    folder = clean_folder(
+        tmp_path / "d", sales__csv="sale_id,customer_id,sale_date\nS1,C1,2026-06-18T02:00:00Z\nS2,C2,06/18/2026\n"
+    )
     sales = load(folder)["sales"]
     assert sales["sale_date"].tolist() == [pd.Timestamp("2026-06-17"), pd.Timestamp("2026-06-18")]
     assert sales["sale_date"].dtype == np.dtype("datetime64[ns]")
 
 
-HOSTILE = ["", " ", "x", "Y", "0", "1.5", "$1,000", "(2)", "2026-06-18", "06/18/2026 10:30 PM", "2024-13-45", "45826.5",
-           "email", "SMS", "No Show", "=cmd()", "<img src=x>", "é", "NaN", "None", "null", "inf", "-1",
-           "99999999999999999999", "2026-03-08 02:30", "2026-11-01T01:30:00+05:00", "9999-12-31", "1/1/0001", "130000", "\t", "a\nb", '"', "C1", "M1"]
+HOSTILE = [
+    "",
+    " ",
+    "x",
+    "Y",
+    "0",
+    "1.5",
+    "$1,000",
+    "(2)",
+    "2026-06-18",
+    "06/18/2026 10:30 PM",
+    "2024-13-45",
+    "45826.5",
+    "email",
+    "SMS",
+    "No Show",
+    "=cmd()",
+    "<img src=x>",
+    "é",
+    "NaN",
+    "None",
+    "null",
+    "inf",
+    "-1",
+    "99999999999999999999",
+    "2026-03-08 02:30",
+    "2026-11-01T01:30:00+05:00",
+    "9999-12-31",
+    "1/1/0001",
+    "130000",
+    "\t",
+    "a\nb",
+    '"',
+    "C1",
+    "M1",
+]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -407,26 +503,36 @@ def test_hostile_cells_never_raise_in_non_strict_mode(tmp_path, seed):
                 (folder / f"{name}.csv").write_text(buf.getvalue(), encoding=enc, errors="replace")
             else:
                 n = rng.randint(0, 10)
-                typed = [pd.Series([rng.randint(-5, 50000) for _ in range(n)], dtype="int64"),
-                         pd.Series([rng.choice([1.5, np.nan, 45826.25, 1e30]) for _ in range(n)], dtype="float64"),
-                         pd.Series([rng.choice([True, False, None]) for _ in range(n)], dtype="boolean"),
-                         pd.Series(pd.to_datetime(["2026-06-18 10:30"] * n).tz_localize("Europe/Paris")),
-                         pd.Series([rng.choice(HOSTILE) for _ in range(n)], dtype="string")]
+                typed = [
+                    pd.Series([rng.randint(-5, 50000) for _ in range(n)], dtype="int64"),
+                    pd.Series([rng.choice([1.5, np.nan, 45826.25, 1e30]) for _ in range(n)], dtype="float64"),
+                    pd.Series([rng.choice([True, False, None]) for _ in range(n)], dtype="boolean"),
+                    pd.Series(pd.to_datetime(["2026-06-18 10:30"] * n).tz_localize("Europe/Paris")),
+                    pd.Series([rng.choice(HOSTILE) for _ in range(n)], dtype="string"),
+                ]
                 pd.DataFrame({c: rng.choice(typed) for c in cols}).to_parquet(folder / f"{name}.parquet")
-        data, _ = loader.load_with_info({"dealer_id": "F", "data_dir": str(folder), "timezone": LA,
-                                         "as_of": rng.choice([None, "2026-06-18"])}, strict=False)
+        data, _ = loader.load_with_info(
+            {"dealer_id": "F", "data_dir": str(folder), "timezone": LA, "as_of": rng.choice([None, "2026-06-18"])},
+            strict=False,
+        )
         for name in schema.TABLES:  # whatever came in, what comes out is canonical
             assert data[name].dtypes.equals(empty_table(name, LA).dtypes), name
 
 
 def test_txt_and_tsv_exports_and_case_insensitive_files_block(tmp_path):
-    folder = write_folder(tmp_path / "d", {
-        "Service Visits.TXT": "ro_id\tcustomer_id\tvisit_date\nR1\tC1\t06/01/2026\n",
-        "MSG_EXPORT.csv": COMMUNICATIONS,
-        "customers.tsv": CUSTOMERS.replace(",", "\t"),
-    })
+    folder = write_folder(
+        tmp_path / "d",
+        {
+            "Service Visits.TXT": "ro_id\tcustomer_id\tvisit_date\nR1\tC1\t06/01/2026\n",
+            "MSG_EXPORT.csv": COMMUNICATIONS,
+            "customers.tsv": CUSTOMERS.replace(",", "\t"),
+        },
+    )
     data = load(folder, files={"communications": "msg_export.csv"})
     assert data.errors == []
-    assert data.sources == {"customers": "customers.tsv", "service_visits": "Service Visits.TXT",
-                            "communications": "MSG_EXPORT.csv"}
+    assert data.sources == {
+        "customers": "customers.tsv",
+        "service_visits": "Service Visits.TXT",
+        "communications": "MSG_EXPORT.csv",
+    }
     assert data["service_visits"]["visit_date"].tolist() == [pd.Timestamp("2026-06-01")]

@@ -1,4 +1,5 @@
 """outputs: atomic writes, formula-safe CSV, kpis.json merging."""
+
 from __future__ import annotations
 
 import json
@@ -25,18 +26,20 @@ def test_write_csv_neutralizes_each_formula_prefix(tmp_path, prefix):
 
 
 def test_write_csv_keeps_numbers_and_readable_text(tmp_path):
-    df = pd.DataFrame({
-        "price": [-12.5, 31000.0],
-        "count": pd.array([-3, 4], dtype="Int64"),
-        "name": pd.array(['=HYPERLINK("http://x","go")', "Eve =1+1"], dtype="string"),
-        "obj": ["-dash", None],
-        "when": pd.to_datetime(["2026-06-18", "2026-06-19"]),
-    })
+    df = pd.DataFrame(
+        {
+            "price": [-12.5, 31000.0],
+            "count": pd.array([-3, 4], dtype="Int64"),
+            "name": pd.array(['=HYPERLINK("http://x","go")', "Eve =1+1"], dtype="string"),
+            "obj": ["-dash", None],
+            "when": pd.to_datetime(["2026-06-18", "2026-06-19"]),
+        }
+    )
     outputs.write_csv(df, tmp_path / "x.csv")
     text = (tmp_path / "x.csv").read_text(encoding="utf-8")
     lines = text.splitlines()
     assert lines[0] == "price,count,name,obj,when"
-    assert lines[1] == "-12.5,-3,\"'=HYPERLINK(\"\"http://x\"\",\"\"go\"\")\",'-dash,2026-06-18"
+    assert lines[1] == '-12.5,-3,"\'=HYPERLINK(""http://x"",""go"")",\'-dash,2026-06-18'
     # Only a leading formula character matters; the rest of the text is left as typed.
     assert lines[2] == "31000.0,4,Eve =1+1,,2026-06-19"
     # The frame itself is not modified.
@@ -90,8 +93,18 @@ def test_atomic_write_replaces_and_is_readable_by_others(tmp_path):
 def test_write_json_numpy_nan_and_dates(tmp_path):
     import datetime as dt
 
-    outputs.write_json({"a": np.int64(3), "b": np.float64("nan"), "c": None, "d": dt.date(2026, 6, 18),
-                        "e": pd.NA, "f": np.bool_(True), "g": [np.float32(0.5)]}, tmp_path / "k.json")
+    outputs.write_json(
+        {
+            "a": np.int64(3),
+            "b": np.float64("nan"),
+            "c": None,
+            "d": dt.date(2026, 6, 18),
+            "e": pd.NA,
+            "f": np.bool_(True),
+            "g": [np.float32(0.5)],
+        },
+        tmp_path / "k.json",
+    )
     doc = json.loads((tmp_path / "k.json").read_text())
     assert doc == {"a": 3, "b": None, "c": None, "d": "2026-06-18", "e": None, "f": True, "g": [0.5]}
 

@@ -1,4 +1,5 @@
 """params.py: layering defaults < group < dealer < overrides, typo detection, paths, as_of."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,27 +44,37 @@ def test_defaults_apply_when_nothing_overrides(kit):
 
 
 def test_layers_later_wins_and_siblings_survive(kit):
-    group = write(kit / "params" / "groups" / "g.yaml", {
-        "group_id": "G", "group_name": "Group", "dealers": ["D1"],
-        "rules": {"cap_total": {"severity": "high"}, "min_gap": {"default_gap_days": 5}},
-        "retention": {"due_horizon_days": 45},
-    })
+    group = write(
+        kit / "params" / "groups" / "g.yaml",
+        {
+            "group_id": "G",
+            "group_name": "Group",
+            "dealers": ["D1"],
+            "rules": {"cap_total": {"severity": "high"}, "min_gap": {"default_gap_days": 5}},
+            "retention": {"due_horizon_days": 45},
+        },
+    )
     dealer = dealer_file(kit, rules={"min_gap": {"default_gap_days": 2, "gap_days": {"offer": 10}}})
     p = params.resolve(dealer_file=dealer, group_file=group, overrides={"as_of": "2026-06-30"})
-    assert p["rules"]["cap_total"]["severity"] == "high"          # group over defaults
+    assert p["rules"]["cap_total"]["severity"] == "high"  # group over defaults
     assert p["rules"]["cap_total"]["windows"][0] == {"days": 7, "max": 5}  # sibling default kept
-    assert p["rules"]["min_gap"]["default_gap_days"] == 2           # dealer over group
+    assert p["rules"]["min_gap"]["default_gap_days"] == 2  # dealer over group
     assert p["rules"]["min_gap"]["gap_days"]["offer"] == 10
     assert p["rules"]["min_gap"]["gap_days"]["service_reminder"] == 14  # deep merge keeps the rest
     assert p["retention"]["due_horizon_days"] == 45
     assert p["group_id"] == "G" and p["group_name"] == "Group"
-    assert p["as_of"] == dt.date(2026, 6, 30)                       # overrides win over all
+    assert p["as_of"] == dt.date(2026, 6, 30)  # overrides win over all
 
 
 def test_dealer_blocks_replace_rather_than_merge(kit):
-    p = params.resolve(dealer_file=dealer_file(kit, mapping={"customers": {"Cust No": "customer_id"}},
-                                               values={"channel": {"Text": "sms"}},
-                                               files={"communications": "msgs.csv"}))
+    p = params.resolve(
+        dealer_file=dealer_file(
+            kit,
+            mapping={"customers": {"Cust No": "customer_id"}},
+            values={"channel": {"Text": "sms"}},
+            files={"communications": "msgs.csv"},
+        )
+    )
     assert p["mapping"] == {"customers": {"Cust No": "customer_id"}}
     assert p["values"] == {"channel": {"Text": "sms"}}
     assert p["files"] == {"communications": "msgs.csv"}
@@ -114,8 +125,15 @@ def test_mapping_a_column_to_null_ignores_it(kit):
 
 
 def test_free_form_keys_are_allowed(kit):
-    p = params.resolve(dealer_file=dealer_file(kit, rules={"cap_channel": {"windows": {"email": [{"days": 7, "max": 1}]}},
-                                                           "min_gap": {"gap_days": {"birthday": 300}}}))
+    p = params.resolve(
+        dealer_file=dealer_file(
+            kit,
+            rules={
+                "cap_channel": {"windows": {"email": [{"days": 7, "max": 1}]}},
+                "min_gap": {"gap_days": {"birthday": 300}},
+            },
+        )
+    )
     assert p["rules"]["cap_channel"]["windows"]["email"] == [{"days": 7, "max": 1}]
     assert p["rules"]["cap_channel"]["windows"]["sms"] == [{"days": 7, "max": 2}]
     assert p["rules"]["min_gap"]["gap_days"]["birthday"] == 300
@@ -146,8 +164,14 @@ def test_dealer_id_becomes_a_string(kit):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(None, None), ("", None), ("2026-06-18", dt.date(2026, 6, 18)), (dt.date(2026, 6, 18), dt.date(2026, 6, 18)),
-     (dt.datetime(2026, 6, 18, 9), dt.date(2026, 6, 18)), (" 2026-06-18 ", dt.date(2026, 6, 18))],
+    [
+        (None, None),
+        ("", None),
+        ("2026-06-18", dt.date(2026, 6, 18)),
+        (dt.date(2026, 6, 18), dt.date(2026, 6, 18)),
+        (dt.datetime(2026, 6, 18, 9), dt.date(2026, 6, 18)),
+        (" 2026-06-18 ", dt.date(2026, 6, 18)),
+    ],
 )
 def test_parse_as_of(value, expected):
     assert params.parse_as_of(value) == expected
@@ -195,7 +219,6 @@ def test_for_notebook_papermill_style_values_override_the_file(kit):
     assert p["data_dir"].endswith("sample_data/D1")  # None means "not given"
 
 
-
 def test_from_frames_reads_dst_edges_by_fold_0_and_mixed_date_styles():
     """In-code tables read DST edges by PEP 495 fold=0 (the repeated hour is the summer one, a
     skipped time keeps the offset before the change), and mixed date styles parse."""
@@ -203,27 +226,53 @@ def test_from_frames_reads_dst_edges_by_fold_0_and_mixed_date_styles():
     import pandas as pd
 
     cells = ["2026-11-01 01:30:00", "2026-03-08 02:30:00"]
-    data = from_frames({
-        "customers": [{"customer_id": "1"}],
-        "communications": [
-            {"message_id": str(i), "customer_id": "1", "sent_at": c, "channel": "email", "sender": "oem", "category": "offer"}
-            for i, c in enumerate(cells)
-        ],
-        "sales": [{"sale_id": "a", "customer_id": "1", "sale_date": "2026-06-19"},
-                  {"sale_id": "b", "customer_id": "1", "sale_date": "2026-06-18 10:30"}],
-    }, timezone="America/New_York")
+    data = from_frames(
+        {
+            "customers": [{"customer_id": "1"}],
+            "communications": [
+                {
+                    "message_id": str(i),
+                    "customer_id": "1",
+                    "sent_at": c,
+                    "channel": "email",
+                    "sender": "oem",
+                    "category": "offer",
+                }
+                for i, c in enumerate(cells)
+            ],
+            "sales": [
+                {"sale_id": "a", "customer_id": "1", "sale_date": "2026-06-19"},
+                {"sale_id": "b", "customer_id": "1", "sale_date": "2026-06-18 10:30"},
+            ],
+        },
+        timezone="America/New_York",
+    )
     utc = data["communications"]["sent_at"].dt.tz_convert("UTC").tolist()
-    assert utc == [pd.Timestamp("2026-11-01 05:30", tz="UTC"),   # 01:30 EDT, the first of the two
-                   pd.Timestamp("2026-03-08 07:30", tz="UTC")]   # 02:30 does not exist: 03:30 EDT
+    assert utc == [
+        pd.Timestamp("2026-11-01 05:30", tz="UTC"),  # 01:30 EDT, the first of the two
+        pd.Timestamp("2026-03-08 07:30", tz="UTC"),
+    ]  # 02:30 does not exist: 03:30 EDT
     assert data["communications"]["sent_at"].notna().all()
     assert [d.day for d in data["sales"]["sale_date"]] == [19, 18]
 
 
-@pytest.mark.parametrize("text", [
-    "a: 007\n", "dealer_id: 007\nx: [1, 2\n", "a: b: c\n", "\t a: 1\n", "a: \x07\n", "a: 'x\n", "a: 1\na: 2\n",
-    "a: !!python/object:os.system x\n", "a: 2026-01-01\nb: yes\nc: 1e3\nd: ~\n", "a: &x 1\nb: *x\n",
-    'a: "\\u0000"\n', "%YAML 1.1\n---\na: 1\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 007\n",
+        "dealer_id: 007\nx: [1, 2\n",
+        "a: b: c\n",
+        "\t a: 1\n",
+        "a: \x07\n",
+        "a: 'x\n",
+        "a: 1\na: 2\n",
+        "a: !!python/object:os.system x\n",
+        "a: 2026-01-01\nb: yes\nc: 1e3\nd: ~\n",
+        "a: &x 1\nb: *x\n",
+        'a: "\\u0000"\n',
+        "%YAML 1.1\n---\na: 1\n",
+    ],
+)
 def test_the_fast_yaml_loader_gives_the_pure_python_loaders_verdict(text):
     import yaml
 

@@ -1,4 +1,5 @@
 """The data-quality tables behind notebooks/data_quality.ipynb (pure functions of DealerData)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,10 +15,22 @@ CUSTOMERS = [
     {"customer_id": "2", "email": None, "sms_consent": None},
 ]
 MESSAGES = [
-    {"message_id": "M1", "customer_id": "1", "sent_at": "2026-06-01 23:30", "channel": "sms", "sender": "dealer",
-     "category": "offer"},
-    {"message_id": "M2", "customer_id": "2", "sent_at": "2026-06-03 08:00", "channel": "email", "sender": "oem",
-     "category": "offer"},
+    {
+        "message_id": "M1",
+        "customer_id": "1",
+        "sent_at": "2026-06-01 23:30",
+        "channel": "sms",
+        "sender": "dealer",
+        "category": "offer",
+    },
+    {
+        "message_id": "M2",
+        "customer_id": "2",
+        "sent_at": "2026-06-03 08:00",
+        "channel": "email",
+        "sender": "oem",
+        "category": "offer",
+    },
 ]
 
 
@@ -85,8 +98,11 @@ def test_coverage_is_the_share_of_filled_cells_and_none_for_absent_columns():
 
 
 def test_mapping_used_lists_every_block():
-    p = {"files": {"communications": "msg.csv"}, "mapping": {"customers": {"Cust No": "customer_id"}},
-         "values": {"channel": {"Text": "sms"}}}
+    p = {
+        "files": {"communications": "msg.csv"},
+        "mapping": {"customers": {"Cust No": "customer_id"}},
+        "values": {"channel": {"Text": "sms"}},
+    }
     df = quality.mapping_used(p)
     assert df.values.tolist() == [
         ["files", "communications", "msg.csv", "communications"],
@@ -97,11 +113,43 @@ def test_mapping_used_lists_every_block():
 
 def test_every_problem_gets_a_fix_and_errors_come_first():
     problems = [
-        Problem("warning", "communications", "m.csv", 3, "customer_id", "9", "orphan row: customer_id is not a known customer", 4),
-        Problem("error", "customers", "c.csv", 5, "customer_id", "1", "duplicate customer_id: the same id appears in rows 2, 5"),
-        Problem("error", "communications", "m.csv", 2, "channel", "Pigeon",
-                "'Pigeon' is not an allowed channel; if it means one of them, add to the dealer file: values: {channel: {\"Pigeon\": mail}}"),
-        Problem("error", "communications", "m.csv", 4, "sent_at", "2026-13-45", "unparseable time stamp (expected e.g. 2026-06-18 10:30)"),
+        Problem(
+            "warning",
+            "communications",
+            "m.csv",
+            3,
+            "customer_id",
+            "9",
+            "orphan row: customer_id is not a known customer",
+            4,
+        ),
+        Problem(
+            "error",
+            "customers",
+            "c.csv",
+            5,
+            "customer_id",
+            "1",
+            "duplicate customer_id: the same id appears in rows 2, 5",
+        ),
+        Problem(
+            "error",
+            "communications",
+            "m.csv",
+            2,
+            "channel",
+            "Pigeon",
+            "'Pigeon' is not an allowed channel; if it means one of them, add to the dealer file: values: {channel: {\"Pigeon\": mail}}",
+        ),
+        Problem(
+            "error",
+            "communications",
+            "m.csv",
+            4,
+            "sent_at",
+            "2026-13-45",
+            "unparseable time stamp (expected e.g. 2026-06-18 10:30)",
+        ),
     ]
     df = quality.problems_table(problems)
     assert df["level"].tolist() == ["error", "error", "error", "warning"]
@@ -114,8 +162,10 @@ def test_every_problem_gets_a_fix_and_errors_come_first():
 
 
 def test_rows_per_month_show_a_missing_month_as_zero():
-    msgs = [{**MESSAGES[0], "message_id": f"M{i}", "sent_at": ts} for i, ts in enumerate(
-        ["2026-01-31 23:30", "2026-01-15 10:00", "2026-03-01 00:30", "2026-04-10 12:00"])]
+    msgs = [
+        {**MESSAGES[0], "message_id": f"M{i}", "sent_at": ts}
+        for i, ts in enumerate(["2026-01-31 23:30", "2026-01-15 10:00", "2026-03-01 00:30", "2026-04-10 12:00"])
+    ]
     data = from_frames({"customers": CUSTOMERS, "communications": msgs}, timezone="America/Chicago")
     monthly = quality.monthly_rows(data)
     comm = monthly[monthly["table"] == "communications"]
@@ -126,17 +176,21 @@ def test_rows_per_month_show_a_missing_month_as_zero():
 def test_an_empty_month_is_a_gap_only_in_a_busy_table():
     busy = [f"2026-0{m}-{d:02d} 10:00" for m in (1, 3, 4) for d in range(1, 13)]
     msgs = [{**MESSAGES[0], "message_id": f"M{i}", "sent_at": ts} for i, ts in enumerate(busy)]
-    sales = [{"sale_id": "S1", "customer_id": "1", "sale_date": "2026-01-05"},
-             {"sale_id": "S2", "customer_id": "2", "sale_date": "2026-04-05"}]
+    sales = [
+        {"sale_id": "S1", "customer_id": "1", "sale_date": "2026-01-05"},
+        {"sale_id": "S2", "customer_id": "2", "sale_date": "2026-04-05"},
+    ]
     data = from_frames({"customers": CUSTOMERS, "communications": msgs, "sales": sales})
     found = quality.gaps(quality.monthly_rows(data))
     assert list(zip(found["table"], found["month"].dt.strftime("%Y-%m"))) == [("communications", "2026-02")]
 
 
 def test_problem_values_in_email_and_phone_columns_are_masked():
-    problems = [Problem("warning", "customers", "c.csv", 2, "email", "jane.doe@example.com", "odd email"),
-                Problem("warning", "customers", "c.csv", 3, "phone", "(714) 555-0123", "odd phone"),
-                Problem("error", "customers", "c.csv", 4, "customer_id", "C42", "duplicate customer_id")]
+    problems = [
+        Problem("warning", "customers", "c.csv", 2, "email", "jane.doe@example.com", "odd email"),
+        Problem("warning", "customers", "c.csv", 3, "phone", "(714) 555-0123", "odd phone"),
+        Problem("error", "customers", "c.csv", 4, "customer_id", "C42", "duplicate customer_id"),
+    ]
     masked = data_quality._mask_values(quality.problems_table(problems))
     assert masked["value"].tolist() == ["C42", "j***@example.com", "***-***-0123"]
 
@@ -147,9 +201,16 @@ def _run_sections(**given) -> str:
 
     with html.capture() as shown:
         ctx = data_quality.start(None, **given)
-        for section in (data_quality.headline, data_quality.problems, data_quality.tables, data_quality.months,
-                        data_quality.columns, data_quality.mapping, data_quality.report_support,
-                        data_quality.definitions):
+        for section in (
+            data_quality.headline,
+            data_quality.problems,
+            data_quality.tables,
+            data_quality.months,
+            data_quality.columns,
+            data_quality.mapping,
+            data_quality.report_support,
+            data_quality.definitions,
+        ):
             section(ctx)
     return "".join(b.get("text/html", "") for b, _ in shown)
 
@@ -164,12 +225,15 @@ def test_a_missing_data_folder_is_reported_not_raised(tmp_path):
 def test_hostile_headers_and_values_are_escaped(tmp_path):
     folder = tmp_path / "d"
     folder.mkdir()
-    (folder / "customers.csv").write_text('customer_id,<img src=x onerror=alert(1)>\n1,x\n', encoding="utf-8")
+    (folder / "customers.csv").write_text("customer_id,<img src=x onerror=alert(1)>\n1,x\n", encoding="utf-8")
     (folder / "communications.csv").write_text(
         "message_id,customer_id,sent_at,channel,sender,category\n"
-        "M1,1,2026-06-01 10:00,<script>alert(1)</script>,dealer,offer\n", encoding="utf-8")
-    page = _run_sections(dealer_id="Z8", data_dir=str(folder), timezone="America/Denver",
-                         mapping={"customers": {"<b>bold</b>": "email"}})
+        "M1,1,2026-06-01 10:00,<script>alert(1)</script>,dealer,offer\n",
+        encoding="utf-8",
+    )
+    page = _run_sections(
+        dealer_id="Z8", data_dir=str(folder), timezone="America/Denver", mapping={"customers": {"<b>bold</b>": "email"}}
+    )
     assert "<img src=x" not in page and "<script>alert" not in page and "<b>bold" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown as text among the unread columns
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the bad channel value, as text

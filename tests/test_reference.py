@@ -1,4 +1,5 @@
 """docs/ is generated from the code (`ownercomm docs`) and must say what the code says now."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Referral KPIs, funnel, incentives, follow-ups and anomalies (SPEC §6) on hand-made tables."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -14,9 +15,19 @@ def ref(i, referred_at, referrer="C1", **cols):
     return {"referral_id": f"F{i}", "referrer_id": referrer, "referred_at": referred_at, **cols}
 
 
-FULL = dict(status="new", first_contact_at=None, acknowledged_at=None, sold_at=None, sale_id=None,
-            incentive_category=None, reward_value=None, referred_name=None, referred_email=None,
-            referred_phone=None, referred_customer_id=None)
+FULL = dict(
+    status="new",
+    first_contact_at=None,
+    acknowledged_at=None,
+    sold_at=None,
+    sale_id=None,
+    incentive_category=None,
+    reward_value=None,
+    referred_name=None,
+    referred_email=None,
+    referred_phone=None,
+    referred_customer_id=None,
+)
 
 
 def full(i, referred_at, referrer="C1", **cols):
@@ -31,11 +42,11 @@ def kpis(d):
 
 def test_referrals_12m_window_edges_in_dealer_timezone():
     rows = [
-        full(1, "2025-03-31 23:00"),            # = A-12m local: out
-        full(2, "2025-04-01T03:00:00Z"),        # 20:00 Mar 31 in LA: out (a UTC reading would count it)
-        full(3, "2025-04-01 00:00"),            # in
-        full(4, "2026-04-01T06:00:00Z"),        # 23:00 Mar 31 in LA = A: in
-        full(5, "2026-04-01 00:30"),            # after A
+        full(1, "2025-03-31 23:00"),  # = A-12m local: out
+        full(2, "2025-04-01T03:00:00Z"),  # 20:00 Mar 31 in LA: out (a UTC reading would count it)
+        full(3, "2025-04-01 00:00"),  # in
+        full(4, "2026-04-01T06:00:00Z"),  # 23:00 Mar 31 in LA = A: in
+        full(5, "2026-04-01 00:30"),  # after A
     ]
     values, _ = kpis(dealer(referrals=rows))
     assert values["referrals_12m"] == 2
@@ -44,11 +55,16 @@ def test_referrals_12m_window_edges_in_dealer_timezone():
 
 def test_conversion_contact_and_acknowledgment():
     rows = [
-        full(1, "2026-01-10 10:00", status="sold", first_contact_at="2026-01-11 10:00",  # exactly 24 h
-             acknowledged_at="2026-02-01 10:00"),
+        full(
+            1,
+            "2026-01-10 10:00",
+            status="sold",
+            first_contact_at="2026-01-11 10:00",  # exactly 24 h
+            acknowledged_at="2026-02-01 10:00",
+        ),
         full(2, "2026-01-10 10:00", status="contacted", first_contact_at="2026-01-11 10:00:01"),  # 1 s late
         full(3, "2026-01-10 10:00", status="lost", first_contact_at="2026-01-10 09:00"),  # recorded early: <= 24 h
-        full(4, "2026-01-10 10:00", status="new"),                                      # never contacted
+        full(4, "2026-01-10 10:00", status="new"),  # never contacted
         full(5, "2024-01-10 10:00", status="sold", first_contact_at="2024-01-10 11:00"),  # outside the window
     ]
     values, skipped = kpis(dealer(referrals=rows))
@@ -77,8 +93,10 @@ def test_advocate_rate_denominator_sales_or_visits_in_window():
         {"sale_id": "S2", "customer_id": "C2", "sale_date": "2025-03-31"},  # = A-12m: out
         {"sale_id": "S3", "customer_id": "C3", "sale_date": "2026-03-31"},  # = A: in
     ]
-    visits = [{"ro_id": "R1", "customer_id": "C3", "visit_date": "2025-07-01"},
-              {"ro_id": "R2", "customer_id": "C4", "visit_date": "2025-04-01"}]
+    visits = [
+        {"ro_id": "R1", "customer_id": "C3", "visit_date": "2025-07-01"},
+        {"ro_id": "R2", "customer_id": "C4", "visit_date": "2025-04-01"},
+    ]
     values, _ = kpis(dealer(referrals=rows, sales=sales, service_visits=visits))
     # advocates C1, C9 (C9 bought nothing: still an advocate); active customers C1, C3, C4
     assert values["advocate_rate_12m"] == pytest.approx(2 / 3)
@@ -93,11 +111,15 @@ def test_referral_revenue_sold_in_window_each_sale_once():
         full(1, "2025-12-01 10:00", status="sold", sold_at="2026-01-05 10:00", sale_id="S1"),
         full(2, "2025-12-02 10:00", "C2", status="sold", sold_at="2026-01-05 10:00", sale_id="S1"),  # same sale
         full(3, "2025-01-01 10:00", status="sold", sold_at="2025-04-01T05:00:00Z", sale_id="S2"),  # Mar 31 local: out
-        full(4, "2025-01-01 10:00", status="sold", sold_at="2025-04-01 08:00", sale_id="S3"),  # referred before, sold in
+        full(
+            4, "2025-01-01 10:00", status="sold", sold_at="2025-04-01 08:00", sale_id="S3"
+        ),  # referred before, sold in
         full(5, "2025-12-01 10:00", status="lost", sold_at="2026-01-05 10:00", sale_id="S4"),  # not sold
         full(6, "2025-12-01 10:00", status="sold", sold_at="2026-01-05 10:00", sale_id="S9"),  # unknown sale
     ]
-    sales = [{"sale_id": f"S{i}", "customer_id": "C5", "sale_date": "2026-01-05", "price": 1000.0 * i} for i in (1, 2, 3, 4)]
+    sales = [
+        {"sale_id": f"S{i}", "customer_id": "C5", "sale_date": "2026-01-05", "price": 1000.0 * i} for i in (1, 2, 3, 4)
+    ]
     values, _ = kpis(dealer(referrals=rows, sales=sales))
     assert values["referral_revenue_12m"] == pytest.approx(1000.0 + 3000.0)
 
@@ -157,10 +179,18 @@ def test_by_incentive_conversion_and_cost_per_sale():
 
 
 def test_top_advocates_rank_by_sales_then_referrals():
-    rows = [full(1, "2026-01-10", "C1"), full(2, "2026-01-11", "C1"), full(3, "2026-01-12", "C1"),
-            full(4, "2026-01-10", "C2", status="sold", sale_id="S1"), full(5, "2026-01-10", "C3")]
-    customers = [{"customer_id": "C1", "first_name": "Ann"}, {"customer_id": "C2", "first_name": "Bob"},
-                 {"customer_id": "C3", "first_name": "Cy"}]
+    rows = [
+        full(1, "2026-01-10", "C1"),
+        full(2, "2026-01-11", "C1"),
+        full(3, "2026-01-12", "C1"),
+        full(4, "2026-01-10", "C2", status="sold", sale_id="S1"),
+        full(5, "2026-01-10", "C3"),
+    ]
+    customers = [
+        {"customer_id": "C1", "first_name": "Ann"},
+        {"customer_id": "C2", "first_name": "Bob"},
+        {"customer_id": "C3", "first_name": "Cy"},
+    ]
     sales = [{"sale_id": "S1", "customer_id": "C7", "sale_date": "2026-02-01", "price": 25000.0}]
     d = dealer(customers=customers, referrals=rows, sales=sales)
     top = referrals.top_advocates(d, referrals._window(d, P), {**P, "top_advocates": 2})
@@ -173,8 +203,8 @@ def test_followups_uncontacted_and_unthanked():
     # "now" is the end of A: midnight after 2026-03-31 in Los Angeles
     rows = [
         full(1, "2026-03-30 23:59", status="new", referred_name="Pat", referred_phone="555 0101"),  # 24 h 1 min
-        full(2, "2026-03-31 00:00", status="new"),                           # exactly 24 h: not late yet
-        full(3, "2026-03-20 10:00", status="contacted"),                     # status says contacted
+        full(2, "2026-03-31 00:00", status="new"),  # exactly 24 h: not late yet
+        full(3, "2026-03-20 10:00", status="contacted"),  # status says contacted
         full(4, "2026-03-20 10:00", status="new", first_contact_at="2026-03-25 10:00"),  # contacted late: done
         full(5, "2026-01-10 10:00", status="sold", sold_at="2026-02-01 10:00", referred_name="Sam"),
         full(6, "2026-01-10 10:00", status="sold", sold_at="2026-02-01 10:00", acknowledged_at="2026-02-02 10:00"),
@@ -185,7 +215,10 @@ def test_followups_uncontacted_and_unthanked():
     out, why = referrals.followups(dealer(customers=customers, referrals=rows), P)
     assert why is None
     assert out[["referral_id", "action"]].values.tolist() == [
-        ["F1", "contact_referred"], ["F7", "thank_advocate"], ["F5", "thank_advocate"]]
+        ["F1", "contact_referred"],
+        ["F7", "thank_advocate"],
+        ["F5", "thank_advocate"],
+    ]
     first = out.iloc[0]
     assert first["referred_contact"] == "555 0101" and first["referrer_name"] == "Ann Lee"
     assert first["hours_waiting"] == pytest.approx(24.0, abs=0.1)
@@ -204,18 +237,24 @@ def test_followups_without_contact_column():
 
 def test_anomalies_self_referral_by_email_phone_household():
     customers = [
-        {"customer_id": "C1", "first_name": "Ann", "email": "Ann@X.com ", "phone": "+1 (555) 010-0100", "household_id": "H1"},
+        {
+            "customer_id": "C1",
+            "first_name": "Ann",
+            "email": "Ann@X.com ",
+            "phone": "+1 (555) 010-0100",
+            "household_id": "H1",
+        },
         {"customer_id": "C2", "first_name": "Bea", "household_id": "H1", "email": "bea@x.com"},
         {"customer_id": "C3", "first_name": "Cy", "email": "cy@x.com", "phone": "555-010-0199"},
     ]
     rows = [
-        full(1, "2026-01-10", "C1", referred_email="ann@x.com"),                        # same email, other case
-        full(2, "2026-01-11", "C1", referred_phone="5550100100"),                       # same phone, other format
-        full(3, "2026-01-12", "C1", referred_customer_id="C2"),                         # same household
-        full(4, "2026-01-13", "C1", referred_customer_id="C1"),                         # themselves
+        full(1, "2026-01-10", "C1", referred_email="ann@x.com"),  # same email, other case
+        full(2, "2026-01-11", "C1", referred_phone="5550100100"),  # same phone, other format
+        full(3, "2026-01-12", "C1", referred_customer_id="C2"),  # same household
+        full(4, "2026-01-13", "C1", referred_customer_id="C1"),  # themselves
         full(5, "2026-01-14", "C3", referred_email="other@x.com", referred_phone="5550100"),  # clean
-        full(6, "2026-01-15", "C1", referred_email="bea@x.com"),                        # Bea's email: household H1
-        full(7, "2026-01-16", "C1", referred_email="cy@x.com"),                         # a customer of no household
+        full(6, "2026-01-15", "C1", referred_email="bea@x.com"),  # Bea's email: household H1
+        full(7, "2026-01-16", "C1", referred_email="cy@x.com"),  # a customer of no household
     ]
     a = referrals.anomalies(dealer(customers=customers, referrals=rows), P)
     got = dict(zip(a["referral_id"], a["matched_on"]))
@@ -228,13 +267,13 @@ def test_anomalies_person_referred_by_several_advocates():
     customers = [{"customer_id": f"C{i}", "first_name": n} for i, n in ((1, "Ann"), (2, "Bob"), (3, "Cy"), (4, "Di"))]
     rows = [
         full(1, "2026-01-10", "C1", referred_email="PAT@y.com"),
-        full(2, "2026-01-11", "C2", referred_email="pat@y.com"),                    # same person by email
-        full(3, "2026-01-12", "C1", referred_email="pat@y.com"),                    # same advocate again: counts with F1/F2
+        full(2, "2026-01-11", "C2", referred_email="pat@y.com"),  # same person by email
+        full(3, "2026-01-12", "C1", referred_email="pat@y.com"),  # same advocate again: counts with F1/F2
         full(4, "2026-01-12", "C3", referred_phone="(555) 777-1234"),
-        full(5, "2026-01-13", "C4", referred_phone="1-555-777-1234"),               # same phone
-        full(6, "2026-01-13", "C4", referred_phone="555-777-9999"),                 # alone
+        full(5, "2026-01-13", "C4", referred_phone="1-555-777-1234"),  # same phone
+        full(6, "2026-01-13", "C4", referred_phone="555-777-9999"),  # alone
         full(7, "2026-01-14", "C1", referred_customer_id="C9"),
-        full(8, "2026-01-15", "C1", referred_customer_id="C9"),                     # one advocate twice: fine
+        full(8, "2026-01-15", "C1", referred_customer_id="C9"),  # one advocate twice: fine
     ]
     a = referrals.anomalies(dealer(customers=customers, referrals=rows), P)
     several = a[a["anomaly"].eq("several_advocates")]
@@ -244,8 +283,13 @@ def test_anomalies_person_referred_by_several_advocates():
 
 
 def test_monthly_volume_calendar_months():
-    rows = [full(1, "2026-03-31 22:00", status="sold"), full(2, "2026-03-01 00:00", first_contact_at="2026-03-01 01:00"),
-            full(3, "2026-02-28 23:59"), full(4, "2024-04-01 00:00"), full(5, "2024-03-31 23:00")]
+    rows = [
+        full(1, "2026-03-31 22:00", status="sold"),
+        full(2, "2026-03-01 00:00", first_contact_at="2026-03-01 01:00"),
+        full(3, "2026-02-28 23:59"),
+        full(4, "2024-04-01 00:00"),
+        full(5, "2024-03-31 23:00"),
+    ]
     m = referrals.monthly(dealer(referrals=rows), P)
     assert len(m) == P["monthly_months"]
     assert m["month"].iloc[0] == pd.Timestamp("2024-04-01") and m["month"].iloc[-1] == pd.Timestamp("2026-03-01")
@@ -255,7 +299,11 @@ def test_monthly_volume_calendar_months():
 
 
 def test_compute_full_result():
-    rows = [full(1, "2026-01-10 10:00", status="sold", sold_at="2026-02-01", sale_id="S1", incentive_category="experiential")]
+    rows = [
+        full(
+            1, "2026-01-10 10:00", status="sold", sold_at="2026-02-01", sale_id="S1", incentive_category="experiential"
+        )
+    ]
     sales = [{"sale_id": "S1", "customer_id": "C5", "sale_date": "2026-02-01", "price": 20000.0}]
     r = referrals.compute(dealer(referrals=rows, sales=sales), PARAMS)
     assert r.kpis["referrals_12m"] == 1 and r.kpis["referral_revenue_12m"] == 20000.0
@@ -273,8 +321,10 @@ def test_unnamed_advocate_is_shown_by_id():
 
 
 def test_notes_on_partial_data():
-    rows = [full(1, "2026-01-10", status="sold", sold_at="2026-02-01", sale_id="S1"),
-            full(2, "2026-01-10", status="sold", sold_at="2026-02-01", sale_id="S404")]
+    rows = [
+        full(1, "2026-01-10", status="sold", sold_at="2026-02-01", sale_id="S1"),
+        full(2, "2026-01-10", status="sold", sold_at="2026-02-01", sale_id="S404"),
+    ]
     sales = [{"sale_id": "S1", "customer_id": "C5", "sale_date": "2026-02-01", "price": 20000.0}]
     r = referrals.compute(dealer(referrals=rows, sales=sales), PARAMS)
     assert r.kpis["referral_revenue_12m"] == 20000.0

@@ -1,4 +1,5 @@
 """Retention KPIs, trends and call lists (SPEC §5) pinned on small hand-made tables."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,6 +15,7 @@ P = PARAMS["retention"]
 
 # --- helpers ------------------------------------------------------------------------------
 
+
 def test_calendar_months_clip_to_month_end():
     assert retention.months_before(pd.Timestamp("2026-03-31"), 1) == pd.Timestamp("2026-02-28")
     assert retention.months_before(pd.Timestamp("2028-02-29"), 12) == pd.Timestamp("2027-02-28")
@@ -21,13 +23,24 @@ def test_calendar_months_clip_to_month_end():
 
 
 def test_local_date_uses_dealer_timezone():
-    d = dealer(communications=[{"message_id": "M1", "customer_id": "C1", "channel": "email", "sender": "dealer",
-                                "category": "offer", "sent_at": "2026-04-01T05:00:00Z"}])
+    d = dealer(
+        communications=[
+            {
+                "message_id": "M1",
+                "customer_id": "C1",
+                "channel": "email",
+                "sender": "dealer",
+                "category": "offer",
+                "sent_at": "2026-04-01T05:00:00Z",
+            }
+        ]
+    )
     # 05:00 UTC on April 1 is 22:00 on March 31 in Los Angeles
     assert retention.local_date(d["communications"]["sent_at"], LA).iloc[0] == pd.Timestamp("2026-03-31")
 
 
 # --- KPIs ---------------------------------------------------------------------------------
+
 
 def test_first_year_service_retention_edges():
     sales = [
@@ -69,11 +82,16 @@ def test_first_year_service_retention_empty_denominator_is_none():
 
 def test_service_customer_retention_edges():
     rows = [
-        ("C1", "2024-03-31"), ("C1", "2026-01-01"),  # A-24m excluded: not in the base
-        ("C2", "2024-04-01"), ("C2", "2025-03-31"),  # both in the earlier year, none later
-        ("C3", "2025-03-31"), ("C3", "2025-04-01"),  # A-12m belongs to the earlier year; next day to the later
-        ("C4", "2024-10-10"), ("C4", "2026-03-31"),  # A is included
-        ("C5", "2024-10-10"), ("C5", "2026-04-01"),  # after A
+        ("C1", "2024-03-31"),
+        ("C1", "2026-01-01"),  # A-24m excluded: not in the base
+        ("C2", "2024-04-01"),
+        ("C2", "2025-03-31"),  # both in the earlier year, none later
+        ("C3", "2025-03-31"),
+        ("C3", "2025-04-01"),  # A-12m belongs to the earlier year; next day to the later
+        ("C4", "2024-10-10"),
+        ("C4", "2026-03-31"),  # A is included
+        ("C5", "2024-10-10"),
+        ("C5", "2026-04-01"),  # after A
     ]
     visits = [{"ro_id": f"R{i}", "customer_id": c, "visit_date": d} for i, (c, d) in enumerate(rows)]
     value, why = retention.service_customer_retention_12m(dealer(service_visits=visits), P)
@@ -88,19 +106,25 @@ def test_service_customer_retention_empty_and_missing():
 
 
 def appt(i, when, status, customer="C1", booked="2025-12-01 09:00"):
-    return {"appointment_id": f"A{i}", "customer_id": customer, "booked_at": booked, "scheduled_for": when, "status": status}
+    return {
+        "appointment_id": f"A{i}",
+        "customer_id": customer,
+        "booked_at": booked,
+        "scheduled_for": when,
+        "status": status,
+    }
 
 
 def test_appointment_show_rate_window_and_timezone():
     aps = [
-        appt(1, "2025-12-31 23:30", "kept"),              # A-90d local: out
-        appt(2, "2026-01-01T07:30:00Z", "kept"),         # 23:30 Dec 31 in LA: out
-        appt(3, "2026-04-01T05:00:00Z", "no_show"),      # 22:00 Mar 31 in LA = A: in
-        appt(4, "2026-01-01 00:00", "kept"),             # first day in
+        appt(1, "2025-12-31 23:30", "kept"),  # A-90d local: out
+        appt(2, "2026-01-01T07:30:00Z", "kept"),  # 23:30 Dec 31 in LA: out
+        appt(3, "2026-04-01T05:00:00Z", "no_show"),  # 22:00 Mar 31 in LA = A: in
+        appt(4, "2026-01-01 00:00", "kept"),  # first day in
         appt(5, "2026-02-01 10:00", "cancelled"),
         appt(6, "2026-02-01 11:00", "scheduled"),
         appt(7, "2026-02-02 11:00", "kept"),
-        appt(8, "2026-04-01 08:00", "kept"),             # after A
+        appt(8, "2026-04-01 08:00", "kept"),  # after A
     ]
     value, why = retention.appointment_show_rate_90d(dealer(appointments=aps), P)
     assert why is None and value == pytest.approx(2 / 3)
@@ -112,20 +136,27 @@ def test_appointment_show_rate_only_cancelled_is_none():
 
 
 def msg(i, sent, category="service_reminder", customer="C1", channel="email", **extra):
-    return {"message_id": f"M{i}", "customer_id": customer, "sent_at": sent, "channel": channel,
-            "sender": "service", "category": category, **extra}
+    return {
+        "message_id": f"M{i}",
+        "customer_id": customer,
+        "sent_at": sent,
+        "channel": channel,
+        "sender": "service",
+        "category": category,
+        **extra,
+    }
 
 
 def test_reminder_booking_rate_edges():
     msgs = [
-        msg(1, "2026-03-17 20:00"),                      # = A-14d: in
-        msg(2, "2026-03-18 09:00"),                      # after A-14d: out
-        msg(3, "2025-12-31 10:00"),                      # = A-90d: out
-        msg(4, "2026-01-05 10:00", customer="C4"),       # booked at the same instant / just past 14 days
-        msg(5, "2026-02-01 10:00", category="offer"),    # not a reminder
-        msg(6, "2026-02-10 10:00", customer="C6"),       # someone else booked
-        msg(7, "2026-02-10 10:00", customer="C7"),       # booked, then cancelled: still booked
-        msg(8, "2026-03-18T03:00:00Z", customer="C8"),   # 20:00 Mar 17 in LA: in, not booked
+        msg(1, "2026-03-17 20:00"),  # = A-14d: in
+        msg(2, "2026-03-18 09:00"),  # after A-14d: out
+        msg(3, "2025-12-31 10:00"),  # = A-90d: out
+        msg(4, "2026-01-05 10:00", customer="C4"),  # booked at the same instant / just past 14 days
+        msg(5, "2026-02-01 10:00", category="offer"),  # not a reminder
+        msg(6, "2026-02-10 10:00", customer="C6"),  # someone else booked
+        msg(7, "2026-02-10 10:00", customer="C7"),  # booked, then cancelled: still booked
+        msg(8, "2026-03-18T03:00:00Z", customer="C8"),  # 20:00 Mar 17 in LA: in, not booked
     ]
     aps = [
         appt(1, "2026-04-10 09:00", "scheduled", "C1", booked="2026-03-31 20:00"),  # exactly +14 days
@@ -153,7 +184,7 @@ def test_response_rate_delivered_window_and_channels():
         msg(3, "2026-02-01 10:00", "offer", channel="sms", status="bounced", responded_at="2026-02-01 12:00"),
         msg(4, "2026-02-01 10:00", "offer", channel="sms", status="delivered", responded_at="2026-02-02 12:00"),
         msg(5, "2025-12-31 10:00", "offer", status="delivered", responded_at="2026-01-02 12:00"),  # A-90d: out
-        msg(6, "2026-03-31 23:59", "offer", status="delivered"),                               # A: in
+        msg(6, "2026-03-31 23:59", "offer", status="delivered"),  # A: in
         msg(7, "2026-03-01 10:00", "offer", channel="sms", status="failed"),
     ]
     d = dealer(communications=msgs)
@@ -174,11 +205,16 @@ def test_response_rate_missing_columns():
 
 def test_repurchase_rate_edges():
     rows = [
-        ("C1", "2023-03-31"), ("C1", "2026-03-31"),  # first on A-36m (in), again on A (in)
-        ("C2", "2023-04-01"), ("C2", "2024-01-01"),  # first after A-36m: not in the base
-        ("C3", "2020-01-01"), ("C3", "2020-01-01"),  # two cars the same day: not "again"
-        ("C4", "2021-05-05"), ("C4", "2026-04-01"),  # again only after A
-        ("C5", "2022-01-01"), ("C5", "2022-06-01"),
+        ("C1", "2023-03-31"),
+        ("C1", "2026-03-31"),  # first on A-36m (in), again on A (in)
+        ("C2", "2023-04-01"),
+        ("C2", "2024-01-01"),  # first after A-36m: not in the base
+        ("C3", "2020-01-01"),
+        ("C3", "2020-01-01"),  # two cars the same day: not "again"
+        ("C4", "2021-05-05"),
+        ("C4", "2026-04-01"),  # again only after A
+        ("C5", "2022-01-01"),
+        ("C5", "2022-06-01"),
     ]
     sales = [{"sale_id": f"S{i}", "customer_id": c, "sale_date": d} for i, (c, d) in enumerate(rows)]
     value, why = retention.repurchase_rate(dealer(sales=sales), P)
@@ -207,19 +243,25 @@ def test_compute_on_minimal_data_degrades():
 
 
 def test_kpis_are_plain_python_numbers():
-    visits = [{"ro_id": "R1", "customer_id": "C1", "visit_date": "2024-10-10"},
-              {"ro_id": "R2", "customer_id": "C1", "visit_date": "2026-01-10"}]
+    visits = [
+        {"ro_id": "R1", "customer_id": "C1", "visit_date": "2024-10-10"},
+        {"ro_id": "R2", "customer_id": "C1", "visit_date": "2026-01-10"},
+    ]
     r = retention.compute(dealer(service_visits=visits), PARAMS)
     assert type(r.kpis["service_customer_retention_12m"]) is float
 
 
 # --- trends -------------------------------------------------------------------------------
 
+
 def test_weekly_appointments_weeks_start_monday():
-    aps = [appt(1, "2026-03-30 09:00", "kept"), appt(2, "2026-03-31 21:00", "no_show"),  # week of Mon Mar 30
-           appt(3, "2026-03-29 09:00", "kept"),                                          # Sunday: previous week
-           appt(4, "2026-04-01T05:30:00Z", "cancelled"),                                 # Mar 31 local
-           appt(5, "2026-04-01 09:00", "kept")]                                          # after A
+    aps = [
+        appt(1, "2026-03-30 09:00", "kept"),
+        appt(2, "2026-03-31 21:00", "no_show"),  # week of Mon Mar 30
+        appt(3, "2026-03-29 09:00", "kept"),  # Sunday: previous week
+        appt(4, "2026-04-01T05:30:00Z", "cancelled"),  # Mar 31 local
+        appt(5, "2026-04-01 09:00", "kept"),
+    ]  # after A
     w = retention.weekly_appointments(dealer(appointments=aps), P)
     assert len(w) == P["weekly_weeks"]
     assert (w["week"].dt.day_of_week == 0).all()
@@ -256,8 +298,14 @@ def test_cohort_only_fully_observed_cells():
 
 
 def test_lapsed_window():
-    rows = [("C1", "2025-03-31"), ("C2", "2025-04-01"), ("C3", "2024-03-31"), ("C4", "2024-04-01"),
-            ("C5", "2024-06-01"), ("C5", "2026-01-01")]
+    rows = [
+        ("C1", "2025-03-31"),
+        ("C2", "2025-04-01"),
+        ("C3", "2024-03-31"),
+        ("C4", "2024-04-01"),
+        ("C5", "2024-06-01"),
+        ("C5", "2026-01-01"),
+    ]
     visits = [{"ro_id": f"R{i}", "customer_id": c, "visit_date": d, "vin": "V1"} for i, (c, d) in enumerate(rows)]
     customers = cust("C1", "C2", "C3", "C4", "C5", first_name="Ann", last_name="Lee", phone="555 0100")
     lap = retention.lapsed(dealer(customers=customers, service_visits=visits), P)
@@ -271,10 +319,13 @@ def test_reminder_attribution_by_sender_and_channel():
     aps = [appt(1, "2026-02-10 09:00", "kept", "C1", booked="2026-02-02 09:00")]
     att = retention.reminder_attribution(dealer(communications=msgs, appointments=aps), P)
     assert att[["sender", "channel", "reminders", "booked"]].values.tolist() == [
-        ["service", "email", 1, 1], ["service", "sms", 1, 0]]
+        ["service", "email", 1, 1],
+        ["service", "sms", 1, 0],
+    ]
 
 
 # --- contacts and call lists ----------------------------------------------------------------
+
 
 def test_customer_contacts_consent_and_preference():
     customers = [
@@ -299,14 +350,22 @@ def test_customer_contacts_consent_and_preference():
 
 def test_due_for_service():
     # A + 30 = 2026-04-30; due when last visit + 180 days < 2026-04-30, i.e. last visit < 2025-11-01
-    rows = [("C1", "2025-10-31"), ("C2", "2025-11-01"), ("C3", "2025-01-01"), ("C4", "2025-06-01"),
-            ("C5", "2025-06-01"), ("C6", "2025-06-01"), ("C7", "2025-06-01"), ("C8", "2025-06-01")]
+    rows = [
+        ("C1", "2025-10-31"),
+        ("C2", "2025-11-01"),
+        ("C3", "2025-01-01"),
+        ("C4", "2025-06-01"),
+        ("C5", "2025-06-01"),
+        ("C6", "2025-06-01"),
+        ("C7", "2025-06-01"),
+        ("C8", "2025-06-01"),
+    ]
     visits = [{"ro_id": f"R{i}", "customer_id": c, "visit_date": d, "vin": f"V{c}"} for i, (c, d) in enumerate(rows)]
     aps = [
-        appt(1, "2026-04-05 09:00", "scheduled", "C4"),   # booked: not called
-        appt(2, "2026-04-05 09:00", "cancelled", "C5"),   # cancelled: still due
-        appt(3, "2026-03-31 16:00", "scheduled", "C6"),   # coming in later today: not called
-        appt(4, "2026-03-20 09:00", "kept", "C7"),        # past appointment: still due
+        appt(1, "2026-04-05 09:00", "scheduled", "C4"),  # booked: not called
+        appt(2, "2026-04-05 09:00", "cancelled", "C5"),  # cancelled: still due
+        appt(3, "2026-03-31 16:00", "scheduled", "C6"),  # coming in later today: not called
+        appt(4, "2026-03-20 09:00", "kept", "C7"),  # past appointment: still due
     ]
     customers = cust("C1", "C2", "C3", "C4", "C5", "C6", "C7", phone="555 0100", first_name="Bo")
     customers.append({"customer_id": "C8", "phone": "555", "phone_dnc": True})  # cannot be reached
@@ -337,23 +396,29 @@ def test_warranty_expiring_inclusive_window():
     excluded: dict = {}
     w = retention.warranty_expiring(dealer(customers=customers, vehicles=vehicles), P, excluded)
     assert list(w["vin"]) == ["V1", "V2"]
-    assert w["reason"].tolist() == ["Warranty of the vehicle ends on 2026-03-31 (today)",
-                                    "Warranty of the vehicle ends on 2026-06-29 (in 90 days)"]
+    assert w["reason"].tolist() == [
+        "Warranty of the vehicle ends on 2026-03-31 (today)",
+        "Warranty of the vehicle ends on 2026-06-29 (in 90 days)",
+    ]
 
 
 def test_milestones_feb29_consent_and_anniversaries():
     customers = [
-        {"customer_id": "C1", "birth_date": "1980-02-29", "email": "a@x.com"},     # next birthday Feb 2027: outside the window
+        {
+            "customer_id": "C1",
+            "birth_date": "1980-02-29",
+            "email": "a@x.com",
+        },  # next birthday Feb 2027: outside the window
         {"customer_id": "C2", "birth_date": "1990-04-15", "email": "b@x.com", "email_opt_in": False},  # no consent
-        {"customer_id": "C3", "birth_date": "1990-04-30", "phone": "555"},          # = A + 30: in
-        {"customer_id": "C4", "birth_date": "1990-05-01", "phone": "555"},          # out
+        {"customer_id": "C3", "birth_date": "1990-04-30", "phone": "555"},  # = A + 30: in
+        {"customer_id": "C4", "birth_date": "1990-05-01", "phone": "555"},  # out
         {"customer_id": "C5", "birth_date": "1970-03-31", "phone": "555", "first_name": "Al"},  # today: in
     ]
     sales = [
         {"sale_id": "S1", "customer_id": "C3", "sale_date": "2025-03-31", "vin": "V1", "model": "Camry"},  # 1 year on A
-        {"sale_id": "S2", "customer_id": "C3", "sale_date": "2026-03-31", "vin": "V2"},                  # bought today
-        {"sale_id": "S3", "customer_id": "C4", "sale_date": "2020-04-20", "model": "RAV4"},             # 6 years
-        {"sale_id": "S4", "customer_id": "C2", "sale_date": "2020-04-20"},                             # no consent
+        {"sale_id": "S2", "customer_id": "C3", "sale_date": "2026-03-31", "vin": "V2"},  # bought today
+        {"sale_id": "S3", "customer_id": "C4", "sale_date": "2020-04-20", "model": "RAV4"},  # 6 years
+        {"sale_id": "S4", "customer_id": "C2", "sale_date": "2020-04-20"},  # no consent
     ]
     excluded: dict = {}
     m = retention.milestones(dealer(customers=customers, sales=sales), P, excluded)
@@ -381,8 +446,16 @@ def test_milestones_feb29_birthday_in_common_year():
 def test_compute_returns_every_frame():
     r = retention.compute(dealer(), PARAMS)
     assert r.as_of == dt.date(2026, 3, 31)
-    for name in ("weekly_appointments", "cohort", "lapsed", "response_by_channel", "reminder_attribution",
-                 "due_for_service", "warranty_expiring", "milestones"):
+    for name in (
+        "weekly_appointments",
+        "cohort",
+        "lapsed",
+        "response_by_channel",
+        "reminder_attribution",
+        "due_for_service",
+        "warranty_expiring",
+        "milestones",
+    ):
         assert isinstance(getattr(r, name), pd.DataFrame)
 
 
@@ -390,8 +463,10 @@ def test_reminder_booking_days_are_calendar_days_across_dst():
     # US daylight saving time ends on 2026-11-01: Oct 20 10:00 PDT + 14 days = Nov 3 10:00 PST,
     # 14 days on the dealer's calendar although 337 hours apart.
     msgs = [msg(1, "2026-10-20 10:00"), msg(2, "2026-10-20 10:00", customer="C2")]
-    aps = [appt(1, "2026-11-10 09:00", "kept", "C1", booked="2026-11-03 10:00"),
-           appt(2, "2026-11-10 09:00", "kept", "C2", booked="2026-11-03 10:01")]
+    aps = [
+        appt(1, "2026-11-10 09:00", "kept", "C1", booked="2026-11-03 10:00"),
+        appt(2, "2026-11-10 09:00", "kept", "C2", booked="2026-11-03 10:01"),
+    ]
     d = dealer(communications=msgs, appointments=aps, as_of="2026-11-20")
     assert retention.reminder_bookings(d, P).set_index("message_id")["booked"].to_dict() == {"M1": True, "M2": False}
 
@@ -430,8 +505,10 @@ def test_isin_matches_pandas_but_never_matches_missing():
 
 
 def test_orphan_customers_stay_off_call_lists():
-    visits = [{"ro_id": "R1", "customer_id": "C404", "visit_date": "2025-01-10"},
-              {"ro_id": "R2", "customer_id": "C1", "visit_date": "2025-01-10"}]
+    visits = [
+        {"ro_id": "R1", "customer_id": "C404", "visit_date": "2025-01-10"},
+        {"ro_id": "R2", "customer_id": "C1", "visit_date": "2025-01-10"},
+    ]
     customers = cust("C1", phone="555 0100")
     r = retention.compute(dealer(customers=customers, service_visits=visits), PARAMS)
     assert r.due_for_service["customer_id"].tolist() == ["C1"]
@@ -442,7 +519,7 @@ def test_orphan_customers_stay_off_call_lists():
 
 def test_future_birthdays_and_sales_are_not_milestones():
     customers = [{"customer_id": "C1", "birth_date": "2026-04-10", "email": "a@x.com"}]  # born after A: bad data
-    sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-04-05"}]          # sold after A
+    sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-04-05"}]  # sold after A
     assert retention.milestones(dealer(customers=customers, sales=sales), P, {}).empty
 
 

@@ -1,5 +1,6 @@
 """State contact laws (SPEC §4 "State rules"): the table, each customer's state, the two rules,
 the suppression list, and the edges the issue names."""
+
 from __future__ import annotations
 
 import copy
@@ -45,11 +46,27 @@ def test_shipped_table_has_fl_ok_md_with_citations_and_a_version():
 
 
 def test_a_dealer_file_overrides_and_adds_states_merged_by_code():
-    p = resolve({"dealer_id": "D9", "data_dir": ".", "state_rules": {"states": {
-        "FL": {"cap": 1},
-        "TX": {"citation": "A test citation", "effective": "2025-01-01", "start": "09:00", "end": "21:00", "cap": 2,
-               "cap_hours": 12, "channels": ["sms"]},
-        "OK": {"enabled": False}}}})
+    p = resolve(
+        {
+            "dealer_id": "D9",
+            "data_dir": ".",
+            "state_rules": {
+                "states": {
+                    "FL": {"cap": 1},
+                    "TX": {
+                        "citation": "A test citation",
+                        "effective": "2025-01-01",
+                        "start": "09:00",
+                        "end": "21:00",
+                        "cap": 2,
+                        "cap_hours": 12,
+                        "channels": ["sms"],
+                    },
+                    "OK": {"enabled": False},
+                }
+            },
+        }
+    )
     table = state_laws.state_table(p)
     assert table["FL"].cap == 1 and "501.616" in table["FL"].citation  # the rest of FL kept
     assert table["TX"].start == "09:00" and table["TX"].cap_hours == 12 and table["TX"].channels == ("sms",)
@@ -63,7 +80,8 @@ def test_a_group_file_layer_is_merged_too(tmp_path):
     (tmp_path / "params" / "groups").mkdir(parents=True)
     (tmp_path / "params" / "dealers").mkdir()
     (tmp_path / "params" / "defaults.yaml").write_text(
-        (state_laws.ASSETS.parents[1] / "params" / "defaults.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+        (state_laws.ASSETS.parents[1] / "params" / "defaults.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     group = tmp_path / "params" / "groups" / "g.yaml"
     group.write_text("group_id: g\ndealers: [D1]\nstate_rules:\n  states:\n    MD: {end: '19:00'}\n", encoding="utf-8")
     dealer_file = tmp_path / "params" / "dealers" / "D1.yaml"
@@ -75,10 +93,19 @@ def test_a_group_file_layer_is_merged_too(tmp_path):
 
 def test_bad_state_rules_are_every_problem_at_once():
     with pytest.raises(ParamsError) as e:
-        resolve({"dealer_id": "D9", "data_dir": ".", "state_rules": {"states": {
-            "FL": {"start": "8am", "cap": -1, "channels": ["fax"], "exempt_categories": ["spam"]},
-            "XX": {"cap": 3},
-            "TX": {"cap": 3, "start": "20:00", "end": "08:00"}}}})
+        resolve(
+            {
+                "dealer_id": "D9",
+                "data_dir": ".",
+                "state_rules": {
+                    "states": {
+                        "FL": {"start": "8am", "cap": -1, "channels": ["fax"], "exempt_categories": ["spam"]},
+                        "XX": {"cap": 3},
+                        "TX": {"cap": 3, "start": "20:00", "end": "08:00"},
+                    }
+                },
+            }
+        )
     text = str(e.value)
     for needle in ("FL.start", "FL.cap", "'fax'", "'spam'", "'XX'", "TX.citation", "start 20:00 must come before end"):
         assert needle in text, needle
@@ -88,19 +115,50 @@ def test_bad_state_rules_are_every_problem_at_once():
 
 
 def test_state_from_each_of_the_three_sources_and_none():
-    cust = pd.DataFrame({
-        "customer_id": ["A", "B", "C", "D", "E", "F", "G", "H", "I"],
-        "state": [" fl ", "ZZ", None, None, None, None, None, None, "md"],
-        "postal_code": [None, "73102-1234", "3301", "33101", None, "99999x", None, "abc", "33101"],
-        "phone": [None, None, None, "(410) 555-0100", "+1 (405) 555-0101", "1-305-555-0102 ext. 12",
-                  "(800) 555-0103", None, None],
-    })
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D", "E", "F", "G", "H", "I"],
+            "state": [" fl ", "ZZ", None, None, None, None, None, None, "md"],
+            "postal_code": [None, "73102-1234", "3301", "33101", None, "99999x", None, "abc", "33101"],
+            "phone": [
+                None,
+                None,
+                None,
+                "(410) 555-0100",
+                "+1 (405) 555-0101",
+                "1-305-555-0102 ext. 12",
+                "(800) 555-0103",
+                None,
+                None,
+            ],
+        }
+    )
     got = state_laws.customer_states(cust).set_index("customer_id")
-    assert got["state"].to_dict() == {"A": "FL", "B": "OK", "C": "NH", "D": "FL", "E": "OK", "F": "FL",
-                                      "G": pd.NA, "H": pd.NA, "I": "MD"} or _same(got["state"], {
-        "A": "FL", "B": "OK", "C": "NH", "D": "FL", "E": "OK", "F": "FL", "G": None, "H": None, "I": "MD"})
-    assert got["state_method"].to_dict() == {"A": "state", "B": "zip", "C": "zip", "D": "zip", "E": "area_code",
-                                             "F": "area_code", "G": "none", "H": "none", "I": "state"}
+    assert got["state"].to_dict() == {
+        "A": "FL",
+        "B": "OK",
+        "C": "NH",
+        "D": "FL",
+        "E": "OK",
+        "F": "FL",
+        "G": pd.NA,
+        "H": pd.NA,
+        "I": "MD",
+    } or _same(
+        got["state"],
+        {"A": "FL", "B": "OK", "C": "NH", "D": "FL", "E": "OK", "F": "FL", "G": None, "H": None, "I": "MD"},
+    )
+    assert got["state_method"].to_dict() == {
+        "A": "state",
+        "B": "zip",
+        "C": "zip",
+        "D": "zip",
+        "E": "area_code",
+        "F": "area_code",
+        "G": "none",
+        "H": "none",
+        "I": "state",
+    }
     counts = state_laws.method_counts(state_laws.customer_states(cust)).set_index("method")["customers"].to_dict()
     assert counts == {"state": 2, "zip": 3, "area_code": 2, "none": 2}
 
@@ -138,10 +196,13 @@ def test_area_code_table_agrees_with_phonenumbers():
 
 
 def test_loader_normalises_the_state_column_and_warns_about_invalid_ones(tmp_path):
-    folder = write_folder(tmp_path / "d", {
-        "customers.csv": "customer_id,state,postal_code\nC1, fl ,\nC2,Md,\nC3,Florida,33101\nC4,,\n",
-        "communications.csv": COMMUNICATIONS.replace("C1,", "C1,", 1),
-    })
+    folder = write_folder(
+        tmp_path / "d",
+        {
+            "customers.csv": "customer_id,state,postal_code\nC1, fl ,\nC2,Md,\nC3,Florida,33101\nC4,,\n",
+            "communications.csv": COMMUNICATIONS.replace("C1,", "C1,", 1),
+        },
+    )
     data = loader.load_data_dir(folder, timezone=NY, strict=False)
     assert data["customers"]["state"].tolist()[:2] == ["FL", "MD"]
     assert pd.isna(data["customers"]["state"].iloc[2])
@@ -159,10 +220,12 @@ def test_loader_normalises_the_state_column_and_warns_about_invalid_ones(tmp_pat
 
 def test_2000_is_outside_and_1959_inside_in_the_customers_own_zone():
     # dealer in New York; the customer in Chicago: 20:59 and 21:00 New York are 19:59 and 20:00 there
-    ms = [msg("M1", "2026-06-01 20:59", channel="sms", category="offer"),
-          msg("M2", "2026-06-02 21:00", channel="sms", category="offer"),
-          msg("M3", "2026-06-03 07:59:59", channel="phone", category="offer"),  # 06:59:59 Chicago: quiet_hours
-          msg("M4", "2026-06-04 22:00", channel="phone", category="survey")]  # 21:00 Chicago: quiet_hours
+    ms = [
+        msg("M1", "2026-06-01 20:59", channel="sms", category="offer"),
+        msg("M2", "2026-06-02 21:00", channel="sms", category="offer"),
+        msg("M3", "2026-06-03 07:59:59", channel="phone", category="offer"),  # 06:59:59 Chicago: quiet_hours
+        msg("M4", "2026-06-04 22:00", channel="phone", category="survey"),
+    ]  # 21:00 Chicago: quiet_hours
     flags = flags_of(ms, [FL_CHI])
     assert pairs(flags, "state_quiet_hours") == {"M2"}
     assert pairs(flags, "quiet_hours") == {"M3", "M4"}  # not flagged twice
@@ -189,21 +252,26 @@ def test_with_quiet_hours_off_the_state_rule_flags_night_messages_too():
 
 
 def test_dealers_zone_when_the_customer_has_none_and_email_never_flagged():
-    ms = [msg("M1", "2026-06-01 20:15", channel="sms"), msg("M2", "2026-06-01 20:15", channel="email"),
-          msg("M3", "2026-06-01 20:16", channel="mail")]
+    ms = [
+        msg("M1", "2026-06-01 20:15", channel="sms"),
+        msg("M2", "2026-06-01 20:15", channel="email"),
+        msg("M3", "2026-06-01 20:16", channel="mail"),
+    ]
     flags = flags_of(ms, [{"customer_id": "C1", "state": "OK"}])
     assert pairs(flags, "state_quiet_hours") == {"M1"}
     assert "dealer's time" in flags[flags["rule"] == "state_quiet_hours"].iloc[0]["detail"]
 
 
 def test_exempt_categories_and_md_exemptions_at_night():
-    ms = [msg("M1", "2026-06-01 20:30", channel="sms", category="recall"),
-          msg("M2", "2026-06-02 20:30", channel="sms", category="transactional", customer="C1"),
-          msg("M3", "2026-06-03 20:30", channel="sms", category="service_reminder", customer="C1"),
-          msg("M4", "2026-06-03 20:30", channel="sms", category="service_reminder", customer="C2"),
-          msg("M5", "2026-06-04 20:30", channel="phone", category="warranty", customer="C1"),
-          msg("M6", "2026-06-04 20:30", channel="phone", category="warranty", customer="C2"),
-          msg("M7", "2026-06-05 20:30", channel="phone", category="offer", customer="C1")]
+    ms = [
+        msg("M1", "2026-06-01 20:30", channel="sms", category="recall"),
+        msg("M2", "2026-06-02 20:30", channel="sms", category="transactional", customer="C1"),
+        msg("M3", "2026-06-03 20:30", channel="sms", category="service_reminder", customer="C1"),
+        msg("M4", "2026-06-03 20:30", channel="sms", category="service_reminder", customer="C2"),
+        msg("M5", "2026-06-04 20:30", channel="phone", category="warranty", customer="C1"),
+        msg("M6", "2026-06-04 20:30", channel="phone", category="warranty", customer="C2"),
+        msg("M7", "2026-06-05 20:30", channel="phone", category="offer", customer="C1"),
+    ]
     customers = [{"customer_id": "C1", "state": "MD"}, {"customer_id": "C2", "state": "FL"}]
     assert pairs(flags_of(ms, customers), "state_quiet_hours") == {"M4", "M6", "M7"}
 
@@ -211,8 +279,11 @@ def test_exempt_categories_and_md_exemptions_at_night():
 def test_customer_without_state_and_states_without_a_law_get_no_state_flag():
     ms = [msg("M1", "2026-06-01 20:30", channel="sms", customer=c) for c in ("C1", "C2", "C3")]
     ms = [{**m, "message_id": f"M{i}"} for i, m in enumerate(ms)]
-    customers = [{"customer_id": "C1", "state": "TX"}, {"customer_id": "C2"},
-                 {"customer_id": "C3", "postal_code": "90210", "phone": "(714) 555-0100"}]
+    customers = [
+        {"customer_id": "C1", "state": "TX"},
+        {"customer_id": "C2"},
+        {"customer_id": "C3", "postal_code": "90210", "phone": "(714) 555-0100"},
+    ]
     flags = flags_of(ms, customers)
     assert pairs(flags, "state_quiet_hours") == set() and pairs(flags, "state_contact_cap") == set()
 
@@ -221,8 +292,11 @@ def test_rules_skipped_when_no_column_can_give_a_state():
     data = dealer([msg("M1", "2026-06-01 20:30", channel="sms")], timezone=NY)
     _, skipped = run_rules(data, params())
     assert "state_quiet_hours" in skipped and "customers.state or customers.postal_code" in skipped["state_quiet_hours"]
-    data = dealer([msg("M1", "2026-06-01 20:30", channel="sms")],
-                  [{"customer_id": "C1", "state": "FL"}, {"customer_id": "C2"}], timezone=NY)
+    data = dealer(
+        [msg("M1", "2026-06-01 20:30", channel="sms")],
+        [{"customer_id": "C1", "state": "FL"}, {"customer_id": "C2"}],
+        timezone=NY,
+    )
     _, skipped = run_rules(data, params())
     assert skipped["state_contact_cap"].startswith("partly: 1 of 2 customers have no state")
 
@@ -270,8 +344,16 @@ def test_md_exempts_service_reminders_and_warranty_florida_does_not():
 
 
 def test_email_and_mail_never_counted():
-    ms = burst(["2026-06-01 10:00", "2026-06-01 11:00", "2026-06-01 12:00", "2026-06-01 13:00",
-                "2026-06-01 14:00", "2026-06-01 15:00"])
+    ms = burst(
+        [
+            "2026-06-01 10:00",
+            "2026-06-01 11:00",
+            "2026-06-01 12:00",
+            "2026-06-01 13:00",
+            "2026-06-01 14:00",
+            "2026-06-01 15:00",
+        ]
+    )
     ms[1]["channel"], ms[2]["channel"], ms[4]["channel"] = "email", "mail", "email"
     flags = flags_of(ms, [FL_CHI])
     assert pairs(flags, "state_contact_cap") == set()  # sms, sms, sms: three
@@ -325,8 +407,17 @@ def test_a_law_covers_messages_from_its_effective_date_on():
     md = [{"customer_id": "C1", "state": "MD"}]
     late = [msg("M1", "2023-12-31 20:30", channel="sms"), msg("M2", "2024-01-01 20:30", channel="sms")]
     assert pairs(flags_of(late, md), "state_quiet_hours") == {"M2"}
-    ms = burst(["2023-12-31 23:00", "2023-12-31 23:10", "2023-12-31 23:20", "2024-01-01 09:00", "2024-01-01 09:10",
-                "2024-01-01 09:20", "2024-01-01 09:30"])
+    ms = burst(
+        [
+            "2023-12-31 23:00",
+            "2023-12-31 23:10",
+            "2023-12-31 23:20",
+            "2024-01-01 09:00",
+            "2024-01-01 09:10",
+            "2024-01-01 09:20",
+            "2024-01-01 09:30",
+        ]
+    )
     assert pairs(flags_of(ms, md), "state_contact_cap") == {"M6"}
     p = params()
     p["state_rules"] = copy.deepcopy(p["state_rules"])
@@ -336,8 +427,14 @@ def test_a_law_covers_messages_from_its_effective_date_on():
 
 def test_typed_cells_and_full_names_give_a_state():
     """A ZIP or phone read from a typed file as a number, and a state spelled out, still give a state."""
-    cust = pd.DataFrame({"customer_id": ["A", "B", "C", "D"], "state": [None, None, "Florida", "new  york"],
-                         "postal_code": [33101.0, None, None, None], "phone": [None, 4055550100.0, None, None]})
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "state": [None, None, "Florida", "new  york"],
+            "postal_code": [33101.0, None, None, None],
+            "phone": [None, 4055550100.0, None, None],
+        }
+    )
     got = state_laws.customer_states(cust).set_index("customer_id")
     assert got["state"].tolist() == ["FL", "OK", "FL", "NY"]
     assert got["state_method"].tolist() == ["zip", "area_code", "state", "state"]

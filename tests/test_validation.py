@@ -1,4 +1,5 @@
 """validation.py and `ownercomm validate`: every problem kind, its message, all at once."""
+
 from __future__ import annotations
 
 import os
@@ -66,11 +67,16 @@ def test_unparseable_dates_name_file_row_column_value(tmp_path):
         ("communications.csv", 5, "sent_at", "02/30/2026"),
     ]
     assert all("unparseable time stamp" in p.message for p in errors)
-    assert str(errors[0]).startswith("ERROR communications.csv, row 4, column 'sent_at': value '2024-13-45': unparseable")
+    assert str(errors[0]).startswith(
+        "ERROR communications.csv, row 4, column 'sent_at': value '2024-13-45': unparseable"
+    )
 
 
 def test_duplicate_ids_list_every_value_with_its_rows(tmp_path):
-    body = COMMUNICATIONS + "M1,C2,2026-06-19,sms,oem,offer,,\nM2,C2,2026-06-19,sms,oem,offer,,\nM1,C3,2026-06-19,sms,oem,offer,,\n"
+    body = (
+        COMMUNICATIONS
+        + "M1,C2,2026-06-19,sms,oem,offer,,\nM2,C2,2026-06-19,sms,oem,offer,,\nM1,C3,2026-06-19,sms,oem,offer,,\n"
+    )
     dups = [p for p in problems_of(clean_folder(tmp_path / "d", communications__csv=body)) if "duplicate" in p.message]
     assert [(p.value, p.row) for p in dups] == [("M1", 2), ("M2", 3)]
     assert "rows 2, 5, 7" in dups[0].message and "rows 3, 6" in dups[1].message
@@ -78,8 +84,10 @@ def test_duplicate_ids_list_every_value_with_its_rows(tmp_path):
 
 
 def test_value_outside_allowed_set_in_required_column_suggests_values_line(tmp_path):
-    body = COMMUNICATIONS.replace("M2,C2,06/18/2026 10:30 PM,sms", "M2,C2,06/18/2026 10:30 PM,Text") + \
-        "M4,C1,2026-06-19,Text,oem,offer,,\nM5,C1,2026-06-19,emails,oem,offer,,\n"
+    body = (
+        COMMUNICATIONS.replace("M2,C2,06/18/2026 10:30 PM,sms", "M2,C2,06/18/2026 10:30 PM,Text")
+        + "M4,C1,2026-06-19,Text,oem,offer,,\nM5,C1,2026-06-19,emails,oem,offer,,\n"
+    )
     problems = problems_of(clean_folder(tmp_path / "d", communications__csv=body))
     text = only(problems, level="error", column="channel", value="Text")
     assert text.count == 2 and text.row == 3 and "rows 3, 5" in text.message
@@ -115,7 +123,9 @@ def test_many_bad_cells_are_capped_but_all_counted(tmp_path):
 
 def test_unparseable_number_in_a_required_column_is_an_error():
     raw = pd.Series(["1", "x"])
-    out = validation.cell_problems("error", "t", "t.csv", "amount", raw, np.array([2, 3]), [False, True], "not a number")
+    out = validation.cell_problems(
+        "error", "t", "t.csv", "amount", raw, np.array([2, 3]), [False, True], "not a number"
+    )
     assert out == [Problem("error", "t", "t.csv", 3, "amount", "x", "not a number")]
 
 
@@ -130,7 +140,9 @@ def test_orphans_are_counted_with_the_first_row(tmp_path):
 
 
 def test_referral_orphans_use_referrer_id(tmp_path):
-    folder = clean_folder(tmp_path / "d", referrals__csv="referral_id,referrer_id,referred_at\nR1,C1,2026-06-01\nR2,C7,2026-06-01\n")
+    folder = clean_folder(
+        tmp_path / "d", referrals__csv="referral_id,referrer_id,referred_at\nR1,C1,2026-06-01\nR2,C7,2026-06-01\n"
+    )
     p = only(problems_of(folder), level="warning", table="referrals", column="referrer_id")
     assert p.value == "C7" and p.row == 3
 
@@ -143,7 +155,9 @@ def test_dates_after_as_of(tmp_path):
 
 
 def test_unknown_value_in_optional_enum_column_is_a_warning_and_left_empty(tmp_path):
-    folder = clean_folder(tmp_path / "d", customers__csv=CUSTOMERS.replace("C3,Cára,c@example.com,,", "C3,Cára,c@example.com,,fax"))
+    folder = clean_folder(
+        tmp_path / "d", customers__csv=CUSTOMERS.replace("C3,Cára,c@example.com,,", "C3,Cára,c@example.com,,fax")
+    )
     data = loader.load_data_dir(folder, timezone=LA, strict=False)
     p = only(data.problems, column="preferred_channel")
     assert p.level == "warning" and p.value == "fax" and "the cell is left empty" in p.message
@@ -170,15 +184,31 @@ def test_empty_optional_column(tmp_path):
 
 
 def test_check_on_data_built_in_code():
-    data = from_frames({
-        "customers": [{"customer_id": "C1"}],
-        "communications": [
-            {"message_id": "M1", "customer_id": "C1", "sent_at": "2026-06-18 10:00", "channel": "email",
-             "sender": "oem", "category": "offer"},
-            {"message_id": "M1", "customer_id": "C2", "sent_at": "2026-06-20 10:00", "channel": "email",
-             "sender": "oem", "category": "offer"},
-        ],
-    }, timezone=LA, as_of="2026-06-19")
+    data = from_frames(
+        {
+            "customers": [{"customer_id": "C1"}],
+            "communications": [
+                {
+                    "message_id": "M1",
+                    "customer_id": "C1",
+                    "sent_at": "2026-06-18 10:00",
+                    "channel": "email",
+                    "sender": "oem",
+                    "category": "offer",
+                },
+                {
+                    "message_id": "M1",
+                    "customer_id": "C2",
+                    "sent_at": "2026-06-20 10:00",
+                    "channel": "email",
+                    "sender": "oem",
+                    "category": "offer",
+                },
+            ],
+        },
+        timezone=LA,
+        as_of="2026-06-19",
+    )
     problems = validation.check(data)
     kinds = sorted((p.level, p.column, p.row) for p in problems)
     assert kinds == [("error", "message_id", 2), ("warning", "customer_id", 3), ("warning", "sent_at", 3)]
@@ -224,7 +254,10 @@ def test_cli_validate_broken_folder_in_a_subprocess(tmp_path):
     cmd = [str(script)] if script.exists() else [sys.executable, "-c", "from ownercomm_kit.cli import main; main()"]
     proc = subprocess.run(
         [*cmd, "validate", str(folder), "--timezone", LA],
-        capture_output=True, text=True, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert proc.returncode == 1, proc.stderr
     assert_three_problems(proc.stdout + proc.stderr)
@@ -257,12 +290,13 @@ def test_cli_validate_bad_as_of_and_missing_folder(tmp_path):
 def test_cli_validate_with_a_dealer_file(tmp_path):
     root = tmp_path / "kit"
     (root / "params" / "dealers").mkdir(parents=True)
-    (root / "params" / "defaults.yaml").write_text(Path(__file__).resolve().parents[1].joinpath("params/defaults.yaml").read_text())
+    (root / "params" / "defaults.yaml").write_text(
+        Path(__file__).resolve().parents[1].joinpath("params/defaults.yaml").read_text()
+    )
     broken_folder(root / "data" / "D7")
     dealer = root / "params" / "dealers" / "D7.yaml"
     dealer.write_text(
-        "dealer_id: D7\ndata_dir: data/D7\ntimezone: America/Chicago\n"
-        "mapping:\n  customers: {\"Cust No\": customer_id}\n"
+        'dealer_id: D7\ndata_dir: data/D7\ntimezone: America/Chicago\nmapping:\n  customers: {"Cust No": customer_id}\n'
     )
     result = CliRunner().invoke(main, ["validate", "--params", str(dealer)])
     assert result.exit_code == 1
@@ -278,7 +312,9 @@ def test_cli_validate_with_a_dealer_file(tmp_path):
 def test_cli_validate_params_typo_is_a_clear_message(tmp_path):
     root = tmp_path / "kit"
     (root / "params" / "dealers").mkdir(parents=True)
-    (root / "params" / "defaults.yaml").write_text(Path(__file__).resolve().parents[1].joinpath("params/defaults.yaml").read_text())
+    (root / "params" / "defaults.yaml").write_text(
+        Path(__file__).resolve().parents[1].joinpath("params/defaults.yaml").read_text()
+    )
     dealer = root / "params" / "dealers" / "D7.yaml"
     dealer.write_text("dealer_id: D7\ndata_dir: x\ntimezone: UTC\ntimezon: UTC\n")
     result = CliRunner().invoke(main, ["validate", "--params", str(dealer)])
@@ -287,7 +323,9 @@ def test_cli_validate_params_typo_is_a_clear_message(tmp_path):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("dealer_file", sorted((Path(__file__).resolve().parents[1] / "params" / "dealers").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "dealer_file", sorted((Path(__file__).resolve().parents[1] / "params" / "dealers").glob("*.yaml"))
+)
 def test_shipped_sample_dealers_validate_without_blocking_problems(dealer_file):
     result = CliRunner().invoke(main, ["validate", "--params", str(dealer_file)])
     assert result.exit_code == 0, result.output
@@ -302,8 +340,11 @@ def test_a_typo_in_the_values_block_is_reported_as_mapped(tmp_path):
 
 def test_many_distinct_unknown_values_are_capped_and_counted(tmp_path):
     n = validation.MAX_EXAMPLES + 5
-    body = HEADER + "\n" + "".join(f"M{i},C1,2026-06-18,chan{i},oem,offer,,\nX{i},C1,2026-06-18,chan{i},oem,offer,,\n"
-                                   for i in range(n))
+    body = (
+        HEADER
+        + "\n"
+        + "".join(f"M{i},C1,2026-06-18,chan{i},oem,offer,,\nX{i},C1,2026-06-18,chan{i},oem,offer,,\n" for i in range(n))
+    )
     errors = [p for p in problems_of(clean_folder(tmp_path / "d", communications__csv=body)) if p.level == "error"]
     assert len(errors) == validation.MAX_EXAMPLES + 1
     assert [p.count for p in errors[:-1]] == [2] * validation.MAX_EXAMPLES

@@ -8,6 +8,7 @@ left out, so an earlier ``as_of`` rebuilds the audit as it stood then). ``as_of`
 "now" of the suppression list, of the current cap windows (``over_cap``) and of the 12-month
 responsiveness tiers.
 """
+
 from __future__ import annotations
 
 from . import metrics
@@ -18,8 +19,19 @@ from .suppression import suppression_list
 from .engine import HEADLINE_KEYS, AuditResult, headline_figures, run_audit
 
 __all__ = [
-    "AuditResult", "run_audit", "run_rules", "run_rules_timed", "RULES", "Rule", "FLAG_COLUMNS",
-    "DEFINITIONS", "TIERS", "HEADLINE_KEYS", "suppression_list", "metrics", "up_to_as_of",
+    "AuditResult",
+    "run_audit",
+    "run_rules",
+    "run_rules_timed",
+    "RULES",
+    "Rule",
+    "FLAG_COLUMNS",
+    "DEFINITIONS",
+    "TIERS",
+    "HEADLINE_KEYS",
+    "suppression_list",
+    "metrics",
+    "up_to_as_of",
     "headline_figures",
 ]
 

@@ -19,6 +19,7 @@ synth injector and of its tests. Its entry here holds everything else a reader s
 Store rules register with ``audit.rules.rule`` (the decorator on their function), group rules
 with ``group_rule`` on theirs: the registration sits beside the code.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,28 +43,28 @@ class Support:
     """One row of the data-quality matrix beyond "the rule runs at all": a part of the rule
     that works only with some data (e.g. consent on one channel)."""
 
-    what: str                 # "Consent on email"
-    needs: tuple              # items "table" / "table.column", or a tuple of those (any one is enough)
-    without: str              # what happens without it, in plain words
+    what: str  # "Consent on email"
+    needs: tuple  # items "table" / "table.column", or a tuple of those (any one is enough)
+    without: str  # what happens without it, in plain words
 
 
 @dataclass(frozen=True)
 class Rule:
     """One audit rule: everything about it, by its id."""
 
-    name: str                                          # the id (SPEC name)
-    func: Callable | None                              # the rule function (store rules: f(data, params) -> flags)
-    needs: Needs = ()                                  # all of these (table, column or None)
-    needs_any: Needs = ()                              # at least one of these
-    family: str = "other"                              # groups rules for the benchmark's timings
-    partial: Callable | None = None                    # data -> "ran, but ..." note
-    title: str = ""                                    # plain words, everywhere
+    name: str  # the id (SPEC name)
+    func: Callable | None  # the rule function (store rules: f(data, params) -> flags)
+    needs: Needs = ()  # all of these (table, column or None)
+    needs_any: Needs = ()  # at least one of these
+    family: str = "other"  # groups rules for the benchmark's timings
+    partial: Callable | None = None  # data -> "ran, but ..." note
+    title: str = ""  # plain words, everywhere
     define: Callable[[Mapping[str, Any]], str] | None = None  # params -> "a message is flagged when" (no exemption)
-    example: str = ""                                  # what flags.csv's detail reads like
-    injector: str = ""                                 # the synth method that breaks it
-    scope: str = "store"                               # store | state | group
-    support: tuple[Support, ...] = ()                  # extra rows of the data-quality matrix
-    exempt_applies: bool = True                        # exempt categories are never flagged (quiet_hours: False)
+    example: str = ""  # what flags.csv's detail reads like
+    injector: str = ""  # the synth method that breaks it
+    scope: str = "store"  # store | state | group
+    support: tuple[Support, ...] = ()  # extra rows of the data-quality matrix
+    exempt_applies: bool = True  # exempt categories are never flagged (quiet_hours: False)
 
     @property
     def id(self) -> str:
@@ -127,7 +128,7 @@ def _item(table: str, column: str | None) -> str:
 
 # ---------------------------------------------------------------- the registry
 
-RULES: dict[str, Rule] = {}        # store and state rules, in the order they run (audit.RULES is this dict)
+RULES: dict[str, Rule] = {}  # store and state rules, in the order they run (audit.RULES is this dict)
 GROUP_RULES: dict[str, Rule] = {}  # SPEC §9 group rules
 
 
@@ -142,8 +143,18 @@ def group_rule(name: str, *, title: str, define, example: str = "", needs=()):
     """Register a group rule function (SPEC §9) under its SPEC name."""
 
     def deco(func):
-        register(Rule(name, func, tuple(needs), title=title, define=define, example=example,
-                      injector="synth.shared._inject", scope="group"))
+        register(
+            Rule(
+                name,
+                func,
+                tuple(needs),
+                title=title,
+                define=define,
+                example=example,
+                injector="synth.shared._inject",
+                scope="group",
+            )
+        )
         return func
 
     return deco
@@ -177,8 +188,11 @@ def titles() -> dict[str, str]:
 
 def definitions(params: Mapping[str, Any], scope: str | None = None) -> dict[str, str]:
     """``title (id)`` -> definition, with the dealer's parameters, in registry order."""
-    return {f"{r.title} ({n})": r.definition(params) for n, r in every().items()
-            if scope is None or r.scope == scope or (scope == "store" and r.scope == "state")}
+    return {
+        f"{r.title} ({n})": r.definition(params)
+        for n, r in every().items()
+        if scope is None or r.scope == scope or (scope == "store" and r.scope == "state")
+    }
 
 
 def severity_definition(params: Mapping[str, Any]) -> str:
@@ -212,9 +226,21 @@ def support_rows():
 
 def frame(params: Mapping[str, Any]) -> pd.DataFrame:
     """Every rule as a table (the reference page and tests)."""
-    return pd.DataFrame([{"rule": n, "title": r.title, "scope": r.scope, "severity": r.severity(params),
-                          "definition": r.definition(params), "needs": r.needs_words(), "example": r.example,
-                          "injector": r.injector} for n, r in every().items()])
+    return pd.DataFrame(
+        [
+            {
+                "rule": n,
+                "title": r.title,
+                "scope": r.scope,
+                "severity": r.severity(params),
+                "definition": r.definition(params),
+                "needs": r.needs_words(),
+                "example": r.example,
+                "injector": r.injector,
+            }
+            for n, r in every().items()
+        ]
+    )
 
 
 # ---------------------------------------------------------------- words shared by definitions

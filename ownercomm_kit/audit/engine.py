@@ -1,5 +1,6 @@
 """``run_audit(data, params)``: every rule, the figures beyond the flags, the suppression list
 (SPEC §4), as one :class:`AuditResult` (what the audit notebook shows and saves)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ All counts use every message in the data (exempt categories included) unless sai
 "month" and "week" are calendar months and Monday-to-Sunday weeks of the message date in the
 dealer's timezone.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -78,8 +79,9 @@ def definitions(params: dict | None) -> dict[str, str]:
         "high_rules": "; ".join(high) or "none",
         "tier_months": a.get("tier_window_months", 12),
         "attribution_days": catalog.days(a.get("booking_attribution_days", 14)),
-        "exempt": catalog.upper_first(catalog.and_list(catalog.category_words(c) for c in a.get("exempt_categories") or [])
-                                      or "No"),
+        "exempt": catalog.upper_first(
+            catalog.and_list(catalog.category_words(c) for c in a.get("exempt_categories") or []) or "No"
+        ),
     }
     return {k: v.format(**values) for k, v in TEMPLATES.items()}
 
@@ -123,7 +125,11 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
     customers = max(len(m.customers), 1)
     _, a_end = as_of_bounds(data)
     caps = [("cap_total", "all", w) for w in params["rules"]["cap_total"]["windows"]]
-    caps += [("cap_channel", ch, w) for ch, ws in (params["rules"]["cap_channel"].get("windows") or {}).items() for w in ws or []]
+    caps += [
+        ("cap_channel", ch, w)
+        for ch, ws in (params["rules"]["cap_channel"].get("windows") or {}).items()
+        for w in ws or []
+    ]
     out = []
     for name, channel, w in caps:
         on = counted if channel == "all" else counted & (m.channel == schema.CHANNELS.index(channel))
@@ -133,11 +139,18 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
         period = uniq(m.cust[rows[c > w["max"]]])
         now_rows = rows[(m.t[rows] <= a_end) & (m.t[rows] > a_end - int(w["days"] * DAY))]
         now = np.bincount(m.cust[now_rows], minlength=len(m.customers)) >= w["max"]
-        out.append({
-            "rule": name, "channel": channel, "days": w["days"], "max": w["max"],
-            "customers_over_period": len(period), "share_period": len(period) / customers if len(m) else None,
-            "customers_at_cap_now": int(now.sum()), "share_now": now.sum() / customers if len(m) else None,
-        })
+        out.append(
+            {
+                "rule": name,
+                "channel": channel,
+                "days": w["days"],
+                "max": w["max"],
+                "customers_over_period": len(period),
+                "share_period": len(period) / customers if len(m) else None,
+                "customers_at_cap_now": int(now.sum()),
+                "share_now": now.sum() / customers if len(m) else None,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -176,10 +189,13 @@ def sender_mix(data: DealerData) -> pd.DataFrame:
     senders = np.arange(1, ns)
     counts = np.array([(per_week == k).sum() for k in senders])
     total = counts.sum()
-    return pd.DataFrame({
-        "senders": senders, "customer_weeks": counts,
-        "share": counts / total if total else np.full(len(senders), np.nan),
-    })
+    return pd.DataFrame(
+        {
+            "senders": senders,
+            "customer_weeks": counts,
+            "share": counts / total if total else np.full(len(senders), np.nan),
+        }
+    )
 
 
 def fatigue(data: DealerData, params: dict) -> pd.DataFrame:
@@ -192,19 +208,27 @@ def fatigue(data: DealerData, params: dict) -> pd.DataFrame:
     n = np.bincount(slot, minlength=len(active))
     cap = int(params["audit"]["fatigue_max_bucket"])
     bucket = np.minimum(n, cap)
-    responded = data["communications"]["responded_at"].notna().to_numpy()[m.order] if data.has("communications", "responded_at") else None
+    responded = (
+        data["communications"]["responded_at"].notna().to_numpy()[m.order]
+        if data.has("communications", "responded_at")
+        else None
+    )
     unsub = m.flag(data, "unsubscribed") if data.has("communications", "unsubscribed") else None
     out = pd.DataFrame({"b": np.arange(1, cap + 1)})
     out["customer_months"] = np.bincount(bucket, minlength=cap + 1)[1:]
     out["messages"] = np.bincount(bucket, weights=n, minlength=cap + 1)[1:].astype(np.int64)
     if responded is not None:
         r = np.bincount(slot, weights=responded, minlength=len(active))
-        out["response_rate"] = np.bincount(bucket, weights=r, minlength=cap + 1)[1:] / out["messages"].replace(0, np.nan)
+        out["response_rate"] = np.bincount(bucket, weights=r, minlength=cap + 1)[1:] / out["messages"].replace(
+            0, np.nan
+        )
     else:
         out["response_rate"] = np.nan
     if unsub is not None:
         u = np.bincount(slot, weights=unsub, minlength=len(active)) > 0
-        out["unsubscribe_rate"] = np.bincount(bucket, weights=u, minlength=cap + 1)[1:] / out["customer_months"].replace(0, np.nan)
+        out["unsubscribe_rate"] = np.bincount(bucket, weights=u, minlength=cap + 1)[1:] / out[
+            "customer_months"
+        ].replace(0, np.nan)
     else:
         out["unsubscribe_rate"] = np.nan
     out["messages_in_month"] = [str(b) if b < cap else f"{cap}+" for b in out["b"]]
@@ -216,9 +240,11 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
     months = int(params["audit"]["tier_window_months"])
     _, a_end = as_of_bounds(data)
-    start = (pd.Timestamp(data.as_of) + pd.Timedelta(days=1) - pd.DateOffset(months=months))
+    start = pd.Timestamp(data.as_of) + pd.Timedelta(days=1) - pd.DateOffset(months=months)
     a_start = int(start.tz_localize(data.timezone, nonexistent="shift_forward", ambiguous=False).value) - 1
-    ids = pd.Index(pd.concat([data["customers"]["customer_id"], pd.Series(m.customers)]).dropna().unique()).astype("string")
+    ids = pd.Index(pd.concat([data["customers"]["customer_id"], pd.Series(m.customers)]).dropna().unique()).astype(
+        "string"
+    )
     n = len(ids)
     in_win = (m.t > a_start) & (m.t <= a_end)
     code_of_msg = ids.get_indexer(m.customers)[m.cust]
@@ -243,16 +269,28 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
         hit = (prev >= 0) & (gap <= int(params["audit"]["booking_attribution_days"] * DAY))
         booked[ac[b][hit]] = True
     engaged = responded | booked
-    tier = np.where(kept & engaged, "loyal", np.where(kept, "self_directed", np.where(engaged, "responsive", "dormant")))
-    return pd.DataFrame({
-        "customer_id": ids, "tier": pd.array(tier, dtype="string"), "kept_appointment": kept,
-        "responded": responded, "booked_from_message": booked, "messages_12m": messages,
-    })
+    tier = np.where(
+        kept & engaged, "loyal", np.where(kept, "self_directed", np.where(engaged, "responsive", "dormant"))
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "tier": pd.array(tier, dtype="string"),
+            "kept_appointment": kept,
+            "responded": responded,
+            "booked_from_message": booked,
+            "messages_12m": messages,
+        }
+    )
 
 
 def tier_summary(tier_table: pd.DataFrame, params: dict) -> pd.DataFrame:
     months = int(params["audit"]["tier_window_months"])
-    g = tier_table.groupby("tier", observed=True)["messages_12m"].agg(["size", "sum"]).reindex(list(TIERS), fill_value=0)
+    g = (
+        tier_table.groupby("tier", observed=True)["messages_12m"]
+        .agg(["size", "sum"])
+        .reindex(list(TIERS), fill_value=0)
+    )
     out = pd.DataFrame({"tier": list(TIERS), "customers": g["size"].to_numpy(), "messages": g["sum"].to_numpy()})
     total = out["customers"].sum()
     out["share_of_customers"] = out["customers"] / total if total else np.nan
@@ -282,7 +320,9 @@ def replay_by_sender(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
     out["share_suppressed"] = out["messages_suppressed"] / out["messages"].replace(0, np.nan)
     for r in RULES:
         out[r] = [int(by_rule.at[s, r]) if s in by_rule.index and r in by_rule.columns else 0 for s in schema.SENDERS]
-    return out.sort_values(["messages_suppressed", "sender"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return out.sort_values(["messages_suppressed", "sender"], ascending=[False, True], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.DataFrame:
@@ -291,11 +331,13 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
     if flags.empty:
         return pd.DataFrame(columns=cols)
     g = flags.groupby("customer_id", observed=True)
-    out = pd.DataFrame({
-        "flagged_messages": g["message_id"].nunique(),
-        "flags": g.size(),
-        "high_flags": (flags["severity"] == "high").groupby(flags["customer_id"], observed=True).sum(),
-    })
+    out = pd.DataFrame(
+        {
+            "flagged_messages": g["message_id"].nunique(),
+            "flags": g.size(),
+            "high_flags": (flags["severity"] == "high").groupby(flags["customer_id"], observed=True).sum(),
+        }
+    )
     out = out.sort_values(["flagged_messages", "flags"], ascending=False, kind="stable").head(top)
     sent = data["communications"]["customer_id"].value_counts()
     out["messages"] = [int(sent.get(c, 0)) for c in out.index]

@@ -19,6 +19,7 @@ Readings of SPEC §4 that the tests pin:
   a Saturday counts like one on the Friday before, but the grace never ends before the
   unsubscribe date itself); messages dated after that day are flagged.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,8 +56,16 @@ from .windows import (
 )
 
 FLAG_COLUMNS = [
-    "message_id", "customer_id", "sent_at", "channel", "sender", "category",
-    "rule", "severity", "detail", "related_id",
+    "message_id",
+    "customer_id",
+    "sent_at",
+    "channel",
+    "sender",
+    "category",
+    "rule",
+    "severity",
+    "detail",
+    "related_id",
 ]
 I64_MAX = np.iinfo(np.int64).max
 I64_MIN = np.iinfo(np.int64).min
@@ -65,15 +74,41 @@ I64_MIN = np.iinfo(np.int64).min
 RULES = catalog.RULES  # name -> catalog.Rule, in the order they run (state rules last)
 
 
-def rule(name: str, *, needs=(), needs_any=(), family="other", partial=None, title: str, define, example: str = "",
-         support=(), exempt_applies: bool = True, scope: str = "store"):
+def rule(
+    name: str,
+    *,
+    needs=(),
+    needs_any=(),
+    family="other",
+    partial=None,
+    title: str,
+    define,
+    example: str = "",
+    support=(),
+    exempt_applies: bool = True,
+    scope: str = "store",
+):
     """Register a rule function under its SPEC name, with everything a reader sees of it
     (``catalog.Rule``: title, definition from the parameters, an example detail, its injector)."""
 
     def register(func):
-        catalog.register(Rule(name, func, tuple(needs), tuple(needs_any), family, partial, title=title, define=define,
-                              example=example, injector=f"synth.inject.Injector.{name}", scope=scope,
-                              support=tuple(support), exempt_applies=exempt_applies))
+        catalog.register(
+            Rule(
+                name,
+                func,
+                tuple(needs),
+                tuple(needs_any),
+                family,
+                partial,
+                title=title,
+                define=define,
+                example=example,
+                injector=f"synth.inject.Injector.{name}",
+                scope=scope,
+                support=tuple(support),
+                exempt_applies=exempt_applies,
+            )
+        )
         return func
 
     return register
@@ -94,12 +129,15 @@ def make_flags(data, m: Messages, name: str, params: dict, rows, detail, related
     rows = np.asarray(rows, dtype=np.int64)
     n = len(rows)
     rel = pa.nulls(n, pa.large_string()) if related is None else tx.s(related).array._pa_array
-    return pd.DataFrame({
-        "rule": tx.pick_words([name], np.zeros(n, np.int64)).array,
-        "severity": tx.pick_words([params["rules"][name]["severity"]], np.zeros(n, np.int64)).array,
-        "detail": tx.s(detail).array if n else tx.s(np.zeros(0, "U1")).array,
-        "related_id": pd.arrays.ArrowStringArray(rel),
-    }, index=pd.Index(rows, name="row"))
+    return pd.DataFrame(
+        {
+            "rule": tx.pick_words([name], np.zeros(n, np.int64)).array,
+            "severity": tx.pick_words([params["rules"][name]["severity"]], np.zeros(n, np.int64)).array,
+            "detail": tx.s(detail).array if n else tx.s(np.zeros(0, "U1")).array,
+            "related_id": pd.arrays.ArrowStringArray(rel),
+        },
+        index=pd.Index(rows, name="row"),
+    )
 
 
 LEAN_COLUMNS = FLAG_COLUMNS[6:]
@@ -171,7 +209,9 @@ def sales_model_text(data: DealerData, pos: np.ndarray) -> pd.Series:
 
 
 @rule(
-    "cap_total", family="windows", title="Too many messages",
+    "cap_total",
+    family="windows",
+    title="Too many messages",
     define=lambda p: f"The customer got {_caps(p['rules']['cap_total']['windows'])}, counting this message.",
     example="6th message in 7 days (cap 5)",
 )
@@ -205,9 +245,17 @@ def _over_caps(m: Messages, counted: np.ndarray, windows: list[dict]):
 
 
 @rule(
-    "cap_channel", family="windows", title="Too many on one channel",
-    define=lambda p: "The same on one channel: " + "; ".join(
-        f"{catalog.CHANNEL_PLURAL.get(ch, ch)} {_caps(ws)}" for ch, ws in (p["rules"]["cap_channel"]["windows"] or {}).items()) + ".",
+    "cap_channel",
+    family="windows",
+    title="Too many on one channel",
+    define=lambda p: (
+        "The same on one channel: "
+        + "; ".join(
+            f"{catalog.CHANNEL_PLURAL.get(ch, ch)} {_caps(ws)}"
+            for ch, ws in (p["rules"]["cap_channel"]["windows"] or {}).items()
+        )
+        + "."
+    ),
     example="3rd text in 7 days (cap 2)",
 )
 def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
@@ -224,16 +272,22 @@ def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
 
 
 @rule(
-    "min_gap", family="windows", title="Same kind of message too soon",
-    define=lambda p: "The previous message of the same kind came too recently: " + ", ".join(
-        f"{_cat(k)} {_days(v)}" for k, v in (p["rules"]["min_gap"]["gap_days"] or {}).items())
-    + f", any other kind {_days(p['rules']['min_gap']['default_gap_days'])}.",
+    "min_gap",
+    family="windows",
+    title="Same kind of message too soon",
+    define=lambda p: (
+        "The previous message of the same kind came too recently: "
+        + ", ".join(f"{_cat(k)} {_days(v)}" for k, v in (p["rules"]["min_gap"]["gap_days"] or {}).items())
+        + f", any other kind {_days(p['rules']['min_gap']['default_gap_days'])}."
+    ),
     example="An offer 2 days after the previous one (minimum gap 7 days)",
 )
 def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["min_gap"], messages_of(data)
     gaps = rp.get("gap_days") or {}
-    lut = np.array([gaps.get(c, rp["default_gap_days"]) for c in schema.CATEGORIES] + [rp["default_gap_days"]], dtype=float)
+    lut = np.array(
+        [gaps.get(c, rp["default_gap_days"]) for c in schema.CATEGORIES] + [rp["default_gap_days"]], dtype=float
+    )
     lut = (lut * DAY).astype(np.int64)
     sub = np.flatnonzero(~exempt_mask(m, params))
     # stable sort of small int codes (radix): rows grouped by category, still by (customer, time)
@@ -243,15 +297,25 @@ def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
     close = (cat[1:] == cat[:-1]) & (cust[1:] == cust[:-1]) & (gap < lut[cat[1:]])
     rows, prev, gap = o[1:][close], o[:-1][close], gap[close]
     need = lut[m.category[rows]]
-    detail = (tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)) + " " + tx.duration(gap)
-              + " after the previous one (minimum gap " + tx.duration(need) + ")")
+    detail = (
+        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY))
+        + " "
+        + tx.duration(gap)
+        + " after the previous one (minimum gap "
+        + tx.duration(need)
+        + ")"
+    )
     return make_flags(data, m, "min_gap", params, rows, detail, m.message_ids(data, prev))
 
 
 @rule(
-    "multi_sender", family="windows", title="Too many different senders",
-    define=lambda p: f"More than {p['rules']['multi_sender']['max_senders']} different senders reached the customer "
-    f"within {_days(p['rules']['multi_sender']['window_days'])}, and this sender is one too many.",
+    "multi_sender",
+    family="windows",
+    title="Too many different senders",
+    define=lambda p: (
+        f"More than {p['rules']['multi_sender']['max_senders']} different senders reached the customer "
+        f"within {_days(p['rules']['multi_sender']['window_days'])}, and this sender is one too many."
+    ),
     example="3rd sender in 7 days (OEM, sales, service; max 2)",
 )
 def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
@@ -272,16 +336,28 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
     # own == 1: this message is its sender's first in the window
     flag = (distinct > rp["max_senders"]) & (own == 1)
     rows, j, distinct, heard = rows[flag], j[flag], distinct[flag], heard[flag]
-    names = np.array([", ".join(tx.SENDER_SHORT[s] for b, s in enumerate(schema.SENDERS) if mask >> b & 1)
-                      for mask in range(1 << len(schema.SENDERS))], dtype=object)
-    detail = (tx.ordinal(distinct) + f" sender in {rp['window_days']:g} days ("
-              + tx.pick_words(names, heard) + f"; max {rp['max_senders']})")
+    names = np.array(
+        [
+            ", ".join(tx.SENDER_SHORT[s] for b, s in enumerate(schema.SENDERS) if mask >> b & 1)
+            for mask in range(1 << len(schema.SENDERS))
+        ],
+        dtype=object,
+    )
+    detail = (
+        tx.ordinal(distinct)
+        + f" sender in {rp['window_days']:g} days ("
+        + tx.pick_words(names, heard)
+        + f"; max {rp['max_senders']})"
+    )
     related = m.message_ids(data, first_true_at_or_after(counted, j))
     return make_flags(data, m, "multi_sender", params, rows, detail, related)
 
 
 @rule(
-    "duplicate_campaign", needs=[("communications", "campaign_id")], family="windows", title="Same campaign twice",
+    "duplicate_campaign",
+    needs=[("communications", "campaign_id")],
+    family="windows",
+    title="Same campaign twice",
     define=lambda p: "The customer had already received this campaign on this channel.",
     example="Campaign SPRING24 sent again by email (first sent 2026-03-02)",
 )
@@ -300,8 +376,15 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     first = o[np.maximum.accumulate(np.where(new_group, np.arange(len(k)), 0))]
     dup = ~new_group & ~exempt_mask(m, params)[o]
     rows, first = o[dup], first[dup]
-    detail = ("Campaign " + m.values(data, "campaign_id", rows) + " sent again by "
-              + tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY) + " (first sent " + tx.day_text(m.local_day()[first]) + ")")
+    detail = (
+        "Campaign "
+        + m.values(data, "campaign_id", rows)
+        + " sent again by "
+        + tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY)
+        + " (first sent "
+        + tx.day_text(m.local_day()[first])
+        + ")"
+    )
     return make_flags(data, m, "duplicate_campaign", params, rows, detail, m.message_ids(data, first))
 
 
@@ -309,9 +392,14 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
 
 
 @rule(
-    "promo_after_purchase", needs=[("sales", None)], family="purchase", title="Promotion right after a purchase",
-    define=lambda p: f"{_up(_or([_cat(c) for c in p['rules']['promo_after_purchase']['categories']]))} "
-    f"within {_days(p['rules']['promo_after_purchase']['days'])} after the customer bought a vehicle.",
+    "promo_after_purchase",
+    needs=[("sales", None)],
+    family="purchase",
+    title="Promotion right after a purchase",
+    define=lambda p: (
+        f"{_up(_or([_cat(c) for c in p['rules']['promo_after_purchase']['categories']]))} "
+        f"within {_days(p['rules']['promo_after_purchase']['days'])} after the customer bought a vehicle."
+    ),
     example="Emailed an offer 2 days after buying a Camry on 2026-05-01 (cool-down 30 days)",
 )
 def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
@@ -325,20 +413,40 @@ def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     diff = day - pick(sd[ok], hit, 0)
     flag = (hit >= 0) & (diff <= rp["days"])
     rows, sale, diff = rows[flag], ok[hit[flag]], diff[flag]
-    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
-              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " " + tx.days_after(diff)
-              + sales_model_text(data, sale) + " on " + tx.day_text(sd[sale])
-              + " (cool-down " + str(rp["days"]) + " days)")
-    return make_flags(data, m, "promo_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale))
+    detail = (
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
+        + " "
+        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
+        + " "
+        + tx.days_after(diff)
+        + sales_model_text(data, sale)
+        + " on "
+        + tx.day_text(sd[sale])
+        + " (cool-down "
+        + str(rp["days"])
+        + " days)"
+    )
+    return make_flags(
+        data, m, "promo_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale)
+    )
 
 
 @rule(
     "better_offer_after_purchase",
-    needs=[("sales", None), ("sales", "model"), ("sales", "price"), ("communications", "model"), ("communications", "offer_price")],
-    family="purchase", title="Better offer right after the customer bought",
-    define=lambda p: f"{_up(_or([_cat(c) for c in p['rules']['better_offer_after_purchase']['categories']]))} "
-    f"on the model the customer bought, within {_days(p['rules']['better_offer_after_purchase']['days'])} of buying, "
-    "at a lower price than they paid.",
+    needs=[
+        ("sales", None),
+        ("sales", "model"),
+        ("sales", "price"),
+        ("communications", "model"),
+        ("communications", "offer_price"),
+    ],
+    family="purchase",
+    title="Better offer right after the customer bought",
+    define=lambda p: (
+        f"{_up(_or([_cat(c) for c in p['rules']['better_offer_after_purchase']['categories']]))} "
+        f"on the model the customer bought, within {_days(p['rules']['better_offer_after_purchase']['days'])} of buying, "
+        "at a lower price than they paid."
+    ),
     example="Offered a Camry at $27,900 12 days after the customer paid $29,500 for one",
 )
 def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
@@ -346,29 +454,57 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     sales = data["sales"]
     priced = sales["model"].notna() & sales["price"].notna()
     # only customers with a priced purchase can be offered a better deal: filter before strings
-    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"])
-                          & m.with_customer(sales["customer_id"][priced]))
-    rows = rows[m.values(data, "model", rows).notna().to_numpy() & m.values(data, "offer_price", rows).notna().to_numpy()]
+    rows = np.flatnonzero(
+        ~exempt_mask(m, params) & m.in_categories(rp["categories"]) & m.with_customer(sales["customer_id"][priced])
+    )
+    rows = rows[
+        m.values(data, "model", rows).notna().to_numpy() & m.values(data, "offer_price", rows).notna().to_numpy()
+    ]
     model, price = m.values(data, "model", rows), m.values(data, "offer_price", rows).to_numpy(float)
     sc, sd = table_codes(data, m, "sales"), day_of_date(sales["sale_date"])
-    ok = np.flatnonzero((sc >= 0) & (sd != I64_MIN) & sales["model"].notna().to_numpy() & sales["price"].notna().to_numpy())
+    ok = np.flatnonzero(
+        (sc >= 0) & (sd != I64_MIN) & sales["model"].notna().to_numpy() & sales["price"].notna().to_numpy()
+    )
     both = pd.concat([model, sales["model"].take(ok)], ignore_index=True).str.strip().str.lower()
     mcodes, _ = pd.factorize(both)
-    left = pd.DataFrame({"row": rows, "k": m.cust[rows] * (mcodes.max(initial=0) + 1) + mcodes[: len(rows)],
-                         "day": m.local_day()[rows], "offer": price, "i": np.arange(len(rows))})
-    right = pd.DataFrame({"sale": ok, "k": sc[ok] * (mcodes.max(initial=0) + 1) + mcodes[len(rows):],
-                          "sale_day": sd[ok], "paid": sales["price"].to_numpy(float)[ok]})
+    left = pd.DataFrame(
+        {
+            "row": rows,
+            "k": m.cust[rows] * (mcodes.max(initial=0) + 1) + mcodes[: len(rows)],
+            "day": m.local_day()[rows],
+            "offer": price,
+            "i": np.arange(len(rows)),
+        }
+    )
+    right = pd.DataFrame(
+        {
+            "sale": ok,
+            "k": sc[ok] * (mcodes.max(initial=0) + 1) + mcodes[len(rows) :],
+            "sale_day": sd[ok],
+            "paid": sales["price"].to_numpy(float)[ok],
+        }
+    )
     j = left.merge(right, on="k")  # per customer and model: a handful of sales, never a cartesian blow-up
     j = j[(j["day"] >= j["sale_day"]) & (j["day"] - j["sale_day"] <= rp["days"]) & (j["offer"] < j["paid"])]
     j = j.sort_values(["row", "sale_day", "sale"]).drop_duplicates("row", keep="last")  # the latest such sale
     rows, sale = j["row"].to_numpy(), j["sale"].to_numpy()
     diff = j["day"].to_numpy() - j["sale_day"].to_numpy()
-    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
-              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + " for "
-              + tx.with_article(model.take(j["i"].to_numpy()).str.strip()) + " at " + tx.money(j["offer"]) + " "
-              + tx.days_after(diff) + "buying one for " + tx.money(j["paid"]))
-    return make_flags(data, m, "better_offer_after_purchase", params, rows, detail,
-                      related_ids(data, "sales", "sale_id", sale))
+    detail = (
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
+        + " "
+        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
+        + " for "
+        + tx.with_article(model.take(j["i"].to_numpy()).str.strip())
+        + " at "
+        + tx.money(j["offer"])
+        + " "
+        + tx.days_after(diff)
+        + "buying one for "
+        + tx.money(j["paid"])
+    )
+    return make_flags(
+        data, m, "better_offer_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale)
+    )
 
 
 def _reminder_partial(data: DealerData) -> str | None:
@@ -385,11 +521,15 @@ def _reminder_partial(data: DealerData) -> str | None:
     family="service",
     partial=_reminder_partial,
     title="Service reminder right after a visit",
-    define=lambda p: f"A service reminder within {_days(p['rules']['reminder_after_service']['days'])} after a service "
-    "visit (of the same vehicle when both name one), or while an appointment is already booked and not yet due.",
+    define=lambda p: (
+        f"A service reminder within {_days(p['rules']['reminder_after_service']['days'])} after a service "
+        "visit (of the same vehicle when both name one), or while an appointment is already booked and not yet due."
+    ),
     example="Service reminder 3 days after the service visit of 2026-06-02 (repair order RO123)",
-    support=[Support("against service visits", ("service_visits",), "reminders are checked against appointments only"),
-             Support("against booked appointments", ("appointments",), "reminders are checked against visits only")],
+    support=[
+        Support("against service visits", ("service_visits",), "reminders are checked against appointments only"),
+        Support("against booked appointments", ("appointments",), "reminders are checked against visits only"),
+    ],
 )
 def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["reminder_after_service"], messages_of(data)
@@ -414,18 +554,44 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     flag = by_visit | (appt >= 0)
     v_rows, a_rows = rows[by_visit], rows[flag & ~by_visit]
     v_pos, a_pos = visit[by_visit], appt[flag & ~by_visit]
-    v_detail = ("Service reminder " + tx.days_after(day[by_visit] - vdays[v_pos]) + "a service visit on "
-                + tx.day_text(vdays[v_pos]) + " (repair order " + related_ids(data, "service_visits", "ro_id", v_pos) + ")")
+    v_detail = (
+        "Service reminder "
+        + tx.days_after(day[by_visit] - vdays[v_pos])
+        + "a service visit on "
+        + tx.day_text(vdays[v_pos])
+        + " (repair order "
+        + related_ids(data, "service_visits", "ro_id", v_pos)
+        + ")"
+    )
     tz = data.timezone
-    a_detail = ("Service reminder while an appointment booked on "
-                + tx.day_text(local_days_of(data["appointments"]["booked_at"].take(a_pos), tz))
-                + " is due on " + tx.day_text(local_days_of(data["appointments"]["scheduled_for"].take(a_pos), tz)))
-    return pd.concat([
-        make_flags(data, m, "reminder_after_service", params, v_rows, v_detail,
-                   related_ids(data, "service_visits", "ro_id", v_pos)),
-        make_flags(data, m, "reminder_after_service", params, a_rows, a_detail,
-                   related_ids(data, "appointments", "appointment_id", a_pos)),
-    ])
+    a_detail = (
+        "Service reminder while an appointment booked on "
+        + tx.day_text(local_days_of(data["appointments"]["booked_at"].take(a_pos), tz))
+        + " is due on "
+        + tx.day_text(local_days_of(data["appointments"]["scheduled_for"].take(a_pos), tz))
+    )
+    return pd.concat(
+        [
+            make_flags(
+                data,
+                m,
+                "reminder_after_service",
+                params,
+                v_rows,
+                v_detail,
+                related_ids(data, "service_visits", "ro_id", v_pos),
+            ),
+            make_flags(
+                data,
+                m,
+                "reminder_after_service",
+                params,
+                a_rows,
+                a_detail,
+                related_ids(data, "appointments", "appointment_id", a_pos),
+            ),
+        ]
+    )
 
 
 def _recent_visit(data: DealerData, m: Messages, rows: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -434,7 +600,7 @@ def _recent_visit(data: DealerData, m: Messages, rows: np.ndarray, day: np.ndarr
     vc, vd = table_codes(data, m, "service_visits"), day_of_date(sv["visit_date"])
     mvin = m.values(data, "vin", rows)
     vins, _ = pd.factorize(pd.concat([mvin, sv["vin"]], ignore_index=True))
-    mv, vv = vins[: len(rows)].astype(np.int64), vins[len(rows):].astype(np.int64)
+    mv, vv = vins[: len(rows)].astype(np.int64), vins[len(rows) :].astype(np.int64)
     ok = (vc >= 0) & (vd != I64_MIN)
     cust = m.cust[rows]
     nv = int(vins.max(initial=0)) + 1
@@ -457,10 +623,14 @@ def _asof_subset(left_group, left_val, right_group, right_val, keep) -> np.ndarr
 
 
 @rule(
-    "conquest_to_owner", needs_any=[("sales", None), ("vehicles", None)], family="purchase",
+    "conquest_to_owner",
+    needs_any=[("sales", None), ("vehicles", None)],
+    family="purchase",
     title="'Switch to us' offer to an existing owner",
-    define=lambda p: "A conquest offer (a message meant to win customers from other brands) sent to someone who already "
-    "owns a vehicle on record here or bought from this dealer on or before that day.",
+    define=lambda p: (
+        "A conquest offer (a message meant to win customers from other brands) sent to someone who already "
+        "owns a vehicle on record here or bought from this dealer on or before that day."
+    ),
     example="Conquest offer to a customer who bought here on 2025-11-20",
 )
 def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
@@ -481,28 +651,43 @@ def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
     by_sale, by_vehicle = sale >= 0, (sale < 0) & (owned >= 0)
     s_rows, v_rows = rows[by_sale], rows[by_vehicle]
     s_pos, v_pos = sale[by_sale], owned[by_vehicle]
-    s_detail = "Conquest offer to a customer who bought here on " + tx.day_text(day_of_date(data["sales"]["sale_date"])[s_pos])
+    s_detail = "Conquest offer to a customer who bought here on " + tx.day_text(
+        day_of_date(data["sales"]["sale_date"])[s_pos]
+    )
     v_vin = related_ids(data, "vehicles", "vin", v_pos)
     v_detail = "Conquest offer to a customer who owns vehicle " + v_vin
-    return pd.concat([
-        make_flags(data, m, "conquest_to_owner", params, s_rows, s_detail, related_ids(data, "sales", "sale_id", s_pos)),
-        make_flags(data, m, "conquest_to_owner", params, v_rows, v_detail, v_vin),
-    ])
+    return pd.concat(
+        [
+            make_flags(
+                data, m, "conquest_to_owner", params, s_rows, s_detail, related_ids(data, "sales", "sale_id", s_pos)
+            ),
+            make_flags(data, m, "conquest_to_owner", params, v_rows, v_detail, v_vin),
+        ]
+    )
 
 
 @rule(
-    "promo_during_open_lead", needs=[("leads", None)], family="purchase", title="Marketing while sales works a lead",
-    define=lambda p: f"{_up(_or([_cat(c) for c in p['rules']['promo_during_open_lead']['categories']]))} from "
-    f"anyone other than {catalog.SENDER_WORDS.get(p['rules']['promo_during_open_lead']['owner_sender'], p['rules']['promo_during_open_lead']['owner_sender'])} "
-    "while a sales lead of the customer is open.",
+    "promo_during_open_lead",
+    needs=[("leads", None)],
+    family="purchase",
+    title="Marketing while sales works a lead",
+    define=lambda p: (
+        f"{_up(_or([_cat(c) for c in p['rules']['promo_during_open_lead']['categories']]))} from "
+        f"anyone other than {catalog.SENDER_WORDS.get(p['rules']['promo_during_open_lead']['owner_sender'], p['rules']['promo_during_open_lead']['owner_sender'])} "
+        "while a sales lead of the customer is open."
+    ),
     example="A newsletter from the OEM while a lead opened on 2026-04-10 is still open with sales",
 )
 def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["promo_during_open_lead"], messages_of(data)
     owner = schema.SENDERS.index(rp["owner_sender"]) if rp["owner_sender"] in schema.SENDERS else -2
     leads = data["leads"]
-    rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (m.sender != owner)
-                          & m.with_customer(leads["customer_id"]))
+    rows = np.flatnonzero(
+        ~exempt_mask(m, params)
+        & m.in_categories(rp["categories"])
+        & (m.sender != owner)
+        & m.with_customer(leads["customer_id"])
+    )
     lc, opened, closed = table_codes(data, m, "leads"), ns_utc(leads["opened_at"]), ns_utc(leads["closed_at"])
     closed = np.where(closed == I64_MIN, I64_MAX, closed)  # still open
     ok = np.flatnonzero((lc >= 0) & (opened != I64_MIN))
@@ -510,11 +695,17 @@ def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     flag = pos >= 0
     rows, lead = rows[flag], ok[pos[flag]]
     owner_word = tx.SENDER.get(rp["owner_sender"], rp["owner_sender"])
-    detail = (tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)) + " from "
-              + tx.lookup(m.sender[rows], schema.SENDERS, tx.SENDER) + " while a lead opened on "
-              + tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone))
-              + f" is still open with {owner_word}")
-    return make_flags(data, m, "promo_during_open_lead", params, rows, detail, related_ids(data, "leads", "lead_id", lead))
+    detail = (
+        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY))
+        + " from "
+        + tx.lookup(m.sender[rows], schema.SENDERS, tx.SENDER)
+        + " while a lead opened on "
+        + tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone))
+        + f" is still open with {owner_word}"
+    )
+    return make_flags(
+        data, m, "promo_during_open_lead", params, rows, detail, related_ids(data, "leads", "lead_id", lead)
+    )
 
 
 # ---------------------------------------------------------------- consent and timing
@@ -528,7 +719,9 @@ CONSENT = {  # channel: (customers column, the value that forbids, sentence)
 
 
 def _consent_partial(data: DealerData) -> str | None:
-    absent = [f"{ch} (customers.{col} missing)" for ch, (col, _, _) in CONSENT.items() if not data.has("customers", col)]
+    absent = [
+        f"{ch} (customers.{col} missing)" for ch, (col, _, _) in CONSENT.items() if not data.has("customers", col)
+    ]
     return f"not checked for {', '.join(absent)}" if absent else None
 
 
@@ -538,14 +731,20 @@ def _consent_partial(data: DealerData) -> str | None:
     family="consent",
     partial=_consent_partial,
     title="No consent for the channel",
-    define=lambda p: "A text without recorded consent, an email to someone who opted out of email, a call to a number "
-    "on the do-not-call list, or mail to someone who opted out of mail.",
+    define=lambda p: (
+        "A text without recorded consent, an email to someone who opted out of email, a call to a number "
+        "on the do-not-call list, or mail to someone who opted out of mail."
+    ),
     example="Texted without SMS consent (no consent recorded)",
-    support=[Support(what, (f"customers.{CONSENT[ch][0]}",), without) for ch, what, without in (
-        ("sms", "text consent", "texts are not checked for consent"),
-        ("email", "email opt-outs", "emails are not checked for opt-outs"),
-        ("phone", "the do-not-call list", "calls are not checked against do-not-call"),
-        ("mail", "mail opt-outs", "mailings are not checked for opt-outs"))],
+    support=[
+        Support(what, (f"customers.{CONSENT[ch][0]}",), without)
+        for ch, what, without in (
+            ("sms", "text consent", "texts are not checked for consent"),
+            ("email", "email opt-outs", "emails are not checked for opt-outs"),
+            ("phone", "the do-not-call list", "calls are not checked against do-not-call"),
+            ("mail", "mail opt-outs", "mailings are not checked for opt-outs"),
+        )
+    ],
 )
 def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
@@ -565,9 +764,14 @@ def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
 
 
 @rule(
-    "after_opt_out", needs=[("communications", "unsubscribed")], family="consent", title="Messaged after unsubscribing",
-    define=lambda p: "A message on a channel the customer unsubscribed from, more than "
-    f"{p['rules']['after_opt_out']['grace_business_days']} business days (Monday to Friday) after unsubscribing.",
+    "after_opt_out",
+    needs=[("communications", "unsubscribed")],
+    family="consent",
+    title="Messaged after unsubscribing",
+    define=lambda p: (
+        "A message on a channel the customer unsubscribed from, more than "
+        f"{p['rules']['after_opt_out']['grace_business_days']} business days (Monday to Friday) after unsubscribing."
+    ),
     example="Emailed on 2026-05-20, after the customer unsubscribed on 2026-05-01 (grace of 10 business days ended 2026-05-15)",
 )
 def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
@@ -589,9 +793,18 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     at = find_sorted(u_keys, key[rows])  # -1: no unsubscribe on this channel (nobody may have one)
     flag = (at >= 0) & (m.local_day()[rows] > take(grace_end, at, I64_MAX))
     rows, at = rows[flag], at[flag]
-    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " on " + tx.day_text(m.local_day()[rows])
-              + ", after the customer unsubscribed on " + tx.day_text(u_day[at]) + " (grace of "
-              + str(rp["grace_business_days"]) + " business days ended " + tx.day_text(grace_end[at]) + ")")
+    detail = (
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
+        + " on "
+        + tx.day_text(m.local_day()[rows])
+        + ", after the customer unsubscribed on "
+        + tx.day_text(u_day[at])
+        + " (grace of "
+        + str(rp["grace_business_days"])
+        + " business days ended "
+        + tx.day_text(grace_end[at])
+        + ")"
+    )
     return make_flags(data, m, "after_opt_out", params, rows, detail, m.message_ids(data, u_first[at]))
 
 
@@ -602,13 +815,23 @@ def _zones_partial(data: DealerData) -> str | None:
 
 
 @rule(
-    "quiet_hours", family="timing", partial=_zones_partial, title="Texts or calls at night",
-    define=lambda p: f"{_up(_or([catalog.CHANNEL_WORDS.get(c, c) for c in p['rules']['quiet_hours']['channels']]))} "
-    f"before {_clock(p['rules']['quiet_hours']['start'])} or from {_clock(p['rules']['quiet_hours']['end'])} on, in "
-    "the customer's local time (the dealer's when the customer's time zone is unknown). Every kind of message counts.",
+    "quiet_hours",
+    family="timing",
+    partial=_zones_partial,
+    title="Texts or calls at night",
+    define=lambda p: (
+        f"{_up(_or([catalog.CHANNEL_WORDS.get(c, c) for c in p['rules']['quiet_hours']['channels']]))} "
+        f"before {_clock(p['rules']['quiet_hours']['start'])} or from {_clock(p['rules']['quiet_hours']['end'])} on, in "
+        "the customer's local time (the dealer's when the customer's time zone is unknown). Every kind of message counts."
+    ),
     example="Texted at 9:42 PM customer's time (quiet from 9 PM to 8 AM)",
-    support=[Support("in each customer's own time zone", ("customers.timezone",),
-                     "quiet hours use the dealer's time zone for everyone")],
+    support=[
+        Support(
+            "in each customer's own time zone",
+            ("customers.timezone",),
+            "quiet hours use the dealer's time zone for everyone",
+        )
+    ],
     exempt_applies=False,
 )
 def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
@@ -621,9 +844,13 @@ def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     start, end = _tod(rp["start"]), _tod(rp["end"])
     quiet = (tod < start) | (tod >= end) if start <= end else (tod < start) & (tod >= end)
     rows, tod, own_zone = rows[quiet], tod[quiet], own_zone[quiet]
-    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " at " + tx.clock(tod)
-              + tx.pick_words((" dealer's time", " customer's time"), own_zone)
-              + f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})")
+    detail = (
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
+        + " at "
+        + tx.clock(tod)
+        + tx.pick_words((" dealer's time", " customer's time"), own_zone)
+        + f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})"
+    )
     return make_flags(data, m, "quiet_hours", params, rows, detail)
 
 
@@ -655,10 +882,14 @@ def _tod(hhmm: str) -> int:
 
 
 @rule(
-    "non_preferred_channel", needs=[("customers", "preferred_channel")], family="consent",
+    "non_preferred_channel",
+    needs=[("customers", "preferred_channel")],
+    family="consent",
     title="Not the customer's preferred channel",
-    define=lambda p: f"A marketing message ({_or([_cat(c) for c in p['rules']['non_preferred_channel']['categories']])}) "
-    "on a channel other than the one the customer prefers.",
+    define=lambda p: (
+        f"A marketing message ({_or([_cat(c) for c in p['rules']['non_preferred_channel']['categories']])}) "
+        "on a channel other than the one the customer prefers."
+    ),
     example="Emailed an offer; the customer prefers texts",
 )
 def non_preferred_channel(data: DealerData, params: dict) -> pd.DataFrame:
@@ -667,9 +898,13 @@ def non_preferred_channel(data: DealerData, params: dict) -> pd.DataFrame:
     pref_code = np.append(pd.Index(schema.CHANNELS).get_indexer(pd.Index(pref.str.lower())), -1)
     pc = pref_code[m.cust]
     rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (pc >= 0) & (pc != m.channel))
-    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT) + " "
-              + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY) + "; the customer prefers "
-              + tx.lookup(pc[rows], schema.CHANNELS, {"email": "email", "sms": "texts", "phone": "calls", "mail": "mail"}))
+    detail = (
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
+        + " "
+        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
+        + "; the customer prefers "
+        + tx.lookup(pc[rows], schema.CHANNELS, {"email": "email", "sms": "texts", "phone": "calls", "mail": "mail"})
+    )
     return make_flags(data, m, "non_preferred_channel", params, rows, detail)
 
 
@@ -681,7 +916,8 @@ def up_to_as_of(data: DealerData) -> DealerData:
     are left out, so an earlier ``as_of`` rebuilds the audit as it stood then (SPEC §3)."""
     comm = data["communications"]
     end = pd.Timestamp(data.as_of + dt.timedelta(days=1)).tz_localize(
-        data.timezone, nonexistent="shift_forward", ambiguous=False)
+        data.timezone, nonexistent="shift_forward", ambiguous=False
+    )
     later = (comm["sent_at"] >= end).to_numpy(dtype=bool, na_value=False)  # a missing sent_at stays: it is a DataError
     if not later.any():
         return data
@@ -739,8 +975,9 @@ def run_rules_timed(data: DealerData, params: dict, rules=None, workers: int | N
     flags = pd.concat(parts) if parts else empty_flags(data)
     order = {n: i for i, n in enumerate(RULES)}
     # each part holds one rule's flags: its registry number without reading 10M strings back
-    code = np.concatenate([np.full(len(p), order[r.name], np.int64) for p, r in zip(parts, runnable)]
-                          + [np.zeros(0, np.int64)])
+    code = np.concatenate(
+        [np.full(len(p), order[r.name], np.int64) for p, r in zip(parts, runnable)] + [np.zeros(0, np.int64)]
+    )
     sort_key = flags.index.to_numpy(np.int64) * len(order) + code
     perm = np.argsort(sort_key, kind="stable")
     flags = flags[["detail", "related_id"]].iloc[perm]

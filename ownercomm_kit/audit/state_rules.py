@@ -17,6 +17,7 @@ state comes from customers.state, else the ZIP prefix, else the phone's area cod
   message's category in (t - cap_hours, t], every sender, this one included, ties of sent_at
   ordered by message_id as in every window rule; above the cap is flagged.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,17 +31,62 @@ from .rules import _tod, customer_local, empty_flags, make_flags, rule
 from .windows import DAY, MARGIN_DAYS, Messages, messages_of
 
 STATE_NAMES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
-    "CT": "Connecticut", "DE": "Delaware", "DC": "the District of Columbia", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
-    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
-    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
-    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
-    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "PR": "Puerto Rico", "VI": "the U.S. Virgin Islands",
-    "GU": "Guam", "AS": "American Samoa", "MP": "the Northern Mariana Islands",
+    "AL": "Alabama",
+    "AK": "Alaska",
+    "AZ": "Arizona",
+    "AR": "Arkansas",
+    "CA": "California",
+    "CO": "Colorado",
+    "CT": "Connecticut",
+    "DE": "Delaware",
+    "DC": "the District of Columbia",
+    "FL": "Florida",
+    "GA": "Georgia",
+    "HI": "Hawaii",
+    "ID": "Idaho",
+    "IL": "Illinois",
+    "IN": "Indiana",
+    "IA": "Iowa",
+    "KS": "Kansas",
+    "KY": "Kentucky",
+    "LA": "Louisiana",
+    "ME": "Maine",
+    "MD": "Maryland",
+    "MA": "Massachusetts",
+    "MI": "Michigan",
+    "MN": "Minnesota",
+    "MS": "Mississippi",
+    "MO": "Missouri",
+    "MT": "Montana",
+    "NE": "Nebraska",
+    "NV": "Nevada",
+    "NH": "New Hampshire",
+    "NJ": "New Jersey",
+    "NM": "New Mexico",
+    "NY": "New York",
+    "NC": "North Carolina",
+    "ND": "North Dakota",
+    "OH": "Ohio",
+    "OK": "Oklahoma",
+    "OR": "Oregon",
+    "PA": "Pennsylvania",
+    "RI": "Rhode Island",
+    "SC": "South Carolina",
+    "SD": "South Dakota",
+    "TN": "Tennessee",
+    "TX": "Texas",
+    "UT": "Utah",
+    "VT": "Vermont",
+    "VA": "Virginia",
+    "WA": "Washington",
+    "WV": "West Virginia",
+    "WI": "Wisconsin",
+    "WY": "Wyoming",
+    "PR": "Puerto Rico",
+    "VI": "the U.S. Virgin Islands",
+    "GU": "Guam",
+    "AS": "American Samoa",
+    "MP": "the Northern Mariana Islands",
 }
 NEEDS = [("customers", "state"), ("customers", "postal_code"), ("customers", "phone")]
 
@@ -119,8 +165,9 @@ def _ruled(data: DealerData, m: Messages, params: dict) -> Ruled:
 def _params_key(params: dict) -> str:
     import json
 
-    return json.dumps([params.get("state_rules"), params.get("audit", {}).get("exempt_categories")],
-                      sort_keys=True, default=str)
+    return json.dumps(
+        [params.get("state_rules"), params.get("audit", {}).get("exempt_categories")], sort_keys=True, default=str
+    )
 
 
 def _state_partial(data: DealerData) -> str | None:
@@ -132,13 +179,25 @@ def _state_partial(data: DealerData) -> str | None:
 
 
 @rule(
-    "state_quiet_hours", needs_any=NEEDS, family="timing", partial=_state_partial, scope="state",
+    "state_quiet_hours",
+    needs_any=NEEDS,
+    family="timing",
+    partial=_state_partial,
+    scope="state",
     title="Outside a state's calling hours",
-    define=lambda p: "A text or call outside the calling window of the customer's state (" + _state_windows(p)
-    + "), in the customer's local time, and not already a night-time text or call. Risk flag, not legal advice.",
+    define=lambda p: (
+        "A text or call outside the calling window of the customer's state ("
+        + _state_windows(p)
+        + "), in the customer's local time, and not already a night-time text or call. Risk flag, not legal advice."
+    ),
     example="Texted at 8:30 PM customer's time, outside Florida's window (8 AM to 8 PM)",
-    support=[Support("from the customer's own state column", ("customers.state",),
-                     "the state comes from the ZIP code or the phone's area code only")],
+    support=[
+        Support(
+            "from the customer's own state column",
+            ("customers.state",),
+            "the state comes from the ZIP code or the phone's area code only",
+        )
+    ],
 )
 def state_quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     m = messages_of(data)
@@ -153,17 +212,30 @@ def state_quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     outside = (tod < st.start[s]) | (tod >= st.end[s])
     qh = params["rules"].get("quiet_hours", {})
     if qh.get("enabled", True):  # what quiet_hours flags stays with quiet_hours
-        qch = np.isin(m.channel[rows], [schema.CHANNELS.index(c) for c in qh.get("channels", []) if c in schema.CHANNELS])
+        qch = np.isin(
+            m.channel[rows], [schema.CHANNELS.index(c) for c in qh.get("channels", []) if c in schema.CHANNELS]
+        )
         q0, q1 = _tod(qh["start"]), _tod(qh["end"])
         federal = (tod < q0) | (tod >= q1) if q0 <= q1 else (tod < q0) & (tod >= q1)
         outside &= ~(qch & federal)
     rows, tod, own_zone, s = rows[outside], tod[outside], own_zone[outside], s[outside]
     start = np.array([tx.clock_param(r.start) for r in st.rules] + [""], dtype=object)
     end = np.array([tx.clock_param(r.end) for r in st.rules] + [""], dtype=object)
-    detail = (tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB) + " at " + tx.clock(tod)
-              + tx.pick_words((" dealer's time", " customer's time"), own_zone) + ", outside "
-              + tx.s(st.names[s]) + " calling window " + tx.s(start[s]) + " to " + tx.s(end[s])
-              + " (" + tx.s(st.cites[s]) + ")")
+    detail = (
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
+        + " at "
+        + tx.clock(tod)
+        + tx.pick_words((" dealer's time", " customer's time"), own_zone)
+        + ", outside "
+        + tx.s(st.names[s])
+        + " calling window "
+        + tx.s(start[s])
+        + " to "
+        + tx.s(end[s])
+        + " ("
+        + tx.s(st.cites[s])
+        + ")"
+    )
     return make_flags(data, m, "state_quiet_hours", params, rows, detail)
 
 
@@ -208,10 +280,18 @@ def _window_start_of(m: Messages, rows: np.ndarray, width: int) -> np.ndarray:
 
 
 @rule(
-    "state_contact_cap", needs_any=NEEDS, family="windows", partial=_state_partial, scope="state",
+    "state_contact_cap",
+    needs_any=NEEDS,
+    family="windows",
+    partial=_state_partial,
+    scope="state",
     title="Over a state's limit on one subject",
-    define=lambda p: "More texts and calls on one subject (the kind of message) in the state's time limit than its "
-    "law allows, from every sender together, counting this one (" + _state_caps(p) + "). Risk flag, not legal advice.",
+    define=lambda p: (
+        "More texts and calls on one subject (the kind of message) in the state's time limit than its "
+        "law allows, from every sender together, counting this one ("
+        + _state_caps(p)
+        + "). Risk flag, not legal advice."
+    ),
     example="4th text or call about offers in 24 hours to a customer in Florida (limit 3)",
 )
 def state_contact_cap(data: DealerData, params: dict) -> pd.DataFrame:
@@ -223,9 +303,20 @@ def state_contact_cap(data: DealerData, params: dict) -> pd.DataFrame:
     rows, count, first = over_state_cap(m, st, s, counted)
     s = s[rows]
     hours = np.array([f"{r.cap_hours:g}" for r in st.rules] + [""], dtype=object)
-    detail = (tx.ordinal(count) + " text or call about " + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-              + " in " + tx.s(hours[s]) + " hours (" + tx.s(st.names[s]) + " cap " + tx.num(st.cap[s])
-              + " per subject, " + tx.s(st.cites[s]) + ")")
+    detail = (
+        tx.ordinal(count)
+        + " text or call about "
+        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
+        + " in "
+        + tx.s(hours[s])
+        + " hours ("
+        + tx.s(st.names[s])
+        + " cap "
+        + tx.num(st.cap[s])
+        + " per subject, "
+        + tx.s(st.cites[s])
+        + ")"
+    )
     return make_flags(data, m, "state_contact_cap", params, rows, detail, m.message_ids(data, first))
 
 
@@ -274,13 +365,21 @@ def state_summary(data: DealerData, params: dict, flags: pd.DataFrame) -> dict:
     if len(f):
         st = states.drop_duplicates("customer_id").set_index("customer_id")["state"]
         f = f.assign(state=f["customer_id"].astype("string").map(st))
-        by_state = (f.groupby(["state", "rule"], observed=True)
-                    .agg(flags=("message_id", "size"), customers=("customer_id", "nunique")).reset_index())
+        by_state = (
+            f.groupby(["state", "rule"], observed=True)
+            .agg(flags=("message_id", "size"), customers=("customer_id", "nunique"))
+            .reset_index()
+        )
     per_state = states["state"].value_counts()
     customers = pd.DataFrame({"state": sorted(ruled), "customers": [int(per_state.get(c, 0)) for c in sorted(ruled)]})
-    return {"methods": methods, "by_state": by_state, "customers_in_ruled_states": customers,
-            "table": state_laws.table_frame(params), "version": state_laws.table_version(params),
-            "heatmap": law_heatmap(data, params)}
+    return {
+        "methods": methods,
+        "by_state": by_state,
+        "customers_in_ruled_states": customers,
+        "table": state_laws.table_frame(params),
+        "version": state_laws.table_version(params),
+        "heatmap": law_heatmap(data, params),
+    }
 
 
 def law_heatmap(data: DealerData, params: dict) -> pd.DataFrame:
@@ -311,7 +410,10 @@ def _state_windows(params: dict) -> str:
 
 def _state_caps(params: dict) -> str:
     table = state_laws.state_table(params)
-    parts = [f"{c} {r.cap} in {r.cap_hours:g} hours"
-             + (f", {', '.join(category_words(x) for x in r.exempt_categories)} exempt" if r.exempt_categories else "")
-             for c, r in table.items() if r.cap is not None]
+    parts = [
+        f"{c} {r.cap} in {r.cap_hours:g} hours"
+        + (f", {', '.join(category_words(x) for x in r.exempt_categories)} exempt" if r.exempt_categories else "")
+        for c, r in table.items()
+        if r.cap is not None
+    ]
     return "; ".join(parts) or "no state caps contacts"

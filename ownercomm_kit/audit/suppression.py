@@ -5,6 +5,7 @@ One row per (customer_id, channel, rule) with ``until``: the last date the reaso
 CRM suppresses per channel: a reason about every channel (a purchase or service cool-down,
 the total cap) is one row per channel.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -59,12 +60,14 @@ def _per_channel(out: pd.DataFrame) -> pd.DataFrame:
 
 def _frame(cust, channel, rule, until_days) -> pd.DataFrame:
     until = np.asarray(until_days, dtype=np.int64) if len(until_days) else np.array([], np.int64)
-    return pd.DataFrame({
-        "customer_id": pd.array(np.asarray(cust, dtype=object), dtype="string"),
-        "channel": pd.array(np.asarray(channel, dtype=object), dtype="string"),
-        "rule": pd.array(np.asarray(rule, dtype=object), dtype="string"),
-        "until": pd.Series(np.where(until == NAT, NAT, until * DAY).astype(np.int64).view("datetime64[ns]")),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array(np.asarray(cust, dtype=object), dtype="string"),
+            "channel": pd.array(np.asarray(channel, dtype=object), dtype="string"),
+            "rule": pd.array(np.asarray(rule, dtype=object), dtype="string"),
+            "until": pd.Series(np.where(until == NAT, NAT, until * DAY).astype(np.int64).view("datetime64[ns]")),
+        }
+    )
 
 
 def _enabled(params: dict, name: str) -> bool:
@@ -125,7 +128,9 @@ def _cap_window(data, m, counted, w, a_end, channel, name):
     # never frees up (-1: no such message, held indefinitely)
     leaving = take(rows, first[full] + count[full] - w["max"] if w["max"] >= 1 else np.full(int(full.sum()), -1))
     free_at = take(m.t, leaving, 0) + width
-    until = np.where(leaving >= 0, np.floor_divide(local_ns(free_at - 1, data.timezone), DAY), NAT)  # last day still capped
+    until = np.where(
+        leaving >= 0, np.floor_divide(local_ns(free_at - 1, data.timezone), DAY), NAT
+    )  # last day still capped
     n = int(full.sum())
     return _frame(m.customers.to_numpy(object)[cust[full]], [channel] * n, [name] * n, until)
 
@@ -156,8 +161,7 @@ def _opt_out(data, params):
     key = uniq(m.cust[unsub] * len(schema.CHANNELS) + m.channel[unsub])
     n = len(key)
     channels = np.array(schema.CHANNELS, dtype=object)[key % len(schema.CHANNELS)]
-    return _frame(m.customers.to_numpy(object)[key // len(schema.CHANNELS)], channels, ["after_opt_out"] * n,
-                  [NAT] * n)
+    return _frame(m.customers.to_numpy(object)[key // len(schema.CHANNELS)], channels, ["after_opt_out"] * n, [NAT] * n)
 
 
 def _state_cap(data, params):

@@ -4,6 +4,7 @@ Every piece is an Arrow-backed pandas string Series built in bulk (numbers forma
 Arrow's cast, words picked from a small table by ``take``), and pieces are joined with
 Arrow's element-wise concatenation: no Python string per row, also with millions of flags.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,8 +72,9 @@ def lookup(codes: np.ndarray, names: tuple[str, ...], words: dict[str, str] | No
 
 def ordinal(n: np.ndarray) -> pd.Series:
     n = np.asarray(n).astype(np.int64)
-    code = np.where((n % 100 >= 11) & (n % 100 <= 13), 0,
-                    np.select([n % 10 == 1, n % 10 == 2, n % 10 == 3], [1, 2, 3], 0))
+    code = np.where(
+        (n % 100 >= 11) & (n % 100 <= 13), 0, np.select([n % 10 == 1, n % 10 == 2, n % 10 == 3], [1, 2, 3], 0)
+    )
     return num(n) + pick_words(("th", "st", "nd", "rd"), code)
 
 
@@ -108,7 +110,12 @@ def clock(tod_ns: np.ndarray) -> pd.Series:
     """'9:42 PM' of nanoseconds since local midnight."""
     minutes = np.asarray(tod_ns, dtype=np.int64) // (60 * 10**9)
     h, m = minutes // 60, minutes % 60
-    return num((h + 11) % 12 + 1) + ":" + pick_words([f"{i:02d}" for i in range(60)], m) + pick_words((" PM", " AM"), h < 12)
+    return (
+        num((h + 11) % 12 + 1)
+        + ":"
+        + pick_words([f"{i:02d}" for i in range(60)], m)
+        + pick_words((" PM", " AM"), h < 12)
+    )
 
 
 def clock_param(hhmm: str) -> str:
@@ -119,7 +126,10 @@ def clock_param(hhmm: str) -> str:
 
 def money(values) -> pd.Series:
     """'$29,500' (cents only when there are any). Few rows: the flagged offers."""
-    out = [None if pd.isna(v) else (f"${v:,.0f}" if float(v).is_integer() else f"${v:,.2f}") for v in np.asarray(values, dtype=float)]
+    out = [
+        None if pd.isna(v) else (f"${v:,.0f}" if float(v).is_integer() else f"${v:,.2f}")
+        for v in np.asarray(values, dtype=float)
+    ]
     return s(out)
 
 

@@ -9,6 +9,7 @@ change a 7-day window is still 168 hours). Ties of identical ``sent_at`` for one
 ordered by ``message_id``, so "the 6th message" and "the duplicate" are deterministic: the
 later message_id comes later, and a message counts those tied with it that come before it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -96,6 +97,7 @@ class Messages:
 
     def window_start(self, days: float) -> np.ndarray:
         """For each row, the first sorted row of the same customer with t > t_row - days."""
+
         def compute():
             width = int(days * DAY)
             if self.uniq_t is None and width % self.unit == 0 and width <= MARGIN_DAYS * DAY:
@@ -140,6 +142,7 @@ class Messages:
     def codes(self, data: DealerData, name: str) -> tuple[np.ndarray, pd.Index]:
         """A communications column factorized (in file order, then permuted): codes in sorted
         order (-1 for NA) and the distinct values. Cheaper than moving 10M strings around."""
+
         def compute():
             codes, uniques = pd.factorize(data["communications"][name])
             return codes[self.order], pd.Index(uniques)
@@ -172,8 +175,14 @@ def messages_of(data: DealerData) -> Messages:
 def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     # the columns' encodings are independent: two threads (Arrow and numpy release the GIL)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        enums = {col: pool.submit(codes_of, comm[col], allowed) for col, allowed in
-                 (("channel", schema.CHANNELS), ("sender", schema.SENDERS), ("category", schema.CATEGORIES))}
+        enums = {
+            col: pool.submit(codes_of, comm[col], allowed)
+            for col, allowed in (
+                ("channel", schema.CHANNELS),
+                ("sender", schema.SENDERS),
+                ("category", schema.CATEGORIES),
+            )
+        }
         cust_codes, customers = pd.factorize(comm["customer_id"], sort=True)
         enums = {col: f.result() for col, f in enums.items()}
     cust = cust_codes.astype(np.int64)
@@ -225,8 +234,19 @@ def _require(comm: pd.DataFrame, empty: np.ndarray, column: str) -> None:
 
     if empty.any():
         first = int(np.flatnonzero(empty)[0])
-        raise DataError([Problem("error", "communications", None, first + 2, column, None,
-                                 f"{plural(int(empty.sum()), 'message')} without a {column}: the audit needs one on every message")])
+        raise DataError(
+            [
+                Problem(
+                    "error",
+                    "communications",
+                    None,
+                    first + 2,
+                    column,
+                    None,
+                    f"{plural(int(empty.sum()), 'message')} without a {column}: the audit needs one on every message",
+                )
+            ]
+        )
 
 
 def stable_argsort_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:

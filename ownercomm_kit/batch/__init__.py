@@ -4,9 +4,9 @@
 executor of ``executors``, ``manifest`` records each store's outcome, ``index`` builds the
 group's page.
 """
+
 from .batch import BatchInterrupted, BatchResult, make_executor, run_batch
 from .group_file import Group, read_group
 from .manifest import INDEX, MANIFEST
 
-__all__ = ["BatchInterrupted", "BatchResult", "Group", "INDEX", "MANIFEST", "make_executor", "read_group",
-           "run_batch"]
+__all__ = ["BatchInterrupted", "BatchResult", "Group", "INDEX", "MANIFEST", "make_executor", "read_group", "run_batch"]

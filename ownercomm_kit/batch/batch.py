@@ -6,6 +6,7 @@ given a scheduler address), runs the group step (SPEC §9), and writes
 ``<out>/<group_id>/manifest.json`` (``manifest``) and ``index.html`` (``index``).
 A store's failure is recorded with its reason; every other store still runs.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -95,15 +96,22 @@ def run_batch(
     warm_group_step(shared or "inline")  # the group step's imports, while the stores run
     tasks = []
     for i, dealer_file in enumerate(group.dealer_files):
-        tasks.append({
-            "dealer_file": str(dealer_file), "dealer_id": dealer_file.stem, "out": str(group_dir),
-            "group_file": str(group.file), "force": force, "as_of": as_of, "timeout": timeout,
-            "notebooks_dir": str(notebooks_dir) if notebooks_dir else None,
-            "shared_plotlyjs": shared,
-            "history_months": history_months,
-            # Warm the next kernel only where another store will follow on that worker.
-            "prestart": i < len(group.dealer_files) - executor.slots,
-        })
+        tasks.append(
+            {
+                "dealer_file": str(dealer_file),
+                "dealer_id": dealer_file.stem,
+                "out": str(group_dir),
+                "group_file": str(group.file),
+                "force": force,
+                "as_of": as_of,
+                "timeout": timeout,
+                "notebooks_dir": str(notebooks_dir) if notebooks_dir else None,
+                "shared_plotlyjs": shared,
+                "history_months": history_months,
+                # Warm the next kernel only where another store will follow on that worker.
+                "prestart": i < len(group.dealer_files) - executor.slots,
+            }
+        )
     results: dict[str, dict] = {}
     stopped = None
     try:
@@ -113,21 +121,30 @@ def run_batch(
                 results[task["dealer_file"]] = result
                 if on_result:
                     on_result(result)
-        stores = [manifest.store_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
+        stores = [
+            manifest.store_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results
+        ]
         # SPEC §9: the group step, on the stores that succeeded, on the same cluster as the stores
-        group_entry = _group_step(group, group_dir, stores, executor, as_of=as_of, force=force,
-                                  plotlyjs=shared or "inline")  # the page sits one folder down, like a store's
+        group_entry = _group_step(
+            group, group_dir, stores, executor, as_of=as_of, force=force, plotlyjs=shared or "inline"
+        )  # the page sits one folder down, like a store's
     except KeyboardInterrupt as e:  # SIGTERM (see procs.sigterm_interrupts) or Ctrl-C
         stopped = procs.stop_reason(e)[0]
-        stores = [manifest.store_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results]
+        stores = [
+            manifest.store_entry(results[t["dealer_file"]], group_dir) for t in tasks if t["dealer_file"] in results
+        ]
         group_entry = {"status": "skipped", "error": f"the batch was stopped by {stopped}"}
     finally:
         if own_executor:
             executor.close()
     seconds = round(time.perf_counter() - started, 3)
     doc = {
-        "group_id": group.group_id, "group_name": group.group_name, "group_file": str(group.file),
-        "kit_version": __version__, "executor": executor.name, "workers": executor.slots,
+        "group_id": group.group_id,
+        "group_name": group.group_name,
+        "group_file": str(group.file),
+        "kit_version": __version__,
+        "executor": executor.name,
+        "workers": executor.slots,
         "started_at": started_at.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": seconds,
@@ -140,13 +157,30 @@ def run_batch(
         doc["stopped"] = {"by": stopped, "not_finished": not_run}
     manifest_path = outputs.write_json(doc, group_dir / MANIFEST)
     if stopped:  # the manifest says what finished; the index waits for a whole run
-        raise BatchInterrupted(stopped, BatchResult(group=group, out_dir=group_dir, stores=stores, seconds=seconds,
-                                                    manifest=manifest_path, index=group_dir / INDEX))
+        raise BatchInterrupted(
+            stopped,
+            BatchResult(
+                group=group,
+                out_dir=group_dir,
+                stores=stores,
+                seconds=seconds,
+                manifest=manifest_path,
+                index=group_dir / INDEX,
+            ),
+        )
     from . import index  # plotly and nbconvert: only once the stores are done
+
     page = index.build_index(doc, group_dir, plotlyjs="shared" if shared else "inline")
     index_path = outputs.write_text(page, group_dir / INDEX)
-    return BatchResult(group=group, out_dir=group_dir, stores=stores, seconds=seconds,
-                       manifest=manifest_path, index=index_path, group_step=group_entry)
+    return BatchResult(
+        group=group,
+        out_dir=group_dir,
+        stores=stores,
+        seconds=seconds,
+        manifest=manifest_path,
+        index=index_path,
+        group_step=group_entry,
+    )
 
 
 def _group_step(group: Group, group_dir: Path, stores: list[dict], executor, *, as_of, force, plotlyjs) -> dict:
@@ -157,10 +191,19 @@ def _group_step(group: Group, group_dir: Path, stores: list[dict], executor, *, 
     started = time.perf_counter()
     try:
         merged = params.resolve({"dealer_id": group.group_id, "data_dir": "."}, group_file=group.file, root=group.root)
-        return step.run_group_step(group_dir, {"group_id": group.group_id, "group_name": group.group_name,
-                                               "stores": stores}, merged, as_of=params.parse_as_of(as_of),
-                                   force=force, client=getattr(executor, "client", None), plotlyjs=plotlyjs)
+        return step.run_group_step(
+            group_dir,
+            {"group_id": group.group_id, "group_name": group.group_name, "stores": stores},
+            merged,
+            as_of=params.parse_as_of(as_of),
+            force=force,
+            client=getattr(executor, "client", None),
+            plotlyjs=plotlyjs,
+        )
     except Exception as e:  # noqa: BLE001 - recorded in the manifest and said by the CLI
-        return {"status": "failed", "error": f"{type(e).__name__}: {e}",
-                "seconds": round(time.perf_counter() - started, 3),
-                "failure": failure.from_exception(e).to_dict()}
+        return {
+            "status": "failed",
+            "error": f"{type(e).__name__}: {e}",
+            "seconds": round(time.perf_counter() - started, 3),
+            "failure": failure.from_exception(e).to_dict(),
+        }

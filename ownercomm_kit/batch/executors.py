@@ -10,6 +10,7 @@
 Both yield ``(task, result)`` as stores finish, in completion order. A store's own failure is
 already a result (``run_store`` never raises); an executor only has to survive its workers.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,14 @@ Result = dict
 CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
 POOL_RESTARTS = 2
 # What a worker needs to run a store (papermill, the kernel machinery, the HTML export).
-PRELOAD = ("ownercomm_kit.run.store", "ownercomm_kit.run.engine", "papermill", "nbclient", "jupyter_client", "ownercomm_kit.report.export")  # a worker process dying (not a store failing) restarts the pool this often
+PRELOAD = (
+    "ownercomm_kit.run.store",
+    "ownercomm_kit.run.engine",
+    "papermill",
+    "nbclient",
+    "jupyter_client",
+    "ownercomm_kit.report.export",
+)  # a worker process dying (not a store failing) restarts the pool this often
 
 
 class Executor(Protocol):
@@ -41,9 +49,17 @@ class Executor(Protocol):
 
 def crashed(task: Task, reason: str) -> Result:
     """The result of a store whose worker died under it."""
-    return {"dealer_id": task.get("dealer_id") or "?", "status": "failed", "seconds": 0.0,
-            "error": reason, "out_dir": None, "outputs": [], "failed_notebook": None,
-            "dealer_name": None, "timings": {}}
+    return {
+        "dealer_id": task.get("dealer_id") or "?",
+        "status": "failed",
+        "seconds": 0.0,
+        "error": reason,
+        "out_dir": None,
+        "outputs": [],
+        "failed_notebook": None,
+        "dealer_name": None,
+        "timings": {},
+    }
 
 
 class LocalPool:
@@ -61,8 +77,9 @@ class LocalPool:
             ctx = multiprocessing.get_context("spawn")
         # Workers die with the fork server (which dies with this process) and stop cleanly
         # on SIGTERM: see procs.
-        return ProcessPoolExecutor(max_workers=min(self.slots, n), mp_context=ctx,
-                                   initializer=procs.worker_init, initargs=(os.getpid(),))
+        return ProcessPoolExecutor(
+            max_workers=min(self.slots, n), mp_context=ctx, initializer=procs.worker_init, initargs=(os.getpid(),)
+        )
 
     def run(self, fn, tasks):
         pending = list(tasks)
@@ -125,8 +142,9 @@ class DaskCluster:
         for t in tasks:
             # pure=False: a re-run of an unchanged task must run (the store decides to skip);
             # retries=1: a store whose worker was lost runs once more on another.
-            fut = self.client.submit(fn, t, pure=False, retries=1,
-                                     key=f"ownercomm-{t['dealer_id']}-{os.urandom(4).hex()}")
+            fut = self.client.submit(
+                fn, t, pure=False, retries=1, key=f"ownercomm-{t['dealer_id']}-{os.urandom(4).hex()}"
+            )
             futures.append(fut)
             tasks_by_key[fut.key] = t
         for fut in as_completed(futures):

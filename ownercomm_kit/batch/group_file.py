@@ -1,4 +1,5 @@
 """A group file (SPEC §3): its stores as dealer files, every one checked before any store runs."""
+
 from __future__ import annotations
 
 import os
@@ -68,11 +69,18 @@ def read_group(group_file: str | os.PathLike) -> Group:
             problems.append(
                 f"{group_file}: dealer_id {dealer_id!r} is used by {len(owners)} dealer files "
                 f"({', '.join(str(o) for o in owners)}); each store needs its own dealer_id, else one "
-                f"store's reports and customers would land in another's folder")
+                f"store's reports and customers would land in another's folder"
+            )
     if problems:
         raise params.ParamsError(problems)
-    return Group(group_id=group_id, group_name=str(doc.get("group_name") or group_id), file=group_file,
-                 root=root, dealer_files=files, report=report)
+    return Group(
+        group_id=group_id,
+        group_name=str(doc.get("group_name") or group_id),
+        file=group_file,
+        root=root,
+        dealer_files=files,
+        report=report,
+    )
 
 
 def _dealer_path(entry: str, group_file: Path, root: Path) -> Path:

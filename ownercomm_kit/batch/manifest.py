@@ -1,6 +1,7 @@
 """A group batch's ``manifest.json`` (SPEC §7): per store its status (ok, failed, skipped),
 seconds and one-line error, and why it failed as data (``failure``: kind, problems; see
 ``run.failure``), which the group index and the CLI render."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,6 +14,7 @@ STATUSES = ("ok", "skipped", "failed")
 def store_entry(result: dict, group_dir: Path) -> dict:
     """A store's line in manifest.json (from ``run.store.RunResult.to_dict()``); paths relative
     to the group folder."""
+
     def rel(p):
         if not p:
             return None

@@ -6,6 +6,7 @@ almost all of it first-time imports in this process; they now overlap the stores
 
 Best effort: a failure here only means the group step imports cold, as before.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -14,8 +15,14 @@ import threading
 
 log = logging.getLogger(__name__)
 
-MODULES = ("ownercomm_kit.group.step", "ownercomm_kit.group.page", "ownercomm_kit.group.persons",
-           "duckdb", "pyarrow.parquet", "phonenumbers")
+MODULES = (
+    "ownercomm_kit.group.step",
+    "ownercomm_kit.group.page",
+    "ownercomm_kit.group.persons",
+    "duckdb",
+    "pyarrow.parquet",
+    "phonenumbers",
+)
 
 
 def warm_group_step(plotlyjs: str = "inline") -> threading.Thread:

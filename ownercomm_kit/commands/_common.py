@@ -1,4 +1,5 @@
 """What several commands share: the parameters of a data folder, with or without a dealer file."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,9 @@ import click
 from .. import params, params_schema
 
 
-def resolve_params(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of,
-                   group_file: Path | None = None) -> dict:
+def resolve_params(
+    data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of, group_file: Path | None = None
+) -> dict:
     """Merged parameters for a data folder, with or without a dealer file.
 
     A DATA_DIR that does not exist is said first (exit 1, like every data problem): asking

@@ -1,4 +1,5 @@
 """`ownercomm audit DATA_DIR [--params DEALER_FILE] [--timezone TZ] [--as-of DATE] --out flags.csv`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,17 +13,41 @@ from ._common import resolve_params
 
 @click.command("audit")
 @click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Dealer file (params/dealers/<id>.yaml): its mapping, timezone and rule overrides apply.")
+@click.option(
+    "--params",
+    "dealer_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Dealer file (params/dealers/<id>.yaml): its mapping, timezone and rule overrides apply.",
+)
 @click.option("--timezone", help="IANA time zone of the dealer, e.g. America/Los_Angeles (else the dealer file's).")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="The audit's 'today' (YYYY-MM-DD); empty = the last date in the data.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flags.csv"),
-              show_default=True, help="Where to write the flags (one row per message and rule broken).")
-@click.option("--suppression", "suppression_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the suppression list (customer_id, channel, rule, until) here.")
-@click.option("--rule", "rules", multiple=True, type=click.Choice(list(RULES)),
-              help="Run only this rule (repeatable); default: every enabled rule.")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="The audit's 'today' (YYYY-MM-DD); empty = the last date in the data.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("flags.csv"),
+    show_default=True,
+    help="Where to write the flags (one row per message and rule broken).",
+)
+@click.option(
+    "--suppression",
+    "suppression_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the suppression list (customer_id, channel, rule, until) here.",
+)
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    type=click.Choice(list(RULES)),
+    help="Run only this rule (repeatable); default: every enabled rule.",
+)
 def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -> None:
     """Run the communication audit's rules alone (no notebook) and write flags.csv.
 
@@ -37,7 +62,7 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -
     if data["communications"].empty:  # a header-only export: said plainly, not a silent zero
         click.echo("  no messages in the data: the communications table has no rows, so nothing is audited")
     counts = flags["rule"].value_counts()
-    for name in (rules or RULES):
+    for name in rules or RULES:
         if name in skipped and not skipped[name].startswith("partly"):
             click.echo(f"  {name:<28} skipped: {skipped[name]}")
         else:

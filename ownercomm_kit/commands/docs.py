@@ -1,4 +1,5 @@
 """`ownercomm docs [--out DIR] [--check]`: the reference pages generated from the code (``reference``)."""
+
 from __future__ import annotations
 
 import sys
@@ -8,8 +9,13 @@ import click
 
 
 @click.command("docs")
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Folder of the reference pages (default: docs/ in the kit's root).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of the reference pages (default: docs/ in the kit's root).",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a page differs from what the code says.")
 def docs(out: str | None, check: bool) -> None:
     """Write the reference (rules, figures, parameters, data model, outputs) from the kit's code."""

@@ -1,4 +1,5 @@
 """`ownercomm init DIR`: a consultant's workspace (``workspace.init``)."""
+
 from __future__ import annotations
 
 import click
@@ -22,8 +23,10 @@ def init(folder: str) -> None:
         click.echo(f"  created {rel}")
     if result.kept:
         click.echo(f"  kept {plural(len(result.kept), 'existing file')} as they were")
-    click.echo(f"Workspace ready: {result.root}\n"
-               f"Next: put a dealer's exports in {result.root / 'data' / '<dealer_id>'}, then\n"
-               f"  cd {result.root}\n"
-               "  ownercomm onboard data/<dealer_id> --dealer-id <dealer_id> --timezone <Area/City>\n"
-               "  ownercomm run params/dealers/<dealer_id>.yaml")
+    click.echo(
+        f"Workspace ready: {result.root}\n"
+        f"Next: put a dealer's exports in {result.root / 'data' / '<dealer_id>'}, then\n"
+        f"  cd {result.root}\n"
+        "  ownercomm onboard data/<dealer_id> --dealer-id <dealer_id> --timezone <Area/City>\n"
+        "  ownercomm run params/dealers/<dealer_id>.yaml"
+    )

@@ -1,4 +1,5 @@
 """`ownercomm onboard`: recognise a dealer's exports and write its dealer file."""
+
 from __future__ import annotations
 
 import click

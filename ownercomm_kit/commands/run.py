@@ -1,4 +1,5 @@
 """`ownercomm run DEALER_FILE`: one dealer's notebooks and reports (``run.store.run_dealer``)."""
+
 from __future__ import annotations
 
 import sys
@@ -9,18 +10,37 @@ import click
 
 @click.command("run")
 @click.argument("dealer_file", type=click.Path(dir_okay=False))
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Folder that receives <dealer_id>/ (default: reports/ in the kit's root).")
-@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
-              help="The report's 'today' (default: the dealer file's, else the last date in the data).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder that receives <dealer_id>/ (default: reports/ in the kit's root).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="The report's 'today' (default: the dealer file's, else the last date in the data).",
+)
 @click.option("--force", is_flag=True, help="Run even when nothing changed since the last good run.")
-@click.option("--group", "group_file", type=click.Path(dir_okay=False), default=None,
-              help="A group file whose parameters apply below the dealer's.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Give up on the dealer after this many seconds of wall time in all (kernel start, "
-                   "notebooks, export).")
-def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group_file: str | None,
-        timeout: float | None) -> None:
+@click.option(
+    "--group",
+    "group_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A group file whose parameters apply below the dealer's.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Give up on the dealer after this many seconds of wall time in all (kernel start, notebooks, export).",
+)
+def run(
+    dealer_file: str, out: str | None, as_of: str | None, force: bool, group_file: str | None, timeout: float | None
+) -> None:
     """Run a dealer's notebooks and write its reports into <out>/<dealer_id>/.
 
     The audit, retention, referral and data-quality reports (audit.html, retention.html,
@@ -38,8 +58,7 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
         params.resolve(dealer_file=dealer_file, group_file=group_file)
     try:
         with procs.sigterm_interrupts():
-            result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file,
-                                timeout=timeout)
+            result = run_dealer(dealer_file, out=out, as_of=as_of, force=force, group_file=group_file, timeout=timeout)
     except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the run unwound (staging removed, kernel stopped)
         what, code = procs.stop_reason(e)
         procs.after_stop()
@@ -48,8 +67,9 @@ def run(dealer_file: str, out: str | None, as_of: str | None, force: bool, group
     if result.status == "ok":
         click.echo(f"{result.dealer_id}: reports written to {result.out_dir} ({result.seconds:.1f} s)")
     elif result.status == "skipped":
-        click.echo(f"{result.dealer_id}: unchanged since the last run, skipped "
-                   f"({result.out_dir}; --force to run it again)")
+        click.echo(
+            f"{result.dealer_id}: unchanged since the last run, skipped ({result.out_dir}; --force to run it again)"
+        )
     else:
         failure = Failure.from_dict(result.failure) if result.failure else Failure("other", result.error or "")
         if failure.problems and failure.kind in ("data", "params"):  # where each problem is; no value from the data

@@ -1,4 +1,5 @@
 """`ownercomm validate DATA_DIR [--params DEALER_FILE] [--timezone TZ] [--as-of DATE]`."""
+
 from __future__ import annotations
 
 import sys
@@ -13,16 +14,30 @@ from ._common import resolve_params
 
 @click.command("validate")
 @click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--params", "dealer_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Dealer file (params/dealers/<id>.yaml): its files, mapping, values and timezone apply.")
+@click.option(
+    "--params",
+    "dealer_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Dealer file (params/dealers/<id>.yaml): its files, mapping, values and timezone apply.",
+)
 @click.option("--timezone", help="IANA time zone of the dealer, e.g. America/Los_Angeles (else the dealer file's).")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="The report's 'today' (YYYY-MM-DD); dates after it are warned about.")
-@click.option("--group", "group_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Group file: alone, check it and every dealer file it lists (parameters, ids); "
-                   "with DATA_DIR or --params, its parameters apply below the dealer's.")
-def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of,
-             group_file: Path | None = None) -> None:
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="The report's 'today' (YYYY-MM-DD); dates after it are warned about.",
+)
+@click.option(
+    "--group",
+    "group_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Group file: alone, check it and every dealer file it lists (parameters, ids); "
+    "with DATA_DIR or --params, its parameters apply below the dealer's.",
+)
+def validate(
+    data_dir: Path | None, dealer_file: Path | None, timezone: str | None, as_of, group_file: Path | None = None
+) -> None:
     """Check a dealer's data folder: a per-table summary, then every problem at once.
 
     DATA_DIR is the folder of exports (it overrides the dealer file's data_dir). Exits 1 when
@@ -51,8 +66,9 @@ def validate(data_dir: Path | None, dealer_file: Path | None, timezone: str | No
         click.echo(validation.format_problems(data.problems))
     if data.errors:
         n = sum(p.count for p in data.errors)
-        click.echo(f"\n{n} blocking {'problem' if n == 1 else 'problems'}: fix them before running the reports.",
-                   err=True)
+        click.echo(
+            f"\n{n} blocking {'problem' if n == 1 else 'problems'}: fix them before running the reports.", err=True
+        )
         sys.exit(1)
     n = sum(p.count for p in data.problems)
     warned = f" ({n} {'warning' if n == 1 else 'warnings'} above)" if n else ""

@@ -3,6 +3,7 @@ cells: encodings, separators, xlsx, parquet) and ``parsers`` (cells to values: d
 stamps, yes/no, money, whole numbers). Used by the loader and by onboarding; this module only
 names the public API.
 """
+
 from .parsers import (
     EXCEL_EPOCH,
     EXCEL_SERIAL_RANGE,
@@ -35,8 +36,30 @@ from .readers import (
 )
 
 __all__ = [
-    "CSV_SUFFIXES", "EXCEL_EPOCH", "EXCEL_SERIAL_RANGE", "EXCEL_SUFFIXES", "FALSE_WORDS", "PARQUET_SUFFIXES",
-    "SEPARATORS", "SUFFIXES", "TRUE_WORDS", "US_FORMATS", "EmptyFileError", "FormatError", "RawTable", "_text",
-    "detect_encoding", "localize", "normalize_header", "parse_bools", "parse_dates", "parse_ints", "parse_numbers",
-    "parse_timestamps", "ragged_message", "read_raw", "sheet_names", "sniff_separator",
+    "CSV_SUFFIXES",
+    "EXCEL_EPOCH",
+    "EXCEL_SERIAL_RANGE",
+    "EXCEL_SUFFIXES",
+    "FALSE_WORDS",
+    "PARQUET_SUFFIXES",
+    "SEPARATORS",
+    "SUFFIXES",
+    "TRUE_WORDS",
+    "US_FORMATS",
+    "EmptyFileError",
+    "FormatError",
+    "RawTable",
+    "_text",
+    "detect_encoding",
+    "localize",
+    "normalize_header",
+    "parse_bools",
+    "parse_dates",
+    "parse_ints",
+    "parse_numbers",
+    "parse_timestamps",
+    "ragged_message",
+    "read_raw",
+    "sheet_names",
+    "sniff_separator",
 ]

@@ -8,6 +8,7 @@ an *ambiguous* time (the repeated hour in autumn) is the first occurrence (summe
 a *nonexistent* time (the skipped hour in spring) is read with the offset in force before
 the change, i.e. 02:30 in a 02:00->03:00 gap becomes 03:30.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,7 +52,7 @@ def _trimmed_and_filled(arr) -> bool:
         if len(c) == c.null_count:
             continue
         wide = pa.types.is_large_string(c.type)
-        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset:c.offset + len(c) + 1]
+        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + len(c) + 1]
         start, end = offsets[:-1], offsets[1:]
         if c.null_count:
             valid = np.asarray(c.is_valid())
@@ -274,7 +275,9 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(s.dtype):
         return s.astype("float64"), pd.Series(False, index=s.index)
     if s.dtype == object:
-        s = s.map(lambda v: repr(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v) else v)
+        s = s.map(
+            lambda v: repr(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and not pd.isna(v) else v
+        )
     text = _text(s)
     filled = text.notna()
     # Fast path: plain numbers (most cells of most exports); only the rest is cleaned.

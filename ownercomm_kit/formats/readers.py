@@ -6,6 +6,7 @@ with how it was read (encoding, separator, sheet) and each row's spreadsheet row
 (header = row 1). Parquet keeps its typed columns; the parsers (``formats.parsers``) accept
 both.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -73,8 +74,9 @@ def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
     except FormatError:
         raise
     except Exception as e:  # a corrupt or foreign file: say so, no traceback (and none of its content)
-        raise FormatError(f"{path.name}: cannot be read as {suffix[1:]} ({type(e).__name__}); "
-                          f"is it a damaged or unfinished export?") from None
+        raise FormatError(
+            f"{path.name}: cannot be read as {suffix[1:]} ({type(e).__name__}); is it a damaged or unfinished export?"
+        ) from None
     if suffix == ".xls":
         raise FormatError(f"{path.name}: old Excel .xls is not supported; save it as .xlsx or .csv")
     raise FormatError(f"{path.name}: unknown file type {suffix!r} (expected {', '.join(SUFFIXES)})")
@@ -221,8 +223,15 @@ def _read_csv_pandas(path: Path, data: bytes, sep: str, names: list[str]) -> pd.
     """The reader that keeps blank lines as (empty) rows, so row numbers match a spreadsheet."""
     try:
         return pd.read_csv(
-            io.BytesIO(data), sep=sep, header=0, names=names, dtype="string", encoding="utf-8-sig",
-            keep_default_na=False, na_values=[""], skip_blank_lines=False,
+            io.BytesIO(data),
+            sep=sep,
+            header=0,
+            names=names,
+            dtype="string",
+            encoding="utf-8-sig",
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
         )
     except (pd.errors.ParserError, ValueError):
         raise FormatError(ragged_message(path, data, sep, len(names))) from None
@@ -239,8 +248,10 @@ def ragged_message(path: Path, data: bytes, sep: str, width: int) -> str:
         for record in reader:
             row += 1
             if record and len(record) != width and any(c.strip() for c in record):
-                return (f"{path.name}: row {row} has {len(record)} cells where the header row has {width} "
-                        f"(separator {shown}); check that row for a stray separator or an unclosed quote")
+                return (
+                    f"{path.name}: row {row} has {len(record)} cells where the header row has {width} "
+                    f"(separator {shown}); check that row for a stray separator or an unclosed quote"
+                )
     except csv.Error:
         return f"{path.name}: row {reader.line_num} is not well-formed (separator {shown}): an unclosed quote?"
     return f"{path.name}: not a well-formed table (separator {shown})"

@@ -12,6 +12,7 @@ matching need, so the group step never reads a store's raw data:
 - meta.json: dealer_id, dealer_name, timezone, as_of, the store's cap_total settings and
   exempt categories (written last: an extract without it is incomplete)
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,19 @@ META = "meta.json"
 TABLES = ("customers", "messages", "sales", "visits", "vehicles")
 SCHEMAS = {
     "customers": {"customer_id": "string", "email": "string", "phone": "string", "last_name": "string"},
-    "messages": {"message_id": "string", "customer_id": "string", "t": "int64", "day": "int32",
-                 "channel": "string", "sender": "string", "category": "string", "vin": "string",
-                 "model": "string", "unsubscribed": "bool", "store_cap": "bool"},
+    "messages": {
+        "message_id": "string",
+        "customer_id": "string",
+        "t": "int64",
+        "day": "int32",
+        "channel": "string",
+        "sender": "string",
+        "category": "string",
+        "vin": "string",
+        "model": "string",
+        "unsubscribed": "bool",
+        "store_cap": "bool",
+    },
     "sales": {"sale_id": "string", "customer_id": "string", "day": "int32", "vin": "string", "model": "string"},
     "visits": {"ro_id": "string", "customer_id": "string", "day": "int32", "vin": "string"},
     "vehicles": {"vin": "string", "customer_id": "string"},
@@ -61,15 +72,26 @@ def frames_of(data, flags: pd.DataFrame) -> dict[str, pd.DataFrame]:
     m = data["communications"]
     t = ns_utc(m["sent_at"])
     capped = flags.loc[flags["rule"] == "cap_total", "message_id"] if len(flags) else pd.Series([], dtype="string")
-    unsub = m["unsubscribed"].astype("boolean").fillna(False).to_numpy(bool) if "unsubscribed" in m else np.zeros(len(m), bool)
-    out["messages"] = pd.DataFrame({
-        "message_id": _col(m, "message_id", len(m)), "customer_id": _col(m, "customer_id", len(m)),
-        "t": t, "day": np.floor_divide(local_ns(t, data.timezone), DAY).astype(np.int32),
-        "channel": _col(m, "channel", len(m)), "sender": _col(m, "sender", len(m)),
-        "category": _col(m, "category", len(m)), "vin": _col(m, "vin", len(m)), "model": _col(m, "model", len(m)),
-        "unsubscribed": unsub,
-        "store_cap": m["message_id"].astype("string").isin(capped.astype("string")).to_numpy(bool),
-    })
+    unsub = (
+        m["unsubscribed"].astype("boolean").fillna(False).to_numpy(bool)
+        if "unsubscribed" in m
+        else np.zeros(len(m), bool)
+    )
+    out["messages"] = pd.DataFrame(
+        {
+            "message_id": _col(m, "message_id", len(m)),
+            "customer_id": _col(m, "customer_id", len(m)),
+            "t": t,
+            "day": np.floor_divide(local_ns(t, data.timezone), DAY).astype(np.int32),
+            "channel": _col(m, "channel", len(m)),
+            "sender": _col(m, "sender", len(m)),
+            "category": _col(m, "category", len(m)),
+            "vin": _col(m, "vin", len(m)),
+            "model": _col(m, "model", len(m)),
+            "unsubscribed": unsub,
+            "store_cap": m["message_id"].astype("string").isin(capped.astype("string")).to_numpy(bool),
+        }
+    )
     for table, name, date in (("sales", "sales", "sale_date"), ("service_visits", "visits", "visit_date")):
         present = data.has(table)
         s = data[table] if present else pd.DataFrame()
@@ -79,7 +101,11 @@ def frames_of(data, flags: pd.DataFrame) -> dict[str, pd.DataFrame]:
             cols[k] = _day(s[date]) if k == "day" else _col(s, k, n)
         out[name] = pd.DataFrame(cols) if present else _empty(name)
     v = data["vehicles"] if data.has("vehicles") else pd.DataFrame()
-    out["vehicles"] = pd.DataFrame({k: _col(v, k, len(v)) for k in SCHEMAS["vehicles"]}) if data.has("vehicles") else _empty("vehicles")
+    out["vehicles"] = (
+        pd.DataFrame({k: _col(v, k, len(v)) for k in SCHEMAS["vehicles"]})
+        if data.has("vehicles")
+        else _empty("vehicles")
+    )
     return out
 
 
@@ -99,8 +125,12 @@ def write(out_dir: str | Path, data, flags: pd.DataFrame, params: dict | None = 
         table = pa.Table.from_pandas(df, preserve_index=False)
         with outputs.atomic_open(folder / f"{name}.parquet", "wb") as f:
             pq.write_table(table, f, compression="zstd")
-    meta = {"dealer_id": data.dealer_id, "dealer_name": data.dealer_name, "timezone": data.timezone,
-            "as_of": data.as_of.isoformat()}
+    meta = {
+        "dealer_id": data.dealer_id,
+        "dealer_name": data.dealer_name,
+        "timezone": data.timezone,
+        "as_of": data.as_of.isoformat(),
+    }
     if params is not None:  # the store's own cap_total settings: when they are the group's, a
         # person known only to this store (one record) cannot break group_cap_total (SPEC §9)
         cap = (params.get("rules") or {}).get("cap_total") or {}

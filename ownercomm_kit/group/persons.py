@@ -10,6 +10,7 @@ of each (dealer_id, customer_id), summed over the members (order-free), in hex.
 Phones are read with ``phonenumbers`` (Google's libphonenumber port): one parse per distinct
 written form, not per record.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,7 @@ def normalize_email(values: pd.Series, ignore_plus_tags: bool = False) -> pd.Ser
 def normalize_last_name(values: pd.Series) -> pd.Series:
     """Letters only; case, accents, spacing and punctuation ignored ('García' = 'garcia',
     'Van Dyke' = 'vandyke', "O'Neil" = 'ONeil'); blank -> NA."""
-    n = (values.astype("string").str.normalize("NFKD")
-         .str.replace(r"[\W\d_]+", "", regex=True).str.casefold())
+    n = values.astype("string").str.normalize("NFKD").str.replace(r"[\W\d_]+", "", regex=True).str.casefold()
     return n.where(n.str.len() > 0)
 
 
@@ -53,9 +53,18 @@ def normalize_phone(values: pd.Series, region: str = "US") -> pd.Series:
         plain = u.str.fullmatch(r"[\d\s().+\-]+").fillna(False).to_numpy(bool)
         digits = u.str.replace(r"\D", "", regex=True)
         plus = u.str.startswith("+").fillna(False).to_numpy(bool)
-        ten = plain & ~plus & (digits.str.len() == 10).fillna(False).to_numpy(bool) & ~digits.str[0].isin(["0", "1"]).to_numpy(bool)
-        eleven = plain & (digits.str.len() == 11).fillna(False).to_numpy(bool) & (digits.str[0] == "1").fillna(False).to_numpy(bool) \
+        ten = (
+            plain
+            & ~plus
+            & (digits.str.len() == 10).fillna(False).to_numpy(bool)
+            & ~digits.str[0].isin(["0", "1"]).to_numpy(bool)
+        )
+        eleven = (
+            plain
+            & (digits.str.len() == 11).fillna(False).to_numpy(bool)
+            & (digits.str[0] == "1").fillna(False).to_numpy(bool)
             & ~digits.str[1].isin(["0", "1"]).to_numpy(bool)
+        )
         fast = ten | eleven
         out[:-1][ten] = ("+1" + digits[ten]).to_numpy(object)
         out[:-1][eleven] = ("+" + digits[eleven]).to_numpy(object)
@@ -67,8 +76,11 @@ def normalize_phone(values: pd.Series, region: str = "US") -> pd.Series:
         except phonenumbers.NumberParseException:
             out[i] = None
             continue
-        out[i] = phonenumbers.format_number(p, phonenumbers.PhoneNumberFormat.E164) \
-            if phonenumbers.is_possible_number(p) else None
+        out[i] = (
+            phonenumbers.format_number(p, phonenumbers.PhoneNumberFormat.E164)
+            if phonenumbers.is_possible_number(p)
+            else None
+        )
     return pd.Series(out[codes], index=values.index, dtype="string")
 
 
@@ -119,10 +131,13 @@ def match_persons(customers: pd.DataFrame, *, region: str = "US", ignore_plus_ta
         return (code >= 0) & (cnt[np.maximum(code, 0)] > 1)
 
     by_email, by_phone = shared(ecode), shared(pcode)
-    matched_by = np.where(by_email & by_phone, "both", np.where(by_email, "email", np.where(by_phone, "phone_name", "none")))
+    matched_by = np.where(
+        by_email & by_phone, "both", np.where(by_email, "email", np.where(by_phone, "phone_name", "none"))
+    )
     dealer = c["dealer_id"].astype("string")
-    member = pd.util.hash_pandas_object(pd.DataFrame({"d": dealer, "c": c["customer_id"].astype("string")}),
-                                        index=False).to_numpy(np.uint64)
+    member = pd.util.hash_pandas_object(
+        pd.DataFrame({"d": dealer, "c": c["customer_id"].astype("string")}), index=False
+    ).to_numpy(np.uint64)
     pid = np.zeros(n, np.uint64)
     np.add.at(pid, label, member)  # wraps modulo 2**64: order-free, deterministic
     hexes = pd.Series(pid[label]).map("P{:016x}".format)
@@ -130,13 +145,15 @@ def match_persons(customers: pd.DataFrame, *, region: str = "US", ignore_plus_ta
     dcode = pd.factorize(dealer)[0].astype(np.int64)
     pair = pd.DataFrame({"p": label, "d": dcode}).drop_duplicates()
     stores = np.bincount(pair["p"].to_numpy(), minlength=n)[label] if n else np.zeros(0, np.int64)
-    return pd.DataFrame({
-        "person_id": pd.array(hexes.to_numpy(object), dtype="string"),
-        "dealer_id": dealer.to_numpy(object),
-        "customer_id": c["customer_id"].astype("string").to_numpy(object),
-        "matched_by": pd.array(matched_by.astype(object), dtype="string"),
-        "stores": stores.astype(np.int64),
-    }).astype({"dealer_id": "string", "customer_id": "string"})
+    return pd.DataFrame(
+        {
+            "person_id": pd.array(hexes.to_numpy(object), dtype="string"),
+            "dealer_id": dealer.to_numpy(object),
+            "customer_id": c["customer_id"].astype("string").to_numpy(object),
+            "matched_by": pd.array(matched_by.astype(object), dtype="string"),
+            "stores": stores.astype(np.int64),
+        }
+    ).astype({"dealer_id": "string", "customer_id": "string"})
 
 
 def span_counts(persons: pd.DataFrame) -> pd.DataFrame:
@@ -144,8 +161,12 @@ def span_counts(persons: pd.DataFrame) -> pd.DataFrame:
     matched by 'email' only, 'phone_name' only, or 'both' kinds of key across its records)."""
     multi = persons[persons["stores"] >= 2]
     if multi.empty:
-        return pd.DataFrame({"stores": pd.Series([], dtype="string"), "email": [], "phone_name": [], "both": [], "persons": []})
-    keys = multi.assign(e=multi["matched_by"].isin(["email", "both"]), p=multi["matched_by"].isin(["phone_name", "both"]))
+        return pd.DataFrame(
+            {"stores": pd.Series([], dtype="string"), "email": [], "phone_name": [], "both": [], "persons": []}
+        )
+    keys = multi.assign(
+        e=multi["matched_by"].isin(["email", "both"]), p=multi["matched_by"].isin(["phone_name", "both"])
+    )
     per = keys.groupby("person_id").agg(stores=("stores", "first"), e=("e", "any"), p=("p", "any"))
     per["key"] = np.where(per["e"] & per["p"], "both", np.where(per["e"], "email", "phone_name"))
     per["band"] = np.where(per["stores"] >= 4, "4 or more", per["stores"].astype(str))

@@ -9,6 +9,7 @@ audited by ``rules.run_group_rules``, locally or as one task per bucket on the b
 cluster (the same function, the same outputs). Resumable: when neither the extracts, the
 group's parameters nor the kit changed, the step is skipped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,20 +59,42 @@ def stores_of(manifest_stores: list[dict], group_dir: Path) -> tuple[list[Store]
         folder = group_dir / s["out_dir"] / extract.FOLDER
         meta = extract.read_meta(folder)
         if meta is None:
-            missing.append({"dealer_id": s["dealer_id"], "dealer_name": name,
-                            "reason": "its run left no group extract (run the batch again with --force)"})
+            missing.append(
+                {
+                    "dealer_id": s["dealer_id"],
+                    "dealer_name": name,
+                    "reason": "its run left no group extract (run the batch again with --force)",
+                }
+            )
             continue
-        caps = {"cap_total": meta["cap_total"], "exempt": meta.get("exempt_categories")} if "cap_total" in meta else None
-        ok.append(Store(str(meta["dealer_id"]), str(meta.get("dealer_name") or name), folder,
-                        str(meta["timezone"]), str(meta["as_of"]), caps))
+        caps = (
+            {"cap_total": meta["cap_total"], "exempt": meta.get("exempt_categories")} if "cap_total" in meta else None
+        )
+        ok.append(
+            Store(
+                str(meta["dealer_id"]),
+                str(meta.get("dealer_name") or name),
+                folder,
+                str(meta["timezone"]),
+                str(meta["as_of"]),
+                caps,
+            )
+        )
     return ok, missing
 
 
 def fingerprint(stores: list[Store], missing: list[dict], params: dict, as_of, plotlyjs: str = "inline") -> str:
     h = hashlib.sha256()
-    settings = {"kit": __version__, "group": params.get("group"), "cap": params["rules"]["cap_total"],
-                "exempt": _exempt(params), "report": params.get("report"), "plotlyjs": plotlyjs,
-                "as_of": str(as_of), "missing": missing}
+    settings = {
+        "kit": __version__,
+        "group": params.get("group"),
+        "cap": params["rules"]["cap_total"],
+        "exempt": _exempt(params),
+        "report": params.get("report"),
+        "plotlyjs": plotlyjs,
+        "as_of": str(as_of),
+        "missing": missing,
+    }
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for s in sorted(stores, key=lambda s: s.dealer_id):
         h.update(s.dealer_id.encode() + b"\0")
@@ -88,8 +111,10 @@ def _q(path: Path | str) -> str:
 
 
 def _union(stores: list[Store], table: str, columns: str = "*") -> str:
-    return " UNION ALL ".join(f"SELECT {_q(s.dealer_id)} AS dealer_id, {columns} FROM read_parquet({_q(s.folder / (table + '.parquet'))})"
-                              for s in stores)
+    return " UNION ALL ".join(
+        f"SELECT {_q(s.dealer_id)} AS dealer_id, {columns} FROM read_parquet({_q(s.folder / (table + '.parquet'))})"
+        for s in stores
+    )
 
 
 def _connect(memory: str = "2GB"):
@@ -107,13 +132,19 @@ def all_customers(stores: list[Store]) -> pd.DataFrame:
     con = _connect()
     known = _union(stores, "customers", "customer_id, email, phone, last_name")
     others = " UNION ALL ".join(_union(stores, t, "customer_id") for t in ("messages", "sales", "visits", "vehicles"))
-    sql = (f"WITH k AS ({known}) SELECT * FROM k UNION ALL "
-           f"SELECT DISTINCT o.dealer_id, o.customer_id, NULL, NULL, NULL FROM ({others}) o "
-           f"ANTI JOIN k ON o.dealer_id = k.dealer_id AND o.customer_id = k.customer_id "
-           f"WHERE o.customer_id IS NOT NULL")
+    sql = (
+        f"WITH k AS ({known}) SELECT * FROM k UNION ALL "
+        f"SELECT DISTINCT o.dealer_id, o.customer_id, NULL, NULL, NULL FROM ({others}) o "
+        f"ANTI JOIN k ON o.dealer_id = k.dealer_id AND o.customer_id = k.customer_id "
+        f"WHERE o.customer_id IS NOT NULL"
+    )
     df = con.execute(sql).df()
     con.close()
-    return df.drop_duplicates(["dealer_id", "customer_id"]).sort_values(["dealer_id", "customer_id"], kind="stable").reset_index(drop=True)
+    return (
+        df.drop_duplicates(["dealer_id", "customer_id"])
+        .sort_values(["dealer_id", "customer_id"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def message_count(stores: list[Store]) -> int:
@@ -141,23 +172,31 @@ def run_bucket(task: dict) -> dict:
         # later take slow); the few-valued columns as categoricals with fixed categories, so
         # that columns of different tables compare
         df = con.sql(sql).to_arrow_table().combine_chunks().to_pandas()
-        for col, values in (("dealer_id", dealers), ("channel", schema.CHANNELS), ("sender", schema.SENDERS),
-                            ("category", schema.CATEGORIES)):
+        for col, values in (
+            ("dealer_id", dealers),
+            ("channel", schema.CHANNELS),
+            ("sender", schema.SENDERS),
+            ("category", schema.CATEGORIES),
+        ):
             if col in df:
                 extra = sorted(set(df[col].dropna().unique()) - set(values))
                 df[col] = pd.Categorical(df[col], categories=[*values, *extra])
         return df
 
     def q(table, cols):
-        return typed(f"SELECT x.*, pm.person_id, pm.p, pm.stores FROM ({_union(stores, table, cols)}) x "
-                     f"JOIN {pmap} pm ON x.dealer_id = pm.dealer_id AND x.customer_id = pm.customer_id "
-                     f"WHERE pm.bucket = {int(k)} AND ({keep})")
+        return typed(
+            f"SELECT x.*, pm.person_id, pm.p, pm.stores FROM ({_union(stores, table, cols)}) x "
+            f"JOIN {pmap} pm ON x.dealer_id = pm.dealer_id AND x.customer_id = pm.customer_id "
+            f"WHERE pm.bucket = {int(k)} AND ({keep})"
+        )
+
     msgs = q("messages", "*")
     sales = q("sales", "*")
     visits = q("visits", "*")
     vehicles = q("vehicles", "*")
-    members = typed(f"SELECT dealer_id, customer_id, person_id, p, stores FROM {pmap} pm "
-                    f"WHERE bucket = {int(k)} AND ({keep})")
+    members = typed(
+        f"SELECT dealer_id, customer_id, person_id, p, stores FROM {pmap} pm WHERE bucket = {int(k)} AND ({keep})"
+    )
     con.close()
     names = task["names"]
     flags = run_group_rules(msgs, sales, visits, vehicles, params, names)
@@ -171,7 +210,8 @@ def message_counts(stores: list[Store], persons_path: Path) -> dict[str, list[in
     rows = con.execute(
         f"SELECT x.dealer_id, count(*), sum(CASE WHEN pm.stores >= 2 THEN 1 ELSE 0 END) "
         f"FROM ({_union(stores, 'messages', 'customer_id')}) x JOIN read_parquet({_q(persons_path)}) pm "
-        f"ON x.dealer_id = pm.dealer_id AND x.customer_id = pm.customer_id GROUP BY x.dealer_id").fetchall()
+        f"ON x.dealer_id = pm.dealer_id AND x.customer_id = pm.customer_id GROUP BY x.dealer_id"
+    ).fetchall()
     con.close()
     return {str(d): [int(n), int(s or 0)] for d, n, s in rows}
 
@@ -192,21 +232,48 @@ def suppression(msgs, sales, visits, members, params, as_of: str) -> pd.DataFram
         """events: p, edealer, until (+ channel): a row for every member record at another store."""
         j = events.merge(mem, on="p")
         j = j[j["dealer_id"] != j["edealer"]]
-        parts.append(pd.DataFrame({"dealer_id": j["dealer_id"].to_numpy(object), "customer_id": j["customer_id"].to_numpy(object),
-                                   "channel": j[channel_col].to_numpy(object) if channel_col else "all",
-                                   "rule": rule, "until": j["until"].to_numpy(np.int64)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "dealer_id": j["dealer_id"].to_numpy(object),
+                    "customer_id": j["customer_id"].to_numpy(object),
+                    "channel": j[channel_col].to_numpy(object) if channel_col else "all",
+                    "rule": rule,
+                    "until": j["until"].to_numpy(np.int64),
+                }
+            )
+        )
 
     for table, name in ((sales, "sister_promo_after_purchase"), (visits, "sister_reminder_after_service")):
         if not (rp.get(name) or {}).get("enabled", True):
             continue
         days = int(rp[name]["days"])
         live = table[(table["day"] <= a_day) & (table["day"] >= a_day - days) & (table["day"] > NO_DAY)]
-        spread(pd.DataFrame({"p": live["p"].to_numpy(np.int64), "edealer": live["dealer_id"].to_numpy(object),
-                             "until": live["day"].to_numpy(np.int64) + days}), name, None)
+        spread(
+            pd.DataFrame(
+                {
+                    "p": live["p"].to_numpy(np.int64),
+                    "edealer": live["dealer_id"].to_numpy(object),
+                    "until": live["day"].to_numpy(np.int64) + days,
+                }
+            ),
+            name,
+            None,
+        )
     if (rp.get("sister_after_opt_out") or {}).get("enabled", True):
         u = opt_outs(msgs[msgs["t"].to_numpy(np.int64) <= a_end])
-        spread(pd.DataFrame({"p": u["p"], "edealer": u["udealer"], "channel": u["channel"],
-                             "until": np.full(len(u), np.iinfo(np.int64).min)}), "sister_after_opt_out", "channel")
+        spread(
+            pd.DataFrame(
+                {
+                    "p": u["p"],
+                    "edealer": u["udealer"],
+                    "channel": u["channel"],
+                    "until": np.full(len(u), np.iinfo(np.int64).min),
+                }
+            ),
+            "sister_after_opt_out",
+            "channel",
+        )
     if (rp.get("group_cap_total") or {}).get("enabled", True):
         counted = msgs[~msgs["category"].isin(_exempt(params)).to_numpy(bool) & (msgs["t"].to_numpy(np.int64) <= a_end)]
         counted = counted.iloc[np.lexsort((counted["t"].to_numpy(np.int64), counted["p"].to_numpy(np.int64)))]
@@ -223,8 +290,17 @@ def suppression(msgs, sales, visits, members, params, as_of: str) -> pd.DataFram
             free_at = inw["t"].to_numpy(np.int64)[leaving] + width
             ev = pd.DataFrame({"p": p[first[full]], "until": np.floor_divide(free_at - 1, DAY)})
             j = ev.merge(mem, on="p")
-            parts.append(pd.DataFrame({"dealer_id": j["dealer_id"].to_numpy(object), "customer_id": j["customer_id"].to_numpy(object),
-                                       "channel": "all", "rule": "group_cap_total", "until": j["until"].to_numpy(np.int64)}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "dealer_id": j["dealer_id"].to_numpy(object),
+                        "customer_id": j["customer_id"].to_numpy(object),
+                        "channel": "all",
+                        "rule": "group_cap_total",
+                        "until": j["until"].to_numpy(np.int64),
+                    }
+                )
+            )
     parts = [x for x in parts if len(x)]
     if not parts:
         return pd.DataFrame({c: pd.Series([], dtype="string") for c in SUPPRESSION_COLUMNS})
@@ -239,18 +315,35 @@ def suppression(msgs, sales, visits, members, params, as_of: str) -> pd.DataFram
     out = out.sort_values(["dealer_id", "customer_id", "channel", "rule", "k"], kind="stable")
     out = out.drop_duplicates(["dealer_id", "customer_id", "channel", "rule"], keep="last")
     until = out["until"].to_numpy(np.int64)
-    text = np.where(until == np.iinfo(np.int64).min, "",
-                    np.datetime_as_string(np.where(until == np.iinfo(np.int64).min, 0, until).astype("datetime64[D]")))
-    return pd.DataFrame({"dealer_id": out["dealer_id"].to_numpy(object), "customer_id": out["customer_id"].to_numpy(object),
-                         "channel": out["channel"].to_numpy(object), "rule": out["rule"].to_numpy(object),
-                         "until": text.astype(object)}).astype("string")
+    text = np.where(
+        until == np.iinfo(np.int64).min,
+        "",
+        np.datetime_as_string(np.where(until == np.iinfo(np.int64).min, 0, until).astype("datetime64[D]")),
+    )
+    return pd.DataFrame(
+        {
+            "dealer_id": out["dealer_id"].to_numpy(object),
+            "customer_id": out["customer_id"].to_numpy(object),
+            "channel": out["channel"].to_numpy(object),
+            "rule": out["rule"].to_numpy(object),
+            "until": text.astype(object),
+        }
+    ).astype("string")
 
 
 # ---------------------------------------------------------------- the step
 
 
-def run_group_step(group_dir: str | Path, manifest: dict, params: dict, *, as_of=None, force: bool = False,
-                   client=None, plotlyjs: str = "inline") -> dict:
+def run_group_step(
+    group_dir: str | Path,
+    manifest: dict,
+    params: dict,
+    *,
+    as_of=None,
+    force: bool = False,
+    client=None,
+    plotlyjs: str = "inline",
+) -> dict:
     """Run the group step into ``<group_dir>/group/``; returns its manifest entry (status ok,
     skipped or failed, the group KPIs, missing stores)."""
     import time
@@ -287,17 +380,33 @@ def run_group_step(group_dir: str | Path, manifest: dict, params: dict, *, as_of
         t0 = time.perf_counter()
         from . import page
 
-        html = page.build_page(group_name=manifest.get("group_name") or manifest.get("group_id") or "",
-                               stores=stores, missing=missing, persons=persons, flags=flags, per_store=per_store,
-                               kpis=kpis, params=params, as_of=as_of, plotlyjs=plotlyjs)
+        html = page.build_page(
+            group_name=manifest.get("group_name") or manifest.get("group_id") or "",
+            stores=stores,
+            missing=missing,
+            persons=persons,
+            flags=flags,
+            per_store=per_store,
+            kpis=kpis,
+            params=params,
+            as_of=as_of,
+            plotlyjs=plotlyjs,
+        )
         outputs.write_text(html, out / "group_audit.html")
         timings["page"] = round(time.perf_counter() - t0, 3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    entry = {"status": "ok", "out_dir": FOLDER, "outputs": [f"{FOLDER}/{o}" for o in OUTPUTS],
-             "as_of": str(as_of) if as_of else None, "stores": len(stores),
-             "missing": missing, "kpis": kpis, "flags_by_rule": {r: int((flags["rule"] == r).sum()) for r in GROUP_RULES},
-             "timings": timings}
+    entry = {
+        "status": "ok",
+        "out_dir": FOLDER,
+        "outputs": [f"{FOLDER}/{o}" for o in OUTPUTS],
+        "as_of": str(as_of) if as_of else None,
+        "stores": len(stores),
+        "missing": missing,
+        "kpis": kpis,
+        "flags_by_rule": {r: int((flags["rule"] == r).sum()) for r in GROUP_RULES},
+        "timings": timings,
+    }
     outputs.write_json({"fingerprint": fp, "entry": entry}, record_path)
     return {**entry, "seconds": round(time.perf_counter() - started, 3)}
 
@@ -319,39 +428,76 @@ def _compute(stores, params, as_of, work: Path, client, timings: dict | None = N
     import pyarrow.parquet as pq
 
     if not stores:
-        persons = pd.DataFrame({c: pd.Series([], dtype="string") for c in PERSON_COLUMNS}).assign(stores=pd.Series([], dtype="int64"))
-        return persons, pd.DataFrame({c: pd.Series([], dtype="string") for c in GROUP_FLAG_COLUMNS}), \
-            pd.DataFrame({c: pd.Series([], dtype="string") for c in SUPPRESSION_COLUMNS}), _per_store([], {})
+        persons = pd.DataFrame({c: pd.Series([], dtype="string") for c in PERSON_COLUMNS}).assign(
+            stores=pd.Series([], dtype="int64")
+        )
+        return (
+            persons,
+            pd.DataFrame({c: pd.Series([], dtype="string") for c in GROUP_FLAG_COLUMNS}),
+            pd.DataFrame({c: pd.Series([], dtype="string") for c in SUPPRESSION_COLUMNS}),
+            _per_store([], {}),
+        )
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
     match = (params.get("group") or {}).get("match") or {}
-    persons = match_persons(all_customers(stores), region=str(match.get("default_region") or "US"),
-                            ignore_plus_tags=bool(match.get("ignore_plus_tags")))
+    persons = match_persons(
+        all_customers(stores),
+        region=str(match.get("default_region") or "US"),
+        ignore_plus_tags=bool(match.get("ignore_plus_tags")),
+    )
     persons = persons.sort_values(["person_id", "dealer_id", "customer_id"], kind="stable").reset_index(drop=True)
     per_bucket = int((params.get("group") or {}).get("partition_messages") or 2_000_000)
     buckets = max(1, math.ceil(message_count(stores) / max(per_bucket, 1)))
     p = pd.factorize(persons["person_id"])[0].astype(np.int64)
     h = pd.util.hash_pandas_object(persons["person_id"], index=False).to_numpy(np.uint64)
     records = np.bincount(p, minlength=len(p))[p] if len(p) else np.zeros(0, np.int64)
-    pmap = pa.Table.from_pandas(pd.DataFrame({
-        "dealer_id": persons["dealer_id"].astype(str), "customer_id": persons["customer_id"].astype(str),
-        "person_id": persons["person_id"].astype(str), "p": p, "stores": persons["stores"].to_numpy(np.int64),
-        "records": records.astype(np.int64), "bucket": (h % np.uint64(buckets)).astype(np.int64)}), preserve_index=False)
+    pmap = pa.Table.from_pandas(
+        pd.DataFrame(
+            {
+                "dealer_id": persons["dealer_id"].astype(str),
+                "customer_id": persons["customer_id"].astype(str),
+                "person_id": persons["person_id"].astype(str),
+                "p": p,
+                "stores": persons["stores"].to_numpy(np.int64),
+                "records": records.astype(np.int64),
+                "bucket": (h % np.uint64(buckets)).astype(np.int64),
+            }
+        ),
+        preserve_index=False,
+    )
     pq.write_table(pmap, work / "persons.parquet")
     names = {s.dealer_id: s.dealer_name for s in stores}
     plain = {k: v for k, v in params.items() if k in ("rules", "audit", "group")}
-    group_caps = {"cap_total": {"enabled": bool((params["rules"]["cap_total"]).get("enabled", True)),
-                                "windows": rule_params(params)["group_cap_total"]["windows"]},
-                  "exempt": _exempt(params)}
+    group_caps = {
+        "cap_total": {
+            "enabled": bool((params["rules"]["cap_total"]).get("enabled", True)),
+            "windows": rule_params(params)["group_cap_total"]["windows"],
+        },
+        "exempt": _exempt(params),
+    }
     cap_on = bool((rule_params(params).get("group_cap_total") or {}).get("enabled", True))
-    same_caps = {s.dealer_id: (not cap_on) or (s.caps is not None and s.caps["cap_total"]["enabled"]
-                                               and s.caps["cap_total"]["windows"] == group_caps["cap_total"]["windows"]
-                                               and list(s.caps["exempt"] or []) == group_caps["exempt"])
-                 for s in stores}
-    tasks = [{"stores": [{**s.__dict__, "folder": str(s.folder)} for s in stores], "bucket": b,
-              "persons": str(work / "persons.parquet"), "params": plain, "names": names, "as_of": str(as_of),
-              "same_caps": same_caps}
-             for b in range(buckets)]
+    same_caps = {
+        s.dealer_id: (not cap_on)
+        or (
+            s.caps is not None
+            and s.caps["cap_total"]["enabled"]
+            and s.caps["cap_total"]["windows"] == group_caps["cap_total"]["windows"]
+            and list(s.caps["exempt"] or []) == group_caps["exempt"]
+        )
+        for s in stores
+    }
+    tasks = [
+        {
+            "stores": [{**s.__dict__, "folder": str(s.folder)} for s in stores],
+            "bucket": b,
+            "persons": str(work / "persons.parquet"),
+            "params": plain,
+            "names": names,
+            "as_of": str(as_of),
+            "same_caps": same_caps,
+        }
+        for b in range(buckets)
+    ]
     timings["persons"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     if client is not None:
@@ -372,6 +518,13 @@ def _compute(stores, params, as_of, work: Path, client, timings: dict | None = N
 
 
 def _per_store(stores, counts) -> pd.DataFrame:
-    rows = [{"dealer_id": s.dealer_id, "dealer_name": s.dealer_name, "messages": counts.get(s.dealer_id, [0, 0])[0],
-             "shared_messages": counts.get(s.dealer_id, [0, 0])[1]} for s in stores]
+    rows = [
+        {
+            "dealer_id": s.dealer_id,
+            "dealer_name": s.dealer_name,
+            "messages": counts.get(s.dealer_id, [0, 0])[0],
+            "shared_messages": counts.get(s.dealer_id, [0, 0])[1],
+        }
+        for s in stores
+    ]
     return pd.DataFrame(rows, columns=["dealer_id", "dealer_name", "messages", "shared_messages"])

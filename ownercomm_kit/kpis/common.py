@@ -5,6 +5,7 @@ SPEC §5 reading (see ``retention``): a window (x, y] excludes x and includes y;
 calendar months, a day missing in the target month clipped to its last day; a ratio whose
 denominator is empty is ``None``. Nothing here imports an analytics module.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,8 +101,12 @@ def customer_contacts(customers: pd.DataFrame, fallback: list[str] | tuple[str, 
         channel = channel.mask(open_[ch], ch)
     for ch in CHANNELS_ORDER:
         channel = channel.mask(pref.eq(ch) & open_[ch], ch)
-    contact_by = {"email": text(customers["email"]), "sms": text(customers["phone"]),
-                  "phone": text(customers["phone"]), "mail": text(customers["postal_code"])}
+    contact_by = {
+        "email": text(customers["email"]),
+        "sms": text(customers["phone"]),
+        "phone": text(customers["phone"]),
+        "mail": text(customers["postal_code"]),
+    }
     contact = pd.Series(pd.NA, index=customers.index, dtype="string")
     for ch, values in contact_by.items():
         contact = contact.mask(channel.eq(ch).fillna(False), values)
@@ -124,7 +129,9 @@ def vehicle_labels(vehicles: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"vin": vehicles["vin"].astype("string"), "vehicle": label.str.strip()}).drop_duplicates("vin")
 
 
-def attach_vehicle(frame: pd.DataFrame, vehicles: pd.DataFrame, fallback_model: pd.Series | None = None) -> pd.DataFrame:
+def attach_vehicle(
+    frame: pd.DataFrame, vehicles: pd.DataFrame, fallback_model: pd.Series | None = None
+) -> pd.DataFrame:
     """Add a ``vehicle`` column ('2023 Toyota Camry (VIN ...)') to a frame holding ``vin``."""
     vehicles = vehicles[isin(vehicles["vin"], frame["vin"])]  # label only what is shown
     out = frame.merge(vehicle_labels(vehicles), on="vin", how="left")
@@ -162,6 +169,7 @@ def contacts_of(data: DealerData, ids: pd.Series, p: dict) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Frames a store's notebooks share (computed once per store: load_cache.shared_frames)
 # ---------------------------------------------------------------------------------------------
+
 
 def shared(data: DealerData, key: tuple, make):
     """``make()``, computed once per loaded store and ``key`` (a frame derived from ``data``'s

@@ -18,6 +18,7 @@ with its ``as_of`` moved: nothing is computed a second way. What is shared betwe
 registry's order) and a column per rule (its id) with the flags of the messages sent in that month
 (the dealer's calendar). A rule the data cannot support (a missing table or column) is blank.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -59,8 +60,9 @@ def at(data: DealerData, as_of: dt.date) -> DealerData:
     return dataclasses.replace(data, as_of=as_of)
 
 
-def figures(data: DealerData, params: dict, flags: pd.DataFrame | None = None,
-            upto: DealerData | None = None) -> dict[str, Any]:
+def figures(
+    data: DealerData, params: dict, flags: pd.DataFrame | None = None, upto: DealerData | None = None
+) -> dict[str, Any]:
     """Every kpis.json figure of a report at ``data.as_of`` (SPEC §7): the report's own functions.
 
     ``flags``: the audit's flags of the messages up to ``data.as_of`` when already known
@@ -111,7 +113,7 @@ def compute(data: DealerData, params: dict, months: int, *, timings: dict | None
         kept, keep = _cut(data_at, sent, flag_sent)
         upto = None
         if prefix and len(kept) and (kept[-1] == len(kept) - 1):  # the kept rows are the first len(kept)
-            upto = dataclasses.replace(data_at, tables={**data_at.tables, "communications": comm.iloc[:len(kept)]})
+            upto = dataclasses.replace(data_at, tables={**data_at.tables, "communications": comm.iloc[: len(kept)]})
         elif prefix and not len(kept):
             upto = dataclasses.replace(data_at, tables={**data_at.tables, "communications": comm.iloc[:0]})
         flags_at = flags_all[keep.to_numpy()] if not keep.all() else flags_all
@@ -144,8 +146,7 @@ def _sorted_by_time(data: DealerData) -> DealerData:
     if len(t) < 2 or bool((t[1:] >= t[:-1]).all()):
         return data
     order = np.argsort(t, kind="stable")
-    return dataclasses.replace(data, tables={**data.tables,
-                                             "communications": comm.take(order).reset_index(drop=True)})
+    return dataclasses.replace(data, tables={**data.tables, "communications": comm.take(order).reset_index(drop=True)})
 
 
 def _cut(data_at: DealerData, sent: pd.Series, flag_sent: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -158,8 +159,9 @@ def _cut(data_at: DealerData, sent: pd.Series, flag_sent: pd.Series) -> tuple[np
     from .. import audit
 
     probe = pd.DataFrame({"sent_at": sent, "_row": np.arange(len(sent))})
-    kept = audit.up_to_as_of(dataclasses.replace(
-        data_at, tables={**data_at.tables, "communications": probe}))["communications"]["_row"].to_numpy()
+    kept = audit.up_to_as_of(dataclasses.replace(data_at, tables={**data_at.tables, "communications": probe}))[
+        "communications"
+    ]["_row"].to_numpy()
     if len(kept) == len(sent):
         return kept, pd.Series(True, index=flag_sent.index)
     left_out = np.ones(len(sent), dtype=bool)
@@ -200,8 +202,14 @@ class HistoryResult:
     timings: dict
 
 
-def build(dealer_file: str | Path, *, months: int, out: str | Path | None = None,
-          group_file: str | Path | None = None, as_of: dt.date | None = None) -> HistoryResult:
+def build(
+    dealer_file: str | Path,
+    *,
+    months: int,
+    out: str | Path | None = None,
+    group_file: str | Path | None = None,
+    as_of: dt.date | None = None,
+) -> HistoryResult:
     """``ownercomm history``: load the dealer once, compute ``months`` month-ends, write
     ``<out>/<dealer_id>/history.csv`` atomically (the store's reports are left as they are)."""
     from .. import params as params_mod
@@ -209,12 +217,15 @@ def build(dealer_file: str | Path, *, months: int, out: str | Path | None = None
     from ..loader import load_dealer
 
     started = time.perf_counter()
-    resolved = params_mod.resolve(dealer_file=Path(dealer_file), group_file=group_file,
-                                  overrides={"as_of": as_of})
+    resolved = params_mod.resolve(dealer_file=Path(dealer_file), group_file=group_file, overrides={"as_of": as_of})
     dealer_id = resolved["dealer_id"]
     if not paths.SAFE_ID.match(dealer_id):
-        raise params_mod.ParamsError([f"{dealer_file}: dealer_id {dealer_id!r} must be letters, digits, '.', '_' "
-                                      "or '-' (it names the report folder)"])
+        raise params_mod.ParamsError(
+            [
+                f"{dealer_file}: dealer_id {dealer_id!r} must be letters, digits, '.', '_' "
+                "or '-' (it names the report folder)"
+            ]
+        )
     timings: dict[str, float] = {}
     t = time.perf_counter()
     data = load_dealer(resolved, strict=True)
@@ -222,5 +233,6 @@ def build(dealer_file: str | Path, *, months: int, out: str | Path | None = None
     frame = compute(data, resolved, months, timings=timings)
     store_dir = (Path(out).resolve() if out else paths.reports_dir(Path(resolved["kit_root"]))) / dealer_id
     path = write(frame, store_dir)
-    return HistoryResult(dealer_id, path, frame, round(time.perf_counter() - started, 3),
-                         {k: round(v, 3) for k, v in timings.items()})
+    return HistoryResult(
+        dealer_id, path, frame, round(time.perf_counter() - started, 3), {k: round(v, 3) for k, v in timings.items()}
+    )

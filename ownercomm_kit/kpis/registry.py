@@ -9,6 +9,7 @@ Definitions are built from the dealer's own parameters (the same templates the r
 ``retention.DEFINITION_TEMPLATES``, ``referrals.DEFINITION_TEMPLATES``, ``audit.metrics.definitions``),
 so a dealer with a 6-month window reads "6 months" everywhere.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,11 +25,11 @@ KIND = {"count": "int", "share": "pct", "money": "money"}
 @dataclass(frozen=True)
 class KPI:
     key: str
-    label: str            # plain words, one per figure, used everywhere
-    unit: str             # count | share | money
-    better: str           # up | down | none
-    report: str           # audit | retention | referrals | group: the page whose headline shows it
-    noun: str = ""        # what a count counts, for "12 fewer serious problems" (count KPIs)
+    label: str  # plain words, one per figure, used everywhere
+    unit: str  # count | share | money
+    better: str  # up | down | none
+    report: str  # audit | retention | referrals | group: the page whose headline shows it
+    noun: str = ""  # what a count counts, for "12 fewer serious problems" (count KPIs)
 
     def __post_init__(self) -> None:
         assert self.unit in UNITS and self.better in BETTER, self
@@ -131,9 +132,9 @@ class Change:
     old: float
     new: float
     delta: float
-    words: str   # "12 fewer serious problems than on 31 May 2026"
-    tone: str    # good | bad | "" (no direction, or no change)
-    arrow: str   # up | down | same
+    words: str  # "12 fewer serious problems than on 31 May 2026"
+    tone: str  # good | bad | "" (no direction, or no change)
+    arrow: str  # up | down | same
 
 
 def change(key: str, new: Any, old: Any, since: str) -> Change | None:
@@ -158,8 +159,12 @@ def change(key: str, new: Any, old: Any, since: str) -> Change | None:
         amount = fmt_number(int(n) if float(n).is_integer() else n, "int" if float(n).is_integer() else "float")
         noun = k.noun or k.label.lower()
         if n == 1:  # "1 fewer serious problem"
-            noun = noun.replace("customers", "customer").replace("problems", "problem").replace(
-                "messages", "message").replace("referrals", "referral")
+            noun = (
+                noun.replace("customers", "customer")
+                .replace("problems", "problem")
+                .replace("messages", "message")
+                .replace("referrals", "referral")
+            )
         words = f"{amount} {'more' if up else 'fewer'} {noun} than {since}"
     elif k.unit == "share":
         pts = abs(delta) * 100

@@ -12,6 +12,7 @@ The baseline of a report is what its figures are compared with:
 No baseline (a first run, or a baseline date found nowhere) means no change is shown, not a
 change of zero.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,7 @@ import pandas as pd
 from . import history
 
 RUNS_DIR = "runs"
-AS_OF_MARK = ".report-as-of"   # written by a report's set-up: the as_of the run's pages used
+AS_OF_MARK = ".report-as-of"  # written by a report's set-up: the as_of the run's pages used
 _RECORD = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
 
 
@@ -50,18 +51,23 @@ def marked_as_of(out_dir: str | os.PathLike) -> dt.date | None:
         return None
 
 
-def record_run(store_dir: str | os.PathLike, *, as_of: dt.date, fingerprint: str, kpis: dict,
-               dealer_id: str, force: bool = False) -> Path | None:
+def record_run(
+    store_dir: str | os.PathLike, *, as_of: dt.date, fingerprint: str, kpis: dict, dealer_id: str, force: bool = False
+) -> Path | None:
     """Write ``runs/<as_of>.json``; None when a record of that date exists and not ``force``."""
     from .. import __version__, outputs
 
     path = record_path(store_dir, as_of)
     if path.exists() and not force:
         return None
-    doc = {"dealer_id": dealer_id, "as_of": as_of.isoformat(), "fingerprint": fingerprint,
-           "kit_version": __version__,
-           "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "kpis": kpis}
+    doc = {
+        "dealer_id": dealer_id,
+        "as_of": as_of.isoformat(),
+        "fingerprint": fingerprint,
+        "kit_version": __version__,
+        "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "kpis": kpis,
+    }
     return outputs.write_json(doc, path)
 
 
@@ -104,11 +110,11 @@ def carry_over(old_store: str | os.PathLike, new_store: str | os.PathLike) -> No
 class Baseline:
     as_of: dt.date
     kpis: dict[str, Any]
-    source: str                    # "recorded run" | "history"
-    chosen: bool = False           # True: the dealer file's `baseline:`
+    source: str  # "recorded run" | "history"
+    chosen: bool = False  # True: the dealer file's `baseline:`
 
     def since(self) -> str:
-        """"on 31 May 2026": the baseline in words, in the reports' date format."""
+        """ "on 31 May 2026": the baseline in words, in the reports' date format."""
         from ..report.html import long_date
 
         return f"on {long_date(self.as_of)}"
@@ -120,17 +126,18 @@ class Progress:
 
     as_of: dt.date
     baseline: Baseline | None
-    note: str | None                                   # why there is no baseline, in words
-    runs: list[dict] = field(default_factory=list)     # recorded runs, oldest first
-    history: pd.DataFrame | None = None                # history.csv rows
+    note: str | None  # why there is no baseline, in words
+    runs: list[dict] = field(default_factory=list)  # recorded runs, oldest first
+    history: pd.DataFrame | None = None  # history.csv rows
 
     def series(self, key: str) -> pd.DataFrame:
         """(as_of, value, source) of ``key`` over the history and the recorded runs."""
         rows = []
         if self.history is not None and key in self.history.columns:
             for d, v in zip(self.history["as_of"], pd.to_numeric(self.history[key], errors="coerce")):
-                rows.append({"as_of": pd.Timestamp(str(d)), "value": None if pd.isna(v) else float(v),
-                             "source": "history"})
+                rows.append(
+                    {"as_of": pd.Timestamp(str(d)), "value": None if pd.isna(v) else float(v), "source": "history"}
+                )
         for r in self.runs:
             if r["as_of"] >= self.as_of:
                 continue
@@ -156,19 +163,24 @@ def progress(store_dir: str | os.PathLike, as_of: dt.date, requested: dt.date | 
     baseline, note = None, None
     if requested is not None:
         if requested >= as_of:
-            note = (f"the baseline date in the dealer file ({requested.isoformat()}) is not before this "
-                    "report's date: no change is shown")
+            note = (
+                f"the baseline date in the dealer file ({requested.isoformat()}) is not before this "
+                "report's date: no change is shown"
+            )
         else:
             rec = next((r for r in runs if r["as_of"] == requested), None)
             if rec is not None:
                 baseline = Baseline(requested, rec["kpis"], "recorded run", chosen=True)
             elif hist is not None and requested.isoformat() in set(hist["as_of"].astype(str)):
                 row = hist[hist["as_of"].astype(str) == requested.isoformat()].iloc[0]
-                baseline = Baseline(requested, {k: history_number(v) for k, v in row.items() if k != "as_of"},
-                                    "history", chosen=True)
+                baseline = Baseline(
+                    requested, {k: history_number(v) for k, v in row.items() if k != "as_of"}, "history", chosen=True
+                )
             else:
-                note = (f"the baseline date in the dealer file ({requested.isoformat()}) is neither a recorded run "
-                        "nor a month-end of the history (ownercomm history): no change is shown")
+                note = (
+                    f"the baseline date in the dealer file ({requested.isoformat()}) is neither a recorded run "
+                    "nor a month-end of the history (ownercomm history): no change is shown"
+                )
     else:
         earlier = [r for r in runs if r["as_of"] < as_of]
         if earlier:

@@ -24,6 +24,7 @@ One module per job: ``sources`` (reading the folder), ``names`` (headers and syn
 whole folder, unused columns, decisions), ``document`` (the dealer file, and ``onboard()``,
 the one call) and ``summary`` (the printed table). This module only names the public API.
 """
+
 from ..dealer_file import render_dealer_file
 from .columns import ColumnMatch, recognise_columns
 from .document import OnboardError, Result, dealer_document, onboard
@@ -35,8 +36,27 @@ from .tables import TableMatch, recognise_tables, recognise_tables_by_values
 from .values import ValueMatch, recognise_values
 
 __all__ = [
-    "ColumnMatch", "OnboardError", "Onboarding", "Result", "SYNONYMS_FILE", "Source", "TableMatch", "UnusedColumn",
-    "ValueMatch", "dealer_document", "header_row_hint", "name_key", "onboard", "read_sources", "recognise",
-    "recognise_columns", "recognise_folder", "recognise_tables", "recognise_tables_by_values", "recognise_values",
-    "render_dealer_file", "summary", "synonyms",
+    "ColumnMatch",
+    "OnboardError",
+    "Onboarding",
+    "Result",
+    "SYNONYMS_FILE",
+    "Source",
+    "TableMatch",
+    "UnusedColumn",
+    "ValueMatch",
+    "dealer_document",
+    "header_row_hint",
+    "name_key",
+    "onboard",
+    "read_sources",
+    "recognise",
+    "recognise_columns",
+    "recognise_folder",
+    "recognise_tables",
+    "recognise_tables_by_values",
+    "recognise_values",
+    "render_dealer_file",
+    "summary",
+    "synonyms",
 ]

@@ -2,6 +2,7 @@
 spelling), then by content (the shape of the values, ids of tables read before, the words
 of the header), never against a yes/no column's meaning.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -17,16 +18,16 @@ from .names import NEGATION_WORDS, Sureness, header_words, name_key, name_stems,
 from .values import _loader_accepts, _value_lookup
 
 
-FUZZY_MIN = 0.86      # difflib ratio of normalised headers; below it a header is no match
+FUZZY_MIN = 0.86  # difflib ratio of normalised headers; below it a header is no match
 
 
 @dataclass(frozen=True)
 class ColumnMatch:
     table: str
-    column: str                 # canonical column
-    source: str | None          # their header, None when not found
+    column: str  # canonical column
+    source: str | None  # their header, None when not found
     how: Sureness
-    note: str = ""              # what to check or edit
+    note: str = ""  # what to check or edit
 
 
 def recognise_columns(
@@ -56,8 +57,11 @@ def recognise_columns(
     if _check_enum_values(table, frame, found):
         _assign(ranked, found, used)  # the column it left may have another synonym
     profiles = _Profiles(frame)
-    spelled = [c for c in _by_spelling(table, headers, found, used)
-               if not _contradicts(table, spec.column(c[3]), c[4], frame, profiles, known or {})]
+    spelled = [
+        c
+        for c in _by_spelling(table, headers, found, used)
+        if not _contradicts(table, spec.column(c[3]), c[4], frame, profiles, known or {})
+    ]
     _assign(spelled, found, used)
     _by_content(table, frame, found, used, known, profiles)
 
@@ -166,9 +170,17 @@ def _by_content(
     # Text columns (names, models, sources) have no shape: a header whose telling words are a
     # column's own ("Given" ~ "given name") and whose values have no other shape is taken.
     text = [c for c in missing if c.name not in found and c.kind in ("str", "list", "id")]
-    words = {c.name: [h for h in free if h not in used and _plain_text(profiles[h])
-                      and profiles[h].digits == (c.kind == "id") and _hint(table, c.name, h)[0]]
-             for c in text}
+    words = {
+        c.name: [
+            h
+            for h in free
+            if h not in used
+            and _plain_text(profiles[h])
+            and profiles[h].digits == (c.kind == "id")
+            and _hint(table, c.name, h)[0]
+        ]
+        for c in text
+    }
     _by_elimination(table, text, words, found, used, "words", by_hint_only=True)
 
 
@@ -204,8 +216,14 @@ def _contradicts(table: str, col: schema.Column, header: str, frame: pd.DataFram
     p = profiles[header]
     if p.empty:
         return False
-    if col.kind in ("date", "timestamp", "bool", "float") or col.name in ("email", "phone", "vin", "mileage",
-                                                                           "model_year", "postal_code"):
+    if col.kind in ("date", "timestamp", "bool", "float") or col.name in (
+        "email",
+        "phone",
+        "vin",
+        "mileage",
+        "model_year",
+        "postal_code",
+    ):
         return not _fits(table, col, header, frame, profiles, known)
     if col.kind == "enum":
         return _fit(frame[header], table, col.name) < 0.5
@@ -428,13 +446,15 @@ def _missing_note(table: str, col: str) -> str:
 
 
 def _whole_name_note(header: str) -> str:
-    return (f"{header!r} seems to hold whole names; split it into first and last name columns in the export "
-            "(names only show in call lists)")
+    return (
+        f"{header!r} seems to hold whole names; split it into first and last name columns in the export "
+        "(names only show in call lists)"
+    )
 
 
 def _negated_note(table: str, col: str, header: str) -> str:
     return (
         f"NEEDS A MANUAL DECISION: {header!r} looks like the opposite of {col}; not mapped. "
-        f'If so, map {{{header!r}: {col}}} in mapping.{table} and invert its values in values.{col} '
+        f"If so, map {{{header!r}: {col}}} in mapping.{table} and invert its values in values.{col} "
         f"(e.g. {{Y: false, N: true}})"
     )

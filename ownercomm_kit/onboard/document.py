@@ -2,6 +2,7 @@
 files/mapping/values entries win over guesses and keep their comments, as do the file's
 other keys. ``onboard()`` is the one call: read the folder, recognise it, write the file.
 """
+
 from __future__ import annotations
 
 import re
@@ -76,7 +77,7 @@ class OnboardError(Exception):
 class Result:
     onboarding: Onboarding
     out: Path
-    text: str           # the dealer file written
+    text: str  # the dealer file written
     timezone_guessed: bool
     unreadable: list[str]
 
@@ -97,7 +98,9 @@ def onboard(
     from ..params import ParamsError, read_yaml
 
     if not SAFE_ID.match(str(dealer_id)):
-        raise OnboardError(f"--dealer-id {dealer_id!r}: use letters, digits, '.', '_' or '-' (it names files and folders)")
+        raise OnboardError(
+            f"--dealer-id {dealer_id!r}: use letters, digits, '.', '_' or '-' (it names files and folders)"
+        )
     data_dir = Path(data_dir).expanduser().resolve()
     if not data_dir.is_dir():
         raise OnboardError(f"{data_dir}: no such folder")
@@ -113,8 +116,10 @@ def onboard(
         old_text = out.read_text(encoding="utf-8-sig")
     sources, unreadable = read_sources(data_dir)
     if not sources:
-        raise OnboardError(f"{data_dir}: no readable export (.csv, .txt, .tsv, .xlsx or .parquet)" +
-                           "".join(f"\n  {m}" for m in unreadable))
+        raise OnboardError(
+            f"{data_dir}: no readable export (.csv, .txt, .tsv, .xlsx or .parquet)"
+            + "".join(f"\n  {m}" for m in unreadable)
+        )
     onb = recognise_folder(sources, {k: existing.get(k) for k in BLOCKS})
     onb.decisions += _existing_problems(existing, out)
     tz, guessed = _timezone(timezone, existing, old_text, onb, sources)

@@ -1,6 +1,7 @@
 """A whole folder recognised: tables, columns, values, the columns nothing reads (with their
 best guess), and what needs the consultant's decision.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,9 @@ class UnusedColumn:
     """A column of an export that no canonical column reads, with what it may be."""
 
     table: str
-    source: str              # the export (Source.ref)
+    source: str  # the export (Source.ref)
     header: str
-    guess: str               # "a preferred channel (customers.preferred_channel)", or what its values look like
+    guess: str  # "a preferred channel (customers.preferred_channel)", or what its values look like
 
     @property
     def text(self) -> str:
@@ -32,9 +33,18 @@ class UnusedColumn:
 
 
 SHAPE_WORDS = (  # what a column's values look like, in words, when no column fits it
-    ("email", "e-mail addresses"), ("phone", "phone numbers"), ("vin", "VINs"), ("tz", "time zones"),
-    ("state", "US states"), ("zip", "ZIP codes"), ("yes_no", "yes/no values"), ("timestamp", "date and time"),
-    ("date", "dates"), ("year", "years"), ("money", "amounts"), ("integer", "whole numbers"),
+    ("email", "e-mail addresses"),
+    ("phone", "phone numbers"),
+    ("vin", "VINs"),
+    ("tz", "time zones"),
+    ("state", "US states"),
+    ("zip", "ZIP codes"),
+    ("yes_no", "yes/no values"),
+    ("timestamp", "date and time"),
+    ("date", "dates"),
+    ("year", "years"),
+    ("money", "amounts"),
+    ("integer", "whole numbers"),
 )
 
 
@@ -60,8 +70,10 @@ def _unused_columns(tm: "TableMatch", frame: pd.DataFrame, found: list[ColumnMat
             best = fits[0]
             more = f" (or {', '.join(fits[1:3])})" if len(fits) > 1 else ""
             already = f", already read from {mapped[best]!r}" if best in mapped else ""
-            guess = (f"its values look like {tm.table}.{best}{more}{already}; to use it, map "
-                     f"{{{header!r}: {best}}} in mapping.{tm.table}")
+            guess = (
+                f"its values look like {tm.table}.{best}{more}{already}; to use it, map "
+                f"{{{header!r}: {best}}} in mapping.{tm.table}"
+            )
         elif named and named[0][0][0] > 0:
             guess = f"its name suggests {tm.table}.{named[0][1]}, but its values do not fit; check the export"
         else:
@@ -71,8 +83,10 @@ def _unused_columns(tm: "TableMatch", frame: pd.DataFrame, found: list[ColumnMat
                 what = "ids"
             open_text = [c.name for c in spec.columns if c.kind in kinds and c.name not in mapped]
             if what in ("text", "ids") and open_text:
-                guess = (f"it holds {what}; if it is the {_either(open_text)}, map it in mapping.{tm.table} "
-                         f"(e.g. {{{header!r}: {open_text[0]}}})")
+                guess = (
+                    f"it holds {what}; if it is the {_either(open_text)}, map it in mapping.{tm.table} "
+                    f"(e.g. {{{header!r}: {open_text[0]}}})"
+                )
             else:
                 guess = f"it holds {what}, which no column of {tm.table} takes"
         out.append(UnusedColumn(tm.table, tm.source, header, guess))
@@ -92,11 +106,16 @@ def _models_across_tables(tables, by_ref, columns):
         return frozenset(shapes.sample(by_ref[source[table]].frame[header]).str.casefold().unique().tolist())
 
     cands = {
-        t.table: [(h, distinct(t.table, h)) for h in map(str, by_ref[t.source].frame.columns)
-                  if (t.table, h) not in taken and _plain_text(shapes.profile(by_ref[t.source].frame[h]))]
-        for t in tables if "model" in schema.TABLES[t.table].column_names
+        t.table: [
+            (h, distinct(t.table, h))
+            for h in map(str, by_ref[t.source].frame.columns)
+            if (t.table, h) not in taken and _plain_text(shapes.profile(by_ref[t.source].frame[h]))
+        ]
+        for t in tables
+        if "model" in schema.TABLES[t.table].column_names
     }
     known = {c.table: distinct(c.table, c.source) for c in columns if c.column == "model" and c.source is not None}
+
     def known_models(table):
         return [v for t, v in known.items() if t != table]
 
@@ -107,11 +126,17 @@ def _models_across_tables(tables, by_ref, columns):
         hits = [h for h, v in cands.get(table, []) if v and len(v & models) >= CONTENT_MIN * len(v)]
         if not hits:  # no other table's model column is known: a text column of another table's candidates
             others = [v for t, cs in cands.items() if t != table for _, v in cs]
-            hits = [h for h, v in cands.get(table, []) if v and any(len(v & o) >= CONTENT_MIN * len(v) for o in others if o)]
+            hits = [
+                h for h, v in cands.get(table, []) if v and any(len(v & o) >= CONTENT_MIN * len(v) for o in others if o)
+            ]
         if len(hits) == 1:
             picked[table] = hits[0]
-    return [ColumnMatch(c.table, c.column, picked[c.table], "content", _note(c.table, c.column, picked[c.table], "content"))
-            if c.column == "model" and c.table in picked else c for c in columns]
+    return [
+        ColumnMatch(c.table, c.column, picked[c.table], "content", _note(c.table, c.column, picked[c.table], "content"))
+        if c.column == "model" and c.table in picked
+        else c
+        for c in columns
+    ]
 
 
 def _either(words: list[str]) -> str:
@@ -199,22 +224,24 @@ def recognise(sources: list[Source], manual: dict | None = None) -> Onboarding:
             if col.kind not in ("enum", "bool") or cm.source is None or cm.source not in frame.columns:
                 continue
             for vm in recognise_values(tm.table, cm.column, frame[cm.source]):
-                given = (manual_values.get(cm.column) or {})
+                given = manual_values.get(cm.column) or {}
                 if vm.theirs in given:  # the consultant's word wins (kept as written: true, not "true")
                     vm = ValueMatch(vm.table, vm.column, vm.theirs, given[vm.theirs])
                 values.append(vm)
     columns = _models_across_tables(tables, by_ref, columns)
     for tm in tables:
-        unused_columns += _unused_columns(tm, by_ref[tm.source].frame, [c for c in columns if c.table == tm.table], known)
+        unused_columns += _unused_columns(
+            tm, by_ref[tm.source].frame, [c for c in columns if c.table == tm.table], known
+        )
     used = {t.source for t in tables}
     onb = Onboarding(tables, columns, values, [s.ref for s in sources if s.ref not in used])
     onb.unused_columns = unused_columns
     onb.unused_like = {s.ref: t for s in sources if s.ref not in used and (t := looks_like(s))}
     # a title line above the header: only where the header row named (almost) no column
-    recognised = {tm.source for tm in tables
-                  if sum(c.table == tm.table and c.source is not None for c in columns) >= 2}
-    onb.decisions = ([hint for s in sources if s.ref not in recognised and (hint := header_row_hint(s))]
-                     + hints + _decisions(onb))
+    recognised = {tm.source for tm in tables if sum(c.table == tm.table and c.source is not None for c in columns) >= 2}
+    onb.decisions = (
+        [hint for s in sources if s.ref not in recognised and (hint := header_row_hint(s))] + hints + _decisions(onb)
+    )
     return onb
 
 
@@ -232,11 +259,17 @@ def _date_only_hint(cm: ColumnMatch, frame: pd.DataFrame) -> str | None:
     sample = shapes.sample(frame[cm.source])
     if sample.empty or sample.str.contains(TIME_OF_DAY).mean() > 0.05 or _excel_like(sample):
         return None
-    times = [str(h) for h in frame.columns if str(h) != cm.source and shapes.sample(frame[h]).str.match(TIME_ONLY).mean() >= 0.9]
+    times = [
+        str(h)
+        for h in frame.columns
+        if str(h) != cm.source and shapes.sample(frame[h]).str.match(TIME_ONLY).mean() >= 0.9
+    ]
     where = f" {times[0]!r} seems to hold the time of day:" if times else ""
     why = " (quiet hours cannot be checked)" if cm.column == "sent_at" else ""
-    return (f"{cm.table}.{cm.column}: {cm.source!r} holds dates without a time of day, so times read as "
-            f"midnight{why}.{where} put date and time in one column (e.g. 06/18/2026 10:30 PM) in the export")
+    return (
+        f"{cm.table}.{cm.column}: {cm.source!r} holds dates without a time of day, so times read as "
+        f"midnight{why}.{where} put date and time in one column (e.g. 06/18/2026 10:30 PM) in the export"
+    )
 
 
 def _tables_with_manual(guessed: list[TableMatch], files: dict, by_ref: dict) -> list[TableMatch]:
@@ -271,7 +304,9 @@ def _decisions(onb: Onboarding) -> list[str]:
 
 def _missing_decisions(onb: Onboarding) -> list[str]:
     found = {m.table for m in onb.tables}
-    out = [f"Required table {t} not found: name its file in files.{t}" for t in schema.REQUIRED_TABLES if t not in found]
+    out = [
+        f"Required table {t} not found: name its file in files.{t}" for t in schema.REQUIRED_TABLES if t not in found
+    ]
     for c in onb.columns:
         if c.how == "not found" and (c.note.startswith("NEEDS") or schema.TABLES[c.table].column(c.column).required):
             out.append(f"{c.table}.{c.column}: {c.note}")
@@ -284,15 +319,19 @@ def _value_decisions(values: list[ValueMatch]) -> list[str]:
     for v in values:
         if v.ours is None:
             allowed = schema.TABLES[v.table].column(v.column).allowed or ("true", "false")
-            out.append(f"{v.table}.{v.column}: value {v.theirs!r} not recognised; add it to values.{v.column} "
-                       f"as one of {', '.join(allowed)}")
+            out.append(
+                f"{v.table}.{v.column}: value {v.theirs!r} not recognised; add it to values.{v.column} "
+                f"as one of {', '.join(allowed)}"
+            )
         else:
             by_word.setdefault((v.column, v.theirs), {})[v.table] = v.ours
     for (col, theirs), by_table in sorted(by_word.items()):
         if len(set(map(str, by_table.values()))) > 1:  # values: is per column name, not per table
             means = " but ".join(f"{ours} in {table}" for table, ours in by_table.items())
-            out.append(f"values.{col}: {theirs!r} means {means}; values: applies to the {col} column of every "
-                       f"table, so change the word in one of the exports")
+            out.append(
+                f"values.{col}: {theirs!r} means {means}; values: applies to the {col} column of every "
+                f"table, so change the word in one of the exports"
+            )
     return out
 
 
@@ -302,8 +341,10 @@ def _source_decisions(onb: Onboarding) -> list[str]:
     for ref in onb.unused_sources:
         like = onb.unused_like.get(ref)
         if like in read_from:
-            out.append(f"{ref} also looks like {like}, already read from {read_from[like]}: the kit reads one file "
-                       f"per table, so combine them into one (or name the right one in files.{like})")
+            out.append(
+                f"{ref} also looks like {like}, already read from {read_from[like]}: the kit reads one file "
+                f"per table, so combine them into one (or name the right one in files.{like})"
+            )
         else:
             out.append(f"{ref}: not recognised as any table; name it in files: if it is one")
     return out

@@ -1,5 +1,5 @@
-"""Header names: normalising them, the synonym tables (``assets/synonyms.yaml``) and the telling words of a header.
-"""
+"""Header names: normalising them, the synonym tables (``assets/synonyms.yaml``) and the telling words of a header."""
+
 from __future__ import annotations
 
 import functools
@@ -58,26 +58,97 @@ def synonyms() -> dict:
     # word stems of every name of a column, for the name hint of a header no list knows
     words = {
         tname: {
-            col: frozenset(w for n in [col, *doc["columns"].get(tname, {}).get(col, []), *common.get(col, [])]
-                           for w in name_stems(n))
+            col: frozenset(
+                w
+                for n in [col, *doc["columns"].get(tname, {}).get(col, []), *common.get(col, [])]
+                for w in name_stems(n)
+            )
             for col in table.column_names
         }
         for tname, table in schema.TABLES.items()
     }
-    return {"tables": tables, "columns": columns, "negated": negated, "values": values, "booleans": booleans,
-            "whole_name": whole_name, "words": words}
+    return {
+        "tables": tables,
+        "columns": columns,
+        "negated": negated,
+        "values": values,
+        "booleans": booleans,
+        "whole_name": whole_name,
+        "words": words,
+    }
 
 
 # Words too common in headers to tell columns apart ("Date", "No", "Customer").
-GENERIC_WORDS = frozenset({
-    "date", "dt", "time", "stamp", "no", "id", "num", "number", "nbr", "code", "key", "the", "of", "at", "on",
-    "by", "cust", "customer", "custo", "owner", "buyer", "client", "contact", "vehicle", "veh", "and", "or",
-    "to", "is", "flag", "ind", "indicator", "value", "amt", "type", "status", "name", "s",
-})
+GENERIC_WORDS = frozenset(
+    {
+        "date",
+        "dt",
+        "time",
+        "stamp",
+        "no",
+        "id",
+        "num",
+        "number",
+        "nbr",
+        "code",
+        "key",
+        "the",
+        "of",
+        "at",
+        "on",
+        "by",
+        "cust",
+        "customer",
+        "custo",
+        "owner",
+        "buyer",
+        "client",
+        "contact",
+        "vehicle",
+        "veh",
+        "and",
+        "or",
+        "to",
+        "is",
+        "flag",
+        "ind",
+        "indicator",
+        "value",
+        "amt",
+        "type",
+        "status",
+        "name",
+        "s",
+    }
+)
 # Words that turn a yes/no column around ("Do Not Text", "Opted Out", "DNC").
-NEGATION_WORDS = frozenset({"not", "no", "dont", "out", "optout", "unsub", "unsubscribe", "unsubscribed",
-                            "dnc", "dne", "dnt", "block", "blocked", "stop", "decline", "declined", "refuse",
-                            "refused", "revoke", "revoked", "never", "suppress", "suppressed"})
+NEGATION_WORDS = frozenset(
+    {
+        "not",
+        "no",
+        "dont",
+        "out",
+        "optout",
+        "unsub",
+        "unsubscribe",
+        "unsubscribed",
+        "dnc",
+        "dne",
+        "dnt",
+        "block",
+        "blocked",
+        "stop",
+        "decline",
+        "declined",
+        "refuse",
+        "refused",
+        "revoke",
+        "revoked",
+        "never",
+        "suppress",
+        "suppressed",
+    }
+)
 
 
 def header_words(name: object) -> list[str]:

@@ -1,6 +1,7 @@
 """Reading a data folder's exports as text (every readable file and sheet), and spotting
 title lines above a header.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,7 +22,7 @@ HEADER_SCAN_ROWS = 20  # rows searched for a header pushed down by report title 
 class Source:
     """One table-shaped export: a file, or one sheet of a workbook."""
 
-    ref: str            # as written in the dealer file's files block: "x.csv" or "x.xlsx#Sheet"
+    ref: str  # as written in the dealer file's files block: "x.csv" or "x.xlsx#Sheet"
     frame: pd.DataFrame  # every value as text, headers as in the file
     rows: list[int] | None = None  # spreadsheet row of each frame row (header = 1), when known
 
@@ -50,8 +51,10 @@ def read_sources(data_dir: str | Path) -> tuple[list[Source], list[str]]:
     unreadable: list[str] = []
     for path in data_files(data_dir):  # hidden files and Office lock files are no data
         if not path.resolve().is_relative_to(data_dir.resolve()):  # a link out of the folder: never read
-            unreadable.append(f"{path.name}: a link to a file outside the data folder; not read "
-                              "(a store reads only its own folder: copy the file in)")
+            unreadable.append(
+                f"{path.name}: a link to a file outside the data folder; not read "
+                "(a store reads only its own folder: copy the file in)"
+            )
             continue
         if path.suffix.lower() in OTHER_EXPORTS:
             unreadable.append(f"{path.name}: {OTHER_EXPORTS[path.suffix.lower()]}")
@@ -89,8 +92,10 @@ def header_row_hint(src: Source) -> str | None:
             if _known_headers(fields) >= 2:
                 row = src.rows[i] if src.rows and i < len(src.rows) else i + 2
                 shown = ", ".join(repr(f) for f in fields[:3] if f)
-                return (f"{src.ref}: the header seems to be on row {row} ({shown}, ...); delete the "
-                        f"{plural(row - 1, 'line')} above it in the export, then run onboard again")
+                return (
+                    f"{src.ref}: the header seems to be on row {row} ({shown}, ...); delete the "
+                    f"{plural(row - 1, 'line')} above it in the export, then run onboard again"
+                )
     return None
 
 

@@ -1,6 +1,7 @@
 """The table ``ownercomm onboard`` prints: each canonical column, what was found, how sure,
 what to edit; then values, decisions and unused columns.
 """
+
 from __future__ import annotations
 
 
@@ -44,8 +45,11 @@ def summary(result: Result) -> str:
     if onb.unused_columns:
         lines += ["", "Columns read into no canonical column (map one in mapping: if the kit should use it):"]
         lines += [f"  - {u.text}" for u in onb.unused_columns]
-    lines += ["", f"Next: ownercomm validate --params {result.out}   (then the data-quality notebook, "
-                  "notebooks/data_quality.ipynb, with the same file)"]
+    lines += [
+        "",
+        f"Next: ownercomm validate --params {result.out}   (then the data-quality notebook, "
+        "notebooks/data_quality.ipynb, with the same file)",
+    ]
     return "\n".join(lines)
 
 
@@ -60,10 +64,15 @@ def _counts(result: Result) -> str:
     decisions = len(onb.decisions) + len(result.unreadable) + int(result.timezone_guessed)
     unused = len(onb.unused_columns)
     translated = sum(v.ours is not None for v in onb.values)
-    return (f"Recognised {len(onb.tables)} of {len(schema.TABLES)} tables and {len(cols)} of {len(onb.columns)} "
-            f"columns in them ({detail}); {_count(translated, 'value')} translated; "
-            + (f"{_count(decisions + unused, 'thing')} to decide, of which {_count(unused, 'export column')} not used."
-               if unused else f"{_count(decisions, 'thing')} to decide; 0 export columns not used."))
+    return (
+        f"Recognised {len(onb.tables)} of {len(schema.TABLES)} tables and {len(cols)} of {len(onb.columns)} "
+        f"columns in them ({detail}); {_count(translated, 'value')} translated; "
+        + (
+            f"{_count(decisions + unused, 'thing')} to decide, of which {_count(unused, 'export column')} not used."
+            if unused
+            else f"{_count(decisions, 'thing')} to decide; 0 export columns not used."
+        )
+    )
 
 
 def _count(n: int, word: str) -> str:

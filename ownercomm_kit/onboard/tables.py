@@ -1,5 +1,5 @@
-"""Which export is which canonical table: by file or sheet name, by headers, and by values.
-"""
+"""Which export is which canonical table: by file or sheet name, by headers, and by values."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +14,8 @@ from .sources import Source
 @dataclass(frozen=True)
 class TableMatch:
     table: str
-    source: str         # Source.ref
-    how: str            # "file name", "file name and content" or "content"
+    source: str  # Source.ref
+    how: str  # "file name", "file name and content" or "content"
     score: float
 
 

@@ -1,6 +1,7 @@
 """Enum values and yes/no words of an export in canonical terms (written into ``values:``
 only where the loader would not take them as they are).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

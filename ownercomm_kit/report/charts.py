@@ -11,6 +11,7 @@ subset in text (``<b>``, ``<a href>``), so a model called ``<b>X</b>`` would oth
 render as markup. The figure JSON itself is made script-safe by plotly (``<``, ``>`` and
 ``/`` become ``\\u003c``...), which the tests pin.
 """
+
 from __future__ import annotations
 
 import html
@@ -109,8 +110,14 @@ def has_values(fig: go.Figure) -> bool:
             if arr.dtype.kind in "iuf":
                 nums = arr.astype(float).ravel()
             elif arr.dtype == object:  # numbers mixed with None; labels (strings, dates) are not values
-                nums = np.array([float(v) for v in arr.ravel() if isinstance(v, (int, float, np.integer, np.floating))
-                                 and not isinstance(v, (bool, np.bool_))], dtype=float)
+                nums = np.array(
+                    [
+                        float(v)
+                        for v in arr.ravel()
+                        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                    ],
+                    dtype=float,
+                )
             else:
                 continue
             if (np.isfinite(nums) & (nums != 0)).any():
@@ -177,8 +184,9 @@ def bar(
             )
         )
     # A legend only when colour adds something the axis does not already say.
-    fig.update_layout(barmode="stack" if stacked else "group", showlegend=color is not None and color != x,
-                      legend_traceorder="normal")
+    fig.update_layout(
+        barmode="stack" if stacked else "group", showlegend=color is not None and color != x, legend_traceorder="normal"
+    )
     if "%" in hover_format:  # a rate: the value axis in percent too
         (fig.update_xaxes if horizontal else fig.update_yaxes)(tickformat=".0%", rangemode="tozero")
     if horizontal:
@@ -268,37 +276,64 @@ def funnel(stages: Sequence[str], counts: Sequence[int], *, title: str, height: 
     return _layout(fig, title, height=height)
 
 
-def sankey(flows: pd.DataFrame, *, source: str, target: str, value: str, order: Sequence[str],
-           names: Mapping[str, str], colors: Mapping[str, str], title: str, left: str = "", right: str = "",
-           height: int | None = None) -> go.Figure:
+def sankey(
+    flows: pd.DataFrame,
+    *,
+    source: str,
+    target: str,
+    value: str,
+    order: Sequence[str],
+    names: Mapping[str, str],
+    colors: Mapping[str, str],
+    title: str,
+    left: str = "",
+    right: str = "",
+    height: int | None = None,
+) -> go.Figure:
     """Flows between the same categories at two moments: ``order`` once on the left, once on the right."""
     left_nodes = [c for c in order if c in set(flows[source])]
     right_nodes = [c for c in order if c in set(flows[target])]
     index_l = {c: i for i, c in enumerate(left_nodes)}
     index_r = {c: len(left_nodes) + i for i, c in enumerate(right_nodes)}
-    node_labels = [f"{names.get(c, c)} {left}".strip() for c in left_nodes] + \
-                  [f"{names.get(c, c)} {right}".strip() for c in right_nodes]
+    node_labels = [f"{names.get(c, c)} {left}".strip() for c in left_nodes] + [
+        f"{names.get(c, c)} {right}".strip() for c in right_nodes
+    ]
     node_colors = [colors.get(c, "#9E9E9E") for c in [*left_nodes, *right_nodes]]
-    fig = go.Figure(go.Sankey(
-        arrangement="snap",
-        node=dict(label=labels(node_labels), color=node_colors, pad=18, thickness=16),
-        link=dict(source=[index_l[s] for s in flows[source]], target=[index_r[t] for t in flows[target]],
-                  value=[int(v) for v in flows[value]], color="rgba(31,58,95,0.18)",
-                  hovertemplate="%{source.label} → %{target.label}: %{value:,}<extra></extra>"),
-    ))
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node=dict(label=labels(node_labels), color=node_colors, pad=18, thickness=16),
+            link=dict(
+                source=[index_l[s] for s in flows[source]],
+                target=[index_r[t] for t in flows[target]],
+                value=[int(v) for v in flows[value]],
+                color="rgba(31,58,95,0.18)",
+                hovertemplate="%{source.label} → %{target.label}: %{value:,}<extra></extra>",
+            ),
+        )
+    )
     return _layout(fig, title, height=height)
 
 
 # --- charts that answer their text (issue 17 item 4) -----------------------------------
 
 
-def add_line(fig: go.Figure, x: Sequence[Any], y: Sequence[Any], *, name: str, color: str = "#1B7837",
-             hover_format: str = ",") -> go.Figure:
+def add_line(
+    fig: go.Figure, x: Sequence[Any], y: Sequence[Any], *, name: str, color: str = "#1B7837", hover_format: str = ","
+) -> go.Figure:
     """A line (with markers) over a bar chart, e.g. the referrals contacted in time over all referrals."""
     label_ = label(name)
-    fig.add_trace(go.Scatter(x=list(x), y=list(y), mode="lines+markers", name=label_,
-                             line=dict(color=color, width=2.5), marker=dict(size=7),
-                             hovertemplate=f"%{{x}}<br>{label_}: %{{y:{hover_format}}}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=list(x),
+            y=list(y),
+            mode="lines+markers",
+            name=label_,
+            line=dict(color=color, width=2.5),
+            marker=dict(size=7),
+            hovertemplate=f"%{{x}}<br>{label_}: %{{y:{hover_format}}}<extra></extra>",
+        )
+    )
     fig.update_layout(showlegend=True)
     return fig
 
@@ -306,9 +341,21 @@ def add_line(fig: go.Figure, x: Sequence[Any], y: Sequence[Any], *, name: str, c
 SMALL_COLOR = "#D9D9D9"  # a cell too small to mean anything
 
 
-def cohort_heatmap(cells: pd.DataFrame, *, row: str, col: str, share: str, count: str, min_count: int,
-                   title: str, x_title: str = "", y_title: str = "", count_word: str = "vehicles",
-                   value_name: str = "share", height: int | None = None) -> go.Figure:
+def cohort_heatmap(
+    cells: pd.DataFrame,
+    *,
+    row: str,
+    col: str,
+    share: str,
+    count: str,
+    min_count: int,
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    count_word: str = "vehicles",
+    value_name: str = "share",
+    height: int | None = None,
+) -> go.Figure:
     """A share heat map whose cells also show their count ("72% of 43"); a cell counting fewer than
     ``min_count`` is grey, without a colour that would read as a rate."""
     share_m = cells.pivot(index=row, columns=col, values=share).astype("float64")
@@ -324,24 +371,55 @@ def cohort_heatmap(cells: pd.DataFrame, *, row: str, col: str, share: str, count
     xs, ys = labels(share_m.columns), labels(share_m.index)
     counts = count_m.to_numpy()
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(
-        z=big.to_numpy(), x=xs, y=ys, colorscale=theme.SEQUENTIAL, zmin=0, zmax=1, text=text, customdata=counts,
-        texttemplate="%{text}", colorbar=dict(title=dict(text=label(value_name)), tickformat=".0%"),
-        hovertemplate=f"%{{y}} · %{{x}}<br>{label(value_name)}: %{{z:.1%}} of %{{customdata:,}} {count_word}<extra></extra>",
-        hoverongaps=False, name=label(value_name)))
+    fig.add_trace(
+        go.Heatmap(
+            z=big.to_numpy(),
+            x=xs,
+            y=ys,
+            colorscale=theme.SEQUENTIAL,
+            zmin=0,
+            zmax=1,
+            text=text,
+            customdata=counts,
+            texttemplate="%{text}",
+            colorbar=dict(title=dict(text=label(value_name)), tickformat=".0%"),
+            hovertemplate=f"%{{y}} · %{{x}}<br>{label(value_name)}: %{{z:.1%}} of %{{customdata:,}} {count_word}<extra></extra>",
+            hoverongaps=False,
+            name=label(value_name),
+        )
+    )
     if small.to_numpy().any():
-        fig.add_trace(go.Heatmap(
-            z=np.where(small.to_numpy(), 1.0, np.nan), x=xs, y=ys, colorscale=[[0, SMALL_COLOR], [1, SMALL_COLOR]],
-            showscale=False, text=np.where(small.to_numpy(), text, ""), texttemplate="%{text}", customdata=counts,
-            hovertemplate=f"%{{y}} · %{{x}}<br>only %{{customdata:,}} {count_word}: too few to judge<extra></extra>",
-            hoverongaps=False, name="too few"))
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(small.to_numpy(), 1.0, np.nan),
+                x=xs,
+                y=ys,
+                colorscale=[[0, SMALL_COLOR], [1, SMALL_COLOR]],
+                showscale=False,
+                text=np.where(small.to_numpy(), text, ""),
+                texttemplate="%{text}",
+                customdata=counts,
+                hovertemplate=f"%{{y}} · %{{x}}<br>only %{{customdata:,}} {count_word}: too few to judge<extra></extra>",
+                hoverongaps=False,
+                name="too few",
+            )
+        )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
     return _layout(fig, title, x_title, y_title, height)
 
 
-def small_multiples(df: pd.DataFrame, *, x: str, y: str, facet: str, title: str, y_title: str = "",
-                    names: Mapping[str, str] | None = None, row_height: int = 110) -> go.Figure:
+def small_multiples(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    facet: str,
+    title: str,
+    y_title: str = "",
+    names: Mapping[str, str] | None = None,
+    row_height: int = 110,
+) -> go.Figure:
     """One bar chart per value of ``facet``, each on its own scale, sharing the x axis: a month
     with no rows is a gap even in a table with a hundred times fewer rows than the biggest."""
     from plotly.subplots import make_subplots
@@ -351,13 +429,28 @@ def small_multiples(df: pd.DataFrame, *, x: str, y: str, facet: str, title: str,
     theme.apply()
     if not keys:
         return _layout(go.Figure(), title, height=row_height + 120)
-    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=min(0.06, 0.4 / len(keys)),
-                        subplot_titles=[label(names.get(k, k)) for k in keys])
+    fig = make_subplots(
+        rows=len(keys),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=min(0.06, 0.4 / len(keys)),
+        subplot_titles=[label(names.get(k, k)) for k in keys],
+    )
     for i, key in enumerate(keys, start=1):
         part = df[df[facet] == key]
         name = label(names.get(key, key))
-        fig.add_trace(go.Bar(x=list(part[x]), y=list(part[y]), name=name, marker_color=theme.ACCENT, showlegend=False,
-                             hovertemplate=f"{name} · %{{x|%b %Y}}: %{{y:,}}<extra></extra>"), row=i, col=1)
+        fig.add_trace(
+            go.Bar(
+                x=list(part[x]),
+                y=list(part[y]),
+                name=name,
+                marker_color=theme.ACCENT,
+                showlegend=False,
+                hovertemplate=f"{name} · %{{x|%b %Y}}: %{{y:,}}<extra></extra>",
+            ),
+            row=i,
+            col=1,
+        )
         fig.update_yaxes(rangemode="tozero", nticks=3, row=i, col=1)
     fig.update_annotations(font_size=12, xanchor="left", x=0)
     fig = _layout(fig, title, height=row_height * len(keys) + 120)

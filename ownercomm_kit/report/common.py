@@ -1,4 +1,5 @@
 """Sections every report has: KPI tiles, data quality, definitions (written once)."""
+
 from __future__ import annotations
 
 import re
@@ -11,9 +12,15 @@ from . import html
 from .notebook import ReportContext
 
 TABLE_WORDS = {
-    "customers": "customers", "vehicles": "vehicles", "sales": "vehicle sales", "service_visits": "service visits",
-    "appointments": "service appointments", "communications": "messages sent", "leads": "sales leads",
-    "referrals": "referrals", "declined_work": "declined work",
+    "customers": "customers",
+    "vehicles": "vehicles",
+    "sales": "vehicle sales",
+    "service_visits": "service visits",
+    "appointments": "service appointments",
+    "communications": "messages sent",
+    "leads": "sales leads",
+    "referrals": "referrals",
+    "declined_work": "declined work",
 }
 
 
@@ -39,14 +46,32 @@ def kpi_tiles(
         reason = skipped.get(key) or empty.get(key, "nothing to count in the period")
         from .progress import tile_change
 
-        items.append(html.Tile(label=label, value=value, kind=kind, definition=definitions.get(key, ""),
-                               reason=reason, tone=(tones or {}).get(key, ""),
-                               **tile_change((changes or {}).get(key))))
+        items.append(
+            html.Tile(
+                label=label,
+                value=value,
+                kind=kind,
+                definition=definitions.get(key, ""),
+                reason=reason,
+                tone=(tones or {}).get(key, ""),
+                **tile_change((changes or {}).get(key)),
+            )
+        )
     return html.tiles(items)
 
 
-CODE_COLUMNS = ("milestone", "due_reason", "reason", "category", "status", "outcome", "pay_type", "service_type",
-                "incentive_category", "new_used")
+CODE_COLUMNS = (
+    "milestone",
+    "due_reason",
+    "reason",
+    "category",
+    "status",
+    "outcome",
+    "pay_type",
+    "service_type",
+    "incentive_category",
+    "new_used",
+)
 _CAPS_WORD = re.compile(r"\b(?:[A-Z]{4,}|[a-z]{4,})\b")
 
 
@@ -94,7 +119,9 @@ def plain_codes(df: pd.DataFrame) -> pd.DataFrame:
 
     out = df.copy()
     if "contact" in out.columns and "channel" in out.columns:
-        out["contact"] = [mail_contact(ch, c) for ch, c in zip(out["channel"].astype("object"), out["contact"].astype("object"))]
+        out["contact"] = [
+            mail_contact(ch, c) for ch, c in zip(out["channel"].astype("object"), out["contact"].astype("object"))
+        ]
     for col, words_ in (("channel", theme.CHANNEL_LABELS), ("sender", theme.SENDER_LABELS)):
         if col in out.columns:
             out[col] = out[col].map(lambda v, w=words_: w.get(v, v))
@@ -108,7 +135,7 @@ def plain_codes(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def key_points(points: Sequence[str]) -> str:
-    """"In short": the sentences under the headline tiles."""
+    """ "In short": the sentences under the headline tiles."""
     return f'<div class="oc-key"><h3>In short</h3>{html.bullets(points)}</div>' if points else ""
 
 
@@ -118,24 +145,36 @@ def skipped_note(skipped: Mapping[str, str], key: str) -> str | None:
     return html.note(f"Not shown: {why}.", "skip") if why else None
 
 
-def data_quality(ctx: ReportContext, *, tables: Sequence[str], skipped: Mapping[str, str],
-                 section_labels: Mapping[str, str]) -> None:
+def data_quality(
+    ctx: ReportContext, *, tables: Sequence[str], skipped: Mapping[str, str], section_labels: Mapping[str, str]
+) -> None:
     """Which tables and columns the report used, what was missing, what was skipped, warnings."""
     data = ctx.data
-    html.section("data-quality", "Data quality",
-                 "What this report could use from the dealer's files, what was missing, and what was skipped because of it.")
+    html.section(
+        "data-quality",
+        "Data quality",
+        "What this report could use from the dealer's files, what was missing, and what was skipped because of it.",
+    )
     rows = []
     for t in tables:
         present = data.has(t)
         absent = [c for c in data.missing_columns.get(t, []) if present]
-        rows.append({
-            "table": TABLE_WORDS.get(t, t),
-            "file": data.sources.get(t, "") if present else "not in the data",
-            "rows": len(data[t]) if present else 0,
-            "missing_optional_columns": ", ".join(absent) if absent else ("" if present else "all"),
-        })
-    body = [html.table(pd.DataFrame(rows), labels={"missing_optional_columns": "Optional columns missing"},
-                       max_rows=None, mask_pii=False)]
+        rows.append(
+            {
+                "table": TABLE_WORDS.get(t, t),
+                "file": data.sources.get(t, "") if present else "not in the data",
+                "rows": len(data[t]) if present else 0,
+                "missing_optional_columns": ", ".join(absent) if absent else ("" if present else "all"),
+            }
+        )
+    body = [
+        html.table(
+            pd.DataFrame(rows),
+            labels={"missing_optional_columns": "Optional columns missing"},
+            max_rows=None,
+            mask_pii=False,
+        )
+    ]
     if skipped:
         body.append("<h3>Skipped for lack of data</h3>")
         body.append(html.bullets(f"{section_labels.get(k, k)}: {why}" for k, why in skipped.items()))
@@ -145,11 +184,15 @@ def data_quality(ctx: ReportContext, *, tables: Sequence[str], skipped: Mapping[
     body.append("<h3>Warnings found while reading the files</h3>")
     if warnings:
         total = sum(p.count for p in warnings)
-        body.append(html.paragraph(
-            f"{words.plural(total, 'row')} raised {words.plural(len(warnings), 'kind')} of warning. They do not stop the report, "
-            "but the rows concerned may be counted differently from what the dealer expects."))
-        body.append(html.table(warnings_frame(warnings, ctx.mask_pii), max_rows=30, mask_pii=False,
-                               labels={"count": "Rows"}))
+        body.append(
+            html.paragraph(
+                f"{words.plural(total, 'row')} raised {words.plural(len(warnings), 'kind')} of warning. They do not stop the report, "
+                "but the rows concerned may be counted differently from what the dealer expects."
+            )
+        )
+        body.append(
+            html.table(warnings_frame(warnings, ctx.mask_pii), max_rows=30, mask_pii=False, labels={"count": "Rows"})
+        )
     else:
         body.append(html.note("No warnings: every row was read as expected.", "info"))
     html.show("".join(body))
@@ -166,12 +209,16 @@ def warnings_frame(problems: list, mask_pii: bool) -> pd.DataFrame:
     df = df[["table", "file", "row", "column", "value", "message", "count"]].copy()
     if mask_pii:
         maskers = html.pii_columns(c for t in schema.TABLES.values() for c in t.column_names)
-        df["value"] = [maskers[c](v) if c in maskers and isinstance(v, str) else v
-                       for c, v in zip(df["column"].astype("object"), df["value"].astype("object"))]
+        df["value"] = [
+            maskers[c](v) if c in maskers and isinstance(v, str) else v
+            for c, v in zip(df["column"].astype("object"), df["value"].astype("object"))
+        ]
     return df.rename(columns={"row": "first_row"})
 
 
-def definitions(ctx: ReportContext, defs: Mapping[str, str], labels: Mapping[str, str], extra: Mapping[str, str] | None = None) -> None:
+def definitions(
+    ctx: ReportContext, defs: Mapping[str, str], labels: Mapping[str, str], extra: Mapping[str, str] | None = None
+) -> None:
     """Every figure of the report, in words."""
     html.section("definitions", "Definitions", "How each figure in this report is counted.")
     items = {labels.get(k, k): v for k, v in defs.items()}

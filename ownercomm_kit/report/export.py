@@ -9,6 +9,7 @@ in the head: inline and compressed by default (:func:`plotlyjs_packed`), or as
 The exporter and plotly.js are built once per process and reused: a batch exports
 thousands of pages.
 """
+
 from __future__ import annotations
 
 import functools
@@ -260,7 +261,9 @@ def plotlyjs_packed() -> str:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ownercomm" / f"plotlyjs-{key}.html"
     try:
         text = cache.read_text(encoding="utf-8")
-        if text.startswith(f'<script type="application/octet-stream" id="{PACK_ID}">') and text.endswith("})();</script>"):
+        if text.startswith(f'<script type="application/octet-stream" id="{PACK_ID}">') and text.endswith(
+            "})();</script>"
+        ):
             return text
     except (OSError, UnicodeDecodeError):
         pass
@@ -276,10 +279,16 @@ def _pack_plotlyjs(code: bytes) -> str:
     import gzip
 
     packed = gzip.compress(code, compresslevel=9, mtime=0)
-    loader = LOADER_JS % {"id": PACK_ID, "length": len(packed), "escape": PACK_ESCAPE,
-                          "special": ",".join(map(str, PACK_SPECIAL))}
-    return (f'<script type="application/octet-stream" id="{PACK_ID}">{pack7(packed)}</script>'
-            f'<script type="text/javascript">{loader}</script>')
+    loader = LOADER_JS % {
+        "id": PACK_ID,
+        "length": len(packed),
+        "escape": PACK_ESCAPE,
+        "special": ",".join(map(str, PACK_SPECIAL)),
+    }
+    return (
+        f'<script type="application/octet-stream" id="{PACK_ID}">{pack7(packed)}</script>'
+        f'<script type="text/javascript">{loader}</script>'
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -7,6 +7,7 @@ masked unless the ``report.mask_pii`` parameter says otherwise (SPEC §8).
 Each function returns a string; :func:`publish` displays one as a notebook output, with
 metadata the nbconvert template reads (a section's id, a style block to skip).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -80,7 +81,9 @@ def mask_frame(df: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.Dat
         if col in maskers:
             out[col] = s.astype("object").map(maskers[col])
         elif pd.api.types.is_string_dtype(s) or s.dtype == object:
-            out[col] = s.map(lambda v: _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), v) if isinstance(v, str) else v)
+            out[col] = s.map(
+                lambda v: _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), v) if isinstance(v, str) else v
+            )
     return out
 
 
@@ -200,8 +203,9 @@ def tiles(items: Sequence[Tile]) -> str:
     return f'<div class="oc-tiles">{"".join(parts)}</div>'
 
 
-def header(*, report: str, dealer_name: str, period: str, as_of: Any, subtitle: str = "",
-           date_label: str = "report date") -> str:
+def header(
+    *, report: str, dealer_name: str, period: str, as_of: Any, subtitle: str = "", date_label: str = "report date"
+) -> str:
     """The top of a report: which report, which dealer, which period (``date_label``: what the
     date is, e.g. a group index's "run on")."""
     sub = f'<p class="oc-subtitle">{esc(subtitle)}</p>' if subtitle else ""
@@ -263,9 +267,14 @@ def table(
     shown = df.head(max_rows) if max_rows else df
     if mask_pii:
         shown = mask_frame(shown)
-    nowrap = {c for c in shown.columns
-              if formats.get(c) == "date" or pd.api.types.is_datetime64_any_dtype(shown[c]) or c in pii_columns([c])
-              or c == "contact"}
+    nowrap = {
+        c
+        for c in shown.columns
+        if formats.get(c) == "date"
+        or pd.api.types.is_datetime64_any_dtype(shown[c])
+        or c in pii_columns([c])
+        or c == "contact"
+    }
     head = "".join(
         f'<th scope="col" class="{_align(shown[c])}">{esc(labels.get(c, _humanize(c)))}</th>' for c in shown.columns
     )
@@ -285,11 +294,13 @@ def table(
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     more = (
-        f'<p class="oc-more">Showing the first {max_rows:,} of {total:,} rows.</p>' if max_rows and total > max_rows else ""
+        f'<p class="oc-more">Showing the first {max_rows:,} of {total:,} rows.</p>'
+        if max_rows and total > max_rows
+        else ""
     )
     return (
         f'<div class="oc-table-wrap"><table class="oc-table oc-sortable">{cap}<thead><tr>{head}</tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table></div>{more}'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{more}"
     )
 
 

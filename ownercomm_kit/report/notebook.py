@@ -5,6 +5,7 @@ shipped sample dealer), resolves them through ``params.for_notebook``, loads the
 data with the loader, prepares the output folder, applies the chart theme and shows the
 report's header. Every later cell is one call ``<report>_report.<section>(ctx, ...)``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,7 +59,9 @@ def parameters_from(namespace: Mapping[str, Any] | None, given: Mapping[str, Any
     chosen = {k: (namespace or {}).get(k) for k in params_mod.NOTEBOOK_PARAMETERS}
     unknown = set(given) - set(params_mod.NOTEBOOK_PARAMETERS)
     if unknown:
-        raise TypeError(f"unknown {noun(len(unknown), 'parameter')}: {', '.join(sorted(unknown))} (allowed: {', '.join(params_mod.NOTEBOOK_PARAMETERS)})")
+        raise TypeError(
+            f"unknown {noun(len(unknown), 'parameter')}: {', '.join(sorted(unknown))} (allowed: {', '.join(params_mod.NOTEBOOK_PARAMETERS)})"
+        )
     chosen.update(given)
     return chosen
 
@@ -137,10 +140,18 @@ def _plain_failure(error: Exception) -> None:
     """A data or parameter problem shows as its message (every problem listed), not as a
     Python traceback: IPython prints ``_render_traceback_()`` instead of the stack."""
     lines = str(error).splitlines()
-    html.publish(html.note("The report cannot be made from this data. Fix the problems below "
-                           "(ownercomm validate lists them too) and run again.", "warn") + html.bullets(lines))
-    error._render_traceback_ = lambda: [f"{type(error).__name__}: {line}" if i == 0 else line  # type: ignore[attr-defined]
-                                        for i, line in enumerate(lines)]
+    html.publish(
+        html.note(
+            "The report cannot be made from this data. Fix the problems below "
+            "(ownercomm validate lists them too) and run again.",
+            "warn",
+        )
+        + html.bullets(lines)
+    )
+    error._render_traceback_ = lambda: [
+        f"{type(error).__name__}: {line}" if i == 0 else line  # type: ignore[attr-defined]
+        for i, line in enumerate(lines)
+    ]
 
 
 def show_style() -> None:
@@ -161,7 +172,8 @@ def period_text(ctx: ReportContext) -> str:
             return f"Messages sent from {html.long_date(first.date())} to {html.long_date(last.date())}"
         return "No messages in the data"
     months = (ctx.params.get(ctx.report) or {}).get("window_months") or (ctx.params.get("retention") or {}).get(
-        "retention_window_months", 12)
+        "retention_window_months", 12
+    )
     return f"Headline figures over the {int(months)} months to the report date, with longer trends"
 
 

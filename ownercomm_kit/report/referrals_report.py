@@ -1,4 +1,5 @@
 """Sections of the referral report (SPEC §6): one function per notebook cell."""
+
 from __future__ import annotations
 
 from .. import outputs, referrals, words
@@ -52,11 +53,18 @@ def _no_programme(r: referrals.ReferralResult) -> str | None:
 
 
 def headline(ctx: ReportContext, r: referrals.ReferralResult) -> None:
-    html.section("headline", "Headline figures", "How many customers send their friends, and what happens to those referrals.")
+    html.section(
+        "headline", "Headline figures", "How many customers send their friends, and what happens to those referrals."
+    )
     changes = progress_section.changes(ctx, r.kpis, [k for k, *_ in KPIS])
-    parts = [_no_programme(r) or "", common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped,
-                                                             empty_reasons(ctx.params["referrals"]), changes=changes),
-             progress_section.baseline_line(ctx), common.key_points(key_points(r))]
+    parts = [
+        _no_programme(r) or "",
+        common.kpi_tiles(
+            r.kpis, KPIS, r.definitions, r.skipped, empty_reasons(ctx.params["referrals"]), changes=changes
+        ),
+        progress_section.baseline_line(ctx),
+        common.key_points(key_points(r)),
+    ]
     html.show("".join(parts))
 
 
@@ -81,29 +89,40 @@ def key_points(r: referrals.ReferralResult) -> list[str]:
     thank = int(f["action"].eq("thank_advocate").sum()) if len(f) else 0
     points = []
     if not r.skipped.get("followups"):
-        points.append(f"{words.plural(late, 'referral')} waited more than 24 hours without a call, and "
-                      f"{words.plural(thank, 'advocate')} whose referral bought {_was(thank)} not thanked: "
-                      "see referral_followups.csv.")
+        points.append(
+            f"{words.plural(late, 'referral')} waited more than 24 hours without a call, and "
+            f"{words.plural(thank, 'advocate')} whose referral bought {_was(thank)} not thanked: "
+            "see referral_followups.csv."
+        )
     if len(r.anomalies):
-        points.append(f"{words.plural(len(r.anomalies), 'referral')} {'looks' if len(r.anomalies) == 1 else 'look'} "
-                      "wrong (self-referral or several advocates): check them "
-                      "before paying a reward.")
+        points.append(
+            f"{words.plural(len(r.anomalies), 'referral')} {'looks' if len(r.anomalies) == 1 else 'look'} "
+            "wrong (self-referral or several advocates): check them "
+            "before paying a reward."
+        )
     return points
 
 
 def attention(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     """What is wrong: referrals going cold, advocates not thanked, referrals that look wrong."""
-    html.section("attention", "What needs attention",
-                 "A referral is a warm lead only for a day or two, and an advocate who is not thanked rarely refers again.")
+    html.section(
+        "attention",
+        "What needs attention",
+        "A referral is a warm lead only for a day or two, and an advocate who is not thanked rarely refers again.",
+    )
     parts = []
     f = r.followups
     late = int(f["action"].eq("contact_referred").sum()) if len(f) else 0
     thank = int(f["action"].eq("thank_advocate").sum()) if len(f) else 0
     if not r.skipped.get("followups"):
-        parts.append(html.bullets([
-            f"{words.plural(late, 'referral')} {_was(late)} not contacted within 24 hours and {_is(late)} still waiting.",
-            f"{words.plural(thank, 'advocate')} whose referral bought {'has' if thank == 1 else 'have'} not been thanked.",
-        ]))
+        parts.append(
+            html.bullets(
+                [
+                    f"{words.plural(late, 'referral')} {_was(late)} not contacted within 24 hours and {_is(late)} still waiting.",
+                    f"{words.plural(thank, 'advocate')} whose referral bought {'has' if thank == 1 else 'have'} not been thanked.",
+                ]
+            )
+        )
     an = r.anomalies
     parts.append("<h3>Referrals to check</h3>")
     note = common.skipped_note(r.skipped, "anomalies")
@@ -112,26 +131,56 @@ def attention(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     else:
         parts.append(html.paragraph(r.definitions.get("anomalies", ""), "oc-lead"))
         shown = an.assign(anomaly=an["anomaly"].map(lambda v: ANOMALY_WORDS.get(v, v))) if len(an) else an
-        parts.append(html.table(shown, labels={"referral_id": "Referral", "anomaly": "What", "matched_on": "Matched on",
-                                               "referrer_id": "Advocate", "referrer_name": "Advocate's name",
-                                               "referred_name": "Person referred", "referred_at": "Referred on",
-                                               "detail": "Detail"},
-                                max_rows=20, mask_pii=ctx.mask_pii, empty="Nothing suspicious found."))
+        parts.append(
+            html.table(
+                shown,
+                labels={
+                    "referral_id": "Referral",
+                    "anomaly": "What",
+                    "matched_on": "Matched on",
+                    "referrer_id": "Advocate",
+                    "referrer_name": "Advocate's name",
+                    "referred_name": "Person referred",
+                    "referred_at": "Referred on",
+                    "detail": "Detail",
+                },
+                max_rows=20,
+                mask_pii=ctx.mask_pii,
+                empty="Nothing suspicious found.",
+            )
+        )
     html.show("".join(parts))
 
 
 def followups(ctx: ReportContext, r: referrals.ReferralResult) -> None:
-    html.section("follow-ups", "Who to call",
-                 "Referrals to act on now. The full list with contact details is in referral_followups.csv; "
-                 "here contact details are masked.")
+    html.section(
+        "follow-ups",
+        "Who to call",
+        "Referrals to act on now. The full list with contact details is in referral_followups.csv; "
+        "here contact details are masked.",
+    )
     note = common.skipped_note(r.skipped, "followups")
     f = r.followups
     cols = ["action", "reason", "referrer_name", "referrer_contact", "referred_name", "referred_contact", "referred_at"]
     shown = f[cols].assign(action=f["action"].map(lambda v: ACTION_WORDS.get(v, v))) if len(f) else f
-    html.show((note or "") + html.table(
-        shown, labels={"action": "To do", "reason": "Why", "referrer_name": "Advocate", "referrer_contact": "Advocate contact",
-                       "referred_name": "Person referred", "referred_contact": "Their contact", "referred_at": "Referred on"},
-        max_rows=25, mask_pii=ctx.mask_pii, empty="Nothing to follow up today."))
+    html.show(
+        (note or "")
+        + html.table(
+            shown,
+            labels={
+                "action": "To do",
+                "reason": "Why",
+                "referrer_name": "Advocate",
+                "referrer_contact": "Advocate contact",
+                "referred_name": "Person referred",
+                "referred_contact": "Their contact",
+                "referred_at": "Referred on",
+            },
+            max_rows=25,
+            mask_pii=ctx.mask_pii,
+            empty="Nothing to follow up today.",
+        )
+    )
 
 
 def volume(ctx: ReportContext, r: referrals.ReferralResult) -> None:
@@ -141,8 +190,16 @@ def volume(ctx: ReportContext, r: referrals.ReferralResult) -> None:
         return
     m = r.monthly.assign(other=lambda x: x["referrals"] - x["sold"])
     long = m.melt(id_vars="month", value_vars=["sold", "other"], var_name="kind", value_name="count")
-    fig = charts.bar(long, x="month", y="count", color="kind", title="Referrals received per month",
-                     y_title="Referrals", names={"sold": "Bought", "other": "Not (yet) bought"}, order=["sold", "other"])
+    fig = charts.bar(
+        long,
+        x="month",
+        y="count",
+        color="kind",
+        title="Referrals received per month",
+        y_title="Referrals",
+        names={"sold": "Bought", "other": "Not (yet) bought"},
+        order=["sold", "other"],
+    )
     hours = ctx.params["referrals"]["first_contact_hours"]
     charts.show(charts.add_line(fig, m["month"], m["contacted_24h"], name=f"Contacted within {hours:g} hours"))
 
@@ -153,7 +210,11 @@ def funnel(ctx: ReportContext, r: referrals.ReferralResult) -> None:
         html.show(common.skipped_note(r.skipped, "funnel") or html.note("No referral in the last 12 months.", "skip"))
         return
     stages = [STAGE_WORDS.get(s, s) for s in r.funnel["stage"]]
-    charts.show(charts.funnel(stages, r.funnel["referrals"].tolist(), title="Last 12 months' referrals by the furthest stage reached"))
+    charts.show(
+        charts.funnel(
+            stages, r.funnel["referrals"].tolist(), title="Last 12 months' referrals by the furthest stage reached"
+        )
+    )
 
 
 def incentives(ctx: ReportContext, r: referrals.ReferralResult) -> None:
@@ -164,24 +225,58 @@ def incentives(ctx: ReportContext, r: referrals.ReferralResult) -> None:
         return
     b = r.by_incentive
     if int(b["referrals"].sum()):
-        charts.show(charts.bar(b, x="incentive_category", y="conversion", color="incentive_category",
-                               color_kind="incentive", title=f"{registry.label('referral_conversion_12m')}, by incentive",
-                               y_title=registry.label("referral_conversion_12m"), hover_format=".1%",
-                               names={k: k.capitalize() for k in referrals.INCENTIVES}))
+        charts.show(
+            charts.bar(
+                b,
+                x="incentive_category",
+                y="conversion",
+                color="incentive_category",
+                color_kind="incentive",
+                title=f"{registry.label('referral_conversion_12m')}, by incentive",
+                y_title=registry.label("referral_conversion_12m"),
+                hover_format=".1%",
+                names={k: k.capitalize() for k in referrals.INCENTIVES},
+            )
+        )
     b = b.assign(incentive_category=b["incentive_category"].astype("string").str.capitalize())
-    html.show(html.table(b, labels={"incentive_category": "Incentive", "referrals": "Referrals", "sold": "Bought",
-                                    "conversion": registry.label("referral_conversion_12m"), "reward_spent": "Rewards", "cost_per_sale": "Rewards per sale"},
-                         formats={"conversion": "pct", "reward_spent": "money", "cost_per_sale": "money"},
-                         max_rows=None, mask_pii=False))
+    html.show(
+        html.table(
+            b,
+            labels={
+                "incentive_category": "Incentive",
+                "referrals": "Referrals",
+                "sold": "Bought",
+                "conversion": registry.label("referral_conversion_12m"),
+                "reward_spent": "Rewards",
+                "cost_per_sale": "Rewards per sale",
+            },
+            formats={"conversion": "pct", "reward_spent": "money", "cost_per_sale": "money"},
+            max_rows=None,
+            mask_pii=False,
+        )
+    )
 
 
 def advocates(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     html.section("advocates", "Top advocates", r.definitions.get("top_advocates", ""))
-    html.show(common.skipped_note(r.skipped, "top_advocates") or html.table(
-        r.top_advocates, labels={"customer_id": "Customer", "name": "Name", "referrals": "Referrals", "sold": "Bought",
-                                 "revenue": "Sales", "rewards": "Rewards"},
-        formats={"revenue": "money", "rewards": "money"}, max_rows=None, mask_pii=ctx.mask_pii,
-        empty="No referral in the last 12 months."))
+    html.show(
+        common.skipped_note(r.skipped, "top_advocates")
+        or html.table(
+            r.top_advocates,
+            labels={
+                "customer_id": "Customer",
+                "name": "Name",
+                "referrals": "Referrals",
+                "sold": "Bought",
+                "revenue": "Sales",
+                "rewards": "Rewards",
+            },
+            formats={"revenue": "money", "rewards": "money"},
+            max_rows=None,
+            mask_pii=ctx.mask_pii,
+            empty="No referral in the last 12 months.",
+        )
+    )
 
 
 def data_quality(ctx: ReportContext, r: referrals.ReferralResult) -> None:
@@ -190,4 +285,3 @@ def data_quality(ctx: ReportContext, r: referrals.ReferralResult) -> None:
 
 def definitions(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     common.definitions(ctx, r.definitions, LABELS)
-

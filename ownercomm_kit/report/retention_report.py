@@ -1,4 +1,5 @@
 """Sections of the retention report (SPEC §5): one function per notebook cell."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,19 +16,25 @@ EMPTY_TEMPLATES = {  # why a figure is empty, with the dealer's windows (``empty
     "service_customer_retention_12m": "no customer had a service visit between {window2} and {window} months ago",
     "appointment_show_rate_90d": "no appointment was kept or missed in the last {show_rate_days} days",
     "reminder_booking_rate_90d": "no service reminder was sent between {reminder_lookback_days} and "
-                                 "{reminder_booking_days} days ago",
+    "{reminder_booking_days} days ago",
     "response_rate_90d": "no delivered message in the last {response_days} days",
     "repurchase_rate": "no customer made a first purchase {repurchase_months} months ago or earlier",
-    **{f"segment_{k}_share": "no customer with a purchase or a service visit" for k in
-       ("active", "recently_lost", "defected", "never_serviced")},
+    **{
+        f"segment_{k}_share": "no customer with a purchase or a service visit"
+        for k in ("active", "recently_lost", "defected", "never_serviced")
+    },
     "declined_work_recovery_90d": "no work was declined between {declined_recovery_lo} and {declined_days} days ago",
 }
 
 
 def empty_reasons(p: dict) -> dict[str, str]:
     """``EMPTY_TEMPLATES`` with the dealer's parameters (``params["retention"]``)."""
-    values = {**p, "window": p["retention_window_months"], "window2": 2 * p["retention_window_months"],
-              "declined_recovery_lo": 2 * p["declined_days"]}
+    values = {
+        **p,
+        "window": p["retention_window_months"],
+        "window2": 2 * p["retention_window_months"],
+        "declined_recovery_lo": 2 * p["declined_days"],
+    }
     return {k: v.format(**values) for k, v in EMPTY_TEMPLATES.items()}
 
 
@@ -53,21 +60,50 @@ LABELS = {
 }
 CALL_LISTS = (
     ("due_for_service", "due_for_service.csv", "Due for service", "Invite them in before they go elsewhere."),
-    ("warranty_expiring", "warranty_expiring.csv", "Warranty ending soon", "Offer an extended warranty or a last warranty check."),
+    (
+        "warranty_expiring",
+        "warranty_expiring.csv",
+        "Warranty ending soon",
+        "Offer an extended warranty or a last warranty check.",
+    ),
     ("milestones", "milestones.csv", "Birthdays and purchase anniversaries", "A personal note, not a sales pitch."),
-    ("recently_lost", "recently_lost.csv", "Recently lost customers",
-     "Their last visit was 12 to 24 months ago: win them back before they defect for good."),
-    ("declined_work", "declined_work.csv", "Declined work not done yet",
-     "Work the service advisor recommended and the customer declined: offer to book it."),
+    (
+        "recently_lost",
+        "recently_lost.csv",
+        "Recently lost customers",
+        "Their last visit was 12 to 24 months ago: win them back before they defect for good.",
+    ),
+    (
+        "declined_work",
+        "declined_work.csv",
+        "Declined work not done yet",
+        "Work the service advisor recommended and the customer declined: offer to book it.",
+    ),
 )
 TABLES = ("customers", "vehicles", "sales", "service_visits", "appointments", "communications", "declined_work")
 # What each call list counts (one unit per tile: the tile's label says it).
-UNITS = {"due_for_service": ("vehicle", "vehicles"), "warranty_expiring": ("vehicle", "vehicles"),
-         "milestones": ("birthday or anniversary", "birthdays and anniversaries"), "declined_work": ("item", "items")}
+UNITS = {
+    "due_for_service": ("vehicle", "vehicles"),
+    "warranty_expiring": ("vehicle", "vehicles"),
+    "milestones": ("birthday or anniversary", "birthdays and anniversaries"),
+    "declined_work": ("item", "items"),
+}
 CUSTOMERS = ("customer", "customers")
-LIST_LABELS = {"customer_id": "Customer", "name": "Name", "vehicle": "Vehicle", "vin": "VIN", "channel": "Contact by",
-               "contact": "Contact", "reason": "Why", "due_reason": "Due by", "estimated_mileage": "Miles (est.)",
-               "declined_at": "Declined", "description": "Work declined", "amount": "Amount", "ro_id": "Repair order"}
+LIST_LABELS = {
+    "customer_id": "Customer",
+    "name": "Name",
+    "vehicle": "Vehicle",
+    "vin": "VIN",
+    "channel": "Contact by",
+    "contact": "Contact",
+    "reason": "Why",
+    "due_reason": "Due by",
+    "estimated_mileage": "Miles (est.)",
+    "declined_at": "Declined",
+    "description": "Work declined",
+    "amount": "Amount",
+    "ro_id": "Repair order",
+}
 
 
 def compute(ctx: ReportContext) -> retention.RetentionResult:
@@ -86,8 +122,13 @@ def save(ctx: ReportContext, r: retention.RetentionResult) -> None:
 def headline(ctx: ReportContext, r: retention.RetentionResult) -> None:
     html.section("headline", "Headline figures", "How well the dealership keeps its customers coming back.")
     changes = progress_section.changes(ctx, r.kpis, [k for k, *_ in KPIS])
-    html.show(common.kpi_tiles(r.kpis, KPIS, r.definitions, r.skipped, empty_reasons(ctx.params["retention"]), changes=changes)
-              + progress_section.baseline_line(ctx) + common.key_points(key_points(r)))
+    html.show(
+        common.kpi_tiles(
+            r.kpis, KPIS, r.definitions, r.skipped, empty_reasons(ctx.params["retention"]), changes=changes
+        )
+        + progress_section.baseline_line(ctx)
+        + common.key_points(key_points(r))
+    )
 
 
 def progress(ctx: ReportContext, r: retention.RetentionResult) -> None:
@@ -99,19 +140,24 @@ def key_points(r: retention.RetentionResult) -> list[str]:
     points = []
     if not r.skipped.get("lapsed"):
         n = len(r.lapsed)
-        points.append(f"{words.plural(n, 'customer')} {'has' if n == 1 else 'have'} not been back for service in "
-                      "12 to 24 months.")
+        points.append(
+            f"{words.plural(n, 'customer')} {'has' if n == 1 else 'have'} not been back for service in 12 to 24 months."
+        )
     for attr, filename, title, _ in CALL_LISTS:
         if not r.skipped.get(attr):
-            points.append(f"{title}: {words.plural(_customers(getattr(r, attr)), 'customer')} to contact now "
-                          f"({filename}).")
+            points.append(
+                f"{title}: {words.plural(_customers(getattr(r, attr)), 'customer')} to contact now ({filename})."
+            )
     return points
 
 
 def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
     """What is wrong: customers slipping away, missed appointments, reminders that do not work."""
-    html.section("attention", "What needs attention",
-                 "Customers who have stopped coming in, and where appointments and reminders fall through.")
+    html.section(
+        "attention",
+        "What needs attention",
+        "Customers who have stopped coming in, and where appointments and reminders fall through.",
+    )
     parts = []
     note = common.skipped_note(r.skipped, "lapsed")
     if note:
@@ -119,28 +165,61 @@ def attention(ctx: ReportContext, r: retention.RetentionResult) -> None:
     else:
         n = len(r.lapsed)
         lo, hi = ctx.params["retention"]["lapsed_min_months"], ctx.params["retention"]["lapsed_max_months"]
-        parts.append(html.paragraph(
-            f"{words.plural(n, 'customer')} last came in for service between {lo} and {hi} months ago: they have most likely "
-            "found another shop. Most recent first: they are the easiest to win back." if n else
-            f"No customer's last service visit was between {lo} and {hi} months ago."))
-        shown = common.plain_codes(r.lapsed[["customer_id", "name", "vehicle", "channel", "contact", "last_visit", "visits",
-                                 "months_since_visit"]])
-        parts.append(html.table(shown, labels={**LIST_LABELS, "last_visit": "Last visit", "visits": "Visits",
-                                                  "months_since_visit": "Months since"},
-                                formats={"last_visit": "date"}, max_rows=15, mask_pii=ctx.mask_pii))
+        parts.append(
+            html.paragraph(
+                f"{words.plural(n, 'customer')} last came in for service between {lo} and {hi} months ago: they have most likely "
+                "found another shop. Most recent first: they are the easiest to win back."
+                if n
+                else f"No customer's last service visit was between {lo} and {hi} months ago."
+            )
+        )
+        shown = common.plain_codes(
+            r.lapsed[
+                ["customer_id", "name", "vehicle", "channel", "contact", "last_visit", "visits", "months_since_visit"]
+            ]
+        )
+        parts.append(
+            html.table(
+                shown,
+                labels={
+                    **LIST_LABELS,
+                    "last_visit": "Last visit",
+                    "visits": "Visits",
+                    "months_since_visit": "Months since",
+                },
+                formats={"last_visit": "date"},
+                max_rows=15,
+                mask_pii=ctx.mask_pii,
+            )
+        )
     wa = r.weekly_appointments
     if not r.skipped.get("weekly_appointments") and len(wa):
         kept, missed = int(wa["kept"].sum()), int(wa["no_show"].sum())
         if kept + missed:
-            parts.append(html.paragraph(
-                f"Over the weeks shown below, {missed:,} of {kept + missed:,} appointments that were due were missed "
-                f"({words.share(missed / (kept + missed))})."))
+            parts.append(
+                html.paragraph(
+                    f"Over the weeks shown below, {missed:,} of {kept + missed:,} appointments that were due were missed "
+                    f"({words.share(missed / (kept + missed))})."
+                )
+            )
     ra = r.reminder_attribution
     if len(ra):
         parts.append("<h3>Service reminders and the bookings that followed</h3>")
-        parts.append(html.table(common.plain_codes(ra), labels={"sender": "Sent by", "channel": "Channel", "reminders": "Reminders",
-                                            "booked": "Followed by a booking", "booking_rate": "Booking rate"},
-                                formats={"booking_rate": "pct"}, max_rows=None, mask_pii=False))
+        parts.append(
+            html.table(
+                common.plain_codes(ra),
+                labels={
+                    "sender": "Sent by",
+                    "channel": "Channel",
+                    "reminders": "Reminders",
+                    "booked": "Followed by a booking",
+                    "booking_rate": "Booking rate",
+                },
+                formats={"booking_rate": "pct"},
+                max_rows=None,
+                mask_pii=False,
+            )
+        )
     html.show("".join(parts))
     segment_flow(ctx, r)
     declined_summary(ctx, r)
@@ -153,15 +232,34 @@ def segment_flow(ctx: ReportContext, r: retention.RetentionResult) -> None:
     if note or flow.empty:
         html.show(note or html.note("No customer with a purchase or a service visit yet.", "skip"))
         return
-    charts.show(charts.sankey(flow, source="from_segment", target="to_segment", value="customers",
-                              order=("new", *service.SEGMENTS), names=theme.SEGMENT_LABELS,
-                              colors=theme.SEGMENT_COLORS, left="(a year ago)", right="(now)",
-                              title="How customers moved between segments over the last 12 months", height=420))
-    table = flow.assign(from_segment=flow["from_segment"].map(lambda v: theme.SEGMENT_LABELS.get(v, v)),
-                        to_segment=flow["to_segment"].map(lambda v: theme.SEGMENT_LABELS.get(v, v)))
-    html.show(html.paragraph(r.definitions.get("segment_flow", ""), "oc-lead")
-              + html.table(table, labels={"from_segment": "A year ago", "to_segment": "Now", "customers": "Customers"},
-                           max_rows=None, mask_pii=False))
+    charts.show(
+        charts.sankey(
+            flow,
+            source="from_segment",
+            target="to_segment",
+            value="customers",
+            order=("new", *service.SEGMENTS),
+            names=theme.SEGMENT_LABELS,
+            colors=theme.SEGMENT_COLORS,
+            left="(a year ago)",
+            right="(now)",
+            title="How customers moved between segments over the last 12 months",
+            height=420,
+        )
+    )
+    table = flow.assign(
+        from_segment=flow["from_segment"].map(lambda v: theme.SEGMENT_LABELS.get(v, v)),
+        to_segment=flow["to_segment"].map(lambda v: theme.SEGMENT_LABELS.get(v, v)),
+    )
+    html.show(
+        html.paragraph(r.definitions.get("segment_flow", ""), "oc-lead")
+        + html.table(
+            table,
+            labels={"from_segment": "A year ago", "to_segment": "Now", "customers": "Customers"},
+            max_rows=None,
+            mask_pii=False,
+        )
+    )
 
 
 def declined_summary(ctx: ReportContext, r: retention.RetentionResult) -> None:
@@ -175,13 +273,27 @@ def declined_summary(ctx: ReportContext, r: retention.RetentionResult) -> None:
         parts.append(html.note("No work was declined in the last 12 months.", "info"))
     else:
         total, still = float(by["amount"].sum()), int(by["still_open"].sum())
-        parts.append(html.paragraph(
-            f"{words.plural(int(by['items'].sum()), 'item')} worth ${total:,.0f} {'was' if int(by['items'].sum()) == 1 else 'were'} "
-            "declined in the last 12 months; "
-            f"{still:,} of them are still open (the customer has not been back since)."))
-        parts.append(html.table(by, labels={"description": "Work declined", "items": "Items", "amount": "Amount declined",
-                                            "still_open": "Still open"},
-                                formats={"amount": "money"}, max_rows=15, mask_pii=False))
+        parts.append(
+            html.paragraph(
+                f"{words.plural(int(by['items'].sum()), 'item')} worth ${total:,.0f} {'was' if int(by['items'].sum()) == 1 else 'were'} "
+                "declined in the last 12 months; "
+                f"{still:,} of them are still open (the customer has not been back since)."
+            )
+        )
+        parts.append(
+            html.table(
+                by,
+                labels={
+                    "description": "Work declined",
+                    "items": "Items",
+                    "amount": "Amount declined",
+                    "still_open": "Still open",
+                },
+                formats={"amount": "money"},
+                max_rows=15,
+                mask_pii=False,
+            )
+        )
         parts.append(html.paragraph(r.definitions.get("declined_by_description", ""), "oc-lead"))
     html.show("".join(parts))
 
@@ -192,15 +304,27 @@ def _customers(frame: pd.DataFrame) -> int:
 
 def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
     """What to do: who to call, and the CSV files that hold the full lists."""
-    html.section("call-lists", "Who to call",
-                 "Customers to contact now. The full lists, with phone numbers and emails, are in the CSV files "
-                 "beside this report; here contact details are masked.")
+    html.section(
+        "call-lists",
+        "Who to call",
+        "Customers to contact now. The full lists, with phone numbers and emails, are in the CSV files "
+        "beside this report; here contact details are masked.",
+    )
     # One unit for the tiles: customers (a list's rows may be vehicles or items; each list says so below).
-    tiles = [html.Tile(label=title, value=None if r.skipped.get(attr) else _customers(getattr(r, attr)), kind="int",
-                       definition=r.definitions.get(attr, ""), reason=r.skipped.get(attr, ""))
-             for attr, _, title, _ in CALL_LISTS]
-    parts = [html.paragraph("Customers on each list (a customer with two vehicles or items on a list counts once):"),
-             html.tiles(tiles)]
+    tiles = [
+        html.Tile(
+            label=title,
+            value=None if r.skipped.get(attr) else _customers(getattr(r, attr)),
+            kind="int",
+            definition=r.definitions.get(attr, ""),
+            reason=r.skipped.get(attr, ""),
+        )
+        for attr, _, title, _ in CALL_LISTS
+    ]
+    parts = [
+        html.paragraph("Customers on each list (a customer with two vehicles or items on a list counts once):"),
+        html.tiles(tiles),
+    ]
     for attr, filename, title, advice in CALL_LISTS:
         frame = getattr(r, attr)
         parts.append(f"<h3>{html.esc(title)}</h3>")
@@ -209,18 +333,34 @@ def call_lists(ctx: ReportContext, r: retention.RetentionResult) -> None:
             parts.append(note)
             continue
         unit = UNITS.get(attr, CUSTOMERS)
-        parts.append(html.paragraph(f"{advice} Full list: {filename} ({words.plural(len(frame), *unit)}"
-                                    + (f" of {words.plural(_customers(frame), 'customer')}" if unit != CUSTOMERS else "")
-                                    + ")."))
+        parts.append(
+            html.paragraph(
+                f"{advice} Full list: {filename} ({words.plural(len(frame), *unit)}"
+                + (f" of {words.plural(_customers(frame), 'customer')}" if unit != CUSTOMERS else "")
+                + ")."
+            )
+        )
         left_off = r.excluded.get(attr, 0)
         if left_off:
-            parts.append(html.note(f"{words.plural(left_off, 'more customer', 'more customers')} "
-                                   f"{'qualifies' if left_off == 1 else 'qualify'} but cannot be contacted on any channel "
-                                   "they consent to; they are left off the list.", "info"))
+            parts.append(
+                html.note(
+                    f"{words.plural(left_off, 'more customer', 'more customers')} "
+                    f"{'qualifies' if left_off == 1 else 'qualify'} but cannot be contacted on any channel "
+                    "they consent to; they are left off the list.",
+                    "info",
+                )
+            )
         frame = common.plain_codes(frame.drop(columns=["vin"], errors="ignore"))  # the vehicle column names the VIN
-        parts.append(html.table(frame, labels=LIST_LABELS, formats={c: "date" for c in frame.columns
-                                                                    if pd.api.types.is_datetime64_any_dtype(frame[c])},
-                                max_rows=10, mask_pii=ctx.mask_pii, empty="Nobody on this list today."))
+        parts.append(
+            html.table(
+                frame,
+                labels=LIST_LABELS,
+                formats={c: "date" for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])},
+                max_rows=10,
+                mask_pii=ctx.mask_pii,
+                empty="Nobody on this list today.",
+            )
+        )
     html.show("".join(parts))
 
 
@@ -230,22 +370,45 @@ def trends(ctx: ReportContext, r: retention.RetentionResult) -> None:
     if r.skipped.get("weekly_appointments"):
         html.show(common.skipped_note(r.skipped, "weekly_appointments"))
     else:
-        long = wa.melt(id_vars="week", value_vars=["kept", "no_show", "cancelled", "scheduled"],
-                       var_name="status", value_name="appointments")
-        charts.show(charts.bar(long, x="week", y="appointments", color="status", color_kind="status",
-                               title="Service appointments per week", y_title="Appointments",
-                               names={"kept": "Kept", "no_show": "No-show", "cancelled": "Cancelled",
-                                      "scheduled": "Still open"}))
+        long = wa.melt(
+            id_vars="week",
+            value_vars=["kept", "no_show", "cancelled", "scheduled"],
+            var_name="status",
+            value_name="appointments",
+        )
+        charts.show(
+            charts.bar(
+                long,
+                x="week",
+                y="appointments",
+                color="status",
+                color_kind="status",
+                title="Service appointments per week",
+                y_title="Appointments",
+                names={"kept": "Kept", "no_show": "No-show", "cancelled": "Cancelled", "scheduled": "Still open"},
+            )
+        )
         html.show(html.paragraph(r.definitions.get("weekly_appointments", ""), "oc-lead"))
     rc = r.response_by_channel
     if r.skipped.get("response_by_channel") or rc.empty:
-        html.show(common.skipped_note(r.skipped, "response_by_channel")
-                  or html.note(f"No delivered message in the last {ctx.params['retention']['response_days']} days.", "skip"))
+        html.show(
+            common.skipped_note(r.skipped, "response_by_channel")
+            or html.note(f"No delivered message in the last {ctx.params['retention']['response_days']} days.", "skip")
+        )
     else:
-        charts.show(charts.bar(rc, x="channel", y="response_rate", color="channel", color_kind="channel",
-                               title=f"{registry.label('response_rate_90d')}, by channel",
-                               y_title=registry.label("response_rate_90d"),
-                               names=theme.CHANNEL_LABELS, hover_format=".1%"))
+        charts.show(
+            charts.bar(
+                rc,
+                x="channel",
+                y="response_rate",
+                color="channel",
+                color_kind="channel",
+                title=f"{registry.label('response_rate_90d')}, by channel",
+                y_title=registry.label("response_rate_90d"),
+                names=theme.CHANNEL_LABELS,
+                hover_format=".1%",
+            )
+        )
         html.show(html.paragraph(r.definitions.get("response_by_channel", ""), "oc-lead"))
 
 
@@ -257,14 +420,29 @@ def cohorts(ctx: ReportContext, r: retention.RetentionResult) -> None:
         age_bands(ctx, r)
         return
     cells = r.cohort.assign(quarters_since_sale=[f"Q+{int(c)}" for c in r.cohort["quarters_since_sale"]])
-    charts.show(charts.cohort_heatmap(cells, row="sale_quarter", col="quarters_since_sale", share="share",
-                                      count="vehicles", min_count=int(ctx.params["retention"]["cohort_min_vehicles"]),
-                                      title="Share of vehicles with a service visit, by quarter after the sale",
-                                      x_title="Quarter after the sale", y_title="Quarter sold", value_name="with a visit",
-                                      height=max(300, 46 * cells["sale_quarter"].nunique() + 140)))
-    html.show(html.paragraph("Each cell: the share of the quarter's vehicles with a visit, and of how many vehicles. "
-                             f"Grey: fewer than {int(ctx.params['retention']['cohort_min_vehicles']):,} vehicles, "
-                             "too few to judge (the number is how many).", "oc-lead"))
+    charts.show(
+        charts.cohort_heatmap(
+            cells,
+            row="sale_quarter",
+            col="quarters_since_sale",
+            share="share",
+            count="vehicles",
+            min_count=int(ctx.params["retention"]["cohort_min_vehicles"]),
+            title="Share of vehicles with a service visit, by quarter after the sale",
+            x_title="Quarter after the sale",
+            y_title="Quarter sold",
+            value_name="with a visit",
+            height=max(300, 46 * cells["sale_quarter"].nunique() + 140),
+        )
+    )
+    html.show(
+        html.paragraph(
+            "Each cell: the share of the quarter's vehicles with a visit, and of how many vehicles. "
+            f"Grey: fewer than {int(ctx.params['retention']['cohort_min_vehicles']):,} vehicles, "
+            "too few to judge (the number is how many).",
+            "oc-lead",
+        )
+    )
     age_bands(ctx, r)
 
 
@@ -275,12 +453,23 @@ def age_bands(ctx: ReportContext, r: retention.RetentionResult) -> None:
     if note or r.age_bands.empty:
         parts.append(note or html.note("No vehicle to count.", "skip"))
     else:
-        parts.append(html.table(r.age_bands, labels={
-            "age_band": "Vehicle age", "sold_vehicles": "Sold 12-24 months ago", "back_within_first_year":
-            "Back within their first year", "first_year_retention": "First-year retention",
-            "serviced_vehicles": "Serviced 12-24 months ago", "back_in_last_12m": "Back in the last 12 months",
-            "retention_12m": "12-month retention"},
-            formats={"first_year_retention": "pct", "retention_12m": "pct"}, max_rows=None, mask_pii=False))
+        parts.append(
+            html.table(
+                r.age_bands,
+                labels={
+                    "age_band": "Vehicle age",
+                    "sold_vehicles": "Sold 12-24 months ago",
+                    "back_within_first_year": "Back within their first year",
+                    "first_year_retention": "First-year retention",
+                    "serviced_vehicles": "Serviced 12-24 months ago",
+                    "back_in_last_12m": "Back in the last 12 months",
+                    "retention_12m": "12-month retention",
+                },
+                formats={"first_year_retention": "pct", "retention_12m": "pct"},
+                max_rows=None,
+                mask_pii=False,
+            )
+        )
         parts.append(html.paragraph(r.definitions.get("age_bands", ""), "oc-lead"))
     html.show("".join(parts))
 

@@ -3,6 +3,7 @@
 A channel or a sender has the same colour in every chart of every report, so a reader who
 learnt "orange is the OEM" in the audit reads the retention report the same way.
 """
+
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -38,8 +39,13 @@ SEQUENTIAL = [[0.0, "#F7FBFF"], [0.5, "#6BAED6"], [1.0, "#08306B"]]
 
 # Plain words for the reader (SPEC §1: no jargon).
 CHANNEL_LABELS = {"email": "Email", "sms": "Text (SMS)", "phone": "Phone call", "mail": "Mail"}
-SENDER_LABELS = {"oem": "Manufacturer (OEM)", "sales": "Sales team", "dealer": "Dealership marketing",
-                 "service": "Service department", "fi": "Finance & insurance (F&I)"}
+SENDER_LABELS = {
+    "oem": "Manufacturer (OEM)",
+    "sales": "Sales team",
+    "dealer": "Dealership marketing",
+    "service": "Service department",
+    "fi": "Finance & insurance (F&I)",
+}
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"  # no web fonts: offline
 
@@ -67,7 +73,9 @@ def _template() -> go.layout.Template:
     t = go.layout.Template()
     t.layout.paper_bgcolor = "white"
     t.layout.plot_bgcolor = "white"
-    axis = dict(gridcolor="#E5E9EF", linecolor="#C8D4E3", zerolinecolor="#C8D4E3", automargin=True, title=dict(standoff=8))
+    axis = dict(
+        gridcolor="#E5E9EF", linecolor="#C8D4E3", zerolinecolor="#C8D4E3", automargin=True, title=dict(standoff=8)
+    )
     t.layout.xaxis = axis
     t.layout.yaxis = axis
     t.layout.font = dict(family=FONT, size=13, color="#222")
@@ -88,11 +96,31 @@ def apply() -> None:
     pio.templates.default = TEMPLATE_NAME
 
 
-SEGMENT_COLORS = {"new": "#56B4E9", "active": "#1B7837", "recently_lost": "#EF8A62", "defected": "#B2182B",
-                  "never_serviced": "#9E9E9E"}
-SEGMENT_LABELS = {"new": "Not yet a customer", "active": "Active", "recently_lost": "Recently lost",
-                  "defected": "Defected", "never_serviced": "Never serviced"}
-TIMING_COLORS = {"after_visit": "#B2182B", "too_early": "#EF8A62", "on_time": "#1B7837", "late": "#AF8DC3",
-                 "no_history": "#BDBDBD"}
-TIMING_LABELS = {"after_visit": "Right after a visit", "too_early": "Too early", "on_time": "On time",
-                 "late": "Late", "no_history": "No visit to judge by"}
+SEGMENT_COLORS = {
+    "new": "#56B4E9",
+    "active": "#1B7837",
+    "recently_lost": "#EF8A62",
+    "defected": "#B2182B",
+    "never_serviced": "#9E9E9E",
+}
+SEGMENT_LABELS = {
+    "new": "Not yet a customer",
+    "active": "Active",
+    "recently_lost": "Recently lost",
+    "defected": "Defected",
+    "never_serviced": "Never serviced",
+}
+TIMING_COLORS = {
+    "after_visit": "#B2182B",
+    "too_early": "#EF8A62",
+    "on_time": "#1B7837",
+    "late": "#AF8DC3",
+    "no_history": "#BDBDBD",
+}
+TIMING_LABELS = {
+    "after_visit": "Right after a visit",
+    "too_early": "Too early",
+    "on_time": "On time",
+    "late": "Late",
+    "no_history": "No visit to judge by",
+}

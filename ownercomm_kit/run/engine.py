@@ -13,6 +13,7 @@ the runner does instead (see benchmarks/bench_batch.py for the figures):
 papermill's own parameter injection is used unchanged (engine ``ownercomm`` only passes a
 kernel manager and a deadline), so an executed notebook equals one from plain papermill.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,16 +40,33 @@ def _register_engine() -> None:
 
     class StoreEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                     stderr_file=None, start_timeout=60, execution_timeout=None,
-                                     deadline=None, kc=None, **kwargs):
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            deadline=None,
+            kc=None,
+            **kwargs,
+        ):
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
             if deadline is not None:
                 # nbclient asks per cell: the time left of the store's budget.
                 kwargs["timeout_func"] = lambda cell: max(1, int(deadline - time.monotonic()) + 1)
-            final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
-                                 kernel_name=kernel_name, log=logger, log_output=log_output,
-                                 stdout_file=stdout_file, stderr_file=stderr_file)
+            final = merge_kwargs(
+                kwargs,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
             client = PapermillNotebookClient(nb_man, **final)
             client.kc = kc  # connected and ready: nbclient then skips its own connection
             try:
@@ -73,8 +91,11 @@ def _mark_running_cell(nb_man, error: Exception) -> None:
 
     ename, evalue = failure.CELL_TIMEOUT if isinstance(error, TimeoutError) else failure.KERNEL_DIED
     # papermill has already marked the cell complete: the interrupted one is the last started.
-    started = [c for c in nb_man.nb.cells
-               if c.get("cell_type") == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    started = [
+        c
+        for c in nb_man.nb.cells
+        if c.get("cell_type") == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
     if started:
         cell = started[-1]
         cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
@@ -82,9 +103,19 @@ def _mark_running_cell(nb_man, error: Exception) -> None:
     nb_man.nb.metadata.papermill["exception"] = True
 
 
-def execute_store(kernel: StoreKernel, specs, parameters: dict, staging: Path, *, root: Path,
-                  plotlyjs: str, dealer_name: str, deadline: float | None,
-                  startup_timeout: float, timings: dict) -> None:
+def execute_store(
+    kernel: StoreKernel,
+    specs,
+    parameters: dict,
+    staging: Path,
+    *,
+    root: Path,
+    plotlyjs: str,
+    dealer_name: str,
+    deadline: float | None,
+    startup_timeout: float,
+    timings: dict,
+) -> None:
     """Run the store's notebooks in ``kernel``, writing everything into ``staging``."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -93,10 +124,7 @@ def execute_store(kernel: StoreKernel, specs, parameters: dict, staging: Path, *
     t = time.perf_counter()
     # The kernel works in the store's own output folder and finds the kit like the CLI does.
     kernel.run_silently(
-        "import os as _os\n"
-        f"_os.chdir({str(staging)!r})\n"
-        f"_os.environ['OWNERCOMM_ROOT'] = {str(root)!r}\n"
-        "del _os"
+        f"import os as _os\n_os.chdir({str(staging)!r})\n_os.environ['OWNERCOMM_ROOT'] = {str(root)!r}\ndel _os"
     )
     timings["kernel"] = timings.get("kernel", 0.0) + time.perf_counter() - t
     for i, (nb_path, html_name, title) in enumerate(specs):
@@ -106,13 +134,23 @@ def execute_store(kernel: StoreKernel, specs, parameters: dict, staging: Path, *
             kernel.reset()
         try:
             nb = papermill.execute_notebook(
-                str(nb_path), str(out_nb), parameters=parameters, engine_name="ownercomm",
-                km=kernel.km, kernel_name=KERNEL_NAME, request_save_on_cell_execute=False,
-                autosave_cell_every=0, progress_bar=False, start_timeout=startup_timeout,
-                deadline=deadline, kc=kernel.notebook_client(startup_timeout),
+                str(nb_path),
+                str(out_nb),
+                parameters=parameters,
+                engine_name="ownercomm",
+                km=kernel.km,
+                kernel_name=KERNEL_NAME,
+                request_save_on_cell_execute=False,
+                autosave_cell_every=0,
+                progress_bar=False,
+                start_timeout=startup_timeout,
+                deadline=deadline,
+                kc=kernel.notebook_client(startup_timeout),
             )
         except PapermillExecutionError as e:
-            raise StoreFailure(failure.of_notebook(nb_path.name, e, _recorded(kernel, staging, e)), str(out_nb)) from None
+            raise StoreFailure(
+                failure.of_notebook(nb_path.name, e, _recorded(kernel, staging, e)), str(out_nb)
+            ) from None
         timings["execute"] = timings.get("execute", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         html = export_html(nb, title=f"{dealer_name}: {title}", plotlyjs=plotlyjs)
@@ -145,9 +183,12 @@ def _recorded(kernel: StoreKernel, staging: Path, error) -> dict | None:
         return None
     path = staging / failure.FAILURE_FILE
     try:
-        kernel.run_silently("from ownercomm_kit.run.failure import record_last as _record_last\n"
-                            f"_record_last({str(path)!r})\n"
-                            "del _record_last", timeout=10)
+        kernel.run_silently(
+            "from ownercomm_kit.run.failure import record_last as _record_last\n"
+            f"_record_last({str(path)!r})\n"
+            "del _record_last",
+            timeout=10,
+        )
         return failure.read(path)
     except Exception as e:  # noqa: BLE001 - the failure is then told from the error's name
         log.debug("no failure recorded by the kernel: %s", e)

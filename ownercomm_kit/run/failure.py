@@ -12,6 +12,7 @@ anything: the manifest's one-line ``error`` and the terminal show it; the failur
 When a notebook fails, its kernel writes the failure into the store's staging folder
 (:func:`record_last`, ``FAILURE_FILE``) and the runner reads it back (:func:`of_notebook`).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,9 @@ from ..words import plural
 from .. import errors
 
 KINDS = ("data", "params", "timeout", "kernel", "output", "other")
-FAILURE_LINE_MAX = 500               # a store's one-line reason in the manifest and the index
+FAILURE_LINE_MAX = 500  # a store's one-line reason in the manifest and the index
 FAILURE_FILE = ".ownercomm-failure.json"  # written by a failing notebook's kernel into staging
-MAX_PROBLEMS = 50                    # problems listed in a failure; the rest are counted
+MAX_PROBLEMS = 50  # problems listed in a failure; the rest are counted
 
 # What the papermill engine records as the running cell's error when the store's time limit
 # is reached, or the kernel dies, while a cell runs (run.engine).
@@ -65,11 +66,11 @@ class Failure:
 
     kind: str
     summary: str = ""
-    notebook: str | None = None          # the notebook that failed (its file name)
-    cell: int | None = None              # its execution count
-    error: str | None = None             # the exception's class name (DataError, KeyError, ...)
+    notebook: str | None = None  # the notebook that failed (its file name)
+    cell: int | None = None  # its execution count
+    error: str | None = None  # the exception's class name (DataError, KeyError, ...)
     problems: list[Problem] = field(default_factory=list)
-    more: int = 0                        # problems beyond those listed
+    more: int = 0  # problems beyond those listed
     detail: str | None = None
 
     def __post_init__(self):
@@ -91,8 +92,9 @@ class Failure:
         if self.kind == "params" and self.problems and not self.notebook:
             return f"{prefix}{self.summary}: {'; '.join(p.text() for p in self.problems)}"
         if self.problems:
-            return prefix + _whole_problems(self.summary, [p.text() for p in self.problems], self.more,
-                                            limit - len(prefix))
+            return prefix + _whole_problems(
+                self.summary, [p.text() for p in self.problems], self.more, limit - len(prefix)
+            )
         body = ": ".join(t for t in (self.summary, self.detail) if t)
         return (prefix + body)[:limit]
 
@@ -125,13 +127,24 @@ class Failure:
 
     @classmethod
     def from_dict(cls, doc: dict) -> "Failure":
-        problems = [Problem(**{k: p.get(k) for k in ("message", "file", "row", "column", "table") if k in p},
-                            count=int(p.get("count") or 1))
-                    for p in doc.get("problems") or [] if isinstance(p, dict) and p.get("message") is not None]
+        problems = [
+            Problem(
+                **{k: p.get(k) for k in ("message", "file", "row", "column", "table") if k in p},
+                count=int(p.get("count") or 1),
+            )
+            for p in doc.get("problems") or []
+            if isinstance(p, dict) and p.get("message") is not None
+        ]
         kind = doc.get("kind") if doc.get("kind") in KINDS else "other"
-        return cls(kind=kind, summary=str(doc.get("summary") or ""), notebook=doc.get("notebook"),
-                   cell=doc.get("cell"), error=doc.get("error"), problems=problems,
-                   more=int(doc.get("more") or 0))
+        return cls(
+            kind=kind,
+            summary=str(doc.get("summary") or ""),
+            notebook=doc.get("notebook"),
+            cell=doc.get("cell"),
+            error=doc.get("error"),
+            problems=problems,
+            more=int(doc.get("more") or 0),
+        )
 
 
 def _whole_problems(headline: str, problems: list[str], more: int, room: int) -> str:
@@ -157,13 +170,22 @@ def one_line(e: BaseException | None) -> str:
 
 # ---------------------------------------------------------------------- from exceptions
 
+
 def _data_problems(problems) -> tuple[list[Problem], int]:
     blocking = [p for p in problems if getattr(p, "level", "error") == "error"]
     out = []
     for p in blocking[:MAX_PROBLEMS]:
         public = getattr(p, "public", None)
-        out.append(Problem(message=str(public if public is not None else p.message), file=p.file, row=p.row,
-                           column=p.column, table=p.table, count=int(getattr(p, "count", 1) or 1)))
+        out.append(
+            Problem(
+                message=str(public if public is not None else p.message),
+                file=p.file,
+                row=p.row,
+                column=p.column,
+                table=p.table,
+                count=int(getattr(p, "count", 1) or 1),
+            )
+        )
     return out, max(0, len(blocking) - MAX_PROBLEMS)
 
 
@@ -182,6 +204,7 @@ def from_exception(e: BaseException) -> Failure:
 
 
 # ---------------------------------------------------------------------- through the kernel
+
 
 def record(error: BaseException, path: str | os.PathLike) -> None:
     """Write ``error``'s failure (and its class name) to ``path`` as JSON, whole or not at all."""
@@ -233,8 +256,9 @@ def of_notebook(notebook: str, error, recorded: dict | None = None) -> Failure:
     else:
         lines = [ln.strip() for ln in evalue.splitlines() if ln.strip()]
         if ename == "DataError":
-            failure = Failure("data", (lines[0] if lines else "blocking data problems")
-                              + " (listed in the executed notebook)")
+            failure = Failure(
+                "data", (lines[0] if lines else "blocking data problems") + " (listed in the executed notebook)"
+            )
         elif ename == "ParamsError":
             failure = Failure("params", "parameters", problems=[Problem(p) for p in lines])
         else:

@@ -6,6 +6,7 @@ stay loaded but no variable leaks from one notebook to the next. A spare kernel 
 and warmed with the notebooks' own import statements while the current store runs
 (``KernelPool.prestart``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,8 +31,15 @@ KERNEL_NAME = "python3"
 # What the kit's notebook set-up imports lazily (reading the exports, plotly's data layer):
 # warmed too when the notebooks use the kit. Measured: the first set-up in a kernel costs
 # ~1.6 s more than the next one without these.
-KIT_LAZY_IMPORTS = ("ownercomm_kit.loader", "ownercomm_kit.formats", "ownercomm_kit.validation",
-                    "pyarrow.csv", "pyarrow.parquet", "charset_normalizer", "narwhals")
+KIT_LAZY_IMPORTS = (
+    "ownercomm_kit.loader",
+    "ownercomm_kit.formats",
+    "ownercomm_kit.validation",
+    "pyarrow.csv",
+    "pyarrow.parquet",
+    "charset_normalizer",
+    "narwhals",
+)
 
 
 def notebook_imports(notebook_paths: Iterable[Path]) -> list[str]:
@@ -66,14 +74,15 @@ class StoreKernel:
 
     def __init__(self, km, client, sockets: str | None = None):
         self.km = km
-        self.sockets = sockets        # folder of the kernel's IPC socket files
-        self.client = client          # blocking client: warm-up, set-up and resets
-        self._nb_client = None        # asynchronous client for nbclient, made in the store's thread
+        self.sockets = sockets  # folder of the kernel's IPC socket files
+        self.client = client  # blocking client: warm-up, set-up and resets
+        self._nb_client = None  # asynchronous client for nbclient, made in the store's thread
         self.thread = threading.get_ident()
 
     @classmethod
-    def start(cls, *, startup_timeout: float = 60, retries: int = 2,
-              warm_imports: Iterable[str] = (), wait: bool = True) -> "StoreKernel":
+    def start(
+        cls, *, startup_timeout: float = 60, retries: int = 2, warm_imports: Iterable[str] = (), wait: bool = True
+    ) -> "StoreKernel":
         """Start a kernel; start-up flakiness (port taken, kernel dying early, timeouts) is retried."""
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
@@ -137,8 +146,9 @@ class StoreKernel:
 
     def run_silently(self, code: str, timeout: float = 60) -> None:
         """Run set-up code: no output, no execution count; an error is raised here."""
-        reply = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout,
-                                                output_hook=lambda msg: None)
+        reply = self.client.execute_interactive(
+            code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None
+        )
         content = reply["content"]
         if content.get("status") != "ok":
             raise KernelError(f"kernel set-up failed: {content.get('ename')}: {content.get('evalue')}")

@@ -1,4 +1,5 @@
 """The notebooks a store runs, in order, and the parameters papermill injects into them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,6 @@ NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
     ("referrals", "referrals.html", "Referrals"),
 )
 REQUIRED_NOTEBOOKS = ("audit", "retention", "referrals")
-
 
 
 def notebook_specs(notebooks_dir: str | os.PathLike | None = None) -> list[tuple[Path, str, str]]:
@@ -49,8 +49,9 @@ def notebooks_for(root: Path) -> Path:
     return own if own.is_dir() else paths.kit_notebooks_dir()
 
 
-def notebook_parameters(dealer_file: Path, group_file: Path | None, as_of: dt.date | None,
-                        out_dir: Path, resolved: dict) -> dict:
+def notebook_parameters(
+    dealer_file: Path, group_file: Path | None, as_of: dt.date | None, out_dir: Path, resolved: dict
+) -> dict:
     """The parameters papermill injects: the dealer file's content, data_dir absolute, + run keys."""
     raw = params.read_yaml(dealer_file)
     chosen = {k: raw.get(k) for k in params.NOTEBOOK_PARAMETERS if k in raw}

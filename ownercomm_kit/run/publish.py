@@ -4,6 +4,7 @@ run never leaves a half-written file). A failed run leaves the last good reports
 were and keeps its executed notebooks in ``<store>/_failed/`` for diagnosis; what a killed
 run left behind is undone by the next run of the store (:func:`recover`).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ from .. import procs
 
 log = logging.getLogger(__name__)
 
-FAILED_DIR = "_failed"               # executed notebooks of the last failed run, for diagnosis
+FAILED_DIR = "_failed"  # executed notebooks of the last failed run, for diagnosis
 
 
 def staging_for(target: Path) -> Path:

@@ -5,6 +5,7 @@ everything its reports depend on, and its outputs. This module is small on purpo
 report notebooks' set-up imports it (to forget the record when run by hand) without the
 rest of the runner.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,15 @@ def _file_sha(path: Path | None) -> str | None:
     return _sha(path.read_bytes()) if path and path.is_file() else None
 
 
-def fingerprint(*, dealer_file: Path, group_file: Path | None, data_dir: Path, root: Path,
-                notebooks: Iterable[Path], as_of: dt.date | None) -> str:
+def fingerprint(
+    *,
+    dealer_file: Path,
+    group_file: Path | None,
+    data_dir: Path,
+    root: Path,
+    notebooks: Iterable[Path],
+    as_of: dt.date | None,
+) -> str:
     """Hash of everything a store's reports depend on (SPEC §7 resume).
 
     Everything by content: data files too, so a copied or re-saved export with the same bytes

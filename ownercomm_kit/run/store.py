@@ -6,6 +6,7 @@ lock, skips an unchanged store (``run.resume``), runs the notebooks in a fresh k
 or keeps the failure (``run.failure``: why, as data) and the executed notebooks.
 :func:`run_task` is a batch worker's entry point.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,15 +30,15 @@ log = logging.getLogger(__name__)
 @dataclass
 class RunResult:
     dealer_id: str
-    status: str                      # ok | failed | skipped
+    status: str  # ok | failed | skipped
     seconds: float = 0.0
-    error: str | None = None         # one line
+    error: str | None = None  # one line
     out_dir: str | None = None
-    outputs: list[str] = field(default_factory=list)   # file names inside out_dir
-    failed_notebook: str | None = None                 # path of the executed notebook that failed
+    outputs: list[str] = field(default_factory=list)  # file names inside out_dir
+    failed_notebook: str | None = None  # path of the executed notebook that failed
     dealer_name: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # kernel, execute, export, write
-    failure: dict | None = None      # why it failed, as data (run.failure.Failure.to_dict())
+    failure: dict | None = None  # why it failed, as data (run.failure.Failure.to_dict())
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,8 +62,7 @@ class _Store:
     data_dir: Path
 
 
-def _prepare(dealer_file: Path, group_file: Path | None, out, as_of, notebooks_dir,
-             result: RunResult) -> _Store | None:
+def _prepare(dealer_file: Path, group_file: Path | None, out, as_of, notebooks_dir, result: RunResult) -> _Store | None:
     """Check everything a run needs before touching any folder; None (and ``result.failure``) if not."""
     try:
         run_as_of = params.parse_as_of(as_of)
@@ -77,8 +77,13 @@ def _prepare(dealer_file: Path, group_file: Path | None, out, as_of, notebooks_d
     root = Path(resolved["kit_root"])
     result.dealer_id, result.dealer_name = resolved["dealer_id"], resolved["dealer_name"]
     if not paths.SAFE_ID.match(result.dealer_id):
-        result.fail(Failure("params", f"{dealer_file}: dealer_id {result.dealer_id!r} must be letters, digits, "
-                                      "'.', '_' or '-' (it names the report folder)"))
+        result.fail(
+            Failure(
+                "params",
+                f"{dealer_file}: dealer_id {result.dealer_id!r} must be letters, digits, "
+                "'.', '_' or '-' (it names the report folder)",
+            )
+        )
         return None
     target = (Path(out).resolve() if out else paths.reports_dir(root)) / result.dealer_id
     result.out_dir = str(target)
@@ -126,8 +131,7 @@ def run_dealer(
     started = time.perf_counter()
     dealer_file = Path(dealer_file).resolve()
     result = RunResult(dealer_id=dealer_file.stem, status="failed")
-    store = _prepare(dealer_file, Path(group_file).resolve() if group_file else None, out, as_of,
-                     notebooks_dir, result)
+    store = _prepare(dealer_file, Path(group_file).resolve() if group_file else None, out, as_of, notebooks_dir, result)
     if store is None:
         return result
     target = store.target
@@ -135,12 +139,27 @@ def run_dealer(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with procs.store_lock(target):  # one run of a store per output folder at a time
-            _run_locked(store, result, started=started, deadline=deadline, force=force, timeout=timeout,
-                        startup_timeout=startup_timeout, kernel_retries=kernel_retries, prestart=prestart,
-                        shared_plotlyjs=shared_plotlyjs, history_months=history_months)
+            _run_locked(
+                store,
+                result,
+                started=started,
+                deadline=deadline,
+                force=force,
+                timeout=timeout,
+                startup_timeout=startup_timeout,
+                kernel_retries=kernel_retries,
+                prestart=prestart,
+                shared_plotlyjs=shared_plotlyjs,
+                history_months=history_months,
+            )
     except procs.AlreadyRunning as e:
-        result.fail(Failure("other", f"already running: another run of {result.dealer_id} is writing to "
-                                     f"{target.parent} (lock file {e}); wait for it to finish, or choose another --out"))
+        result.fail(
+            Failure(
+                "other",
+                f"already running: another run of {result.dealer_id} is writing to "
+                f"{target.parent} (lock file {e}); wait for it to finish, or choose another --out",
+            )
+        )
     except OSError as e:  # the output folder cannot be made or locked (read-only, full, no right)
         fault = errors.output_error(e, target.parent, within=[target.parent])
         result.fail(failure_mod.from_exception(fault or e))
@@ -154,16 +173,36 @@ def run_dealer(
 TIMEOUT_GRACE = 2.0
 
 
-def _run_locked(store: _Store, result: RunResult, *, started: float, deadline: float | None, force: bool,
-                timeout: float | None, startup_timeout: float, kernel_retries: int, prestart: bool,
-                shared_plotlyjs: str | None, history_months: int | None = None) -> None:
+def _run_locked(
+    store: _Store,
+    result: RunResult,
+    *,
+    started: float,
+    deadline: float | None,
+    force: bool,
+    timeout: float | None,
+    startup_timeout: float,
+    kernel_retries: int,
+    prestart: bool,
+    shared_plotlyjs: str | None,
+    history_months: int | None = None,
+) -> None:
     """``run_dealer`` once the store's lock is held: resume check, run, publish or keep the failure."""
     target = store.target
     publish.recover(target)
-    fp = resume.fingerprint(dealer_file=store.dealer_file, group_file=store.group_file, data_dir=store.data_dir,
-                            root=store.root, notebooks=[s[0] for s in store.specs], as_of=store.as_of)
-    if not force and resume.is_up_to_date(target, fp) and (
-            not history_months or (resume.read_run_record(target) or {}).get("history_months") == history_months):
+    fp = resume.fingerprint(
+        dealer_file=store.dealer_file,
+        group_file=store.group_file,
+        data_dir=store.data_dir,
+        root=store.root,
+        notebooks=[s[0] for s in store.specs],
+        as_of=store.as_of,
+    )
+    if (
+        not force
+        and resume.is_up_to_date(target, fp)
+        and (not history_months or (resume.read_run_record(target) or {}).get("history_months") == history_months)
+    ):
         result.status = "skipped"
         result.outputs = resume.read_run_record(target).get("outputs", [])
         return
@@ -174,27 +213,46 @@ def _run_locked(store: _Store, result: RunResult, *, started: float, deadline: f
         _carry_progress(store, staging, history_months)
         limit = deadline - time.monotonic() + TIMEOUT_GRACE if deadline is not None else None
         with procs.time_limit(limit, lambda: errors.StoreTimeout(timeout)):
-            _run_into(store, staging, result, deadline=deadline,
-                      startup_timeout=startup_timeout, kernel_retries=kernel_retries, prestart=prestart,
-                      shared_plotlyjs=shared_plotlyjs)
+            _run_into(
+                store,
+                staging,
+                result,
+                deadline=deadline,
+                startup_timeout=startup_timeout,
+                kernel_retries=kernel_retries,
+                prestart=prestart,
+                shared_plotlyjs=shared_plotlyjs,
+            )
         t = time.perf_counter()
-        outputs = sorted(str(p.relative_to(staging)) for p in staging.rglob("*")
-                         if p.is_file() and not p.name.startswith(".") and not _carried(p.relative_to(staging)))
+        outputs = sorted(
+            str(p.relative_to(staging))
+            for p in staging.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and not _carried(p.relative_to(staging))
+        )
         report_as_of = _report_as_of(store, staging)
-        resume.write_run_record(staging, {
-            "fingerprint": fp, "dealer_id": result.dealer_id, "kit_version": __version__,
-            "as_of": report_as_of.isoformat() if report_as_of else None,
-            "history_months": history_months,
-            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "outputs": outputs})
+        resume.write_run_record(
+            staging,
+            {
+                "fingerprint": fp,
+                "dealer_id": result.dealer_id,
+                "kit_version": __version__,
+                "as_of": report_as_of.isoformat() if report_as_of else None,
+                "history_months": history_months,
+                "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "outputs": outputs,
+            },
+        )
         _record_kpis(store, staging, fp, force, report_as_of)
         publish.publish(staging, target)
         result.timings["write"] = time.perf_counter() - t
         result.status, result.outputs = "ok", outputs
     except errors.StoreFailure as e:  # a notebook failed
         f = e.failure
-        fault = errors.output_error_in_text(f.error, f.detail, target.parent, within=[target.parent]) \
-            if f.kind == "other" else None
+        fault = (
+            errors.output_error_in_text(f.error, f.detail, target.parent, within=[target.parent])
+            if f.kind == "other"
+            else None
+        )
         if fault:  # a full disk seen by a notebook: what it wrote may be cut short, keep nothing
             result.fail(failure_mod.from_exception(fault))
         else:
@@ -222,8 +280,17 @@ def _run_locked(store: _Store, result: RunResult, *, started: float, deadline: f
         result.timings = {k: round(v, 3) for k, v in result.timings.items()}
 
 
-def _run_into(store: _Store, staging: Path, result: RunResult, *, deadline: float | None,
-              startup_timeout: float, kernel_retries: int, prestart: bool, shared_plotlyjs: str | None) -> None:
+def _run_into(
+    store: _Store,
+    staging: Path,
+    result: RunResult,
+    *,
+    deadline: float | None,
+    startup_timeout: float,
+    kernel_retries: int,
+    prestart: bool,
+    shared_plotlyjs: str | None,
+) -> None:
     """Execute the store's notebooks in a fresh kernel, everything written into ``staging``."""
     from .engine import execute_store
 
@@ -238,9 +305,18 @@ def _run_into(store: _Store, staging: Path, result: RunResult, *, deadline: floa
         plotlyjs = str((store.resolved.get("report") or {}).get("plotlyjs") or "inline")
         if plotlyjs == "shared" and shared_plotlyjs:
             plotlyjs = shared_plotlyjs
-        execute_store(kernel, store.specs, parameters, staging, root=store.root, plotlyjs=plotlyjs,
-                      dealer_name=result.dealer_name, deadline=deadline, startup_timeout=startup_timeout,
-                      timings=result.timings)
+        execute_store(
+            kernel,
+            store.specs,
+            parameters,
+            staging,
+            root=store.root,
+            plotlyjs=plotlyjs,
+            dealer_name=result.dealer_name,
+            deadline=deadline,
+            startup_timeout=startup_timeout,
+            timings=result.timings,
+        )
     finally:
         kernel.shutdown()
 
@@ -284,8 +360,14 @@ def _record_kpis(store: _Store, staging: Path, fp: str, force: bool, as_of: dt.d
 
     if as_of is None:
         return
-    runs.record_run(staging, as_of=as_of, fingerprint=fp, kpis=outputs.read_kpis(staging),
-                    dealer_id=store.resolved["dealer_id"], force=force)
+    runs.record_run(
+        staging,
+        as_of=as_of,
+        fingerprint=fp,
+        kpis=outputs.read_kpis(staging),
+        dealer_id=store.resolved["dealer_id"],
+        force=force,
+    )
 
 
 def run_task(task: dict) -> dict:

@@ -5,6 +5,7 @@ breaks no rule of SPEC §4 by construction (see ``messages.py``), plus, when ask
 that each break one rule, listed in the returned ground truth (message_id, rule).
 ``write_group`` writes dealers, their dealer files, a group file and the ground truth.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -62,8 +63,15 @@ def generate_dealer(
         empty = pd.DataFrame({"message_id": pd.Series(dtype=fr.STRING), "rule": pd.Series(dtype=fr.STRING)})
         return {name: empty_table(name, timezone) for name in fr.schema.TABLES}, empty
     r_lives, r_msgs, r_out, r_inj, r_extra = _streams(seed, dealer_id, 5)
-    L = lv.build(r_lives, n_customers=int(customers), seed=int(seed), tz=timezone, brand=brand,
-                 start_day=as_of_day - HISTORY_DAYS, as_of_day=as_of_day)
+    L = lv.build(
+        r_lives,
+        n_customers=int(customers),
+        seed=int(seed),
+        tz=timezone,
+        brand=brand,
+        start_day=as_of_day - HISTORY_DAYS,
+        as_of_day=as_of_day,
+    )
     base = msg.generate(r_msgs, L, params)
     base = msg.outcomes(r_out, base, L, params)
     model_labels, base_model, base_price = _offers(r_extra, L, base)
@@ -112,11 +120,13 @@ def _merge(L, base, added, model_labels, base_model, base_price):
     has_camp = np.isin(base["cat"], [msg.CAT[x] for x in msg.CAMPAIGN_CATEGORIES])
     camp_labels, camp_code = fr.campaign_codes(base["sender"], base["cat"], base["slot"], has_camp)
     camp_labels += list(added["campaign"])
-    inj_camp = np.array([len(camp_labels) - na + i if c is not None else -1 for i, c in enumerate(added["campaign"])],
-                        dtype=np.int64)
+    inj_camp = np.array(
+        [len(camp_labels) - na + i if c is not None else -1 for i, c in enumerate(added["campaign"])], dtype=np.int64
+    )
     model_labels = list(model_labels) + list(added["model"])
-    inj_model = np.array([len(model_labels) - na + i if x is not None else -1 for i, x in enumerate(added["model"])],
-                         dtype=np.int64)
+    inj_model = np.array(
+        [len(model_labels) - na + i if x is not None else -1 for i, x in enumerate(added["model"])], dtype=np.int64
+    )
     never = np.full(na, NEVER, dtype=np.int64)
 
     def cat2(a, b):
@@ -149,8 +159,10 @@ def _merge(L, base, added, model_labels, base_model, base_price):
     rules = added["rule"]
     hit = np.flatnonzero(np.array([x is not None for x in rules], dtype=bool))
     rows = rank[nb + hit]
-    truth = pd.DataFrame({
-        "message_id": fr.ids("M", rows + 1, fr.ID_WIDTH if nb + na < 10**8 else 10),
-        "rule": pd.array(rules[hit].tolist() if len(hit) else [], dtype=fr.STRING),
-    })
+    truth = pd.DataFrame(
+        {
+            "message_id": fr.ids("M", rows + 1, fr.ID_WIDTH if nb + na < 10**8 else 10),
+            "rule": pd.array(rules[hit].tolist() if len(hit) else [], dtype=fr.STRING),
+        }
+    )
     return comms, truth.sort_values("message_id", ignore_index=True)

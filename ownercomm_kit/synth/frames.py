@@ -1,4 +1,5 @@
 """Arrays to the canonical frames of SPEC §2 (dtypes exactly as ``data.py`` documents them)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,23 +56,26 @@ def frame(table: str, cols: dict) -> pd.DataFrame:
 
 def customers(L: lv.Lives, cid: pd.Series) -> pd.DataFrame:
     c = L.cust
-    return frame("customers", dict(
-        customer_id=cid,
-        first_name=strings(c["first_name"]),
-        last_name=strings(c["last_name"]),
-        email=strings(np.where(c["has_email"], c["email"], None)),
-        phone=strings(np.where(c["has_phone"], c["phone"], None)),
-        postal_code=strings(c["postal_code"]),
-        state=strings(c["state"]),
-        timezone=strings(c["timezone"]),
-        birth_date=dates(c["birth_day"], c["birth_known"]),
-        preferred_channel=coded(c["pref"], CHANNELS),
-        email_opt_in=booleans(c["email_opt_in"], c["email_opt_in_known"]),
-        sms_consent=booleans(c["sms_consent"], c["sms_consent_known"]),
-        phone_dnc=booleans(c["phone_dnc"], c["phone_dnc_known"]),
-        mail_opt_out=booleans(c["mail_opt_out"], c["mail_opt_out_known"]),
-        household_id=ids("H", c["household"] + 1, 6).where(c["has_household"], None).astype(STRING),
-    ))
+    return frame(
+        "customers",
+        dict(
+            customer_id=cid,
+            first_name=strings(c["first_name"]),
+            last_name=strings(c["last_name"]),
+            email=strings(np.where(c["has_email"], c["email"], None)),
+            phone=strings(np.where(c["has_phone"], c["phone"], None)),
+            postal_code=strings(c["postal_code"]),
+            state=strings(c["state"]),
+            timezone=strings(c["timezone"]),
+            birth_date=dates(c["birth_day"], c["birth_known"]),
+            preferred_channel=coded(c["pref"], CHANNELS),
+            email_opt_in=booleans(c["email_opt_in"], c["email_opt_in_known"]),
+            sms_consent=booleans(c["sms_consent"], c["sms_consent_known"]),
+            phone_dnc=booleans(c["phone_dnc"], c["phone_dnc_known"]),
+            mail_opt_out=booleans(c["mail_opt_out"], c["mail_opt_out_known"]),
+            household_id=ids("H", c["household"] + 1, 6).where(c["has_household"], None).astype(STRING),
+        ),
+    )
 
 
 def build(L: lv.Lives, salespeople) -> dict[str, pd.DataFrame]:
@@ -86,33 +90,72 @@ def build(L: lv.Lives, salespeople) -> dict[str, pd.DataFrame]:
     v, s, vi, ap, le, rf = L.vehicles, L.sales, L.visits, L.appts, L.leads, L.referrals
     vin = v["vin"]
     out = {"customers": customers(L, cid_all)}
-    out["vehicles"] = frame("vehicles", dict(
-        vin=strings(vin), customer_id=cust_ids(v["cust"]), make=strings(v["make"]), model=strings(v["model"]),
-        model_year=ints(v["model_year"]), warranty_end=dates(v["warranty_day"])))
+    out["vehicles"] = frame(
+        "vehicles",
+        dict(
+            vin=strings(vin),
+            customer_id=cust_ids(v["cust"]),
+            make=strings(v["make"]),
+            model=strings(v["model"]),
+            model_year=ints(v["model_year"]),
+            warranty_end=dates(v["warranty_day"]),
+        ),
+    )
     ns = len(s["cust"])
     sale_ids = ids("S", np.arange(1, ns + 1), 6)
-    out["sales"] = frame("sales", dict(
-        sale_id=sale_ids, customer_id=cust_ids(s["cust"]), sale_date=dates(s["day"]), vin=strings(s["vin"]),
-        model=strings(s["model"]), new_used=coded(np.where(s["new"], 0, 1), schema.NEW_USED),
-        price=floats(s["price"]), salesperson=strings(np.asarray(salespeople, dtype=object)[s["salesperson_idx"]]),
-        products=strings(s["products"])))
+    out["sales"] = frame(
+        "sales",
+        dict(
+            sale_id=sale_ids,
+            customer_id=cust_ids(s["cust"]),
+            sale_date=dates(s["day"]),
+            vin=strings(s["vin"]),
+            model=strings(s["model"]),
+            new_used=coded(np.where(s["new"], 0, 1), schema.NEW_USED),
+            price=floats(s["price"]),
+            salesperson=strings(np.asarray(salespeople, dtype=object)[s["salesperson_idx"]]),
+            products=strings(s["products"]),
+        ),
+    )
     order = np.lexsort((vi["cust"], vi["day"]))
     vi = {k: a[order] for k, a in vi.items()}
-    out["service_visits"] = frame("service_visits", dict(
-        ro_id=ids("RO", np.arange(1, len(order) + 1), 7), customer_id=cust_ids(vi["cust"]), visit_date=dates(vi["day"]),
-        vin=strings(vin[vi["veh"]]), pay_type=coded(vi["pay"], schema.PAY_TYPES), amount=floats(vi["amount"]),
-        service_type=coded(vi["kind"], schema.SERVICE_TYPES),
-        mileage=ints(vi["mileage"], vi.get("mileage_known"))))
+    out["service_visits"] = frame(
+        "service_visits",
+        dict(
+            ro_id=ids("RO", np.arange(1, len(order) + 1), 7),
+            customer_id=cust_ids(vi["cust"]),
+            visit_date=dates(vi["day"]),
+            vin=strings(vin[vi["veh"]]),
+            pay_type=coded(vi["pay"], schema.PAY_TYPES),
+            amount=floats(vi["amount"]),
+            service_type=coded(vi["kind"], schema.SERVICE_TYPES),
+            mileage=ints(vi["mileage"], vi.get("mileage_known")),
+        ),
+    )
     out["declined_work"] = _declined_work(L, order, vin, cust_ids)
-    out["appointments"] = frame("appointments", dict(
-        appointment_id=ids("A", np.arange(1, len(ap["cust"]) + 1), 7), customer_id=cust_ids(ap["cust"]),
-        booked_at=aware(ap["booked"], tz), scheduled_for=aware(ap["sched"], tz),
-        status=coded(ap["status"], schema.APPOINTMENT_STATUSES), vin=strings(vin[ap["veh"]]),
-        source=coded(ap["source"], lv.APPT_SOURCES)))
-    out["leads"] = frame("leads", dict(
-        lead_id=ids("L", np.arange(1, len(le["cust"]) + 1), 6), customer_id=cust_ids(le["cust"]),
-        opened_at=aware(le["opened"], tz), closed_at=aware(le["closed"], tz),
-        outcome=coded(le["outcome"], schema.LEAD_OUTCOMES), source=coded(le["source"], lv.LEAD_SOURCES)))
+    out["appointments"] = frame(
+        "appointments",
+        dict(
+            appointment_id=ids("A", np.arange(1, len(ap["cust"]) + 1), 7),
+            customer_id=cust_ids(ap["cust"]),
+            booked_at=aware(ap["booked"], tz),
+            scheduled_for=aware(ap["sched"], tz),
+            status=coded(ap["status"], schema.APPOINTMENT_STATUSES),
+            vin=strings(vin[ap["veh"]]),
+            source=coded(ap["source"], lv.APPT_SOURCES),
+        ),
+    )
+    out["leads"] = frame(
+        "leads",
+        dict(
+            lead_id=ids("L", np.arange(1, len(le["cust"]) + 1), 6),
+            customer_id=cust_ids(le["cust"]),
+            opened_at=aware(le["opened"], tz),
+            closed_at=aware(le["closed"], tz),
+            outcome=coded(le["outcome"], schema.LEAD_OUTCOMES),
+            source=coded(le["source"], lv.LEAD_SOURCES),
+        ),
+    )
     out["referrals"] = _referrals(rf, tz, cid, sale_ids.to_numpy(dtype=object))
     return out
 
@@ -132,10 +175,17 @@ def _declined_work(L: lv.Lives, order: np.ndarray, vin, cust_ids) -> pd.DataFram
     vi = L.visits
     veh = vi["veh"][visit]
     ns = (vi["day"][visit].astype(np.int64) * 1440 + dw["minute"]) * 60 * 10**9
-    return frame("declined_work", dict(
-        ro_id=ids("RO", ro_number[visit], 7), customer_id=cust_ids(vi["cust"][visit]), declined_at=aware(ns, L.tz),
-        vin=strings(np.where(dw["has_vin"], vin[veh], None)),
-        description=coded(dw["what"], [d for d, _ in DECLINED]), amount=floats(dw["amount"])))
+    return frame(
+        "declined_work",
+        dict(
+            ro_id=ids("RO", ro_number[visit], 7),
+            customer_id=cust_ids(vi["cust"][visit]),
+            declined_at=aware(ns, L.tz),
+            vin=strings(np.where(dw["has_vin"], vin[veh], None)),
+            description=coded(dw["what"], [d for d, _ in DECLINED]),
+            amount=floats(dw["amount"]),
+        ),
+    )
 
 
 def _referrals(rf: dict, tz: str, cid, sale_ids) -> pd.DataFrame:
@@ -144,21 +194,42 @@ def _referrals(rf: dict, tz: str, cid, sale_ids) -> pd.DataFrame:
         from ..data import empty_table
 
         return empty_table("referrals", tz)
-    return frame("referrals", dict(
-        referral_id=ids("R", np.arange(1, n + 1), 5), referrer_id=strings(cid[rf["referrer"]]),
-        referred_at=aware(rf["referred_at"], tz), referred_name=strings(rf["name"]),
-        referred_email=strings(rf["email"]), referred_phone=strings(rf["phone"]),
-        referred_customer_id=strings(np.where(rf["ref_cust"] >= 0, cid[np.maximum(rf["ref_cust"], 0)], None)),
-        incentive_category=coded(rf["incentive"], schema.INCENTIVE_CATEGORIES), reward_value=floats(rf["reward"]),
-        status=coded(rf["status"], schema.REFERRAL_STATUSES), first_contact_at=aware(rf["first_contact"], tz),
-        sold_at=aware(rf["sold_at"], tz),
-        sale_id=strings(np.where(rf["sale"] >= 0, sale_ids[np.maximum(rf["sale"], 0)], None)),
-        acknowledged_at=aware(rf["ack"], tz)))
+    return frame(
+        "referrals",
+        dict(
+            referral_id=ids("R", np.arange(1, n + 1), 5),
+            referrer_id=strings(cid[rf["referrer"]]),
+            referred_at=aware(rf["referred_at"], tz),
+            referred_name=strings(rf["name"]),
+            referred_email=strings(rf["email"]),
+            referred_phone=strings(rf["phone"]),
+            referred_customer_id=strings(np.where(rf["ref_cust"] >= 0, cid[np.maximum(rf["ref_cust"], 0)], None)),
+            incentive_category=coded(rf["incentive"], schema.INCENTIVE_CATEGORIES),
+            reward_value=floats(rf["reward"]),
+            status=coded(rf["status"], schema.REFERRAL_STATUSES),
+            first_contact_at=aware(rf["first_contact"], tz),
+            sold_at=aware(rf["sold_at"], tz),
+            sale_id=strings(np.where(rf["sale"] >= 0, sale_ids[np.maximum(rf["sale"], 0)], None)),
+            acknowledged_at=aware(rf["ack"], tz),
+        ),
+    )
 
 
-CAT_CODE = {"service_reminder": "SVC", "offer": "OFR", "sales_promo": "PRM", "conquest": "CNQ", "birthday": "BDY",
-            "anniversary": "ANV", "warranty": "WTY", "recall": "RCL", "survey": "SRV", "newsletter": "NWS",
-            "referral": "REF", "event": "EVT", "transactional": "TRX"}
+CAT_CODE = {
+    "service_reminder": "SVC",
+    "offer": "OFR",
+    "sales_promo": "PRM",
+    "conquest": "CNQ",
+    "birthday": "BDY",
+    "anniversary": "ANV",
+    "warranty": "WTY",
+    "recall": "RCL",
+    "survey": "SRV",
+    "newsletter": "NWS",
+    "referral": "REF",
+    "event": "EVT",
+    "transactional": "TRX",
+}
 
 
 def campaign_codes(sender, cat, slot, has) -> tuple[list, np.ndarray]:
@@ -177,20 +248,23 @@ def communications(m: dict, L: lv.Lives, cid, campaign_labels, model_labels) -> 
     """Messages already in their final order; ``campaign`` and ``model`` are codes into labels."""
     tz = L.tz
     n = len(m["cust"])
-    return frame("communications", dict(
-        message_id=ids("M", np.arange(1, n + 1), ID_WIDTH if n < 10**8 else 10),
-        customer_id=coded(m["cust"], cid),
-        sent_at=aware(m["t"], tz),
-        channel=coded(m["channel"], CHANNELS),
-        sender=coded(m["sender"], SENDERS),
-        category=coded(m["cat"], CATS),
-        campaign_id=coded(m["campaign"], campaign_labels),
-        vin=coded(m["vidx"], L.vehicles["vin"]),
-        model=coded(m["model"], model_labels),
-        offer_price=floats(m["offer_price"]),
-        status=coded(m["status"], schema.MESSAGE_STATUSES),
-        opened_at=aware(m["opened"], tz),
-        clicked_at=aware(m["clicked"], tz),
-        responded_at=aware(m["responded"], tz),
-        unsubscribed=booleans(m["unsub"], np.ones(n, bool)),
-    ))
+    return frame(
+        "communications",
+        dict(
+            message_id=ids("M", np.arange(1, n + 1), ID_WIDTH if n < 10**8 else 10),
+            customer_id=coded(m["cust"], cid),
+            sent_at=aware(m["t"], tz),
+            channel=coded(m["channel"], CHANNELS),
+            sender=coded(m["sender"], SENDERS),
+            category=coded(m["cat"], CATS),
+            campaign_id=coded(m["campaign"], campaign_labels),
+            vin=coded(m["vidx"], L.vehicles["vin"]),
+            model=coded(m["model"], model_labels),
+            offer_price=floats(m["offer_price"]),
+            status=coded(m["status"], schema.MESSAGE_STATUSES),
+            opened_at=aware(m["opened"], tz),
+            clicked_at=aware(m["clicked"], tz),
+            responded_at=aware(m["responded"], tz),
+            unsubscribed=booleans(m["unsub"], np.ones(n, bool)),
+        ),
+    )

@@ -5,6 +5,7 @@ injections when there are enough of them) so that one designated message breaks 
 (message, rule) goes to the ground truth. The added messages may break other rules too.
 Rule thresholds are read from the parameters, like the clean base.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,24 @@ from .timeutil import NEVER, NS_DAY, NS_HOUR, NS_SECOND, convert_wall
 # ``Injector`` (``Rule.injector``), and a test checks that every rule has one.
 RULES = tuple(_CATALOG)
 # The order of the injections: rules needing particular customers go first, while fresh customers are plenty.
-ORDER = ("better_offer_after_purchase", "promo_after_purchase", "reminder_after_service", "promo_during_open_lead",
-         "conquest_to_owner", "non_preferred_channel", "no_consent", "quiet_hours", "cap_total", "cap_channel",
-         "min_gap", "multi_sender", "duplicate_campaign", "after_opt_out", "state_quiet_hours", "state_contact_cap")
+ORDER = (
+    "better_offer_after_purchase",
+    "promo_after_purchase",
+    "reminder_after_service",
+    "promo_during_open_lead",
+    "conquest_to_owner",
+    "non_preferred_channel",
+    "no_consent",
+    "quiet_hours",
+    "cap_total",
+    "cap_channel",
+    "min_gap",
+    "multi_sender",
+    "duplicate_campaign",
+    "after_opt_out",
+    "state_quiet_hours",
+    "state_contact_cap",
+)
 PLAIN = ("survey", "warranty", "newsletter", "event")  # non-exempt categories for filler messages
 # The first injection of each rule sits at the edge of its window (the last moment or day
 # that still breaks it); time-of-day edges keep a 2-hour margin for daylight-saving shifts.
@@ -34,17 +50,50 @@ EDGE_MARGIN = 2 * NS_HOUR
 class Added:
     """Injected messages, column by column, and the rule each designated one breaks."""
 
-    cols: dict = field(default_factory=lambda: {k: [] for k in (
-        "cust", "t", "cat", "sender", "channel", "campaign", "vidx", "model", "offer_price", "unsub", "rule")})
+    cols: dict = field(
+        default_factory=lambda: {
+            k: []
+            for k in (
+                "cust",
+                "t",
+                "cat",
+                "sender",
+                "channel",
+                "campaign",
+                "vidx",
+                "model",
+                "offer_price",
+                "unsub",
+                "rule",
+            )
+        }
+    )
 
-    def add(self, cust, t, cat, sender, channel, *, rule=None, campaign=None, vidx=-1, model=None,
-            offer_price=np.nan, unsub=False):
-        for k, v in zip(self.cols, (cust, int(t), CAT[cat], SND[sender], CH[channel], campaign, vidx, model,
-                                     offer_price, unsub, rule)):
+    def add(
+        self,
+        cust,
+        t,
+        cat,
+        sender,
+        channel,
+        *,
+        rule=None,
+        campaign=None,
+        vidx=-1,
+        model=None,
+        offer_price=np.nan,
+        unsub=False,
+    ):
+        for k, v in zip(
+            self.cols,
+            (cust, int(t), CAT[cat], SND[sender], CH[channel], campaign, vidx, model, offer_price, unsub, rule),
+        ):
             self.cols[k].append(v)
 
     def arrays(self) -> dict:
-        out = {k: np.array(v, dtype=object if k in ("campaign", "model", "rule") else None) for k, v in self.cols.items()}
+        out = {
+            k: np.array(v, dtype=object if k in ("campaign", "model", "rule") else None) for k, v in self.cols.items()
+        }
         for k in ("cust", "t", "cat", "sender", "channel", "vidx"):
             out[k] = out[k].astype(np.int64)
         out["offer_price"] = out["offer_price"].astype(float)
@@ -61,8 +110,9 @@ class Injector:
         self.used: set[int] = set()
         self.out = Added()
         self.seq = 0
-        ordered = len(base["t"]) < 2 or bool(np.all(
-            (np.diff(base["cust"]) > 0) | ((np.diff(base["cust"]) == 0) & (np.diff(base["t"]) >= 0))))
+        ordered = len(base["t"]) < 2 or bool(
+            np.all((np.diff(base["cust"]) > 0) | ((np.diff(base["cust"]) == 0) & (np.diff(base["t"]) >= 0)))
+        )
         order = slice(None) if ordered else np.lexsort((base["t"], base["cust"]))
         # int64 like the customers looked up (a dtype mismatch would copy ten million rows per search)
         self.b_cust = base["cust"][order].astype(np.int64)
@@ -110,7 +160,7 @@ class Injector:
         hi = np.searchsorted(self.b_cust, cust, side="right")
         ts = self.b_t[lo:hi]
         a, b = np.searchsorted(ts, t0, side="left"), np.searchsorted(ts, t1, side="right")
-        return set(self.b_sender[lo + a: lo + b].tolist())
+        return set(self.b_sender[lo + a : lo + b].tolist())
 
     # --- one method per rule ---------------------------------------------------------------
     def _burst(self, c, rule, n, days, channel, sender, edge):
@@ -160,8 +210,7 @@ class Injector:
             if n == 0:  # the first sender just inside the window
                 times[0] = t_end - span + EDGE_MARGIN
             for i, s in enumerate(free[:need]):
-                self.out.add(c, times[i], PLAIN[i % 2], SENDERS[s], ch,
-                             rule="multi_sender" if i == need - 1 else None)
+                self.out.add(c, times[i], PLAIN[i % 2], SENDERS[s], ch, rule="multi_sender" if i == need - 1 else None)
 
     def duplicate_campaign(self, k):
         for n, c in enumerate(self.pick(np.arange(self.n), k)):
@@ -195,8 +244,15 @@ class Injector:
             day = s["day"][i] + self._age(n, rule["days"], self.L.as_of_day - s["day"][i])
             cat = str(self.rng.choice(rule["categories"]))
             sender = "sales" if cat != "offer" else "oem"
-            self.out.add(c, self.when(day), cat, sender, self.channel_for(c), campaign=self.campaign("PAP"),
-                         rule="promo_after_purchase")
+            self.out.add(
+                c,
+                self.when(day),
+                cat,
+                sender,
+                self.channel_for(c),
+                campaign=self.campaign("PAP"),
+                rule="promo_after_purchase",
+            )
 
     def better_offer_after_purchase(self, k):
         rule = self.r["better_offer_after_purchase"]
@@ -209,16 +265,28 @@ class Injector:
             model = (model.upper(), model.lower(), model)[int(self.rng.integers(0, 3))]  # case must not matter
             price = math.floor(s["price"][i] * self.rng.uniform(0.8, 0.97) / 10) * 10
             cat = str(self.rng.choice(rule["categories"]))
-            self.out.add(c, self.when(day), cat, "oem" if cat == "offer" else "sales", self.channel_for(c),
-                         campaign=self.campaign("BOA"), model=model, offer_price=float(price),
-                         rule="better_offer_after_purchase")
+            self.out.add(
+                c,
+                self.when(day),
+                cat,
+                "oem" if cat == "offer" else "sales",
+                self.channel_for(c),
+                campaign=self.campaign("BOA"),
+                model=model,
+                offer_price=float(price),
+                rule="better_offer_after_purchase",
+            )
 
     def reminder_after_service(self, k):
         days = self.r["reminder_after_service"]["days"]
         vi, ap = self.L.visits, self.L.appts
         vrows = np.flatnonzero(vi["day"] >= self.L.start_day)
-        live = np.flatnonzero((ap["status"] != 3) & (ap["sched"] - ap["booked"] > 2 * NS_HOUR)
-                              & (ap["booked"] >= self.L.start_day * NS_DAY) & (ap["booked"] < self.end - NS_HOUR))
+        live = np.flatnonzero(
+            (ap["status"] != 3)
+            & (ap["sched"] - ap["booked"] > 2 * NS_HOUR)
+            & (ap["booked"] >= self.L.start_day * NS_DAY)
+            & (ap["booked"] < self.end - NS_HOUR)
+        )
         for n, c in enumerate(self.pick(np.concatenate([vi["cust"][vrows], ap["cust"][live]]), k)):
             mine_v = vrows[vi["cust"][vrows] == c]
             mine_a = live[ap["cust"][live] == c]
@@ -227,20 +295,46 @@ class Injector:
                 t1 = min(int(ap["sched"][i]), self.end)
                 # booked_at <= sent_at < scheduled_for: at booking time, a minute before it is due, or between
                 edge = {1: int(ap["booked"][i]), 3: t1 - 60 * NS_SECOND}.get(n)
-                t = edge if edge is not None and ap["booked"][i] <= edge < ap["sched"][i] else self.between(
-                    int(ap["booked"][i]), t1)
-                self.out.add(c, t, "service_reminder", "service", self.channel_for(c),
-                             campaign=self.campaign("RAS"), vidx=int(ap["veh"][i]), rule="reminder_after_service")
+                t = (
+                    edge
+                    if edge is not None and ap["booked"][i] <= edge < ap["sched"][i]
+                    else self.between(int(ap["booked"][i]), t1)
+                )
+                self.out.add(
+                    c,
+                    t,
+                    "service_reminder",
+                    "service",
+                    self.channel_for(c),
+                    campaign=self.campaign("RAS"),
+                    vidx=int(ap["veh"][i]),
+                    rule="reminder_after_service",
+                )
             else:
                 i = int(self.rng.choice(mine_v))
                 day = vi["day"][i] + self._age(n // 2, days, self.L.as_of_day - vi["day"][i])
-                self.out.add(c, self.when(day), "service_reminder", "service", self.channel_for(c),
-                             campaign=self.campaign("RAS"), vidx=int(vi["veh"][i]), rule="reminder_after_service")
+                self.out.add(
+                    c,
+                    self.when(day),
+                    "service_reminder",
+                    "service",
+                    self.channel_for(c),
+                    campaign=self.campaign("RAS"),
+                    vidx=int(vi["veh"][i]),
+                    rule="reminder_after_service",
+                )
 
     def conquest_to_owner(self, k):
         for c in self.pick(self.L.vehicles["cust"], k):
-            self.out.add(c, self.when(self.any_day()), "conquest", str(self.rng.choice(["oem", "dealer"])),
-                         self.channel_for(c), campaign=self.campaign("CQO"), rule="conquest_to_owner")
+            self.out.add(
+                c,
+                self.when(self.any_day()),
+                "conquest",
+                str(self.rng.choice(["oem", "dealer"])),
+                self.channel_for(c),
+                campaign=self.campaign("CQO"),
+                rule="conquest_to_owner",
+            )
 
     def promo_during_open_lead(self, k):
         rule, le = self.r["promo_during_open_lead"], self.L.leads
@@ -252,13 +346,27 @@ class Injector:
             close = min(close, self.end)
             # opened_at <= sent_at < closed_at: at the opening, a minute before closing, or between
             t = {0: int(le["opened"][i]), 1: close - 60 * NS_SECOND}.get(n, self.between(int(le["opened"][i]), close))
-            self.out.add(c, t, str(self.rng.choice(rule["categories"])), str(self.rng.choice(others)),
-                         self.channel_for(c), campaign=self.campaign("POL"), rule="promo_during_open_lead")
+            self.out.add(
+                c,
+                t,
+                str(self.rng.choice(rule["categories"])),
+                str(self.rng.choice(others)),
+                self.channel_for(c),
+                campaign=self.campaign("POL"),
+                rule="promo_during_open_lead",
+            )
 
     def no_consent(self, k):
         c_ = self.L.cust
-        bad = np.stack([c_["email_opt_in_known"] & ~c_["email_opt_in"], ~(c_["sms_consent_known"] & c_["sms_consent"]),
-                        c_["phone_dnc_known"] & c_["phone_dnc"], c_["mail_opt_out_known"] & c_["mail_opt_out"]], axis=1)
+        bad = np.stack(
+            [
+                c_["email_opt_in_known"] & ~c_["email_opt_in"],
+                ~(c_["sms_consent_known"] & c_["sms_consent"]),
+                c_["phone_dnc_known"] & c_["phone_dnc"],
+                c_["mail_opt_out_known"] & c_["mail_opt_out"],
+            ],
+            axis=1,
+        )
         for c in self.pick(np.flatnonzero(bad.any(axis=1)), k):
             ch = CHANNELS[int(self.rng.choice(np.flatnonzero(bad[c])))]
             self.out.add(c, self.when(self.any_day()), "survey", "service", ch, rule="no_consent")
@@ -291,8 +399,12 @@ class Injector:
             day = self.any_day()
             # Just before the start, exactly at the end, or later in the evening: local to the customer.
             # the last quiet minute before start, the first at end, later in the evening, early morning
-            options = [(start[0] * 60 + start[1] - 1) * 60, (end[0] * 60 + end[1]) * 60, (end[0] * 60 + end[1] + 75) * 60,
-                       (start[0] * 60 + start[1] - 100) * 60]
+            options = [
+                (start[0] * 60 + start[1] - 1) * 60,
+                (end[0] * 60 + end[1]) * 60,
+                (end[0] * 60 + end[1] + 75) * 60,
+                (start[0] * 60 + start[1] - 100) * 60,
+            ]
             self.rng.shuffle(options)
             local = np.array([day * NS_DAY + sec * NS_SECOND for sec in options], dtype=np.int64)
             t = convert_wall(local, z, self.L.tz)
@@ -302,8 +414,9 @@ class Injector:
             for i in sorted(range(len(options)), key=lambda i: not fine_here[i]):
                 hour = minute[i] // 60
                 if 5 <= hour <= 22 and t[i] <= self.end and options[i] >= 0:
-                    self.out.add(c, int(t[i]), "survey", "service", str(self.rng.choice(qh["channels"])),
-                                 rule="quiet_hours")
+                    self.out.add(
+                        c, int(t[i]), "survey", "service", str(self.rng.choice(qh["channels"])), rule="quiet_hours"
+                    )
                     break
 
     def non_preferred_channel(self, k):
@@ -314,9 +427,15 @@ class Injector:
             okc = [i for i in others if self.ok[c, i]] or others
             ch = CHANNELS[int(self.rng.choice(okc))]
             cat = str(self.rng.choice([x for x in cats if x != "conquest"]))
-            self.out.add(c, self.when(self.any_day()), cat, "dealer", ch, campaign=self.campaign("NPC"),
-                         rule="non_preferred_channel")
-
+            self.out.add(
+                c,
+                self.when(self.any_day()),
+                cat,
+                "dealer",
+                ch,
+                campaign=self.campaign("NPC"),
+                rule="non_preferred_channel",
+            )
 
     # --- state laws (SPEC §4 State rules) --------------------------------------------------------
     def _law_customers(self):
@@ -327,8 +446,14 @@ class Injector:
 
         laws = state_table(self.params)
         c = self.L.cust
-        frame = pd.DataFrame({"customer_id": np.arange(self.n).astype(str), "state": c["state"],
-                              "postal_code": c["postal_code"], "phone": np.where(c["has_phone"], c["phone"], None)})
+        frame = pd.DataFrame(
+            {
+                "customer_id": np.arange(self.n).astype(str),
+                "state": c["state"],
+                "postal_code": c["postal_code"],
+                "phone": np.where(c["has_phone"], c["phone"], None),
+            }
+        )
         st = customer_states(frame)["state"].to_numpy(dtype=object, na_value=None)
         return laws, st
 
@@ -354,9 +479,16 @@ class Injector:
         qh = self.r["quiet_hours"]
         q0, q1 = (int(x) for x in str(qh["start"]).split(":")), (int(x) for x in str(qh["end"]).split(":"))
         q0, q1 = (lambda h, m: h * 60 + m)(*q0), (lambda h, m: h * 60 + m)(*q1)
-        eligible = np.array([i for i in range(self.n) if st[i] in laws
-                             and self._in_force(laws[st[i]]) + 2 <= self.L.as_of_day
-                             and self._texts_or_calls(i, laws[st[i]]) is not None], dtype=np.int64)
+        eligible = np.array(
+            [
+                i
+                for i in range(self.n)
+                if st[i] in laws
+                and self._in_force(laws[st[i]]) + 2 <= self.L.as_of_day
+                and self._texts_or_calls(i, laws[st[i]]) is not None
+            ],
+            dtype=np.int64,
+        )
         for n, c in enumerate(self.pick(eligible, k)):
             law = laws[st[c]]
             s0 = int(law.start[:2]) * 60 + int(law.start[3:5])
@@ -370,14 +502,23 @@ class Injector:
             local = np.array([self.any_day(self._in_force(law)) * NS_DAY + minute * 60 * NS_SECOND], dtype=np.int64)
             t = int(convert_wall(local, z, self.L.tz)[0])
             if t <= self.end:
-                self.out.add(c, t, self._law_category(law), "sales", self._texts_or_calls(c, law),
-                             rule="state_quiet_hours")
+                self.out.add(
+                    c, t, self._law_category(law), "sales", self._texts_or_calls(c, law), rule="state_quiet_hours"
+                )
 
     def state_contact_cap(self, k):
         laws, st = self._law_customers()
-        eligible = np.array([i for i in range(self.n) if st[i] in laws and laws[st[i]].cap is not None
-                             and self._in_force(laws[st[i]]) + 4 <= self.L.as_of_day
-                             and self._texts_or_calls(i, laws[st[i]]) is not None], dtype=np.int64)
+        eligible = np.array(
+            [
+                i
+                for i in range(self.n)
+                if st[i] in laws
+                and laws[st[i]].cap is not None
+                and self._in_force(laws[st[i]]) + 4 <= self.L.as_of_day
+                and self._texts_or_calls(i, laws[st[i]]) is not None
+            ],
+            dtype=np.int64,
+        )
         for n, c in enumerate(self.pick(eligible, k)):
             law = laws[st[c]]
             ch, cat = self._texts_or_calls(c, law), self._law_category(law)
@@ -387,7 +528,9 @@ class Injector:
             if n == 0 and law.cap > 0:  # the first just inside the window
                 times[0] = t_end - width + EDGE_MARGIN
             for i, t in enumerate(times):  # from every sender: the law counts them all
-                self.out.add(c, t, cat, SENDERS[i % len(SENDERS)], ch, rule="state_contact_cap" if i == law.cap else None)
+                self.out.add(
+                    c, t, cat, SENDERS[i % len(SENDERS)], ch, rule="state_contact_cap" if i == law.cap else None
+                )
 
 
 def inject(rng, L: lv.Lives, params: dict, base: dict, rate: float) -> dict:

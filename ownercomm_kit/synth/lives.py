@@ -5,6 +5,7 @@ Days are ints (days since 1970-01-01) and time stamps int64 wall-clock nanosecon
 dealer's zone (see ``timeutil``). Sales go back six years so that repurchases after 36
 months exist; service, appointments, leads and messages cover the last three years.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,16 +20,50 @@ OWNER, SERVICE_ONLY, PROSPECT = 0, 1, 2
 KIND_WEIGHTS = (0.66, 0.20, 0.14)
 
 BRANDS = {
-    "Toyota": (("Camry", 29500), ("Corolla", 23000), ("RAV4", 31500), ("Highlander", 42000),
-               ("Tacoma", 36000), ("Tundra", 49000), ("Prius", 29000), ("Sienna", 41000)),
-    "Ford": (("F-150", 46000), ("Escape", 30000), ("Explorer", 41000), ("Mustang", 35000),
-             ("Bronco", 42000), ("Maverick", 27000), ("Edge", 38500)),
-    "Honda": (("Civic", 25000), ("Accord", 29500), ("CR-V", 32500), ("Pilot", 42500),
-              ("Odyssey", 40500), ("HR-V", 26000), ("Passport", 41500)),
-    "Chevrolet": (("Silverado", 45000), ("Equinox", 29000), ("Malibu", 26500), ("Tahoe", 58000),
-                  ("Traverse", 39000), ("Trax", 22000)),
-    "Hyundai": (("Elantra", 22500), ("Sonata", 27500), ("Tucson", 29500), ("Santa Fe", 34000),
-                ("Palisade", 39000), ("Kona", 25000)),
+    "Toyota": (
+        ("Camry", 29500),
+        ("Corolla", 23000),
+        ("RAV4", 31500),
+        ("Highlander", 42000),
+        ("Tacoma", 36000),
+        ("Tundra", 49000),
+        ("Prius", 29000),
+        ("Sienna", 41000),
+    ),
+    "Ford": (
+        ("F-150", 46000),
+        ("Escape", 30000),
+        ("Explorer", 41000),
+        ("Mustang", 35000),
+        ("Bronco", 42000),
+        ("Maverick", 27000),
+        ("Edge", 38500),
+    ),
+    "Honda": (
+        ("Civic", 25000),
+        ("Accord", 29500),
+        ("CR-V", 32500),
+        ("Pilot", 42500),
+        ("Odyssey", 40500),
+        ("HR-V", 26000),
+        ("Passport", 41500),
+    ),
+    "Chevrolet": (
+        ("Silverado", 45000),
+        ("Equinox", 29000),
+        ("Malibu", 26500),
+        ("Tahoe", 58000),
+        ("Traverse", 39000),
+        ("Trax", 22000),
+    ),
+    "Hyundai": (
+        ("Elantra", 22500),
+        ("Sonata", 27500),
+        ("Tucson", 29500),
+        ("Santa Fe", 34000),
+        ("Palisade", 39000),
+        ("Kona", 25000),
+    ),
 }
 BRAND_NAMES = tuple(BRANDS)
 FI_PRODUCTS = ("GAP", "Extended Warranty", "Tire & Wheel", "Paint Protection", "Maintenance Plan", "Key Replacement")
@@ -69,7 +104,9 @@ def customers(rng, n: int, seed: int, tz: str, as_of_day: int) -> dict:
     zone = np.full(n, None, dtype=object)
     zone[u < 0.25] = tz
     other = u >= 0.94
-    zone[other] = np.array([z for z in OTHER_ZONES if z != tz], dtype=object)[rng.integers(0, len(OTHER_ZONES) - 1, other.sum())]
+    zone[other] = np.array([z for z in OTHER_ZONES if z != tz], dtype=object)[
+        rng.integers(0, len(OTHER_ZONES) - 1, other.sum())
+    ]
     c["timezone"] = zone
     # Where they live (customers.state; ZIP and area code of the law states): a generator of its own
     where = pool_mod.with_states(np.random.default_rng([int(seed), 15]), c, tz, seed)
@@ -118,8 +155,11 @@ def catalog(brand: str):
 
 def all_models():
     models = [(b, m, p) for b in BRAND_NAMES for m, p in BRANDS[b]]
-    return (np.array([b for b, _, _ in models], dtype=object), np.array([m for _, m, _ in models], dtype=object),
-            np.array([p for _, _, p in models], dtype=float))
+    return (
+        np.array([b for b, _, _ in models], dtype=object),
+        np.array([m for _, m, _ in models], dtype=object),
+        np.array([p for _, _, p in models], dtype=float),
+    )
 
 
 def sales_and_vehicles(rng, L: Lives) -> None:
@@ -168,15 +208,25 @@ def _sales(rng, L: Lives, s_cust, s_day) -> dict:
     year = 1970 + (s_day / 365.25).astype(int)
     age = np.where(new, 0, rng.integers(1, 9, ns))
     model_year = year - age + (new & (rng.random(ns) < 0.4))
-    price = np.where(new, base * rng.uniform(0.95, 1.12, ns), base * 0.86 ** age * rng.uniform(0.9, 1.1, ns))
+    price = np.where(new, base * rng.uniform(0.95, 1.12, ns), base * 0.86**age * rng.uniform(0.9, 1.1, ns))
     price = np.round(price / 50) * 50
     nprod = np.minimum(rng.poisson(1.1, ns), 4)
     products = np.empty(ns, dtype=object)
     for i in range(ns):
         products[i] = ";".join(sorted(rng.choice(FI_PRODUCTS, nprod[i], replace=False))) if nprod[i] else None
     warranty = np.where(new, s_day + 3 * 365, np.where(rng.random(ns) < 0.3, s_day + 365, NEVER))
-    sales = dict(cust=s_cust, day=s_day, new=new, model=model, price=price, products=products,
-                 make=make, model_year=model_year, warranty_day=warranty, hour=at_hour(np.zeros(ns), rng, 9, 19))
+    sales = dict(
+        cust=s_cust,
+        day=s_day,
+        new=new,
+        model=model,
+        price=price,
+        products=products,
+        make=make,
+        model_year=model_year,
+        warranty_day=warranty,
+        hour=at_hour(np.zeros(ns), rng, 9, 19),
+    )
     sales["salesperson_idx"] = rng.integers(0, 12, ns)
     return sales
 
@@ -231,7 +281,7 @@ def service(rng, L: Lives) -> None:
     s0 = starts[veh]  # (vehicles with no visit at all have no rows, so s0 is always a valid row)
     within = cs - (cs[s0] - gaps[s0]) - gaps  # 0 for each vehicle's first visit
     day = first[veh] + within
-    keep = (day <= stop[veh])
+    keep = day <= stop[veh]
     # The next visit after as_of (for appointments already booked) before truncating.
     future = keep & (day > L.as_of_day)
     nxt_veh, nxt_day = veh[future], day[future]
@@ -288,8 +338,13 @@ def appointments(rng, L: Lives) -> None:
     sched.append(at_hour(fd, rng, 7, 16))
     booked.append(at_hour(bd, rng, 8, 19))
     status.append(np.zeros(len(fd), dtype=int))
-    a = dict(cust=np.concatenate(a_cust), veh=np.concatenate(a_veh), sched=np.concatenate(sched),
-             booked=np.concatenate(booked), status=np.concatenate(status))
+    a = dict(
+        cust=np.concatenate(a_cust),
+        veh=np.concatenate(a_veh),
+        sched=np.concatenate(sched),
+        booked=np.concatenate(booked),
+        status=np.concatenate(status),
+    )
     # Booked later than it is scheduled cannot be: book at least an hour before.
     a["booked"] = np.minimum(a["booked"], a["sched"] - NS_HOUR)
     order = np.lexsort((a["cust"], a["booked"]))
@@ -315,8 +370,12 @@ def leads(rng, L: Lives) -> None:
     opened.append(at_hour(od, rng, 9, 19))
     closed.append(np.where(cd <= L.as_of_day, at_hour(cd, rng, 9, 19), NEVER))
     outcome.append(np.where(cd <= L.as_of_day, 1, -1))  # lost, or still open
-    lead = dict(cust=np.concatenate(l_cust), opened=np.concatenate(opened), closed=np.concatenate(closed),
-                outcome=np.concatenate(outcome))
+    lead = dict(
+        cust=np.concatenate(l_cust),
+        opened=np.concatenate(opened),
+        closed=np.concatenate(closed),
+        outcome=np.concatenate(outcome),
+    )
     open_ = lead["closed"] <= NEVER
     lead["closed"] = np.where(open_, NEVER, np.maximum(lead["closed"], lead["opened"] + NS_HOUR))
     order = np.lexsort((lead["cust"], lead["opened"]))
@@ -354,8 +413,11 @@ def _referrers(rng, L: Lives, advocates, first_sale):
     o_ref = advocates[rng.integers(0, len(advocates), n_other)]
     o_day = rng.integers(L.start_day + 1, L.as_of_day + 1, n_other)
     ok = first_sale[o_ref] < o_day
-    return (np.concatenate([referrer, o_ref[ok]]), np.concatenate([ref_day, o_day[ok]]),
-            np.concatenate([pick, np.full(ok.sum(), -1)]))
+    return (
+        np.concatenate([referrer, o_ref[ok]]),
+        np.concatenate([ref_day, o_day[ok]]),
+        np.concatenate([pick, np.full(ok.sum(), -1)]),
+    )
 
 
 def _funnel(rng, L: Lives, ref_day, pick) -> dict:
@@ -375,13 +437,23 @@ def _funnel(rng, L: Lives, ref_day, pick) -> dict:
     first_contact = np.where(sold, np.minimum(first_contact, sold_at - NS_HOUR), first_contact)
     ack_base = np.where(status == 3, sold_at, first_contact)
     ack = ack_base + rng.integers(1, 15, n) * NS_DAY
-    ack = np.where((rng.random(n) < np.where(status == 3, 0.7, 0.35)) & (ack_base > NEVER) & (ack <= as_of_end),
-                   ack, NEVER)
+    ack = np.where(
+        (rng.random(n) < np.where(status == 3, 0.7, 0.35)) & (ack_base > NEVER) & (ack <= as_of_end), ack, NEVER
+    )
     incentive = rng.choice(4, n, p=[0.45, 0.25, 0.15, 0.15])
-    reward = np.choose(incentive, [rng.choice([250.0, 500.0], n), np.full(n, 150.0), rng.choice([0.0, 25.0], n),
-                                   np.full(n, 100.0)])
-    return dict(referred_at=referred_at, status=status, first_contact=first_contact, sold_at=sold_at, sale=pick,
-                ack=ack, incentive=incentive, reward=np.where(status == 3, reward, np.nan))
+    reward = np.choose(
+        incentive, [rng.choice([250.0, 500.0], n), np.full(n, 150.0), rng.choice([0.0, 25.0], n), np.full(n, 100.0)]
+    )
+    return dict(
+        referred_at=referred_at,
+        status=status,
+        first_contact=first_contact,
+        sold_at=sold_at,
+        sale=pick,
+        ack=ack,
+        incentive=incentive,
+        reward=np.where(status == 3, reward, np.nan),
+    )
 
 
 def _referred_people(rng, L: Lives, seed: int, referrer, pick) -> dict:

@@ -13,6 +13,7 @@ Time windows that depend on events (purchases, visits, booked appointments, open
 unsubscribes) are masks on slots, each widened by a day so that time zones and the
 date-versus-time-stamp reading of the rules cannot make a clean message borderline.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,43 +36,67 @@ SND = {s: i for i, s in enumerate(SENDERS)}
 # Lane a category or channel with a longer required spacing starts from (others use all).
 HOME_LANE = {"service_reminder": 0, "offer": 1, "sales_promo": 3, "phone": 0, "mail": 1}
 VEHICLE_CATEGORIES = ("service_reminder", "warranty", "recall", "transactional", "anniversary")
-CAMPAIGN_CATEGORIES = ("service_reminder", "offer", "sales_promo", "conquest", "newsletter", "event",
-                       "recall", "referral", "warranty")
+CAMPAIGN_CATEGORIES = (
+    "service_reminder",
+    "offer",
+    "sales_promo",
+    "conquest",
+    "newsletter",
+    "event",
+    "recall",
+    "referral",
+    "warranty",
+)
 
 # Category mix per customer kind (owner, service-only, prospect); vehicle categories need a car.
 _W = {
     #                  owner  svc   prospect
     "service_reminder": (0.09, 0.12, 0.0),
-    "offer":            (0.13, 0.12, 0.10),
-    "sales_promo":      (0.07, 0.10, 0.20),
-    "conquest":         (0.0, 0.0, 0.22),
-    "birthday":         (0.0, 0.0, 0.0),   # placed near birthdays, see below
-    "anniversary":      (0.02, 0.0, 0.0),
-    "warranty":         (0.05, 0.05, 0.0),
-    "recall":           (0.02, 0.02, 0.0),
-    "survey":           (0.10, 0.10, 0.05),
-    "newsletter":       (0.21, 0.22, 0.25),
-    "referral":         (0.05, 0.02, 0.0),
-    "event":            (0.10, 0.10, 0.18),
-    "transactional":    (0.11, 0.10, 0.0),
+    "offer": (0.13, 0.12, 0.10),
+    "sales_promo": (0.07, 0.10, 0.20),
+    "conquest": (0.0, 0.0, 0.22),
+    "birthday": (0.0, 0.0, 0.0),  # placed near birthdays, see below
+    "anniversary": (0.02, 0.0, 0.0),
+    "warranty": (0.05, 0.05, 0.0),
+    "recall": (0.02, 0.02, 0.0),
+    "survey": (0.10, 0.10, 0.05),
+    "newsletter": (0.21, 0.22, 0.25),
+    "referral": (0.05, 0.02, 0.0),
+    "event": (0.10, 0.10, 0.18),
+    "transactional": (0.11, 0.10, 0.0),
 }
 CAT_WEIGHTS = np.array([_W[c] for c in CATS]).T  # [kind, category]
 
 # Who sends what (oem, sales, dealer, service, fi).
 _S = {
-    "service_reminder": (0.2, 0, 0, 0.8, 0), "offer": (0.5, 0, 0.3, 0, 0.2), "sales_promo": (0, 0.7, 0.3, 0, 0),
-    "conquest": (0.5, 0.2, 0.3, 0, 0), "birthday": (0, 0.3, 0.7, 0, 0), "anniversary": (0, 0.7, 0.3, 0, 0),
-    "warranty": (0.4, 0, 0, 0, 0.6), "recall": (0.8, 0, 0, 0.2, 0), "survey": (0.3, 0.2, 0.1, 0.4, 0),
-    "newsletter": (0.4, 0, 0.6, 0, 0), "referral": (0, 0.4, 0.6, 0, 0), "event": (0, 0.2, 0.8, 0, 0),
+    "service_reminder": (0.2, 0, 0, 0.8, 0),
+    "offer": (0.5, 0, 0.3, 0, 0.2),
+    "sales_promo": (0, 0.7, 0.3, 0, 0),
+    "conquest": (0.5, 0.2, 0.3, 0, 0),
+    "birthday": (0, 0.3, 0.7, 0, 0),
+    "anniversary": (0, 0.7, 0.3, 0, 0),
+    "warranty": (0.4, 0, 0, 0, 0.6),
+    "recall": (0.8, 0, 0, 0.2, 0),
+    "survey": (0.3, 0.2, 0.1, 0.4, 0),
+    "newsletter": (0.4, 0, 0.6, 0, 0),
+    "referral": (0, 0.4, 0.6, 0, 0),
+    "event": (0, 0.2, 0.8, 0, 0),
     "transactional": (0, 0.2, 0, 0.6, 0.2),
 }
 SENDER_CUM = np.cumsum(np.array([_S[c] for c in CATS], dtype=float), axis=1)
 SENDER_CUM /= SENDER_CUM[:, -1:]
 
 # Channel mix per category (email, sms, phone, mail) before consent and lanes.
-_C = {"service_reminder": (0.5, 0.4, 0.1, 0.05), "recall": (0.4, 0.05, 0.05, 0.5), "transactional": (0.5, 0.5, 0, 0),
-      "survey": (0.8, 0.2, 0, 0), "birthday": (0.6, 0.2, 0, 0.2), "offer": (0.6, 0.15, 0.05, 0.2),
-      "conquest": (0.7, 0.1, 0.05, 0.15), "warranty": (0.6, 0.1, 0.2, 0.1)}
+_C = {
+    "service_reminder": (0.5, 0.4, 0.1, 0.05),
+    "recall": (0.4, 0.05, 0.05, 0.5),
+    "transactional": (0.5, 0.5, 0, 0),
+    "survey": (0.8, 0.2, 0, 0),
+    "birthday": (0.6, 0.2, 0, 0.2),
+    "offer": (0.6, 0.15, 0.05, 0.2),
+    "conquest": (0.7, 0.1, 0.05, 0.15),
+    "warranty": (0.6, 0.1, 0.2, 0.1),
+}
 CHANNEL_WEIGHTS = np.array([_C.get(c, (0.7, 0.2, 0.03, 0.07)) for c in CATS], dtype=np.float32)
 
 
@@ -91,13 +116,13 @@ def _pow2(d: int) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    spacing: int        # days between a customer's consecutive slots
-    slack: float        # days: how much closer two slots can be (hours band + a DST hour)
-    hour_lo: float      # local send hours [lo, hi)
+    spacing: int  # days between a customer's consecutive slots
+    slack: float  # days: how much closer two slots can be (hours band + a DST hour)
+    hour_lo: float  # local send hours [lo, hi)
     hour_hi: float
     lanes: int
     cat_ok: np.ndarray  # [lane, category]
-    ch_ok: np.ndarray   # [lane, channel]
+    ch_ok: np.ndarray  # [lane, channel]
 
     def gap(self, slots: int) -> float:
         """Fewest days between two slots ``slots`` apart."""
@@ -140,8 +165,10 @@ def plan(params: dict) -> Plan:
     gaps = r["min_gap"]["gap_days"] or {}
     d_cat = {c: slots_needed(lambda g, c=c: g >= gaps.get(c, r["min_gap"]["default_gap_days"])) for c in CATS}
     wins = r["cap_channel"]["windows"] or {}
-    d_ch = {ch: slots_needed(lambda g, ch=ch: all(_n_max(w["days"], g) <= w["max"] for w in wins.get(ch) or []))
-            for ch in CHANNELS}
+    d_ch = {
+        ch: slots_needed(lambda g, ch=ch: all(_n_max(w["days"], g) <= w["max"] for w in wins.get(ch) or []))
+        for ch in CHANNELS
+    }
     lanes = max([*d_cat.values(), *d_ch.values()])
     lane = np.arange(lanes)[:, None]
 
@@ -227,9 +254,16 @@ def _chunk(rng, L: lv.Lives, params: dict, p: Plan, look: dict, c0: int, c1: int
     cust, day, j, cat, sender, channel, vidx = (a[keep] for a in (cust, day, j, cat, sender, channel, vidx))
     t = _send_times(rng, L, p, cust, day)
     # Small integer types: ten million rows are moved around several times.
-    return dict(cust=cust.astype(np.int32), t=t, day=day.astype(np.int32), slot=j.astype(np.int16),
-                cat=cat.astype(np.int8), sender=sender.astype(np.int8), channel=channel.astype(np.int8),
-                vidx=vidx.astype(np.int32))
+    return dict(
+        cust=cust.astype(np.int32),
+        t=t,
+        day=day.astype(np.int32),
+        slot=j.astype(np.int16),
+        cat=cat.astype(np.int8),
+        sender=sender.astype(np.int8),
+        channel=channel.astype(np.int8),
+        vidx=vidx.astype(np.int32),
+    )
 
 
 def _slots(rng, L: lv.Lives, p: Plan, look: dict, c0: int, c1: int):
@@ -358,8 +392,11 @@ def outcomes(rng, msgs: dict, L: lv.Lives, params: dict) -> dict:
     t = msgs["t"]
     opened = delivered & (ch == CH["email"]) & (rng.random(n) < 0.12 + 0.55 * e)
     t_open = _night_safe(t + (rng.lognormal(1.0, 1.4, n) * NS_HOUR).astype(np.int64))
-    clicked = delivered & np.where(ch == CH["email"], opened & (rng.random(n) < 0.15 + 0.3 * e),
-                                   (ch == CH["sms"]) & (rng.random(n) < 0.04 + 0.2 * e))
+    clicked = delivered & np.where(
+        ch == CH["email"],
+        opened & (rng.random(n) < 0.15 + 0.3 * e),
+        (ch == CH["sms"]) & (rng.random(n) < 0.04 + 0.2 * e),
+    )
     t_click = _night_safe(np.where(opened, t_open, t) + (rng.lognormal(0.0, 1.0, n) * 600 * NS_SECOND).astype(np.int64))
     resp_p = np.select([ch == CH["phone"], ch == CH["sms"]], [0.08 + 0.3 * e, 0.03 + 0.15 * e], 0.01 + 0.1 * e)
     responded = delivered & (rng.random(n) < resp_p)
@@ -376,8 +413,13 @@ def outcomes(rng, msgs: dict, L: lv.Lives, params: dict) -> dict:
     prior = last_index(c4, msgs["day"] - 1, ev_c4, ev_day) >= 0
     keep = ~prior
     out = dict(msgs)
-    out.update(status=status, opened=np.where(opened, t_open, NEVER), clicked=np.where(clicked, t_click, NEVER),
-               responded=np.where(responded, t_resp, NEVER), unsub=unsub)
+    out.update(
+        status=status,
+        opened=np.where(opened, t_open, NEVER),
+        clicked=np.where(clicked, t_click, NEVER),
+        responded=np.where(responded, t_resp, NEVER),
+        unsub=unsub,
+    )
     return {k: v[keep] for k, v in out.items()}
 
 

@@ -6,6 +6,7 @@ values resolve against it): ``<data_subdir>/<dealer_id>/<table>.csv|.parquet``,
 ``<ground_truth_dir>/<dealer_id>.csv``. Every file is written under a temporary name and
 moved into place, so an interrupted run leaves no half-written file.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,9 +27,27 @@ from . import generate_dealer
 
 ZONES = ("America/Los_Angeles", "America/Chicago", "America/New_York", "America/Denver", "America/Phoenix")
 CITIES = {
-    "America/Los_Angeles": ("Tustin", "Irvine", "Pasadena", "Torrance", "Ontario", "Fullerton", "Glendale", "Riverside"),
+    "America/Los_Angeles": (
+        "Tustin",
+        "Irvine",
+        "Pasadena",
+        "Torrance",
+        "Ontario",
+        "Fullerton",
+        "Glendale",
+        "Riverside",
+    ),
     "America/Chicago": ("Naperville", "Evanston", "Joliet", "Schaumburg", "Aurora", "Oak Park", "Elgin", "Skokie"),
-    "America/New_York": ("Hudson Valley", "Yonkers", "White Plains", "Hempstead", "Albany", "Poughkeepsie", "Nyack", "Islip"),
+    "America/New_York": (
+        "Hudson Valley",
+        "Yonkers",
+        "White Plains",
+        "Hempstead",
+        "Albany",
+        "Poughkeepsie",
+        "Nyack",
+        "Islip",
+    ),
     "America/Denver": ("Front Range", "Boulder", "Aurora", "Lakewood", "Golden", "Littleton", "Parker", "Greeley"),
     "America/Phoenix": ("Desert Sun", "Tempe", "Mesa", "Chandler", "Scottsdale", "Glendale", "Peoria", "Gilbert"),
 }
@@ -146,8 +165,16 @@ def write_group(
     summary = {"group_file": str(out / "params" / "groups" / f"{group_id}.yaml"), "dealers": []}
     generated = []
     for spec in specs:
-        frames, truth = generate_dealer(spec.dealer_id, customers, seed, timezone=spec.timezone, as_of=as_of,
-                                        inject_rate=inject_rate, inject=inject, params=params)
+        frames, truth = generate_dealer(
+            spec.dealer_id,
+            customers,
+            seed,
+            timezone=spec.timezone,
+            as_of=as_of,
+            inject_rate=inject_rate,
+            inject=inject,
+            params=params,
+        )
         if shared_share > 0:  # the group is needed whole before shared customers can be added
             generated.append((spec, frames, truth))
             continue
@@ -158,16 +185,24 @@ def write_group(
 
         stores = [(spec.dealer_id, frames) for spec, frames, _ in generated]
         group_truth, pairs = share_customers(
-            stores, shared_share, np.random.default_rng([int(seed), 13]), inject=inject,
-            params=params or load_defaults(), timezones={s.dealer_id: s.timezone for s in specs},
-            as_of_day=int(np.datetime64(as_of, "D").astype(np.int64)))
+            stores,
+            shared_share,
+            np.random.default_rng([int(seed), 13]),
+            inject=inject,
+            params=params or load_defaults(),
+            timezones={s.dealer_id: s.timezone for s in specs},
+            as_of_day=int(np.datetime64(as_of, "D").astype(np.int64)),
+        )
         for spec, frames, truth in generated:
             _write_dealer(out, spec, frames, truth, fmt, data_subdir, ground_truth_dir, seed, summary, progress)
         _atomic(out / ground_truth_dir / "group.csv", lambda p: group_truth.to_csv(p, index=False))
         _atomic(out / ground_truth_dir / "group_persons.csv", lambda p: pairs.to_csv(p, index=False))
         summary["group_ground_truth"] = len(group_truth)
-    group_doc = {"group_id": group_id, "group_name": f"{group_id.replace('_', ' ').title()} group",
-                 "dealers": [s.dealer_id for s in specs]}
+    group_doc = {
+        "group_id": group_id,
+        "group_name": f"{group_id.replace('_', ' ').title()} group",
+        "dealers": [s.dealer_id for s in specs],
+    }
     _yaml(Path(summary["group_file"]), group_doc, f"Synthetic group made by `ownercomm synth` (seed {seed}).")
     return summary
 
@@ -179,12 +214,22 @@ def _write_dealer(out, spec, frames, truth, fmt, data_subdir, ground_truth_dir, 
             write_table(df, table, folder, fmt)
         gt = out / ground_truth_dir / f"{spec.dealer_id}.csv"
         _atomic(gt, lambda p: truth.to_csv(p, index=False))
-        dealer_doc = {"dealer_id": spec.dealer_id, "dealer_name": spec.dealer_name,
-                      "data_dir": f"{data_subdir}/{spec.dealer_id}", "timezone": spec.timezone}
-        _yaml(out / "params" / "dealers" / f"{spec.dealer_id}.yaml", dealer_doc,
-              f"Synthetic dealer made by `ownercomm synth` (seed {seed}); data_dir is relative to the folder holding params/.")
-        summary["dealers"].append({"dealer_id": spec.dealer_id, "rows": {k: len(v) for k, v in frames.items()},
-                                   "ground_truth": len(truth)})
+        dealer_doc = {
+            "dealer_id": spec.dealer_id,
+            "dealer_name": spec.dealer_name,
+            "data_dir": f"{data_subdir}/{spec.dealer_id}",
+            "timezone": spec.timezone,
+        }
+        _yaml(
+            out / "params" / "dealers" / f"{spec.dealer_id}.yaml",
+            dealer_doc,
+            f"Synthetic dealer made by `ownercomm synth` (seed {seed}); data_dir is relative to the folder holding params/.",
+        )
+        summary["dealers"].append(
+            {"dealer_id": spec.dealer_id, "rows": {k: len(v) for k, v in frames.items()}, "ground_truth": len(truth)}
+        )
         if progress:
-            progress(f"{spec.dealer_id} {spec.dealer_name}: {len(frames['communications']):,} messages, "
-                     f"{len(truth)} injected")
+            progress(
+                f"{spec.dealer_id} {spec.dealer_name}: {len(frames['communications']):,} messages, "
+                f"{len(truth)} injected"
+            )

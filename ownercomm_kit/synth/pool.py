@@ -4,6 +4,7 @@ faker is slow per call (tens of microseconds), so 100,000 customers would take s
 a pool of a few thousand names per locale, sampled with the dealer's generator, keeps the
 variety (including non-ASCII names) at numpy speed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -118,7 +119,9 @@ def law_state_zips(seed: int) -> dict:
     """ZIP codes of the LAW_STATES (a Faker of its own: the seed's other pools stay as they were)."""
     fk = Faker("en_US")
     fk.seed_instance(seed * 104729 + 15)
-    return {st: np.array(sorted({fk.zipcode_in_state(st) for _ in range(60)}), dtype=object) for st in sorted(LAW_STATES)}
+    return {
+        st: np.array(sorted({fk.zipcode_in_state(st) for _ in range(60)}), dtype=object) for st in sorted(LAW_STATES)
+    }
 
 
 def with_states(rng: np.random.Generator, people: dict, timezone: str, seed: int) -> dict:

@@ -9,16 +9,26 @@ A separate random stream (seed, 16) so the rest of a store's life is drawn as be
   recovered: a repair visit of the vehicle 3-75 days later (added to the visits before
   appointments and messages are drawn, so the clean messages respect it).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 DECLINED = (  # description, typical amount (log-normal median), spread
-    ("Front brake pads and rotors", 420.0), ("Rear brake pads", 260.0), ("Four tires", 780.0),
-    ("Wiper blades", 45.0), ("Cabin air filter", 70.0), ("Engine air filter", 55.0),
-    ("Coolant flush", 160.0), ("Brake fluid flush", 130.0), ("Transmission fluid service", 240.0),
-    ("Battery replacement", 210.0), ("Wheel alignment", 120.0), ("Serpentine belt", 180.0),
-    ("Spark plugs", 290.0), ("Front struts", 950.0),
+    ("Front brake pads and rotors", 420.0),
+    ("Rear brake pads", 260.0),
+    ("Four tires", 780.0),
+    ("Wiper blades", 45.0),
+    ("Cabin air filter", 70.0),
+    ("Engine air filter", 55.0),
+    ("Coolant flush", 160.0),
+    ("Brake fluid flush", 130.0),
+    ("Transmission fluid service", 240.0),
+    ("Battery replacement", 210.0),
+    ("Wheel alignment", 120.0),
+    ("Serpentine belt", 180.0),
+    ("Spark plugs", 290.0),
+    ("Front struts", 950.0),
 )
 RECOVERY_SHARE = 0.35
 DECLINE_SHARE = 0.25
@@ -50,8 +60,9 @@ def add_declined_and_recoveries(rng: np.random.Generator, L) -> None:
     k = pairs.shape[1]
     if k:
         veh_new, day_new = pairs[0], pairs[1]
-        amount_new = np.round(np.array([a for _, a in DECLINED])[rng.integers(0, len(DECLINED), k)]
-                              * rng.lognormal(0.0, 0.25, k), 2)
+        amount_new = np.round(
+            np.array([a for _, a in DECLINED])[rng.integers(0, len(DECLINED), k)] * rng.lognormal(0.0, 0.25, k), 2
+        )
         L.visits = dict(
             veh=np.concatenate([vi["veh"], veh_new]),
             cust=np.concatenate([vi["cust"], L.vehicles["cust"][veh_new]]),

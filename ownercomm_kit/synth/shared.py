@@ -11,6 +11,7 @@ group_cap_total is broken by a burst of messages from the later store right afte
 source customer's own messages (distinct categories and channels within the store's caps, so
 the later store's own rules stay quiet).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,10 @@ def _phone_variant(p: str) -> str:
 def _unmatch(stores: list[tuple[str, dict]]) -> None:
     """Break accidental matches between stores' own customers (later records get a tagged email
     and no phone)."""
-    allc = pd.concat([f["customers"][["customer_id", "email", "phone", "last_name"]].assign(dealer_id=d)
-                      for d, f in stores], ignore_index=True)
+    allc = pd.concat(
+        [f["customers"][["customer_id", "email", "phone", "last_name"]].assign(dealer_id=d) for d, f in stores],
+        ignore_index=True,
+    )
     persons = match_persons(allc)
     dup = persons.duplicated("person_id", keep="first").to_numpy(bool)
     for d, f in stores:
@@ -39,18 +42,30 @@ def _unmatch(stores: list[tuple[str, dict]]) -> None:
         bad = set(persons.loc[dup & (persons["dealer_id"] == d).to_numpy(bool), "customer_id"])
         if bad:
             hit = c["customer_id"].isin(bad).to_numpy(bool)
-            c.loc[hit, "email"] = (c.loc[hit, "customer_id"].str.lower() + "." + d.lower() + "@example.com")
+            c.loc[hit, "email"] = c.loc[hit, "customer_id"].str.lower() + "." + d.lower() + "@example.com"
             c.loc[hit, "phone"] = NONE
 
 
-def share_customers(stores: list[tuple[str, dict]], share: float, rng: np.random.Generator, *, inject: bool,
-                    params: dict, timezones: dict[str, str], as_of_day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def share_customers(
+    stores: list[tuple[str, dict]],
+    share: float,
+    rng: np.random.Generator,
+    *,
+    inject: bool,
+    params: dict,
+    timezones: dict[str, str],
+    as_of_day: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add shared customers in place; returns (group ground truth, expected persons pairs)."""
     _unmatch(stores)
     truth, pairs = [], []
     if share <= 0 or len(stores) < 2:
-        return (pd.DataFrame({"dealer_id": [], "message_id": [], "rule": []}, dtype="string"),
-                pd.DataFrame({"dealer_id": [], "customer_id": [], "same_as_dealer_id": [], "same_as_customer_id": []}, dtype="string"))
+        return (
+            pd.DataFrame({"dealer_id": [], "message_id": [], "rule": []}, dtype="string"),
+            pd.DataFrame(
+                {"dealer_id": [], "customer_id": [], "same_as_dealer_id": [], "same_as_customer_id": []}, dtype="string"
+            ),
+        )
     gr = params["group"]["rules"]
     used: set[tuple[str, str]] = set()
     for k in range(1, len(stores)):
@@ -69,15 +84,35 @@ def share_customers(stores: list[tuple[str, dict]], share: float, rng: np.random
             used.add((di, src["customer_id"]))
             cid = f"CS{j + 1:05d}"
             by_email = pd.notna(src["email"]) and (j % 2 == 0 or pd.isna(src["phone"]) or pd.isna(src["last_name"]))
-            rows.append({"customer_id": cid, "first_name": src["first_name"],
-                         "last_name": src["last_name"] if by_email else str(src["last_name"]).upper(),
-                         "email": f"  {str(src['email']).upper()} " if by_email else NONE,
-                         "phone": NONE if by_email else _phone_variant(src["phone"]),
-                         "email_opt_in": True, "sms_consent": True, "phone_dnc": False, "mail_opt_out": False})
-            pairs.append({"dealer_id": dk, "customer_id": cid, "same_as_dealer_id": di, "same_as_customer_id": src["customer_id"]})
+            rows.append(
+                {
+                    "customer_id": cid,
+                    "first_name": src["first_name"],
+                    "last_name": src["last_name"] if by_email else str(src["last_name"]).upper(),
+                    "email": f"  {str(src['email']).upper()} " if by_email else NONE,
+                    "phone": NONE if by_email else _phone_variant(src["phone"]),
+                    "email_opt_in": True,
+                    "sms_consent": True,
+                    "phone_dnc": False,
+                    "mail_opt_out": False,
+                }
+            )
+            pairs.append(
+                {
+                    "dealer_id": dk,
+                    "customer_id": cid,
+                    "same_as_dealer_id": di,
+                    "same_as_customer_id": src["customer_id"],
+                }
+            )
             if inject:
-                rule = ("sister_promo_after_purchase", "sister_reminder_after_service", "sister_conquest_to_owner",
-                        "sister_after_opt_out", "group_cap_total")[j % 5]
+                rule = (
+                    "sister_promo_after_purchase",
+                    "sister_reminder_after_service",
+                    "sister_conquest_to_owner",
+                    "sister_after_opt_out",
+                    "group_cap_total",
+                )[j % 5]
                 got = _inject(rule, fi, src["customer_id"], di, dk, cid, gr, timezones, as_of_day, rng, params)
                 if got:
                     msgs, flagged = got
@@ -91,7 +126,11 @@ def share_customers(stores: list[tuple[str, dict]], share: float, rng: np.random
             add = pd.DataFrame(new_msgs)
             add["sent_at"] = pd.to_datetime(add["sent_at"]).dt.tz_localize(timezones[dk])
             add = add.reindex(columns=comm.columns).astype(comm.dtypes.to_dict())
-            fk["communications"] = pd.concat([comm, add], ignore_index=True).sort_values(["sent_at", "message_id"], kind="stable").reset_index(drop=True)
+            fk["communications"] = (
+                pd.concat([comm, add], ignore_index=True)
+                .sort_values(["sent_at", "message_id"], kind="stable")
+                .reset_index(drop=True)
+            )
     gt = pd.DataFrame(truth, columns=["dealer_id", "message_id", "rule"]).drop_duplicates().astype("string")
     return gt, pd.DataFrame(pairs).astype("string")
 
@@ -111,8 +150,17 @@ def _unsubscribed(fi: dict, cid: str) -> bool:
 def _msg(dk: str, cid: str, day: int, category: str, **extra) -> dict:
     when = pd.Timestamp(int(day) * DAY) + pd.Timedelta(hours=10)
     mid = f"MS{dk}{cid}{category[:3]}{day}"
-    return {"message_id": mid, "customer_id": cid, "sent_at": when, "channel": "email", "sender": "dealer",
-            "category": category, "status": "delivered", "unsubscribed": False, **extra}
+    return {
+        "message_id": mid,
+        "customer_id": cid,
+        "sent_at": when,
+        "channel": "email",
+        "sender": "dealer",
+        "category": category,
+        "status": "delivered",
+        "unsubscribed": False,
+        **extra,
+    }
 
 
 def _inject(rule, fi, src, di, dk, cid, gr, timezones, as_of_day, rng, params):
@@ -121,8 +169,10 @@ def _inject(rule, fi, src, di, dk, cid, gr, timezones, as_of_day, rng, params):
     sales = fi["sales"]
     mine = sales[sales["customer_id"] == src]
     sale_days = (mine["sale_date"].astype("datetime64[ns]").astype("int64") // DAY).to_numpy()
+
     def clear_of_sales(day):  # no sister promotion window of the source's purchases
         return not np.any((day - sale_days >= 0) & (day - sale_days <= gr["sister_promo_after_purchase"]["days"]))
+
     if rule == "sister_promo_after_purchase" and len(sale_days):
         for d in sale_days[::-1]:
             day = int(d) + int(rng.integers(0, gr["sister_promo_after_purchase"]["days"] + 1))
@@ -142,8 +192,11 @@ def _inject(rule, fi, src, di, dk, cid, gr, timezones, as_of_day, rng, params):
         if owns:
             for _ in range(20):
                 day = as_of_day - int(rng.integers(1, 300))
-                if (len(sale_days) == 0 or sale_days.min() <= day or (fi["vehicles"]["customer_id"] == src).any()) \
-                        and clear_of_sales(day) and _quiet(fi, src, day, timezones[di]):
+                if (
+                    (len(sale_days) == 0 or sale_days.min() <= day or (fi["vehicles"]["customer_id"] == src).any())
+                    and clear_of_sales(day)
+                    and _quiet(fi, src, day, timezones[di])
+                ):
                     m = _msg(dk, cid, day, "conquest")
                     return [m], [(dk, m["message_id"], rule)]
     if rule == "group_cap_total":
@@ -159,14 +212,24 @@ def _inject(rule, fi, src, di, dk, cid, gr, timezones, as_of_day, rng, params):
             m = fi["communications"]
             local_day = (m["sent_at"].dt.tz_localize(None).astype("datetime64[ns]").astype("int64") // DAY).to_numpy()
             exempt = m["category"].isin(params["audit"]["exempt_categories"]).to_numpy(bool)
-            hit = ((m["customer_id"] == src).to_numpy(bool) & (m["channel"] == "email").fillna(False).to_numpy(bool)
-                   & ~exempt & (local_day > grace))
+            hit = (
+                (m["customer_id"] == src).to_numpy(bool)
+                & (m["channel"] == "email").fillna(False).to_numpy(bool)
+                & ~exempt
+                & (local_day > grace)
+            )
             if hit.any():
                 return [u], [(di, mid, rule) for mid in m.loc[hit, "message_id"]]
     return None
 
 
-BURST = (("newsletter", "email"), ("event", "email"), ("survey", "email"), ("birthday", "mail"), ("anniversary", "mail"))
+BURST = (
+    ("newsletter", "email"),
+    ("event", "email"),
+    ("survey", "email"),
+    ("birthday", "mail"),
+    ("anniversary", "mail"),
+)
 
 
 def _cap_burst(fi, src, dk, cid, tz_k, params, rng):
@@ -196,8 +259,17 @@ def _cap_burst(fi, src, dk, cid, tz_k, params, rng):
         msgs = []
         for j in range(n):
             cat, ch = BURST[j]
-            msgs.append({"message_id": f"MS{dk}{cid}cap{j}", "customer_id": cid,
-                         "sent_at": base + pd.Timedelta(seconds=j + 1), "channel": ch, "sender": "dealer",
-                         "category": cat, "status": "delivered", "unsubscribed": False})
+            msgs.append(
+                {
+                    "message_id": f"MS{dk}{cid}cap{j}",
+                    "customer_id": cid,
+                    "sent_at": base + pd.Timedelta(seconds=j + 1),
+                    "channel": ch,
+                    "sender": "dealer",
+                    "category": cat,
+                    "status": "delivered",
+                    "unsubscribed": False,
+                }
+            )
         return msgs, [(dk, msgs[-1]["message_id"], "group_cap_total")]
     return None

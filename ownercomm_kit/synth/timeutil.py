@@ -5,6 +5,7 @@ nanoseconds of wall-clock time in the dealer's zone; frames get their canonical 
 only at the end. Per-customer lookups use one global ``searchsorted`` on the combined key
 ``customer * KEY + day`` instead of a loop over customers.
 """
+
 from __future__ import annotations
 
 import datetime as dt

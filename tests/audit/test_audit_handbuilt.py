@@ -4,6 +4,7 @@ Built in code (not a data folder of the repository). Dealer in Chicago; dates in
 2026 (no daylight-saving change inside any window). Each message's comment says why it is
 (or is not) flagged.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -28,8 +29,15 @@ CUSTOMERS = [
 SALES = [{"sale_id": "S-A", "customer_id": "A", "sale_date": "2026-04-01", "model": "Camry", "price": 31000.0}]
 VEHICLES = [{"vin": "VF1", "customer_id": "F"}]
 VISITS = [{"ro_id": "RO-C", "customer_id": "C", "visit_date": "2026-04-10", "vin": "VC1"}]
-APPOINTMENTS = [{"appointment_id": "AP-D", "customer_id": "D", "booked_at": "2026-05-01 10:00",
-                 "scheduled_for": "2026-05-20 09:00", "status": "scheduled"}]
+APPOINTMENTS = [
+    {
+        "appointment_id": "AP-D",
+        "customer_id": "D",
+        "booked_at": "2026-05-01 10:00",
+        "scheduled_for": "2026-05-20 09:00",
+        "status": "scheduled",
+    }
+]
 LEADS = [{"lead_id": "L-E", "customer_id": "E", "opened_at": "2026-04-15 10:00", "closed_at": "2026-04-25 10:00"}]
 
 
@@ -83,8 +91,10 @@ MESSAGES = [
 ]
 
 EXPECTED = {
-    ("A1", "promo_after_purchase"), ("A1", "better_offer_after_purchase"),
-    ("A3", "conquest_to_owner"), ("A3", "promo_after_purchase"),
+    ("A1", "promo_after_purchase"),
+    ("A1", "better_offer_after_purchase"),
+    ("A3", "conquest_to_owner"),
+    ("A3", "promo_after_purchase"),
     ("A5", "duplicate_campaign"),
     ("A6", "non_preferred_channel"),
     ("F6", "cap_total"),
@@ -92,26 +102,43 @@ EXPECTED = {
     ("G3", "multi_sender"),
     ("G7", "after_opt_out"),
     ("B1", "no_consent"),
-    ("B2", "no_consent"), ("B2", "quiet_hours"),
+    ("B2", "no_consent"),
+    ("B2", "quiet_hours"),
     ("B3", "quiet_hours"),
-    ("C1", "no_consent"), ("C1", "reminder_after_service"),
+    ("C1", "no_consent"),
+    ("C1", "reminder_after_service"),
     ("D1", "reminder_after_service"),
     ("E1", "promo_during_open_lead"),
     ("E4", "no_consent"),
 }
 
 RELATED = {
-    ("A1", "promo_after_purchase"): "S-A", ("A1", "better_offer_after_purchase"): "S-A",
-    ("A3", "conquest_to_owner"): "S-A", ("A5", "duplicate_campaign"): "A4", ("F6", "cap_total"): "F1",
-    ("F8", "conquest_to_owner"): "VF1", ("G3", "multi_sender"): "G1", ("G7", "after_opt_out"): "G5",
-    ("C1", "reminder_after_service"): "RO-C", ("D1", "reminder_after_service"): "AP-D",
+    ("A1", "promo_after_purchase"): "S-A",
+    ("A1", "better_offer_after_purchase"): "S-A",
+    ("A3", "conquest_to_owner"): "S-A",
+    ("A5", "duplicate_campaign"): "A4",
+    ("F6", "cap_total"): "F1",
+    ("F8", "conquest_to_owner"): "VF1",
+    ("G3", "multi_sender"): "G1",
+    ("G7", "after_opt_out"): "G5",
+    ("C1", "reminder_after_service"): "RO-C",
+    ("D1", "reminder_after_service"): "AP-D",
     ("E1", "promo_during_open_lead"): "L-E",
 }
 
 
 def handbuilt():
-    return dealer(MESSAGES, CUSTOMERS, timezone=TZ, as_of="2026-06-30", sales=SALES, vehicles=VEHICLES,
-                  service_visits=VISITS, appointments=APPOINTMENTS, leads=LEADS)
+    return dealer(
+        MESSAGES,
+        CUSTOMERS,
+        timezone=TZ,
+        as_of="2026-06-30",
+        sales=SALES,
+        vehicles=VEHICLES,
+        service_visits=VISITS,
+        appointments=APPOINTMENTS,
+        leads=LEADS,
+    )
 
 
 def test_exactly_the_known_conflicts():
@@ -128,12 +155,14 @@ def test_details_read_as_sentences():
     flags, _ = run_rules(handbuilt(), params())
     detail = {(r.message_id, r.rule): r.detail for r in flags.itertuples()}
     assert detail[("A1", "better_offer_after_purchase")] == (
-        "Emailed an offer for a Camry at $29,500 2 days after buying one for $31,000")
+        "Emailed an offer for a Camry at $29,500 2 days after buying one for $31,000"
+    )
     assert detail[("F6", "cap_total")] == "6th message in 7 days (cap 5)"
     assert detail[("B2", "quiet_hours")] == "Texted at 7:30 AM customer's time (quiet from 9 PM to 8 AM)"
     assert detail[("G7", "after_opt_out")] == (
         "Emailed on 2026-05-26, after the customer unsubscribed on 2026-05-08 "
-        "(grace of 10 business days ended 2026-05-22)")
+        "(grace of 10 business days ended 2026-05-22)"
+    )
 
 
 def test_same_dealer_through_csv_and_the_cli(tmp_path):
@@ -142,19 +171,38 @@ def test_same_dealer_through_csv_and_the_cli(tmp_path):
 
     folder = tmp_path / "handbuilt"
     folder.mkdir()
-    tables = {"customers": CUSTOMERS, "sales": SALES, "vehicles": VEHICLES, "service_visits": VISITS,
-              "appointments": APPOINTMENTS, "leads": LEADS, "communications": MESSAGES}
+    tables = {
+        "customers": CUSTOMERS,
+        "sales": SALES,
+        "vehicles": VEHICLES,
+        "service_visits": VISITS,
+        "appointments": APPOINTMENTS,
+        "leads": LEADS,
+        "communications": MESSAGES,
+    }
     for name, rows in tables.items():
         _frame(rows).to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
     out = tmp_path / "out" / "flags.csv"
     sup = tmp_path / "out" / "suppression.csv"
-    res = CliRunner().invoke(main, ["audit", str(folder), "--timezone", TZ, "--as-of", "2026-06-30",
-                                    "--out", str(out), "--suppression", str(sup)])
+    res = CliRunner().invoke(
+        main,
+        ["audit", str(folder), "--timezone", TZ, "--as-of", "2026-06-30", "--out", str(out), "--suppression", str(sup)],
+    )
     assert res.exit_code == 0, res.output
     assert "cap_total" in res.output and "19 flags" in res.output
     flags = pd.read_csv(out, dtype=str)
-    assert list(flags.columns) == ["message_id", "customer_id", "sent_at", "channel", "sender", "category",
-                                   "rule", "severity", "detail", "related_id"]
+    assert list(flags.columns) == [
+        "message_id",
+        "customer_id",
+        "sent_at",
+        "channel",
+        "sender",
+        "category",
+        "rule",
+        "severity",
+        "detail",
+        "related_id",
+    ]
     assert set(zip(flags["message_id"], flags["rule"])) == EXPECTED
     assert pd.read_csv(sup, dtype=str).columns.tolist() == ["customer_id", "channel", "rule", "until"]
 
@@ -171,7 +219,8 @@ def test_cli_data_problem_is_a_message_not_a_traceback(tmp_path):
 
     (tmp_path / "customers.csv").write_text("customer_id\nC1\n")
     (tmp_path / "communications.csv").write_text(
-        "message_id,customer_id,sent_at,channel,sender,category\nM1,C1,2024-13-45 10:00,email,oem,offer\n")
+        "message_id,customer_id,sent_at,channel,sender,category\nM1,C1,2024-13-45 10:00,email,oem,offer\n"
+    )
     out = tmp_path / "flags.csv"
     res = CliRunner().invoke(main, ["audit", str(tmp_path), "--timezone", TZ, "--out", str(out)])
     assert res.exit_code == 1
@@ -186,7 +235,8 @@ def test_formula_cells_are_neutralized_in_flags_csv(tmp_path):
     (tmp_path / "communications.csv").write_text(
         "message_id,customer_id,sent_at,channel,sender,category,campaign_id\n"
         "M1,=HYPERLINK(1),2026-05-04 10:00,email,oem,offer,@X\n"
-        "M2,=HYPERLINK(1),2026-05-20 10:00,email,oem,offer,@X\n")
+        "M2,=HYPERLINK(1),2026-05-20 10:00,email,oem,offer,@X\n"
+    )
     out = tmp_path / "flags.csv"
     res = CliRunner().invoke(main, ["audit", str(tmp_path), "--timezone", TZ, "--out", str(out)])
     assert res.exit_code == 0, res.output

@@ -8,6 +8,7 @@ close exactly when a message goes out, unsubscribes before weekends and messages
 and 11th business day after, one campaign on two channels, optional columns and tables absent.
 The (message_id, rule) pairs of both must be equal; a failure prints every difference.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,21 +35,67 @@ DST_DAYS = {
     "Europe/Berlin": [dt.date(2026, 3, 29), dt.date(2026, 10, 25)],
     "Australia/Sydney": [dt.date(2026, 4, 5), dt.date(2026, 10, 4)],
 }
-CUSTOMER_ZONES = [None, None, "America/Chicago", "Pacific/Honolulu", "Asia/Tokyo", "Europe/London",
-                  "America/New_York", "Australia/Sydney", "Mars/Olympus_Mons"]  # the last: not a zone
-LOCAL_TIMES = [dt.time(0, 0), dt.time(7, 59, 59), dt.time(8, 0), dt.time(12, 0), dt.time(20, 59, 59),
-               dt.time(21, 0), dt.time(23, 59, 59), dt.time(2, 30), dt.time(1, 30), dt.time(9, 15, 30)]
-CATEGORIES = ["service_reminder", "offer", "sales_promo", "conquest", "birthday", "anniversary",
-              "warranty", "recall", "survey", "newsletter", "referral", "event", "transactional"]
+CUSTOMER_ZONES = [
+    None,
+    None,
+    "America/Chicago",
+    "Pacific/Honolulu",
+    "Asia/Tokyo",
+    "Europe/London",
+    "America/New_York",
+    "Australia/Sydney",
+    "Mars/Olympus_Mons",
+]  # the last: not a zone
+LOCAL_TIMES = [
+    dt.time(0, 0),
+    dt.time(7, 59, 59),
+    dt.time(8, 0),
+    dt.time(12, 0),
+    dt.time(20, 59, 59),
+    dt.time(21, 0),
+    dt.time(23, 59, 59),
+    dt.time(2, 30),
+    dt.time(1, 30),
+    dt.time(9, 15, 30),
+]
+CATEGORIES = [
+    "service_reminder",
+    "offer",
+    "sales_promo",
+    "conquest",
+    "birthday",
+    "anniversary",
+    "warranty",
+    "recall",
+    "survey",
+    "newsletter",
+    "referral",
+    "event",
+    "transactional",
+]
 CATEGORY_WEIGHTS = [4, 4, 3, 3, 1, 1, 1, 2, 1, 3, 1, 2, 2]
 CHANNELS = ["email", "sms", "phone", "mail"]
 SENDERS = ["oem", "sales", "dealer", "service", "fi"]
 MODELS = ["Camry", "camry", "CAMRY", "RAV4", None]
 # Optional columns a seed may leave out (table, column), and optional tables.
-DROPPABLE = [("communications", c) for c in ("campaign_id", "vin", "model", "offer_price", "unsubscribed")] + \
-    [("customers", c) for c in ("timezone", "preferred_channel", "sms_consent", "email_opt_in", "phone_dnc",
-                                "mail_opt_out", "state", "postal_code", "phone")] + \
-    [("sales", "model"), ("sales", "price"), ("service_visits", "vin"), ("leads", "closed_at")]
+DROPPABLE = (
+    [("communications", c) for c in ("campaign_id", "vin", "model", "offer_price", "unsubscribed")]
+    + [
+        ("customers", c)
+        for c in (
+            "timezone",
+            "preferred_channel",
+            "sms_consent",
+            "email_opt_in",
+            "phone_dnc",
+            "mail_opt_out",
+            "state",
+            "postal_code",
+            "phone",
+        )
+    ]
+    + [("sales", "model"), ("sales", "price"), ("service_visits", "vin"), ("leads", "closed_at")]
+)
 TABLES = ["sales", "vehicles", "service_visits", "appointments", "leads"]
 
 
@@ -64,11 +111,22 @@ def _wall_clock_plus(ts: pd.Timestamp, days: int, tz: str) -> pd.Timestamp:
 
 def _instants(rng: random.Random, tz: str, anchor: dt.date, n: int) -> list[pd.Timestamp]:
     """n send times crowding the rules' edges around a DST change of the dealer's zone."""
-    out = [_local(anchor + dt.timedelta(days=rng.randint(-12, 12)), rng.choice(LOCAL_TIMES), tz)
-           for _ in range(max(2, n // 4))]
-    steps = [pd.Timedelta(0), pd.Timedelta(seconds=1), pd.Timedelta(seconds=-1), pd.Timedelta(days=7),
-             pd.Timedelta(days=7) - pd.Timedelta(seconds=1), pd.Timedelta(days=7, seconds=1),
-             pd.Timedelta(days=3), pd.Timedelta(days=14), pd.Timedelta(days=30), pd.Timedelta(hours=1)]
+    out = [
+        _local(anchor + dt.timedelta(days=rng.randint(-12, 12)), rng.choice(LOCAL_TIMES), tz)
+        for _ in range(max(2, n // 4))
+    ]
+    steps = [
+        pd.Timedelta(0),
+        pd.Timedelta(seconds=1),
+        pd.Timedelta(seconds=-1),
+        pd.Timedelta(days=7),
+        pd.Timedelta(days=7) - pd.Timedelta(seconds=1),
+        pd.Timedelta(days=7, seconds=1),
+        pd.Timedelta(days=3),
+        pd.Timedelta(days=14),
+        pd.Timedelta(days=30),
+        pd.Timedelta(hours=1),
+    ]
     while len(out) < n:
         base = rng.choice(out)
         r = rng.random()
@@ -84,8 +142,14 @@ def _instants(rng: random.Random, tz: str, anchor: dt.date, n: int) -> list[pd.T
     return out
 
 
-def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 18, *,
-                  subsecond: bool | None = None, decades_old: bool | None = None):
+def random_dealer(
+    seed: int,
+    n_customers: int = 8,
+    messages_per_customer: int = 18,
+    *,
+    subsecond: bool | None = None,
+    decades_old: bool | None = None,
+):
     """A small dealer crowding the rules' edges. Some seeds also carry sub-second send times, and
     some a message decades old (both change how the engine keys its time windows)."""
     rng = random.Random(seed)
@@ -95,15 +159,17 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
     campaigns = ["K1", "K2", "K3"]
     for c in range(n_customers):
         cid = f"C{c}"
-        customers.append({
-            "customer_id": cid,
-            "timezone": rng.choice(CUSTOMER_ZONES),
-            "preferred_channel": rng.choice(CHANNELS + [None, None]),
-            "sms_consent": rng.choice([True, False, None]),
-            "email_opt_in": rng.choice([True, False, None]),
-            "phone_dnc": rng.choice([True, False, None]),
-            "mail_opt_out": rng.choice([True, False, None]),
-        })
+        customers.append(
+            {
+                "customer_id": cid,
+                "timezone": rng.choice(CUSTOMER_ZONES),
+                "preferred_channel": rng.choice(CHANNELS + [None, None]),
+                "sms_consent": rng.choice([True, False, None]),
+                "email_opt_in": rng.choice([True, False, None]),
+                "phone_dnc": rng.choice([True, False, None]),
+                "mail_opt_out": rng.choice([True, False, None]),
+            }
+        )
         vins = [f"V{c}a", f"V{c}b"]
         if rng.random() < 0.3:
             vehicles.append({"vin": vins[0], "customer_id": cid, "model": "Camry"})
@@ -135,34 +201,56 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
 
         for k in range(rng.randint(0, 2)):
             m = near(["offer", "sales_promo", "conquest"])
-            sale = {"sale_id": f"S{c}_{k}", "customer_id": cid, "model": rng.choice(MODELS),
-                    "price": rng.choice([None, 25000.0, 30000.0, 31000.0]),
-                    "sale_date": m["sent_at"].tz_convert(tz).date()
-                    - dt.timedelta(days=rng.choices([0, 1, 30, 31, 90, 91, -1], [3, 1, 1, 1, 1, 1, 1])[0])}
+            sale = {
+                "sale_id": f"S{c}_{k}",
+                "customer_id": cid,
+                "model": rng.choice(MODELS),
+                "price": rng.choice([None, 25000.0, 30000.0, 31000.0]),
+                "sale_date": m["sent_at"].tz_convert(tz).date()
+                - dt.timedelta(days=rng.choices([0, 1, 30, 31, 90, 91, -1], [3, 1, 1, 1, 1, 1, 1])[0]),
+            }
             if sale["model"] and rng.random() < 0.5:  # the same model, in another case
                 m["model"] = rng.choice([sale["model"].lower(), sale["model"].upper()])
             sales.append(sale)
         for k in range(rng.randint(0, 2)):
             day = near(["service_reminder"])["sent_at"].tz_convert(tz).date()
-            visits.append({"ro_id": f"R{c}_{k}", "customer_id": cid,
-                           "visit_date": day - dt.timedelta(days=rng.choice([0, 5, 30, 31, -1])),
-                           "vin": rng.choice(vins + ["OTHER", None])})
+            visits.append(
+                {
+                    "ro_id": f"R{c}_{k}",
+                    "customer_id": cid,
+                    "visit_date": day - dt.timedelta(days=rng.choice([0, 5, 30, 31, -1])),
+                    "vin": rng.choice(vins + ["OTHER", None]),
+                }
+            )
         for k in range(rng.randint(0, 2)):
             a, b = sorted(rng.sample(times, 2))
-            appts.append({"appointment_id": f"A{c}_{k}", "customer_id": cid,
-                          "booked_at": a + rng.choice([pd.Timedelta(0), pd.Timedelta(seconds=1)]),
-                          "scheduled_for": b, "status": rng.choice(["scheduled", "kept", "no_show", "cancelled"])})
+            appts.append(
+                {
+                    "appointment_id": f"A{c}_{k}",
+                    "customer_id": cid,
+                    "booked_at": a + rng.choice([pd.Timedelta(0), pd.Timedelta(seconds=1)]),
+                    "scheduled_for": b,
+                    "status": rng.choice(["scheduled", "kept", "no_show", "cancelled"]),
+                }
+            )
         for k in range(rng.randint(0, 2)):
             a, b = sorted(rng.sample(times, 2))
-            leads.append({"lead_id": f"L{c}_{k}", "customer_id": cid,
-                          "opened_at": a - rng.choice([pd.Timedelta(0), pd.Timedelta(days=1)]),
-                          "closed_at": rng.choice([b, b + pd.Timedelta(seconds=1), None])})
+            leads.append(
+                {
+                    "lead_id": f"L{c}_{k}",
+                    "customer_id": cid,
+                    "opened_at": a - rng.choice([pd.Timedelta(0), pd.Timedelta(days=1)]),
+                    "closed_at": rng.choice([b, b + pd.Timedelta(seconds=1), None]),
+                }
+            )
     _add_states(customers, comms, seed)
     if _maybe(rng, subsecond, 0.3):  # sub-second send times: one message a millisecond after another
         for m in rng.sample(comms, 3):
             base = rng.choice(comms)
-            m.update(sent_at=base["sent_at"] + pd.Timedelta(milliseconds=rng.choice([1, -1, 500])),
-                     customer_id=base["customer_id"])
+            m.update(
+                sent_at=base["sent_at"] + pd.Timedelta(milliseconds=rng.choice([1, -1, 500])),
+                customer_id=base["customer_id"],
+            )
     if _maybe(rng, decades_old, 0.2):  # a message from decades ago
         rng.choice(comms)["sent_at"] -= pd.Timedelta(days=365 * 30)
     if rng.random() < 0.3:  # a customer messaged but absent from customers (an orphan: no consent known)
@@ -173,8 +261,15 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
     rng.shuffle(ids)
     for m, mid in zip(comms, ids):
         m["message_id"] = mid
-    frames = {"customers": customers, "communications": comms, "sales": sales, "vehicles": vehicles,
-              "service_visits": visits, "appointments": appts, "leads": leads}
+    frames = {
+        "customers": customers,
+        "communications": comms,
+        "sales": sales,
+        "vehicles": vehicles,
+        "service_visits": visits,
+        "appointments": appts,
+        "leads": leads,
+    }
     frames = {k: pd.DataFrame(v) for k, v in frames.items()}
     for table, col in DROPPABLE:
         if rng.random() < 0.15 and col in frames[table]:
@@ -187,8 +282,7 @@ def random_dealer(seed: int, n_customers: int = 8, messages_per_customer: int = 
 
 STATE_VALUES = ["FL", " fl ", "Md", "OK", "TX", "ZZ", None, None, None]
 ZIPS = ["33101", "3310", "73102-1234", "21201", "20601", "75201", "00000", "abc", None, None]
-PHONES = ["(305) 555-0100", "+1 405 555 0101", "410.555.0102", "212-555-0103", "555-0104", "(999) 555-0105",
-          None, None]
+PHONES = ["(305) 555-0100", "+1 405 555 0101", "410.555.0102", "212-555-0103", "555-0104", "(999) 555-0105", None, None]
 
 
 def _add_states(customers: list[dict], comms: list[dict], seed: int) -> None:
@@ -204,10 +298,22 @@ def _add_states(customers: list[dict], comms: list[dict], seed: int) -> None:
             continue
         base = rng.choice(mine)
         base["channel"] = rng.choice(["sms", "phone"])
-        for step in [pd.Timedelta(0), pd.Timedelta(seconds=1), pd.Timedelta(hours=3), pd.Timedelta(hours=24),
-                     pd.Timedelta(hours=24) - pd.Timedelta(seconds=1), pd.Timedelta(hours=24, seconds=1)]:
-            comms.append({**base, "sent_at": base["sent_at"] + step, "channel": rng.choice(["sms", "phone", "email"]),
-                          "category": rng.choice([base["category"]] * 4 + ["service_reminder", "recall"])})
+        for step in [
+            pd.Timedelta(0),
+            pd.Timedelta(seconds=1),
+            pd.Timedelta(hours=3),
+            pd.Timedelta(hours=24),
+            pd.Timedelta(hours=24) - pd.Timedelta(seconds=1),
+            pd.Timedelta(hours=24, seconds=1),
+        ]:
+            comms.append(
+                {
+                    **base,
+                    "sent_at": base["sent_at"] + step,
+                    "channel": rng.choice(["sms", "phone", "email"]),
+                    "category": rng.choice([base["category"]] * 4 + ["service_reminder", "recall"]),
+                }
+            )
 
 
 def _maybe(rng: random.Random, forced: bool | None, p: float) -> bool:
@@ -228,8 +334,10 @@ def compare(data, params=PARAMS) -> list[str]:
         for label, ids in (("engine only", extra), ("reference only", missing)):
             for mid in ids:
                 row = comm.loc[mid]
-                problems.append(f"{rule}: {label}: {mid} customer={row['customer_id']} sent_at={row['sent_at']} "
-                                f"channel={row['channel']} sender={row['sender']} category={row['category']}")
+                problems.append(
+                    f"{rule}: {label}: {mid} customer={row['customer_id']} sent_at={row['sent_at']} "
+                    f"channel={row['channel']} sender={row['sender']} category={row['category']}"
+                )
     for rule in ref_skipped:
         if rule not in skipped:
             problems.append(f"{rule}: its input column is absent but the engine does not say it skipped it")
@@ -339,8 +447,17 @@ def test_reference_windows_across_dst():
     ny = "America/New_York"
     t = _local(dt.date(2026, 3, 14), dt.time(10), ny)
     times = [_local(dt.date(2026, 3, 7), dt.time(10), ny)] + [t - pd.Timedelta(hours=h) for h in (1, 2, 3, 4)] + [t]
-    rows = [{"message_id": f"M{i}", "customer_id": "C1", "sent_at": x, "channel": "email", "sender": "dealer",
-             "category": "survey"} for i, x in enumerate(times)]
+    rows = [
+        {
+            "message_id": f"M{i}",
+            "customer_id": "C1",
+            "sent_at": x,
+            "channel": "email",
+            "sender": "dealer",
+            "category": "survey",
+        }
+        for i, x in enumerate(times)
+    ]
     data = from_frames({"customers": [{"customer_id": "C1"}], "communications": rows}, timezone=ny)
     ref, _, _ = reference_flags(data, PARAMS)
     assert ("M5", "cap_total") in ref  # six in 167 hours
@@ -352,9 +469,14 @@ def test_reference_windows_across_dst():
 
 
 def test_no_messages_no_flags():
-    data = from_frames({"customers": [{"customer_id": "C1", "sms_consent": False}],
-                        "communications": pd.DataFrame(columns=["message_id", "customer_id", "sent_at", "channel",
-                                                                "sender", "category"])})
+    data = from_frames(
+        {
+            "customers": [{"customer_id": "C1", "sms_consent": False}],
+            "communications": pd.DataFrame(
+                columns=["message_id", "customer_id", "sent_at", "channel", "sender", "category"]
+            ),
+        }
+    )
     flags, _ = run_rules(data, PARAMS)
     assert flags.empty and reference_flags(data, PARAMS)[0] == set()
 
@@ -368,7 +490,15 @@ def test_other_state_tables_match_reference(seed):
     states = p["state_rules"]["states"]
     states["FL"].update(cap=1, cap_hours=1.5, start="09:30", end="19:00")
     states["MD"].update(exempt_categories=["offer", "event"], channels=["sms"])
-    states["TX"] = {"citation": "test", "effective": "2025-01-01", "start": "12:00", "end": "13:00", "cap": 2,
-                    "cap_hours": 48, "channels": ["phone", "email"], "exempt_categories": []}
+    states["TX"] = {
+        "citation": "test",
+        "effective": "2025-01-01",
+        "start": "12:00",
+        "end": "13:00",
+        "cap": 2,
+        "cap_hours": 48,
+        "channels": ["phone", "email"],
+        "exempt_categories": [],
+    }
     p["rules"]["quiet_hours"]["enabled"] = seed != 400
     _assert_same(random_dealer(seed), p)

@@ -1,4 +1,5 @@
 """Each SPEC §4 rule at its edges, on hand-made dealers (ownercomm_kit.audit.rules)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -30,17 +31,31 @@ def days(start: str, n: int, step_hours: float = 24, **kw) -> list[dict]:
 
 def test_registry_has_the_spec_rules():
     assert list(RULES) == [
-        "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign", "promo_after_purchase",
-        "better_offer_after_purchase", "reminder_after_service", "conquest_to_owner", "promo_during_open_lead",
-        "no_consent", "after_opt_out", "quiet_hours", "non_preferred_channel", "state_quiet_hours", "state_contact_cap",
+        "cap_total",
+        "cap_channel",
+        "min_gap",
+        "multi_sender",
+        "duplicate_campaign",
+        "promo_after_purchase",
+        "better_offer_after_purchase",
+        "reminder_after_service",
+        "conquest_to_owner",
+        "promo_during_open_lead",
+        "no_consent",
+        "after_opt_out",
+        "quiet_hours",
+        "non_preferred_channel",
+        "state_quiet_hours",
+        "state_contact_cap",
     ]
     assert set(RULES) == set(params()["rules"])
 
 
 def test_flags_columns_and_one_row_per_message_and_rule():
     # 7 texts in 7 days at 23:00: cap_total (6th, 7th), cap_channel and quiet hours, each once per message
-    data = dealer(days("2026-03-02 23:00", 7, channel="sms", category="survey"),
-                  [{"customer_id": "C1", "sms_consent": True}])
+    data = dealer(
+        days("2026-03-02 23:00", 7, channel="sms", category="survey"), [{"customer_id": "C1", "sms_consent": True}]
+    )
     flags, _ = flags_of(data)
     assert list(flags.columns) == FLAG_COLUMNS
     assert not flags.duplicated(["message_id", "rule"]).any()
@@ -60,7 +75,9 @@ def test_disabled_rule_is_skipped_with_reason():
 
 
 def test_run_rules_subset():
-    data = dealer([msg("M1", "2026-03-02 23:00", channel="sms")], [{"customer_id": "C1", "timezone": "America/Chicago"}])
+    data = dealer(
+        [msg("M1", "2026-03-02 23:00", channel="sms")], [{"customer_id": "C1", "timezone": "America/Chicago"}]
+    )
     flags, skipped = flags_of(data, rules=["quiet_hours"])
     assert set(flags["rule"]) == {"quiet_hours"} and skipped == {}
 
@@ -156,8 +173,11 @@ def test_cap_channel_counts_only_that_channel():
 
 
 def test_cap_channel_mail_thirty_days_and_phone_edge():
-    msgs = [msg("P1", "2026-04-02 10:00", channel="phone"), msg("P2", "2026-04-09 10:00", channel="phone"),
-            msg("P3", "2026-04-16 09:00", channel="phone")]
+    msgs = [
+        msg("P1", "2026-04-02 10:00", channel="phone"),
+        msg("P2", "2026-04-09 10:00", channel="phone"),
+        msg("P3", "2026-04-16 09:00", channel="phone"),
+    ]
     msgs += [msg(f"L{i}", f"2026-04-{2 + 9 * i:02d} 10:00", channel="mail") for i in range(3)]
     flags, _ = run("cap_channel", msgs)
     assert pairs(flags, "cap_channel") == {"P3", "L2"}
@@ -165,8 +185,11 @@ def test_cap_channel_mail_thirty_days_and_phone_edge():
 
 
 def test_cap_channel_exempt_not_counted():
-    msgs = [msg("S1", "2026-03-02 10:00", channel="sms"), msg("R1", "2026-03-02 11:00", channel="sms", category="recall"),
-            msg("S2", "2026-03-02 12:00", channel="sms")]
+    msgs = [
+        msg("S1", "2026-03-02 10:00", channel="sms"),
+        msg("R1", "2026-03-02 11:00", channel="sms", category="recall"),
+        msg("S2", "2026-03-02 12:00", channel="sms"),
+    ]
     assert run("cap_channel", msgs)[0].empty
 
 
@@ -194,8 +217,12 @@ def test_min_gap_per_category_and_edges():
 
 
 def test_min_gap_ignores_exempt_and_says_hours():
-    msgs = [msg("R1", "2026-03-02 10:00", category="recall"), msg("R2", "2026-03-02 11:00", category="recall"),
-            msg("B1", "2026-03-02 10:00", category="birthday"), msg("B2", "2026-03-02 15:00", category="birthday")]
+    msgs = [
+        msg("R1", "2026-03-02 10:00", category="recall"),
+        msg("R2", "2026-03-02 11:00", category="recall"),
+        msg("B1", "2026-03-02 10:00", category="birthday"),
+        msg("B2", "2026-03-02 15:00", category="birthday"),
+    ]
     flags, _ = run("min_gap", msgs)
     assert pairs(flags, "min_gap") == {"B2"}
     assert one(flags, "min_gap", "B2")["detail"].startswith("A birthday message 5 hours after")
@@ -290,12 +317,15 @@ def test_promo_after_purchase_day_zero_to_thirty():
     assert f["related_id"] == "S1"
     assert f["detail"] == "Emailed a conquest offer 30 days after buying a Camry on 2026-03-01 (cool-down 30 days)"
     assert one(flags, "promo_after_purchase", "D0")["detail"] == (
-        "Emailed an offer the same day as buying a Camry on 2026-03-01 (cool-down 30 days)")
+        "Emailed an offer the same day as buying a Camry on 2026-03-01 (cool-down 30 days)"
+    )
 
 
 def test_promo_after_purchase_message_date_in_dealer_timezone():
     # 2026-03-31 23:30 in Los Angeles is 2026-04-01 in UTC: still day 30 for a Los Angeles dealer
-    data = dealer([msg("M1", "2026-03-31T23:30:00-07:00", category="offer")], timezone="America/Los_Angeles", sales=SALE)
+    data = dealer(
+        [msg("M1", "2026-03-31T23:30:00-07:00", category="offer")], timezone="America/Los_Angeles", sales=SALE
+    )
     flags, _ = run_rules(data, params(), rules=["promo_after_purchase"])
     assert pairs(flags, "promo_after_purchase") == {"M1"}
     data = dealer([msg("M1", "2026-03-31T23:30:00-07:00", category="offer")], timezone="America/New_York", sales=SALE)
@@ -313,9 +343,12 @@ def test_promo_after_purchase_latest_sale_counts_and_missing_sales():
 
 def test_promo_after_purchase_without_model_says_a_purchase():
     sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-03-01"}]
-    flags, _ = run("promo_after_purchase", [msg("M1", "2026-03-03 12:00", category="offer", channel="sms")], sales=sales)
+    flags, _ = run(
+        "promo_after_purchase", [msg("M1", "2026-03-03 12:00", category="offer", channel="sms")], sales=sales
+    )
     assert one(flags, "promo_after_purchase", "M1")["detail"] == (
-        "Texted an offer 2 days after a purchase on 2026-03-01 (cool-down 30 days)")
+        "Texted an offer 2 days after a purchase on 2026-03-01 (cool-down 30 days)"
+    )
 
 
 # ------------------------------------------------------------------ better_offer_after_purchase
@@ -348,8 +381,9 @@ def test_details_use_a_or_an():
 
 
 def test_better_offer_skipped_without_offer_price():
-    flags, skipped = run("better_offer_after_purchase", [msg("M1", "2026-03-03 12:00", category="offer", model="Camry")],
-                         sales=SALE)
+    flags, skipped = run(
+        "better_offer_after_purchase", [msg("M1", "2026-03-03 12:00", category="offer", model="Camry")], sales=SALE
+    )
     assert flags.empty and "communications.offer_price" in skipped["better_offer_after_purchase"]
 
 
@@ -382,24 +416,49 @@ def test_reminder_after_service_same_vin_and_edges():
 
 
 def test_reminder_after_service_picks_the_matching_vin_over_a_later_other_vin():
-    visits = [{"ro_id": "R1", "customer_id": "C1", "visit_date": "2026-03-01", "vin": "VIN1"},
-              {"ro_id": "R9", "customer_id": "C1", "visit_date": "2026-03-04", "vin": "VIN2"}]
-    flags, _ = run("reminder_after_service", [msg("A", "2026-03-05 12:00", category="service_reminder", vin="VIN1")],
-                   service_visits=visits)
+    visits = [
+        {"ro_id": "R1", "customer_id": "C1", "visit_date": "2026-03-01", "vin": "VIN1"},
+        {"ro_id": "R9", "customer_id": "C1", "visit_date": "2026-03-04", "vin": "VIN2"},
+    ]
+    flags, _ = run(
+        "reminder_after_service",
+        [msg("A", "2026-03-05 12:00", category="service_reminder", vin="VIN1")],
+        service_visits=visits,
+    )
     assert one(flags, "reminder_after_service", "A")["related_id"] == "R1"
 
 
 def test_reminder_after_service_booked_appointment_not_yet_due():
     sr = "service_reminder"
     appts = [
-        {"appointment_id": "AP1", "customer_id": "C1", "booked_at": "2026-03-01 10:00",
-         "scheduled_for": "2026-03-20 09:00", "status": "scheduled"},
-        {"appointment_id": "AP2", "customer_id": "C2", "booked_at": "2026-03-01 10:00",
-         "scheduled_for": "2026-03-20 09:00", "status": "cancelled"},
-        {"appointment_id": "AP3", "customer_id": "C3", "booked_at": "2026-03-01 10:00",
-         "scheduled_for": "2026-03-03 09:00", "status": "kept"},
-        {"appointment_id": "AP4", "customer_id": "C3", "booked_at": "2026-03-02 10:00",
-         "scheduled_for": "2026-03-30 09:00", "status": "scheduled"},
+        {
+            "appointment_id": "AP1",
+            "customer_id": "C1",
+            "booked_at": "2026-03-01 10:00",
+            "scheduled_for": "2026-03-20 09:00",
+            "status": "scheduled",
+        },
+        {
+            "appointment_id": "AP2",
+            "customer_id": "C2",
+            "booked_at": "2026-03-01 10:00",
+            "scheduled_for": "2026-03-20 09:00",
+            "status": "cancelled",
+        },
+        {
+            "appointment_id": "AP3",
+            "customer_id": "C3",
+            "booked_at": "2026-03-01 10:00",
+            "scheduled_for": "2026-03-03 09:00",
+            "status": "kept",
+        },
+        {
+            "appointment_id": "AP4",
+            "customer_id": "C3",
+            "booked_at": "2026-03-02 10:00",
+            "scheduled_for": "2026-03-30 09:00",
+            "status": "scheduled",
+        },
     ]
     msgs = [
         msg("A", "2026-03-01 10:00", category=sr),  # booked_at <= sent_at
@@ -412,17 +471,29 @@ def test_reminder_after_service_booked_appointment_not_yet_due():
     assert pairs(flags, "reminder_after_service") == {"A", "E"}
     assert one(flags, "reminder_after_service", "E")["related_id"] == "AP4"
     assert one(flags, "reminder_after_service", "A")["detail"] == (
-        "Service reminder while an appointment booked on 2026-03-01 is due on 2026-03-20")
+        "Service reminder while an appointment booked on 2026-03-01 is due on 2026-03-20"
+    )
     _, skipped = run("reminder_after_service", msgs, appointments=appts)
     assert skipped["reminder_after_service"].startswith("partly")
 
 
 def test_reminder_after_service_visit_wins_over_appointment_and_skip():
     sr = "service_reminder"
-    appts = [{"appointment_id": "AP1", "customer_id": "C1", "booked_at": "2026-03-01 10:00",
-              "scheduled_for": "2026-03-20 09:00", "status": "scheduled"}]
-    flags, skipped = run("reminder_after_service", [msg("A", "2026-03-05 12:00", category=sr, vin="VIN1")],
-                         service_visits=VISITS, appointments=appts)
+    appts = [
+        {
+            "appointment_id": "AP1",
+            "customer_id": "C1",
+            "booked_at": "2026-03-01 10:00",
+            "scheduled_for": "2026-03-20 09:00",
+            "status": "scheduled",
+        }
+    ]
+    flags, skipped = run(
+        "reminder_after_service",
+        [msg("A", "2026-03-05 12:00", category=sr, vin="VIN1")],
+        service_visits=VISITS,
+        appointments=appts,
+    )
     assert len(flags) == 1 and one(flags, "reminder_after_service", "A")["related_id"] == "R1"
     assert "reminder_after_service" not in skipped
     flags, skipped = run("reminder_after_service", [msg("A", "2026-03-05 12:00", category=sr)])
@@ -477,7 +548,9 @@ def test_promo_during_open_lead_earlier_long_lead_still_counts():
         {"lead_id": "L1", "customer_id": "C1", "opened_at": "2026-01-01 10:00"},
         {"lead_id": "L2", "customer_id": "C1", "opened_at": "2026-03-01 10:00", "closed_at": "2026-03-02 10:00"},
     ]
-    flags, _ = run("promo_during_open_lead", [msg("A", "2026-03-10 10:00", category="offer", sender="oem")], leads=leads)
+    flags, _ = run(
+        "promo_during_open_lead", [msg("A", "2026-03-10 10:00", category="offer", sender="oem")], leads=leads
+    )
     assert one(flags, "promo_during_open_lead", "A")["related_id"] == "L1"
 
 
@@ -531,14 +604,20 @@ def test_after_opt_out_ten_business_days_over_weekends():
     assert pairs(flags, "after_opt_out") == {"G2"}
     f = one(flags, "after_opt_out", "G2")
     assert f["related_id"] == "U" and f["severity"] == "high"
-    assert f["detail"] == ("Emailed on 2026-01-24, after the customer unsubscribed on 2026-01-09 "
-                           "(grace of 10 business days ended 2026-01-23)")
+    assert f["detail"] == (
+        "Emailed on 2026-01-24, after the customer unsubscribed on 2026-01-09 "
+        "(grace of 10 business days ended 2026-01-23)"
+    )
 
 
 def test_after_opt_out_weekend_unsubscribe_and_first_unsubscribe():
     # Saturday 2026-01-10: the next ten business days end Friday 2026-01-23
-    msgs = [msg("U1", "2026-01-10 12:00", unsubscribed=True), msg("U2", "2026-01-20 12:00", unsubscribed=True),
-            msg("A", "2026-01-23 12:00"), msg("B", "2026-01-26 08:00")]
+    msgs = [
+        msg("U1", "2026-01-10 12:00", unsubscribed=True),
+        msg("U2", "2026-01-20 12:00", unsubscribed=True),
+        msg("A", "2026-01-23 12:00"),
+        msg("B", "2026-01-26 08:00"),
+    ]
     flags, _ = run("after_opt_out", msgs)
     assert pairs(flags, "after_opt_out") == {"B"}
     assert one(flags, "after_opt_out", "B")["related_id"] == "U1"
@@ -557,8 +636,12 @@ def test_after_opt_out_grace_zero_on_a_weekend_never_reaches_back():
     """Grace 0 with a Saturday unsubscribe: that Saturday's messages, before or after it, are
     not "later than the unsubscribe date"; Sunday's are."""
     p = params(after_opt_out={"grace_business_days": 0})
-    msgs = [msg("M1", "2026-11-21 09:00"), msg("M2", "2026-11-21 10:00", unsubscribed=True),
-            msg("M3", "2026-11-21 11:00"), msg("M4", "2026-11-22 09:00")]
+    msgs = [
+        msg("M1", "2026-11-21 09:00"),
+        msg("M2", "2026-11-21 10:00", unsubscribed=True),
+        msg("M3", "2026-11-21 11:00"),
+        msg("M4", "2026-11-22 09:00"),
+    ]
     assert pairs(run("after_opt_out", msgs, p=p)[0], "after_opt_out") == {"M4"}
 
 
@@ -576,8 +659,9 @@ def test_quiet_hours_edges_dealer_time():
     ]
     flags, skipped = run("quiet_hours", msgs)
     assert pairs(flags, "quiet_hours") == {"B", "D", "F"}
-    assert skipped["quiet_hours"] == ("partly: customers.timezone is missing: every message was read in the "
-                                      "dealer's time zone")
+    assert skipped["quiet_hours"] == (
+        "partly: customers.timezone is missing: every message was read in the dealer's time zone"
+    )
     assert one(flags, "quiet_hours", "B")["detail"] == "Texted at 9:00 PM dealer's time (quiet from 9 PM to 8 AM)"
     assert one(flags, "quiet_hours", "D")["detail"] == "Called at 7:59 AM dealer's time (quiet from 9 PM to 8 AM)"
 
@@ -647,11 +731,23 @@ def test_non_preferred_channel_skipped_without_column():
 
 @pytest.mark.parametrize("name", list(RULES))
 def test_every_rule_handles_no_messages(name):
-    data = dealer([], [{"customer_id": "C1", "sms_consent": True, "preferred_channel": "sms", "email_opt_in": True}],
-                  sales=SALE, service_visits=VISITS, leads=[{"lead_id": "L", "customer_id": "C1", "opened_at": "2026-01-01"}],
-                  vehicles=[{"vin": "V", "customer_id": "C1"}],
-                  appointments=[{"appointment_id": "A", "customer_id": "C1", "booked_at": "2026-01-01",
-                                 "scheduled_for": "2026-01-05", "status": "kept"}])
+    data = dealer(
+        [],
+        [{"customer_id": "C1", "sms_consent": True, "preferred_channel": "sms", "email_opt_in": True}],
+        sales=SALE,
+        service_visits=VISITS,
+        leads=[{"lead_id": "L", "customer_id": "C1", "opened_at": "2026-01-01"}],
+        vehicles=[{"vin": "V", "customer_id": "C1"}],
+        appointments=[
+            {
+                "appointment_id": "A",
+                "customer_id": "C1",
+                "booked_at": "2026-01-01",
+                "scheduled_for": "2026-01-05",
+                "status": "kept",
+            }
+        ],
+    )
     flags, _ = run_rules(data, params(), rules=[name])
     assert flags.empty and list(flags.columns) == FLAG_COLUMNS
 
@@ -662,8 +758,10 @@ def test_every_rule_handles_no_messages(name):
 def _brute_force(msgs: list[dict], p: dict) -> set[tuple[str, str]]:
     """The window rules of SPEC §4 read literally, with Python loops (ties: sent_at, then message_id)."""
     exempt = set(p["audit"]["exempt_categories"])
-    rows = sorted((m for m in msgs if m["category"] not in exempt),
-                  key=lambda m: (m["customer_id"], pd.Timestamp(m["sent_at"]), m["message_id"]))
+    rows = sorted(
+        (m for m in msgs if m["category"] not in exempt),
+        key=lambda m: (m["customer_id"], pd.Timestamp(m["sent_at"]), m["message_id"]),
+    )
     day = pd.Timedelta(days=1)
     out = set()
     for i, m in enumerate(rows):
@@ -676,21 +774,33 @@ def _brute_force(msgs: list[dict], p: dict) -> set[tuple[str, str]]:
         if any(len(within(w["days"])) > w["max"] for w in p["rules"]["cap_total"]["windows"]):
             out.add((m["message_id"], "cap_total"))
         same_channel = [r for r in before if r["channel"] == m["channel"]]
-        if any(len(within(w["days"], same_channel)) > w["max"] for w in p["rules"]["cap_channel"]["windows"].get(m["channel"], [])):
+        if any(
+            len(within(w["days"], same_channel)) > w["max"]
+            for w in p["rules"]["cap_channel"]["windows"].get(m["channel"], [])
+        ):
             out.add((m["message_id"], "cap_channel"))
         same_cat = [r for r in before[:-1] if r["category"] == m["category"]]
         gap = p["rules"]["min_gap"]["gap_days"].get(m["category"], p["rules"]["min_gap"]["default_gap_days"])
         if same_cat and t - pd.Timestamp(same_cat[-1]["sent_at"]) < gap * day:
             out.add((m["message_id"], "min_gap"))
         w = within(p["rules"]["multi_sender"]["window_days"])
-        if len({r["sender"] for r in w}) > p["rules"]["multi_sender"]["max_senders"] and \
-                sum(r["sender"] == m["sender"] for r in w) == 1:
+        if (
+            len({r["sender"] for r in w}) > p["rules"]["multi_sender"]["max_senders"]
+            and sum(r["sender"] == m["sender"] for r in w) == 1
+        ):
             out.add((m["message_id"], "multi_sender"))
     everything = sorted(msgs, key=lambda m: (m["customer_id"], pd.Timestamp(m["sent_at"]), m["message_id"]))
     for i, m in enumerate(everything):  # duplicates: earlier exempt messages were received too
-        if m["category"] not in exempt and m.get("campaign_id") and any(
-                r["customer_id"] == m["customer_id"] and r.get("campaign_id") == m["campaign_id"]
-                and r["channel"] == m["channel"] for r in everything[:i]):
+        if (
+            m["category"] not in exempt
+            and m.get("campaign_id")
+            and any(
+                r["customer_id"] == m["customer_id"]
+                and r.get("campaign_id") == m["campaign_id"]
+                and r["channel"] == m["channel"]
+                for r in everything[:i]
+            )
+        ):
             out.add((m["message_id"], "duplicate_campaign"))
     return out
 
@@ -704,23 +814,32 @@ def test_window_rules_match_brute_force(seed):
     start = pd.Timestamp("2026-04-01")  # no DST change for elapsed vs wall time
     # minutes on a coarse grid so that ties and exact window edges happen often
     minutes = rng.integers(0, 40, n) * 720 + rng.choice([0, 0, 0, 1], n)
-    msgs = [msg(f"M{i:03d}", str(start + pd.Timedelta(minutes=int(minutes[i]))),
-                customer=f"C{rng.integers(0, 4)}",
-                channel=str(rng.choice(["email", "sms", "phone", "mail"])),
-                sender=str(rng.choice(["oem", "sales", "dealer", "service", "fi"])),
-                category=str(rng.choice(["offer", "service_reminder", "newsletter", "recall", "survey", "transactional"])),
-                campaign_id=str(rng.choice(["K1", "K2", "K3"])) if rng.random() < 0.5 else None)
-            for i in range(n)]
+    msgs = [
+        msg(
+            f"M{i:03d}",
+            str(start + pd.Timedelta(minutes=int(minutes[i]))),
+            customer=f"C{rng.integers(0, 4)}",
+            channel=str(rng.choice(["email", "sms", "phone", "mail"])),
+            sender=str(rng.choice(["oem", "sales", "dealer", "service", "fi"])),
+            category=str(rng.choice(["offer", "service_reminder", "newsletter", "recall", "survey", "transactional"])),
+            campaign_id=str(rng.choice(["K1", "K2", "K3"])) if rng.random() < 0.5 else None,
+        )
+        for i in range(n)
+    ]
     p = params()
-    flags, _ = flags_of(dealer(msgs), p, rules=["cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign"])
+    flags, _ = flags_of(
+        dealer(msgs), p, rules=["cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign"]
+    )
     assert pairs(flags) == _brute_force(msgs, p)
 
 
 @pytest.mark.parametrize("others", [0, 100])
 def test_sub_second_timestamps_keep_exact_window_edges(others):
     # with 100 other customers over two years, nanosecond keys would overflow: times are ranked instead
-    filler = [msg(f"Z{i:03d}", str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * i)), customer=f"Z{i:03d}")
-              for i in range(others)]
+    filler = [
+        msg(f"Z{i:03d}", str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * i)), customer=f"Z{i:03d}")
+        for i in range(others)
+    ]
     base = [msg(f"M0{i}", f"2026-04-0{i + 1} 10:00:00.250") for i in range(5)]
     out = base + [msg("M06", "2026-04-08 10:00:00.250")]  # M00 exactly 7 days earlier: left the window
     assert run("cap_total", out + filler)[0].empty
@@ -760,30 +879,61 @@ def _brute_force_joins(msgs, sales, visits, appts, leads, vehicles, p) -> set[tu
         if m["category"] in rp["categories"] and any(0 <= d <= rp["days"] for d in diffs):
             out.add((m["message_id"], "promo_after_purchase"))
         rp = p["rules"]["better_offer_after_purchase"]
-        if m["category"] in rp["categories"] and m.get("model") and m.get("offer_price") is not None and any(
-                s.get("model") and s["model"].strip().lower() == m["model"].strip().lower()
-                and 0 <= (day - ts(s["sale_date"])).days <= rp["days"] and m["offer_price"] < s["price"] for s in mine):
+        if (
+            m["category"] in rp["categories"]
+            and m.get("model")
+            and m.get("offer_price") is not None
+            and any(
+                s.get("model")
+                and s["model"].strip().lower() == m["model"].strip().lower()
+                and 0 <= (day - ts(s["sale_date"])).days <= rp["days"]
+                and m["offer_price"] < s["price"]
+                for s in mine
+            )
+        ):
             out.add((m["message_id"], "better_offer_after_purchase"))
         if m["category"] == "service_reminder":
-            by_visit = any(v["customer_id"] == c and 0 <= (day - ts(v["visit_date"])).days <= p["rules"]["reminder_after_service"]["days"]
-                           and (not m.get("vin") or not v.get("vin") or v["vin"] == m["vin"]) for v in visits)
-            by_appt = any(a["customer_id"] == c and a["status"] != "cancelled" and ts(a["booked_at"]) <= t < ts(a["scheduled_for"])
-                          for a in appts)
+            by_visit = any(
+                v["customer_id"] == c
+                and 0 <= (day - ts(v["visit_date"])).days <= p["rules"]["reminder_after_service"]["days"]
+                and (not m.get("vin") or not v.get("vin") or v["vin"] == m["vin"])
+                for v in visits
+            )
+            by_appt = any(
+                a["customer_id"] == c
+                and a["status"] != "cancelled"
+                and ts(a["booked_at"]) <= t < ts(a["scheduled_for"])
+                for a in appts
+            )
             if by_visit or by_appt:
                 out.add((m["message_id"], "reminder_after_service"))
         if m["category"] == "conquest" and (any(d >= 0 for d in diffs) or any(v["customer_id"] == c for v in vehicles)):
             out.add((m["message_id"], "conquest_to_owner"))
         rp = p["rules"]["promo_during_open_lead"]
-        if m["category"] in rp["categories"] and m["sender"] != rp["owner_sender"] and any(
-                ld["customer_id"] == c and ts(ld["opened_at"]) <= t and (ld.get("closed_at") is None or t < ts(ld["closed_at"]))
-                for ld in leads):
+        if (
+            m["category"] in rp["categories"]
+            and m["sender"] != rp["owner_sender"]
+            and any(
+                ld["customer_id"] == c
+                and ts(ld["opened_at"]) <= t
+                and (ld.get("closed_at") is None or t < ts(ld["closed_at"]))
+                for ld in leads
+            )
+        ):
             out.add((m["message_id"], "promo_during_open_lead"))
-        earlier = [u for u in order if u["customer_id"] == c and u["channel"] == m["channel"] and u.get("unsubscribed")
-                   and (ts(u["sent_at"]), u["message_id"]) < (t, m["message_id"])]
+        earlier = [
+            u
+            for u in order
+            if u["customer_id"] == c
+            and u["channel"] == m["channel"]
+            and u.get("unsubscribed")
+            and (ts(u["sent_at"]), u["message_id"]) < (t, m["message_id"])
+        ]
         if earlier:
             u_day = np.datetime64(ts(earlier[0]["sent_at"]).date())
-            grace = max(np.busday_offset(u_day, p["rules"]["after_opt_out"]["grace_business_days"],
-                                         roll="backward"), u_day)
+            grace = max(
+                np.busday_offset(u_day, p["rules"]["after_opt_out"]["grace_business_days"], roll="backward"), u_day
+            )
             if np.datetime64(day.date()) > grace:
                 out.add((m["message_id"], "after_opt_out"))
     return out
@@ -801,33 +951,82 @@ def test_join_rules_match_brute_force(seed):
 
     custs = [f"C{i}" for i in range(4)]
     choice = lambda xs: xs[int(rng.integers(0, len(xs)))]  # noqa: E731
-    msgs = [msg(f"M{i:03d}", str(when()), customer=choice(custs), channel=choice(["email", "sms", "phone", "mail"]),
-                sender=choice(["oem", "sales", "dealer", "service", "fi"]),
-                category=choice(["offer", "sales_promo", "conquest", "service_reminder", "newsletter", "event", "recall"]),
-                vin=choice(["V1", "V2", None]), model=choice(["Camry", " camry", "RAV4", None]),
-                offer_price=choice([20000.0, 30000.0, None]), unsubscribed=bool(rng.random() < 0.03))
-            for i in range(200)]
-    sales = [{"sale_id": f"S{i}", "customer_id": choice(custs), "sale_date": str(when().date()),
-              "model": choice(["Camry", "RAV4", None]), "price": choice([25000.0, 35000.0])} for i in range(6)]
-    visits = [{"ro_id": f"R{i}", "customer_id": choice(custs), "visit_date": str(when().date()), "vin": choice(["V1", "V2", None])}
-              for i in range(8)]
+    msgs = [
+        msg(
+            f"M{i:03d}",
+            str(when()),
+            customer=choice(custs),
+            channel=choice(["email", "sms", "phone", "mail"]),
+            sender=choice(["oem", "sales", "dealer", "service", "fi"]),
+            category=choice(["offer", "sales_promo", "conquest", "service_reminder", "newsletter", "event", "recall"]),
+            vin=choice(["V1", "V2", None]),
+            model=choice(["Camry", " camry", "RAV4", None]),
+            offer_price=choice([20000.0, 30000.0, None]),
+            unsubscribed=bool(rng.random() < 0.03),
+        )
+        for i in range(200)
+    ]
+    sales = [
+        {
+            "sale_id": f"S{i}",
+            "customer_id": choice(custs),
+            "sale_date": str(when().date()),
+            "model": choice(["Camry", "RAV4", None]),
+            "price": choice([25000.0, 35000.0]),
+        }
+        for i in range(6)
+    ]
+    visits = [
+        {
+            "ro_id": f"R{i}",
+            "customer_id": choice(custs),
+            "visit_date": str(when().date()),
+            "vin": choice(["V1", "V2", None]),
+        }
+        for i in range(8)
+    ]
     appts = []
     for i in range(6):
         b = when()
-        appts.append({"appointment_id": f"A{i}", "customer_id": choice(custs), "booked_at": str(b),
-                      "scheduled_for": str(b + pd.Timedelta(hours=int(rng.integers(1, 24 * 20)))),
-                      "status": choice(["scheduled", "kept", "no_show", "cancelled"])})
+        appts.append(
+            {
+                "appointment_id": f"A{i}",
+                "customer_id": choice(custs),
+                "booked_at": str(b),
+                "scheduled_for": str(b + pd.Timedelta(hours=int(rng.integers(1, 24 * 20)))),
+                "status": choice(["scheduled", "kept", "no_show", "cancelled"]),
+            }
+        )
     leads = []
     for i in range(5):
         o = when()
-        leads.append({"lead_id": f"L{i}", "customer_id": choice(custs), "opened_at": str(o),
-                      "closed_at": choice([str(o + pd.Timedelta(days=int(rng.integers(1, 15)))), None])})
+        leads.append(
+            {
+                "lead_id": f"L{i}",
+                "customer_id": choice(custs),
+                "opened_at": str(o),
+                "closed_at": choice([str(o + pd.Timedelta(days=int(rng.integers(1, 15)))), None]),
+            }
+        )
     vehicles = [{"vin": "VX", "customer_id": choice(custs)}]
     p = params()
-    names = ["promo_after_purchase", "better_offer_after_purchase", "reminder_after_service", "conquest_to_owner",
-             "promo_during_open_lead", "after_opt_out"]
-    data = dealer(msgs, timezone="America/Chicago", sales=sales, service_visits=visits, appointments=appts,
-                  leads=leads, vehicles=vehicles)
+    names = [
+        "promo_after_purchase",
+        "better_offer_after_purchase",
+        "reminder_after_service",
+        "conquest_to_owner",
+        "promo_during_open_lead",
+        "after_opt_out",
+    ]
+    data = dealer(
+        msgs,
+        timezone="America/Chicago",
+        sales=sales,
+        service_visits=visits,
+        appointments=appts,
+        leads=leads,
+        vehicles=vehicles,
+    )
     flags, skipped = flags_of(data, p, rules=names)
     assert skipped == {}
     assert pairs(flags) == _brute_force_joins(msgs, sales, visits, appts, leads, vehicles, p)
@@ -838,10 +1037,17 @@ def test_same_flags_whatever_the_row_order_of_the_export():
 
     rng = np.random.default_rng(5)
     start = pd.Timestamp("2026-04-01")
-    msgs = [msg(f"M{i:03d}", str(start + pd.Timedelta(hours=int(rng.integers(0, 400)))), customer=f"C{rng.integers(0, 3)}",
-                channel=str(rng.choice(["email", "sms"])), sender=str(rng.choice(["oem", "sales", "dealer"])),
-                category=str(rng.choice(["offer", "newsletter", "recall"])))
-            for i in range(150)]
+    msgs = [
+        msg(
+            f"M{i:03d}",
+            str(start + pd.Timedelta(hours=int(rng.integers(0, 400)))),
+            customer=f"C{rng.integers(0, 3)}",
+            channel=str(rng.choice(["email", "sms"])),
+            sender=str(rng.choice(["oem", "sales", "dealer"])),
+            category=str(rng.choice(["offer", "newsletter", "recall"])),
+        )
+        for i in range(150)
+    ]
     by_time = sorted(msgs, key=lambda m: m["sent_at"])  # the fast path: a stable sort by customer only
     shuffled = [msgs[i] for i in rng.permutation(len(msgs))]
     a, _ = flags_of(dealer(by_time))
@@ -896,7 +1102,9 @@ def test_purchase_and_service_days_from_params():
     assert run("promo_after_purchase", offer, p=p, sales=sale)[0].empty
     visit = [{"ro_id": "R1", "customer_id": "C1", "visit_date": "2026-04-01"}]
     rem = [msg("S", "2026-04-11 10:00", category="service_reminder")]
-    assert run("reminder_after_service", rem, p=params(reminder_after_service={"days": 9}), service_visits=visit)[0].empty
+    assert run("reminder_after_service", rem, p=params(reminder_after_service={"days": 9}), service_visits=visit)[
+        0
+    ].empty
 
 
 def test_severity_from_params():

@@ -1,5 +1,6 @@
 """The rule catalog and the KPI registry: a newcomer finds a rule's code, threshold, injector,
 wording and doc by its id, and every definition follows the dealer's own parameters."""
+
 from __future__ import annotations
 
 import inspect
@@ -65,7 +66,9 @@ def test_a_rule_is_found_by_its_id_everywhere(name, p):
     assert f"| `{name}` | {r.title} |" in reference.rules_page(p)
     assert f"| `{name}` | {r.title} |" in (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     # its tests name it
-    tests = "".join(f.read_text(encoding="utf-8") for f in (ROOT / "tests").rglob("test_*.py") if f.name != Path(__file__).name)
+    tests = "".join(
+        f.read_text(encoding="utf-8") for f in (ROOT / "tests").rglob("test_*.py") if f.name != Path(__file__).name
+    )
     assert f'"{name}"' in tests
 
 
@@ -84,10 +87,16 @@ def test_severity_comes_from_the_parameters_not_the_code(p):
 
 
 def test_definitions_follow_overridden_parameters():
-    q = resolve(rules={"cap_total": {"windows": [{"days": 10, "max": 7}]}, "quiet_hours": {"start": "09:30", "end": "20:00"},
-                       "promo_after_purchase": {"days": 45, "categories": ["offer"]},
-                       "after_opt_out": {"grace_business_days": 4}, "min_gap": {"default_gap_days": 1}},
-                audit={"exempt_categories": ["recall"], "tier_window_months": 6, "booking_attribution_days": 1})
+    q = resolve(
+        rules={
+            "cap_total": {"windows": [{"days": 10, "max": 7}]},
+            "quiet_hours": {"start": "09:30", "end": "20:00"},
+            "promo_after_purchase": {"days": 45, "categories": ["offer"]},
+            "after_opt_out": {"grace_business_days": 4},
+            "min_gap": {"default_gap_days": 1},
+        },
+        audit={"exempt_categories": ["recall"], "tier_window_months": 6, "booking_attribution_days": 1},
+    )
     q["group"]["rules"]["sister_promo_after_purchase"]["days"] = 12  # a group file's layer
     q["group"]["rules"]["group_cap_total"]["windows"] = [{"days": 3, "max": 2}]
     d = {n: catalog.get(n).definition(q) for n in EVERY}

@@ -1,4 +1,5 @@
 """The suppression list as of as_of (ownercomm_kit.audit.suppression)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -51,26 +52,54 @@ def test_purchase_cool_down_edges():
         {"sale_id": "S4", "customer_id": "C4", "sale_date": "2026-07-02"},  # after as_of
     ]
     sup = build([msg("M1", "2026-06-01 10:00")], [{"customer_id": c} for c in ("C1", "C2", "C3", "C4")], sales=sales)
-    assert rows(sup) == {("C1", "all", "promo_after_purchase", "2026-07-10"),
-                         ("C2", "all", "promo_after_purchase", "2026-06-30")}
+    assert rows(sup) == {
+        ("C1", "all", "promo_after_purchase", "2026-07-10"),
+        ("C2", "all", "promo_after_purchase", "2026-06-30"),
+    }
 
 
 def test_service_cool_down_and_booked_appointment():
     visits = [{"ro_id": "R1", "customer_id": "C1", "visit_date": "2026-06-20"}]
     appts = [
-        {"appointment_id": "A1", "customer_id": "C2", "booked_at": "2026-06-25 10:00",
-         "scheduled_for": "2026-07-08 09:00", "status": "scheduled"},
-        {"appointment_id": "A2", "customer_id": "C3", "booked_at": "2026-06-25 10:00",
-         "scheduled_for": "2026-07-08 09:00", "status": "cancelled"},
-        {"appointment_id": "A3", "customer_id": "C4", "booked_at": "2026-06-01 10:00",
-         "scheduled_for": "2026-06-30 09:00", "status": "kept"},  # already due
-        {"appointment_id": "A4", "customer_id": "C5", "booked_at": "2026-07-01 10:00",
-         "scheduled_for": "2026-07-08 09:00", "status": "scheduled"},  # booked after as_of
+        {
+            "appointment_id": "A1",
+            "customer_id": "C2",
+            "booked_at": "2026-06-25 10:00",
+            "scheduled_for": "2026-07-08 09:00",
+            "status": "scheduled",
+        },
+        {
+            "appointment_id": "A2",
+            "customer_id": "C3",
+            "booked_at": "2026-06-25 10:00",
+            "scheduled_for": "2026-07-08 09:00",
+            "status": "cancelled",
+        },
+        {
+            "appointment_id": "A3",
+            "customer_id": "C4",
+            "booked_at": "2026-06-01 10:00",
+            "scheduled_for": "2026-06-30 09:00",
+            "status": "kept",
+        },  # already due
+        {
+            "appointment_id": "A4",
+            "customer_id": "C5",
+            "booked_at": "2026-07-01 10:00",
+            "scheduled_for": "2026-07-08 09:00",
+            "status": "scheduled",
+        },  # booked after as_of
     ]
-    sup = build([msg("M1", "2026-06-01 10:00")], [{"customer_id": f"C{i}"} for i in range(1, 6)],
-                service_visits=visits, appointments=appts)
-    assert rows(sup) == {("C1", "all", "reminder_after_service", "2026-07-20"),
-                         ("C2", "all", "reminder_after_service", "2026-07-08")}
+    sup = build(
+        [msg("M1", "2026-06-01 10:00")],
+        [{"customer_id": f"C{i}"} for i in range(1, 6)],
+        service_visits=visits,
+        appointments=appts,
+    )
+    assert rows(sup) == {
+        ("C1", "all", "reminder_after_service", "2026-07-20"),
+        ("C2", "all", "reminder_after_service", "2026-07-08"),
+    }
 
 
 def test_cap_reached_in_the_current_window_until_it_frees_up():
@@ -85,8 +114,10 @@ def test_cap_reached_in_the_current_window_until_it_frees_up():
 
 def test_cap_counts_only_non_exempt_and_not_after_as_of():
     four = [msg(f"M{i}", f"2026-06-{24 + i} 10:00", channel="mail") for i in range(4)]
-    extra = [msg("R1", "2026-06-29 10:00", category="recall", channel="mail"),
-             msg("L1", "2026-07-01 10:00", channel="mail")]  # after as_of
+    extra = [
+        msg("R1", "2026-06-29 10:00", category="recall", channel="mail"),
+        msg("L1", "2026-07-01 10:00", channel="mail"),
+    ]  # after as_of
     sup = build(four + extra)
     assert not any(r[2] == "cap_total" for r in rows(sup))
     # 2 per 30 days, 4 mailed (06-24..06-27): room for one more once 06-26 has left, on 07-26
@@ -99,12 +130,17 @@ def test_consent_and_opt_out_are_indefinite():
         {"customer_id": "C2", "sms_consent": True, "email_opt_in": None, "phone_dnc": False, "mail_opt_out": False},
         {"customer_id": "C3", "sms_consent": True, "email_opt_in": True, "phone_dnc": None, "mail_opt_out": None},
     ]
-    messages = [msg("M1", "2026-06-01 10:00", customer="C2", unsubscribed=True),
-                msg("M2", "2026-07-02 10:00", customer="C3", channel="sms", unsubscribed=True)]  # after as_of
+    messages = [
+        msg("M1", "2026-06-01 10:00", customer="C2", unsubscribed=True),
+        msg("M2", "2026-07-02 10:00", customer="C3", channel="sms", unsubscribed=True),
+    ]  # after as_of
     sup = build(messages, customers)
     assert rows(sup) == {
-        ("C1", "sms", "no_consent", ""), ("C1", "email", "no_consent", ""), ("C1", "phone", "no_consent", ""),
-        ("C1", "mail", "no_consent", ""), ("C2", "email", "after_opt_out", ""),
+        ("C1", "sms", "no_consent", ""),
+        ("C1", "email", "no_consent", ""),
+        ("C1", "phone", "no_consent", ""),
+        ("C1", "mail", "no_consent", ""),
+        ("C2", "email", "after_opt_out", ""),
     }
     assert sup["until"].isna().all()
 
@@ -119,7 +155,9 @@ def test_missing_consent_columns_and_disabled_rules_add_nothing():
 
 
 def test_one_row_per_customer_channel_rule_with_the_latest_until():
-    sales = [{"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-06-10"},
-             {"sale_id": "S2", "customer_id": "C1", "sale_date": "2026-06-20"}]
+    sales = [
+        {"sale_id": "S1", "customer_id": "C1", "sale_date": "2026-06-10"},
+        {"sale_id": "S2", "customer_id": "C1", "sale_date": "2026-06-20"},
+    ]
     sup = build([msg("M1", "2026-06-01 10:00")], sales=sales)
     assert rows(sup) == {("C1", "all", "promo_after_purchase", "2026-07-20")}

@@ -1,4 +1,5 @@
 """`ownercomm batch`: failure isolation, manifest, group index, resume, shared plotly.js."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,11 @@ def test_group_with_a_broken_store_then_resume_and_force(kit):
     assert "0 ran, 2 unchanged (skipped), 1 failed" in second.output
     assert tree(gdir / "D001") == d001
     manifest = json.loads((gdir / "manifest.json").read_text())
-    assert {s["dealer_id"]: s["status"] for s in manifest["stores"]} == {"D001": "skipped", "D002": "failed",
-                                                                         "D003": "skipped"}
+    assert {s["dealer_id"]: s["status"] for s in manifest["stores"]} == {
+        "D001": "skipped",
+        "D002": "failed",
+        "D003": "skipped",
+    }
     assert "D001/audit.html" in {o for s in manifest["stores"] for o in s["outputs"]}
     assert 'href="D001/audit.html"' in (gdir / "index.html").read_text()  # skipped stores keep their links
 
@@ -90,8 +94,11 @@ def test_read_group_ids_paths_and_problems(kit):
     group = make_group(kit, "g", ["D001", "../../elsewhere/x.yaml", "D404"])
     g = batch.read_group(group)
     assert g.group_id == "g" and g.root == kit
-    assert g.dealer_files == [kit / "params" / "dealers" / "D001.yaml", other.resolve(),
-                              kit / "params" / "dealers" / "D404.yaml"]
+    assert g.dealer_files == [
+        kit / "params" / "dealers" / "D001.yaml",
+        other.resolve(),
+        kit / "params" / "dealers" / "D404.yaml",
+    ]
     assert g.report["plotlyjs"] == "inline"
     with pytest.raises(params.ParamsError) as e:
         batch.read_group(make_group(kit, "bad", ["D001", "D001"], rulez={}))
@@ -112,30 +119,72 @@ def test_cli_batch_reports_parameter_problems_without_traceback(kit):
 
 
 def _manifest(stores):
-    return {"group_id": "g", "group_name": "Group <script>alert(1)</script>", "finished_at": "2026-07-01T00:00:00",
-            "counts": {"ok": 2, "failed": 1, "skipped": 1}, "stores": stores}
+    return {
+        "group_id": "g",
+        "group_name": "Group <script>alert(1)</script>",
+        "finished_at": "2026-07-01T00:00:00",
+        "counts": {"ok": 2, "failed": 1, "skipped": 1},
+        "stores": stores,
+    }
 
 
 def _write_store(gdir: Path, dealer_id: str, kpis: dict) -> dict:
     (gdir / dealer_id).mkdir(parents=True)
     (gdir / dealer_id / "kpis.json").write_text(json.dumps(kpis))
     (gdir / dealer_id / "audit.html").write_text("<html></html>")
-    return {"dealer_id": dealer_id, "dealer_name": f"<i>{dealer_id}</i>", "status": "ok", "out_dir": dealer_id,
-            "outputs": [], "error": None, "failed_notebook": None, "seconds": 1.0}
+    return {
+        "dealer_id": dealer_id,
+        "dealer_name": f"<i>{dealer_id}</i>",
+        "status": "ok",
+        "out_dir": dealer_id,
+        "outputs": [],
+        "error": None,
+        "failed_notebook": None,
+        "seconds": 1.0,
+    }
 
 
 def test_index_ranks_summarises_and_escapes(tmp_path):
     gdir = tmp_path / "g"
     stores = [
-        _write_store(gdir, "A", {"messages": 1000, "flags_high": 10, "over_cap_customer_share": 0.1,
-                                 "appointment_show_rate_90d": 0.9, "response_rate_90d": None}),
-        _write_store(gdir, "B", {"messages": 1000, "flags_high": 50, "over_cap_customer_share": 0.3,
-                                 "appointment_show_rate_90d": 0.7, "response_rate_90d": 0.2}),
-        _write_store(gdir, "C", {"messages": 2000, "flags_high": 20, "over_cap_customer_share": 0.2,
-                                 "appointment_show_rate_90d": 0.8}),
-        {"dealer_id": "F", "dealer_name": "F", "status": "failed", "out_dir": "F", "outputs": [],
-         "error": "audit.ipynb, cell 4: DataError: <bad>", "failed_notebook": "F/_failed/audit.ipynb", "seconds": 1,
-         "failure": {"kind": "data", "summary": "<bad>", "notebook": "audit.ipynb", "cell": 4, "error": "DataError"}},
+        _write_store(
+            gdir,
+            "A",
+            {
+                "messages": 1000,
+                "flags_high": 10,
+                "over_cap_customer_share": 0.1,
+                "appointment_show_rate_90d": 0.9,
+                "response_rate_90d": None,
+            },
+        ),
+        _write_store(
+            gdir,
+            "B",
+            {
+                "messages": 1000,
+                "flags_high": 50,
+                "over_cap_customer_share": 0.3,
+                "appointment_show_rate_90d": 0.7,
+                "response_rate_90d": 0.2,
+            },
+        ),
+        _write_store(
+            gdir,
+            "C",
+            {"messages": 2000, "flags_high": 20, "over_cap_customer_share": 0.2, "appointment_show_rate_90d": 0.8},
+        ),
+        {
+            "dealer_id": "F",
+            "dealer_name": "F",
+            "status": "failed",
+            "out_dir": "F",
+            "outputs": [],
+            "error": "audit.ipynb, cell 4: DataError: <bad>",
+            "failed_notebook": "F/_failed/audit.ipynb",
+            "seconds": 1,
+            "failure": {"kind": "data", "summary": "<bad>", "notebook": "audit.ipynb", "cell": 4, "error": "DataError"},
+        },
     ]
     manifest = _manifest(stores)
     df = index.store_frame(manifest, gdir)
@@ -147,7 +196,9 @@ def test_index_ranks_summarises_and_escapes(tmp_path):
     row = summ.loc["Appointments kept (90 days)"]
     assert (row["q1"], row["median"], row["q3"], row["stores"]) == pytest.approx((0.75, 0.8, 0.85, 3))
     assert summ.loc["Messages answered (90 days)", "stores"] == 1
-    assert summ.loc["Customers who bought again", "median"] is None or pd.isna(summ.loc["Customers who bought again", "median"])
+    assert summ.loc["Customers who bought again", "median"] is None or pd.isna(
+        summ.loc["Customers who bought again", "median"]
+    )
     page = index.build_index(manifest, gdir)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<i>A</i>" not in page and "&lt;i&gt;A&lt;/i&gt;" in page
@@ -161,9 +212,21 @@ def test_index_ranks_summarises_and_escapes(tmp_path):
 
 
 def test_index_with_no_reports_at_all(tmp_path):
-    manifest = _manifest([{"dealer_id": "F", "dealer_name": "F", "status": "failed", "out_dir": None,
-                           "outputs": [], "error": "parameters: x", "failed_notebook": None, "seconds": 0,
-                           "failure": {"kind": "params", "summary": "parameters", "problems": [{"message": "x"}]}}])
+    manifest = _manifest(
+        [
+            {
+                "dealer_id": "F",
+                "dealer_name": "F",
+                "status": "failed",
+                "out_dir": None,
+                "outputs": [],
+                "error": "parameters: x",
+                "failed_notebook": None,
+                "seconds": 0,
+                "failure": {"kind": "params", "summary": "parameters", "problems": [{"message": "x"}]},
+            }
+        ]
+    )
     page = index.build_index(manifest, tmp_path)
     assert "No store has a report yet." in page and "parameters: x" in page
 

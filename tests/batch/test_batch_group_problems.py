@@ -1,4 +1,5 @@
 """A group file's problems are listed all at once: structure and unknown keys together."""
+
 from __future__ import annotations
 
 
@@ -32,14 +33,27 @@ def test_index_failure_reasons_quote_no_data_values():
     from ownercomm_kit.batch.index import failure_text
     from ownercomm_kit.run.failure import Failure, Problem
 
-    data = Failure("data", "2 blocking data problems", notebook="audit.ipynb", cell=3, error="DataError",
-                   problems=[Problem("duplicate customer_id", file="customers.csv", row=4, column="customer_id")])
+    data = Failure(
+        "data",
+        "2 blocking data problems",
+        notebook="audit.ipynb",
+        cell=3,
+        error="DataError",
+        problems=[Problem("duplicate customer_id", file="customers.csv", row=4, column="customer_id")],
+    )
     shown = failure_text({"error": "audit.ipynb: ana@example.com", "failure": data.to_dict()})
     assert "ana@example.com" not in shown
-    assert shown.startswith("Blocking data problems: audit.ipynb, cell 3: DataError: 2 blocking data problems: "
-                            "ERROR customers.csv, row 4, column 'customer_id': duplicate customer_id")
-    other = Failure("other", notebook="retention.ipynb", cell=2, error="ValueError",
-                    detail="""could not convert 'o'neil" <a@x.com>' to float""")
+    assert shown.startswith(
+        "Blocking data problems: audit.ipynb, cell 3: DataError: 2 blocking data problems: "
+        "ERROR customers.csv, row 4, column 'customer_id': duplicate customer_id"
+    )
+    other = Failure(
+        "other",
+        notebook="retention.ipynb",
+        cell=2,
+        error="ValueError",
+        detail="""could not convert 'o'neil" <a@x.com>' to float""",
+    )
     shown = failure_text({"error": other.line(), "failure": other.to_dict()})
     assert "neil" not in shown and "a@x.com" not in shown and "ValueError" in shown
     assert failure_text({"error": "KeyError: 'ana@example.com'"}) == "It failed; the reason is in manifest.json."

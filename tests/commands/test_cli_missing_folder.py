@@ -1,4 +1,5 @@
 """A DATA_DIR that does not exist is a clear message and exit 1, before any time-zone question."""
+
 from __future__ import annotations
 
 import pytest

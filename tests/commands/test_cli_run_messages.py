@@ -1,5 +1,6 @@
 """`ownercomm run` on a failed store renders its failure by kind: a data failure lists where
 each problem is and points to the full list; other failures say their one line."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner
@@ -14,13 +15,15 @@ def fake_run(failure: Failure):
         result = run_store.RunResult(dealer_id="D9", status="failed", failed_notebook="/out/D9/_failed/audit.ipynb")
         result.fail(failure)
         return result
+
     return run_dealer
 
 
 def data_failure(n: int) -> Failure:
     problems = [Problem("duplicate customer_id", file="a.csv", row=i + 2, column="customer_id") for i in range(n)]
-    return Failure("data", f"{n} blocking data problems", notebook="audit.ipynb", cell=3, error="DataError",
-                   problems=problems)
+    return Failure(
+        "data", f"{n} blocking data problems", notebook="audit.ipynb", cell=3, error="DataError", problems=problems
+    )
 
 
 def test_data_error_lists_every_problem_and_names_the_validate_command(monkeypatch, tmp_path):

@@ -1,5 +1,6 @@
 """The command line's layering: ``cli`` adds the commands of ``commands/``, which know nothing
 of ``cli`` (no import circle), and every command module's command is registered."""
+
 from __future__ import annotations
 
 import ast

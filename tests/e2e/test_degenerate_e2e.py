@@ -4,6 +4,7 @@ A handful of dealers whose data is valid but unusual; each must produce every pa
 every section, say in words what could not be shown, and never print NaN/None as a figure
 or draw an empty chart. The dealers run once per module (two `ownercomm run` at a time).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,11 +26,30 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 OWNERCOMM = [sys.executable, "-c", "from ownercomm_kit.cli import main; main()"]  # `ownercomm ...`
 PAGES = {
-    "audit": ["headline", "problems", "suppression", "one-voice", "timing", "fatigue", "tiers", "replay",
-              "data-quality", "definitions"],
+    "audit": [
+        "headline",
+        "problems",
+        "suppression",
+        "one-voice",
+        "timing",
+        "fatigue",
+        "tiers",
+        "replay",
+        "data-quality",
+        "definitions",
+    ],
     "retention": ["headline", "attention", "call-lists", "trends", "cohorts", "data-quality", "definitions"],
-    "referrals": ["headline", "attention", "follow-ups", "volume", "funnel", "incentives", "advocates",
-                  "data-quality", "definitions"],
+    "referrals": [
+        "headline",
+        "attention",
+        "follow-ups",
+        "volume",
+        "funnel",
+        "incentives",
+        "advocates",
+        "data-quality",
+        "definitions",
+    ],
 }
 REQUIRED = {"customers", "communications"}
 
@@ -67,8 +87,7 @@ def no_reminders_nobody_unsubscribed() -> dict[str, pd.DataFrame]:
     """Every table; no service reminder at all, and nobody unsubscribed."""
     f = _frames()
     c = f["communications"]
-    f["communications"] = c.assign(category=c["category"].replace("service_reminder", "newsletter"),
-                                   unsubscribed=False)
+    f["communications"] = c.assign(category=c["category"].replace("service_reminder", "newsletter"), unsubscribed=False)
     return f
 
 
@@ -94,9 +113,18 @@ def write_dealer(folder: Path, dealer_id: str, frames: dict[str, pd.DataFrame]) 
     for name, df in frames.items():
         df.to_csv(data_dir / f"{name}.csv", index=False)
     path = folder / f"{dealer_id}.yaml"
-    path.write_text(yaml.safe_dump({"dealer_id": dealer_id, "dealer_name": f"Degenerate {dealer_id}",
-                                    "data_dir": str(data_dir), "timezone": TIMEZONE,
-                                    "as_of": AS_OF.isoformat()}), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dealer_id": dealer_id,
+                "dealer_name": f"Degenerate {dealer_id}",
+                "data_dir": str(data_dir),
+                "timezone": TIMEZONE,
+                "as_of": AS_OF.isoformat(),
+            }
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -111,9 +139,17 @@ def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]
     pending = list(files.items())
     while pending:
         batch, pending = pending[:2], pending[2:]
-        procs = {d: subprocess.Popen([*OWNERCOMM, "run", str(f), "--out", str(out)], cwd=root, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for d, f in batch}
+        procs = {
+            d: subprocess.Popen(
+                [*OWNERCOMM, "run", str(f), "--out", str(out)],
+                cwd=root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for d, f in batch
+        }
         for d, p in procs.items():
             stdout, stderr = p.communicate(timeout=900)
             results[d] = (subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr), out / d)

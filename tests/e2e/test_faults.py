@@ -7,6 +7,7 @@ kit meets a real ENOSPC / EROFS from the kernel (tests run as root, whom chmod d
 stop); where unprivileged namespaces are not allowed they are skipped, and the in-process
 tests that inject the OSError at the runner's write layer still run.
 """
+
 from __future__ import annotations
 
 import errno
@@ -77,14 +78,19 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 def _alive(procs_: list[psutil.Process]) -> list[str]:
     gone, alive = psutil.wait_procs(procs_, timeout=WAIT)
-    return [f"{p.pid} {' '.join(p.cmdline()[:4])}" for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    return [
+        f"{p.pid} {' '.join(p.cmdline()[:4])}" for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 def _half_written(folder: Path) -> list[str]:
     """Staging folders, temporary files, and published stores whose run record lists a file
     that is not there or a notebook that does not parse."""
-    bad = [str(p) for p in folder.rglob("*") if ".partial-" in p.name or p.name.endswith(".tmp")
-           or ".old-" in p.name or ".new-" in p.name]
+    bad = [
+        str(p)
+        for p in folder.rglob("*")
+        if ".partial-" in p.name or p.name.endswith(".tmp") or ".old-" in p.name or ".new-" in p.name
+    ]
     for record in folder.rglob(run_resume.RUN_RECORD):
         doc = json.loads(record.read_text())
         for name in doc["outputs"]:
@@ -100,6 +106,7 @@ def _half_written(folder: Path) -> list[str]:
 
 # --------------------------------------------------------------------------- kills
 
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_killed_batch_leaves_no_process_and_no_half_written_file(kit, sig):
     """A real `ownercomm batch` of three stores on two workers: D001 finishes, D002 and D003
@@ -111,12 +118,20 @@ def test_killed_batch_leaves_no_process_and_no_half_written_file(kit, sig):
     group = make_group(kit, "g", ["D001", "D002", "D003"])
     _slow_for(kit, 600, except_for="D001")
     out = kit / "out"
-    proc = subprocess.Popen([OWNERCOMM, "batch", str(group), "--out", str(out), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [OWNERCOMM, "batch", str(group), "--out", str(out), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _wait_for("D001 published", lambda: (out / "g" / "D001" / run_resume.RUN_RECORD).is_file(), proc)
-        _wait_for("a hanging store with its audit outputs",
-                  lambda: [p for p in (out / "g").glob(".D00*.partial-*") if (p / "flags.csv").exists()], proc)
+        _wait_for(
+            "a hanging store with its audit outputs",
+            lambda: [p for p in (out / "g").glob(".D00*.partial-*") if (p / "flags.csv").exists()],
+            proc,
+        )
         family = _descendants(proc.pid)
         kernels = [p for p in family if "kernel_launcher" in " ".join(p.cmdline())]
         assert len(kernels) >= 1, [p.cmdline() for p in family]
@@ -147,11 +162,16 @@ def test_sigkilled_run_leaves_no_kernel(kit):
     dealer = make_store(kit, "D001")
     _slow_for(kit, 600)
     out = kit / "out"
-    proc = subprocess.Popen([OWNERCOMM, "run", str(dealer), "--out", str(out)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [OWNERCOMM, "run", str(dealer), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        _wait_for("the audit's outputs", lambda: [p for p in out.glob(".D001.partial-*") if (p / "flags.csv").exists()],
-                  proc)
+        _wait_for(
+            "the audit's outputs", lambda: [p for p in out.glob(".D001.partial-*") if (p / "flags.csv").exists()], proc
+        )
         family = _descendants(proc.pid)
         assert any("kernel_launcher" in " ".join(p.cmdline()) for p in family)
         os.kill(proc.pid, signal.SIGKILL)
@@ -171,11 +191,17 @@ def test_sigterm_run_says_so_without_traceback(kit):
     dealer = make_store(kit, "D001")
     _slow_for(kit, 600)
     out = kit / "out"
-    proc = subprocess.Popen([OWNERCOMM, "run", str(dealer), "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [OWNERCOMM, "run", str(dealer), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        _wait_for("the audit's outputs", lambda: [p for p in out.glob(".D001.partial-*") if (p / "flags.csv").exists()],
-                  proc)
+        _wait_for(
+            "the audit's outputs", lambda: [p for p in out.glob(".D001.partial-*") if (p / "flags.csv").exists()], proc
+        )
         family = _descendants(proc.pid)
         os.kill(proc.pid, signal.SIGTERM)
         output, _ = proc.communicate(timeout=WAIT)
@@ -189,6 +215,7 @@ def test_sigterm_run_says_so_without_traceback(kit):
 
 
 # --------------------------------------------------------------------------- time limit
+
 
 @pytest.mark.parametrize("command", ["run", "batch"])
 @pytest.mark.parametrize("value", ["0", "-3", "soon"])
@@ -238,6 +265,7 @@ def test_timeout_covers_the_export_and_keeps_no_cut_page(kit, monkeypatch):
 def test_time_limit_waits_for_a_shielded_block():
     """The limit fires once, and not inside a shielded block (a kernel shutting down): it is
     raised when the block ends."""
+
     class Stop(BaseException):
         pass
 
@@ -256,17 +284,23 @@ def test_time_limit_waits_for_a_shielded_block():
 
 # --------------------------------------------------------------------------- full or read-only disk
 
+
 def _unshare_ok() -> bool:
     try:
-        r = subprocess.run(["unshare", "-Urm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt && echo ok"],
-                           capture_output=True, text=True, timeout=30)
+        r = subprocess.run(
+            ["unshare", "-Urm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt && echo ok"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return r.stdout.strip() == "ok"
 
 
-needs_namespace = pytest.mark.skipif(sys.platform != "linux" or not _unshare_ok(),
-                                     reason="no unprivileged user+mount namespace to mount a small tmpfs")
+needs_namespace = pytest.mark.skipif(
+    sys.platform != "linux" or not _unshare_ok(), reason="no unprivileged user+mount namespace to mount a small tmpfs"
+)
 
 
 def _in_namespace(mountpoint: Path, mount_opts: str, commands: list[list[str]]) -> subprocess.CompletedProcess:
@@ -277,11 +311,12 @@ def _in_namespace(mountpoint: Path, mount_opts: str, commands: list[list[str]]) 
         if cmd[0] == "REMOUNT":
             script.append(f"mount -o remount,{cmd[1]} {shlex.quote(str(mountpoint))}")
             continue
-        script.append(" ".join(shlex.quote(c) for c in cmd) + "; echo \"EXIT=$?\"")
+        script.append(" ".join(shlex.quote(c) for c in cmd) + '; echo "EXIT=$?"')
     script.append(f"echo FILES; cd {shlex.quote(str(mountpoint))} && find . -mindepth 1 | sort")
     mountpoint.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["unshare", "-Urm", "sh", "-c", "\n".join(script)], capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        ["unshare", "-Urm", "sh", "-c", "\n".join(script)], capture_output=True, text=True, timeout=900
+    )
 
 
 def _files_left(stdout: str) -> list[str]:
@@ -302,8 +337,10 @@ def test_full_disk_is_one_line_and_keeps_no_cut_copy(kit, tmp_path, size):
     r = _in_namespace(mnt, f"size={size}", [[OWNERCOMM, "run", str(dealer), "--out", str(mnt)]])
     assert "EXIT=1" in r.stdout, r.stdout + r.stderr
     assert "Traceback" not in r.stderr + r.stdout
-    assert r.stderr.strip() == (f"D001: FAILED: cannot write the reports to {mnt}: no space left on the disk "
-                                "(ENOSPC); free some space there or choose another folder with --out"), r.stderr
+    assert r.stderr.strip() == (
+        f"D001: FAILED: cannot write the reports to {mnt}: no space left on the disk "
+        "(ENOSPC); free some space there or choose another folder with --out"
+    ), r.stderr
     assert _files_left(r.stdout) == ["./.D001.lock"]
 
 
@@ -314,9 +351,17 @@ def test_read_only_output_folder_is_one_line_and_keeps_the_reports(kit, tmp_path
     dealer = make_store(kit, "D001")
     mnt = tmp_path / "ro"
     listing = [["sh", "-c", f"cd {shlex.quote(str(mnt))} && find . -type f | sort | xargs md5sum"]]
-    r = _in_namespace(mnt, "size=64m", [[OWNERCOMM, "run", str(dealer), "--out", str(mnt)], *listing,
-                                        ["REMOUNT", "ro"],
-                                        [OWNERCOMM, "run", str(dealer), "--out", str(mnt), "--force"], *listing])
+    r = _in_namespace(
+        mnt,
+        "size=64m",
+        [
+            [OWNERCOMM, "run", str(dealer), "--out", str(mnt)],
+            *listing,
+            ["REMOUNT", "ro"],
+            [OWNERCOMM, "run", str(dealer), "--out", str(mnt), "--force"],
+            *listing,
+        ],
+    )
     codes = [line for line in r.stdout.splitlines() if line.startswith("EXIT=")]
     assert codes == ["EXIT=0", "EXIT=0", "EXIT=1", "EXIT=0"], r.stdout + r.stderr
     # stdout: run 1's line, EXIT=0, checksums, EXIT=0, (run 2 writes to stderr) EXIT=1, checksums, EXIT=0
@@ -324,8 +369,10 @@ def test_read_only_output_folder_is_one_line_and_keeps_the_reports(kit, tmp_path
     after = r.stdout.split("EXIT=1\n")[1].split("EXIT=0\n")[0]
     assert before and before == after, "the reports changed"
     assert "Traceback" not in r.stderr
-    assert r.stderr.strip() == (f"D001: FAILED: cannot write the reports to {mnt}: the folder is read-only (EROFS); "
-                                "choose a folder you can write to with --out")
+    assert r.stderr.strip() == (
+        f"D001: FAILED: cannot write the reports to {mnt}: the folder is read-only (EROFS); "
+        "choose a folder you can write to with --out"
+    )
 
 
 @needs_namespace
@@ -338,8 +385,10 @@ def test_batch_into_a_read_only_folder_is_one_line(kit, tmp_path):
     r = _in_namespace(mnt, "ro,size=1m", [[OWNERCOMM, "batch", str(group), "--out", str(mnt)]])
     assert "EXIT=1" in r.stdout, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
-    assert r.stderr.strip().splitlines()[-1] == (f"cannot write the reports to {mnt}: the folder is read-only "
-                                                 "(EROFS); choose a folder you can write to with --out")
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"cannot write the reports to {mnt}: the folder is read-only "
+        "(EROFS); choose a folder you can write to with --out"
+    )
     assert _files_left(r.stdout) == []
 
 
@@ -359,8 +408,10 @@ def test_full_disk_at_the_runner_write_layer(kit, monkeypatch):
     monkeypatch.setattr(run_engine, "_atomic_write", full)
     result = run_store.run_dealer(dealer, out=out, force=True)
     assert result.status == "failed"
-    assert result.error == (f"cannot write the reports to {out}: no space left on the disk (ENOSPC); "
-                            "free some space there or choose another folder with --out")
+    assert result.error == (
+        f"cannot write the reports to {out}: no space left on the disk (ENOSPC); "
+        "free some space there or choose another folder with --out"
+    )
     assert tree(out / "D001") == before
     assert not (out / "D001" / run_publish.FAILED_DIR).exists() and not _half_written(out)
 
@@ -373,8 +424,10 @@ def test_unwritable_output_folder_in_the_cli_is_one_line(kit):
     cli = CliRunner()
     r = cli.invoke(main, ["run", str(kit / "params" / "dealers" / "D001.yaml"), "--out", "/sys/ownercomm-out"])
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert r.output.strip() == ("D001: FAILED: cannot write the reports to /sys/ownercomm-out: no permission to "
-                                "write there (EPERM); choose a folder you can write to with --out")
+    assert r.output.strip() == (
+        "D001: FAILED: cannot write the reports to /sys/ownercomm-out: no permission to "
+        "write there (EPERM); choose a folder you can write to with --out"
+    )
     b = cli.invoke(main, ["batch", str(group), "--out", "/sys/ownercomm-out"])
     assert b.exit_code == 1 and isinstance(b.exception, SystemExit), b.output
     assert b.output.strip().splitlines()[-1].startswith("cannot use /sys/ownercomm-out: permission denied (EPERM)")
@@ -392,11 +445,14 @@ def test_write_faults_are_told_apart_from_input_problems(tmp_path):
     text = f"audit.ipynb, cell 4: OSError: [Errno 28] No space left on device: '{out}/.D1.partial-1-a/flags.csv'"
     assert "ENOSPC" in str(errors.output_error_in_text(None, text, out))
     assert errors.output_error_in_text(None, "audit.ipynb, cell 4: KeyError: 'x'", out) is None
-    assert errors.output_error_in_text(None, "cell 2: PermissionError: [Errno 13] Permission denied: '/data/a.csv'",
-                                       out) is None
+    assert (
+        errors.output_error_in_text(None, "cell 2: PermissionError: [Errno 13] Permission denied: '/data/a.csv'", out)
+        is None
+    )
 
 
 # --------------------------------------------------------------------------- one run per store
+
 
 def test_second_run_of_the_same_store_says_already_running(kit):
     """Two real runs of one store into one output folder: the second says "already running"
@@ -404,13 +460,18 @@ def test_second_run_of_the_same_store_says_already_running(kit):
     dealer = make_store(kit, "D001")
     _slow_for(kit, 600)
     out = kit / "out"
-    first = subprocess.Popen([OWNERCOMM, "run", str(dealer), "--out", str(out)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(
+        [OWNERCOMM, "run", str(dealer), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         _wait_for("the first run's staging", lambda: list(out.glob(".D001.partial-*")), first)
         staging = sorted(out.glob(".D001.partial-*"))
-        second = subprocess.run([OWNERCOMM, "run", str(dealer), "--out", str(out), "--force"],
-                                capture_output=True, text=True, timeout=WAIT)
+        second = subprocess.run(
+            [OWNERCOMM, "run", str(dealer), "--out", str(out), "--force"], capture_output=True, text=True, timeout=WAIT
+        )
         assert second.returncode == 1
         assert "Traceback" not in second.stderr
         assert second.stderr.startswith(f"D001: FAILED: already running: another run of D001 is writing to {out}")
@@ -426,11 +487,17 @@ def test_second_run_of_the_same_store_says_already_running(kit):
 def test_store_lock_is_released_when_its_holder_dies(tmp_path):
     """A lock held by a SIGKILLed process is free at once (an OS lock, not a marker file)."""
     target = tmp_path / "D001"
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import sys, time, pathlib\nfrom ownercomm_kit import procs\n"
-                               f"with procs.store_lock(pathlib.Path({str(target)!r})):\n"
-                               "    print('held', flush=True)\n    time.sleep(600)"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, pathlib\nfrom ownercomm_kit import procs\n"
+            f"with procs.store_lock(pathlib.Path({str(target)!r})):\n"
+            "    print('held', flush=True)\n    time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(procs.AlreadyRunning):
         with procs.store_lock(target):

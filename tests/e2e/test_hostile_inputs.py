@@ -4,6 +4,7 @@ of a store's folder, impossible dates, empty and garbage files, formula-like ids
 Every case asserts the exit code, the message (file, row or key path, value, what is allowed)
 and that no traceback is printed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -76,39 +77,79 @@ def validate_params(kit: Path, text: str) -> tuple[int, str, Path]:
 
 PARAM_CASES = [
     # (yaml added to the dealer file, key path, value shown, allowed)
-    ("rules:\n  cap_total:\n    windows: [{days: 7, max: five}]\n", "rules.cap_total.windows[0].max", "'five'",
-     "a whole number >= 0"),
-    ("rules:\n  cap_total:\n    windows: [{days: 7, max: [1, 2]}]\n", "rules.cap_total.windows[0].max", "[1, 2]",
-     "a whole number"),
+    (
+        "rules:\n  cap_total:\n    windows: [{days: 7, max: five}]\n",
+        "rules.cap_total.windows[0].max",
+        "'five'",
+        "a whole number >= 0",
+    ),
+    (
+        "rules:\n  cap_total:\n    windows: [{days: 7, max: [1, 2]}]\n",
+        "rules.cap_total.windows[0].max",
+        "[1, 2]",
+        "a whole number",
+    ),
     ("rules:\n  cap_total:\n    windows: [{days: -3, max: 2}]\n", "rules.cap_total.windows[0].days", "-3", "> 0"),
     ("rules:\n  cap_total:\n    windows: [{days: 0, max: 2}]\n", "rules.cap_total.windows[0].days", "0", "> 0"),
     ("rules:\n  cap_total:\n    windows: [{days: 7, max: -1}]\n", "rules.cap_total.windows[0].max", "-1", ">= 0"),
-    ("rules:\n  cap_total:\n    windows: [{days: true, max: 2}]\n", "rules.cap_total.windows[0].days", "True",
-     "a whole number"),
-    ("rules:\n  cap_total:\n    windows: [{days: 7.5, max: 2}]\n", "rules.cap_total.windows[0].days", "7.5",
-     "a whole number"),
+    (
+        "rules:\n  cap_total:\n    windows: [{days: true, max: 2}]\n",
+        "rules.cap_total.windows[0].days",
+        "True",
+        "a whole number",
+    ),
+    (
+        "rules:\n  cap_total:\n    windows: [{days: 7.5, max: 2}]\n",
+        "rules.cap_total.windows[0].days",
+        "7.5",
+        "a whole number",
+    ),
     ("rules:\n  cap_total:\n    windows: []\n", "rules.cap_total.windows", "[]", "at least 1"),
-    ("rules:\n  cap_total:\n    severity: catastrophic\n", "rules.cap_total.severity", "'catastrophic'",
-     "'low', 'medium' or 'high'"),
+    (
+        "rules:\n  cap_total:\n    severity: catastrophic\n",
+        "rules.cap_total.severity",
+        "'catastrophic'",
+        "'low', 'medium' or 'high'",
+    ),
     ("rules:\n  cap_total:\n    enabled: 'yes please'\n", "rules.cap_total.enabled", "'yes please'", "true or false"),
     ("rules:\n  quiet_hours:\n    start: '25:99'\n", "rules.quiet_hours.start", "'25:99'", '"HH:MM"'),
     ("rules:\n  quiet_hours:\n    end: 21:00\n", "rules.quiet_hours.end", "1260", "in quotes"),
-    ("rules:\n  quiet_hours:\n    start: '08:00'\n    end: '08:00'\n", "rules.quiet_hours.end", "'08:00'",
-     "other than start"),
+    (
+        "rules:\n  quiet_hours:\n    start: '08:00'\n    end: '08:00'\n",
+        "rules.quiet_hours.end",
+        "'08:00'",
+        "other than start",
+    ),
     ("rules:\n  quiet_hours:\n    channels: [fax]\n", "rules.quiet_hours.channels[0]", "'fax'", "'email'"),
     ("rules:\n  min_gap:\n    gap_days: {offer: -1}\n", "rules.min_gap.gap_days.offer", "-1", ">= 0"),
     ("rules:\n  min_gap:\n    default_gap_days: '3'\n", "rules.min_gap.default_gap_days", "'3'", "a whole number"),
     ("rules:\n  multi_sender:\n    max_senders: 0\n", "rules.multi_sender.max_senders", "0", ">= 1"),
-    ("rules:\n  promo_during_open_lead:\n    owner_sender: boss\n", "rules.promo_during_open_lead.owner_sender",
-     "'boss'", "'sales'"),
-    ("rules:\n  promo_after_purchase:\n    categories: offer\n", "rules.promo_after_purchase.categories", "'offer'",
-     "a list"),
-    ("rules:\n  after_opt_out:\n    grace_business_days: 99999999\n", "rules.after_opt_out.grace_business_days",
-     "99999999", "<= 36500"),
+    (
+        "rules:\n  promo_during_open_lead:\n    owner_sender: boss\n",
+        "rules.promo_during_open_lead.owner_sender",
+        "'boss'",
+        "'sales'",
+    ),
+    (
+        "rules:\n  promo_after_purchase:\n    categories: offer\n",
+        "rules.promo_after_purchase.categories",
+        "'offer'",
+        "a list",
+    ),
+    (
+        "rules:\n  after_opt_out:\n    grace_business_days: 99999999\n",
+        "rules.after_opt_out.grace_business_days",
+        "99999999",
+        "<= 36500",
+    ),
     ("rules:\n  cap_channel:\n    windows: {email: 3}\n", "rules.cap_channel.windows.email", "3", "a list"),
     ("retention:\n  lapsed_min_months: 30\n", "retention.lapsed_max_months", "24", "greater than lapsed_min_months"),
-    ("retention:\n  reminder_booking_days: 90\n", "retention.reminder_booking_days", "90",
-     "less than reminder_lookback_days"),
+    (
+        "retention:\n  reminder_booking_days: 90\n",
+        "retention.reminder_booking_days",
+        "90",
+        "less than reminder_lookback_days",
+    ),
     ("retention:\n  contact_fallback: [phone, fax]\n", "retention.contact_fallback[1]", "'fax'", "'email'"),
     ("retention:\n  service_interval_days: null\n", "retention.service_interval_days", "None", "a whole number"),
     ("audit:\n  exempt_categories: [recal]\n", "audit.exempt_categories[0]", "'recal'", "'recall'"),
@@ -131,13 +172,23 @@ def test_wrong_parameter_is_named_with_file_key_value_and_allowed(kit, text, pat
     assert str(file) in line and f"got {value}" in line and allowed in line, line
 
 
-@pytest.mark.parametrize("text, key, hint", [
-    ("rules:\n  cap_total:\n    windos: []\n", "rules.cap_total.windos", "did you mean 'windows'?"),
-    ("rules:\n  cap_total:\n    windows: [{days: 7, maxx: 2}]\n", "rules.cap_total.windows[0].maxx",
-     "did you mean 'max'?"),
-    ("retention:\n  lapsed_max_month: 30\n", "retention.lapsed_max_month", "did you mean 'lapsed_max_months'?"),
-    ("rules:\n  cap_channel:\n    windows: {emial: []}\n", "rules.cap_channel.windows.emial", "did you mean 'email'?"),
-])
+@pytest.mark.parametrize(
+    "text, key, hint",
+    [
+        ("rules:\n  cap_total:\n    windos: []\n", "rules.cap_total.windos", "did you mean 'windows'?"),
+        (
+            "rules:\n  cap_total:\n    windows: [{days: 7, maxx: 2}]\n",
+            "rules.cap_total.windows[0].maxx",
+            "did you mean 'max'?",
+        ),
+        ("retention:\n  lapsed_max_month: 30\n", "retention.lapsed_max_month", "did you mean 'lapsed_max_months'?"),
+        (
+            "rules:\n  cap_channel:\n    windows: {emial: []}\n",
+            "rules.cap_channel.windows.emial",
+            "did you mean 'email'?",
+        ),
+    ],
+)
 def test_unknown_keys_hint_the_closest(kit, text, key, hint):
     code, out, file = validate_params(kit, text)
     assert code == 1
@@ -146,14 +197,24 @@ def test_unknown_keys_hint_the_closest(kit, text, key, hint):
 
 def test_every_parameter_problem_at_once(kit):
     text = "".join(t for t, *_ in PARAM_CASES[:12] if t.startswith("rules:\n  cap_total"))
-    text = ("rules:\n  cap_total:\n    severity: catastrophic\n    enabled: 1\n"
-            "    windows: [{days: true, max: five}, {days: -1, max: -1}]\n"
-            "  quiet_hours: {start: '25:99'}\nretention: {lapsed_min_months: 30}\nreport: {plotlyjs: cdn}\n")
+    text = (
+        "rules:\n  cap_total:\n    severity: catastrophic\n    enabled: 1\n"
+        "    windows: [{days: true, max: five}, {days: -1, max: -1}]\n"
+        "  quiet_hours: {start: '25:99'}\nretention: {lapsed_min_months: 30}\nreport: {plotlyjs: cdn}\n"
+    )
     code, out, _ = validate_params(kit, text)
     assert code == 1
-    for path in ("rules.cap_total.severity", "rules.cap_total.enabled", "rules.cap_total.windows[0].days",
-                 "rules.cap_total.windows[0].max", "rules.cap_total.windows[1].days", "rules.cap_total.windows[1].max",
-                 "rules.quiet_hours.start", "retention.lapsed_max_months", "report.plotlyjs"):
+    for path in (
+        "rules.cap_total.severity",
+        "rules.cap_total.enabled",
+        "rules.cap_total.windows[0].days",
+        "rules.cap_total.windows[0].max",
+        "rules.cap_total.windows[1].days",
+        "rules.cap_total.windows[1].max",
+        "rules.quiet_hours.start",
+        "retention.lapsed_max_months",
+        "report.plotlyjs",
+    ):
         assert f"'{path}'" in out, (path, out)
 
 
@@ -161,7 +222,9 @@ def test_group_value_is_blamed_on_the_group_file(kit):
     store(kit)
     d = dealer(kit)
     g = kit / "params" / "groups" / "g.yaml"
-    g.write_text("group_id: g\ndealers: [D1]\nretention: {lapsed_min_months: 30}\nrules: {no_consent: {severity: huge}}\n")
+    g.write_text(
+        "group_id: g\ndealers: [D1]\nretention: {lapsed_min_months: 30}\nrules: {no_consent: {severity: huge}}\n"
+    )
     code, out = cli("validate", "--params", d, "--group", g)
     assert code == 1
     assert f"{g}: 'retention.lapsed_max_months' must be greater than lapsed_min_months (30), got 24" in out
@@ -233,17 +296,20 @@ def test_two_dealer_files_with_one_dealer_id_are_an_error_before_anything_runs(k
     assert not (kit / "reports").exists()
 
 
-@pytest.mark.parametrize("raw, why", [
-    ('"../escape"', "path separator"),
-    ('"a..b"', "'..'"),
-    ('"a/b"', "path separator"),
-    ('"a\\\\b"', "path separator"),
-    ('"CON"', "reserved device name"),
-    ('"lpt1.txt"', "reserved device name"),
-    ('"a\\tb"', "control characters"),
-    ('".hidden"', "letters, digits"),
-    ('"caf\u00e9 store"', "letters, digits"),
-])
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        ('"../escape"', "path separator"),
+        ('"a..b"', "'..'"),
+        ('"a/b"', "path separator"),
+        ('"a\\\\b"', "path separator"),
+        ('"CON"', "reserved device name"),
+        ('"lpt1.txt"', "reserved device name"),
+        ('"a\\tb"', "control characters"),
+        ('".hidden"', "letters, digits"),
+        ('"caf\u00e9 store"', "letters, digits"),
+    ],
+)
 def test_unsafe_dealer_ids_are_rejected_by_validate(kit, raw, why):
     store(kit)
     path = dealer(kit, dealer_id=raw, file="bad")
@@ -270,8 +336,9 @@ def test_unsafe_group_id_is_rejected(kit):
         assert code == 1 and why in out and f"{g}: 'group_id' must" in out, out
 
 
-@pytest.mark.parametrize("raw, text", [("007", "007"), ("1.50", "1.50"), ("0x1A", "0x1A"), ("1e3", "1e3"),
-                                       ("D-7", "D-7")])
+@pytest.mark.parametrize(
+    "raw, text", [("007", "007"), ("1.50", "1.50"), ("0x1A", "0x1A"), ("1e3", "1e3"), ("D-7", "D-7")]
+)
 def test_ids_keep_the_text_written(kit, raw, text):
     store(kit)
     path = dealer(kit, dealer_id=raw, file="x")
@@ -355,10 +422,13 @@ def test_future_rows_are_a_counted_warning_and_as_of_is_the_last_date_not_in_the
     assert code == 0 and "after the run date 2026-03-01 (in the future)" in out and "(2 rows)" in out
 
 
-@pytest.mark.parametrize("as_of, words", [
-    ("2027-03-01", "more than a year after the last date in the data (2026-02-05)"),
-    ("2025-12-31", "before the first date in the data (2026-01-05)"),
-])
+@pytest.mark.parametrize(
+    "as_of, words",
+    [
+        ("2027-03-01", "more than a year after the last date in the data (2026-02-05)"),
+        ("2025-12-31", "before the first date in the data (2026-01-05)"),
+    ],
+)
 def test_explicit_as_of_far_from_the_data_is_an_error(kit, as_of, words):
     store(kit)
     code, out = cli("validate", "--params", dealer(kit), "--as-of", as_of)
@@ -412,8 +482,7 @@ def test_audit_of_no_messages_with_appointments_does_not_crash(kit):
     """An IndexError once: appointments to attribute, and no message in the window."""
     from ownercomm_kit.audit import run_audit
 
-    appts = ("appointment_id,customer_id,booked_at,scheduled_for,status\n"
-             "A1,C1,2026-01-10 09:00,2026-01-20 09:00,kept\n")
+    appts = "appointment_id,customer_id,booked_at,scheduled_for,status\nA1,C1,2026-01-10 09:00,2026-01-20 09:00,kept\n"
     store(kit, communications__csv=MESSAGES.splitlines()[0] + "\n", appointments__csv=appts)
     p = params.resolve(dealer_file=dealer(kit))
     data = loader.load_dealer(p)
@@ -422,7 +491,9 @@ def test_audit_of_no_messages_with_appointments_does_not_crash(kit):
     assert set(res.tiers["tier"]) <= {"self_directed", "dormant"}
 
 
-@pytest.mark.parametrize("content", ["", "\n\n\n", "ro_id,customer_id,visit_date\n", "ro_id,customer_id,visit_date\n\n,,\n"])
+@pytest.mark.parametrize(
+    "content", ["", "\n\n\n", "ro_id,customer_id,visit_date\n", "ro_id,customer_id,visit_date\n\n,,\n"]
+)
 def test_empty_or_header_only_optional_table_is_missing_with_a_warning(kit, content):
     store(kit, service_visits__csv=content)
     d = dealer(kit)
@@ -446,11 +517,14 @@ def test_header_only_customers_is_said(kit):
     assert "no customers in the data: the file has a header row and no data rows" in out
 
 
-@pytest.mark.parametrize("body, row, cells", [
-    ("customer_id,first_name\nC1,Ann\nC2,Bob,EXTRA-SECRET\n", 3, 3),
-    ("customer_id,first_name\nC1,Ann\nC2,Bob\nC3\n", 4, 1),
-    ("customer_id,first_name\nC1,Ann\n\nC2,Bob,x,y\n", 4, 4),
-])
+@pytest.mark.parametrize(
+    "body, row, cells",
+    [
+        ("customer_id,first_name\nC1,Ann\nC2,Bob,EXTRA-SECRET\n", 3, 3),
+        ("customer_id,first_name\nC1,Ann\nC2,Bob\nC3\n", 4, 1),
+        ("customer_id,first_name\nC1,Ann\n\nC2,Bob,x,y\n", 4, 4),
+    ],
+)
 def test_ragged_row_names_its_spreadsheet_row(kit, body, row, cells):
     store(kit, customers__csv=body)
     code, out = cli("validate", "--params", dealer(kit))
@@ -478,14 +552,26 @@ def _zip_bytes(tmp_path) -> bytes:
 
 
 GARBAGE = [
-    ("customers.xlsx", lambda t: CUSTOMERS.encode(), "this .xlsx is a CSV (plain text table): rename it to customers.csv"),
-    ("customers.parquet", lambda t: CUSTOMERS.encode(), "this .parquet is a CSV (plain text table): rename it to customers.csv"),
+    (
+        "customers.xlsx",
+        lambda t: CUSTOMERS.encode(),
+        "this .xlsx is a CSV (plain text table): rename it to customers.csv",
+    ),
+    (
+        "customers.parquet",
+        lambda t: CUSTOMERS.encode(),
+        "this .parquet is a CSV (plain text table): rename it to customers.csv",
+    ),
     ("customers.csv", _xlsx_bytes, "this .csv is an Excel workbook (.xlsx): rename it to customers.xlsx"),
     ("customers.csv", _zip_bytes, "this .csv is a zip archive: unzip it"),
     ("customers.csv", lambda t: b"%PDF-1.7\n" + SECRET.encode(), "this .csv is a PDF document"),
     ("customers.csv", lambda t: b"<!DOCTYPE html><html><body>" + SECRET.encode(), "this .csv is a web page (HTML)"),
     ("customers.csv", lambda t: b"\x00\x01\x02" + SECRET.encode() + b"\x00" * 50, "this .csv is a binary file"),
-    ("customers.csv", lambda t: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + SECRET.encode(), "this .csv is an old Excel .xls workbook"),
+    (
+        "customers.csv",
+        lambda t: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + SECRET.encode(),
+        "this .csv is an old Excel .xls workbook",
+    ),
     ("customers.csv", lambda t: b"\x1f\x8b\x08" + SECRET.encode(), "this .csv is a gzip-compressed file"),
     ("customers.csv", lambda t: b'[{"customer_id": "' + SECRET.encode() + b'"}]', "this .csv is a JSON document"),
     ("customers.xlsx", _zip_bytes, "this .xlsx is a zip archive"),
@@ -516,8 +602,9 @@ def test_damaged_workbook_names_no_content(kit, tmp_path):
 
 def test_formula_like_ids_are_warned_about(kit):
     customers = "customer_id,first_name\n=HYPERLINK(1),Ann\n+C2,Bob\n-C3,Cy\n@C4,Di\nC5,Ed\n"
-    msgs = ("message_id,customer_id,sent_at,channel,sender,category\n"
-            "M1,=HYPERLINK(1),2026-01-05 10:00,email,dealer,offer\n")
+    msgs = (
+        "message_id,customer_id,sent_at,channel,sender,category\nM1,=HYPERLINK(1),2026-01-05 10:00,email,dealer,offer\n"
+    )
     store(kit, customers__csv=customers, communications__csv=msgs)
     code, out = cli("validate", "--params", dealer(kit))
     assert code == 0, out

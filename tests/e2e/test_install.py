@@ -1,6 +1,7 @@
 """Installs and trees anywhere (issue 10 items 7 and 8): the kit built as a wheel and
 installed non-editable, a workspace from `ownercomm init`, a tree without its own
 defaults, and the resume fingerprint over the kit's own code."""
+
 from __future__ import annotations
 
 import os
@@ -26,12 +27,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 # --------------------------------------------------------------------------- a built install
 
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     # as `pip install .` builds it: in an isolated build environment (setuptools from the index)
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(out)],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (whl,) = out.glob("ownercomm_kit-*.whl")
     return whl
@@ -60,18 +66,38 @@ def test_non_editable_install_runs_a_workspace_from_anywhere(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
-    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # the dependencies: this environment's site-packages, after the new one (its .pth files,
     # such as this checkout's editable finder, are not read from there)
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     env = {k: v for k, v in os.environ.items() if k not in ("OWNERCOMM_ROOT", "PYTHONPATH")}
-    where = subprocess.run([str(py), "-c", "import ownercomm_kit.paths as p; print(p.PACKAGE_DIR); "
-                            "print(p.kit_defaults_file()); print(p.kit_notebooks_dir())"],
-                           capture_output=True, text=True, cwd=tmp_path, env=env, check=True).stdout.split()
+    where = subprocess.run(
+        [
+            str(py),
+            "-c",
+            "import ownercomm_kit.paths as p; print(p.PACKAGE_DIR); "
+            "print(p.kit_defaults_file()); print(p.kit_notebooks_dir())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+    ).stdout.split()
     assert all(w.startswith(str(site)) for w in where), where
     ws = tmp_path / "ws"
     ownercomm = str(venv / "bin" / "ownercomm")
@@ -79,15 +105,19 @@ def test_non_editable_install_runs_a_workspace_from_anywhere(wheel, tmp_path):
         r = subprocess.run([ownercomm, *cmd], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
     assert not (ws / "params" / "defaults.yaml").exists()
-    r = subprocess.run([ownercomm, "run", "params/dealers/D001.yaml"], capture_output=True, text=True, cwd=ws,
-                       env=env, timeout=900)
+    r = subprocess.run(
+        [ownercomm, "run", "params/dealers/D001.yaml"], capture_output=True, text=True, cwd=ws, env=env, timeout=900
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
     store = ws / "reports" / "D001"
-    assert {"audit.html", "retention.html", "referrals.html", "kpis.json", "flags.csv"} <= {p.name for p in store.iterdir()}
+    assert {"audit.html", "retention.html", "referrals.html", "kpis.json", "flags.csv"} <= {
+        p.name for p in store.iterdir()
+    }
 
 
 # --------------------------------------------------------------------------- trees without defaults
+
 
 def test_tree_without_defaults_runs_with_the_kits_in_cli_and_kernel(tmp_path, monkeypatch):
     """A synth-like tree (params/dealers, no params/defaults.yaml): the CLI's resolution (from
@@ -97,8 +127,16 @@ def test_tree_without_defaults_runs_with_the_kits_in_cli_and_kernel(tmp_path, mo
     (tree / "params" / "dealers").mkdir(parents=True)
     (tree / "data" / "D9").mkdir(parents=True)
     dealer = tree / "params" / "dealers" / "D9.yaml"
-    dealer.write_text(yaml.safe_dump({"dealer_id": "D9", "data_dir": "data/D9", "timezone": "America/Denver",
-                                      "rules": {"cap_total": {"severity": "high"}}}))
+    dealer.write_text(
+        yaml.safe_dump(
+            {
+                "dealer_id": "D9",
+                "data_dir": "data/D9",
+                "timezone": "America/Denver",
+                "rules": {"cap_total": {"severity": "high"}},
+            }
+        )
+    )
     assert paths.defaults_file(tree) == paths.kit_defaults_file()
     monkeypatch.chdir(tmp_path)  # a folder that is no kit root
     cli = params.resolve(dealer_file=dealer)
@@ -124,6 +162,7 @@ def test_kit_root_of_a_workspace_and_its_own_defaults_win(tmp_path, monkeypatch)
 
 
 # --------------------------------------------------------------------------- ownercomm init
+
 
 def test_init_lays_out_a_workspace_and_keeps_what_exists(tmp_path):
     ws = tmp_path / "client"
@@ -153,6 +192,7 @@ def test_init_lays_out_a_workspace_and_keeps_what_exists(tmp_path):
 
 # --------------------------------------------------------------------------- resume notices code
 
+
 def test_fingerprint_covers_the_kits_own_code(tmp_path, monkeypatch):
     """A changed module, template or asset of the kit changes every store's fingerprint
     (the version string alone would not); bytecode does not; it is hashed once a process."""
@@ -164,8 +204,14 @@ def test_fingerprint_covers_the_kits_own_code(tmp_path, monkeypatch):
 
     def fp():
         run_resume._KIT_CODE.clear()
-        return run_resume.fingerprint(dealer_file=dealer, group_file=None, data_dir=kit / "data" / "D001", root=kit,
-                                  notebooks=sorted((kit / "notebooks").glob("*.ipynb")), as_of=None)
+        return run_resume.fingerprint(
+            dealer_file=dealer,
+            group_file=None,
+            data_dir=kit / "data" / "D001",
+            root=kit,
+            notebooks=sorted((kit / "notebooks").glob("*.ipynb")),
+            as_of=None,
+        )
 
     first = fp()
     for rel in ("audit/rules.py", "templates/ownercomm/static/report.css", "assets/synonyms.yaml"):

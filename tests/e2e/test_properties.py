@@ -14,6 +14,7 @@ git, independent of Hypothesis' local database), built by ``regression_dealer``.
 of examples comes from the Hypothesis profile (tests/conftest.py: ``ci`` by default,
 ``HYPOTHESIS_PROFILE=nightly`` for many more).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -42,16 +43,26 @@ def regression_dealer(name: str) -> DealerData:
     """Hand-written dealers for the failures the properties found (kept as @example)."""
     tz, as_of = "America/New_York", dt.date(2026, 3, 9)
     customers = pd.DataFrame({"customer_id": ["C00", "C01"]})
-    comm = pd.DataFrame({
-        "message_id": ["M00", "M01", "M02"], "customer_id": ["C00", "C00", "C01"],
-        "sent_at": ["2026-03-08 02:30:00", "2026-03-08 21:00:00", "2026-03-09 07:59:59"],
-        "channel": ["sms", "email", "phone"], "sender": ["dealer", "oem", "service"],
-        "category": ["offer", "recall", "service_reminder"],
-    })
+    comm = pd.DataFrame(
+        {
+            "message_id": ["M00", "M01", "M02"],
+            "customer_id": ["C00", "C00", "C01"],
+            "sent_at": ["2026-03-08 02:30:00", "2026-03-08 21:00:00", "2026-03-09 07:59:59"],
+            "channel": ["sms", "email", "phone"],
+            "sender": ["dealer", "oem", "service"],
+            "category": ["offer", "recall", "service_reminder"],
+        }
+    )
     header_only = comm.iloc[:0]
-    appointments = pd.DataFrame({"appointment_id": ["A00"], "customer_id": ["C00"],
-                                 "booked_at": ["2026-03-01 09:00:00"], "scheduled_for": ["2026-03-04 09:00:00"],
-                                 "status": ["kept"]})
+    appointments = pd.DataFrame(
+        {
+            "appointment_id": ["A00"],
+            "customer_id": ["C00"],
+            "booked_at": ["2026-03-01 09:00:00"],
+            "scheduled_for": ["2026-03-04 09:00:00"],
+            "status": ["kept"],
+        }
+    )
     if name == "nobody_unsubscribed":  # after_opt_out: first unsubscribe of an empty selection
         frames = {"customers": customers, "communications": comm.assign(unsubscribed=False)}
     elif name == "header_only_communications_with_appointments":  # tiers: last message of none
@@ -65,8 +76,12 @@ def regression_dealer(name: str) -> DealerData:
     return from_frames(frames, timezone=tz, as_of=as_of, dealer_id="HYP")
 
 
-REGRESSIONS = ["nobody_unsubscribed", "header_only_communications_with_appointments", "only_required_tables",
-               "no_customers_one_orphan_message"]
+REGRESSIONS = [
+    "nobody_unsubscribed",
+    "header_only_communications_with_appointments",
+    "only_required_tables",
+    "no_customers_one_orphan_message",
+]
 
 
 def with_regressions(test):
@@ -85,8 +100,13 @@ def months_back(d: dt.date, months: int) -> dt.date:
 
 
 def _rows(df: pd.DataFrame) -> list[dict]:
-    return [{k: (None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else v)
-             for k, v in r.items()} for r in df.astype(object).to_dict("records")]
+    return [
+        {
+            k: (None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else v)
+            for k, v in r.items()
+        }
+        for r in df.astype(object).to_dict("records")
+    ]
 
 
 def _date(v, tz: str) -> dt.date | None:
@@ -111,31 +131,66 @@ def denominators(data: DealerData, p: dict) -> dict[str, int | None]:
     ret_m = int(r["retention_window_months"])
     # first_year_service_retention: vehicles (by vin) sold in (A-24m, A-12m]
     if data.has("sales", "vin") and data.has("service_visits", "vin"):
-        out["first_year_service_retention"] = len({s["vin"] for s in _rows(data["sales"]) if s["vin"] and s["vin"].strip()
-                                                   and _within(_date(s["sale_date"], tz), months_back(a, 2 * ret_m), months_back(a, ret_m))})
+        out["first_year_service_retention"] = len(
+            {
+                s["vin"]
+                for s in _rows(data["sales"])
+                if s["vin"]
+                and s["vin"].strip()
+                and _within(_date(s["sale_date"], tz), months_back(a, 2 * ret_m), months_back(a, ret_m))
+            }
+        )
     else:
         out["first_year_service_retention"] = None
     # service_customer_retention_12m: customers with a visit in (A-24m, A-12m]
     out["service_customer_retention_12m"] = (
-        len({v["customer_id"] for v in _rows(data["service_visits"])
-             if _within(_date(v["visit_date"], tz), months_back(a, 2 * ret_m), months_back(a, ret_m))})
-        if data.has("service_visits") else None)
+        len(
+            {
+                v["customer_id"]
+                for v in _rows(data["service_visits"])
+                if _within(_date(v["visit_date"], tz), months_back(a, 2 * ret_m), months_back(a, ret_m))
+            }
+        )
+        if data.has("service_visits")
+        else None
+    )
     # appointment_show_rate_90d: kept + no_show, scheduled in (A-90d, A]
     out["appointment_show_rate_90d"] = (
-        sum(1 for x in _rows(data["appointments"]) if x["status"] in ("kept", "no_show")
-            and _within(_date(x["scheduled_for"], tz), a - dt.timedelta(days=int(r["show_rate_days"])), a))
-        if data.has("appointments") else None)
+        sum(
+            1
+            for x in _rows(data["appointments"])
+            if x["status"] in ("kept", "no_show")
+            and _within(_date(x["scheduled_for"], tz), a - dt.timedelta(days=int(r["show_rate_days"])), a)
+        )
+        if data.has("appointments")
+        else None
+    )
     # reminder_booking_rate_90d: service reminders sent in (A-90d, A-14d]; needs appointments to know bookings
     out["reminder_booking_rate_90d"] = (
-        sum(1 for x in _rows(data["communications"]) if x["category"] == "service_reminder"
-            and _within(_date(x["sent_at"], tz), a - dt.timedelta(days=int(r["reminder_lookback_days"])),
-                        a - dt.timedelta(days=int(r["reminder_booking_days"]))))
-        if data.has("appointments") else None)
+        sum(
+            1
+            for x in _rows(data["communications"])
+            if x["category"] == "service_reminder"
+            and _within(
+                _date(x["sent_at"], tz),
+                a - dt.timedelta(days=int(r["reminder_lookback_days"])),
+                a - dt.timedelta(days=int(r["reminder_booking_days"])),
+            )
+        )
+        if data.has("appointments")
+        else None
+    )
     # response_rate_90d: messages sent in (A-90d, A], delivered or of unknown status
     out["response_rate_90d"] = (
-        sum(1 for x in _rows(data["communications"]) if x["status"] in (None, "delivered")
-            and _within(_date(x["sent_at"], tz), a - dt.timedelta(days=int(r["response_days"])), a))
-        if data.has("communications", "responded_at") else None)
+        sum(
+            1
+            for x in _rows(data["communications"])
+            if x["status"] in (None, "delivered")
+            and _within(_date(x["sent_at"], tz), a - dt.timedelta(days=int(r["response_days"])), a)
+        )
+        if data.has("communications", "responded_at")
+        else None
+    )
     # repurchase_rate: customers whose first purchase is on or before A-36m
     if data.has("sales"):
         first: dict[str, dt.date] = {}
@@ -152,12 +207,17 @@ def denominators(data: DealerData, p: dict) -> dict[str, int | None]:
         lo = months_back(a, int(q["window_months"]))
         n12 = sum(1 for x in _rows(data["referrals"]) if _within(_date(x["referred_at"], tz), lo, a))
         out["referrals_12m"] = 1  # a count: never null when the table is there
-        for key, col in (("referral_conversion_12m", "status"), ("first_contact_24h_share", "first_contact_at"),
-                         ("acknowledgment_rate", "acknowledged_at")):
+        for key, col in (
+            ("referral_conversion_12m", "status"),
+            ("first_contact_24h_share", "first_contact_at"),
+            ("acknowledgment_rate", "acknowledged_at"),
+        ):
             out[key] = n12 if data.has("referrals", col) else None
         if data.has("sales") or data.has("service_visits"):
             active = {x["customer_id"] for x in _rows(data["sales"]) if _within(_date(x["sale_date"], tz), lo, a)}
-            active |= {x["customer_id"] for x in _rows(data["service_visits"]) if _within(_date(x["visit_date"], tz), lo, a)}
+            active |= {
+                x["customer_id"] for x in _rows(data["service_visits"]) if _within(_date(x["visit_date"], tz), lo, a)
+            }
             out["advocate_rate_12m"] = len(active)
         else:
             out["advocate_rate_12m"] = None
@@ -180,8 +240,18 @@ def check_flags(data: DealerData, p: dict, flags: pd.DataFrame) -> None:
     tz = data.timezone
     exempt = set(p["audit"]["exempt_categories"])
     comm = data["communications"].set_index("message_id", drop=False)
-    assert list(flags.columns) == ["message_id", "customer_id", "sent_at", "channel", "sender", "category",
-                                   "rule", "severity", "detail", "related_id"]
+    assert list(flags.columns) == [
+        "message_id",
+        "customer_id",
+        "sent_at",
+        "channel",
+        "sender",
+        "category",
+        "rule",
+        "severity",
+        "detail",
+        "related_id",
+    ]
     assert not flags.duplicated(["message_id", "rule"]).any(), "one row per (message, rule)"
     assert flags["detail"].notna().all() and not flags["detail"].str.contains(r"\bnan\b|<NA>|NaT|None").any()
     cust_zone = {}
@@ -208,8 +278,12 @@ def check_flags(data: DealerData, p: dict, flags: pd.DataFrame) -> None:
             hhmm = local.strftime("%H:%M:%S")
             assert hhmm < p["rules"]["quiet_hours"]["start"] + ":00" or hhmm >= p["rules"]["quiet_hours"]["end"] + ":00"
         if rule == "after_opt_out":
-            earlier = comm[(comm["customer_id"] == f["customer_id"]) & (comm["channel"] == f["channel"])
-                           & comm["unsubscribed"].fillna(False).astype(bool) & (comm["sent_at"] <= msg["sent_at"])]
+            earlier = comm[
+                (comm["customer_id"] == f["customer_id"])
+                & (comm["channel"] == f["channel"])
+                & comm["unsubscribed"].fillna(False).astype(bool)
+                & (comm["sent_at"] <= msg["sent_at"])
+            ]
             assert len(earlier), "after_opt_out only on a channel with an earlier unsubscribe"
             first_day = min(local_date_of(t, tz) for t in earlier["sent_at"])
             grace = int(p["rules"]["after_opt_out"]["grace_business_days"])
@@ -236,15 +310,49 @@ def check_kpis(data: DealerData, p: dict, kpis: dict) -> None:
 # ---------------------------------------------------------------- the properties
 
 SECTIONS = {
-    "audit": (audit_report, ["headline", "problems", "suppression", "one_voice", "timing", "fatigue", "tiers",
-                             "replay", "data_quality", "definitions"]),
-    "retention": (retention_report, ["headline", "attention", "call_lists", "trends", "cohorts", "data_quality",
-                                     "definitions"]),
-    "referrals": (referrals_report, ["headline", "attention", "followups", "volume", "funnel", "incentives",
-                                     "advocates", "data_quality", "definitions"]),
+    "audit": (
+        audit_report,
+        [
+            "headline",
+            "problems",
+            "suppression",
+            "one_voice",
+            "timing",
+            "fatigue",
+            "tiers",
+            "replay",
+            "data_quality",
+            "definitions",
+        ],
+    ),
+    "retention": (
+        retention_report,
+        ["headline", "attention", "call_lists", "trends", "cohorts", "data_quality", "definitions"],
+    ),
+    "referrals": (
+        referrals_report,
+        [
+            "headline",
+            "attention",
+            "followups",
+            "volume",
+            "funnel",
+            "incentives",
+            "advocates",
+            "data_quality",
+            "definitions",
+        ],
+    ),
 }
-OUTPUTS = ("flags.csv", "suppression.csv", "due_for_service.csv", "warranty_expiring.csv", "milestones.csv",
-           "referral_followups.csv", "kpis.json")
+OUTPUTS = (
+    "flags.csv",
+    "suppression.csv",
+    "due_for_service.csv",
+    "warranty_expiring.csv",
+    "milestones.csv",
+    "referral_followups.csv",
+    "kpis.json",
+)
 
 
 def render(report: str, data: DealerData, p: dict, out_dir):
@@ -278,8 +386,13 @@ def check_suppression(sup: pd.DataFrame) -> None:
 def check_audit(data: DealerData, p: dict, result) -> None:
     check_flags(data, p, result.flags)
     check_suppression(result.suppression)
-    assert set(result.headline) == {"messages", "customers_messaged", "flags_high", "flags_total",
-                                    "over_cap_customer_share"}
+    assert set(result.headline) == {
+        "messages",
+        "customers_messaged",
+        "flags_high",
+        "flags_total",
+        "over_cap_customer_share",
+    }
     share = result.headline["over_cap_customer_share"]
     assert (share is None) == (up_to_as_of(data)["communications"]["customer_id"].nunique() == 0)
     assert share is None or 0 <= share <= 1

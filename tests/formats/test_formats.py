@@ -1,4 +1,5 @@
 """formats.py: reading exports as the user sees them, and every cell parser."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,9 @@ LA = "America/Los_Angeles"
 
 
 def ts(text: str, tz: str = LA) -> pd.Timestamp:
-    return pd.Timestamp(text).tz_localize(tz) if pd.Timestamp(text).tzinfo is None else pd.Timestamp(text).tz_convert(tz)
+    return (
+        pd.Timestamp(text).tz_localize(tz) if pd.Timestamp(text).tzinfo is None else pd.Timestamp(text).tz_convert(tz)
+    )
 
 
 def one_ts(value, tz: str = LA):
@@ -90,8 +93,18 @@ def test_offsets_mixed_with_local_times_in_one_column():
 
 @pytest.mark.parametrize(
     "text",
-    ["2024-13-45", "02/30/2026", "2026-02-29", "13/01/2026", "2026", "2026-06", "tomorrow", "06/18/2026 25:00",
-     "45826.4.2", "12"],
+    [
+        "2024-13-45",
+        "02/30/2026",
+        "2026-02-29",
+        "13/01/2026",
+        "2026",
+        "2026-06",
+        "tomorrow",
+        "06/18/2026 25:00",
+        "45826.4.2",
+        "12",
+    ],
 )
 def test_impossible_or_partial_dates_are_unparseable_never_guessed(text):
     value, bad = one_ts(text)
@@ -141,7 +154,9 @@ def test_typed_cells_are_accepted():
     serial = pd.Series([45826.4375, np.nan])
     out, bad = parse_timestamps(serial, LA)
     assert out.iloc[0] == ts("2025-06-18 10:30") and not bad.any()
-    objects = pd.Series([dt.datetime(2026, 6, 18, 10, 30), dt.date(2026, 6, 19), "06/20/2026", 45826, None], dtype=object)
+    objects = pd.Series(
+        [dt.datetime(2026, 6, 18, 10, 30), dt.date(2026, 6, 19), "06/20/2026", 45826, None], dtype=object
+    )
     out, bad = parse_timestamps(objects, LA)
     assert list(out.iloc[:4]) == [ts("2026-06-18 10:30"), ts("2026-06-19"), ts("2026-06-20"), ts("2025-06-18")]
     assert not bad.any()
@@ -167,8 +182,12 @@ def test_dates_are_naive_midnight_and_offsets_take_their_date_in_the_zone():
     out, bad = parse_dates(s, LA)
     assert out.dtype == np.dtype("datetime64[ns]")
     # 02:00 UTC on the 18th is 19:00 on the 17th in Los Angeles.
-    assert list(out.iloc[:4]) == [pd.Timestamp("2026-06-18"), pd.Timestamp("2026-06-18"),
-                                  pd.Timestamp("2026-06-17"), pd.Timestamp("2025-06-18")]
+    assert list(out.iloc[:4]) == [
+        pd.Timestamp("2026-06-18"),
+        pd.Timestamp("2026-06-18"),
+        pd.Timestamp("2026-06-17"),
+        pd.Timestamp("2025-06-18"),
+    ]
     assert pd.isna(out.iloc[4]) and pd.isna(out.iloc[5])
     assert list(bad) == [False, False, False, False, False, True]
 
@@ -200,9 +219,24 @@ def test_bools_typed():
 
 @pytest.mark.parametrize(
     "text, value",
-    [("$31,000.00", 31000.0), ("31000", 31000.0), ("(1,200.50)", -1200.5), ("€ 9,50", None), ("€9.50", 9.5),
-     ("-5", -5.0), (" 1 234 ", 1234.0), ("USD 12", 12.0), ("1.5e3", 1500.0), ("$-3", -3.0), ("1,2", None),
-     ("12,34,567", None), ("abc", None), ("inf", None), ("nan", None), ("£1,000", 1000.0)],
+    [
+        ("$31,000.00", 31000.0),
+        ("31000", 31000.0),
+        ("(1,200.50)", -1200.5),
+        ("€ 9,50", None),
+        ("€9.50", 9.5),
+        ("-5", -5.0),
+        (" 1 234 ", 1234.0),
+        ("USD 12", 12.0),
+        ("1.5e3", 1500.0),
+        ("$-3", -3.0),
+        ("1,2", None),
+        ("12,34,567", None),
+        ("abc", None),
+        ("inf", None),
+        ("nan", None),
+        ("£1,000", 1000.0),
+    ],
 )
 def test_numbers(text, value):
     out, bad = parse_numbers(pd.Series([text], dtype="string"))
@@ -228,8 +262,15 @@ def test_ints():
 
 @pytest.mark.parametrize(
     "name, key",
-    [("Cust No", "custno"), ("CUSTNO", "custno"), ("cust_no", "custno"), ("E-Mail Address", "emailaddress"),
-     (" RO # ", "ro"), ("Cára", "cara"), ("\ufeffcustomer_id", "customerid")],
+    [
+        ("Cust No", "custno"),
+        ("CUSTNO", "custno"),
+        ("cust_no", "custno"),
+        ("E-Mail Address", "emailaddress"),
+        (" RO # ", "ro"),
+        ("Cára", "cara"),
+        ("\ufeffcustomer_id", "customerid"),
+    ],
 )
 def test_normalize_header(name, key):
     assert normalize_header(name) == key
@@ -273,7 +314,12 @@ def test_csv_utf16_excel_unicode_text(tmp_path):
 @pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
 def test_csv_separators_sniffed(tmp_path, sep):
     p = tmp_path / "t.csv"
-    p.write_text(sep.join(["id", "name", "amount"]) + "\n" + sep.join(["1", "Ann", "$1,000.00" if sep != "," else '"$1,000.00"']) + "\n")
+    p.write_text(
+        sep.join(["id", "name", "amount"])
+        + "\n"
+        + sep.join(["1", "Ann", "$1,000.00" if sep != "," else '"$1,000.00"'])
+        + "\n"
+    )
     raw = read_raw(p)
     assert raw.separator == sep
     assert list(raw.frame.columns) == ["id", "name", "amount"]
@@ -361,13 +407,18 @@ def write_xlsx(path, sheets: dict[str, list[list]]):
 
 def test_xlsx_sheets_typed_cells_and_row_numbers(tmp_path):
     p = tmp_path / "export.xlsx"
-    write_xlsx(p, {
-        "Customers": [["Cust No", "Name", "Born", "Opt In", "Spend"],
-                      [1001, "Cára", dt.datetime(1980, 5, 17), True, 31000.5],
-                      [None, None, None, None, None],
-                      ["1002", "Bob", dt.datetime(2026, 6, 18, 10, 30), False, 12.0]],
-        "Messages": [["id"], ["m1"]],
-    })
+    write_xlsx(
+        p,
+        {
+            "Customers": [
+                ["Cust No", "Name", "Born", "Opt In", "Spend"],
+                [1001, "Cára", dt.datetime(1980, 5, 17), True, 31000.5],
+                [None, None, None, None, None],
+                ["1002", "Bob", dt.datetime(2026, 6, 18, 10, 30), False, 12.0],
+            ],
+            "Messages": [["id"], ["m1"]],
+        },
+    )
     assert formats.sheet_names(p) == ["Customers", "Messages"]
     raw = read_raw(p)  # the first sheet
     assert raw.sheet == "Customers" and raw.name == "export.xlsx[Customers]"
@@ -381,7 +432,9 @@ def test_xlsx_sheets_typed_cells_and_row_numbers(tmp_path):
 
 def test_parquet_keeps_types(tmp_path):
     p = tmp_path / "t.parquet"
-    pd.DataFrame({"id": ["a", "b"], "when": pd.to_datetime(["2026-06-18", "2026-06-19"]), "n": [1.5, 2.0]}).to_parquet(p)
+    pd.DataFrame({"id": ["a", "b"], "when": pd.to_datetime(["2026-06-18", "2026-06-19"]), "n": [1.5, 2.0]}).to_parquet(
+        p
+    )
     raw = read_raw(p)
     assert raw.format == "parquet"
     assert raw.frame["id"].dtype == "string"
@@ -422,8 +475,11 @@ def test_csv_crlf_line_ends(tmp_path):
 
 @pytest.mark.parametrize(
     "text, utc",
-    [("2026-06-18T10:30:00.123Z", "2026-06-18 10:30:00.123"), ("2026-06-18T10:30:00 +02:00", "2026-06-18 08:30"),
-     ("2026-06-18T10:30:00+02", "2026-06-18 08:30")],
+    [
+        ("2026-06-18T10:30:00.123Z", "2026-06-18 10:30:00.123"),
+        ("2026-06-18T10:30:00 +02:00", "2026-06-18 08:30"),
+        ("2026-06-18T10:30:00+02", "2026-06-18 08:30"),
+    ],
 )
 def test_more_iso_offset_spellings(text, utc):
     value, bad = one_ts(text)
@@ -436,7 +492,9 @@ def test_more_local_spellings(text):
     assert not bad and value.date() == dt.date(2026, 6, 18)
 
 
-@pytest.mark.parametrize("text", ["1/1/0001", "9999-12-31", "12/31/9999", "0001-01-01T00:00:00Z", "2026-06-18T24:00:00"])
+@pytest.mark.parametrize(
+    "text", ["1/1/0001", "9999-12-31", "12/31/9999", "0001-01-01T00:00:00Z", "2026-06-18T24:00:00"]
+)
 def test_dates_outside_what_the_kit_holds_are_unparseable_not_a_crash(text):
     value, bad = one_ts(text)
     assert bad and pd.isna(value)

@@ -1,4 +1,5 @@
 """The group audit (SPEC §9) on a hand-built group whose every conflict is known."""
+
 from __future__ import annotations
 
 import copy
@@ -14,13 +15,20 @@ from ownercomm_kit.group import step
 from helpers.group import CHI, LA, build, day, defaults, write_store
 
 EXPECTED = {
-    ("B", "MB1", "sister_promo_after_purchase"), ("B", "MB3", "sister_promo_after_purchase"),
-    ("A", "MA3", "sister_reminder_after_service"), ("A", "MA5", "sister_reminder_after_service"),
-    ("A", "MA6", "sister_conquest_to_owner"), ("B", "MB6", "sister_conquest_to_owner"),
-    ("B", "MB9", "sister_after_opt_out"), ("A", "MA10", "sister_after_opt_out"),
-    ("A", "MA14", "group_cap_total"), ("B", "MB14", "group_cap_total"),
+    ("B", "MB1", "sister_promo_after_purchase"),
+    ("B", "MB3", "sister_promo_after_purchase"),
+    ("A", "MA3", "sister_reminder_after_service"),
+    ("A", "MA5", "sister_reminder_after_service"),
+    ("A", "MA6", "sister_conquest_to_owner"),
+    ("B", "MB6", "sister_conquest_to_owner"),
+    ("B", "MB9", "sister_after_opt_out"),
+    ("A", "MA10", "sister_after_opt_out"),
+    ("A", "MA14", "group_cap_total"),
+    ("B", "MB14", "group_cap_total"),
     # Ann's August emails from B come after her opt-out at A as well
-    ("B", "MB12", "sister_after_opt_out"), ("B", "MB13", "sister_after_opt_out"), ("B", "MB14", "sister_after_opt_out"),
+    ("B", "MB12", "sister_after_opt_out"),
+    ("B", "MB13", "sister_after_opt_out"),
+    ("B", "MB14", "sister_after_opt_out"),
 }
 
 
@@ -39,8 +47,21 @@ def test_every_conflict_exactly(handbuilt):
     g, _, _, entry = handbuilt
     f = _flags(g)
     assert set(zip(f["dealer_id"], f["message_id"], f["rule"])) == EXPECTED
-    assert list(f.columns) == ["message_id", "customer_id", "sent_at", "channel", "sender", "category", "rule",
-                               "severity", "detail", "related_id", "dealer_id", "person_id", "related_dealer_id"]
+    assert list(f.columns) == [
+        "message_id",
+        "customer_id",
+        "sent_at",
+        "channel",
+        "sender",
+        "category",
+        "rule",
+        "severity",
+        "detail",
+        "related_id",
+        "dealer_id",
+        "person_id",
+        "related_dealer_id",
+    ]
     assert set(f["severity"]) == {"medium"}
     rel = {(r.message_id, r.rule): (r.related_id, r.related_dealer_id) for r in f.itertuples()}
     assert rel[("MB1", "sister_promo_after_purchase")] == ("S1", "A")
@@ -57,7 +78,9 @@ def test_every_conflict_exactly(handbuilt):
 def test_detail_names_both_stores(handbuilt):
     f = _flags(handbuilt[0]).set_index(["message_id", "rule"])
     d = f.loc[("MB1", "sister_promo_after_purchase"), "detail"]
-    assert d.startswith("Naperville Motors sent a Camry offer 2 days after the customer bought a Camry at Tustin Motors"), d
+    assert d.startswith(
+        "Naperville Motors sent a Camry offer 2 days after the customer bought a Camry at Tustin Motors"
+    ), d
     assert "Tustin Motors" in f.loc[("MB9", "sister_after_opt_out"), "detail"]
     assert "Naperville Motors" in f.loc[("MA3", "sister_reminder_after_service"), "detail"]
 
@@ -80,8 +103,15 @@ def test_persons_exactly(handbuilt):
 
 
 def test_person_id_is_a_function_of_members():
-    c = pd.DataFrame({"dealer_id": ["A", "B", "C"], "customer_id": ["1", "2", "3"],
-                      "email": ["x@y.z", "X@Y.Z ", None], "phone": [None, None, None], "last_name": [None] * 3})
+    c = pd.DataFrame(
+        {
+            "dealer_id": ["A", "B", "C"],
+            "customer_id": ["1", "2", "3"],
+            "email": ["x@y.z", "X@Y.Z ", None],
+            "phone": [None, None, None],
+            "last_name": [None] * 3,
+        }
+    )
     one = P.match_persons(c)
     two = P.match_persons(c.iloc[::-1].reset_index(drop=True))
     key = lambda df: dict(zip(df["dealer_id"] + df["customer_id"], df["person_id"]))  # noqa: E731
@@ -90,18 +120,30 @@ def test_person_id_is_a_function_of_members():
 
 
 def test_normalization():
-    assert P.normalize_last_name(pd.Series(["García", "Van Dyke", "O'Neil", "  ", None])).tolist()[:3] == ["garcia", "vandyke", "oneil"]
+    assert P.normalize_last_name(pd.Series(["García", "Van Dyke", "O'Neil", "  ", None])).tolist()[:3] == [
+        "garcia",
+        "vandyke",
+        "oneil",
+    ]
     assert P.normalize_last_name(pd.Series(["  "])).isna().all()
-    assert P.normalize_phone(pd.Series(["(714) 555-0101", "+1 714 555 0101", "714.555.0101", "", "abc"])).tolist() == \
-        ["+17145550101"] * 3 + [pd.NA, pd.NA]
+    assert P.normalize_phone(pd.Series(["(714) 555-0101", "+1 714 555 0101", "714.555.0101", "", "abc"])).tolist() == [
+        "+17145550101"
+    ] * 3 + [pd.NA, pd.NA]
     assert P.normalize_phone(pd.Series(["020 7946 0018"]), region="GB").tolist() == ["+442079460018"]
     assert P.normalize_email(pd.Series([" Ann+promo@X.com "])).tolist() == ["ann+promo@x.com"]
     assert P.normalize_email(pd.Series([" Ann+promo@X.com "]), ignore_plus_tags=True).tolist() == ["ann@x.com"]
 
 
 def test_span_counts():
-    c = pd.DataFrame({"dealer_id": ["A", "B", "C"], "customer_id": ["1", "2", "3"],
-                      "email": ["x@y.z"] * 3, "phone": [None] * 3, "last_name": [None] * 3})
+    c = pd.DataFrame(
+        {
+            "dealer_id": ["A", "B", "C"],
+            "customer_id": ["1", "2", "3"],
+            "email": ["x@y.z"] * 3,
+            "phone": [None] * 3,
+            "last_name": [None] * 3,
+        }
+    )
     s = P.span_counts(P.match_persons(c))
     assert s.to_dict("records") == [{"stores": "3", "email": 1, "phone_name": 0, "both": 0, "persons": 1}]
 
@@ -115,9 +157,18 @@ def test_tie_at_one_instant_orders_by_dealer_id(tmp_path):
 
 
 def test_disabled_rules_and_store_cap(tmp_path):
-    g, manifest, prm = build(tmp_path, **{r: {"enabled": False} for r in
-                                          ("sister_promo_after_purchase", "sister_reminder_after_service",
-                                           "sister_conquest_to_owner", "sister_after_opt_out")})
+    g, manifest, prm = build(
+        tmp_path,
+        **{
+            r: {"enabled": False}
+            for r in (
+                "sister_promo_after_purchase",
+                "sister_reminder_after_service",
+                "sister_conquest_to_owner",
+                "sister_after_opt_out",
+            )
+        },
+    )
     step.run_group_step(g, manifest, prm)
     f = _flags(g)
     assert set(f["rule"]) == {"group_cap_total"}
@@ -156,18 +207,33 @@ def test_resumable_and_kpis_in_manifest(handbuilt, tmp_path):
 
 
 def test_no_stores(tmp_path):
-    entry = step.run_group_step(tmp_path, {"group_id": "g", "stores": [
-        {"dealer_id": "D", "status": "failed", "out_dir": None}]}, defaults())
+    entry = step.run_group_step(
+        tmp_path, {"group_id": "g", "stores": [{"dealer_id": "D", "status": "failed", "out_dir": None}]}, defaults()
+    )
     assert entry["status"] == "ok" and entry["kpis"]["group_flags_total"] == 0
     assert entry["kpis"]["shared_customer_message_share"] is None
 
 
 def test_csv_formula_safe(tmp_path):
     g = tmp_path / "g"
-    st = write_store(g, "A", "A", LA, "2026-08-10", customers=[{"customer_id": "=cmd", "email": "q@q.q"}],
-                     messages=[{"message_id": "+M1", "customer_id": "=cmd", "sent_at": "2026-08-01 10:00", "category": "conquest"}])
-    st2 = write_store(g, "B", "B", LA, "2026-08-10", customers=[{"customer_id": "@x", "email": "Q@q.q"}],
-                      vehicles=[{"vin": "-V", "customer_id": "@x"}])
+    st = write_store(
+        g,
+        "A",
+        "A",
+        LA,
+        "2026-08-10",
+        customers=[{"customer_id": "=cmd", "email": "q@q.q"}],
+        messages=[{"message_id": "+M1", "customer_id": "=cmd", "sent_at": "2026-08-01 10:00", "category": "conquest"}],
+    )
+    st2 = write_store(
+        g,
+        "B",
+        "B",
+        LA,
+        "2026-08-10",
+        customers=[{"customer_id": "@x", "email": "Q@q.q"}],
+        vehicles=[{"vin": "-V", "customer_id": "@x"}],
+    )
     step.run_group_step(g, {"group_id": "g", "stores": [st, st2]}, defaults())
     for name in ("group_flags.csv", "persons.csv", "group_suppression.csv"):
         text = (g / "group" / name).read_text()
@@ -179,12 +245,16 @@ def test_csv_formula_safe(tmp_path):
 
 def test_dask_path_gives_the_same_outputs(tmp_path):
     import distributed  # a dependency of the kit: missing is a failure
+
     g, manifest, prm = build(tmp_path / "local")
     step.run_group_step(g, manifest, prm)
     g2, manifest2, _ = build(tmp_path / "dask")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         prm2 = copy.deepcopy(prm)
         prm2["group"]["partition_messages"] = 7  # several buckets of persons, one task each
         entry = step.run_group_step(g2, manifest2, prm2, client=client)
@@ -205,10 +275,26 @@ def test_buckets_do_not_change_outputs(tmp_path):
 
 def _small(tmp_path, a_msgs, b_msgs, *, a_extra=None, b_extra=None, **rules):
     g = tmp_path / "s"
-    a = write_store(g, "A", "Tustin Motors", LA, "2026-12-31", customers=[{"customer_id": "X", "email": "p@q.r"}],
-                    messages=a_msgs, **(a_extra or {}))
-    b = write_store(g, "B", "Naperville Motors", CHI, "2026-12-31", customers=[{"customer_id": "Y", "email": "P@Q.R"}],
-                    messages=b_msgs, **(b_extra or {}))
+    a = write_store(
+        g,
+        "A",
+        "Tustin Motors",
+        LA,
+        "2026-12-31",
+        customers=[{"customer_id": "X", "email": "p@q.r"}],
+        messages=a_msgs,
+        **(a_extra or {}),
+    )
+    b = write_store(
+        g,
+        "B",
+        "Naperville Motors",
+        CHI,
+        "2026-12-31",
+        customers=[{"customer_id": "Y", "email": "P@Q.R"}],
+        messages=b_msgs,
+        **(b_extra or {}),
+    )
     step.run_group_step(g, {"group_id": "s", "stores": [a, b]}, defaults(**rules))
     f = _flags(g)
     return set(zip(f["message_id"], f["rule"]))
@@ -219,8 +305,10 @@ def test_cap_window_is_elapsed_hours_across_dst(tmp_path):
     # its 6th message after the spring-forward of 03-08: 14:30 CDT = 19:30 UTC is inside (though
     # 7 days 30 min later on Chicago's wall clock), 15:30 CDT = 20:30 UTC is not
     a = [{"message_id": f"A{i}", "customer_id": "X", "sent_at": f"2026-03-0{i} 12:00"} for i in (1, 2, 3)]
-    b = [{"message_id": "B4", "customer_id": "Y", "sent_at": "2026-03-04 14:00"},
-         {"message_id": "B5", "customer_id": "Y", "sent_at": "2026-03-05 14:00"}]
+    b = [
+        {"message_id": "B4", "customer_id": "Y", "sent_at": "2026-03-04 14:00"},
+        {"message_id": "B5", "customer_id": "Y", "sent_at": "2026-03-05 14:00"},
+    ]
     inside = _small(tmp_path / "in", a, b + [{"message_id": "B6", "customer_id": "Y", "sent_at": "2026-03-08 14:30"}])
     outside = _small(tmp_path / "out", a, b + [{"message_id": "B6", "customer_id": "Y", "sent_at": "2026-03-08 15:30"}])
     assert ("B6", "group_cap_total") in inside
@@ -229,23 +317,50 @@ def test_cap_window_is_elapsed_hours_across_dst(tmp_path):
 
 def test_reminder_window_boundary_and_exempt(tmp_path):
     visits = {"visits": [{"ro_id": "R", "customer_id": "X", "visit_date": "2026-05-01"}]}
-    got = _small(tmp_path, [], [
-        {"message_id": "D30", "customer_id": "Y", "sent_at": "2026-05-31 23:00", "category": "service_reminder"},
-        {"message_id": "D31", "customer_id": "Y", "sent_at": "2026-06-01 00:10", "category": "service_reminder"},
-        {"message_id": "DM1", "customer_id": "Y", "sent_at": "2026-04-30 10:00", "category": "service_reminder"},
-        {"message_id": "REC", "customer_id": "Y", "sent_at": "2026-05-02 10:00", "category": "recall"},
-    ], a_extra=visits)
+    got = _small(
+        tmp_path,
+        [],
+        [
+            {"message_id": "D30", "customer_id": "Y", "sent_at": "2026-05-31 23:00", "category": "service_reminder"},
+            {"message_id": "D31", "customer_id": "Y", "sent_at": "2026-06-01 00:10", "category": "service_reminder"},
+            {"message_id": "DM1", "customer_id": "Y", "sent_at": "2026-04-30 10:00", "category": "service_reminder"},
+            {"message_id": "REC", "customer_id": "Y", "sent_at": "2026-05-02 10:00", "category": "recall"},
+        ],
+        a_extra=visits,
+    )
     assert got == {("D30", "sister_reminder_after_service")}
 
 
 def test_opt_out_on_an_exempt_message_still_counts(tmp_path):
-    got = _small(tmp_path, [
-        {"message_id": "U", "customer_id": "X", "sent_at": "2026-09-01 10:00", "category": "transactional",
-         "channel": "sms", "unsubscribed": True}], [
-        {"message_id": "S1", "customer_id": "Y", "sent_at": "2026-09-15 10:00", "channel": "sms"},  # day 10 = grace end
-        {"message_id": "S2", "customer_id": "Y", "sent_at": "2026-09-16 10:00", "channel": "sms"},
-        {"message_id": "S3", "customer_id": "Y", "sent_at": "2026-09-16 11:00", "channel": "sms", "category": "recall"},
-    ])
+    got = _small(
+        tmp_path,
+        [
+            {
+                "message_id": "U",
+                "customer_id": "X",
+                "sent_at": "2026-09-01 10:00",
+                "category": "transactional",
+                "channel": "sms",
+                "unsubscribed": True,
+            }
+        ],
+        [
+            {
+                "message_id": "S1",
+                "customer_id": "Y",
+                "sent_at": "2026-09-15 10:00",
+                "channel": "sms",
+            },  # day 10 = grace end
+            {"message_id": "S2", "customer_id": "Y", "sent_at": "2026-09-16 10:00", "channel": "sms"},
+            {
+                "message_id": "S3",
+                "customer_id": "Y",
+                "sent_at": "2026-09-16 11:00",
+                "channel": "sms",
+                "category": "recall",
+            },
+        ],
+    )
     assert got == {("S2", "sister_after_opt_out")}
 
 
@@ -253,9 +368,17 @@ def test_group_parameters_only_in_the_group_file(tmp_path):
     d = params_mod.load_defaults()
     dealer = params_mod.check_layer({"group": {"match": {"default_region": "GB"}}}, "D.yaml", "dealer", d)
     assert any("'group' parameters belong in the group file" in p for p in dealer)
-    group = params_mod.check_layer({"group": {"match": {"default_region": "GB"},
-                                              "rules": {"group_cap_total": {"windows": [{"days": 7, "max": 8}]}}}},
-                                   "g.yaml", "group", d)
+    group = params_mod.check_layer(
+        {
+            "group": {
+                "match": {"default_region": "GB"},
+                "rules": {"group_cap_total": {"windows": [{"days": 7, "max": 8}]}},
+            }
+        },
+        "g.yaml",
+        "group",
+        d,
+    )
     assert group == []
     # a typo: found by the typed schema when the layers are resolved, named with its file and key path
     (tmp_path / "g.yaml").write_text("group_id: g\ndealers: []\ngroup:\n  match:\n    region: GB\n")
@@ -278,18 +401,30 @@ def test_one_store_persons_and_the_stores_own_cap(tmp_path):
     """A person known to one store only: flagged by group_cap_total only when that store's own
     cap_total settings differ from the group's (it flagged by its own, looser, cap)."""
     d = defaults()
-    same = {"cap_total": {"enabled": True, "windows": d["rules"]["cap_total"]["windows"]},
-            "exempt_categories": d["audit"]["exempt_categories"]}
-    loose = {"cap_total": {"enabled": True, "windows": [{"days": 7, "max": 50}]},
-             "exempt_categories": d["audit"]["exempt_categories"]}
+    same = {
+        "cap_total": {"enabled": True, "windows": d["rules"]["cap_total"]["windows"]},
+        "exempt_categories": d["audit"]["exempt_categories"],
+    }
+    loose = {
+        "cap_total": {"enabled": True, "windows": [{"days": 7, "max": 50}]},
+        "exempt_categories": d["audit"]["exempt_categories"],
+    }
     msgs = [{"message_id": f"M{i}", "customer_id": "X", "sent_at": f"2026-05-0{i} 10:00"} for i in range(1, 8)]
     got = {}
     for name, caps in (("same", same), ("loose", loose), ("unknown", None)):
         g = tmp_path / name
         # the store flagged M6 and M7 itself when its settings are the group's
         flagged = [dict(m, store_cap=m["message_id"] in ("M6", "M7") and caps is same) for m in msgs]
-        st = write_store(g, "A", "A", LA, "2026-06-01", customers=[{"customer_id": "X", "email": "x@y.z"}],
-                         messages=flagged, caps=caps)
+        st = write_store(
+            g,
+            "A",
+            "A",
+            LA,
+            "2026-06-01",
+            customers=[{"customer_id": "X", "email": "x@y.z"}],
+            messages=flagged,
+            caps=caps,
+        )
         step.run_group_step(g, {"group_id": "g", "stores": [st]}, d)
         got[name] = set(_flags(g)["message_id"])
     assert got == {"same": set(), "loose": {"M6", "M7"}, "unknown": {"M6", "M7"}}
@@ -298,14 +433,33 @@ def test_one_store_persons_and_the_stores_own_cap(tmp_path):
 def test_phone_fast_path_agrees_with_phonenumbers():
     import phonenumbers
 
-    forms = ["(714) 555-0101", "714.555.0101", "+1 714 555 0101", "1-714-555-0101", "7145550101", "+17145550101",
-             "  (212)552-8124 ", "1 (800) 555-0199", "011 44 20 7946 0018", "+44 20 7946 0018", "555-0101",
-             "714-555-0101 x23", "1-800-FLOWERS", "(014) 555-0101", "+1 (114) 555 0101", "12345678901"]
+    forms = [
+        "(714) 555-0101",
+        "714.555.0101",
+        "+1 714 555 0101",
+        "1-714-555-0101",
+        "7145550101",
+        "+17145550101",
+        "  (212)552-8124 ",
+        "1 (800) 555-0199",
+        "011 44 20 7946 0018",
+        "+44 20 7946 0018",
+        "555-0101",
+        "714-555-0101 x23",
+        "1-800-FLOWERS",
+        "(014) 555-0101",
+        "+1 (114) 555 0101",
+        "12345678901",
+    ]
     got = P.normalize_phone(pd.Series(forms)).tolist()
     for form, g in zip(forms, got):
         try:
             p = phonenumbers.parse(form, "US")
-            want = phonenumbers.format_number(p, phonenumbers.PhoneNumberFormat.E164) if phonenumbers.is_possible_number(p) else None
+            want = (
+                phonenumbers.format_number(p, phonenumbers.PhoneNumberFormat.E164)
+                if phonenumbers.is_possible_number(p)
+                else None
+            )
         except phonenumbers.NumberParseException:
             want = None
         assert (None if pd.isna(g) else g) == want, (form, g, want)

@@ -1,4 +1,5 @@
 """group_audit.html in a real browser: charts draw offline, hostile names stay text, contacts masked."""
+
 from __future__ import annotations
 
 import pytest

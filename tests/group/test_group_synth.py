@@ -1,5 +1,6 @@
 """Synthetic groups with shared customers (SPEC §9): every injected group break is found
 (recall 1.0) and a clean group gives no group flag."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,17 @@ def test_synthetic_group(tmp_path, inject):
 
     (tmp_path / "params").mkdir()
     shutil.copy(paths.defaults_file(), tmp_path / "params" / "defaults.yaml")
-    s = write_group(tmp_path, dealers=3, customers=80, seed=5, inject_rate=0.01, inject=inject,
-                    as_of=dt.date(2026, 10, 31), group_id="g", shared_share=0.2)
+    s = write_group(
+        tmp_path,
+        dealers=3,
+        customers=80,
+        seed=5,
+        inject_rate=0.01,
+        inject=inject,
+        as_of=dt.date(2026, 10, 31),
+        group_id="g",
+        shared_share=0.2,
+    )
     res = run_batch(s["group_file"], out=tmp_path / "out", workers=2)
     assert not res.failed and res.group_step["status"] == "ok", res.group_step
     g = tmp_path / "out" / "g" / "group"
@@ -30,8 +40,13 @@ def test_synthetic_group(tmp_path, inject):
     want = set(zip(truth["dealer_id"], truth["message_id"], truth["rule"]))
     if inject:
         assert want and want <= got, sorted(want - got)[:5]  # recall 1.0
-        assert {r for _, _, r in want} >= {"sister_promo_after_purchase", "sister_reminder_after_service",
-                                           "sister_conquest_to_owner", "sister_after_opt_out", "group_cap_total"}
+        assert {r for _, _, r in want} >= {
+            "sister_promo_after_purchase",
+            "sister_reminder_after_service",
+            "sister_conquest_to_owner",
+            "sister_after_opt_out",
+            "group_cap_total",
+        }
     else:
         assert not want and not got, sorted(got)[:5]
     # every shared record was matched with its source, and nothing else was

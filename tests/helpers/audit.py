@@ -1,4 +1,5 @@
 """Small builders for hand-made audit cases (tests of ownercomm_kit.audit)."""
+
 from __future__ import annotations
 
 import copy
@@ -24,8 +25,15 @@ def params(**rule_overrides) -> dict:
 
 def msg(mid, sent_at, customer="C1", channel="email", sender="dealer", category="newsletter", **extra) -> dict:
     """One message; ``sent_at`` without offset is in the dealer's timezone."""
-    return {"message_id": mid, "customer_id": customer, "sent_at": sent_at, "channel": channel,
-            "sender": sender, "category": category, **extra}
+    return {
+        "message_id": mid,
+        "customer_id": customer,
+        "sent_at": sent_at,
+        "channel": channel,
+        "sender": sender,
+        "category": category,
+        **extra,
+    }
 
 
 def dealer(messages: list[dict], customers: list[dict] | None = None, *, timezone=DEALER_TZ, as_of=None, **tables):

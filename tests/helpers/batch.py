@@ -3,6 +3,7 @@
 Tiny stores, made in code: each has communications, service visits and referrals as CSV.
 The fixture notebooks in tests/fixtures/notebooks follow the notebook contract.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -25,8 +26,9 @@ def make_kit(tmp: Path, notebooks: Path | None = FIXTURE_NOTEBOOKS) -> Path:
     return tmp
 
 
-def make_store(kit: Path, dealer_id: str, *, messages: int = 12, broken: str | None = None,
-               extra: dict | None = None) -> Path:
+def make_store(
+    kit: Path, dealer_id: str, *, messages: int = 12, broken: str | None = None, extra: dict | None = None
+) -> Path:
     """A dealer file and its data folder; ``broken``: ``columns`` (a DataError) or ``dates``
     (the second notebook fails after the first wrote its outputs)."""
     data = kit / "data" / dealer_id
@@ -38,14 +40,24 @@ def make_store(kit: Path, dealer_id: str, *, messages: int = 12, broken: str | N
     if broken == "columns":
         rows = [",".join(r.split(",")[:2]) for r in rows]  # no sent_at, no channel
     (data / "communications.csv").write_text("\n".join(rows) + "\n")
-    visits = ["ro_id,customer_id,visit_date", "R1,CUSTX0,2026-01-05", "R2,CUSTX0,2026-03-05", f"R3,CUSTX1,2026-02-{n:02d}"]
+    visits = [
+        "ro_id,customer_id,visit_date",
+        "R1,CUSTX0,2026-01-05",
+        "R2,CUSTX0,2026-03-05",
+        f"R3,CUSTX1,2026-02-{n:02d}",
+    ]
     if broken == "dates":
         visits.append("R4,CUSTX2,not a date")
     (data / "service_visits.csv").write_text("\n".join(visits) + "\n")
     refs = ["referral_id,referrer_id"] + [f"F{i},CUSTX{i}" for i in range(n)]
     (data / "referrals.csv").write_text("\n".join(refs) + "\n")
-    doc = {"dealer_id": dealer_id, "dealer_name": f"Store {dealer_id} <b>&co</b>", "data_dir": f"data/{dealer_id}",
-           "timezone": "America/Chicago", **(extra or {})}
+    doc = {
+        "dealer_id": dealer_id,
+        "dealer_name": f"Store {dealer_id} <b>&co</b>",
+        "data_dir": f"data/{dealer_id}",
+        "timezone": "America/Chicago",
+        **(extra or {}),
+    }
     path = kit / "params" / "dealers" / f"{dealer_id}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

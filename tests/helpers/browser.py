@@ -1,6 +1,7 @@
 """Headless Chromium for the page tests: Debian's chromium driven by Playwright's Python
 package (``executable_path``; Playwright's own browser download does not work here), offline,
 with a fresh profile. The ``browser`` fixture (tests/conftest.py) yields :func:`chromium`."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,13 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -33,8 +39,12 @@ def chromium(width: int = 1280):
     profile = tempfile.mkdtemp(prefix="oc-chromium-")
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-            offline=True, viewport={"width": width, "height": 900},
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            offline=True,
+            viewport={"width": width, "height": 900},
         )
         yield context
         context.close()

@@ -1,4 +1,5 @@
 """Tiny dealer folders written in tests (loader, validation, validate command)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,7 +36,10 @@ def clean_folder(folder: Path, **extra: str | bytes) -> Path:
 
 def broken_folder(folder: Path) -> Path:
     """Issue 2's acceptance folder: a required column renamed, an impossible date, a duplicated id."""
-    return write_folder(folder, {
-        "customers.csv": CUSTOMERS.replace("customer_id,", "Cust No,", 1),
-        "communications.csv": COMMUNICATIONS.replace("2026-06-19", "2024-13-45").replace("M2,C2", "M1,C2"),
-    })
+    return write_folder(
+        folder,
+        {
+            "customers.csv": CUSTOMERS.replace("customer_id,", "Cust No,", 1),
+            "communications.csv": COMMUNICATIONS.replace("2026-06-19", "2024-13-45").replace("M2,C2", "M1,C2"),
+        },
+    )

@@ -1,4 +1,5 @@
 """Small hand-made dealers for the retention and referral tests (tests/test_retention.py, test_referrals.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ encoding, separator, date style and yes/no words, or Excel workbooks, or typed p
 Tables are DataFrames of canonical text cells ("" = empty), so any dealer (hand-made, or
 synthetic through ``tables_from_data``) can be written in every shape.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,7 +29,14 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
             "customer_id": ["1001", "1002", "1003", "1004", "1005", "1006"],
             "first_name": ["Cára", "Zoë", "François", "Bob", "Ana", "Lee"],
             "last_name": ["Núñez", "Ångström", "Dubœuf", "Smith", "Peña", "O'Brien"],
-            "email": ["cara@example.com", "zoe@example.com", "", "bob@example.com", "ana@example.com", "lee@example.com"],
+            "email": [
+                "cara@example.com",
+                "zoe@example.com",
+                "",
+                "bob@example.com",
+                "ana@example.com",
+                "lee@example.com",
+            ],
             "phone": ["(714) 555-0100", "714-555-0101", "714.555.0102", "", "7145550104", "(714) 555-0105"],
             "postal_code": ["02134", "92780", "92781", "92782", "", "92784"],
             "state": ["MA", "CA", "CA", "CA", "", "CA"],
@@ -91,27 +99,118 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
     m = pd.DataFrame(
         {
             "message_id": [f"M{i}" for i in range(1, 14)],
-            "customer_id": ["1001", "1001", "1001", "1002", "1002", "1003", "1004", "1004", "1005", "1006", "1006", "1001", "1002"],
-            "sent_at": [
-                "2026-06-02 10:00", "2026-06-05 22:30", "2026-06-18 07:15", "2026-05-29 12:00", "2026-06-03 12:00",
-                "2026-06-10 09:00", "2026-06-11 18:20", "2026-06-12 18:20", "2026-06-13 11:11", "2026-06-03 15:00",
-                "2026-06-04 15:00", "2026-06-06 10:00", "2026-06-15 13:45",
+            "customer_id": [
+                "1001",
+                "1001",
+                "1001",
+                "1002",
+                "1002",
+                "1003",
+                "1004",
+                "1004",
+                "1005",
+                "1006",
+                "1006",
+                "1001",
+                "1002",
             ],
-            "channel": ["email", "sms", "sms", "email", "phone", "mail", "email", "sms", "phone", "email", "email", "email", "mail"],
-            "sender": ["service", "dealer", "oem", "sales", "fi", "oem", "service", "service", "dealer", "oem", "sales", "oem", "dealer"],
+            "sent_at": [
+                "2026-06-02 10:00",
+                "2026-06-05 22:30",
+                "2026-06-18 07:15",
+                "2026-05-29 12:00",
+                "2026-06-03 12:00",
+                "2026-06-10 09:00",
+                "2026-06-11 18:20",
+                "2026-06-12 18:20",
+                "2026-06-13 11:11",
+                "2026-06-03 15:00",
+                "2026-06-04 15:00",
+                "2026-06-06 10:00",
+                "2026-06-15 13:45",
+            ],
+            "channel": [
+                "email",
+                "sms",
+                "sms",
+                "email",
+                "phone",
+                "mail",
+                "email",
+                "sms",
+                "phone",
+                "email",
+                "email",
+                "email",
+                "mail",
+            ],
+            "sender": [
+                "service",
+                "dealer",
+                "oem",
+                "sales",
+                "fi",
+                "oem",
+                "service",
+                "service",
+                "dealer",
+                "oem",
+                "sales",
+                "oem",
+                "dealer",
+            ],
             "category": [
-                "service_reminder", "offer", "sales_promo", "conquest", "birthday", "anniversary", "warranty",
-                "recall", "survey", "offer", "newsletter", "referral", "event",
+                "service_reminder",
+                "offer",
+                "sales_promo",
+                "conquest",
+                "birthday",
+                "anniversary",
+                "warranty",
+                "recall",
+                "survey",
+                "offer",
+                "newsletter",
+                "referral",
+                "event",
             ],
             "campaign_id": ["C1", "C2", "C3", "", "C5", "C6", "C7", "C8", "", "C10", "C11", "C12", "C13"],
             "vin": ["1HGCM82633A004352", "", "", "", "", "", "", "", "", "5YJ3E1EA7KF123456", "", "", ""],
             "model": ["", "Accord", "", "", "", "", "", "", "", "Model 3", "", "", ""],
             "offer_price": ["", "29500", "", "", "", "", "", "", "", "39990", "", "", ""],
-            "status": ["delivered", "delivered", "bounced", "failed", "", "delivered", "delivered", "delivered", "", "delivered", "delivered", "delivered", ""],
+            "status": [
+                "delivered",
+                "delivered",
+                "bounced",
+                "failed",
+                "",
+                "delivered",
+                "delivered",
+                "delivered",
+                "",
+                "delivered",
+                "delivered",
+                "delivered",
+                "",
+            ],
             "opened_at": ["2026-06-02 11:00", "", "", "", "", "", "2026-06-11 19:00", "", "", "", "", "", ""],
             "clicked_at": ["2026-06-02 11:05", "", "", "", "", "", "", "", "", "", "", "", ""],
             "responded_at": ["", "2026-06-05 22:45", "", "", "", "", "", "", "", "", "", "", ""],
-            "unsubscribed": ["false", "true", "false", "", "false", "false", "false", "false", "", "false", "false", "false", ""],
+            "unsubscribed": [
+                "false",
+                "true",
+                "false",
+                "",
+                "false",
+                "false",
+                "false",
+                "false",
+                "",
+                "false",
+                "false",
+                "false",
+                "",
+            ],
         }
     )
     le = pd.DataFrame(
@@ -128,7 +227,13 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
         {
             "referral_id": ["F1", "F2", "F3", "F4", "F5"],
             "referrer_id": ["1001", "1001", "1002", "1006", "1004"],
-            "referred_at": ["2026-05-01 10:00", "2026-05-20 10:00", "2026-06-01 08:00", "2026-03-10 09:00", "2026-06-14 20:00"],
+            "referred_at": [
+                "2026-05-01 10:00",
+                "2026-05-20 10:00",
+                "2026-06-01 08:00",
+                "2026-03-10 09:00",
+                "2026-06-14 20:00",
+            ],
             "referred_name": ["Mía Gómez", "Tom", "Kim", "Jo", "Élodie"],
             "referred_email": ["mia@example.com", "", "kim@example.com", "", "elodie@example.com"],
             "referred_phone": ["714-555-0200", "", "", "714-555-0203", ""],
@@ -153,8 +258,15 @@ def hand_dealer() -> dict[str, pd.DataFrame]:
         }
     )
     return {
-        "customers": c, "vehicles": v, "sales": s, "service_visits": sv, "appointments": a,
-        "communications": m, "leads": le, "referrals": r, "declined_work": dw,
+        "customers": c,
+        "vehicles": v,
+        "sales": s,
+        "service_visits": sv,
+        "appointments": a,
+        "communications": m,
+        "leads": le,
+        "referrals": r,
+        "declined_work": dw,
     }
 
 
@@ -174,8 +286,8 @@ class Shape:
     """How one vendor exports: names, headers, words, encoding, separator, date style."""
 
     name: str
-    files: dict[str, str]                       # table -> file name (xlsx: "book.xlsx#Sheet")
-    headers: dict[str, dict[str, str]]          # table -> canonical column -> their header
+    files: dict[str, str]  # table -> file name (xlsx: "book.xlsx#Sheet")
+    headers: dict[str, dict[str, str]]  # table -> canonical column -> their header
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # "table.column" -> canonical -> theirs
     encoding: str = "utf-8"
     sep: str = ","
@@ -183,8 +295,8 @@ class Shape:
     date: str = "%Y-%m-%d"
     timestamp: str = "%Y-%m-%d %H:%M"
     yes_no: tuple[str, str] = ("true", "false")
-    money: str = "{}"                           # how prices and amounts are written
-    excel_dates: str = "datetime"               # xlsx: "datetime" cells or "serial" numbers
+    money: str = "{}"  # how prices and amounts are written
+    excel_dates: str = "datetime"  # xlsx: "datetime" cells or "serial" numbers
 
 
 def _kinds(table: str) -> dict[str, schema.Column]:
@@ -224,8 +336,10 @@ def write_shape(folder: Path, tables: dict[str, pd.DataFrame], shape: Shape) -> 
         if file.endswith(".parquet"):  # typed columns, as a BI tool writes them
             vendor = to_vendor(table, df, shape, for_excel=True)
             kinds = [_kinds(table)[c] for c in df.columns]
-            typed = {h: pd.Series([_excel_cell(v, k, shape) for v in vendor[h]], dtype=object)
-                     for h, k in zip(vendor.columns, kinds)}
+            typed = {
+                h: pd.Series([_excel_cell(v, k, shape) for v in vendor[h]], dtype=object)
+                for h, k in zip(vendor.columns, kinds)
+            }
             pd.DataFrame(typed).to_parquet(folder / file, index=False)
             continue
         vendor = to_vendor(table, df, shape)
@@ -275,70 +389,174 @@ def _excel_cell(value: str, col: schema.Column, shape: Shape):
 
 DMS_HEADERS = {
     "customers": {
-        "customer_id": "Cust No", "first_name": "First Name", "last_name": "Last Name", "email": "E-Mail Address",
-        "phone": "Cell Phone", "postal_code": "Zip Code", "state": "State", "timezone": "Time Zone", "birth_date": "DOB",
-        "preferred_channel": "Preferred Contact Method", "email_opt_in": "Opt-In Email", "sms_consent": "Text OK",
-        "phone_dnc": "Do Not Call", "mail_opt_out": "Do Not Mail", "household_id": "Household #",
+        "customer_id": "Cust No",
+        "first_name": "First Name",
+        "last_name": "Last Name",
+        "email": "E-Mail Address",
+        "phone": "Cell Phone",
+        "postal_code": "Zip Code",
+        "state": "State",
+        "timezone": "Time Zone",
+        "birth_date": "DOB",
+        "preferred_channel": "Preferred Contact Method",
+        "email_opt_in": "Opt-In Email",
+        "sms_consent": "Text OK",
+        "phone_dnc": "Do Not Call",
+        "mail_opt_out": "Do Not Mail",
+        "household_id": "Household #",
     },
-    "vehicles": {"vin": "VIN", "customer_id": "Owner Cust No", "make": "Make", "model": "Model",
-                 "model_year": "Year", "warranty_end": "Warranty Exp Date"},
-    "sales": {"sale_id": "Deal #", "customer_id": "Buyer Cust No", "sale_date": "Contract Date", "vin": "VIN",
-              "model": "Model", "new_used": "N/U", "price": "Selling Price", "salesperson": "Salesperson 1",
-              "products": "F&I Products"},
-    "service_visits": {"ro_id": "RO #", "customer_id": "Cust #", "visit_date": "RO Close Date", "vin": "VIN",
-                       "pay_type": "Pay Type", "amount": "RO Total", "service_type": "Job Type", "mileage": "Odometer"},
-    "appointments": {"appointment_id": "Appt #", "customer_id": "Customer Number", "booked_at": "Date Booked",
-                     "scheduled_for": "Appt Date/Time", "status": "Appt Status", "vin": "VIN",
-                     "source": "Booking Source"},
+    "vehicles": {
+        "vin": "VIN",
+        "customer_id": "Owner Cust No",
+        "make": "Make",
+        "model": "Model",
+        "model_year": "Year",
+        "warranty_end": "Warranty Exp Date",
+    },
+    "sales": {
+        "sale_id": "Deal #",
+        "customer_id": "Buyer Cust No",
+        "sale_date": "Contract Date",
+        "vin": "VIN",
+        "model": "Model",
+        "new_used": "N/U",
+        "price": "Selling Price",
+        "salesperson": "Salesperson 1",
+        "products": "F&I Products",
+    },
+    "service_visits": {
+        "ro_id": "RO #",
+        "customer_id": "Cust #",
+        "visit_date": "RO Close Date",
+        "vin": "VIN",
+        "pay_type": "Pay Type",
+        "amount": "RO Total",
+        "service_type": "Job Type",
+        "mileage": "Odometer",
+    },
+    "appointments": {
+        "appointment_id": "Appt #",
+        "customer_id": "Customer Number",
+        "booked_at": "Date Booked",
+        "scheduled_for": "Appt Date/Time",
+        "status": "Appt Status",
+        "vin": "VIN",
+        "source": "Booking Source",
+    },
     "communications": {
-        "message_id": "Msg ID", "customer_id": "Cust No", "sent_at": "Sent Date/Time", "channel": "Medium",
-        "sender": "Sent By", "category": "Campaign Type", "campaign_id": "Campaign Code", "vin": "VIN",
-        "model": "Vehicle Model", "offer_price": "Offer Price", "status": "Delivery Status", "opened_at": "Opened",
-        "clicked_at": "Clicked", "responded_at": "Responded", "unsubscribed": "Unsubscribed",
+        "message_id": "Msg ID",
+        "customer_id": "Cust No",
+        "sent_at": "Sent Date/Time",
+        "channel": "Medium",
+        "sender": "Sent By",
+        "category": "Campaign Type",
+        "campaign_id": "Campaign Code",
+        "vin": "VIN",
+        "model": "Vehicle Model",
+        "offer_price": "Offer Price",
+        "status": "Delivery Status",
+        "opened_at": "Opened",
+        "clicked_at": "Clicked",
+        "responded_at": "Responded",
+        "unsubscribed": "Unsubscribed",
     },
-    "leads": {"lead_id": "Opportunity ID", "customer_id": "Customer Number", "opened_at": "Created Date",
-              "closed_at": "Closed Date", "outcome": "Lead Status", "source": "Lead Source"},
+    "leads": {
+        "lead_id": "Opportunity ID",
+        "customer_id": "Customer Number",
+        "opened_at": "Created Date",
+        "closed_at": "Closed Date",
+        "outcome": "Lead Status",
+        "source": "Lead Source",
+    },
     "referrals": {
-        "referral_id": "Referral #", "referrer_id": "Referred By", "referred_at": "Referral Date",
-        "referred_name": "Friend Name", "referred_email": "Friend Email", "referred_phone": "Friend Phone",
-        "referred_customer_id": "Referred Cust No", "incentive_category": "Reward Type",
-        "reward_value": "Reward Amount", "status": "Referral Status", "first_contact_at": "First Contact Date",
-        "sold_at": "Sold Date", "sale_id": "Deal #", "acknowledged_at": "Thank You Sent",
+        "referral_id": "Referral #",
+        "referrer_id": "Referred By",
+        "referred_at": "Referral Date",
+        "referred_name": "Friend Name",
+        "referred_email": "Friend Email",
+        "referred_phone": "Friend Phone",
+        "referred_customer_id": "Referred Cust No",
+        "incentive_category": "Reward Type",
+        "reward_value": "Reward Amount",
+        "status": "Referral Status",
+        "first_contact_at": "First Contact Date",
+        "sold_at": "Sold Date",
+        "sale_id": "Deal #",
+        "acknowledged_at": "Thank You Sent",
     },
-    "declined_work": {"ro_id": "RO #", "customer_id": "Cust No", "declined_at": "Declined Date", "vin": "VIN",
-                      "description": "Declined Op", "amount": "Decline Amount"},
+    "declined_work": {
+        "ro_id": "RO #",
+        "customer_id": "Cust No",
+        "declined_at": "Declined Date",
+        "vin": "VIN",
+        "description": "Declined Op",
+        "amount": "Decline Amount",
+    },
 }
 DMS_VALUES = {
     "customers.preferred_channel": {"email": "E-mail", "sms": "Text", "phone": "Phone Call", "mail": "Direct Mail"},
     "communications.channel": {"email": "E-mail", "sms": "Text", "phone": "Phone Call", "mail": "Direct Mail"},
-    "communications.sender": {"oem": "Manufacturer", "sales": "Sales Dept", "dealer": "Marketing",
-                              "service": "Service Dept", "fi": "F&I"},
+    "communications.sender": {
+        "oem": "Manufacturer",
+        "sales": "Sales Dept",
+        "dealer": "Marketing",
+        "service": "Service Dept",
+        "fi": "F&I",
+    },
     "communications.category": {
-        "service_reminder": "Service Reminder", "offer": "Special Offer", "sales_promo": "Promotion",
-        "conquest": "Conquest Campaign", "birthday": "Happy Birthday", "anniversary": "Purchase Anniversary",
-        "warranty": "Warranty Expiration", "recall": "Safety Recall", "survey": "CSI Survey",
-        "newsletter": "eNewsletter", "referral": "Refer a Friend", "event": "Invitation",
+        "service_reminder": "Service Reminder",
+        "offer": "Special Offer",
+        "sales_promo": "Promotion",
+        "conquest": "Conquest Campaign",
+        "birthday": "Happy Birthday",
+        "anniversary": "Purchase Anniversary",
+        "warranty": "Warranty Expiration",
+        "recall": "Safety Recall",
+        "survey": "CSI Survey",
+        "newsletter": "eNewsletter",
+        "referral": "Refer a Friend",
+        "event": "Invitation",
         "transactional": "Confirmation",
     },
     "communications.status": {"delivered": "Delivered", "bounced": "Hard Bounce", "failed": "Error"},
     "appointments.status": {"scheduled": "Open", "kept": "Showed", "no_show": "NS", "cancelled": "Cxl"},
     "service_visits.pay_type": {"customer": "C", "warranty": "W", "internal": "I"},
-    "service_visits.service_type": {"maintenance": "LOF", "repair": "Mechanical", "recall": "Safety Recall",
-                                    "tires": "Tire", "other": "Misc"},
+    "service_visits.service_type": {
+        "maintenance": "LOF",
+        "repair": "Mechanical",
+        "recall": "Safety Recall",
+        "tires": "Tire",
+        "other": "Misc",
+    },
     "sales.new_used": {"new": "N", "used": "U"},
     "leads.outcome": {"sold": "Won", "lost": "Dead"},
-    "referrals.incentive_category": {"transactional": "Gift Card", "experiential": "Event Tickets",
-                                     "recognition": "Wall of Fame", "altruistic": "Charity"},
-    "referrals.status": {"new": "Submitted", "contacted": "Working", "appointment": "Appt Set", "sold": "Won",
-                         "lost": "Dead"},
+    "referrals.incentive_category": {
+        "transactional": "Gift Card",
+        "experiential": "Event Tickets",
+        "recognition": "Wall of Fame",
+        "altruistic": "Charity",
+    },
+    "referrals.status": {
+        "new": "Submitted",
+        "contacted": "Working",
+        "appointment": "Appt Set",
+        "sold": "Won",
+        "lost": "Dead",
+    },
 }
 
 DMS = Shape(
     "dms",
     files={
-        "customers": "customer_master.csv", "vehicles": "Vehicle Master.csv", "sales": "Deal History.csv",
-        "service_visits": "ROs.csv", "appointments": "Service Appts.csv", "communications": "msg_export.csv",
-        "leads": "Opportunities.csv", "referrals": "Refer a Friend.csv", "declined_work": "Declined Services.csv",
+        "customers": "customer_master.csv",
+        "vehicles": "Vehicle Master.csv",
+        "sales": "Deal History.csv",
+        "service_visits": "ROs.csv",
+        "appointments": "Service Appts.csv",
+        "communications": "msg_export.csv",
+        "leads": "Opportunities.csv",
+        "referrals": "Refer a Friend.csv",
+        "declined_work": "Declined Services.csv",
     },
     headers=DMS_HEADERS,
     values=DMS_VALUES,
@@ -354,51 +572,124 @@ DMS = Shape(
 CRM = Shape(
     "crm",
     files={
-        "customers": "Contacts.txt", "vehicles": "Garage.tsv", "sales": "Sales.txt",
-        "service_visits": "Service History.txt", "appointments": "Appointments.txt",
-        "communications": "Activities.txt", "leads": "Leads.txt", "referrals": "Referrals.txt",
+        "customers": "Contacts.txt",
+        "vehicles": "Garage.tsv",
+        "sales": "Sales.txt",
+        "service_visits": "Service History.txt",
+        "appointments": "Appointments.txt",
+        "communications": "Activities.txt",
+        "leads": "Leads.txt",
+        "referrals": "Referrals.txt",
         "declined_work": "Declined Recommendations.txt",
     },
     headers={
         "customers": {
-            "customer_id": "Contact ID", "first_name": "FirstName", "last_name": "LastName",
-            "email": "Email Address", "phone": "Mobile", "postal_code": "Postal Code", "state": "State/Province", "timezone": "TZ",
-            "birth_date": "Birthday", "preferred_channel": "Contact Preference", "email_opt_in": "Email Opt In",
-            "sms_consent": "SMS Opt In", "phone_dnc": "DNC", "mail_opt_out": "Mail Opt Out",
+            "customer_id": "Contact ID",
+            "first_name": "FirstName",
+            "last_name": "LastName",
+            "email": "Email Address",
+            "phone": "Mobile",
+            "postal_code": "Postal Code",
+            "state": "State/Province",
+            "timezone": "TZ",
+            "birth_date": "Birthday",
+            "preferred_channel": "Contact Preference",
+            "email_opt_in": "Email Opt In",
+            "sms_consent": "SMS Opt In",
+            "phone_dnc": "DNC",
+            "mail_opt_out": "Mail Opt Out",
             "household_id": "Household ID",
         },
-        "vehicles": {"customer_id": "Contact ID", "make": "Vehicle Make", "model": "Vehicle Model",
-                     "model_year": "Model Year", "warranty_end": "Warranty Expiration"},
-        "sales": {"sale_id": "Deal ID", "customer_id": "Contact ID", "sale_date": "Sold Date",
-                  "new_used": "New/Used", "price": "Sale Price", "salesperson": "Sales Rep", "products": "FI Products"},
-        "service_visits": {"ro_id": "Repair Order", "customer_id": "Contact ID", "visit_date": "Service Date",
-                           "pay_type": "Payment Type", "amount": "Invoice Total", "service_type": "Service Category",
-                           "mileage": "Mileage"},
-        "appointments": {"appointment_id": "Appointment ID", "customer_id": "Contact ID", "booked_at": "Created",
-                         "scheduled_for": "Appointment Date", "status": "Result", "source": "Source"},
+        "vehicles": {
+            "customer_id": "Contact ID",
+            "make": "Vehicle Make",
+            "model": "Vehicle Model",
+            "model_year": "Model Year",
+            "warranty_end": "Warranty Expiration",
+        },
+        "sales": {
+            "sale_id": "Deal ID",
+            "customer_id": "Contact ID",
+            "sale_date": "Sold Date",
+            "new_used": "New/Used",
+            "price": "Sale Price",
+            "salesperson": "Sales Rep",
+            "products": "FI Products",
+        },
+        "service_visits": {
+            "ro_id": "Repair Order",
+            "customer_id": "Contact ID",
+            "visit_date": "Service Date",
+            "pay_type": "Payment Type",
+            "amount": "Invoice Total",
+            "service_type": "Service Category",
+            "mileage": "Mileage",
+        },
+        "appointments": {
+            "appointment_id": "Appointment ID",
+            "customer_id": "Contact ID",
+            "booked_at": "Created",
+            "scheduled_for": "Appointment Date",
+            "status": "Result",
+            "source": "Source",
+        },
         "communications": {
-            "message_id": "Activity ID", "customer_id": "Contact ID", "sent_at": "Sent", "channel": "Type",
-            "sender": "Department", "category": "Purpose", "campaign_id": "Campaign", "status": "Send Status",
-            "opened_at": "Opened At", "clicked_at": "Click Date", "responded_at": "Response Date",
+            "message_id": "Activity ID",
+            "customer_id": "Contact ID",
+            "sent_at": "Sent",
+            "channel": "Type",
+            "sender": "Department",
+            "category": "Purpose",
+            "campaign_id": "Campaign",
+            "status": "Send Status",
+            "opened_at": "Opened At",
+            "clicked_at": "Click Date",
+            "responded_at": "Response Date",
             "unsubscribed": "Opted Out",
         },
-        "leads": {"lead_id": "Lead ID", "customer_id": "Contact ID", "opened_at": "Lead Date",
-                  "closed_at": "Close Date", "outcome": "Outcome"},
-        "referrals": {"referral_id": "Referral ID", "referrer_id": "Referrer", "referred_at": "Submitted",
-                      "referred_name": "Referral Name", "referred_email": "Referral Email",
-                      "referred_phone": "Referral Phone", "incentive_category": "Incentive Type",
-                      "reward_value": "Reward", "status": "Stage", "first_contact_at": "First Contact",
-                      "acknowledged_at": "Thanked At"},
-        "declined_work": {"ro_id": "Repair Order", "customer_id": "Contact ID", "declined_at": "Date Declined",
-                          "description": "Recommendation", "amount": "Estimate"},
+        "leads": {
+            "lead_id": "Lead ID",
+            "customer_id": "Contact ID",
+            "opened_at": "Lead Date",
+            "closed_at": "Close Date",
+            "outcome": "Outcome",
+        },
+        "referrals": {
+            "referral_id": "Referral ID",
+            "referrer_id": "Referrer",
+            "referred_at": "Submitted",
+            "referred_name": "Referral Name",
+            "referred_email": "Referral Email",
+            "referred_phone": "Referral Phone",
+            "incentive_category": "Incentive Type",
+            "reward_value": "Reward",
+            "status": "Stage",
+            "first_contact_at": "First Contact",
+            "acknowledged_at": "Thanked At",
+        },
+        "declined_work": {
+            "ro_id": "Repair Order",
+            "customer_id": "Contact ID",
+            "declined_at": "Date Declined",
+            "description": "Recommendation",
+            "amount": "Estimate",
+        },
     },
     values={
         "customers.preferred_channel": {"email": "Email", "sms": "SMS", "phone": "Call", "mail": "Mail"},
         "communications.channel": {"email": "Email", "sms": "SMS", "phone": "Call", "mail": "Mail"},
-        "communications.sender": {"oem": "OEM", "sales": "Sales", "dealer": "Dealer", "service": "Service",
-                                  "fi": "Finance"},
-        "communications.category": {"service_reminder": "Maintenance Reminder", "sales_promo": "Sales Promo",
-                                    "newsletter": "Newsletter"},
+        "communications.sender": {
+            "oem": "OEM",
+            "sales": "Sales",
+            "dealer": "Dealer",
+            "service": "Service",
+            "fi": "Finance",
+        },
+        "communications.category": {
+            "service_reminder": "Maintenance Reminder",
+            "sales_promo": "Sales Promo",
+            "newsletter": "Newsletter",
+        },
         "appointments.status": {"kept": "Completed", "no_show": "No Show", "cancelled": "Canceled"},
         "service_visits.pay_type": {"customer": "Customer Pay", "warranty": "Warranty", "internal": "Internal"},
         "sales.new_used": {"used": "Pre-Owned"},
@@ -411,8 +702,14 @@ CRM = Shape(
 )
 
 _SHEETS = {
-    "customers": "Customers", "vehicles": "Vehicles", "sales": "Deals", "service_visits": "Service History",
-    "appointments": "Appts", "communications": "Messages", "leads": "Opportunities", "referrals": "Referrals",
+    "customers": "Customers",
+    "vehicles": "Vehicles",
+    "sales": "Deals",
+    "service_visits": "Service History",
+    "appointments": "Appts",
+    "communications": "Messages",
+    "leads": "Opportunities",
+    "referrals": "Referrals",
     "declined_work": "Declined Work",
 }
 EXCEL_BOOK = Shape(
@@ -477,8 +774,10 @@ def cp1252_only(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             text.encode("cp1252")
             return text
         except UnicodeEncodeError:
-            return "".join(ch if _cp1252(ch) else unicodedata.normalize("NFKD", ch).encode("cp1252", "ignore").decode("cp1252")
-                           for ch in text)
+            return "".join(
+                ch if _cp1252(ch) else unicodedata.normalize("NFKD", ch).encode("cp1252", "ignore").decode("cp1252")
+                for ch in text
+            )
 
     return {name: df.map(fix) for name, df in tables.items()}
 

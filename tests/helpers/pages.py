@@ -1,4 +1,5 @@
 """Checks of rendered report pages shared by the property and end-to-end tests."""
+
 from __future__ import annotations
 
 import base64

@@ -18,6 +18,7 @@ Conventions (SPEC §4 read word by word):
 - a rule whose optional input column is absent from the data is skipped (for no_consent, the
   channel whose consent column is absent).
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,10 +31,22 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 RULE_NAMES = (
-    "cap_total", "cap_channel", "min_gap", "multi_sender", "duplicate_campaign",
-    "promo_after_purchase", "better_offer_after_purchase", "reminder_after_service",
-    "conquest_to_owner", "promo_during_open_lead", "no_consent", "after_opt_out",
-    "quiet_hours", "non_preferred_channel", "state_quiet_hours", "state_contact_cap",
+    "cap_total",
+    "cap_channel",
+    "min_gap",
+    "multi_sender",
+    "duplicate_campaign",
+    "promo_after_purchase",
+    "better_offer_after_purchase",
+    "reminder_after_service",
+    "conquest_to_owner",
+    "promo_during_open_lead",
+    "no_consent",
+    "after_opt_out",
+    "quiet_hours",
+    "non_preferred_channel",
+    "state_quiet_hours",
+    "state_contact_cap",
 )
 
 
@@ -166,6 +179,7 @@ def reference_flags(data, params: dict) -> tuple[set[tuple[str, str]], set[str],
 
 # --- frequency rules ------------------------------------------------------------------------------
 
+
 def _caps(msgs, exempt, windows_of, rule, flag):
     for ordered in msgs.by_customer.values():
         for i, m in enumerate(ordered):
@@ -220,6 +234,7 @@ def _duplicate_campaign(msgs, flag):
 
 # --- conflicts with purchases, visits, appointments, leads ----------------------------------------
 
+
 def _by_customer(rows):
     out = defaultdict(list)
     for r in rows:
@@ -246,8 +261,11 @@ def _better_offer(data, msgs, p, flag):
             if s["model"] is None or s["price"] is None:
                 continue
             days = (m["date"] - _date_of(s["sale_date"], msgs.tz)).days
-            if (str(s["model"]).lower() == str(m["model"]).lower() and 0 <= days <= p["days"]
-                    and m["offer_price"] < s["price"]):
+            if (
+                str(s["model"]).lower() == str(m["model"]).lower()
+                and 0 <= days <= p["days"]
+                and m["offer_price"] < s["price"]
+            ):
                 flag(m, "better_offer_after_purchase")
 
 
@@ -289,6 +307,7 @@ def _open_lead(data, msgs, p, flag):
 
 
 # --- the customer's consent and preferences -------------------------------------------------------
+
 
 def _customers(data):
     return {c["customer_id"]: c for c in _rows(data["customers"])}
@@ -349,8 +368,10 @@ def _non_preferred(data, msgs, p, flag):
 # --- state laws (SPEC §4 "State rules") -----------------------------------------------------------
 
 ASSETS = Path(__file__).resolve().parents[2] / "ownercomm_kit" / "assets"
-US_CODES = set("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
-               "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP".split())
+US_CODES = set(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
+    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP".split()
+)
 
 
 def _asset(name):
@@ -386,8 +407,11 @@ def state_of(customer: dict) -> tuple[str | None, str]:
 
 def _state_rules(data, msgs, params, rule, flag):
     customers = _customers(data)
-    table = {str(k).upper(): v for k, v in (params.get("state_rules", {}).get("states") or {}).items()
-             if v and v.get("enabled", True)}
+    table = {
+        str(k).upper(): v
+        for k, v in (params.get("state_rules", {}).get("states") or {}).items()
+        if v and v.get("enabled", True)
+    }
     exempt = set(params["audit"]["exempt_categories"])
     qh = params["rules"]["quiet_hours"]
 
@@ -398,9 +422,12 @@ def _state_rules(data, msgs, params, rule, flag):
     def counted(m, law):
         """The law covers this message: its channel, not exempt, dated on or after the law's effective date."""
         effective = str(law.get("effective") or "") if law is not None else ""
-        return (law is not None and m["channel"] in law.get("channels", ["sms", "phone"])
-                and m["category"] not in exempt | set(law.get("exempt_categories") or [])
-                and (not effective or m["date"] >= dt.date.fromisoformat(effective[:10])))
+        return (
+            law is not None
+            and m["channel"] in law.get("channels", ["sms", "phone"])
+            and m["category"] not in exempt | set(law.get("exempt_categories") or [])
+            and (not effective or m["date"] >= dt.date.fromisoformat(effective[:10]))
+        )
 
     if rule == "state_quiet_hours":
         for m in msgs.all:
@@ -410,8 +437,11 @@ def _state_rules(data, msgs, params, rule, flag):
             zone = _zone(customers.get(m["customer_id"], {}).get("timezone")) or ZoneInfo(msgs.tz)
             local = pd.Timestamp(m["sent_at"]).tz_convert(zone).time()
             outside = local < _hhmm(law["start"]) or local >= _hhmm(law["end"])
-            federal = (qh.get("enabled", True) and m["channel"] in qh["channels"]
-                       and (local < _hhmm(qh["start"]) or local >= _hhmm(qh["end"])))
+            federal = (
+                qh.get("enabled", True)
+                and m["channel"] in qh["channels"]
+                and (local < _hhmm(qh["start"]) or local >= _hhmm(qh["end"]))
+            )
             if outside and not federal:
                 flag(m, rule)
         return
@@ -421,7 +451,8 @@ def _state_rules(data, msgs, params, rule, flag):
             if not counted(m, law) or law.get("cap") is None:
                 continue
             start = m["t"] - int(law.get("cap_hours", 24) * 3600 * 10**9)
-            n = sum(1 for o in ordered[: i + 1]
-                    if counted(o, law) and o["category"] == m["category"] and o["t"] > start)
+            n = sum(
+                1 for o in ordered[: i + 1] if counted(o, law) and o["category"] == m["category"] and o["t"] > start
+            )
             if n > law["cap"]:
                 flag(m, rule)

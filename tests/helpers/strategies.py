@@ -16,6 +16,7 @@ only exempt categories.
 The generator is generic over ``schema.TABLES``: a table or column added to the schema is
 generated too (with a generic value of its kind) without touching this file.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,13 +41,62 @@ DST_DAYS = {
 }
 CUSTOMER_ZONES = ["America/Chicago", "Pacific/Honolulu", "Asia/Kolkata", "Europe/London", "Mars/Olympus_Mons"]
 # Local wall-clock times: quiet hours' edges, midnight, and 01:30 / 02:30 (happen twice / never on DST days).
-LOCAL_TIMES = [dt.time(0, 0), dt.time(1, 30), dt.time(2, 30), dt.time(7, 59, 59), dt.time(8, 0),
-               dt.time(12, 0), dt.time(20, 59, 59), dt.time(21, 0), dt.time(23, 59, 59)]
+LOCAL_TIMES = [
+    dt.time(0, 0),
+    dt.time(1, 30),
+    dt.time(2, 30),
+    dt.time(7, 59, 59),
+    dt.time(8, 0),
+    dt.time(12, 0),
+    dt.time(20, 59, 59),
+    dt.time(21, 0),
+    dt.time(23, 59, 59),
+]
 # Day offsets from as_of: window edges either side (and a few after as_of: a warning, still valid).
-DAY_OFFSETS = [0, -1, -2, -3, -4, -6, -7, -8, -11, -13, -14, -15, -29, -30, -31, -76, -89, -90, -91,
-               -180, -364, -365, -366, -729, -730, -731, -1095, -1096, -1400, 1, 2, 40]
-KEY_PREFIX = {"customers": "C", "vehicles": "V", "sales": "S", "service_visits": "R", "appointments": "A",
-              "communications": "M", "leads": "L", "referrals": "F"}
+DAY_OFFSETS = [
+    0,
+    -1,
+    -2,
+    -3,
+    -4,
+    -6,
+    -7,
+    -8,
+    -11,
+    -13,
+    -14,
+    -15,
+    -29,
+    -30,
+    -31,
+    -76,
+    -89,
+    -90,
+    -91,
+    -180,
+    -364,
+    -365,
+    -366,
+    -729,
+    -730,
+    -731,
+    -1095,
+    -1096,
+    -1400,
+    1,
+    2,
+    40,
+]
+KEY_PREFIX = {
+    "customers": "C",
+    "vehicles": "V",
+    "sales": "S",
+    "service_visits": "R",
+    "appointments": "A",
+    "communications": "M",
+    "leads": "L",
+    "referrals": "F",
+}
 MODELS = ["Camry", "camry ", "RAV4"]
 BOOL_MODES = ("absent", "null", "true", "false", "mixed")
 VALUE_MODES = ("absent", "null", "values", "values")
@@ -149,12 +199,16 @@ def dealers(draw, max_rows: int = 6, max_messages: int = 14):
     orphans = draw(st.booleans())
     pool = customer_ids + (["X99"] if orphans or not customer_ids else [])
     ctx = {"customer_pool": pool, "day": day, "sale_ids": []}
-    categories = draw(st.sampled_from([
-        list(schema.CATEGORIES),
-        list(schema.EXEMPT_CATEGORIES),  # only exempt messages
-        ["recall"],  # every message a recall
-        ["service_reminder", "offer", "conquest", "recall"],
-    ]))
+    categories = draw(
+        st.sampled_from(
+            [
+                list(schema.CATEGORIES),
+                list(schema.EXEMPT_CATEGORIES),  # only exempt messages
+                ["recall"],  # every message a recall
+                ["service_reminder", "offer", "conquest", "recall"],
+            ]
+        )
+    )
     frames: dict[str, pd.DataFrame] = {}
     frames["customers"] = draw(_table("customers", n_customers, ctx, categories))
     for name in schema.TABLES:

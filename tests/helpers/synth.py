@@ -5,6 +5,7 @@ audit engine, and is brute force (per customer, in pandas and small loops): slow
 It is stricter than the SPEC where the SPEC could be read two ways (exempt messages count
 as senders for multi_sender), so a clean base passes whichever reading the engine takes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,8 +54,12 @@ def check_clean(frames: dict, params: dict, tz: str) -> dict[str, set]:
     ne = m["counted"].to_numpy()
     ch = m["channel"]
     # no_consent
-    bad = ((ch == "sms") & ~m["sms_consent"].fillna(False)) | ((ch == "email") & m["email_opt_in"].eq(False).fillna(False)) \
-        | ((ch == "phone") & m["phone_dnc"].fillna(False)) | ((ch == "mail") & m["mail_opt_out"].fillna(False))
+    bad = (
+        ((ch == "sms") & ~m["sms_consent"].fillna(False))
+        | ((ch == "email") & m["email_opt_in"].eq(False).fillna(False))
+        | ((ch == "phone") & m["phone_dnc"].fillna(False))
+        | ((ch == "mail") & m["mail_opt_out"].fillna(False))
+    )
     flag("no_consent", ne & bad.to_numpy())
     # quiet_hours (exempt categories too), in the customer's zone else the dealer's
     zone = m["timezone"].fillna(tz)
@@ -66,8 +71,10 @@ def check_clean(frames: dict, params: dict, tz: str) -> dict[str, set]:
     flag("quiet_hours", ch.isin(qh["channels"]) & ((local < _hours(qh["start"])) | (local >= _hours(qh["end"]))))
     # non_preferred_channel
     pref = m["preferred_channel"]
-    flag("non_preferred_channel", ne & (m["category"].isin(r["non_preferred_channel"]["categories"])
-                                        & pref.notna() & (pref != ch)).fillna(False))
+    flag(
+        "non_preferred_channel",
+        ne & (m["category"].isin(r["non_preferred_channel"]["categories"]) & pref.notna() & (pref != ch)).fillna(False),
+    )
     # duplicate_campaign
     has = m["campaign_id"].notna() & ne
     dup = m[has].duplicated(["customer_id", "channel", "campaign_id"], keep="first")
@@ -75,16 +82,26 @@ def check_clean(frames: dict, params: dict, tz: str) -> dict[str, set]:
     # conquest_to_owner
     sales, vehicles = frames["sales"], frames["vehicles"]
     first_sale = sales.groupby("customer_id")["sale_date"].min()
-    owner = m["customer_id"].isin(vehicles["customer_id"]) | (m["date"] >= m["customer_id"].map(first_sale)).fillna(False)
+    owner = m["customer_id"].isin(vehicles["customer_id"]) | (m["date"] >= m["customer_id"].map(first_sale)).fillna(
+        False
+    )
     flag("conquest_to_owner", ne & (m["category"] == "conquest") & owner)
     # purchases
     j = m[ne].reset_index().merge(sales, on="customer_id", suffixes=("", "_sale"))
     age = (j["date"] - j["sale_date"]).dt.days
     pap = r["promo_after_purchase"]
-    flag("promo_after_purchase", m.index.isin(j.loc[j["category"].isin(pap["categories"]) & (age >= 0) & (age <= pap["days"]), "index"]))
+    flag(
+        "promo_after_purchase",
+        m.index.isin(j.loc[j["category"].isin(pap["categories"]) & (age >= 0) & (age <= pap["days"]), "index"]),
+    )
     bo = r["better_offer_after_purchase"]
-    better = j["category"].isin(bo["categories"]) & (age >= 0) & (age <= bo["days"]) \
-        & (j["model"].str.lower() == j["model_sale"].str.lower()).fillna(False) & (j["offer_price"] < j["price"]).fillna(False)
+    better = (
+        j["category"].isin(bo["categories"])
+        & (age >= 0)
+        & (age <= bo["days"])
+        & (j["model"].str.lower() == j["model_sale"].str.lower()).fillna(False)
+        & (j["offer_price"] < j["price"]).fillna(False)
+    )
     flag("better_offer_after_purchase", m.index.isin(j.loc[better, "index"]))
     # reminder_after_service
     rem = m[ne & (m["category"] == "service_reminder").to_numpy()].reset_index()
@@ -93,13 +110,22 @@ def check_clean(frames: dict, params: dict, tz: str) -> dict[str, set]:
     same_vin = jv["vin"].isna() | jv["vin_visit"].isna() | (jv["vin"] == jv["vin_visit"])
     hit = set(jv.loc[(gap >= 0) & (gap <= r["reminder_after_service"]["days"]) & same_vin, "index"])
     ja = rem.merge(frames["appointments"], on="customer_id", suffixes=("", "_appt"))
-    hit |= set(ja.loc[(ja["booked_at"] <= ja["sent_at"]) & (ja["sent_at"] < ja["scheduled_for"])
-                      & (ja["status_appt"] != "cancelled"), "index"])
+    hit |= set(
+        ja.loc[
+            (ja["booked_at"] <= ja["sent_at"])
+            & (ja["sent_at"] < ja["scheduled_for"])
+            & (ja["status_appt"] != "cancelled"),
+            "index",
+        ]
+    )
     flag("reminder_after_service", m.index.isin(list(hit)))
     # promo_during_open_lead
     pl = r["promo_during_open_lead"]
-    jl = m[ne & m["category"].isin(pl["categories"]).to_numpy() & (m["sender"] != pl["owner_sender"]).to_numpy()] \
-        .reset_index().merge(frames["leads"], on="customer_id", suffixes=("_msg", ""))
+    jl = (
+        m[ne & m["category"].isin(pl["categories"]).to_numpy() & (m["sender"] != pl["owner_sender"]).to_numpy()]
+        .reset_index()
+        .merge(frames["leads"], on="customer_id", suffixes=("_msg", ""))
+    )
     # opened_at is the lead's here (the message's became opened_at_msg)
     open_ = (jl["opened_at"] <= jl["sent_at"]) & (jl["closed_at"].isna() | (jl["sent_at"] < jl["closed_at"]))
     flag("promo_during_open_lead", m.index.isin(jl.loc[open_, "index"]))
@@ -108,8 +134,11 @@ def check_clean(frames: dict, params: dict, tz: str) -> dict[str, set]:
     ju = m[ne].reset_index().join(unsub, on=["customer_id", "channel"])
     ju = ju[ju["unsub_date"].notna()]
     if len(ju):
-        limit = np.busday_offset(ju["unsub_date"].to_numpy().astype("datetime64[D]"),
-                                 r["after_opt_out"]["grace_business_days"], roll="forward")
+        limit = np.busday_offset(
+            ju["unsub_date"].to_numpy().astype("datetime64[D]"),
+            r["after_opt_out"]["grace_business_days"],
+            roll="forward",
+        )
         flag("after_opt_out", m.index.isin(ju.loc[ju["date"].to_numpy().astype("datetime64[D]") > limit, "index"]))
     _windows(m, r, out)
     _state_laws(frames, m, params, local, out)
@@ -121,14 +150,20 @@ def _state_laws(frames: dict, m: pd.DataFrame, params: dict, local: pd.Series, o
     from helpers.reference_rules import state_of
 
     laws = {k: v for k, v in (params.get("state_rules", {}).get("states") or {}).items() if v}
-    state = {c["customer_id"]: state_of({k: (None if pd.isna(v) else v) for k, v in c.items()})[0]
-             for c in frames["customers"].to_dict("records")}
+    state = {
+        c["customer_id"]: state_of({k: (None if pd.isna(v) else v) for k, v in c.items()})[0]
+        for c in frames["customers"].to_dict("records")
+    }
     exempt = set(params["audit"]["exempt_categories"])
     qh = params["rules"]["quiet_hours"]
     by_customer: dict = defaultdict(list)
     for i, row in m.iterrows():
         law = laws.get(state.get(row["customer_id"]))
-        if law is None or row["channel"] not in law["channels"] or row["category"] in exempt | set(law["exempt_categories"]):
+        if (
+            law is None
+            or row["channel"] not in law["channels"]
+            or row["category"] in exempt | set(law["exempt_categories"])
+        ):
             continue
         h = local[i]
         federal = row["channel"] in qh["channels"] and (h < _hours(qh["start"]) or h >= _hours(qh["end"]))

@@ -4,6 +4,7 @@ The reference is the reports' own path, run from scratch per month-end: the deal
 resolved with ``as_of`` = the month-end, the exports read again, and each report section's
 ``compute`` (what the notebooks call), then the flags of the whole audit at that as_of.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,8 +35,11 @@ def _report_figures(dealer_file: Path, as_of: dt.date) -> tuple[dict, pd.DataFra
     a = audit.run_audit(data, resolved)
     r = retention.compute(data, resolved)
     f = referrals.compute(data, resolved)
-    kpis = {**{k: a.headline[k] for k in audit.HEADLINE_KEYS}, **{k: r.kpis[k] for k in retention.KPI_KEYS},
-            **{k: f.kpis[k] for k in referrals.KPI_KEYS}}
+    kpis = {
+        **{k: a.headline[k] for k in audit.HEADLINE_KEYS},
+        **{k: r.kpis[k] for k in retention.KPI_KEYS},
+        **{k: f.kpis[k] for k in referrals.KPI_KEYS},
+    }
     return kpis, a.flags
 
 
@@ -67,11 +71,17 @@ def _check_against_reports(dealer_file: Path, months: int) -> pd.DataFrame:
 
 
 def test_month_ends():
-    assert history.month_ends(dt.date(2026, 10, 31), 3) == [dt.date(2026, 8, 31), dt.date(2026, 9, 30),
-                                                            dt.date(2026, 10, 31)]
+    assert history.month_ends(dt.date(2026, 10, 31), 3) == [
+        dt.date(2026, 8, 31),
+        dt.date(2026, 9, 30),
+        dt.date(2026, 10, 31),
+    ]
     # mid-month: the history stops at the previous month-end; leap years and year turns
-    assert history.month_ends(dt.date(2028, 3, 15), 3) == [dt.date(2027, 12, 31), dt.date(2028, 1, 31),
-                                                           dt.date(2028, 2, 29)]
+    assert history.month_ends(dt.date(2028, 3, 15), 3) == [
+        dt.date(2027, 12, 31),
+        dt.date(2028, 1, 31),
+        dt.date(2028, 2, 29),
+    ]
     with pytest.raises(ValueError):
         history.month_ends(dt.date(2026, 1, 1), 0)
 
@@ -94,8 +104,20 @@ def test_synthetic_dealer_equals_reports(tmp_path, zone):
     """A synthetic store (injected rule breaks), in a zone far from UTC."""
     from ownercomm_kit.synth.output import write_group
 
-    write_group(tmp_path, dealers=1, customers=120, seed=11, inject_rate=0.03, inject=True, fmt="csv",
-                as_of=dt.date(2026, 6, 30), group_id="g", data_subdir="data", ground_truth_dir="gt", progress=None)
+    write_group(
+        tmp_path,
+        dealers=1,
+        customers=120,
+        seed=11,
+        inject_rate=0.03,
+        inject=True,
+        fmt="csv",
+        as_of=dt.date(2026, 6, 30),
+        group_id="g",
+        data_subdir="data",
+        ground_truth_dir="gt",
+        progress=None,
+    )
     dealer_file = next((tmp_path / "params" / "dealers").glob("*.yaml"))
     text = dealer_file.read_text()
     import yaml
@@ -111,34 +133,62 @@ def _write_boundary_dealer(folder: Path) -> Path:
     month-end, a cap broken across a month-end, an unsubscribe then a message weeks later."""
     data = folder / "data"
     data.mkdir(parents=True)
-    pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "sms_consent": ["true", "false", "true"],
-                  "email_opt_in": ["true", "true", "true"], "preferred_channel": ["email", "email", "sms"]}
-                 ).to_csv(data / "customers.csv", index=False)
+    pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "sms_consent": ["true", "false", "true"],
+            "email_opt_in": ["true", "true", "true"],
+            "preferred_channel": ["email", "email", "sms"],
+        }
+    ).to_csv(data / "customers.csv", index=False)
     rows = []
     n = 0
 
     def m(ts, cust="C1", ch="email", cat="newsletter", sender="dealer", **kw):
         nonlocal n
         n += 1
-        rows.append({"message_id": f"M{n:03d}", "customer_id": cust, "sent_at": ts, "channel": ch,
-                     "sender": sender, "category": cat, "campaign_id": kw.get("camp", ""),
-                     "unsubscribed": kw.get("unsub", "")})
+        rows.append(
+            {
+                "message_id": f"M{n:03d}",
+                "customer_id": cust,
+                "sent_at": ts,
+                "channel": ch,
+                "sender": sender,
+                "category": cat,
+                "campaign_id": kw.get("camp", ""),
+                "unsubscribed": kw.get("unsub", ""),
+            }
+        )
 
     # six messages in seven days across the 31 January month-end: the 6th breaks cap_total
-    for day in ("2026-01-28 10:00:00", "2026-01-29 10:00:00", "2026-01-30 10:00:00", "2026-01-31 23:59:59",
-                "2026-02-01 00:00:00", "2026-02-02 09:00:00"):
+    for day in (
+        "2026-01-28 10:00:00",
+        "2026-01-29 10:00:00",
+        "2026-01-30 10:00:00",
+        "2026-01-31 23:59:59",
+        "2026-02-01 00:00:00",
+        "2026-02-02 09:00:00",
+    ):
         m(day)
-    m("2026-02-28 23:59:59", "C2", ch="sms", cat="offer")            # no consent, last second of February
-    m("2026-03-01 00:00:00", "C2", ch="sms", cat="offer")            # first second of March
-    m("2026-03-08 02:30:00", "C3", ch="sms", cat="offer")            # DST gap night (quiet hours)
+    m("2026-02-28 23:59:59", "C2", ch="sms", cat="offer")  # no consent, last second of February
+    m("2026-03-01 00:00:00", "C2", ch="sms", cat="offer")  # first second of March
+    m("2026-03-08 02:30:00", "C3", ch="sms", cat="offer")  # DST gap night (quiet hours)
     m("2026-03-31 22:00:00", "C3", ch="sms", cat="event", sender="oem")  # quiet hours on the month-end
     m("2026-04-01 10:00:00", "C1", ch="email", cat="offer", camp="K1", unsub="true")
     m("2026-04-02 10:00:00", "C1", ch="email", cat="offer", camp="K1")  # duplicate campaign
-    m("2026-05-29 10:00:00", "C1", ch="email", cat="sales_promo")    # after the opt-out + 10 business days
+    m("2026-05-29 10:00:00", "C1", ch="email", cat="sales_promo")  # after the opt-out + 10 business days
     m("2026-05-31 12:00:00", "C3", ch="email", cat="recall")
     pd.DataFrame(rows).to_csv(data / "communications.csv", index=False)
-    pd.DataFrame({"sale_id": ["S1"], "customer_id": ["C3"], "sale_date": ["2026-03-20"], "vin": ["V1"],
-                  "model": ["Civic"], "price": [30000]}).to_csv(data / "sales.csv", index=False)
+    pd.DataFrame(
+        {
+            "sale_id": ["S1"],
+            "customer_id": ["C3"],
+            "sale_date": ["2026-03-20"],
+            "vin": ["V1"],
+            "model": ["Civic"],
+            "price": [30000],
+        }
+    ).to_csv(data / "sales.csv", index=False)
     dealer_file = folder / "params" / "dealers" / "B1.yaml"
     dealer_file.parent.mkdir(parents=True)
     dealer_file.write_text(f"dealer_id: B1\ndata_dir: {data}\ntimezone: America/Chicago\nas_of: 2026-05-31\n")
@@ -152,7 +202,7 @@ def test_boundaries_equal_reports(tmp_path):
     # the message at 23:59:59 on 31 January belongs to January, the one at 00:00 to February
     assert by.loc["2026-01-31", "messages"] == 4
     assert by.loc["2026-02-28", "messages"] == 7
-    assert int(by.loc["2026-02-28", "cap_total"]) == 1       # the 6th message, sent in February
+    assert int(by.loc["2026-02-28", "cap_total"]) == 1  # the 6th message, sent in February
     assert int(by.loc["2026-01-31", "cap_total"]) == 0
     assert int(by.loc["2026-02-28", "no_consent"]) == 1
     assert int(by.loc["2026-03-31", "no_consent"]) == 1

@@ -5,6 +5,7 @@ The random dealers crowd their dates onto the window edges (A, A-90d, A-14d, A-1
 A-36m and the day either side) and their times onto local midnight, so an off-by-one or a
 UTC-instead-of-local reading shows up as a mismatch. Time zones are DuckDB's own (ICU).
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,8 +25,13 @@ CATEGORIES = ["service_reminder", "offer", "newsletter", "recall"]
 
 
 def edge_days(a: pd.Timestamp) -> list[pd.Timestamp]:
-    marks = [a, a - pd.Timedelta(days=90), a - pd.Timedelta(days=14), a + pd.Timedelta(days=90),
-             a + pd.Timedelta(days=30) - pd.Timedelta(days=180)]
+    marks = [
+        a,
+        a - pd.Timedelta(days=90),
+        a - pd.Timedelta(days=14),
+        a + pd.Timedelta(days=90),
+        a + pd.Timedelta(days=30) - pd.Timedelta(days=180),
+    ]
     marks += [a - pd.DateOffset(months=m) for m in (12, 24, 36)]
     return [m + pd.Timedelta(days=k) for m in marks for k in (-1, 0, 1)]
 
@@ -44,8 +50,11 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 200) -> Dea
 
     def times(n: int, **kw) -> pd.Series:
         """Wall-clock times, many in the last and first hours of a local day."""
-        minutes = np.where(rng.random(n) < 0.5, rng.choice([0, 1, 22 * 60 + 59, 23 * 60 + 59, 23 * 60 + 30], n),
-                           rng.integers(0, 24 * 60, n))
+        minutes = np.where(
+            rng.random(n) < 0.5,
+            rng.choice([0, 1, 22 * 60 + 59, 23 * 60 + 59, 23 * 60 + 30], n),
+            rng.integers(0, 24 * 60, n),
+        )
         return days(n, **kw) + pd.to_timedelta(minutes, unit="m")
 
     def pick(values, n, p_none=0.0):
@@ -58,39 +67,49 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 200) -> Dea
     near = a.replace(year=1980) + pd.to_timedelta(rng.integers(-3, 34, n), unit="D")  # birthdays around A
     birth = birth.where(rng.random(n) < 0.6, pd.Series(near))
     birth[: min(3, n)] = pd.Timestamp("1980-02-29")
-    customers = pd.DataFrame({
-        "customer_id": ids, "first_name": "N", "last_name": ids,
-        "email": np.where(rng.random(n) < 0.2, None, [f"{c.lower()}@x.com" for c in ids]),
-        "phone": np.where(rng.random(n) < 0.2, None, [f"555{i:07d}" for i in range(n)]),
-        "postal_code": np.where(rng.random(n) < 0.5, None, "10001"),
-        "email_opt_in": pick([True, False], n, p_none=0.3),
-        "sms_consent": pick([True, False], n, p_none=0.3),
-        "phone_dnc": pick([True, False], n, p_none=0.3),
-        "mail_opt_out": pick([True, False], n, p_none=0.3),
-        "preferred_channel": pick(CHANNELS, n, p_none=0.3),
-        "birth_date": birth.where(rng.random(n) < 0.9),
-        "household_id": [f"H{i // 3}" for i in range(n)],
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "first_name": "N",
+            "last_name": ids,
+            "email": np.where(rng.random(n) < 0.2, None, [f"{c.lower()}@x.com" for c in ids]),
+            "phone": np.where(rng.random(n) < 0.2, None, [f"555{i:07d}" for i in range(n)]),
+            "postal_code": np.where(rng.random(n) < 0.5, None, "10001"),
+            "email_opt_in": pick([True, False], n, p_none=0.3),
+            "sms_consent": pick([True, False], n, p_none=0.3),
+            "phone_dnc": pick([True, False], n, p_none=0.3),
+            "mail_opt_out": pick([True, False], n, p_none=0.3),
+            "preferred_channel": pick(CHANNELS, n, p_none=0.3),
+            "birth_date": birth.where(rng.random(n) < 0.9),
+            "household_id": [f"H{i // 3}" for i in range(n)],
+        }
+    )
     n_sales = n_customers * 2
     vins = [f"V{i}" for i in range(n_sales)]
-    sales = pd.DataFrame({
-        "sale_id": [f"S{i}" for i in range(n_sales)],
-        "customer_id": pick(ids, n_sales),
-        "sale_date": days(n_sales),
-        "vin": np.where(rng.random(n_sales) < 0.1, None, np.where(rng.random(n_sales) < 0.15, pick(vins, n_sales), vins)),
-        "price": np.round(rng.uniform(15000, 60000, n_sales), 2),
-    })
+    sales = pd.DataFrame(
+        {
+            "sale_id": [f"S{i}" for i in range(n_sales)],
+            "customer_id": pick(ids, n_sales),
+            "sale_date": days(n_sales),
+            "vin": np.where(
+                rng.random(n_sales) < 0.1, None, np.where(rng.random(n_sales) < 0.15, pick(vins, n_sales), vins)
+            ),
+            "price": np.round(rng.uniform(15000, 60000, n_sales), 2),
+        }
+    )
     # visits: some of sold vehicles at sale + 12 months (+-1 day), the rest random
     n_vis = n_customers * 5
     sold = sales.sample(n_vis, replace=True, random_state=seed)
     offset = sold["sale_date"] + pd.DateOffset(months=12) + pd.to_timedelta(rng.integers(-1, 2, n_vis), unit="D")
     visit_date = np.where(rng.random(n_vis) < 0.3, offset, days(n_vis))
-    visits = pd.DataFrame({
-        "ro_id": [f"R{i}" for i in range(n_vis)],
-        "customer_id": sold["customer_id"].to_numpy(),
-        "visit_date": pd.to_datetime(visit_date),
-        "vin": np.where(rng.random(n_vis) < 0.1, None, sold["vin"].to_numpy()),
-    })
+    visits = pd.DataFrame(
+        {
+            "ro_id": [f"R{i}" for i in range(n_vis)],
+            "customer_id": sold["customer_id"].to_numpy(),
+            "visit_date": pd.to_datetime(visit_date),
+            "vin": np.where(rng.random(n_vis) < 0.1, None, sold["vin"].to_numpy()),
+        }
+    )
     # odometer: each vehicle drives its own miles per day from its own base; 20% of visits without a
     # reading, 3% typos (a digit lost or added), and same-day visits from the edge dates
     vin_no = pd.Series(visits["vin"]).str[1:].astype("float").fillna(-1).astype(int).to_numpy()
@@ -102,64 +121,95 @@ def random_dealer(seed: int, tz: str, as_of: str, n_customers: int = 200) -> Dea
     visits["service_type"] = pick(["maintenance", "repair", "tires"], n_vis)
     n_dw = n_customers * 2
     dw_from = visits.sample(n_dw, replace=True, random_state=seed + 1)
-    declined = pd.DataFrame({
-        "ro_id": dw_from["ro_id"].to_numpy(),
-        "customer_id": dw_from["customer_id"].to_numpy(),
-        "vin": np.where(rng.random(n_dw) < 0.2, None, dw_from["vin"].to_numpy()),
-        "declined_at": times(n_dw, back=400),
-        "description": pick(["Brake pads", "brake pads ", "Tires", "Wiper blades", None], n_dw),
-        "amount": np.round(rng.uniform(50, 900, n_dw), 2),
-    })
+    declined = pd.DataFrame(
+        {
+            "ro_id": dw_from["ro_id"].to_numpy(),
+            "customer_id": dw_from["customer_id"].to_numpy(),
+            "vin": np.where(rng.random(n_dw) < 0.2, None, dw_from["vin"].to_numpy()),
+            "declined_at": times(n_dw, back=400),
+            "description": pick(["Brake pads", "brake pads ", "Tires", "Wiper blades", None], n_dw),
+            "amount": np.round(rng.uniform(50, 900, n_dw), 2),
+        }
+    )
     n_msg = n_customers * 10
     sent = times(n_msg, back=200)
-    msgs = pd.DataFrame({
-        "message_id": [f"M{i}" for i in range(n_msg)],
-        "customer_id": pick(ids, n_msg),
-        "sent_at": sent,
-        "channel": pick(CHANNELS, n_msg),
-        "sender": pick(["oem", "dealer", "service"], n_msg),
-        "category": pick(CATEGORIES, n_msg),
-        "status": pick(["delivered", "bounced", "failed"], n_msg, p_none=0.3),
-        "responded_at": np.where(rng.random(n_msg) < 0.3, sent + pd.Timedelta(hours=3), pd.NaT),
-    })
+    msgs = pd.DataFrame(
+        {
+            "message_id": [f"M{i}" for i in range(n_msg)],
+            "customer_id": pick(ids, n_msg),
+            "sent_at": sent,
+            "channel": pick(CHANNELS, n_msg),
+            "sender": pick(["oem", "dealer", "service"], n_msg),
+            "category": pick(CATEGORIES, n_msg),
+            "status": pick(["delivered", "bounced", "failed"], n_msg, p_none=0.3),
+            "responded_at": np.where(rng.random(n_msg) < 0.3, sent + pd.Timedelta(hours=3), pd.NaT),
+        }
+    )
     n_ap = n_customers * 4
     reminders = msgs[msgs["category"].eq("service_reminder")].sample(n_ap // 2, replace=True, random_state=seed)
     # bookings 0 to 15 days after a reminder, often exactly at the 14-day mark
-    lag = pd.to_timedelta(np.where(rng.random(n_ap // 2) < 0.3, 14 * 24 * 60, rng.integers(0, 15 * 24 * 60, n_ap // 2)), unit="m")
-    booked = pd.concat([pd.Series(reminders["sent_at"].to_numpy() + lag.to_numpy()), times(n_ap - n_ap // 2, back=200)],
-                       ignore_index=True)
-    aps = pd.DataFrame({
-        "appointment_id": [f"A{i}" for i in range(n_ap)],
-        "customer_id": np.concatenate([reminders["customer_id"].to_numpy(), pick(ids, n_ap - n_ap // 2)]),
-        "booked_at": booked,
-        "scheduled_for": times(n_ap, back=200),
-        "status": pick(["kept", "no_show", "cancelled", "scheduled"], n_ap),
-        "vin": np.where(rng.random(n_ap) < 0.7, None, pick(vins, n_ap)),
-    })
+    lag = pd.to_timedelta(
+        np.where(rng.random(n_ap // 2) < 0.3, 14 * 24 * 60, rng.integers(0, 15 * 24 * 60, n_ap // 2)), unit="m"
+    )
+    booked = pd.concat(
+        [pd.Series(reminders["sent_at"].to_numpy() + lag.to_numpy()), times(n_ap - n_ap // 2, back=200)],
+        ignore_index=True,
+    )
+    aps = pd.DataFrame(
+        {
+            "appointment_id": [f"A{i}" for i in range(n_ap)],
+            "customer_id": np.concatenate([reminders["customer_id"].to_numpy(), pick(ids, n_ap - n_ap // 2)]),
+            "booked_at": booked,
+            "scheduled_for": times(n_ap, back=200),
+            "status": pick(["kept", "no_show", "cancelled", "scheduled"], n_ap),
+            "vin": np.where(rng.random(n_ap) < 0.7, None, pick(vins, n_ap)),
+        }
+    )
     n_ref = n_customers
     referred = times(n_ref, back=500)
-    contact_lag = pd.to_timedelta(np.where(rng.random(n_ref) < 0.3, 24 * 60, rng.integers(-60, 72 * 60, n_ref)), unit="m")
+    contact_lag = pd.to_timedelta(
+        np.where(rng.random(n_ref) < 0.3, 24 * 60, rng.integers(-60, 72 * 60, n_ref)), unit="m"
+    )
     status = pick(["new", "contacted", "appointment", "sold", "lost"], n_ref)
-    refs = pd.DataFrame({
-        "referral_id": [f"F{i}" for i in range(n_ref)],
-        "referrer_id": pick(ids, n_ref),
-        "referred_at": referred,
-        "status": status,
-        "first_contact_at": np.where(rng.random(n_ref) < 0.8, referred + contact_lag, pd.NaT),
-        "sold_at": np.where(status == "sold", referred + pd.to_timedelta(rng.integers(0, 90 * 24, n_ref), unit="h"), pd.NaT),
-        "sale_id": np.where(status == "sold", pick(sales["sale_id"].tolist() + ["S_unknown"], n_ref), None),
-        "acknowledged_at": np.where(rng.random(n_ref) < 0.5, referred + pd.Timedelta(days=20), pd.NaT),
-        "incentive_category": pick(["transactional", "experiential", "recognition", "altruistic"], n_ref, p_none=0.1),
-        "reward_value": rng.choice([0.0, 50.0, 100.0], n_ref),
-    })
-    vehicles = pd.DataFrame({
-        "vin": vins, "customer_id": sales["customer_id"].to_numpy(),
-        "warranty_end": days(n_sales, back=30, ahead=120).where(rng.random(n_sales) < 0.9),
-        "model_year": pd.array(np.where(rng.random(n_sales) < 0.1, np.nan, rng.integers(a.year - 10, a.year + 2, n_sales)),
-                               dtype="Int64"),
-    })
-    frames = {"customers": customers, "sales": sales, "service_visits": visits, "communications": msgs,
-              "appointments": aps, "referrals": refs, "vehicles": vehicles, "declined_work": declined}
+    refs = pd.DataFrame(
+        {
+            "referral_id": [f"F{i}" for i in range(n_ref)],
+            "referrer_id": pick(ids, n_ref),
+            "referred_at": referred,
+            "status": status,
+            "first_contact_at": np.where(rng.random(n_ref) < 0.8, referred + contact_lag, pd.NaT),
+            "sold_at": np.where(
+                status == "sold", referred + pd.to_timedelta(rng.integers(0, 90 * 24, n_ref), unit="h"), pd.NaT
+            ),
+            "sale_id": np.where(status == "sold", pick(sales["sale_id"].tolist() + ["S_unknown"], n_ref), None),
+            "acknowledged_at": np.where(rng.random(n_ref) < 0.5, referred + pd.Timedelta(days=20), pd.NaT),
+            "incentive_category": pick(
+                ["transactional", "experiential", "recognition", "altruistic"], n_ref, p_none=0.1
+            ),
+            "reward_value": rng.choice([0.0, 50.0, 100.0], n_ref),
+        }
+    )
+    vehicles = pd.DataFrame(
+        {
+            "vin": vins,
+            "customer_id": sales["customer_id"].to_numpy(),
+            "warranty_end": days(n_sales, back=30, ahead=120).where(rng.random(n_sales) < 0.9),
+            "model_year": pd.array(
+                np.where(rng.random(n_sales) < 0.1, np.nan, rng.integers(a.year - 10, a.year + 2, n_sales)),
+                dtype="Int64",
+            ),
+        }
+    )
+    frames = {
+        "customers": customers,
+        "sales": sales,
+        "service_visits": visits,
+        "communications": msgs,
+        "appointments": aps,
+        "referrals": refs,
+        "vehicles": vehicles,
+        "declined_work": declined,
+    }
     return from_frames(frames, timezone=tz, as_of=as_of)
 
 
@@ -239,10 +289,12 @@ def sql_kpis(d: DealerData) -> dict:
             SELECT sale_id FROM referrals WHERE status = 'sold'
             AND timezone('{tz}', sold_at)::DATE > DATE '{a}' - INTERVAL 12 MONTH AND timezone('{tz}', sold_at)::DATE <= DATE '{a}')
     """).fetchone()[0]
-    out["response_by_channel"] = dict(con.execute(f"""
+    out["response_by_channel"] = dict(
+        con.execute(f"""
         SELECT channel, count(responded_at) / count(*) FROM communications
         WHERE (status IS NULL OR status = 'delivered') AND timezone('{tz}', sent_at)::DATE > DATE '{a}' - 90
-              AND timezone('{tz}', sent_at)::DATE <= DATE '{a}' GROUP BY channel""").fetchall())
+              AND timezone('{tz}', sent_at)::DATE <= DATE '{a}' GROUP BY channel""").fetchall()
+    )
     return out
 
 
@@ -271,17 +323,17 @@ def vehicle_sql(A: str, p: dict) -> str:
                    FROM v WHERE mileage IS NOT NULL WINDOW w AS (PARTITION BY k ORDER BY d, ro_id)),
              own AS (SELECT k, median((mileage - pm) / (d - pd)) AS rate FROM r
                      WHERE d - pd > 0 AND mileage - pm >= 0 GROUP BY k),
-             fleet AS (SELECT coalesce(median(rate), {p['default_daily_miles']}) AS f FROM own),
+             fleet AS (SELECT coalesce(median(rate), {p["default_daily_miles"]}) AS f FROM own),
              lr AS (SELECT k, mileage AS lr, d AS lrd FROM (
                         SELECT *, row_number() OVER (PARTITION BY k ORDER BY d DESC, ro_id DESC) AS n
                         FROM v WHERE mileage IS NOT NULL) WHERE n = 1),
              lv AS (SELECT k, vin, customer_id, d AS lv FROM (
                         SELECT *, row_number() OVER (PARTITION BY k ORDER BY d DESC, ro_id DESC) AS n FROM v) WHERE n = 1)
         SELECT lv.*, coalesce(own.rate, fleet.f) AS rate, lr.lr, lr.lrd,
-               lv.lv + {p['service_interval_days']} AS time_due,
+               lv.lv + {p["service_interval_days"]} AS time_due,
                floor(lr.lr + coalesce(own.rate, fleet.f) * ({A} - lr.lrd) + 0.5)::BIGINT AS est,
                CASE WHEN coalesce(own.rate, fleet.f) > 0
-                    THEN lr.lrd + ceil({p['service_interval_miles']} / coalesce(own.rate, fleet.f))::INT END AS miles_due
+                    THEN lr.lrd + ceil({p["service_interval_miles"]} / coalesce(own.rate, fleet.f))::INT END AS miles_due
         FROM lv CROSS JOIN fleet LEFT JOIN own USING (k) LEFT JOIN lr USING (k)"""
 
 
@@ -304,20 +356,22 @@ def sql_lists(d: DealerData) -> dict[str, list]:
     def rows(sql: str) -> list:
         return sorted(tuple(str(v) for v in row) for row in con.execute(sql).fetchall())
 
-    last = f"SELECT customer_id, max(visit_date::DATE) AS lv FROM service_visits WHERE visit_date::DATE <= {A} GROUP BY 1"
+    last = (
+        f"SELECT customer_id, max(visit_date::DATE) AS lv FROM service_visits WHERE visit_date::DATE <= {A} GROUP BY 1"
+    )
     # the next birthday or purchase anniversary on or after A; Feb 29 -> Feb 28 in common years
     anniversary = """make_date(y, month(d), CASE WHEN month(d) = 2 AND day(d) = 29
                                            AND NOT (y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0)) THEN 28 ELSE day(d) END)"""
     years = f"(VALUES ({d.as_of.year}), ({d.as_of.year + 1})) AS t(y)"
     return {
-        "lapsed": rows(f"""SELECT customer_id FROM ({last}) WHERE lv > {A} - INTERVAL {p['lapsed_max_months']} MONTH
-                           AND lv <= {A} - INTERVAL {p['lapsed_min_months']} MONTH"""),
+        "lapsed": rows(f"""SELECT customer_id FROM ({last}) WHERE lv > {A} - INTERVAL {p["lapsed_max_months"]} MONTH
+                           AND lv <= {A} - INTERVAL {p["lapsed_min_months"]} MONTH"""),
         "due_for_service": rows(f"""
             WITH x AS ({vehicle_sql(A, p)}),
                  up AS (SELECT customer_id, nullif(trim(vin), '') AS vin FROM appointments
                         WHERE timezone('{tz}', scheduled_for)::DATE >= {A} AND status NOT IN ('cancelled', 'no_show')),
-                 due AS (SELECT *, time_due < {A} + {p['due_horizon_days']} AS t,
-                                coalesce(miles_due <= {A} + {p['due_horizon_days']}, false) AS m FROM x)
+                 due AS (SELECT *, time_due < {A} + {p["due_horizon_days"]} AS t,
+                                coalesce(miles_due <= {A} + {p["due_horizon_days"]}, false) AS m FROM x)
             SELECT customer_id, coalesce(vin, ''), CASE WHEN t AND m THEN 'both' WHEN t THEN 'time' ELSE 'mileage' END,
                    strftime(least(time_due, coalesce(miles_due, time_due)), '%Y-%m-%d'), coalesce(est::VARCHAR, '<NA>')
             FROM due WHERE (t OR m) AND customer_id IN ({REACHABLE})
@@ -327,12 +381,12 @@ def sql_lists(d: DealerData) -> dict[str, list]:
         "declined_work": rows(f"""
             WITH i AS (SELECT ro_id, customer_id, nullif(trim(vin), '') AS vin, timezone('{tz}', declined_at)::DATE AS d,
                               strftime(timezone('{tz}', declined_at), '%Y-%m-%d %H:%M') AS t FROM declined_work)
-            SELECT ro_id, customer_id, t FROM i WHERE d > {A} - {p['declined_days']} AND d <= {A}
+            SELECT ro_id, customer_id, t FROM i WHERE d > {A} - {p["declined_days"]} AND d <= {A}
               AND NOT EXISTS (SELECT 1 FROM service_visits v WHERE (v.vin = i.vin OR (i.vin IS NULL AND v.customer_id = i.customer_id))
                               AND v.visit_date::DATE > i.d AND v.visit_date::DATE <= {A})
               AND customer_id IN ({REACHABLE})"""),
         "warranty_expiring": rows(f"""
-            SELECT vin FROM vehicles WHERE warranty_end::DATE BETWEEN {A} AND {A} + {p['warranty_horizon_days']}
+            SELECT vin FROM vehicles WHERE warranty_end::DATE BETWEEN {A} AND {A} + {p["warranty_horizon_days"]}
               AND customer_id IN ({REACHABLE})"""),
         "milestones": rows(f"""
             WITH b AS (SELECT customer_id, customer_id AS k, birth_date::DATE AS d FROM customers WHERE birth_date::DATE <= {A}),
@@ -342,7 +396,7 @@ def sql_lists(d: DealerData) -> dict[str, list]:
                  ns AS (SELECT customer_id, 'purchase_anniversary' AS kind, min({anniversary}) AS m FROM s, {years}
                         WHERE {anniversary} >= {A} GROUP BY customer_id, k)
             SELECT customer_id, kind, strftime(m, '%Y-%m-%d') FROM (SELECT * FROM nb UNION ALL SELECT * FROM ns)
-            WHERE m <= {A} + {p['milestone_horizon_days']} AND customer_id IN ({REACHABLE})"""),
+            WHERE m <= {A} + {p["milestone_horizon_days"]} AND customer_id IN ({REACHABLE})"""),
     }
 
 
@@ -354,8 +408,8 @@ def same(x, y) -> bool:
 
 CASES = [
     (1, "America/Los_Angeles", "2026-03-31"),  # end of month, evening local = next day UTC
-    (2, "Asia/Tokyo", "2028-02-29"),           # leap day, morning local = previous day UTC
-    (3, "America/New_York", "2026-11-02"),     # the day after the end of daylight saving time
+    (2, "Asia/Tokyo", "2028-02-29"),  # leap day, morning local = previous day UTC
+    (3, "America/New_York", "2026-11-02"),  # the day after the end of daylight saving time
 ]
 
 
@@ -383,6 +437,7 @@ def test_response_rate_per_channel_equals_sql(seed, tz, as_of):
 @pytest.mark.parametrize("tz,as_of", [("America/Los_Angeles", "2026-03-31"), ("Europe/Berlin", "2025-10-26")])
 def test_kpis_equal_sql_on_synth_dealer(tz, as_of):
     from ownercomm_kit import synth
+
     frames, _truth = synth.generate_dealer("SYNKPI", 400, 7, timezone=tz, as_of=as_of)
     d = from_frames(frames, timezone=tz, as_of=as_of)
     expected = sql_kpis(d)
@@ -399,15 +454,31 @@ def test_call_lists_equal_independent_sql(seed, tz, as_of):
     r = retention.compute(d, PARAMS)
     got = {
         "lapsed": sorted((c,) for c in r.lapsed["customer_id"]),
-        "due_for_service": sorted(zip(r.due_for_service["customer_id"], r.due_for_service["vin"].fillna(""),
-                                      r.due_for_service["due_reason"], r.due_for_service["due_date"].dt.strftime("%Y-%m-%d"),
-                                      r.due_for_service["estimated_mileage"].astype("string").fillna("<NA>"))),
+        "due_for_service": sorted(
+            zip(
+                r.due_for_service["customer_id"],
+                r.due_for_service["vin"].fillna(""),
+                r.due_for_service["due_reason"],
+                r.due_for_service["due_date"].dt.strftime("%Y-%m-%d"),
+                r.due_for_service["estimated_mileage"].astype("string").fillna("<NA>"),
+            )
+        ),
         "recently_lost": sorted((c,) for c in r.recently_lost["customer_id"]),
-        "declined_work": sorted(zip(r.declined_work["ro_id"], r.declined_work["customer_id"],
-                                    r.declined_work["declined_at"].dt.strftime("%Y-%m-%d %H:%M"))),
+        "declined_work": sorted(
+            zip(
+                r.declined_work["ro_id"],
+                r.declined_work["customer_id"],
+                r.declined_work["declined_at"].dt.strftime("%Y-%m-%d %H:%M"),
+            )
+        ),
         "warranty_expiring": sorted((v,) for v in r.warranty_expiring["vin"]),
-        "milestones": sorted(zip(r.milestones["customer_id"], r.milestones["milestone"],
-                                 r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"))),
+        "milestones": sorted(
+            zip(
+                r.milestones["customer_id"],
+                r.milestones["milestone"],
+                r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"),
+            )
+        ),
     }
     for name, rows in got.items():
         assert rows == expected[name], name
@@ -421,15 +492,31 @@ def kit_lists(r) -> dict[str, list]:
     due = r.due_for_service
     return {
         "lapsed": sorted((c,) for c in r.lapsed["customer_id"]),
-        "due_for_service": sorted(zip(due["customer_id"], due["vin"].fillna(""), due["due_reason"],
-                                      due["due_date"].dt.strftime("%Y-%m-%d"),
-                                      due["estimated_mileage"].astype("string").fillna("<NA>"))),
+        "due_for_service": sorted(
+            zip(
+                due["customer_id"],
+                due["vin"].fillna(""),
+                due["due_reason"],
+                due["due_date"].dt.strftime("%Y-%m-%d"),
+                due["estimated_mileage"].astype("string").fillna("<NA>"),
+            )
+        ),
         "recently_lost": sorted((c,) for c in r.recently_lost["customer_id"]),
-        "declined_work": sorted(zip(r.declined_work["ro_id"], r.declined_work["customer_id"],
-                                    r.declined_work["declined_at"].dt.strftime("%Y-%m-%d %H:%M"))),
+        "declined_work": sorted(
+            zip(
+                r.declined_work["ro_id"],
+                r.declined_work["customer_id"],
+                r.declined_work["declined_at"].dt.strftime("%Y-%m-%d %H:%M"),
+            )
+        ),
         "warranty_expiring": sorted((v,) for v in r.warranty_expiring["vin"]),
-        "milestones": sorted(zip(r.milestones["customer_id"], r.milestones["milestone"],
-                                 r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"))),
+        "milestones": sorted(
+            zip(
+                r.milestones["customer_id"],
+                r.milestones["milestone"],
+                r.milestones["milestone_date"].dt.strftime("%Y-%m-%d"),
+            )
+        ),
     }
 
 
@@ -437,6 +524,7 @@ def kit_lists(r) -> dict[str, list]:
 def test_service_lists_equal_sql_on_synth_dealer(tz, as_of):
     """Realistic odometer readings (per-vehicle rates, typos) and declined work with recovery."""
     from ownercomm_kit import synth
+
     frames, _truth = synth.generate_dealer("SYNSVC", 400, 11, timezone=tz, as_of=as_of)
     d = from_frames(frames, timezone=tz, as_of=as_of)
     r = retention.compute(d, PARAMS)
@@ -483,8 +571,15 @@ def test_age_bands_equal_independent_sql(seed, tz, as_of):
 
     b = service.age_bands(d, PARAMS["retention"])
     b = b[(b["sold_vehicles"] > 0) | (b["serviced_vehicles"] > 0)]
-    got = sorted(zip(b["age_band"], b["sold_vehicles"], b["back_within_first_year"], b["serviced_vehicles"],
-                     b["back_in_last_12m"]))
+    got = sorted(
+        zip(
+            b["age_band"],
+            b["sold_vehicles"],
+            b["back_within_first_year"],
+            b["serviced_vehicles"],
+            b["back_in_last_12m"],
+        )
+    )
     assert got == sql_age_bands(d)
     assert len(got) == 4
 
@@ -499,9 +594,9 @@ def sql_cohort(d: DealerData) -> list[tuple]:
     sql = f"""
         WITH s AS (SELECT vin, min(sale_date::DATE) AS d, date_trunc('quarter', sale_date::DATE) AS q
                    FROM sales WHERE vin IS NOT NULL AND sale_date::DATE <= {A} GROUP BY vin, q),
-             cells AS (SELECT s.*, n FROM s, range(1, {p['cohort_max_quarters']} + 1) AS t(n)
+             cells AS (SELECT s.*, n FROM s, range(1, {p["cohort_max_quarters"]} + 1) AS t(n)
                        WHERE last_day(q + INTERVAL 2 MONTH) + to_months(3 * n::INT) <= {A}),
-             shown AS (SELECT DISTINCT q FROM cells ORDER BY q DESC LIMIT {p['cohort_quarters']})
+             shown AS (SELECT DISTINCT q FROM cells ORDER BY q DESC LIMIT {p["cohort_quarters"]})
         SELECT strftime(q, '%Y') || 'Q' || quarter(q), n, count(*),
                count(*) FILTER (EXISTS (SELECT 1 FROM service_visits v WHERE v.vin = cells.vin
                    AND v.visit_date::DATE > cells.d + to_months(3 * (n::INT - 1))
@@ -542,8 +637,10 @@ def sql_referral_frames(d: DealerData) -> dict[str, list]:
     A = f"DATE '{a}'"
     local = f"timezone('{tz}', referred_at)::DATE"
     in12 = f"{local} > {A} - INTERVAL {p['window_months']} MONTH AND {local} <= {A}"
-    sold12 = (f"timezone('{tz}', sold_at)::DATE > {A} - INTERVAL {p['window_months']} MONTH "
-              f"AND timezone('{tz}', sold_at)::DATE <= {A}")
+    sold12 = (
+        f"timezone('{tz}', sold_at)::DATE > {A} - INTERVAL {p['window_months']} MONTH "
+        f"AND timezone('{tz}', sold_at)::DATE <= {A}"
+    )
     now = f"timezone('{tz}', ({A} + 1)::TIMESTAMP)"  # the end of A on the dealer's clock
     stage = """greatest(CASE status WHEN 'contacted' THEN 1 WHEN 'appointment' THEN 2 WHEN 'sold' THEN 3 ELSE 0 END,
                         (first_contact_at IS NOT NULL)::INT)"""
@@ -555,7 +652,7 @@ def sql_referral_frames(d: DealerData) -> dict[str, list]:
         "followups": f"""
             SELECT referral_id, 'contact_referred' FROM referrals
             WHERE {in12} AND (status IS NULL OR status = 'new') AND first_contact_at IS NULL
-                  AND epoch({now}) - epoch(referred_at) > {p['first_contact_hours']} * 3600
+                  AND epoch({now}) - epoch(referred_at) > {p["first_contact_hours"]} * 3600
             UNION ALL
             SELECT referral_id, 'thank_advocate' FROM referrals
             WHERE status = 'sold' AND acknowledged_at IS NULL AND (({in12}) OR ({sold12}))

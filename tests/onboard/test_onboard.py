@@ -1,5 +1,6 @@
 """`ownercomm onboard`: recognition, the dealer file it writes, re-runs, and vendor shapes
 that load to the same canonical data as their clean twin (issue 7)."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,7 +10,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from helpers.onboard import (
-    CRM, DMS, EXCEL_BOOK, SHAPES, Shape, cp1252_only, hand_dealer, tables_from_data, write_clean, write_shape,
+    CRM,
+    DMS,
+    EXCEL_BOOK,
+    SHAPES,
+    Shape,
+    cp1252_only,
+    hand_dealer,
+    tables_from_data,
+    write_clean,
+    write_shape,
 )
 
 from ownercomm_kit import onboard as ob
@@ -133,9 +143,19 @@ def test_a_negated_consent_column_is_never_mapped_and_asks_for_a_decision():
 def test_the_consultants_inversion_of_a_negated_column_loads_inverted(tmp_path):
     folder = tmp_path / "d"
     folder.mkdir()
-    pd.DataFrame({"Cust No": ["1", "2", "3"], "Do Not Email": ["Y", "N", ""]}).to_csv(folder / "customers.csv", index=False)
-    pd.DataFrame({"Msg ID": ["M1"], "Cust No": ["1"], "Sent": ["2026-06-01 10:00"], "Channel": ["email"],
-                  "Sender": ["dealer"], "Category": ["offer"]}).to_csv(folder / "communications.csv", index=False)
+    pd.DataFrame({"Cust No": ["1", "2", "3"], "Do Not Email": ["Y", "N", ""]}).to_csv(
+        folder / "customers.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "Msg ID": ["M1"],
+            "Cust No": ["1"],
+            "Sent": ["2026-06-01 10:00"],
+            "Channel": ["email"],
+            "Sender": ["dealer"],
+            "Category": ["offer"],
+        }
+    ).to_csv(folder / "communications.csv", index=False)
     out = tmp_path / "X.yaml"
     r = ob.onboard(folder, "X", timezone=TZ, out=out)
     assert any("Do Not Email" in d and "MANUAL DECISION" in d for d in r.onboarding.decisions)
@@ -291,8 +311,10 @@ def test_the_consultants_edits_win_and_survive_a_re_run_with_their_comments(tmp_
     cell = next(line for line in text.splitlines() if line.strip().startswith("Cell Phone: phone"))
     text = text.replace(cell, "    Home Phone: phone  # the dealer texts the home line")
     text = text.replace("dealer_name: X", "dealer_name: Tustin Motors")
-    text = text.replace("  channel:\n", "  channel:\n    # agreed with the BDC manager on 3 June\n"
-                                       "    Carrier Pigeon: mail  # yes, really\n")
+    text = text.replace(
+        "  channel:\n",
+        "  channel:\n    # agreed with the BDC manager on 3 June\n    Carrier Pigeon: mail  # yes, really\n",
+    )
     text += "# this store runs its own cap\nrules:\n  cap_total:\n    enabled: false\n"
     out.write_text(text)
 
@@ -316,8 +338,34 @@ def test_the_consultants_edits_win_and_survive_a_re_run_with_their_comments(tmp_
 
 
 @pytest.mark.parametrize(
-    "key", ["Y", "N", "No", "on", "null", "RO #", "a: b", "#", "'quoted'", "1.0", "Cára", "two\nlines", "x\u2028y",
-            "tab\there", " lead", "- dash", "&anchor", "*alias", "!tag", "[x]", "{x}", '"dq"', "%", "@", "`"],
+    "key",
+    [
+        "Y",
+        "N",
+        "No",
+        "on",
+        "null",
+        "RO #",
+        "a: b",
+        "#",
+        "'quoted'",
+        "1.0",
+        "Cára",
+        "two\nlines",
+        "x\u2028y",
+        "tab\there",
+        " lead",
+        "- dash",
+        "&anchor",
+        "*alias",
+        "!tag",
+        "[x]",
+        "{x}",
+        '"dq"',
+        "%",
+        "@",
+        "`",
+    ],
 )
 def test_yaml_hostile_headers_round_trip(key):
     doc = {"dealer_id": "X", "mapping": {"customers": {key: "customer_id"}}, "values": {"channel": {key: "sms"}}}
@@ -381,7 +429,9 @@ def test_the_command_prints_each_column_how_sure_and_what_to_edit(tmp_path):
 
 
 def test_the_command_says_what_is_wrong_without_a_traceback(tmp_path):
-    res = CliRunner().invoke(main, ["onboard", str(tmp_path / "nope"), "--dealer-id", "X", "--out", str(tmp_path / "x.yaml")])
+    res = CliRunner().invoke(
+        main, ["onboard", str(tmp_path / "nope"), "--dealer-id", "X", "--out", str(tmp_path / "x.yaml")]
+    )
     assert res.exit_code == 1
     assert "no such folder" in res.output and "Traceback" not in res.output
     empty = tmp_path / "empty"
@@ -455,7 +505,9 @@ def test_the_shipped_sample_dealer_needs_no_mapping(tmp_path, kit_root):
 
 def test_yes_no_words_beyond_the_loaders_are_written_as_true_false(tmp_path):
     t = hand_dealer()
-    t["customers"]["email_opt_in"] = t["customers"]["email_opt_in"].map({"true": "Opted In", "false": "Opted Out", "": ""})
+    t["customers"]["email_opt_in"] = t["customers"]["email_opt_in"].map(
+        {"true": "Opted In", "false": "Opted Out", "": ""}
+    )
     t["customers"]["sms_consent"] = t["customers"]["sms_consent"].map({"true": "X", "false": "Maybe", "": ""})
     clean = load_data_dir(write_clean(tmp_path / "clean", hand_dealer()), timezone=TZ)
     out = tmp_path / "X.yaml"
@@ -508,8 +560,9 @@ def test_the_consultants_files_entry_wins_in_either_form(tmp_path):
 def test_an_unreadable_existing_dealer_file_is_a_message_not_a_traceback(tmp_path):
     out = tmp_path / "X.yaml"
     out.write_text("mapping: [unclosed\n")
-    res = CliRunner().invoke(main, ["onboard", str(write_clean(tmp_path / "d", hand_dealer())), "--dealer-id", "X",
-                                    "--out", str(out)])
+    res = CliRunner().invoke(
+        main, ["onboard", str(write_clean(tmp_path / "d", hand_dealer())), "--dealer-id", "X", "--out", str(out)]
+    )
     assert res.exit_code == 1 and "not valid YAML" in res.output and "Traceback" not in res.output
     assert out.read_text() == "mapping: [unclosed\n"
 
@@ -551,8 +604,10 @@ def test_title_lines_above_the_header_are_pointed_out(tmp_path):
     folder = tmp_path / "d"
     folder.mkdir()
     (folder / "customer_list.csv").write_bytes(
-        "Customer List Report\r\nPrinted 06/18/2026\r\n\r\nCust No;First Name;E-Mail Address\r\n1;Cára;a@x.com\r\n"
-        .encode("cp1252"))
+        "Customer List Report\r\nPrinted 06/18/2026\r\n\r\nCust No;First Name;E-Mail Address\r\n1;Cára;a@x.com\r\n".encode(
+            "cp1252"
+        )
+    )
     r = ob.onboard(folder, "X", timezone=TZ, out=tmp_path / "X.yaml")
     hint = next(d for d in r.onboarding.decisions if d.startswith("customer_list.csv"))
     assert "header seems to be on row 4" in hint and "'Cust No'" in hint and "delete the 3 lines" in hint
@@ -579,7 +634,9 @@ def test_the_summary_ends_with_the_next_command(tmp_path):
 
 def test_a_whole_name_column_is_pointed_out_not_guessed():
     found = headers_of("customers", ["Cust No", "Customer Name"], [["1", "NÚÑEZ, CÁRA"]])
-    assert found["first_name"].source is None and "'Customer Name' seems to hold whole names" in found["first_name"].note
+    assert (
+        found["first_name"].source is None and "'Customer Name' seems to hold whole names" in found["first_name"].note
+    )
     assert found["last_name"].source is None
 
 
@@ -606,8 +663,10 @@ def test_one_word_meaning_two_values_in_two_tables_is_a_decision(tmp_path):
 
 
 def test_a_generic_header_goes_to_the_column_its_values_fit():
-    rows = [["M1", "1", "2026-06-01 10:00", "Service Reminder", "Text", "OEM"],
-            ["M2", "2", "2026-06-02 10:00", "Special Offer", "E-mail", "Dealer"]]
+    rows = [
+        ["M1", "1", "2026-06-01 10:00", "Service Reminder", "Text", "OEM"],
+        ["M2", "2", "2026-06-02 10:00", "Special Offer", "E-mail", "Dealer"],
+    ]
     found = headers_of("communications", ["Msg ID", "Cust No", "Sent", "Type", "Method", "Sender"], rows)
     assert (found["category"].source, found["category"].how) == ("Type", "content")
     assert (found["channel"].source, found["channel"].how) == ("Method", "synonym")
@@ -658,50 +717,142 @@ def test_files_names_a_table_the_loader_would_find_ambiguous(tmp_path):
 # the words of their names where values of one shape fit several columns).
 UNKNOWN_HEADERS = {
     "customers": {
-        "customer_id": "Patron Ref", "first_name": "Given", "last_name": "Family", "email": "Inbox",
-        "phone": "Reach At", "postal_code": "Mailing Area", "timezone": "Clock", "birth_date": "Born",
-        "preferred_channel": "Likes To Hear By", "email_opt_in": "Emailing Permitted",
-        "sms_consent": "Texting Permitted", "phone_dnc": "Never Ring", "mail_opt_out": "Post Blocked",
+        "customer_id": "Patron Ref",
+        "first_name": "Given",
+        "last_name": "Family",
+        "email": "Inbox",
+        "phone": "Reach At",
+        "postal_code": "Mailing Area",
+        "timezone": "Clock",
+        "birth_date": "Born",
+        "preferred_channel": "Likes To Hear By",
+        "email_opt_in": "Emailing Permitted",
+        "sms_consent": "Texting Permitted",
+        "phone_dnc": "Never Ring",
+        "mail_opt_out": "Post Blocked",
         "household_id": "Family Unit",
     },
-    "vehicles": {"vin": "Chassis", "customer_id": "Keeper", "make": "Brand", "model": "Nameplate",
-                 "model_year": "MY", "warranty_end": "Cover Ends"},
-    "sales": {"sale_id": "Transaction Ref", "customer_id": "Purchaser", "sale_date": "Signed", "vin": "Chassis",
-              "model": "Nameplate", "new_used": "Condition", "price": "Paid", "salesperson": "Closer",
-              "products": "Add Ons"},
-    "service_visits": {"ro_id": "Job Ticket", "customer_id": "Patron", "visit_date": "Completed",
-                       "vin": "Chassis", "pay_type": "Billed To", "amount": "Invoice", "service_type": "Work Kind",
-                       "mileage": "Clock Reading"},
-    "appointments": {"appointment_id": "Slot Ref", "customer_id": "Patron", "booked_at": "Made",
-                     "scheduled_for": "Due In", "status": "Outcome Code", "vin": "Chassis", "source": "Via"},
-    "communications": {
-        "message_id": "Touch Ref", "customer_id": "Recipient", "sent_at": "Went Out", "channel": "Route",
-        "sender": "From Team", "category": "Purpose Code", "campaign_id": "Blast", "vin": "Chassis",
-        "model": "Nameplate", "offer_price": "Quoted", "status": "Outcome", "opened_at": "Seen",
-        "clicked_at": "Tapped", "responded_at": "Answered", "unsubscribed": "Stop Requested",
+    "vehicles": {
+        "vin": "Chassis",
+        "customer_id": "Keeper",
+        "make": "Brand",
+        "model": "Nameplate",
+        "model_year": "MY",
+        "warranty_end": "Cover Ends",
     },
-    "leads": {"lead_id": "Opp Ref", "customer_id": "Prospect", "opened_at": "Began", "closed_at": "Ended",
-              "outcome": "Result Code", "source": "Via"},
+    "sales": {
+        "sale_id": "Transaction Ref",
+        "customer_id": "Purchaser",
+        "sale_date": "Signed",
+        "vin": "Chassis",
+        "model": "Nameplate",
+        "new_used": "Condition",
+        "price": "Paid",
+        "salesperson": "Closer",
+        "products": "Add Ons",
+    },
+    "service_visits": {
+        "ro_id": "Job Ticket",
+        "customer_id": "Patron",
+        "visit_date": "Completed",
+        "vin": "Chassis",
+        "pay_type": "Billed To",
+        "amount": "Invoice",
+        "service_type": "Work Kind",
+        "mileage": "Clock Reading",
+    },
+    "appointments": {
+        "appointment_id": "Slot Ref",
+        "customer_id": "Patron",
+        "booked_at": "Made",
+        "scheduled_for": "Due In",
+        "status": "Outcome Code",
+        "vin": "Chassis",
+        "source": "Via",
+    },
+    "communications": {
+        "message_id": "Touch Ref",
+        "customer_id": "Recipient",
+        "sent_at": "Went Out",
+        "channel": "Route",
+        "sender": "From Team",
+        "category": "Purpose Code",
+        "campaign_id": "Blast",
+        "vin": "Chassis",
+        "model": "Nameplate",
+        "offer_price": "Quoted",
+        "status": "Outcome",
+        "opened_at": "Seen",
+        "clicked_at": "Tapped",
+        "responded_at": "Answered",
+        "unsubscribed": "Stop Requested",
+    },
+    "leads": {
+        "lead_id": "Opp Ref",
+        "customer_id": "Prospect",
+        "opened_at": "Began",
+        "closed_at": "Ended",
+        "outcome": "Result Code",
+        "source": "Via",
+    },
     "referrals": {
-        "referral_id": "Intro Ref", "referrer_id": "Introduced By", "referred_at": "Introduced",
-        "referred_name": "Friend", "referred_email": "Friend Inbox", "referred_phone": "Friend Reach",
-        "referred_customer_id": "Friend Patron", "incentive_category": "Thanks Kind",
-        "reward_value": "Thanks Worth", "status": "Stage Code", "first_contact_at": "First Reached",
-        "sold_at": "Closed", "sale_id": "Transaction Ref", "acknowledged_at": "Thanked",
+        "referral_id": "Intro Ref",
+        "referrer_id": "Introduced By",
+        "referred_at": "Introduced",
+        "referred_name": "Friend",
+        "referred_email": "Friend Inbox",
+        "referred_phone": "Friend Reach",
+        "referred_customer_id": "Friend Patron",
+        "incentive_category": "Thanks Kind",
+        "reward_value": "Thanks Worth",
+        "status": "Stage Code",
+        "first_contact_at": "First Reached",
+        "sold_at": "Closed",
+        "sale_id": "Transaction Ref",
+        "acknowledged_at": "Thanked",
     },
 }
-UNKNOWN = Shape("unknown", files=DMS.files, headers=UNKNOWN_HEADERS, values=DMS.values, encoding="cp1252", sep=";",
-                newline="\r\n", date="%m/%d/%Y", timestamp="%m/%d/%Y %I:%M %p", yes_no=("Y", "N"), money="${}")
+UNKNOWN = Shape(
+    "unknown",
+    files=DMS.files,
+    headers=UNKNOWN_HEADERS,
+    values=DMS.values,
+    encoding="cp1252",
+    sep=";",
+    newline="\r\n",
+    date="%m/%d/%Y",
+    timestamp="%m/%d/%Y %I:%M %p",
+    yes_no=("Y", "N"),
+    money="${}",
+)
 
 # What the rules read: these must be found by content alone for the flags to come out right.
 RULE_COLUMNS = {
-    "customers": ["customer_id", "email", "phone", "timezone", "preferred_channel", "sms_consent", "email_opt_in",
-                  "phone_dnc", "mail_opt_out"],
+    "customers": [
+        "customer_id",
+        "email",
+        "phone",
+        "timezone",
+        "preferred_channel",
+        "sms_consent",
+        "email_opt_in",
+        "phone_dnc",
+        "mail_opt_out",
+    ],
     "sales": ["sale_id", "customer_id", "sale_date", "vin", "price"],
     "service_visits": ["ro_id", "customer_id", "visit_date", "vin"],
     "appointments": ["appointment_id", "customer_id", "booked_at", "scheduled_for", "status"],
-    "communications": ["message_id", "customer_id", "sent_at", "channel", "sender", "category", "vin",
-                       "offer_price", "unsubscribed"],
+    "communications": [
+        "message_id",
+        "customer_id",
+        "sent_at",
+        "channel",
+        "sender",
+        "category",
+        "vin",
+        "offer_price",
+        "unsubscribed",
+    ],
     "leads": ["lead_id", "customer_id", "opened_at", "closed_at"],
     "vehicles": ["vin", "customer_id"],
 }
@@ -718,8 +869,12 @@ def test_headers_no_list_knows_are_read_by_their_values(tmp_path):
             assert c.source == UNKNOWN_HEADERS[table][col], (table, col, c)
     # every header of every export is either read into a column or listed as unused, with a guess
     unused = {(u.source, u.header) for u in r.onboarding.unused_columns}
-    mapped = {(tm.source, c.source) for tm in r.onboarding.tables for c in r.onboarding.columns
-              if c.table == tm.table and c.source}
+    mapped = {
+        (tm.source, c.source)
+        for tm in r.onboarding.tables
+        for c in r.onboarding.columns
+        if c.table == tm.table and c.source
+    }
     sources, _ = ob.read_sources(folder)
     for src in sources:
         for header in src.frame.columns:
@@ -749,8 +904,9 @@ def test_an_unused_column_is_listed_with_its_best_guess_and_counted(tmp_path):
     cust["Second Email"] = cust["email"]
     t = {**t, "customers": cust}
     folder = write_clean(tmp_path / "d", t)
-    res = CliRunner().invoke(main, ["onboard", str(folder), "--dealer-id", "D7", "--timezone", TZ,
-                                    "--out", str(tmp_path / "D7.yaml")])
+    res = CliRunner().invoke(
+        main, ["onboard", str(folder), "--dealer-id", "D7", "--timezone", TZ, "--out", str(tmp_path / "D7.yaml")]
+    )
     assert res.exit_code == 0, res.output
     assert "2 export columns not used" in res.output.splitlines()[1]
     assert " 0 things to decide" not in res.output  # an unused column is a thing to decide
@@ -781,12 +937,18 @@ def test_a_negated_yes_no_column_is_never_taken_for_a_consent():
 
 def test_money_on_messages_is_an_offer_price_and_ids_of_customers_are_no_amounts():
     known = {"customers.customer_id": frozenset({"1001", "1002", "1003"})}
-    frame = pd.DataFrame({
-        "Touch Ref": ["M1", "M2", "M3"], "Recipient": ["1001", "1002", "1003"],
-        "Went Out": ["06/18/2026 10:30 PM"] * 3, "Route": ["Text", "E-mail", "Text"],
-        "From Team": ["Sales Dept", "Marketing", "Sales Dept"], "Purpose Code": ["Special Offer", "Promotion", "eNewsletter"],
-        "Quoted": ["$31,000.00", "", "$28,500"],
-    }, dtype="string")
+    frame = pd.DataFrame(
+        {
+            "Touch Ref": ["M1", "M2", "M3"],
+            "Recipient": ["1001", "1002", "1003"],
+            "Went Out": ["06/18/2026 10:30 PM"] * 3,
+            "Route": ["Text", "E-mail", "Text"],
+            "From Team": ["Sales Dept", "Marketing", "Sales Dept"],
+            "Purpose Code": ["Special Offer", "Promotion", "eNewsletter"],
+            "Quoted": ["$31,000.00", "", "$28,500"],
+        },
+        dtype="string",
+    )
     found = {c.column: c.source for c in ob.recognise_columns("communications", frame, known=known)}
     assert found["customer_id"] == "Recipient" and found["message_id"] == "Touch Ref"
     assert found["offer_price"] == "Quoted" and found["sent_at"] == "Went Out"

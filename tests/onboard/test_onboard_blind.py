@@ -9,6 +9,7 @@ values, US dates with AM/PM, money as "$1,234.50", yes/no as Y/N, Yes/No or 1/0,
 encoding and separator. Onboarding must map every column the audit reads, account for every
 other one, and keep the consultant's edits on a re-run.
 """
+
 from __future__ import annotations
 
 import functools
@@ -137,11 +138,14 @@ VENDOR_HEADERS = {
     },
 }
 FILES = {
-    "customers": ["customer_master", "Cust Export", "CONTACTS"], "vehicles": ["Vehicle Master", "veh_master", "Garage"],
-    "sales": ["Deal History", "SALES_DEALS", "Vehicle Sales"], "service_visits": ["ROs", "Closed ROs", "Service History"],
+    "customers": ["customer_master", "Cust Export", "CONTACTS"],
+    "vehicles": ["Vehicle Master", "veh_master", "Garage"],
+    "sales": ["Deal History", "SALES_DEALS", "Vehicle Sales"],
+    "service_visits": ["ROs", "Closed ROs", "Service History"],
     "appointments": ["Service Appts", "APPTS", "Appointments Export"],
     "communications": ["msg_export", "Activity Log", "Campaign History"],
-    "leads": ["Opportunities", "LEADS", "Sales Leads"], "referrals": ["Refer a Friend", "Referrals", "Advocates"],
+    "leads": ["Opportunities", "LEADS", "Sales Leads"],
+    "referrals": ["Refer a Friend", "Referrals", "Advocates"],
     "declined_work": ["Declined Services", "Declined Ops", "Unsold Work"],
 }
 STYLES = ("as is", "upper snake", "camel")
@@ -184,11 +188,19 @@ def vendor_shape(seed: int) -> Shape:
     suffix = rng.choice([".csv", ".txt"])
     files = {t: rng.choice(names) + suffix for t, names in FILES.items()}
     encoding, sep = rng.choice([("cp1252", ";"), ("utf-8-sig", ","), ("utf-8", "\t"), ("cp1252", "|")])
-    return Shape(f"vendor{seed}", files=files, headers=headers, values=values, encoding=encoding, sep=sep,
-                 newline=rng.choice(["\r\n", "\n"]), date=rng.choice(["%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d"]),
-                 timestamp=rng.choice(["%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M"]),
-                 yes_no=rng.choice([("Y", "N"), ("Yes", "No"), ("1", "0"), ("TRUE", "FALSE")]),
-                 money=rng.choice(["${}", "{}", "$ {}"]))
+    return Shape(
+        f"vendor{seed}",
+        files=files,
+        headers=headers,
+        values=values,
+        encoding=encoding,
+        sep=sep,
+        newline=rng.choice(["\r\n", "\n"]),
+        date=rng.choice(["%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d"]),
+        timestamp=rng.choice(["%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M"]),
+        yes_no=rng.choice([("Y", "N"), ("Yes", "No"), ("1", "0"), ("TRUE", "FALSE")]),
+        money=rng.choice(["${}", "{}", "$ {}"]),
+    )
 
 
 @functools.cache
@@ -208,8 +220,14 @@ def _flags(data, folder, tz):
     return flags.sort_values(["message_id", "rule"]).reset_index(drop=True), skipped
 
 
-CASES = [(1, "America/Chicago"), (2, "America/New_York"), (3, "America/Los_Angeles"), (4, "America/Denver"),
-         (5, "America/Phoenix"), (6, "America/Chicago")]
+CASES = [
+    (1, "America/Chicago"),
+    (2, "America/New_York"),
+    (3, "America/Los_Angeles"),
+    (4, "America/Denver"),
+    (5, "America/Phoenix"),
+    (6, "America/Chicago"),
+]
 
 
 @pytest.mark.parametrize("seed, tz", CASES)
@@ -229,8 +247,12 @@ def test_an_unseen_vendor_export_onboarded_blind_yields_the_canonical_flags(tmp_
 
     # Every header of every export is read into a column or listed as unused with a guess.
     unused = {(u.source, u.header) for u in r.onboarding.unused_columns}
-    mapped = {(tm.source, c.source) for tm in r.onboarding.tables for c in r.onboarding.columns
-              if c.table == tm.table and c.source}
+    mapped = {
+        (tm.source, c.source)
+        for tm in r.onboarding.tables
+        for c in r.onboarding.columns
+        if c.table == tm.table and c.source
+    }
     sources, _ = ob.read_sources(folder)
     for src in sources:
         for header in src.frame.columns:
@@ -242,9 +264,11 @@ def test_an_unseen_vendor_export_onboarded_blind_yields_the_canonical_flags(tmp_
 
     # Each canonical column in its place, so the audit gives the canonical copy's flags.
     got = {(c.table, c.column): c.source for c in r.onboarding.columns if c.source}
-    wrong = {k: (got.get(k), shape.headers[k[0]][k[1]]) for k in
-             [(t, c) for t, df in tables.items() for c in df.columns]
-             if got.get(k) != shape.headers[k[0]][k[1]]}
+    wrong = {
+        k: (got.get(k), shape.headers[k[0]][k[1]])
+        for k in [(t, c) for t, df in tables.items() for c in df.columns]
+        if got.get(k) != shape.headers[k[0]][k[1]]
+    }
     assert not wrong, wrong
     data = load_dealer(params.resolve(dealer_file=out))
     assert [p for p in data.problems if p.level == "error"] == []
@@ -270,8 +294,10 @@ def test_a_rerun_keeps_the_consultants_edits(tmp_path):
     email = shape.headers["customers"]["email"]
     line = next(x for x in first.splitlines() if x.strip().startswith(f"{email}: email"))
     # Their own reading: the e-mail column is not to be used (null), and why; a rule override.
-    edited = first.replace(line, f"    {email}: null  # shared family inbox, checked with the dealer") + \
-        "rules:\n  cap_total:\n    windows:\n    - {days: 7, max: 2}\n"
+    edited = (
+        first.replace(line, f"    {email}: null  # shared family inbox, checked with the dealer")
+        + "rules:\n  cap_total:\n    windows:\n    - {days: 7, max: 2}\n"
+    )
     out.write_text(edited, encoding="utf-8")
     ob.onboard(folder, "V", timezone=tz, out=out)
     again = out.read_text(encoding="utf-8")

@@ -1,4 +1,5 @@
 """report.actions: the first screen's "What to do this week" (issue 17 item 1)."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,9 @@ def _flags(rows):
 
 
 def _audit(suppressed_customers=(), flags=()):
-    supp = pd.DataFrame({"customer_id": list(suppressed_customers), "channel": "email", "rule": "cap_total",
-                         "until": pd.NaT})
+    supp = pd.DataFrame(
+        {"customer_id": list(suppressed_customers), "channel": "email", "rule": "cap_total", "until": pd.NaT}
+    )
     return SimpleNamespace(suppression=supp, flags=_flags(list(flags)))
 
 
@@ -32,8 +34,14 @@ def test_plural():
 
 
 def test_choose_ranks_by_urgency_then_count_drops_zero_and_keeps_three():
-    cands = [Action("c", 50, "c.csv", 2), Action("a", 1, "a.csv", 0), Action("zero", 0, "z.csv", 0),
-             Action("b2", 9, "b.csv", 1), Action("b1", 10, "b.csv", 1), Action("d", 100, "d.csv", 3)]
+    cands = [
+        Action("c", 50, "c.csv", 2),
+        Action("a", 1, "a.csv", 0),
+        Action("zero", 0, "z.csv", 0),
+        Action("b2", 9, "b.csv", 1),
+        Action("b1", 10, "b.csv", 1),
+        Action("d", 100, "d.csv", 3),
+    ]
     got = choose(cands)
     assert [a.text for a in got] == ["a", "b1", "b2"]
     assert len(choose(cands, limit=10)) == 5  # the zero count never shows
@@ -48,9 +56,18 @@ def test_choose_only_names_files_that_exist(tmp_path):
 
 def test_audit_actions_counts_customers_not_rows():
     # 3 rows for 2 customers on the suppression list; a serious and a medium problem.
-    r = _audit(["C1", "C1", "C2"], [("M1", "C1", "no_consent", "high"), ("M1", "C1", "cap_total", "medium"),
-                                     ("M2", "C2", "cap_total", "medium"), ("M3", "C2", "cap_total", "medium")])
-    got = choose(actions.audit_actions(r, {"no_consent": "No consent for the channel", "cap_total": "Too many messages"}))
+    r = _audit(
+        ["C1", "C1", "C2"],
+        [
+            ("M1", "C1", "no_consent", "high"),
+            ("M1", "C1", "cap_total", "medium"),
+            ("M2", "C2", "cap_total", "medium"),
+            ("M3", "C2", "cap_total", "medium"),
+        ],
+    )
+    got = choose(
+        actions.audit_actions(r, {"no_consent": "No consent for the channel", "cap_total": "Too many messages"})
+    )
     assert got[0].text.startswith("Import suppression.csv into every sending tool: 2 customers")
     assert got[0].file == "suppression.csv" and got[0].count == 2
     assert got[1].count == 1 and "1 message that" in got[1].text and "no consent for the channel" in got[1].text
@@ -76,8 +93,12 @@ def _retention(**frames):
 
 
 def test_retention_actions_first_screen_example():
-    r = _retention(due_for_service=[f"C{i}" for i in range(61)] + ["C0"],  # 62 vehicles, 61 customers
-                   milestones=["X"], warranty_expiring=["A", "B"], recently_lost=[])
+    r = _retention(
+        due_for_service=[f"C{i}" for i in range(61)] + ["C0"],  # 62 vehicles, 61 customers
+        milestones=["X"],
+        warranty_expiring=["A", "B"],
+        recently_lost=[],
+    )
     got = choose(actions.retention_actions(r))
     assert got[0].text == "Call the 61 customers due for service: due_for_service.csv"
     assert [a.file for a in got] == ["due_for_service.csv", "warranty_expiring.csv", "milestones.csv"]
@@ -100,8 +121,7 @@ def test_referrals_actions():
     f = pd.DataFrame({"action": ["contact_referred", "contact_referred", "thank_advocate"]})
     r = SimpleNamespace(skipped={}, followups=f, anomalies=pd.DataFrame({"referral_id": ["R1"]}))
     got = choose(actions.referrals_actions(r))
-    assert got[0].text == ("Call the 2 people referred who are still waiting for a first call: "
-                           "referral_followups.csv")
+    assert got[0].text == ("Call the 2 people referred who are still waiting for a first call: referral_followups.csv")
     assert got[1].text == "Thank the 1 advocate whose referral bought: referral_followups.csv"
     assert got[2].file is None and "the 1 referral that looks wrong" in got[2].text
 

@@ -7,6 +7,7 @@ error, no request leaving the machine, hostile names inert, contacts masked, the
 index free of customer data. Debian's chromium is driven by Playwright's Python package
 (``executable_path``); Playwright's own browser download does not work here.
 """
+
 from __future__ import annotations
 
 import csv

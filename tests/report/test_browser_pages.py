@@ -7,6 +7,7 @@ Chromium: the shipped sample group is run once, then its pages are opened offlin
 - folded sections open from the table of contents and print open;
 - no "(s)" plurals on any page.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,6 +42,7 @@ def sample_out(tmp_path_factory) -> Path:
 def browser():
     """A 1,400 px wide window: the width the index must fit."""
     yield from chromium(1400)
+
 
 def _stores(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_dir() and (p / "audit.html").is_file())
@@ -111,7 +113,8 @@ def test_audit_page_has_a_sticky_toc_and_folded_detail(browser, sample_out):
         page.wait_for_timeout(400)
         assert page.locator(f"#{sid} details").evaluate("d => d.open")
         widths = page.locator(f"#{sid} .oc-chart svg.main-svg").evaluate_all(
-            "els => els.map(e => e.getBoundingClientRect().width)")
+            "els => els.map(e => e.getBoundingClientRect().width)"
+        )
         assert all(w > 300 for w in widths)
         # The first screen never folds.
         assert page.locator("#this-week details, #headline details").count() == 0
@@ -154,7 +157,9 @@ def test_index_fits_1400_px_without_horizontal_scroll(browser, sample_out):
         got = _overflows(page)
         assert got["doc"] <= 1400 and got["wide"] == [], got
         # every column of the ranked table inside the window
-        right = page.eval_on_selector_all("#ranking table thead th", "ths => ths.map(t => t.getBoundingClientRect().right)")
+        right = page.eval_on_selector_all(
+            "#ranking table thead th", "ths => ths.map(t => t.getBoundingClientRect().right)"
+        )
         assert len(right) >= 12 and max(right) <= 1400
     finally:
         page.close()
@@ -195,8 +200,11 @@ def test_index_prints_every_column_on_landscape(browser, sample_out, paper):
         page.set_viewport_size({"width": PRINT_WIDTHS[paper], "height": 700})
         page.wait_for_timeout(300)
         for table in ("#ranking table", "#ranking-counts table", "#changes table"):
-            cols = page.eval_on_selector_all(f"{table} thead th", """ths => ths.map(t => {
-                const b = t.getBoundingClientRect(); return [b.left, b.right, b.width]; })""")
+            cols = page.eval_on_selector_all(
+                f"{table} thead th",
+                """ths => ths.map(t => {
+                const b = t.getBoundingClientRect(); return [b.left, b.right, b.width]; })""",
+            )
             assert cols, table
             assert all(w > 20 for _, _, w in cols), (table, cols)
             assert max(r for _, r, _ in cols) <= PRINT_WIDTHS[paper] + 1, (table, paper, cols)
@@ -215,7 +223,7 @@ _PLURAL = re.compile(r"\w+\(s\)")
 def _parenthesized_plurals(page) -> list[str]:
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     text = page.inner_text("body")
-    return [text[max(0, m.start() - 40): m.end() + 20].replace("\n", " ") for m in _PLURAL.finditer(text)]
+    return [text[max(0, m.start() - 40) : m.end() + 20].replace("\n", " ") for m in _PLURAL.finditer(text)]
 
 
 def test_no_parenthesized_plurals_in_the_first_screen_index_and_group_page(browser, sample_out):

@@ -4,6 +4,7 @@ Two tiny stores run twice as a group with ``--history``: first at the 31 May mon
 at the dealer file's date (18 June). T02's recorded runs are removed in between, so its second
 run is a first run again: it must show no change. Same browser set-up as test_browser.py.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -63,7 +64,7 @@ def test_progress_section_drawn_with_baseline_and_coloured_changes(browser, grou
         legend = " ".join(section.locator(".oc-chart .legendtext").all_text_contents())
         for item in ("Month-end history", "Earlier reports", "This report", "Baseline"):
             assert item in legend
-        assert section.locator(".oc-chart .shapelayer path").count() >= 1   # the baseline's dashed line
+        assert section.locator(".oc-chart .shapelayer path").count() >= 1  # the baseline's dashed line
         assert "baseline" in section.locator(".oc-chart .annotation-text").all_text_contents()
         rows = section.locator("table.oc-progress tbody tr")
         assert rows.count() >= 5

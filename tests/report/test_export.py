@@ -1,4 +1,5 @@
 """report.export: code-free, offline HTML with plotly.js once and every chart drawn."""
+
 from __future__ import annotations
 
 import gzip
@@ -32,16 +33,32 @@ def sample_notebook(n_charts=3) -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell("# For the consultant only"),
         new_code_cell("dealer_id = None", metadata={"tags": ["parameters"]}),
-        new_code_cell("ctx = start()", outputs=_outputs(lambda: html.publish(html.header(
-            report="Communication audit", dealer_name=f"Tiny {XSS}", period="p", as_of="2026-06-18")))),
-        new_code_cell("section()", outputs=_outputs(lambda: (html.section("problems", "What is wrong"),
-                                                              [charts.show(_fig(i)) for i in range(n_charts)],
-                                                              html.show(html.table(pd.DataFrame({"name": [XSS]})))))),
-        new_code_cell("print('secret')", outputs=[
-            new_output("stream", name="stdout", text="secret stdout\n"),
-            new_output("stream", name="stderr", text="secret warning\n"),
-            new_output("execute_result", data={"text/plain": "ReportContext(secret)"}, execution_count=3),
-        ]),
+        new_code_cell(
+            "ctx = start()",
+            outputs=_outputs(
+                lambda: html.publish(
+                    html.header(report="Communication audit", dealer_name=f"Tiny {XSS}", period="p", as_of="2026-06-18")
+                )
+            ),
+        ),
+        new_code_cell(
+            "section()",
+            outputs=_outputs(
+                lambda: (
+                    html.section("problems", "What is wrong"),
+                    [charts.show(_fig(i)) for i in range(n_charts)],
+                    html.show(html.table(pd.DataFrame({"name": [XSS]}))),
+                )
+            ),
+        ),
+        new_code_cell(
+            "print('secret')",
+            outputs=[
+                new_output("stream", name="stdout", text="secret stdout\n"),
+                new_output("stream", name="stderr", text="secret warning\n"),
+                new_output("execute_result", data={"text/plain": "ReportContext(secret)"}, execution_count=3),
+            ],
+        ),
         new_code_cell("x = 1", outputs=[]),
     ]
     return new_notebook(cells=cells, metadata={"language_info": {"name": "python"}})
@@ -64,14 +81,21 @@ def _tags(page: str) -> list[tuple[str, dict]]:
 
 def _without_library(page: str) -> str:
     """The page with the packed plotly.js emptied (1.7 MB the tests need not parse)."""
-    return re.sub(r'(<script type="application/octet-stream" id="oc-plotlyjs-gz">).*?(</script>)', r"\1\2",
-                  page, count=1, flags=re.S)
+    return re.sub(
+        r'(<script type="application/octet-stream" id="oc-plotlyjs-gz">).*?(</script>)',
+        r"\1\2",
+        page,
+        count=1,
+        flags=re.S,
+    )
 
 
 def _unpacked_library(page: str) -> str:
     """plotly.js as the page's loader rebuilds it: 7 bits a character, escapes, then gunzip
     (a plain re-implementation of the loader's loop, independent of export.unpack7)."""
-    block = re.search(r'<script type="application/octet-stream" id="oc-plotlyjs-gz">(.*?)</script>', page, re.S).group(1)
+    block = re.search(r'<script type="application/octet-stream" id="oc-plotlyjs-gz">(.*?)</script>', page, re.S).group(
+        1
+    )
     length = int(re.search(r"out=new Uint8Array\((\d+)\)", page).group(1))
     special = [0, 13, 60, 127]
     out, acc, bits, i = bytearray(), 0, 0, 0
@@ -132,7 +156,7 @@ def test_print_stylesheet_and_sortable_tables(page):
 
 def test_sections_and_header(page):
     assert '<section id="problems" class="oc-section">' in page
-    assert "<header class=\"oc-header\">" in page
+    assert '<header class="oc-header">' in page
     assert page.index("oc-header") < page.index('id="problems"')
 
 
@@ -215,5 +239,7 @@ def test_export_accepts_a_path_and_writes_atomically(tmp_path):
 
 
 def test_style_outputs_are_for_jupyterlab_only():
-    nb = new_notebook(cells=[new_code_cell("start()", outputs=_outputs(lambda: html.publish("<style>.x{}</style>", role="style")))])
+    nb = new_notebook(
+        cells=[new_code_cell("start()", outputs=_outputs(lambda: html.publish("<style>.x{}</style>", role="style")))]
+    )
     assert ".x{}" not in export.notebook_to_html(nb, title="t")

@@ -1,4 +1,5 @@
 """The three report notebooks, executed through papermill on a tiny dealer (slow: a kernel each)."""
+
 from __future__ import annotations
 
 import json
@@ -18,35 +19,101 @@ NOTEBOOKS = ROOT / "notebooks"
 
 EXPECTED = {
     "audit": {
-        "files": {"flags.csv": ["message_id", "customer_id", "sent_at", "channel", "sender", "category", "rule",
-                                "severity", "detail", "related_id"],
-                  "suppression.csv": ["customer_id", "channel", "rule", "until"]},
+        "files": {
+            "flags.csv": [
+                "message_id",
+                "customer_id",
+                "sent_at",
+                "channel",
+                "sender",
+                "category",
+                "rule",
+                "severity",
+                "detail",
+                "related_id",
+            ],
+            "suppression.csv": ["customer_id", "channel", "rule", "until"],
+        },
         "kpis": ["messages", "customers_messaged", "flags_high", "flags_total", "over_cap_customer_share"],
-        "sections": ["headline", "problems", "suppression", "one-voice", "timing", "fatigue", "tiers", "replay",
-                     "data-quality", "definitions"],
+        "sections": [
+            "headline",
+            "problems",
+            "suppression",
+            "one-voice",
+            "timing",
+            "fatigue",
+            "tiers",
+            "replay",
+            "data-quality",
+            "definitions",
+        ],
         "charts": 6,
     },
     "retention": {
-        "files": {"due_for_service.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact", "last_visit",
-                                          "due_date", "due_reason", "estimated_mileage"],
-                  "warranty_expiring.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
-                  "milestones.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
-                  "recently_lost.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
-                  "declined_work.csv": ["ro_id", "customer_id", "vin", "declined_at", "description", "amount", "name",
-                                        "contact"]},
-        "kpis": ["first_year_service_retention", "service_customer_retention_12m", "appointment_show_rate_90d",
-                 "reminder_booking_rate_90d", "response_rate_90d", "repurchase_rate", "segment_active_share",
-                 "segment_recently_lost_share", "segment_defected_share", "segment_never_serviced_share",
-                 "declined_work_recovery_90d"],
+        "files": {
+            "due_for_service.csv": [
+                "customer_id",
+                "name",
+                "vehicle",
+                "vin",
+                "channel",
+                "contact",
+                "last_visit",
+                "due_date",
+                "due_reason",
+                "estimated_mileage",
+            ],
+            "warranty_expiring.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
+            "milestones.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
+            "recently_lost.csv": ["customer_id", "name", "vehicle", "vin", "channel", "contact"],
+            "declined_work.csv": [
+                "ro_id",
+                "customer_id",
+                "vin",
+                "declined_at",
+                "description",
+                "amount",
+                "name",
+                "contact",
+            ],
+        },
+        "kpis": [
+            "first_year_service_retention",
+            "service_customer_retention_12m",
+            "appointment_show_rate_90d",
+            "reminder_booking_rate_90d",
+            "response_rate_90d",
+            "repurchase_rate",
+            "segment_active_share",
+            "segment_recently_lost_share",
+            "segment_defected_share",
+            "segment_never_serviced_share",
+            "declined_work_recovery_90d",
+        ],
         "sections": ["headline", "attention", "call-lists", "trends", "cohorts", "data-quality", "definitions"],
         "charts": 3,
     },
     "referrals": {
         "files": {"referral_followups.csv": ["referral_id", "action", "reason"]},
-        "kpis": ["referrals_12m", "advocate_rate_12m", "referral_conversion_12m", "first_contact_24h_share",
-                 "acknowledgment_rate", "referral_revenue_12m"],
-        "sections": ["headline", "attention", "follow-ups", "volume", "funnel", "incentives", "advocates",
-                     "data-quality", "definitions"],
+        "kpis": [
+            "referrals_12m",
+            "advocate_rate_12m",
+            "referral_conversion_12m",
+            "first_contact_24h_share",
+            "acknowledgment_rate",
+            "referral_revenue_12m",
+        ],
+        "sections": [
+            "headline",
+            "attention",
+            "follow-ups",
+            "volume",
+            "funnel",
+            "incentives",
+            "advocates",
+            "data-quality",
+            "definitions",
+        ],
         "charts": 3,
     },
 }
@@ -56,8 +123,14 @@ def run(name: str, dealer_file: Path | None, out_nb: Path, cwd: Path, **extra) -
     """What ``papermill notebooks/<name>.ipynb out.ipynb -f DEALER_FILE`` does."""
     parameters = yaml.safe_load(dealer_file.read_text()) if dealer_file else {}
     parameters.update(extra)
-    return pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out_nb), parameters=parameters,
-                               cwd=str(cwd), kernel_name="python3", progress_bar=False)
+    return pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out_nb),
+        parameters=parameters,
+        cwd=str(cwd),
+        kernel_name="python3",
+        progress_bar=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +160,9 @@ def test_notebook_runs_writes_outputs_and_exports_clean_html(name, tiny, tmp_pat
         assert list(parquet_rows.columns) == list(csv_rows.columns) and len(parquet_rows) == len(csv_rows) > 0
         assert parquet_rows["message_id"].tolist() == [m.lstrip("'") for m in csv_rows["message_id"]]
         assert (parquet_rows["rule"].tolist(), parquet_rows["detail"].fillna("").tolist()) == (
-            csv_rows["rule"].tolist(), [d[1:] if d.startswith("'") and d[1:2] in "=+-@\t\r" else d for d in csv_rows["detail"]])
+            csv_rows["rule"].tolist(),
+            [d[1:] if d.startswith("'") and d[1:2] in "=+-@\t\r" else d for d in csv_rows["detail"]],
+        )
     assert not [p for p in out_dir.iterdir() if p.name.endswith(".tmp")]
 
     page = export.notebook_to_html(nb, title=f"{DEALER_NAME}: {name}")
@@ -133,8 +208,9 @@ def test_missing_referrals_table_says_not_enough_data(tmp_path):
 
 @pytest.mark.slow
 def test_mask_pii_off_shows_contacts(tiny, tmp_path):
-    nb = run("retention", tiny, tmp_path / "retention.ipynb", ROOT, out_dir=str(tmp_path / "out"),
-             report={"mask_pii": False})
+    nb = run(
+        "retention", tiny, tmp_path / "retention.ipynb", ROOT, out_dir=str(tmp_path / "out"), report={"mask_pii": False}
+    )
     assert "ana.lopez@example.com" in export.notebook_to_html(nb, title="t")
 
 
@@ -151,8 +227,9 @@ def _sample_kit(tmp: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, where", [("audit", "root"), ("audit", "notebooks"), ("retention", "notebooks"),
-                                         ("referrals", "notebooks")])
+@pytest.mark.parametrize(
+    "name, where", [("audit", "root"), ("audit", "notebooks"), ("retention", "notebooks"), ("referrals", "notebooks")]
+)
 def test_runs_with_no_parameters_on_the_sample_dealer(name, where, tmp_path):
     kit = _sample_kit(tmp_path)
     cwd = kit if where == "root" else kit / "notebooks"
@@ -173,8 +250,12 @@ def test_blocking_data_problem_is_a_message_not_a_traceback(tmp_path):
     with pytest.raises(PapermillExecutionError) as info:
         run("audit", dealer, out_nb, ROOT, out_dir=str(tmp_path / "out"))
     assert info.value.ename == "DataError"  # the runner reports data errors by this name
-    errors = [o for c in nbformat.read(out_nb, as_version=4).cells for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in nbformat.read(out_nb, as_version=4).cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     shown = "\n".join(errors[0]["traceback"])
     assert "channel" in shown and "Traceback" not in shown and 'File "' not in shown
     assert not (tmp_path / "out" / "flags.csv").exists()

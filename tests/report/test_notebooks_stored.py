@@ -1,5 +1,6 @@
 """Notebooks as stored in the repository: without outputs, and each report notebook's
 parameters cell naming exactly the parameters the runner passes (one contract)."""
+
 from __future__ import annotations
 
 import ast
@@ -32,8 +33,13 @@ def test_stored_without_outputs(path):
 def _parameters(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    return [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets
-            if isinstance(t, ast.Name)]
+    return [
+        t.id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    ]
 
 
 def test_every_notebook_the_runner_runs_is_shipped():

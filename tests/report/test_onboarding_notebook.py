@@ -1,4 +1,5 @@
 """`notebooks/data_quality.ipynb` -> data_quality.html, run through papermill on tiny dealers."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,12 @@ def run(dealer_file: Path, tmp_path: Path) -> tuple[nbformat.NotebookNode, str]:
     parameters["data_dir"] = str((dealer_file.parent / parameters["data_dir"]).resolve())
     parameters["out_dir"] = str(tmp_path / "out")
     nb = papermill.execute_notebook(
-        str(NOTEBOOK), str(tmp_path / "data_quality.ipynb"), parameters=parameters, cwd=str(tmp_path),
-        kernel_name="python3", progress_bar=False,
+        str(NOTEBOOK),
+        str(tmp_path / "data_quality.ipynb"),
+        parameters=parameters,
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
     )
     return nb, notebook_to_html(nb, title="Data quality")
 
@@ -45,9 +50,25 @@ def test_the_notebook_is_stored_without_outputs_and_with_the_parameters_contract
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     names = re.findall(r"^(\w+) = None", params[0].source, flags=re.M)
-    assert names == ["dealer_id", "dealer_name", "data_dir", "timezone", "files", "mapping", "values", "as_of",
-                     "rules", "audit", "retention", "referrals", "report", "group_file", "out_dir", "baseline",
-                     "state_rules"]
+    assert names == [
+        "dealer_id",
+        "dealer_name",
+        "data_dir",
+        "timezone",
+        "files",
+        "mapping",
+        "values",
+        "as_of",
+        "rules",
+        "audit",
+        "retention",
+        "referrals",
+        "report",
+        "group_file",
+        "out_dir",
+        "baseline",
+        "state_rules",
+    ]
 
 
 def test_a_vendor_dealer_onboarded_then_checked(tmp_path):
@@ -75,11 +96,14 @@ def test_blocking_problems_are_listed_with_fixes_instead_of_stopping(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "customers.csv").write_text(
-        "Cust No,E-Mail Address\n1,a@example.com\n1,b@example.com\n2,c@example.com\n", encoding="utf-8")
+        "Cust No,E-Mail Address\n1,a@example.com\n1,b@example.com\n2,c@example.com\n", encoding="utf-8"
+    )
     (folder / "communications.csv").write_text(
         "Msg ID,Cust No,When,Channel,Sender,Category\n"
         "M1,1,2026-13-45 10:00,email,dealer,offer\n"
-        "M2,2,2026-06-01 10:00,Carrier Pigeon,dealer,offer\n", encoding="utf-8")
+        "M2,2,2026-06-01 10:00,Carrier Pigeon,dealer,offer\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "D6.yaml"
     ob.onboard(folder, "D6", timezone=TZ, out=out)
     nb, html = run(out, tmp_path)
@@ -95,8 +119,9 @@ def test_with_no_parameters_it_shows_the_sample_dealer(tmp_path, where):
     import papermill
 
     cwd = ROOT if where == "root" else ROOT / "notebooks"
-    nb = papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(cwd),
-                                    kernel_name="python3", progress_bar=False)
+    nb = papermill.execute_notebook(
+        str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(cwd), kernel_name="python3", progress_bar=False
+    )
     outputs = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
     sample_name = yaml.safe_load((ROOT / "params/dealers/D001.yaml").read_text())["dealer_name"]
     assert sample_name in outputs and "No blocking problem" in outputs

@@ -1,6 +1,7 @@
 """Pages stay small with many rows (issue 12 item 3): every HTML table is bounded (top N, the
 total said in words, the full list in the CSV) and every chart aggregates before plotting, so
 a report page does not grow with the number of messages, flags or customers."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,11 @@ def page_bytes(report: str, customers: int, tmp_path: Path) -> int:
     resolved = {**load_defaults(), "dealer_id": "PS1", "dealer_name": "Page Size Motors", "timezone": ZONE}
     ctx = notebook.context(report, resolved, data, tmp_path / f"{report}-{customers}")
     nb = nbformat.read(paths.notebooks_dir() / f"{report}.ipynb", as_version=4)
-    cells = [c.source for c in nb.cells if c.cell_type == "code" and "ctx = " not in c.source
-             and "parameters" not in c.metadata.get("tags", [])]
+    cells = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and "ctx = " not in c.source and "parameters" not in c.metadata.get("tags", [])
+    ]
     namespace = {"ctx": ctx, "sections": SECTIONS[report]}
     with html.capture() as shown:
         for source in cells:

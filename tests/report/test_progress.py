@@ -1,4 +1,5 @@
 """Recorded runs, baselines and the change shown against them (SPEC §10)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,6 +25,7 @@ def _record(store: Path, as_of: D, **kpis) -> Path:
 
 # --- the registry ---------------------------------------------------------------------------
 
+
 def test_registry_covers_every_kpis_json_key_once():
     from ownercomm_kit import audit, referrals, retention
 
@@ -36,8 +38,9 @@ def test_registry_covers_every_kpis_json_key_once():
 
 
 def test_definitions_use_the_dealers_parameters():
-    p = params_mod.resolve({"dealer_id": "T", "data_dir": ".", "referrals": {"window_months": 6},
-                            "retention": {"show_rate_days": 60}})
+    p = params_mod.resolve(
+        {"dealer_id": "T", "data_dir": ".", "referrals": {"window_months": 6}, "retention": {"show_rate_days": 60}}
+    )
     assert "last 6 months" in registry.get("referrals_12m").definition(p)
     assert "last 60 days" in registry.get("appointment_show_rate_90d").definition(p)
     assert registry.get("flags_high").definition(p)
@@ -53,7 +56,7 @@ def test_change_words_and_colour_follow_the_better_direction():
     assert c.words == "5.0 percentage points higher than on 31 May 2026" and c.tone == "good"
     c = registry.change("over_cap_customer_share", 0.80, 0.75, since)
     assert c.tone == "bad"
-    c = registry.change("messages", 1200, 1000, since)   # a volume: no better direction, no colour
+    c = registry.change("messages", 1200, 1000, since)  # a volume: no better direction, no colour
     assert c.tone == "" and "200 more messages" in c.words
     c = registry.change("referral_revenue_12m", 1000, 3000, since)
     assert c.words == "$2,000 less than on 31 May 2026" and c.tone == "bad"
@@ -66,14 +69,18 @@ def test_change_words_and_colour_follow_the_better_direction():
 
 # --- recorded runs and the baseline ---------------------------------------------------------
 
+
 def test_record_is_never_replaced_unless_forced(tmp_path):
     first = _record(tmp_path, D(2026, 5, 31), flags_high=10)
     assert first == tmp_path / "runs" / "2026-05-31.json"
-    assert runs.record_run(tmp_path, as_of=D(2026, 5, 31), fingerprint="x", kpis={"flags_high": 99},
-                           dealer_id="T01") is None
+    assert (
+        runs.record_run(tmp_path, as_of=D(2026, 5, 31), fingerprint="x", kpis={"flags_high": 99}, dealer_id="T01")
+        is None
+    )
     assert json.loads(first.read_text())["kpis"]["flags_high"] == 10
-    runs.record_run(tmp_path, as_of=D(2026, 5, 31), fingerprint="x", kpis={"flags_high": 99}, dealer_id="T01",
-                    force=True)
+    runs.record_run(
+        tmp_path, as_of=D(2026, 5, 31), fingerprint="x", kpis={"flags_high": 99}, dealer_id="T01", force=True
+    )
     doc = json.loads(first.read_text())
     assert doc["kpis"]["flags_high"] == 99 and doc["as_of"] == "2026-05-31" and doc["fingerprint"] == "x"
 
@@ -81,7 +88,7 @@ def test_record_is_never_replaced_unless_forced(tmp_path):
 def test_default_baseline_is_the_previous_recorded_run(tmp_path):
     _record(tmp_path, D(2026, 3, 31), flags_high=30)
     _record(tmp_path, D(2026, 5, 31), flags_high=20)
-    _record(tmp_path, D(2026, 6, 30), flags_high=15)   # this report's own date: never its own baseline
+    _record(tmp_path, D(2026, 6, 30), flags_high=15)  # this report's own date: never its own baseline
     (tmp_path / "runs" / "notes.json").write_text("{}")  # foreign files are ignored
     (tmp_path / "runs" / "2026-01-31.json").write_text("not json")
     p = runs.progress(tmp_path, D(2026, 6, 30))
@@ -97,7 +104,8 @@ def test_chosen_baseline_run_or_history_row(tmp_path):
     _record(tmp_path, D(2026, 3, 31), flags_high=30)
     _record(tmp_path, D(2026, 5, 31), flags_high=20)
     pd.DataFrame({"as_of": ["2026-01-31", "2026-02-28", "2026-03-31"], "flags_high": [50, 40, 31]}).to_csv(
-        tmp_path / history.HISTORY_FILE, index=False)
+        tmp_path / history.HISTORY_FILE, index=False
+    )
     p = runs.progress(tmp_path, D(2026, 6, 30), requested=D(2026, 3, 31))
     # a recorded run of that date wins over the history row of the same date
     assert p.baseline.source == "recorded run" and p.baseline.kpis["flags_high"] == 30 and p.baseline.chosen
@@ -191,8 +199,9 @@ def test_audit_tile_words_and_colour(resolved, tmp_path):
 
 def test_chosen_history_baseline_in_the_progress_section(resolved, tmp_path):
     r = dict(resolved, baseline=D(2026, 4, 30))
-    pd.DataFrame({"as_of": ["2026-03-31", "2026-04-30", "2026-05-31"], "flags_high": [9, 8, 7],
-                  "messages": [10, 20, 30]}).to_csv(tmp_path / "history.csv", index=False)
+    pd.DataFrame(
+        {"as_of": ["2026-03-31", "2026-04-30", "2026-05-31"], "flags_high": [9, 8, 7], "messages": [10, 20, 30]}
+    ).to_csv(tmp_path / "history.csv", index=False)
     page = _render("audit", tmp_path, r)
     assert "the baseline chosen in the dealer file" in page and "30 April 2026" in page
     assert "Baseline (30 April 2026)" in page
@@ -200,9 +209,10 @@ def test_chosen_history_baseline_in_the_progress_section(resolved, tmp_path):
 
 def test_progress_series_merges_history_and_earlier_runs(tmp_path):
     _record(tmp_path, D(2026, 5, 15), flags_high=4)
-    _record(tmp_path, D(2026, 7, 15), flags_high=1)   # after this report: not part of its past
+    _record(tmp_path, D(2026, 7, 15), flags_high=1)  # after this report: not part of its past
     pd.DataFrame({"as_of": ["2026-04-30", "2026-05-31", "2026-06-30"], "flags_high": [6, 5, None]}).to_csv(
-        tmp_path / "history.csv", index=False)
+        tmp_path / "history.csv", index=False
+    )
     p = runs.progress(tmp_path, D(2026, 6, 18))
     s = p.series("flags_high")
     assert list(s["source"]) == ["history", "history", "run"]  # the June month-end is after the report
@@ -290,6 +300,7 @@ def test_history_row_equals_a_real_report_run_and_pages_show_progress(tmp_path):
 
 # --- the group index ---------------------------------------------------------------------------
 
+
 def _store(group_dir: Path, dealer_id: str, as_of: D, kpis: dict, earlier: dict | None, hist: dict | None) -> dict:
     from ownercomm_kit import outputs
     from ownercomm_kit.run import resume as run_resume
@@ -302,32 +313,49 @@ def _store(group_dir: Path, dealer_id: str, as_of: D, kpis: dict, earlier: dict 
         _record(folder, d, **k)
     if hist:
         pd.DataFrame(hist).to_csv(folder / "history.csv", index=False)
-    return {"dealer_id": dealer_id, "dealer_name": f"<b>{dealer_id}</b>", "status": "ok", "out_dir": dealer_id,
-            "outputs": [], "seconds": 1}
+    return {
+        "dealer_id": dealer_id,
+        "dealer_name": f"<b>{dealer_id}</b>",
+        "status": "ok",
+        "out_dir": dealer_id,
+        "outputs": [],
+        "seconds": 1,
+    }
 
 
 def test_index_changes_and_group_history(tmp_path):
     from ownercomm_kit.batch import index
 
     stores = [
-        _store(tmp_path, "A", D(2026, 6, 30), {"flags_high": 8, "repurchase_rate": 0.40},
-               {D(2026, 5, 31): {"flags_high": 20, "repurchase_rate": 0.35}, D(2026, 4, 30): {"flags_high": 1}},
-               {"as_of": ["2026-04-30", "2026-05-31"], "flags_high": [3, 4], "repurchase_rate": [0.2, 0.4]}),
-        _store(tmp_path, "B", D(2026, 6, 30), {"flags_high": 5, "repurchase_rate": 0.30}, None,
-               {"as_of": ["2026-05-31"], "flags_high": [10], "repurchase_rate": [0.6]}),
+        _store(
+            tmp_path,
+            "A",
+            D(2026, 6, 30),
+            {"flags_high": 8, "repurchase_rate": 0.40},
+            {D(2026, 5, 31): {"flags_high": 20, "repurchase_rate": 0.35}, D(2026, 4, 30): {"flags_high": 1}},
+            {"as_of": ["2026-04-30", "2026-05-31"], "flags_high": [3, 4], "repurchase_rate": [0.2, 0.4]},
+        ),
+        _store(
+            tmp_path,
+            "B",
+            D(2026, 6, 30),
+            {"flags_high": 5, "repurchase_rate": 0.30},
+            None,
+            {"as_of": ["2026-05-31"], "flags_high": [10], "repurchase_rate": [0.6]},
+        ),
     ]
     manifest = {"group_id": "g", "group_name": "G", "stores": stores, "counts": {"ok": 2}}
     table = index.changes_table(manifest, tmp_path)
     assert table.count("<tr>") == 3
     a_row, b_row = table.split("<tr>")[2], table.split("<tr>")[3]
-    assert "31 May 2026" in a_row and "30 June 2026" in a_row     # the previous run, not the oldest
+    assert "31 May 2026" in a_row and "30 June 2026" in a_row  # the previous run, not the oldest
     assert "\u25bc -12 (better)" in a_row and "oc-change-good" in a_row
     assert "\u25b2 +5.0 pts (better)" in a_row
     assert "no earlier run" in b_row and "oc-change-good" not in b_row and "oc-change-bad" not in b_row
     assert "&lt;b&gt;A&lt;/b&gt;" in table
     gh = index.group_history(manifest, tmp_path).set_index("as_of")
-    assert gh.loc["2026-05-31", "flags_high"] == 14 and gh.loc["2026-05-31", "stores"] == 2   # counts add up
-    assert gh.loc["2026-05-31", "repurchase_rate"] == pytest.approx(0.5)                     # shares: the median
+    assert gh.loc["2026-05-31", "flags_high"] == 14 and gh.loc["2026-05-31", "stores"] == 2  # counts add up
+    assert gh.loc["2026-05-31", "repurchase_rate"] == pytest.approx(0.5)  # shares: the median
     assert gh.loc["2026-04-30", "flags_high"] == 3 and gh.loc["2026-04-30", "stores"] == 1
     assert index.group_history_chart(gh.reset_index()) is not None
     page = index.build_index(manifest, tmp_path)

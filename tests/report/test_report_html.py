@@ -1,4 +1,5 @@
 """report.html and report.charts: escaping, PII masking, tiles, sortable tables, chart bundles."""
+
 from __future__ import annotations
 
 import json
@@ -17,27 +18,33 @@ FORMULA = '=HYPERLINK("http://x","go")'
 
 def test_esc_escapes_markup_quotes_and_blanks_missing():
     assert html.esc(XSS) == "&lt;img src=x onerror=alert(1)&gt;"
-    assert html.esc('a"b\'c&') == "a&quot;b&#x27;c&amp;"
+    assert html.esc("a\"b'c&") == "a&quot;b&#x27;c&amp;"
     assert [html.esc(v) for v in (None, pd.NA, pd.NaT, float("nan"))] == ["", "", "", ""]
 
 
-@pytest.mark.parametrize("value, masked", [
-    ("john.doe@example.com", "j***@example.com"),
-    ("  a@b.co ", "a***@b.co"),
-    ("not an email", "***"),
-    ("", ""),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("john.doe@example.com", "j***@example.com"),
+        ("  a@b.co ", "a***@b.co"),
+        ("not an email", "***"),
+        ("", ""),
+        (None, None),
+    ],
+)
 def test_mask_email(value, masked):
     assert html.mask_email(value) == masked
 
 
-@pytest.mark.parametrize("value, masked", [
-    ("(714) 555-0123", "***-***-0123"),
-    ("+1 714 555 0104", "***-***-0104"),
-    ("12", "***"),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("(714) 555-0123", "***-***-0123"),
+        ("+1 714 555 0104", "***-***-0104"),
+        ("12", "***"),
+        (None, None),
+    ],
+)
 def test_mask_phone(value, masked):
     assert html.mask_phone(value) == masked
 
@@ -49,12 +56,14 @@ def test_mask_contact_keeps_postal_codes():
 
 
 def test_table_escapes_and_masks_by_default():
-    df = pd.DataFrame({
-        "name": pd.array([XSS, FORMULA], dtype="string"),
-        "email": ["ana@example.com", None],
-        "referred_phone": ["714-555-0101", "714 555 0199"],
-        "contact": ["bo@example.com", "92780"],
-    })
+    df = pd.DataFrame(
+        {
+            "name": pd.array([XSS, FORMULA], dtype="string"),
+            "email": ["ana@example.com", None],
+            "referred_phone": ["714-555-0101", "714 555 0199"],
+            "contact": ["bo@example.com", "92780"],
+        }
+    )
     out = html.table(df)
     assert XSS not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
     assert "&quot;http://x&quot;" in out
@@ -66,11 +75,12 @@ def test_table_escapes_and_masks_by_default():
 
 
 def test_table_sort_keys_headers_and_row_limit():
-    df = pd.DataFrame({"customer_id": [f"C{i}" for i in range(5)], "flags": [10, 2, 33, 4, 5],
-                       "rate": [0.5, np.nan, 0.25, 1.0, 0.0]})
+    df = pd.DataFrame(
+        {"customer_id": [f"C{i}" for i in range(5)], "flags": [10, 2, 33, 4, 5], "rate": [0.5, np.nan, 0.25, 1.0, 0.0]}
+    )
     out = html.table(df, labels={"flags": "Problems"}, formats={"rate": "pct"}, max_rows=3)
     assert 'class="oc-table oc-sortable"' in out
-    assert "<th scope=\"col\" class=\"oc-num\">Problems</th>" in out
+    assert '<th scope="col" class="oc-num">Problems</th>' in out
     assert '<td data-sort="10.0">10</td>' in out
     assert '<td data-sort="0.5">50.0%</td>' in out
     assert "<td></td>" in out  # NaN is blank, not "nan"
@@ -83,11 +93,13 @@ def test_empty_table_says_so():
 
 
 def test_tiles_none_is_not_enough_data_never_zero():
-    out = html.tiles([
-        html.Tile("Repurchase", None, "pct", "Share who bought again.", reason="no sale 36 months ago"),
-        html.Tile("Messages", 0, "int", "All messages."),
-        html.Tile("Rate", float("nan"), "pct", "x", reason="empty"),
-    ])
+    out = html.tiles(
+        [
+            html.Tile("Repurchase", None, "pct", "Share who bought again.", reason="no sale 36 months ago"),
+            html.Tile("Messages", 0, "int", "All messages."),
+            html.Tile("Rate", float("nan"), "pct", "x", reason="empty"),
+        ]
+    )
     first, second, third = out.split('<div class="oc-tile"')[1:]
     assert "not enough data" in first and "no sale 36 months ago" in first
     assert "0%" not in first and ">0<" not in first
@@ -103,8 +115,12 @@ def test_tile_values_formats():
 
 
 def test_header_escapes_dealer_name_and_shows_period():
-    out = html.header(report="Communication audit", dealer_name=f"Tiny {XSS} & Sons", period="Messages from A to B",
-                      as_of="2026-06-18")
+    out = html.header(
+        report="Communication audit",
+        dealer_name=f"Tiny {XSS} & Sons",
+        period="Messages from A to B",
+        as_of="2026-06-18",
+    )
     assert XSS not in out and "Tiny &lt;img" in out and "&amp; Sons" in out
     assert "18 June 2026" in out
 
@@ -193,11 +209,13 @@ def test_heatmap_and_funnel_and_lines_build():
 
 
 def test_contact_columns_and_emails_inside_text_are_masked():
-    df = pd.DataFrame({
-        "referrer_contact": ["714-555-0101", "ana@example.com"],
-        "detail": ["Write to bo.smith@example.com today", "no address here"],
-        "first_contact_at": ["2026-06-18 10:00", ""],
-    })
+    df = pd.DataFrame(
+        {
+            "referrer_contact": ["714-555-0101", "ana@example.com"],
+            "detail": ["Write to bo.smith@example.com today", "no address here"],
+            "first_contact_at": ["2026-06-18 10:00", ""],
+        }
+    )
     out = html.table(df)
     assert "***-***-0101" in out and "a***@example.com" in out
     assert "bo.smith@example.com" not in out and "Write to b***@example.com today" in out
@@ -213,12 +231,40 @@ from ownercomm_kit.data import Problem, from_frames  # noqa: E402
 from ownercomm_kit.report import audit_report, notebook, referrals_report, retention_report  # noqa: E402
 
 SECTIONS = {
-    "audit": (audit_report, ["headline", "problems", "suppression", "one_voice", "timing", "state_laws_section", "fatigue",
-                             "tiers", "replay", "data_quality", "definitions"]),
-    "retention": (retention_report, ["headline", "attention", "call_lists", "trends", "cohorts", "data_quality",
-                                     "definitions"]),
-    "referrals": (referrals_report, ["headline", "attention", "followups", "volume", "funnel", "incentives", "advocates",
-                                     "data_quality", "definitions"]),
+    "audit": (
+        audit_report,
+        [
+            "headline",
+            "problems",
+            "suppression",
+            "one_voice",
+            "timing",
+            "state_laws_section",
+            "fatigue",
+            "tiers",
+            "replay",
+            "data_quality",
+            "definitions",
+        ],
+    ),
+    "retention": (
+        retention_report,
+        ["headline", "attention", "call_lists", "trends", "cohorts", "data_quality", "definitions"],
+    ),
+    "referrals": (
+        referrals_report,
+        [
+            "headline",
+            "attention",
+            "followups",
+            "volume",
+            "funnel",
+            "incentives",
+            "advocates",
+            "data_quality",
+            "definitions",
+        ],
+    ),
 }
 
 
@@ -254,10 +300,13 @@ def test_sections_escape_data_and_declare_their_ids(report, resolved, tmp_path):
 
 
 @pytest.mark.parametrize("report", list(SECTIONS))
-@pytest.mark.parametrize("kept", [
-    ("customers", "communications"),
-    ("customers",),  # communications table with no rows
-])
+@pytest.mark.parametrize(
+    "kept",
+    [
+        ("customers", "communications"),
+        ("customers",),  # communications table with no rows
+    ],
+)
 def test_sections_degrade_on_minimal_data(report, kept, resolved, tmp_path):
     frames = {k: pd.DataFrame(v) for k, v in tiny_frames().items() if k in kept}
     if "communications" not in frames:
@@ -291,8 +340,13 @@ def test_data_quality_counts_warnings_masks_values_and_lists_skips(resolved, tmp
 
 
 def test_audit_rule_texts_follow_the_parameters(resolved):
-    p = params_mod.resolve({"dealer_id": "T01", "data_dir": ".", "rules": {"quiet_hours": {"start": "09:00"},
-                                                                          "cap_total": {"windows": [{"days": 7, "max": 4}]}}})
+    p = params_mod.resolve(
+        {
+            "dealer_id": "T01",
+            "data_dir": ".",
+            "rules": {"quiet_hours": {"start": "09:00"}, "cap_total": {"windows": [{"days": 7, "max": 4}]}},
+        }
+    )
     from ownercomm_kit.audit import catalog
 
     assert "before 9 AM" in catalog.get("quiet_hours").definition(p)
@@ -302,8 +356,18 @@ def test_audit_rule_texts_follow_the_parameters(resolved):
 def test_audit_save_writes_spec_columns(resolved, tmp_path):
     _render("audit", tiny_data(), resolved, tmp_path)
     flags = pd.read_csv(tmp_path / "flags.csv", dtype=str, keep_default_na=False)
-    assert list(flags.columns) == ["message_id", "customer_id", "sent_at", "channel", "sender", "category", "rule",
-                                   "severity", "detail", "related_id"]
+    assert list(flags.columns) == [
+        "message_id",
+        "customer_id",
+        "sent_at",
+        "channel",
+        "sender",
+        "category",
+        "rule",
+        "severity",
+        "detail",
+        "related_id",
+    ]
     assert {"quiet_hours", "better_offer_after_purchase"} <= set(flags["rule"])
     sup = pd.read_csv(tmp_path / "suppression.csv", dtype=str, keep_default_na=False)
     assert list(sup.columns) == ["customer_id", "channel", "rule", "until"]
@@ -348,7 +412,9 @@ def test_a_notebook_run_by_hand_makes_the_next_cli_run_redo_the_report(tmp_path,
 
     kit = tmp_path / "kit"
     (kit / "params").mkdir(parents=True)
-    (kit / "params" / "defaults.yaml").write_bytes((Path(__file__).resolve().parents[2] / "params" / "defaults.yaml").read_bytes())
+    (kit / "params" / "defaults.yaml").write_bytes(
+        (Path(__file__).resolve().parents[2] / "params" / "defaults.yaml").read_bytes()
+    )
     store = kit / "reports" / "T01"
     store.mkdir(parents=True)
     (store / RUN_RECORD).write_text("{}")
@@ -379,8 +445,9 @@ def test_header_names_the_dealer_and_the_period(tmp_path, resolved):
     assert "Tiny &lt;b&gt;Motors&lt;/b&gt;" in out and "Communication audit" in out
     assert "Messages sent from" in out and "18 June 2026" in out
     assert "report date 18 June 2026" in out
-    group = html.header(report="Group overview", dealer_name="G", period="3 stores", as_of="2026-11-25",
-                        date_label="run on")
+    group = html.header(
+        report="Group overview", dealer_name="G", period="3 stores", as_of="2026-11-25", date_label="run on"
+    )
     assert "run on 25 November 2026" in group and "report date" not in group
 
 

@@ -2,6 +2,7 @@
 in cells and in a header row): its failure is data (kind, file, row, column, message) and no
 value from the data reaches the batch's manifest, the group index or the terminal lines of
 `ownercomm run` and `ownercomm batch`."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ HOSTILE = {
     "stamp": f'"<script>alert(\'{MARK}2"")</script>{MARK}"',
     "channel": f'"+{MARK}3 o\'ne""il <b>x</b> {MARK}"',
     "sender": f'"@{MARK}4 line one\nline \'two"" -1 {MARK}"',
-    "category": f'"-{MARK}5\tcmd|\' /C calc\'!A0 {MARK}"',
+    "category": f"\"-{MARK}5\tcmd|' /C calc'!A0 {MARK}\"",
 }
 
 
@@ -33,11 +34,11 @@ def hostile_store(kit: Path, dealer_id: str) -> Path:
     rows = [
         "message_id,customer_id,sent_at,channel,sender,category",
         f"{HOSTILE['id']},C1,2026-05-01 10:00,email,dealer,offer",
-        f"{HOSTILE['id']},C1,2026-05-02 10:00,email,dealer,offer",       # duplicate id
-        f"M3,C1,{HOSTILE['stamp']},email,dealer,offer",                  # unparseable time stamp
-        f"M4,C1,2026-05-03 10:00,{HOSTILE['channel']},dealer,offer",     # not an allowed channel
-        f"M5,C1,2026-05-03 10:00,email,{HOSTILE['sender']},offer",       # not an allowed sender
-        f"M6,C1,2026-05-03 10:00,email,dealer,{HOSTILE['category']}",    # not an allowed category
+        f"{HOSTILE['id']},C1,2026-05-02 10:00,email,dealer,offer",  # duplicate id
+        f"M3,C1,{HOSTILE['stamp']},email,dealer,offer",  # unparseable time stamp
+        f"M4,C1,2026-05-03 10:00,{HOSTILE['channel']},dealer,offer",  # not an allowed channel
+        f"M5,C1,2026-05-03 10:00,email,{HOSTILE['sender']},offer",  # not an allowed sender
+        f"M6,C1,2026-05-03 10:00,email,dealer,{HOSTILE['category']}",  # not an allowed category
     ]
     (data / "communications.csv").write_text("\n".join(rows) + "\n")
     # An export without its header row: the first customer's cells are taken for headers.
@@ -79,9 +80,14 @@ def test_hostile_values_reach_neither_manifest_index_nor_terminal(tmp_path):
     f = store["failure"]
     assert f["kind"] == "data" and f["notebook"] == "audit.ipynb" and f["error"] == "DataError"
     where = {(p["file"], p["row"], p["column"]) for p in f["problems"]}
-    assert {("communications.csv", 2, "message_id"), ("communications.csv", 4, "sent_at"),
-            ("communications.csv", 5, "channel"), ("communications.csv", 6, "sender"),
-            ("communications.csv", 7, "category"), ("customers.csv", 1, "customer_id")} <= where
+    assert {
+        ("communications.csv", 2, "message_id"),
+        ("communications.csv", 4, "sent_at"),
+        ("communications.csv", 5, "channel"),
+        ("communications.csv", 6, "sender"),
+        ("communications.csv", 7, "category"),
+        ("customers.csv", 1, "customer_id"),
+    } <= where
     assert all(set(p) >= {"file", "row", "column", "message"} for p in f["problems"])
     index = (out / "g" / "index.html").read_text(encoding="utf-8")
     assert_no_value(index, "index.html")
@@ -100,11 +106,15 @@ def test_an_unexpected_error_keeps_its_message_off_the_index(tmp_path):
     kit = make_kit(tmp_path / "kit")
     nb_path = kit / "notebooks" / "retention.ipynb"
     nb = nbformat.read(nb_path, as_version=4)
-    nb.cells.insert(2, nbformat.v4.new_code_cell(f"raise ValueError(\"could not convert 'o'ne\\\"il {MARK}' to float\")"))
+    nb.cells.insert(
+        2, nbformat.v4.new_code_cell(f"raise ValueError(\"could not convert 'o'ne\\\"il {MARK}' to float\")")
+    )
     nbformat.write(nb, nb_path)
     make_store(kit, "D001")
     out = kit / "out"
-    batch = CliRunner().invoke(main, ["batch", str(make_group(kit, "g", ["D001"])), "--out", str(out), "--workers", "1"])
+    batch = CliRunner().invoke(
+        main, ["batch", str(make_group(kit, "g", ["D001"])), "--out", str(out), "--workers", "1"]
+    )
     assert batch.exit_code == 1
     store = json.loads((out / "g" / "manifest.json").read_text())["stores"][0]
     assert store["failure"]["kind"] == "other" and store["failure"]["error"] == "ValueError"

@@ -1,4 +1,5 @@
 """`ownercomm run`: papermill's results, atomic publishing, resume, failures as one line."""
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,18 @@ def test_outputs_equal_plain_papermill(kit, tmp_path):
     result = run_store.run_dealer(dealer, out=kit / "out")
     assert result.status == "ok", result.error
     store = kit / "out" / "D001"
-    assert {"audit.html", "retention.html", "referrals.html", "audit.ipynb", "retention.ipynb",
-            "referrals.ipynb", "flags.csv", "kpis.json", "due_for_service.csv", "referral_followups.csv"} <= set(
-        result.outputs)
+    assert {
+        "audit.html",
+        "retention.html",
+        "referrals.html",
+        "audit.ipynb",
+        "retention.ipynb",
+        "referrals.ipynb",
+        "flags.csv",
+        "kpis.json",
+        "due_for_service.csv",
+        "referral_followups.csv",
+    } <= set(result.outputs)
     # The same notebook through papermill itself, with the same parameters.
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -57,21 +67,32 @@ def test_outputs_equal_plain_papermill(kit, tmp_path):
     injected = [c for c in ours.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1, "papermill's parameter injection must still happen"
     parameters = run_notebooks.notebook_parameters(dealer, None, None, plain, params.resolve(dealer_file=dealer))
-    papermill.execute_notebook(str(FIXTURE_NOTEBOOKS / "audit.ipynb"), str(plain / "audit.ipynb"),
-                               parameters=parameters, progress_bar=False, cwd=str(plain))
+    papermill.execute_notebook(
+        str(FIXTURE_NOTEBOOKS / "audit.ipynb"),
+        str(plain / "audit.ipynb"),
+        parameters=parameters,
+        progress_bar=False,
+        cwd=str(plain),
+    )
     theirs = nbformat.read(plain / "audit.ipynb", as_version=4)
     theirs_injected = [c for c in theirs.cells if "injected-parameters" in c.metadata.get("tags", [])][0]
     strip = lambda src: [ln for ln in src.splitlines() if not ln.startswith("out_dir")]  # noqa: E731
     assert strip(injected[0].source) == strip(theirs_injected.source)
-    assert "as_of = \"2026-06-30\"" in injected[0].source
+    assert 'as_of = "2026-06-30"' in injected[0].source
     assert (plain / "flags.csv").read_bytes() == (store / "flags.csv").read_bytes()
-    audit_kpis = {k: v for k, v in json.loads((store / "kpis.json").read_text()).items()
-                  if k in json.loads((plain / "kpis.json").read_text())}
+    audit_kpis = {
+        k: v
+        for k, v in json.loads((store / "kpis.json").read_text()).items()
+        if k in json.loads((plain / "kpis.json").read_text())
+    }
     assert audit_kpis == json.loads((plain / "kpis.json").read_text())
     # Execution counts start at 1 in every notebook, as in a fresh kernel.
     for name in ("audit", "retention", "referrals"):
-        counts = [c.execution_count for c in nbformat.read(store / f"{name}.ipynb", as_version=4).cells
-                  if c.cell_type == "code" and c.execution_count]
+        counts = [
+            c.execution_count
+            for c in nbformat.read(store / f"{name}.ipynb", as_version=4).cells
+            if c.cell_type == "code" and c.execution_count
+        ]
         assert counts[0] == 1, name
     # No code in the HTML.
     page = (store / "audit.html").read_text()
@@ -160,13 +181,22 @@ def test_fingerprint_covers_defaults_notebooks_and_group(kit, tmp_path):
     group.write_text("group_id: g\ndealers: [D001]\n")
 
     def fp():
-        return run_resume.fingerprint(dealer_file=dealer, group_file=group, data_dir=kit / "data" / "D001", root=kit,
-                                  notebooks=sorted(nbs.glob("*.ipynb")), as_of=None)
+        return run_resume.fingerprint(
+            dealer_file=dealer,
+            group_file=group,
+            data_dir=kit / "data" / "D001",
+            root=kit,
+            notebooks=sorted(nbs.glob("*.ipynb")),
+            as_of=None,
+        )
 
     first = fp()
     assert fp() == first
-    for path, change in [(nbs / "audit.ipynb", b" "), (kit / "params" / "defaults.yaml", b"\n# c\n"),
-                         (group, b"\n# c\n")]:
+    for path, change in [
+        (nbs / "audit.ipynb", b" "),
+        (kit / "params" / "defaults.yaml", b"\n# c\n"),
+        (group, b"\n# c\n"),
+    ]:
         path.write_bytes(path.read_bytes() + change)
         assert fp() != first, path
         first = fp()
@@ -211,14 +241,21 @@ def test_failure_line_shapes():
         ename, exec_count = "DataError", 3
         evalue = "5 blocking data problems\n" + "\n".join(f"ERROR f.csv, row {i}: value 'v': bad" for i in range(2, 7))
 
-    recorded = failure.Failure("data", "5 blocking data problems", error="DataError",
-                               problems=[failure.Problem("bad", file="f.csv", row=i) for i in range(2, 7)]).to_dict()
+    recorded = failure.Failure(
+        "data",
+        "5 blocking data problems",
+        error="DataError",
+        problems=[failure.Problem("bad", file="f.csv", row=i) for i in range(2, 7)],
+    ).to_dict()
     line = failure.of_notebook("audit.ipynb", E(), recorded).line()
-    assert line == ("audit.ipynb, cell 3: DataError: 5 blocking data problems: ERROR f.csv, row 2: bad; "
-                    "ERROR f.csv, row 3: bad; ERROR f.csv, row 4: bad; and 2 more")
+    assert line == (
+        "audit.ipynb, cell 3: DataError: 5 blocking data problems: ERROR f.csv, row 2: bad; "
+        "ERROR f.csv, row 3: bad; ERROR f.csv, row 4: bad; and 2 more"
+    )
     # Without the kernel's record the problems are not read from the text (it quotes values).
     assert failure.of_notebook("audit.ipynb", E()).line() == (
-        "audit.ipynb, cell 3: DataError: 5 blocking data problems (listed in the executed notebook)")
+        "audit.ipynb, cell 3: DataError: 5 blocking data problems (listed in the executed notebook)"
+    )
 
     class K:
         ename, exec_count, evalue = "KeyError", None, "'x'"
@@ -256,8 +293,12 @@ def test_killed_run_leaves_no_partial_file(kit, tmp_path, sig):
     before = tree(out / "D001")
     (kit / "notebooks").rename(kit / "fast_notebooks")
     (slow_notebooks(tmp_path, 120, after="audit")).rename(kit / "notebooks")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "ownercomm"), "run", str(dealer), "--out", str(out),
-                             "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ownercomm"), "run", str(dealer), "--out", str(out), "--force"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -314,8 +355,9 @@ def test_real_notebooks_equal_plain_papermill(tmp_path):
     real = run_notebooks.notebooks_for(Path(__file__).resolve().parents[2])
     assert (real / "audit.ipynb").is_file()  # a renamed notebook fails here, never skips
     kit = make_kit(tmp_path / "kit", notebooks=None)
-    synth = CliRunner().invoke(main, ["synth", str(kit), "--dealers", "1", "--customers", "40", "--seed", "3",
-                                      "--quiet"])
+    synth = CliRunner().invoke(
+        main, ["synth", str(kit), "--dealers", "1", "--customers", "40", "--seed", "3", "--quiet"]
+    )
     assert synth.exit_code == 0, synth.output
     dealer = next((kit / "params" / "dealers").glob("*.yaml"))
     result = run_store.run_dealer(dealer, out=kit / "out", notebooks_dir=real)
@@ -325,8 +367,9 @@ def test_real_notebooks_equal_plain_papermill(tmp_path):
     plain.mkdir()
     parameters = run_notebooks.notebook_parameters(dealer, None, None, plain, params.resolve(dealer_file=dealer))
     for nb_path, _, _ in run_notebooks.notebook_specs(real):
-        papermill.execute_notebook(str(nb_path), str(plain / nb_path.name), parameters=parameters,
-                                   progress_bar=False, cwd=str(kit))
+        papermill.execute_notebook(
+            str(nb_path), str(plain / nb_path.name), parameters=parameters, progress_bar=False, cwd=str(kit)
+        )
     produced = sorted(p.name for p in plain.iterdir() if p.suffix in (".csv", ".json"))
     assert "flags.csv" in produced and "kpis.json" in produced
     for name in produced:

@@ -1,5 +1,6 @@
 """A store's failure as data (run.failure): its one line keeps whole problems, never half of one,
 and nothing read from the data; the public line drops an unexpected error's own text."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,15 @@ from ownercomm_kit.run.failure import FAILURE_LINE_MAX, Failure, Problem
 
 
 def data_failure(*problems: Problem, more: int = 0) -> Failure:
-    return Failure("data", f"{len(problems) + more} blocking data problems", notebook="audit.ipynb", cell=3,
-                   error="DataError", problems=list(problems), more=more)
+    return Failure(
+        "data",
+        f"{len(problems) + more} blocking data problems",
+        notebook="audit.ipynb",
+        cell=3,
+        error="DataError",
+        problems=list(problems),
+        more=more,
+    )
 
 
 def test_long_problems_are_dropped_whole_and_counted():
@@ -26,7 +34,7 @@ def test_long_problems_are_dropped_whole_and_counted():
     line = data_failure(long, date, dup).line()
     assert len(line) <= FAILURE_LINE_MAX
     assert line.startswith("audit.ipynb, cell 3: DataError: 3 blocking data problems: ERROR sales.csv")
-    assert line.endswith("; and 1 more")          # the duplicate did not fit: counted, not cut
+    assert line.endswith("; and 1 more")  # the duplicate did not fit: counted, not cut
     assert "ERROR service_visits.csv, row 3, column 'visit_date': unparseable date" in line
 
 
@@ -52,12 +60,17 @@ def test_other_errors_keep_their_headline_but_not_on_public_pages():
 
 
 def test_engine_marks_are_timeout_and_kernel_kinds():
-    t = failure.of_notebook("audit.ipynb", SimpleNamespace(ename=failure.CELL_TIMEOUT[0], evalue=failure.CELL_TIMEOUT[1],
-                                                           exec_count=5))
+    t = failure.of_notebook(
+        "audit.ipynb", SimpleNamespace(ename=failure.CELL_TIMEOUT[0], evalue=failure.CELL_TIMEOUT[1], exec_count=5)
+    )
     assert t.kind == "timeout" and t.line().startswith("audit.ipynb, cell 5: TimeoutError: the store's time limit")
     assert not failure.asks_the_kernel(*failure.CELL_TIMEOUT) and not failure.asks_the_kernel(*failure.KERNEL_DIED)
-    assert failure.of_notebook("a.ipynb", SimpleNamespace(ename=failure.KERNEL_DIED[0], evalue=failure.KERNEL_DIED[1],
-                                                          exec_count=1)).kind == "kernel"
+    assert (
+        failure.of_notebook(
+            "a.ipynb", SimpleNamespace(ename=failure.KERNEL_DIED[0], evalue=failure.KERNEL_DIED[1], exec_count=1)
+        ).kind
+        == "kernel"
+    )
 
 
 def test_a_record_of_another_error_is_not_used():
@@ -69,8 +82,16 @@ def test_a_record_of_another_error_is_not_used():
 def test_data_error_uses_the_problems_public_message_and_only_blocking_ones():
     value = "<b>a'b\"c</b>"
     problems = [
-        DataProblem("error", "communications", "c.csv", 4, "channel", value, f"{value!r} is not an allowed channel",
-                    public="not an allowed channel"),
+        DataProblem(
+            "error",
+            "communications",
+            "c.csv",
+            4,
+            "channel",
+            value,
+            f"{value!r} is not an allowed channel",
+            public="not an allowed channel",
+        ),
         DataProblem("warning", "communications", "c.csv", 5, "email", value, f"{value!r} odd"),
         DataProblem("error", "communications", "c.csv", 6, "message_id", value, "duplicate message_id"),
     ]
@@ -87,13 +108,16 @@ def test_many_problems_are_counted_beyond_the_listed_ones():
     assert f.summary == f"{failure.MAX_PROBLEMS + 7} blocking data problems"
 
 
-@pytest.mark.parametrize("error, kind", [
-    (ParamsError(["d.yaml: rulez: unknown key"]), "params"),
-    (errors.StoreTimeout(5), "timeout"),
-    (errors.KernelStartError("kernel did not start after 3 attempts: x"), "kernel"),
-    (errors.OutputError("/out", 28), "output"),
-    (ValueError("first\nlast line"), "other"),
-])
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        (ParamsError(["d.yaml: rulez: unknown key"]), "params"),
+        (errors.StoreTimeout(5), "timeout"),
+        (errors.KernelStartError("kernel did not start after 3 attempts: x"), "kernel"),
+        (errors.OutputError("/out", 28), "output"),
+        (ValueError("first\nlast line"), "other"),
+    ],
+)
 def test_each_kind_of_exception(error, kind):
     f = failure.from_exception(error)
     assert f.kind == kind
@@ -118,8 +142,9 @@ def test_the_kernel_records_the_error_it_last_showed(tmp_path, monkeypatch):
     import sys
 
     path = tmp_path / failure.FAILURE_FILE
-    monkeypatch.setattr(sys, "last_value", DataError([DataProblem("error", "t", "t.csv", 2, "x", "secret", "bad")]),
-                        raising=False)
+    monkeypatch.setattr(
+        sys, "last_value", DataError([DataProblem("error", "t", "t.csv", 2, "x", "secret", "bad")]), raising=False
+    )
     failure.record_last(path)
     doc = failure.read(path)
     assert doc["kind"] == "data" and doc["error"] == "DataError" and "secret" not in path.read_text()

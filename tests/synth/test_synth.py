@@ -1,4 +1,5 @@
 """Synthetic dealers: determinism, layout, canonical types, realism, clean base, injection."""
+
 from __future__ import annotations
 
 import copy
@@ -33,7 +34,8 @@ def run_synth(out: Path, *args: str) -> None:
 def digests(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -44,6 +46,7 @@ def small():
 
 
 # --- the command and its files ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, fmt):
@@ -89,8 +92,19 @@ def test_no_inject_writes_empty_ground_truth(tmp_path):
 
 
 def test_sample_layout_and_bad_as_of(tmp_path):
-    run_synth(tmp_path, "--dealers", "1", "--customers", "30", "--group-id", "sample",
-              "--data-subdir", "sample_data", "--ground-truth-dir", "sample_data/ground_truth")
+    run_synth(
+        tmp_path,
+        "--dealers",
+        "1",
+        "--customers",
+        "30",
+        "--group-id",
+        "sample",
+        "--data-subdir",
+        "sample_data",
+        "--ground-truth-dir",
+        "sample_data/ground_truth",
+    )
     assert yaml_load(tmp_path / "params/dealers/D001.yaml")["data_dir"] == "sample_data/D001"
     assert (tmp_path / "sample_data/ground_truth/D001.csv").is_file()
     assert (tmp_path / "params/groups/sample.yaml").is_file()
@@ -101,21 +115,21 @@ def test_sample_layout_and_bad_as_of(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_files_load_back_to_the_same_frames(tmp_path, fmt):
-    run_synth(tmp_path, "--dealers", "1", "--customers", "150", "--seed", "3", "--format", fmt,
-              "--as-of", "2026-03-15")
+    run_synth(tmp_path, "--dealers", "1", "--customers", "150", "--seed", "3", "--format", fmt, "--as-of", "2026-03-15")
     loaded = load_dealer(resolve(dealer_file=tmp_path / "params/dealers/D001.yaml"))
     assert not loaded.errors and not loaded.missing_tables
     assert all(not cols for cols in loaded.missing_columns.values())
     frames, _ = generate_dealer("D001", 150, 3, timezone="America/Los_Angeles", as_of="2026-03-15")
     for table, df in frames.items():
-        pd.testing.assert_frame_equal(loaded[table].reset_index(drop=True), df, check_exact=False, rtol=1e-12,
-                                      obj=table)
+        pd.testing.assert_frame_equal(
+            loaded[table].reset_index(drop=True), df, check_exact=False, rtol=1e-12, obj=table
+        )
 
 
 def test_store_names_vary_with_the_seed_and_fit_their_zone():
     names = {seed: [s.dealer_name for s in dealer_specs(5, seed)] for seed in range(6)}
     assert names[3] == [s.dealer_name for s in dealer_specs(5, 3)]  # one seed, the same names
-    assert len({tuple(v) for v in names.values()}) == 6             # other seeds, other names
+    assert len({tuple(v) for v in names.values()}) == 6  # other seeds, other names
     for seed in range(6):
         for spec in dealer_specs(5, seed):
             assert spec.timezone == ZONES[int(spec.dealer_id[1:]) - 1]
@@ -130,8 +144,23 @@ def test_store_names_vary_with_the_seed_and_fit_their_zone():
 def test_committed_sample_is_what_the_documented_command_makes(tmp_path, kit_root):
     readme = (kit_root / "sample_data/README.md").read_text(encoding="utf-8")
     assert "--seed 7" in readme and "--customers 300" in readme and "--shared-share 0.2" in readme
-    run_synth(tmp_path, "--dealers", "3", "--customers", "300", "--seed", "7", "--group-id", "sample",
-              "--data-subdir", "sample_data", "--ground-truth-dir", "sample_data/ground_truth", "--shared-share", "0.2")
+    run_synth(
+        tmp_path,
+        "--dealers",
+        "3",
+        "--customers",
+        "300",
+        "--seed",
+        "7",
+        "--group-id",
+        "sample",
+        "--data-subdir",
+        "sample_data",
+        "--ground-truth-dir",
+        "sample_data/ground_truth",
+        "--shared-share",
+        "0.2",
+    )
     made = digests(tmp_path / "sample_data")
     shipped = {k: v for k, v in digests(kit_root / "sample_data").items() if k != "README.md"}
     assert made == shipped
@@ -143,6 +172,7 @@ def test_committed_sample_is_what_the_documented_command_makes(tmp_path, kit_roo
 
 
 # --- frames ----------------------------------------------------------------------------------
+
 
 def test_frames_have_canonical_columns_and_dtypes(small):
     frames, truth = small
@@ -249,6 +279,7 @@ def test_base_is_the_same_with_or_without_injection(small):
 
 # --- injection and the clean base ----------------------------------------------------------
 
+
 def test_every_rule_injected_at_least_once_per_dealer(tmp_path):
     assert set(RULES) == set(load_defaults()["rules"])  # one injection per SPEC §4 rule
     run_synth(tmp_path, "--dealers", "3", "--customers", "60")
@@ -332,6 +363,7 @@ def test_impossible_thresholds_are_a_clear_error():
 
 # --- the audit engine against the ground truth ---------------------------------------------
 
+
 @pytest.mark.parametrize("zone,dealer", [("America/Los_Angeles", "D001"), ("America/Chicago", "D002")])
 def test_engine_recall_is_one_and_clean_dealer_has_no_flags(zone, dealer):
     params = load_defaults()
@@ -371,15 +403,22 @@ def test_first_injections_sit_on_the_window_edges(small):
         return set((x["sent_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - x[date_col]).dt.days)
 
     assert {0, params["promo_after_purchase"]["days"]} <= ages("promo_after_purchase", frames["sales"], "sale_date")
-    assert params["better_offer_after_purchase"]["days"] in ages("better_offer_after_purchase", frames["sales"], "sale_date")
-    assert params["reminder_after_service"]["days"] in ages("reminder_after_service", frames["service_visits"], "visit_date")
+    assert params["better_offer_after_purchase"]["days"] in ages(
+        "better_offer_after_purchase", frames["sales"], "sale_date"
+    )
+    assert params["reminder_after_service"]["days"] in ages(
+        "reminder_after_service", frames["service_visits"], "visit_date"
+    )
     # quiet hours: exactly at the end, or the last minute before the start, in the customer's zone
     q = injected("quiet_hours").join(frames["customers"].set_index("customer_id")["timezone"], on="customer_id")
-    local = [t.tz_convert(z if isinstance(z, str) else tz).strftime("%H:%M") for t, z in zip(q["sent_at"], q["timezone"])]
+    local = [
+        t.tz_convert(z if isinstance(z, str) else tz).strftime("%H:%M") for t, z in zip(q["sent_at"], q["timezone"])
+    ]
     assert {"21:00", "07:59"} & set(local)
     # a lead's opening moment itself counts as open
-    lead = injected("promo_during_open_lead").reset_index().merge(frames["leads"], on="customer_id",
-                                                                  suffixes=("_msg", ""))
+    lead = (
+        injected("promo_during_open_lead").reset_index().merge(frames["leads"], on="customer_id", suffixes=("_msg", ""))
+    )
     assert (lead["sent_at"] == lead["opened_at"]).any()
     # after_opt_out: the first weekday after the grace period
     unsub = m[m["unsubscribed"].fillna(False)].reset_index()[["customer_id", "channel", "sent_at"]]
@@ -388,7 +427,8 @@ def test_first_injections_sit_on_the_window_edges(small):
     s = late["sent_at"].dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
     grace = params["after_opt_out"]["grace_business_days"]
     assert (np.busday_count(u, s) == grace + 1).any() or (
-        (np.busday_count(u, s) == grace) & (s > np.busday_offset(u, grace))).any()
+        (np.busday_count(u, s) == grace) & (s > np.busday_offset(u, grace))
+    ).any()
 
 
 def test_rerun_in_the_other_format_leaves_one_file_per_table(tmp_path):
@@ -432,8 +472,9 @@ def test_synth_refuses_a_folder_that_holds_its_dealers_without_force(tmp_path):
     out = tmp_path / "kit"
     run_synth(out, "--dealers", "1", "--customers", "5")
     before = digests(out)
-    again = CliRunner().invoke(main, ["synth", str(out), "--dealers", "1", "--customers", "5", "--seed", "9",
-                                      "--quiet"])
+    again = CliRunner().invoke(
+        main, ["synth", str(out), "--dealers", "1", "--customers", "5", "--seed", "9", "--quiet"]
+    )
     assert again.exit_code == 1 and "already holds" in again.output and "--force" in again.output
     assert "Traceback" not in again.output
     assert digests(out) == before  # nothing overwritten

@@ -195,3 +195,15 @@ def test_empty_figures_say_why_with_the_dealers_windows():
     assert (
         referrals_report.empty_reasons(p["referrals"])["referral_conversion_12m"] == "no referral in the last 3 months"
     )
+
+
+def test_referral_sentences_follow_the_first_contact_hours():
+    from types import SimpleNamespace
+
+    from ownercomm_kit.report import referrals_report
+
+    followups = pd.DataFrame({"action": ["contact_referred", "contact_referred", "thank_advocate"]})
+    r = SimpleNamespace(skipped={}, followups=followups, anomalies=pd.DataFrame())
+    points = referrals_report.key_points(r, 48)
+    assert points[0].startswith("2 referrals waited more than 48 hours without a call, and 1 advocate")
+    assert "waited more than 1 hour without a call" in referrals_report.key_points(r, 1)[0]

@@ -63,7 +63,7 @@ def headline(ctx: ReportContext, r: referrals.ReferralResult) -> None:
             r.kpis, KPIS, r.definitions, r.skipped, empty_reasons(ctx.params["referrals"]), changes=changes
         ),
         progress_section.baseline_line(ctx),
-        common.key_points(key_points(r)),
+        common.key_points(key_points(r, ctx.params["referrals"]["first_contact_hours"])),
     ]
     html.show("".join(parts))
 
@@ -81,7 +81,7 @@ def _is(n: int) -> str:
     return "is" if n == 1 else "are"
 
 
-def key_points(r: referrals.ReferralResult) -> list[str]:
+def key_points(r: referrals.ReferralResult, hours: float = 24) -> list[str]:
     if r.skipped.get("monthly"):
         return []
     f = r.followups
@@ -90,7 +90,7 @@ def key_points(r: referrals.ReferralResult) -> list[str]:
     points = []
     if not r.skipped.get("followups"):
         points.append(
-            f"{words.plural(late, 'referral')} waited more than 24 hours without a call, and "
+            f"{words.plural(late, 'referral')} waited more than {words.plural(hours, 'hour')} without a call, and "
             f"{words.plural(thank, 'advocate')} whose referral bought {_was(thank)} not thanked: "
             "see referral_followups.csv."
         )
@@ -118,7 +118,7 @@ def attention(ctx: ReportContext, r: referrals.ReferralResult) -> None:
         parts.append(
             html.bullets(
                 [
-                    f"{words.plural(late, 'referral')} {_was(late)} not contacted within 24 hours and {_is(late)} still waiting.",
+                    f"{words.plural(late, 'referral')} {_was(late)} not contacted within {words.plural(ctx.params['referrals']['first_contact_hours'], 'hour')} and {_is(late)} still waiting.",
                     f"{words.plural(thank, 'advocate')} whose referral bought {'has' if thank == 1 else 'have'} not been thanked.",
                 ]
             )
@@ -201,18 +201,27 @@ def volume(ctx: ReportContext, r: referrals.ReferralResult) -> None:
         order=["sold", "other"],
     )
     hours = ctx.params["referrals"]["first_contact_hours"]
-    charts.show(charts.add_line(fig, m["month"], m["contacted_24h"], name=f"Contacted within {hours:g} hours"))
+    charts.show(
+        charts.add_line(fig, m["month"], m["contacted_24h"], name=f"Contacted within {words.plural(hours, 'hour')}")
+    )
 
 
 def funnel(ctx: ReportContext, r: referrals.ReferralResult) -> None:
     html.section("funnel", "From referral to sale", r.definitions.get("funnel", ""))
     if r.skipped.get("funnel") or not len(r.funnel) or int(r.funnel["referrals"].iloc[0]) == 0:
-        html.show(common.skipped_note(r.skipped, "funnel") or html.note("No referral in the last 12 months.", "skip"))
+        html.show(
+            common.skipped_note(r.skipped, "funnel")
+            or html.note(
+                f"No referral in the last {words.plural(ctx.params['referrals']['window_months'], 'month')}.", "skip"
+            )
+        )
         return
     stages = [STAGE_WORDS.get(s, s) for s in r.funnel["stage"]]
     charts.show(
         charts.funnel(
-            stages, r.funnel["referrals"].tolist(), title="Last 12 months' referrals by the furthest stage reached"
+            stages,
+            r.funnel["referrals"].tolist(),
+            title=f"Referrals of the last {words.plural(ctx.params['referrals']['window_months'], 'month')} by the furthest stage reached",
         )
     )
 
@@ -274,7 +283,7 @@ def advocates(ctx: ReportContext, r: referrals.ReferralResult) -> None:
             formats={"revenue": "money", "rewards": "money"},
             max_rows=None,
             mask_pii=ctx.mask_pii,
-            empty="No referral in the last 12 months.",
+            empty=f"No referral in the last {words.plural(ctx.params['referrals']['window_months'], 'month')}.",
         )
     )
 

@@ -266,17 +266,18 @@ def declined_summary(ctx: ReportContext, r: retention.RetentionResult) -> None:
     """Declined work by description: what customers say no to, and how much of it is still open."""
     note = common.skipped_note(r.skipped, "declined_by_description")
     parts = ["<h3>Work customers declined</h3>"]
+    months = words.plural(ctx.params["retention"]["segment_active_months"], "month")
     by = r.declined_by_description
     if note:
         parts.append(note)
     elif by.empty:
-        parts.append(html.note("No work was declined in the last 12 months.", "info"))
+        parts.append(html.note(f"No work was declined in the last {months}.", "info"))
     else:
         total, still = float(by["amount"].sum()), int(by["still_open"].sum())
         parts.append(
             html.paragraph(
                 f"{words.plural(int(by['items'].sum()), 'item')} worth ${total:,.0f} {'was' if int(by['items'].sum()) == 1 else 'were'} "
-                "declined in the last 12 months; "
+                f"declined in the last {months}; "
                 f"{still:,} of them are still open (the customer has not been back since)."
             )
         )

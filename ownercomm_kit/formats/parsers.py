@@ -126,26 +126,40 @@ def _parse(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 
 def _objects_to_text(s: pd.Series, naive: pd.Series, aware: pd.Series) -> pd.Series:
-    """Python datetimes, dates and numbers in an object column (xlsx, parquet) taken as they are."""
+    """Python datetimes, dates and numbers in an object column (xlsx, parquet) taken as they are.
+
+    The cells are sorted out in one pass and written into ``naive``/``aware`` at once: one
+    ``.loc`` per cell cost 60 µs (a parquet date column of 244k cells: 16 s)."""
     texts: dict = {}
-    for i, v in s.items():
+    naive_at, naive_ts, aware_at, aware_ts, serial_at, serial_v = [], [], [], [], [], []
+    for pos, v in enumerate(s.to_numpy(dtype=object)):
         if isinstance(v, (dt.datetime, dt.date)) and not isinstance(v, bool):
             ts = pd.Timestamp(v)
             if not _NS_MIN <= (ts if ts.tzinfo is None else ts.tz_localize(None)) <= _NS_MAX:
-                texts[i] = v.isoformat()  # out of range: the text pass reports it, value shown
+                texts[pos] = v.isoformat()  # out of range: the text pass reports it, value shown
                 continue
             if ts.tzinfo is None:
-                naive.loc[i] = ts
+                naive_at.append(pos)
+                naive_ts.append(ts)
             else:
-                aware.loc[i] = ts.tz_convert("UTC")
+                aware_at.append(pos)
+                aware_ts.append(ts.tz_convert("UTC"))
         elif isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
-            ok, serial = _from_serial(pd.Series([float(v)]))
-            if ok.iloc[0]:
-                naive.loc[i] = serial.iloc[0]
+            serial_at.append(pos)
+            serial_v.append(float(v))
+    if naive_at:
+        naive.iloc[naive_at] = pd.DatetimeIndex(naive_ts).as_unit("ns")
+    if aware_at:
+        aware.iloc[aware_at] = pd.DatetimeIndex(aware_ts).tz_convert("UTC").as_unit("ns")
+    if serial_at:
+        ok, serial = _from_serial(pd.Series(serial_v, dtype="float64"))
+        keep = ok.to_numpy(bool)
+        if keep.any():
+            naive.iloc[np.asarray(serial_at)[keep]] = serial.to_numpy()[keep]
     taken = naive.notna() | aware.notna()
     out = s.where(~taken, None).map(lambda v: v if isinstance(v, str) else None)
-    for i, text in texts.items():
-        out.loc[i] = text
+    for pos, text in texts.items():
+        out.iloc[pos] = text
     return out.astype("string")
 
 

@@ -530,3 +530,29 @@ def test_mostly_iso_column_with_a_few_other_styles():
     keep = ~pd.Series(range(5000)).isin([20, 30]) & expected.notna()
     assert (out[keep] == expected[keep]).all()
     assert pd.isna(out.iloc[30])
+
+
+def test_object_cells_of_mixed_kinds_are_placed_by_kind():
+    """A parquet or xlsx object column: dates and naive datetimes are wall clock, aware ones
+    instants, Excel serials dates, out-of-range dates and unreadable text bad, in one pass."""
+    import datetime as dt
+
+    from ownercomm_kit.formats import parsers
+
+    s = pd.Series(
+        [
+            dt.date(2024, 1, 5),
+            dt.datetime(2024, 3, 10, 8, 30, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+            45826.4375,
+            dt.date(3000, 1, 1),
+            None,
+            "2024-01-02",
+            "soon",
+        ],
+        dtype=object,
+    )
+    naive, aware, bad = parsers._parse(s)
+    assert naive[0] == pd.Timestamp("2024-01-05") and naive[2] == pd.Timestamp("2025-06-18 10:30")
+    assert naive[5] == pd.Timestamp("2024-01-02")
+    assert aware[1] == pd.Timestamp("2024-03-10 03:30", tz="UTC") and aware.notna().sum() == 1
+    assert bad.tolist() == [False, False, False, True, False, False, True]

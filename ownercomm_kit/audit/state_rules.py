@@ -30,64 +30,6 @@ from .catalog import Support, category_words
 from .rules import _tod, customer_local, empty_flags, make_flags, rule
 from .windows import DAY, MARGIN_DAYS, Messages, messages_of
 
-STATE_NAMES = {
-    "AL": "Alabama",
-    "AK": "Alaska",
-    "AZ": "Arizona",
-    "AR": "Arkansas",
-    "CA": "California",
-    "CO": "Colorado",
-    "CT": "Connecticut",
-    "DE": "Delaware",
-    "DC": "the District of Columbia",
-    "FL": "Florida",
-    "GA": "Georgia",
-    "HI": "Hawaii",
-    "ID": "Idaho",
-    "IL": "Illinois",
-    "IN": "Indiana",
-    "IA": "Iowa",
-    "KS": "Kansas",
-    "KY": "Kentucky",
-    "LA": "Louisiana",
-    "ME": "Maine",
-    "MD": "Maryland",
-    "MA": "Massachusetts",
-    "MI": "Michigan",
-    "MN": "Minnesota",
-    "MS": "Mississippi",
-    "MO": "Missouri",
-    "MT": "Montana",
-    "NE": "Nebraska",
-    "NV": "Nevada",
-    "NH": "New Hampshire",
-    "NJ": "New Jersey",
-    "NM": "New Mexico",
-    "NY": "New York",
-    "NC": "North Carolina",
-    "ND": "North Dakota",
-    "OH": "Ohio",
-    "OK": "Oklahoma",
-    "OR": "Oregon",
-    "PA": "Pennsylvania",
-    "RI": "Rhode Island",
-    "SC": "South Carolina",
-    "SD": "South Dakota",
-    "TN": "Tennessee",
-    "TX": "Texas",
-    "UT": "Utah",
-    "VT": "Vermont",
-    "VA": "Virginia",
-    "WA": "Washington",
-    "WV": "West Virginia",
-    "WI": "Wisconsin",
-    "WY": "Wyoming",
-    "PR": "Puerto Rico",
-    "VI": "the U.S. Virgin Islands",
-    "GU": "Guam",
-    "AS": "American Samoa",
-    "MP": "the Northern Mariana Islands",
-}
 NEEDS = [("customers", "state"), ("customers", "postal_code"), ("customers", "phone")]
 
 
@@ -133,7 +75,7 @@ class Ruled:
         self.hours = np.array([r.cap_hours for r in self.rules] + [0.0])
         # a law covers messages dated (dealer's calendar) on or after its effective date
         self.effective = np.array([_day(r.effective) for r in self.rules] + [np.iinfo(np.int64).max], np.int64)
-        self.names = np.array([STATE_NAMES.get(r.state, r.state) + "'s" for r in self.rules] + [""], dtype=object)
+        self.names = np.array([state_laws.state_name(r.state) + "'s" for r in self.rules] + [""], dtype=object)
         self.cites = np.array([r.citation for r in self.rules] + [""], dtype=object)
 
     def row_state(self, m: Messages) -> np.ndarray:

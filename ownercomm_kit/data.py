@@ -159,9 +159,27 @@ def from_frames(
     )
 
 
-def last_event_date(tables: dict[str, pd.DataFrame], timezone: str, not_after: dt.date | None = None) -> dt.date:
+def event_dates(tables: dict[str, pd.DataFrame], timezone: str) -> dict[str, pd.Series]:
+    """table -> the local date (naive midnight) of each row's event column, for the tables that
+    have rows: computed once for the load's several looks at them (10M-row tables)."""
+    out = {}
+    for name, col in schema.EVENT_DATE_COLUMN.items():
+        df = tables.get(name)
+        if df is None or df.empty or col not in df:
+            continue
+        out[name] = _local_dates(df[col], timezone)
+    return out
+
+
+def last_event_date(
+    tables: dict[str, pd.DataFrame],
+    timezone: str,
+    not_after: dt.date | None = None,
+    local: dict[str, pd.Series] | None = None,
+) -> dt.date:
     """The last date seen in the data's event columns (SPEC §3: as_of left empty); with
-    ``not_after`` (the run's own date), the last one not in its future."""
+    ``not_after`` (the run's own date), the last one not in its future. ``local``: the
+    tables' ``event_dates``, when already computed."""
     last = None
     for name, col in schema.EVENT_DATE_COLUMN.items():
         df = tables.get(name)
@@ -169,7 +187,8 @@ def last_event_date(tables: dict[str, pd.DataFrame], timezone: str, not_after: d
             continue
         s = df[col]
         if not_after is not None:
-            s = s[_local_dates(s, timezone) <= pd.Timestamp(not_after)]
+            days = local[name] if local is not None else _local_dates(s, timezone)
+            s = s[days <= pd.Timestamp(not_after)]
         m = s.max()
         if m is pd.NaT or pd.isna(m):
             continue
@@ -178,18 +197,21 @@ def last_event_date(tables: dict[str, pd.DataFrame], timezone: str, not_after: d
     return last or not_after or dt.date.today()
 
 
-def event_date_range(tables: dict[str, pd.DataFrame], timezone: str) -> tuple[dt.date, dt.date] | None:
+def event_date_range(
+    tables: dict[str, pd.DataFrame], timezone: str, local: dict[str, pd.Series] | None = None
+) -> tuple[dt.date, dt.date] | None:
     """(first, last) date of the data's event columns, or None when there is none."""
     lo = hi = None
     for name, col in schema.EVENT_DATE_COLUMN.items():
         df = tables.get(name)
         if df is None or df.empty or col not in df:
             continue
-        d = _local_dates(df[col], timezone).dropna()
-        if d.empty:
+        d = local[name] if local is not None else _local_dates(df[col], timezone)
+        first, last = d.min(), d.max()
+        if pd.isna(first):
             continue
-        lo = d.min() if lo is None or d.min() < lo else lo
-        hi = d.max() if hi is None or d.max() > hi else hi
+        lo = first if lo is None or first < lo else lo
+        hi = last if hi is None or last > hi else hi
     return None if lo is None else (lo.date(), hi.date())
 
 

@@ -19,13 +19,22 @@ import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Collection, Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import datafolder, formats, schema, validation
-from .data import DataError, DealerData, Problem, dtype_of, empty_table, event_date_range, last_event_date
+from .data import (
+    DataError,
+    DealerData,
+    Problem,
+    dtype_of,
+    empty_table,
+    event_date_range,
+    event_dates,
+    last_event_date,
+)
 from .formats import FormatError, RawTable, normalize_header
 from .params import parse_as_of
 
@@ -54,9 +63,18 @@ class Source:
         return f"{self.path.name}[{self.sheet}]" if self.sheet else self.path.name
 
 
-def load_dealer(params: Mapping, *, strict: bool = True) -> DealerData:
-    """The dealer of a resolved params dict (params.resolve); see the module docstring."""
-    return load_with_info(params, strict=strict)[0]
+def load_dealer(params: Mapping, *, strict: bool = True, columns: Mapping | None = None) -> DealerData:
+    """The dealer of a resolved params dict (params.resolve); see the module docstring.
+
+    ``columns`` (table -> canonical column names, e.g. ``AUDIT_COLUMNS``): read only these
+    columns of the tables it names (and always their required, key, reference and event-date
+    columns, see ``kept_columns``). A column left unread is in no frame and is not missing
+    (``data.has`` says True): only for a caller that never looks at it. Every other check, on
+    headers, required columns, keys and relations, is the same as without ``columns``.
+    """
+    if columns is None:
+        return load_with_info(params, strict=strict)[0]
+    return load_with_info(params, strict=strict, columns=columns)[0]
 
 
 def load_data_dir(
@@ -85,7 +103,9 @@ def load_data_dir(
     return load_dealer(params, strict=strict)
 
 
-def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData, list[TableInfo]]:
+def load_with_info(
+    params: Mapping, *, strict: bool = False, columns: Mapping | None = None
+) -> tuple[DealerData, list[TableInfo]]:
     """Like load_dealer, also returning how each table was read."""
     problems: list[Problem] = []
     dealer_id = str(params.get("dealer_id") or "dealer")
@@ -137,7 +157,8 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
         infos.append(info)
         df = None
         if src is not None:
-            df, kept_rows, absent, table_problems = _read_table(name, src, tz, params, info)
+            keep = None if columns is None else columns.get(name)
+            df, kept_rows, absent, table_problems = _read_table(name, src, tz, params, info, keep)
             problems += table_problems
             if df is not None:
                 sources_seen[name] = src.name
@@ -150,31 +171,35 @@ def load_with_info(params: Mapping, *, strict: bool = False) -> tuple[DealerData
         rows[name] = kept_rows
         missing_columns[name] = absent
     today = run_date(tz)
-    span = event_date_range(tables, tz)
+    local = event_dates(tables, tz)  # each event column's local dates, once
+    span = event_date_range(tables, tz, local)
     if as_of is not None and span is not None:  # the last date that is not in the future
-        problems += _check_as_of(as_of, (span[0], min(span[1], last_event_date(tables, tz, not_after=today))))
+        problems += _check_as_of(
+            as_of, (span[0], min(span[1], last_event_date(tables, tz, not_after=today, local=local)))
+        )
     data = DealerData(
         dealer_id=dealer_id,
         dealer_name=str(params.get("dealer_name") or dealer_id),
         timezone=tz,
-        as_of=as_of or last_event_date(tables, tz, not_after=today),
+        as_of=as_of or last_event_date(tables, tz, not_after=today, local=local),
         tables=tables,
         missing_tables=missing_tables,
         missing_columns=missing_columns,
         sources=sources_seen,
     )
-    problems += validation.check_relations(data, rows, sources_seen, today=today)
+    problems += validation.check_relations(data, rows, sources_seen, today=today, local=local)
     data.problems = problems
     if strict and data.errors:
         raise DataError(problems)
     return data, infos
 
 
-def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInfo):
+def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInfo, keep=None):
     """(frame or None, row numbers, absent columns, problems) of one table's file."""
     required = schema.TABLES[name].required
+    mapping = (params.get("mapping") or {}).get(name) or {}
     try:
-        raw = formats.read_raw(src.path, src.sheet)
+        raw = formats.read_raw(src.path, src.sheet, columns=_file_columns(name, src, mapping, keep))
     except formats.EmptyFileError as e:
         if required:
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
@@ -229,11 +254,10 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
                 )
             ],
         )
-    mapping = (params.get("mapping") or {}).get(name) or {}
     if len(raw.frame) == 0:  # a header row and nothing else
         if required:  # read (its columns are checked), said plainly; the reports show zeros
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
-            df, kept, absent, found = load_table(name, raw, tz, mapping, params.get("values") or {}, info)
+            df, kept, absent, found = load_table(name, raw, tz, mapping, params.get("values") or {}, info, keep)
             return (
                 df,
                 kept,
@@ -267,7 +291,53 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
                 )
             ],
         )
-    return load_table(name, raw, tz, mapping, params.get("values") or {}, info)
+    return load_table(name, raw, tz, mapping, params.get("values") or {}, info, keep)
+
+
+# The columns ``ownercomm audit`` reads (its rules and suppression list; ``load_dealer(...,
+# columns=AUDIT_COLUMNS)``): the message columns the audit never looks at (delivery status,
+# opens, clicks, responses) are left in the file. Tables not named are read whole.
+# tests/test_load_columns.py runs every rule with and without it and gets the same flags.
+AUDIT_COLUMNS = {
+    "communications": (
+        "message_id",
+        "customer_id",
+        "sent_at",
+        "channel",
+        "sender",
+        "category",
+        "campaign_id",
+        "vin",
+        "model",
+        "offer_price",
+        "unsubscribed",
+    ),
+}
+
+
+def kept_columns(name: str, keep: Collection[str]) -> set[str]:
+    """``keep`` and what the load itself looks at: required, key, reference and event-date columns."""
+    table = schema.TABLES[name]
+    out = set(keep) | set(table.required_columns) | set(table.references)
+    out |= {c for c in (table.key, schema.EVENT_DATE_COLUMN.get(name)) if c}
+    return out
+
+
+def _file_columns(name: str, src: Source, mapping: Mapping, keep) -> list[str] | None:
+    """The headers of a parquet file that hold the kept columns (read only those); None: read
+    every column (no ``keep``, not parquet, duplicate headers, or none of them found)."""
+    if keep is None or src.path.suffix.lower() not in formats.PARQUET_SUFFIXES:
+        return None
+    try:
+        headers = formats.parquet_headers(src.path)
+    except Exception:  # read_raw says why
+        return None
+    if len(set(headers)) < len(headers):
+        return None
+    found, _, _ = resolve_columns(name, headers, mapping)
+    kept = kept_columns(name, keep)
+    wanted = {h for c, hs in found.items() if c in kept for h in hs}
+    return [h for h in headers if h in wanted] or None
 
 
 # A required table with a header and no rows is read and said plainly (a warning): the audit of a
@@ -524,11 +594,17 @@ def load_table(
     mapping: Mapping,
     values: Mapping,
     info: TableInfo | None = None,
+    keep: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame | None, np.ndarray, list[str], list[Problem]]:
-    """One raw table to canonical columns: (frame or None when unusable, row numbers, absent columns, problems)."""
+    """One raw table to canonical columns: (frame or None when unusable, row numbers, absent columns, problems).
+
+    ``keep``: the only canonical columns to coerce (besides those ``kept_columns`` always
+    adds); another column the file has is left out of the frame, and is not absent. None: all.
+    """
     table = schema.TABLES[name]
     file = raw.name
-    headers = [str(c) for c in raw.frame.columns]
+    headers = [str(c) for c in raw.frame.columns] if raw.headers is None else list(raw.headers)
+    keep = None if keep is None else kept_columns(name, keep)
     found, unused, not_found = resolve_columns(name, headers, mapping)
     problems: list[Problem] = []
     problems += validation.check_duplicate_columns(name, file, found)
@@ -556,14 +632,19 @@ def load_table(
     blocking = np.zeros(n, dtype=bool)
     out: dict[str, pd.Series] = {}
     absent = []
-    positions = {h: i for i, h in reversed(list(enumerate(headers)))}
+    positions = {h: i for i, h in reversed(list(enumerate(str(c) for c in raw.frame.columns)))}
 
     def coerced(col: schema.Column):
         cell = raw.frame.iloc[:, positions[found[col.name][0]]].reset_index(drop=True)
         series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
-        return _one_chunk(series), bad_block, col_problems
+        series = _one_chunk(series)
+        # the key's uniqueness is looked at here, on the column's own thread, while the other
+        # thread coerces the other columns (Arrow's hash set of 10M ids takes seconds)
+        distinct = _all_distinct(series) if col.name == table.key else None
+        return series, bad_block, col_problems, distinct
 
-    present = [col for col in table.columns if found.get(col.name)]
+    present = [col for col in table.columns if found.get(col.name) and (keep is None or col.name in keep)]
+    unread = [col.name for col in table.columns if found.get(col.name) and keep is not None and col.name not in keep]
     # columns are independent; Arrow and numpy release the GIL, so a big table's columns are
     # coerced on two threads (results are taken back in column order: same problems, same order)
     if n >= PARALLEL_ROWS and len(present) > 1:
@@ -571,12 +652,17 @@ def load_table(
             done = dict(zip((c.name for c in present), pool.map(coerced, present)))
     else:
         done = {c.name: coerced(c) for c in present}
+    key_distinct = None
     for col in table.columns:
+        if col.name in unread:  # in the file, not read: neither loaded nor absent
+            continue
         if col.name not in done:
             absent.append(col.name)
             out[col.name] = empty_column(n, col, tz)
             continue
-        series, bad_block, col_problems = done[col.name]
+        series, bad_block, col_problems, distinct = done[col.name]
+        if distinct is not None:
+            key_distinct = distinct
         problems += col_problems
         blocking |= bad_block
         out[col.name] = series
@@ -602,7 +688,7 @@ def load_table(
     if table.key:
         later = (
             np.zeros(len(df), bool)
-            if _all_distinct(df[table.key])
+            if key_distinct
             else (df[table.key].notna() & df[table.key].duplicated(keep="first")).to_numpy(bool)
         )
         if later.any():  # ids are unique in nearly every export: one hashing pass then
@@ -759,9 +845,7 @@ _YEAR_LAST = r"^\s*\d{1,2}[-/.]\d{1,2}[-/.](\d{4})\b"
 def placeholder_dates(cell: pd.Series, parsed: pd.Series, bad: pd.Series) -> np.ndarray:
     """Cells holding a date before 1900 or after 2200 (0001-01-01, 9999-12-31): parsed ones
     by their value, the ones too far out for pandas to hold by the year written."""
-    out = np.zeros(len(cell), dtype=bool)
-    year = parsed.dt.year
-    out |= ((year < PLACEHOLDER_BEFORE.year) | (year > PLACEHOLDER_AFTER.year)).fillna(False).to_numpy(bool)
+    out = _placeholder_values(parsed)
     bad = bad.to_numpy(bool)
     if bad.any():
         text = cell[bad].astype("string")
@@ -769,6 +853,24 @@ def placeholder_dates(cell: pd.Series, parsed: pd.Series, bad: pd.Series) -> np.
         y = pd.to_numeric(y, errors="coerce")
         far = ((y < PLACEHOLDER_BEFORE.year) | (y > PLACEHOLDER_AFTER.year)).fillna(False).to_numpy(bool)
         out[np.flatnonzero(bad)[far]] = True
+    return out
+
+
+def _placeholder_values(parsed: pd.Series) -> np.ndarray:
+    """Parsed values whose (local) year is before 1900 or after 2200. By their integers: a naive
+    value against the two bounds; an aware one against the bounds read as UTC, a zone's offset
+    being under a day, so only values within a day of a bound need their local year."""
+    values = parsed.array.asi8
+    lo = pd.Timestamp(PLACEHOLDER_BEFORE.year, 1, 1).as_unit("ns")._value
+    hi = pd.Timestamp(PLACEHOLDER_AFTER.year + 1, 1, 1).as_unit("ns")._value
+    filled = values != np.iinfo(np.int64).min
+    out = filled & ((values < lo) | (values >= hi))
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        day = 86_400 * 10**9
+        near = filled & ((np.abs(values - lo) <= day) | (np.abs(values - hi) <= day))
+        if near.any():
+            year = parsed[near].dt.year.to_numpy()
+            out[near] = (year < PLACEHOLDER_BEFORE.year) | (year > PLACEHOLDER_AFTER.year)
     return out
 
 
@@ -805,8 +907,52 @@ def _all_distinct(series: pd.Series) -> bool:
     import pyarrow.compute as pc
 
     values = arr._pa_array
+    if len(values) >= DISTINCT_BY_WORDS_ROWS and _distinct_by_words(values):
+        return True
     distinct = pc.unique(values)
     return len(distinct) - (1 if distinct.null_count else 0) == len(values) - values.null_count
+
+
+# From this many ids, ``_distinct_by_words`` is tried before Arrow's hash set.
+DISTINCT_BY_WORDS_ROWS = 100_000
+
+
+def _distinct_by_words(values) -> bool:
+    """True when the filled ids of an Arrow string column are surely all distinct: ids of at most
+    16 bytes, padded to 8 or 16, read as one or two 64-bit words, mixed into one 64-bit number
+    per id and sorted (a radix sort: a fraction of a second for 10M ids); no two numbers equal
+    means no two ids equal. False means "not sure" (longer ids, or two equal numbers, which
+    equal ids and, rarely, different ones give): the caller asks Arrow's hash set."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if values.null_count:
+        values = pc.drop_null(values)
+    n = len(values)
+    if n < 2:
+        return True
+    longest = pc.max(pc.binary_length(values)).as_py()
+    if longest is None or longest > 16:
+        return False
+    width = 8 if longest <= 8 else 16
+    padded = pc.utf8_rpad(values, width=width, padding=" ")
+    if padded.offset:
+        padded = pa.concat_arrays([padded])
+    wide = pa.types.is_large_string(padded.type)
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64 if wide else np.int32)
+    # rpad counts characters: a non-ASCII id comes out longer than ``width`` bytes
+    if int(offsets[n]) - int(offsets[0]) != width * n:
+        return False
+    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[int(offsets[0]) : int(offsets[0]) + width * n]
+    words = data.view(np.uint64).reshape(n, width // 8)
+    key = words[:, 0].copy()
+    if width == 16:
+        key *= np.uint64(0x9E3779B97F4A7C15)
+        key ^= words[:, 1]
+    key.sort()
+    return not bool(np.any(key[1:] == key[:-1]))
 
 
 def _one_chunk(series: pd.Series) -> pd.Series:

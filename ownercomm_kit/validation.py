@@ -287,10 +287,12 @@ def check_relations(
     rows: dict[str, np.ndarray] | None = None,
     files: dict[str, str] | None = None,
     today=None,
+    local: dict | None = None,
 ) -> list[Problem]:
     """Orphan rows (unknown customer or sale), event dates after as_of and (given the run's own
-    date ``today``) dates in the future, as counted warnings."""
-    return check_orphans(data, rows, files) + check_after_as_of(data, rows, files, today=today)
+    date ``today``) dates in the future, as counted warnings. ``local``: the tables'
+    ``data.event_dates``, when already computed."""
+    return check_orphans(data, rows, files) + check_after_as_of(data, rows, files, today=today, local=local)
 
 
 def _rows_of(data: DealerData, table: str, rows: dict[str, np.ndarray] | None) -> np.ndarray:
@@ -338,7 +340,7 @@ def check_orphans(data: DealerData, rows=None, files=None) -> list[Problem]:
     return out
 
 
-def check_after_as_of(data: DealerData, rows=None, files=None, today=None) -> list[Problem]:
+def check_after_as_of(data: DealerData, rows=None, files=None, today=None, local=None) -> list[Problem]:
     """Rows dated after as_of; with ``today`` (the run's date), rows in the future are said apart."""
     files = files or data.sources
     out = []
@@ -347,8 +349,13 @@ def check_after_as_of(data: DealerData, rows=None, files=None, today=None) -> li
         if name in data.missing_tables or df.empty:
             continue
         s = df[col]
-        dates = s.dt.tz_convert(data.timezone).dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
-        day = dates.dt.normalize()
+        if local is not None and name in local:
+            day = local[name]
+        else:
+            dates = (
+                s.dt.tz_convert(data.timezone).dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
+            )
+            day = dates.dt.normalize()
         after = (day > data.as_of_ts).fillna(False).to_numpy(bool)
         future = np.zeros(len(s), dtype=bool)
         if today is not None:

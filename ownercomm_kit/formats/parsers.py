@@ -235,8 +235,35 @@ def localize(naive: pd.Series, tz: str) -> pd.Series:
     return out
 
 
+def _typed_ns(s: pd.Series) -> pd.Series | None:
+    """A typed datetime column (parquet) whose every value is in ``datetime64[ns]``'s range, as
+    nanoseconds (aware ones in UTC); None otherwise (then ``_parse`` takes it, and says which
+    values are out of range). Same values as ``_parse``, without its two all-NaT columns and
+    its masked copies (10M-row columns)."""
+    if not (isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype)):
+        return None
+    arr = s.array
+    unit = arr.unit
+    values = arr.asi8  # UTC for an aware column, wall clock for a naive one
+    lo, hi = _NS_MIN.as_unit(unit)._value, _NS_MAX.as_unit(unit)._value
+    filled = values != np.iinfo(np.int64).min
+    if np.any(filled & ((values < lo) | (values > hi))):
+        return None
+    aware = isinstance(s.dtype, pd.DatetimeTZDtype)
+    out = s.dt.tz_convert("UTC") if aware else s
+    return out if unit == "ns" else out.astype(pd.DatetimeTZDtype("ns", "UTC") if aware else "datetime64[ns]")
+
+
 def parse_timestamps(s: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
     """Cells to ``datetime64[ns, tz]``: ISO (offsets converted), US, Excel serials; no offset = local."""
+    typed = _typed_ns(s)
+    if typed is not None:  # a typed column: nothing to parse, nothing bad
+        no_bad = pd.Series(np.zeros(len(s), dtype=bool), index=s.index)
+        if isinstance(typed.dtype, pd.DatetimeTZDtype):
+            return typed.dt.tz_convert(tz), no_bad
+        if not typed.notna().any():
+            return typed.dt.tz_localize("UTC").dt.tz_convert(tz), no_bad
+        return localize(typed, tz).astype(pd.DatetimeTZDtype("ns", tz)), no_bad
     naive, aware, bad = _parse(s)
     if not naive.notna().any():  # every cell carried its offset or zone (typed files): no wall clock to place
         return aware.dt.tz_convert(tz).astype(pd.DatetimeTZDtype("ns", tz)), bad
@@ -249,6 +276,12 @@ def parse_timestamps(s: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
 
 def parse_dates(s: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
     """Cells to naive midnight ``datetime64[ns]``: a time stamp with offset takes its date in ``tz``."""
+    typed = _typed_ns(s)
+    if typed is not None:  # a typed column: nothing to parse, nothing bad
+        no_bad = pd.Series(np.zeros(len(s), dtype=bool), index=s.index)
+        if isinstance(typed.dtype, pd.DatetimeTZDtype):
+            typed = typed.dt.tz_convert(tz).dt.tz_localize(None)
+        return typed.dt.normalize().astype("datetime64[ns]"), no_bad
     naive, aware, bad = _parse(s)
     out = naive
     has_aware = aware.notna()

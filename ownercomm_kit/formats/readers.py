@@ -46,6 +46,9 @@ class RawTable:
     encoding: str | None = None
     separator: str | None = None
     sheet: str | None = None
+    # Every header of the file, when ``frame`` holds only some of its columns (read_raw's
+    # ``columns``); None: ``frame`` holds them all.
+    headers: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -53,8 +56,12 @@ class RawTable:
         return f"{self.path.name}[{self.sheet}]" if self.sheet else self.path.name
 
 
-def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
-    """Read one file (for a workbook: ``sheet``, else the first sheet). Raises FormatError."""
+def read_raw(path: str | Path, sheet: str | None = None, columns: list[str] | None = None) -> RawTable:
+    """Read one file (for a workbook: ``sheet``, else the first sheet). Raises FormatError.
+
+    ``columns`` (headers as ``parquet_headers`` gives them): a parquet file's only columns to
+    read (the others are never decoded); ``RawTable.headers`` then lists them all. Other
+    files are read whole."""
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: file not found")
@@ -70,7 +77,7 @@ def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
         if suffix in EXCEL_SUFFIXES:
             return _read_xlsx(path, sheet)
         if suffix in PARQUET_SUFFIXES:
-            return _read_parquet(path)
+            return _read_parquet(path, columns)
     except FormatError:
         raise
     except Exception as e:  # a corrupt or foreign file: say so, no traceback (and none of its content)
@@ -342,8 +349,35 @@ def _cell_text(v) -> str | None:
     return text if text.strip() else None
 
 
-def _read_parquet(path: Path) -> RawTable:
-    frame = pd.read_parquet(path).reset_index(drop=True)
+def parquet_headers(path: str | Path) -> list[str]:
+    """A parquet file's headers, as ``read_raw`` names its columns (from the file's schema)."""
+    return [str(c).strip() for c in _parquet_fields(path)]
+
+
+def _parquet_fields(path) -> list[str]:
+    """The file's columns, less those pandas wrote as the frame's index (``read_raw`` drops them)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    try:
+        index = json.loads((schema.metadata or {})[b"pandas"]).get("index_columns", [])
+    except (KeyError, ValueError, AttributeError):
+        index = []
+    return [c for c in schema.names if c not in {i for i in index if isinstance(i, str)}]
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
+    headers = None
+    if columns is not None:
+        fields = _parquet_fields(path)
+        headers = [str(c).strip() for c in fields]
+        wanted = set(columns)
+        fields = [c for c in fields if str(c).strip() in wanted]
+        frame = pd.read_parquet(path, columns=fields).reset_index(drop=True)
+    else:
+        frame = pd.read_parquet(path).reset_index(drop=True)
     for c in frame.columns:
         dtype = frame[c].dtype
         # Text columns to the kit's string dtype; other typed columns stay as they are.
@@ -352,4 +386,4 @@ def _read_parquet(path: Path) -> RawTable:
         ):
             frame[c] = frame[c].astype("string")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet")
+    return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet", headers=headers)

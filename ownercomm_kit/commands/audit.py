@@ -55,7 +55,7 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -
     Prints the flags per rule and which rules were skipped for lack of data.
     """
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of.date() if as_of else None)
-    data = loader.load_dealer(resolved, strict=True)
+    data = loader.load_dealer(resolved, strict=True, columns=loader.AUDIT_COLUMNS)
     flags, skipped = run_rules(data, resolved, rules=list(rules) or None)
     outputs.write_csv(flags, out)
     click.echo(f"{data.dealer_id}: {len(data['communications']):,} messages, {len(flags):,} flags -> {out}")

@@ -286,3 +286,83 @@ def test_duplicate_ids_still_found_by_the_loader(tmp_path, kit_root, synth_frame
     data = loader.load_dealer(_params(tmp_path / "d", kit_root), strict=False)
     assert any(p.column == "message_id" and "duplicate" in p.message for p in data.errors)
     assert len(data["communications"]) == len(comm) - 1
+
+
+# --- object cells (parquet dates and nullable booleans) -------------------------------------
+
+
+def _object_cases():
+    import datetime as dt
+
+    rng = np.random.default_rng(9)
+    dates = [dt.date(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(-4000, 4000, 300)]
+    edges = [dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(1678, 1, 1), dt.date(1677, 12, 31), dt.date(2261, 12, 31)]
+    edges += [dt.date(2262, 1, 1), dt.date(1899, 12, 31), dt.date(2201, 1, 1)]
+    others = [None, np.nan, pd.NaT, dt.datetime(2026, 3, 8, 2, 30), dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc)]
+    others += ["2026-06-18", " 06/18/2026 ", "not a date", 45826.4375, 45826, True]
+    return {
+        "dates": dates,
+        "dates-and-nulls": dates[:50] + [None, np.nan, None] + dates[50:],
+        "dates-and-edges": dates + edges,
+        "mixed": dates[:40] + edges + others,
+        "no-dates": others,
+        "one": [dt.date(2026, 1, 1)],
+        "empty": [],
+        "all-null": [None, None],
+    }
+
+
+@pytest.mark.parametrize("case", list(_object_cases()))
+def test_object_dates_in_bulk_equal_one_by_one(case, monkeypatch):
+    s = pd.Series(_object_cases()[case], dtype=object)
+    fast = [fn(s, ZONE) for fn in (formats.parse_dates, formats.parse_timestamps)]
+    fast_place = loader.placeholder_dates(s, fast[0][0], fast[0][1])
+    monkeypatch.setattr(parsers, "_plain_dates_in_range", lambda values: None)
+    slow = [fn(s, ZONE) for fn in (formats.parse_dates, formats.parse_timestamps)]
+    for (fv, fb), (sv, sb) in zip(fast, slow):
+        pd.testing.assert_series_equal(fv, sv)
+        pd.testing.assert_series_equal(fb, sb)
+    assert fast_place.tolist() == loader.placeholder_dates(s, slow[0][0], slow[0][1]).tolist()
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [True, False, None, np.nan, True],
+        [np.True_, np.False_, None],
+        [True, "Y", None],  # not only booleans: the general path
+        [True, 1, 0.0],
+        [None, None],
+        [],
+        [False],
+    ],
+)
+def test_object_booleans_in_bulk_equal_the_general_path(cells, monkeypatch):
+    s = pd.Series(cells, dtype=object)
+    fast = formats.parse_bools(s)
+    monkeypatch.setattr(parsers, "_object_bools", lambda s: None)
+    slow = formats.parse_bools(s)
+    pd.testing.assert_series_equal(fast[0], slow[0])
+    assert fast[1].tolist() == slow[1].tolist()
+
+
+def test_parquet_dates_and_nullable_booleans_load_as_before(tmp_path, monkeypatch):
+    import datetime as dt
+
+    df = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4"],
+            "birth_date": [dt.date(1980, 2, 29), None, dt.date(1, 1, 1), dt.date(9999, 12, 31)],
+            "sms_consent": [True, None, False, True],
+        }
+    )
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "customers.parquet")
+    raw = formats.read_raw(tmp_path / "customers.parquet")
+    assert raw.frame["birth_date"].dtype == object and raw.frame["sms_consent"].dtype == object
+    fast = loader.load_table("customers", raw, ZONE, {}, {})
+    monkeypatch.setattr(parsers, "_plain_dates_in_range", lambda values: None)
+    monkeypatch.setattr(parsers, "_object_bools", lambda s: None)
+    slow = loader.load_table("customers", raw, ZONE, {}, {})
+    pd.testing.assert_frame_equal(fast[0], slow[0])
+    assert [str(p) for p in fast[3]] == [str(p) for p in slow[3]]
+    assert any("placeholder" in str(p) for p in fast[3])

@@ -1015,14 +1015,26 @@ def _value_text(v) -> str:
 def canonical_values(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
     """Their values to canonical ones, case, spacing and punctuation ignored ("No Show" -> no_show)."""
     text = _as_text(text)
-    if (text.isna() | text.isin(allowed)).all():  # the common case: already canonical
-        return text, pd.Series(False, index=text.index)
+    if _only_allowed(text, allowed):  # the common case: already canonical
+        return text, pd.Series(np.zeros(len(text), dtype=bool), index=text.index)
     codes, uniques = pd.factorize(text)
     by_norm = {normalize_header(a): a for a in allowed}
     mapped = np.array([by_norm.get(normalize_header(u)) for u in uniques], dtype=object)
     out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else None, None)
     series = pd.Series(out, index=text.index, dtype="string")
     return series, (text.notna() & series.isna())
+
+
+def _only_allowed(text: pd.Series, allowed: tuple[str, ...]) -> bool:
+    """Every filled cell is one of ``allowed``: for an Arrow string column, by its distinct
+    values (a handful, found by one hashing pass), not by a lookup per cell."""
+    arr = text.array
+    if isinstance(arr, pd.arrays.ArrowStringArray):
+        import pyarrow.compute as pc
+
+        distinct = pc.unique(arr._pa_array).drop_null().to_pylist()
+        return set(distinct) <= set(allowed)
+    return bool((text.isna() | text.isin(allowed)).all())
 
 
 # --- describing what was read ---------------------------------------------------------------

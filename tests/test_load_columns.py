@@ -366,3 +366,32 @@ def test_parquet_dates_and_nullable_booleans_load_as_before(tmp_path, monkeypatc
     pd.testing.assert_frame_equal(fast[0], slow[0])
     assert [str(p) for p in fast[3]] == [str(p) for p in slow[3]]
     assert any("placeholder" in str(p) for p in fast[3])
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["email", "sms", None, "email"],
+        ["email", "SMS", None],
+        ["Email ", "text", "e-mail"],
+        [None, None],
+        [],
+        ["phone"],
+        ["é-mail", "mail"],
+    ],
+)
+@pytest.mark.parametrize("storage", ["arrow", "python", "chunked"])
+def test_canonical_values_by_distinct_values_equal_the_cell_lookup(cells, storage):
+    if storage == "chunked":
+        half = len(cells) // 2
+        arr = pa.chunked_array([pa.array(cells[:half], pa.large_string()), pa.array(cells[half:], pa.large_string())])
+        s = pd.Series(pd.arrays.ArrowStringArray(arr))
+    else:
+        s = pd.Series(cells, dtype="string[pyarrow]" if storage == "arrow" else "string[python]")
+    allowed = schema.CHANNELS
+    got = loader.canonical_values(s, allowed)
+    lookup = bool((s.isna() | s.isin(allowed)).all())
+    assert loader._only_allowed(s, allowed) == lookup
+    if lookup:
+        pd.testing.assert_series_equal(got[0], loader._as_text(s))
+        assert not got[1].any()

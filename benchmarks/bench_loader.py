@@ -1,6 +1,7 @@
 """Loader speed on one big communications export, against peers measured in the same run.
 
     .venv/bin/python benchmarks/bench_loader.py [--rows 10000000] [--workdir /tmp/ownercomm-bench-loader]
+    .venv/bin/python benchmarks/bench_loader.py --store DATA_DIR [--timezone America/Chicago]
 
 Writes (once, cached) a plain UTF-8 comma CSV of ROWS messages plus their customers, then
 times, in this one run:
@@ -15,6 +16,7 @@ figure's ratio to pandas' pyarrow reader, plus the load average (the machine is 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -95,13 +97,63 @@ CASES = (
 )
 
 
+def _store_case(label: str, store: str, tz: str) -> tuple[float, float, float]:
+    """One load of a parquet store in a fresh process: (wall s, CPU s, peak RSS GB)."""
+    import resource
+
+    t, c = time.perf_counter(), time.process_time()
+    if label == "duckdb cap_total (peer)":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_end_to_end import duckdb_cap_total
+
+        duckdb_cap_total(Path(store) / "communications.parquet")
+    else:
+        columns = loader.AUDIT_COLUMNS if label.startswith("load_dealer(columns=AUDIT") else None
+        params = {"dealer_id": "BENCH", "data_dir": store, "timezone": tz}
+        data = loader.load_dealer(params, strict=False, columns=columns)
+        assert not data.errors, data.errors[:3]
+    return time.perf_counter() - t, time.process_time() - c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+STORE_CASES = (
+    "duckdb cap_total (peer)",
+    "load_dealer (every column: run, batch)",
+    "load_dealer(columns=AUDIT_COLUMNS) (audit)",
+)
+
+
+def bench_store(store: Path, tz: str) -> None:
+    """The load phase of a parquet store (e.g. ``ownercomm synth --format parquet``) against
+    DuckDB's cap_total query on its communications file, each in a fresh process."""
+    import multiprocessing as mp
+    import os
+
+    ctx = mp.get_context("spawn")
+    results = {}
+    for label in STORE_CASES:
+        with ctx.Pool(1) as pool:
+            results[label] = pool.apply(_store_case, (label, str(store), tz))
+        wall, cpu, peak = results[label]
+        print(f"  {label:<44} {wall:7.2f} s   CPU {cpu:6.2f} s   peak {peak:5.2f} GB", flush=True)
+    base = results[STORE_CASES[0]][0]
+    print(f"ratios to {STORE_CASES[0]} (wall, same run):")
+    for label, (wall, _, _) in results.items():
+        print(f"  {label:<44} {wall / base:6.2f}x")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
 def main() -> None:
     import multiprocessing as mp
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/ownercomm-bench-loader"))
+    ap.add_argument("--store", type=Path, help="Instead: time the load of this parquet data folder.")
+    ap.add_argument("--timezone", default="America/Chicago", help="The store's zone (with --store).")
     args = ap.parse_args()
+    if args.store:
+        bench_store(args.store, args.timezone)
+        return
     folder = args.workdir / f"rows{args.rows}"
     t = time.perf_counter()
     make_data(folder, args.rows)

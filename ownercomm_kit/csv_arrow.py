@@ -40,8 +40,7 @@ def _L(text: str) -> pa.Scalar:
 
 def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS) -> None:
     """``df`` as CSV (header, no index, CRLF, formula-safe) into the binary file ``f``."""
-    header = [_quote(pa.array([str(c)], pa.large_string()), single=df.shape[1] == 1)[0].as_py() for c in df.columns]
-    f.write((",".join(header) + "\r\n").encode("utf-8"))
+    f.write(header_bytes(df.columns))
     if df.shape[1] == 0:
         f.write(b"\r\n" * len(df))
         return
@@ -55,13 +54,21 @@ def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS)
         f.write(_concatenated(lines))
 
 
-def _concatenated(arr: pa.Array) -> bytes:
-    """The values of a null-free large_string array, back to back (its data buffer)."""
+def header_bytes(columns) -> bytes:
+    """The header line of a CSV with these columns."""
+    single = len(columns) == 1
+    header = [_quote(pa.array([str(c)], pa.large_string()), single=single)[0].as_py() for c in columns]
+    return (",".join(header) + "\r\n").encode("utf-8")
+
+
+def _concatenated(arr: pa.Array) -> memoryview | bytes:
+    """The values of a null-free large_string array, back to back: a view of its data buffer
+    (no copy: copying a gigabyte of lines into a ``bytes`` costs more than building them)."""
     if len(arr) == 0:
         return b""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    return arr.buffers()[2].to_pybytes()[int(offsets[0]) : int(offsets[-1])]
+    return memoryview(arr.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
 
 def _quote(arr: pa.Array, *, single: bool) -> pa.Array:
@@ -140,22 +147,28 @@ def render(s: pd.Series) -> pa.Array:
     if isinstance(dtype, pd.StringDtype) or (dtype == object and _all_text(s)):
         if isinstance(dtype, pd.StringDtype):
             arr = pa.array(s.array)  # Arrow-backed strings: no copy
-            arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-            arr = arr.cast(pa.large_string())
         else:
             arr = pa.array(s.to_numpy(dtype=object, na_value=None), type=pa.large_string(), from_pandas=True)
-        arr = pc.fill_null(arr, _L(""))
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        risky = _first_byte_in(arr, FORMULA_BYTES)
-        if not risky.any():
-            return arr
-        mask = pa.array(risky)
-        return pc.replace_with_mask(arr, mask, pc.binary_join_element_wise(_L("'"), arr.filter(mask), _L("")))
+        return text_cells(arr)
     if dtype == object:
         from .outputs import neutralize_cell
 
         s = s.map(neutralize_cell)
     return _pandas_text(s)
+
+
+def text_cells(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Text cells (Arrow strings, nulls allowed) as CSV text: NA -> '', formulas neutralized.
+    Cell by cell: rendering distinct values then taking them gives the same text."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    arr = arr.cast(pa.large_string())
+    arr = pc.fill_null(arr, _L(""))
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    risky = _first_byte_in(arr, FORMULA_BYTES)
+    if not risky.any():
+        return arr
+    mask = pa.array(risky)
+    return pc.replace_with_mask(arr, mask, pc.binary_join_element_wise(_L("'"), arr.filter(mask), _L("")))
 
 
 def _all_text(s: pd.Series) -> bool:

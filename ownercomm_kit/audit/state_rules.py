@@ -169,13 +169,13 @@ def state_quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
         + tx.clock(tod)
         + tx.pick_words((" dealer's time", " customer's time"), own_zone)
         + ", outside "
-        + tx.s(st.names[s])
+        + tx.pick_words(st.names, s)
         + " calling window "
-        + tx.s(start[s])
+        + tx.pick_words(start, s)
         + " to "
-        + tx.s(end[s])
+        + tx.pick_words(end, s)
         + " ("
-        + tx.s(st.cites[s])
+        + tx.pick_words(st.cites, s)
         + ")"
     )
     return make_flags(data, m, "state_quiet_hours", params, rows, detail)
@@ -250,16 +250,16 @@ def state_contact_cap(data: DealerData, params: dict) -> pd.DataFrame:
         + " text or call about "
         + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
         + " in "
-        + tx.s(hours[s])
+        + tx.pick_words(hours, s)
         + " hours ("
-        + tx.s(st.names[s])
+        + tx.pick_words(st.names, s)
         + " cap "
         + tx.num(st.cap[s])
         + " per subject, "
-        + tx.s(st.cites[s])
+        + tx.pick_words(st.cites, s)
         + ")"
     )
-    return make_flags(data, m, "state_contact_cap", params, rows, detail, m.message_ids(data, first))
+    return make_flags(data, m, "state_contact_cap", params, rows, detail, m.related(first))
 
 
 # ---------------------------------------------------------------- beyond the flags

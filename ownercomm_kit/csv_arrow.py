@@ -21,6 +21,7 @@ dealers' outputs and on hostile cells.
 
 from __future__ import annotations
 
+import os
 from typing import IO, Iterable
 
 import numpy as np
@@ -40,6 +41,7 @@ def _L(text: str) -> pa.Scalar:
 
 def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS) -> None:
     """``df`` as CSV (header, no index, CRLF, formula-safe) into the binary file ``f``."""
+    f = Sink(f)
     f.write(header_bytes(df.columns))
     if df.shape[1] == 0:
         f.write(b"\r\n" * len(df))
@@ -52,6 +54,31 @@ def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS)
         lines = pc.binary_join_element_wise(*part, _L(","))
         lines = pc.binary_join_element_wise(lines, _L("\r\n"), _L(""))
         f.write(_concatenated(lines))
+
+
+class Sink:
+    """Writes views of Arrow buffers into a binary file; every ``DROP_BYTES`` it asks the
+    kernel to start writing them to disk and to drop them from the page cache once written
+    (``POSIX_FADV_DONTNEED``): a gigabyte of flags otherwise fills the cache and the final
+    fsync waits for all of it (measured: 6 s against 2-3 s for 918 MB)."""
+
+    DROP_BYTES = 64 << 20
+
+    def __init__(self, f: IO[bytes]):
+        self.f, self.done, self.pending = f, 0, 0
+        try:
+            self.fd = f.fileno() if hasattr(os, "posix_fadvise") else None
+        except (AttributeError, OSError, ValueError):  # BytesIO and the like: nothing to drop
+            self.fd = None
+
+    def write(self, data) -> None:
+        self.f.write(data)
+        self.pending += len(data)
+        if self.fd is not None and self.pending >= self.DROP_BYTES:
+            self.f.flush()
+            self.done += self.pending
+            self.pending = 0
+            os.posix_fadvise(self.fd, 0, self.done, os.POSIX_FADV_DONTNEED)
 
 
 def header_bytes(columns) -> bytes:
@@ -214,15 +241,16 @@ def _tz_text(s: pd.Series) -> pa.Array:
     return out
 
 
-def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DD HH:MM:SS+HH:MM`` (25 bytes) of local wall seconds and UTC offsets in
-    minutes, written two digits at a time into one byte buffer: no string per value."""
+def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray, tail: bytes = b"") -> pa.Array:
+    """``YYYY-MM-DD HH:MM:SS+HH:MM`` (25 bytes, then ``tail``) of local wall seconds and UTC
+    offsets in minutes, written two digits at a time into one byte buffer: no string per value."""
     n = len(secs)
+    width = 25 + len(tail)
     days = secs // 86400
     sod = secs - days * 86400
     year, month, day = _civil(days)
     off = np.abs(minutes)
-    rows = np.empty((25, n), dtype=np.uint8)  # one row per character: contiguous writes
+    rows = np.empty((width, n), dtype=np.uint8)  # one row per character: contiguous writes
 
     def pair(col: int, value: np.ndarray) -> None:
         v = value.astype(np.intp)
@@ -242,8 +270,10 @@ def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray) -> pa.Array:
     rows[19] = np.where(minutes < 0, ord("-"), ord("+"))
     pair(20, off // 60)
     pair(23, off % 60)
+    for i, byte in enumerate(tail):
+        rows[25 + i] = byte
     buf = np.ascontiguousarray(rows.T)
-    offsets = np.arange(0, 25 * (n + 1), 25, dtype=np.int64)
+    offsets = np.arange(0, width * (n + 1), width, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)))
 
 

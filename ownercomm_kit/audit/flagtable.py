@@ -155,18 +155,23 @@ class FlagTable:
             return None
         return pa.concat_arrays([values, pa.nulls(1, pa.large_string())]), codes
 
-    def _coded(self, name: str) -> tuple[pa.Array, np.ndarray] | None:
-        """A column as (values, code per flag in order) when it is one of a few values."""
-        if name == "rule":
-            return pa.array(self.names, pa.large_string()), self.code
-        if name == "severity":
-            return pa.array(self.severities, pa.large_string()), self.code
+    def _coded(self, name: str):
+        """A column as (values, codes(s, e)) when it is one of a few values: the code of each
+        of flags [s, e) into ``values`` (a null last), or None."""
+        if name in ("rule", "severity"):
+            values = pa.array(self.names if name == "rule" else self.severities, pa.large_string())
+            return values, lambda s, e: self.code[s:e]
         found = self._dictionary(name)
         if found is None:
             return None
         values, codes = found
-        own = codes[self.rows]
-        return values, np.where(own < 0, len(values) - 1, own).astype(np.int64)
+        last = len(values) - 1
+
+        def at(s: int, e: int) -> np.ndarray:
+            own = codes[self.rows[s:e]].astype(np.int64)
+            return np.where(own < 0, last, own)
+
+        return values, at
 
     def column(self, name: str, s: int = 0, e: int | None = None) -> pa.Array:
         """The flags' ``name`` column (Arrow strings, nulls kept) for flags [s, e): not for
@@ -184,7 +189,7 @@ class FlagTable:
                 text = pc.replace_with_mask(text, pa.array(msg), ids)
             return text
         values, codes = self._coded(name)
-        return values.take(pa.array(codes[s:e]))
+        return values.take(pa.array(codes(s, e)))
 
     def _general(self, name: str) -> pd.Series:
         """A message column as the communications table has it, at the flags' rows."""
@@ -213,19 +218,23 @@ class FlagTable:
             fast = self._time_text()
             if fast is not None:
                 return fast
-        elif name in ("message_id", "detail", "related_id") and (name != "message_id" or is_text(self._comm(name))):
+        elif name == "message_id" and is_text(self._comm(name)):
+            if _plain(self._message_ids()):  # no cell to neutralize or quote: the values as they are
+                return lambda s, e: self.column(name, s, e)
+            return lambda s, e: quote(csv_arrow.text_cells(self.column(name, s, e)), single=False)
+        elif name in ("detail", "related_id"):
             return lambda s, e: quote(csv_arrow.text_cells(self.column(name, s, e)), single=False)
         else:
             coded = self._coded(name)
             if coded is not None:
                 values, codes = coded
                 text = quote(csv_arrow.text_cells(values), single=False)
-                return lambda s, e: text.take(pa.array(codes[s:e]))
+                return lambda s, e: text.take(pa.array(codes(s, e)))
         # the general writer's text of the whole column (pandas decides some formats per column)
         whole = csv_arrow.render(self._general(name))
         return lambda s, e: quote(whole.slice(s, e - s), single=False)
 
-    def _time_text(self):
+    def _time_text(self, tail: bytes = b""):
         """sent_at as ``str(Timestamp)`` in its column's zone, from integers, or None when the
         column needs the general writer (not zone-aware, fractions of seconds, odd offsets)."""
         col = self._comm("sent_at")
@@ -247,25 +256,50 @@ class FlagTable:
 
         def text(s: int, e: int) -> pa.Array:
             w, u = wall[rows[s:e]], t[rows[s:e]]
-            return csv_arrow._fixed_width_text(w // NS, (w - u) // (60 * NS))  # no cell needs quotes
+            return csv_arrow._fixed_width_text(w // NS, (w - u) // (60 * NS), tail)  # no cell needs quotes
 
         return text
+
+    def _pieces(self) -> list:
+        """The pieces of a CSV line, joined with nothing: (s, e) -> Arrow strings, or a scalar.
+        Separators go into the values where a column is a few values (and into sent_at's
+        fixed width), and channel to severity are one value out of their combinations: fewer
+        pieces per line to take and join."""
+        comma, crlf = (pa.scalar(x, pa.large_string()) for x in (",", "\r\n"))
+        quote = csv_arrow._quote
+        pieces = [self._renderer("message_id"), comma]
+        coded = self._coded("customer_id")
+        if coded is not None:
+            values, codes = coded
+            text = _with_tail(quote(csv_arrow.text_cells(values), single=False), ",")
+            pieces.append(lambda s, e: text.take(pa.array(codes(s, e))))
+        else:
+            pieces += [self._renderer("customer_id"), comma]
+        fast = self._time_text(b",")
+        pieces += [fast] if fast is not None else [self._renderer("sent_at"), comma]
+        middle = FLAG_COLUMNS[3:8]
+        coded = [self._coded(c) for c in middle]
+        sizes = [len(c[0]) for c in coded if c is not None]
+        if len(sizes) == len(middle) and np.prod(sizes, dtype=float) <= 1 << 20:
+            pieces.append(_combined([(quote(csv_arrow.text_cells(v), single=False), f) for v, f in coded]))
+        else:
+            for c in middle:
+                pieces += [self._renderer(c), comma]
+        pieces += [self._renderer("detail"), comma, self._renderer("related_id"), crlf]
+        return pieces
 
     def write_csv(self, f: IO[bytes], chunk_rows: int = csv_arrow.CHUNK_ROWS, threads: int | None = None) -> None:
         """The bytes of ``csv_arrow.write_frame(self.frame(), f)``, built a chunk at a time
         (chunks on up to two threads, written in order)."""
+        f = csv_arrow.Sink(f)
         f.write(csv_arrow.header_bytes(FLAG_COLUMNS))
-        render = [self._renderer(c) for c in FLAG_COLUMNS]
-        comma, crlf, nothing = (pa.scalar(x, pa.large_string()) for x in (",", "\r\n", ""))
+        pieces = self._pieces()
+        nothing = pa.scalar("", pa.large_string())
         n = len(self)
 
         def lines(s: int) -> pa.Array:
             e = min(s + chunk_rows, n)
-            cells = []
-            for r in render:
-                cells += [r(s, e), comma]
-            cells[-1] = crlf
-            return pc.binary_join_element_wise(*cells, nothing)
+            return pc.binary_join_element_wise(*[p if isinstance(p, pa.Scalar) else p(s, e) for p in pieces], nothing)
 
         starts = range(0, n, chunk_rows)
         threads = threads or min(2, os.cpu_count() or 1)
@@ -281,3 +315,37 @@ class FlagTable:
                     f.write(csv_arrow._concatenated(ahead.popleft().result()))
             while ahead:
                 f.write(csv_arrow._concatenated(ahead.popleft().result()))
+
+
+def _with_tail(text: pa.Array, tail: str) -> pa.Array:
+    return pc.binary_join_element_wise(text, pa.scalar(tail, pa.large_string()), pa.scalar("", pa.large_string()))
+
+
+def _combined(columns) -> "callable":
+    """Several coded columns as one: every combination of their rendered values, each
+    followed by a comma, and (s, e) -> the combination's text of each flag."""
+    sizes = [len(text) for text, _ in columns]
+    total = int(np.prod(sizes))
+    strides = [int(np.prod(sizes[i + 1 :])) for i in range(len(sizes))]
+    every = np.arange(total, dtype=np.int64)
+    parts = []
+    for (text, _), size, stride in zip(columns, sizes, strides):
+        parts += [text.take(pa.array(every // stride % size)), pa.scalar(",", pa.large_string())]
+    values = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+
+    def at(s: int, e: int) -> pa.Array:
+        code = np.zeros(e - s, np.int64)
+        for (_, codes), stride in zip(columns, strides):
+            code += codes(s, e) * stride
+        return values.take(pa.array(code))
+
+    return at
+
+
+def _plain(arr: pa.Array) -> bool:
+    """No null, no cell starting like a formula, no byte that needs quotes: CSV text as is."""
+    return (
+        arr.null_count == 0
+        and not csv_arrow._first_byte_in(arr, csv_arrow.FORMULA_BYTES).any()
+        and not csv_arrow._cells_holding(arr, csv_arrow.QUOTE_BYTES).any()
+    )

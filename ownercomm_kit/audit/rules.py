@@ -189,7 +189,7 @@ def cap_total(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["cap_total"], messages_of(data)
     counted = ~exempt_mask(m, params)
     rows, count, label, start = _over_caps(m, counted, rp["windows"])
-    detail = tx.ordinal(count) + " message in " + label
+    detail = tx.join(tx.ordinal(count), " message in ", label)
     related = m.related(first_true_at_or_after(counted, start))
     return make_flags(data, m, "cap_total", params, rows, detail, related)
 
@@ -235,7 +235,7 @@ def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
     for channel, windows in (rp.get("windows") or {}).items():
         on = counted & (m.channel == schema.CHANNELS.index(channel))
         rows, count, label, start = _over_caps(m, on, windows or [])
-        detail = tx.ordinal(count) + f" {tx.NOUN[channel]} in " + label
+        detail = tx.join(tx.ordinal(count), f" {tx.NOUN[channel]} in ", label)
         related = m.related(first_true_at_or_after(on, start))
         parts.append(make_flags(data, m, "cap_channel", params, rows, detail, related))
     return concat_flags(parts)
@@ -267,13 +267,13 @@ def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
     close = (cat[1:] == cat[:-1]) & (cust[1:] == cust[:-1]) & (gap < lut[cat[1:]])
     rows, prev, gap = o[1:][close], o[:-1][close], gap[close]
     need = lut[m.category[rows]]
-    detail = (
-        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY))
-        + " "
-        + tx.duration(gap)
-        + " after the previous one (minimum gap "
-        + tx.duration(need)
-        + ")"
+    detail = tx.join(
+        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)),
+        " ",
+        tx.duration(gap),
+        " after the previous one (minimum gap ",
+        tx.duration(need),
+        ")",
     )
     return make_flags(data, m, "min_gap", params, rows, detail, m.related(prev))
 
@@ -313,11 +313,11 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
         ],
         dtype=object,
     )
-    detail = (
-        tx.ordinal(distinct)
-        + f" sender in {rp['window_days']:g} days ("
-        + tx.pick_words(names, heard)
-        + f"; max {rp['max_senders']})"
+    detail = tx.join(
+        tx.ordinal(distinct),
+        f" sender in {rp['window_days']:g} days (",
+        tx.pick_words(names, heard),
+        f"; max {rp['max_senders']})",
     )
     related = m.related(first_true_at_or_after(counted, j))
     return make_flags(data, m, "multi_sender", params, rows, detail, related)
@@ -346,14 +346,14 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     first = o[np.maximum.accumulate(np.where(new_group, np.arange(len(k)), 0))]
     dup = ~new_group & ~exempt_mask(m, params)[o]
     rows, first = o[dup], first[dup]
-    detail = (
-        "Campaign "
-        + m.values(data, "campaign_id", rows)
-        + " sent again by "
-        + tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY)
-        + " (first sent "
-        + tx.day_text(m.local_day()[first])
-        + ")"
+    detail = tx.join(
+        "Campaign ",
+        m.values(data, "campaign_id", rows),
+        " sent again by ",
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY),
+        " (first sent ",
+        tx.day_text(m.local_day()[first]),
+        ")",
     )
     return make_flags(data, m, "duplicate_campaign", params, rows, detail, m.related(first))
 
@@ -383,18 +383,18 @@ def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     diff = day - pick(sd[ok], hit, 0)
     flag = (hit >= 0) & (diff <= rp["days"])
     rows, sale, diff = rows[flag], ok[hit[flag]], diff[flag]
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
-        + " "
-        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-        + " "
-        + tx.days_after(diff)
-        + sales_model_text(data, sale)
-        + " on "
-        + tx.day_text(sd[sale])
-        + " (cool-down "
-        + str(rp["days"])
-        + " days)"
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT),
+        " ",
+        tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY),
+        " ",
+        tx.days_after(diff),
+        sales_model_text(data, sale),
+        " on ",
+        tx.day_text(sd[sale]),
+        " (cool-down ",
+        str(rp["days"]),
+        " days)",
     )
     return make_flags(
         data, m, "promo_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale)
@@ -459,18 +459,18 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     j = j.sort_values(["row", "sale_day", "sale"]).drop_duplicates("row", keep="last")  # the latest such sale
     rows, sale = j["row"].to_numpy(), j["sale"].to_numpy()
     diff = j["day"].to_numpy() - j["sale_day"].to_numpy()
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
-        + " "
-        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-        + " for "
-        + tx.with_article(model.take(j["i"].to_numpy()).str.strip())
-        + " at "
-        + tx.money(j["offer"])
-        + " "
-        + tx.days_after(diff)
-        + "buying one for "
-        + tx.money(j["paid"])
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT),
+        " ",
+        tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY),
+        " for ",
+        tx.with_article(model.take(j["i"].to_numpy()).str.strip()),
+        " at ",
+        tx.money(j["offer"]),
+        " ",
+        tx.days_after(diff),
+        "buying one for ",
+        tx.money(j["paid"]),
     )
     return make_flags(
         data, m, "better_offer_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale)
@@ -524,21 +524,21 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     flag = by_visit | (appt >= 0)
     v_rows, a_rows = rows[by_visit], rows[flag & ~by_visit]
     v_pos, a_pos = visit[by_visit], appt[flag & ~by_visit]
-    v_detail = (
-        "Service reminder "
-        + tx.days_after(day[by_visit] - vdays[v_pos])
-        + "a service visit on "
-        + tx.day_text(vdays[v_pos])
-        + " (repair order "
-        + related_ids(data, "service_visits", "ro_id", v_pos)
-        + ")"
+    v_detail = tx.join(
+        "Service reminder ",
+        tx.days_after(day[by_visit] - vdays[v_pos]),
+        "a service visit on ",
+        tx.day_text(vdays[v_pos]),
+        " (repair order ",
+        related_ids(data, "service_visits", "ro_id", v_pos),
+        ")",
     )
     tz = data.timezone
-    a_detail = (
-        "Service reminder while an appointment booked on "
-        + tx.day_text(local_days_of(data["appointments"]["booked_at"].take(a_pos), tz))
-        + " is due on "
-        + tx.day_text(local_days_of(data["appointments"]["scheduled_for"].take(a_pos), tz))
+    a_detail = tx.join(
+        "Service reminder while an appointment booked on ",
+        tx.day_text(local_days_of(data["appointments"]["booked_at"].take(a_pos), tz)),
+        " is due on ",
+        tx.day_text(local_days_of(data["appointments"]["scheduled_for"].take(a_pos), tz)),
     )
     return concat_flags(
         [
@@ -665,13 +665,13 @@ def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     flag = pos >= 0
     rows, lead = rows[flag], ok[pos[flag]]
     owner_word = tx.SENDER.get(rp["owner_sender"], rp["owner_sender"])
-    detail = (
-        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY))
-        + " from "
-        + tx.lookup(m.sender[rows], schema.SENDERS, tx.SENDER)
-        + " while a lead opened on "
-        + tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone))
-        + f" is still open with {owner_word}"
+    detail = tx.join(
+        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)),
+        " from ",
+        tx.lookup(m.sender[rows], schema.SENDERS, tx.SENDER),
+        " while a lead opened on ",
+        tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone)),
+        f" is still open with {owner_word}",
     )
     return make_flags(
         data, m, "promo_during_open_lead", params, rows, detail, related_ids(data, "leads", "lead_id", lead)
@@ -728,7 +728,9 @@ def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
         rows = np.flatnonzero(counted & (m.channel == schema.CHANNELS.index(channel)) & bad[m.cust])
         detail = tx.pick_words([sentence], np.zeros(len(rows), np.int64))
         if forbid == "not true":  # say whether consent was refused or simply never recorded
-            detail = detail + tx.pick_words((" (no consent recorded)", " (consent refused)"), is_false[m.cust[rows]])
+            detail = tx.join(
+                detail, tx.pick_words((" (no consent recorded)", " (consent refused)"), is_false[m.cust[rows]])
+            )
         parts.append(make_flags(data, m, "no_consent", params, rows, detail))
     return concat_flags(parts)
 
@@ -763,17 +765,17 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     at = find_sorted(u_keys, key[rows])  # -1: no unsubscribe on this channel (nobody may have one)
     flag = (at >= 0) & (m.local_day()[rows] > take(grace_end, at, I64_MAX))
     rows, at = rows[flag], at[flag]
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
-        + " on "
-        + tx.day_text(m.local_day()[rows])
-        + ", after the customer unsubscribed on "
-        + tx.day_text(u_day[at])
-        + " (grace of "
-        + str(rp["grace_business_days"])
-        + " business days ended "
-        + tx.day_text(grace_end[at])
-        + ")"
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB),
+        " on ",
+        tx.day_text(m.local_day()[rows]),
+        ", after the customer unsubscribed on ",
+        tx.day_text(u_day[at]),
+        " (grace of ",
+        str(rp["grace_business_days"]),
+        " business days ended ",
+        tx.day_text(grace_end[at]),
+        ")",
     )
     return make_flags(data, m, "after_opt_out", params, rows, detail, m.related(u_first[at]))
 
@@ -814,12 +816,12 @@ def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     start, end = _tod(rp["start"]), _tod(rp["end"])
     quiet = (tod < start) | (tod >= end) if start <= end else (tod < start) & (tod >= end)
     rows, tod, own_zone = rows[quiet], tod[quiet], own_zone[quiet]
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
-        + " at "
-        + tx.clock(tod)
-        + tx.pick_words((" dealer's time", " customer's time"), own_zone)
-        + f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})"
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB),
+        " at ",
+        tx.clock(tod),
+        tx.pick_words((" dealer's time", " customer's time"), own_zone),
+        f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})",
     )
     return make_flags(data, m, "quiet_hours", params, rows, detail)
 
@@ -868,12 +870,12 @@ def non_preferred_channel(data: DealerData, params: dict) -> pd.DataFrame:
     pref_code = np.append(pd.Index(schema.CHANNELS).get_indexer(pd.Index(pref.str.lower())), -1)
     pc = pref_code[m.cust]
     rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (pc >= 0) & (pc != m.channel))
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
-        + " "
-        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-        + "; the customer prefers "
-        + tx.lookup(pc[rows], schema.CHANNELS, {"email": "email", "sms": "texts", "phone": "calls", "mail": "mail"})
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT),
+        " ",
+        tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY),
+        "; the customer prefers ",
+        tx.lookup(pc[rows], schema.CHANNELS, {"email": "email", "sms": "texts", "phone": "calls", "mail": "mail"}),
     )
     return make_flags(data, m, "non_preferred_channel", params, rows, detail)
 

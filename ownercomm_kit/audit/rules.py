@@ -337,15 +337,14 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     # an exempt message is never flagged, but it still is a campaign the customer already got
     rows = np.flatnonzero(codes >= 0)
     key = (m.cust[rows] * (len(uniques) + 1) + codes[rows]) * (len(schema.CHANNELS) + 1) + (m.channel[rows] + 1)
-    # stable: time order kept within a (customer, campaign, channel); timsort is near linear here
-    # since campaign codes, numbered in order of appearance, mostly grow with time
-    srt = np.argsort(key, kind="stable")
-    o, k = rows[srt], key[srt]
-    new_group = np.ones(len(k), bool)
-    new_group[1:] = k[1:] != k[:-1]
-    first = o[np.maximum.accumulate(np.where(new_group, np.arange(len(k)), 0))]
-    dup = ~new_group & ~exempt_mask(m, params)[o]
-    rows, first = o[dup], first[dup]
+    # groups numbered in order of first appearance; rows are in (customer, sent_at, message_id)
+    # order, so a group's first row is its first send: hashing, no sort of millions of keys
+    group, _ = pd.factorize(key)
+    seen = np.maximum.accumulate(np.concatenate([[-1], group[:-1]])) if len(group) else group
+    opens = group > seen  # a group's first row
+    first = rows[np.flatnonzero(opens)][group]
+    dup = ~opens & ~exempt_mask(m, params)[rows]
+    rows, first = rows[dup], first[dup]
     detail = tx.join(
         "Campaign ",
         m.values(data, "campaign_id", rows),

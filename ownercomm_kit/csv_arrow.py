@@ -21,6 +21,7 @@ dealers' outputs and on hostile cells.
 
 from __future__ import annotations
 
+import os
 from typing import IO, Iterable
 
 import numpy as np
@@ -40,8 +41,8 @@ def _L(text: str) -> pa.Scalar:
 
 def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS) -> None:
     """``df`` as CSV (header, no index, CRLF, formula-safe) into the binary file ``f``."""
-    header = [_quote(pa.array([str(c)], pa.large_string()), single=df.shape[1] == 1)[0].as_py() for c in df.columns]
-    f.write((",".join(header) + "\r\n").encode("utf-8"))
+    f = Sink(f)
+    f.write(header_bytes(df.columns))
     if df.shape[1] == 0:
         f.write(b"\r\n" * len(df))
         return
@@ -55,13 +56,46 @@ def write_frame(df: pd.DataFrame, f: IO[bytes], *, chunk_rows: int = CHUNK_ROWS)
         f.write(_concatenated(lines))
 
 
-def _concatenated(arr: pa.Array) -> bytes:
-    """The values of a null-free large_string array, back to back (its data buffer)."""
+class Sink:
+    """Writes views of Arrow buffers into a binary file; every ``DROP_BYTES`` it asks the
+    kernel to start writing them to disk and to drop them from the page cache once written
+    (``POSIX_FADV_DONTNEED``): a gigabyte of flags otherwise fills the cache and the final
+    fsync waits for all of it (measured: 6 s against 2-3 s for 918 MB)."""
+
+    DROP_BYTES = 64 << 20
+
+    def __init__(self, f: IO[bytes]):
+        self.f, self.done, self.pending = f, 0, 0
+        try:
+            self.fd = f.fileno() if hasattr(os, "posix_fadvise") else None
+        except (AttributeError, OSError, ValueError):  # BytesIO and the like: nothing to drop
+            self.fd = None
+
+    def write(self, data) -> None:
+        self.f.write(data)
+        self.pending += len(data)
+        if self.fd is not None and self.pending >= self.DROP_BYTES:
+            self.f.flush()
+            self.done += self.pending
+            self.pending = 0
+            os.posix_fadvise(self.fd, 0, self.done, os.POSIX_FADV_DONTNEED)
+
+
+def header_bytes(columns) -> bytes:
+    """The header line of a CSV with these columns."""
+    single = len(columns) == 1
+    header = [_quote(pa.array([str(c)], pa.large_string()), single=single)[0].as_py() for c in columns]
+    return (",".join(header) + "\r\n").encode("utf-8")
+
+
+def _concatenated(arr: pa.Array) -> memoryview | bytes:
+    """The values of a null-free large_string array, back to back: a view of its data buffer
+    (no copy: copying a gigabyte of lines into a ``bytes`` costs more than building them)."""
     if len(arr) == 0:
         return b""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    return arr.buffers()[2].to_pybytes()[int(offsets[0]) : int(offsets[-1])]
+    return memoryview(arr.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
 
 def _quote(arr: pa.Array, *, single: bool) -> pa.Array:
@@ -140,22 +174,28 @@ def render(s: pd.Series) -> pa.Array:
     if isinstance(dtype, pd.StringDtype) or (dtype == object and _all_text(s)):
         if isinstance(dtype, pd.StringDtype):
             arr = pa.array(s.array)  # Arrow-backed strings: no copy
-            arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-            arr = arr.cast(pa.large_string())
         else:
             arr = pa.array(s.to_numpy(dtype=object, na_value=None), type=pa.large_string(), from_pandas=True)
-        arr = pc.fill_null(arr, _L(""))
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        risky = _first_byte_in(arr, FORMULA_BYTES)
-        if not risky.any():
-            return arr
-        mask = pa.array(risky)
-        return pc.replace_with_mask(arr, mask, pc.binary_join_element_wise(_L("'"), arr.filter(mask), _L("")))
+        return text_cells(arr)
     if dtype == object:
         from .outputs import neutralize_cell
 
         s = s.map(neutralize_cell)
     return _pandas_text(s)
+
+
+def text_cells(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Text cells (Arrow strings, nulls allowed) as CSV text: NA -> '', formulas neutralized.
+    Cell by cell: rendering distinct values then taking them gives the same text."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    arr = arr.cast(pa.large_string())
+    arr = pc.fill_null(arr, _L(""))
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    risky = _first_byte_in(arr, FORMULA_BYTES)
+    if not risky.any():
+        return arr
+    mask = pa.array(risky)
+    return pc.replace_with_mask(arr, mask, pc.binary_join_element_wise(_L("'"), arr.filter(mask), _L("")))
 
 
 def _all_text(s: pd.Series) -> bool:
@@ -201,15 +241,16 @@ def _tz_text(s: pd.Series) -> pa.Array:
     return out
 
 
-def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DD HH:MM:SS+HH:MM`` (25 bytes) of local wall seconds and UTC offsets in
-    minutes, written two digits at a time into one byte buffer: no string per value."""
+def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray, tail: bytes = b"") -> pa.Array:
+    """``YYYY-MM-DD HH:MM:SS+HH:MM`` (25 bytes, then ``tail``) of local wall seconds and UTC
+    offsets in minutes, written two digits at a time into one byte buffer: no string per value."""
     n = len(secs)
+    width = 25 + len(tail)
     days = secs // 86400
     sod = secs - days * 86400
     year, month, day = _civil(days)
     off = np.abs(minutes)
-    rows = np.empty((25, n), dtype=np.uint8)  # one row per character: contiguous writes
+    rows = np.empty((width, n), dtype=np.uint8)  # one row per character: contiguous writes
 
     def pair(col: int, value: np.ndarray) -> None:
         v = value.astype(np.intp)
@@ -229,8 +270,10 @@ def _fixed_width_text(secs: np.ndarray, minutes: np.ndarray) -> pa.Array:
     rows[19] = np.where(minutes < 0, ord("-"), ord("+"))
     pair(20, off // 60)
     pair(23, off % 60)
+    for i, byte in enumerate(tail):
+        rows[25 + i] = byte
     buf = np.ascontiguousarray(rows.T)
-    offsets = np.arange(0, 25 * (n + 1), 25, dtype=np.int64)
+    offsets = np.arange(0, width * (n + 1), width, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)))
 
 

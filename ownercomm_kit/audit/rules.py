@@ -40,9 +40,11 @@ from . import text as tx
 from .catalog import Rule, Support
 from .catalog import upper_first as _up
 from .catalog import caps as _caps, days as _days, clock as _clock, category_words as _cat, or_list as _or
+from .flagtable import FLAG_COLUMNS, FlagTable, Lean, Part, concat as concat_flags  # noqa: F401  (FLAG_COLUMNS re-exported)
 from .windows import (
     DAY,
     Messages,
+    RelatedRows,
     asof_latest,
     containing_interval,
     day_of_date,
@@ -55,18 +57,6 @@ from .windows import (
     prefix,
 )
 
-FLAG_COLUMNS = [
-    "message_id",
-    "customer_id",
-    "sent_at",
-    "channel",
-    "sender",
-    "category",
-    "rule",
-    "severity",
-    "detail",
-    "related_id",
-]
 I64_MAX = np.iinfo(np.int64).max
 I64_MIN = np.iinfo(np.int64).min
 
@@ -121,43 +111,23 @@ def exempt_mask(m: Messages, params: dict) -> np.ndarray:
     return m.in_categories(params.get("audit", {}).get("exempt_categories", schema.EXEMPT_CATEGORIES))
 
 
-def make_flags(data, m: Messages, name: str, params: dict, rows, detail, related=None) -> pd.DataFrame:
-    """The flags of one rule for sorted rows ``rows`` (one row per message): the rule's own
-    columns (``LEAN_COLUMNS``), index = the message's sorted row. ``run_rules_timed`` adds
-    the message's columns once for every rule's flags (``with_message_columns``): taking six
-    columns of millions of rows once instead of once per rule."""
+def make_flags(data, m: Messages, name: str, params: dict, rows, detail, related=None) -> Lean:
+    """The flags of one rule for sorted rows ``rows`` (one row per message): its detail
+    sentences and related ids (``m.related(rows)`` for a message's id, else text), as one
+    ``flagtable.Part``; ``run_rules_timed`` puts every rule's parts in order and adds the
+    message's columns once (``flagtable.FlagTable``)."""
     rows = np.asarray(rows, dtype=np.int64)
     n = len(rows)
-    rel = pa.nulls(n, pa.large_string()) if related is None else tx.s(related).array._pa_array
-    return pd.DataFrame(
-        {
-            "rule": tx.pick_words([name], np.zeros(n, np.int64)).array,
-            "severity": tx.pick_words([params["rules"][name]["severity"]], np.zeros(n, np.int64)).array,
-            "detail": tx.s(detail).array if n else tx.s(np.zeros(0, "U1")).array,
-            "related_id": pd.arrays.ArrowStringArray(rel),
-        },
-        index=pd.Index(rows, name="row"),
-    )
+    text = tx.s(detail).array._pa_array if n else pa.array([], pa.large_string())
+    if isinstance(related, RelatedRows):
+        return Lean([Part(rows, text, related_rows=related.rows)])
+    rel = None if related is None else tx.s(related).array._pa_array
+    return Lean([Part(rows, text, related=rel)])
 
 
-LEAN_COLUMNS = FLAG_COLUMNS[6:]
-
-
-def empty_flags(data: DealerData) -> pd.DataFrame:
-    """No flags, as a rule returns them (``LEAN_COLUMNS``, index = sorted row)."""
-    out = pd.DataFrame({c: pd.array([], dtype="string") for c in LEAN_COLUMNS})
-    out.index = pd.Index([], dtype=np.int64, name="row")
-    return out
-
-
-def with_message_columns(data: DealerData, m: Messages, lean: pd.DataFrame) -> pd.DataFrame:
-    """``FLAG_COLUMNS`` of rule flags (``make_flags``): the message's own columns taken from
-    the communications table at the flags' sorted rows, then the rule's; a 0..n-1 index."""
-    comm = data["communications"]
-    pos = m.order[lean.index.to_numpy(np.int64)]
-    out = {c: comm[c].take(pos).array for c in FLAG_COLUMNS[:6]}
-    out.update({c: lean[c].array for c in LEAN_COLUMNS})
-    return pd.DataFrame(out, index=pd.RangeIndex(len(lean)))
+def empty_flags(data: DealerData) -> Lean:
+    """No flags, as a rule returns them."""
+    return Lean()
 
 
 def customer_bool(data: DealerData, m: Messages, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -219,8 +189,8 @@ def cap_total(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["cap_total"], messages_of(data)
     counted = ~exempt_mask(m, params)
     rows, count, label, start = _over_caps(m, counted, rp["windows"])
-    detail = tx.ordinal(count) + " message in " + label
-    related = m.message_ids(data, first_true_at_or_after(counted, start))
+    detail = tx.join(tx.ordinal(count), " message in ", label)
+    related = m.related(first_true_at_or_after(counted, start))
     return make_flags(data, m, "cap_total", params, rows, detail, related)
 
 
@@ -265,10 +235,10 @@ def cap_channel(data: DealerData, params: dict) -> pd.DataFrame:
     for channel, windows in (rp.get("windows") or {}).items():
         on = counted & (m.channel == schema.CHANNELS.index(channel))
         rows, count, label, start = _over_caps(m, on, windows or [])
-        detail = tx.ordinal(count) + f" {tx.NOUN[channel]} in " + label
-        related = m.message_ids(data, first_true_at_or_after(on, start))
+        detail = tx.join(tx.ordinal(count), f" {tx.NOUN[channel]} in ", label)
+        related = m.related(first_true_at_or_after(on, start))
         parts.append(make_flags(data, m, "cap_channel", params, rows, detail, related))
-    return pd.concat(parts) if parts else empty_flags(data)
+    return concat_flags(parts)
 
 
 @rule(
@@ -297,15 +267,15 @@ def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
     close = (cat[1:] == cat[:-1]) & (cust[1:] == cust[:-1]) & (gap < lut[cat[1:]])
     rows, prev, gap = o[1:][close], o[:-1][close], gap[close]
     need = lut[m.category[rows]]
-    detail = (
-        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY))
-        + " "
-        + tx.duration(gap)
-        + " after the previous one (minimum gap "
-        + tx.duration(need)
-        + ")"
+    detail = tx.join(
+        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)),
+        " ",
+        tx.duration(gap),
+        " after the previous one (minimum gap ",
+        tx.duration(need),
+        ")",
     )
-    return make_flags(data, m, "min_gap", params, rows, detail, m.message_ids(data, prev))
+    return make_flags(data, m, "min_gap", params, rows, detail, m.related(prev))
 
 
 @rule(
@@ -343,13 +313,13 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
         ],
         dtype=object,
     )
-    detail = (
-        tx.ordinal(distinct)
-        + f" sender in {rp['window_days']:g} days ("
-        + tx.pick_words(names, heard)
-        + f"; max {rp['max_senders']})"
+    detail = tx.join(
+        tx.ordinal(distinct),
+        f" sender in {rp['window_days']:g} days (",
+        tx.pick_words(names, heard),
+        f"; max {rp['max_senders']})",
     )
-    related = m.message_ids(data, first_true_at_or_after(counted, j))
+    related = m.related(first_true_at_or_after(counted, j))
     return make_flags(data, m, "multi_sender", params, rows, detail, related)
 
 
@@ -367,25 +337,24 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     # an exempt message is never flagged, but it still is a campaign the customer already got
     rows = np.flatnonzero(codes >= 0)
     key = (m.cust[rows] * (len(uniques) + 1) + codes[rows]) * (len(schema.CHANNELS) + 1) + (m.channel[rows] + 1)
-    # stable: time order kept within a (customer, campaign, channel); timsort is near linear here
-    # since campaign codes, numbered in order of appearance, mostly grow with time
-    srt = np.argsort(key, kind="stable")
-    o, k = rows[srt], key[srt]
-    new_group = np.ones(len(k), bool)
-    new_group[1:] = k[1:] != k[:-1]
-    first = o[np.maximum.accumulate(np.where(new_group, np.arange(len(k)), 0))]
-    dup = ~new_group & ~exempt_mask(m, params)[o]
-    rows, first = o[dup], first[dup]
-    detail = (
-        "Campaign "
-        + m.values(data, "campaign_id", rows)
-        + " sent again by "
-        + tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY)
-        + " (first sent "
-        + tx.day_text(m.local_day()[first])
-        + ")"
+    # groups numbered in order of first appearance; rows are in (customer, sent_at, message_id)
+    # order, so a group's first row is its first send: hashing, no sort of millions of keys
+    group, _ = pd.factorize(key)
+    seen = np.maximum.accumulate(np.concatenate([[-1], group[:-1]])) if len(group) else group
+    opens = group > seen  # a group's first row
+    first = rows[np.flatnonzero(opens)][group]
+    dup = ~opens & ~exempt_mask(m, params)[rows]
+    rows, first = rows[dup], first[dup]
+    detail = tx.join(
+        "Campaign ",
+        m.values(data, "campaign_id", rows),
+        " sent again by ",
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.BY),
+        " (first sent ",
+        tx.day_text(m.local_day()[first]),
+        ")",
     )
-    return make_flags(data, m, "duplicate_campaign", params, rows, detail, m.message_ids(data, first))
+    return make_flags(data, m, "duplicate_campaign", params, rows, detail, m.related(first))
 
 
 # ---------------------------------------------------------------- purchases and service
@@ -413,18 +382,18 @@ def promo_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     diff = day - pick(sd[ok], hit, 0)
     flag = (hit >= 0) & (diff <= rp["days"])
     rows, sale, diff = rows[flag], ok[hit[flag]], diff[flag]
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
-        + " "
-        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-        + " "
-        + tx.days_after(diff)
-        + sales_model_text(data, sale)
-        + " on "
-        + tx.day_text(sd[sale])
-        + " (cool-down "
-        + str(rp["days"])
-        + " days)"
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT),
+        " ",
+        tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY),
+        " ",
+        tx.days_after(diff),
+        sales_model_text(data, sale),
+        " on ",
+        tx.day_text(sd[sale]),
+        " (cool-down ",
+        str(rp["days"]),
+        " days)",
     )
     return make_flags(
         data, m, "promo_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale)
@@ -489,18 +458,18 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     j = j.sort_values(["row", "sale_day", "sale"]).drop_duplicates("row", keep="last")  # the latest such sale
     rows, sale = j["row"].to_numpy(), j["sale"].to_numpy()
     diff = j["day"].to_numpy() - j["sale_day"].to_numpy()
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
-        + " "
-        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-        + " for "
-        + tx.with_article(model.take(j["i"].to_numpy()).str.strip())
-        + " at "
-        + tx.money(j["offer"])
-        + " "
-        + tx.days_after(diff)
-        + "buying one for "
-        + tx.money(j["paid"])
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT),
+        " ",
+        tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY),
+        " for ",
+        tx.with_article(model.take(j["i"].to_numpy()).str.strip()),
+        " at ",
+        tx.money(j["offer"]),
+        " ",
+        tx.days_after(diff),
+        "buying one for ",
+        tx.money(j["paid"]),
     )
     return make_flags(
         data, m, "better_offer_after_purchase", params, rows, detail, related_ids(data, "sales", "sale_id", sale)
@@ -554,23 +523,23 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     flag = by_visit | (appt >= 0)
     v_rows, a_rows = rows[by_visit], rows[flag & ~by_visit]
     v_pos, a_pos = visit[by_visit], appt[flag & ~by_visit]
-    v_detail = (
-        "Service reminder "
-        + tx.days_after(day[by_visit] - vdays[v_pos])
-        + "a service visit on "
-        + tx.day_text(vdays[v_pos])
-        + " (repair order "
-        + related_ids(data, "service_visits", "ro_id", v_pos)
-        + ")"
+    v_detail = tx.join(
+        "Service reminder ",
+        tx.days_after(day[by_visit] - vdays[v_pos]),
+        "a service visit on ",
+        tx.day_text(vdays[v_pos]),
+        " (repair order ",
+        related_ids(data, "service_visits", "ro_id", v_pos),
+        ")",
     )
     tz = data.timezone
-    a_detail = (
-        "Service reminder while an appointment booked on "
-        + tx.day_text(local_days_of(data["appointments"]["booked_at"].take(a_pos), tz))
-        + " is due on "
-        + tx.day_text(local_days_of(data["appointments"]["scheduled_for"].take(a_pos), tz))
+    a_detail = tx.join(
+        "Service reminder while an appointment booked on ",
+        tx.day_text(local_days_of(data["appointments"]["booked_at"].take(a_pos), tz)),
+        " is due on ",
+        tx.day_text(local_days_of(data["appointments"]["scheduled_for"].take(a_pos), tz)),
     )
-    return pd.concat(
+    return concat_flags(
         [
             make_flags(
                 data,
@@ -656,7 +625,7 @@ def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
     )
     v_vin = related_ids(data, "vehicles", "vin", v_pos)
     v_detail = "Conquest offer to a customer who owns vehicle " + v_vin
-    return pd.concat(
+    return concat_flags(
         [
             make_flags(
                 data, m, "conquest_to_owner", params, s_rows, s_detail, related_ids(data, "sales", "sale_id", s_pos)
@@ -695,13 +664,13 @@ def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     flag = pos >= 0
     rows, lead = rows[flag], ok[pos[flag]]
     owner_word = tx.SENDER.get(rp["owner_sender"], rp["owner_sender"])
-    detail = (
-        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY))
-        + " from "
-        + tx.lookup(m.sender[rows], schema.SENDERS, tx.SENDER)
-        + " while a lead opened on "
-        + tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone))
-        + f" is still open with {owner_word}"
+    detail = tx.join(
+        tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)),
+        " from ",
+        tx.lookup(m.sender[rows], schema.SENDERS, tx.SENDER),
+        " while a lead opened on ",
+        tx.day_text(local_days_of(leads["opened_at"].take(lead), data.timezone)),
+        f" is still open with {owner_word}",
     )
     return make_flags(
         data, m, "promo_during_open_lead", params, rows, detail, related_ids(data, "leads", "lead_id", lead)
@@ -758,9 +727,11 @@ def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
         rows = np.flatnonzero(counted & (m.channel == schema.CHANNELS.index(channel)) & bad[m.cust])
         detail = tx.pick_words([sentence], np.zeros(len(rows), np.int64))
         if forbid == "not true":  # say whether consent was refused or simply never recorded
-            detail = detail + tx.pick_words((" (no consent recorded)", " (consent refused)"), is_false[m.cust[rows]])
+            detail = tx.join(
+                detail, tx.pick_words((" (no consent recorded)", " (consent refused)"), is_false[m.cust[rows]])
+            )
         parts.append(make_flags(data, m, "no_consent", params, rows, detail))
-    return pd.concat(parts) if parts else empty_flags(data)
+    return concat_flags(parts)
 
 
 @rule(
@@ -793,19 +764,19 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     at = find_sorted(u_keys, key[rows])  # -1: no unsubscribe on this channel (nobody may have one)
     flag = (at >= 0) & (m.local_day()[rows] > take(grace_end, at, I64_MAX))
     rows, at = rows[flag], at[flag]
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
-        + " on "
-        + tx.day_text(m.local_day()[rows])
-        + ", after the customer unsubscribed on "
-        + tx.day_text(u_day[at])
-        + " (grace of "
-        + str(rp["grace_business_days"])
-        + " business days ended "
-        + tx.day_text(grace_end[at])
-        + ")"
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB),
+        " on ",
+        tx.day_text(m.local_day()[rows]),
+        ", after the customer unsubscribed on ",
+        tx.day_text(u_day[at]),
+        " (grace of ",
+        str(rp["grace_business_days"]),
+        " business days ended ",
+        tx.day_text(grace_end[at]),
+        ")",
     )
-    return make_flags(data, m, "after_opt_out", params, rows, detail, m.message_ids(data, u_first[at]))
+    return make_flags(data, m, "after_opt_out", params, rows, detail, m.related(u_first[at]))
 
 
 def _zones_partial(data: DealerData) -> str | None:
@@ -844,12 +815,12 @@ def quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     start, end = _tod(rp["start"]), _tod(rp["end"])
     quiet = (tod < start) | (tod >= end) if start <= end else (tod < start) & (tod >= end)
     rows, tod, own_zone = rows[quiet], tod[quiet], own_zone[quiet]
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
-        + " at "
-        + tx.clock(tod)
-        + tx.pick_words((" dealer's time", " customer's time"), own_zone)
-        + f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})"
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB),
+        " at ",
+        tx.clock(tod),
+        tx.pick_words((" dealer's time", " customer's time"), own_zone),
+        f" (quiet from {tx.clock_param(rp['end'])} to {tx.clock_param(rp['start'])})",
     )
     return make_flags(data, m, "quiet_hours", params, rows, detail)
 
@@ -898,12 +869,12 @@ def non_preferred_channel(data: DealerData, params: dict) -> pd.DataFrame:
     pref_code = np.append(pd.Index(schema.CHANNELS).get_indexer(pd.Index(pref.str.lower())), -1)
     pc = pref_code[m.cust]
     rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (pc >= 0) & (pc != m.channel))
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT)
-        + " "
-        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-        + "; the customer prefers "
-        + tx.lookup(pc[rows], schema.CHANNELS, {"email": "email", "sms": "texts", "phone": "calls", "mail": "mail"})
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB_WHAT),
+        " ",
+        tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY),
+        "; the customer prefers ",
+        tx.lookup(pc[rows], schema.CHANNELS, {"email": "email", "sms": "texts", "phone": "calls", "mail": "mail"}),
     )
     return make_flags(data, m, "non_preferred_channel", params, rows, detail)
 
@@ -929,12 +900,19 @@ def run_rules(data: DealerData, params: dict, rules=None) -> tuple[pd.DataFrame,
 
     Flags are ordered by customer, sent_at, message_id, then rule (registry order).
     """
-    flags, skipped, _ = run_rules_timed(data, params, rules)
-    return flags, skipped
+    table, skipped, _ = run_rules_table(data, params, rules)
+    return table.frame(), skipped
 
 
 def run_rules_timed(data: DealerData, params: dict, rules=None, workers: int | None = None):
-    """As ``run_rules``, plus seconds spent per rule (for the benchmark).
+    """As ``run_rules``, plus seconds spent per rule (for the benchmark)."""
+    table, skipped, seconds = run_rules_table(data, params, rules, workers)
+    return table.frame(), skipped, seconds
+
+
+def run_rules_table(data: DealerData, params: dict, rules=None, workers: int | None = None):
+    """As ``run_rules_timed``, the flags as a ``flagtable.FlagTable`` (written to CSV without
+    building the frame: ``ownercomm audit``).
 
     Rules run on ``workers`` threads (default: up to 2, the cores DuckDB would use too); numpy
     and Arrow release the GIL in sorts, searches and array arithmetic. The result does not
@@ -972,17 +950,9 @@ def run_rules_timed(data: DealerData, params: dict, rules=None, workers: int | N
     else:
         parts = [run_one(r) for r in runnable]
     seconds = {r.name: seconds[r.name] for r in runnable}  # registry order, whatever the threads did
-    flags = pd.concat(parts) if parts else empty_flags(data)
-    order = {n: i for i, n in enumerate(RULES)}
-    # each part holds one rule's flags: its registry number without reading 10M strings back
-    code = np.concatenate(
-        [np.full(len(p), order[r.name], np.int64) for p, r in zip(parts, runnable)] + [np.zeros(0, np.int64)]
+    names = list(RULES)
+    severity = [params["rules"].get(n, {}).get("severity", "") for n in names]
+    table = FlagTable(
+        data, messages_of(data), names, severity, [(names.index(r.name), p) for r, p in zip(runnable, parts)]
     )
-    sort_key = flags.index.to_numpy(np.int64) * len(order) + code
-    perm = np.argsort(sort_key, kind="stable")
-    flags = flags[["detail", "related_id"]].iloc[perm]
-    code = code[perm]  # rule and severity from the rule's number: two columns not moved
-    flags.insert(0, "rule", tx.pick_words(list(RULES), code).array)
-    severity = [params["rules"].get(n, {}).get("severity", "") for n in RULES]
-    flags.insert(1, "severity", tx.pick_words(severity, code).array)
-    return with_message_columns(data, messages_of(data), flags), skipped, seconds
+    return table, skipped, seconds

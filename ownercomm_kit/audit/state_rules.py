@@ -163,20 +163,20 @@ def state_quiet_hours(data: DealerData, params: dict) -> pd.DataFrame:
     rows, tod, own_zone, s = rows[outside], tod[outside], own_zone[outside], s[outside]
     start = np.array([tx.clock_param(r.start) for r in st.rules] + [""], dtype=object)
     end = np.array([tx.clock_param(r.end) for r in st.rules] + [""], dtype=object)
-    detail = (
-        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB)
-        + " at "
-        + tx.clock(tod)
-        + tx.pick_words((" dealer's time", " customer's time"), own_zone)
-        + ", outside "
-        + tx.s(st.names[s])
-        + " calling window "
-        + tx.s(start[s])
-        + " to "
-        + tx.s(end[s])
-        + " ("
-        + tx.s(st.cites[s])
-        + ")"
+    detail = tx.join(
+        tx.lookup(m.channel[rows], schema.CHANNELS, tx.VERB),
+        " at ",
+        tx.clock(tod),
+        tx.pick_words((" dealer's time", " customer's time"), own_zone),
+        ", outside ",
+        tx.pick_words(st.names, s),
+        " calling window ",
+        tx.pick_words(start, s),
+        " to ",
+        tx.pick_words(end, s),
+        " (",
+        tx.pick_words(st.cites, s),
+        ")",
     )
     return make_flags(data, m, "state_quiet_hours", params, rows, detail)
 
@@ -245,21 +245,21 @@ def state_contact_cap(data: DealerData, params: dict) -> pd.DataFrame:
     rows, count, first = over_state_cap(m, st, s, counted)
     s = s[rows]
     hours = np.array([f"{r.cap_hours:g}" for r in st.rules] + [""], dtype=object)
-    detail = (
-        tx.ordinal(count)
-        + " text or call about "
-        + tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)
-        + " in "
-        + tx.s(hours[s])
-        + " hours ("
-        + tx.s(st.names[s])
-        + " cap "
-        + tx.num(st.cap[s])
-        + " per subject, "
-        + tx.s(st.cites[s])
-        + ")"
+    detail = tx.join(
+        tx.ordinal(count),
+        " text or call about ",
+        tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY),
+        " in ",
+        tx.pick_words(hours, s),
+        " hours (",
+        tx.pick_words(st.names, s),
+        " cap ",
+        tx.num(st.cap[s]),
+        " per subject, ",
+        tx.pick_words(st.cites, s),
+        ")",
     )
-    return make_flags(data, m, "state_contact_cap", params, rows, detail, m.message_ids(data, first))
+    return make_flags(data, m, "state_contact_cap", params, rows, detail, m.related(first))
 
 
 # ---------------------------------------------------------------- beyond the flags

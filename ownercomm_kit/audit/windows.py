@@ -31,9 +31,16 @@ MARGIN_DAYS = 400
 
 def codes_of(values: pd.Series, allowed: tuple[str, ...]) -> np.ndarray:
     """int8 codes of an enum column into ``allowed`` (-1 for NA or unknown)."""
+    return _enum_codes(values, allowed)[0]
+
+
+def _enum_codes(values: pd.Series, allowed: tuple[str, ...]):
+    """(int8 codes into ``allowed``, the column's own codes (-1 for NA), its distinct values):
+    the own codes give the column's text back by a take from a few values (``flagtable``)."""
     codes, uniques = pd.factorize(values)
     lut = np.append(pd.Index(allowed).get_indexer(pd.Index(uniques)), -1).astype(np.int8)
-    return lut[codes]  # codes == -1 (NA) picks the appended -1
+    own = codes.astype(np.int8 if len(uniques) < 127 else np.int32)
+    return lut[codes], own, uniques  # codes == -1 (NA) picks the appended -1
 
 
 def ns_utc(values: pd.Series) -> np.ndarray:
@@ -77,6 +84,7 @@ class Messages:
     tmin: int
     uniq_t: np.ndarray | None  # rank mode only (sub-unit timestamps)
     timezone: str
+    raw: dict = field(default_factory=dict, repr=False)  # enum column -> (own codes, sorted order; distinct values)
     _cache: dict = field(default_factory=dict, repr=False)
 
     _locks: dict = field(default_factory=dict, repr=False)
@@ -133,7 +141,11 @@ class Messages:
 
     def local_day(self) -> np.ndarray:
         """The message date in the dealer's timezone, as int64 days since 1970-01-01."""
-        return self.cached("local_day", lambda: np.floor_divide(local_ns(self.t, self.timezone), DAY))
+        return self.cached("local_day", lambda: np.floor_divide(self.local_ns(), DAY))
+
+    def local_ns(self) -> np.ndarray:
+        """Wall-clock ns (as if UTC) of every sorted row in the dealer's timezone."""
+        return self.cached("local_ns", lambda: local_ns(self.t, self.timezone))
 
     def customer_codes(self, ids: pd.Series) -> np.ndarray:
         """Codes of another table's customer_id (-1 for customers never messaged)."""
@@ -160,6 +172,18 @@ class Messages:
     def message_ids(self, data: DealerData, rows: np.ndarray) -> pd.Series:
         return data["communications"]["message_id"].take(self.order[rows]).reset_index(drop=True)
 
+    def related(self, rows: np.ndarray) -> "RelatedRows":
+        """The message_id of sorted ``rows`` as a flag's related_id, kept as row numbers until
+        the flags are written (``message_ids`` would move millions of strings twice)."""
+        return RelatedRows(np.asarray(rows, dtype=np.int64))
+
+
+@dataclass
+class RelatedRows:
+    """Sorted rows whose message_id is a flag's related_id (``Messages.related``)."""
+
+    rows: np.ndarray
+
 
 def messages_of(data: DealerData) -> Messages:
     """The sorted messages of ``data``, built once and cached on the object."""
@@ -176,7 +200,7 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     # the columns' encodings are independent: two threads (Arrow and numpy release the GIL)
     with ThreadPoolExecutor(max_workers=2) as pool:
         enums = {
-            col: pool.submit(codes_of, comm[col], allowed)
+            col: pool.submit(_enum_codes, comm[col], allowed)
             for col, allowed in (
                 ("channel", schema.CHANNELS),
                 ("sender", schema.SENDERS),
@@ -215,9 +239,9 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         order=order,
         cust=cust[order],
         t=t[order],
-        channel=enums["channel"][order],
-        sender=enums["sender"][order],
-        category=enums["category"][order],
+        channel=enums["channel"][0][order],
+        sender=enums["sender"][0][order],
+        category=enums["category"][0][order],
         customers=customers,
         key=key[order],
         span=span,
@@ -225,6 +249,7 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         tmin=tmin,
         uniq_t=uniq_t,
         timezone=timezone,
+        raw={col: (own[order], uniques) for col, (_, own, uniques) in enums.items()},
     )
 
 

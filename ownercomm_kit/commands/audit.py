@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from .. import loader, outputs
-from ..audit import RULES, run_rules
+from ..audit import RULES
+from ..audit.rules import run_rules_table
 from ._common import resolve_params
 
 
@@ -42,13 +43,20 @@ from ._common import resolve_params
     help="Also write the suppression list (customer_id, channel, rule, until) here.",
 )
 @click.option(
+    "--parquet",
+    "parquet_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the flags as Parquet here: the same rows as the CSV, typed (time stamps with their "
+    "zone), values as they are (the flags.parquet of `ownercomm run`, for analysts).",
+)
+@click.option(
     "--rule",
     "rules",
     multiple=True,
     type=click.Choice(list(RULES)),
     help="Run only this rule (repeatable); default: every enabled rule.",
 )
-def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -> None:
+def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, parquet_out, rules) -> None:
     """Run the communication audit's rules alone (no notebook) and write flags.csv.
 
     DATA_DIR is the dealer's folder of exports (it overrides the dealer file's data_dir).
@@ -56,12 +64,16 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, rules) -
     """
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of.date() if as_of else None)
     data = loader.load_dealer(resolved, strict=True, columns=loader.AUDIT_COLUMNS)
-    flags, skipped = run_rules(data, resolved, rules=list(rules) or None)
-    outputs.write_csv(flags, out)
+    # the flags stay integer arrays and are written straight into the CSV: no frame is built
+    flags, skipped, _ = run_rules_table(data, resolved, rules=list(rules) or None)
+    with outputs.atomic_open(out, "wb") as f:
+        flags.write_csv(f)
+    if parquet_out is not None:
+        outputs.write_parquet(flags.frame(), parquet_out)
     click.echo(f"{data.dealer_id}: {len(data['communications']):,} messages, {len(flags):,} flags -> {out}")
     if data["communications"].empty:  # a header-only export: said plainly, not a silent zero
         click.echo("  no messages in the data: the communications table has no rows, so nothing is audited")
-    counts = flags["rule"].value_counts()
+    counts = flags.rule_counts()
     for name in rules or RULES:
         if name in skipped and not skipped[name].startswith("partly"):
             click.echo(f"  {name:<28} skipped: {skipped[name]}")

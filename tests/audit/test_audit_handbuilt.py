@@ -186,7 +186,8 @@ def test_same_dealer_through_csv_and_the_cli(tmp_path):
     sup = tmp_path / "out" / "suppression.csv"
     res = CliRunner().invoke(
         main,
-        ["audit", str(folder), "--timezone", TZ, "--as-of", "2026-06-30", "--out", str(out), "--suppression", str(sup)],
+        ["audit", str(folder), "--timezone", TZ, "--as-of", "2026-06-30", "--out", str(out), "--suppression", str(sup)]
+        + ["--parquet", str(tmp_path / "out" / "flags.parquet")],
     )
     assert res.exit_code == 0, res.output
     assert "cap_total" in res.output and "19 flags" in res.output
@@ -205,6 +206,10 @@ def test_same_dealer_through_csv_and_the_cli(tmp_path):
     ]
     assert set(zip(flags["message_id"], flags["rule"])) == EXPECTED
     assert pd.read_csv(sup, dtype=str).columns.tolist() == ["customer_id", "channel", "rule", "until"]
+    typed = pd.read_parquet(tmp_path / "out" / "flags.parquet")  # the same rows, typed (for analysts)
+    assert list(typed.columns) == list(flags.columns)
+    assert list(zip(typed["message_id"], typed["rule"])) == list(zip(flags["message_id"], flags["rule"]))
+    assert str(typed["sent_at"].dt.tz) == TZ and typed["sent_at"].astype(str).tolist() == flags["sent_at"].tolist()
 
 
 def test_cli_without_timezone_is_a_clear_message(tmp_path):

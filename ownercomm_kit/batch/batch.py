@@ -94,6 +94,8 @@ def run_batch(
     from .warm import warm_group_step
 
     warm_group_step(shared or "inline")  # the group step's imports, while the stores run
+    n = len(group.dealer_files)
+    at_once = executor.concurrency(n) if hasattr(executor, "concurrency") else executor.slots
     tasks = []
     for i, dealer_file in enumerate(group.dealer_files):
         tasks.append(
@@ -109,7 +111,7 @@ def run_batch(
                 "shared_plotlyjs": shared,
                 "history_months": history_months,
                 # Warm the next kernel only where another store will follow on that worker.
-                "prestart": i < len(group.dealer_files) - executor.slots,
+                "prestart": i < n - at_once,
             }
         )
     results: dict[str, dict] = {}

@@ -29,6 +29,7 @@ CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
 POOL_RESTARTS = 2
 # What a worker needs to run a store (papermill, the kernel machinery, the HTML export).
 PRELOAD = (
+    "ownercomm_kit.lean",  # first: nbformat's jsonschema without its slow, unused IRI grammar
     "ownercomm_kit.run.store",
     "ownercomm_kit.run.engine",
     "papermill",
@@ -67,6 +68,16 @@ class LocalPool:
 
     def __init__(self, workers: int | None = None):
         self.slots = max(1, workers or os.cpu_count() or 1)
+        self.spread = workers is None  # the default: see concurrency()
+
+    def concurrency(self, n: int) -> int:
+        """How many of ``n`` stores run at once: ``slots``, or with the default worker count
+        one more when the stores do not divide evenly among the cores, so that the last
+        store runs beside the others instead of alone on one core while the rest idle
+        (3 stores on 2 cores: 3 at once, each core kept busy to the end)."""
+        if self.spread and n > self.slots and n % self.slots:
+            return self.slots + 1
+        return max(1, min(self.slots, n))
 
     def _pool(self, n: int) -> ProcessPoolExecutor:
         if "forkserver" in multiprocessing.get_all_start_methods():
@@ -78,7 +89,7 @@ class LocalPool:
         # Workers die with the fork server (which dies with this process) and stop cleanly
         # on SIGTERM: see procs.
         return ProcessPoolExecutor(
-            max_workers=min(self.slots, n), mp_context=ctx, initializer=procs.worker_init, initargs=(os.getpid(),)
+            max_workers=self.concurrency(n), mp_context=ctx, initializer=procs.worker_init, initargs=(os.getpid(),)
         )
 
     def run(self, fn, tasks):
@@ -134,6 +145,9 @@ class DaskCluster:
             raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         info = self.client.scheduler_info()
         self.slots = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+
+    def concurrency(self, n: int) -> int:
+        return max(1, min(self.slots, n))
 
     def run(self, fn, tasks):
         from distributed import as_completed

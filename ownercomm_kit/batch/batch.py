@@ -78,6 +78,10 @@ def run_batch(
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
+    own_executor = executor is None
+    if own_executor and not scheduler:
+        executor = make_executor(workers)
+        executor.start()  # the workers' imports, while the group is read
     group = read_group(group_file)
     # The same notebooks for every store: a missing one is the kit's problem, said once.
     notebook_specs(notebooks_dir or notebooks_for(group.root))
@@ -89,7 +93,6 @@ def run_batch(
 
         export.write_shared_plotlyjs(group_dir)
         shared = f"../{export.SHARED_PLOTLYJS}"
-    own_executor = executor is None
     executor = executor or make_executor(workers, scheduler)
     from .warm import warm_group_step
 

@@ -14,6 +14,7 @@ already a result (``run_store`` never raises); an executor only has to survive i
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -22,6 +23,7 @@ from typing import Callable, Iterator, Protocol
 
 from .. import procs
 
+log = logging.getLogger(__name__)
 Task = dict
 Result = dict
 
@@ -79,13 +81,28 @@ class LocalPool:
             return self.slots + 1
         return max(1, min(self.slots, n))
 
-    def _pool(self, n: int) -> ProcessPoolExecutor:
+    @staticmethod
+    def _context():
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
             # Imported once in the fork server; every worker forks with them loaded.
             ctx.set_forkserver_preload(list(PRELOAD))
-        else:
-            ctx = multiprocessing.get_context("spawn")
+            return ctx
+        return multiprocessing.get_context("spawn")
+
+    def start(self) -> None:
+        """Start the fork server now: it imports ``PRELOAD`` while the caller still reads the
+        group and its notebooks, instead of after (the pool's workers fork from it later)."""
+        if self._context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            try:
+                forkserver.ensure_running()
+            except OSError as e:  # the pool will try again, and say why
+                log.debug("fork server not started early: %s", e)
+
+    def _pool(self, n: int) -> ProcessPoolExecutor:
+        ctx = self._context()
         # Workers die with the fork server (which dies with this process) and stop cleanly
         # on SIGTERM: see procs.
         return ProcessPoolExecutor(

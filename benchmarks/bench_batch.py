@@ -127,17 +127,18 @@ def main() -> None:
             f"{os.cpu_count()} cores"
         )
 
-        t = time.perf_counter()
+        t, wall_t0 = time.perf_counter(), time.time()
         cmd = [BIN / "ownercomm", "batch", group, "--out", tmp / "batch", "--force"]
         if args.workers:
             cmd += ["--workers", args.workers]
         sh(cmd, cwd=kit)
         batch_s = time.perf_counter() - t
+        span = (wall_t0, wall_t0 + batch_s)
 
         manifest = json.loads((tmp / "batch" / "bench" / "manifest.json").read_text())
         if args.skip_loop:
             print(f"\nownercomm batch: {batch_s:.1f} s, {batch_s / len(dealer_files):.1f} s per store")
-            batch_breakdown(manifest, batch_s, tmp / "batch" / "bench")
+            batch_breakdown(manifest, batch_s, tmp / "batch" / "bench", span)
             return
 
         t = time.perf_counter()
@@ -168,7 +169,7 @@ def main() -> None:
             f"start-up + imports + kernel start + saves {pm - cells:.1f}"
         )
         print(f"  nbconvert CLI {nbc:7.1f}  (start-up, imports, plotly.js in every page)")
-        batch_breakdown(manifest, batch_s, tmp / "batch" / "bench")
+        batch_breakdown(manifest, batch_s, tmp / "batch" / "bench", span)
     finally:
         if args.keep:
             print(f"\nkept: {tmp}")
@@ -176,7 +177,20 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def batch_breakdown(manifest: dict, batch_s: float, folder: Path) -> None:
+def notebook_span(folder: Path) -> tuple[float, float] | None:
+    """(first start, last end) of the batch's executed notebooks (papermill's time stamps), epoch seconds."""
+    import datetime as dt
+
+    starts, ends = [], []
+    for path in folder.glob("*/*.ipynb"):
+        pm = nbformat.read(path, as_version=4).metadata.get("papermill", {})
+        if pm.get("start_time") and pm.get("end_time"):
+            starts.append(dt.datetime.fromisoformat(pm["start_time"]).timestamp())
+            ends.append(dt.datetime.fromisoformat(pm["end_time"]).timestamp())
+    return (min(starts), max(ends)) if starts else None
+
+
+def batch_breakdown(manifest: dict, batch_s: float, folder: Path, span: tuple[float, float] | None = None) -> None:
     """Where the batch's time goes: the manifest's phases, the biggest cells."""
     phases: dict[str, float] = {}
     for s in manifest["stores"]:
@@ -207,11 +221,19 @@ def batch_breakdown(manifest: dict, batch_s: float, folder: Path) -> None:
     if group_s:
         steps = ", ".join(f"{k} {v:.1f}" for k, v in (group.get("timings") or {}).items() if k != "bucket_count")
         print(f"  {'group step (after the stores)':40}{group_s:7.1f}  ({steps})")
-    overhead = batch_s - total / max(1, workers) - group_s
-    print(
-        f"  {'process start, CLI, idle workers, index':40}{max(0.0, overhead):7.1f}  "
-        "(wall minus per-worker work and the group step)"
-    )
+    nbs = notebook_span(folder)
+    if span and nbs:  # the batch's timeline: before the first notebook, the notebooks, after the last
+        print(
+            f"  timeline (wall): {nbs[0] - span[0]:.1f} s before the first notebook starts (process start, CLI, "
+            f"fork server, kernel start), {nbs[1] - nbs[0]:.1f} s of notebooks on {os.cpu_count()} cores, "
+            f"{span[1] - nbs[1]:.1f} s after the last one ends (export, publish, group step, index, exit)"
+        )
+    else:
+        overhead = batch_s - total / max(1, workers) - group_s
+        print(
+            f"  {'process start, CLI, idle workers, index':40}{max(0.0, overhead):7.1f}  "
+            "(wall minus per-worker work and the group step)"
+        )
 
 
 if __name__ == "__main__":

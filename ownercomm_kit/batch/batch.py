@@ -78,6 +78,10 @@ def run_batch(
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
+    own_executor = executor is None
+    if own_executor and not scheduler:
+        executor = make_executor(workers)
+        executor.start()  # the workers' imports, while the group is read
     group = read_group(group_file)
     # The same notebooks for every store: a missing one is the kit's problem, said once.
     notebook_specs(notebooks_dir or notebooks_for(group.root))
@@ -89,11 +93,12 @@ def run_batch(
 
         export.write_shared_plotlyjs(group_dir)
         shared = f"../{export.SHARED_PLOTLYJS}"
-    own_executor = executor is None
     executor = executor or make_executor(workers, scheduler)
     from .warm import warm_group_step
 
     warm_group_step(shared or "inline")  # the group step's imports, while the stores run
+    n = len(group.dealer_files)
+    at_once = executor.concurrency(n) if hasattr(executor, "concurrency") else executor.slots
     tasks = []
     for i, dealer_file in enumerate(group.dealer_files):
         tasks.append(
@@ -109,7 +114,7 @@ def run_batch(
                 "shared_plotlyjs": shared,
                 "history_months": history_months,
                 # Warm the next kernel only where another store will follow on that worker.
-                "prestart": i < len(group.dealer_files) - executor.slots,
+                "prestart": i < n - at_once,
             }
         )
     results: dict[str, dict] = {}

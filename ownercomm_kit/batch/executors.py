@@ -14,6 +14,7 @@ already a result (``run_store`` never raises); an executor only has to survive i
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -22,6 +23,7 @@ from typing import Callable, Iterator, Protocol
 
 from .. import procs
 
+log = logging.getLogger(__name__)
 Task = dict
 Result = dict
 
@@ -29,6 +31,7 @@ CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
 POOL_RESTARTS = 2
 # What a worker needs to run a store (papermill, the kernel machinery, the HTML export).
 PRELOAD = (
+    "ownercomm_kit.lean",  # first: nbformat's jsonschema without its slow, unused IRI grammar
     "ownercomm_kit.run.store",
     "ownercomm_kit.run.engine",
     "papermill",
@@ -67,18 +70,43 @@ class LocalPool:
 
     def __init__(self, workers: int | None = None):
         self.slots = max(1, workers or os.cpu_count() or 1)
+        self.spread = workers is None  # the default: see concurrency()
 
-    def _pool(self, n: int) -> ProcessPoolExecutor:
+    def concurrency(self, n: int) -> int:
+        """How many of ``n`` stores run at once: ``slots``, or with the default worker count
+        one more when the stores do not divide evenly among the cores, so that the last
+        store runs beside the others instead of alone on one core while the rest idle
+        (3 stores on 2 cores: 3 at once, each core kept busy to the end)."""
+        if self.spread and n > self.slots and n % self.slots:
+            return self.slots + 1
+        return max(1, min(self.slots, n))
+
+    @staticmethod
+    def _context():
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
             # Imported once in the fork server; every worker forks with them loaded.
             ctx.set_forkserver_preload(list(PRELOAD))
-        else:
-            ctx = multiprocessing.get_context("spawn")
+            return ctx
+        return multiprocessing.get_context("spawn")
+
+    def start(self) -> None:
+        """Start the fork server now: it imports ``PRELOAD`` while the caller still reads the
+        group and its notebooks, instead of after (the pool's workers fork from it later)."""
+        if self._context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            try:
+                forkserver.ensure_running()
+            except OSError as e:  # the pool will try again, and say why
+                log.debug("fork server not started early: %s", e)
+
+    def _pool(self, n: int) -> ProcessPoolExecutor:
+        ctx = self._context()
         # Workers die with the fork server (which dies with this process) and stop cleanly
         # on SIGTERM: see procs.
         return ProcessPoolExecutor(
-            max_workers=min(self.slots, n), mp_context=ctx, initializer=procs.worker_init, initargs=(os.getpid(),)
+            max_workers=self.concurrency(n), mp_context=ctx, initializer=procs.worker_init, initargs=(os.getpid(),)
         )
 
     def run(self, fn, tasks):
@@ -134,6 +162,9 @@ class DaskCluster:
             raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         info = self.client.scheduler_info()
         self.slots = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+
+    def concurrency(self, n: int) -> int:
+        return max(1, min(self.slots, n))
 
     def run(self, fn, tasks):
         from distributed import as_completed

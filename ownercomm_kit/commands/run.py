@@ -48,7 +48,9 @@ def run(
     call lists, kpis.json, runs/<as_of>.json and the executed notebooks. Nothing is replaced
     unless every notebook succeeded; an unchanged dealer is skipped unless --force.
     """
-    from .. import params, procs
+    from .. import lean, params, procs
+
+    lean.skip_iri_grammar()  # papermill's nbformat, without an unused 1-2 s import
     from ..run.failure import Failure
     from ..run.store import run_dealer
 

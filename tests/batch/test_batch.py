@@ -250,3 +250,37 @@ def test_prestart_only_where_another_store_follows(kit, monkeypatch):
     result = batch.run_batch(make_group(kit, "g", ["D001", "D002", "D003", "D004"]), out=kit / "out", executor=Fake())
     assert seen == [("D001", True), ("D002", True), ("D003", False), ("D004", False)]
     assert [s["status"] for s in result.stores] == ["failed"] * 4
+
+
+def test_local_pool_runs_the_uneven_last_store_beside_the_others():
+    from ownercomm_kit.batch.executors import LocalPool
+
+    default = LocalPool()
+    default.slots = 2  # as on a 2-core machine
+    assert [default.concurrency(n) for n in range(1, 8)] == [1, 2, 3, 2, 3, 2, 3]
+    chosen = LocalPool(2)  # --workers N is exactly N at once
+    assert [chosen.concurrency(n) for n in range(1, 6)] == [1, 2, 2, 2, 2]
+    assert LocalPool(1).concurrency(3) == 1
+
+
+def test_prestart_counts_the_stores_run_at_once(kit):
+    seen = []
+
+    class Fake:
+        name, slots = "fake", 2
+
+        def concurrency(self, n):
+            return 3
+
+        def run(self, fn, tasks):
+            for t in tasks:
+                seen.append(t["prestart"])
+                yield t, run_store.RunResult(dealer_id=t["dealer_id"], status="failed", error="x").to_dict()
+
+        def close(self):
+            pass
+
+    for d in ("D001", "D002", "D003", "D004"):
+        make_store(kit, d)
+    batch.run_batch(make_group(kit, "g", ["D001", "D002", "D003", "D004"]), out=kit / "out", executor=Fake())
+    assert seen == [True, False, False, False]

@@ -1,0 +1,45 @@
+"""Leaner start-up of the kit's own processes (CLI, batch workers, kernels).
+
+nbformat (imported by papermill, nbconvert and plotly's renderers) imports jsonschema, whose
+format checkers import ``rfc3987_syntax`` when it is installed (it comes with JupyterLab).
+That module compiles an Earley grammar at import: 1.2-1.8 s of CPU in every process,
+the batch's fork server, its main process and every kernel, and the kit never checks the
+"iri" formats it serves (nbformat validates without a format checker).
+:func:`skip_iri_grammar` imports jsonschema's format checkers with that one module hidden,
+then un-hides it: a later ``import rfc3987_syntax`` works as usual.
+
+Importing this module applies it (the batch's fork server preloads it by name).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+HIDDEN = "rfc3987_syntax"
+
+
+def skip_iri_grammar() -> bool:
+    """Import ``jsonschema._format`` without ``rfc3987_syntax``; True if it was done here.
+
+    Nothing happens when jsonschema's format checkers are already imported (the cost is
+    paid), or when jsonschema or that module is not installed."""
+    if "jsonschema._format" in sys.modules or HIDDEN in sys.modules:
+        return False
+    try:
+        if importlib.util.find_spec("jsonschema") is None or importlib.util.find_spec(HIDDEN) is None:
+            return False
+    except (ImportError, ValueError):
+        return False
+    sys.modules[HIDDEN] = None  # type: ignore[assignment]  # `import` raises ImportError
+    try:
+        import jsonschema._format  # noqa: F401
+    except Exception:  # noqa: BLE001 - best effort: jsonschema then imports as it would have
+        return False
+    finally:
+        if sys.modules.get(HIDDEN, 0) is None:
+            del sys.modules[HIDDEN]
+    return True
+
+
+skip_iri_grammar()

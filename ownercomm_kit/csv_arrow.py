@@ -78,7 +78,10 @@ class Sink:
             self.f.flush()
             self.done += self.pending
             self.pending = 0
-            os.posix_fadvise(self.fd, 0, self.done, os.POSIX_FADV_DONTNEED)
+            try:
+                os.posix_fadvise(self.fd, 0, self.done, os.POSIX_FADV_DONTNEED)
+            except OSError:  # a pipe, or a file system that refuses: only a hint
+                self.fd = None
 
 
 def header_bytes(columns) -> bytes:

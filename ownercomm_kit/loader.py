@@ -956,16 +956,9 @@ def _distinct_by_words(values) -> bool:
 
 
 def _one_chunk(series: pd.Series) -> pd.Series:
-    """An Arrow-backed text column as one contiguous array. A parquet file comes in row
-    groups, one chunk each; Arrow's ``take`` of a chunked string column (the audit takes
-    messages by customer, flags by message) joins the chunks on every call."""
-    arr = series.array
-    if isinstance(arr, pd.arrays.ArrowStringArray) and arr._pa_array.num_chunks > 1:
-        import pyarrow as pa
-
-        one = pa.chunked_array([arr._pa_array.combine_chunks()])
-        return pd.Series(pd.arrays.ArrowStringArray(one), index=series.index, name=series.name)
-    return series
+    """An Arrow-backed text column as one contiguous array (``formats.one_chunk``; the readers
+    already give parquet and CSV text so, as each column is read)."""
+    return formats.one_chunk(series)
 
 
 def empty_column(n: int, col: schema.Column, tz: str) -> pd.Series:

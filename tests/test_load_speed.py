@@ -97,3 +97,50 @@ def test_one_chunk_keeps_values():
     one = loader._one_chunk(s)
     assert one.array._pa_array.num_chunks == 1
     pd.testing.assert_series_equal(one, s)
+
+
+@pytest.mark.parametrize("row_group", [1, 2, 3, 100])
+def test_read_raw_gives_one_chunk_per_text_column(tmp_path, monkeypatch, row_group):
+    """Text columns come out of read_raw in one chunk (joined as read), with the values, nulls
+    and dtypes of the plain pandas read, from a file of many row groups (and CSV blocks)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    cells = ["a", None, "Cára", "", " x ", "=1", None, "zz"]
+    table = pa.table(
+        {
+            "id": pa.array(cells, pa.large_string()),
+            "short": pa.array(cells[::-1], pa.string()),
+            "nulls": pa.array([None] * len(cells), pa.string()),
+            "n": pa.array(range(len(cells)), pa.int64()),
+            "t": pa.array([None, 0, 1, 2, 3, 4, 5, 6], pa.timestamp("ms")),
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=row_group)
+    raw = formats.read_raw(tmp_path / "t.parquet").frame
+    plain = pd.read_parquet(tmp_path / "t.parquet")
+    for c in ("id", "short"):
+        assert raw[c].array._pa_array.num_chunks == 1
+        pd.testing.assert_series_equal(raw[c], plain[c].astype("string"))
+    pd.testing.assert_series_equal(raw["n"], plain["n"])
+    pd.testing.assert_series_equal(raw["t"], plain["t"])
+    part = formats.read_raw(tmp_path / "t.parquet", columns=["id"]).frame
+    assert part["id"].array._pa_array.num_chunks == 1
+    pd.testing.assert_series_equal(part["id"], raw["id"])
+    csv_path = tmp_path / "t.csv"
+    pacsv.write_csv(table.select(["id", "short", "n"]), csv_path)
+    big = csv_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    csv_path.write_text(big[0] + "".join(big[1:]) * 20_000, encoding="utf-8")  # several CSV blocks
+    frame = formats.read_raw(csv_path).frame
+    assert all(frame[c].array._pa_array.num_chunks == 1 for c in frame.columns)
+    monkeypatch.setattr(formats.readers, "one_chunk", lambda s: s)
+    chunked = formats.read_raw(csv_path).frame
+    assert chunked["id"].array._pa_array.num_chunks > 1
+    pd.testing.assert_frame_equal(frame, chunked)
+
+
+def test_one_chunk_of_an_empty_and_a_sliced_column():
+    for s in (_arrow_series([[], []]), _arrow_series([["a", "b"], ["c", None]]).iloc[1:]):
+        one = formats.one_chunk(s)
+        assert one.array._pa_array.num_chunks <= 1
+        pd.testing.assert_series_equal(one, s)

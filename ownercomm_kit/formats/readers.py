@@ -223,7 +223,11 @@ def _read_csv_arrow(path: Path, data: bytes, sep: str, names: list[str]) -> pd.D
         )
     except pa.ArrowInvalid:
         raise FormatError(ragged_message(path, data, sep, len(names))) from None
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}.get)
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}.get)
+    del table  # the frame's columns share its chunks: each is joined into one, the chunks dropped
+    for c in frame.columns:
+        frame[c] = one_chunk(frame[c])
+    return frame
 
 
 def _read_csv_pandas(path: Path, data: bytes, sep: str, names: list[str]) -> pd.DataFrame:
@@ -384,6 +388,23 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
         if isinstance(dtype, pd.StringDtype) or (
             dtype == object and pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")
         ):
-            frame[c] = frame[c].astype("string")
+            frame[c] = one_chunk(frame[c].astype("string"))
     frame.columns = [str(c).strip() for c in frame.columns]
     return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet", headers=headers)
+
+
+def one_chunk(series: pd.Series) -> pd.Series:
+    """An Arrow-backed text column as one contiguous array. A parquet file comes in row
+    groups (and a big CSV in blocks), one chunk each; Arrow's ``take`` of a chunked string
+    column (the audit takes messages by customer, flags by message) joins the chunks on
+    every call. Done as each column is read, the chunked copy is dropped at once (a 10M-row
+    table's text is then never held twice)."""
+    arr = series.array
+    if isinstance(arr, pd.arrays.ArrowStringArray) and arr._pa_array.num_chunks > 1:
+        import pyarrow as pa
+
+        one = pa.chunked_array([arr._pa_array.combine_chunks()])
+        return pd.Series(
+            pd.arrays.ArrowStringArray(one, dtype=arr.dtype), index=series.index, name=series.name, copy=False
+        )
+    return series

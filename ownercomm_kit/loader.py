@@ -291,7 +291,7 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
                 )
             ],
         )
-    return load_table(name, raw, tz, mapping, params.get("values") or {}, info, keep)
+    return load_table(name, raw, tz, mapping, params.get("values") or {}, info, keep, release=True)
 
 
 # The columns ``ownercomm audit`` reads (its rules and suppression list; ``load_dealer(...,
@@ -595,11 +595,15 @@ def load_table(
     values: Mapping,
     info: TableInfo | None = None,
     keep: Collection[str] | None = None,
+    *,
+    release: bool = False,
 ) -> tuple[pd.DataFrame | None, np.ndarray, list[str], list[Problem]]:
     """One raw table to canonical columns: (frame or None when unusable, row numbers, absent columns, problems).
 
     ``keep``: the only canonical columns to coerce (besides those ``kept_columns`` always
     adds); another column the file has is left out of the frame, and is not absent. None: all.
+    ``release``: ``raw`` is the caller's to give up: its frame is emptied, and each column is
+    let go of as soon as it is coerced (a big table's raw dates are not held to the end).
     """
     table = schema.TABLES[name]
     file = raw.name
@@ -633,17 +637,21 @@ def load_table(
     out: dict[str, pd.Series] = {}
     absent = []
     positions = {h: i for i, h in reversed(list(enumerate(str(c) for c in raw.frame.columns)))}
+    present = [col for col in table.columns if found.get(col.name) and (keep is None or col.name in keep)]
+    cells = {col.name: raw.frame.iloc[:, positions[found[col.name][0]]] for col in present}
+    if release:  # each raw column is let go of once coerced (a copy: dates, numbers, flags)
+        raw.frame = raw.frame.iloc[:, :0]
 
     def coerced(col: schema.Column):
-        cell = raw.frame.iloc[:, positions[found[col.name][0]]].reset_index(drop=True)
+        cell = (cells.pop(col.name) if release else cells[col.name]).reset_index(drop=True)
         series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
+        del cell
         series = _one_chunk(series)
         # the key's uniqueness is looked at here, on the column's own thread, while the other
         # thread coerces the other columns (Arrow's hash set of 10M ids takes seconds)
         distinct = _all_distinct(series) if col.name == table.key else None
         return series, bad_block, col_problems, distinct
 
-    present = [col for col in table.columns if found.get(col.name) and (keep is None or col.name in keep)]
     unread = [col.name for col in table.columns if found.get(col.name) and keep is not None and col.name not in keep]
     # columns are independent; Arrow and numpy release the GIL, so a big table's columns are
     # coerced on two threads (results are taken back in column order: same problems, same order)

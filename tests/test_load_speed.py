@@ -144,3 +144,21 @@ def test_one_chunk_of_an_empty_and_a_sliced_column():
         one = formats.one_chunk(s)
         assert one.array._pa_array.num_chunks <= 1
         pd.testing.assert_series_equal(one, s)
+
+
+@pytest.mark.parametrize("parallel", [0, 10**9])
+def test_release_gives_the_same_table(tmp_path, monkeypatch, parallel):
+    """load_table(release=True) lets each raw column go once coerced: same frame, rows,
+    absent columns and problems as a load that keeps the raw table (one and two threads)."""
+    folder = write_folder(tmp_path / "csv", {"customers.csv": MESSY_CUST, "communications.csv": MESSY_COMM})
+    monkeypatch.setattr(loader, "PARALLEL_ROWS", parallel)
+    for name in ("customers", "communications"):
+        formats.read_raw(folder / f"{name}.csv").frame.to_parquet(tmp_path / f"{name}.parquet", row_group_size=2)
+        values = {"channel": {"Text": "sms"}}
+        kept = loader.load_table(name, formats.read_raw(tmp_path / f"{name}.parquet"), "America/Chicago", {}, values)
+        raw = formats.read_raw(tmp_path / f"{name}.parquet")
+        let_go = loader.load_table(name, raw, "America/Chicago", {}, values, release=True)
+        assert raw.frame.shape[1] == 0
+        pd.testing.assert_frame_equal(kept[0], let_go[0])
+        assert np.array_equal(kept[1], let_go[1])
+        assert kept[2:] == let_go[2:]

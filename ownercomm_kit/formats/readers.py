@@ -372,6 +372,12 @@ def _parquet_fields(path) -> list[str]:
     return [c for c in schema.names if c not in {i for i in index if isinstance(i, str)}]
 
 
+# Arrow's table to pandas: one block per column (a column can be let go of alone, see
+# ``loader.load_table``) and each Arrow column freed as soon as it is converted (the table
+# and the frame are not held whole together). Same values and dtypes.
+_TO_PANDAS = {"split_blocks": True, "self_destruct": True}
+
+
 def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
     headers = None
     if columns is not None:
@@ -379,9 +385,9 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
         headers = [str(c).strip() for c in fields]
         wanted = set(columns)
         fields = [c for c in fields if str(c).strip() in wanted]
-        frame = pd.read_parquet(path, columns=fields).reset_index(drop=True)
+        frame = pd.read_parquet(path, columns=fields, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
     else:
-        frame = pd.read_parquet(path).reset_index(drop=True)
+        frame = pd.read_parquet(path, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
     for c in frame.columns:
         dtype = frame[c].dtype
         # Text columns to the kit's string dtype; other typed columns stay as they are.

@@ -228,10 +228,13 @@ def _lookup(keys: pd.Series, table: dict[str, str]) -> pd.Series:
 def normalize_states(values: pd.Series) -> pd.Series:
     """Two-letter codes, trimmed and upper-cased ("fl", " Fl. "), or a full name ("Florida"); anything
     else NA. (The loader already turned a dealer's values into codes and warned about the rest.)"""
-    text = values.astype("string").str.strip().str.upper()
+    # one normalisation per distinct text (a store has a few dozen spellings, not 100k)
+    codes, uniques = pd.factorize(values.astype("string"))
+    text = pd.Series(uniques, dtype="string").str.strip().str.upper()
     code = text.str.replace(r"[\s.]", "", regex=True)
     named = _lookup(text.str.replace(r"[^A-Z ]", "", regex=True).str.replace(r"\s+", " ", regex=True), _NAMES)
-    return code.where(code.isin(US_STATES), named).astype("string")
+    found = np.append(code.where(code.isin(US_STATES), named).astype("string").to_numpy(object), pd.NA)
+    return pd.Series(found[codes], index=values.index, dtype="string")  # code -1 (NA) picks the NA
 
 
 # Every state and territory by its USPS code: what a dealer's export may spell out.

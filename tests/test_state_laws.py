@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 import pandas as pd
 import pytest
 from helpers.audit import dealer, msg, pairs, params
@@ -438,3 +440,27 @@ def test_typed_cells_and_full_names_give_a_state():
     got = state_laws.customer_states(cust).set_index("customer_id")
     assert got["state"].tolist() == ["FL", "OK", "FL", "NY"]
     assert got["state_method"].tolist() == ["zip", "area_code", "state", "state"]
+
+
+def _normalize_states_per_row(values):
+    """The per-row reading normalize_states must match (it now works per distinct value)."""
+    from ownercomm_kit.state_laws import _NAMES, US_STATES, _lookup
+
+    text = values.astype("string").str.strip().str.upper()
+    code = text.str.replace(r"[\s.]", "", regex=True)
+    named = _lookup(text.str.replace(r"[^A-Z ]", "", regex=True).str.replace(r"\s+", " ", regex=True), _NAMES)
+    return code.where(code.isin(US_STATES), named).astype("string")
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "string[pyarrow]"])
+def test_normalize_states_per_distinct_value_matches_per_row(dtype):
+    rng = np.random.default_rng(5)
+    pool = ["fl", " Fl. ", "Florida", "new  york", "N.Y.", "", "  ", "Qu\u00e9bec", "ZZ", "tx", "Texas!", None]
+    values = [pool[i] for i in rng.integers(0, len(pool), 500)]
+    if dtype is object:
+        values[:4] = [12, 1.5, "12", True]  # mixed cells: each read as its text
+    for vals in (values, [], [None], [None] * 3, ["ca"]):
+        s = pd.Series(vals, dtype=dtype, index=np.arange(len(vals)) * 3 + 7)
+        got = state_laws.normalize_states(s)
+        want = _normalize_states_per_row(s)
+        pd.testing.assert_series_equal(got, want)

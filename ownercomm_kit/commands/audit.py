@@ -6,10 +6,13 @@ from pathlib import Path
 
 import click
 
-from .. import loader, outputs
-from ..audit import RULES
-from ..audit.rules import run_rules_table
-from ._common import resolve_params
+from ._common import LazyChoice, resolve_params
+
+
+def _rule_names() -> list[str]:
+    from ..audit import RULES
+
+    return list(RULES)
 
 
 @click.command("audit")
@@ -53,7 +56,7 @@ from ._common import resolve_params
     "--rule",
     "rules",
     multiple=True,
-    type=click.Choice(list(RULES)),
+    type=LazyChoice(_rule_names),
     help="Run only this rule (repeatable); default: every enabled rule.",
 )
 def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, parquet_out, rules) -> None:
@@ -62,6 +65,10 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, parquet_
     DATA_DIR is the dealer's folder of exports (it overrides the dealer file's data_dir).
     Prints the flags per rule and which rules were skipped for lack of data.
     """
+    from .. import loader, outputs
+    from ..audit import RULES
+    from ..audit.rules import run_rules_table
+
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of.date() if as_of else None)
     data = loader.load_dealer(resolved, strict=True, columns=loader.AUDIT_COLUMNS)
     # the flags stay integer arrays and are written straight into the CSV: no frame is built

@@ -98,7 +98,10 @@ def run_batch(
 
     warm_group_step(shared or "inline")  # the group step's imports, while the stores run
     n = len(group.dealer_files)
-    at_once = executor.concurrency(n) if hasattr(executor, "concurrency") else executor.slots
+    if hasattr(executor, "plan"):
+        at_once = executor.plan([group.data_dirs.get(f) for f in group.dealer_files])
+    else:
+        at_once = executor.concurrency(n) if hasattr(executor, "concurrency") else executor.slots
     tasks = []
     for i, dealer_file in enumerate(group.dealer_files):
         tasks.append(

@@ -22,8 +22,9 @@ from ..words import plural
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Stores run at once on this machine (default: the number of cores, one more when the "
-    "stores do not divide evenly among them, so no core idles at the end).",
+    help="Stores run at once on this machine (default: the number of cores, one more when a small "
+    "group does not divide evenly among them and the stores' estimated memory fits, so no core "
+    "idles at the end).",
 )
 @click.option(
     "--scheduler",

@@ -167,7 +167,12 @@ class LocalPool:
     def start(self) -> None:
         """Start the fork server now: it imports ``PRELOAD`` while the caller still reads the
         group and its notebooks, instead of after (the pool's workers fork from it later)."""
-        if self._context().get_start_method() == "forkserver":
+        self.start_server()
+
+    @classmethod
+    def start_server(cls) -> None:
+        """``start`` without a pool (one fork server per process: a later start is a no-op)."""
+        if cls._context().get_start_method() == "forkserver":
             from multiprocessing import forkserver
 
             try:
@@ -176,11 +181,17 @@ class LocalPool:
                 log.debug("fork server not started early: %s", e)
 
     def _pool(self, n: int) -> ProcessPoolExecutor:
+        from ..run.kernels import SpareBudget
+
         ctx = self._context()
+        at_once = self.concurrency(n)
         # Workers die with the fork server (which dies with this process) and stop cleanly
-        # on SIGTERM: see procs.
+        # on SIGTERM: see procs. They share one spare-kernel budget (tasks' prestart="auto").
         return ProcessPoolExecutor(
-            max_workers=self.concurrency(n), mp_context=ctx, initializer=procs.worker_init, initargs=(os.getpid(),)
+            max_workers=at_once,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(os.getpid(), SpareBudget(ctx, n, at_once)),
         )
 
     def run(self, fn, tasks):
@@ -221,6 +232,13 @@ class LocalPool:
 
     def close(self) -> None:
         pass
+
+
+def _init_worker(batch_pid: int, budget) -> None:
+    from ..run import kernels
+
+    procs.worker_init(batch_pid)
+    kernels.BUDGET = budget
 
 
 class DaskCluster:

@@ -3,7 +3,7 @@
 The kit starts its kernels with this instead of ``-m ipykernel_launcher``: the kernel asks
 Linux for SIGKILL when the process that launched it (a CLI run or a batch worker) dies, even
 by SIGKILL, so a killed run leaves no kernel behind; and it skips an unused, slow optional
-import (``ownercomm_kit.lean``). Otherwise it is ipykernel unchanged.
+import and the debugger's (``ownercomm_kit.lean``). Otherwise it is ipykernel unchanged.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ def main() -> None:
     die_with_parent(signal.SIGKILL, int(parent) if parent and parent.isdigit() else None)
     if sys.path and (sys.path[0] == "" or os.path.abspath(sys.path[0]) == os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher does: the working folder is not a package path
-    from ownercomm_kit.lean import skip_iri_grammar
+    from ownercomm_kit.lean import skip_iri_grammar, skip_kernel_debugger
 
     skip_iri_grammar()  # before the kernel imports nbformat (plotly's renderers do)
+    skip_kernel_debugger()
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()

@@ -42,3 +42,21 @@ def test_notebooks_validate_the_same():
     nbformat.validate(nb)
     with pytest.raises(nbformat.ValidationError):
         nbformat.validate({"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "nope"}], "metadata": {}})
+
+
+def test_kernel_debugger_skipped_and_debugpy_still_importable():
+    pytest.importorskip("ipykernel")
+    out = _run(
+        "import sys, importlib.util\n"
+        "from ownercomm_kit import lean\n"
+        "print(lean.skip_kernel_debugger())\n"
+        "from ipykernel import debugger\n"
+        "print(debugger._is_debugpy_available, 'debugpy' in sys.modules)\n"
+        "if importlib.util.find_spec('debugpy'):\n"
+        "    import debugpy\n"
+        "print(lean.skip_kernel_debugger())"  # once only
+    )
+    lines = out.splitlines()
+    assert lines[-1] == "False"
+    if lines[0] == "True":  # debugpy installed: skipped here
+        assert lines[1] == "False False"

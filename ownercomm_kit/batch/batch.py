@@ -69,12 +69,14 @@ def run_batch(
     executor: Executor | None = None,
     on_result: Callable[[dict], None] | None = None,
     history_months: int | None = None,
+    on_group: Callable[[Group], None] | None = None,
 ) -> BatchResult:
     """Run every store of the group into ``<out>/<group_id>/``; never stops at a failed store.
 
     ``timeout``: seconds per store. ``on_result`` is called with each store's result as it
     finishes (the CLI's progress bar). ``history_months``: each store that runs also rebuilds
     its ``history.csv`` over that many month-ends (``ownercomm history``), before its reports.
+    ``on_group`` is called with the group once it is read and checked (before any store runs).
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -83,6 +85,8 @@ def run_batch(
         executor = make_executor(workers)
         executor.start()  # the workers' imports, while the group is read
     group = read_group(group_file)
+    if on_group:
+        on_group(group)
     # The same notebooks for every store: a missing one is the kit's problem, said once.
     notebook_specs(notebooks_dir or notebooks_for(group.root))
     group_dir = (Path(out).resolve() if out else paths.reports_dir(group.root)) / group.group_id
@@ -98,7 +102,10 @@ def run_batch(
 
     warm_group_step(shared or "inline")  # the group step's imports, while the stores run
     n = len(group.dealer_files)
-    at_once = executor.concurrency(n) if hasattr(executor, "concurrency") else executor.slots
+    if hasattr(executor, "plan"):
+        at_once = executor.plan([group.data_dirs.get(f) for f in group.dealer_files])
+    else:
+        at_once = executor.concurrency(n) if hasattr(executor, "concurrency") else executor.slots
     tasks = []
     for i, dealer_file in enumerate(group.dealer_files):
         tasks.append(
@@ -113,8 +120,9 @@ def run_batch(
                 "notebooks_dir": str(notebooks_dir) if notebooks_dir else None,
                 "shared_plotlyjs": shared,
                 "history_months": history_months,
-                # Warm the next kernel only where another store will follow on that worker.
-                "prestart": i < n - at_once,
+                # Warm the next kernel only where another store will follow on that worker:
+                # a local pool's workers decide as they go, by their shared budget.
+                "prestart": "auto" if isinstance(executor, LocalPool) else i < n - at_once,
             }
         )
     results: dict[str, dict] = {}

@@ -41,6 +41,70 @@ PRELOAD = (
 )  # a worker process dying (not a store failing) restarts the pool this often
 
 
+# The extra store at once of the default local pool (see concurrency_rule).
+MIN_TAIL_GAIN = 0.15  # the share of the batch's CPU work the idle tail must reach
+MEMORY_SHARE = 0.8  # of the memory available now, what the stores at once may use
+STORE_BASE_BYTES = 512 * 2**20  # a worker and its kernel with the notebooks' imports
+# A store's peak memory per byte of its data files: measured ~4-5 GB for a 100k-customer store
+# of ~1 GB of CSV; parquet (compressed, typed) grows more once read.
+BYTES_PER_DATA_BYTE = {".parquet": 15, ".pq": 15}
+BYTES_PER_DATA_BYTE_OTHER = 5
+
+
+def concurrency_rule(
+    n: int, slots: int, *, spread: bool, estimates: list[int] | None = None, available: int | None = None
+) -> int:
+    """How many of ``n`` stores run at once on ``slots`` cores (a pure function).
+
+    ``slots``, or with ``spread`` (the default worker count) one more when all of these hold:
+    - the stores do not divide evenly, so the last round would leave cores idle while its
+      stores run alone (3 stores on 2 cores: one store runs alone for a third of the batch);
+    - that idle tail is a real share of the work, ``(slots - n % slots) / n >=
+      MIN_TAIL_GAIN``: the stores are CPU bound, so one more at once only wins the tail, and
+      over a large group it would only add a store's memory all along (301 stores on 2 cores);
+    - ``estimates`` (each store's peak bytes) are known and the ``slots + 1`` largest fit in
+      ``MEMORY_SHARE`` of ``available`` bytes.
+    """
+    base = max(1, min(slots, n))
+    if not spread or n <= slots or n % slots == 0:
+        return base
+    if (slots - n % slots) / n < MIN_TAIL_GAIN:
+        return base
+    if estimates is None or available is None or len(estimates) < n:
+        return base
+    need = sum(sorted(estimates, reverse=True)[: slots + 1])
+    return slots + 1 if need <= available * MEMORY_SHARE else base
+
+
+def store_estimate(data_dir: str | os.PathLike | None) -> int:
+    """A store's peak memory in bytes, from the sizes of its data files (see the constants)."""
+    total = STORE_BASE_BYTES
+    if not data_dir:
+        return total
+    try:
+        for root, _dirs, files in os.walk(data_dir):
+            for name in files:
+                path = os.path.join(root, name)
+                try:
+                    size = os.stat(path).st_size
+                except OSError:
+                    continue
+                total += size * BYTES_PER_DATA_BYTE.get(os.path.splitext(name)[1].lower(), BYTES_PER_DATA_BYTE_OTHER)
+    except OSError:
+        pass
+    return total
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (psutil), or None when unknown."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - unknown: the rule then adds no store
+        return None
+
+
 class Executor(Protocol):
     name: str
     slots: int  # how many stores run at once
@@ -71,14 +135,24 @@ class LocalPool:
     def __init__(self, workers: int | None = None):
         self.slots = max(1, workers or os.cpu_count() or 1)
         self.spread = workers is None  # the default: see concurrency()
+        self.planned: tuple[int, int] | None = None  # (stores, at once) of plan()
+
+    def plan(self, data_dirs: list[str | None]) -> int:
+        """How many of these stores (their data folders) run at once: :func:`concurrency_rule`
+        with their estimated memory; kept for the pool of these stores."""
+        n, slots = len(data_dirs), self.slots
+        at_once = concurrency_rule(n, slots, spread=self.spread)  # the cheap checks first
+        if self.spread and n > slots and n % slots and (slots - n % slots) / n >= MIN_TAIL_GAIN:
+            estimates = [store_estimate(d) for d in data_dirs]
+            at_once = concurrency_rule(n, slots, spread=True, estimates=estimates, available=available_memory())
+        self.planned = (n, at_once)
+        return at_once
 
     def concurrency(self, n: int) -> int:
-        """How many of ``n`` stores run at once: ``slots``, or with the default worker count
-        one more when the stores do not divide evenly among the cores, so that the last
-        store runs beside the others instead of alone on one core while the rest idle
-        (3 stores on 2 cores: 3 at once, each core kept busy to the end)."""
-        if self.spread and n > self.slots and n % self.slots:
-            return self.slots + 1
+        """How many of ``n`` stores run at once: what :meth:`plan` said for them, else
+        ``slots`` (a pool restarted for fewer stores gets no extra worker)."""
+        if self.planned and self.planned[0] == n:
+            return self.planned[1]
         return max(1, min(self.slots, n))
 
     @staticmethod
@@ -93,7 +167,12 @@ class LocalPool:
     def start(self) -> None:
         """Start the fork server now: it imports ``PRELOAD`` while the caller still reads the
         group and its notebooks, instead of after (the pool's workers fork from it later)."""
-        if self._context().get_start_method() == "forkserver":
+        self.start_server()
+
+    @classmethod
+    def start_server(cls) -> None:
+        """``start`` without a pool (one fork server per process: a later start is a no-op)."""
+        if cls._context().get_start_method() == "forkserver":
             from multiprocessing import forkserver
 
             try:
@@ -102,11 +181,17 @@ class LocalPool:
                 log.debug("fork server not started early: %s", e)
 
     def _pool(self, n: int) -> ProcessPoolExecutor:
+        from ..run.kernels import SpareBudget
+
         ctx = self._context()
+        at_once = self.concurrency(n)
         # Workers die with the fork server (which dies with this process) and stop cleanly
-        # on SIGTERM: see procs.
+        # on SIGTERM: see procs. They share one spare-kernel budget (tasks' prestart="auto").
         return ProcessPoolExecutor(
-            max_workers=self.concurrency(n), mp_context=ctx, initializer=procs.worker_init, initargs=(os.getpid(),)
+            max_workers=at_once,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(os.getpid(), SpareBudget(ctx, n, at_once)),
         )
 
     def run(self, fn, tasks):
@@ -147,6 +232,13 @@ class LocalPool:
 
     def close(self) -> None:
         pass
+
+
+def _init_worker(batch_pid: int, budget) -> None:
+    from ..run import kernels
+
+    procs.worker_init(batch_pid)
+    kernels.BUDGET = budget
 
 
 class DaskCluster:

@@ -17,6 +17,7 @@ class Group:
     root: Path
     dealer_files: list[Path]
     report: dict = field(default_factory=dict)  # the group's report settings (defaults < group)
+    data_dirs: dict[Path, str] = field(default_factory=dict)  # each readable dealer file's data folder
 
 
 def read_group(group_file: str | os.PathLike) -> Group:
@@ -55,6 +56,7 @@ def read_group(group_file: str | os.PathLike) -> Group:
         problems += [p for p in e.problems if p not in problems]
     # Every dealer file, checked before any store runs: its parameters, and one id per store.
     ids: dict[str, list[Path]] = {}
+    data_dirs: dict[Path, str] = {}
     for f in dict.fromkeys(files):
         if not f.is_file():  # that store fails alone, saying so; the others still run
             continue
@@ -64,6 +66,7 @@ def read_group(group_file: str | os.PathLike) -> Group:
             problems += [p for p in e.problems if p not in problems]
             continue
         ids.setdefault(resolved["dealer_id"], []).append(f)
+        data_dirs[f] = str(resolved["data_dir"])
     for dealer_id, owners in ids.items():
         if len(owners) > 1:
             problems.append(
@@ -80,6 +83,7 @@ def read_group(group_file: str | os.PathLike) -> Group:
         root=root,
         dealer_files=files,
         report=report,
+        data_dirs=data_dirs,
     )
 
 

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import click
 
-from .. import loader, outputs
-from ..audit import RULES
-from ..audit.rules import run_rules_table
-from ._common import resolve_params
+from ._common import LazyChoice, resolve_params
+
+
+def _rule_names() -> list[str]:
+    from ..audit import RULES
+
+    return list(RULES)
 
 
 @click.command("audit")
@@ -56,7 +59,7 @@ from ._common import resolve_params
     "--rule",
     "rules",
     multiple=True,
-    type=click.Choice(list(RULES)),
+    type=LazyChoice(_rule_names),
     help="Run only this rule (repeatable); default: every enabled rule.",
 )
 def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, parquet_out, rules) -> None:
@@ -66,6 +69,10 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, parquet_
     Prints the flags per rule and which rules were skipped for lack of data.
     """
     keep_freed_memory()
+    from .. import loader, outputs
+    from ..audit import RULES
+    from ..audit.rules import run_rules_table
+
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of.date() if as_of else None)
     data = loader.load_dealer(resolved, strict=True, columns=loader.AUDIT_COLUMNS)
     # the flags stay integer arrays and are written straight into the CSV: no frame is built

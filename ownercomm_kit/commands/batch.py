@@ -22,8 +22,9 @@ from ..words import plural
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Stores run at once on this machine (default: the number of cores, one more when the "
-    "stores do not divide evenly among them, so no core idles at the end).",
+    help="Stores run at once on this machine (default: the number of cores, one more when a small "
+    "group does not divide evenly among them and the stores' estimated memory fits, so no core "
+    "idles at the end).",
 )
 @click.option(
     "--scheduler",
@@ -64,18 +65,31 @@ def batch(
     Writes <out>/<group_id>/<dealer_id>/ per store, index.html and manifest.json. A store
     that fails is reported and the others still run; the exit code is 1 if any failed.
     """
+    if scheduler is None:  # the local pool's fork server imports the workers' modules from now on,
+        from ..batch.executors import LocalPool  # while this process reads the group (light import)
+
+        LocalPool.start_server()
     from tqdm import tqdm
 
     from .. import lean, procs
 
     lean.skip_iri_grammar()  # the group step's nbformat, without an unused 1-2 s import
-    from ..batch import BatchInterrupted, read_group, run_batch
+    from ..batch import BatchInterrupted, run_batch
     from ..errors import StoreFailure
 
-    group = read_group(group_file)  # parameter problems stop here, before anything runs
-    bar = tqdm(total=len(group.dealer_files), unit="store", desc=group.group_id, disable=None, file=sys.stderr)
+    bars = []  # the progress bar, once run_batch has read and checked the group (read once)
+
+    def on_group(group) -> None:
+        bars.append(
+            tqdm(total=len(group.dealer_files), unit="store", desc=group.group_id, disable=None, file=sys.stderr)
+        )
+
+    def close_bar() -> None:
+        for b in bars:
+            b.close()
 
     def on_result(r: dict) -> None:
+        bar = bars[0]
         bar.update(1)
         if not bar.disable:  # per-store lines only on a terminal; logs get the summary
             line = f"{r['dealer_id']}: {r['status']} ({r.get('seconds') or 0:.1f} s)"
@@ -93,11 +107,12 @@ def batch(
                 timeout=timeout,
                 on_result=on_result,
                 history_months=history_months,
+                on_group=on_group,  # parameter problems stop there, before any store runs
             )
     except (ConnectionError, StoreFailure) as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: running stores stopped, nothing half-written
-        bar.close()
+        close_bar()
         what, code = procs.stop_reason(e)
         procs.after_stop()
         if isinstance(e, BatchInterrupted):
@@ -111,7 +126,7 @@ def batch(
             click.echo(f"stopped by {what} before any store finished", err=True)
         sys.exit(code)
     finally:
-        bar.close()
+        close_bar()
     counts = {s: sum(1 for r in result.stores if r["status"] == s) for s in ("ok", "skipped", "failed")}
     click.echo(
         f"{result.group.group_id}: {counts['ok']} ran, {counts['skipped']} unchanged (skipped), "

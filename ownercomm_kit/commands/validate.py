@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..words import plural
-from .. import loader, validation
 from ._common import resolve_params
 
 
@@ -58,6 +57,8 @@ def validate(
         click.echo(f"Group {group.group_id}: {plural(len(group.dealer_files), 'dealer file')}, parameters and ids OK.")
         click.echo("Check each store's data with: ownercomm validate --params <dealer file>")
         return
+    from .. import loader, validation
+
     resolved = resolve_params(data_dir, dealer_file, timezone, as_of, group_file)
     data, infos = loader.load_with_info(resolved, strict=False)
     click.echo(loader.describe(data, infos))

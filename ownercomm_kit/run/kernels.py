@@ -229,14 +229,20 @@ class KernelPool:
             spare.shutdown()
         return StoreKernel.start(startup_timeout=startup_timeout, retries=retries)
 
-    def prestart(self, warm_imports: Iterable[str]) -> None:
+    def has_spare(self) -> bool:
+        return self._spare is not None
+
+    def prestart(self, warm_imports: Iterable[str]) -> bool:
+        """Start (and warm) a spare kernel if there is none; False when it could not start."""
         if self._spare is not None:
-            return
+            return True
         self._close_at_exit()
         try:
             self._spare = StoreKernel.start(retries=0, warm_imports=warm_imports, wait=False)
         except KernelStartError as e:  # the next store starts its own
             log.warning("could not prestart a kernel: %s", e)
+            return False
+        return True
 
     def close(self) -> None:
         spare, self._spare = self._spare, None
@@ -245,3 +251,51 @@ class KernelPool:
 
 
 KERNELS = KernelPool()
+
+
+class SpareBudget:
+    """Shared by a batch's pool workers, so that a spare kernel is warmed only where it is
+    likely to be used: a worker takes its next store from a common queue, so a spare warmed
+    by one worker is wasted (a kernel's start and imports, seconds of CPU on busy cores) when
+    another worker takes the store. It counts the stores not yet taken and the spares warm;
+    a worker warms one when more stores wait than spares are warm (``reserve``)."""
+
+    def __init__(self, ctx, stores: int, workers: int):
+        self._waiting = ctx.Value("i", stores)
+        self._spares = ctx.Value("i", 0)
+        self.workers = workers
+
+    def claim(self, had_spare: bool) -> None:
+        """A worker takes a store (with its spare kernel if it had one)."""
+        with self._waiting.get_lock():
+            self._waiting.value = max(0, self._waiting.value - 1)
+        if had_spare:
+            self.release()
+
+    def release(self) -> None:
+        with self._spares.get_lock():
+            self._spares.value = max(0, self._spares.value - 1)
+
+    def reserve(self, ahead: int) -> bool:
+        """One more spare, if at least ``ahead`` waiting stores have none (True: warm it)."""
+        with self._waiting.get_lock(), self._spares.get_lock():
+            if self._waiting.value - self._spares.value >= max(1, ahead):
+                self._spares.value += 1
+                return True
+        return False
+
+    def counts(self) -> tuple[int, int]:
+        return self._waiting.value, self._spares.value
+
+
+# In a batch's local pool worker: its pool's budget (``batch.executors``); tasks with
+# ``prestart="auto"`` warm their spare by it.
+BUDGET: SpareBudget | None = None
+
+
+def warm_spare(budget: SpareBudget | None, ahead: int, warm_imports) -> None:
+    """Warm a spare kernel in this process if the budget allows (see SpareBudget)."""
+    if budget is None or KERNELS.has_spare() or not budget.reserve(ahead):
+        return
+    if not KERNELS.prestart(warm_imports()):
+        budget.release()

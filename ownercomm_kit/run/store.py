@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import __version__, errors, params, paths, procs
 from . import failure as failure_mod
-from . import publish, resume
+from . import kernels, publish, resume
 from .failure import Failure
 from .kernels import KERNELS, notebook_imports
 from .notebooks import notebook_parameters, notebook_specs, notebooks_for
@@ -110,7 +110,7 @@ def run_dealer(
     timeout: float | None = None,
     startup_timeout: float = 60,
     kernel_retries: int = 2,
-    prestart: bool = False,
+    prestart: bool | str = False,
     shared_plotlyjs: str | None = None,
     history_months: int | None = None,
 ) -> RunResult:
@@ -119,7 +119,8 @@ def run_dealer(
     Never raises for a store problem: the result says ``failed`` with a one-line reason
     (``error``) and the failure as data (``failure``). ``timeout`` bounds the whole store in
     seconds. ``prestart`` starts and warms the next store's kernel in this process while this
-    one runs (batch workers). ``shared_plotlyjs``: with ``report.plotlyjs: shared``, the
+    one runs (batch workers); ``"auto"``: only when the pool's spare budget says another store
+    is likely to follow in this worker (``run.kernels.SpareBudget``). ``shared_plotlyjs``: with ``report.plotlyjs: shared``, the
     relative URL of a copy the caller already wrote (a batch's ``../plotly.min.js``) instead of
     one in the store folder. ``history_months``: also rebuild the store's ``history.csv``
     (``ownercomm history``) before its reports, which chart it (SPEC §10).
@@ -183,7 +184,7 @@ def _run_locked(
     timeout: float | None,
     startup_timeout: float,
     kernel_retries: int,
-    prestart: bool,
+    prestart: bool | str,
     shared_plotlyjs: str | None,
     history_months: int | None = None,
 ) -> None:
@@ -288,7 +289,7 @@ def _run_into(
     deadline: float | None,
     startup_timeout: float,
     kernel_retries: int,
-    prestart: bool,
+    prestart: bool | str,
     shared_plotlyjs: str | None,
 ) -> None:
     """Execute the store's notebooks in a fresh kernel, everything written into ``staging``."""
@@ -298,9 +299,16 @@ def _run_into(
     startup_timeout = procs.remaining(deadline, startup_timeout)  # the kernel's start counts too
     kernel = KERNELS.take(startup_timeout=startup_timeout, retries=kernel_retries)
     result.timings["kernel"] = time.perf_counter() - t
+    budget = kernels.BUDGET if prestart == "auto" else None
+
+    def warm_imports():
+        return notebook_imports(s[0] for s in store.specs)
+
     try:
-        if prestart:
-            KERNELS.prestart(notebook_imports(s[0] for s in store.specs))
+        if prestart is True:
+            KERNELS.prestart(warm_imports())
+        elif budget is not None:  # early only when every worker will surely take one more store
+            kernels.warm_spare(budget, budget.workers, warm_imports)
         parameters = notebook_parameters(store.dealer_file, store.group_file, store.as_of, staging, store.resolved)
         plotlyjs = str((store.resolved.get("report") or {}).get("plotlyjs") or "inline")
         if plotlyjs == "shared" and shared_plotlyjs:
@@ -317,6 +325,8 @@ def _run_into(
             startup_timeout=startup_timeout,
             timings=result.timings,
         )
+        if budget is not None:  # this worker is about to take the next waiting store: warm its kernel
+            kernels.warm_spare(budget, 1, warm_imports)
     finally:
         kernel.shutdown()
 
@@ -374,6 +384,11 @@ def run_task(task: dict) -> dict:
     """A batch worker's entry point: ``run_dealer(**task)`` as a plain dict (picklable)."""
     task = {k: v for k, v in task.items() if k != "dealer_id"}
     dealer_file = task.pop("dealer_file")
+    if task.get("prestart") == "auto":
+        if kernels.BUDGET is None:  # not in a local pool worker: no spare
+            task["prestart"] = False
+        else:
+            kernels.BUDGET.claim(KERNELS.has_spare())
     try:
         return run_dealer(dealer_file, **task).to_dict()
     except BaseException as e:  # noqa: BLE001 - even a KeyboardInterrupt in a worker is this store's

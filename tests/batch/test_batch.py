@@ -252,14 +252,53 @@ def test_prestart_only_where_another_store_follows(kit, monkeypatch):
     assert [s["status"] for s in result.stores] == ["failed"] * 4
 
 
-def test_local_pool_runs_the_uneven_last_store_beside_the_others():
-    from ownercomm_kit.batch.executors import LocalPool
+def test_concurrency_rule_adds_a_store_only_for_a_small_uneven_group_that_fits_in_memory():
+    from ownercomm_kit.batch.executors import concurrency_rule
 
+    GB = 2**30
+
+    def rule(n, slots=2, spread=True, each=GB, available=16 * GB):
+        return concurrency_rule(n, slots, spread=spread, estimates=[each] * n, available=available)
+
+    # small stores, plenty of memory: one more only where the last round would run alone
+    assert [rule(n) for n in range(1, 9)] == [1, 2, 3, 2, 3, 2, 2, 2]  # 7 on 2: a 1/7 tail, not worth it
+    assert [rule(n, slots=4) for n in range(1, 10)] == [1, 2, 3, 4, 5, 5, 4, 4, 5]
+    assert rule(301) == 2 and rule(301, slots=4) == 4  # a big group: never 1.25-1.5x the memory all night
+    # --workers N is exactly N at once
+    assert [rule(n, spread=False) for n in range(1, 6)] == [1, 2, 2, 2, 2]
+    assert rule(3, slots=1) == 1  # one core: nothing idles
+    # memory: the largest slots + 1 stores must fit in MEMORY_SHARE of what is available
+    assert rule(3, each=5 * GB, available=16 * GB) == 2  # 15 GB > 12.8 GB
+    assert rule(3, each=4 * GB, available=16 * GB) == 3
+    mixed = [8 * GB, GB, GB]
+    assert concurrency_rule(3, 2, spread=True, estimates=mixed, available=12 * GB) == 2
+    assert concurrency_rule(3, 2, spread=True, estimates=mixed, available=13 * GB) == 3
+    # unknown memory or sizes: no extra store
+    assert concurrency_rule(3, 2, spread=True, estimates=None, available=16 * GB) == 2
+    assert concurrency_rule(3, 2, spread=True, estimates=[GB] * 3, available=None) == 2
+    assert concurrency_rule(0, 2, spread=True) == 1
+
+
+def test_local_pool_plans_from_the_stores_data_files(tmp_path, monkeypatch):
+    from ownercomm_kit.batch import executors
+    from ownercomm_kit.batch.executors import LocalPool, store_estimate
+
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.mkdir(), big.mkdir()
+    (small / "customers.csv").write_bytes(b"x" * 1000)
+    (big / "customers.parquet").write_bytes(b"x" * 1000)
+    assert store_estimate(small) == executors.STORE_BASE_BYTES + 5 * 1000
+    assert store_estimate(big) == executors.STORE_BASE_BYTES + 15 * 1000
+    assert store_estimate(None) == store_estimate(tmp_path / "missing") == executors.STORE_BASE_BYTES
+
+    monkeypatch.setattr(executors, "available_memory", lambda: 16 * 2**30)
     default = LocalPool()
     default.slots = 2  # as on a 2-core machine
-    assert [default.concurrency(n) for n in range(1, 8)] == [1, 2, 3, 2, 3, 2, 3]
-    chosen = LocalPool(2)  # --workers N is exactly N at once
-    assert [chosen.concurrency(n) for n in range(1, 6)] == [1, 2, 2, 2, 2]
+    assert default.plan([str(small)] * 3) == 3
+    assert default.concurrency(3) == 3 and default.concurrency(2) == 2  # a restarted pool: no extra
+    monkeypatch.setattr(executors, "available_memory", lambda: 2**30)
+    assert default.plan([str(small)] * 3) == 2
+    assert LocalPool(2).plan([str(small)] * 3) == 2
     assert LocalPool(1).concurrency(3) == 1
 
 

@@ -99,8 +99,9 @@ def test_one_chunk_keeps_values():
     pd.testing.assert_series_equal(one, s)
 
 
+@pytest.mark.parametrize("parallel", [0, 10**9])
 @pytest.mark.parametrize("row_group", [1, 2, 3, 100])
-def test_read_raw_gives_one_chunk_per_text_column(tmp_path, monkeypatch, row_group):
+def test_read_raw_gives_one_chunk_per_text_column(tmp_path, monkeypatch, row_group, parallel):
     """Text columns come out of read_raw in one chunk (joined as read), with the values, nulls
     and dtypes of the plain pandas read, from a file of many row groups (and CSV blocks)."""
     import pyarrow.csv as pacsv
@@ -117,6 +118,7 @@ def test_read_raw_gives_one_chunk_per_text_column(tmp_path, monkeypatch, row_gro
         }
     )
     pq.write_table(table, tmp_path / "t.parquet", row_group_size=row_group)
+    monkeypatch.setattr(formats.readers, "PARALLEL_JOIN_ROWS", parallel)
     raw = formats.read_raw(tmp_path / "t.parquet").frame
     plain = pd.read_parquet(tmp_path / "t.parquet")
     for c in ("id", "short"):

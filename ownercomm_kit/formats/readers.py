@@ -377,6 +377,9 @@ def _parquet_fields(path) -> list[str]:
 # and the frame are not held whole together). Same values and dtypes.
 _TO_PANDAS = {"split_blocks": True, "self_destruct": True}
 
+# Tables at least this long have their text columns joined on two threads.
+PARALLEL_JOIN_ROWS = 200_000
+
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
     headers = None
@@ -388,13 +391,28 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
         frame = pd.read_parquet(path, columns=fields, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
     else:
         frame = pd.read_parquet(path, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
+    texts = []
     for c in frame.columns:
         dtype = frame[c].dtype
         # Text columns to the kit's string dtype; other typed columns stay as they are.
         if isinstance(dtype, pd.StringDtype) or (
             dtype == object and pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")
         ):
-            frame[c] = one_chunk(frame[c].astype("string"))
+            texts.append(c)
+
+    def text(c):
+        return one_chunk(frame[c].astype("string"))
+
+    if len(frame) >= PARALLEL_JOIN_ROWS and len(texts) > 1:
+        # Arrow joins chunks without the GIL: two columns at a time
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for c, series in zip(texts, pool.map(text, texts)):
+                frame[c] = series
+    else:
+        for c in texts:
+            frame[c] = text(c)
     frame.columns = [str(c).strip() for c in frame.columns]
     return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet", headers=headers)
 

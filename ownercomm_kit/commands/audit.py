@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
 from pathlib import Path
 
 import click
@@ -68,8 +65,10 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, parquet_
     DATA_DIR is the dealer's folder of exports (it overrides the dealer file's data_dir).
     Prints the flags per rule and which rules were skipped for lack of data.
     """
-    keep_freed_memory()
     from .. import loader, outputs
+    from ..procs import keep_freed_memory
+
+    keep_freed_memory()  # see procs: fewer fresh pages for the big arrays
     from ..audit import RULES
     from ..audit.rules import run_rules_table
 
@@ -97,27 +96,3 @@ def audit(data_dir, dealer_file, timezone, as_of, out, suppression_out, parquet_
         sup = suppression_list(data, resolved)
         outputs.write_csv(sup, suppression_out)
         click.echo(f"{len(sup):,} suppression rows -> {suppression_out}")
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
-
-
-def keep_freed_memory() -> bool:
-    """Let the C allocator reuse the memory of freed arrays instead of giving it back to the
-    system and asking for fresh pages again (glibc only; a no-op elsewhere).
-
-    The audit of a big store makes and drops hundreds of arrays of millions of elements; by
-    default glibc maps each one fresh and unmaps it when freed, and on a virtual machine the
-    first touch of every fresh page costs system time (about a third of the command's CPU on
-    10 million messages). With mmap off and no trimming, a freed array's pages stay in the
-    process and serve the next allocation. Peak memory grows a little (freed blocks are not
-    returned until exit). Returns whether the settings were applied."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))

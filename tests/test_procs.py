@@ -1,9 +1,9 @@
-"""``ownercomm audit`` asks glibc to keep freed memory for reuse: harmless, and the same flags."""
+"""procs.keep_freed_memory (``ownercomm audit`` asks glibc to keep freed memory for reuse): harmless."""
 
 import subprocess
 import sys
 
-from ownercomm_kit.commands.audit import keep_freed_memory
+from ownercomm_kit.procs import keep_freed_memory
 
 
 def test_keep_freed_memory_is_safe_to_call_twice():
@@ -13,7 +13,7 @@ def test_keep_freed_memory_is_safe_to_call_twice():
     if sys.platform.startswith("linux"):
         # big arrays are still allocated, filled and freed normally afterwards
         code = (
-            "from ownercomm_kit.commands.audit import keep_freed_memory as k; import numpy as np;"
+            "from ownercomm_kit.procs import keep_freed_memory as k; import numpy as np;"
             "k(); a = [np.arange(3_000_000) * i for i in range(4)]; del a[1:3];"
             "b = np.ones(5_000_000); print(int(a[-1][-1] + b.sum()))"
         )

@@ -17,11 +17,12 @@ import functools
 import logging
 import multiprocessing
 import os
+from pathlib import Path
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterator, Protocol
 
-from .. import procs
+from .. import datafolder, procs
 
 log = logging.getLogger(__name__)
 Task = dict
@@ -82,16 +83,15 @@ def store_estimate(data_dir: str | os.PathLike | None) -> int:
     if not data_dir:
         return total
     try:
-        for root, _dirs, files in os.walk(data_dir):
-            for name in files:
-                path = os.path.join(root, name)
-                try:
-                    size = os.stat(path).st_size
-                except OSError:
-                    continue
-                total += size * BYTES_PER_DATA_BYTE.get(os.path.splitext(name)[1].lower(), BYTES_PER_DATA_BYTE_OTHER)
+        files = datafolder.data_files(data_dir, subfolders=True)  # what the loader may read
     except OSError:
-        pass
+        return total
+    for path in files:
+        try:
+            size = (Path(data_dir) / path).stat().st_size
+        except OSError:
+            continue
+        total += size * BYTES_PER_DATA_BYTE.get(path.suffix.lower(), BYTES_PER_DATA_BYTE_OTHER)
     return total
 
 

@@ -287,6 +287,9 @@ def test_local_pool_plans_from_the_stores_data_files(tmp_path, monkeypatch):
     small.mkdir(), big.mkdir()
     (small / "customers.csv").write_bytes(b"x" * 1000)
     (big / "customers.parquet").write_bytes(b"x" * 1000)
+    (small / "~$customers.xlsx").write_bytes(b"x" * 10**6)  # an Office lock file is not data
+    (small / ".cache").mkdir()
+    (small / ".cache" / "old.parquet").write_bytes(b"x" * 10**6)
     assert store_estimate(small) == executors.STORE_BASE_BYTES + 5 * 1000
     assert store_estimate(big) == executors.STORE_BASE_BYTES + 15 * 1000
     assert store_estimate(None) == store_estimate(tmp_path / "missing") == executors.STORE_BASE_BYTES

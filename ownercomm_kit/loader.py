@@ -198,99 +198,33 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
     """(frame or None, row numbers, absent columns, problems) of one table's file."""
     required = schema.TABLES[name].required
     mapping = (params.get("mapping") or {}).get(name) or {}
+
+    def said(level: str, message: str, **extra) -> Problem:  # a problem of the whole file
+        return Problem(level, name, src.name, None, None, None, message, **extra)
+
     try:
         raw = formats.read_raw(src.path, src.sheet, columns=_file_columns(name, src, mapping, keep))
     except formats.EmptyFileError as e:
         if required:
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
-            return (
-                None,
-                None,
-                None,
-                [
-                    Problem(
-                        "error",
-                        name,
-                        src.name,
-                        None,
-                        None,
-                        None,
-                        f"unreadable file: {e} (0 bytes or blank lines only): {what}",
-                    )
-                ],
-            )
-        return (
-            None,
-            None,
-            None,
-            [
-                Problem(
-                    "warning",
-                    name,
-                    src.name,
-                    None,
-                    None,
-                    None,
-                    "the file is empty (0 bytes or blank lines only); the table is treated "
-                    "as missing and what needs it is skipped",
-                )
-            ],
-        )
+            return None, None, None, [said("error", f"unreadable file: {e} (0 bytes or blank lines only): {what}")]
+        message = "the file is empty (0 bytes or blank lines only); the table is treated as missing and what needs it is skipped"
+        return None, None, None, [said("warning", message)]
     except FormatError as e:
-        return (
-            None,
-            None,
-            None,
-            [
-                Problem(
-                    "error",
-                    name,
-                    src.name,
-                    None,
-                    None,
-                    None,
-                    f"unreadable file: {e}",
-                    public="unreadable file (ownercomm validate says why)",
-                )
-            ],
-        )
+        public = "unreadable file (ownercomm validate says why)"
+        return None, None, None, [said("error", f"unreadable file: {e}", public=public)]
     if len(raw.frame) == 0:  # a header row and nothing else
         if required:  # read (its columns are checked), said plainly; the reports show zeros
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
             df, kept, absent, found = load_table(name, raw, tz, mapping, params.get("values") or {}, info, keep)
-            return (
-                df,
-                kept,
-                absent,
-                found
-                + [
-                    Problem(
-                        "warning",
-                        name,
-                        src.name,
-                        None,
-                        None,
-                        None,
-                        f"{what}: the file has a header row and no data rows; the reports say so and show no figures from it",
-                    )
-                ],
+            message = (
+                f"{what}: the file has a header row and no data rows; the reports say so and show no figures from it"
             )
-        return (
-            None,
-            None,
-            None,
-            [
-                Problem(
-                    "warning",
-                    name,
-                    src.name,
-                    None,
-                    None,
-                    None,
-                    "the file has a header row and no data rows; the table is treated as missing and what needs it is skipped",
-                )
-            ],
+            return df, kept, absent, found + [said("warning", message)]
+        message = (
+            "the file has a header row and no data rows; the table is treated as missing and what needs it is skipped"
         )
+        return None, None, None, [said("warning", message)]
     return load_table(name, raw, tz, mapping, params.get("values") or {}, info, keep, release=True)
 
 

@@ -53,22 +53,7 @@ def skip_iri_grammar() -> bool:
 
     Nothing happens when jsonschema's format checkers are already imported (the cost is
     paid), or when jsonschema or that module is not installed."""
-    if "jsonschema._format" in sys.modules or HIDDEN in sys.modules:
-        return False
-    try:
-        if importlib.util.find_spec("jsonschema") is None or importlib.util.find_spec(HIDDEN) is None:
-            return False
-    except (ImportError, ValueError):
-        return False
-    sys.modules[HIDDEN] = None  # type: ignore[assignment]  # `import` raises ImportError
-    try:
-        import jsonschema._format  # noqa: F401
-    except Exception:  # noqa: BLE001 - best effort: jsonschema then imports as it would have
-        return False
-    finally:
-        if sys.modules.get(HIDDEN, 0) is None:
-            del sys.modules[HIDDEN]
-    return True
+    return _import_without(HIDDEN, "jsonschema._format")
 
 
 skip_iri_grammar()

@@ -40,12 +40,13 @@ def headline_figures(data: DealerData, flags: pd.DataFrame, params: dict) -> dic
     """The audit's headline counts (SPEC §7 kpis.json) of ``data`` (already up to its as_of)
     and its flags: what the report shows and what ``ownercomm history`` records per month-end."""
     comm = data["communications"]
+    customers = int(comm["customer_id"].nunique())
     return {
         "messages": int(len(comm)),
-        "customers_messaged": int(comm["customer_id"].nunique()),
+        "customers_messaged": customers,
         "flags_high": int((flags["severity"] == "high").sum()),
         "flags_total": int(len(flags)),
-        "over_cap_customer_share": metrics.over_cap_customer_share(data, flags, params),
+        "over_cap_customer_share": metrics.over_cap_customer_share(data, flags, params, customers=customers),
     }
 
 

@@ -16,7 +16,7 @@ from ..arrays import from_min, max_or, take
 from ..data import DealerData
 from .rules import RULES, customer_local, exempt_mask
 from .suppression import as_of_bounds
-from .windows import DAY, Messages, asof_latest, messages_of, ns_utc, prefix, runs, uniq
+from .windows import DAY, Messages, messages_of, ns_utc, prefix, runs, uniq
 
 TIERS = ("loyal", "self_directed", "responsive", "dormant")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -87,8 +87,25 @@ def definitions(params: dict | None) -> dict[str, str]:
 
 
 def _month_index(m: Messages) -> np.ndarray:
-    d = m.local_day().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return from_min(d)
+    """Each sorted row's calendar month (local date), counted from the first month."""
+    day = m.local_day()
+    if not len(day):
+        return np.zeros(0, np.int64)
+    # through a table of the days from the first to the last (thousands of days, not millions of rows)
+    first = int(day.min())
+    month = np.arange(first, int(day.max()) + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return month[day - first] - month[0]
+
+
+def _month_runs(m: Messages) -> tuple[np.ndarray, np.ndarray]:
+    """Customer-months as runs of the sorted rows: (first row of each, each row's run number);
+    shared by ``frequency`` and ``fatigue`` (computed once per sorted messages)."""
+
+    def compute():
+        mi = _month_index(m)
+        return runs(m.cust * (int(max_or(mi, 0)) + 1) + mi)  # sorted: customer, then time
+
+    return m.cached(("metrics", "month_runs"), compute)
 
 
 def frequency(data: DealerData) -> pd.DataFrame:
@@ -96,8 +113,7 @@ def frequency(data: DealerData) -> pd.DataFrame:
     cols = ["by", "value", "customer_months", "mean", "median", "p90", "max"]
     if not len(m):
         return pd.DataFrame(columns=cols)
-    mi = _month_index(m)
-    active, slot = runs(m.cust * (int(mi.max()) + 1) + mi)  # sorted: customer, then time
+    active, slot = _month_runs(m)
     rows = [("all", "all", np.bincount(slot, minlength=len(active)))]
     for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
         for code, name in enumerate(names):
@@ -154,10 +170,14 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def over_cap_customer_share(data: DealerData, flags: pd.DataFrame, params: dict | None = None) -> float | None:
-    """None when no customer was messaged or both cap rules are turned off (undefined, not 0)."""
+def over_cap_customer_share(
+    data: DealerData, flags: pd.DataFrame, params: dict | None = None, *, customers: int | None = None
+) -> float | None:
+    """None when no customer was messaged or both cap rules are turned off (undefined, not 0).
+    ``customers``: the distinct customers messaged when the caller has counted them already."""
     # customers messaged: counted directly (the sorted message index is not needed for a count)
-    customers = int(data["communications"]["customer_id"].nunique())
+    if customers is None:
+        customers = int(data["communications"]["customer_id"].nunique())
     caps_on = params is None or any(params["rules"][r].get("enabled", True) for r in ("cap_total", "cap_channel"))
     if not customers or not caps_on:
         return None
@@ -203,8 +223,7 @@ def fatigue(data: DealerData, params: dict) -> pd.DataFrame:
     cols = ["messages_in_month", "customer_months", "messages", "response_rate", "unsubscribe_rate"]
     if not len(m):
         return pd.DataFrame(columns=cols)
-    mi = _month_index(m)
-    active, slot = runs(m.cust * (int(mi.max()) + 1) + mi)
+    active, slot = _month_runs(m)
     n = np.bincount(slot, minlength=len(active))
     cap = int(params["audit"]["fatigue_max_bucket"])
     bucket = np.minimum(n, cap)
@@ -262,10 +281,12 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
         k = (ac >= 0) & (ap["status"] == "kept").fillna(False).to_numpy(bool) & (due > a_start) & (due <= a_end)
         kept[ac[k]] = True
         # booked from a message: the latest earlier message in the window, within the attribution days
-        win = np.flatnonzero(in_win)
         b = np.flatnonzero((ac >= 0) & (at > a_start) & (at <= a_end))
-        prev = asof_latest(ac[b], at[b] - 1, code_of_msg[win], m.t[win])
-        gap = at[b] - take(m.t[win], prev, 0)  # prev -1: no message before (there may be none at all)
+        message_code = m.customers.get_indexer(ids)  # customer (code into ids) -> code into m.customers
+        prev = latest_at_or_before(m, message_code[ac[b]], at[b] - 1)
+        # the latest message up to the booking is in the window exactly when it is after the window's start
+        prev = np.where(take(m.t, prev, a_start) > a_start, prev, -1)
+        gap = at[b] - take(m.t, prev, 0)  # prev -1: no message before (there may be none at all)
         hit = (prev >= 0) & (gap <= int(params["audit"]["booking_attribution_days"] * DAY))
         booked[ac[b][hit]] = True
     engaged = responded | booked
@@ -282,6 +303,24 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
             "messages_12m": messages,
         }
     )
+
+
+def latest_at_or_before(m: Messages, cust: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """For each (customer code into ``m.customers``, time bound): the last sorted row of that
+    customer with ``t <= bound``, -1 when none (or the code is -1). One ``searchsorted`` on the
+    sorted messages' own key: ``windows.asof_latest`` on all rows gives the same times, but sorts
+    and ranks millions of message times again to build a key of its own."""
+    cust = np.asarray(cust, dtype=np.int64)
+    bound = np.asarray(bound, dtype=np.int64)
+    out = np.full(len(cust), -1, np.int64)
+    ok = cust >= 0
+    if not len(m) or not ok.any():
+        return out
+    pos = np.searchsorted(m.key, m.lo_key(cust[ok], bound[ok]), "left") - 1  # last row before "after bound"
+    same = pos >= 0
+    same[same] = m.cust[pos[same]] == cust[ok][same]
+    out[ok] = np.where(same, pos, -1)
+    return out
 
 
 def tier_summary(tier_table: pd.DataFrame, params: dict) -> pd.DataFrame:

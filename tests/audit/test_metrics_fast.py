@@ -1,0 +1,169 @@
+"""The audit figures' fast paths against their general forms (random and edge inputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.audit import dealer, msg, params
+from ownercomm_kit.arrays import from_min, take
+from ownercomm_kit.audit import metrics
+from ownercomm_kit.audit.suppression import as_of_bounds
+from ownercomm_kit.audit.windows import DAY, asof_latest, messages_of, ns_utc
+
+TZ = "America/Chicago"
+
+
+def _random_dealer(seed: int, n: int, customers: int, *, sub_second=False, tz=TZ, appointments=0):
+    rng = np.random.default_rng(seed)
+    base = pd.Timestamp("2025-03-01", tz="UTC").value
+    t = base + rng.integers(0, 500 * DAY, n)
+    if not sub_second:
+        t -= t % 10**9
+        t[: n // 3] -= t[: n // 3] % (3600 * 10**9)  # ties on the hour
+    cust = rng.integers(0, customers, n)
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp(int(t[i]), tz="UTC"),
+            customer=f"C{cust[i]}",
+            responded_at=pd.Timestamp(int(t[i]) + 3600 * 10**9, tz="UTC") if rng.random() < 0.2 else None,
+        )
+        for i in range(n)
+    ]
+    appts = []
+    for k in range(appointments):
+        at = base + int(rng.integers(-30 * DAY, 520 * DAY))
+        appts.append(
+            {
+                "appointment_id": f"A{k}",
+                "customer_id": f"C{rng.integers(0, customers + 3)}",  # some never messaged
+                "booked_at": pd.Timestamp(at, tz="UTC"),
+                "scheduled_for": pd.Timestamp(at + 5 * DAY, tz="UTC"),
+                "status": rng.choice(["kept", "no_show", "cancelled"]),
+            }
+        )
+    people = [{"customer_id": f"C{c}"} for c in range(customers + 3)]
+    tables = {"appointments": appts} if appts else {}
+    return dealer(msgs, people, timezone=tz, as_of="2026-06-30", **tables)
+
+
+@pytest.mark.parametrize("sub_second", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_latest_at_or_before_is_asof_latest(seed, sub_second):
+    data = _random_dealer(seed, 300, 80 if sub_second else 12, sub_second=sub_second)
+    m = messages_of(data)
+    assert (m.uniq_t is not None) == sub_second  # nanosecond stamps of 80 customers: ranked times
+    rng = np.random.default_rng(seed + 100)
+    k = 400
+    cust = rng.integers(-1, len(m.customers) + 0, k)
+    bound = np.concatenate(
+        [
+            m.t[rng.integers(0, len(m), k // 2)] + rng.integers(-2, 3, k // 2),  # on and around message times
+            m.t.min() + rng.integers(-DAY, 520 * DAY, k - k // 2),
+        ]
+    )
+    bound[:3] = [np.iinfo(np.int64).min // 2, m.t.min() - 1, m.t.max() + DAY]
+    got = metrics.latest_at_or_before(m, cust, bound)
+    want = asof_latest(np.maximum(cust, 0), bound, m.cust, m.t)
+    want[cust < 0] = -1
+    # the same message time (of tied times, either row)
+    assert np.array_equal(got >= 0, want >= 0)
+    assert np.array_equal(take(m.t, got, 0), take(m.t, want, 0))
+    assert np.all(m.cust[got[got >= 0]] == cust[got >= 0])
+
+
+def test_latest_at_or_before_empty_inputs():
+    m = messages_of(_random_dealer(0, 5, 2))
+    assert metrics.latest_at_or_before(m, np.array([], np.int64), np.array([], np.int64)).shape == (0,)
+    assert list(metrics.latest_at_or_before(m, [-1, -1], [0, 10**18])) == [-1, -1]
+
+
+def _tiers_general(data, p):
+    """The tiers' "booked from a message" by the general as-of join (the form before the fast path)."""
+    m = messages_of(data)
+    months = int(p["audit"]["tier_window_months"])
+    _, a_end = as_of_bounds(data)
+    start = pd.Timestamp(data.as_of) + pd.Timedelta(days=1) - pd.DateOffset(months=months)
+    a_start = int(start.tz_localize(data.timezone, nonexistent="shift_forward", ambiguous=False).value) - 1
+    ids = pd.Index(pd.concat([data["customers"]["customer_id"], pd.Series(m.customers)]).dropna().unique()).astype(
+        "string"
+    )
+    in_win = (m.t > a_start) & (m.t <= a_end)
+    code_of_msg = ids.get_indexer(m.customers)[m.cust]
+    booked = np.zeros(len(ids), bool)
+    ap = data["appointments"]
+    ac = ids.get_indexer(pd.Index(ap["customer_id"]))
+    at = ns_utc(ap["booked_at"])
+    win = np.flatnonzero(in_win)
+    b = np.flatnonzero((ac >= 0) & (at > a_start) & (at <= a_end))
+    prev = asof_latest(ac[b], at[b] - 1, code_of_msg[win], m.t[win])
+    gap = at[b] - take(m.t[win], prev, 0)
+    hit = (prev >= 0) & (gap <= int(p["audit"]["booking_attribution_days"] * DAY))
+    booked[ac[b][hit]] = True
+    return pd.Series(booked, index=ids)
+
+
+@pytest.mark.parametrize("sub_second", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_tiers_booked_from_message_as_the_general_join(seed, sub_second):
+    data = _random_dealer(seed, 400, 15, sub_second=sub_second, appointments=60)
+    p = params(audit={"booking_attribution_days": [1, 7, 14, 30][seed % 4]})
+    t = metrics.tiers(data, p).set_index("customer_id")
+    want = _tiers_general(data, p)
+    assert t["booked_from_message"].to_dict() == want.to_dict()
+    assert want.any() and not want.all()  # the cases say something
+
+
+def test_tiers_booked_from_one_message_at_the_window_edges():
+    p = params()
+    at = [
+        {
+            "appointment_id": "A1",
+            "customer_id": "C1",
+            "booked_at": "2025-07-02 10:00",
+            "scheduled_for": "2025-07-05 10:00",
+            "status": "kept",
+        }
+    ]
+    # the only earlier message is before the 12-month window: not booked from a message
+    before = dealer([msg("M1", "2025-06-30 23:59")], timezone=TZ, as_of="2026-06-30", appointments=at)
+    inside = dealer([msg("M1", "2025-07-01 00:00")], timezone=TZ, as_of="2026-06-30", appointments=at)
+    for data in (before, inside):
+        t = metrics.tiers(data, p).set_index("customer_id")
+        assert t["booked_from_message"].to_dict() == _tiers_general(data, p).to_dict()
+    assert not metrics.tiers(before, p)["booked_from_message"].any()
+    assert metrics.tiers(inside, p)["booked_from_message"].all()
+
+
+@pytest.mark.parametrize("tz", [TZ, "Australia/Lord_Howe", "Asia/Kolkata", "UTC"])
+def test_month_index_as_datetime_months(tz):
+    # around month ends, DST changes and before 1970
+    stamps = [
+        "1969-12-31 23:30",
+        "1970-01-01 00:30",
+        "2026-03-08 01:59",
+        "2026-03-08 03:00",
+        "2026-03-31 23:59",
+        "2026-04-01 00:00",
+        "2026-10-04 01:30",
+        "2026-11-01 01:30",
+        "2024-02-29 12:00",
+    ]
+    msgs = [
+        msg(f"M{i}-{h}", pd.Timestamp(s, tz="UTC") + pd.Timedelta(hours=h), customer=f"C{i % 3}")
+        for i, s in enumerate(stamps)
+        for h in (-7, 0, 6)
+    ]
+    m = messages_of(dealer(msgs, timezone=tz, as_of="2026-12-31"))
+    want = from_min(m.local_day().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64))
+    assert np.array_equal(metrics._month_index(m), want)
+
+
+def test_month_index_one_message_and_none():
+    m = messages_of(dealer([msg("M1", "2026-05-01 10:00")], timezone=TZ))
+    assert list(metrics._month_index(m)) == [0]
+    empty = dealer([], [{"customer_id": "C1"}], timezone=TZ, as_of="2026-06-30")
+    assert len(metrics._month_index(messages_of(empty))) == 0
+    assert metrics.frequency(empty).empty and metrics.fatigue(empty, params()).empty

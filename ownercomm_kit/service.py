@@ -523,7 +523,10 @@ def reminder_timing(data: DealerData, p: dict, status: pd.DataFrame | None = Non
 def _asof(left: pd.DataFrame, right: pd.DataFrame, left_on: str, right_on: str, by: str) -> pd.DataFrame:
     """Each row of ``left`` with the last row of ``right`` of the same ``by`` on or before its date
     (``pd.merge_asof`` backward), the ``by`` keys matched as integer codes (empty sides allowed)."""
-    codes, _ = pd.factorize(pd.concat([left[by], right[by]], ignore_index=True).astype("object"))
+    keys = pd.concat([left[by], right[by]], ignore_index=True)
+    if not isinstance(keys.dtype, pd.StringDtype):  # two string columns: hashed by Arrow, no Python objects
+        keys = keys.astype("object")
+    codes, _ = pd.factorize(keys)
     lc, rc = codes[: len(left)], codes[len(left) :]
     extra = [c for c in right.columns if c != by]
     if len(right) == 0 or len(left) == 0:

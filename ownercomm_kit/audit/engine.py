@@ -40,7 +40,7 @@ def headline_figures(data: DealerData, flags: pd.DataFrame, params: dict) -> dic
     """The audit's headline counts (SPEC §7 kpis.json) of ``data`` (already up to its as_of)
     and its flags: what the report shows and what ``ownercomm history`` records per month-end."""
     comm = data["communications"]
-    customers = int(comm["customer_id"].nunique())
+    customers = metrics.customers_messaged(data)
     return {
         "messages": int(len(comm)),
         "customers_messaged": customers,

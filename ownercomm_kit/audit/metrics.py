@@ -15,6 +15,7 @@ from .. import schema
 from ..arrays import from_min, max_or, take
 from ..data import DealerData
 from .rules import RULES, customer_local, exempt_mask
+from . import windows
 from .suppression import as_of_bounds
 from .windows import DAY, Messages, messages_of, ns_utc, prefix, runs, uniq
 
@@ -147,13 +148,16 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
         for w in ws or []
     ]
     out = []
+    masks: dict[str, tuple] = {}  # channel -> its counted rows, their times and prefix sums (shared by its windows)
     for name, channel, w in caps:
-        on = counted if channel == "all" else counted & (m.channel == schema.CHANNELS.index(channel))
-        psum = prefix(on)
-        rows = np.flatnonzero(on)
+        if channel not in masks:
+            on = counted if channel == "all" else counted & (m.channel == schema.CHANNELS.index(channel))
+            rows = np.flatnonzero(on)
+            masks[channel] = (rows, m.t[rows], prefix(on))
+        rows, t_rows, psum = masks[channel]
         c = psum[rows + 1] - psum[m.window_start(w["days"])[rows]]
         period = uniq(m.cust[rows[c > w["max"]]])
-        now_rows = rows[(m.t[rows] <= a_end) & (m.t[rows] > a_end - int(w["days"] * DAY))]
+        now_rows = rows[(t_rows <= a_end) & (t_rows > a_end - int(w["days"] * DAY))]
         now = np.bincount(m.cust[now_rows], minlength=len(m.customers)) >= w["max"]
         out.append(
             {
@@ -349,7 +353,13 @@ def replay(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def replay_by_sender(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
-    sent = data["communications"]["sender"].value_counts()
+    m = _sorted_if_built(data)
+    if m is not None and isinstance(data["communications"]["sender"].dtype, pd.StringDtype):
+        # the sorted messages' sender codes are the exact schema names: counted without hashing 10M strings
+        counts = np.bincount(m.sender[m.sender >= 0], minlength=len(schema.SENDERS))
+        sent = pd.Series(counts, index=list(schema.SENDERS))
+    else:
+        sent = data["communications"]["sender"].value_counts()
     distinct = flags.drop_duplicates("message_id")
     lost = distinct["sender"].value_counts()
     by_rule = flags.groupby(["sender", "rule"], observed=True).size().unstack(fill_value=0)
@@ -378,11 +388,35 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
         }
     )
     out = out.sort_values(["flagged_messages", "flags"], ascending=False, kind="stable").head(top)
-    sent = data["communications"]["customer_id"].value_counts()
-    out["messages"] = [int(sent.get(c, 0)) for c in out.index]
+    m = _sorted_if_built(data)
+    if m is not None and isinstance(data["communications"]["customer_id"].dtype, pd.StringDtype):
+        # messages per customer from the sorted messages' customer codes (no count of 10M strings)
+        code = m.customers.get_indexer(pd.Index(out.index).astype("string"))
+        per = np.append(np.bincount(m.cust, minlength=len(m.customers)), 0)  # code -1 (not messaged): 0
+        out["messages"] = [int(n) for n in per[code]]
+    else:
+        sent = data["communications"]["customer_id"].value_counts()
+        out["messages"] = [int(sent.get(c, 0)) for c in out.index]
     rules = flags[flags["customer_id"].isin(out.index)].groupby("customer_id", observed=True)["rule"].unique()
     out["rules"] = [", ".join(sorted(rules[c])) for c in out.index]
     return out.rename_axis("customer_id").reset_index()[cols]
+
+
+def customers_messaged(data: DealerData) -> int:
+    """Distinct customers messaged: the sorted messages' customers when the rules built them
+    already (the same count as ``nunique`` of a string column), else counted."""
+    m = _sorted_if_built(data)
+    comm = data["communications"]
+    if m is not None and isinstance(comm["customer_id"].dtype, pd.StringDtype):
+        return len(m.customers)
+    return int(comm["customer_id"].nunique())
+
+
+def _sorted_if_built(data: DealerData) -> Messages | None:
+    """The sorted messages of ``data`` when ``messages_of`` has built them already (the rules
+    have, in the audit), else None: a figure never sorts (or rejects) the messages for a count."""
+    built = getattr(data, windows._CACHE_ATTR, None)
+    return built[1] if built is not None and built[0] is data["communications"] else None
 
 
 def __getattr__(name: str):

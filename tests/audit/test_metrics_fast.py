@@ -167,3 +167,54 @@ def test_month_index_one_message_and_none():
     empty = dealer([], [{"customer_id": "C1"}], timezone=TZ, as_of="2026-06-30")
     assert len(metrics._month_index(messages_of(empty))) == 0
     assert metrics.frequency(empty).empty and metrics.fatigue(empty, params()).empty
+
+
+def _sent_by_customer_and_sender(seed):
+    rng = np.random.default_rng(seed)
+    n = 200
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp("2026-05-01 10:00", tz="UTC") + pd.Timedelta(minutes=int(rng.integers(0, 3000))),
+            customer=f"Ç{rng.integers(0, 9)}",  # non-ASCII ids
+            sender=str(rng.choice(["dealer", "oem", "sales", "service"])),
+            channel=str(rng.choice(["email", "sms"])),
+        )
+        for i in range(n)
+    ]
+    return dealer(msgs, timezone=TZ, as_of="2026-06-30")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_counts_from_the_sorted_messages_as_counted_from_the_table(seed):
+    from ownercomm_kit.audit import run_rules
+    from ownercomm_kit.load_cache import fresh_copy
+
+    data = _sent_by_customer_and_sender(seed)
+    p = params(audit={"top_customers": 5})
+    flags, _ = run_rules(data, p)  # builds the sorted messages
+    assert metrics._sorted_if_built(data) is not None
+    general = fresh_copy(data)  # nothing built on it
+    assert metrics._sorted_if_built(general) is None
+    pd.testing.assert_frame_equal(metrics.top_customers(data, flags, p), metrics.top_customers(general, flags, p))
+    pd.testing.assert_frame_equal(metrics.replay_by_sender(data, flags), metrics.replay_by_sender(general, flags))
+    assert metrics.customers_messaged(data) == metrics.customers_messaged(general) == 9
+    # object columns (a frame built by hand) take the general count
+    obj = fresh_copy(data)
+    obj.tables["communications"] = obj["communications"].astype({"customer_id": object, "sender": object})
+    run_rules(obj, p)
+    pd.testing.assert_frame_equal(metrics.top_customers(obj, flags, p), metrics.top_customers(general, flags, p))
+    assert metrics.customers_messaged(obj) == 9
+
+
+def test_top_customers_counts_a_flagged_customer_never_in_the_messages_as_zero():
+    from ownercomm_kit.audit import run_rules
+
+    data = _sent_by_customer_and_sender(0)
+    p = params()
+    flags, _ = run_rules(data, p)
+    ghost = flags.head(1).assign(customer_id=pd.Series(["ghost"], dtype=flags["customer_id"].dtype))
+    out = metrics.top_customers(
+        data, pd.concat([flags, ghost], ignore_index=True), params(audit={"top_customers": 100})
+    )
+    assert out.set_index("customer_id").loc["ghost", "messages"] == 0

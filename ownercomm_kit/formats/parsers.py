@@ -45,27 +45,44 @@ def _trimmed_and_filled(arr) -> bool:
     """No non-null cell of an Arrow string array is empty or starts or ends with a byte
     outside visible ASCII (``!`` to ``~``): then stripping changes nothing and no cell is
     blank. One look at each cell's first and last byte, no string built (10M-row columns)."""
+    for first, last, filled, valid in cell_ends(arr):
+        if not (filled | ~valid).all():
+            return False
+        outside = (first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)
+        if np.any(outside & valid):
+            return False
+    return True
+
+
+# Cells looked at per block by ``cell_ends`` (its arrays are this long, not the column's).
+CELL_BLOCK = 1 << 18
+
+
+def cell_ends(arr, block: int = CELL_BLOCK):
+    """(first byte, last byte, non-empty, non-null) of the cells of an Arrow string array, as
+    numpy arrays, ``block`` cells at a time: read in place from Arrow's buffers, with no
+    temporary the size of the column (on a virtual machine, fresh pages cost more than the
+    look itself). The bytes given for an empty or a null cell mean nothing."""
     import pyarrow as pa
 
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     for c in chunks:
-        if len(c) == c.null_count:
+        n = len(c)
+        if n == 0:
             continue
-        wide = pa.types.is_large_string(c.type)
-        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + len(c) + 1]
-        start, end = offsets[:-1], offsets[1:]
-        if c.null_count:
-            valid = np.asarray(c.is_valid())
-            start, end = start[valid], end[valid]
-        if not len(start):
-            continue
-        if np.any(end <= start):
-            return False
-        data = np.frombuffer(c.buffers()[2], dtype=np.uint8)
-        first, last = data[start], data[end - 1]
-        if np.any((first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)):
-            return False
-    return True
+        wide = pa.types.is_large_string(c.type) or pa.types.is_large_binary(c.type)
+        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + n + 1]
+        data = c.buffers()[2]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+        valid_all = np.asarray(c.is_valid()) if c.null_count else None
+        for a in range(0, n, block):
+            b = min(a + block, n)
+            start, end = offsets[a:b], offsets[a + 1 : b + 1]
+            valid = valid_all[a:b] if valid_all is not None else np.ones(b - a, dtype=bool)
+            # clipped: an empty or null cell's offset may point just past the data
+            first = data.take(start, mode="clip")
+            last = data.take(end - 1, mode="clip")
+            yield first, last, end > start, valid
 
 
 # US and other non-ISO layouts, tried only on the cells ISO did not take.

@@ -919,11 +919,15 @@ def _distinct_by_words(values) -> bool:
     return not bool(np.any(key[1:] == key[:-1]))
 
 
-def _increasing(words: np.ndarray, block: int = 1 << 20) -> bool:
+# Rows of ids looked at per block by ``_increasing``.
+INCREASING_BLOCK = 1 << 20
+
+
+def _increasing(words: np.ndarray) -> bool:
     """The padded ids (rows of 64-bit words, their bytes in the ids' order) are strictly
     increasing byte by byte, so no two are equal. Looked at ``block`` rows at a time (no
     temporary the size of the column)."""
-    n = len(words)
+    n, block = len(words), INCREASING_BLOCK
     for a in range(0, n - 1, block):
         b = min(a + block + 1, n)  # one row of overlap with the next block
         hi = words[a:b, 0].byteswap()  # big-endian: integer order is byte order

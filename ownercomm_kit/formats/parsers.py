@@ -58,13 +58,14 @@ def _trimmed_and_filled(arr) -> bool:
 CELL_BLOCK = 1 << 18
 
 
-def cell_ends(arr, block: int = CELL_BLOCK):
+def cell_ends(arr, block: int | None = None):
     """(first byte, last byte, non-empty, non-null) of the cells of an Arrow string array, as
     numpy arrays, ``block`` cells at a time: read in place from Arrow's buffers, with no
     temporary the size of the column (on a virtual machine, fresh pages cost more than the
     look itself). The bytes given for an empty or a null cell mean nothing."""
     import pyarrow as pa
 
+    block = block or CELL_BLOCK
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     for c in chunks:
         n = len(c)

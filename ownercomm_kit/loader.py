@@ -203,7 +203,12 @@ def _read_table(name: str, src: Source, tz: str, params: Mapping, info: TableInf
         return Problem(level, name, src.name, None, None, None, message, **extra)
 
     try:
-        raw = formats.read_raw(src.path, src.sheet, columns=_file_columns(name, src, mapping, keep))
+        raw = formats.read_raw(
+            src.path,
+            src.sheet,
+            columns=_file_columns(name, src, mapping, keep),
+            dictionary=_enum_headers(name, src, mapping),
+        )
     except formats.EmptyFileError as e:
         if required:
             what = EMPTY_REQUIRED.get(name, f"no {name} in the data")
@@ -272,6 +277,20 @@ def _file_columns(name: str, src: Source, mapping: Mapping, keep) -> list[str] |
     kept = kept_columns(name, keep)
     wanted = {h for c, hs in found.items() if c in kept for h in hs}
     return [h for h in headers if h in wanted] or None
+
+
+def _enum_headers(name: str, src: Source, mapping: Mapping) -> list[str] | None:
+    """The headers of a parquet file that hold enum columns (read as dictionaries: their few
+    distinct values come without a pass over the cells); None: not parquet, or none."""
+    if src.path.suffix.lower() not in formats.PARQUET_SUFFIXES:
+        return None
+    try:
+        headers = formats.parquet_headers(src.path)
+    except Exception:  # read_raw says why
+        return None
+    found, _, _ = resolve_columns(name, headers, mapping)
+    kinds = {c.name: c.kind for c in schema.TABLES[name].columns}
+    return [h for c, hs in found.items() if kinds.get(c) == "enum" for h in hs] or None
 
 
 # A required table with a header and no rows is read and said plainly (a warning): the audit of a
@@ -578,7 +597,8 @@ def load_table(
 
     def coerced(col: schema.Column):
         cell = (cells.pop(col.name) if release else cells[col.name]).reset_index(drop=True)
-        series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values)
+        known = (raw.distinct or {}).get(found[col.name][0])
+        series, bad_block, col_problems = coerce(name, file, col, cell, rows, tz, values, distinct=known)
         del cell
         series = _one_chunk(series)
         # the key's uniqueness is looked at here, on the column's own thread, while the other
@@ -657,9 +677,17 @@ def load_table(
 
 
 def coerce(
-    name: str, file: str, col: schema.Column, cell: pd.Series, rows: np.ndarray, tz: str, values: Mapping
+    name: str,
+    file: str,
+    col: schema.Column,
+    cell: pd.Series,
+    rows: np.ndarray,
+    tz: str,
+    values: Mapping,
+    distinct: list[str] | None = None,
 ) -> tuple[pd.Series, np.ndarray, list[Problem]]:
-    """One column to its canonical dtype: (series, rows that block, problems)."""
+    """One column to its canonical dtype: (series, rows that block, problems). ``distinct``: the
+    cells' distinct non-empty values, when the reader knows them (``RawTable.distinct``)."""
     n = len(cell)
     level = "error" if col.required else "warning"
     problems: list[Problem] = []
@@ -723,10 +751,13 @@ def coerce(
             bad,
             f"not a {what}" + ("" if col.required else "; the cell is left empty"),
         )
+    elif col.kind == "enum" and _already_canonical(cell, distinct, values.get(col.name), col.allowed):
+        series = cell  # every filled cell is an allowed value as it is: nothing to trim, map or report
     elif col.kind == "enum":
         # A value that the `values:` block mapped is reported as mapped (a typo in the block shows).
-        mapped = _apply_values(_as_text(cell), values.get(col.name))
-        series, bad_s = canonical_values(mapped, col.allowed)
+        text = _as_text(cell)
+        mapped = _apply_values(text, values.get(col.name))
+        series, bad_s = canonical_values(mapped, col.allowed, trimmed=mapped is text)
         bad = bad_s.to_numpy(bool)
         problems += validation.check_enum(name, file, col.name, mapped, rows, bad, col.allowed, col.required)
     else:
@@ -809,7 +840,8 @@ def _placeholder_values(parsed: pd.Series) -> np.ndarray:
     out = filled & ((values < lo) | (values >= hi))
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         day = 86_400 * 10**9
-        near = filled & ((np.abs(values - lo) <= day) | (np.abs(values - hi) <= day))
+        # comparisons only: no 64-bit temporary the size of the column (10M rows)
+        near = filled & (((values >= lo - day) & (values <= lo + day)) | ((values >= hi - day) & (values <= hi + day)))
         if near.any():
             year = parsed[near].dt.year.to_numpy()
             out[near] = (year < PLACEHOLDER_BEFORE.year) | (year > PLACEHOLDER_AFTER.year)
@@ -822,21 +854,9 @@ def _starts_with(series: pd.Series, chars: tuple[str, ...]) -> np.ndarray:
     arr = series.array
     if not (isinstance(arr, pd.arrays.ArrowStringArray) and all(len(c) == 1 and ord(c) < 128 for c in chars)):
         return series.str.startswith(chars).fillna(False).to_numpy(bool)
-    import pyarrow as pa
-
     table = np.zeros(256, bool)
     table[[ord(c) for c in chars]] = True
-    parts = []
-    for c in arr._pa_array.chunks:
-        wide = pa.types.is_large_string(c.type)
-        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + len(c) + 1]
-        hit = np.zeros(len(c), bool)
-        filled = offsets[1:] > offsets[:-1]
-        if c.null_count:
-            filled &= np.asarray(c.is_valid())
-        if filled.any():
-            hit[filled] = table[np.frombuffer(c.buffers()[2], dtype=np.uint8)[offsets[:-1][filled]]]
-        parts.append(hit)
+    parts = [table[first] & filled & valid for first, _, filled, valid in formats.cell_ends(arr._pa_array)]
     return np.concatenate(parts) if parts else np.zeros(0, bool)
 
 
@@ -889,12 +909,37 @@ def _distinct_by_words(values) -> bool:
         return False
     data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[int(offsets[0]) : int(offsets[0]) + width * n]
     words = data.view(np.uint64).reshape(n, width // 8)
+    if _increasing(words):  # ids in ascending order (many exports): distinct without a sort
+        return True
     key = words[:, 0].copy()
     if width == 16:
         key *= np.uint64(0x9E3779B97F4A7C15)
         key ^= words[:, 1]
     key.sort()
     return not bool(np.any(key[1:] == key[:-1]))
+
+
+# Rows of ids looked at per block by ``_increasing``.
+INCREASING_BLOCK = 1 << 20
+
+
+def _increasing(words: np.ndarray) -> bool:
+    """The padded ids (rows of 64-bit words, their bytes in the ids' order) are strictly
+    increasing byte by byte, so no two are equal. Looked at ``block`` rows at a time (no
+    temporary the size of the column)."""
+    n, block = len(words), INCREASING_BLOCK
+    for a in range(0, n - 1, block):
+        b = min(a + block + 1, n)  # one row of overlap with the next block
+        hi = words[a:b, 0].byteswap()  # big-endian: integer order is byte order
+        up = hi[1:] > hi[:-1]
+        if words.shape[1] > 1:
+            same = hi[1:] == hi[:-1]
+            if same.any():
+                lo = words[a:b, 1].byteswap()
+                up |= same & (lo[1:] > lo[:-1])
+        if not up.all():
+            return False
+    return True
 
 
 def _one_chunk(series: pd.Series) -> pd.Series:
@@ -947,9 +992,13 @@ def _value_text(v) -> str:
     return str(v)
 
 
-def canonical_values(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
-    """Their values to canonical ones, case, spacing and punctuation ignored ("No Show" -> no_show)."""
-    text = _as_text(text)
+def canonical_values(
+    text: pd.Series, allowed: tuple[str, ...], *, trimmed: bool = False
+) -> tuple[pd.Series, pd.Series]:
+    """Their values to canonical ones, case, spacing and punctuation ignored ("No Show" -> no_show).
+    ``trimmed``: ``text`` is already ``_as_text``'s (not done twice)."""
+    if not trimmed:
+        text = _as_text(text)
     if _only_allowed(text, allowed):  # the common case: already canonical
         return text, pd.Series(np.zeros(len(text), dtype=bool), index=text.index)
     codes, uniques = pd.factorize(text)
@@ -958,6 +1007,18 @@ def canonical_values(text: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Seri
     out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else None, None)
     series = pd.Series(out, index=text.index, dtype="string")
     return series, (text.notna() & series.isna())
+
+
+def _already_canonical(cell: pd.Series, distinct: list[str] | None, table: Mapping | None, allowed) -> bool:
+    """An Arrow string column whose distinct values (read with it) are all allowed, with no
+    ``values:`` for it: the general path would trim nothing, map nothing, report nothing and
+    give the column back as it is."""
+    return (
+        distinct is not None
+        and not table
+        and isinstance(cell.array, pd.arrays.ArrowStringArray)
+        and set(distinct) <= set(allowed)
+    )
 
 
 def _only_allowed(text: pd.Series, allowed: tuple[str, ...]) -> bool:

@@ -11,6 +11,7 @@ from .parsers import (
     TRUE_WORDS,
     US_FORMATS,
     _text,  # the loader's trimmed-text step, shared with the parsers
+    cell_ends,
     localize,
     normalize_header,
     parse_bools,
@@ -52,6 +53,7 @@ __all__ = [
     "FormatError",
     "RawTable",
     "_text",
+    "cell_ends",
     "detect_encoding",
     "localize",
     "normalize_header",

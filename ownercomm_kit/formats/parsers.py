@@ -45,27 +45,45 @@ def _trimmed_and_filled(arr) -> bool:
     """No non-null cell of an Arrow string array is empty or starts or ends with a byte
     outside visible ASCII (``!`` to ``~``): then stripping changes nothing and no cell is
     blank. One look at each cell's first and last byte, no string built (10M-row columns)."""
-    import pyarrow as pa
-
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    for c in chunks:
-        if len(c) == c.null_count:
-            continue
-        wide = pa.types.is_large_string(c.type)
-        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + len(c) + 1]
-        start, end = offsets[:-1], offsets[1:]
-        if c.null_count:
-            valid = np.asarray(c.is_valid())
-            start, end = start[valid], end[valid]
-        if not len(start):
-            continue
-        if np.any(end <= start):
+    for first, last, filled, valid in cell_ends(arr):
+        if not (filled | ~valid).all():
             return False
-        data = np.frombuffer(c.buffers()[2], dtype=np.uint8)
-        first, last = data[start], data[end - 1]
-        if np.any((first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)):
+        outside = (first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)
+        if np.any(outside & valid):
             return False
     return True
+
+
+# Cells looked at per block by ``cell_ends`` (its arrays are this long, not the column's).
+CELL_BLOCK = 1 << 18
+
+
+def cell_ends(arr, block: int | None = None):
+    """(first byte, last byte, non-empty, non-null) of the cells of an Arrow string array, as
+    numpy arrays, ``block`` cells at a time: read in place from Arrow's buffers, with no
+    temporary the size of the column (on a virtual machine, fresh pages cost more than the
+    look itself). The bytes given for an empty or a null cell mean nothing."""
+    import pyarrow as pa
+
+    block = block or CELL_BLOCK
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for c in chunks:
+        n = len(c)
+        if n == 0:
+            continue
+        wide = pa.types.is_large_string(c.type) or pa.types.is_large_binary(c.type)
+        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + n + 1]
+        data = c.buffers()[2]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+        valid_all = np.asarray(c.is_valid()) if c.null_count else None
+        for a in range(0, n, block):
+            b = min(a + block, n)
+            start, end = offsets[a:b], offsets[a + 1 : b + 1]
+            valid = valid_all[a:b] if valid_all is not None else np.ones(b - a, dtype=bool)
+            # clipped: an empty or null cell's offset may point just past the data
+            first = data.take(start, mode="clip")
+            last = data.take(end - 1, mode="clip")
+            yield first, last, end > start, valid
 
 
 # US and other non-ISO layouts, tried only on the cells ISO did not take.
@@ -253,6 +271,74 @@ def _from_serial(x: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def localize(naive: pd.Series, tz: str) -> pd.Series:
     """Wall-clock times in ``tz`` (PEP 495 fold=0 on DST edges, see the module docstring)."""
+    fast = _localize_by_days(naive, tz)
+    if fast is not None:
+        return fast
+    return _localize_each(naive, tz)
+
+
+# From this many values, and this many values per distinct local day on average, ``localize``
+# works per day (``_localize_by_days``).
+LOCALIZE_BY_DAYS_ROWS = 50_000
+LOCALIZE_VALUES_PER_DAY = 100
+# Wall-clock probes per day (every 15 minutes, both midnights included).
+_PROBE_STEP = 15 * 60 * 10**9
+_DAY_NS = 86_400 * 10**9
+
+
+def _localize_by_days(naive: pd.Series, tz: str) -> pd.Series | None:
+    """``_localize_each``'s values, found per distinct local day: pandas localizes a probe every
+    15 minutes of each day that occurs (midnight to midnight); a day whose probes all exist,
+    are unambiguous and share one UTC offset is plain, and its values are shifted by that
+    offset in bulk. The values of other days (DST edges, a zone's changes) go through
+    ``_localize_each``. None: not worth it (short column, many distinct days, not ns)."""
+    if len(naive) < LOCALIZE_BY_DAYS_ROWS or naive.dtype != np.dtype("datetime64[ns]"):
+        return None
+    values = naive.array.asi8
+    nat = np.iinfo(np.int64).min
+    filled = values != nat
+    if not filled.any():
+        return None
+    day = values // _DAY_NS  # each value's day, a row of the tables below (few big arrays: 10M rows)
+    first, last = int(day[filled].min()), int(day[filled].max())
+    if last - first > 400_000:
+        return None
+    day -= first
+    np.clip(day, 0, last - first, out=day)  # NaT's row: any; it stays NaT
+    seen = np.zeros(last - first + 1, dtype=bool)
+    seen[day] = True
+    days = np.flatnonzero(seen)
+    if len(days) * LOCALIZE_VALUES_PER_DAY > len(values):  # probing would cost about as much
+        return None
+    probes = (days + first)[:, None] * _DAY_NS + np.arange(0, _DAY_NS + 1, _PROBE_STEP)[None, :]
+    try:
+        local = (
+            pd.DatetimeIndex(probes.ravel().view("datetime64[ns]"))
+            .tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            .asi8.reshape(probes.shape)
+        )
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None
+    offset = probes - local
+    plain = np.zeros(len(seen), dtype=bool)
+    plain[days] = (local != nat).all(axis=1) & (offset == offset[:, :1]).all(axis=1)
+    shift = np.zeros(len(seen), dtype=np.int64)
+    shift[days] = offset[:, 0]
+    rest = ~plain[day]
+    utc = shift.take(day)
+    del day
+    np.subtract(values, utc, out=utc)
+    if not filled.all():
+        utc[~filled] = nat
+        rest &= filled
+    if rest.any():
+        utc[rest] = _localize_each(naive[rest], tz).array.asi8
+    out = pd.Series(utc.view("datetime64[ns]"), index=naive.index, name=naive.name, copy=False)
+    return out.dt.tz_localize("UTC").dt.tz_convert(tz)
+
+
+def _localize_each(naive: pd.Series, tz: str) -> pd.Series:
+    """pandas' ``tz_localize`` of every value, then the DST edges it leaves empty by ``zoneinfo``."""
     out = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
     edge = naive.notna() & out.isna()
     if edge.any():

@@ -49,6 +49,9 @@ class RawTable:
     # Every header of the file, when ``frame`` holds only some of its columns (read_raw's
     # ``columns``); None: ``frame`` holds them all.
     headers: list[str] | None = None
+    # header -> the distinct non-empty values of a text column read as a parquet dictionary
+    # (read_raw's ``dictionary``), as they are in the file; columns not so read are not in it.
+    distinct: dict[str, list[str]] | None = None
 
     @property
     def name(self) -> str:
@@ -56,12 +59,16 @@ class RawTable:
         return f"{self.path.name}[{self.sheet}]" if self.sheet else self.path.name
 
 
-def read_raw(path: str | Path, sheet: str | None = None, columns: list[str] | None = None) -> RawTable:
+def read_raw(
+    path: str | Path, sheet: str | None = None, columns: list[str] | None = None, dictionary: list[str] | None = None
+) -> RawTable:
     """Read one file (for a workbook: ``sheet``, else the first sheet). Raises FormatError.
 
     ``columns`` (headers as ``parquet_headers`` gives them): a parquet file's only columns to
     read (the others are never decoded); ``RawTable.headers`` then lists them all. Other
-    files are read whole."""
+    files are read whole. ``dictionary`` (headers likewise): a parquet file's text columns
+    of few distinct values (enums), decoded as dictionaries: the same cells, and their
+    distinct values in ``RawTable.distinct`` without a pass over the cells."""
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: file not found")
@@ -77,7 +84,7 @@ def read_raw(path: str | Path, sheet: str | None = None, columns: list[str] | No
         if suffix in EXCEL_SUFFIXES:
             return _read_xlsx(path, sheet)
         if suffix in PARQUET_SUFFIXES:
-            return _read_parquet(path, columns)
+            return _read_parquet(path, columns, dictionary)
     except FormatError:
         raise
     except Exception as e:  # a corrupt or foreign file: say so, no traceback (and none of its content)
@@ -381,14 +388,20 @@ _TO_PANDAS = {"split_blocks": True, "self_destruct": True}
 PARALLEL_JOIN_ROWS = 200_000
 
 
-def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
+def _read_parquet(path: Path, columns: list[str] | None = None, dictionary: list[str] | None = None) -> RawTable:
     headers = None
-    if columns is not None:
+    coded: dict = {}
+    if columns is not None or dictionary:
         fields = _parquet_fields(path)
-        headers = [str(c).strip() for c in fields]
-        wanted = set(columns)
-        fields = [c for c in fields if str(c).strip() in wanted]
-        frame = pd.read_parquet(path, columns=fields, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
+        if columns is not None:
+            headers = [str(c).strip() for c in fields]
+            wanted = set(columns)
+            fields = [c for c in fields if str(c).strip() in wanted]
+        coded = _dictionary_columns(path, fields, dictionary) if dictionary else {}
+        rest = [c for c in fields if c not in coded]
+        frame = pd.read_parquet(path, columns=rest, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
+        for c, (series, _) in coded.items():  # in the file's order, each where it stands
+            frame.insert(fields.index(c), c, series.set_axis(frame.index))
     else:
         frame = pd.read_parquet(path, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
     texts = []
@@ -414,7 +427,46 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
         for c in texts:
             frame[c] = text(c)
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet", headers=headers)
+    distinct = {str(c).strip(): values for c, (_, values) in coded.items()} or None
+    return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet", headers=headers, distinct=distinct)
+
+
+def _dictionary_columns(path: Path, fields: list[str], dictionary: list[str]) -> dict:
+    """field -> (its cells as a one-chunk Arrow string Series, its distinct non-empty values)
+    for the ``fields`` named in ``dictionary`` whose file type is text, decoded as parquet
+    dictionaries; {} when none is, when the file's names repeat, or when no other column is
+    left to read (the frame's rows come from those)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    if len(set(schema.names)) < len(schema.names) or len(set(fields)) < len(fields):
+        return {}
+    wanted = set(dictionary)
+    text = {
+        f.name
+        for f in schema
+        if f.name in fields
+        and str(f.name).strip() in wanted
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    }
+    names = [c for c in fields if c in text]
+    if not names or len(names) == len(fields):
+        return {}
+    table = pq.read_table(path, columns=names, read_dictionary=names, use_pandas_metadata=False)
+    out = {}
+    for c in names:
+        value_type = schema.field(c).type
+        column = table.column(c).unify_dictionaries()
+        table = table.drop_columns([c])
+        coded = column.combine_chunks() if column.num_chunks else pa.array([], pa.dictionary(pa.int32(), value_type))
+        del column
+        dense = coded.cast(value_type)
+        used = coded.dictionary.take(pc.unique(coded.indices).drop_null()).to_pylist()
+        series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([dense])), copy=False)
+        out[c] = (series, used)
+    return out
 
 
 def one_chunk(series: pd.Series) -> pd.Series:

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import schema
-from ..arrays import find_sorted, take
+from ..arrays import find_sorted, first_occurrence, take
 from ..data import DealerData
 from . import catalog
 from . import text as tx
@@ -337,14 +337,10 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     # an exempt message is never flagged, but it still is a campaign the customer already got
     rows = np.flatnonzero(codes >= 0)
     key = (m.cust[rows] * (len(uniques) + 1) + codes[rows]) * (len(schema.CHANNELS) + 1) + (m.channel[rows] + 1)
-    # groups numbered in order of first appearance; rows are in (customer, sent_at, message_id)
-    # order, so a group's first row is its first send: hashing, no sort of millions of keys
-    group, _ = pd.factorize(key)
-    seen = np.maximum.accumulate(np.concatenate([[-1], group[:-1]])) if len(group) else group
-    opens = group > seen  # a group's first row
-    first = rows[np.flatnonzero(opens)][group]
-    dup = ~opens & ~exempt_mask(m, params)[rows]
-    rows, first = rows[dup], first[dup]
+    # rows are in (customer, sent_at, message_id) order, so a group's first row is its first send
+    at = first_occurrence(key)
+    dup = (at != np.arange(len(rows))) & ~exempt_mask(m, params)[rows]
+    rows, first = rows[dup], rows[at[dup]]
     detail = tx.join(
         "Campaign ",
         m.values(data, "campaign_id", rows),

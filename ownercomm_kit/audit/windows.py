@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..arrays import first_true_at_or_after, max_or, min_or, take  # noqa: F401  (re-exported)
+from ..arrays import first_true_at_or_after, max_or, min_or, searchsorted_sorted, stable_argsort, take  # noqa: F401  (re-exported)
 from ..data import DataError, DealerData, Problem
 
 SECOND = 1_000_000_000
@@ -31,16 +31,18 @@ MARGIN_DAYS = 400
 
 def codes_of(values: pd.Series, allowed: tuple[str, ...]) -> np.ndarray:
     """int8 codes of an enum column into ``allowed`` (-1 for NA or unknown)."""
-    return _enum_codes(values, allowed)[0]
+    lut, own, _ = _enum_codes(values, allowed)
+    return lut[own]  # own == -1 (NA) picks the appended -1
 
 
 def _enum_codes(values: pd.Series, allowed: tuple[str, ...]):
-    """(int8 codes into ``allowed``, the column's own codes (-1 for NA), its distinct values):
-    the own codes give the column's text back by a take from a few values (``flagtable``)."""
+    """(the lookup from the column's own codes to int8 codes into ``allowed``, a -1 appended
+    for NA; the column's own codes (-1 for NA); its distinct values): the own codes give the
+    column's text back by a take from a few values (``flagtable``)."""
     codes, uniques = pd.factorize(values)
     lut = np.append(pd.Index(allowed).get_indexer(pd.Index(uniques)), -1).astype(np.int8)
     own = codes.astype(np.int8 if len(uniques) < 127 else np.int32)
-    return lut[codes], own, uniques  # codes == -1 (NA) picks the appended -1
+    return lut, own, uniques
 
 
 def ns_utc(values: pd.Series) -> np.ndarray:
@@ -114,7 +116,7 @@ class Messages:
                 lo = np.maximum(self.key - (width // self.unit - 1), self.cust * self.span)
             else:
                 lo = self.lo_key(self.cust, self.t - width)
-            return np.searchsorted(self.key, lo, "left")
+            return searchsorted_sorted(self.key, lo, "left")  # lo is non-decreasing, as key
 
         return self.cached(("start", days), compute)
 
@@ -235,21 +237,28 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     else:
         order = np.argsort(key, kind="quicksort")
     order = _break_ties(order, key, comm["message_id"])
+    key = key[order]
+    # customer and time come back from the sorted key (no gathers of 10M rows): the key is
+    # cust * span + rel // unit with 0 <= rel // unit < span, and rel a multiple of unit
+    cust = key // span
+    t = t[order] if uniq_t is not None else (key - cust * span) * unit + tmin
+    # an enum's own codes are gathered once; its codes into the allowed values are a lookup
+    raw = {col: (own[order], uniques, lut) for col, (lut, own, uniques) in enums.items()}
     return Messages(
         order=order,
-        cust=cust[order],
-        t=t[order],
-        channel=enums["channel"][0][order],
-        sender=enums["sender"][0][order],
-        category=enums["category"][0][order],
+        cust=cust,
+        t=t,
+        channel=raw["channel"][2][raw["channel"][0]],
+        sender=raw["sender"][2][raw["sender"][0]],
+        category=raw["category"][2][raw["category"][0]],
         customers=customers,
-        key=key[order],
+        key=key,
         span=span,
         unit=unit,
         tmin=tmin,
         uniq_t=uniq_t,
         timezone=timezone,
-        raw={col: (own[order], uniques) for col, (_, own, uniques) in enums.items()},
+        raw={col: (own, uniques) for col, (own, uniques, _) in raw.items()},
     )
 
 
@@ -314,7 +323,7 @@ def uniq(x: np.ndarray) -> np.ndarray:
 
 def first_of_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct keys (sorted) and the position of each one's first occurrence."""
-    o = np.argsort(keys, kind="stable")
+    o = stable_argsort(keys)
     k = keys[o]
     start = np.ones(len(k), bool)
     start[1:] = k[1:] != k[:-1]

@@ -77,20 +77,69 @@ def _packed_offsets(keys: np.ndarray) -> tuple[np.ndarray, int] | None:
 
 
 def stable_argsort(keys) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` of integer keys. Where each key's offset from the
-    smallest and a row number fit in 63 bits together, one ``np.sort`` of ``offset << bits |
-    row`` (numpy sorts plain int64 several times faster than it argsorts, and the row number
-    in the low bits keeps equal keys in their order); otherwise numpy's stable argsort."""
+    """``np.argsort(keys, kind="stable")`` of integer keys (see ``sorted_with_order``)."""
+    return sorted_with_order(keys)[0]
+
+
+def sorted_with_order(keys) -> tuple[np.ndarray, np.ndarray]:
+    """(``np.argsort(keys, kind="stable")``, the keys in that order) of integer keys.
+
+    numpy sorts plain int64 several times faster than it argsorts, so the row number goes
+    into the low bits of the key's offset from the smallest key, and one ``np.sort`` of those
+    integers gives the order (equal keys stay in row order). Keys too wide for that are
+    sorted by their high bits first (the low bits dropped: offset >> drop and the row number
+    still fit), then the few rows sharing their high bits with another are sorted again by the
+    whole key. Not integers, or too many such rows: numpy's stable argsort."""
     keys = np.asarray(keys)
-    packed = _packed_offsets(keys)
-    if packed is None:
-        return np.argsort(keys, kind="stable")
-    off, bits = packed
-    off <<= bits
-    off |= np.arange(len(keys), dtype=np.int64)
-    off.sort()
-    off &= (1 << bits) - 1
-    return off
+    n = len(keys)
+    if n < 2 or keys.dtype.kind not in "iu":
+        order = np.argsort(keys, kind="stable")
+        return order, keys[order]
+    lo, hi = int(keys.min()), int(keys.max())
+    bits = (n - 1).bit_length()
+    drop = max((hi - lo).bit_length() + bits - 63, 0)
+    if hi - lo >= 2**63:
+        order = np.argsort(keys, kind="stable")
+        return order, keys[order]
+    off = _offsets_from(keys, lo)
+    packed = off >> drop if drop else off
+    packed <<= bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << bits) - 1)
+    if not drop:
+        packed >>= bits
+        return order, _back(packed, keys, lo)
+    ks = off[order]
+    high = ks >> drop
+    same = high[1:] == high[:-1]
+    if same.any():
+        shared = np.zeros(n, bool)
+        shared[1:] |= same
+        shared[:-1] |= same
+        slots = np.flatnonzero(shared)
+        if len(slots) > n // 4:  # many rows close together: numpy's sort
+            order = np.argsort(keys, kind="stable")
+            return order, keys[order]
+        # runs of equal high bits are in order of them, so one sort of all their rows by the
+        # whole offset puts each run's rows back into that run's slots, in row order on ties
+        again, ks[slots] = sorted_with_order(ks[slots])
+        order[slots] = order[slots][again]
+    return order, _back(ks, keys, lo)
+
+
+def _offsets_from(keys: np.ndarray, lo: int) -> np.ndarray:
+    """keys - lo as int64 (wraps back into range when the difference fits, as it does here)."""
+    if keys.dtype.kind == "u":
+        return (keys.astype(np.uint64) - np.uint64(lo)).view(np.int64)
+    return keys.astype(np.int64) - np.int64(lo)
+
+
+def _back(off: np.ndarray, keys: np.ndarray, lo: int) -> np.ndarray:
+    """Offsets back to keys of the keys' dtype."""
+    if keys.dtype.kind == "u":
+        return (off.view(np.uint64) + np.uint64(lo)).astype(keys.dtype)
+    return (off + np.int64(lo)).astype(keys.dtype, copy=False)
 
 
 def first_occurrence(keys) -> np.ndarray:

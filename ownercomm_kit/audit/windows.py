@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..arrays import first_true_at_or_after, max_or, min_or, searchsorted_sorted, stable_argsort, take  # noqa: F401  (re-exported)
+from ..arrays import first_true_at_or_after, max_or, min_or, take  # noqa: F401  (re-exported)
+from ..arrays import searchsorted_sorted, sorted_with_order, stable_argsort
 from ..data import DataError, DealerData, Problem
 
 SECOND = 1_000_000_000
@@ -231,13 +232,9 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         key = cust * span + rel // unit
     customers = pd.Index(customers.astype("string"))
     customers.get_indexer(customers[:1])  # build its hash table now, not in two threads at once
-    if n and np.all(t[1:] >= t[:-1]):
-        # exports usually come in time order: a stable sort by customer alone is then enough
-        order = stable_argsort_codes(cust, len(customers))
-    else:
-        order = np.argsort(key, kind="quicksort")
-    order = _break_ties(order, key, comm["message_id"])
-    key = key[order]
+    order, sorted_key = sorted_with_order(key)  # one np.sort of packed integers (see arrays)
+    order = _break_ties(order, sorted_key, key, comm["message_id"])
+    key = sorted_key
     # customer and time come back from the sorted key (no gathers of 10M rows): the key is
     # cust * span + rel // unit with 0 <= rel // unit < span, and rel a multiple of unit
     cust = key // span
@@ -283,21 +280,9 @@ def _require(comm: pd.DataFrame, empty: np.ndarray, column: str) -> None:
         )
 
 
-def stable_argsort_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
-    """Stable argsort of non-negative int codes: LSD radix in 16-bit digits (numpy sorts
-    uint16 with a radix sort, several times faster than a comparison sort of int64)."""
-    order = np.arange(len(codes))
-    shift = 0
-    while shift == 0 or (n_codes - 1) >> shift:
-        digit = ((codes[order] >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digit, kind="stable")]
-        shift += 16
-    return order
-
-
-def _break_ties(order: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np.ndarray:
-    """Order rows of identical (customer, sent_at) by message_id (rare: only those rows move)."""
-    ks = key[order]
+def _break_ties(order: np.ndarray, ks: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np.ndarray:
+    """Order rows of identical (customer, sent_at) by message_id (rare: only those rows move);
+    ``ks`` is ``key[order]``."""
     same = ks[1:] == ks[:-1]
     if not same.any():
         return order

@@ -1056,15 +1056,16 @@ def test_same_flags_whatever_the_row_order_of_the_export():
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_stable_argsort_codes_equals_numpy():
+def test_sorted_with_order_equals_numpy_on_codes_and_keys():
     import numpy as np
 
-    from ownercomm_kit.audit.windows import stable_argsort_codes
+    from ownercomm_kit.arrays import sorted_with_order
 
     rng = np.random.default_rng(0)
     for k in (1, 2, 70_000, 300_000):
         codes = rng.integers(0, k, 5000)
-        assert (stable_argsort_codes(codes, k) == np.argsort(codes, kind="stable")).all()
+        order, keys = sorted_with_order(codes)
+        assert (order == np.argsort(codes, kind="stable")).all() and (keys == np.sort(codes)).all()
 
 
 # ------------------------------------------------------------------ parameters drive every threshold

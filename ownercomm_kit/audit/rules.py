@@ -133,7 +133,7 @@ def empty_flags(data: DealerData) -> Lean:
 def customer_bool(data: DealerData, m: Messages, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Per customer code: (is true, is false) of a customers boolean column (unknown: both False)."""
     cust = data["customers"]
-    codes = m.customer_codes(cust["customer_id"])
+    codes = table_codes(data, m, "customers")
     ok = codes >= 0
     vals = cust[column].astype("boolean")
     is_true = np.zeros(len(m.customers), bool)
@@ -146,7 +146,7 @@ def customer_bool(data: DealerData, m: Messages, column: str) -> tuple[np.ndarra
 def customer_values(data: DealerData, m: Messages, column: str) -> pd.Series:
     """Per customer code: a customers column's value (NA for customers not in the table)."""
     cust = data["customers"]
-    codes = m.customer_codes(cust["customer_id"])
+    codes = table_codes(data, m, "customers")
     ok = codes >= 0
     out = pd.Series(pd.NA, index=range(len(m.customers)), dtype=cust[column].dtype)
     out.iloc[codes[ok]] = cust[column].to_numpy()[ok]
@@ -154,7 +154,11 @@ def customer_values(data: DealerData, m: Messages, column: str) -> pd.Series:
 
 
 def table_codes(data: DealerData, m: Messages, table: str) -> np.ndarray:
-    return m.customer_codes(data[table]["customer_id"])
+    """Codes of a table's customer_id (``Messages.customer_codes``), found once per table
+    object for every rule that asks (the cache holds the table: its id is not reused)."""
+    frame = data[table]
+    held, codes = m.cached(("table_codes", table, id(frame)), lambda: (frame, m.customer_codes(frame["customer_id"])))
+    return codes if held is frame else m.customer_codes(frame["customer_id"])
 
 
 def related_ids(data: DealerData, table: str, column: str, pos: np.ndarray) -> pd.Series:
@@ -420,7 +424,9 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     priced = sales["model"].notna() & sales["price"].notna()
     # only customers with a priced purchase can be offered a better deal: filter before strings
     rows = np.flatnonzero(
-        ~exempt_mask(m, params) & m.in_categories(rp["categories"]) & m.with_customer(sales["customer_id"][priced])
+        ~exempt_mask(m, params)
+        & m.in_categories(rp["categories"])
+        & m.with_codes(table_codes(data, m, "sales")[priced.to_numpy(bool)])
     )
     rows = rows[
         m.values(data, "model", rows).notna().to_numpy() & m.values(data, "offer_price", rows).notna().to_numpy()
@@ -501,7 +507,7 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     known = np.zeros(len(m), bool)
     for table in ("service_visits", "appointments"):
         if data.has(table):
-            known |= m.with_customer(data[table]["customer_id"])
+            known |= m.with_codes(table_codes(data, m, table))
     rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(["service_reminder"]) & known)
     day = m.local_day()[rows]
     visit = _recent_visit(data, m, rows, day) if data.has("service_visits") else np.full(len(rows), -1)
@@ -651,7 +657,7 @@ def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
         ~exempt_mask(m, params)
         & m.in_categories(rp["categories"])
         & (m.sender != owner)
-        & m.with_customer(leads["customer_id"])
+        & m.with_codes(table_codes(data, m, "leads"))
     )
     lc, opened, closed = table_codes(data, m, "leads"), ns_utc(leads["opened_at"]), ns_utc(leads["closed_at"])
     closed = np.where(closed == I64_MIN, I64_MAX, closed)  # still open

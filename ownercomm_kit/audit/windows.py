@@ -137,8 +137,12 @@ class Messages:
 
     def with_customer(self, ids: pd.Series) -> np.ndarray:
         """True for rows whose customer appears in ``ids`` (another table's customer_id)."""
+        return self.with_codes(self.customer_codes(ids))
+
+    def with_codes(self, codes: np.ndarray) -> np.ndarray:
+        """True for rows whose customer is among ``codes`` (``customer_codes``, -1 ignored)."""
         present = np.zeros(len(self.customers) + 1, bool)
-        present[self.customer_codes(ids)] = True
+        present[codes] = True
         present[-1] = False  # code -1: not a messaged customer
         return present[self.cust]
 

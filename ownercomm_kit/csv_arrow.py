@@ -136,10 +136,22 @@ def _cells_holding(arr: pa.Array, table: np.ndarray) -> np.ndarray:
         return np.zeros(0, bool)
     offsets = _offsets(arr)
     data = _value_bytes(arr)[int(offsets[0]) : int(offsets[-1])]
-    at = np.flatnonzero(table[data])  # few: commas in sentences, quotes in hostile cells
+    at = np.flatnonzero(_marked(data, table))  # few: commas in sentences, quotes in hostile cells
     out = np.zeros(n, bool)
     if len(at):
         out[np.searchsorted(offsets - offsets[0], at, "right") - 1] = True
+    return out
+
+
+def _marked(data: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[data]``: for a few marked bytes, one vectorised comparison each, ORed in place
+    (about twice as fast as a lookup per byte on hundreds of megabytes)."""
+    marked = np.flatnonzero(table).astype(np.uint8)
+    if len(marked) > 4 or len(marked) == 0:
+        return table[data]
+    out = data == marked[0]
+    for byte in marked[1:]:
+        out |= data == byte
     return out
 
 

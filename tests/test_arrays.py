@@ -67,3 +67,54 @@ def test_a_cap_of_zero_holds_indefinitely_in_the_suppression_list():
     sup = suppression_list(data, p)
     row = sup[(sup["rule"] == "cap_channel") & (sup["channel"] == "email")]
     assert len(row) == 1 and pd.isna(row["until"].iloc[0])
+
+
+def _first_by_hashing(keys: np.ndarray) -> np.ndarray:
+    """The general path: groups numbered in order of first appearance."""
+    if len(keys) == 0:
+        return np.zeros(0, np.int64)
+    group, _ = pd.factorize(keys)
+    seen = np.maximum.accumulate(np.concatenate([[-1], group[:-1]]))
+    return np.flatnonzero(group > seen)[group]
+
+
+def _random_keys(rng, n: int, kind: int) -> np.ndarray:
+    if kind == 0:
+        return rng.integers(-5, 5, n)  # many ties
+    if kind == 1:
+        return rng.integers(-(2**62), 2**62, n)  # too wide to pack: the general path
+    if kind == 2:
+        return rng.integers(0, 2**40, n).astype(np.uint64)
+    if kind == 3:
+        return rng.integers(-100, 100, n).astype(np.int8)  # would overflow int8 arithmetic
+    return np.full(n, np.iinfo(np.int64).min) + rng.integers(0, 3, n)  # at the edge of int64
+
+
+def test_stable_argsort_and_first_occurrence_match_the_general_paths():
+    from ownercomm_kit.arrays import first_occurrence, stable_argsort
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.choice([0, 1, 2, 3, 10, 1000, 5000]))
+        keys = _random_keys(rng, n, trial % 5)
+        assert stable_argsort(keys).tolist() == np.argsort(keys, kind="stable").tolist()
+        assert first_occurrence(keys).tolist() == _first_by_hashing(keys).tolist()
+    assert stable_argsort(np.array([2.5, 1.0, 2.5])).tolist() == [1, 0, 2]  # not integers: numpy's
+    assert first_occurrence(np.array([True, False, True])).tolist() == [0, 1, 0]
+
+
+def test_searchsorted_sorted_matches_numpy():
+    from ownercomm_kit.arrays import searchsorted_sorted
+
+    rng = np.random.default_rng(1)
+    for trial in range(100):
+        a = np.sort(rng.integers(0, 1000, int(rng.choice([0, 1, 70, 5000]))))
+        v = np.sort(rng.integers(-10, 1010, int(rng.choice([0, 1, 65, 3000]))))
+        if trial % 7 == 0:
+            v = v[::-1].copy()  # not sorted: numpy's own search
+        for side in ("left", "right"):
+            expected = np.searchsorted(a, v, side).tolist()
+            assert searchsorted_sorted(a, v, side, block=64).tolist() == expected
+            assert searchsorted_sorted(a, v, side).tolist() == expected
+    a = np.array([1.0, 2.0, np.nan])
+    assert searchsorted_sorted(a, np.array([np.nan, 1.5]), block=1).tolist() == [2, 1]

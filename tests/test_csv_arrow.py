@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -163,3 +164,17 @@ def test_every_text_storage(dtype):
         }
     )
     assert_same(df, chunk_rows=4)
+
+
+def test_marked_bytes_match_the_lookup_table():
+    from ownercomm_kit.csv_arrow import QUOTE_BYTES, _byte_table, _cells_holding, _marked
+
+    rng = np.random.default_rng(4)
+    data = rng.integers(0, 256, 5000).astype(np.uint8)
+    for chars in ("", ",", ',"\r\n', "abcde", "".join(map(chr, range(40, 50)))):
+        table = _byte_table(chars)
+        assert _marked(data, table).tolist() == table[data].tolist()
+        assert _marked(data[:0], table).tolist() == []
+    cells = pa.array(["a,b", "", "x", 'q"', "é\n", "plain"], pa.large_string())
+    assert _cells_holding(cells, QUOTE_BYTES).tolist() == [True, False, False, True, True, False]
+    assert _cells_holding(cells.slice(3), QUOTE_BYTES).tolist() == [True, True, False]

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import csv_arrow
+from ..arrays import stable_argsort
 from ..data import DealerData
 from .windows import Messages
 
@@ -98,8 +99,8 @@ class FlagTable:
         z = np.zeros(0, np.int64)
         rows = np.concatenate([np.asarray(p.rows, np.int64) for _, p in parts] + [z])
         code = np.concatenate([np.full(k, c, np.int64) for (c, _), k in zip(parts, sizes)] + [z])
-        # each part holds one rule's flags in row order or nearly: timsort merges the runs
-        self.perm = np.argsort(rows * max(len(names), 1) + code, kind="stable")
+        # rows then rule: a sort of packed integers (arrays.stable_argsort)
+        self.perm = stable_argsort(rows * max(len(names), 1) + code)
         self.rows, self.code = rows[self.perm], code[self.perm]
         self.detail = pa.concat_arrays([_strings(p.detail) for _, p in parts] + [_EMPTY])
         self.rel_text = pa.concat_arrays(

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import schema
-from ..arrays import find_sorted, take
+from ..arrays import find_sorted, first_occurrence, take
 from ..data import DealerData
 from . import catalog
 from . import text as tx
@@ -133,7 +133,7 @@ def empty_flags(data: DealerData) -> Lean:
 def customer_bool(data: DealerData, m: Messages, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Per customer code: (is true, is false) of a customers boolean column (unknown: both False)."""
     cust = data["customers"]
-    codes = m.customer_codes(cust["customer_id"])
+    codes = table_codes(data, m, "customers")
     ok = codes >= 0
     vals = cust[column].astype("boolean")
     is_true = np.zeros(len(m.customers), bool)
@@ -146,7 +146,7 @@ def customer_bool(data: DealerData, m: Messages, column: str) -> tuple[np.ndarra
 def customer_values(data: DealerData, m: Messages, column: str) -> pd.Series:
     """Per customer code: a customers column's value (NA for customers not in the table)."""
     cust = data["customers"]
-    codes = m.customer_codes(cust["customer_id"])
+    codes = table_codes(data, m, "customers")
     ok = codes >= 0
     out = pd.Series(pd.NA, index=range(len(m.customers)), dtype=cust[column].dtype)
     out.iloc[codes[ok]] = cust[column].to_numpy()[ok]
@@ -154,7 +154,11 @@ def customer_values(data: DealerData, m: Messages, column: str) -> pd.Series:
 
 
 def table_codes(data: DealerData, m: Messages, table: str) -> np.ndarray:
-    return m.customer_codes(data[table]["customer_id"])
+    """Codes of a table's customer_id (``Messages.customer_codes``), found once per table
+    object for every rule that asks (the cache holds the table: its id is not reused)."""
+    frame = data[table]
+    held, codes = m.cached(("table_codes", table, id(frame)), lambda: (frame, m.customer_codes(frame["customer_id"])))
+    return codes if held is frame else m.customer_codes(frame["customer_id"])
 
 
 def related_ids(data: DealerData, table: str, column: str, pos: np.ndarray) -> pd.Series:
@@ -337,14 +341,10 @@ def duplicate_campaign(data: DealerData, params: dict) -> pd.DataFrame:
     # an exempt message is never flagged, but it still is a campaign the customer already got
     rows = np.flatnonzero(codes >= 0)
     key = (m.cust[rows] * (len(uniques) + 1) + codes[rows]) * (len(schema.CHANNELS) + 1) + (m.channel[rows] + 1)
-    # groups numbered in order of first appearance; rows are in (customer, sent_at, message_id)
-    # order, so a group's first row is its first send: hashing, no sort of millions of keys
-    group, _ = pd.factorize(key)
-    seen = np.maximum.accumulate(np.concatenate([[-1], group[:-1]])) if len(group) else group
-    opens = group > seen  # a group's first row
-    first = rows[np.flatnonzero(opens)][group]
-    dup = ~opens & ~exempt_mask(m, params)[rows]
-    rows, first = rows[dup], first[dup]
+    # rows are in (customer, sent_at, message_id) order, so a group's first row is its first send
+    at = first_occurrence(key)
+    dup = (at != np.arange(len(rows))) & ~exempt_mask(m, params)[rows]
+    rows, first = rows[dup], rows[at[dup]]
     detail = tx.join(
         "Campaign ",
         m.values(data, "campaign_id", rows),
@@ -424,7 +424,9 @@ def better_offer_after_purchase(data: DealerData, params: dict) -> pd.DataFrame:
     priced = sales["model"].notna() & sales["price"].notna()
     # only customers with a priced purchase can be offered a better deal: filter before strings
     rows = np.flatnonzero(
-        ~exempt_mask(m, params) & m.in_categories(rp["categories"]) & m.with_customer(sales["customer_id"][priced])
+        ~exempt_mask(m, params)
+        & m.in_categories(rp["categories"])
+        & m.with_codes(table_codes(data, m, "sales")[priced.to_numpy(bool)])
     )
     rows = rows[
         m.values(data, "model", rows).notna().to_numpy() & m.values(data, "offer_price", rows).notna().to_numpy()
@@ -505,7 +507,7 @@ def reminder_after_service(data: DealerData, params: dict) -> pd.DataFrame:
     known = np.zeros(len(m), bool)
     for table in ("service_visits", "appointments"):
         if data.has(table):
-            known |= m.with_customer(data[table]["customer_id"])
+            known |= m.with_codes(table_codes(data, m, table))
     rows = np.flatnonzero(~exempt_mask(m, params) & m.in_categories(["service_reminder"]) & known)
     day = m.local_day()[rows]
     visit = _recent_visit(data, m, rows, day) if data.has("service_visits") else np.full(len(rows), -1)
@@ -655,7 +657,7 @@ def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
         ~exempt_mask(m, params)
         & m.in_categories(rp["categories"])
         & (m.sender != owner)
-        & m.with_customer(leads["customer_id"])
+        & m.with_codes(table_codes(data, m, "leads"))
     )
     lc, opened, closed = table_codes(data, m, "leads"), ns_utc(leads["opened_at"]), ns_utc(leads["closed_at"])
     closed = np.where(closed == I64_MIN, I64_MAX, closed)  # still open

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import schema
 from ..arrays import first_true_at_or_after, max_or, min_or, take  # noqa: F401  (re-exported)
+from ..arrays import searchsorted_sorted, sorted_with_order, stable_argsort
 from ..data import DataError, DealerData, Problem
 
 SECOND = 1_000_000_000
@@ -31,16 +32,18 @@ MARGIN_DAYS = 400
 
 def codes_of(values: pd.Series, allowed: tuple[str, ...]) -> np.ndarray:
     """int8 codes of an enum column into ``allowed`` (-1 for NA or unknown)."""
-    return _enum_codes(values, allowed)[0]
+    lut, own, _ = _enum_codes(values, allowed)
+    return lut[own]  # own == -1 (NA) picks the appended -1
 
 
 def _enum_codes(values: pd.Series, allowed: tuple[str, ...]):
-    """(int8 codes into ``allowed``, the column's own codes (-1 for NA), its distinct values):
-    the own codes give the column's text back by a take from a few values (``flagtable``)."""
+    """(the lookup from the column's own codes to int8 codes into ``allowed``, a -1 appended
+    for NA; the column's own codes (-1 for NA); its distinct values): the own codes give the
+    column's text back by a take from a few values (``flagtable``)."""
     codes, uniques = pd.factorize(values)
     lut = np.append(pd.Index(allowed).get_indexer(pd.Index(uniques)), -1).astype(np.int8)
     own = codes.astype(np.int8 if len(uniques) < 127 else np.int32)
-    return lut[codes], own, uniques  # codes == -1 (NA) picks the appended -1
+    return lut, own, uniques
 
 
 def ns_utc(values: pd.Series) -> np.ndarray:
@@ -114,7 +117,7 @@ class Messages:
                 lo = np.maximum(self.key - (width // self.unit - 1), self.cust * self.span)
             else:
                 lo = self.lo_key(self.cust, self.t - width)
-            return np.searchsorted(self.key, lo, "left")
+            return searchsorted_sorted(self.key, lo, "left")  # lo is non-decreasing, as key
 
         return self.cached(("start", days), compute)
 
@@ -134,8 +137,12 @@ class Messages:
 
     def with_customer(self, ids: pd.Series) -> np.ndarray:
         """True for rows whose customer appears in ``ids`` (another table's customer_id)."""
+        return self.with_codes(self.customer_codes(ids))
+
+    def with_codes(self, codes: np.ndarray) -> np.ndarray:
+        """True for rows whose customer is among ``codes`` (``customer_codes``, -1 ignored)."""
         present = np.zeros(len(self.customers) + 1, bool)
-        present[self.customer_codes(ids)] = True
+        present[codes] = True
         present[-1] = False  # code -1: not a messaged customer
         return present[self.cust]
 
@@ -229,27 +236,30 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         key = cust * span + rel // unit
     customers = pd.Index(customers.astype("string"))
     customers.get_indexer(customers[:1])  # build its hash table now, not in two threads at once
-    if n and np.all(t[1:] >= t[:-1]):
-        # exports usually come in time order: a stable sort by customer alone is then enough
-        order = stable_argsort_codes(cust, len(customers))
-    else:
-        order = np.argsort(key, kind="quicksort")
-    order = _break_ties(order, key, comm["message_id"])
+    order, sorted_key = sorted_with_order(key)  # one np.sort of packed integers (see arrays)
+    order = _break_ties(order, sorted_key, key, comm["message_id"])
+    key = sorted_key
+    # customer and time come back from the sorted key (no gathers of 10M rows): the key is
+    # cust * span + rel // unit with 0 <= rel // unit < span, and rel a multiple of unit
+    cust = key // span
+    t = t[order] if uniq_t is not None else (key - cust * span) * unit + tmin
+    # an enum's own codes are gathered once; its codes into the allowed values are a lookup
+    raw = {col: (own[order], uniques, lut) for col, (lut, own, uniques) in enums.items()}
     return Messages(
         order=order,
-        cust=cust[order],
-        t=t[order],
-        channel=enums["channel"][0][order],
-        sender=enums["sender"][0][order],
-        category=enums["category"][0][order],
+        cust=cust,
+        t=t,
+        channel=raw["channel"][2][raw["channel"][0]],
+        sender=raw["sender"][2][raw["sender"][0]],
+        category=raw["category"][2][raw["category"][0]],
         customers=customers,
-        key=key[order],
+        key=key,
         span=span,
         unit=unit,
         tmin=tmin,
         uniq_t=uniq_t,
         timezone=timezone,
-        raw={col: (own[order], uniques) for col, (_, own, uniques) in enums.items()},
+        raw={col: (own, uniques) for col, (own, uniques, _) in raw.items()},
     )
 
 
@@ -274,21 +284,9 @@ def _require(comm: pd.DataFrame, empty: np.ndarray, column: str) -> None:
         )
 
 
-def stable_argsort_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
-    """Stable argsort of non-negative int codes: LSD radix in 16-bit digits (numpy sorts
-    uint16 with a radix sort, several times faster than a comparison sort of int64)."""
-    order = np.arange(len(codes))
-    shift = 0
-    while shift == 0 or (n_codes - 1) >> shift:
-        digit = ((codes[order] >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digit, kind="stable")]
-        shift += 16
-    return order
-
-
-def _break_ties(order: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np.ndarray:
-    """Order rows of identical (customer, sent_at) by message_id (rare: only those rows move)."""
-    ks = key[order]
+def _break_ties(order: np.ndarray, ks: np.ndarray, key: np.ndarray, message_id: pd.Series) -> np.ndarray:
+    """Order rows of identical (customer, sent_at) by message_id (rare: only those rows move);
+    ``ks`` is ``key[order]``."""
     same = ks[1:] == ks[:-1]
     if not same.any():
         return order
@@ -314,7 +312,7 @@ def uniq(x: np.ndarray) -> np.ndarray:
 
 def first_of_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct keys (sorted) and the position of each one's first occurrence."""
-    o = np.argsort(keys, kind="stable")
+    o = stable_argsort(keys)
     k = keys[o]
     start = np.ones(len(k), bool)
     start[1:] = k[1:] != k[:-1]

@@ -1056,15 +1056,16 @@ def test_same_flags_whatever_the_row_order_of_the_export():
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_stable_argsort_codes_equals_numpy():
+def test_sorted_with_order_equals_numpy_on_codes_and_keys():
     import numpy as np
 
-    from ownercomm_kit.audit.windows import stable_argsort_codes
+    from ownercomm_kit.arrays import sorted_with_order
 
     rng = np.random.default_rng(0)
     for k in (1, 2, 70_000, 300_000):
         codes = rng.integers(0, k, 5000)
-        assert (stable_argsort_codes(codes, k) == np.argsort(codes, kind="stable")).all()
+        order, keys = sorted_with_order(codes)
+        assert (order == np.argsort(codes, kind="stable")).all() and (keys == np.sort(codes)).all()
 
 
 # ------------------------------------------------------------------ parameters drive every threshold
@@ -1142,3 +1143,49 @@ def test_messages_after_as_of_are_not_audited():
     assert result.headline["messages"] == 4
     earlier = run_audit(dealer(msgs, as_of="2026-03-01"), params())
     assert earlier.headline["messages"] == 1 and earlier.headline["flags_total"] == 0
+
+
+@pytest.mark.parametrize("subsecond", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sorted_messages_match_the_gathered_columns(seed, subsecond):
+    """Customer codes, times and enum codes come back from the sorted key and one gather of
+    each enum's own codes: the same as taking every column in sorted order."""
+    import numpy as np
+
+    from ownercomm_kit import schema
+    from ownercomm_kit.audit.windows import codes_of, messages_of, ns_utc
+
+    rng = np.random.default_rng(seed)
+    n = 60 if subsecond else int(rng.choice([1, 2, 60]))  # many customers over years: ranked times
+    start = pd.Timestamp("2026-03-07 12:00")  # over the DST change of 2026-03-08
+    stamps = [start + pd.Timedelta(minutes=int(m)) for m in rng.integers(0, 3000, n)]
+    if subsecond:
+        stamps = [s + pd.Timedelta(milliseconds=int(x)) for s, x in zip(stamps, rng.integers(0, 999, n))]
+        stamps[0] = pd.Timestamp("2019-01-01")  # a long span: times are ranked
+    stamps[-1] = stamps[0]  # a tie of sent_at
+    msgs = [
+        msg(
+            f"M{i:03d}",
+            str(stamps[i]),
+            customer=str(rng.choice(["C1", "é中", "C10", "=c"])) if i % 2 or not subsecond else f"Z{i}",
+            channel=str(rng.choice(["email", "sms", "phone", "mail"])),
+            sender=str(rng.choice(["oem", "sales", "fi"])),
+            category=str(rng.choice(["offer", "recall", "survey"])),
+        )
+        for i in range(n)
+    ]
+    data = dealer(msgs)
+    comm = data["communications"]
+    comm.loc[comm.index[:: max(n // 3, 1)], "channel"] = pd.NA
+    m = messages_of(data)
+    assert (m.uniq_t is not None) == subsecond
+    codes, customers = pd.factorize(comm["customer_id"], sort=True)
+    assert list(m.customers) == list(customers)
+    assert m.cust.tolist() == codes[m.order].tolist()
+    assert m.t.tolist() == ns_utc(comm["sent_at"])[m.order].tolist()
+    assert np.all(np.diff(m.key) >= 0)
+    for col, allowed in (("channel", schema.CHANNELS), ("sender", schema.SENDERS), ("category", schema.CATEGORIES)):
+        assert getattr(m, col).tolist() == codes_of(comm[col], allowed)[m.order].tolist()
+        own, uniques = m.raw[col]
+        text = np.append(np.asarray(uniques, dtype=object), None)[own].tolist()
+        assert text == [None if pd.isna(v) else v for v in comm[col].take(m.order)]

@@ -117,10 +117,13 @@ def frequency(data: DealerData) -> pd.DataFrame:
     active, slot = _month_runs(m)
     rows = [("all", "all", np.bincount(slot, minlength=len(active)))]
     for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
+        # every value's count per customer-month in one pass: column k + 1 counts code k (column 0: unknown)
+        width = len(names) + 1
+        per = np.bincount(slot * width + (codes.astype(np.int64) + 1), minlength=len(active) * width)
+        per = per.reshape(len(active), width)
         for code, name in enumerate(names):
-            sel = codes == code
-            if sel.any():
-                rows.append((by, name, np.bincount(slot[sel], minlength=len(active))))
+            if per[:, code + 1].any():  # the value is used at all
+                rows.append((by, name, np.ascontiguousarray(per[:, code + 1])))
     out = [(by, v, len(c), c.mean(), _quantile(c, 0.5), _quantile(c, 0.9), int(c.max())) for by, v, c in rows]
     return pd.DataFrame(out, columns=cols)
 

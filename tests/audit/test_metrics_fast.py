@@ -218,3 +218,43 @@ def test_top_customers_counts_a_flagged_customer_never_in_the_messages_as_zero()
         data, pd.concat([flags, ghost], ignore_index=True), params(audit={"top_customers": 100})
     )
     assert out.set_index("customer_id").loc["ghost", "messages"] == 0
+
+
+def _frequency_general(data):
+    """frequency's per-value counts by one mask per value (the form before the single pass)."""
+    from ownercomm_kit import schema
+
+    m = messages_of(data)
+    active, slot = metrics._month_runs(m)
+    rows = [("all", "all", np.bincount(slot, minlength=len(active)))]
+    for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
+        for code, name in enumerate(names):
+            sel = codes == code
+            if sel.any():
+                rows.append((by, name, np.bincount(slot[sel], minlength=len(active))))
+    cols = ["by", "value", "customer_months", "mean", "median", "p90", "max"]
+    q = metrics._quantile
+    out = [(by, v, len(c), c.mean(), q(c, 0.5), q(c, 0.9), int(c.max())) for by, v, c in rows]
+    return pd.DataFrame(out, columns=cols)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_frequency_single_pass_as_one_mask_per_value(seed):
+    rng = np.random.default_rng(seed)
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(hours=int(rng.integers(0, 24 * 200))),
+            customer=f"C{rng.integers(0, 7)}",
+            channel=str(rng.choice(["email", "sms", "fax"])),  # fax: not a channel of the schema (code -1)
+            sender=str(rng.choice(["dealer", "oem", "robot"])),
+        )
+        for i in range(150)
+    ]
+    data = dealer(msgs, timezone=TZ, as_of="2026-12-31")
+    pd.testing.assert_frame_equal(metrics.frequency(data), _frequency_general(data))
+
+
+def test_frequency_of_one_message():
+    data = dealer([msg("M1", "2026-05-01 10:00", channel="sms", sender="oem")], timezone=TZ)
+    pd.testing.assert_frame_equal(metrics.frequency(data), _frequency_general(data))

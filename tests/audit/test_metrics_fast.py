@@ -258,3 +258,33 @@ def test_frequency_single_pass_as_one_mask_per_value(seed):
 def test_frequency_of_one_message():
     data = dealer([msg("M1", "2026-05-01 10:00", channel="sms", sender="oem")], timezone=TZ)
     pd.testing.assert_frame_equal(metrics.frequency(data), _frequency_general(data))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_customer_local_as_one_conversion_per_row(seed):
+    from ownercomm_kit.audit.rules import customer_local
+    from ownercomm_kit.audit.windows import local_ns
+
+    rng = np.random.default_rng(seed)
+    zones = [TZ, "Asia/Kolkata", "Australia/Lord_Howe", "Not/AZone", None]
+    people = [{"customer_id": f"C{i}", "timezone": zones[i % len(zones)]} for i in range(10)]
+    # around the 2026 DST changes of Chicago and Lord Howe
+    edges = [pd.Timestamp(x, tz="UTC") for x in ("2026-03-08 08:00", "2026-11-01 07:00", "2026-04-04 15:00")]
+    msgs = [
+        msg(
+            f"M{i}",
+            edges[i % 3] + pd.Timedelta(minutes=int(rng.integers(-90, 90))),
+            customer=f"C{rng.integers(0, 10)}",
+        )
+        for i in range(120)
+    ]
+    data = dealer(msgs, people, timezone=TZ, as_of="2026-12-31")
+    m = messages_of(data)
+    zone_of = {p["customer_id"]: p["timezone"] for p in people}
+    for rows in (np.arange(len(m)), np.flatnonzero(rng.random(len(m)) < 0.3), np.array([], np.int64)):
+        local, own = customer_local(data, m, rows)
+        for i, r in enumerate(rows):
+            z = zone_of[m.customers[m.cust[r]]]
+            valid = z is not None and z != "Not/AZone"
+            assert local[i] == local_ns(m.t[r : r + 1], z if valid else TZ)[0]
+            assert own[i] == valid

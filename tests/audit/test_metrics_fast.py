@@ -288,3 +288,56 @@ def test_customer_local_as_one_conversion_per_row(seed):
             valid = z is not None and z != "Not/AZone"
             assert local[i] == local_ns(m.t[r : r + 1], z if valid else TZ)[0]
             assert own[i] == valid
+
+
+def _caps_general(data, p):
+    """suppression's cap rows with every window looking at all counted rows of its channel."""
+    from ownercomm_kit import schema
+    from ownercomm_kit.audit import suppression
+    from ownercomm_kit.audit.rules import exempt_mask
+
+    m = messages_of(data)
+    _, a_end = as_of_bounds(data)
+    counted = ~exempt_mask(m, p) & (m.t <= a_end)
+    out = []
+    if p["rules"]["cap_total"].get("enabled", True):
+        for w in p["rules"]["cap_total"]["windows"]:
+            out.append(suppression._cap_window(data, m, np.flatnonzero(counted), w, a_end, "all", "cap_total"))
+    if p["rules"]["cap_channel"].get("enabled", True):
+        for ch, ws in (p["rules"]["cap_channel"].get("windows") or {}).items():
+            on = np.flatnonzero(counted & (m.channel == schema.CHANNELS.index(ch)))
+            out += [suppression._cap_window(data, m, on, w, a_end, ch, "cap_channel") for w in ws or []]
+    return out
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {},
+        {"cap_total": {"windows": [{"days": 30, "max": 3}, {"days": 1.5, "max": 1}]}},
+        {"cap_total": {"enabled": False}, "cap_channel": {"windows": {"sms": [{"days": 7, "max": 0}]}}},
+        {"cap_total": {"enabled": False}, "cap_channel": {"enabled": False}},
+    ],
+)
+@pytest.mark.parametrize("seed", range(3))
+def test_suppression_caps_from_the_widest_window_rows(seed, over):
+    from ownercomm_kit.audit import suppression
+
+    rng = np.random.default_rng(seed)
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp("2026-06-30 12:00", tz=TZ) - pd.Timedelta(hours=int(rng.integers(-48, 24 * 60))),
+            customer=f"C{rng.integers(0, 6)}",
+            channel=str(rng.choice(["email", "sms"])),
+            category=str(rng.choice(["newsletter", "service_reminder", "recall"])),
+        )
+        for i in range(200)
+    ]
+    data = dealer(msgs, timezone=TZ, as_of="2026-06-30")
+    p = params(**over)
+    got, want = suppression._caps(data, p), _caps_general(data, p)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        pd.testing.assert_frame_equal(g, w)
+    assert not over or any(len(g) for g in got) or len(got) == 0

@@ -44,7 +44,8 @@ def _random_dealer(seed: int, n: int, customers: int, *, sub_second=False, tz=TZ
                 "status": rng.choice(["kept", "no_show", "cancelled"]),
             }
         )
-    people = [{"customer_id": f"C{c}"} for c in range(customers + 3)]
+    people = [{"customer_id": f"C{c}"} for c in range(customers + 3) if c % 5 != 1]  # some only messaged
+    people += [{"customer_id": "C0"}, {"customer_id": None}]  # a duplicate and a missing id
     tables = {"appointments": appts} if appts else {}
     return dealer(msgs, people, timezone=tz, as_of="2026-06-30", **tables)
 
@@ -102,7 +103,7 @@ def _tiers_general(data, p):
     gap = at[b] - take(m.t[win], prev, 0)
     hit = (prev >= 0) & (gap <= int(p["audit"]["booking_attribution_days"] * DAY))
     booked[ac[b][hit]] = True
-    return pd.Series(booked, index=ids)
+    return pd.DataFrame({"booked": booked, "messages": np.bincount(code_of_msg[in_win], minlength=len(ids))}, index=ids)
 
 
 @pytest.mark.parametrize("sub_second", [False, True])
@@ -112,8 +113,10 @@ def test_tiers_booked_from_message_as_the_general_join(seed, sub_second):
     p = params(audit={"booking_attribution_days": [1, 7, 14, 30][seed % 4]})
     t = metrics.tiers(data, p).set_index("customer_id")
     want = _tiers_general(data, p)
-    assert t["booked_from_message"].to_dict() == want.to_dict()
-    assert want.any() and not want.all()  # the cases say something
+    assert list(t.index) == list(want.index)  # the same customers in the same order
+    assert list(t["booked_from_message"]) == list(want["booked"])
+    assert list(t["messages_12m"]) == list(want["messages"])
+    assert want["booked"].any() and not want["booked"].all()  # the cases say something
 
 
 def test_tiers_booked_from_one_message_at_the_window_edges():
@@ -132,7 +135,7 @@ def test_tiers_booked_from_one_message_at_the_window_edges():
     inside = dealer([msg("M1", "2025-07-01 00:00")], timezone=TZ, as_of="2026-06-30", appointments=at)
     for data in (before, inside):
         t = metrics.tiers(data, p).set_index("customer_id")
-        assert t["booked_from_message"].to_dict() == _tiers_general(data, p).to_dict()
+        assert t["booked_from_message"].to_dict() == _tiers_general(data, p)["booked"].to_dict()
     assert not metrics.tiers(before, p)["booked_from_message"].any()
     assert metrics.tiers(inside, p)["booked_from_message"].all()
 
@@ -341,3 +344,37 @@ def test_suppression_caps_from_the_widest_window_rows(seed, over):
     for g, w in zip(got, want):
         pd.testing.assert_frame_equal(g, w)
     assert not over or any(len(g) for g in got) or len(got) == 0
+
+
+def _sender_mix_general(data):
+    """sender_mix with windows.runs and int64 bits (the form before the leaner pass)."""
+    from ownercomm_kit import schema
+    from ownercomm_kit.audit.windows import runs
+
+    m = messages_of(data)
+    week = from_min((m.local_day() + 3) // 7)
+    starts, _ = runs(m.cust * (int(week.max()) + 1) + week)
+    bits = np.left_shift(1, np.maximum(m.sender, 0).astype(np.int64))
+    heard = np.bitwise_or.reduceat(bits, starts)
+    per_week = np.array([bin(b).count("1") for b in range(1 << len(schema.SENDERS))])[heard]
+    senders = np.arange(1, len(schema.SENDERS) + 1)
+    counts = np.array([(per_week == k).sum() for k in senders])
+    return pd.DataFrame({"senders": senders, "customer_weeks": counts, "share": counts / counts.sum()})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sender_mix_as_the_general_pass(seed):
+    rng = np.random.default_rng(seed)
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp("2026-01-04 23:00", tz="UTC") + pd.Timedelta(hours=int(rng.integers(0, 24 * 60))),
+            customer=f"C{rng.integers(0, 5)}",
+            sender=str(rng.choice(["dealer", "oem", "sales", "service", "fi", "robot"])),  # robot: unknown (-1)
+        )
+        for i in range(160)
+    ]
+    data = dealer(msgs, timezone=TZ, as_of="2026-12-31")
+    pd.testing.assert_frame_equal(metrics.sender_mix(data), _sender_mix_general(data))
+    one = dealer([msg("M1", "2026-05-01 10:00")], timezone=TZ)
+    pd.testing.assert_frame_equal(metrics.sender_mix(one), _sender_mix_general(one))

@@ -368,7 +368,7 @@ def replay(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def replay_by_sender(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
-    m = _sorted_if_built(data)
+    m = sorted_if_built(data)
     if m is not None and isinstance(data["communications"]["sender"].dtype, pd.StringDtype):
         # the sorted messages' sender codes are the exact schema names: counted without hashing 10M strings
         counts = np.bincount(m.sender[m.sender >= 0], minlength=len(schema.SENDERS))
@@ -403,7 +403,7 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
         }
     )
     out = out.sort_values(["flagged_messages", "flags"], ascending=False, kind="stable").head(top)
-    m = _sorted_if_built(data)
+    m = sorted_if_built(data)
     if m is not None and isinstance(data["communications"]["customer_id"].dtype, pd.StringDtype):
         # messages per customer from the sorted messages' customer codes (no count of 10M strings)
         code = m.customers.get_indexer(pd.Index(out.index).astype("string"))
@@ -420,14 +420,14 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
 def customers_messaged(data: DealerData) -> int:
     """Distinct customers messaged: the sorted messages' customers when the rules built them
     already (the same count as ``nunique`` of a string column), else counted."""
-    m = _sorted_if_built(data)
+    m = sorted_if_built(data)
     comm = data["communications"]
     if m is not None and isinstance(comm["customer_id"].dtype, pd.StringDtype):
         return len(m.customers)
     return int(comm["customer_id"].nunique())
 
 
-def _sorted_if_built(data: DealerData) -> Messages | None:
+def sorted_if_built(data: DealerData) -> Messages | None:
     """The sorted messages of ``data`` when ``messages_of`` has built them already (the rules
     have, in the audit), else None: a figure never sorts (or rejects) the messages for a count."""
     built = getattr(data, windows._CACHE_ATTR, None)

@@ -196,9 +196,9 @@ def test_counts_from_the_sorted_messages_as_counted_from_the_table(seed):
     data = _sent_by_customer_and_sender(seed)
     p = params(audit={"top_customers": 5})
     flags, _ = run_rules(data, p)  # builds the sorted messages
-    assert metrics._sorted_if_built(data) is not None
+    assert metrics.sorted_if_built(data) is not None
     general = fresh_copy(data)  # nothing built on it
-    assert metrics._sorted_if_built(general) is None
+    assert metrics.sorted_if_built(general) is None
     pd.testing.assert_frame_equal(metrics.top_customers(data, flags, p), metrics.top_customers(general, flags, p))
     pd.testing.assert_frame_equal(metrics.replay_by_sender(data, flags), metrics.replay_by_sender(general, flags))
     assert metrics.customers_messaged(data) == metrics.customers_messaged(general) == 9
@@ -378,3 +378,46 @@ def test_sender_mix_as_the_general_pass(seed):
     pd.testing.assert_frame_equal(metrics.sender_mix(data), _sender_mix_general(data))
     one = dealer([msg("M1", "2026-05-01 10:00")], timezone=TZ)
     pd.testing.assert_frame_equal(metrics.sender_mix(one), _sender_mix_general(one))
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [TZ, "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_message_dates_from_the_sorted_messages_as_converted(unit, tz, monkeypatch):
+    from ownercomm_kit.kpis.common import local_date, local_dates
+    from ownercomm_kit.report.audit_report import _share_message_dates
+
+    rng = np.random.default_rng(7)
+    edges = [
+        pd.Timestamp(x, tz="UTC")
+        for x in ("2026-03-08 08:00", "2026-11-01 06:30", "2026-04-04 14:45", "1969-12-31 23:59")
+    ]
+    msgs = [
+        msg(
+            f"M{i}",
+            edges[i % 4] + pd.Timedelta(minutes=int(rng.integers(-120, 120))),
+            customer=f"C{rng.integers(0, 4)}",
+        )
+        for i in range(80)
+    ]
+    data = dealer(msgs, timezone=tz, as_of="2026-12-31")
+    comm = data["communications"]
+    data.tables["communications"] = comm.assign(sent_at=comm["sent_at"].dt.tz_convert(tz).dt.as_unit(unit))
+    want = local_date(data["communications"]["sent_at"], tz)
+    messages_of(data)
+    with monkeypatch.context() as mp:
+        mp.setattr("ownercomm_kit.kpis.common.local_date", None)  # not converted again
+        _share_message_dates(data)  # fills the store's shared frame from the sorted messages
+        got = local_dates(data, "communications", "sent_at")
+    pd.testing.assert_series_equal(got, want)
+    assert got.dtype == want.dtype == f"datetime64[{unit}]"
+
+
+def test_message_dates_are_converted_when_nothing_is_sorted():
+    from ownercomm_kit.kpis.common import local_date, local_dates
+    from ownercomm_kit.report.audit_report import _share_message_dates
+
+    data = dealer([msg("M1", "2026-05-01 23:30")], timezone=TZ, as_of="2026-06-30")
+    _share_message_dates(data)  # no sorted messages: nothing shared
+    pd.testing.assert_series_equal(
+        local_dates(data, "communications", "sent_at"), local_date(data["communications"]["sent_at"], TZ)
+    )

@@ -117,10 +117,13 @@ def frequency(data: DealerData) -> pd.DataFrame:
     active, slot = _month_runs(m)
     rows = [("all", "all", np.bincount(slot, minlength=len(active)))]
     for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
+        # every value's count per customer-month in one pass: column k + 1 counts code k (column 0: unknown)
+        width = len(names) + 1
+        per = np.bincount(slot * width + (codes.astype(np.int64) + 1), minlength=len(active) * width)
+        per = per.reshape(len(active), width)
         for code, name in enumerate(names):
-            sel = codes == code
-            if sel.any():
-                rows.append((by, name, np.bincount(slot[sel], minlength=len(active))))
+            if per[:, code + 1].any():  # the value is used at all
+                rows.append((by, name, np.ascontiguousarray(per[:, code + 1])))
     out = [(by, v, len(c), c.mean(), _quantile(c, 0.5), _quantile(c, 0.9), int(c.max())) for by, v, c in rows]
     return pd.DataFrame(out, columns=cols)
 
@@ -200,13 +203,21 @@ def heatmap(data: DealerData) -> pd.DataFrame:
     return out
 
 
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """The first row of each run of equal keys (``windows.runs`` without each row's run number)."""
+    new = np.ones(len(sorted_keys), bool)
+    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return np.flatnonzero(new)
+
+
 def sender_mix(data: DealerData) -> pd.DataFrame:
     m = messages_of(data)
     week = (m.local_day() + 3) // 7
     week = from_min(week)
     # customer-weeks are runs of the sorted rows; OR the sender bits within each run
-    starts, _ = runs(m.cust * (int(max_or(week, 0)) + 1) + week)
-    bits = np.left_shift(1, np.maximum(m.sender, 0).astype(np.int64))
+    starts = _run_starts(m.cust * (int(max_or(week, 0)) + 1) + week)
+    small = np.uint8 if len(schema.SENDERS) <= 8 else np.int64  # one bit per sender
+    bits = np.left_shift(small(1), np.maximum(m.sender, 0).astype(small))
     heard = np.bitwise_or.reduceat(bits, starts) if len(starts) else np.array([], np.int64)
     per_week = np.array([bin(b).count("1") for b in range(1 << len(schema.SENDERS))])[heard]
     ns = len(schema.SENDERS) + 1
@@ -265,12 +276,17 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
     _, a_end = as_of_bounds(data)
     start = pd.Timestamp(data.as_of) + pd.Timedelta(days=1) - pd.DateOffset(months=months)
     a_start = int(start.tz_localize(data.timezone, nonexistent="shift_forward", ambiguous=False).value) - 1
-    ids = pd.Index(pd.concat([data["customers"]["customer_id"], pd.Series(m.customers)]).dropna().unique()).astype(
-        "string"
-    )
+    table = data["customers"]["customer_id"]
+    # every customer once, in order of appearance: the table's, then any other messaged; one hash
+    # pass gives the messaged customers' codes too (no lookup of every id again)
+    codes, uniques = pd.factorize(pd.concat([table, pd.Series(m.customers)], ignore_index=True))
+    ids = pd.Index(uniques).astype("string")
     n = len(ids)
+    code_of_customer = codes[len(table) :]  # m.customers -> code into ids
+    message_code = np.full(n, -1, np.int64)  # code into ids -> code into m.customers (-1: never messaged)
+    message_code[code_of_customer] = np.arange(len(code_of_customer))
     in_win = (m.t > a_start) & (m.t <= a_end)
-    code_of_msg = ids.get_indexer(m.customers)[m.cust]
+    code_of_msg = code_of_customer[m.cust]
     messages = np.bincount(code_of_msg[in_win], minlength=n)
     responded = np.zeros(n, bool)
     if data.has("communications", "responded_at"):
@@ -286,7 +302,6 @@ def tiers(data: DealerData, params: dict) -> pd.DataFrame:
         kept[ac[k]] = True
         # booked from a message: the latest earlier message in the window, within the attribution days
         b = np.flatnonzero((ac >= 0) & (at > a_start) & (at <= a_end))
-        message_code = m.customers.get_indexer(ids)  # customer (code into ids) -> code into m.customers
         prev = latest_at_or_before(m, message_code[ac[b]], at[b] - 1)
         # the latest message up to the booking is in the window exactly when it is after the window's start
         prev = np.where(take(m.t, prev, a_start) > a_start, prev, -1)
@@ -353,7 +368,7 @@ def replay(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def replay_by_sender(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
-    m = _sorted_if_built(data)
+    m = sorted_if_built(data)
     if m is not None and isinstance(data["communications"]["sender"].dtype, pd.StringDtype):
         # the sorted messages' sender codes are the exact schema names: counted without hashing 10M strings
         counts = np.bincount(m.sender[m.sender >= 0], minlength=len(schema.SENDERS))
@@ -388,7 +403,7 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
         }
     )
     out = out.sort_values(["flagged_messages", "flags"], ascending=False, kind="stable").head(top)
-    m = _sorted_if_built(data)
+    m = sorted_if_built(data)
     if m is not None and isinstance(data["communications"]["customer_id"].dtype, pd.StringDtype):
         # messages per customer from the sorted messages' customer codes (no count of 10M strings)
         code = m.customers.get_indexer(pd.Index(out.index).astype("string"))
@@ -405,14 +420,14 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
 def customers_messaged(data: DealerData) -> int:
     """Distinct customers messaged: the sorted messages' customers when the rules built them
     already (the same count as ``nunique`` of a string column), else counted."""
-    m = _sorted_if_built(data)
+    m = sorted_if_built(data)
     comm = data["communications"]
     if m is not None and isinstance(comm["customer_id"].dtype, pd.StringDtype):
         return len(m.customers)
     return int(comm["customer_id"].nunique())
 
 
-def _sorted_if_built(data: DealerData) -> Messages | None:
+def sorted_if_built(data: DealerData) -> Messages | None:
     """The sorted messages of ``data`` when ``messages_of`` has built them already (the rules
     have, in the audit), else None: a figure never sorts (or rejects) the messages for a count."""
     built = getattr(data, windows._CACHE_ATTR, None)

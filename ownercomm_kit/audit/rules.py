@@ -838,11 +838,12 @@ def customer_local(data: DealerData, m: Messages, rows: np.ndarray) -> tuple[np.
     zc = zone_codes[m.cust[rows]]
     local = np.zeros(len(rows), np.int64)
     own_zone = np.zeros(len(rows), bool)
-    for code in np.unique(zc):
+    for code in np.flatnonzero(np.bincount(zc + 1, minlength=1)) - 1:  # the distinct codes, sorted
         sel = zc == code
         tz = zone_names[code] if code >= 0 else data.timezone
         try:
-            local[sel] = local_ns(m.t[rows[sel]], tz)
+            # the dealer's zone: the sorted messages' wall clock, converted once per store
+            local[sel] = m.local_ns()[rows[sel]] if tz == m.timezone else local_ns(m.t[rows[sel]], tz)
         except Exception:  # an unknown zone name (validation warns about it): the dealer's zone
             local[sel], code = local_ns(m.t[rows[sel]], data.timezone), -1
         own_zone[sel] = code >= 0

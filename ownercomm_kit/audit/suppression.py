@@ -104,22 +104,27 @@ def _caps(data, params):
     """A cap reached (one more message would exceed it) in the window ending at as_of."""
     m = messages_of(data)
     _, a_end = as_of_bounds(data)
-    counted = ~exempt_mask(m, params) & (m.t <= a_end)
-    out = []
+    windows = []
     if _enabled(params, "cap_total"):
-        for w in params["rules"]["cap_total"]["windows"]:
-            out.append(_cap_window(data, m, counted, w, a_end, ALL, "cap_total"))
+        windows += [(ALL, "cap_total", w) for w in params["rules"]["cap_total"]["windows"]]
     if _enabled(params, "cap_channel"):
-        for channel, windows in (params["rules"]["cap_channel"].get("windows") or {}).items():
-            on = counted & (m.channel == schema.CHANNELS.index(channel))
-            for w in windows or []:
-                out.append(_cap_window(data, m, on, w, a_end, channel, "cap_channel"))
-    return out
+        for channel, ws in (params["rules"]["cap_channel"].get("windows") or {}).items():
+            windows += [(channel, "cap_channel", w) for w in ws or []]
+    if not windows:
+        return []
+    # the counted rows inside the widest window, once: each window then looks at these few rows only
+    widest = max(int(w["days"] * DAY) for _, _, w in windows)
+    recent = np.flatnonzero(~exempt_mask(m, params) & (m.t <= a_end) & (m.t > a_end - widest))
+    on_channel = {
+        ch: recent if ch == ALL else recent[m.channel[recent] == schema.CHANNELS.index(ch)] for ch, _, _ in windows
+    }
+    return [_cap_window(data, m, on_channel[ch], w, a_end, ch, name) for ch, name, w in windows]
 
 
-def _cap_window(data, m, counted, w, a_end, channel, name):
+def _cap_window(data, m, rows, w, a_end, channel, name):
+    """``rows``: the counted sorted rows of the channel up to as_of (at least those inside the window)."""
     width = int(w["days"] * DAY)
-    rows = np.flatnonzero(counted & (m.t > a_end - width))
+    rows = rows[m.t[rows] > a_end - width]
     first, _ = runs(m.cust[rows])  # rows are sorted by customer
     cust = m.cust[rows][first]
     count = np.diff(np.append(first, len(rows)))

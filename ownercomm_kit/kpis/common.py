@@ -193,9 +193,24 @@ def all_contacts(data: DealerData, fallback: list[str] | tuple[str, ...]) -> pd.
     return shared(data, ("contacts", fallback), lambda: customer_contacts(data["customers"], fallback))
 
 
-def local_dates(data: DealerData, table: str, column: str) -> pd.Series:
-    """``local_date`` of a whole column of a table (index aligned with ``data[table]``)."""
-    return shared(data, ("local_date", table, column), lambda: local_date(data[table][column], data.timezone))
+def local_dates(data: DealerData, table: str, column: str, days=None) -> pd.Series:
+    """``local_date`` of a whole column of a table (index aligned with ``data[table]``).
+
+    ``days``: when the caller has the column's local days already (the audit's sorted
+    messages), a callable giving them as int64 days since 1970-01-01 in table order, for a
+    column without a missing value; used for a tz-aware column, else ignored."""
+    return shared(data, ("local_date", table, column), lambda: _local_dates_of(data[table][column], data, days))
+
+
+_UNIT_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _local_dates_of(s: pd.Series, data: DealerData, days) -> pd.Series:
+    if days is not None and isinstance(s.dtype, pd.DatetimeTZDtype) and s.dtype.unit in _UNIT_DAY:
+        # the same local midnights as converting the column again, in the column's unit
+        values = (np.asarray(days(), dtype=np.int64) * _UNIT_DAY[s.dtype.unit]).view(f"datetime64[{s.dtype.unit}]")
+        return pd.Series(values, index=s.index, name=s.name)
+    return local_date(s, data.timezone)
 
 
 def with_contacts(frame: pd.DataFrame, data: DealerData, p: dict, name: str, excluded: dict) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .. import audit, outputs, service, state_laws, words
@@ -42,8 +43,27 @@ WORDS = {
 def compute(ctx: ReportContext) -> audit.AuditResult:
     result = audit.run_audit(ctx.data, ctx.params)
     ctx.results["audit"] = result
+    _share_message_dates(ctx.data)
     ctx.results["reminder_timing"] = reminder_timing_of(ctx)
     return result
+
+
+def _share_message_dates(data) -> None:
+    """The messages' local dates (reminder timing, then the retention notebook) from the local
+    days the audit's sorted messages hold, when the audit sorted this very table."""
+    from ..audit.metrics import sorted_if_built
+    from ..kpis.common import local_dates
+
+    m = sorted_if_built(data)
+    if m is None or m.timezone != data.timezone:
+        return
+
+    def days():
+        out = np.empty(len(m), np.int64)
+        out[m.order] = m.local_day()
+        return out
+
+    local_dates(data, "communications", "sent_at", days=days)
 
 
 def reminder_timing_of(ctx: ReportContext) -> dict:

@@ -44,7 +44,8 @@ def _random_dealer(seed: int, n: int, customers: int, *, sub_second=False, tz=TZ
                 "status": rng.choice(["kept", "no_show", "cancelled"]),
             }
         )
-    people = [{"customer_id": f"C{c}"} for c in range(customers + 3)]
+    people = [{"customer_id": f"C{c}"} for c in range(customers + 3) if c % 5 != 1]  # some only messaged
+    people += [{"customer_id": "C0"}, {"customer_id": None}]  # a duplicate and a missing id
     tables = {"appointments": appts} if appts else {}
     return dealer(msgs, people, timezone=tz, as_of="2026-06-30", **tables)
 
@@ -102,7 +103,7 @@ def _tiers_general(data, p):
     gap = at[b] - take(m.t[win], prev, 0)
     hit = (prev >= 0) & (gap <= int(p["audit"]["booking_attribution_days"] * DAY))
     booked[ac[b][hit]] = True
-    return pd.Series(booked, index=ids)
+    return pd.DataFrame({"booked": booked, "messages": np.bincount(code_of_msg[in_win], minlength=len(ids))}, index=ids)
 
 
 @pytest.mark.parametrize("sub_second", [False, True])
@@ -112,8 +113,10 @@ def test_tiers_booked_from_message_as_the_general_join(seed, sub_second):
     p = params(audit={"booking_attribution_days": [1, 7, 14, 30][seed % 4]})
     t = metrics.tiers(data, p).set_index("customer_id")
     want = _tiers_general(data, p)
-    assert t["booked_from_message"].to_dict() == want.to_dict()
-    assert want.any() and not want.all()  # the cases say something
+    assert list(t.index) == list(want.index)  # the same customers in the same order
+    assert list(t["booked_from_message"]) == list(want["booked"])
+    assert list(t["messages_12m"]) == list(want["messages"])
+    assert want["booked"].any() and not want["booked"].all()  # the cases say something
 
 
 def test_tiers_booked_from_one_message_at_the_window_edges():
@@ -132,7 +135,7 @@ def test_tiers_booked_from_one_message_at_the_window_edges():
     inside = dealer([msg("M1", "2025-07-01 00:00")], timezone=TZ, as_of="2026-06-30", appointments=at)
     for data in (before, inside):
         t = metrics.tiers(data, p).set_index("customer_id")
-        assert t["booked_from_message"].to_dict() == _tiers_general(data, p).to_dict()
+        assert t["booked_from_message"].to_dict() == _tiers_general(data, p)["booked"].to_dict()
     assert not metrics.tiers(before, p)["booked_from_message"].any()
     assert metrics.tiers(inside, p)["booked_from_message"].all()
 
@@ -193,9 +196,9 @@ def test_counts_from_the_sorted_messages_as_counted_from_the_table(seed):
     data = _sent_by_customer_and_sender(seed)
     p = params(audit={"top_customers": 5})
     flags, _ = run_rules(data, p)  # builds the sorted messages
-    assert metrics._sorted_if_built(data) is not None
+    assert metrics.sorted_if_built(data) is not None
     general = fresh_copy(data)  # nothing built on it
-    assert metrics._sorted_if_built(general) is None
+    assert metrics.sorted_if_built(general) is None
     pd.testing.assert_frame_equal(metrics.top_customers(data, flags, p), metrics.top_customers(general, flags, p))
     pd.testing.assert_frame_equal(metrics.replay_by_sender(data, flags), metrics.replay_by_sender(general, flags))
     assert metrics.customers_messaged(data) == metrics.customers_messaged(general) == 9
@@ -218,3 +221,203 @@ def test_top_customers_counts_a_flagged_customer_never_in_the_messages_as_zero()
         data, pd.concat([flags, ghost], ignore_index=True), params(audit={"top_customers": 100})
     )
     assert out.set_index("customer_id").loc["ghost", "messages"] == 0
+
+
+def _frequency_general(data):
+    """frequency's per-value counts by one mask per value (the form before the single pass)."""
+    from ownercomm_kit import schema
+
+    m = messages_of(data)
+    active, slot = metrics._month_runs(m)
+    rows = [("all", "all", np.bincount(slot, minlength=len(active)))]
+    for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
+        for code, name in enumerate(names):
+            sel = codes == code
+            if sel.any():
+                rows.append((by, name, np.bincount(slot[sel], minlength=len(active))))
+    cols = ["by", "value", "customer_months", "mean", "median", "p90", "max"]
+    q = metrics._quantile
+    out = [(by, v, len(c), c.mean(), q(c, 0.5), q(c, 0.9), int(c.max())) for by, v, c in rows]
+    return pd.DataFrame(out, columns=cols)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_frequency_single_pass_as_one_mask_per_value(seed):
+    rng = np.random.default_rng(seed)
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(hours=int(rng.integers(0, 24 * 200))),
+            customer=f"C{rng.integers(0, 7)}",
+            channel=str(rng.choice(["email", "sms", "fax"])),  # fax: not a channel of the schema (code -1)
+            sender=str(rng.choice(["dealer", "oem", "robot"])),
+        )
+        for i in range(150)
+    ]
+    data = dealer(msgs, timezone=TZ, as_of="2026-12-31")
+    pd.testing.assert_frame_equal(metrics.frequency(data), _frequency_general(data))
+
+
+def test_frequency_of_one_message():
+    data = dealer([msg("M1", "2026-05-01 10:00", channel="sms", sender="oem")], timezone=TZ)
+    pd.testing.assert_frame_equal(metrics.frequency(data), _frequency_general(data))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_customer_local_as_one_conversion_per_row(seed):
+    from ownercomm_kit.audit.rules import customer_local
+    from ownercomm_kit.audit.windows import local_ns
+
+    rng = np.random.default_rng(seed)
+    zones = [TZ, "Asia/Kolkata", "Australia/Lord_Howe", "Not/AZone", None]
+    people = [{"customer_id": f"C{i}", "timezone": zones[i % len(zones)]} for i in range(10)]
+    # around the 2026 DST changes of Chicago and Lord Howe
+    edges = [pd.Timestamp(x, tz="UTC") for x in ("2026-03-08 08:00", "2026-11-01 07:00", "2026-04-04 15:00")]
+    msgs = [
+        msg(
+            f"M{i}",
+            edges[i % 3] + pd.Timedelta(minutes=int(rng.integers(-90, 90))),
+            customer=f"C{rng.integers(0, 10)}",
+        )
+        for i in range(120)
+    ]
+    data = dealer(msgs, people, timezone=TZ, as_of="2026-12-31")
+    m = messages_of(data)
+    zone_of = {p["customer_id"]: p["timezone"] for p in people}
+    for rows in (np.arange(len(m)), np.flatnonzero(rng.random(len(m)) < 0.3), np.array([], np.int64)):
+        local, own = customer_local(data, m, rows)
+        for i, r in enumerate(rows):
+            z = zone_of[m.customers[m.cust[r]]]
+            valid = z is not None and z != "Not/AZone"
+            assert local[i] == local_ns(m.t[r : r + 1], z if valid else TZ)[0]
+            assert own[i] == valid
+
+
+def _caps_general(data, p):
+    """suppression's cap rows with every window looking at all counted rows of its channel."""
+    from ownercomm_kit import schema
+    from ownercomm_kit.audit import suppression
+    from ownercomm_kit.audit.rules import exempt_mask
+
+    m = messages_of(data)
+    _, a_end = as_of_bounds(data)
+    counted = ~exempt_mask(m, p) & (m.t <= a_end)
+    out = []
+    if p["rules"]["cap_total"].get("enabled", True):
+        for w in p["rules"]["cap_total"]["windows"]:
+            out.append(suppression._cap_window(data, m, np.flatnonzero(counted), w, a_end, "all", "cap_total"))
+    if p["rules"]["cap_channel"].get("enabled", True):
+        for ch, ws in (p["rules"]["cap_channel"].get("windows") or {}).items():
+            on = np.flatnonzero(counted & (m.channel == schema.CHANNELS.index(ch)))
+            out += [suppression._cap_window(data, m, on, w, a_end, ch, "cap_channel") for w in ws or []]
+    return out
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {},
+        {"cap_total": {"windows": [{"days": 30, "max": 3}, {"days": 1.5, "max": 1}]}},
+        {"cap_total": {"enabled": False}, "cap_channel": {"windows": {"sms": [{"days": 7, "max": 0}]}}},
+        {"cap_total": {"enabled": False}, "cap_channel": {"enabled": False}},
+    ],
+)
+@pytest.mark.parametrize("seed", range(3))
+def test_suppression_caps_from_the_widest_window_rows(seed, over):
+    from ownercomm_kit.audit import suppression
+
+    rng = np.random.default_rng(seed)
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp("2026-06-30 12:00", tz=TZ) - pd.Timedelta(hours=int(rng.integers(-48, 24 * 60))),
+            customer=f"C{rng.integers(0, 6)}",
+            channel=str(rng.choice(["email", "sms"])),
+            category=str(rng.choice(["newsletter", "service_reminder", "recall"])),
+        )
+        for i in range(200)
+    ]
+    data = dealer(msgs, timezone=TZ, as_of="2026-06-30")
+    p = params(**over)
+    got, want = suppression._caps(data, p), _caps_general(data, p)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        pd.testing.assert_frame_equal(g, w)
+    assert not over or any(len(g) for g in got) or len(got) == 0
+
+
+def _sender_mix_general(data):
+    """sender_mix with windows.runs and int64 bits (the form before the leaner pass)."""
+    from ownercomm_kit import schema
+    from ownercomm_kit.audit.windows import runs
+
+    m = messages_of(data)
+    week = from_min((m.local_day() + 3) // 7)
+    starts, _ = runs(m.cust * (int(week.max()) + 1) + week)
+    bits = np.left_shift(1, np.maximum(m.sender, 0).astype(np.int64))
+    heard = np.bitwise_or.reduceat(bits, starts)
+    per_week = np.array([bin(b).count("1") for b in range(1 << len(schema.SENDERS))])[heard]
+    senders = np.arange(1, len(schema.SENDERS) + 1)
+    counts = np.array([(per_week == k).sum() for k in senders])
+    return pd.DataFrame({"senders": senders, "customer_weeks": counts, "share": counts / counts.sum()})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sender_mix_as_the_general_pass(seed):
+    rng = np.random.default_rng(seed)
+    msgs = [
+        msg(
+            f"M{i}",
+            pd.Timestamp("2026-01-04 23:00", tz="UTC") + pd.Timedelta(hours=int(rng.integers(0, 24 * 60))),
+            customer=f"C{rng.integers(0, 5)}",
+            sender=str(rng.choice(["dealer", "oem", "sales", "service", "fi", "robot"])),  # robot: unknown (-1)
+        )
+        for i in range(160)
+    ]
+    data = dealer(msgs, timezone=TZ, as_of="2026-12-31")
+    pd.testing.assert_frame_equal(metrics.sender_mix(data), _sender_mix_general(data))
+    one = dealer([msg("M1", "2026-05-01 10:00")], timezone=TZ)
+    pd.testing.assert_frame_equal(metrics.sender_mix(one), _sender_mix_general(one))
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [TZ, "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_message_dates_from_the_sorted_messages_as_converted(unit, tz, monkeypatch):
+    from ownercomm_kit.kpis.common import local_date, local_dates
+    from ownercomm_kit.report.audit_report import _share_message_dates
+
+    rng = np.random.default_rng(7)
+    edges = [
+        pd.Timestamp(x, tz="UTC")
+        for x in ("2026-03-08 08:00", "2026-11-01 06:30", "2026-04-04 14:45", "1969-12-31 23:59")
+    ]
+    msgs = [
+        msg(
+            f"M{i}",
+            edges[i % 4] + pd.Timedelta(minutes=int(rng.integers(-120, 120))),
+            customer=f"C{rng.integers(0, 4)}",
+        )
+        for i in range(80)
+    ]
+    data = dealer(msgs, timezone=tz, as_of="2026-12-31")
+    comm = data["communications"]
+    data.tables["communications"] = comm.assign(sent_at=comm["sent_at"].dt.tz_convert(tz).dt.as_unit(unit))
+    want = local_date(data["communications"]["sent_at"], tz)
+    messages_of(data)
+    with monkeypatch.context() as mp:
+        mp.setattr("ownercomm_kit.kpis.common.local_date", None)  # not converted again
+        _share_message_dates(data)  # fills the store's shared frame from the sorted messages
+        got = local_dates(data, "communications", "sent_at")
+    pd.testing.assert_series_equal(got, want)
+    assert got.dtype == want.dtype == f"datetime64[{unit}]"
+
+
+def test_message_dates_are_converted_when_nothing_is_sorted():
+    from ownercomm_kit.kpis.common import local_date, local_dates
+    from ownercomm_kit.report.audit_report import _share_message_dates
+
+    data = dealer([msg("M1", "2026-05-01 23:30")], timezone=TZ, as_of="2026-06-30")
+    _share_message_dates(data)  # no sorted messages: nothing shared
+    pd.testing.assert_series_equal(
+        local_dates(data, "communications", "sent_at"), local_date(data["communications"]["sent_at"], TZ)
+    )

@@ -148,3 +148,43 @@ def test_a_canonical_parquet_enum_column_is_taken_as_it_is(tmp_path, monkeypatch
     data, _ = _load(tmp_path, {})
     assert taken and all(taken)  # every enum column came with its distinct values, all allowed
     assert data["communications"]["channel"].array._pa_array.num_chunks == 1
+
+
+@pytest.mark.parametrize("large", [True, False])
+@pytest.mark.parametrize("rows", [0, 1, 9])
+@pytest.mark.parametrize("columns", [None, ["a", "n"], ["a"]])
+def test_read_raw_with_dictionary_columns_equals_the_plain_read(tmp_path, large, rows, columns):
+    from ownercomm_kit import formats
+
+    typ = pa.large_string() if large else pa.string()
+    cells = (["sms", None, " Email", "", "é"] * 2)[:rows]
+    frame = pd.DataFrame(
+        {
+            "a": pd.array(cells, dtype="string"),
+            "n": range(rows),
+            "gone": pd.array([None] * rows, dtype="string"),
+            "b": pd.array(cells[::-1], dtype="string"),
+        },
+        index=pd.Index([f"i{i}" for i in range(rows)], name="idx"),  # an index column pandas wrote
+    )
+    table = pa.Table.from_pandas(frame).cast(
+        pa.schema(
+            [
+                pa.field(f.name, typ if pa.types.is_large_string(f.type) or pa.types.is_string(f.type) else f.type)
+                for f in pa.Table.from_pandas(frame).schema
+            ]
+        ).with_metadata(pa.Table.from_pandas(frame).schema.metadata)
+    )
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=4)
+    plain = formats.read_raw(tmp_path / "t.parquet", columns=columns)
+    coded = formats.read_raw(tmp_path / "t.parquet", columns=columns, dictionary=["a", "b", "gone"])
+    pd.testing.assert_frame_equal(plain.frame, coded.frame)
+    assert plain.headers == coded.headers
+    for c in coded.frame.columns:
+        if isinstance(coded.frame[c].array, pd.arrays.ArrowStringArray):
+            assert coded.frame[c].array._pa_array.type == plain.frame[c].array._pa_array.type
+            assert coded.frame[c].array._pa_array.num_chunks <= 1
+    for c, values in (coded.distinct or {}).items():
+        assert sorted(values) == sorted(set(plain.frame[c].dropna()))
+    if columns != ["a"]:  # another column is read: the dictionary path is taken
+        assert set(coded.distinct) == {"a", "b", "gone"} & set(columns or ["a", "b", "gone"])

@@ -300,7 +300,8 @@ def _localize_by_days(naive: pd.Series, tz: str) -> pd.Series | None:
     if not filled.any():
         return None
     day = values // _DAY_NS  # each value's day, a row of the tables below (few big arrays: 10M rows)
-    first, last = int(day[filled].min()), int(day[filled].max())
+    every = bool(filled.all())
+    first, last = int((day if every else day[filled]).min()), int(day.max())  # NaT's day is the least
     if last - first > 400_000:
         return None
     day -= first
@@ -324,14 +325,15 @@ def _localize_by_days(naive: pd.Series, tz: str) -> pd.Series | None:
     plain[days] = (local != nat).all(axis=1) & (offset == offset[:, :1]).all(axis=1)
     shift = np.zeros(len(seen), dtype=np.int64)
     shift[days] = offset[:, 0]
-    rest = ~plain[day]
+    rest = None if plain[days].all() else ~plain[day]  # the values of days that are not plain
     utc = shift.take(day)
     del day
     np.subtract(values, utc, out=utc)
-    if not filled.all():
+    if not every:
         utc[~filled] = nat
-        rest &= filled
-    if rest.any():
+        if rest is not None:
+            rest &= filled
+    if rest is not None and rest.any():
         utc[rest] = _localize_each(naive[rest], tz).array.asi8
     out = pd.Series(utc.view("datetime64[ns]"), index=naive.index, name=naive.name, copy=False)
     return out.dt.tz_localize("UTC").dt.tz_convert(tz)

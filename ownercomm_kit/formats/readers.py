@@ -390,14 +390,13 @@ PARALLEL_JOIN_ROWS = 200_000
 
 def _read_parquet(path: Path, columns: list[str] | None = None, dictionary: list[str] | None = None) -> RawTable:
     headers = None
-    coded: dict = {}
-    if columns is not None or dictionary:
-        fields = _parquet_fields(path)
-        if columns is not None:
-            headers = [str(c).strip() for c in fields]
-            wanted = set(columns)
-            fields = [c for c in fields if str(c).strip() in wanted]
-        coded = _dictionary_columns(path, fields, dictionary) if dictionary else {}
+    fields = _parquet_fields(path) if columns is not None or dictionary else None
+    if columns is not None:
+        headers = [str(c).strip() for c in fields]
+        wanted = set(columns)
+        fields = [c for c in fields if str(c).strip() in wanted]
+    coded = _dictionary_columns(path, fields, dictionary) if dictionary else {}
+    if columns is not None or coded:
         rest = [c for c in fields if c not in coded]
         frame = pd.read_parquet(path, columns=rest, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
         for c, (series, _) in coded.items():  # in the file's order, each where it stands

@@ -353,7 +353,7 @@ def asof_latest(
     rorder = np.argsort(rkey, kind="stable")
     rkey = rkey[rorder]
     lkey = left_group.astype(np.int64) * span + np.searchsorted(values, left_val, "right")
-    pos = np.searchsorted(rkey, lkey, "right") - 1
+    pos = searchsorted_sorted(rkey, lkey, "right") - 1  # lkey is sorted when the left rows are
     ok = (pos >= 0) & (left_group >= 0)
     ok[ok] = right_group[rorder[pos[ok]]] == left_group[ok]
     return np.where(ok, rorder[np.maximum(pos, 0)], -1)

@@ -32,14 +32,14 @@ def find_sorted(sorted_keys, queries) -> np.ndarray:
     keys, queries = np.asarray(sorted_keys), np.asarray(queries)
     if len(keys) == 0:
         return np.full(len(queries), NOT_FOUND, np.int64)
-    at = np.minimum(np.searchsorted(keys, queries, "left"), len(keys) - 1)
+    at = np.minimum(searchsorted_sorted(keys, queries, "left"), len(keys) - 1)
     return np.where(keys[at] == queries, at, NOT_FOUND).astype(np.int64)
 
 
 def first_true_at_or_after(mask, start) -> np.ndarray:
     """For each start position, the first row >= start where ``mask`` is true (-1 when none)."""
     pos = np.flatnonzero(mask)
-    at = np.searchsorted(pos, np.asarray(start, dtype=np.int64), "left")
+    at = searchsorted_sorted(pos, np.asarray(start, dtype=np.int64), "left")
     return take(pos, np.where(at < len(pos), at, NOT_FOUND))
 
 

@@ -118,3 +118,23 @@ def test_searchsorted_sorted_matches_numpy():
             assert searchsorted_sorted(a, v, side).tolist() == expected
     a = np.array([1.0, 2.0, np.nan])
     assert searchsorted_sorted(a, np.array([np.nan, 1.5]), block=1).tolist() == [2, 1]
+
+
+def test_sorted_with_order_when_keys_are_too_wide_to_pack_whole():
+    """Keys whose offset and row number need more than 63 bits: sorted by their high bits,
+    then the rows sharing them again (a few), or by numpy (many)."""
+    from ownercomm_kit.arrays import sorted_with_order
+
+    rng = np.random.default_rng(2)
+    for trial in range(60):
+        n = int(rng.choice([2, 3, 1000, 20000]))
+        high = rng.integers(0, [1000, 2**20, 2**40][trial % 3], n)
+        keys = (high << 22) + rng.integers(0, 40, n)  # ties in high bits, in low bits, and whole
+        shared = n // [6, 2][trial // 3 % 2]  # a few rows share high bits (sorted again), or many (numpy)
+        keys[:shared] = (keys[0] >> 22 << 22) | rng.integers(0, 2**8, shared)
+        if trial % 2:
+            keys = keys.astype(np.uint64) + np.uint64(2**63)
+        order, sorted_keys = sorted_with_order(keys)
+        expected = np.argsort(keys, kind="stable")
+        assert order.tolist() == expected.tolist()
+        assert sorted_keys.dtype == keys.dtype and sorted_keys.tolist() == keys[expected].tolist()

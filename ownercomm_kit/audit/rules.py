@@ -263,13 +263,17 @@ def min_gap(data: DealerData, params: dict) -> pd.DataFrame:
         [gaps.get(c, rp["default_gap_days"]) for c in schema.CATEGORIES] + [rp["default_gap_days"]], dtype=float
     )
     lut = (lut * DAY).astype(np.int64)
-    sub = np.flatnonzero(~exempt_mask(m, params))
-    # stable sort of small int codes (radix): rows grouped by category, still by (customer, time)
-    o = sub[np.argsort(m.category[sub], kind="stable")]
-    cat, cust, t = m.category[o], m.cust[o], m.t[o]
-    gap = t[1:] - t[:-1]
-    close = (cat[1:] == cat[:-1]) & (cust[1:] == cust[:-1]) & (gap < lut[cat[1:]])
-    rows, prev, gap = o[1:][close], o[:-1][close], gap[close]
+    counted = ~exempt_mask(m, params)
+    # one category at a time (unknown first, then in code order): its rows are still in
+    # (customer, time) order, and picked in increasing order (no gather of scattered rows)
+    found = []
+    for code in range(-1, len(schema.CATEGORIES)):
+        o = np.flatnonzero(counted & (m.category == code))
+        cust, t = m.cust[o], m.t[o]
+        gap = t[1:] - t[:-1]
+        close = (cust[1:] == cust[:-1]) & (gap < lut[code])
+        found.append((o[1:][close], o[:-1][close], gap[close]))
+    rows, prev, gap = (np.concatenate([f[i] for f in found]) for i in range(3))
     need = lut[m.category[rows]]
     detail = tx.join(
         tx.capital(tx.lookup(m.category[rows], schema.CATEGORIES, tx.CATEGORY)),

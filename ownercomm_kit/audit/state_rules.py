@@ -28,6 +28,7 @@ from ..data import DealerData
 from . import text as tx
 from .catalog import Support, category_words
 from .rules import _tod, customer_local, empty_flags, make_flags, rule
+from ..arrays import searchsorted_sorted
 from .windows import DAY, MARGIN_DAYS, Messages, messages_of
 
 NEEDS = [("customers", "state"), ("customers", "postal_code"), ("customers", "phone")]
@@ -218,7 +219,7 @@ def _window_start_of(m: Messages, rows: np.ndarray, width: int) -> np.ndarray:
         lo = np.maximum(m.key[rows] - (width // m.unit - 1), m.cust[rows] * m.span)
     else:
         lo = m.lo_key(m.cust[rows], m.t[rows] - width)
-    return np.searchsorted(m.key, lo, "left")
+    return searchsorted_sorted(m.key, lo, "left")
 
 
 @rule(

@@ -244,14 +244,15 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     cust = key // span
     t = t[order] if uniq_t is not None else (key - cust * span) * unit + tmin
     # an enum's own codes are gathered once; its codes into the allowed values are a lookup
-    raw = {col: (own[order], uniques, lut) for col, (lut, own, uniques) in enums.items()}
+    raw = {col: (own[order], uniques) for col, (_, own, uniques) in enums.items()}
+    coded = {col: lut[raw[col][0]] for col, (lut, _, _) in enums.items()}
     return Messages(
         order=order,
         cust=cust,
         t=t,
-        channel=raw["channel"][2][raw["channel"][0]],
-        sender=raw["sender"][2][raw["sender"][0]],
-        category=raw["category"][2][raw["category"][0]],
+        channel=coded["channel"],
+        sender=coded["sender"],
+        category=coded["category"],
         customers=customers,
         key=key,
         span=span,
@@ -259,7 +260,7 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         tmin=tmin,
         uniq_t=uniq_t,
         timezone=timezone,
-        raw={col: (own, uniques) for col, (own, uniques, _) in raw.items()},
+        raw=raw,
     )
 
 
@@ -353,7 +354,7 @@ def asof_latest(
     rorder = np.argsort(rkey, kind="stable")
     rkey = rkey[rorder]
     lkey = left_group.astype(np.int64) * span + np.searchsorted(values, left_val, "right")
-    pos = np.searchsorted(rkey, lkey, "right") - 1
+    pos = searchsorted_sorted(rkey, lkey, "right") - 1  # lkey is sorted when the left rows are
     ok = (pos >= 0) & (left_group >= 0)
     ok[ok] = right_group[rorder[pos[ok]]] == left_group[ok]
     return np.where(ok, rorder[np.maximum(pos, 0)], -1)

@@ -895,7 +895,8 @@ def _distinct_by_words(values) -> bool:
     n = len(values)
     if n < 2:
         return True
-    longest = pc.max(pc.binary_length(values)).as_py()
+    lengths = pc.binary_length(values)
+    longest = pc.max(lengths).as_py()
     if longest is None or longest > 16:
         return False
     width = 8 if longest <= 8 else 16
@@ -909,7 +910,9 @@ def _distinct_by_words(values) -> bool:
         return False
     data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[int(offsets[0]) : int(offsets[0]) + width * n]
     words = data.view(np.uint64).reshape(n, width // 8)
-    if _increasing(words):  # ids in ascending order (many exports): distinct without a sort
+    # ids in ascending order (many exports), as text or as numbers ("M9" before "M10"):
+    # distinct without a sort
+    if _increasing(words) or _increasing(words, lengths.to_numpy()):
         return True
     key = words[:, 0].copy()
     if width == 16:
@@ -923,10 +926,12 @@ def _distinct_by_words(values) -> bool:
 INCREASING_BLOCK = 1 << 20
 
 
-def _increasing(words: np.ndarray) -> bool:
+def _increasing(words: np.ndarray, lengths: np.ndarray | None = None) -> bool:
     """The padded ids (rows of 64-bit words, their bytes in the ids' order) are strictly
-    increasing byte by byte, so no two are equal. Looked at ``block`` rows at a time (no
-    temporary the size of the column)."""
+    increasing byte by byte, so no two are equal; with ``lengths`` (each id's length in
+    bytes), increasing by length first, then byte by byte (no two ids of one length are
+    equal). Looked at ``INCREASING_BLOCK`` rows at a time (no temporary the size of the
+    column)."""
     n, block = len(words), INCREASING_BLOCK
     for a in range(0, n - 1, block):
         b = min(a + block + 1, n)  # one row of overlap with the next block
@@ -937,6 +942,9 @@ def _increasing(words: np.ndarray) -> bool:
             if same.any():
                 lo = words[a:b, 1].byteswap()
                 up |= same & (lo[1:] > lo[:-1])
+        if lengths is not None:
+            size = lengths[a:b]
+            up = (size[1:] > size[:-1]) | ((size[1:] == size[:-1]) & up)
         if not up.all():
             return False
     return True

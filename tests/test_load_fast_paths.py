@@ -67,7 +67,8 @@ def test_ids_known_distinct_only_when_they_are(seed, monkeypatch):
     n = rng.choice([2, 3, 10, 60])
     ids = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, width))) for _ in range(n)]
     if rng.random() < 0.5:
-        ids = sorted(set(ids)) if rng.random() < 0.7 else sorted(ids)
+        order = rng.choice([None, lambda i: (len(i.encode()), i.encode())])  # as text, or as numbers
+        ids = sorted(set(ids), key=order) if rng.random() < 0.7 else sorted(ids, key=order)
     if rng.random() < 0.2:
         ids[rng.randrange(len(ids))] = None
     truly = len({i for i in ids if i is not None}) == sum(i is not None for i in ids)
@@ -88,6 +89,10 @@ def test_ids_in_order_across_blocks(monkeypatch):
             again = ids.copy()
             again[at] = again[at - 1]
             assert not loader._distinct_by_words(pa.array(again, pa.large_string()))
+        numbered = [f"M{i}" for i in range(50)]  # as numbers: "M9" before "M10"
+        assert loader._distinct_by_words(pa.array(numbered, pa.large_string()))
+        assert not loader._distinct_by_words(pa.array(numbered + ["M49"], pa.large_string()))
+        assert not loader._distinct_by_words(pa.array(["M1", "M2 ", "M2 "], pa.large_string()))
         swapped = ids.copy()
         swapped[4], swapped[5] = swapped[5], swapped[4]  # not in order, still distinct: the sort says so
         assert loader._distinct_by_words(pa.array(swapped, pa.large_string()))

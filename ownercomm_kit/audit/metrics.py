@@ -104,7 +104,8 @@ def _month_runs(m: Messages) -> tuple[np.ndarray, np.ndarray]:
 
     def compute():
         mi = _month_index(m)
-        return runs(m.cust * (int(max_or(mi, 0)) + 1) + mi)  # sorted: customer, then time
+        starts, slot = runs(m.cust * (int(max_or(mi, 0)) + 1) + mi)  # sorted: customer, then time
+        return starts, slot.astype(np.int32) if len(slot) < 2**31 else slot  # kept while the audit runs: half size
 
     return m.cached(("metrics", "month_runs"), compute)
 
@@ -119,7 +120,7 @@ def frequency(data: DealerData) -> pd.DataFrame:
     for by, codes, names in (("channel", m.channel, schema.CHANNELS), ("sender", m.sender, schema.SENDERS)):
         # every value's count per customer-month in one pass: column k + 1 counts code k (column 0: unknown)
         width = len(names) + 1
-        per = np.bincount(slot * width + (codes.astype(np.int64) + 1), minlength=len(active) * width)
+        per = np.bincount(slot.astype(np.int64) * width + (codes + 1), minlength=len(active) * width)
         per = per.reshape(len(active), width)
         for code, name in enumerate(names):
             if per[:, code + 1].any():  # the value is used at all
@@ -151,13 +152,14 @@ def over_cap(data: DealerData, params: dict) -> pd.DataFrame:
         for w in ws or []
     ]
     out = []
-    masks: dict[str, tuple] = {}  # channel -> its counted rows, their times and prefix sums (shared by its windows)
+    held = None  # (channel, its counted rows, their times, prefix sums): a channel's windows come one after another
     for name, channel, w in caps:
-        if channel not in masks:
+        if held is None or held[0] != channel:
+            held = None  # let the previous channel's arrays go first
             on = counted if channel == "all" else counted & (m.channel == schema.CHANNELS.index(channel))
             rows = np.flatnonzero(on)
-            masks[channel] = (rows, m.t[rows], prefix(on))
-        rows, t_rows, psum = masks[channel]
+            held = (channel, rows, m.t[rows], prefix(on))
+        _, rows, t_rows, psum = held
         c = psum[rows + 1] - psum[m.window_start(w["days"])[rows]]
         period = uniq(m.cust[rows[c > w["max"]]])
         now_rows = rows[(t_rows <= a_end) & (t_rows > a_end - int(w["days"] * DAY))]

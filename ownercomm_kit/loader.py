@@ -900,15 +900,18 @@ def _distinct_by_words(values) -> bool:
     if longest is None or longest > 16:
         return False
     width = 8 if longest <= 8 else 16
-    padded = pc.utf8_rpad(values, width=width, padding=" ")
-    if padded.offset:
-        padded = pa.concat_arrays([padded])
-    wide = pa.types.is_large_string(padded.type)
-    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64 if wide else np.int32)
-    # rpad counts characters: a non-ASCII id comes out longer than ``width`` bytes
-    if int(offsets[n]) - int(offsets[0]) != width * n:
-        return False
-    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[int(offsets[0]) : int(offsets[0]) + width * n]
+    if pc.min(lengths).as_py() == longest:
+        data = _same_length_rows(values, longest, width)
+    else:
+        padded = pc.utf8_rpad(values, width=width, padding=" ")
+        if padded.offset:
+            padded = pa.concat_arrays([padded])
+        wide = pa.types.is_large_string(padded.type)
+        offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64 if wide else np.int32)
+        # rpad counts characters: a non-ASCII id comes out longer than ``width`` bytes
+        if int(offsets[n]) - int(offsets[0]) != width * n:
+            return False
+        data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[int(offsets[0]) : int(offsets[0]) + width * n]
     words = data.view(np.uint64).reshape(n, width // 8)
     # ids in ascending order (many exports), as text or as numbers ("M9" before "M10"):
     # distinct without a sort
@@ -920,6 +923,24 @@ def _distinct_by_words(values) -> bool:
         key ^= words[:, 1]
     key.sort()
     return not bool(np.any(key[1:] == key[:-1]))
+
+
+def _same_length_rows(values, size: int, width: int) -> np.ndarray:
+    """Ids that are all ``size`` bytes long, as rows of ``width`` bytes (their bytes, then
+    spaces, as ``utf8_rpad`` would give ASCII ids), copied from Arrow's data buffer: no string
+    array built. Two rows are equal exactly when their ids are (non-ASCII ids too)."""
+    import pyarrow as pa
+
+    n = len(values)
+    rows = np.full((n, width), ord(" "), dtype=np.uint8)
+    if size == 0:  # every id empty (Arrow may hold no data buffer then)
+        return rows.reshape(-1)
+    wide = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if wide else np.int32)
+    start = int(offsets[values.offset])
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[start : start + size * n].reshape(n, size)
+    rows[:, :size] = data
+    return rows.reshape(-1)
 
 
 # Rows of ids looked at per block by ``_increasing``.

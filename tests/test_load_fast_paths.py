@@ -65,7 +65,8 @@ def test_ids_known_distinct_only_when_they_are(seed, monkeypatch):
     width = rng.choice([1, 3, 8, 9, 16, 17])
     alphabet = rng.choice(["ab", "0123456789", "a ", "é1"])
     n = rng.choice([2, 3, 10, 60])
-    ids = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, width))) for _ in range(n)]
+    fixed = rng.random() < 0.4  # every id of one length (read straight from Arrow's buffer)
+    ids = ["".join(rng.choice(alphabet) for _ in range(width if fixed else rng.randint(1, width))) for _ in range(n)]
     if rng.random() < 0.5:
         order = rng.choice([None, lambda i: (len(i.encode()), i.encode())])  # as text, or as numbers
         ids = sorted(set(ids), key=order) if rng.random() < 0.7 else sorted(ids, key=order)
@@ -193,3 +194,26 @@ def test_read_raw_with_dictionary_columns_equals_the_plain_read(tmp_path, large,
         assert sorted(values) == sorted(set(plain.frame[c].dropna()))
     if columns != ["a"]:  # another column is read: the dictionary path is taken
         assert set(coded.distinct) == {"a", "b", "gone"} & set(columns or ["a", "b", "gone"])
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["", ""],
+        ["", "", None],
+        ["éa", "aé"],
+        ["éa", "aé", "éa"],
+        ["abcdefghi", "abcdefghj"],
+        ["abcdefghi", "abcdefghi"],
+        ["x" * 16, "y" * 16],
+        ["ab", "ab", "cd"],
+    ],
+)
+def test_ids_of_one_length(ids, monkeypatch):
+    truly = len({i for i in ids if i is not None}) == sum(i is not None for i in ids)
+    for sliced in (False, True):
+        arr = pa.array(["pad"] + ids, pa.large_string()).slice(1) if sliced else pa.array(ids, pa.large_string())
+        if loader._distinct_by_words(arr):
+            assert truly
+        s = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])))
+        assert loader._all_distinct(s) == truly

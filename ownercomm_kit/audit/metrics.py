@@ -432,8 +432,7 @@ def customers_messaged(data: DealerData) -> int:
 def sorted_if_built(data: DealerData) -> Messages | None:
     """The sorted messages of ``data`` when ``messages_of`` has built them already (the rules
     have, in the audit), else None: a figure never sorts (or rejects) the messages for a count."""
-    built = getattr(data, windows._CACHE_ATTR, None)
-    return built[1] if built is not None and built[0] is data["communications"] else None
+    return windows.messages_if_built(data)
 
 
 def __getattr__(name: str):

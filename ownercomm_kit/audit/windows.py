@@ -194,13 +194,20 @@ class RelatedRows:
 
 def messages_of(data: DealerData) -> Messages:
     """The sorted messages of ``data``, built once and cached on the object."""
+    m = messages_if_built(data)
+    if m is not None:
+        return m
     comm = data["communications"]
-    cached = getattr(data, _CACHE_ATTR, None)
-    if cached is not None and cached[0] is comm:
-        return cached[1]
     m = _build(comm, data.timezone)
     setattr(data, _CACHE_ATTR, (comm, m))
     return m
+
+
+def messages_if_built(data: DealerData) -> Messages | None:
+    """The sorted messages of ``data`` when ``messages_of`` has built them for its current
+    communications table, else None (a figure that only counts never sorts for it)."""
+    cached = getattr(data, _CACHE_ATTR, None)
+    return cached[1] if cached is not None and cached[0] is data["communications"] else None
 
 
 def _build(comm: pd.DataFrame, timezone: str) -> Messages:

@@ -145,7 +145,7 @@ def _back(off: np.ndarray, keys: np.ndarray, lo: int) -> np.ndarray:
 def first_occurrence(keys) -> np.ndarray:
     """For each element, the position of the first element holding the same key (its own
     position when it is the first). Integer keys: a sort of packed integers (see
-    ``stable_argsort``) where they fit, else hashing."""
+    ``stable_argsort``) where they fit, else hashing; NaN and None are one key, like any value."""
     keys = np.asarray(keys)
     n = len(keys)
     packed = _packed_offsets(keys)
@@ -154,7 +154,9 @@ def first_occurrence(keys) -> np.ndarray:
             return np.zeros(0, np.int64)
         import pandas as pd
 
-        group, _ = pd.factorize(keys)  # groups numbered in order of first appearance
+        # groups numbered in order of first appearance (use_na_sentinel=False: a missing key is a
+        # group of its own, not -1, which would point at another key's first row)
+        group, _ = pd.factorize(keys, use_na_sentinel=False)
         seen = np.maximum.accumulate(np.concatenate([[-1], group[:-1]]))
         return np.flatnonzero(group > seen)[group].astype(np.int64)
     off, bits = packed
@@ -175,7 +177,7 @@ def searchsorted_sorted(a: np.ndarray, v: np.ndarray, side: str = "left", block:
     search; not integers: numpy's too): block by block, each block searched in the slice of ``a`` between its first and
     last answers, which stays in cache (about twice as fast on millions of rows)."""
     a, v = np.asarray(a), np.asarray(v)
-    ints = a.dtype.kind in "iu" and v.dtype.kind in "iu"
+    ints = a.dtype.kind in "iu" and v.dtype.kind in "iu" and v.ndim == 1  # a scalar or 2-D query: numpy's
     if not ints or len(v) <= block or len(a) <= block or np.any(v[1:] < v[:-1]):
         return np.searchsorted(a, v, side)
     out = np.empty(len(v), np.int64)

@@ -101,6 +101,9 @@ def test_stable_argsort_and_first_occurrence_match_the_general_paths():
         assert first_occurrence(keys).tolist() == _first_by_hashing(keys).tolist()
     assert stable_argsort(np.array([2.5, 1.0, 2.5])).tolist() == [1, 0, 2]  # not integers: numpy's
     assert first_occurrence(np.array([True, False, True])).tolist() == [0, 1, 0]
+    # a missing key is a key of its own: it never points at another key's first row
+    assert first_occurrence(np.array([np.nan, 1.0, np.nan, 1.0])).tolist() == [0, 1, 0, 1]
+    assert first_occurrence(np.array(["a", None, "a", None], dtype=object)).tolist() == [0, 1, 0, 1]
 
 
 def test_searchsorted_sorted_matches_numpy():
@@ -118,6 +121,13 @@ def test_searchsorted_sorted_matches_numpy():
             assert searchsorted_sorted(a, v, side).tolist() == expected
     a = np.array([1.0, 2.0, np.nan])
     assert searchsorted_sorted(a, np.array([np.nan, 1.5]), block=1).tolist() == [2, 1]
+    # a scalar or 2-D query: numpy's own search, as before
+    a = np.arange(20_000)
+    assert int(searchsorted_sorted(a, 3, block=1)) == 3
+    v = np.arange(18_000).reshape(9_000, 2)
+    assert searchsorted_sorted(a, v, "right", block=64).tolist() == np.searchsorted(a, v, "right").tolist()
+    assert find_sorted(np.arange(5), 3) == 3
+    assert first_true_at_or_after(np.array([0, 1, 0, 1], bool), 2) == 3
 
 
 def test_sorted_with_order_when_keys_are_too_wide_to_pack_whole():

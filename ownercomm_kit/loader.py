@@ -687,7 +687,7 @@ def coerce(
     distinct: list[str] | None = None,
 ) -> tuple[pd.Series, np.ndarray, list[Problem]]:
     """One column to its canonical dtype: (series, rows that block, problems). ``distinct``: the
-    cells' distinct non-empty values, when the reader knows them (``RawTable.distinct``)."""
+    cells' distinct values (nulls left out), when the reader knows them (``RawTable.distinct``)."""
     n = len(cell)
     level = "error" if col.required else "warning"
     problems: list[Problem] = []

@@ -217,3 +217,24 @@ def test_ids_of_one_length(ids, monkeypatch):
             assert truly
         s = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])))
         assert loader._all_distinct(s) == truly
+
+
+def test_an_enum_header_repeated_once_trimmed_is_not_judged_by_the_other_column(tmp_path, monkeypatch):
+    # " preferred_channel" and "preferred_channel" are one header: the table is blocked for the
+    # repeat, and the first column's values that are not allowed are still reported.
+    folder = tmp_path / "d"
+    folder.mkdir()
+    ids = [f"C{i}" for i in range(6)]
+    pq.write_table(
+        pa.table({"customer_id": ids, " preferred_channel": ["bogus"] * 6, "preferred_channel": ["sms"] * 6}),
+        folder / "customers.parquet",
+    )
+    pq.write_table(
+        pa.table({"message_id": ["M1"], "customer_id": ["C0"], "sent_at": ["2026-01-02 10:00"], "channel": ["sms"]}),
+        folder / "communications.parquet",
+    )
+    fast, _ = _load(folder, {})
+    monkeypatch.setattr(loader, "_enum_headers", lambda *a: None)
+    plain, _ = _load(folder, {})
+    assert fast.problems == plain.problems
+    assert any("bogus" in str(p) for p in fast.problems)

@@ -49,7 +49,7 @@ class RawTable:
     # Every header of the file, when ``frame`` holds only some of its columns (read_raw's
     # ``columns``); None: ``frame`` holds them all.
     headers: list[str] | None = None
-    # header -> the distinct non-empty values of a text column read as a parquet dictionary
+    # header -> the distinct values (nulls left out) of a text column read as a parquet dictionary
     # (read_raw's ``dictionary``), as they are in the file; columns not so read are not in it.
     distinct: dict[str, list[str]] | None = None
 
@@ -431,16 +431,18 @@ def _read_parquet(path: Path, columns: list[str] | None = None, dictionary: list
 
 
 def _dictionary_columns(path: Path, fields: list[str], dictionary: list[str]) -> dict:
-    """field -> (its cells as a one-chunk Arrow string Series, its distinct non-empty values)
-    for the ``fields`` named in ``dictionary`` whose file type is text, decoded as parquet
-    dictionaries; {} when none is, when the file's names repeat, or when no other column is
-    left to read (the frame's rows come from those)."""
+    """field -> (its cells as a one-chunk Arrow string Series, its distinct values, nulls left
+    out) for the ``fields`` named in ``dictionary`` whose file type is text, decoded as parquet
+    dictionaries; {} when none is, when the file's names repeat (also once trimmed: " status"
+    and "status" are one header, whose values would be told from the wrong column), or when no
+    other column is left to read (the frame's rows come from those)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
-    if len(set(schema.names)) < len(schema.names) or len(set(fields)) < len(fields):
+    trimmed = [str(c).strip() for c in schema.names]
+    if len(set(trimmed)) < len(trimmed) or len({str(c).strip() for c in fields}) < len(fields):
         return {}
     wanted = set(dictionary)
     text = {

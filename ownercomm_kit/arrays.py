@@ -15,6 +15,16 @@ import numpy as np
 NOT_FOUND = -1
 
 
+def string_offsets(arr) -> np.ndarray:
+    """The ``len(arr) + 1`` value offsets of an Arrow string or binary array (either offset
+    width), read in place from its buffer and from its slice's own offset: where each cell's
+    bytes start and end in the data buffer (``arr.buffers()[2]``), with no string built."""
+    import pyarrow as pa
+
+    wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    return np.frombuffer(arr.buffers()[1], dtype=np.int64 if wide else np.int32)[arr.offset : arr.offset + len(arr) + 1]
+
+
 def take(values, pos, fill=NOT_FOUND) -> np.ndarray:
     """``values[pos]`` where ``pos >= 0``, else ``fill``; safe when ``values`` is empty (every
     position is then "not found") and when ``pos`` is."""

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrays import string_offsets
 from .outputs import FORMULA_PREFIXES
 
 CHUNK_ROWS = 262_144
@@ -97,7 +98,7 @@ def _concatenated(arr: pa.Array) -> memoryview | bytes:
     if len(arr) == 0:
         return b""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = string_offsets(arr)
     return memoryview(arr.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
 
@@ -114,13 +115,8 @@ def _quote(arr: pa.Array, *, single: bool) -> pa.Array:
     return pc.replace_with_mask(arr, mask, quoted)
 
 
-def _offsets(arr: pa.Array) -> np.ndarray:
-    """The n + 1 value offsets of a large_string array (no nulls)."""
-    return np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-
-
 def _lengths(arr: pa.Array) -> np.ndarray:
-    return np.diff(_offsets(arr))
+    return np.diff(string_offsets(arr))
 
 
 def _value_bytes(arr: pa.Array) -> np.ndarray:
@@ -134,7 +130,7 @@ def _cells_holding(arr: pa.Array, table: np.ndarray) -> np.ndarray:
     n = len(arr)
     if n == 0:
         return np.zeros(0, bool)
-    offsets = _offsets(arr)
+    offsets = string_offsets(arr)
     data = _value_bytes(arr)[int(offsets[0]) : int(offsets[-1])]
     at = np.flatnonzero(_marked(data, table))  # few: commas in sentences, quotes in hostile cells
     out = np.zeros(n, bool)
@@ -157,7 +153,7 @@ def _marked(data: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 def _first_byte_in(arr: pa.Array, table: np.ndarray) -> np.ndarray:
     """True for each non-empty cell whose first byte ``table`` marks."""
-    offsets = _offsets(arr)
+    offsets = string_offsets(arr)
     filled = offsets[1:] > offsets[:-1]
     out = np.zeros(len(arr), bool)
     if filled.any():

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import datafolder, formats, schema, validation
+from .arrays import string_offsets
 from .data import (
     DataError,
     DealerData,
@@ -904,10 +905,7 @@ def _distinct_by_words(values) -> bool:
         data = _same_length_rows(values, longest, width)
     else:
         padded = pc.utf8_rpad(values, width=width, padding=" ")
-        if padded.offset:
-            padded = pa.concat_arrays([padded])
-        wide = pa.types.is_large_string(padded.type)
-        offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64 if wide else np.int32)
+        offsets = string_offsets(padded)
         # rpad counts characters: a non-ASCII id comes out longer than ``width`` bytes
         if int(offsets[n]) - int(offsets[0]) != width * n:
             return False
@@ -929,15 +927,11 @@ def _same_length_rows(values, size: int, width: int) -> np.ndarray:
     """Ids that are all ``size`` bytes long, as rows of ``width`` bytes (their bytes, then
     spaces, as ``utf8_rpad`` would give ASCII ids), copied from Arrow's data buffer: no string
     array built. Two rows are equal exactly when their ids are (non-ASCII ids too)."""
-    import pyarrow as pa
-
     n = len(values)
     rows = np.full((n, width), ord(" "), dtype=np.uint8)
     if size == 0:  # every id empty (Arrow may hold no data buffer then)
         return rows.reshape(-1)
-    wide = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if wide else np.int32)
-    start = int(offsets[values.offset])
+    start = int(string_offsets(values)[0])
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[start : start + size * n].reshape(n, size)
     rows[:, :size] = data
     return rows.reshape(-1)

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from ..arrays import string_offsets
+
 
 # --- headers -------------------------------------------------------------------------------
 
@@ -71,8 +73,7 @@ def cell_ends(arr, block: int | None = None):
         n = len(c)
         if n == 0:
             continue
-        wide = pa.types.is_large_string(c.type) or pa.types.is_large_binary(c.type)
-        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32)[c.offset : c.offset + n + 1]
+        offsets = string_offsets(c)
         data = c.buffers()[2]
         data = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
         valid_all = np.asarray(c.is_valid()) if c.null_count else None

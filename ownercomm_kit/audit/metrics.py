@@ -17,7 +17,7 @@ from ..data import DealerData
 from .rules import RULES, customer_local, exempt_mask
 from . import windows
 from .suppression import as_of_bounds
-from .windows import DAY, Messages, messages_of, ns_utc, prefix, runs, uniq
+from .windows import DAY, Messages, messages_of, ns_utc, prefix, run_starts, runs, uniq
 
 TIERS = ("loyal", "self_directed", "responsive", "dormant")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -205,19 +205,12 @@ def heatmap(data: DealerData) -> pd.DataFrame:
     return out
 
 
-def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """The first row of each run of equal keys (``windows.runs`` without each row's run number)."""
-    new = np.ones(len(sorted_keys), bool)
-    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return np.flatnonzero(new)
-
-
 def sender_mix(data: DealerData) -> pd.DataFrame:
     m = messages_of(data)
     week = (m.local_day() + 3) // 7
     week = from_min(week)
     # customer-weeks are runs of the sorted rows; OR the sender bits within each run
-    starts = _run_starts(m.cust * (int(max_or(week, 0)) + 1) + week)
+    starts = run_starts(m.cust * (int(max_or(week, 0)) + 1) + week)
     small = np.uint8 if len(schema.SENDERS) <= 8 else np.int64  # one bit per sender
     bits = np.left_shift(small(1), np.maximum(m.sender, 0).astype(small))
     heard = np.bitwise_or.reduceat(bits, starts) if len(starts) else np.array([], np.int64)
@@ -370,8 +363,8 @@ def replay(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def replay_by_sender(data: DealerData, flags: pd.DataFrame) -> pd.DataFrame:
-    m = sorted_if_built(data)
-    if m is not None and isinstance(data["communications"]["sender"].dtype, pd.StringDtype):
+    m = sorted_if_built(data, "sender")
+    if m is not None:
         # the sorted messages' sender codes are the exact schema names: counted without hashing 10M strings
         counts = np.bincount(m.sender[m.sender >= 0], minlength=len(schema.SENDERS))
         sent = pd.Series(counts, index=list(schema.SENDERS))
@@ -405,8 +398,8 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
         }
     )
     out = out.sort_values(["flagged_messages", "flags"], ascending=False, kind="stable").head(top)
-    m = sorted_if_built(data)
-    if m is not None and isinstance(data["communications"]["customer_id"].dtype, pd.StringDtype):
+    m = sorted_if_built(data, "customer_id")
+    if m is not None:
         # messages per customer from the sorted messages' customer codes (no count of 10M strings)
         code = m.customers.get_indexer(pd.Index(out.index).astype("string"))
         per = np.append(np.bincount(m.cust, minlength=len(m.customers)), 0)  # code -1 (not messaged): 0
@@ -422,16 +415,19 @@ def top_customers(data: DealerData, flags: pd.DataFrame, params: dict) -> pd.Dat
 def customers_messaged(data: DealerData) -> int:
     """Distinct customers messaged: the sorted messages' customers when the rules built them
     already (the same count as ``nunique`` of a string column), else counted."""
-    m = sorted_if_built(data)
-    comm = data["communications"]
-    if m is not None and isinstance(comm["customer_id"].dtype, pd.StringDtype):
+    m = sorted_if_built(data, "customer_id")
+    if m is not None:
         return len(m.customers)
-    return int(comm["customer_id"].nunique())
+    return int(data["communications"]["customer_id"].nunique())
 
 
-def sorted_if_built(data: DealerData) -> Messages | None:
+def sorted_if_built(data: DealerData, column: str) -> Messages | None:
     """The sorted messages of ``data`` when ``messages_of`` has built them already (the rules
-    have, in the audit), else None: a figure never sorts (or rejects) the messages for a count."""
+    have, in the audit) and ``column`` of the messages is a pandas string column, whose codes
+    there count exactly as its values do; else None: a figure never sorts (or rejects) the
+    messages for a count."""
+    if not isinstance(data["communications"][column].dtype, pd.StringDtype):
+        return None
     return windows.messages_if_built(data)
 
 

@@ -329,9 +329,19 @@ def first_of_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For a non-decreasing key: the start of each run of equal keys, and each row's run number."""
+    new = _run_begins(sorted_keys)
+    return np.flatnonzero(new), np.cumsum(new) - 1
+
+
+def run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """``runs``' starts alone (no run number per row)."""
+    return np.flatnonzero(_run_begins(sorted_keys))
+
+
+def _run_begins(sorted_keys: np.ndarray) -> np.ndarray:
     new = np.ones(len(sorted_keys), bool)
     new[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return np.flatnonzero(new), np.cumsum(new) - 1
+    return new
 
 
 pick = take  # values[pos] where pos >= 0, else fill (empty-safe; see ownercomm_kit.arrays)

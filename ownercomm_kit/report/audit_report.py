@@ -51,10 +51,10 @@ def compute(ctx: ReportContext) -> audit.AuditResult:
 def _share_message_dates(data) -> None:
     """The messages' local dates (reminder timing, then the retention notebook) from the local
     days the audit's sorted messages hold, when the audit sorted this very table."""
-    from ..audit.metrics import sorted_if_built
+    from ..audit.windows import messages_if_built
     from ..kpis.common import local_dates
 
-    m = sorted_if_built(data)
+    m = messages_if_built(data)
     if m is None or m.timezone != data.timezone:
         return
 

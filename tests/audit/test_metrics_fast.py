@@ -196,9 +196,9 @@ def test_counts_from_the_sorted_messages_as_counted_from_the_table(seed):
     data = _sent_by_customer_and_sender(seed)
     p = params(audit={"top_customers": 5})
     flags, _ = run_rules(data, p)  # builds the sorted messages
-    assert metrics.sorted_if_built(data) is not None
+    assert metrics.sorted_if_built(data, "customer_id") is not None
     general = fresh_copy(data)  # nothing built on it
-    assert metrics.sorted_if_built(general) is None
+    assert metrics.sorted_if_built(general, "customer_id") is None
     pd.testing.assert_frame_equal(metrics.top_customers(data, flags, p), metrics.top_customers(general, flags, p))
     pd.testing.assert_frame_equal(metrics.replay_by_sender(data, flags), metrics.replay_by_sender(general, flags))
     assert metrics.customers_messaged(data) == metrics.customers_messaged(general) == 9

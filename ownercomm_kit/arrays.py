@@ -71,21 +71,6 @@ def from_min(values) -> np.ndarray:
     return values - min_or(values, 0)
 
 
-def _packed_offsets(keys: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """(keys minus their smallest, as int64; the bits a row number needs) when an offset and a
-    row number fit in 63 bits together, else None (also for keys that are not integers)."""
-    n = len(keys)
-    if n < 2 or keys.dtype.kind not in "iu":
-        return None
-    lo, hi = int(keys.min()), int(keys.max())
-    bits = (n - 1).bit_length()
-    if (hi - lo) >> (63 - bits):
-        return None
-    if keys.dtype.kind == "u":
-        return (keys.astype(np.uint64) - np.uint64(lo)).view(np.int64), bits
-    return keys.astype(np.int64) - np.int64(lo), bits  # wraps back into range: hi - lo fits
-
-
 def stable_argsort(keys) -> np.ndarray:
     """``np.argsort(keys, kind="stable")`` of integer keys (see ``sorted_with_order``)."""
     return sorted_with_order(keys)[0]
@@ -154,14 +139,14 @@ def _back(off: np.ndarray, keys: np.ndarray, lo: int) -> np.ndarray:
 
 def first_occurrence(keys) -> np.ndarray:
     """For each element, the position of the first element holding the same key (its own
-    position when it is the first). Integer keys: a sort of packed integers (see
-    ``stable_argsort``) where they fit, else hashing; NaN and None are one key, like any value."""
+    position when it is the first). Integer keys: runs of ``sorted_with_order``'s sorted keys
+    (equal keys stay in row order, so a run's first row is the key's first position); other
+    keys: hashing, where NaN and None are one key, like any value."""
     keys = np.asarray(keys)
     n = len(keys)
-    packed = _packed_offsets(keys)
-    if packed is None:
-        if n == 0:
-            return np.zeros(0, np.int64)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if keys.dtype.kind not in "iu":
         import pandas as pd
 
         # groups numbered in order of first appearance (use_na_sentinel=False: a missing key is a
@@ -169,16 +154,11 @@ def first_occurrence(keys) -> np.ndarray:
         group, _ = pd.factorize(keys, use_na_sentinel=False)
         seen = np.maximum.accumulate(np.concatenate([[-1], group[:-1]]))
         return np.flatnonzero(group > seen)[group].astype(np.int64)
-    off, bits = packed
-    off <<= bits
-    off |= np.arange(n, dtype=np.int64)
-    off.sort()
-    pos = off & ((1 << bits) - 1)
-    off >>= bits
+    order, ks = sorted_with_order(keys)
     start = np.ones(n, bool)
-    start[1:] = off[1:] != off[:-1]
+    start[1:] = ks[1:] != ks[:-1]
     out = np.empty(n, np.int64)
-    out[pos] = pos[start][np.cumsum(start) - 1]  # the smallest position of each key's run
+    out[order] = order[start][np.cumsum(start) - 1]  # the smallest position of each key's run
     return out
 
 

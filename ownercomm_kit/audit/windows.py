@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import schema
 from ..arrays import first_true_at_or_after, max_or, min_or, take  # noqa: F401  (re-exported)
-from ..arrays import searchsorted_sorted, sorted_with_order, stable_argsort
+from ..arrays import searchsorted_sorted, sorted_with_order
 from ..data import DataError, DealerData, Problem
 
 SECOND = 1_000_000_000
@@ -320,10 +320,8 @@ def uniq(x: np.ndarray) -> np.ndarray:
 
 def first_of_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct keys (sorted) and the position of each one's first occurrence."""
-    o = stable_argsort(keys)
-    k = keys[o]
-    start = np.ones(len(k), bool)
-    start[1:] = k[1:] != k[:-1]
+    o, k = sorted_with_order(keys)  # the sorted keys come with the order: no gather
+    start = _run_begins(k)
     return k[start], o[start]
 
 

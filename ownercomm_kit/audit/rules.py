@@ -656,14 +656,11 @@ def conquest_to_owner(data: DealerData, params: dict) -> pd.DataFrame:
 def promo_during_open_lead(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["promo_during_open_lead"], messages_of(data)
     owner = schema.SENDERS.index(rp["owner_sender"]) if rp["owner_sender"] in schema.SENDERS else -2
-    leads = data["leads"]
+    leads, lc = data["leads"], table_codes(data, m, "leads")
     rows = np.flatnonzero(
-        ~exempt_mask(m, params)
-        & m.in_categories(rp["categories"])
-        & (m.sender != owner)
-        & m.with_codes(table_codes(data, m, "leads"))
+        ~exempt_mask(m, params) & m.in_categories(rp["categories"]) & (m.sender != owner) & m.with_codes(lc)
     )
-    lc, opened, closed = table_codes(data, m, "leads"), ns_utc(leads["opened_at"]), ns_utc(leads["closed_at"])
+    opened, closed = ns_utc(leads["opened_at"]), ns_utc(leads["closed_at"])
     closed = np.where(closed == I64_MIN, I64_MAX, closed)  # still open
     ok = np.flatnonzero((lc >= 0) & (opened != I64_MIN))
     pos = containing_interval(m.cust[rows], m.t[rows], lc[ok], opened[ok], closed[ok])

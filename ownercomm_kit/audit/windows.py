@@ -135,10 +135,6 @@ class Messages:
         lut = np.isin(np.arange(len(schema.CATEGORIES) + 1), codes)
         return self.cached(("cats", tuple(sorted(codes))), lambda: lut[self.category])  # -1: last, False
 
-    def with_customer(self, ids: pd.Series) -> np.ndarray:
-        """True for rows whose customer appears in ``ids`` (another table's customer_id)."""
-        return self.with_codes(self.customer_codes(ids))
-
     def with_codes(self, codes: np.ndarray) -> np.ndarray:
         """True for rows whose customer is among ``codes`` (``customer_codes``, -1 ignored)."""
         present = np.zeros(len(self.customers) + 1, bool)

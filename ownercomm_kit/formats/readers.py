@@ -50,7 +50,7 @@ class RawTable:
     # ``columns``); None: ``frame`` holds them all.
     headers: list[str] | None = None
     # header -> the distinct values (nulls left out) of a text column read as a parquet dictionary
-    # (read_raw's ``dictionary``), as they are in the file; columns not so read are not in it.
+    # (read_raw's ``dictionary``), in no set order; columns not so read are not in it.
     distinct: dict[str, list[str]] | None = None
 
     @property
@@ -367,11 +367,14 @@ def parquet_headers(path: str | Path) -> list[str]:
 
 def _parquet_fields(path) -> list[str]:
     """The file's columns, less those pandas wrote as the frame's index (``read_raw`` drops them)."""
-    import json
-
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
+    return _fields_of(pq.read_schema(path))
+
+
+def _fields_of(schema) -> list[str]:
+    import json
+
     try:
         index = json.loads((schema.metadata or {})[b"pandas"]).get("index_columns", [])
     except (KeyError, ValueError, AttributeError):
@@ -389,20 +392,21 @@ PARALLEL_JOIN_ROWS = 200_000
 
 
 def _read_parquet(path: Path, columns: list[str] | None = None, dictionary: list[str] | None = None) -> RawTable:
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    fields = _fields_of(schema)
     headers = None
-    fields = _parquet_fields(path) if columns is not None or dictionary else None
     if columns is not None:
         headers = [str(c).strip() for c in fields]
         wanted = set(columns)
         fields = [c for c in fields if str(c).strip() in wanted]
-    coded = _dictionary_columns(path, fields, dictionary) if dictionary else {}
-    if columns is not None or coded:
-        rest = [c for c in fields if c not in coded]
-        frame = pd.read_parquet(path, columns=rest, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
-        for c, (series, _) in coded.items():  # in the file's order, each where it stands
-            frame.insert(fields.index(c), c, series.set_axis(frame.index))
+    coded = _dictionary_names(schema, fields, dictionary) if dictionary else []
+    to_pandas = _arrow_table_to_pandas()
+    if to_pandas is None:  # a pandas without it: two reads, the same frame
+        frame, distinct = _read_parquet_twice(path, schema, columns, fields, coded)
     else:
-        frame = pd.read_parquet(path, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
+        frame, distinct = _read_parquet_once(path, schema, columns, fields, coded, to_pandas)
     texts = []
     for c in frame.columns:
         dtype = frame[c].dtype
@@ -426,24 +430,90 @@ def _read_parquet(path: Path, columns: list[str] | None = None, dictionary: list
         for c in texts:
             frame[c] = text(c)
     frame.columns = [str(c).strip() for c in frame.columns]
-    distinct = {str(c).strip(): values for c, (_, values) in coded.items()} or None
+    distinct = {str(c).strip(): values for c, values in distinct.items()} or None
     return RawTable(frame, np.arange(2, len(frame) + 2), path, "parquet", headers=headers, distinct=distinct)
 
 
-def _dictionary_columns(path: Path, fields: list[str], dictionary: list[str]) -> dict:
-    """field -> (its cells as a one-chunk Arrow string Series, its distinct values, nulls left
-    out) for the ``fields`` named in ``dictionary`` whose file type is text, decoded as parquet
-    dictionaries; {} when none is, when the file's names repeat (also once trimmed: " status"
-    and "status" are one header, whose values would be told from the wrong column), or when no
-    other column is left to read (the frame's rows come from those)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _arrow_table_to_pandas():
+    """pandas' own conversion of an Arrow table (what ``pd.read_parquet`` calls: the same dtypes,
+    string and time zone options included); None in a pandas that has no such function."""
+    try:
+        from pandas.io._util import arrow_table_to_pandas
+    except ImportError:
+        return None
+    return arrow_table_to_pandas
+
+
+def _read_parquet_once(path: Path, schema, columns, fields: list[str], coded: list[str], to_pandas) -> tuple:
+    """(frame, distinct) read in one pass over the file: the enum columns ``coded`` come as
+    parquet dictionaries and are decoded on a thread of their own while pandas converts the
+    other columns (both in Arrow's C++, without the GIL)."""
+    import warnings
+
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
+    file = pq.ParquetFile(path, read_dictionary=coded or None)
+    table = file.read(columns=fields if columns is not None or coded else None, use_pandas_metadata=True)
+    file.close()
+    if not coded:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # pandas' own make_block notice
+            return to_pandas(table, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True), {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    types = {c: schema.field(c).type for c in coded}  # the file's own (text) types
+    parts = {c: table.column(c) for c in coded}
+    table = table.drop_columns(coded)
+
+    def decode_all():
+        out = {}
+        for c in coded:  # one after another: each frees its coded column before the next
+            out[c] = _decoded(parts.pop(c), types[c])
+        return out
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        decoding = pool.submit(decode_all)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            frame = to_pandas(table, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
+        del table
+        decoded = decoding.result()
+    for c in coded:  # in the file's order, each where it stands
+        series, _ = decoded[c]
+        frame.insert(fields.index(c), c, series.set_axis(frame.index))
+    return frame, {c: values for c, (_, values) in decoded.items()}
+
+
+def _read_parquet_twice(path: Path, schema, columns, fields: list[str], coded: list[str]) -> tuple:
+    """(frame, distinct) as ``_read_parquet_once`` gives them, with ``pd.read_parquet`` reading
+    the columns other than ``coded`` (for a pandas without ``arrow_table_to_pandas``)."""
+    import pyarrow.parquet as pq
+
+    if columns is None and not coded:
+        return pd.read_parquet(path, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True), {}
+    decoded = {}
+    if coded:
+        table = pq.read_table(path, columns=coded, read_dictionary=coded, use_pandas_metadata=False)
+        for c in coded:
+            decoded[c] = _decoded(table.column(c), schema.field(c).type)
+            table = table.drop_columns([c])
+    rest = [c for c in fields if c not in decoded]
+    frame = pd.read_parquet(path, columns=rest, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
+    for c in coded:
+        frame.insert(fields.index(c), c, decoded[c][0].set_axis(frame.index))
+    return frame, {c: values for c, (_, values) in decoded.items()}
+
+
+def _dictionary_names(schema, fields: list[str], dictionary: list[str]) -> list[str]:
+    """The ``fields`` named in ``dictionary`` whose file type is text, to read as parquet
+    dictionaries; none when the file's names repeat (also once trimmed: " status" and "status"
+    are one header, whose values would be told from the wrong column), or when no other column
+    is left to read (the frame's rows come from those)."""
+    import pyarrow as pa
+
     trimmed = [str(c).strip() for c in schema.names]
     if len(set(trimmed)) < len(trimmed) or len({str(c).strip() for c in fields}) < len(fields):
-        return {}
+        return []
     wanted = set(dictionary)
     text = {
         f.name
@@ -454,20 +524,32 @@ def _dictionary_columns(path: Path, fields: list[str], dictionary: list[str]) ->
     }
     names = [c for c in fields if c in text]
     if not names or len(names) == len(fields):
-        return {}
-    table = pq.read_table(path, columns=names, read_dictionary=names, use_pandas_metadata=False)
-    out = {}
-    for c in names:
-        value_type = schema.field(c).type
-        column = table.column(c).unify_dictionaries()
-        table = table.drop_columns([c])
-        coded = column.combine_chunks() if column.num_chunks else pa.array([], pa.dictionary(pa.int32(), value_type))
-        del column
-        dense = coded.cast(value_type)
-        used = coded.dictionary.take(pc.unique(coded.indices).drop_null()).to_pylist()
-        series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([dense])), copy=False)
-        out[c] = (series, used)
-    return out
+        return []
+    return names
+
+
+def _decoded(column, value_type) -> tuple:
+    """(a one-chunk Arrow string Series of a dictionary-coded column's cells, its distinct values
+    in use, nulls left out). The cells are the dictionary's values taken by index; the values in
+    use are found by counting indices (no hashing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.unify_dictionaries()
+    if column.num_chunks:
+        coded = column.combine_chunks()
+    else:
+        coded = pa.array([], pa.dictionary(pa.int32(), value_type))
+    del column
+    dictionary, indices = coded.dictionary, coded.indices
+    if dictionary.type != value_type:
+        dictionary = dictionary.cast(value_type)
+    dense = dictionary.take(indices)
+    filled = (indices.drop_null() if indices.null_count else indices).to_numpy(zero_copy_only=False)
+    used = np.bincount(filled, minlength=len(dictionary))[: len(dictionary)] > 0
+    values = dictionary.filter(pa.array(used)).to_pylist()
+    series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([dense])), copy=False)
+    return series, values
 
 
 def one_chunk(series: pd.Series) -> pd.Series:

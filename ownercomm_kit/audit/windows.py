@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import schema
+from .. import formats, schema
 from ..arrays import first_true_at_or_after, max_or, min_or, take  # noqa: F401  (re-exported)
 from ..arrays import searchsorted_sorted, sorted_with_order
 from ..data import DataError, DealerData, Problem
@@ -39,10 +39,15 @@ def codes_of(values: pd.Series, allowed: tuple[str, ...]) -> np.ndarray:
 def _enum_codes(values: pd.Series, allowed: tuple[str, ...]):
     """(the lookup from the column's own codes to int8 codes into ``allowed``, a -1 appended
     for NA; the column's own codes (-1 for NA); its distinct values): the own codes give the
-    column's text back by a take from a few values (``flagtable``)."""
-    codes, uniques = pd.factorize(values)
+    column's text back by a take from a few values (``flagtable``). A column read from a
+    parquet dictionary comes with its codes (``formats.known_codes``): no hashing."""
+    known = formats.known_codes(values)
+    if known is not None:
+        own, uniques = known
+    else:
+        codes, uniques = pd.factorize(values)
+        own = codes.astype(np.int8 if len(uniques) < 127 else np.int32)
     lut = np.append(pd.Index(allowed).get_indexer(pd.Index(uniques)), -1).astype(np.int8)
-    own = codes.astype(np.int8 if len(uniques) < 127 else np.int32)
     return lut, own, uniques
 
 

@@ -13,6 +13,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -544,12 +545,38 @@ def _decoded(column, value_type) -> tuple:
     dictionary, indices = coded.dictionary, coded.indices
     if dictionary.type != value_type:
         dictionary = dictionary.cast(value_type)
-    dense = dictionary.take(indices)
-    filled = (indices.drop_null() if indices.null_count else indices).to_numpy(zero_copy_only=False)
-    used = np.bincount(filled, minlength=len(dictionary))[: len(dictionary)] > 0
-    values = dictionary.filter(pa.array(used)).to_pylist()
-    series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([dense])), copy=False)
+    dense = pa.chunked_array([dictionary.take(indices)])
+    codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
+    codes = codes.astype(np.int8 if len(dictionary) < 127 else np.int32, copy=False)
+    used = np.bincount(codes[codes >= 0] if indices.null_count else codes, minlength=len(dictionary))
+    values = dictionary.filter(pa.array(used[: len(dictionary)] > 0)).to_pylist()
+    _remember_codes(dense, codes, dictionary.to_pylist())
+    series = pd.Series(pd.arrays.ArrowStringArray(dense), copy=False)
     return series, values
+
+
+# A text column decoded from a parquet dictionary keeps its codes: id of its Arrow array ->
+# (a weak reference to that array, the codes, the dictionary's values). The audit's messages
+# factorize channel, sender and category again otherwise (hashing 10M strings each). An entry
+# goes with its array; the identity check keeps a reused id from ever matching.
+_CODES: dict[int, tuple] = {}
+
+
+def _remember_codes(array, codes: np.ndarray, values: list) -> None:
+    key = id(array)
+    _CODES[key] = (weakref.ref(array, lambda _, key=key: _CODES.pop(key, None)), codes, values)
+
+
+def known_codes(series: pd.Series) -> tuple[np.ndarray, list] | None:
+    """(codes, values) of a text column that is, unchanged, the one a parquet dictionary was
+    decoded into: ``values[codes]`` are its cells, code -1 a null; ``values`` may hold values
+    no cell has, or hold one twice. None for any other column (changed, taken, copied or
+    not so read): then factorize it."""
+    array = getattr(series.array, "_pa_array", None)
+    found = _CODES.get(id(array)) if array is not None else None
+    if found is None or found[0]() is not array:
+        return None
+    return found[1], found[2]
 
 
 def one_chunk(series: pd.Series) -> pd.Series:

@@ -148,3 +148,41 @@ def test_sorted_with_order_when_keys_are_too_wide_to_pack_whole():
         expected = np.argsort(keys, kind="stable")
         assert order.tolist() == expected.tolist()
         assert sorted_keys.dtype == keys.dtype and sorted_keys.tolist() == keys[expected].tolist()
+
+
+def _text_series(cells: list, large: bool, chunks: int) -> pd.Series:
+    import pyarrow as pa
+
+    typ = pa.large_string() if large else pa.string()
+    cuts = np.linspace(0, len(cells), chunks + 1).astype(int)
+    chunked = pa.chunked_array([pa.array(cells[a:b], typ) for a, b in zip(cuts[:-1], cuts[1:])], typ)
+    return pd.Series(pd.arrays.ArrowStringArray(chunked))
+
+
+def test_factorize_sorted_is_pandas_factorize_sorted(monkeypatch):
+    """Two halves hashed apart, their dictionaries unified and sorted: pandas' codes and values."""
+    from ownercomm_kit import arrays
+
+    monkeypatch.setattr(arrays, "SPLIT_FACTORIZE_ROWS", 1)
+    rng = np.random.default_rng(4)
+    words = ["C1", "C10", "c1", "", " C1", "é", "中文", "=1+1", "a\nb", "Z", "C2"]
+    for n in (1, 2, 3, 10, 1000):
+        for nulls in (0.0, 0.2, 1.0):
+            cells = [None if rng.random() < nulls else words[rng.integers(len(words))] for _ in range(n)]
+            for large in (True, False):
+                for chunks in (1, 3):
+                    series = _text_series(cells, large, min(chunks, n))
+                    codes, uniques = arrays.factorize_sorted(series)
+                    want_codes, want_uniques = pd.factorize(series, sort=True)
+                    assert codes.dtype == np.int64
+                    assert np.array_equal(codes, want_codes), (n, nulls, large, chunks)
+                    pd.testing.assert_index_equal(uniques, want_uniques)
+
+
+def test_factorize_sorted_takes_pandas_for_short_and_other_columns():
+    from ownercomm_kit.arrays import factorize_sorted
+
+    for series in (pd.Series(["b", None, "a"], dtype=object), _text_series(["b", "a", "b"], True, 1)):
+        codes, uniques = factorize_sorted(series)
+        assert codes.tolist() == pd.factorize(series, sort=True)[0].tolist()
+        assert list(uniques) == ["a", "b"]

@@ -531,8 +531,8 @@ def _dictionary_names(schema, fields: list[str], dictionary: list[str]) -> list[
 
 def _decoded(column, value_type) -> tuple:
     """(a one-chunk Arrow string Series of a dictionary-coded column's cells, its distinct values
-    in use, nulls left out). The cells are the dictionary's values taken by index; the values in
-    use are found by counting indices (no hashing)."""
+    in use, nulls left out). The cells are the dictionary's values taken by index; its codes are
+    kept with the column (``known_codes``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -543,13 +543,12 @@ def _decoded(column, value_type) -> tuple:
         coded = pa.array([], pa.dictionary(pa.int32(), value_type))
     del column
     dictionary, indices = coded.dictionary, coded.indices
-    if dictionary.type != value_type:
-        dictionary = dictionary.cast(value_type)
+    if not pa.types.is_large_string(dictionary.type):  # pandas holds text as large_string: cast the
+        dictionary = dictionary.cast(pa.large_string())  # few values, not the cells (and keep this array)
     dense = pa.chunked_array([dictionary.take(indices)])
     codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
     codes = codes.astype(np.int8 if len(dictionary) < 127 else np.int32, copy=False)
-    used = np.bincount(codes[codes >= 0] if indices.null_count else codes, minlength=len(dictionary))
-    values = dictionary.filter(pa.array(used[: len(dictionary)] > 0)).to_pylist()
+    values = dictionary.take(pc.unique(indices).drop_null()).to_pylist()  # in use (hashing int32 indices)
     _remember_codes(dense, codes, dictionary.to_pylist())
     series = pd.Series(pd.arrays.ArrowStringArray(dense), copy=False)
     return series, values

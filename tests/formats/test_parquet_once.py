@@ -157,3 +157,18 @@ def test_a_file_of_enum_columns_only_is_read_plainly(tmp_path):
     raw = formats.read_raw(path, dictionary=["channel", "sender"])
     assert raw.distinct is None
     _same(raw, _reference(path))
+
+
+@pytest.mark.parametrize("typ", [pa.string(), pa.large_string()])
+def test_enum_columns_keep_their_codes_whatever_the_text_type(tmp_path, typ):
+    """A vendor's file holds ``string`` or ``large_string``: either way the column pandas gets is
+    the very array decoded (no cast after), so its codes are known."""
+    path = tmp_path / "t.parquet"
+    cells = ["sms", None, "email", "sms"]
+    pq.write_table(pa.table({"id": ["a", "b", "c", "d"], "channel": pa.array(cells, typ)}), path)
+    raw = formats.read_raw(path, dictionary=["channel"])
+    found = formats.known_codes(raw.frame["channel"])
+    assert found is not None
+    codes, values = found
+    assert [values[c] if c >= 0 else None for c in codes] == cells
+    assert raw.frame["channel"].array._pa_array.type == pa.large_string()

@@ -211,7 +211,5 @@ def factorize_sorted(values):
     rank = np.empty(len(order) + 1, dtype=np.int64)
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # a null's index, filled with -1, picks it
-    codes = np.concatenate(
-        [rank[pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)] for c in coded.chunks]
-    )
+    codes = np.concatenate([rank[pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)] for c in coded.chunks])
     return codes, pd.Index(uniques.take(order))

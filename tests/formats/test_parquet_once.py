@@ -142,9 +142,11 @@ def test_a_dictionary_that_holds_unused_values_names_only_those_in_use(tmp_path)
 
 
 def test_repeated_names_are_read_plainly(tmp_path):
-    """" channel" and "channel" are one header once trimmed: no dictionary is read for either."""
+    """ " channel" and "channel" are one header once trimmed: no dictionary is read for either."""
     path = tmp_path / "r.parquet"
-    pq.write_table(pa.table([pa.array(["sms"]), pa.array(["email"]), pa.array([1])], names=["channel", " channel", "n"]), path)
+    pq.write_table(
+        pa.table([pa.array(["sms"]), pa.array(["email"]), pa.array([1])], names=["channel", " channel", "n"]), path
+    )
     raw = formats.read_raw(path, dictionary=["channel"])
     assert raw.distinct is None
     assert list(raw.frame.columns) == ["channel", "channel", "n"]

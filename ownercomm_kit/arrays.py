@@ -96,12 +96,15 @@ def sorted_with_order(keys) -> tuple[np.ndarray, np.ndarray]:
     if hi - lo >= 2**63:
         order = np.argsort(keys, kind="stable")
         return order, keys[order]
+    # Two arrays of n are made here (the offsets, the row numbers) and worked on in place: on a
+    # virtual machine each fresh array's first touch costs more than the sort itself.
     off = _offsets_from(keys, lo)
     packed = off >> drop if drop else off
     packed <<= bits
-    packed |= np.arange(n, dtype=np.int64)
+    order = np.arange(n, dtype=np.int64)
+    packed |= order
     packed.sort()
-    order = packed & ((1 << bits) - 1)
+    np.bitwise_and(packed, (1 << bits) - 1, out=order)
     if not drop:
         packed >>= bits
         return order, _back(packed, keys, lo)
@@ -127,14 +130,15 @@ def _offsets_from(keys: np.ndarray, lo: int) -> np.ndarray:
     """keys - lo as int64 (wraps back into range when the difference fits, as it does here)."""
     if keys.dtype.kind == "u":
         return (keys.astype(np.uint64) - np.uint64(lo)).view(np.int64)
-    return keys.astype(np.int64) - np.int64(lo)
+    return np.subtract(keys, np.int64(lo), dtype=np.int64)  # one new array, not a copy and then another
 
 
 def _back(off: np.ndarray, keys: np.ndarray, lo: int) -> np.ndarray:
-    """Offsets back to keys of the keys' dtype."""
+    """Offsets back to keys of the keys' dtype (``off``, the caller's own, is reused)."""
     if keys.dtype.kind == "u":
         return (off.view(np.uint64) + np.uint64(lo)).astype(keys.dtype)
-    return (off + np.int64(lo)).astype(keys.dtype, copy=False)
+    off += np.int64(lo)
+    return off.astype(keys.dtype, copy=False)
 
 
 def first_occurrence(keys) -> np.ndarray:

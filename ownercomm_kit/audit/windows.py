@@ -225,23 +225,29 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         cust_codes, customers = factorize_sorted(comm["customer_id"])  # two threads on a long column
         enums = {col: f.result() for col, f in enums.items()}
     cust = cust_codes.astype(np.int64, copy=False)  # already int64 (intp): no copy of 10M codes
+    if not cust.flags.writeable:  # made into the key in place below
+        cust = cust.copy()
     t = ns_utc(comm["sent_at"])
     _require(comm, cust < 0, "customer_id")
     _require(comm, t == np.iinfo(np.int64).min, "sent_at")
     n = len(t)
     tmin = int(min_or(t, 0))
+    # Arrays of n are worked on in place where they are this function's own (the codes, rel):
+    # on a virtual machine the first touch of each fresh array costs more than the arithmetic.
     rel = t - tmin
     uniq_t = None
-    unit = SECOND if n and not np.any(rel % SECOND) else 1
+    unit = SECOND if n and _all_whole_seconds(rel) else 1
     # the margin between customers' key ranges lets a window of up to MARGIN_DAYS start at
     # key - width without ever reaching into the previous customer's range
     span = int(max_or(rel, 0) // unit) + 2 + MARGIN_DAYS * DAY // unit
     if len(customers) * span >= 2**62:  # sub-second stamps over a long span: rank the times
         uniq_t = uniq(t)
         rel, unit, span = np.searchsorted(uniq_t, t).astype(np.int64), 1, len(uniq_t) + 1
-        key = cust * span + rel
-    else:
-        key = cust * span + rel // unit
+    elif unit != 1:
+        rel //= unit
+    key = np.multiply(cust, span, out=cust)  # cust * span + rel: the codes are this function's own
+    key += rel
+    del rel, cust
     customers = pd.Index(customers.astype("string"))
     customers.get_indexer(customers[:1])  # build its hash table now, not in two threads at once
     order, sorted_key = sorted_with_order(key)  # one np.sort of packed integers (see arrays)
@@ -250,7 +256,13 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
     # customer and time come back from the sorted key (no gathers of 10M rows): the key is
     # cust * span + rel // unit with 0 <= rel // unit < span, and rel a multiple of unit
     cust = key // span
-    t = t[order] if uniq_t is not None else (key - cust * span) * unit + tmin
+    if uniq_t is not None:
+        t = t[order]
+    else:  # (key - cust * span) * unit + tmin, in one new array
+        t = np.multiply(cust, span)
+        np.subtract(key, t, out=t)
+        t *= unit
+        t += tmin
     # an enum's own codes are gathered once; its codes into the allowed values are a lookup
     raw = {col: (own[order], uniques) for col, (_, own, uniques) in enums.items()}
     coded = {col: lut[raw[col][0]] for col, (lut, _, _) in enums.items()}
@@ -270,6 +282,11 @@ def _build(comm: pd.DataFrame, timezone: str) -> Messages:
         timezone=timezone,
         raw=raw,
     )
+
+
+def _all_whole_seconds(rel: np.ndarray, block: int = 1 << 20) -> bool:
+    """Every value a whole number of seconds (looked at a block at a time: no array of n)."""
+    return not any(np.any(rel[a : a + block] % SECOND) for a in range(0, len(rel), block))
 
 
 def _require(comm: pd.DataFrame, empty: np.ndarray, column: str) -> None:

@@ -1,0 +1,50 @@
+"""run_audit computes its figures on two threads: the same result as one after another, and a
+failing figure raises as it would alone."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from ownercomm_kit.audit import engine, metrics, run_audit
+from ownercomm_kit.params import load_defaults
+
+from test_flagtable import dealer, hostile, synth  # the same dealers as the flag table tests
+
+
+def _same(a, b, where: str) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=where)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    else:
+        assert repr(a) == repr(b), where
+
+
+@pytest.mark.parametrize("messy", [False, True])
+def test_figures_on_two_threads_equal_one_after_another(messy):
+    frames = synth(seed=8, customers=300)
+    data = dealer(hostile(frames) if messy else frames)
+    params = load_defaults()
+    one = run_audit(data, params, workers=1)
+    for _ in range(3):  # thread timing varies from run to run; the result may not
+        two = run_audit(dealer(hostile(frames) if messy else frames), params, workers=2)
+        for f in dataclasses.fields(one):
+            _same(getattr(one, f.name), getattr(two, f.name), f.name)
+
+
+def test_a_failing_figure_raises_as_it_would_alone(monkeypatch):
+    data = dealer(synth(seed=9, customers=40))
+
+    def broken(*a, **k):
+        raise ValueError("heatmap broke")
+
+    monkeypatch.setattr(metrics, "heatmap", broken)
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="heatmap broke"):
+            run_audit(data, load_defaults(), workers=workers)
+    assert engine._computed({"a": lambda: 1, "b": lambda: 2}, 2) == {"a": 1, "b": 2}

@@ -48,3 +48,21 @@ def test_a_failing_figure_raises_as_it_would_alone(monkeypatch):
         with pytest.raises(ValueError, match="heatmap broke"):
             run_audit(data, load_defaults(), workers=workers)
     assert engine._computed({"a": lambda: 1, "b": lambda: 2}, 2) == {"a": 1, "b": 2}
+
+
+def test_the_rules_started_first_are_rules():
+    """The start order names real rules (a renamed rule would silently lose its place)."""
+    from ownercomm_kit.audit import RULES
+    from ownercomm_kit.audit.rules import LONGEST_FIRST
+
+    assert set(LONGEST_FIRST) <= set(RULES)
+
+
+def test_rules_on_two_threads_in_any_start_order_give_the_same_flags(monkeypatch):
+    from ownercomm_kit.audit import rules
+
+    data = dealer(hostile(synth(seed=10, customers=200)))
+    one, _, _ = rules.run_rules_timed(data, load_defaults(), workers=1)
+    monkeypatch.setattr(rules, "LONGEST_FIRST", tuple(reversed(list(rules.RULES))))
+    two, _, _ = rules.run_rules_timed(data, load_defaults(), workers=2)
+    pd.testing.assert_frame_equal(one, two)

@@ -215,5 +215,9 @@ def factorize_sorted(values):
     rank = np.empty(len(order) + 1, dtype=np.int64)
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # a null's index, filled with -1, picks it
-    codes = np.concatenate([rank[pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)] for c in coded.chunks])
+    codes = np.empty(len(arr), dtype=np.int64)
+    at = 0
+    for c in coded.chunks:  # straight into the codes: no array per chunk, then another joined
+        np.take(rank, pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False), out=codes[at : at + len(c)])
+        at += len(c)
     return codes, pd.Index(uniques.take(order))

@@ -59,30 +59,27 @@ def run_audit(data: DealerData, params: dict, workers: int | None = None) -> Aud
     two, as the rules), which numpy's and Arrow's work shares without the GIL."""
     data = up_to_as_of(data)
     flags, skipped = run_rules(data, params)
+    # in the order they were computed one after another: the first that fails is the one raised
     figures = _computed(
         {
+            "tiers": lambda: metrics.tiers(data, params),
+            "headline": lambda: headline_figures(data, flags, params),
             "suppression": lambda: suppression_list(data, params),
             "frequency": lambda: metrics.frequency(data),
             "over_cap": lambda: metrics.over_cap(data, params),
             "heatmap": lambda: metrics.heatmap(data),
             "sender_mix": lambda: metrics.sender_mix(data),
             "fatigue": lambda: metrics.fatigue(data, params),
-            "tiers": lambda: metrics.tiers(data, params),
             "replay": lambda: metrics.replay(data, flags),
             "replay_by_sender": lambda: metrics.replay_by_sender(data, flags),
             "top_customers": lambda: metrics.top_customers(data, flags, params),
-            "headline": lambda: headline_figures(data, flags, params),
+            "definitions": lambda: metrics.definitions(params),
             "states": lambda: state_rules.state_summary(data, params, flags),
         },
         workers,
     )
-    return AuditResult(
-        flags=flags,
-        skipped=skipped,
-        tier_summary=metrics.tier_summary(figures["tiers"], params),
-        definitions=metrics.definitions(params),
-        **figures,
-    )
+    tier_summary = metrics.tier_summary(figures["tiers"], params)
+    return AuditResult(flags=flags, skipped=skipped, tier_summary=tier_summary, **figures)
 
 
 def _computed(jobs: dict, workers: int | None) -> dict:

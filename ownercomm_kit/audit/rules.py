@@ -961,8 +961,9 @@ def run_rules_table(data: DealerData, params: dict, rules=None, workers: int | N
     if workers > 1 and len(runnable) > 1:
         started = sorted(runnable, key=_start_rank)  # the longest first: no thread ends alone on one
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = dict(zip((r.name for r in started), pool.map(run_one, started)))
-        parts = [done[r.name] for r in runnable]
+            futures = {r.name: pool.submit(run_one, r) for r in started}
+            # taken in rule order: the first rule to fail is the one raised, as on one thread
+            parts = [futures[r.name].result() for r in runnable]
     else:
         parts = [run_one(r) for r in runnable]
     seconds = {r.name: seconds[r.name] for r in runnable}  # registry order, whatever the threads did

@@ -404,8 +404,11 @@ def _read_parquet(path: Path, columns: list[str] | None = None, dictionary: list
         fields = [c for c in fields if str(c).strip() in wanted]
     coded = _dictionary_names(schema, fields, dictionary) if dictionary else []
     to_pandas = _arrow_table_to_pandas()
-    if to_pandas is None:  # a pandas without it: two reads, the same frame
-        frame, distinct = _read_parquet_twice(path, schema, columns, fields, coded)
+    if to_pandas is None or len(set(schema.names)) < len(schema.names):
+        # pandas' own read, as before: a pandas without that conversion, or a file whose names
+        # repeat exactly (which pandas refuses, and the user is told so as before)
+        chosen = fields if columns is not None else None
+        frame, distinct = pd.read_parquet(path, columns=chosen, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True), {}
     else:
         frame, distinct = _read_parquet_once(path, schema, columns, fields, coded, to_pandas)
     texts = []
@@ -438,11 +441,13 @@ def _read_parquet(path: Path, columns: list[str] | None = None, dictionary: list
 def _arrow_table_to_pandas():
     """pandas' own conversion of an Arrow table (what ``pd.read_parquet`` calls: the same dtypes,
     string and time zone options included); None in a pandas that has no such function."""
+    import inspect
+
     try:
         from pandas.io._util import arrow_table_to_pandas
     except ImportError:
         return None
-    return arrow_table_to_pandas
+    return arrow_table_to_pandas if "to_pandas_kwargs" in inspect.signature(arrow_table_to_pandas).parameters else None
 
 
 def _read_parquet_once(path: Path, schema, columns, fields: list[str], coded: list[str], to_pandas) -> tuple:
@@ -453,9 +458,8 @@ def _read_parquet_once(path: Path, schema, columns, fields: list[str], coded: li
 
     import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(path, read_dictionary=coded or None)
-    table = file.read(columns=fields if columns is not None or coded else None, use_pandas_metadata=True)
-    file.close()
+    with pq.ParquetFile(path, read_dictionary=coded or None) as file:
+        table = file.read(columns=fields if columns is not None or coded else None, use_pandas_metadata=True)
     if not coded:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # pandas' own make_block notice
@@ -481,26 +485,6 @@ def _read_parquet_once(path: Path, schema, columns, fields: list[str], coded: li
     for c in coded:  # in the file's order, each where it stands
         series, _ = decoded[c]
         frame.insert(fields.index(c), c, series.set_axis(frame.index))
-    return frame, {c: values for c, (_, values) in decoded.items()}
-
-
-def _read_parquet_twice(path: Path, schema, columns, fields: list[str], coded: list[str]) -> tuple:
-    """(frame, distinct) as ``_read_parquet_once`` gives them, with ``pd.read_parquet`` reading
-    the columns other than ``coded`` (for a pandas without ``arrow_table_to_pandas``)."""
-    import pyarrow.parquet as pq
-
-    if columns is None and not coded:
-        return pd.read_parquet(path, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True), {}
-    decoded = {}
-    if coded:
-        table = pq.read_table(path, columns=coded, read_dictionary=coded, use_pandas_metadata=False)
-        for c in coded:
-            decoded[c] = _decoded(table.column(c), schema.field(c).type)
-            table = table.drop_columns([c])
-    rest = [c for c in fields if c not in decoded]
-    frame = pd.read_parquet(path, columns=rest, to_pandas_kwargs=_TO_PANDAS).reset_index(drop=True)
-    for c in coded:
-        frame.insert(fields.index(c), c, decoded[c][0].set_axis(frame.index))
     return frame, {c: values for c, (_, values) in decoded.items()}
 
 
@@ -547,8 +531,9 @@ def _decoded(column, value_type) -> tuple:
     dense = pa.chunked_array([dictionary.take(indices)])
     codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
     codes = codes.astype(np.int8 if len(dictionary) < 127 else np.int32, copy=False)
+    codes.flags.writeable = False  # shared by every audit of this load: nobody may write to it
     values = dictionary.take(pc.unique(indices).drop_null()).to_pylist()  # in use (hashing int32 indices)
-    _remember_codes(dense, codes, dictionary.to_pylist())
+    _remember_codes(dense, codes, tuple(dictionary.to_pylist()))
     series = pd.Series(pd.arrays.ArrowStringArray(dense), copy=False)
     return series, values
 
@@ -560,16 +545,16 @@ def _decoded(column, value_type) -> tuple:
 _CODES: dict[int, tuple] = {}
 
 
-def _remember_codes(array, codes: np.ndarray, values: list) -> None:
+def _remember_codes(array, codes: np.ndarray, values: tuple) -> None:
     key = id(array)
     _CODES[key] = (weakref.ref(array, lambda _, key=key: _CODES.pop(key, None)), codes, values)
 
 
-def known_codes(series: pd.Series) -> tuple[np.ndarray, list] | None:
+def known_codes(series: pd.Series) -> tuple[np.ndarray, tuple] | None:
     """(codes, values) of a text column that is, unchanged, the one a parquet dictionary was
-    decoded into: ``values[codes]`` are its cells, code -1 a null; ``values`` may hold values
-    no cell has, or hold one twice. None for any other column (changed, taken, copied or
-    not so read): then factorize it."""
+    decoded into: ``values[codes]`` are its cells, code -1 a null (both read-only: shared by
+    every audit of the load); ``values`` may hold values no cell has, or hold one twice. None
+    for any other column (changed, taken, copied or not so read): then factorize it."""
     array = getattr(series.array, "_pa_array", None)
     found = _CODES.get(id(array)) if array is not None else None
     if found is None or found[0]() is not array:

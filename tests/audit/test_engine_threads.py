@@ -66,3 +66,40 @@ def test_rules_on_two_threads_in_any_start_order_give_the_same_flags(monkeypatch
     monkeypatch.setattr(rules, "LONGEST_FIRST", tuple(reversed(list(rules.RULES))))
     two, _, _ = rules.run_rules_timed(data, load_defaults(), workers=2)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_when_two_figures_fail_the_first_in_order_is_raised(monkeypatch):
+    data = dealer(synth(seed=9, customers=40))
+
+    def failing(what):
+        def f(*a, **k):
+            raise ValueError(what)
+
+        return f
+
+    monkeypatch.setattr(metrics, "tiers", failing("tiers broke"))  # computed first, one after another
+    monkeypatch.setattr(metrics, "heatmap", failing("heatmap broke"))
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="tiers broke"):
+            run_audit(data, load_defaults(), workers=workers)
+
+
+def test_when_two_rules_fail_the_first_in_rule_order_is_raised(monkeypatch):
+    from ownercomm_kit.audit import RULES, rules
+
+    data = dealer(synth(seed=9, customers=40))
+    first, later = "cap_total", "reminder_after_service"  # the later one starts first on the threads
+    assert list(RULES).index(first) < list(RULES).index(later)
+    assert rules.LONGEST_FIRST.index(later) < rules.LONGEST_FIRST.index(first)
+
+    def failing(what):
+        def f(*a, **k):
+            raise ValueError(what)
+
+        return f
+
+    for name in (first, later):
+        monkeypatch.setitem(RULES, name, dataclasses.replace(RULES[name], func=failing(f"{name} broke")))
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match=f"{first} broke"):
+            rules.run_rules_timed(data, load_defaults(), workers=workers)

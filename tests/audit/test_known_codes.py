@@ -50,7 +50,7 @@ def test_known_codes_give_the_same_messages_and_flags(tmp_path, monkeypatch, mes
     for c, found in known.items():
         if found is not None:
             codes, values = found
-            text = np.asarray(values + [None], dtype=object)[codes]  # -1 picks the null
+            text = np.asarray([*values, None], dtype=object)[codes]  # -1 picks the null
             assert list(pd.array(text, dtype="string")) == list(comm[c].array), c
     fast = _build(comm, TZ)
     fast_flags, fast_bytes = _flags(data)

@@ -1,7 +1,7 @@
 """formats._read_parquet reads a parquet file in one pass (enum columns as dictionaries, decoded
 beside pandas' conversion of the others): the frame is the one pandas' own read gives, cell for
 cell and dtype for dtype, whatever the file holds; a pandas without ``arrow_table_to_pandas``
-takes the two-read path and gets the same."""
+(with ``to_pandas_kwargs``) reads through ``pd.read_parquet`` and gets the same cells."""
 
 from __future__ import annotations
 
@@ -86,10 +86,10 @@ def _same(raw, expected):
             assert arr._pa_array.type == expected[c].array._pa_array.type, c
 
 
-@pytest.mark.parametrize("two_reads", [False, True])
+@pytest.mark.parametrize("plain", [False, True])
 @pytest.mark.parametrize("seed", range(40))
-def test_one_pass_read_equals_pandas_read(tmp_path, monkeypatch, seed, two_reads):
-    if two_reads:
+def test_one_pass_read_equals_pandas_read(tmp_path, monkeypatch, seed, plain):
+    if plain:  # as on a pandas without the conversion function: pandas' own read, no dictionaries
         monkeypatch.setattr(readers, "_arrow_table_to_pandas", lambda: None)
     rng = random.Random(seed)
     path, names, kinds = _file(tmp_path, rng, index=rng.random() < 0.4)
@@ -99,6 +99,8 @@ def test_one_pass_read_equals_pandas_read(tmp_path, monkeypatch, seed, two_reads
     wanted = [c for c in names if columns is None or c in columns]
     _same(raw, _reference(path, wanted))
     assert raw.headers == (names if columns is not None else None)
+    if plain:
+        assert raw.distinct is None
     for c, values in (raw.distinct or {}).items():
         assert kinds[c] in ("string", "large_string", "all_null_text"), c  # only the file's text columns
         assert c in dictionary
@@ -174,3 +176,25 @@ def test_enum_columns_keep_their_codes_whatever_the_text_type(tmp_path, typ):
     codes, values = found
     assert [values[c] if c >= 0 else None for c in codes] == cells
     assert raw.frame["channel"].array._pa_array.type == pa.large_string()
+
+
+def test_names_that_repeat_exactly_are_refused_as_before(tmp_path):
+    """pandas refuses a file whose column names repeat; the user gets the same message as before
+    the one-pass read (Arrow's own error, named)."""
+    path = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array(["sms"]), pa.array(["email"])], names=["channel", "channel"]), path)
+    with pytest.raises(formats.FormatError) as one_pass:
+        formats.read_raw(path, dictionary=["channel"])
+    try:
+        pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - whatever pandas raises is what the message names
+        assert f"({type(e).__name__})" in str(one_pass.value)
+    else:
+        raise AssertionError("pandas read a file with repeated names")
+
+
+def test_the_codes_are_read_only(tmp_path):
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "channel": ["sms", "email"]}), path)
+    codes, values = formats.known_codes(formats.read_raw(path, dictionary=["channel"]).frame["channel"])
+    assert not codes.flags.writeable and isinstance(values, tuple)

@@ -452,8 +452,8 @@ def _arrow_table_to_pandas():
 
 def _read_parquet_once(path: Path, schema, columns, fields: list[str], coded: list[str], to_pandas) -> tuple:
     """(frame, distinct) read in one pass over the file: the enum columns ``coded`` come as
-    parquet dictionaries and are decoded on a thread of their own while pandas converts the
-    other columns (both in Arrow's C++, without the GIL)."""
+    parquet dictionaries and are decoded on two threads while pandas converts the other
+    columns (all in Arrow's C++, without the GIL)."""
     import warnings
 
     import pyarrow.parquet as pq

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -52,42 +50,26 @@ def headline_figures(data: DealerData, flags: pd.DataFrame, params: dict) -> dic
     }
 
 
-def run_audit(data: DealerData, params: dict, workers: int | None = None) -> AuditResult:
-    """Every rule, then the figures beyond the flags. The figures are independent of one
-    another (pure functions of the data, the parameters and the flags, sharing the sorted
-    messages' thread-safe caches), so they are computed on ``workers`` threads (default: up to
-    two, as the rules), which numpy's and Arrow's work shares without the GIL."""
+def run_audit(data: DealerData, params: dict) -> AuditResult:
     data = up_to_as_of(data)
     flags, skipped = run_rules(data, params)
-    # in the order they were computed one after another: the first that fails is the one raised
-    figures = _computed(
-        {
-            "tiers": lambda: metrics.tiers(data, params),
-            "headline": lambda: headline_figures(data, flags, params),
-            "suppression": lambda: suppression_list(data, params),
-            "frequency": lambda: metrics.frequency(data),
-            "over_cap": lambda: metrics.over_cap(data, params),
-            "heatmap": lambda: metrics.heatmap(data),
-            "sender_mix": lambda: metrics.sender_mix(data),
-            "fatigue": lambda: metrics.fatigue(data, params),
-            "replay": lambda: metrics.replay(data, flags),
-            "replay_by_sender": lambda: metrics.replay_by_sender(data, flags),
-            "top_customers": lambda: metrics.top_customers(data, flags, params),
-            "definitions": lambda: metrics.definitions(params),
-            "states": lambda: state_rules.state_summary(data, params, flags),
-        },
-        workers,
+    tiers = metrics.tiers(data, params)
+    headline = headline_figures(data, flags, params)
+    return AuditResult(
+        flags=flags,
+        skipped=skipped,
+        suppression=suppression_list(data, params),
+        frequency=metrics.frequency(data),
+        over_cap=metrics.over_cap(data, params),
+        heatmap=metrics.heatmap(data),
+        sender_mix=metrics.sender_mix(data),
+        fatigue=metrics.fatigue(data, params),
+        tiers=tiers,
+        tier_summary=metrics.tier_summary(tiers, params),
+        replay=metrics.replay(data, flags),
+        replay_by_sender=metrics.replay_by_sender(data, flags),
+        top_customers=metrics.top_customers(data, flags, params),
+        headline=headline,
+        definitions=metrics.definitions(params),
+        states=state_rules.state_summary(data, params, flags),
     )
-    tier_summary = metrics.tier_summary(figures["tiers"], params)
-    return AuditResult(flags=flags, skipped=skipped, tier_summary=tier_summary, **figures)
-
-
-def _computed(jobs: dict, workers: int | None) -> dict:
-    """name -> jobs[name](), on up to ``workers`` threads; a job's error is raised as it would be
-    computing them one after another (the first failing job in ``jobs``' order)."""
-    workers = workers or min(2, os.cpu_count() or 1)
-    if workers < 2:
-        return {name: job() for name, job in jobs.items()}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {name: pool.submit(job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}

@@ -914,16 +914,6 @@ def run_rules_timed(data: DealerData, params: dict, rules=None, workers: int | N
     return table.frame(), skipped, seconds
 
 
-# The rules that took longest on big stores, flag-heavy and realistic alike (benchmarks/
-# bench_end_to_end.py, bench_run.py): started first on the threads, so that the last rule to
-# finish is a short one. Only the order of work changes; the flags are put back in rule order.
-LONGEST_FIRST = ("reminder_after_service", "after_opt_out", "cap_total", "multi_sender", "min_gap", "quiet_hours")
-
-
-def _start_rank(rule) -> int:
-    return LONGEST_FIRST.index(rule.name) if rule.name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-
 def run_rules_table(data: DealerData, params: dict, rules=None, workers: int | None = None):
     """As ``run_rules_timed``, the flags as a ``flagtable.FlagTable`` (written to CSV without
     building the frame: ``ownercomm audit``).
@@ -959,11 +949,8 @@ def run_rules_table(data: DealerData, params: dict, rules=None, workers: int | N
 
     workers = workers or min(2, os.cpu_count() or 1)
     if workers > 1 and len(runnable) > 1:
-        started = sorted(runnable, key=_start_rank)  # the longest first: no thread ends alone on one
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {r.name: pool.submit(run_one, r) for r in started}
-            # taken in rule order: the first rule to fail is the one raised, as on one thread
-            parts = [futures[r.name].result() for r in runnable]
+            parts = list(pool.map(run_one, runnable))
     else:
         parts = [run_one(r) for r in runnable]
     seconds = {r.name: seconds[r.name] for r in runnable}  # registry order, whatever the threads did

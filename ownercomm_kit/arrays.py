@@ -195,9 +195,9 @@ def factorize_sorted(values):
     values. Anything else is pandas' own."""
     import pandas as pd
 
-    arr = getattr(values.array, "_pa_array", None)
-    if arr is None or len(arr) < SPLIT_FACTORIZE_ROWS or not isinstance(values.array, pd.arrays.ArrowStringArray):
+    if not isinstance(values.array, pd.arrays.ArrowStringArray) or len(values) < SPLIT_FACTORIZE_ROWS:
         return pd.factorize(values, sort=True)
+    arr = values.array._pa_array
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
@@ -207,9 +207,7 @@ def factorize_sorted(values):
     with ThreadPoolExecutor(max_workers=2) as pool:
         parts = list(pool.map(pc.dictionary_encode, (arr.slice(0, half), arr.slice(half))))
     coded = pa.chunked_array([c for p in parts for c in p.chunks], parts[0].type).unify_dictionaries()
-    if coded.num_chunks == 0:
-        return pd.factorize(values, sort=True)
-    dictionary = coded.chunk(0).dictionary  # one dictionary for every chunk once unified
+    dictionary = coded.chunk(0).dictionary  # one dictionary for every chunk once unified (both halves hold cells)
     uniques = pd.arrays.ArrowStringArray(pa.chunked_array([dictionary]), dtype=values.dtype)
     order = uniques.argsort()  # the sort pandas applies to its uniques
     rank = np.empty(len(order) + 1, dtype=np.int64)

@@ -52,6 +52,9 @@ def main() -> None:
     Typical flow: `ownercomm onboard` a dealer's exports, `ownercomm validate` them,
     `ownercomm run` one dealer or `ownercomm batch` a whole group.
     """
+    from .procs import one_arena
+
+    one_arena()  # before any command makes a thread or an Arrow buffer (see procs)
 
 
 for _command in COMMANDS:  # each a thin wrapper over one package function (commands/)

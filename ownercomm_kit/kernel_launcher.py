@@ -14,7 +14,9 @@ import sys
 
 
 def main() -> None:
-    from ownercomm_kit.procs import die_with_parent
+    from ownercomm_kit.procs import die_with_parent, one_arena
+
+    one_arena()  # first: before ipykernel's threads and the notebooks' Arrow buffers (see procs)
 
     parent = os.environ.get("JPY_PARENT_PID")  # set by jupyter_client to the launching process
     die_with_parent(signal.SIGKILL, int(parent) if parent and parent.isdigit() else None)

@@ -750,21 +750,26 @@ def no_consent(data: DealerData, params: dict) -> pd.DataFrame:
 )
 def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     rp, m = params["rules"]["after_opt_out"], messages_of(data)
-    unsub = m.flag(data, "unsubscribed")
     width = len(schema.CHANNELS) + 1
-    key = m.cust * width + (m.channel + 1)
+
+    def key(rows: np.ndarray) -> np.ndarray:
+        return m.cust[rows] * width + (m.channel[rows] + 1)
+
     # the first unsubscribe per (customer, channel): rows are in time order per customer;
     # any category counts, an opt-out is the customer's wish whatever the message was
-    u_rows = np.flatnonzero(unsub)
-    u_keys, first = first_of_keys(key[u_rows])
+    u_rows = np.flatnonzero(m.flag(data, "unsubscribed"))
+    u_keys, first = first_of_keys(key(u_rows))
     u_first = u_rows[first]
     u_day = m.local_day()[u_first]
     grace_end = np.busday_offset(u_day.astype("datetime64[D]"), rp["grace_business_days"], roll="backward")
     # Never before the unsubscribe day itself: with a grace of 0 a weekend unsubscribe would
     # otherwise roll back to Friday and flag that weekend's earlier messages too.
     grace_end = np.maximum(grace_end.astype(np.int64), u_day)
-    rows = np.flatnonzero(~exempt_mask(m, params))
-    at = find_sorted(u_keys, key[rows])  # -1: no unsubscribe on this channel (nobody may have one)
+    # only the messages of customers who ever unsubscribed can break it: most stores have few
+    unsubscribed = np.zeros(len(m.customers) + 1, bool)
+    unsubscribed[m.cust[u_rows]] = True
+    rows = np.flatnonzero(unsubscribed[m.cust] & ~exempt_mask(m, params))
+    at = find_sorted(u_keys, key(rows))  # -1: no unsubscribe on this channel (nobody may have one)
     flag = (at >= 0) & (m.local_day()[rows] > take(grace_end, at, I64_MAX))
     rows, at = rows[flag], at[flag]
     detail = tx.join(

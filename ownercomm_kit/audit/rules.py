@@ -208,9 +208,10 @@ def _over_caps(m: Messages, counted: np.ndarray, windows: list[dict]):
     hit = np.zeros(len(rows), bool)
     count, which, start = (np.zeros(len(rows), np.int64) for _ in range(3))
     psum = prefix(counted)
+    upto = psum[rows + 1]  # counted rows up to each row: the same for every window
     for i, w in enumerate(windows):
         j = m.window_start(w["days"])[rows]
-        c = psum[rows + 1] - psum[j]
+        c = upto - psum[j]
         new = (c > w["max"]) & ~hit
         hit |= new
         count[new], which[new], start[new] = c[new], i, j[new]
@@ -304,13 +305,16 @@ def multi_sender(data: DealerData, params: dict) -> pd.DataFrame:
     distinct = np.zeros(len(rows), np.int8)
     heard = np.zeros(len(rows), np.int16)  # bit s: sender s reached the customer in the window
     own = np.zeros(len(rows), np.int32)
+    # made once, not per sender: on millions of rows each fresh array costs more than its arithmetic
+    after, sender = rows + 1, m.sender[rows]
     for code in range(len(schema.SENDERS)):
-        mine = counted & (m.sender == code)
-        psum = prefix(mine)
-        c = psum[rows + 1] - psum[j]
-        distinct += c > 0
-        heard |= (c > 0).astype(np.int16) << code
-        own = np.where(m.sender[rows] == code, c, own)
+        psum = prefix(counted & (m.sender == code))
+        c = psum[after]
+        c -= psum[j]
+        some = c > 0
+        distinct += some
+        heard |= some.astype(np.int16) << code
+        np.copyto(own, c, where=sender == code)
     # own == 1: this message is its sender's first in the window
     flag = (distinct > rp["max_senders"]) & (own == 1)
     rows, j, distinct, heard = rows[flag], j[flag], distinct[flag], heard[flag]

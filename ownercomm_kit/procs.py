@@ -394,14 +394,18 @@ def one_arena() -> bool:
     gives freed pages back to the system as well; on a virtual machine the first touch of each
     fresh page costs system time. Measured in alternated runs: ``ownercomm audit`` of 10 million
     messages, system time 6.0-11.9 -> 4.2-4.6 s (wall 14.4-18.3 -> 13.4-14.5 s); the
-    100k-customer ``ownercomm run`` 28.6-31.2 -> 26.7-28.4 s, peak 3.96 -> 3.61 GB. A user's own ``MALLOC_ARENA_MAX``,
-    ``GLIBC_TUNABLES`` or ``ARROW_DEFAULT_MEMORY_POOL`` is left as it is. Returns whether the
-    arena limit was set."""
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # read on Arrow's first allocation
+    100k-customer ``ownercomm run`` 28.6-31.2 -> 26.7-28.4 s, peak 3.96 -> 3.61 GB. Arrow's
+    own pool is swapped only together with the arena limit: alone, it raised the peak.
+
+    glibc only; a user's own ``MALLOC_ARENA_MAX`` or ``GLIBC_TUNABLES`` arena setting, or
+    ``ARROW_DEFAULT_MEMORY_POOL``, is left as it is. Returns whether the arena limit was set."""
     if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     mallopt = _mallopt()
-    return bool(mallopt and mallopt(_M_ARENA_MAX, 1))
+    if not (mallopt and mallopt(_M_ARENA_MAX, 1)):
+        return False
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # read on Arrow's first allocation
+    return True
 
 
 def keep_freed_memory() -> bool:

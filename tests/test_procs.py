@@ -51,6 +51,11 @@ def test_one_arena_leaves_the_users_own_settings_alone():
         "import pyarrow as pa; print(applied, pa.default_memory_pool().backend_name)"
     )
     assert _run(code, MALLOC_ARENA_MAX="4", ARROW_DEFAULT_MEMORY_POOL="mimalloc").split() == ["False", "mimalloc"]
+    # the user's arena setting alone: Arrow keeps its own default pool (not swapped without the limit)
+    default = _run("import pyarrow as pa; print(pa.default_memory_pool().backend_name)")
+    assert _run(code, MALLOC_ARENA_MAX="2").split() == ["False", default]
+    if sys.platform.startswith("linux"):  # the user's pool alone: the arena limit is still set
+        assert _run(code, ARROW_DEFAULT_MEMORY_POOL="mimalloc").split() == ["True", "mimalloc"]
 
 
 def test_the_kits_kernels_set_the_allocator_before_ipykernel_starts(monkeypatch):

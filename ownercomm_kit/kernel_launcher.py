@@ -16,7 +16,8 @@ import sys
 def main() -> None:
     from ownercomm_kit.procs import die_with_parent, one_arena
 
-    one_arena()  # first: before ipykernel's threads and the notebooks' Arrow buffers (see procs)
+    one_arena()  # first, before ipykernel's threads and Arrow's first buffer (see procs; a no-op when
+    # the launching CLI already put it in the environment, which glibc read at this process's start)
 
     parent = os.environ.get("JPY_PARENT_PID")  # set by jupyter_client to the launching process
     die_with_parent(signal.SIGKILL, int(parent) if parent and parent.isdigit() else None)

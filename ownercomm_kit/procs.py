@@ -376,9 +376,12 @@ def _mallopt():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        try:
+            libc = ctypes.CDLL("libc.so.6")  # glibc's name: no ldconfig subprocess as find_library runs
+        except OSError:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"))
         mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+    except (OSError, AttributeError, TypeError):  # not glibc (musl has no mallopt)
         return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt
@@ -389,21 +392,28 @@ def one_arena() -> bool:
     thread or Arrow buffer exists (the CLI and the kit's kernels call it first thing).
 
     The audit's rules, a parquet load's decoding and Arrow's own pool run on threads. By
-    default glibc gives each thread its own arena, which holds at most 64 MB, so every array
-    of a big store a thread makes is mapped fresh and unmapped when freed, and Arrow's mimalloc
-    gives freed pages back to the system as well; on a virtual machine the first touch of each
-    fresh page costs system time. Measured in alternated runs: ``ownercomm audit`` of 10 million
-    messages, system time 6.0-11.9 -> 4.2-4.6 s (wall 14.4-18.3 -> 13.4-14.5 s); the
-    100k-customer ``ownercomm run`` 28.6-31.2 -> 26.7-28.4 s, peak 3.96 -> 3.61 GB. Arrow's
-    own pool is swapped only together with the arena limit: alone, it raised the peak.
+    default glibc gives each thread an arena of its own, made of heaps of at most 64 MB that
+    are given back as soon as their top is free, and Arrow's mimalloc gives freed pages back to
+    the system too: freed blocks are seldom reused, and on a virtual machine the first touch of
+    each fresh page costs system time. One arena reuses the threads' freed blocks below glibc's
+    mmap threshold (at most 32 MB; bigger arrays are mapped fresh in any arena, unless
+    ``keep_freed_memory`` is on, as in ``ownercomm audit``, where a thread's arena still had to
+    map them: strace counted 9.9 GB mapped by one rule thread before, 0.29 GB by the whole
+    process after). Measured in alternated runs: ``ownercomm audit`` of 10 million messages,
+    system time 6.0-11.9 -> 4.2-4.6 s (wall 14.4-18.3 -> 13.4-14.5 s); the 100k-customer
+    ``ownercomm run`` 28.6-31.2 -> 26.7-28.4 s, peak 3.96 -> 3.61 GB. Arrow's own pool is
+    swapped only together with the arena limit: alone, it raised the peak.
 
-    glibc only; a user's own ``MALLOC_ARENA_MAX`` or ``GLIBC_TUNABLES`` arena setting, or
+    Both are also put in the environment, so that the processes this one starts (the batch's
+    fork server and workers, the kernels) start with the two together. glibc only; a user's
+    own ``MALLOC_ARENA_MAX`` or ``GLIBC_TUNABLES`` arena setting, or
     ``ARROW_DEFAULT_MEMORY_POOL``, is left as it is. Returns whether the arena limit was set."""
     if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     mallopt = _mallopt()
     if not (mallopt and mallopt(_M_ARENA_MAX, 1)):
         return False
+    os.environ["MALLOC_ARENA_MAX"] = "1"  # read by glibc as a child process starts
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # read on Arrow's first allocation
     return True
 

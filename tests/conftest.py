@@ -14,6 +14,14 @@ def kit_root() -> Path:
     return ROOT
 
 
+@pytest.fixture(autouse=True)
+def _allocator_left_alone(monkeypatch):
+    """The CLI's group callback sets the C allocator and the environment for the process it
+    runs in (``procs.one_arena``); in-process CLI tests must not change pytest's own, nor the
+    environment of the processes later tests start. tests/test_procs.py checks it apart."""
+    monkeypatch.setattr("ownercomm_kit.procs.one_arena", lambda: False)
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium, offline, one per test module (tests/helpers/browser.py)."""

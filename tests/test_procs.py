@@ -1,7 +1,10 @@
 """procs.keep_freed_memory and one_arena (how the CLI and the kernels set the C allocator): harmless, and first."""
 
+import platform
 import subprocess
 import sys
+
+import pytest
 
 from ownercomm_kit.procs import keep_freed_memory
 
@@ -21,10 +24,15 @@ def test_keep_freed_memory_is_safe_to_call_twice():
         assert out.stdout.strip() == str(2_999_999 * 3 + 5_000_000)
 
 
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+
 def _run(code: str, **env) -> str:
+    """``code``'s output in a fresh Python, none of the runner's own allocator settings kept."""
     import os
 
-    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "ARROW_DEFAULT_MEMORY_POOL")}
+    ours = ("ARROW_DEFAULT_MEMORY_POOL", "GLIBC_TUNABLES")
+    clean = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**clean, **env})
     return out.stdout.strip()
 
@@ -36,13 +44,27 @@ def test_one_arena_puts_arrow_on_the_c_allocator_and_threads_still_compute_right
         "from concurrent.futures import ThreadPoolExecutor;"
         "f = lambda i: int(pc.sum(pa.array(np.arange(2_000_000) * i)).as_py() + (np.ones(3_000_000) * i).sum());"
         "r = list(ThreadPoolExecutor(2).map(f, range(6)));"
-        "print(applied, pa.default_memory_pool().backend_name, sum(r))"
+        "import os; print(applied, pa.default_memory_pool().backend_name, sum(r), os.environ.get('MALLOC_ARENA_MAX'))"
     )
-    applied, backend, total = _run(code).split()
+    applied, backend, total, env = _run(code).split()
     want = sum(i * (2_000_000 * 1_999_999 // 2) + 3_000_000 * i for i in range(6))
     assert int(total) == want
-    if sys.platform.startswith("linux"):
-        assert (applied, backend) == ("True", "system")
+    if GLIBC:  # and the processes it starts get the limit with the pool (MALLOC_ARENA_MAX)
+        assert (applied, backend, env) == ("True", "system", "1")
+    else:
+        assert (applied, env) == ("False", "None")
+
+
+def test_a_child_of_the_cli_starts_with_both_settings_together():
+    code = (
+        "import subprocess, sys; from ownercomm_kit.procs import one_arena; one_arena();"
+        "print(subprocess.run([sys.executable, '-c', 'import os, pyarrow as pa; from ownercomm_kit.procs import one_arena;"
+        ' print(one_arena(), os.environ.get("MALLOC_ARENA_MAX"), pa.default_memory_pool().backend_name)\'],'
+        " capture_output=True, text=True, check=True).stdout)"
+    )
+    out = _run(code).split()
+    if GLIBC:  # the child's glibc read the limit at its start; its call is then a no-op
+        assert out == ["False", "1", "system"]
 
 
 def test_one_arena_leaves_the_users_own_settings_alone():
@@ -54,7 +76,8 @@ def test_one_arena_leaves_the_users_own_settings_alone():
     # the user's arena setting alone: Arrow keeps its own default pool (not swapped without the limit)
     default = _run("import pyarrow as pa; print(pa.default_memory_pool().backend_name)")
     assert _run(code, MALLOC_ARENA_MAX="2").split() == ["False", default]
-    if sys.platform.startswith("linux"):  # the user's pool alone: the arena limit is still set
+    assert _run(code, GLIBC_TUNABLES="glibc.malloc.arena_max=2").split() == ["False", default]
+    if GLIBC:  # the user's pool alone: the arena limit is still set
         assert _run(code, ARROW_DEFAULT_MEMORY_POOL="mimalloc").split() == ["True", "mimalloc"]
 
 
@@ -63,16 +86,27 @@ def test_the_kits_kernels_set_the_allocator_before_ipykernel_starts(monkeypatch)
 
     from ownercomm_kit import kernel_launcher, procs
 
+    from ownercomm_kit import lean
+
     calls = []
     monkeypatch.setattr(procs, "one_arena", lambda: calls.append("one_arena"))
     monkeypatch.setattr(procs, "die_with_parent", lambda *a: calls.append("die_with_parent"))
+    monkeypatch.setattr(lean, "skip_iri_grammar", lambda: calls.append("lean"))
+    monkeypatch.setattr(lean, "skip_kernel_debugger", lambda: calls.append("lean"))
     monkeypatch.setattr(kernelapp, "launch_new_instance", lambda: calls.append("kernel"))
     monkeypatch.setattr(sys, "path", list(sys.path))
     kernel_launcher.main()
     assert calls.index("one_arena") < calls.index("kernel")
 
 
-def test_every_command_of_the_cli_sets_the_allocator_first(monkeypatch):
+def _command_names() -> list[str]:
+    from ownercomm_kit.commands import COMMANDS
+
+    return [c.name for c in COMMANDS]
+
+
+@pytest.mark.parametrize("command", _command_names())
+def test_every_command_of_the_cli_sets_the_allocator_first(monkeypatch, command):
     from click.testing import CliRunner
 
     from ownercomm_kit import procs
@@ -80,5 +114,5 @@ def test_every_command_of_the_cli_sets_the_allocator_first(monkeypatch):
 
     calls = []
     monkeypatch.setattr(procs, "one_arena", lambda: calls.append("one_arena"))
-    CliRunner().invoke(main, ["audit", "/nonexistent-folder-of-exports"])
-    assert calls == ["one_arena"]
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0 and calls == ["one_arena"]

@@ -84,9 +84,7 @@ def test_one_arena_leaves_the_users_own_settings_alone():
 def test_the_kits_kernels_set_the_allocator_before_ipykernel_starts(monkeypatch):
     from ipykernel import kernelapp
 
-    from ownercomm_kit import kernel_launcher, procs
-
-    from ownercomm_kit import lean
+    from ownercomm_kit import kernel_launcher, lean, procs
 
     calls = []
     monkeypatch.setattr(procs, "one_arena", lambda: calls.append("one_arena"))

@@ -770,9 +770,7 @@ def after_opt_out(data: DealerData, params: dict) -> pd.DataFrame:
     # otherwise roll back to Friday and flag that weekend's earlier messages too.
     grace_end = np.maximum(grace_end.astype(np.int64), u_day)
     # only the messages of customers who ever unsubscribed can break it: most stores have few
-    unsubscribed = np.zeros(len(m.customers) + 1, bool)
-    unsubscribed[m.cust[u_rows]] = True
-    rows = np.flatnonzero(unsubscribed[m.cust] & ~exempt_mask(m, params))
+    rows = np.flatnonzero(m.with_codes(m.cust[u_rows]) & ~exempt_mask(m, params))
     at = find_sorted(u_keys, key(rows))  # -1: no unsubscribe on this channel (nobody may have one)
     flag = (at >= 0) & (m.local_day()[rows] > take(grace_end, at, I64_MAX))
     rows, at = rows[flag], at[flag]

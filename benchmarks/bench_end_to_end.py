@@ -193,6 +193,87 @@ def bench_audit_cmd(args, tmp: Path) -> None:
         f"ratio {best['kit'] / best['duck']:.1f}x wall, {best['kit_cpu'] / max(best['duck_cpu'], 1e-9):.1f}x CPU; "
         f"peak {best['peak'] / GB:.2f} GB   {load_line()}"
     )
+    if args.phases:
+        # a fresh process, as the command: its imports and first touches of memory count
+        extra = ["--timezone", TZ] if not args.synth_customers else ["--params", dealer]
+        _, _, out = measured(
+            [sys.executable, __file__, "_phases", data_dir, tmp / "phases.csv", *extra], cwd=tmp, env=env
+        )
+        floors = [line for line in out.splitlines() if line.startswith("FLOORS ")]
+        print("\n".join(line for line in out.splitlines() if not line.startswith("FLOORS ")))
+        if floors:
+            start, read_s, write_s = (float(x) for x in floors[0].split()[1:])
+            budget = 3 * best["duck"] - start - read_s - write_s
+            print(
+                f"    the 3x target leaves {budget:.1f} s (3 x DuckDB's {best['duck']:.1f} s, less start-up, "
+                "Arrow's read and Arrow's write) for the load's checks, the sort, every rule and every sentence"
+            )
+
+
+def phases(data_dir: Path, out: Path, timezone: str | None, dealer: Path | None) -> None:
+    """Where one ``ownercomm audit`` spends its time, phase by phase, in this fresh process
+    (what the command does, in its order and with its allocator settings), then the floors any
+    engine reading this parquet with Arrow and writing this CSV would pay. Prints one line each."""
+    t0 = time.perf_counter()
+    sys.path.insert(0, str(ROOT))
+    from ownercomm_kit.procs import keep_freed_memory, one_arena
+
+    one_arena()
+    keep_freed_memory()
+    from ownercomm_kit import loader, outputs
+    from ownercomm_kit.audit.rules import run_rules_table, up_to_as_of
+    from ownercomm_kit.audit.windows import messages_of
+    from ownercomm_kit.commands._common import resolve_params
+
+    marks = [("start-up and imports", time.perf_counter() - t0)]
+
+    def mark(what: str, since: float) -> float:
+        now = time.perf_counter()
+        marks.append((what, now - since))
+        return now
+
+    t = time.perf_counter()
+    resolved = resolve_params(data_dir, dealer, timezone, None)
+    data = loader.load_dealer(resolved, strict=True, columns=loader.AUDIT_COLUMNS)
+    t = mark("load: read, types, checks", t)
+    data = up_to_as_of(data)
+    messages_of(data)
+    t = mark("sort the messages once", t)
+    flags, _, seconds = run_rules_table(data, resolved)
+    t = mark(f"{len(seconds)} rules on 2 threads, flag table", t)
+    with outputs.atomic_open(out, "wb") as f:
+        flags.write_csv(f)
+    mark(f"write flags.csv ({len(flags):,} rows)", t)
+    total = sum(s for _, s in marks)
+    print(f"    phases of one audit, in one process ({total:.1f} s):")
+    for what, s in marks:
+        print(f"      {what:<38} {s:5.1f} s")
+    slow = sorted(seconds.items(), key=lambda kv: -kv[1])[:4]
+    print("      slowest rules (each on its thread): " + ", ".join(f"{n} {s:.1f} s" for n, s in slow))
+    del flags, data
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    parquet = data_dir / "communications.parquet"
+    wanted = [c for c in loader.AUDIT_COLUMNS["communications"] if c in pq.read_schema(parquet).names]
+    pa.set_cpu_count(2)
+    t = time.perf_counter()
+    pq.read_table(parquet, columns=wanted)
+    read_s = time.perf_counter() - t
+    with open(out, encoding="utf-8") as f:
+        names = f.readline().strip().split(",")  # the kit's header: plain names
+    as_text = pcsv.ConvertOptions(column_types={n: pa.large_string() for n in names})
+    text = pcsv.read_csv(out, convert_options=as_text)  # the flags' cells, as the CSV has them
+    t = time.perf_counter()
+    pcsv.write_csv(text, out.with_suffix(".floor.csv"))
+    write_s = time.perf_counter() - t
+    out.with_suffix(".floor.csv").unlink()
+    print("    floors, same machine, same minute:")
+    print(f"      Arrow reads the {len(wanted)} audited columns   {read_s:5.1f} s")
+    print(f"      Arrow writes the same CSV, text ready {write_s:5.1f} s")
+    print(f"FLOORS {marks[0][1]:.3f} {read_s:.3f} {write_s:.3f}")
 
 
 def bench_run_cmd(args, tmp: Path) -> None:
@@ -262,6 +343,18 @@ def main() -> None:
         default=None,
         help="audit: the flag-heavy store's folder, built there on the first run and reused after",
     )
+    ap.add_argument(
+        "--phases",
+        action="store_true",
+        help="audit: then one more audit in a fresh process, timed phase by phase, and the floors of "
+        "Arrow reading the same columns and writing the same CSV",
+    )
+    if sys.argv[1:2] == ["_phases"]:  # the fresh process of --phases
+        rest = sys.argv[2:]
+        opts = dict(zip(rest[2::2], rest[3::2]))
+        dealer = opts.get("--params")
+        phases(Path(rest[0]), Path(rest[1]), opts.get("--timezone"), Path(dealer) if dealer else None)
+        return
     args = ap.parse_args()
     if args.what == "run" and not args.synth_customers:
         args.synth_customers = 100_000

@@ -1243,3 +1243,27 @@ def test_sorted_messages_match_the_gathered_columns(seed, subsecond):
         own, uniques = m.raw[col]
         text = np.append(np.asarray(uniques, dtype=object), None)[own].tolist()
         assert text == [None if pd.isna(v) else v for v in comm[col].take(m.order)]
+
+
+def test_the_rules_keep_freed_memory_while_they_run(monkeypatch):
+    """run_rules and run_rules_table each run in one ``procs.freed_memory_kept`` step (the
+    kernels' audit cell, ownercomm history's month-ends), the flags' frame inside it too."""
+    import contextlib
+
+    from ownercomm_kit.audit import rules
+
+    steps = []
+
+    @contextlib.contextmanager
+    def step():
+        steps.append("in")
+        yield True
+        steps.append("out")
+
+    monkeypatch.setattr(rules, "freed_memory_kept", step)
+    data = dealer([msg(f"M{i}", f"2026-03-0{i} 10:00") for i in range(1, 8)])
+    flags, _ = rules.run_rules(data, params())
+    assert steps == ["in", "in", "out", "out"] and len(flags)  # 6th and 7th message in 7 days
+    steps.clear()
+    rules.run_rules_table(data, params())
+    assert steps == ["in", "out"]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import formats, schema
 from ..arrays import first_true_at_or_after, max_or, min_or, take  # noqa: F401  (re-exported)
-from ..arrays import factorize_sorted, searchsorted_sorted, sorted_with_order
+from ..arrays import factorize_sorted, searchsorted_sorted, small_codes, sorted_with_order
 from ..data import DataError, DealerData, Problem
 
 SECOND = 1_000_000_000
@@ -46,7 +46,7 @@ def _enum_codes(values: pd.Series, allowed: tuple[str, ...]):
         own, uniques = known
     else:
         codes, uniques = pd.factorize(values)
-        own = codes.astype(np.int8 if len(uniques) < 127 else np.int32)
+        own = small_codes(codes, len(uniques))
     lut = np.append(pd.Index(allowed).get_indexer(pd.Index(uniques)), -1).astype(np.int8)
     return lut, own, uniques
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..arrays import small_codes
+
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -530,7 +532,7 @@ def _decoded(column, value_type) -> tuple:
         dictionary = dictionary.cast(pa.large_string())  # few values, not the cells (and keep this array)
     dense = pa.chunked_array([dictionary.take(indices)])
     codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
-    codes = codes.astype(np.int8 if len(dictionary) < 127 else np.int32, copy=False)
+    codes = small_codes(codes, len(dictionary))
     codes.flags.writeable = False  # shared by every audit of this load: nobody may write to it
     values = dictionary.take(pc.unique(indices).drop_null()).to_pylist()  # in use (hashing int32 indices)
     _remember_codes(dense, codes, tuple(dictionary.to_pylist()))

@@ -111,8 +111,11 @@ class _Messages:
             self.by_customer[m["customer_id"]].append(m)
 
 
-def reference_flags(data, params: dict) -> tuple[set[tuple[str, str]], set[str], dict[tuple[str, str], str]]:
-    """(message_id, rule) pairs, rules skipped for lack of data, and the severity of each pair."""
+def reference_flags(
+    data, params: dict, rules=None
+) -> tuple[set[tuple[str, str]], set[str], dict[tuple[str, str], str]]:
+    """(message_id, rule) pairs, rules skipped for lack of data, and the severity of each pair;
+    ``rules``: only these (default every enabled rule)."""
     rp = params["rules"]
     exempt = set(params["audit"]["exempt_categories"])
     msgs = _Messages(data)
@@ -124,7 +127,7 @@ def reference_flags(data, params: dict) -> tuple[set[tuple[str, str]], set[str],
             out.add((m["message_id"], rule))
 
     def enabled(rule):
-        return rp[rule].get("enabled", True)
+        return (rules is None or rule in rules) and rp[rule].get("enabled", True)
 
     if enabled("cap_total"):
         _caps(msgs, exempt, lambda m: rp["cap_total"]["windows"], "cap_total", flag)

@@ -206,7 +206,7 @@ def bench_audit_cmd(args, tmp: Path) -> None:
             budget = 3 * best["duck"] - start - read_s - write_s
             print(
                 f"    the 3x target leaves {budget:.1f} s (3 x DuckDB's {best['duck']:.1f} s, less start-up, "
-                "Arrow's read and Arrow's write) for the load's checks, the sort, every rule and every sentence"
+                "Arrow's read and its CSV formatting) for the load's checks, the sort, every rule and every sentence"
             )
 
 

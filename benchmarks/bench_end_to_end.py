@@ -213,7 +213,7 @@ def bench_audit_cmd(args, tmp: Path) -> None:
 def phases(data_dir: Path, out: Path, timezone: str | None, dealer: Path | None) -> None:
     """Where one ``ownercomm audit`` spends its time, phase by phase, in this fresh process
     (what the command does, in its order and with its allocator settings), then the floors any
-    engine reading this parquet with Arrow and writing this CSV would pay. Prints one line each."""
+    engine reading this parquet with Arrow and formatting this CSV would pay. Prints one line each."""
     t0 = time.perf_counter()
     sys.path.insert(0, str(ROOT))
     from ownercomm_kit.procs import keep_freed_memory, one_arena
@@ -349,7 +349,7 @@ def main() -> None:
         "--phases",
         action="store_true",
         help="audit: then one more audit in a fresh process, timed phase by phase, and the floors of "
-        "Arrow reading the same columns and writing the same CSV",
+        "Arrow reading the same columns and formatting the same CSV in memory",
     )
     if sys.argv[1:2] == ["_phases"]:  # the fresh process of --phases
         rest = sys.argv[2:]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import math
 import os
 import signal
@@ -376,8 +377,10 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = (
 )  # glibc's mallopt parameters (malloc.h)
 
 
-def _mallopt():
-    """glibc's ``mallopt`` (None elsewhere: musl, macOS, Windows)."""
+@functools.cache
+def _glibc():
+    """(glibc's ``mallopt``, its ``malloc_trim``), or None elsewhere (musl, macOS, Windows);
+    looked up once per process."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -385,11 +388,18 @@ def _mallopt():
             libc = ctypes.CDLL("libc.so.6")  # glibc's name: no ldconfig subprocess as find_library runs
         except OSError:
             libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        mallopt = libc.mallopt
+        mallopt, trim = libc.mallopt, libc.malloc_trim
     except (OSError, AttributeError, TypeError):  # not glibc (musl has no mallopt)
         return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return mallopt, trim
+
+
+def _mallopt():
+    """glibc's ``mallopt`` (None elsewhere)."""
+    found = _glibc()
+    return found[0] if found else None
 
 
 def one_arena() -> bool:
@@ -441,15 +451,18 @@ def keep_freed_memory() -> bool:
     mallopt = _mallopt()
     if mallopt is None or _users_malloc_settings():
         return False
-    _kept_for_good = _keep(mallopt)
+    with _kept_lock:  # not undone by a step ending at the same time
+        _kept_for_good = _keep(mallopt)
     return _kept_for_good
 
 
-# Put back when a ``freed_memory_kept`` step ends: glibc's default mmap count, and the mmap and
-# trim thresholds its dynamic adjustment reaches in a process that frees big blocks (32 MB and
-# twice that; any mallopt of a threshold turns that adjustment off for good, so they are set).
+# Set when a ``freed_memory_kept`` step ends: glibc's default mmap count, and fixed mmap and
+# trim thresholds. glibc adjusts its thresholds as big blocks are freed (up to 32 MB and twice
+# that) until a mallopt of the mmap count or a threshold turns the adjustment off for good, as
+# the step's own does: so the process goes on with the values the adjustment reaches.
 _DEFAULT_MMAP_MAX, _AFTER_MMAP_THRESHOLD, _AFTER_TRIM_THRESHOLD = 65536, 32 * 1024 * 1024, 64 * 1024 * 1024
-_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_")
+_MALLOC_ENV = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+_MALLOC_TUNABLES = ("glibc.malloc.mmap_max", "glibc.malloc.trim_threshold", "glibc.malloc.mmap_threshold")
 _kept_for_good = False
 _kept_depth = 0
 _kept_lock = threading.Lock()
@@ -457,30 +470,36 @@ _kept_lock = threading.Lock()
 
 def _users_malloc_settings() -> bool:
     """The user set glibc's mmap or trim behaviour themselves: theirs stands."""
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    return any(k in os.environ for k in _MALLOC_ENV) or any(
-        k in tunables for k in ("mmap_max", "trim_threshold", "mmap_threshold", "top_pad")
-    )
+    tunables = {t.split("=", 1)[0].strip() for t in os.environ.get("GLIBC_TUNABLES", "").split(":")}
+    return any(k in os.environ for k in _MALLOC_ENV) or any(t in tunables for t in _MALLOC_TUNABLES)
 
 
 def _keep(mallopt) -> bool:
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    """mmap off, no trimming (glibc takes its main arena's lock to change them: threads that
+    allocate meanwhile are safe). All or nothing."""
+    if mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1):
+        return True
+    mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+    return False
 
 
 @contextlib.contextmanager
 def freed_memory_kept() -> Iterator[bool]:
     """Within: as ``keep_freed_memory``, freed arrays' memory stays in the process for the next
-    ones; after: glibc's mmap settings are back and the free memory is handed back to the system
-    (``malloc_trim``). Yields whether it applies (glibc, no setting of the user's, not already
-    kept for good); nested steps keep it until the outermost ends.
+    ones; after: mmap is on again (with fixed thresholds, see ``_AFTER_MMAP_THRESHOLD``) and
+    what is free then is handed back to the system (``malloc_trim``); blocks that outlive the
+    step (the sorted messages cached on the data, the flags) stay where they were made, and
+    their memory returns to the heap when they are freed. Yields whether it applies (glibc, no
+    setting of the user's, not already kept for good); nested steps keep it until the
+    outermost ends.
 
-    For the big steps of a long-lived process: the audit's sort and rules (``run_rules_table``)
-    in a kernel that serves a store's four notebooks, or in ``ownercomm history``'s month-ends.
-    On a virtual machine whose balloon takes freed pages back, every fresh page costs system
-    time at first touch. The 100k-customer store, alternated: the audit cell 12.4-12.7 ->
-    10.6-10.7 s in one process; ``ownercomm run`` 25.9-28.8 -> 23.9-25.4 s, its peak 3.58-3.61
-    -> 3.67-3.72 GB. Also tried: the load (-1 s, but the audit's peak then 3.65-3.78 GB in one
-    process) and the retention notebook (no gain)."""
+    For the big step of a long-lived process: the audit's sort and rules (``run_rules_table``)
+    in a kernel that serves a store's four notebooks. On a virtual machine whose balloon takes
+    freed pages back, every fresh page costs system time at first touch. The 100k-customer
+    store, alternated: the audit cell 12.4-12.7 -> 10.6-10.7 s in one process; ``ownercomm
+    run`` 25.9-28.8 -> 23.9-26.5 s in nine pairs, its peak 3.56-3.61 -> 3.64-3.73 GB. Also
+    tried: the load (-1 s, but the audit's peak then 3.65-3.78 GB in one process) and the
+    retention notebook (no gain)."""
     global _kept_depth
     mallopt = _mallopt()
     applies = mallopt is not None and not _kept_for_good and not _users_malloc_settings()
@@ -504,7 +523,6 @@ def freed_memory_kept() -> Iterator[bool]:
 
 
 def _malloc_trim() -> None:
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    found = _glibc()
+    if found:
+        found[1](0)

@@ -31,7 +31,7 @@ def _run(code: str, **env) -> str:
     """``code``'s output in a fresh Python, none of the runner's own allocator settings kept."""
     import os
 
-    ours = ("ARROW_DEFAULT_MEMORY_POOL", "GLIBC_TUNABLES")
+    ours = ("ARROW_DEFAULT_MEMORY_POOL", "GLIBC_TUNABLES", "LD_PRELOAD")  # LD_PRELOAD: another allocator
     clean = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**clean, **env})
     return out.stdout.strip()
@@ -116,39 +116,39 @@ def test_every_command_of_the_cli_sets_the_allocator_first(monkeypatch, command)
     assert result.exit_code == 0 and calls == ["one_arena"]
 
 
-# A fresh Python that reports where a big allocation came from: glibc's mallinfo2() counts the
-# bytes of mapped blocks (hblkhd); an array kept in the heap does not add to it.
+# A fresh Python that reports where an allocation came from: glibc's mallinfo2() counts the bytes
+# of mapped blocks (hblkhd); an array taken from the heap does not add to it.
 _MAPPED = (
     "import ctypes, numpy as np\n"
     "class MI(ctypes.Structure):\n"
     "    _fields_ = [(n, ctypes.c_size_t) for n in ('arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost'.split())]\n"
     "libc = ctypes.CDLL('libc.so.6'); libc.mallinfo2.restype = MI\n"
-    "def mapped_by_a_big_array():\n"
-    "    before = libc.mallinfo2().hblkhd; a = np.ones(8_000_000); grew = libc.mallinfo2().hblkhd - before\n"
-    "    del a; return 'mapped' if grew >= 64_000_000 else 'heap'\n"
+    "def where(mb=64):\n"
+    "    before = libc.mallinfo2().hblkhd; a = np.ones(mb * 125_000); grew = libc.mallinfo2().hblkhd - before\n"
+    "    del a; return 'mapped' if grew >= mb * 1_000_000 else 'heap'\n"
 )
 HAS_MALLINFO2 = GLIBC and tuple(int(x) for x in platform.libc_ver()[1].split(".")[:2]) >= (2, 33)
 
 
 @pytest.mark.skipif(not HAS_MALLINFO2, reason="glibc >= 2.33 (mallinfo2) tells where a block came from")
-def test_freed_memory_kept_within_a_step_and_the_defaults_back_after():
+def test_freed_memory_kept_within_a_step_and_mmap_back_after():
     code = _MAPPED + (
         "from ownercomm_kit.procs import freed_memory_kept\n"
-        "seen = [mapped_by_a_big_array()]\n"
+        "seen = [where()]  # glibc's default: mapped\n"
         "with freed_memory_kept() as outer:\n"
         "    with freed_memory_kept() as inner:\n"
-        "        seen.append(mapped_by_a_big_array())\n"
-        "    seen.append(mapped_by_a_big_array())  # the outer step still keeps it\n"
-        "seen.append(mapped_by_a_big_array())\n"
+        "        seen.append(where())\n"
+        "    seen.append(where())  # the outer step still keeps it\n"
+        "seen += [where(), where(24)]  # mapped again above the fixed 32 MB threshold, from the heap below\n"
         "try:\n"
         "    with freed_memory_kept():\n"
         "        raise ValueError\n"
         "except ValueError:\n"
         "    pass\n"
-        "seen.append(mapped_by_a_big_array())  # a step that failed gives the defaults back too\n"
+        "seen.append(where())  # a step that failed turns mmap back on too\n"
         "print(outer, inner, *seen)\n"
     )
-    assert _run(code).split() == ["True", "True", "mapped", "heap", "heap", "mapped", "mapped"]
+    assert _run(code).split() == ["True", "True", "mapped", "heap", "heap", "mapped", "heap", "mapped"]
 
 
 @pytest.mark.skipif(not HAS_MALLINFO2, reason="glibc >= 2.33 (mallinfo2) tells where a block came from")
@@ -158,13 +158,13 @@ def test_freed_memory_kept_leaves_memory_kept_for_good_and_the_users_settings():
         "keep_freed_memory()\n"
         "with freed_memory_kept() as applies:\n"
         "    pass\n"
-        "print(applies, mapped_by_a_big_array())  # ownercomm audit: kept until the process ends\n"
+        "print(applies, where())  # ownercomm audit: kept until the process ends\n"
     )
     assert _run(kept_for_good).split() == ["False", "heap"]
     users = _MAPPED + (
         "from ownercomm_kit.procs import freed_memory_kept, keep_freed_memory\n"
         "with freed_memory_kept() as applies:\n"
-        "    inside = mapped_by_a_big_array()\n"
+        "    inside = where()\n"
         "print(applies, keep_freed_memory(), inside)\n"
     )
     # the user's own mmap setting stands (here: map every block of 1 MB and more)

@@ -1226,7 +1226,7 @@ def test_sorted_messages_match_the_gathered_columns(seed, subsecond):
 
 def test_the_rules_keep_freed_memory_while_they_run(monkeypatch):
     """run_rules and run_rules_table each run in one ``procs.freed_memory_kept`` step (the
-    kernels' audit cell, ownercomm history's month-ends), the flags' frame inside it too."""
+    kernels' audit cell, ownercomm history), the flags' frame inside it too."""
     import contextlib
 
     from ownercomm_kit.audit import rules

@@ -117,6 +117,9 @@ def reference_flags(
     """(message_id, rule) pairs, rules skipped for lack of data, and the severity of each pair;
     ``rules``: only these (default every enabled rule)."""
     rp = params["rules"]
+    if rules is not None:
+        rules = set(rules)
+        assert rules <= set(RULE_NAMES), f"no such rule: {sorted(rules - set(RULE_NAMES))}"
     exempt = set(params["audit"]["exempt_categories"])
     msgs = _Messages(data)
     out: set[tuple[str, str]] = set()

@@ -116,6 +116,27 @@ def test_every_command_of_the_cli_sets_the_allocator_first(monkeypatch, command)
     assert result.exit_code == 0 and calls == ["one_arena"]
 
 
+@pytest.mark.parametrize("command, load", [("audit", "load_dealer"), ("validate", "load_with_info")])
+def test_the_one_shot_commands_keep_freed_memory_before_they_load(monkeypatch, tmp_path, command, load):
+    """``ownercomm audit`` and ``validate`` are one load (and the rules) in a process of their
+    own: freed memory is kept for the whole process, set before the load."""
+    from click.testing import CliRunner
+
+    from ownercomm_kit import loader, procs
+    from ownercomm_kit.cli import main
+
+    calls = []
+    monkeypatch.setattr(procs, "keep_freed_memory", lambda: calls.append("keep") or True)
+
+    def loading(*a, **k):
+        calls.append("load")
+        raise SystemExit(0)  # enough: the order is what is checked
+
+    monkeypatch.setattr(loader, load, loading)
+    result = CliRunner().invoke(main, [command, str(tmp_path), "--timezone", "America/Chicago"])
+    assert result.exit_code == 0 and calls == ["keep", "load"]
+
+
 # A fresh Python that reports where an allocation came from: glibc's mallinfo2() counts the bytes
 # of mapped blocks (hblkhd); an array taken from the heap does not add to it.
 _MAPPED = (

@@ -369,12 +369,8 @@ def store_lock(target: Path) -> Iterator[None]:
         lock.release()
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = (
-    -1,
-    -3,
-    -4,
-    -8,
-)  # glibc's mallopt parameters (malloc.h)
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -3, -4, -8
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""procs.keep_freed_memory and one_arena (how the CLI and the kernels set the C allocator): harmless, and first."""
+"""procs.keep_freed_memory, freed_memory_kept and one_arena (how the CLI, the rules and the kernels set the C allocator): harmless, and first."""
 
 import platform
 import subprocess

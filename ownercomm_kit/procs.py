@@ -419,7 +419,7 @@ def one_arena() -> bool:
     fork server and workers, the kernels) start with the two together. glibc only; a user's
     own ``MALLOC_ARENA_MAX`` or ``GLIBC_TUNABLES`` arena setting, or
     ``ARROW_DEFAULT_MEMORY_POOL``, is left as it is. Returns whether the arena limit was set."""
-    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
+    if _users_glibc_settings(("MALLOC_ARENA_MAX",), ("glibc.malloc.arena_max",)):
         return False
     mallopt = _mallopt()
     if not (mallopt and mallopt(_M_ARENA_MAX, 1)):
@@ -466,8 +466,14 @@ _kept_lock = threading.Lock()
 
 def _users_malloc_settings() -> bool:
     """The user set glibc's mmap or trim behaviour themselves: theirs stands."""
-    tunables = {t.split("=", 1)[0].strip() for t in os.environ.get("GLIBC_TUNABLES", "").split(":")}
-    return any(k in os.environ for k in _MALLOC_ENV) or any(t in tunables for t in _MALLOC_TUNABLES)
+    return _users_glibc_settings(_MALLOC_ENV, _MALLOC_TUNABLES)
+
+
+def _users_glibc_settings(env: tuple[str, ...], tunables: tuple[str, ...]) -> bool:
+    """One of glibc's environment variables ``env``, or one of its ``tunables`` named in
+    GLIBC_TUNABLES (``name=value:name=value``), is set by the user."""
+    named = {t.split("=", 1)[0].strip() for t in os.environ.get("GLIBC_TUNABLES", "").split(":")}
+    return any(k in os.environ for k in env) or any(t in named for t in tunables)
 
 
 def _keep(mallopt) -> bool:

@@ -495,13 +495,14 @@ def freed_memory_kept() -> Iterator[bool]:
     setting of the user's, not already kept for good); nested steps keep it until the
     outermost ends.
 
-    For the big step of a long-lived process: the audit's sort and rules (``run_rules_table``)
-    in a kernel that serves a store's four notebooks. On a virtual machine whose balloon takes
-    freed pages back, every fresh page costs system time at first touch. The 100k-customer
-    store, alternated: the audit cell 12.4-12.7 -> 10.6-10.7 s in one process; ``ownercomm
-    run`` 25.9-28.8 -> 23.9-26.5 s in nine pairs, its peak 3.56-3.61 -> 3.64-3.73 GB. Also
-    tried: the load (-1 s, but the audit's peak then 3.65-3.78 GB in one process) and the
-    retention notebook (no gain)."""
+    For the big steps of a long-lived process, a kernel that serves a store's four notebooks:
+    the load (``loader.load_with_info``) and the audit's sort and rules (``run_rules_table``).
+    On a virtual machine whose balloon takes freed pages back, every fresh page costs system
+    time at first touch. The 100k-customer store, alternated: the audit cell 12.4-12.7 ->
+    10.6-10.7 s in one process; ``ownercomm run`` 25.9-28.8 -> 23.9-26.5 s in nine pairs, its
+    peak 3.56-3.61 -> 3.64-3.73 GB. The load (its parquet buffers were mapped fresh and
+    unmapped again: 1.07 million page faults for 2 GB kept) 8.5 -> 6.4 s in one process, CPU
+    13.3 -> 9.8 s, the process's peak 3.20 -> 3.26 GB. Tried, no gain: the retention notebook."""
     global _kept_depth
     mallopt = _mallopt()
     applies = mallopt is not None and not _kept_for_good and not _users_malloc_settings()

@@ -536,3 +536,36 @@ def test_txt_and_tsv_exports_and_case_insensitive_files_block(tmp_path):
         "communications": "MSG_EXPORT.csv",
     }
     assert data["service_visits"]["visit_date"].tolist() == [pd.Timestamp("2026-06-01")]
+
+
+def test_a_load_is_one_step_that_keeps_freed_memory(tmp_path, monkeypatch):
+    """Every load (the CLI's, a kernel's through the load cache, the history's) runs in one
+    ``procs.freed_memory_kept`` step: its readers' freed buffers serve the next ones, what
+    is free is handed back when it ends, also when it raises (a strict load's DataError)."""
+    import contextlib
+
+    steps = []
+
+    @contextlib.contextmanager
+    def step():
+        steps.append("in")
+        try:
+            yield True
+        finally:
+            steps.append("out")
+
+    monkeypatch.setattr(loader, "freed_memory_kept", step)
+    read = loader._read_table
+
+    def reading(*args, **kwargs):  # a table read outside the step would show here
+        steps.append("read")
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "_read_table", reading)
+    data = load(clean_folder(tmp_path / "d"))
+    assert steps == ["in", "read", "read", "out"] and len(data["communications"]) == 3
+    steps.clear()
+    bad = clean_folder(tmp_path / "bad", communications__csv=COMMUNICATIONS + "M4,C1,2024-13-45,email,oem,offer,,\n")
+    with pytest.raises(DataError):
+        load(bad, strict=True)
+    assert steps[0] == "in" and steps[-1] == "out" and steps.count("in") == 1

@@ -13,10 +13,11 @@ import io
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from ownercomm_kit import csv_arrow, outputs, schema
-from ownercomm_kit.audit import FLAG_COLUMNS, run_rules
+from ownercomm_kit.audit import FLAG_COLUMNS, flagtable, run_rules
 from ownercomm_kit.audit.rules import run_rules_table
 from ownercomm_kit.audit.windows import messages_of
 from ownercomm_kit.data import DealerData
@@ -143,3 +144,25 @@ def test_daylight_saving_edges(tz):
     comm.loc[: len(edges) - 1, "sent_at"] = pd.Series(edges).dt.tz_localize("UTC").dt.tz_convert(comm["sent_at"].dt.tz)
     frames["communications"]["sent_at"] = comm["sent_at"].dt.tz_convert(tz)
     check(dealer(frames, tz=tz))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_parted_strings_take_as_their_concatenation_would(seed):
+    """FlagTable keeps the rules' detail and related arrays apart (Parted): any take equals
+    the take of their concatenation, with empty arrays, nulls and repeated indices."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for _ in range(int(rng.integers(1, 7))):
+        k = int(rng.choice([0, 1, 5, 40]))
+        cells = [None if rng.random() < 0.2 else "x" * int(rng.integers(0, 4)) + str(i) for i in range(k)]
+        arrays.append(pa.array(cells, pa.large_string()))
+    whole = pa.concat_arrays(arrays)
+    parted = flagtable.Parted(arrays)
+    assert len(parted) == len(whole)
+    for n in (0, 1, len(whole), 3 * len(whole)):
+        if not len(whole) and n:
+            continue
+        idx = rng.integers(0, max(len(whole), 1), n) if len(whole) else np.zeros(0, np.int64)
+        got = parted.take(idx)
+        assert got.type == pa.large_string() and got.equals(whole.take(pa.array(idx, pa.int64())))
+    assert flagtable.Parted([]).take(np.zeros(0, np.int64)).equals(pa.array([], pa.large_string()))

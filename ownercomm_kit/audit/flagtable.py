@@ -139,12 +139,15 @@ class FlagTable:
         self.perm = stable_argsort(rows * max(len(names), 1) + code)
         self.rows, self.code = rows[self.perm], code[self.perm]
         self.detail = Parted([_strings(p.detail) for _, p in parts])
-        self.rel_text = Parted(
-            [
-                _strings(p.related) if p.related is not None else pa.nulls(k, pa.large_string())
-                for (_, p), k in zip(parts, sizes)
-            ]
-        )
+        # related ids as text: only the rules that give them (most flags have none); rel_at is
+        # each flag's index into them, -1 for none
+        texted = [p.related is not None for _, p in parts]
+        self.rel_text = Parted([_strings(p.related) for (_, p), t in zip(parts, texted) if t])
+        at, ends = 0, []
+        for t, k in zip(texted, sizes):
+            ends.append(np.arange(at, at + k, dtype=np.int64) if t else np.full(k, -1, np.int64))
+            at += k if t else 0
+        self.rel_at = np.concatenate(ends + [z])[self.perm]
         msg = [p.related_rows is not None for _, p in parts]
         self.rel_is_msg = np.concatenate([np.full(k, b) for b, k in zip(msg, sizes)] + [np.zeros(0, bool)])[self.perm]
         self.rel_rows = np.concatenate(
@@ -218,7 +221,14 @@ class FlagTable:
         if name == "detail":
             return self.detail.take(self.perm[s:e])
         if name == "related_id":
-            text = self.rel_text.take(self.perm[s:e])
+            at = self.rel_at[s:e]
+            has = at >= 0
+            if has.all():
+                text = self.rel_text.take(at)
+            else:
+                text = pa.nulls(e - s, pa.large_string())
+                if has.any():
+                    text = pc.replace_with_mask(text, pa.array(has), self.rel_text.take(at[has]))
             msg = self.rel_is_msg[s:e]
             if msg.any():
                 ids = self._message_ids().take(pa.array(self.m.order[self.rel_rows[s:e][msg]]))

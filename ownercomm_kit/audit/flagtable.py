@@ -10,8 +10,8 @@ rule) by sorting integers, and keeps every column as what it is made from:
   (rendered once for the CSV, then taken);
 - sent_at: the sorted UTC nanoseconds and the wall clock of the column's zone;
 - detail and related_id: the rules' arrays, left where each rule made them and taken in the
-  flags' order (``Parted``): never joined into one array, which on 6 million flags was 0.4 GB
-  of fresh memory at the audit's peak.
+  flags' order (``Parted``): not kept joined into one array, which on 6 million flags was 0.4
+  GB of fresh memory at the audit's peak; ``write_csv`` joins one chunk of rows at a time.
 
 ``frame()`` is the pandas DataFrame of ``FLAG_COLUMNS`` that ``run_rules`` returns (the same
 values and dtypes as the columns taken from the communications table); ``write_csv`` writes
@@ -91,8 +91,9 @@ def is_text(s: pd.Series | pd.Index) -> bool:
 
 
 class Parted:
-    """Several Arrow string arrays read as their concatenation, which is never built: ``take``
-    gathers from each array, then puts the pieces in the asked order."""
+    """Several Arrow string arrays read as their concatenation, which is not kept: ``take``
+    gathers from each array, then puts the pieces in the asked order (only what is taken is
+    joined)."""
 
     def __init__(self, arrays: list[pa.Array]):
         self.arrays = arrays
@@ -119,8 +120,10 @@ class Parted:
                 pieces.append(arr.take(pa.array(local[at : at + k])))
                 at += k
         joined = pa.concat_arrays(pieces) if pieces else _EMPTY
+        del pieces, local  # a whole-table take (``frame()``) holds the text twice at most, as before
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
+        del order
         return joined.take(pa.array(back))
 
 

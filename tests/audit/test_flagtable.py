@@ -91,6 +91,13 @@ def check(data: DealerData, **kw) -> pd.DataFrame:
     pd.testing.assert_frame_equal(frame[FLAG_COLUMNS[:6]], want)
     counts = frame["rule"].value_counts()
     assert table.rule_counts() == {k: int(v) for k, v in counts.items()}
+    # each rule's sentences and related ids are its own: the same as when it runs alone, where
+    # nothing is interleaved with other rules' flags
+    if "rules" not in kw:
+        for rule in frame["rule"].unique():
+            alone = run_rules_table(data, params(), rules=[rule])[0].frame()
+            mine = frame[frame["rule"] == rule].reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, alone)
     return frame
 
 

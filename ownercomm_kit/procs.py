@@ -503,9 +503,9 @@ def freed_memory_kept() -> Iterator[bool]:
     peak 3.56-3.61 -> 3.64-3.73 GB. The load (its parquet buffers were mapped fresh and
     unmapped again: 1.07 million page faults for 2 GB kept) 8.5 -> 6.4 s in one process, CPU
     13.3 -> 9.8 s, the process's peak with the audit after it 3.20 -> 3.26 GB; ``ownercomm
-    run`` 33.8-38.3 -> 31.2-36.4 s in six pairs, its peak 3.32-3.58 -> 3.49-3.63 GB (a step
-    around the load alone: kept for good through the audit, it came near 3.9 GB). Tried, no
-    gain: the retention notebook."""
+    run`` 33.8-38.3 -> 31.2-36.4 s in six pairs (three more, an hour later on a slower host: no
+    difference), its peak 3.32-3.58 -> 3.49-3.63 GB (a step around the load alone: kept for
+    good through the audit, it came near 3.9 GB). Tried, no gain: the retention notebook."""
     global _kept_depth
     mallopt = _mallopt()
     applies = mallopt is not None and not _kept_for_good and not _users_malloc_settings()
